@@ -1,0 +1,71 @@
+// Package vfs is the file-system interface that all storage I/O goes through.
+//
+// Two implementations exist: Default (the operating system, pwrite + fdatasync,
+// read-only mmap for zero-copy reads) and MemFS (an in-memory file system that
+// can simulate a crash: data written after a file's last Sync, and directory
+// entries created, renamed or removed after the directory's last Sync, are lost
+// or torn in the crash clone). Storage code never calls package os directly, so
+// the same engine runs under crash tests and on disk.
+package vfs
+
+import (
+	"io"
+	"os"
+)
+
+// File is an open file. Writes are positional (WriteAt); there is no shared
+// cursor, so concurrent ReadAt calls are safe with one writer.
+type File interface {
+	io.ReaderAt
+	io.WriterAt
+	io.Closer
+	// Sync makes the file's data (and the metadata needed to read it back,
+	// such as its size) durable: fdatasync on Linux.
+	Sync() error
+	// Truncate changes the file's size. The change is durable after Sync.
+	Truncate(size int64) error
+	// Size reports the file's current size in bytes.
+	Size() (int64, error)
+	// Map returns a read-only view of the first length bytes of the file.
+	// length may exceed the current size: the file may grow into the view
+	// through WriteAt, and bytes written become visible in it. Callers must
+	// not read bytes of the view beyond what has been written (on the OS this
+	// faults). The view stays valid until Unmap; Unmap before Close.
+	Map(length int) ([]byte, error)
+	// Unmap releases a view returned by Map.
+	Unmap(view []byte) error
+	// Name reports the path the file was opened with.
+	Name() string
+}
+
+// FS is a file system. Paths use '/' separators (package path/filepath on
+// the OS).
+type FS interface {
+	// Create creates or truncates the named file for reading and writing.
+	// The new directory entry is durable only after SyncDir of its parent.
+	Create(name string) (File, error)
+	// OpenReadWrite opens an existing file for reading and writing.
+	OpenReadWrite(name string) (File, error)
+	// Open opens an existing file read-only.
+	Open(name string) (File, error)
+	// Remove removes a file or an empty directory; durable after SyncDir.
+	Remove(name string) error
+	// RemoveAll removes a directory tree; durable after SyncDir of its parent.
+	RemoveAll(name string) error
+	// Rename atomically replaces newname by oldname; durable after SyncDir.
+	Rename(oldname, newname string) error
+	// MkdirAll creates a directory and its parents. Each created directory is
+	// durable only after SyncDir of its parent.
+	MkdirAll(dir string, perm os.FileMode) error
+	// SyncDir makes the directory's entries (creates, renames, removes)
+	// durable.
+	SyncDir(dir string) error
+	// List returns the names of a directory's entries, sorted.
+	List(dir string) ([]string, error)
+	// Stat describes the named file or directory.
+	Stat(name string) (os.FileInfo, error)
+	// Lock takes an exclusive advisory lock on the named file (created if
+	// missing) so that two processes never open the same store. Close the
+	// returned Closer to release it.
+	Lock(name string) (io.Closer, error)
+}
