@@ -1,0 +1,96 @@
+package remoting
+
+import (
+	"math"
+	"slices"
+)
+
+// The ROCKETMQ binary header (RocketMQSerializable.java, spec §1.4).
+
+const binaryHeaderFixed = 21 // code 2, language 1, version 2, opaque 4, flag 4, remarkLen 4, extLen 4
+
+// fitsBinaryHeader reports whether c can be carried in a ROCKETMQ header:
+// code and version are int16 there and map keys have an int16 length.
+func fitsBinaryHeader(c *Command) bool {
+	if c.Code < math.MinInt16 || c.Code > math.MaxInt16 || c.Version < math.MinInt16 || c.Version > math.MaxInt16 {
+		return false
+	}
+	for k := range c.ExtFields {
+		if len(k) > math.MaxInt16 {
+			return false
+		}
+	}
+	return true
+}
+
+// appendBinaryHeader appends the ROCKETMQ header of c. Map entries are
+// written in key order so that the output is deterministic.
+func appendBinaryHeader(dst []byte, c *Command) []byte {
+	dst = appendU16(dst, uint16(int16(c.Code)))
+	dst = append(dst, languageCode(c.Language))
+	dst = appendU16(dst, uint16(int16(c.Version)))
+	dst = appendU32(dst, uint32(c.Opaque))
+	dst = appendU32(dst, uint32(c.Flag))
+	dst = appendU32(dst, uint32(len(c.Remark)))
+	dst = append(dst, c.Remark...)
+	lenAt := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	for _, k := range sortedKeys(c.ExtFields) {
+		v := c.ExtFields[k]
+		dst = appendU16(dst, uint16(len(k)))
+		dst = append(dst, k...)
+		dst = appendU32(dst, uint32(len(v)))
+		dst = append(dst, v...)
+	}
+	extLen := len(dst) - lenAt - 4
+	putU32(dst[lenAt:], uint32(extLen))
+	return dst
+}
+
+// decodeBinaryHeader decodes a ROCKETMQ header. A zero-length remark is ""
+// (null in Java); duplicate map keys keep the last value.
+func decodeBinaryHeader(h []byte) (*Command, error) {
+	r := reader{b: h, what: ErrMalformed}
+	c := &Command{
+		Code:     int32(r.i16("code")),
+		Language: languageName(r.u8("language")),
+		Version:  int32(r.i16("version")),
+		Opaque:   r.i32("opaque"),
+		Flag:     r.i32("flag"),
+	}
+	remarkLen := r.i32("remark length")
+	c.Remark = string(r.bytes(int(remarkLen), "remark"))
+	extLen := r.i32("extFields length")
+	ext := reader{b: r.bytes(int(extLen), "extFields"), what: ErrMalformed}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if r.remaining() != 0 {
+		return nil, fmtErr(ErrMalformed, "%d bytes after the ROCKETMQ header's map", r.remaining())
+	}
+	// Each entry takes at least 6 bytes; size the map by that bound.
+	c.ExtFields = make(map[string]string, min(len(ext.b)/6, 64))
+	for ext.remaining() > 0 && ext.err == nil {
+		kl := ext.i16("extFields key length")
+		k := ext.bytes(int(kl), "extFields key")
+		vl := ext.i32("extFields value length")
+		v := ext.bytes(int(vl), "extFields value")
+		if ext.err == nil {
+			c.ExtFields[string(k)] = string(v)
+		}
+	}
+	if ext.err != nil {
+		return nil, ext.err
+	}
+	return c, nil
+}
+
+// sortedKeys returns the keys of m in ascending order.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
