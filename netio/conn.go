@@ -1,0 +1,167 @@
+package netio
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// Handler is what a protocol adapter implements.
+type Handler interface {
+	// OnOpen is called on the event loop when a connection opens, before
+	// any of its frames. It must not block.
+	OnOpen(c *Conn)
+	// OnFrame is called on its own goroutine with one frame body (without
+	// the header). The handler owns frame. It may return before replying;
+	// it must call done exactly once (extra calls are ignored) when the
+	// request is finished, replied or not (Kafka acks=0 writes nothing).
+	// Under Serial the connection's next frame waits for done.
+	OnFrame(c *Conn, frame []byte, done func())
+	// OnClose is called on the event loop once, when the connection is
+	// closed; err says why (nil or io.EOF for an orderly close, or one of
+	// this package's sentinel errors). Frames in flight may still be running
+	// and their Writes return ErrClosed. It must not block.
+	OnClose(c *Conn, err error)
+}
+
+// Conn is one client connection. Its methods are safe from any goroutine.
+type Conn struct {
+	id     uint64
+	srv    *Server
+	gc     gnet.Conn
+	local  net.Addr
+	remote net.Addr
+	value  atomic.Pointer[any]
+
+	// inflight counts frames handed to the handler whose done is pending.
+	inflight atomic.Int32
+	// stalled is set by the event loop when it left frames unread because
+	// inflight was at the limit; done clears it and wakes the loop.
+	stalled atomic.Bool
+	// lastActive is the server's coarse clock at the last read, write or done.
+	lastActive atomic.Int64
+
+	// mu guards closed and closeErr. It is held across every gnet call that
+	// enqueues work on the event loop (write, wake, close), so that none is
+	// made after OnClose: once the engine stops, gnet's poller is gone.
+	mu       sync.Mutex
+	closed   bool
+	closeErr error
+}
+
+// ID is unique among the connections of one Server.
+func (c *Conn) ID() uint64 { return c.id }
+
+// RemoteAddr is the client's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
+// LocalAddr is the server's address of this connection.
+func (c *Conn) LocalAddr() net.Addr { return c.local }
+
+// SetValue stores per-connection adapter state (a RocketMQ client id, Kafka
+// fetch sessions, ...).
+func (c *Conn) SetValue(v any) { c.value.Store(&v) }
+
+// Value returns what SetValue stored, or nil.
+func (c *Conn) Value() any {
+	if p := c.value.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Write queues bufs to be written to the connection, in order and after
+// everything queued before. It is the way to reply and to push unsolicited
+// frames (RocketMQ NOTIFY_CONSUMER_IDS_CHANGED). Write takes ownership of
+// bufs and of every slice in it: the caller must not modify them afterwards,
+// nor reuse the bufs slice itself. It returns ErrClosed if the connection is
+// closed; a write that fails later closes the connection.
+func (c *Conn) Write(bufs ...[]byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	c.lastActive.Store(c.srv.now.Load())
+	var err error
+	if len(bufs) == 1 {
+		err = c.gc.AsyncWrite(bufs[0], nil)
+	} else {
+		err = c.gc.AsyncWritev(bufs, nil)
+	}
+	if err != nil {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Close closes the connection after the writes queued before it; Handler
+// OnClose follows on the event loop. Closing twice is harmless.
+func (c *Conn) Close() error {
+	c.closeWith(nil)
+	return nil
+}
+
+// closeWith closes the connection, remembering err for OnClose.
+func (c *Conn) closeWith(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	if c.closeErr == nil {
+		c.closeErr = err
+	}
+	_ = c.gc.Close()
+}
+
+// setCloseErr remembers why the event loop is about to close c.
+func (c *Conn) setCloseErr(err error) {
+	c.mu.Lock()
+	if c.closeErr == nil {
+		c.closeErr = err
+	}
+	c.mu.Unlock()
+}
+
+// markClosed is called by OnClose on the event loop; it returns the reason
+// remembered by closeWith or setCloseErr, if any.
+func (c *Conn) markClosed() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	return c.closeErr
+}
+
+// wake makes the event loop look at c's unread bytes again.
+func (c *Conn) wake() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		_ = c.gc.Wake(nil)
+	}
+}
+
+// frameDone is the done callback of one frame.
+type frameDone struct {
+	c    *Conn
+	once atomic.Bool
+}
+
+func (d *frameDone) done() {
+	if !d.once.CompareAndSwap(false, true) {
+		return
+	}
+	c := d.c
+	c.lastActive.Store(c.srv.now.Load())
+	c.inflight.Add(-1)
+	// The loop sets stalled before re-checking inflight, and we decrement
+	// before clearing stalled, so either the loop sees the free slot or we
+	// see stalled: no wake-up is lost.
+	if c.stalled.CompareAndSwap(true, false) {
+		c.wake()
+	}
+	c.srv.frameFinished()
+}

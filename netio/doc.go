@@ -1,0 +1,43 @@
+// Package netio is twinmq's network layer: gnet v2 event loops that cut a
+// byte stream into frames, hand each frame to a protocol adapter off the
+// event loop, and write replies back. It knows bytes only and imports nothing
+// of twinmq; broker/kafkaapi and broker/remotingapi implement Handler.
+//
+// # Framing (layout v1)
+//
+// Both Kafka and RocketMQ remoting prefix every frame with a 4-byte
+// big-endian signed length of what follows (LengthPrefixed):
+//
+//	+----------------+----------------------------------+
+//	| length (int32) | body (length bytes)              |
+//	+----------------+----------------------------------+
+//	  header           handed to Handler.OnFrame
+//
+// The declared length is checked against the Framer's maximum before any
+// byte of the body is allocated; a negative or oversized length closes the
+// connection (after Config.OnFrameError) and never reaches the handler.
+//
+// # Threads and ownership
+//
+//   - The gnet event loop reads, frames and copies: a complete body is copied
+//     out of gnet's buffer into a fresh []byte that the handler owns, and
+//     OnFrame runs on its own goroutine. Handler.OnOpen and Handler.OnClose
+//     run on the event loop and must not block.
+//   - Serial ordering (Kafka) hands a connection's next frame to the handler
+//     only after done() of the previous one, so replies leave in request
+//     order. Concurrent ordering (RocketMQ) hands every frame at once, up to
+//     Config.MaxInFlight per connection; replies are matched by opaque.
+//   - Frames that cannot be handed yet stay unread in gnet's inbound buffer
+//     (not copied, not allocated by netio). gnet v2 offers no way to stop
+//     polling a socket for reads, so the bound is a cap, not TCP
+//     backpressure: more than Config.MaxBufferedBytes waiting closes the
+//     connection with ErrBacklog.
+//   - Conn.Write takes ownership of its buffers and queues them on the event
+//     loop with AsyncWritev; writes from one goroutine keep their order.
+//
+// Lock order: Server.mu, then Conn.mu. Neither is held while calling the
+// Handler.
+//
+// TLS listeners (DESIGN.md section 5) are not implemented yet; they will be a
+// second transport behind the same Handler.
+package netio

@@ -1,0 +1,197 @@
+package netio
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+)
+
+// events is the gnet.EventHandler of a Server; it is kept apart so that
+// gnet's callbacks are not part of Server's API. Everything here runs on an
+// event loop, except OnTick, which runs on gnet's ticker goroutine.
+type events struct {
+	gnet.BuiltinEventEngine
+	s *Server
+}
+
+func (e *events) OnBoot(eng gnet.Engine) gnet.Action {
+	s := e.s
+	addr, err := boundAddr(eng)
+	if err != nil {
+		s.log.Error("netio: cannot read bound address", "err", err)
+	}
+	s.mu.Lock()
+	s.eng, s.addr = eng, addr
+	s.mu.Unlock()
+	close(s.booted)
+	return gnet.None
+}
+
+func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	s := e.s
+	if s.draining.Load() {
+		return nil, gnet.Close
+	}
+	c := &Conn{
+		id:     s.nextID.Add(1),
+		srv:    s,
+		gc:     gc,
+		local:  localAddr(gc),
+		remote: gc.RemoteAddr(),
+	}
+	c.lastActive.Store(s.now.Load())
+	s.mu.Lock()
+	if s.cfg.MaxConns > 0 && len(s.conns) >= s.cfg.MaxConns {
+		s.mu.Unlock()
+		s.log.Warn("netio: too many connections", "max", s.cfg.MaxConns, "remote", c.remote.String())
+		return nil, gnet.Close
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	gc.SetContext(c)
+	s.h.OnOpen(c)
+	return nil, gnet.None
+}
+
+func (e *events) OnClose(gc gnet.Conn, err error) gnet.Action {
+	s := e.s
+	c, ok := gc.Context().(*Conn)
+	if !ok {
+		return gnet.None // refused in OnOpen
+	}
+	if why := c.markClosed(); why != nil {
+		err = why
+	} else if err == nil && s.draining.Load() {
+		err = ErrServerClosed
+	}
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.h.OnClose(c, err)
+	return gnet.None
+}
+
+func (e *events) OnTraffic(gc gnet.Conn) gnet.Action {
+	c, ok := gc.Context().(*Conn)
+	if !ok {
+		return gnet.Close
+	}
+	c.lastActive.Store(e.s.now.Load())
+	return e.s.drain(c)
+}
+
+func (e *events) OnTick() (time.Duration, gnet.Action) {
+	s := e.s
+	now := time.Now().UnixNano()
+	s.now.Store(now)
+	for _, c := range s.idleConns(now - int64(s.cfg.IdleTimeout)) {
+		c.closeWith(ErrIdle)
+	}
+	return s.cfg.tickInterval(), gnet.None
+}
+
+// drain hands every complete frame in c's inbound buffer to the handler, as
+// far as c's in-flight limit allows. It runs on c's event loop.
+func (s *Server) drain(c *Conn) gnet.Action {
+	gc, limit := c.gc, int32(s.cfg.MaxInFlight)
+	hdrLen := s.cfg.Framer.HeaderLen()
+	for {
+		buffered := gc.InboundBuffered()
+		if c.inflight.Load() >= limit {
+			if buffered == 0 {
+				return gnet.None // new bytes bring a new OnTraffic
+			}
+			if buffered > s.cfg.MaxBufferedBytes {
+				return s.reject(c, fmt.Errorf("netio: %d bytes waiting: %w", buffered, ErrBacklog))
+			}
+			c.stalled.Store(true)
+			if c.inflight.Load() >= limit {
+				return gnet.None // done will wake us
+			}
+			c.stalled.Store(false)
+		}
+		if buffered < hdrLen {
+			return gnet.None
+		}
+		hdr, err := gc.Peek(hdrLen)
+		if err != nil {
+			return gnet.None
+		}
+		n, err := s.cfg.Framer.FrameLen(hdr)
+		if err != nil {
+			return s.reject(c, err)
+		}
+		if buffered-hdrLen < n {
+			return gnet.None
+		}
+		// Count the frame before looking at draining, so that Shutdown
+		// either sees it in flight or we see draining and back out.
+		s.inflight.Add(1)
+		if s.draining.Load() {
+			s.frameFinished()
+			return gnet.None
+		}
+		_, _ = gc.Discard(hdrLen)
+		frame := make([]byte, n)
+		if m, err := gc.Read(frame); m != n {
+			s.frameFinished()
+			return s.reject(c, fmt.Errorf("netio: short read %d of %d (%v): %w", m, n, err, ErrBadFrame))
+		}
+		c.inflight.Add(1)
+		go s.serve(c, frame)
+	}
+}
+
+// reject closes c for a framing error, telling Config.OnFrameError first.
+func (s *Server) reject(c *Conn, err error) gnet.Action {
+	c.setCloseErr(err)
+	s.log.Debug("netio: closing connection", "conn", c.id, "remote", c.remote.String(), "err", err)
+	if s.cfg.OnFrameError != nil {
+		s.cfg.OnFrameError(c, err)
+	}
+	return gnet.Close
+}
+
+// boundAddr reads the listener's real address (gnet reports the configured
+// one, port 0 included) from a duplicate of its socket.
+func boundAddr(eng gnet.Engine) (net.Addr, error) {
+	fd, err := eng.Dup()
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	return sockName(fd)
+}
+
+// localAddr is the connection's own address; gnet reports the listener's
+// configured one (for example "[::]:0").
+func localAddr(gc gnet.Conn) net.Addr {
+	if a, err := sockName(gc.Fd()); err == nil {
+		return a
+	}
+	return gc.LocalAddr()
+}
+
+func sockName(fd int) (net.Addr, error) {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return nil, err
+	}
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}, nil
+	case *unix.SockaddrInet6:
+		a := &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}
+		if sa.ZoneId != 0 {
+			if ifi, err := net.InterfaceByIndex(int(sa.ZoneId)); err == nil {
+				a.Zone = ifi.Name
+			}
+		}
+		return a, nil
+	}
+	return nil, errors.New("netio: unexpected socket address family")
+}

@@ -1,0 +1,201 @@
+package netio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// Server is one listener with its own gnet engine. Several Servers (one per
+// protocol) run in one process; each is stopped through its own Engine, never
+// through gnet's global Stop.
+type Server struct {
+	cfg Config
+	h   Handler
+	log *slog.Logger
+
+	nextID   atomic.Uint64
+	now      atomic.Int64 // coarse clock (UnixNano), advanced by OnTick
+	draining atomic.Bool  // Shutdown began: no new connections or frames
+	inflight atomic.Int64 // frames handed to handlers, done pending
+	drained  chan struct{}
+
+	booted  chan struct{} // closed by OnBoot once eng and addr are set
+	runDone chan struct{} // closed when gnet.Run returns
+
+	// mu guards the fields below.
+	mu      sync.Mutex
+	conns   map[*Conn]struct{}
+	started bool
+	eng     gnet.Engine
+	addr    net.Addr
+	runErr  error
+}
+
+// New checks cfg and returns a Server that is not yet listening.
+func New(cfg Config, h Handler) (*Server, error) {
+	if h == nil {
+		return nil, errors.New("netio: nil Handler")
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:     cfg,
+		h:       h,
+		log:     cfg.Logger.With("addr", cfg.Addr, "ordering", cfg.Ordering.String()),
+		drained: make(chan struct{}, 1),
+		booted:  make(chan struct{}),
+		runDone: make(chan struct{}),
+		conns:   make(map[*Conn]struct{}),
+	}
+	s.now.Store(time.Now().UnixNano())
+	return s, nil
+}
+
+// Start binds the listener and returns once it is listening, or the bind
+// error. The engine runs until Shutdown.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return errors.New("netio: Start called twice")
+	}
+	s.started = true
+	s.mu.Unlock()
+
+	opts := []gnet.Option{
+		gnet.WithMulticore(s.cfg.Multicore),
+		gnet.WithNumEventLoop(s.cfg.NumLoops),
+		gnet.WithTicker(s.cfg.IdleTimeout > 0),
+		gnet.WithLogger(gnetLogger{s.log}),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		// Without SO_REUSEPORT one listener feeds all loops, so ":0" binds
+		// one port and Addr reports it.
+		gnet.WithReusePort(false),
+	}
+	go func() {
+		err := gnet.Run(&events{s: s}, "tcp://"+s.cfg.Addr, opts...)
+		s.mu.Lock()
+		s.runErr = err
+		s.mu.Unlock()
+		close(s.runDone)
+	}()
+	select {
+	case <-s.booted:
+		s.log.Info("netio: listening", "bound", s.Addr().String())
+		return nil
+	case <-s.runDone:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.runErr == nil {
+			return errors.New("netio: engine stopped before listening")
+		}
+		return fmt.Errorf("netio: listen %s: %w", s.cfg.Addr, s.runErr)
+	case <-ctx.Done():
+		// Booting does no I/O once the socket is bound, so this wait is short.
+		select {
+		case <-s.booted:
+			s.stopEngine()
+		case <-s.runDone:
+		}
+		return ctx.Err()
+	}
+}
+
+// Addr is the bound address (the chosen port when Config.Addr ends in
+// ":0"), or nil before Start succeeded.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Shutdown stops accepting connections and handing frames, waits until
+// every frame in flight has called done (or ctx ends), then closes all
+// connections (OnClose gets ErrServerClosed) and stops the engine. It
+// returns ctx's error if ctx ended first; the engine is stopped regardless.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	s.mu.Lock()
+	started := s.started
+	s.mu.Unlock()
+	if !started {
+		return nil
+	}
+	var waitErr error
+	for s.inflight.Load() > 0 && waitErr == nil {
+		select {
+		case <-s.drained:
+		case <-ctx.Done():
+			waitErr = ctx.Err()
+		}
+	}
+	select {
+	case <-s.booted:
+		s.stopEngine()
+	case <-s.runDone:
+	}
+	select {
+	case <-s.runDone:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return waitErr
+}
+
+// stopEngine tells the engine to stop without waiting: Engine.Stop cancels
+// the engine and then polls for it every 500 ms until its ctx ends, so an
+// ended ctx makes it return at once; runDone tells when gnet.Run returned.
+func (s *Server) stopEngine() {
+	s.mu.Lock()
+	eng := s.eng
+	s.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = eng.Stop(ctx)
+}
+
+// frameFinished counts down a frame in flight and wakes Shutdown.
+func (s *Server) frameFinished() {
+	if s.inflight.Add(-1) == 0 && s.draining.Load() {
+		select {
+		case s.drained <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// serve runs one frame on its own goroutine.
+func (s *Server) serve(c *Conn, frame []byte) {
+	d := &frameDone{c: c}
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("netio: handler panicked", "conn", c.id, "remote", c.remote.String(), "panic", r)
+			c.closeWith(fmt.Errorf("%w: %v", ErrHandlerPanic, r))
+			d.done()
+		}
+	}()
+	s.h.OnFrame(c, frame, d.done)
+}
+
+// idleConns returns the connections with nothing in flight and no traffic
+// since before cutoff.
+func (s *Server) idleConns(cutoff int64) []*Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var idle []*Conn
+	for c := range s.conns {
+		if c.inflight.Load() == 0 && c.lastActive.Load() < cutoff {
+			idle = append(idle, c)
+		}
+	}
+	return idle
+}
