@@ -15,7 +15,9 @@ import (
 
 // MemFS is an in-memory FS that records what is durable, so that
 // CrashClone can show what a power loss would leave. It is safe for
-// concurrent use.
+// concurrent use. Paths are cleaned and rooted: "a/b", "/a/b" and
+// "/a/../a/b" name the same file. Errors are *fs.PathError values, so
+// errors.Is(err, fs.ErrNotExist) and friends work as on the OS.
 type MemFS struct {
 	// mu guards root and every memNode reachable from any MemFS handle, and
 	// locked. It is the only lock in the package: nothing else to order.

@@ -6,6 +6,36 @@
 // entries created, renamed or removed after the directory's last Sync, are lost
 // or torn in the crash clone). Storage code never calls package os directly, so
 // the same engine runs under crash tests and on disk.
+//
+// # Crash model
+//
+// MemFS keeps two states of everything, the current one and the durable one:
+//
+//	file node:  data   (what reads see)      synced  (as of the last File.Sync)
+//	directory:  entries (what List sees)     durable (as of the last SyncDir)
+//
+// CrashClone(cfg) builds a new MemFS from the durable state only, as a power
+// loss would leave it (reference/reliability.md §2.1 rules 1 and 2):
+//
+//   - A name exists after the crash only if every directory on its path
+//     holds it durably: a file created, or a directory made by MkdirAll,
+//     vanishes unless its parent was synced afterwards. The root always
+//     exists.
+//   - A rename or remove not followed by SyncDir of the directory is undone;
+//     a removed tree comes back as it was last made durable.
+//   - Each surviving file holds its content as of its last Sync: unsynced
+//     appends, overwrites and truncations are lost.
+//   - With cfg.Rand set and cfg.UnsyncedDataPercent > 0 the crash is torn:
+//     each unsynced unit survives with that chance: the appended tail (a
+//     random non-empty prefix of it), a shrinking truncation, and each
+//     overwritten 512-byte block. Directory operations are never torn.
+//
+// A Sync or SyncDir that fails (InjectError) makes nothing durable, so a test
+// can check that the engine stops acknowledging after a failed fsync (rule 6).
+//
+// Map views on MemFS see every later write into the mapped range, as a
+// MAP_SHARED mapping on the OS sees pwrite. Mapped bytes are never durable
+// by themselves; only File.Sync is.
 package vfs
 
 import (
