@@ -1,0 +1,286 @@
+package kafka
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+)
+
+// DefaultMaxDecompressed is the decompressed-size limit used when a caller
+// passes a limit <= 0: above Kafka's 100 MiB request limit's worth of
+// records at a modest ratio, far below what a bomb would ask for.
+const DefaultMaxDecompressed = 64 << 20
+
+// zstdMaxWindow bounds the window a zstd frame may ask the decoder to
+// allocate. Kafka producers use level-3-ish settings (kgo 64 KiB, others up
+// to 8 MiB for large inputs).
+const zstdMaxWindow = 16 << 20
+
+// xerialMagic starts a snappy-java (xerial) framed stream: magic, then
+// version and min-compatible version (int32 each), then chunks of int32
+// length + raw snappy block. sarama and kafka-go send it; kgo and
+// librdkafka send a raw block.
+var xerialMagic = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
+
+const xerialHeaderSize = 16
+
+// Codec pools. A sync.Pool of codecs is the package's only shared state.
+var (
+	gzipReaders = sync.Pool{New: func() any { return new(gzipReader) }}
+	gzipWriters = sync.Pool{New: func() any {
+		w := new(gzipWriter)
+		w.w = gzip.NewWriter(&w.out)
+		return w
+	}}
+	lz4Readers = sync.Pool{New: func() any {
+		r := new(lz4Reader)
+		r.r = lz4.NewReader(&r.src)
+		return r
+	}}
+	lz4Writers = sync.Pool{New: func() any {
+		w := new(lz4Writer)
+		w.w = lz4.NewWriter(&w.out)
+		return w
+	}}
+	zstdReaders = sync.Pool{New: func() any {
+		r := new(zstdReader)
+		// Concurrency 1: stream decoding runs on the caller's goroutine.
+		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(zstdMaxWindow))
+		r.d, r.err = d, err
+		return r
+	}}
+	zstdWriters = sync.Pool{New: func() any {
+		e, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithZeroFrames(true))
+		return &zstdWriter{e: e, err: err}
+	}}
+)
+
+type gzipReader struct {
+	src bytes.Reader
+	r   gzip.Reader
+}
+
+type gzipWriter struct {
+	out appendWriter
+	w   *gzip.Writer
+}
+
+type lz4Reader struct {
+	src bytes.Reader
+	r   *lz4.Reader
+}
+
+type lz4Writer struct {
+	out appendWriter
+	w   *lz4.Writer
+}
+
+type zstdReader struct {
+	src bytes.Reader
+	d   *zstd.Decoder
+	err error
+}
+
+type zstdWriter struct {
+	e   *zstd.Encoder
+	err error
+}
+
+// appendWriter is an io.Writer that appends to a slice: the streaming
+// compressors write into the caller's dst through it.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+// Decompress appends the decompression of src (one batch's records
+// section) to dst. More than limit decompressed bytes (limit <= 0 means
+// DefaultMaxDecompressed) gives ErrTooLarge; bad input wraps
+// ErrCorruptBatch; a codec outside 1..4 gives ErrUnknownCodec (CodecNone is
+// not a compression and is refused too). Snappy accepts both the raw block
+// and the xerial framing.
+func Decompress(codec int8, src, dst []byte, limit int) ([]byte, error) {
+	if limit <= 0 {
+		limit = DefaultMaxDecompressed
+	}
+	var err error
+	start := len(dst)
+	switch codec {
+	case CodecGzip:
+		r := gzipReaders.Get().(*gzipReader)
+		r.src.Reset(src)
+		if err = r.r.Reset(&r.src); err == nil {
+			dst, err = readLimited(&r.r, dst, limit, len(src))
+		}
+		r.src.Reset(nil)
+		gzipReaders.Put(r)
+	case CodecSnappy:
+		dst, err = decodeSnappy(src, dst, limit)
+	case CodecLZ4:
+		r := lz4Readers.Get().(*lz4Reader)
+		r.src.Reset(src)
+		r.r.Reset(&r.src)
+		dst, err = readLimited(r.r, dst, limit, len(src))
+		r.src.Reset(nil)
+		lz4Readers.Put(r)
+	case CodecZstd:
+		r := zstdReaders.Get().(*zstdReader)
+		if err = r.err; err == nil {
+			r.src.Reset(src)
+			if err = r.d.Reset(&r.src); err == nil {
+				dst, err = readLimited(r.d, dst, limit, len(src))
+			}
+			r.src.Reset(nil)
+		}
+		zstdReaders.Put(r)
+	default:
+		return dst, fmt.Errorf("kafka: decompress codec %d: %w", codec, ErrUnknownCodec)
+	}
+	if err != nil {
+		if errors.Is(err, ErrTooLarge) {
+			return dst[:start], fmt.Errorf("kafka: decompress codec %d: over %d bytes: %w", codec, limit, ErrTooLarge)
+		}
+		return dst[:start], fmt.Errorf("kafka: decompress codec %d: %w: %v", codec, ErrCorruptBatch, err)
+	}
+	return dst, nil
+}
+
+// readLimited appends all of r to dst, failing with ErrTooLarge past limit
+// bytes. It never allocates past limit+1 new bytes; hint (the compressed
+// size) sizes the first growth.
+func readLimited(r io.Reader, dst []byte, limit, hint int) ([]byte, error) {
+	start := len(dst)
+	grow := min(max(4*hint, 4<<10), limit+1)
+	for {
+		if len(dst) == cap(dst) {
+			room := start + limit + 1 - len(dst)
+			dst = slices.Grow(dst, min(grow, room))
+			grow *= 2
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if len(dst)-start > limit {
+			return dst, ErrTooLarge
+		}
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+}
+
+// decodeSnappy decodes a raw snappy block or a xerial-framed stream.
+func decodeSnappy(src, dst []byte, limit int) ([]byte, error) {
+	if len(src) < xerialHeaderSize || !bytes.HasPrefix(src, xerialMagic) {
+		return snappyBlock(src, dst, limit)
+	}
+	start := len(dst)
+	for b := src[xerialHeaderSize:]; len(b) > 0; {
+		if len(b) < 4 {
+			return dst, errors.New("snappy: truncated xerial chunk length")
+		}
+		l := binary.BigEndian.Uint32(b)
+		if uint64(l) > uint64(len(b)-4) {
+			return dst, errors.New("snappy: xerial chunk past end")
+		}
+		var err error
+		if dst, err = snappyBlock(b[4:4+l], dst, limit-(len(dst)-start)); err != nil {
+			return dst, err
+		}
+		b = b[4+l:]
+	}
+	return dst, nil
+}
+
+// snappyBlock appends one raw snappy block, checking its declared size
+// against limit before allocating.
+func snappyBlock(src, dst []byte, limit int) ([]byte, error) {
+	n, err := s2.DecodedLen(src)
+	if err != nil {
+		return dst, err
+	}
+	if n > limit {
+		return dst, ErrTooLarge
+	}
+	dst = slices.Grow(dst, n)
+	out, err := s2.Decode(dst[len(dst):len(dst)+n], src)
+	if err != nil {
+		return dst, err
+	}
+	if len(out) != n {
+		return dst, errors.New("snappy: decoded length mismatch")
+	}
+	tail := dst[len(dst) : len(dst)+n]
+	if n > 0 && &out[0] != &tail[0] {
+		copy(tail, out) // s2 decoded elsewhere; not expected with room for n
+	}
+	return dst[:len(dst)+n], nil
+}
+
+// Compress appends src compressed with codec to dst: gzip (default level),
+// snappy as a raw block (what kgo and librdkafka send; every client reads
+// it), lz4 as an LZ4 frame (KIP-57), zstd as one frame.
+func Compress(codec int8, src, dst []byte) ([]byte, error) {
+	switch codec {
+	case CodecGzip:
+		w := gzipWriters.Get().(*gzipWriter)
+		w.out.b = dst
+		w.w.Reset(&w.out)
+		_, err := w.w.Write(src)
+		if err == nil {
+			err = w.w.Close()
+		}
+		dst, w.out.b = w.out.b, nil
+		gzipWriters.Put(w)
+		return dst, wrapCompress(codec, err)
+	case CodecSnappy:
+		m := s2.MaxEncodedLen(len(src))
+		if m < 0 {
+			return dst, fmt.Errorf("kafka: compress snappy: %d bytes: %w", len(src), ErrTooLarge)
+		}
+		dst = slices.Grow(dst, m)
+		out := s2.EncodeSnappy(dst[len(dst):len(dst)+m], src)
+		return dst[:len(dst)+len(out)], nil
+	case CodecLZ4:
+		w := lz4Writers.Get().(*lz4Writer)
+		w.out.b = dst
+		w.w.Reset(&w.out)
+		_, err := w.w.Write(src)
+		if err == nil {
+			err = w.w.Close()
+		}
+		dst, w.out.b = w.out.b, nil
+		lz4Writers.Put(w)
+		return dst, wrapCompress(codec, err)
+	case CodecZstd:
+		w := zstdWriters.Get().(*zstdWriter)
+		defer zstdWriters.Put(w)
+		if w.err != nil {
+			return dst, wrapCompress(codec, w.err)
+		}
+		return w.e.EncodeAll(src, dst), nil
+	default:
+		return dst, fmt.Errorf("kafka: compress codec %d: %w", codec, ErrUnknownCodec)
+	}
+}
+
+func wrapCompress(codec int8, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("kafka: compress codec %d: %w", codec, err)
+}
