@@ -119,7 +119,8 @@ func (n *memNode) syncLocked() {
 	}
 	size := len(n.data)
 	if cap(n.synced) < size {
-		ns := make([]byte, size)
+		// Grow geometrically: appends then Sync must stay amortized O(1).
+		ns := make([]byte, len(n.synced), max(size, 2*cap(n.synced)))
 		copy(ns, n.synced)
 		n.synced = ns
 	}
