@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// newRootCommand builds the command tree. environ is the process
+// environment (os.Environ()), read for TWINMQ_* settings.
+func newRootCommand(environ []string) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "twinmq",
+		Short: "Kafka and RocketMQ protocols over one RocketMQ-style store",
+		Long: "twinmq is one broker that speaks Apache Kafka's wire protocol and Apache\n" +
+			"RocketMQ's remoting protocol over one store. With no subcommand it runs serve.\n\n" +
+			"Settings come from defaults, then the YAML file given by --config, then\n" +
+			"TWINMQ_* environment variables (TWINMQ_FLUSH_DISK_TYPE sets flushDiskType),\n" +
+			"then flags.",
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE:          action(environ, run),
+	}
+	root.CompletionOptions.HiddenDefaultCmd = true
+	root.PersistentFlags().String("config", "", "YAML config file (keys as in twinmq.example.yaml)")
+	root.PersistentFlags().String("log-level", defaultConfig().LogLevel, "log level: debug, info, warn or error")
+	addServeFlags(root.Flags())
+
+	serve := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a name server and one broker with both protocols (the default)",
+		Args:  cobra.NoArgs,
+		RunE:  action(environ, run),
+	}
+	addServeFlags(serve.Flags())
+
+	namesrv := &cobra.Command{
+		Use:   "namesrv",
+		Short: "Run a name server only (not implemented yet)",
+		Args:  cobra.NoArgs,
+		RunE:  action(environ, runNamesrv),
+	}
+	addNamesrvFlags(namesrv.Flags())
+
+	broker := &cobra.Command{
+		Use:   "broker",
+		Short: "Run one broker that registers with name servers (not implemented yet)",
+		Args:  cobra.NoArgs,
+		RunE:  action(environ, runBroker),
+	}
+	addBrokerFlags(broker.Flags())
+
+	version := &cobra.Command{
+		Use:    "version",
+		Short:  "Print the version",
+		Args:   cobra.NoArgs,
+		Hidden: true,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintf(cmd.OutOrStdout(), "twinmq %s %s\n", buildVersion(), runtime.Version())
+		},
+	}
+
+	root.AddCommand(serve, namesrv, broker, version)
+	return root
+}
+
+// action loads the config for cmd and calls fn with a logger at the
+// configured level, writing to the command's stderr.
+func action(environ []string, fn func(context.Context, Config, *slog.Logger) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		path, err := cmd.Flags().GetString("config")
+		if err != nil {
+			return fmt.Errorf("flag --config: %w", err)
+		}
+		cfg, err := loadConfig(path, cmd.Flags(), environ)
+		if err != nil {
+			return err
+		}
+		return fn(cmd.Context(), cfg, newLogger(cmd.ErrOrStderr(), cfg))
+	}
+}
+
+// newLogger returns a text logger at cfg's (validated) level.
+func newLogger(w io.Writer, cfg Config) *slog.Logger {
+	level, _ := cfg.slogLevel()
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// Flag names are the config keys in kebab case (flushDiskType is
+// --flush-disk-type); loadConfig relies on that.
+
+func addServeFlags(fs *pflag.FlagSet) {
+	d := defaultConfig()
+	fs.String("data-dir", d.DataDir, "data directory (the store is in <data-dir>/store)")
+	addBrokerListenFlags(fs)
+	fs.String("namesrv-listen", d.NamesrvListen, "name server listen address")
+	addStoreFlags(fs)
+}
+
+func addNamesrvFlags(fs *pflag.FlagSet) {
+	d := defaultConfig()
+	fs.String("namesrv-listen", d.NamesrvListen, "name server listen address")
+	fs.String("http-addr", d.HTTPAddr, "HTTP listen address (metrics, health)")
+}
+
+func addBrokerFlags(fs *pflag.FlagSet) {
+	d := defaultConfig()
+	fs.String("data-dir", d.DataDir, "data directory (the store is in <data-dir>/store)")
+	addBrokerListenFlags(fs)
+	fs.String("ha-addr", d.HAAddr, "HA (replication) listen address")
+	fs.String("namesrv-addr", d.NamesrvAddr, "';'-separated name servers to register with")
+	addStoreFlags(fs)
+}
+
+func addBrokerListenFlags(fs *pflag.FlagSet) {
+	d := defaultConfig()
+	fs.String("kafka-addr", d.KafkaAddr, "Kafka protocol listen address")
+	fs.String("remoting-addr", d.RemotingAddr, "RocketMQ remoting listen address")
+	fs.String("http-addr", d.HTTPAddr, "HTTP listen address (metrics, health, console)")
+	fs.String("advertised-host", d.AdvertisedHost, "host advertised to clients (empty: derive)")
+}
+
+func addStoreFlags(fs *pflag.FlagSet) {
+	d := defaultConfig()
+	fs.String("flush-disk-type", d.FlushDiskType, "ASYNC_FLUSH or SYNC_FLUSH")
+	fs.Int("flush-interval-ms", d.FlushIntervalMs, "ASYNC_FLUSH fsync period in milliseconds")
+	fs.Int64("segment-size", d.SegmentSize, "CommitLog segment size in bytes")
+	fs.Int("retention-hours", d.RetentionHours, "delete segments older than this (-1: keep)")
+	fs.Int64("retention-bytes", d.RetentionBytes, "delete oldest segments above this total (-1: no limit)")
+}
+
+// buildVersion is the module version from the build info, "(devel)" for a
+// build from a work tree.
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok || bi.Main.Version == "" {
+		return "(devel)"
+	}
+	return bi.Main.Version
+}

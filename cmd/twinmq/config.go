@@ -1,0 +1,283 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/posflag"
+	"github.com/knadh/koanf/providers/structs"
+	"github.com/knadh/koanf/v2"
+	"github.com/spf13/pflag"
+
+	"github.com/twinmq/twinmq/storage"
+)
+
+// envPrefix starts every environment variable twinmq reads. The rest of the
+// name is the config key in upper snake case: TWINMQ_FLUSH_DISK_TYPE sets
+// flushDiskType.
+const envPrefix = "TWINMQ_"
+
+// Config is every setting of the twinmq commands. The koanf tags are the YAML
+// keys; they keep RocketMQ's names where one exists (flushDiskType,
+// namesrvAddr) and Kafka's otherwise (log.retention.hours becomes
+// retentionHours). Flags and environment variables derive from the same key:
+// flushIntervalMs is --flush-interval-ms and TWINMQ_FLUSH_INTERVAL_MS.
+type Config struct {
+	// DataDir holds all durable state; the store lives in DataDir/store.
+	DataDir string `koanf:"dataDir"`
+
+	// Listen addresses (host:port; port 0 picks a free port).
+	KafkaAddr     string `koanf:"kafkaAddr"`
+	RemotingAddr  string `koanf:"remotingAddr"`
+	HAAddr        string `koanf:"haAddr"`
+	HTTPAddr      string `koanf:"httpAddr"`
+	NamesrvListen string `koanf:"namesrvListen"`
+
+	// NamesrvAddr is the ';'-separated list of name servers a broker
+	// registers with (RocketMQ's namesrvAddr). Used by `twinmq broker` only.
+	NamesrvAddr string `koanf:"namesrvAddr"`
+	// AdvertisedHost is the host clients are told to connect to; empty
+	// means derive it from the listen address.
+	AdvertisedHost string `koanf:"advertisedHost"`
+
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `koanf:"logLevel"`
+
+	// Storage, as storage.Config.
+	FlushDiskType   string `koanf:"flushDiskType"`
+	FlushIntervalMs int    `koanf:"flushIntervalMs"`
+	SegmentSize     int64  `koanf:"segmentSize"`
+	RetentionHours  int    `koanf:"retentionHours"`
+	RetentionBytes  int64  `koanf:"retentionBytes"`
+}
+
+// defaultConfig returns the settings used when nothing else is given; each
+// works on a fresh machine.
+func defaultConfig() Config {
+	return Config{
+		DataDir:         "./data",
+		KafkaAddr:       ":9092",
+		RemotingAddr:    ":10911",
+		HAAddr:          ":10912",
+		HTTPAddr:        ":8080",
+		NamesrvListen:   ":9876",
+		NamesrvAddr:     "127.0.0.1:9876",
+		LogLevel:        "info",
+		FlushDiskType:   string(storage.AsyncFlush),
+		FlushIntervalMs: 500,
+		SegmentSize:     1 << 30,
+		RetentionHours:  72,
+		RetentionBytes:  -1,
+	}
+}
+
+// loadConfig merges, each overriding the one before: defaults, the YAML file
+// at path (if path is not empty), the TWINMQ_* variables in environ, and the
+// flags of fs the user set. A key that no source knows is an error, so a
+// typo does not silently fall back to a default.
+func loadConfig(path string, fs *pflag.FlagSet, environ []string) (Config, error) {
+	k := koanf.New(".")
+	if err := k.Load(structs.Provider(defaultConfig(), "koanf"), nil); err != nil {
+		return Config{}, fmt.Errorf("config: defaults: %w", err)
+	}
+	known := k.Keys()
+
+	if path != "" {
+		fk := koanf.New(".")
+		if err := fk.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return Config{}, fmt.Errorf("config: %s: %w", path, err)
+		}
+		if err := checkKeys(fk.Keys(), known); err != nil {
+			return Config{}, fmt.Errorf("config: %s: %w", path, err)
+		}
+		if err := k.Merge(fk); err != nil {
+			return Config{}, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+
+	env, err := envMap(environ, known)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: environment: %w", err)
+	}
+	if err := k.Load(confmap.Provider(env, "."), nil); err != nil {
+		return Config{}, fmt.Errorf("config: environment: %w", err)
+	}
+
+	if fs != nil {
+		// Only flags the user set; an unset flag's default must not hide
+		// the file or the environment.
+		p := posflag.ProviderWithFlag(fs, ".", nil, func(f *pflag.Flag) (string, any) {
+			key := camelKey(f.Name, '-')
+			if !f.Changed || !slices.Contains(known, key) {
+				return "", nil
+			}
+			return key, posflag.FlagVal(fs, f)
+		})
+		if err := k.Load(p, nil); err != nil {
+			return Config{}, fmt.Errorf("config: flags: %w", err)
+		}
+	}
+
+	var cfg Config
+	if err := k.Unmarshal("", &cfg); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// envMap maps TWINMQ_FLUSH_DISK_TYPE=x in environ to {"flushDiskType": "x"}.
+// A TWINMQ_* variable that names no key in known is an error.
+func envMap(environ, known []string) (map[string]any, error) {
+	m := make(map[string]any)
+	var errs []error
+	for _, kv := range environ {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, envPrefix) {
+			continue
+		}
+		key := camelKey(strings.ToLower(strings.TrimPrefix(name, envPrefix)), '_')
+		if !slices.Contains(known, key) {
+			errs = append(errs, fmt.Errorf("unknown variable %s", name))
+			continue
+		}
+		m[key] = val
+	}
+	return m, errors.Join(errs...)
+}
+
+// camelKey turns "flush-disk-type" (sep '-') or "flush_disk_type" (sep '_')
+// into "flushDiskType".
+func camelKey(s string, sep rune) string {
+	var b strings.Builder
+	upper := false
+	for _, r := range s {
+		switch {
+		case r == sep:
+			upper = true
+		case upper:
+			b.WriteRune(unicode.ToUpper(r))
+			upper = false
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func checkKeys(keys, known []string) error {
+	var errs []error
+	for _, k := range keys {
+		if !slices.Contains(known, k) {
+			errs = append(errs, fmt.Errorf("unknown key %q", k))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validate checks every setting and normalizes flushDiskType to upper case.
+func (c *Config) validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("dataDir is empty"))
+	}
+	for _, a := range []struct{ key, addr string }{
+		{"kafkaAddr", c.KafkaAddr},
+		{"remotingAddr", c.RemotingAddr},
+		{"haAddr", c.HAAddr},
+		{"httpAddr", c.HTTPAddr},
+		{"namesrvListen", c.NamesrvListen},
+	} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: %w", a.key, a.addr, err))
+		}
+	}
+	if _, err := c.namesrvAddrs(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.slogLevel(); err != nil {
+		errs = append(errs, err)
+	}
+	c.FlushDiskType = strings.ToUpper(c.FlushDiskType)
+	switch storage.FlushDiskType(c.FlushDiskType) {
+	case storage.AsyncFlush, storage.SyncFlush:
+	default:
+		errs = append(errs, fmt.Errorf("flushDiskType %q is neither %s nor %s",
+			c.FlushDiskType, storage.AsyncFlush, storage.SyncFlush))
+	}
+	if c.FlushIntervalMs <= 0 {
+		errs = append(errs, fmt.Errorf("flushIntervalMs %d is not positive", c.FlushIntervalMs))
+	}
+	if c.SegmentSize < 4096 {
+		errs = append(errs, fmt.Errorf("segmentSize %d is below 4096 bytes", c.SegmentSize))
+	}
+	// storage.Config reads 0 as "the default"; here 0 would read as "keep
+	// nothing", so ask for an explicit -1 instead of guessing.
+	if c.RetentionHours == 0 {
+		errs = append(errs, errors.New("retentionHours is 0; use a positive number of hours or -1 to keep forever"))
+	}
+	if c.RetentionBytes == 0 || c.RetentionBytes < -1 {
+		errs = append(errs, fmt.Errorf("retentionBytes %d: use a positive size or -1 for no limit", c.RetentionBytes))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+// namesrvAddrs splits NamesrvAddr ("host:port;host:port").
+func (c *Config) namesrvAddrs() ([]string, error) {
+	var addrs []string
+	for _, a := range strings.Split(c.NamesrvAddr, ";") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return nil, fmt.Errorf("namesrvAddr %q: %w", a, err)
+		}
+		addrs = append(addrs, a)
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("namesrvAddr %q lists no name server", c.NamesrvAddr)
+	}
+	return addrs, nil
+}
+
+func (c *Config) slogLevel() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return 0, fmt.Errorf("logLevel %q: want debug, info, warn or error", c.LogLevel)
+	}
+	return l, nil
+}
+
+// storeDir is where the store keeps its files.
+func (c *Config) storeDir() string {
+	return filepath.Join(c.DataDir, "store")
+}
+
+// storageConfig maps the settings onto storage.Config.
+func (c *Config) storageConfig(logger *slog.Logger) storage.Config {
+	return storage.Config{
+		Dir:            c.storeDir(),
+		Logger:         logger,
+		FlushDiskType:  storage.FlushDiskType(c.FlushDiskType),
+		FlushInterval:  time.Duration(c.FlushIntervalMs) * time.Millisecond,
+		SegmentSize:    c.SegmentSize,
+		RetentionHours: c.RetentionHours,
+		RetentionBytes: c.RetentionBytes,
+	}
+}
