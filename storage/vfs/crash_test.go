@@ -447,3 +447,18 @@ func TestMemConcurrent(t *testing.T) {
 	})
 	wg.Wait()
 }
+
+func TestMkdirAllDurable(t *testing.T) {
+	m := NewMem()
+	if err := MkdirAllDurable(m, "a/b/c"); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := m.Create("a/b/c/f")
+	f.WriteAt([]byte("x"), 0)
+	f.Sync()
+	m.SyncDir("a/b/c")
+	c := m.CrashClone(CrashConfig{})
+	if _, err := c.Stat("a/b/c/f"); err != nil {
+		t.Fatalf("file under a durable mkdir lost in a crash: %v", err)
+	}
+}

@@ -1,0 +1,393 @@
+package commitlog
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twinmq/twinmq/storage/vfs"
+)
+
+// Options configures a Log.
+type Options struct {
+	FS           vfs.FS
+	Dir          string
+	SegmentSize  int64
+	MaxEntrySize int
+	Logger       *slog.Logger
+	Now          func() time.Time
+}
+
+// Position is where an appended entry landed.
+type Position struct {
+	Phys        int64 // physical offset of the entry
+	Size        int32 // whole entry size
+	QueueOffset int64 // first logical offset
+	StoreTime   int64 // ms since the epoch
+}
+
+// Log is the CommitLog: one append-only log for all topics.
+//
+// Lock order: mu, then flushMu is never taken inside mu (the flusher runs
+// without mu). segs is copy-on-write: readers load it without a lock.
+type Log struct {
+	opt Options
+
+	// mu serializes appends and guards active, queueNext, buf and closed.
+	mu        sync.Mutex
+	active    *segment
+	queueNext map[queueKey]int64
+	buf       []byte
+	closed    bool
+
+	segs    atomic.Pointer[[]*segment]
+	written atomic.Int64 // every byte below was handed to WriteAt
+	flushed atomic.Int64 // every byte below is durable
+	failed  atomic.Pointer[error]
+
+	flushMu sync.Mutex // one fsync pass at a time
+}
+
+type queueKey struct {
+	topic string
+	queue int32
+}
+
+// Open opens the segments in opt.Dir. It does not validate their contents:
+// call Recover before appending or reading.
+func Open(opt Options) (*Log, error) {
+	if err := vfs.MkdirAllDurable(opt.FS, opt.Dir); err != nil {
+		return nil, fmt.Errorf("commitlog: mkdir %s: %w", opt.Dir, err)
+	}
+	names, err := opt.FS.List(opt.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("commitlog: list %s: %w", opt.Dir, err)
+	}
+	l := &Log{opt: opt, queueNext: make(map[queueKey]int64)}
+	var segs []*segment
+	for _, n := range names {
+		start, ok := parseSegmentName(n)
+		if !ok {
+			closeAll(segs)
+			return nil, fmt.Errorf("commitlog: %s/%s: not a segment name: %w", opt.Dir, n, ErrCorrupt)
+		}
+		if start%opt.SegmentSize != 0 {
+			closeAll(segs)
+			return nil, fmt.Errorf("commitlog: %s/%s: start not a multiple of the segment size %d (another segmentSize?): %w",
+				opt.Dir, n, opt.SegmentSize, ErrCorrupt)
+		}
+		s, err := openSegment(opt.FS, opt.Dir, start, opt.SegmentSize, false)
+		if err != nil {
+			closeAll(segs)
+			return nil, err
+		}
+		if len(segs) > 0 && segs[len(segs)-1].start+opt.SegmentSize != start {
+			closeAll(append(segs, s))
+			return nil, fmt.Errorf("commitlog: %s: segment missing before it: %w", s.name, ErrCorrupt)
+		}
+		segs = append(segs, s)
+	}
+	l.segs.Store(&segs)
+	return l, nil
+}
+
+func closeAll(segs []*segment) {
+	for _, s := range segs {
+		s.release()
+	}
+}
+
+// MinOffset is the first physical offset still stored.
+func (l *Log) MinOffset() int64 {
+	segs := *l.segs.Load()
+	if len(segs) == 0 {
+		return 0
+	}
+	return segs[0].start
+}
+
+// WrittenOffset is the end of the bytes handed to the file system.
+func (l *Log) WrittenOffset() int64 { return l.written.Load() }
+
+// FlushedOffset is the end of the durable bytes.
+func (l *Log) FlushedOffset() int64 { return l.flushed.Load() }
+
+// Err reports the failure that made the log refuse writes, if any.
+func (l *Log) Err() error {
+	if p := l.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (l *Log) fail(err error) error {
+	err = fmt.Errorf("%w: %w", ErrFailed, err)
+	l.failed.CompareAndSwap(nil, &err)
+	return err
+}
+
+// SetQueueOffset sets the next logical offset of a queue (after recovery,
+// from the ConsumeQueue).
+func (l *Log) SetQueueOffset(topic string, queue int32, next int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.queueNext[queueKey{topic, queue}] = next
+}
+
+// QueueOffset reports the next logical offset the log will assign.
+func (l *Log) QueueOffset(topic string, queue int32) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.queueNext[queueKey{topic, queue}]
+}
+
+// DeleteQueue forgets a queue's offsets (topic deletion).
+func (l *Log) DeleteQueue(topic string, queue int32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.queueNext, queueKey{topic, queue})
+}
+
+// Append writes entries, in order, with consecutive logical offsets per
+// queue, and returns where each landed. The bytes are written but not yet
+// durable: see Flush.
+func (l *Log) Append(entries []Entry, pos []Position) ([]Position, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return pos, ErrClosed
+	}
+	if err := l.Err(); err != nil {
+		return pos, err
+	}
+	now := l.opt.Now().UnixMilli()
+	bufStart := l.written.Load()
+	l.buf = l.buf[:0]
+	for i := range entries {
+		e := &entries[i]
+		hdr, total, err := e.encodedSize()
+		if err != nil {
+			return pos, err
+		}
+		if total > l.opt.MaxEntrySize {
+			return pos, fmt.Errorf("commitlog: entry of %d bytes, limit %d: %w", total, l.opt.MaxEntrySize, ErrEntryTooLarge)
+		}
+		phys := bufStart + int64(len(l.buf))
+		if l.active == nil || phys+int64(total)+BlankSize > l.active.start+l.opt.SegmentSize {
+			if bufStart, err = l.rollLocked(bufStart); err != nil {
+				return pos, err
+			}
+			phys = bufStart
+		}
+		k := queueKey{e.Topic, e.QueueID}
+		qo := l.queueNext[k]
+		l.queueNext[k] = qo + int64(e.Count)
+		at := len(l.buf)
+		l.buf = appendEntry(l.buf, e, hdr, total)
+		stamp(l.buf[at:], e, phys, qo, now)
+		pos = append(pos, Position{Phys: phys, Size: int32(total), QueueOffset: qo, StoreTime: now})
+	}
+	if err := l.writeLocked(bufStart); err != nil {
+		return pos, err
+	}
+	return pos, nil
+}
+
+// writeLocked writes l.buf at bufStart in the active segment.
+func (l *Log) writeLocked(bufStart int64) error {
+	if len(l.buf) == 0 {
+		return nil
+	}
+	if _, err := l.active.file.WriteAt(l.buf, bufStart-l.active.start); err != nil {
+		return l.fail(fmt.Errorf("write %s@%d: %w", l.active.name, bufStart-l.active.start, err))
+	}
+	l.written.Store(bufStart + int64(len(l.buf)))
+	l.buf = l.buf[:0]
+	return nil
+}
+
+// rollLocked writes what is buffered, seals the active segment with an
+// end-of-segment marker and opens the next one. It returns the new write
+// position.
+func (l *Log) rollLocked(bufStart int64) (int64, error) {
+	next := int64(0)
+	if l.active != nil {
+		end := bufStart + int64(len(l.buf))
+		remaining := l.active.start + l.opt.SegmentSize - end
+		l.buf = appendBlank(l.buf, remaining)
+		if err := l.writeLocked(bufStart); err != nil {
+			return 0, err
+		}
+		next = l.active.start + l.opt.SegmentSize
+		l.written.Store(next)
+	} else if segs := *l.segs.Load(); len(segs) > 0 {
+		next = segs[len(segs)-1].start + l.opt.SegmentSize
+	}
+	s, err := openSegment(l.opt.FS, l.opt.Dir, next, l.opt.SegmentSize, true)
+	if err != nil {
+		return 0, l.fail(err)
+	}
+	segs := slices.Clone(*l.segs.Load())
+	segs = append(segs, s)
+	l.segs.Store(&segs)
+	l.active = s
+	return next, nil
+}
+
+// Flush makes every written byte durable: fdatasync of each segment that
+// holds unflushed bytes, oldest first. A failed fsync fails the log for
+// good: the dirty pages may have been dropped, so the data is not safe and
+// a retry must not pretend it is.
+func (l *Log) Flush() (int64, error) {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	if err := l.Err(); err != nil {
+		return l.flushed.Load(), err
+	}
+	w, f := l.written.Load(), l.flushed.Load()
+	if w <= f {
+		return f, nil
+	}
+	for _, s := range *l.segs.Load() {
+		if s.start+l.opt.SegmentSize <= f || s.start >= w {
+			continue
+		}
+		if !s.acquire() {
+			continue
+		}
+		err := s.file.Sync()
+		s.release()
+		if err != nil {
+			return f, l.fail(fmt.Errorf("fsync %s: %w", s.name, err))
+		}
+	}
+	l.flushed.Store(w)
+	return w, nil
+}
+
+// Close flushes nothing: the store decides. It releases the segments.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	segs := *l.segs.Load()
+	l.segs.Store(&[]*segment{})
+	closeAll(segs)
+	return nil
+}
+
+// Ref is a verified entry in a segment view. Data stays valid until
+// Release; Release exactly once.
+type Ref struct {
+	Header Header
+	// Entry is the whole entry; Payload the part after the header.
+	Entry   []byte
+	Payload []byte
+	seg     *segment
+}
+
+// Release gives back the segment reference.
+func (r *Ref) Release() {
+	if r.seg != nil {
+		r.seg.release()
+		r.seg = nil
+	}
+}
+
+// findSegment returns the segment holding phys, acquired.
+func (l *Log) findSegment(phys int64) (*segment, error) {
+	segs := *l.segs.Load()
+	i, found := slices.BinarySearchFunc(segs, phys, func(s *segment, p int64) int {
+		switch {
+		case s.start+l.opt.SegmentSize <= p:
+			return -1
+		case s.start > p:
+			return 1
+		}
+		return 0
+	})
+	if !found || !segs[i].acquire() {
+		return nil, fmt.Errorf("commitlog: offset %d (log starts at %d): %w", phys, l.MinOffset(), ErrOffsetNotFound)
+	}
+	return segs[i], nil
+}
+
+// Read returns the entry at phys, verified against its CRC, without
+// copying it. size is the expected entry size (0: take it from the entry).
+// The caller must only ask for entries below WrittenOffset.
+func (l *Log) Read(phys int64, size int32, verify bool) (Ref, error) {
+	if w := l.written.Load(); phys >= w {
+		return Ref{}, fmt.Errorf("commitlog: offset %d at or past the end %d: %w", phys, w, ErrOffsetNotFound)
+	}
+	s, err := l.findSegment(phys)
+	if err != nil {
+		return Ref{}, err
+	}
+	rel := phys - s.start
+	limit := min(l.written.Load()-s.start, l.opt.SegmentSize)
+	h, err := ParseHeader(s.view[rel:limit], verify)
+	if err == nil && size > 0 && h.Length != size {
+		err = fmt.Errorf("%w: entry length %d, expected %d", ErrCorrupt, h.Length, size)
+	}
+	if err != nil {
+		s.release()
+		if errors.Is(err, errEnd) || errors.Is(err, errBlank) {
+			err = fmt.Errorf("%w: no entry at this offset", ErrCorrupt)
+		}
+		return Ref{}, fmt.Errorf("commitlog: %s@%d: %w", s.name, rel, err)
+	}
+	e := s.view[rel : rel+int64(h.Length)]
+	return Ref{Header: h, Entry: e, Payload: e[h.HeaderLen:], seg: s}, nil
+}
+
+// SegmentInfo describes a segment for retention decisions.
+type SegmentInfo struct {
+	Start   int64
+	ModTime time.Time
+	Active  bool
+}
+
+// Segments lists the segments, oldest first.
+func (l *Log) Segments() []SegmentInfo {
+	segs := *l.segs.Load()
+	out := make([]SegmentInfo, 0, len(segs))
+	for i, s := range segs {
+		var mt time.Time
+		if fi, err := l.opt.FS.Stat(s.name); err == nil {
+			mt = fi.ModTime()
+		}
+		out = append(out, SegmentInfo{Start: s.start, ModTime: mt, Active: i == len(segs)-1})
+	}
+	return out
+}
+
+// DeleteOldest removes the oldest segment unless it is the last one. Its
+// bytes stay readable by readers that hold it until they release it.
+func (l *Log) DeleteOldest() (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	segs := *l.segs.Load()
+	if len(segs) < 2 {
+		return l.MinOffset(), nil
+	}
+	s := segs[0]
+	rest := slices.Clone(segs[1:])
+	l.segs.Store(&rest)
+	err := l.opt.FS.Remove(s.name)
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		err = l.opt.FS.SyncDir(l.opt.Dir)
+	}
+	s.release()
+	if err != nil {
+		return rest[0].start, fmt.Errorf("commitlog: delete %s: %w", s.name, err)
+	}
+	return rest[0].start, nil
+}

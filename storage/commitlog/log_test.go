@@ -1,0 +1,344 @@
+package commitlog
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/twinmq/twinmq/storage/vfs"
+)
+
+func testOptions(fs vfs.FS, segSize int64) Options {
+	return Options{
+		FS: fs, Dir: "cl", SegmentSize: segSize, MaxEntrySize: int(segSize - BlankSize),
+		Logger: slog.New(slog.DiscardHandler),
+		Now:    func() time.Time { return time.UnixMilli(1_700_000_000_000) },
+	}
+}
+
+func openRecovered(t testing.TB, fs vfs.FS, segSize, from int64) (*Log, Recovered, []int64) {
+	t.Helper()
+	l, err := Open(testOptions(fs, segSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []int64
+	rec, err := l.Recover(from, func(phys int64, h *Header) error {
+		seen = append(seen, phys)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, rec, seen
+}
+
+func payload(i int) []byte { return fmt.Appendf(nil, "payload-%04d-%s", i, bytes.Repeat([]byte{'x'}, i%50)) }
+
+func TestAppendReadRollRecover(t *testing.T) {
+	fs := vfs.NewMem()
+	l, _, _ := openRecovered(t, fs, 4096, 0)
+	var pos []Position
+	for i := range 200 {
+		var err error
+		pos, err = l.Append([]Entry{{
+			Kind: KindRocketMQ, Topic: "T", QueueID: int32(i % 3), Count: 1,
+			TagsCodes: []int64{int64(i)}, Keys: []string{fmt.Sprint("k", i)}, Payload: payload(i),
+		}}, pos)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(l.Segments()); n < 3 {
+		t.Fatalf("%d segments, want a roll", n)
+	}
+	for i, p := range pos {
+		if want := int64(i / 3); p.QueueOffset != want {
+			t.Fatalf("entry %d queue offset %d, want %d", i, p.QueueOffset, want)
+		}
+		r, err := l.Read(p.Phys, p.Size, true)
+		if err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+		if !bytes.Equal(r.Payload, payload(i)) || r.Header.TagsCode(0) != int64(i) || r.Header.QueueOffset != p.QueueOffset {
+			t.Fatalf("entry %d: %q tags %d", i, r.Payload, r.Header.TagsCode(0))
+		}
+		var keys []string
+		r.Header.Keys(func(k string) { keys = append(keys, k) })
+		if len(keys) != 1 || keys[0] != fmt.Sprint("k", i) {
+			t.Fatalf("keys %v", keys)
+		}
+		r.Release()
+	}
+	if _, err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	end := l.WrittenOffset()
+	l.Close()
+	l2, rec, seen := openRecovered(t, fs.CrashClone(vfs.CrashConfig{}), 4096, 0)
+	defer l2.Close()
+	if rec.End != end || rec.Dropped != 0 || len(seen) != len(pos) {
+		t.Fatalf("recovered %+v, %d entries; want end %d and %d entries", rec, len(seen), end, len(pos))
+	}
+}
+
+func TestEncodeRunsUnderLock(t *testing.T) {
+	fs := vfs.NewMem()
+	l, _, _ := openRecovered(t, fs, 1<<16, 0)
+	defer l.Close()
+	enc := func(p []byte, phys, qo, st int64) {
+		binary.BigEndian.PutUint64(p[0:], uint64(phys))
+		binary.BigEndian.PutUint64(p[8:], uint64(qo))
+	}
+	var pos []Position
+	for range 3 {
+		var err error
+		pos, err = l.Append([]Entry{{Kind: KindKafka, Topic: "k", Count: 5, Payload: make([]byte, 16), Encode: enc}}, pos)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, p := range pos {
+		r, err := l.Read(p.Phys, 0, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := int64(binary.BigEndian.Uint64(r.Payload[8:])); got != int64(5*i) {
+			t.Errorf("batch %d base offset %d, want %d", i, got, 5*i)
+		}
+		if got := int64(binary.BigEndian.Uint64(r.Payload)); got != p.Phys+int64(r.Header.HeaderLen) {
+			t.Errorf("payload phys %d, want %d", got, p.Phys+int64(r.Header.HeaderLen))
+		}
+		r.Release()
+	}
+}
+
+func TestCorruptionDetected(t *testing.T) {
+	fs := vfs.NewMem()
+	l, _, _ := openRecovered(t, fs, 4096, 0)
+	pos, err := l.Append([]Entry{
+		{Kind: KindRocketMQ, Topic: "T", Count: 1, Payload: []byte("first")},
+		{Kind: KindRocketMQ, Topic: "T", Count: 1, Payload: []byte("second")},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Flush()
+	l.Close()
+	// Flip a bit inside the first payload.
+	f, _ := fs.OpenReadWrite("cl/" + segmentName(0))
+	b := make([]byte, 1)
+	off := pos[0].Phys + int64(pos[0].Size) - 2
+	f.ReadAt(b, off)
+	b[0] ^= 0x10
+	f.WriteAt(b, off)
+	f.Close()
+
+	l, err = Open(testOptions(fs, 4096))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.written.Store(pos[1].Phys + int64(pos[1].Size)) // as if recovered from a checkpoint past it
+	if _, err := l.Read(pos[0].Phys, pos[0].Size, true); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("read of flipped entry: %v, want ErrCorrupt", err)
+	}
+	if r, err := l.Read(pos[1].Phys, pos[1].Size, true); err != nil || string(r.Payload) != "second" {
+		t.Fatalf("read of good entry: %v", err)
+	}
+	rec, err := l.Recover(0, func(int64, *Header) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.End != 0 || rec.Reason == "" || rec.Dropped != int64(pos[1].Phys+int64(pos[1].Size)) {
+		t.Fatalf("recover after flip: %+v", rec)
+	}
+}
+
+func TestFsyncFailureFailsLog(t *testing.T) {
+	fs := vfs.NewMem()
+	l, _, _ := openRecovered(t, fs, 4096, 0)
+	defer l.Close()
+	if _, err := l.Append([]Entry{{Kind: KindInternal, Topic: "x", Count: 1, Payload: []byte("a")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	fs.InjectError(func(op vfs.Op, name string) error {
+		if op == vfs.OpSync {
+			return errors.New("EIO")
+		}
+		return nil
+	})
+	if _, err := l.Flush(); !errors.Is(err, ErrFailed) {
+		t.Fatalf("flush: %v", err)
+	}
+	fs.InjectError(nil)
+	if _, err := l.Flush(); !errors.Is(err, ErrFailed) {
+		t.Fatalf("second flush pretended success: %v", err)
+	}
+	if _, err := l.Append([]Entry{{Kind: KindInternal, Topic: "x", Count: 1, Payload: []byte("b")}}, nil); !errors.Is(err, ErrFailed) {
+		t.Fatalf("append after failed fsync: %v", err)
+	}
+}
+
+func TestForeignFiles(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string
+		content []byte
+		openErr bool
+		reason  bool
+	}{
+		{"not a segment name", "cl/readme.txt", []byte("hi"), true, false},
+		{"garbage segment", "cl/" + segmentName(0), []byte("garbage that is not an entry"), false, true},
+		{"other version", "cl/" + segmentName(0), []byte{0, 0, 0, 64, 0x54, 0x51, 9, 1, 0, 0}, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := vfs.NewMem()
+			fs.MkdirAll("cl", 0o755)
+			f, _ := fs.Create(tt.file)
+			f.WriteAt(tt.content, 0)
+			f.Close()
+			l, err := Open(testOptions(fs, 4096))
+			if tt.openErr {
+				if err == nil || !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("open: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			rec, err := l.Recover(0, func(int64, *Header) error { return nil })
+			if tt.name == "other version" {
+				if err == nil {
+					t.Fatalf("recover accepted a foreign version: %+v", rec)
+				}
+				return
+			}
+			if err != nil || rec.Reason == "" || rec.End != 0 {
+				t.Fatalf("recover: %+v %v", rec, err)
+			}
+		})
+	}
+}
+
+// TestCrashSeeds appends, syncs and rolls at random, crashes at a random
+// point with torn writes, and checks that every synced entry survives and
+// recovery ends exactly at an entry boundary.
+func TestCrashSeeds(t *testing.T) {
+	for seed := range uint64(40) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { crashSeed(t, seed) })
+	}
+}
+
+func crashSeed(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	fs := vfs.NewMem()
+	l, _, _ := openRecovered(t, fs, 2048, 0)
+	var all []Position
+	synced := 0
+	steps := 50 + rng.IntN(200)
+	for i := range steps {
+		n := 1 + rng.IntN(3)
+		batch := make([]Entry, n)
+		for j := range batch {
+			batch[j] = Entry{Kind: KindRocketMQ, Topic: "t", QueueID: int32(rng.IntN(2)), Count: 1, Payload: payload(i*3 + j)}
+		}
+		var err error
+		if all, err = l.Append(batch, all); err != nil {
+			t.Fatal(err)
+		}
+		if rng.IntN(4) == 0 {
+			if _, err := l.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			synced = len(all)
+		}
+	}
+	crashed := fs.CrashClone(vfs.CrashConfig{Rand: rng, UnsyncedDataPercent: 50})
+	l.Close()
+	l2, rec, seen := openRecovered(t, crashed, 2048, 0)
+	defer l2.Close()
+	if len(seen) < synced {
+		t.Fatalf("seed %d: %d entries recovered, %d were synced", seed, len(seen), synced)
+	}
+	for i, phys := range seen {
+		if phys != all[i].Phys {
+			t.Fatalf("seed %d: entry %d at %d, appended at %d", seed, i, phys, all[i].Phys)
+		}
+		r, err := l2.Read(phys, all[i].Size, true)
+		if err != nil {
+			t.Fatalf("seed %d: read %d: %v", seed, i, err)
+		}
+		r.Release()
+	}
+	// The log continues after the recovered end.
+	if _, err := l2.Append([]Entry{{Kind: KindRocketMQ, Topic: "t", Count: 1, Payload: []byte("after")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	_ = rec
+}
+
+func FuzzParseHeader(f *testing.F) {
+	e := Entry{Kind: KindKafka, Topic: "topic", Count: 3, TagsCodes: []int64{1, 2, 3}, Keys: []string{"a", "bb"}, Payload: []byte("batch")}
+	hdr, total, _ := e.encodedSize()
+	b := appendEntry(nil, &e, hdr, total)
+	stamp(b, &e, 0, 10, 20)
+	f.Add(b)
+	f.Add(appendBlank(nil, 100))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := ParseHeader(b, true)
+		if err != nil {
+			return
+		}
+		if int(h.Length) > len(b) || h.HeaderLen > h.Length {
+			t.Fatalf("header %+v beyond %d bytes", h, len(b))
+		}
+		h.Keys(func(string) {})
+		for i := range int(min(h.Count, 10)) {
+			h.TagsCode(i)
+		}
+	})
+}
+
+// FuzzRecover writes arbitrary bytes as a segment and recovers it.
+func FuzzRecover(f *testing.F) {
+	e := Entry{Kind: KindRocketMQ, Topic: "t", Count: 1, Payload: []byte("p")}
+	hdr, total, _ := e.encodedSize()
+	b := appendEntry(nil, &e, hdr, total)
+	stamp(b, &e, 0, 0, 0)
+	f.Add(append(b, b...))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) > 4096 {
+			return
+		}
+		fs := vfs.NewMem()
+		fs.MkdirAll("cl", 0o755)
+		w, _ := fs.Create("cl/" + segmentName(0))
+		w.WriteAt(b, 0)
+		w.Close()
+		l, err := Open(testOptions(fs, 4096))
+		if err != nil {
+			return
+		}
+		defer l.Close()
+		rec, err := l.Recover(0, func(phys int64, h *Header) error {
+			r, err := l.Read(phys, h.Length, true)
+			if err == nil {
+				r.Release()
+			}
+			return nil
+		})
+		if err == nil && rec.End > int64(len(b)) {
+			t.Fatalf("end %d past %d bytes", rec.End, len(b))
+		}
+	})
+}

@@ -1,0 +1,83 @@
+package commitlog
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/twinmq/twinmq/storage/vfs"
+)
+
+// segment is one file of the log, named by its 20-digit start offset. Its
+// read-only view covers the whole segment size; the file grows into it.
+//
+// refs counts the log's own reference plus one per reader; the file is
+// unmapped and closed when the count reaches zero, so retention can delete
+// a segment while a reader still sends its bytes.
+type segment struct {
+	start int64
+	name  string
+	file  vfs.File
+	view  []byte
+	refs  atomic.Int32
+}
+
+func segmentName(start int64) string { return fmt.Sprintf("%020d", start) }
+
+func parseSegmentName(name string) (int64, bool) {
+	if len(name) != 20 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(name, 10, 64)
+	return n, err == nil && n >= 0
+}
+
+func openSegment(fs vfs.FS, dir string, start, size int64, create bool) (*segment, error) {
+	p := path.Join(dir, segmentName(start))
+	var f vfs.File
+	var err error
+	if create {
+		f, err = fs.Create(p)
+		if err == nil {
+			err = fs.SyncDir(dir)
+		}
+	} else {
+		f, err = fs.OpenReadWrite(p)
+	}
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		return nil, fmt.Errorf("commitlog: open segment %s: %w", p, err)
+	}
+	view, err := f.Map(int(size))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("commitlog: map segment %s: %w", p, err)
+	}
+	s := &segment{start: start, name: p, file: f, view: view}
+	s.refs.Store(1)
+	return s, nil
+}
+
+// acquire takes a reader's reference; false if the segment is gone.
+func (s *segment) acquire() bool {
+	for {
+		r := s.refs.Load()
+		if r <= 0 {
+			return false
+		}
+		if s.refs.CompareAndSwap(r, r+1) {
+			return true
+		}
+	}
+}
+
+// release drops a reference and closes the segment after the last one.
+func (s *segment) release() {
+	if s.refs.Add(-1) == 0 {
+		s.file.Unmap(s.view)
+		s.file.Close()
+	}
+}
