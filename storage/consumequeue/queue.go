@@ -1,0 +1,167 @@
+package consumequeue
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sync"
+	"sync/atomic"
+
+	"github.com/twinmq/twinmq/storage/vfs"
+)
+
+// Queue is one ConsumeQueue. See the package doc for who may call what
+// concurrently.
+type Queue struct {
+	fs        vfs.FS
+	dir       string
+	upf       int64 // units per file
+	fileBytes int   // upf * UnitSize
+
+	// mu is held for reading while a reader touches a view, and for writing
+	// by the writer while it changes bytes below MaxOffset or unmaps views.
+	mu  sync.RWMutex
+	st  atomic.Pointer[files] // nil once closed
+	min atomic.Int64
+	max atomic.Int64
+
+	// Writer-owned: only the writer goroutine (and Close) touch these.
+	dirty []*segment // written since the last Flush
+	buf   []byte     // encoding scratch
+	werr  error      // sticky write or sync error
+}
+
+// files is an immutable snapshot of a queue's files: segs[i] holds units
+// [segs[i].start, segs[i].start+upf) and starts are contiguous.
+type files struct {
+	segs []*segment
+}
+
+// segment is one open, mapped file.
+type segment struct {
+	start int64    // logical offset of its first unit
+	path  string   // dir/<20-digit byte offset>
+	f     vfs.File // read-write
+	view  []byte   // read-only view of fileBytes bytes
+	dirty bool     // writer-owned: listed in Queue.dirty
+}
+
+// Open opens the queue in dir, creating dir (durably) if it is missing.
+// unitsPerFile 0 means DefaultUnitsPerFile. It validates and recovers the
+// files as the package doc says.
+func Open(fsys vfs.FS, dir string, unitsPerFile int) (*Queue, error) {
+	if unitsPerFile == 0 {
+		unitsPerFile = DefaultUnitsPerFile
+	}
+	if unitsPerFile < 0 || unitsPerFile > maxFileBytes/UnitSize {
+		return nil, fmt.Errorf("consumequeue: open %s: unitsPerFile %d out of [1, %d]", dir, unitsPerFile, maxFileBytes/UnitSize)
+	}
+	q := &Queue{fs: fsys, dir: path.Clean(dir), upf: int64(unitsPerFile), fileBytes: unitsPerFile * UnitSize}
+	if err := ensureDir(fsys, q.dir); err != nil {
+		return nil, fmt.Errorf("consumequeue: open %s: %w", q.dir, err)
+	}
+	st, err := q.load()
+	if err != nil {
+		return nil, err
+	}
+	q.st.Store(st)
+	return q, nil
+}
+
+// ensureDir creates dir if it is missing and makes each created directory
+// durable by syncing its parent.
+func ensureDir(fsys vfs.FS, dir string) error {
+	var created []string
+	for d := dir; ; d = path.Dir(d) {
+		fi, err := fsys.Stat(d)
+		if err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("%s is not a directory: %w", d, ErrCorrupt)
+			}
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		created = append(created, d)
+		if d == path.Dir(d) {
+			break
+		}
+	}
+	if len(created) == 0 {
+		return nil
+	}
+	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, d := range created {
+		if err := fsys.SyncDir(path.Dir(d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fileName returns the name of the file whose first unit is offset.
+func fileName(start int64) string { return fmt.Sprintf("%020d", start*UnitSize) }
+
+// fileStart returns the logical offset of the first unit of the file that
+// holds offset.
+func (q *Queue) fileStart(offset int64) int64 { return offset - offset%q.upf }
+
+// Dir returns the queue's directory.
+func (q *Queue) Dir() string { return q.dir }
+
+// MinOffset returns the first readable offset.
+func (q *Queue) MinOffset() int64 { return q.min.Load() }
+
+// MaxOffset returns the next offset to be written (RocketMQ's maxOffset,
+// Kafka's log end offset). MinOffset() == MaxOffset() means empty.
+func (q *Queue) MaxOffset() int64 { return q.max.Load() }
+
+// Close flushes (unless a write already failed), unmaps and closes the
+// files. The writer must have stopped; readers that call in afterwards get
+// ErrClosed.
+func (q *Queue) Close() error {
+	var errs []error
+	if q.st.Load() != nil && q.werr == nil {
+		errs = append(errs, q.Flush())
+	}
+	q.mu.Lock()
+	st := q.st.Swap(nil)
+	q.mu.Unlock()
+	if st == nil {
+		return fmt.Errorf("consumequeue: close %s: %w", q.dir, ErrClosed)
+	}
+	for _, s := range st.segs {
+		errs = append(errs, s.release())
+	}
+	q.dirty = nil
+	return errors.Join(errs...)
+}
+
+// Destroy closes the queue and removes its files and directory durably
+// (topic deletion).
+func (q *Queue) Destroy() error {
+	if err := q.Close(); err != nil && !errors.Is(err, ErrClosed) {
+		return err
+	}
+	if err := q.fs.RemoveAll(q.dir); err != nil {
+		return fmt.Errorf("consumequeue: destroy %s: %w", q.dir, err)
+	}
+	if err := q.fs.SyncDir(path.Dir(q.dir)); err != nil {
+		return fmt.Errorf("consumequeue: destroy %s: %w", q.dir, err)
+	}
+	return nil
+}
+
+// release unmaps and closes s. Callers ensure no reader uses s.view.
+func (s *segment) release() error {
+	var uerr error
+	if s.view != nil {
+		uerr = s.f.Unmap(s.view)
+		s.view = nil
+	}
+	return errors.Join(uerr, s.f.Close())
+}

@@ -1,0 +1,147 @@
+package consumequeue
+
+import (
+	"fmt"
+)
+
+// TruncateAfterCommitLogOffset drops the trailing units whose
+// CommitLogOffset is >= clOffset (recovery after the CommitLog's torn tail
+// was cut): it binary-searches the first such unit, zeroes the units from
+// there to the end of its file, fsyncs that file, and removes later files
+// durably. MaxOffset moves back to that unit; MinOffset too if the queue
+// becomes empty. Writer only.
+func (q *Queue) TruncateAfterCommitLogOffset(clOffset int64) error {
+	if err := q.writable("truncate", clOffset); err != nil {
+		return err
+	}
+	st := q.st.Load()
+	lo, hi := q.min.Load(), q.max.Load()
+	n := q.searchCommitLog(st, lo, hi, clOffset)
+	if n == hi {
+		return nil
+	}
+	keep, drop := q.split(st, func(s *segment) bool { return s.start < n })
+	q.mu.Lock()
+	q.max.Store(n)
+	q.st.Store(&files{segs: keep})
+	var zerr error
+	var tail *segment
+	if len(keep) > 0 {
+		tail = keep[len(keep)-1]
+		zerr = q.zero(tail, n-tail.start, min(hi, tail.start+q.upf)-tail.start)
+	}
+	q.mu.Unlock()
+	if zerr != nil {
+		return zerr
+	}
+	if tail != nil {
+		if err := tail.f.Sync(); err != nil {
+			return q.fail(fmt.Errorf("consumequeue: sync %s: %w", tail.path, err))
+		}
+	}
+	if len(drop) == 0 {
+		return nil
+	}
+	q.dropDirty(drop)
+	if err := q.removeSegments(drop); err != nil {
+		return q.fail(err)
+	}
+	return nil
+}
+
+// zero overwrites units [from, to) of s with zeros. The caller holds q.mu
+// for writing: readers may have loaded a MaxOffset above from.
+func (q *Queue) zero(s *segment, from, to int64) error {
+	const chunk = 4096 // units per WriteAt
+	zeros := make([]byte, min(to-from, chunk)*UnitSize)
+	for from < to {
+		n := min(to-from, chunk)
+		if err := q.writeAt(s, zeros[:n*UnitSize], from); err != nil {
+			return err
+		}
+		from += n
+	}
+	return nil
+}
+
+// split partitions the snapshot's segments into those for which keep
+// returns true (a prefix or a suffix) and the rest.
+func (q *Queue) split(st *files, keep func(*segment) bool) (kept, dropped []*segment) {
+	for _, s := range st.segs {
+		if keep(s) {
+			kept = append(kept, s)
+		} else {
+			dropped = append(dropped, s)
+		}
+	}
+	return kept, dropped
+}
+
+// SetMinOffset moves MinOffset forward to offset (Kafka DeleteRecords,
+// retention). Files entirely below offset are removed durably; in the file
+// holding offset the units below it are overwritten with blank units, so
+// that the new minimum survives a reopen once Flush has run. An offset at
+// or below MinOffset does nothing; above MaxOffset it is
+// ErrOffsetOutOfRange. Writer only.
+func (q *Queue) SetMinOffset(offset int64) error {
+	if err := q.writable("set min", offset); err != nil {
+		return err
+	}
+	lo, hi := q.min.Load(), q.max.Load()
+	if offset <= lo {
+		return nil
+	}
+	if offset > hi {
+		return q.rangeErr("set min", offset, lo, hi+1)
+	}
+	keep, drop := q.split(q.st.Load(), func(s *segment) bool { return s.start+q.upf > offset })
+	q.mu.Lock()
+	q.min.Store(offset)
+	q.st.Store(&files{segs: keep})
+	var berr error
+	if len(keep) > 0 && keep[0].start < offset {
+		berr = q.blankBelow(keep[0], max(lo, keep[0].start)-keep[0].start, offset-keep[0].start)
+	}
+	q.mu.Unlock()
+	if berr != nil {
+		return berr
+	}
+	if len(drop) == 0 {
+		return nil
+	}
+	q.dropDirty(drop)
+	if err := q.removeSegments(drop); err != nil {
+		return q.fail(err)
+	}
+	return nil
+}
+
+// blankBelow overwrites units [from, to) of s with blank units. The caller
+// holds q.mu for writing.
+func (q *Queue) blankBelow(s *segment, from, to int64) error {
+	const chunk = 4096 // units per WriteAt
+	buf := q.buf[:0]
+	for range min(to-from, chunk) {
+		buf = AppendUnit(buf, blank())
+	}
+	q.buf = buf
+	for from < to {
+		n := min(to-from, chunk)
+		if err := q.writeAt(s, buf[:n*UnitSize], from); err != nil {
+			return err
+		}
+		from += n
+	}
+	return nil
+}
+
+// DeleteBeforeCommitLogOffset moves MinOffset to the first unit whose
+// CommitLogOffset is >= clMin (retention after the CommitLog deleted
+// segments below clMin), as SetMinOffset. Writer only.
+func (q *Queue) DeleteBeforeCommitLogOffset(clMin int64) error {
+	if err := q.writable("delete before", clMin); err != nil {
+		return err
+	}
+	target := q.searchCommitLog(q.st.Load(), q.min.Load(), q.max.Load(), clMin)
+	return q.SetMinOffset(target)
+}

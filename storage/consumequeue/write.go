@@ -1,0 +1,173 @@
+package consumequeue
+
+import (
+	"fmt"
+	"path"
+	"slices"
+)
+
+// Append writes units at offset, which must equal MaxOffset; on an empty
+// queue (MinOffset == MaxOffset) it may be any offset >= 0, and the units
+// of the first file before offset are written as blank units (RocketMQ's
+// fillPreBlank). It issues one WriteAt per file touched and publishes the
+// new MaxOffset after the writes, so the units are visible to readers when
+// it returns; they are durable after Flush. Writer only.
+func (q *Queue) Append(offset int64, units []Unit) error {
+	if err := q.writable("append", offset); err != nil {
+		return err
+	}
+	for i, u := range units {
+		if !u.valid() || u.IsBlank() {
+			return fmt.Errorf("consumequeue: append %s@%d: unit %d %+v: %w", q.dir, offset, i, u, ErrInvalidUnit)
+		}
+	}
+	if offset < 0 || int64(len(units)) > q.maxStart()-offset {
+		return q.rangeErr("append", offset, 0, q.maxStart())
+	}
+	if hi := q.max.Load(); offset != hi {
+		if q.min.Load() != hi {
+			return fmt.Errorf("consumequeue: append %s@%d: max offset is %d: %w", q.dir, offset, hi, ErrNotContiguous)
+		}
+		if err := q.reset(offset); err != nil {
+			return q.fail(err)
+		}
+	}
+	end := offset + int64(len(units))
+	for offset < end {
+		s, fresh, err := q.segmentFor(offset)
+		if err != nil {
+			return q.fail(err)
+		}
+		k := offset % q.upf
+		n := min(end-offset, q.upf-k)
+		buf, at := q.buf[:0], k
+		if fresh {
+			for range k {
+				buf = AppendUnit(buf, blank())
+			}
+			at = 0
+		}
+		for _, u := range units[:n] {
+			buf = AppendUnit(buf, u)
+		}
+		q.buf = buf
+		if err := q.writeAt(s, buf, at); err != nil {
+			return err
+		}
+		offset, units = offset+n, units[n:]
+	}
+	q.max.Store(end)
+	return nil
+}
+
+// writable returns the error that stops a writer operation, if any.
+func (q *Queue) writable(op string, offset int64) error {
+	if q.werr != nil {
+		return q.werr
+	}
+	if q.st.Load() == nil {
+		return fmt.Errorf("consumequeue: %s %s@%d: %w", op, q.dir, offset, ErrClosed)
+	}
+	return nil
+}
+
+// fail records err as the sticky write error and returns it: after a
+// failed write or fsync the queue's file state is unknown, so it refuses
+// further writes (the store rebuilds it) instead of pretending.
+func (q *Queue) fail(err error) error {
+	if q.werr == nil {
+		q.werr = err
+	}
+	return err
+}
+
+// writeAt writes b at unit index k of s and marks s for the next Flush.
+func (q *Queue) writeAt(s *segment, b []byte, k int64) error {
+	if _, err := s.f.WriteAt(b, k*UnitSize); err != nil {
+		return q.fail(fmt.Errorf("consumequeue: write %s@%d: %w", s.path, k*UnitSize, err))
+	}
+	if !s.dirty {
+		s.dirty = true
+		q.dirty = append(q.dirty, s)
+	}
+	return nil
+}
+
+// segmentFor returns the file that holds offset (== MaxOffset), creating
+// it when offset is the first unit past the last file; fresh reports a
+// new file, whose units before offset the caller pre-fills with blanks.
+func (q *Queue) segmentFor(offset int64) (*segment, bool, error) {
+	st := q.st.Load()
+	if n := len(st.segs); n > 0 {
+		if last := st.segs[n-1]; offset < last.start+q.upf {
+			return last, false, nil
+		}
+	}
+	s, err := q.createSegment(q.fileStart(offset))
+	if err != nil {
+		return nil, false, err
+	}
+	// Publish before writing: a reader reaches s only below the MaxOffset
+	// stored after the write.
+	q.st.Store(&files{segs: append(slices.Clip(st.segs), s)})
+	return s, true, nil
+}
+
+// createSegment creates, maps and durably links the file starting at start.
+func (q *Queue) createSegment(start int64) (*segment, error) {
+	p := path.Join(q.dir, fileName(start))
+	f, err := q.fs.Create(p)
+	if err != nil {
+		return nil, fmt.Errorf("consumequeue: create %s: %w", p, err)
+	}
+	view, err := f.Map(q.fileBytes)
+	if err == nil {
+		err = q.fs.SyncDir(q.dir)
+	}
+	if err != nil {
+		if view != nil {
+			_ = f.Unmap(view)
+		}
+		_ = f.Close()
+		return nil, fmt.Errorf("consumequeue: create %s: %w", p, err)
+	}
+	return &segment{start: start, path: p, f: f, view: view}, nil
+}
+
+// reset empties the queue and moves it to offset: every file goes, since
+// the next Append starts a fresh file with a blank pre-fill.
+func (q *Queue) reset(offset int64) error {
+	q.mu.Lock()
+	old := q.st.Swap(&files{})
+	q.min.Store(offset)
+	q.max.Store(offset)
+	q.mu.Unlock()
+	if len(old.segs) == 0 {
+		return nil
+	}
+	q.dropDirty(old.segs)
+	return q.removeSegments(old.segs)
+}
+
+// dropDirty forgets segs, about to be removed, from the Flush list.
+func (q *Queue) dropDirty(segs []*segment) {
+	q.dirty = slices.DeleteFunc(q.dirty, func(s *segment) bool { return slices.Contains(segs, s) })
+}
+
+// Flush fsyncs the files written since the last Flush. An fsync error is
+// sticky: every later write and Flush fails with it. Writer only.
+func (q *Queue) Flush() error {
+	if err := q.writable("flush", q.max.Load()); err != nil {
+		return err
+	}
+	for len(q.dirty) > 0 {
+		s := q.dirty[0]
+		if err := s.f.Sync(); err != nil {
+			return q.fail(fmt.Errorf("consumequeue: sync %s: %w", s.path, err))
+		}
+		s.dirty = false
+		q.dirty = q.dirty[1:]
+	}
+	q.dirty = q.dirty[:0]
+	return nil
+}
