@@ -56,8 +56,8 @@ func goldenFrames() []goldenFrame {
 		{
 			name: "ons_310_send_v2", source: "spec §1.3, ali-ons (numbers and booleans in extFields); body synthesized",
 			header: `{"code":310,"language":"JAVA","opaque":2,"flag":0,"version":121,"extFields":{"a":"ons_pg","b":"OnsTopic","c":"TBW102","d":4,"e":0,"f":0,"g":1795574007314,"h":0,"i":"TAGS\u0001TagA\u0002","j":0,"k":false}}`,
-			body: []byte("hello ons"),
-			code: 310, opaque: 2, ext: map[string]string{
+			body:   []byte("hello ons"),
+			code:   310, opaque: 2, ext: map[string]string{
 				"a": "ons_pg", "b": "OnsTopic", "c": "TBW102", "d": "4", "e": "0", "f": "0",
 				"g": "1795574007314", "h": "0", "i": "TAGS\x01TagA\x02", "j": "0", "k": "false",
 			},
@@ -71,8 +71,8 @@ func goldenFrames() []goldenFrame {
 		{
 			name: "go_320_send_batch", source: "spec §2.4 captured extFields (g filled), envelope as other Go frames, body spec §3.2",
 			header: `{"code":320,"language":"GO","version":317,"opaque":6,"flag":0,"remark":"","extFields":{"a":"smoke_group_producer","b":"SmokeTopic","c":"TBW102","d":"4","e":"1","f":"0","g":"1795573623939","h":"0","i":"","j":"0","k":"false","l":"0","m":"true","n":"broker-a"}}`,
-			body: batchBody(),
-			code: 320, opaque: 6, ext: map[string]string{
+			body:   batchBody(),
+			code:   320, opaque: 6, ext: map[string]string{
 				"a": "smoke_group_producer", "b": "SmokeTopic", "c": "TBW102", "d": "4", "e": "1", "f": "0",
 				"g": "1795573623939", "h": "0", "i": "", "j": "0", "k": "false", "l": "0", "m": "true", "n": "broker-a",
 			},
