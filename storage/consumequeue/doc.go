@@ -46,7 +46,10 @@
 // maxOffset) is just after the last valid unit. A unit is invalid when its
 // size is <= 0 or its commitLogOffset is negative; an all-zero unit (never
 // written) is invalid, and so is a torn partial unit at the end of a file.
-// Files grow as units are written; they are not preallocated.
+// Files grow as units are written; they are not preallocated. Appends only
+// ever write past a file's synced size (truncation shrinks the file rather
+// than zeroing it), so a power loss leaves at most a torn tail, never a mix
+// of old and new units.
 //
 // # Recovery at Open
 //
@@ -76,8 +79,8 @@
 //   - Readers hold q.mu (a sync.RWMutex) for reading while they touch a
 //     view, for a few nanoseconds and never across a callback. The writer
 //     takes it for writing only to change bytes readers may already be
-//     reading (blanking units below a new minimum, zeroing a truncated
-//     tail) and to unmap and close removed files. So a removed file's view
+//     reading (blanking units below a new minimum, shrinking a truncated
+//     file) and to unmap and close removed files. So a removed file's view
 //     is unmapped as soon as it is removed (its disk space is freed), never
 //     under a reader. Lock order: q.mu is the only lock.
 package consumequeue

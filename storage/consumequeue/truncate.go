@@ -6,9 +6,8 @@ import (
 
 // TruncateAfterCommitLogOffset drops the trailing units whose
 // CommitLogOffset is >= clOffset (recovery after the CommitLog's torn tail
-// was cut): it binary-searches the first such unit, zeroes the units from
-// there to the end of its file, fsyncs that file, and removes later files
-// durably. MaxOffset moves back to that unit; MinOffset too if the queue
+// was cut): it binary-searches the first such unit, truncates its file
+// there, fsyncs that file, and removes later files durably. MaxOffset moves back to that unit; MinOffset too if the queue
 // becomes empty. Writer only.
 func (q *Queue) TruncateAfterCommitLogOffset(clOffset int64) error {
 	if err := q.writable("truncate", clOffset); err != nil {
@@ -24,15 +23,20 @@ func (q *Queue) TruncateAfterCommitLogOffset(clOffset int64) error {
 	q.mu.Lock()
 	q.max.Store(n)
 	q.st.Store(&files{segs: keep})
-	var zerr error
+	var terr error
 	var tail *segment
 	if len(keep) > 0 {
+		// Shrink rather than zero: a size change cannot tear into a mix of
+		// old and new bytes. Readers are excluded, and none reads past the
+		// MaxOffset they load after Unlock.
 		tail = keep[len(keep)-1]
-		zerr = q.zero(tail, n-tail.start, min(hi, tail.start+q.upf)-tail.start)
+		if err := tail.f.Truncate((n - tail.start) * UnitSize); err != nil {
+			terr = q.fail(fmt.Errorf("consumequeue: truncate %s@%d: %w", tail.path, (n-tail.start)*UnitSize, err))
+		}
 	}
 	q.mu.Unlock()
-	if zerr != nil {
-		return zerr
+	if terr != nil {
+		return terr
 	}
 	if tail != nil {
 		if err := tail.f.Sync(); err != nil {
@@ -45,21 +49,6 @@ func (q *Queue) TruncateAfterCommitLogOffset(clOffset int64) error {
 	q.dropDirty(drop)
 	if err := q.removeSegments(drop); err != nil {
 		return q.fail(err)
-	}
-	return nil
-}
-
-// zero overwrites units [from, to) of s with zeros. The caller holds q.mu
-// for writing: readers may have loaded a MaxOffset above from.
-func (q *Queue) zero(s *segment, from, to int64) error {
-	const chunk = 4096 // units per WriteAt
-	zeros := make([]byte, min(to-from, chunk)*UnitSize)
-	for from < to {
-		n := min(to-from, chunk)
-		if err := q.writeAt(s, zeros[:n*UnitSize], from); err != nil {
-			return err
-		}
-		from += n
 	}
 	return nil
 }
@@ -79,8 +68,10 @@ func (q *Queue) split(st *files, keep func(*segment) bool) (kept, dropped []*seg
 
 // SetMinOffset moves MinOffset forward to offset (Kafka DeleteRecords,
 // retention). Files entirely below offset are removed durably; in the file
-// holding offset the units below it are overwritten with blank units, so
-// that the new minimum survives a reopen once Flush has run. An offset at
+// holding offset the units below it are overwritten with blank units and
+// the file is fsynced, so that the new minimum survives a reopen. (A power
+// loss during that fsync may tear a unit into a mix of blank and old
+// bytes; the store's recovery re-applies DeleteBeforeCommitLogOffset.) An offset at
 // or below MinOffset does nothing; above MaxOffset it is
 // ErrOffsetOutOfRange. Writer only.
 func (q *Queue) SetMinOffset(offset int64) error {
@@ -105,6 +96,11 @@ func (q *Queue) SetMinOffset(offset int64) error {
 	q.mu.Unlock()
 	if berr != nil {
 		return berr
+	}
+	if len(keep) > 0 && keep[0].start < offset {
+		if err := keep[0].f.Sync(); err != nil {
+			return q.fail(fmt.Errorf("consumequeue: sync %s: %w", keep[0].path, err))
+		}
 	}
 	if len(drop) == 0 {
 		return nil
