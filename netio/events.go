@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -41,7 +43,7 @@ func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		srv:    s,
 		gc:     gc,
 		local:  localAddr(gc),
-		remote: gc.RemoteAddr(),
+		remote: cloneAddr(gc.RemoteAddr()),
 	}
 	c.lastActive.Store(s.now.Load())
 	s.mu.Lock()
@@ -194,4 +196,14 @@ func sockName(fd int) (net.Addr, error) {
 		return a, nil
 	}
 	return nil, errors.New("netio: unexpected socket address family")
+}
+
+// cloneAddr copies a TCP address: gnet recycles the bytes of an IPv6 zone
+// when it releases the connection, and Conn outlives that.
+func cloneAddr(a net.Addr) net.Addr {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a
+	}
+	return &net.TCPAddr{IP: slices.Clone(ta.IP), Port: ta.Port, Zone: strings.Clone(ta.Zone)}
 }

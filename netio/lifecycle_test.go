@@ -21,12 +21,14 @@ func TestShutdownWaitsForLongPoll(t *testing.T) {
 			writeFrame(t, nc, []byte("long poll"))
 			p := <-polls
 
-			shutdown := make(chan error, 1)
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
-				defer cancel()
-				shutdown <- s.Shutdown(ctx)
-			}()
+			shutdown := make(chan error, 2)
+			for range 2 { // two callers both wait for the poll
+				go func() {
+					ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+					defer cancel()
+					shutdown <- s.Shutdown(ctx)
+				}()
+			}
 			waitFor(t, "draining", s.draining.Load)
 			select {
 			case err := <-shutdown:
@@ -34,8 +36,10 @@ func TestShutdownWaitsForLongPoll(t *testing.T) {
 			default:
 			}
 			echo(p.c, p.frame, p.done) // the append that wakes the poll
-			if err := <-shutdown; err != nil {
-				t.Fatalf("Shutdown: %v", err)
+			for range 2 {
+				if err := <-shutdown; err != nil {
+					t.Fatalf("Shutdown: %v", err)
+				}
 			}
 			if got := string(mustReadFrame(t, nc)); got != "long poll" {
 				t.Fatalf("reply %q", got)

@@ -21,11 +21,12 @@ type Server struct {
 	h   Handler
 	log *slog.Logger
 
-	nextID   atomic.Uint64
-	now      atomic.Int64 // coarse clock (UnixNano), advanced by OnTick
-	draining atomic.Bool  // Shutdown began: no new connections or frames
-	inflight atomic.Int64 // frames handed to handlers, done pending
-	drained  chan struct{}
+	nextID      atomic.Uint64
+	now         atomic.Int64  // coarse clock (UnixNano), advanced by OnTick
+	draining    atomic.Bool   // Shutdown began: no new connections or frames
+	inflight    atomic.Int64  // frames handed to handlers, done pending
+	drained     chan struct{} // closed once inflight is zero while draining
+	drainedOnce sync.Once
 
 	booted  chan struct{} // closed by OnBoot once eng and addr are set
 	runDone chan struct{} // closed when gnet.Run returns
@@ -51,7 +52,7 @@ func New(cfg Config, h Handler) (*Server, error) {
 		cfg:     cfg,
 		h:       h,
 		log:     cfg.Logger.With("addr", cfg.Addr, "ordering", cfg.Ordering.String()),
-		drained: make(chan struct{}, 1),
+		drained: make(chan struct{}),
 		booted:  make(chan struct{}),
 		runDone: make(chan struct{}),
 		conns:   make(map[*Conn]struct{}),
@@ -64,9 +65,9 @@ func New(cfg Config, h Handler) (*Server, error) {
 // error. The engine runs until Shutdown.
 func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
-	if s.started {
+	if s.started || s.draining.Load() {
 		s.mu.Unlock()
-		return errors.New("netio: Start called twice")
+		return errors.New("netio: Start after Start or Shutdown")
 	}
 	s.started = true
 	s.mu.Unlock()
@@ -165,11 +166,10 @@ func (s *Server) stopEngine() {
 
 // frameFinished counts down a frame in flight and wakes Shutdown.
 func (s *Server) frameFinished() {
+	// Once draining, inflight only rises for an instant in drain, which
+	// backs out at once, so reaching zero means every real frame is done.
 	if s.inflight.Add(-1) == 0 && s.draining.Load() {
-		select {
-		case s.drained <- struct{}{}:
-		default:
-		}
+		s.drainedOnce.Do(func() { close(s.drained) })
 	}
 }
 

@@ -1,0 +1,127 @@
+package netio
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"testing"
+)
+
+// The benchmarks compare netio with a baseline in the same run: a plain
+// net.Conn echo server, one goroutine per connection, one request at a time
+// (Kafka's model), reading each body into a fresh slice as netio does.
+// Report the ratio netio/netconn, e.g. with benchstat.
+
+// echoBaseline serves the length-prefixed echo on a goroutine per
+// connection until ln is closed.
+func echoBaseline(b *testing.B) net.Addr {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	b.Cleanup(func() {
+		_ = ln.Close()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b.Cleanup(func() { _ = nc.Close() })
+			wg.Go(func() {
+				r := bufio.NewReaderSize(nc, 64<<10)
+				for {
+					body, err := readFrame(r)
+					if err != nil {
+						return
+					}
+					bufs := net.Buffers{header(len(body)), body}
+					if _, err := bufs.WriteTo(nc); err != nil {
+						return
+					}
+				}
+			})
+		}
+	})
+	return ln.Addr()
+}
+
+// benchServers are the servers under comparison, each returning its address.
+var benchServers = []struct {
+	name  string
+	start func(b *testing.B) net.Addr
+}{
+	{"netconn", echoBaseline},
+	{"netio-serial", func(b *testing.B) net.Addr {
+		return startServer(b, Config{Ordering: Serial}, &funcHandler{}).Addr()
+	}},
+	{"netio-concurrent", func(b *testing.B) net.Addr {
+		return startServer(b, Config{Ordering: Concurrent}, &funcHandler{}).Addr()
+	}},
+}
+
+// BenchmarkRoundTrip: one small request, wait for its reply, repeat.
+func BenchmarkRoundTrip(b *testing.B) {
+	for _, srv := range benchServers {
+		b.Run(srv.name, func(b *testing.B) {
+			nc := benchDial(b, srv.start(b))
+			req := encode(make([]byte, 32))
+			rep := make([]byte, len(req))
+			b.SetBytes(int64(len(req)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := nc.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(nc, rep); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+		})
+	}
+}
+
+// BenchmarkPipelined1KiB: 64 frames of 1 KiB written at once, then their
+// 64 replies read.
+func BenchmarkPipelined1KiB(b *testing.B) {
+	const batch = 64
+	for _, srv := range benchServers {
+		b.Run(srv.name, func(b *testing.B) {
+			nc := benchDial(b, srv.start(b))
+			var req []byte
+			for range batch {
+				req = append(req, encode(make([]byte, 1024))...)
+			}
+			rep := make([]byte, len(req))
+			b.SetBytes(int64(len(req)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := nc.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(nc, rep); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func benchDial(b *testing.B, addr net.Addr) net.Conn {
+	nc, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := nc.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			b.Error(err)
+		}
+	})
+	return nc
+}
