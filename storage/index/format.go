@@ -193,3 +193,6 @@ func entryTime(base int64, diff int32) int64 { return base + 1000*int64(diff) }
 
 // inSecond reports whether the second starting at t overlaps [begin, end].
 func inSecond(t, begin, end int64) bool { return t <= end && t+999 >= begin }
+
+// crc32c is the header checksum.
+func crc32c(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }

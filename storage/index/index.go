@@ -75,7 +75,7 @@ func Open(cfg Config) (*Index, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if err := cfg.FS.MkdirAll(cfg.Dir, 0o755); err != nil {
+	if err := mkdirDurable(cfg.FS, cfg.Dir); err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
 	names, err := cfg.FS.List(cfg.Dir)
@@ -111,6 +111,33 @@ func Open(cfg Config) (*Index, error) {
 		}
 	}
 	return x, nil
+}
+
+// mkdirDurable creates dir if missing and syncs the parent of every
+// directory it created, so that the directory survives a crash.
+func mkdirDurable(fs vfs.FS, dir string) error {
+	var missing []string
+	for d := dir; ; d = path.Dir(d) {
+		if _, err := fs.Stat(d); err == nil {
+			break
+		}
+		missing = append(missing, d)
+		if d == path.Dir(d) {
+			break
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := fs.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, d := range missing {
+		if err := fs.SyncDir(path.Dir(d)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // fileNames keeps the names of index files (20 decimal digits), in order,
