@@ -1,0 +1,127 @@
+package storage
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/twinmq/twinmq/storage/vfs"
+)
+
+// FlushDiskType says when an append is acknowledged (RocketMQ's flushDiskType).
+type FlushDiskType string
+
+const (
+	// AsyncFlush acknowledges an append once it is written to the page cache;
+	// a flusher fsyncs every FlushInterval. A power loss can drop at most the
+	// appends of the last FlushInterval (plus the fsync in progress).
+	AsyncFlush FlushDiskType = "ASYNC_FLUSH"
+	// SyncFlush acknowledges an append only after an fsync covering it (group
+	// commit: one fsync acknowledges every append that waited for it).
+	SyncFlush FlushDiskType = "SYNC_FLUSH"
+)
+
+// Config configures a Store. The zero value of every field but Dir has a
+// working default, filled by validate.
+type Config struct {
+	// Dir is the data directory (created if missing).
+	Dir string
+	// FS is the file system; vfs.Default() when nil.
+	FS vfs.FS
+	// Logger receives recovery and retention reports; slog.Default() when nil.
+	Logger *slog.Logger
+	// Now is the clock for store timestamps and retention; time.Now when nil.
+	Now func() time.Time
+
+	// SegmentSize is the CommitLog segment size in bytes (default 1 GiB).
+	SegmentSize int64
+	// FlushDiskType is ASYNC_FLUSH (default) or SYNC_FLUSH.
+	FlushDiskType FlushDiskType
+	// FlushInterval is the ASYNC_FLUSH flush period (default 500 ms).
+	FlushInterval time.Duration
+	// CheckpointInterval is how often derived data is flushed and the
+	// checkpoint written (default 1 s).
+	CheckpointInterval time.Duration
+
+	// ConsumeQueueUnits is the number of 20-byte units per ConsumeQueue file
+	// (default 300,000, as RocketMQ).
+	ConsumeQueueUnits int
+	// IndexSlots and IndexEntries size each IndexFile (defaults 500,000 and
+	// 2,000,000).
+	IndexSlots   int
+	IndexEntries int
+
+	// RetentionHours deletes CommitLog segments whose last write is older
+	// (default 72, as RocketMQ's fileReservedTime; 0 after validate means the
+	// default, negative disables).
+	RetentionHours int
+	// RetentionBytes deletes the oldest segments while the CommitLog is
+	// larger (default -1: unlimited).
+	RetentionBytes int64
+	// RetentionCheckInterval is how often retention runs (default 1 min).
+	RetentionCheckInterval time.Duration
+
+	// MaxEntrySize bounds one CommitLog entry (header and payload); default
+	// 16 MiB. Protocol limits (1 MiB Kafka messages, 4 MiB RocketMQ) are
+	// enforced by the adapters, below this.
+	MaxEntrySize int
+}
+
+func (c *Config) validate() error {
+	if c.Dir == "" {
+		return fmt.Errorf("storage: config: Dir is empty")
+	}
+	if c.FS == nil {
+		c.FS = vfs.Default()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.SegmentSize == 0 {
+		c.SegmentSize = 1 << 30
+	}
+	if c.MaxEntrySize == 0 {
+		c.MaxEntrySize = 16 << 20
+	}
+	if c.SegmentSize < 4096 {
+		return fmt.Errorf("storage: config: SegmentSize %d below 4096", c.SegmentSize)
+	}
+	if int64(c.MaxEntrySize)+8 > c.SegmentSize {
+		c.MaxEntrySize = int(c.SegmentSize - 8)
+	}
+	switch c.FlushDiskType {
+	case "":
+		c.FlushDiskType = AsyncFlush
+	case AsyncFlush, SyncFlush:
+	default:
+		return fmt.Errorf("storage: config: flushDiskType %q is neither ASYNC_FLUSH nor SYNC_FLUSH", c.FlushDiskType)
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = 500 * time.Millisecond
+	}
+	if c.CheckpointInterval <= 0 {
+		c.CheckpointInterval = time.Second
+	}
+	if c.ConsumeQueueUnits <= 0 {
+		c.ConsumeQueueUnits = 300_000
+	}
+	if c.IndexSlots <= 0 {
+		c.IndexSlots = 500_000
+	}
+	if c.IndexEntries <= 0 {
+		c.IndexEntries = 2_000_000
+	}
+	if c.RetentionHours == 0 {
+		c.RetentionHours = 72
+	}
+	if c.RetentionBytes == 0 {
+		c.RetentionBytes = -1
+	}
+	if c.RetentionCheckInterval <= 0 {
+		c.RetentionCheckInterval = time.Minute
+	}
+	return nil
+}

@@ -1,0 +1,205 @@
+package storage
+
+import (
+	"fmt"
+	"path"
+	"time"
+
+	"github.com/twinmq/twinmq/storage/commitlog"
+	"github.com/twinmq/twinmq/storage/consumequeue"
+)
+
+// dispatchLoop is the reput service: it turns CommitLog entries into
+// ConsumeQueue units and index entries, in log order, up to the visible
+// end (written bytes in ASYNC_FLUSH, durable bytes in SYNC_FLUSH, so a
+// consumer never sees an entry a crash could take back), wakes long
+// polls, writes checkpoints and runs retention. It owns all derived data.
+func (s *Store) dispatchLoop() {
+	defer s.wg.Done()
+	cpTick := time.NewTicker(s.cfg.CheckpointInterval)
+	defer cpTick.Stop()
+	retTick := time.NewTicker(s.cfg.RetentionCheckInterval)
+	defer retTick.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-s.kick:
+			s.dispatchVisible()
+		case op := <-s.ops:
+			s.dispatchVisible()
+			op()
+		case <-cpTick.C:
+			s.dispatchVisible()
+			if err := s.checkpoint(); err != nil {
+				s.cfg.Logger.Error("storage: checkpoint failed", "err", err)
+			}
+		case <-retTick.C:
+			s.dispatchVisible()
+			if err := s.enforceRetention(); err != nil {
+				s.cfg.Logger.Error("storage: retention failed", "err", err)
+			}
+		}
+	}
+}
+
+// visibleOffset is how far readers may see.
+func (s *Store) visibleOffset() int64 {
+	if s.cfg.FlushDiskType == SyncFlush {
+		return s.log.FlushedOffset()
+	}
+	return s.log.WrittenOffset()
+}
+
+func (s *Store) dispatchVisible() {
+	if err := s.dispatchTo(s.visibleOffset()); err != nil {
+		s.cfg.Logger.Error("storage: dispatch failed", "err", err, "at", s.dispatched.Load())
+	}
+}
+
+// dispatchTo dispatches every entry below end.
+func (s *Store) dispatchTo(end int64) error {
+	from := s.dispatched.Load()
+	if end <= from {
+		return nil
+	}
+	touched := map[queueKey]int64{}
+	pos, err := s.log.Scan(from, end, false, func(phys int64, r *commitlog.Ref) error {
+		touched[queueKey{r.Header.Topic, r.Header.QueueID}] = r.Header.QueueOffset + int64(r.Header.Count)
+		return s.dispatchEntry(phys, &r.Header, nil)
+	})
+	s.dispatched.Store(pos)
+	s.notify(touched)
+	if err != nil {
+		return fmt.Errorf("storage: dispatch at %d: %w", pos, err)
+	}
+	return nil
+}
+
+// dispatchEntry adds an entry's units and keys; entries already present
+// (a re-dispatch after recovery) are skipped.
+func (s *Store) dispatchEntry(phys int64, h *commitlog.Header, only func(*commitlog.Header) bool) error {
+	if only != nil && !only(h) {
+		return nil
+	}
+	k := queueKey{h.Topic, h.QueueID}
+	q, err := s.openQueue(k)
+	if err != nil {
+		return err
+	}
+	end := h.QueueOffset + int64(h.Count)
+	max := q.MaxOffset()
+	switch {
+	case end <= max:
+		return nil // already there
+	case h.QueueOffset < max:
+		return fmt.Errorf("storage: %s/%d: entry at %d covers offsets %d..%d but the ConsumeQueue ends at %d: %w",
+			h.Topic, h.QueueID, phys, h.QueueOffset, end, max, ErrCorrupt)
+	case h.QueueOffset > max && max > q.MinOffset():
+		s.cfg.Logger.Warn("storage: gap in ConsumeQueue", "topic", h.Topic, "queue", h.QueueID, "max", max, "next", h.QueueOffset)
+	}
+	units := make([]consumequeue.Unit, h.Count)
+	for i := range units {
+		units[i] = consumequeue.Unit{CommitLogOffset: phys, Size: h.Length, TagsCode: h.TagsCode(i)}
+	}
+	if err := q.Append(h.QueueOffset, units); err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	if only != nil {
+		return nil // a queue rebuild: the index already holds these keys
+	}
+	var ierr error
+	h.Keys(func(key string) {
+		if ierr == nil {
+			ierr = s.index.Put(h.Topic+keySep+key, phys, h.StoreTime)
+		}
+	})
+	return ierr
+}
+
+// checkpoint flushes the CommitLog and the derived data and records the
+// dispatched offset as the next recovery point. Dispatcher only.
+func (s *Store) checkpoint() error {
+	if _, err := s.log.Flush(); err != nil {
+		return err
+	}
+	cp := checkpoint{Recovery: s.dispatched.Load(), Queues: map[queueKey]queueMark{}}
+	s.queuesMu.RLock()
+	for k, q := range s.queues {
+		if err := q.Flush(); err != nil {
+			s.queuesMu.RUnlock()
+			return fmt.Errorf("storage: %w", err)
+		}
+		cp.Queues[k] = queueMark{Min: q.MinOffset(), Max: q.MaxOffset()}
+	}
+	s.queuesMu.RUnlock()
+	if err := s.index.Flush(); err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	return writeCheckpoint(s.cfg.FS, s.cfg.Dir, &cp)
+}
+
+// do runs op on the dispatcher goroutine and waits for it.
+func (s *Store) do(op func() error) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	errc := make(chan error, 1)
+	select {
+	case s.ops <- func() { errc <- op() }:
+	case <-s.done:
+		return ErrClosed
+	}
+	return <-errc
+}
+
+// DeleteTopic removes a topic's queues. Its entries stay in the CommitLog
+// until retention; a checkpoint written at once keeps recovery from
+// bringing the queues back.
+func (s *Store) DeleteTopic(topic string) error {
+	return s.do(func() error {
+		s.queuesMu.Lock()
+		var qs []*consumequeue.Queue
+		for k, q := range s.queues {
+			if k.topic == topic {
+				qs = append(qs, q)
+				delete(s.queues, k)
+				s.log.DeleteQueue(k.topic, k.queue)
+			}
+		}
+		s.queuesMu.Unlock()
+		for _, q := range qs {
+			if err := q.Destroy(); err != nil {
+				return fmt.Errorf("storage: delete topic %s: %w", topic, err)
+			}
+		}
+		if err := s.cfg.FS.RemoveAll(path.Join(s.cfg.Dir, cqDir, topicDir(topic))); err != nil {
+			return fmt.Errorf("storage: delete topic %s: %w", topic, err)
+		}
+		if err := s.cfg.FS.SyncDir(path.Join(s.cfg.Dir, cqDir)); err != nil {
+			return fmt.Errorf("storage: delete topic %s: %w", topic, err)
+		}
+		return s.checkpoint()
+	})
+}
+
+// SetMinOffset moves a queue's logical start forward (Kafka DeleteRecords,
+// per-topic retention). Offsets below it read as out of range.
+func (s *Store) SetMinOffset(topic string, queue int32, offset int64) error {
+	return s.do(func() error {
+		q := s.queue(topic, queue)
+		if q == nil {
+			return fmt.Errorf("storage: %s/%d: %w", topic, queue, ErrQueueNotFound)
+		}
+		if offset > q.MaxOffset() {
+			return fmt.Errorf("storage: %s/%d: min offset %d past the end %d: %w", topic, queue, offset, q.MaxOffset(), ErrOffsetOutOfRange)
+		}
+		if offset <= q.MinOffset() {
+			return nil
+		}
+		if err := q.SetMinOffset(offset); err != nil {
+			return fmt.Errorf("storage: %w", err)
+		}
+		return s.checkpoint()
+	})
+}

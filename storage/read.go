@@ -1,0 +1,278 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/twinmq/twinmq/storage/commitlog"
+	"github.com/twinmq/twinmq/storage/consumequeue"
+)
+
+// ReadEntry is one stored entry handed to a reader without a copy: Payload
+// is a slice of the mapped segment, valid until the ReadResult is
+// released.
+type ReadEntry struct {
+	Kind        Kind
+	Phys        int64 // CommitLog offset of the entry
+	QueueOffset int64 // first logical offset the entry covers
+	Count       int32 // logical offsets covered
+	StoreTime   int64
+	Payload     []byte
+	Header      *commitlog.Header
+}
+
+// ReadResult holds entries and the segment references that keep their
+// bytes alive. Release it exactly once, after the bytes are sent.
+type ReadResult struct {
+	Entries []ReadEntry
+	// NextOffset is the logical offset after the last unit examined
+	// (including units a filter skipped).
+	NextOffset int64
+	MinOffset  int64
+	MaxOffset  int64
+	refs       []commitlog.Ref
+}
+
+// Release gives the segment references back.
+func (r *ReadResult) Release() {
+	for i := range r.refs {
+		r.refs[i].Release()
+	}
+	r.refs = r.refs[:0]
+	r.Entries = r.Entries[:0]
+}
+
+// Bytes is the sum of the payload sizes.
+func (r *ReadResult) Bytes() int {
+	n := 0
+	for _, e := range r.Entries {
+		n += len(e.Payload)
+	}
+	return n
+}
+
+// ReadOptions bounds a read.
+type ReadOptions struct {
+	// MaxBytes bounds the payload bytes returned; the first entry is
+	// returned whatever its size, as Kafka does, unless StrictMaxBytes.
+	MaxBytes       int
+	StrictMaxBytes bool
+	// MaxEntries bounds the entries (0: no bound).
+	MaxEntries int
+	// Filter, when set, skips units whose tags code it rejects without
+	// reading the CommitLog (RocketMQ tag filtering).
+	Filter func(tagsCode int64) bool
+}
+
+// OffsetError is ErrOffsetOutOfRange with the queue's valid range.
+type OffsetError struct {
+	Topic    string
+	Queue    int32
+	Offset   int64
+	Min, Max int64
+}
+
+func (e *OffsetError) Error() string {
+	return fmt.Sprintf("storage: %s/%d: offset %d outside [%d, %d]", e.Topic, e.Queue, e.Offset, e.Min, e.Max)
+}
+
+// Unwrap lets errors.Is(err, ErrOffsetOutOfRange) match.
+func (e *OffsetError) Unwrap() error { return ErrOffsetOutOfRange }
+
+// Read returns entries of (topic, queue) from a logical offset. Reading at
+// the end offset returns no entries and no error. Every entry's CRC is
+// checked: a damaged one is an error wrapping ErrCorrupt, never data.
+func (s *Store) Read(topic string, queue int32, offset int64, opt ReadOptions) (*ReadResult, error) {
+	q := s.queue(topic, queue)
+	if q == nil {
+		return nil, fmt.Errorf("storage: %s/%d: %w", topic, queue, ErrQueueNotFound)
+	}
+	res := &ReadResult{MinOffset: q.MinOffset(), MaxOffset: q.MaxOffset(), NextOffset: offset}
+	if offset < res.MinOffset || offset > res.MaxOffset {
+		return res, &OffsetError{topic, queue, offset, res.MinOffset, res.MaxOffset}
+	}
+	var buf [maxReadUnit]consumequeue.Unit
+	bytes, lastPhys := 0, int64(-1)
+	for res.NextOffset < res.MaxOffset {
+		units, err := q.Read(res.NextOffset, buf[:0])
+		if err != nil {
+			res.Release()
+			return res, fmt.Errorf("storage: %w", err)
+		}
+		if len(units) == 0 {
+			break
+		}
+		for _, u := range units {
+			if u.CommitLogOffset == lastPhys {
+				res.NextOffset++ // more records of the batch just read
+				continue
+			}
+			if opt.Filter != nil && !opt.Filter(u.TagsCode) {
+				res.NextOffset++
+				continue
+			}
+			if opt.MaxEntries > 0 && len(res.Entries) >= opt.MaxEntries {
+				return res, nil
+			}
+			if opt.MaxBytes > 0 && bytes+int(u.Size) > opt.MaxBytes && (len(res.Entries) > 0 || opt.StrictMaxBytes) {
+				return res, nil
+			}
+			ref, err := s.log.Read(u.CommitLogOffset, u.Size, true)
+			if err != nil {
+				if len(res.Entries) > 0 {
+					return res, nil // serve what is good; the next read reports it
+				}
+				res.Release()
+				return res, fmt.Errorf("storage: %s/%d offset %d: %w", topic, queue, res.NextOffset, err)
+			}
+			h := &ref.Header
+			res.refs = append(res.refs, ref)
+			res.Entries = append(res.Entries, ReadEntry{
+				Kind: h.Kind, Phys: u.CommitLogOffset, QueueOffset: h.QueueOffset, Count: h.Count,
+				StoreTime: h.StoreTime, Payload: ref.Payload, Header: h,
+			})
+			bytes += int(u.Size)
+			lastPhys = u.CommitLogOffset
+			res.NextOffset++
+		}
+	}
+	return res, nil
+}
+
+// MinOffset and MaxOffset report a queue's logical range [min, max).
+func (s *Store) MinOffset(topic string, queue int32) (int64, error) {
+	q := s.queue(topic, queue)
+	if q == nil {
+		return 0, fmt.Errorf("storage: %s/%d: %w", topic, queue, ErrQueueNotFound)
+	}
+	return q.MinOffset(), nil
+}
+
+// MaxOffset is the offset the next entry will get once dispatched.
+func (s *Store) MaxOffset(topic string, queue int32) (int64, error) {
+	q := s.queue(topic, queue)
+	if q == nil {
+		return 0, fmt.Errorf("storage: %s/%d: %w", topic, queue, ErrQueueNotFound)
+	}
+	return q.MaxOffset(), nil
+}
+
+// OffsetForTime returns the first offset whose store time is >= ts (ms),
+// or the max offset when none is.
+func (s *Store) OffsetForTime(topic string, queue int32, ts int64) (int64, error) {
+	q := s.queue(topic, queue)
+	if q == nil {
+		return 0, fmt.Errorf("storage: %s/%d: %w", topic, queue, ErrQueueNotFound)
+	}
+	return q.SearchOffset(ts, func(u consumequeue.Unit) (int64, error) {
+		ref, err := s.log.Read(u.CommitLogOffset, u.Size, false)
+		if err != nil {
+			return 0, err
+		}
+		defer ref.Release()
+		return ref.Header.StoreTime, nil
+	})
+}
+
+// StoreTime returns the store time of the entry holding a logical offset.
+func (s *Store) StoreTime(topic string, queue int32, offset int64) (int64, error) {
+	q := s.queue(topic, queue)
+	if q == nil {
+		return 0, fmt.Errorf("storage: %s/%d: %w", topic, queue, ErrQueueNotFound)
+	}
+	u, err := q.Get(offset)
+	if err != nil {
+		return 0, fmt.Errorf("storage: %w", err)
+	}
+	ref, err := s.log.Read(u.CommitLogOffset, u.Size, false)
+	if err != nil {
+		return 0, err
+	}
+	defer ref.Release()
+	return ref.Header.StoreTime, nil
+}
+
+// ReadAt returns the entry at a CommitLog offset (RocketMQ
+// VIEW_MESSAGE_BY_ID), verified.
+func (s *Store) ReadAt(phys int64) (*ReadResult, error) {
+	if phys >= s.dispatched.Load() {
+		return nil, fmt.Errorf("storage: offset %d not stored: %w", phys, ErrOffsetOutOfRange)
+	}
+	ref, err := s.log.Read(phys, 0, true)
+	if err != nil {
+		return nil, err
+	}
+	h := &ref.Header
+	return &ReadResult{refs: []commitlog.Ref{ref}, Entries: []ReadEntry{{
+		Kind: h.Kind, Phys: phys, QueueOffset: h.QueueOffset, Count: h.Count, StoreTime: h.StoreTime,
+		Payload: ref.Payload, Header: h,
+	}}}, nil
+}
+
+// QueryByKey finds entries of topic indexed under key (a message key or a
+// unique id) stored in [beginMs, endMs], newest first, at most max.
+func (s *Store) QueryByKey(topic, key string, max int, beginMs, endMs int64) (*ReadResult, error) {
+	phys, err := s.index.Query(topic+keySep+key, max*2+8, beginMs, endMs)
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	res := &ReadResult{}
+	for _, p := range phys {
+		if len(res.Entries) >= max {
+			break
+		}
+		if p >= s.dispatched.Load() || p < s.log.MinOffset() {
+			continue
+		}
+		ref, err := s.log.Read(p, 0, true)
+		if errors.Is(err, commitlog.ErrOffsetNotFound) {
+			continue
+		}
+		if err != nil {
+			res.Release()
+			return nil, err
+		}
+		h := &ref.Header
+		match := false
+		h.Keys(func(k string) { match = match || k == key })
+		if h.Topic != topic || !match {
+			ref.Release()
+			continue // hash collision
+		}
+		res.refs = append(res.refs, ref)
+		res.Entries = append(res.Entries, ReadEntry{
+			Kind: h.Kind, Phys: p, QueueOffset: h.QueueOffset, Count: h.Count, StoreTime: h.StoreTime,
+			Payload: ref.Payload, Header: h,
+		})
+	}
+	return res, nil
+}
+
+// QueueInfo names a queue and its range.
+type QueueInfo struct {
+	Topic    string
+	Queue    int32
+	Min, Max int64
+}
+
+// Queues lists the stored queues, sorted, optionally only of one topic
+// (topic "" lists all). Internal topics are listed too.
+func (s *Store) Queues(topic string) []QueueInfo {
+	s.queuesMu.RLock()
+	out := make([]QueueInfo, 0, len(s.queues))
+	for k, q := range s.queues {
+		if topic == "" || k.topic == topic {
+			out = append(out, QueueInfo{k.topic, k.queue, q.MinOffset(), q.MaxOffset()})
+		}
+	}
+	s.queuesMu.RUnlock()
+	slices.SortFunc(out, func(a, b QueueInfo) int {
+		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+			return c
+		}
+		return int(a.Queue - b.Queue)
+	})
+	return out
+}

@@ -1,0 +1,168 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"time"
+
+	"github.com/twinmq/twinmq/storage/commitlog"
+	"github.com/twinmq/twinmq/storage/consumequeue"
+)
+
+// recover brings the derived data in line with the CommitLog:
+//
+//  1. read the checkpoint (recovery offset R and each queue's end at R);
+//  2. open every ConsumeQueue, cut it back to units below R, and mark for
+//     rebuild any queue that is unreadable or shorter than the checkpoint
+//     says (a deleted file), or missing altogether;
+//  3. rebuild marked queues by scanning the CommitLog up to R;
+//  4. scan from R to the end, validating each entry, dispatching it, and
+//     truncating the torn tail at the first bad one;
+//  5. write a fresh checkpoint.
+func (s *Store) recover(ctx context.Context, clean bool) error {
+	start := time.Now()
+	rep := &s.recovery
+	rep.CleanShutdown = clean
+	cp, _, err := readCheckpoint(s.cfg.FS, s.cfg.Dir)
+	if err != nil {
+		// A torn checkpoint cannot happen (atomic rename); a damaged one
+		// costs a full rebuild, not the data.
+		rep.CheckpointError = err.Error()
+		s.cfg.Logger.Warn("storage: checkpoint unreadable, rebuilding derived data from the whole CommitLog", "err", err)
+		cp.Recovery = 0
+	}
+	if cp.Recovery < s.log.MinOffset() {
+		cp.Recovery = s.log.MinOffset()
+	}
+	rebuild, err := s.loadQueues(&cp)
+	if err != nil {
+		return err
+	}
+	if err := s.index.Truncate(cp.Recovery); err != nil {
+		return fmt.Errorf("storage: truncate index to %d: %w", cp.Recovery, err)
+	}
+	if len(rebuild) > 0 {
+		if err := s.rebuildQueues(rebuild, cp.Recovery); err != nil {
+			return err
+		}
+		rep.RebuiltQueues = len(rebuild)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	rec, err := s.log.Recover(cp.Recovery, func(phys int64, h *commitlog.Header) error {
+		return s.dispatchEntry(phys, h, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("storage: recover: %w", err)
+	}
+	s.dispatched.Store(rec.End)
+	rep.FromOffset, rep.EndOffset = cp.Recovery, rec.End
+	rep.EntriesScanned, rep.DroppedBytes, rep.Reason = rec.Entries, rec.Dropped, rec.Reason
+	s.queuesMu.RLock()
+	for k, q := range s.queues {
+		s.log.SetQueueOffset(k.topic, k.queue, q.MaxOffset())
+	}
+	s.queuesMu.RUnlock()
+	if err := s.checkpoint(); err != nil {
+		return err
+	}
+	rep.Duration = time.Since(start)
+	lvl := s.cfg.Logger.Info
+	if rec.Dropped > 0 || !clean {
+		lvl = s.cfg.Logger.Warn
+	}
+	lvl("storage: recovered", "dir", s.cfg.Dir, "clean", clean, "from", cp.Recovery, "end", rec.End,
+		"entries", rec.Entries, "droppedBytes", rec.Dropped, "reason", rec.Reason,
+		"rebuiltQueues", rep.RebuiltQueues, "took", rep.Duration)
+	return nil
+}
+
+// loadQueues opens the ConsumeQueues on disk and returns those to rebuild.
+func (s *Store) loadQueues(cp *checkpoint) (map[queueKey]bool, error) {
+	rebuild := map[queueKey]bool{}
+	root := path.Join(s.cfg.Dir, cqDir)
+	topics, err := s.cfg.FS.List(root)
+	if err != nil {
+		topics = nil // no queues yet
+	}
+	for _, td := range topics {
+		topic, ok := topicFromDir(td)
+		if !ok {
+			return nil, fmt.Errorf("storage: %s/%s: not a topic directory: %w", root, td, ErrCorrupt)
+		}
+		qs, err := s.cfg.FS.List(path.Join(root, td))
+		if err != nil {
+			return nil, fmt.Errorf("storage: list %s/%s: %w", root, td, err)
+		}
+		for _, qd := range qs {
+			var id int32
+			if _, err := fmt.Sscanf(qd, "%d", &id); err != nil || fmt.Sprint(id) != qd {
+				return nil, fmt.Errorf("storage: %s/%s/%s: not a queue directory: %w", root, td, qd, ErrCorrupt)
+			}
+			k := queueKey{topic, id}
+			if err := s.loadQueue(k, cp, rebuild); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for k, m := range cp.Queues {
+		if s.queues[k] == nil && m.Max > 0 {
+			s.cfg.Logger.Warn("storage: ConsumeQueue missing, rebuilding it", "topic", k.topic, "queue", k.queue)
+			rebuild[k] = true
+		}
+	}
+	return rebuild, nil
+}
+
+func (s *Store) loadQueue(k queueKey, cp *checkpoint, rebuild map[queueKey]bool) error {
+	q, err := consumequeue.Open(s.cfg.FS, s.queueDir(k), s.cfg.ConsumeQueueUnits)
+	if errors.Is(err, consumequeue.ErrCorrupt) {
+		s.cfg.Logger.Warn("storage: ConsumeQueue damaged, rebuilding it", "topic", k.topic, "queue", k.queue, "err", err)
+		rebuild[k] = true
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	s.queues[k] = q
+	if err := q.TruncateAfterCommitLogOffset(cp.Recovery); err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	m, known := cp.Queues[k]
+	if known && q.MaxOffset() < m.Max {
+		s.cfg.Logger.Warn("storage: ConsumeQueue shorter than the checkpoint, rebuilding it",
+			"topic", k.topic, "queue", k.queue, "have", q.MaxOffset(), "want", m.Max)
+		rebuild[k] = true
+		return nil
+	}
+	if known && m.Min > q.MinOffset() {
+		if err := q.SetMinOffset(m.Min); err != nil {
+			return fmt.Errorf("storage: %w", err)
+		}
+	}
+	return nil
+}
+
+// rebuildQueues recreates the marked queues from the CommitLog up to end.
+func (s *Store) rebuildQueues(rebuild map[queueKey]bool, end int64) error {
+	for k := range rebuild {
+		if q := s.queues[k]; q != nil {
+			q.Close()
+			delete(s.queues, k)
+		}
+		if err := s.cfg.FS.RemoveAll(s.queueDir(k)); err != nil {
+			return fmt.Errorf("storage: remove %s: %w", s.queueDir(k), err)
+		}
+	}
+	only := func(h *commitlog.Header) bool { return rebuild[queueKey{h.Topic, h.QueueID}] }
+	_, err := s.log.Scan(s.log.MinOffset(), end, true, func(phys int64, r *commitlog.Ref) error {
+		return s.dispatchEntry(phys, &r.Header, only)
+	})
+	if err != nil {
+		return fmt.Errorf("storage: rebuild ConsumeQueues: %w", err)
+	}
+	return nil
+}

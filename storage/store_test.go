@@ -1,0 +1,484 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"path"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twinmq/twinmq/storage/vfs"
+)
+
+func testConfig(fs vfs.FS) Config {
+	return Config{
+		Dir: "data", FS: fs, Logger: slog.New(slog.DiscardHandler),
+		SegmentSize: 8192, ConsumeQueueUnits: 16, IndexSlots: 64, IndexEntries: 256,
+		FlushInterval: time.Hour, CheckpointInterval: time.Hour, RetentionCheckInterval: time.Hour,
+	}
+}
+
+func mustOpen(t testing.TB, cfg Config) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func msg(topic string, queue int32, i int) Entry {
+	return Entry{
+		Kind: KindRocketMQ, Topic: topic, QueueID: queue, Count: 1,
+		TagsCodes: []int64{int64(i % 3)}, Keys: []string{fmt.Sprint("key-", i)},
+		Payload: fmt.Appendf(nil, "%s/%d message %d %s", topic, queue, i, bytes.Repeat([]byte("z"), i%40)),
+	}
+}
+
+// waitDispatched polls until the queue's max offset reaches want.
+func waitDispatched(t testing.TB, s *Store, topic string, queue int32, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if max, err := s.MaxOffset(topic, queue); err == nil && max >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s/%d never reached offset %d", topic, queue, want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func readAll(t testing.TB, s *Store, topic string, queue int32) [][]byte {
+	t.Helper()
+	min, err := s.MinOffset(topic, queue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for off := min; ; {
+		res, err := s.Read(topic, queue, off, ReadOptions{MaxBytes: 1000})
+		if err != nil {
+			t.Fatalf("read %s/%d@%d: %v", topic, queue, off, err)
+		}
+		for _, e := range res.Entries {
+			out = append(out, bytes.Clone(e.Payload))
+		}
+		res.Release()
+		if res.NextOffset == off {
+			return out
+		}
+		off = res.NextOffset
+	}
+}
+
+func TestAppendReadReopen(t *testing.T) {
+	for _, mode := range []FlushDiskType{AsyncFlush, SyncFlush} {
+		t.Run(string(mode), func(t *testing.T) {
+			fs := vfs.NewMem()
+			cfg := testConfig(fs)
+			cfg.FlushDiskType = mode
+			s := mustOpen(t, cfg)
+			var want [2][][]byte
+			for i := range 300 {
+				e := msg("T", int32(i%2), i)
+				pos, err := s.Append(context.Background(), []Entry{e})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if pos[0].QueueOffset != int64(i/2) {
+					t.Fatalf("message %d got offset %d", i, pos[0].QueueOffset)
+				}
+				want[i%2] = append(want[i%2], e.Payload)
+			}
+			waitDispatched(t, s, "T", 1, 150)
+			for q := range 2 {
+				if got := readAll(t, s, "T", int32(q)); !equalPayloads(got, want[q]) {
+					t.Fatalf("queue %d: read %d messages, want %d", q, len(got), len(want[q]))
+				}
+			}
+			res, err := s.QueryByKey("T", "key-77", 10, 0, 1<<62)
+			if err != nil || len(res.Entries) != 1 || !bytes.Equal(res.Entries[0].Payload, want[1][38]) {
+				t.Fatalf("query by key: %v %+v", err, res)
+			}
+			res.Release()
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = mustOpen(t, cfg)
+			defer s.Close()
+			if !s.Recovery().CleanShutdown || s.Recovery().EntriesScanned != 0 {
+				t.Fatalf("reopen after clean close: %+v", s.Recovery())
+			}
+			for q := range 2 {
+				if got := readAll(t, s, "T", int32(q)); !equalPayloads(got, want[q]) {
+					t.Fatalf("after reopen queue %d: %d messages, want %d", q, len(got), len(want[q]))
+				}
+			}
+			pos, err := s.Append(context.Background(), []Entry{msg("T", 0, 1)})
+			if err != nil || pos[0].QueueOffset != 150 {
+				t.Fatalf("append after reopen: %v %+v", err, pos)
+			}
+		})
+	}
+}
+
+func equalPayloads(a, b [][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestKafkaBatchUnits(t *testing.T) {
+	s := mustOpen(t, testConfig(vfs.NewMem()))
+	defer s.Close()
+	for range 3 {
+		if _, err := s.Append(context.Background(), []Entry{{Kind: KindKafka, Topic: "k", Count: 10, Payload: []byte("batch")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitDispatched(t, s, "k", 0, 30)
+	res, err := s.Read("k", 0, 15, ReadOptions{MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Release()
+	if len(res.Entries) != 2 || res.Entries[0].QueueOffset != 10 || res.Entries[1].QueueOffset != 20 || res.NextOffset != 30 {
+		t.Fatalf("read from the middle of a batch: %+v next %d", res.Entries, res.NextOffset)
+	}
+	if _, err := s.Read("k", 0, 31, ReadOptions{}); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("read past end: %v", err)
+	}
+	if _, err := s.Read("nope", 0, 0, ReadOptions{}); !errors.Is(err, ErrQueueNotFound) {
+		t.Fatalf("read unknown queue: %v", err)
+	}
+}
+
+func TestNotifyWakesLongPoll(t *testing.T) {
+	s := mustOpen(t, testConfig(vfs.NewMem()))
+	defer s.Close()
+	woke := make(chan struct{})
+	cancel := s.Notify("T", 0, 0, func() { close(woke) })
+	select {
+	case <-woke:
+		t.Fatal("woke before any append")
+	default:
+	}
+	if _, err := s.Append(context.Background(), []Entry{msg("T", 0, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	<-woke
+	if cancel() {
+		t.Fatal("cancel after firing reported it removed the waiter")
+	}
+	ran := false
+	s.Notify("T", 0, 0, func() { ran = true })
+	if !ran {
+		t.Fatal("Notify for an offset already present did not run at once")
+	}
+}
+
+func TestSyncFlushGroupCommit(t *testing.T) {
+	fs := vfs.NewMem()
+	cfg := testConfig(fs)
+	cfg.FlushDiskType = SyncFlush
+	cfg.SegmentSize = 1 << 20
+	s := mustOpen(t, cfg)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				e := msg("T", int32(w%4), w*100+i)
+				if _, err := s.Append(context.Background(), []Entry{e}); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				acked[string(e.Payload)] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	crashed := fs.CrashClone(vfs.CrashConfig{})
+	s.Close()
+	cfg.FS = crashed
+	s2 := mustOpen(t, cfg)
+	defer s2.Close()
+	got := 0
+	for q := range 4 {
+		for _, p := range readAll(t, s2, "T", int32(q)) {
+			if acked[string(p)] {
+				got++
+			}
+		}
+	}
+	if got != len(acked) {
+		t.Fatalf("%d of %d acknowledged messages survived the crash", got, len(acked))
+	}
+}
+
+func TestFsyncFailureRefusesWrites(t *testing.T) {
+	fs := vfs.NewMem()
+	cfg := testConfig(fs)
+	cfg.FlushDiskType = SyncFlush
+	s := mustOpen(t, cfg)
+	defer s.Close()
+	fs.InjectError(func(op vfs.Op, name string) error {
+		if op == vfs.OpSync && path.Dir(name) == "data/commitlog" {
+			return errors.New("injected EIO")
+		}
+		return nil
+	})
+	if _, err := s.Append(context.Background(), []Entry{msg("T", 0, 0)}); !errors.Is(err, ErrFailed) {
+		t.Fatalf("append with failing fsync: %v", err)
+	}
+	fs.InjectError(nil)
+	if _, err := s.Append(context.Background(), []Entry{msg("T", 0, 1)}); !errors.Is(err, ErrFailed) {
+		t.Fatalf("append after a failed fsync was accepted: %v", err)
+	}
+}
+
+func TestFormatVersionRefused(t *testing.T) {
+	fs := vfs.NewMem()
+	s := mustOpen(t, testConfig(fs))
+	s.Close()
+	f, _ := fs.Create("data/FORMAT")
+	f.WriteAt([]byte("twinmq-store 9\n"), 0)
+	f.Close()
+	if _, err := Open(context.Background(), testConfig(fs)); !errors.Is(err, ErrFormat) {
+		t.Fatalf("open of another format: %v", err)
+	}
+	fs2 := vfs.NewMem()
+	fs2.MkdirAll("data", 0o755)
+	f, _ = fs2.Create("data/something-else")
+	f.Close()
+	if _, err := Open(context.Background(), testConfig(fs2)); !errors.Is(err, ErrFormat) {
+		t.Fatalf("open of a foreign directory: %v", err)
+	}
+}
+
+func TestDeletedConsumeQueueRebuilt(t *testing.T) {
+	fs := vfs.NewMem()
+	cfg := testConfig(fs)
+	s := mustOpen(t, cfg)
+	for i := range 100 {
+		if _, err := s.Append(context.Background(), []Entry{msg("T", 0, i), msg("U", 0, i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitDispatched(t, s, "U", 0, 100)
+	want := readAll(t, s, "T", 0)
+	s.Close()
+	names, _ := fs.List("data/consumequeue/T/0")
+	if len(names) < 3 {
+		t.Fatalf("want several ConsumeQueue files, have %v", names)
+	}
+	for _, victim := range []string{names[1], names[len(names)-1]} {
+		if err := fs.Remove("data/consumequeue/T/0/" + victim); err != nil {
+			t.Fatal(err)
+		}
+		s = mustOpen(t, cfg)
+		if got := readAll(t, s, "T", 0); !equalPayloads(got, want) || s.Recovery().RebuiltQueues != 1 {
+			t.Fatalf("after deleting %s: %d messages (want %d), report %+v", victim, len(got), len(want), s.Recovery())
+		}
+		s.Close()
+	}
+	if err := fs.RemoveAll("data/consumequeue/T"); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, cfg)
+	defer s.Close()
+	if got := readAll(t, s, "T", 0); !equalPayloads(got, want) {
+		t.Fatalf("after deleting the topic's queues: %d messages, want %d", len(got), len(want))
+	}
+}
+
+func TestBitFlipNotServed(t *testing.T) {
+	fs := vfs.NewMem()
+	cfg := testConfig(fs)
+	s := mustOpen(t, cfg)
+	pos, err := s.Append(context.Background(), []Entry{msg("T", 0, 0), msg("T", 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	f, _ := fs.OpenReadWrite("data/commitlog/00000000000000000000")
+	b := []byte{0}
+	at := pos[0].Phys + int64(pos[0].Size) - 3
+	f.ReadAt(b, at)
+	b[0] ^= 1
+	f.WriteAt(b, at)
+	f.Close()
+	s = mustOpen(t, cfg)
+	defer s.Close()
+	if _, err := s.Read("T", 0, 0, ReadOptions{}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("read of a flipped entry: %v", err)
+	}
+	res, err := s.Read("T", 0, 1, ReadOptions{})
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("read of the next entry: %v", err)
+	}
+	res.Release()
+}
+
+func TestRetentionAndMinOffset(t *testing.T) {
+	fs := vfs.NewMem()
+	cfg := testConfig(fs)
+	cfg.RetentionBytes = 3 * cfg.SegmentSize
+	s := mustOpen(t, cfg)
+	defer s.Close()
+	for i := range 400 {
+		if _, err := s.Append(context.Background(), []Entry{msg("T", 0, i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitDispatched(t, s, "T", 0, 400)
+	res, err := s.Read("T", 0, 0, ReadOptions{}) // a reader holds the oldest segment
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := bytes.Clone(res.Entries[0].Payload)
+	if err := s.EnforceRetention(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(res.Entries[0].Payload, held) {
+		t.Fatal("retention changed bytes a reader still held")
+	}
+	res.Release()
+	min, _ := s.MinOffset("T", 0)
+	if min == 0 || len(s.log.Segments()) > 3 {
+		t.Fatalf("retention kept min offset %d and %d segments", min, len(s.log.Segments()))
+	}
+	if _, err := s.Read("T", 0, 0, ReadOptions{}); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("read below min: %v", err)
+	}
+	if err := s.SetMinOffset("T", 0, 390); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, s, "T", 0); len(got) != 10 {
+		t.Fatalf("after SetMinOffset: %d messages", len(got))
+	}
+}
+
+func TestDeleteTopic(t *testing.T) {
+	fs := vfs.NewMem()
+	cfg := testConfig(fs)
+	s := mustOpen(t, cfg)
+	s.Append(context.Background(), []Entry{msg("gone", 0, 0), msg("kept", 0, 0)})
+	waitDispatched(t, s, "kept", 0, 1)
+	if err := s.DeleteTopic("gone"); err != nil {
+		t.Fatal(err)
+	}
+	crashed := fs.CrashClone(vfs.CrashConfig{})
+	s.Close()
+	cfg.FS = crashed
+	s = mustOpen(t, cfg)
+	defer s.Close()
+	if q := s.Queues("gone"); len(q) != 0 {
+		t.Fatalf("deleted topic came back: %+v", q)
+	}
+	if q := s.Queues("kept"); len(q) != 1 {
+		t.Fatalf("kept topic: %+v", q)
+	}
+}
+
+// TestCrashSeeds is the seeded crash test: random appends, syncs and
+// segment rolls against a model; a crash at a random step with torn
+// writes; reopen; every entry acknowledged under SYNC_FLUSH is present
+// byte for byte and in order, nothing else is, and the ConsumeQueue and
+// index agree with the CommitLog. -crash.seeds runs more.
+func TestCrashSeeds(t *testing.T) {
+	n := *crashSeeds
+	if testing.Short() {
+		n = 10
+	}
+	for seed := range uint64(n) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			t.Parallel()
+			crashSeed(t, seed)
+		})
+	}
+}
+
+func crashSeed(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 99))
+	fs := vfs.NewMem()
+	cfg := testConfig(fs)
+	cfg.FlushDiskType = SyncFlush
+	cfg.SegmentSize = 4096 + int64(rng.IntN(4096))
+	cfg.CheckpointInterval = time.Duration(1+rng.IntN(5)) * time.Millisecond
+	s := mustOpen(t, cfg)
+	type rec struct {
+		payload []byte
+		key     string
+	}
+	acked := map[int32][]rec{}
+	steps := 20 + rng.IntN(150)
+	for i := range steps {
+		n := 1 + rng.IntN(3)
+		batch := make([]Entry, n)
+		for j := range batch {
+			batch[j] = msg("T", int32(rng.IntN(3)), i*3+j)
+		}
+		// Async appends (no wait) are written but may be lost.
+		if rng.IntN(3) == 0 {
+			s.log.Append(batch, nil)
+			continue
+		}
+		if _, err := s.Append(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range batch {
+			acked[e.QueueID] = append(acked[e.QueueID], rec{e.Payload, e.Keys[0]})
+		}
+	}
+	crashed := fs.CrashClone(vfs.CrashConfig{Rand: rng, UnsyncedDataPercent: 50})
+	s.Close()
+	cfg.FS = crashed
+	s2, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("seed %d: reopen: %v", seed, err)
+	}
+	defer s2.Close()
+	for q, want := range acked {
+		got := readAll(t, s2, "T", q)
+		// Every acknowledged message is there, in order; unacknowledged
+		// ones may sit between them.
+		j := 0
+		for _, p := range got {
+			if j < len(want) && bytes.Equal(p, want[j].payload) {
+				j++
+			}
+		}
+		if j != len(want) {
+			t.Fatalf("seed %d queue %d: %d of %d acknowledged messages survived (read %d)", seed, q, j, len(want), len(got))
+		}
+		for _, r := range want {
+			res, err := s2.QueryByKey("T", r.key, 4, 0, 1<<62)
+			if err != nil || len(res.Entries) == 0 {
+				t.Fatalf("seed %d: key %s not found in the index: %v", seed, r.key, err)
+			}
+			res.Release()
+		}
+	}
+	if s2.Recovery().CleanShutdown {
+		t.Fatalf("seed %d: crash reported as a clean shutdown", seed)
+	}
+}
