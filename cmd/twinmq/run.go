@@ -5,29 +5,39 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+
+	"github.com/twinmq/twinmq/storage"
 )
 
 // errNotImplemented is returned by the commands whose servers do not exist yet.
 var errNotImplemented = errors.New("not implemented yet")
 
-// run is `twinmq serve`: it runs until ctx is done, then shuts down cleanly.
-//
-// TODO(storage): open the store with storage.Open(ctx, cfg.storageConfig(logger))
-// as soon as the storage package has it.
+// run is `twinmq serve`: it opens the store, runs until ctx is done, then
+// closes the store.
 func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	logger.Info("twinmq serve starting",
-		"store", cfg.storeDir(),
+	store, err := storage.Open(ctx, cfg.storageConfig(logger))
+	if err != nil {
+		return fmt.Errorf("serve: open store %s: %w", cfg.storeDir(), err)
+	}
+	logger.Info("store open",
+		"dir", cfg.storeDir(),
 		"flushDiskType", cfg.FlushDiskType,
 		"flushIntervalMs", cfg.FlushIntervalMs,
 		"segmentSize", cfg.SegmentSize)
-	logger.Warn("store and listeners not yet enabled; no client can connect",
+	// The protocol servers are later work; say so rather than pretend.
+	logger.Warn("listeners not yet enabled; no client can connect",
 		"kafka", cfg.KafkaAddr,
 		"remoting", cfg.RemotingAddr,
 		"namesrv", cfg.NamesrvListen,
 		"http", cfg.HTTPAddr,
 		"advertisedHost", cfg.AdvertisedHost)
+
 	<-ctx.Done()
-	logger.Info("twinmq serve stopped", "cause", context.Cause(ctx))
+	logger.Info("stopping", "cause", context.Cause(ctx))
+	if err := store.Close(); err != nil {
+		return fmt.Errorf("serve: close store %s: %w", cfg.storeDir(), err)
+	}
+	logger.Info("stopped")
 	return nil
 }
 

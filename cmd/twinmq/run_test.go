@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a log sink shared by run's goroutine and the test.
+type syncBuffer struct {
+	mu  sync.Mutex // guards buf
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startStop runs serve until its store is open, cancels it and returns the
+// logs.
+func startStop(t *testing.T, cfg Config) string {
+	t.Helper()
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, nil))
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, logger) }()
+
+	// run logs the listeners after the store is open; poll for that line.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "listeners not yet enabled") {
+		select {
+		case err := <-done:
+			t.Fatalf("run returned before ctx was done: %v\n%s", err, logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("store did not open in time; logs:\n%s", logs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v\n%s", err, logs)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("run did not return after cancel; logs:\n%s", logs)
+	}
+	return logs.String()
+}
+
+func TestRunOpensAndClosesStore(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.SegmentSize = 1 << 20
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+
+	logs := startStop(t, cfg)
+	if _, err := os.Stat(cfg.storeDir()); err != nil {
+		t.Errorf("store dir: %v", err)
+	}
+	for _, want := range []string{cfg.storeDir(), "ASYNC_FLUSH", ":9092", ":10911", ":9876", ":8080", "msg=stopped"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
+		}
+	}
+
+	// The second start finds the first one's clean shutdown.
+	logs = startStop(t, cfg)
+	if !strings.Contains(logs, "clean=true") {
+		t.Errorf("reopen did not see a clean shutdown:\n%s", logs)
+	}
+}
+
+func TestRunBadStoreDir(t *testing.T) {
+	cfg := defaultConfig()
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir = file // <file>/store cannot be created
+	err := run(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "open store") {
+		t.Fatalf("err = %v, want an open store error", err)
+	}
+}
