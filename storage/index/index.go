@@ -224,7 +224,7 @@ func (x *Index) Query(key string, maxResults int, beginMs, endMs int64) ([]int64
 	if x.closed {
 		return nil, ErrClosed
 	}
-	var out []int64
+	out := make([]int64, 0, min(maxResults, 32))
 	for i := len(x.files) - 1; i >= 0 && len(out) < maxResults; i-- {
 		var err error
 		if out, err = x.files[i].query(hash, maxResults, beginMs, endMs, out); err != nil {

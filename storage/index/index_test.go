@@ -31,7 +31,7 @@ func TestPutQuery(t *testing.T) {
 				{"t#a", 2, []int64{30, 10}},
 				{"t#b", 10, []int64{40, 0}},
 				{"t#c", 10, []int64{20}},
-				{"t#none", 10, nil},
+				{"t#none", 10, []int64{}},
 				{"t#a", 0, nil},
 			}
 			for _, tt := range tests {
