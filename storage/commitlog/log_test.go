@@ -38,7 +38,9 @@ func openRecovered(t testing.TB, fs vfs.FS, segSize, from int64) (*Log, Recovere
 	return l, rec, seen
 }
 
-func payload(i int) []byte { return fmt.Appendf(nil, "payload-%04d-%s", i, bytes.Repeat([]byte{'x'}, i%50)) }
+func payload(i int) []byte {
+	return fmt.Appendf(nil, "payload-%04d-%s", i, bytes.Repeat([]byte{'x'}, i%50))
+}
 
 func TestAppendReadRollRecover(t *testing.T) {
 	fs := vfs.NewMem()
