@@ -116,6 +116,8 @@ const (
 	GoAway                     int32 = 1500
 )
 
+// requestNames and responseNames are read-only lookup tables, never written
+// after initialization.
 var requestNames = map[int32]string{
 	SendMessage: "SEND_MESSAGE", PullMessage: "PULL_MESSAGE", QueryMessage: "QUERY_MESSAGE",
 	QueryConsumerOffset: "QUERY_CONSUMER_OFFSET", UpdateConsumerOffset: "UPDATE_CONSUMER_OFFSET",

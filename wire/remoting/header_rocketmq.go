@@ -7,8 +7,6 @@ import (
 
 // The ROCKETMQ binary header (RocketMQSerializable.java, spec §1.4).
 
-const binaryHeaderFixed = 21 // code 2, language 1, version 2, opaque 4, flag 4, remarkLen 4, extLen 4
-
 // fitsBinaryHeader reports whether c can be carried in a ROCKETMQ header:
 // code and version are int16 there and map keys have an int16 length.
 func fitsBinaryHeader(c *Command) bool {
