@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/twinmq/twinmq/storage/vfs"
@@ -238,4 +240,70 @@ func TestOpenTornActive(t *testing.T) {
 			checkAll(t, x, puts, tt.wantEnd+1)
 		})
 	}
+}
+
+// TestFlushInterrupted fails the k-th write or sync of a Flush, for every
+// k, then crashes with torn unsynced data: Open succeeds, everything of the
+// previous Flush is there, and the failed Flush's error is sticky.
+func TestFlushInterrupted(t *testing.T) {
+	for k := 1; ; k++ {
+		fs := vfs.NewMem()
+		x, err := Open(Config{FS: fs, Dir: "i", Slots: 4, Entries: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		puts := genPuts(30, 7)
+		for _, p := range puts[:12] {
+			mustPut(t, x, p.key, p.phy, p.ts)
+		}
+		if err := x.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range puts[12:] {
+			mustPut(t, x, p.key, p.phy, p.ts)
+		}
+		var n atomic.Int32
+		boom := errors.New("boom")
+		fs.InjectError(func(op vfs.Op, _ string) error {
+			if (op == vfs.OpWrite || op == vfs.OpSync || op == vfs.OpSyncDir) && n.Add(1) == int32(k) {
+				return boom
+			}
+			return nil
+		})
+		err = x.Flush()
+		if err == nil {
+			break // k is past the last write of the Flush
+		}
+		if !errors.Is(err, boom) || !errors.Is(x.Flush(), boom) {
+			t.Fatalf("k=%d: Flush: %v, want a sticky boom", k, err)
+		}
+		crash := fs.CrashClone(vfs.CrashConfig{Rand: rand.New(rand.NewPCG(uint64(k), 1)), UnsyncedDataPercent: 50})
+		y := mustOpen(t, crash, "i", 4, 8)
+		if err := y.Truncate(puts[20].phy); err != nil {
+			t.Fatalf("k=%d: Truncate: %v", k, err)
+		}
+		if !somePrefix(t, y, puts, 12, puts[20].phy) {
+			t.Fatalf("k=%d: the index after the crash is no prefix of the puts holding the first 12", k)
+		}
+		x.Close()
+	}
+}
+
+// somePrefix reports whether the index answers as the puts[:j] for some
+// j >= from, below limit.
+func somePrefix(t testing.TB, x *Index, puts []put, from int, limit int64) bool {
+	got := map[string][]int64{}
+	for _, p := range puts {
+		got[p.key] = mustQuery(t, x, p.key, 1<<20, 0, 1<<62)
+	}
+next:
+	for j := from; j <= len(puts); j++ {
+		for key, g := range got {
+			if !slices.Equal(g, expect(puts[:j], key, limit)) {
+				continue next
+			}
+		}
+		return true
+	}
+	return false
 }
