@@ -1,0 +1,324 @@
+// Package kvlog is a small compacted key-value table kept as records of a
+// broker-internal topic in the store (DESIGN.md section 3: durable broker
+// state is written as entries of internal topics, so it recovers and
+// replicates like data; in-memory tables are rebuilt at start and
+// snapshots bound the replay).
+//
+// # Record layout (version 1)
+//
+// Each record is one storage.KindInternal entry of queue 0 of the topic:
+//
+//	+---------+--------+-------------+-----+-------------------+
+//	| version | op     | keyLen      | key | value             |
+//	| uint8=1 | uint8  | uint16 (BE) |     | rest of the entry |
+//	+---------+--------+-------------+-----+-------------------+
+//	 op 1 = put, op 2 = delete (no value)
+//
+// Open replays the queue from its min offset; the last record of a key
+// wins. Compaction appends every live key again, in one Append, then moves
+// the queue's min offset to the first of them: a crash in between leaves
+// both copies, which replay to the same table. Compaction also runs every
+// CompactInterval so that CommitLog retention, which deletes old segments
+// whatever they hold, never takes the only copy of a live key.
+package kvlog
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twinmq/twinmq/storage"
+)
+
+const (
+	recordVersion = 1
+	opPut         = 1
+	opDelete      = 2
+	headerSize    = 4
+	maxKeyLen     = 1<<16 - 1
+	readChunk     = 4 << 20
+)
+
+// Errors of the package.
+var (
+	ErrCorrupt = errors.New("kvlog: corrupt record")
+	ErrKey     = errors.New("kvlog: key empty or too long")
+	ErrClosed  = errors.New("kvlog: closed")
+)
+
+// Options configures a Log.
+type Options struct {
+	// Topic is the internal topic ("__twinmq_*").
+	Topic string
+	// Logger; slog.Default() when nil.
+	Logger *slog.Logger
+	// CompactInterval is how often the table is rewritten (default 30 min;
+	// keep it well under the store's retention).
+	CompactInterval time.Duration
+}
+
+// Log is the table. Safe for concurrent use; mu guards table, records,
+// closed and serializes appends so the table always matches the log order.
+type Log struct {
+	store *storage.Store
+	opt   Options
+
+	mu      sync.Mutex
+	table   map[string][]byte
+	records int // records in the queue since its min offset
+	closed  bool
+	timer   *time.Timer
+}
+
+// Open replays the table of opt.Topic and starts periodic compaction.
+func Open(ctx context.Context, store *storage.Store, opt Options) (*Log, error) {
+	if opt.Topic == "" {
+		return nil, errors.New("kvlog: empty topic")
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.CompactInterval <= 0 {
+		opt.CompactInterval = 30 * time.Minute
+	}
+	l := &Log{store: store, opt: opt, table: map[string][]byte{}}
+	if err := l.replay(); err != nil {
+		return nil, err
+	}
+	if l.records > 2*len(l.table)+16 {
+		if err := l.Compact(ctx); err != nil {
+			return nil, err
+		}
+	}
+	l.timer = time.AfterFunc(opt.CompactInterval, l.tick)
+	return l, nil
+}
+
+// replay reads every record of the queue into the table.
+func (l *Log) replay() error {
+	off, err := l.store.MinOffset(l.opt.Topic, 0)
+	if errors.Is(err, storage.ErrQueueNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("kvlog: %s: %w", l.opt.Topic, err)
+	}
+	for {
+		res, err := l.store.Read(l.opt.Topic, 0, off, storage.ReadOptions{MaxBytes: readChunk})
+		if err != nil {
+			return fmt.Errorf("kvlog: replay %s at %d: %w", l.opt.Topic, off, err)
+		}
+		for _, e := range res.Entries {
+			if err := l.apply(e.Payload); err != nil {
+				res.Release()
+				return fmt.Errorf("kvlog: replay %s at %d: %w", l.opt.Topic, e.QueueOffset, err)
+			}
+		}
+		n := len(res.Entries)
+		off = res.NextOffset
+		res.Release()
+		if n == 0 || off >= res.MaxOffset {
+			return nil
+		}
+	}
+}
+
+// apply decodes one record into the table.
+func (l *Log) apply(b []byte) error {
+	op, key, value, err := decode(b)
+	if err != nil {
+		return err
+	}
+	l.records++
+	if op == opDelete {
+		delete(l.table, key)
+		return nil
+	}
+	l.table[key] = append([]byte(nil), value...)
+	return nil
+}
+
+func encode(op byte, key string, value []byte) []byte {
+	b := make([]byte, 0, headerSize+len(key)+len(value))
+	b = append(b, recordVersion, op)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(key)))
+	b = append(b, key...)
+	return append(b, value...)
+}
+
+func decode(b []byte) (op byte, key string, value []byte, err error) {
+	if len(b) < headerSize || b[0] != recordVersion || (b[1] != opPut && b[1] != opDelete) {
+		return 0, "", nil, ErrCorrupt
+	}
+	n := int(binary.BigEndian.Uint16(b[2:]))
+	if headerSize+n > len(b) {
+		return 0, "", nil, ErrCorrupt
+	}
+	return b[1], string(b[headerSize : headerSize+n]), b[headerSize+n:], nil
+}
+
+// Get returns a copy of key's value.
+func (l *Log) Get(key string) ([]byte, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	v, ok := l.table[key]
+	return append([]byte(nil), v...), ok
+}
+
+// Snapshot returns a copy of the table.
+func (l *Log) Snapshot() map[string][]byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string][]byte, len(l.table))
+	for k, v := range l.table {
+		out[k] = append([]byte(nil), v...)
+	}
+	return out
+}
+
+// Put stores key = value durably (as the store's flush mode promises)
+// before returning.
+func (l *Log) Put(ctx context.Context, key string, value []byte) error {
+	return l.write(ctx, opPut, key, value)
+}
+
+// Delete removes key.
+func (l *Log) Delete(ctx context.Context, key string) error {
+	return l.write(ctx, opDelete, key, nil)
+}
+
+func (l *Log) write(ctx context.Context, op byte, key string, value []byte) error {
+	if key == "" || len(key) > maxKeyLen {
+		return fmt.Errorf("kvlog: %q: %w", key, ErrKey)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if _, err := l.appendLocked(ctx, [][]byte{encode(op, key, value)}); err != nil {
+		return err
+	}
+	l.records++
+	if op == opDelete {
+		delete(l.table, key)
+	} else {
+		l.table[key] = append([]byte(nil), value...)
+	}
+	return nil
+}
+
+// appendLocked appends records and waits until the last one is visible to
+// readers, so a following SetMinOffset or replay sees it. It returns the
+// first record's offset.
+func (l *Log) appendLocked(ctx context.Context, recs [][]byte) (int64, error) {
+	entries := make([]storage.Entry, len(recs))
+	for i, r := range recs {
+		entries[i] = storage.Entry{Kind: storage.KindInternal, Topic: l.opt.Topic, Count: 1, Payload: r}
+	}
+	pos, err := l.store.Append(ctx, entries)
+	if err != nil {
+		return 0, fmt.Errorf("kvlog: append %s: %w", l.opt.Topic, err)
+	}
+	last := pos[len(pos)-1].QueueOffset
+	if err := WaitVisible(ctx, l.store, l.opt.Topic, 0, last); err != nil {
+		return 0, fmt.Errorf("kvlog: %s: %w", l.opt.Topic, err)
+	}
+	return pos[0].QueueOffset, nil
+}
+
+// Compact rewrites every live key and drops the older records.
+func (l *Log) Compact(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if len(l.table) == 0 {
+		return l.dropAllLocked()
+	}
+	recs := make([][]byte, 0, len(l.table))
+	for _, k := range sortedKeys(l.table) {
+		recs = append(recs, encode(opPut, k, l.table[k]))
+	}
+	first, err := l.appendLocked(ctx, recs)
+	if err != nil {
+		return err
+	}
+	if err := l.store.SetMinOffset(l.opt.Topic, 0, first); err != nil {
+		return fmt.Errorf("kvlog: compact %s: %w", l.opt.Topic, err)
+	}
+	l.records = len(recs)
+	return nil
+}
+
+// dropAllLocked moves the min offset to the end when nothing is live.
+func (l *Log) dropAllLocked() error {
+	max, err := l.store.MaxOffset(l.opt.Topic, 0)
+	if errors.Is(err, storage.ErrQueueNotFound) {
+		return nil
+	}
+	if err == nil {
+		err = l.store.SetMinOffset(l.opt.Topic, 0, max)
+	}
+	if err != nil {
+		return fmt.Errorf("kvlog: compact %s: %w", l.opt.Topic, err)
+	}
+	l.records = 0
+	return nil
+}
+
+func sortedKeys(m map[string][]byte) []string {
+	keys := make([]string, 0, len(m))
+	for k := range maps.Keys(m) {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// tick is the periodic compaction, on its timer's goroutine.
+func (l *Log) tick() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := l.Compact(ctx); err != nil && !errors.Is(err, ErrClosed) {
+		l.opt.Logger.Error("kvlog: compaction failed", "topic", l.opt.Topic, "err", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed {
+		l.timer.Reset(l.opt.CompactInterval)
+	}
+}
+
+// Close stops compaction. The store stays open.
+func (l *Log) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	if l.timer != nil {
+		l.timer.Stop()
+	}
+}
+
+// WaitVisible blocks until (topic, queue) holds offset (its max offset is
+// past it), or ctx ends. It parks on storage.Notify, not a polling loop.
+func WaitVisible(ctx context.Context, store *storage.Store, topic string, queue int32, offset int64) error {
+	ch := make(chan struct{})
+	cancel := store.Notify(topic, queue, offset, func() { close(ch) })
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		if !cancel() {
+			return nil // fired meanwhile
+		}
+		return fmt.Errorf("waiting for %s/%d offset %d: %w", topic, queue, offset, ctx.Err())
+	}
+}
