@@ -124,16 +124,22 @@ func (q *Queue) MaxOffset() int64 { return q.max.Load() }
 // files. The writer must have stopped; readers that call in afterwards get
 // ErrClosed.
 func (q *Queue) Close() error {
-	var errs []error
+	var ferr error
 	if q.st.Load() != nil && q.werr == nil {
-		errs = append(errs, q.Flush())
+		ferr = q.Flush()
 	}
+	return errors.Join(ferr, q.release())
+}
+
+// release unmaps and closes every file; readers get ErrClosed afterwards.
+func (q *Queue) release() error {
 	q.mu.Lock()
 	st := q.st.Swap(nil)
 	q.mu.Unlock()
 	if st == nil {
 		return fmt.Errorf("consumequeue: close %s: %w", q.dir, ErrClosed)
 	}
+	errs := make([]error, 0, len(st.segs))
 	for _, s := range st.segs {
 		errs = append(errs, s.release())
 	}
@@ -141,10 +147,10 @@ func (q *Queue) Close() error {
 	return errors.Join(errs...)
 }
 
-// Destroy closes the queue and removes its files and directory durably
-// (topic deletion).
+// Destroy closes the queue without flushing and removes its files and
+// directory durably (topic deletion). It may follow Close.
 func (q *Queue) Destroy() error {
-	if err := q.Close(); err != nil && !errors.Is(err, ErrClosed) {
+	if err := q.release(); err != nil && !errors.Is(err, ErrClosed) {
 		return err
 	}
 	if err := q.fs.RemoveAll(q.dir); err != nil {
