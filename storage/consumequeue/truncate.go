@@ -6,9 +6,10 @@ import (
 
 // TruncateAfterCommitLogOffset drops the trailing units whose
 // CommitLogOffset is >= clOffset (recovery after the CommitLog's torn tail
-// was cut): it binary-searches the first such unit, truncates its file
-// there, fsyncs that file, and removes later files durably. MaxOffset moves back to that unit; MinOffset too if the queue
-// becomes empty. Writer only.
+// was cut): it binary-searches the first such unit in [MinOffset,
+// MaxOffset), truncates its file there, fsyncs that file, and removes later
+// files durably. MaxOffset moves back to that unit; MinOffset stays, so the
+// queue may become empty. Writer only.
 func (q *Queue) TruncateAfterCommitLogOffset(clOffset int64) error {
 	if err := q.writable("truncate", clOffset); err != nil {
 		return err
@@ -71,8 +72,8 @@ func (q *Queue) split(st *files, keep func(*segment) bool) (kept, dropped []*seg
 // holding offset the units below it are overwritten with blank units and
 // the file is fsynced, so that the new minimum survives a reopen. (A power
 // loss during that fsync may tear a unit into a mix of blank and old
-// bytes; the store's recovery re-applies DeleteBeforeCommitLogOffset.) An offset at
-// or below MinOffset does nothing; above MaxOffset it is
+// bytes; the store's recovery re-applies DeleteBeforeCommitLogOffset.) An
+// offset at or below MinOffset does nothing; above MaxOffset it is
 // ErrOffsetOutOfRange. Writer only.
 func (q *Queue) SetMinOffset(offset int64) error {
 	if err := q.writable("set min", offset); err != nil {
