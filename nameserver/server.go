@@ -1,0 +1,233 @@
+package nameserver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twinmq/twinmq/netio"
+	"github.com/twinmq/twinmq/wire/remoting"
+)
+
+// Defaults of Config (RouteInfoManager.java).
+const (
+	DefaultBrokerTTL     = 120 * time.Second
+	DefaultScanInterval  = 5 * time.Second
+	maxRequestBodyLength = 16 << 20
+)
+
+// Config configures a Server. The zero value of every field has a working
+// default, filled by validate.
+type Config struct {
+	// BrokerTTL expires a broker that has not registered for that long.
+	BrokerTTL time.Duration
+	// ScanInterval is how often expiry runs.
+	ScanInterval time.Duration
+	Logger       *slog.Logger
+	Now          func() time.Time
+}
+
+func (c *Config) validate() {
+	if c.BrokerTTL <= 0 {
+		c.BrokerTTL = DefaultBrokerTTL
+	}
+	if c.ScanInterval <= 0 {
+		c.ScanInterval = DefaultScanInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Server is the name server's netio.Handler: it answers remoting commands
+// from the Table and expires brokers. Run drives expiry.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	table *Table
+	codes map[int32]handlerFunc
+}
+
+// handlerFunc answers one request; it returns the response.
+type handlerFunc func(c *netio.Conn, req *remoting.Command) *remoting.Command
+
+// New returns a Server with an empty table.
+func New(cfg Config) *Server {
+	cfg.validate()
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "namesrv"), table: NewTable()}
+	s.codes = map[int32]handlerFunc{
+		remoting.RegisterBroker:                s.registerBroker,
+		remoting.UnregisterBroker:              s.unregisterBroker,
+		remoting.GetRouteinfoByTopic:           s.getRouteInfo,
+		remoting.GetBrokerClusterInfo:          s.getClusterInfo,
+		remoting.GetAllTopicListFromNameserver: s.getAllTopics,
+		remoting.DeleteTopicInNamesrv:          s.deleteTopic,
+	}
+	return s
+}
+
+// Table is the server's route table.
+func (s *Server) Table() *Table { return s.table }
+
+// Run expires brokers every ScanInterval until ctx ends.
+func (s *Server) Run(ctx context.Context) {
+	tick := time.NewTicker(s.cfg.ScanInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			for _, addr := range s.table.Expire(s.cfg.Now(), s.cfg.BrokerTTL) {
+				s.log.Warn("broker expired", "addr", addr, "ttl", s.cfg.BrokerTTL)
+			}
+		}
+	}
+}
+
+// OnOpen implements netio.Handler.
+func (s *Server) OnOpen(*netio.Conn) {}
+
+// OnClose implements netio.Handler: brokers that registered over c leave.
+func (s *Server) OnClose(c *netio.Conn, err error) {
+	for _, addr := range s.table.ConnClosed(c.ID()) {
+		s.log.Info("broker connection closed; removed", "addr", addr, "err", err)
+	}
+}
+
+// OnFrame implements netio.Handler.
+func (s *Server) OnFrame(c *netio.Conn, frame []byte, done func()) {
+	defer done()
+	req, err := remoting.Decode(frame)
+	if err != nil {
+		s.log.Debug("bad frame; closing", "remote", c.RemoteAddr().String(), "err", err)
+		_ = c.Close()
+		return
+	}
+	if req.IsResponse() {
+		return // nothing is ever asked of a client here
+	}
+	h := s.codes[req.Code]
+	var resp *remoting.Command
+	if h == nil {
+		resp = remoting.NewResponse(req, remoting.RequestCodeNotSupported,
+			fmt.Sprintf(" request type %d not supported", req.Code))
+	} else {
+		resp = h(c, req)
+	}
+	if req.IsOneway() {
+		return
+	}
+	_ = c.Write(remoting.AppendCommand(nil, resp))
+}
+
+func (s *Server) registerBroker(c *netio.Conn, req *remoting.Command) *remoting.Command {
+	f := req.ExtFields
+	id, err := strconv.ParseInt(f["brokerId"], 10, 64)
+	if err != nil || f["brokerName"] == "" || f["brokerAddr"] == "" || f["clusterName"] == "" {
+		return remoting.NewResponse(req, remoting.InvalidParameter, "brokerName, brokerAddr, clusterName and brokerId are required")
+	}
+	if f["compressed"] == "true" {
+		return remoting.NewResponse(req, remoting.SystemError, "compressed REGISTER_BROKER bodies are not supported")
+	}
+	if crc, _ := strconv.ParseInt(f["bodyCrc32"], 10, 64); crc != 0 && crc != int64(remoting.BodyCRC(req.Body)) {
+		return remoting.NewResponse(req, remoting.SystemError, "bodyCrc32 does not match the body")
+	}
+	body, err := DecodeRegisterBody(req.Body)
+	if err != nil {
+		return remoting.NewResponse(req, remoting.SystemError, err.Error())
+	}
+	b := Broker{Cluster: f["clusterName"], Name: f["brokerName"], ID: id, Addr: f["brokerAddr"],
+		HAAddr: f["haServerAddr"], ConnID: c.ID(), ZoneName: f["zoneName"], ActingMast: f["enableActingMaster"] == "true"}
+	if s.table.Register(b, body.TopicConfigSerializeWrapper.TopicConfigTable, s.cfg.Now()) {
+		s.log.Info("broker registered", "cluster", b.Cluster, "name", b.Name, "id", b.ID, "addr", b.Addr,
+			"topics", len(body.TopicConfigSerializeWrapper.TopicConfigTable))
+	}
+	resp := remoting.NewResponse(req, remoting.Success, "")
+	resp.ExtFields["haServerAddr"] = b.HAAddr
+	if g, ok := s.table.ClusterInfo().BrokerAddrTable[b.Name]; ok && id != 0 {
+		resp.ExtFields["masterAddr"] = g.BrokerAddrs[0]
+	}
+	return resp
+}
+
+func (s *Server) unregisterBroker(_ *netio.Conn, req *remoting.Command) *remoting.Command {
+	if s.table.Unregister(req.ExtFields["brokerAddr"]) {
+		s.log.Info("broker unregistered", "addr", req.ExtFields["brokerAddr"], "name", req.ExtFields["brokerName"])
+	}
+	return remoting.NewResponse(req, remoting.Success, "")
+}
+
+func (s *Server) getRouteInfo(_ *netio.Conn, req *remoting.Command) *remoting.Command {
+	topic := req.ExtFields["topic"]
+	r, ok := s.table.Route(topic)
+	if !ok {
+		return remoting.NewResponse(req, remoting.TopicNotExist,
+			"No topic route info in name server for the topic: "+topic)
+	}
+	return jsonResponse(req, r)
+}
+
+func (s *Server) getClusterInfo(_ *netio.Conn, req *remoting.Command) *remoting.Command {
+	return jsonResponse(req, s.table.ClusterInfo())
+}
+
+func (s *Server) getAllTopics(_ *netio.Conn, req *remoting.Command) *remoting.Command {
+	return jsonResponse(req, TopicList{TopicList: s.table.Topics()})
+}
+
+func (s *Server) deleteTopic(_ *netio.Conn, req *remoting.Command) *remoting.Command {
+	s.table.DeleteTopic(req.ExtFields["topic"])
+	return remoting.NewResponse(req, remoting.Success, "")
+}
+
+// jsonResponse is a SUCCESS response whose body is v as compact JSON.
+func jsonResponse(req *remoting.Command, v any) *remoting.Command {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return remoting.NewResponse(req, remoting.SystemError, err.Error())
+	}
+	resp := remoting.NewResponse(req, remoting.Success, "")
+	resp.Body = b
+	return resp
+}
+
+// Listen starts a netio server for s on addr (Concurrent ordering, 16 MiB
+// frames) and the expiry loop. The loop ends with ctx; stop ends it and
+// shuts the listener down.
+func Listen(ctx context.Context, addr string, s *Server) (srv *netio.Server, stop func(context.Context) error, err error) {
+	srv, err = netio.New(netio.Config{
+		Addr:     addr,
+		Framer:   netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
+		Ordering: netio.Concurrent,
+		Logger:   s.cfg.Logger,
+	}, s)
+	if err != nil {
+		return nil, nil, fmt.Errorf("nameserver: %w", err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		return nil, nil, fmt.Errorf("nameserver: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); s.Run(runCtx) }()
+	var once sync.Once
+	stop = func(sctx context.Context) error {
+		var err error
+		once.Do(func() {
+			cancel()
+			wg.Wait()
+			err = srv.Shutdown(sctx)
+		})
+		return err
+	}
+	return srv, stop, nil
+}

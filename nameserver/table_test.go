@@ -1,0 +1,94 @@
+package nameserver
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+func topicsOf(names ...string) map[string]TopicConfig {
+	m := make(map[string]TopicConfig)
+	for _, n := range names {
+		m[n] = TopicConfig{TopicName: n, ReadQueueNums: 4, WriteQueueNums: 4, Perm: 6}
+	}
+	return m
+}
+
+func TestRouteJSONIsWhatClientsParse(t *testing.T) {
+	tab := NewTable()
+	now := time.Unix(1000, 0)
+	tab.Register(Broker{Cluster: "DefaultCluster", Name: "broker-a", Addr: "127.0.0.1:10911", ConnID: 1}, topicsOf("T"), now)
+	r, ok := tab.Route("T")
+	if !ok {
+		t.Fatal("no route")
+	}
+	b, _ := json.Marshal(r)
+	want := `{"queueDatas":[{"brokerName":"broker-a","readQueueNums":4,"writeQueueNums":4,"perm":6,"topicSysFlag":0}],` +
+		`"brokerDatas":[{"cluster":"DefaultCluster","brokerName":"broker-a","brokerAddrs":{"0":"127.0.0.1:10911"},"enableActingMaster":false}],` +
+		`"filterServerTable":{}}`
+	if string(b) != want {
+		t.Fatalf("route JSON\n got %s\nwant %s", b, want)
+	}
+}
+
+func TestRegisterExpireCloseUnregister(t *testing.T) {
+	tab := NewTable()
+	t0 := time.Unix(1000, 0)
+	a := Broker{Cluster: "c", Name: "a", Addr: "10.0.0.1:1", ConnID: 1}
+	aSlave := Broker{Cluster: "c", Name: "a", ID: 1, Addr: "10.0.0.2:1", ConnID: 2}
+	b := Broker{Cluster: "c", Name: "b", Addr: "10.0.0.3:1", ConnID: 3}
+	tab.Register(a, topicsOf("T", "U"), t0)
+	tab.Register(aSlave, nil, t0)
+	tab.Register(b, topicsOf("T"), t0.Add(100*time.Second))
+
+	if r, _ := tab.Route("T"); len(r.QueueDatas) != 2 || len(r.BrokerDatas[0].BrokerAddrs) != 2 {
+		t.Fatalf("route T = %+v", r)
+	}
+	// a master re-registering without U drops U from the route
+	tab.Register(a, topicsOf("T"), t0.Add(10*time.Second))
+	if _, ok := tab.Route("U"); ok {
+		t.Fatal("U still routed")
+	}
+	// the slave expires (120 s after t0), a's master stays (registered at t0+10)
+	if gone := tab.Expire(t0.Add(125*time.Second), 120*time.Second); len(gone) != 1 || gone[0] != aSlave.Addr {
+		t.Fatalf("expired %v", gone)
+	}
+	if gone := tab.ConnClosed(3); len(gone) != 1 {
+		t.Fatalf("closed %v", gone)
+	}
+	if r, _ := tab.Route("T"); len(r.QueueDatas) != 1 || r.QueueDatas[0].BrokerName != "a" {
+		t.Fatalf("route T after b left = %+v", r)
+	}
+	if ci := tab.ClusterInfo(); len(ci.ClusterAddrTable["c"]) != 1 {
+		t.Fatalf("cluster info %+v", ci)
+	}
+	if !tab.DeleteTopic("T") || len(tab.Topics()) != 0 {
+		t.Fatalf("topics after delete: %v", tab.Topics())
+	}
+	if !tab.Unregister(a.Addr) || len(tab.Brokers()) != 0 {
+		t.Fatalf("brokers after unregister: %v", tab.Brokers())
+	}
+}
+
+func FuzzDecodeRegisterBody(f *testing.F) {
+	f.Add(EncodeRegisterBody(topicsOf("T", "TBW102"), DataVersion{Timestamp: 1}))
+	f.Add([]byte(`{"topicConfigSerializeWrapper":{"topicConfigTable":{"x":{"readQueueNums":-1}}}}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		body, err := DecodeRegisterBody(b)
+		if err != nil {
+			return
+		}
+		tab := NewTable()
+		tab.Register(Broker{Cluster: "c", Name: "n", Addr: "a:1"}, body.TopicConfigSerializeWrapper.TopicConfigTable, time.Unix(0, 0))
+		for _, topic := range tab.Topics() {
+			r, ok := tab.Route(topic)
+			if !ok {
+				t.Fatalf("listed topic %q has no route", topic)
+			}
+			if _, err := json.Marshal(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
