@@ -63,7 +63,8 @@ func (s *Store) dispatchTo(end int64) error {
 	if end <= from {
 		return nil
 	}
-	touched := map[queueKey]int64{}
+	touched := s.touched
+	clear(touched)
 	pos, err := s.log.Scan(from, end, false, func(phys int64, r *commitlog.Ref) error {
 		touched[queueKey{r.Header.Topic, r.Header.QueueID}] = r.Header.QueueOffset + int64(r.Header.Count)
 		return s.dispatchEntry(phys, &r.Header, nil)
@@ -98,10 +99,11 @@ func (s *Store) dispatchEntry(phys int64, h *commitlog.Header, only func(*commit
 	case h.QueueOffset > max && max > q.MinOffset():
 		s.cfg.Logger.Warn("storage: gap in ConsumeQueue", "topic", h.Topic, "queue", h.QueueID, "max", max, "next", h.QueueOffset)
 	}
-	units := make([]consumequeue.Unit, h.Count)
-	for i := range units {
-		units[i] = consumequeue.Unit{CommitLogOffset: phys, Size: h.Length, TagsCode: h.TagsCode(i)}
+	units := s.units[:0]
+	for i := range int(h.Count) {
+		units = append(units, consumequeue.Unit{CommitLogOffset: phys, Size: h.Length, TagsCode: h.TagsCode(i)})
 	}
+	s.units = units
 	if err := q.Append(h.QueueOffset, units); err != nil {
 		return fmt.Errorf("storage: %w", err)
 	}

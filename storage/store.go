@@ -79,7 +79,9 @@ type Store struct {
 	queuesMu sync.RWMutex
 	queues   map[queueKey]*consumequeue.Queue
 
-	dispatched atomic.Int64 // every entry below is in the ConsumeQueues
+	dispatched atomic.Int64        // every entry below is in the ConsumeQueues
+	units      []consumequeue.Unit // dispatcher scratch
+	touched    map[queueKey]int64  // dispatcher scratch
 	kick       chan struct{}
 	flushKick  chan struct{}
 	ops        chan func()
@@ -136,6 +138,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		done:      make(chan struct{}),
 		flushDone: make(chan struct{}),
 		waiters:   map[queueKey][]*waiter{},
+		touched:   map[queueKey]int64{},
 	}
 	if err := s.open(ctx); err != nil {
 		s.closeParts()

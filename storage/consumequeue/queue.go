@@ -25,9 +25,13 @@ type Queue struct {
 	st  atomic.Pointer[files] // nil once closed
 	min atomic.Int64
 	max atomic.Int64
+	// pend is the tail page: the newest units, not yet written to their
+	// file. See pending.
+	pend atomic.Pointer[pending]
 
 	// Writer-owned: only the writer goroutine (and Close) touch these.
 	dirty []*segment // written since the last Flush
+	pendN int        // units in pend not yet written to the file
 	buf   []byte     // encoding scratch
 	werr  error      // sticky write or sync error
 }
@@ -150,6 +154,7 @@ func (q *Queue) release() error {
 // Destroy closes the queue without flushing and removes its files and
 // directory durably (topic deletion). It may follow Close.
 func (q *Queue) Destroy() error {
+	q.dropPending()
 	if err := q.release(); err != nil && !errors.Is(err, ErrClosed) {
 		return err
 	}

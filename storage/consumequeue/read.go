@@ -17,11 +17,11 @@ func (q *Queue) Get(offset int64) (Unit, error) {
 	if offset < lo || offset >= hi {
 		return Unit{}, q.rangeErr("get", offset, lo, hi)
 	}
-	s, k := q.locate(st, offset)
-	if s == nil {
+	b := q.unitBytes(st, offset)
+	if b == nil {
 		return Unit{}, q.rangeErr("get", offset, lo, hi)
 	}
-	return decode(s.view[k*UnitSize:]), nil
+	return decode(b), nil
 }
 
 // Read appends to dst up to cap(dst)-len(dst) consecutive units starting at
@@ -40,12 +40,26 @@ func (q *Queue) Read(offset int64, dst []Unit) ([]Unit, error) {
 	if offset < lo || offset > hi {
 		return dst, q.rangeErr("read", offset, lo, hi)
 	}
+	p := q.pend.Load()
 	for offset < hi && len(dst) < cap(dst) {
+		if p != nil && offset >= p.start {
+			for ; offset < hi && len(dst) < cap(dst); offset++ {
+				b := q.unitBytes(st, offset)
+				if b == nil {
+					return dst, q.rangeErr("read", offset, lo, hi)
+				}
+				dst = append(dst, decode(b))
+			}
+			break
+		}
 		s, k := q.locate(st, offset)
 		if s == nil {
 			return dst, q.rangeErr("read", offset, lo, hi)
 		}
 		n := min(int64(cap(dst)-len(dst)), hi-offset, q.upf-k)
+		if p != nil && offset+n > p.start {
+			n = p.start - offset
+		}
 		b := s.view[k*UnitSize : (k+n)*UnitSize]
 		for len(b) > 0 {
 			dst = append(dst, decode(b))
@@ -106,8 +120,8 @@ func (q *Queue) SearchOffset(ts int64, storeTime func(Unit) (int64, error)) (int
 func (q *Queue) searchCommitLog(st *files, lo, hi, cl int64) int64 {
 	for lo < hi {
 		mid := lo + (hi-lo)/2
-		s, k := q.locate(st, mid)
-		if s == nil || decode(s.view[k*UnitSize:]).CommitLogOffset >= cl {
+		b := q.unitBytes(st, mid)
+		if b == nil || decode(b).CommitLogOffset >= cl {
 			hi = mid
 		} else {
 			lo = mid + 1

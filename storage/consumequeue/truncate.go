@@ -14,6 +14,9 @@ func (q *Queue) TruncateAfterCommitLogOffset(clOffset int64) error {
 	if err := q.writable("truncate", clOffset); err != nil {
 		return err
 	}
+	if err := q.flushPending(); err != nil {
+		return err
+	}
 	st := q.st.Load()
 	lo, hi := q.min.Load(), q.max.Load()
 	n := q.searchCommitLog(st, lo, hi, clOffset)
@@ -79,6 +82,9 @@ func (q *Queue) SetMinOffset(offset int64) error {
 	if err := q.writable("set min", offset); err != nil {
 		return err
 	}
+	if err := q.flushPending(); err != nil {
+		return err
+	}
 	lo, hi := q.min.Load(), q.max.Load()
 	if offset <= lo {
 		return nil
@@ -137,6 +143,9 @@ func (q *Queue) blankBelow(s *segment, from, to int64) error {
 // segments below clMin), as SetMinOffset. Writer only.
 func (q *Queue) DeleteBeforeCommitLogOffset(clMin int64) error {
 	if err := q.writable("delete before", clMin); err != nil {
+		return err
+	}
+	if err := q.flushPending(); err != nil {
 		return err
 	}
 	target := q.searchCommitLog(q.st.Load(), q.min.Load(), q.max.Load(), clMin)

@@ -39,25 +39,105 @@ func (q *Queue) Append(offset int64, units []Unit) error {
 			return q.fail(err)
 		}
 		k := offset % q.upf
-		n := min(end-offset, q.upf-k)
-		buf, at := q.buf[:0], k
-		if fresh {
+		if fresh && k > 0 {
+			buf := q.buf[:0]
 			for range k {
 				buf = AppendUnit(buf, blank())
 			}
-			at = 0
+			q.buf = buf
+			if err := q.writeAt(s, buf, 0); err != nil {
+				return err
+			}
 		}
-		for _, u := range units[:n] {
-			buf = AppendUnit(buf, u)
-		}
-		q.buf = buf
-		if err := q.writeAt(s, buf, at); err != nil {
+		p, err := q.pendingFor(offset)
+		if err != nil {
 			return err
 		}
+		n := min(end-offset, int64(len(p.data)/UnitSize-q.pendN))
+		b := p.data[q.pendN*UnitSize : q.pendN*UnitSize]
+		for _, u := range units[:n] {
+			b = AppendUnit(b, u)
+		}
+		q.pendN += int(n)
 		offset, units = offset+n, units[n:]
 	}
 	q.max.Store(end)
 	return nil
+}
+
+// pendingUnits is the size of the tail page. Appends land in it and reach
+// the file in one write when it fills or on Flush, so a queue of single
+// messages costs one pwrite per page instead of one per message.
+const pendingUnits = 256
+
+// pending is a tail page of units [start, start+len(data)/UnitSize) of one
+// file. Readers see units below MaxOffset in it without locks: the writer
+// only ever fills bytes past MaxOffset before publishing the new
+// MaxOffset, and a page written out is replaced, never reused, so bytes a
+// reader can see never change.
+type pending struct {
+	start int64
+	data  []byte
+}
+
+// pendingFor returns a tail page with room for the unit at offset
+// (== MaxOffset), writing out the current one when it is full.
+func (q *Queue) pendingFor(offset int64) (*pending, error) {
+	p := q.pend.Load()
+	if p != nil && offset < p.start+int64(len(p.data)/UnitSize) {
+		return p, nil
+	}
+	if err := q.flushPending(); err != nil {
+		return nil, err
+	}
+	n := min(pendingUnits, q.upf-offset%q.upf)
+	p = &pending{start: offset, data: make([]byte, n*UnitSize)}
+	q.pend.Store(p)
+	return p, nil
+}
+
+// flushPending writes the tail page's units to their file and retires the
+// page. Writer only.
+func (q *Queue) flushPending() error {
+	p := q.pend.Load()
+	if p == nil {
+		return nil
+	}
+	if q.pendN > 0 {
+		s, k := q.locate(q.st.Load(), p.start)
+		if s == nil {
+			return q.fail(fmt.Errorf("consumequeue: %s: no file for pending units at %d", q.dir, p.start))
+		}
+		if err := q.writeAt(s, p.data[:q.pendN*UnitSize], k); err != nil {
+			return err
+		}
+	}
+	q.pend.Store(nil)
+	q.pendN = 0
+	return nil
+}
+
+// dropPending forgets the tail page without writing it (the queue is
+// being destroyed).
+func (q *Queue) dropPending() {
+	q.pend.Store(nil)
+	q.pendN = 0
+}
+
+// unitBytes returns the encoded unit at offset from the tail page or the
+// file view; the caller checked offset < MaxOffset (loaded before this).
+func (q *Queue) unitBytes(st *files, offset int64) []byte {
+	if p := q.pend.Load(); p != nil && offset >= p.start {
+		i := (offset - p.start) * UnitSize
+		if i+UnitSize <= int64(len(p.data)) {
+			return p.data[i : i+UnitSize]
+		}
+	}
+	s, k := q.locate(st, offset)
+	if s == nil {
+		return nil
+	}
+	return s.view[k*UnitSize : (k+1)*UnitSize]
 }
 
 // writable returns the error that stops a writer operation, if any.
@@ -137,6 +217,7 @@ func (q *Queue) createSegment(start int64) (*segment, error) {
 // reset empties the queue and moves it to offset: every file goes, since
 // the next Append starts a fresh file with a blank pre-fill.
 func (q *Queue) reset(offset int64) error {
+	q.dropPending()
 	q.mu.Lock()
 	old := q.st.Swap(&files{})
 	q.min.Store(offset)
@@ -158,6 +239,9 @@ func (q *Queue) dropDirty(segs []*segment) {
 // sticky: every later write and Flush fails with it. Writer only.
 func (q *Queue) Flush() error {
 	if err := q.writable("flush", q.max.Load()); err != nil {
+		return err
+	}
+	if err := q.flushPending(); err != nil {
 		return err
 	}
 	for len(q.dirty) > 0 {
