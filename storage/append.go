@@ -81,6 +81,7 @@ func (s *Store) flushLoop() {
 		case <-tick.C:
 		}
 		_, err := s.log.Flush()
+		s.flushes.Add(1)
 		s.flushMu.Lock()
 		close(s.flushDone)
 		s.flushDone = make(chan struct{})

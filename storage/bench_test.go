@@ -70,6 +70,7 @@ func BenchmarkAppend(b *testing.B) {
 		b.SetBytes(benchEntry)
 		b.ReportAllocs()
 		b.SetParallelism(32) // 32 x GOMAXPROCS(2) = 64 appenders
+		f0 := s.flushes.Load()
 		b.RunParallel(func(pb *testing.PB) {
 			e := benchOne()
 			for pb.Next() {
@@ -78,6 +79,7 @@ func BenchmarkAppend(b *testing.B) {
 				}
 			}
 		})
+		b.ReportMetric(float64(b.N)/float64(max(1, s.flushes.Load()-f0)), "appends/fsync")
 	})
 	b.Run("async-64-appenders", func(b *testing.B) {
 		s := benchStore(b, AsyncFlush)
