@@ -276,3 +276,35 @@ func (s *Store) Queues(topic string) []QueueInfo {
 	})
 	return out
 }
+
+// Replay calls fn for every entry of (topic, queue) from offset to the
+// current end, in order, and returns the offset after the last one. It is
+// how broker services rebuild their in-memory tables from the records of
+// an internal topic at start. An unknown queue replays nothing.
+func (s *Store) Replay(topic string, queue int32, offset int64, fn func(e ReadEntry) error) (int64, error) {
+	if s.queue(topic, queue) == nil {
+		return offset, nil
+	}
+	for {
+		res, err := s.Read(topic, queue, offset, ReadOptions{MaxBytes: 1 << 20})
+		if err != nil {
+			var oe *OffsetError
+			if errors.As(err, &oe) && offset < oe.Min {
+				offset = oe.Min // retention moved the start
+				continue
+			}
+			return offset, err
+		}
+		for _, e := range res.Entries {
+			if err := fn(e); err != nil {
+				res.Release()
+				return offset, err
+			}
+		}
+		res.Release()
+		if res.NextOffset == offset {
+			return offset, nil
+		}
+		offset = res.NextOffset
+	}
+}

@@ -516,3 +516,32 @@ func TestAsyncFlushLossWindow(t *testing.T) {
 		t.Fatalf("%d messages after the crash, want the %d flushed ones first", len(got), len(durable))
 	}
 }
+
+func TestReplayInternalTopic(t *testing.T) {
+	fs := vfs.NewMem()
+	cfg := testConfig(fs)
+	s := mustOpen(t, cfg)
+	for i := range 50 {
+		rec := Entry{Kind: KindInternal, Topic: "__twinmq_test", Count: 1, Payload: fmt.Appendf(nil, "rec-%d", i)}
+		if _, err := s.Append(context.Background(), []Entry{rec}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	s = mustOpen(t, cfg)
+	defer s.Close()
+	n := 0
+	next, err := s.Replay("__twinmq_test", 0, 0, func(e ReadEntry) error {
+		if e.Kind != KindInternal || string(e.Payload) != fmt.Sprintf("rec-%d", n) {
+			return fmt.Errorf("record %d: %q", n, e.Payload)
+		}
+		n++
+		return nil
+	})
+	if err != nil || n != 50 || next != 50 {
+		t.Fatalf("replayed %d records to %d: %v", n, next, err)
+	}
+	if next, err := s.Replay("__none", 0, 0, func(ReadEntry) error { return nil }); err != nil || next != 0 {
+		t.Fatalf("replay of an unknown topic: %d %v", next, err)
+	}
+}
