@@ -89,7 +89,7 @@ type Store struct {
 	wg         sync.WaitGroup
 
 	flushMu   sync.Mutex
-	flushes   atomic.Int64 // flush passes, for the group-commit benchmark
+	flushes   atomic.Int64  // flush passes, for the group-commit benchmark
 	flushDone chan struct{} // closed after each flush pass (SYNC_FLUSH)
 
 	waitMu  sync.Mutex
