@@ -1,0 +1,102 @@
+package remotingapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/twinmq/twinmq/broker/topics"
+	"github.com/twinmq/twinmq/nameserver"
+	"github.com/twinmq/twinmq/netio"
+	"github.com/twinmq/twinmq/wire/remoting"
+)
+
+// updateAndCreateTopic (17) creates a topic or changes its queue count and
+// permission. The Go admin client ignores the response code (spec §2.12).
+func (b *Broker) updateAndCreateTopic(ctx context.Context, _ *netio.Conn, req *remoting.Command) *remoting.Command {
+	e := ext{m: req.ExtFields}
+	e.require("topic")
+	name := e.str("topic")
+	queues := max(e.i32("readQueueNums", 8), e.i32("writeQueueNums", 8))
+	perm := e.i32("perm", topics.DefaultPerm)
+	if e.err == nil {
+		e.err = validTopic(name)
+	}
+	if e.err != nil {
+		return errorResponse(req, e.err)
+	}
+	if _, ok := b.topics.Get(name); ok {
+		_, err := b.topics.Update(ctx, name, func(c *topics.Config) error {
+			c.Queues = max(c.Queues, queues) // queues never shrink: their data stays
+			c.Perm = perm
+			return nil
+		})
+		if err != nil {
+			return errorResponse(req, err)
+		}
+		return remoting.NewResponse(req, remoting.Success, "")
+	}
+	if _, err := b.topics.Create(ctx, topics.Config{Name: name, Queues: queues, Perm: perm}); err != nil {
+		return errorResponse(req, err)
+	}
+	return remoting.NewResponse(req, remoting.Success, "")
+}
+
+// deleteTopicInBroker (215) deletes the topic, its queues and the
+// committed offsets on it.
+func (b *Broker) deleteTopicInBroker(ctx context.Context, _ *netio.Conn, req *remoting.Command) *remoting.Command {
+	name := req.ExtFields["topic"]
+	if err := b.topics.Delete(ctx, name); err != nil {
+		return errorResponse(req, err)
+	}
+	if _, err := b.offsets.Delete(ctx, "", name); err != nil {
+		b.log.Warn("cannot delete offsets of deleted topic", "topic", name, "err", err)
+	}
+	return remoting.NewResponse(req, remoting.Success, "")
+}
+
+// getAllTopicConfig (21): TopicConfigSerializeWrapper JSON.
+func (b *Broker) getAllTopicConfig(_ context.Context, _ *netio.Conn, req *remoting.Command) *remoting.Command {
+	return jsonResponse(req, nameserver.TopicConfigWrapper{TopicConfigTable: b.topicConfigs(),
+		DataVersion: nameserver.DataVersion{Timestamp: b.cfg.Now().UnixMilli()}})
+}
+
+// subscriptionGroupConfig is SubscriptionGroupConfig.java with its
+// defaults (spec §2.12).
+type subscriptionGroupConfig struct {
+	GroupName                      string `json:"groupName"`
+	ConsumeEnable                  bool   `json:"consumeEnable"`
+	ConsumeFromMinEnable           bool   `json:"consumeFromMinEnable"`
+	ConsumeBroadcastEnable         bool   `json:"consumeBroadcastEnable"`
+	RetryQueueNums                 int    `json:"retryQueueNums"`
+	RetryMaxTimes                  int    `json:"retryMaxTimes"`
+	BrokerID                       int    `json:"brokerId"`
+	WhichBrokerWhenConsumeSlowly   int    `json:"whichBrokerWhenConsumeSlowly"`
+	NotifyConsumerIDsChangedEnable bool   `json:"notifyConsumerIdsChangedEnable"`
+}
+
+// getAllSubscriptionGroupConfig (201): every group that has members or
+// committed offsets.
+func (b *Broker) getAllSubscriptionGroupConfig(_ context.Context, _ *netio.Conn, req *remoting.Command) *remoting.Command {
+	table := make(map[string]subscriptionGroupConfig)
+	for _, list := range [][]string{b.clients.groupNames(), b.offsets.Groups()} {
+		for _, g := range list {
+			table[g] = subscriptionGroupConfig{GroupName: g, ConsumeEnable: true, ConsumeFromMinEnable: true,
+				ConsumeBroadcastEnable: true, RetryQueueNums: 1, RetryMaxTimes: 16, WhichBrokerWhenConsumeSlowly: 1,
+				NotifyConsumerIDsChangedEnable: true}
+		}
+	}
+	return jsonResponse(req, map[string]any{"subscriptionGroupTable": table,
+		"dataVersion": nameserver.DataVersion{Timestamp: b.cfg.Now().UnixMilli()}})
+}
+
+// jsonResponse is a SUCCESS response whose body is v as compact JSON.
+func jsonResponse(req *remoting.Command, v any) *remoting.Command {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return errorResponse(req, fmt.Errorf("encode: %w", err))
+	}
+	resp := remoting.NewResponse(req, remoting.Success, "")
+	resp.Body = body
+	return resp
+}

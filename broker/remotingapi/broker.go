@@ -1,0 +1,249 @@
+package remotingapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twinmq/twinmq/broker/offsets"
+	"github.com/twinmq/twinmq/broker/topics"
+	"github.com/twinmq/twinmq/netio"
+	"github.com/twinmq/twinmq/storage"
+	"github.com/twinmq/twinmq/wire/remoting"
+)
+
+// Defaults of Config (BrokerConfig.java, spec §2).
+const (
+	DefaultBrokerName       = "broker-a"
+	DefaultClusterName      = "DefaultCluster"
+	DefaultTopicQueues      = 4
+	DefaultMaxMessageSize   = 4 << 20
+	DefaultRegisterInterval = 30 * time.Second
+	DefaultClientTTL        = 120 * time.Second
+	DefaultLockTTL          = 60 * time.Second
+	DefaultMaxSuspend       = 25 * time.Second // under the Go client's 30 s pull timeout
+	autoCreateTopicKey      = "TBW102"         // TopicValidator.AUTO_CREATE_TOPIC_KEY_TOPIC
+	autoCreateTopicQueues   = 8
+	maxPullMessages         = 32
+	maxPullBytes            = 4 << 20
+)
+
+// Config configures a Broker. The zero value of every field but
+// AdvertisedAddr has a working default, filled by validate.
+type Config struct {
+	BrokerName  string
+	ClusterName string
+	// AdvertisedAddr is the ip:port clients reach the remoting listener at;
+	// it is the STOREHOST of every stored message and the address in
+	// offsetMsgIds, so it must be an IP address.
+	AdvertisedAddr string
+	// NamesrvAddrs are the name servers to register with (none: no
+	// registration).
+	NamesrvAddrs []string
+	// DisableAutoCreateTopic refuses sends to unknown topics
+	// (autoCreateTopicEnable=false) and stops advertising TBW102.
+	DisableAutoCreateTopic bool
+	// DefaultTopicQueues is the queue count of auto-created topics.
+	DefaultTopicQueues int32
+	MaxMessageSize     int
+	RegisterInterval   time.Duration
+	ClientTTL          time.Duration
+	LockTTL            time.Duration
+	MaxSuspend         time.Duration
+	Logger             *slog.Logger
+	Now                func() time.Time
+}
+
+func (c *Config) validate() (netip.AddrPort, error) {
+	ap, err := netip.ParseAddrPort(c.AdvertisedAddr)
+	if err != nil {
+		return ap, fmt.Errorf("remotingapi: advertised address %q must be ip:port: %w", c.AdvertisedAddr, err)
+	}
+	setDefault(&c.BrokerName, DefaultBrokerName)
+	setDefault(&c.ClusterName, DefaultClusterName)
+	setDefault(&c.DefaultTopicQueues, DefaultTopicQueues)
+	setDefault(&c.MaxMessageSize, DefaultMaxMessageSize)
+	setDefault(&c.RegisterInterval, DefaultRegisterInterval)
+	setDefault(&c.ClientTTL, DefaultClientTTL)
+	setDefault(&c.LockTTL, DefaultLockTTL)
+	setDefault(&c.MaxSuspend, DefaultMaxSuspend)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return ap, nil
+}
+
+func setDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
+	}
+}
+
+// handlerFunc answers one request. It returns the response, or nil when it
+// answers later itself (a parked long poll).
+type handlerFunc func(ctx context.Context, c *netio.Conn, req *remoting.Command) *remoting.Command
+
+// Broker is the RocketMQ adapter; it implements netio.Handler.
+type Broker struct {
+	cfg       Config
+	log       *slog.Logger
+	store     *storage.Store
+	topics    *topics.Registry
+	offsets   *offsets.Table
+	storeHost netip.AddrPort
+	uniq      *remoting.UniqIDGenerator
+	clients   *clientTable
+	locks     *lockTable
+	codes     map[int32]handlerFunc
+	opaque    atomic.Int32
+	reg       *registrar
+
+	ctx      context.Context // ends at Close; parents every request
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+	unwatch  func()
+}
+
+// New returns a Broker serving store through the topic registry and the
+// offset table; Start begins registration and client expiry.
+func New(cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.Table) (*Broker, error) {
+	host, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &Broker{
+		cfg: cfg, log: cfg.Logger.With("component", "remoting", "broker", cfg.BrokerName),
+		store: store, topics: reg, offsets: offs, storeHost: host,
+		uniq:    remoting.NewUniqIDGenerator(host.Addr(), os.Getpid(), 0, cfg.Now),
+		clients: newClientTable(), locks: newLockTable(),
+		ctx: ctx, cancel: cancel,
+	}
+	b.codes = b.handlers()
+	b.reg = newRegistrar(b)
+	return b, nil
+}
+
+// handlers is the dispatch table by request code.
+func (b *Broker) handlers() map[int32]handlerFunc {
+	return map[int32]handlerFunc{
+		remoting.SendMessage:                   b.sendMessage,
+		remoting.SendMessageV2:                 b.sendMessage,
+		remoting.SendBatchMessage:              b.sendBatchMessage,
+		remoting.PullMessage:                   b.pullMessage,
+		remoting.HeartBeat:                     b.heartBeat,
+		remoting.UnregisterClient:              b.unregisterClient,
+		remoting.GetConsumerListByGroup:        b.getConsumerList,
+		remoting.QueryConsumerOffset:           b.queryConsumerOffset,
+		remoting.UpdateConsumerOffset:          b.updateConsumerOffset,
+		remoting.SearchOffsetByTimestamp:       b.searchOffsetByTimestamp,
+		remoting.GetMaxOffset:                  b.getMaxOffset,
+		remoting.GetMinOffset:                  b.getMinOffset,
+		remoting.GetEarliestMsgStoretime:       b.getEarliestMsgStoretime,
+		remoting.LockBatchMQ:                   b.lockBatchMQ,
+		remoting.UnlockBatchMQ:                 b.unlockBatchMQ,
+		remoting.UpdateAndCreateTopic:          b.updateAndCreateTopic,
+		remoting.DeleteTopicInBroker:           b.deleteTopicInBroker,
+		getAllTopicConfig:                      b.getAllTopicConfig,
+		remoting.GetAllSubscriptionGroupConfig: b.getAllSubscriptionGroupConfig,
+		remoting.QueryMessage:                  b.queryMessage,
+		remoting.ViewMessageByID:               b.viewMessageByID,
+	}
+}
+
+// Start registers with the name servers (now, every RegisterInterval and
+// after every topic change) and expires silent clients, until Close.
+func (b *Broker) Start() {
+	b.unwatch = b.topics.Watch(func(topics.Config, bool) { b.reg.kick() })
+	b.wg.Add(2)
+	go func() { defer b.wg.Done(); b.reg.run(b.ctx) }()
+	go func() { defer b.wg.Done(); b.expireLoop(b.ctx) }()
+}
+
+// Close stops registration (unregistering from the name servers) and
+// expiry, and fails parked long polls' later writes harmlessly.
+func (b *Broker) Close(ctx context.Context) {
+	b.stopOnce.Do(func() {
+		if b.unwatch != nil {
+			b.unwatch()
+		}
+		b.cancel()
+		b.wg.Wait()
+		b.reg.unregister(ctx)
+	})
+}
+
+// StoreHost is the advertised address written into stored messages.
+func (b *Broker) StoreHost() netip.AddrPort { return b.storeHost }
+
+// OnOpen implements netio.Handler.
+func (b *Broker) OnOpen(*netio.Conn) {}
+
+// OnClose implements netio.Handler: the connection's clients leave their
+// groups (the only departure signal from Go clients, spec §2.6).
+func (b *Broker) OnClose(c *netio.Conn, _ error) {
+	changed := b.clients.removeConn(c)
+	if len(changed) > 0 {
+		go b.notifyGroups(changed) // OnClose must not block
+	}
+}
+
+// OnFrame implements netio.Handler.
+func (b *Broker) OnFrame(c *netio.Conn, frame []byte, done func()) {
+	defer done()
+	req, err := remoting.Decode(frame)
+	if err != nil {
+		b.log.Debug("undecodable frame; closing", "remote", c.RemoteAddr().String(), "err", err)
+		_ = c.Close()
+		return
+	}
+	if req.IsResponse() {
+		return // replies to NOTIFY_CONSUMER_IDS_CHANGED and the like
+	}
+	h := b.codes[req.Code]
+	var resp *remoting.Command
+	if h == nil {
+		resp = remoting.NewResponse(req, remoting.RequestCodeNotSupported,
+			fmt.Sprintf(" request type %d not supported", req.Code))
+	} else {
+		resp = h(b.ctx, c, req)
+	}
+	if resp != nil {
+		b.reply(c, req, resp)
+	}
+}
+
+// reply writes resp unless req asked for no reply (spec §1.6: only the
+// oneway bit, never the request code, decides).
+func (b *Broker) reply(c *netio.Conn, req, resp *remoting.Command) {
+	if req.IsOneway() {
+		return
+	}
+	_ = c.Write(remoting.AppendCommand(nil, resp))
+}
+
+// expireLoop drops clients and locks that went silent.
+func (b *Broker) expireLoop(ctx context.Context) {
+	tick := time.NewTicker(min(b.cfg.ClientTTL/4, 10*time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if changed := b.clients.expire(b.cfg.Now(), b.cfg.ClientTTL); len(changed) > 0 {
+				b.notifyGroups(changed)
+			}
+		}
+	}
+}

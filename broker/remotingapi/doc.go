@@ -1,0 +1,27 @@
+// Package remotingapi is twinmq's RocketMQ adapter: it answers remoting
+// commands from RocketMQ clients (rocketmq-client-go, Java, ali-ons) with
+// the protocol-neutral services (storage, broker/topics, broker/offsets)
+// and registers the broker with every name server. Facts cite
+// /work/shared/reference/rocketmq-remoting.md ("spec") by section.
+//
+// One file per request-code family: send.go (SEND_MESSAGE 10,
+// SEND_MESSAGE_V2 310, SEND_BATCH_MESSAGE 320), pull.go (PULL_MESSAGE 11
+// and its long poll), clients.go (HEART_BEAT 34, UNREGISTER_CLIENT 35,
+// GET_CONSUMER_LIST_BY_GROUP 38, NOTIFY_CONSUMER_IDS_CHANGED 40),
+// offset.go (14, 15, 29, 30, 31, 32), lock.go (LOCK_BATCH_MQ 41,
+// UNLOCK_BATCH_MQ 42), admin.go (17, 21, 201, 215), query.go
+// (QUERY_MESSAGE 12, VIEW_MESSAGE_BY_ID 33) and register.go (the broker's
+// side of REGISTER_BROKER 103). codes.go holds the one table from errors
+// to response codes.
+//
+// A RocketMQ message is stored as its stored-message encoding (wire/remoting,
+// spec §3.3) with QUEUEOFFSET, PHYSICALOFFSET and STORETIMESTAMP written
+// under the append lock, so a pull response is the stored payloads
+// concatenated. PHYSICALOFFSET, and the offset inside an offsetMsgId, is
+// the CommitLog offset of the twinmq entry (not of its payload), so
+// VIEW_MESSAGE_BY_ID and storage.Store.ReadAt agree.
+//
+// Long polls (PULL_MESSAGE with the SUSPEND flag) park a storage.Notify
+// registration and a timer, never a goroutine; the frame's done is called
+// at once so netio's shutdown does not wait for them.
+package remotingapi

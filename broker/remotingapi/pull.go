@@ -1,0 +1,236 @@
+package remotingapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twinmq/twinmq/netio"
+	"github.com/twinmq/twinmq/storage"
+	"github.com/twinmq/twinmq/wire/remoting"
+)
+
+// PullSysFlag bits (PullSysFlag.java, spec §2.5).
+const (
+	pullCommitOffset = 0x1
+	pullSuspend      = 0x2
+	pullSubscription = 0x4
+)
+
+// pullRequest is a decoded PULL_MESSAGE header.
+type pullRequest struct {
+	group, topic string
+	queueID      int32
+	offset       int64
+	maxMsgs      int32
+	sysFlag      int32
+	commitOffset int64
+	suspend      time.Duration
+	subscription string
+}
+
+func parsePullRequest(m map[string]string) (pullRequest, error) {
+	e := ext{m: m}
+	e.require("consumerGroup", "topic", "queueId", "queueOffset")
+	r := pullRequest{
+		group: e.str("consumerGroup"), topic: e.str("topic"), queueID: e.i32("queueId", 0),
+		offset: e.i64("queueOffset", 0), maxMsgs: e.i32("maxMsgNums", maxPullMessages),
+		sysFlag: e.i32("sysFlag", 0), commitOffset: e.i64("commitOffset", -1),
+		suspend: time.Duration(e.i64("suspendTimeoutMillis", 0)) * time.Millisecond, subscription: e.str("subscription"),
+	}
+	if r.queueID < 0 || r.offset < 0 {
+		return r, fmt.Errorf("%w: queueId %d, queueOffset %d", errInvalidParameter, r.queueID, r.offset)
+	}
+	return r, e.err
+}
+
+// pullResult is one evaluation of a pull: the status table of spec §2.5.
+type pullResult struct {
+	code          int32
+	status        string // GetMessageStatus name, the remark Java sends
+	next, min, max int64
+	body          []byte
+}
+
+func (b *Broker) pullMessage(ctx context.Context, c *netio.Conn, req *remoting.Command) *remoting.Command {
+	r, err := parsePullRequest(req.ExtFields)
+	if err != nil {
+		return errorResponse(req, err)
+	}
+	t, ok := b.topics.Get(r.topic)
+	if !ok {
+		return errorResponse(req, fmt.Errorf("%w: topic[%s] not exist, apply first please!", errTopicNotExist, r.topic))
+	}
+	if t.Perm&4 == 0 {
+		return errorResponse(req, fmt.Errorf("%w: the topic[%s] pulling is forbidden", errNoPermission, r.topic))
+	}
+	if r.queueID >= t.Queues {
+		return errorResponse(req, fmt.Errorf("%w: queueId[%d] is illegal, topic %s has %d queues", errInvalidParameter, r.queueID, r.topic, t.Queues))
+	}
+	if r.sysFlag&pullCommitOffset != 0 && r.commitOffset >= 0 {
+		if err := b.offsets.Commit(ctx, r.group, r.topic, r.queueID, r.commitOffset); err != nil {
+			b.log.Warn("commit offset on pull failed", "group", r.group, "topic", r.topic, "queue", r.queueID, "err", err)
+		}
+	}
+	filter := b.pullFilter(&r, c)
+	res, err := b.readPull(&r, filter)
+	if err != nil {
+		return errorResponse(req, err)
+	}
+	if res.code == remoting.PullNotFound && r.sysFlag&pullSuspend != 0 && r.suspend > 0 {
+		b.park(c, req, &r, filter)
+		return nil
+	}
+	return pullResponse(req, res)
+}
+
+// pullFilter is the tag filter of the consumer's subscription: the one in
+// the request when the SUBSCRIPTION flag is set, else the one its heartbeat
+// registered (the Go client never sends it on pulls, spec §2.5). No
+// subscription, or "*", takes everything.
+func (b *Broker) pullFilter(r *pullRequest, c *netio.Conn) func(int64) bool {
+	expr := r.subscription
+	if r.sysFlag&pullSubscription == 0 {
+		expr = b.clients.subscription(r.group, r.topic)
+	}
+	codes := tagCodes(expr)
+	if codes == nil {
+		return nil
+	}
+	return func(code int64) bool { _, ok := codes[code]; return ok }
+}
+
+// tagCodes parses "TagA || TagB" into Java hash codes; nil means all.
+func tagCodes(expr string) map[int64]struct{} {
+	expr = strings.TrimSpace(expr)
+	if expr == "" || expr == "*" {
+		return nil
+	}
+	codes := make(map[int64]struct{})
+	for _, tag := range strings.Split(expr, "||") {
+		if tag = strings.TrimSpace(tag); tag != "" {
+			codes[remoting.TagsHashCode(tag)] = struct{}{}
+		}
+	}
+	if len(codes) == 0 {
+		return nil
+	}
+	return codes
+}
+
+// readPull reads for r and classifies the outcome (spec §2.5 table).
+func (b *Broker) readPull(r *pullRequest, filter func(int64) bool) (pullResult, error) {
+	maxMsgs := int(min(max(r.maxMsgs, 1), maxPullMessages))
+	res, err := b.store.Read(r.topic, r.queueID, r.offset, storage.ReadOptions{MaxEntries: maxMsgs, MaxBytes: maxPullBytes, Filter: filter})
+	var oe *storage.OffsetError
+	switch {
+	case errors.Is(err, storage.ErrQueueNotFound):
+		if r.offset == 0 {
+			return pullResult{code: remoting.PullNotFound, status: "NO_MATCHED_LOGIC_QUEUE"}, nil
+		}
+		return pullResult{code: remoting.PullOffsetMoved, status: "NO_MATCHED_LOGIC_QUEUE"}, nil
+	case errors.As(err, &oe):
+		if r.offset < oe.Min {
+			return pullResult{code: remoting.PullOffsetMoved, status: "OFFSET_TOO_SMALL", next: oe.Min, min: oe.Min, max: oe.Max}, nil
+		}
+		return pullResult{code: remoting.PullOffsetMoved, status: "OFFSET_OVERFLOW_BADLY", next: oe.Max, min: oe.Min, max: oe.Max}, nil
+	case err != nil:
+		return pullResult{}, fmt.Errorf("pull %s/%d@%d: %w", r.topic, r.queueID, r.offset, err)
+	}
+	defer res.Release()
+	out := pullResult{next: res.NextOffset, min: res.MinOffset, max: res.MaxOffset}
+	n := 0
+	for _, e := range res.Entries {
+		if e.Kind == storage.KindRocketMQ {
+			n += len(e.Payload)
+		}
+	}
+	if n > 0 {
+		out.body = make([]byte, 0, n)
+		for _, e := range res.Entries {
+			if e.Kind == storage.KindRocketMQ { // Kafka batches are not converted yet
+				out.body = append(out.body, e.Payload...)
+			}
+		}
+		out.code, out.status = remoting.Success, "FOUND"
+		return out, nil
+	}
+	switch {
+	case res.NextOffset > r.offset:
+		out.code, out.status = remoting.PullRetryImmediately, "NO_MATCHED_MESSAGE"
+	case res.MaxOffset == 0 && r.offset != 0:
+		out.code, out.status = remoting.PullOffsetMoved, "NO_MESSAGE_IN_QUEUE"
+	default:
+		out.code, out.status = remoting.PullNotFound, "OFFSET_OVERFLOW_ONE"
+	}
+	return out, nil
+}
+
+func pullResponse(req *remoting.Command, res pullResult) *remoting.Command {
+	resp := remoting.NewResponse(req, res.code, res.status)
+	resp.ExtFields["suggestWhichBrokerId"] = "0"
+	resp.ExtFields["nextBeginOffset"] = strconv.FormatInt(res.next, 10)
+	resp.ExtFields["minOffset"] = strconv.FormatInt(res.min, 10)
+	resp.ExtFields["maxOffset"] = strconv.FormatInt(res.max, 10)
+	resp.Body = res.body
+	return resp
+}
+
+// park holds a pull that found nothing (Java's PullRequestHoldService):
+// an append to the queue, the suspend timeout or the broker's Close
+// answers it, whichever comes first; none holds a goroutine while waiting.
+func (b *Broker) park(c *netio.Conn, req *remoting.Command, r *pullRequest, filter func(int64) bool) {
+	p := &parkedPull{b: b, c: c, req: req, r: r, filter: filter}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.timer = time.AfterFunc(min(r.suspend, b.cfg.MaxSuspend), func() { p.answer(false) })
+	p.stopCtx = context.AfterFunc(b.ctx, func() { p.answer(false) })
+	// fn runs on the store's dispatcher (or here, at once) and must not
+	// block: answer reads and writes, so it gets a goroutine.
+	p.cancel = b.store.Notify(r.topic, r.queueID, r.offset, func() { go p.answer(true) })
+}
+
+// parkedPull is one held pull. mu guards the wake-up handles; answered
+// makes the first wake-up the only one.
+type parkedPull struct {
+	b        *Broker
+	c        *netio.Conn
+	req      *remoting.Command
+	r        *pullRequest
+	filter   func(int64) bool
+	answered atomic.Bool
+
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopCtx func() bool
+	cancel  func() bool
+}
+
+func (p *parkedPull) answer(woken bool) {
+	if !p.answered.CompareAndSwap(false, true) {
+		return
+	}
+	p.mu.Lock() // waits for park to finish registering
+	p.timer.Stop()
+	p.stopCtx()
+	if p.cancel != nil {
+		p.cancel()
+	}
+	p.mu.Unlock()
+	res, err := p.b.readPull(p.r, p.filter)
+	if err != nil {
+		p.b.reply(p.c, p.req, errorResponse(p.req, err))
+		return
+	}
+	if woken && res.code == remoting.PullNotFound {
+		// Woken, yet nothing readable: let the client pull again at once
+		// rather than wait a whole suspend again.
+		res.code = remoting.PullRetryImmediately
+	}
+	p.b.reply(p.c, p.req, pullResponse(p.req, res))
+}

@@ -1,0 +1,149 @@
+package remotingapi
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/twinmq/twinmq/nameserver"
+	"github.com/twinmq/twinmq/wire/remoting"
+)
+
+// registrar registers the broker with every name server (DESIGN.md §6):
+// at start, every RegisterInterval, and at once after a topic change so
+// clients see a new topic's route immediately. A failed registration is
+// retried after retryDelay. Only run's goroutine touches clients.
+type registrar struct {
+	b       *Broker
+	kickCh  chan struct{}
+	clients map[string]*nameserver.Client
+	version int64
+}
+
+const (
+	retryDelay      = time.Second
+	registerTimeout = 6 * time.Second // the name server RPC timeout of the clients
+)
+
+func newRegistrar(b *Broker) *registrar {
+	return &registrar{b: b, kickCh: make(chan struct{}, 1), clients: make(map[string]*nameserver.Client)}
+}
+
+// kick asks for a registration now; it never blocks.
+func (r *registrar) kick() {
+	select {
+	case r.kickCh <- struct{}{}:
+	default:
+	}
+}
+
+func (r *registrar) run(ctx context.Context) {
+	if len(r.b.cfg.NamesrvAddrs) == 0 {
+		return
+	}
+	tick := time.NewTicker(r.b.cfg.RegisterInterval)
+	defer tick.Stop()
+	retry := time.NewTimer(0)
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-r.kickCh:
+		case <-retry.C:
+		}
+		if !r.registerAll(ctx) {
+			retry.Reset(retryDelay)
+		}
+	}
+}
+
+// registerAll registers with every name server; it reports whether all
+// accepted.
+func (r *registrar) registerAll(ctx context.Context) bool {
+	r.version++
+	body := nameserver.EncodeRegisterBody(r.b.topicConfigs(), nameserver.DataVersion{
+		Timestamp: r.b.cfg.Now().UnixMilli(), Counter: r.version})
+	ok := true
+	for _, addr := range r.b.cfg.NamesrvAddrs {
+		req := remoting.NewRequest(remoting.RegisterBroker, 0)
+		f := req.ExtFields
+		f["brokerName"], f["brokerAddr"], f["clusterName"] = r.b.cfg.BrokerName, r.b.storeHost.String(), r.b.cfg.ClusterName
+		f["brokerId"], f["haServerAddr"], f["compressed"] = "0", r.b.storeHost.String(), "false"
+		f["bodyCrc32"] = strconv.FormatInt(int64(remoting.BodyCRC(body)), 10)
+		req.Body = body
+		resp, err := r.invoke(ctx, addr, req)
+		if err == nil && resp.Code != remoting.Success {
+			r.b.log.Warn("name server refused registration", "namesrv", addr, "code", resp.Code, "remark", resp.Remark)
+			ok = false
+		} else if err != nil && ctx.Err() == nil {
+			r.b.log.Warn("cannot register with name server", "namesrv", addr, "err", err)
+			ok = false
+		}
+	}
+	return ok
+}
+
+// invoke sends req to addr over a cached connection, dialing as needed.
+func (r *registrar) invoke(ctx context.Context, addr string, req *remoting.Command) (*remoting.Command, error) {
+	ctx, cancel := context.WithTimeout(ctx, registerTimeout)
+	defer cancel()
+	c := r.clients[addr]
+	if c != nil && c.Err() != nil {
+		_ = c.Close()
+		c = nil
+	}
+	if c == nil {
+		var err error
+		if c, err = nameserver.Dial(ctx, addr); err != nil {
+			return nil, err
+		}
+		r.clients[addr] = c
+	}
+	resp, err := c.Invoke(ctx, req)
+	if err != nil {
+		_ = c.Close()
+		delete(r.clients, addr)
+	}
+	return resp, err
+}
+
+// unregister says goodbye to every name server (UNREGISTER_BROKER) and
+// closes the connections; run must have returned.
+func (r *registrar) unregister(ctx context.Context) {
+	for _, addr := range r.b.cfg.NamesrvAddrs {
+		c := r.clients[addr]
+		if c == nil {
+			continue
+		}
+		req := remoting.NewRequest(remoting.UnregisterBroker, 0)
+		req.ExtFields["brokerName"], req.ExtFields["brokerAddr"] = r.b.cfg.BrokerName, r.b.storeHost.String()
+		req.ExtFields["clusterName"], req.ExtFields["brokerId"] = r.b.cfg.ClusterName, "0"
+		ictx, cancel := context.WithTimeout(ctx, time.Second)
+		_, _ = c.Invoke(ictx, req)
+		cancel()
+		_ = c.Close()
+		delete(r.clients, addr)
+	}
+}
+
+// topicConfigs is the topic table the broker registers: every topic of
+// the registry, and TBW102 (perm 7: inherit, read, write; 8 queues) when
+// topics are auto-created, which is how producers learn a route for a topic
+// that does not exist yet (spec §2.2).
+func (b *Broker) topicConfigs() map[string]nameserver.TopicConfig {
+	out := make(map[string]nameserver.TopicConfig)
+	for _, t := range b.topics.List() {
+		if t.Internal {
+			continue
+		}
+		out[t.Name] = nameserver.TopicConfig{TopicName: t.Name, ReadQueueNums: t.Queues, WriteQueueNums: t.Queues,
+			Perm: t.Perm, TopicFilterType: "SINGLE_TAG", Attributes: map[string]string{}}
+	}
+	if !b.cfg.DisableAutoCreateTopic {
+		out[autoCreateTopicKey] = nameserver.TopicConfig{TopicName: autoCreateTopicKey, ReadQueueNums: autoCreateTopicQueues,
+			WriteQueueNums: autoCreateTopicQueues, Perm: 7, TopicFilterType: "SINGLE_TAG", Attributes: map[string]string{}}
+	}
+	return out
+}

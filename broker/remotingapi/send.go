@@ -1,0 +1,276 @@
+package remotingapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/twinmq/twinmq/broker/topics"
+	"github.com/twinmq/twinmq/netio"
+	"github.com/twinmq/twinmq/storage"
+	"github.com/twinmq/twinmq/wire/remoting"
+)
+
+// Property names (MessageConst.java, spec §3.1).
+const (
+	propTags    = "TAGS"
+	propKeys    = "KEYS"
+	propUniqKey = "UNIQ_KEY"
+)
+
+const (
+	retryGroupPrefix = "%RETRY%"
+	dlqGroupPrefix   = "%DLQ%"
+	maxTopicLen      = 127
+	maxRetryTopicLen = 255
+)
+
+// sendRequest is a decoded SEND_MESSAGE header (V1 names).
+type sendRequest struct {
+	topic, defaultTopic  string
+	defaultQueues        int32
+	queueID              int32
+	sysFlag, flag        int32
+	bornTimestamp        int64
+	properties           string
+	reconsumeTimes       int32
+	maxReconsumeTimes    int32
+	batch                bool
+}
+
+func parseSendRequest(m map[string]string) (sendRequest, error) {
+	e := ext{m: sendHeader(m)}
+	e.require("topic")
+	r := sendRequest{
+		topic: e.str("topic"), defaultTopic: e.str("defaultTopic"),
+		defaultQueues: e.i32("defaultTopicQueueNums", 0), queueID: e.i32("queueId", -1),
+		sysFlag: e.i32("sysFlag", 0), flag: e.i32("flag", 0), bornTimestamp: e.i64("bornTimestamp", 0),
+		properties: e.str("properties"), reconsumeTimes: e.i32("reconsumeTimes", 0),
+		maxReconsumeTimes: e.i32("maxReconsumeTimes", 0), batch: e.boolean("batch"),
+	}
+	return r, e.err
+}
+
+// validTopic applies TopicValidator's rules (spec §2.4 step 1): the
+// characters [%|a-zA-Z0-9_-], at most 127 bytes (255 for retry topics),
+// and none of twinmq's internal names.
+func validTopic(t string) error {
+	limit := maxTopicLen
+	if strings.HasPrefix(t, retryGroupPrefix) {
+		limit = maxRetryTopicLen
+	}
+	if t == "" || len(t) > limit {
+		return fmt.Errorf("%w: topic %q: length %d not in [1, %d]", errInvalidParameter, t, len(t), limit)
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '%' || c == '|' || c == '_' || c == '-') {
+			return fmt.Errorf("%w: topic %q has character %q", errInvalidParameter, t, c)
+		}
+	}
+	return topics.ValidName(t)
+}
+
+// topicForSend returns the topic, creating it when the broker auto-creates
+// topics (spec §2.4 step 2): from TBW102 with min(defaultTopicQueueNums,
+// 8) queues, and %RETRY%/%DLQ% topics with one queue.
+func (b *Broker) topicForSend(ctx context.Context, r *sendRequest) (topics.Config, error) {
+	if err := validTopic(r.topic); err != nil {
+		return topics.Config{}, err
+	}
+	if t, ok := b.topics.Get(r.topic); ok {
+		return t, nil
+	}
+	queues := int32(0)
+	switch {
+	case strings.HasPrefix(r.topic, retryGroupPrefix) || strings.HasPrefix(r.topic, dlqGroupPrefix):
+		queues = 1
+	case !b.cfg.DisableAutoCreateTopic && r.defaultTopic == autoCreateTopicKey:
+		queues = b.cfg.DefaultTopicQueues
+		if r.defaultQueues > 0 {
+			queues = min(r.defaultQueues, autoCreateTopicQueues)
+		}
+	default:
+		return topics.Config{}, fmt.Errorf("%w: topic[%s] not exist, apply first please!", errTopicNotExist, r.topic)
+	}
+	return b.ensureTopic(ctx, r.topic, queues)
+}
+
+// ensureTopic returns topic, creating it with queues if it does not exist.
+func (b *Broker) ensureTopic(ctx context.Context, topic string, queues int32) (topics.Config, error) {
+	if t, ok := b.topics.Get(topic); ok {
+		return t, nil
+	}
+	t, err := b.topics.Create(ctx, topics.Config{Name: topic, Queues: queues, Perm: topics.DefaultPerm})
+	if errors.Is(err, topics.ErrTopicExists) {
+		if t, ok := b.topics.Get(topic); ok {
+			return t, nil
+		}
+	}
+	return t, err
+}
+
+// checkSend applies the permission, queue and size checks (spec §2.4
+// steps 1 and 3) and picks a queue when the client left it to the broker.
+func (b *Broker) checkSend(t topics.Config, r *sendRequest, bodyLen int) error {
+	if t.Perm&2 == 0 {
+		return fmt.Errorf("%w: the topic[%s] sending is forbidden", errNoPermission, t.Name)
+	}
+	if r.queueID < 0 {
+		r.queueID = rand.Int32N(t.Queues)
+	}
+	if r.queueID >= t.Queues {
+		return fmt.Errorf("%w: queueId[%d] is illegal, topic %s has %d queues", errInvalidParameter, r.queueID, t.Name, t.Queues)
+	}
+	if bodyLen > b.cfg.MaxMessageSize {
+		return fmt.Errorf("%w: the message body size %d over max %d", errMessageIllegal, bodyLen, b.cfg.MaxMessageSize)
+	}
+	if len(r.properties) > remoting.MaxPropertiesLen {
+		return fmt.Errorf("%w: properties length %d over 32767", errMessageIllegal, len(r.properties))
+	}
+	return nil
+}
+
+func (b *Broker) sendMessage(ctx context.Context, c *netio.Conn, req *remoting.Command) *remoting.Command {
+	r, err := parseSendRequest(req.ExtFields)
+	if err != nil {
+		return errorResponse(req, err)
+	}
+	t, err := b.topicForSend(ctx, &r)
+	if err == nil {
+		err = b.checkSend(t, &r, len(req.Body))
+	}
+	if err != nil {
+		return errorResponse(req, err)
+	}
+	props := []byte(r.properties)
+	uniq, ok := remoting.LookupProperty(props, propUniqKey)
+	if !ok { // the Java broker gives every single message an id (spec §2.4 step 5)
+		uniq = b.uniq.Next()
+		props = remoting.AppendProperty(props, propUniqKey, uniq)
+		if len(props) > remoting.MaxPropertiesLen {
+			return errorResponse(req, fmt.Errorf("%w: properties too long", errMessageIllegal))
+		}
+	}
+	msg := b.message(c, &r, req.Body, props)
+	pos, err := b.store.Append(ctx, []storage.Entry{b.entry(msg)})
+	if err != nil {
+		return errorResponse(req, fmt.Errorf("store: %w", err))
+	}
+	resp := b.sendResponse(req, r.queueID, pos[0].QueueOffset, remoting.OffsetMsgID(b.storeHost, pos[0].Phys))
+	resp.ExtFields["transactionId"] = uniq
+	return resp
+}
+
+func (b *Broker) sendBatchMessage(ctx context.Context, c *netio.Conn, req *remoting.Command) *remoting.Command {
+	r, err := parseSendRequest(req.ExtFields)
+	if err != nil {
+		return errorResponse(req, err)
+	}
+	if strings.HasPrefix(r.topic, retryGroupPrefix) {
+		return errorResponse(req, fmt.Errorf("%w: batch request does not support retry group %s", errMessageIllegal, r.topic))
+	}
+	msgs, err := remoting.DecodeBatch(req.Body)
+	if err != nil {
+		return errorResponse(req, err)
+	}
+	if len(msgs) == 0 {
+		return errorResponse(req, fmt.Errorf("%w: empty batch", errMessageIllegal))
+	}
+	t, err := b.topicForSend(ctx, &r)
+	if err == nil {
+		err = b.checkSend(t, &r, len(req.Body))
+	}
+	if err != nil {
+		return errorResponse(req, err)
+	}
+	entries := make([]storage.Entry, len(msgs))
+	for i, m := range msgs {
+		one := r
+		one.flag = m.Flag
+		entries[i] = b.entry(b.message(c, &one, m.Body, m.RawProperties))
+	}
+	pos, err := b.store.Append(ctx, entries)
+	if err != nil {
+		return errorResponse(req, fmt.Errorf("store: %w", err))
+	}
+	ids := make([]string, len(pos))
+	for i, p := range pos {
+		ids[i] = remoting.OffsetMsgID(b.storeHost, p.Phys)
+	}
+	return b.sendResponse(req, r.queueID, pos[0].QueueOffset, strings.Join(ids, ","))
+}
+
+// sendResponse carries what clients read from a send (spec §2.4).
+func (b *Broker) sendResponse(req *remoting.Command, queueID int32, queueOffset int64, msgID string) *remoting.Command {
+	resp := remoting.NewResponse(req, remoting.Success, "")
+	resp.ExtFields["msgId"] = msgID
+	resp.ExtFields["queueId"] = strconv.Itoa(int(queueID))
+	resp.ExtFields["queueOffset"] = strconv.FormatInt(queueOffset, 10)
+	resp.ExtFields["MSG_REGION"] = "DefaultRegion"
+	resp.ExtFields["TRACE_ON"] = "true"
+	return resp
+}
+
+// message builds the stored form of one message; offsets and store time
+// are written at append.
+func (b *Broker) message(c *netio.Conn, r *sendRequest, body, props []byte) *remoting.MessageExt {
+	born := addrPort(c.RemoteAddr())
+	m := &remoting.MessageExt{
+		QueueID: r.queueID, Flag: r.flag, BornTimestamp: r.bornTimestamp, BornHost: born,
+		StoreHost: b.storeHost, ReconsumeTimes: r.reconsumeTimes, Body: body, Topic: r.topic, Properties: props,
+	}
+	m.SysFlag = r.sysFlag&^(remoting.SysFlagBornHostV6|remoting.SysFlagStoreHostV6) | remoting.HostSysFlags(born, b.storeHost)
+	return m
+}
+
+// entry encodes m as a store entry whose Encode callback patches
+// QUEUEOFFSET, PHYSICALOFFSET (the entry's CommitLog offset) and
+// STORETIMESTAMP under the append lock.
+func (b *Broker) entry(m *remoting.MessageExt) storage.Entry {
+	e := storage.Entry{Kind: storage.KindRocketMQ, Topic: m.Topic, QueueID: m.QueueID, Count: 1}
+	if tags, ok := remoting.LookupProperty(m.Properties, propTags); ok {
+		e.TagsCodes = []int64{remoting.TagsHashCode(tags)}
+	}
+	if keys, ok := remoting.LookupProperty(m.Properties, propKeys); ok {
+		e.Keys = strings.Fields(keys)
+	}
+	if u, ok := remoting.LookupProperty(m.Properties, propUniqKey); ok {
+		e.Keys = append(e.Keys, u)
+	}
+	e.Payload = remoting.AppendStoredMessage(make([]byte, 0, remoting.StoredLen(m)), m)
+	hdr := int64(entryHeaderLen(&e))
+	e.Encode = func(p []byte, payloadPos, queueOffset, storeTime int64) {
+		_ = remoting.PatchStored(p, queueOffset, payloadPos-hdr, storeTime) // p is ours: long enough
+	}
+	return e
+}
+
+// entryHeaderLen is the size of the twinmq entry header before e's payload
+// (storage/commitlog entry layout version 1, which never changes): 44 fixed
+// bytes, the topic, the tags-code count and codes, the key count and
+// length-prefixed keys (keys over 65535 bytes are not stored). The Encode
+// callback gets the payload's position; subtracting this gives the entry's
+// CommitLog offset, what storage.Store.ReadAt takes.
+func entryHeaderLen(e *storage.Entry) int {
+	n := 44 + len(e.Topic) + 4 + 8*len(e.TagsCodes) + 4
+	for _, k := range e.Keys {
+		if len(k) <= 1<<16-1 {
+			n += 2 + len(k)
+		}
+	}
+	return n
+}
+
+// addrPort converts a connection address; anything else is the zero value.
+func addrPort(a net.Addr) netip.AddrPort {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.AddrPort()
+	}
+	return netip.AddrPort{}
+}
