@@ -51,10 +51,10 @@ func parsePullRequest(m map[string]string) (pullRequest, error) {
 
 // pullResult is one evaluation of a pull: the status table of spec §2.5.
 type pullResult struct {
-	code          int32
-	status        string // GetMessageStatus name, the remark Java sends
+	code           int32
+	status         string // GetMessageStatus name, the remark Java sends
 	next, min, max int64
-	body          []byte
+	body           []byte
 }
 
 func (b *Broker) pullMessage(ctx context.Context, c *netio.Conn, req *remoting.Command) *remoting.Command {

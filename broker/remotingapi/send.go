@@ -32,15 +32,15 @@ const (
 
 // sendRequest is a decoded SEND_MESSAGE header (V1 names).
 type sendRequest struct {
-	topic, defaultTopic  string
-	defaultQueues        int32
-	queueID              int32
-	sysFlag, flag        int32
-	bornTimestamp        int64
-	properties           string
-	reconsumeTimes       int32
-	maxReconsumeTimes    int32
-	batch                bool
+	topic, defaultTopic string
+	defaultQueues       int32
+	queueID             int32
+	sysFlag, flag       int32
+	bornTimestamp       int64
+	properties          string
+	reconsumeTimes      int32
+	maxReconsumeTimes   int32
+	batch               bool
 }
 
 func parseSendRequest(m map[string]string) (sendRequest, error) {
