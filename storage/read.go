@@ -33,6 +33,10 @@ type ReadResult struct {
 	MinOffset  int64
 	MaxOffset  int64
 	refs       []commitlog.Ref
+	// small and smallEntries back reads of a few entries without more
+	// allocations.
+	small        [4]commitlog.Ref
+	smallEntries [4]ReadEntry
 }
 
 // Release gives the segment references back.
@@ -90,6 +94,10 @@ func (s *Store) Read(topic string, queue int32, offset int64, opt ReadOptions) (
 		return nil, fmt.Errorf("storage: %s/%d: %w", topic, queue, ErrQueueNotFound)
 	}
 	res := &ReadResult{MinOffset: q.MinOffset(), MaxOffset: q.MaxOffset(), NextOffset: offset}
+	if opt.MaxEntries > 0 && opt.MaxEntries <= 4 {
+		res.refs = res.small[:0:opt.MaxEntries]
+		res.Entries = res.smallEntries[:0:opt.MaxEntries]
+	}
 	if offset < res.MinOffset || offset > res.MaxOffset {
 		return res, &OffsetError{topic, queue, offset, res.MinOffset, res.MaxOffset}
 	}
@@ -127,8 +135,8 @@ func (s *Store) Read(topic string, queue int32, offset int64, opt ReadOptions) (
 				res.Release()
 				return res, fmt.Errorf("storage: %s/%d offset %d: %w", topic, queue, res.NextOffset, err)
 			}
-			h := &ref.Header
 			res.refs = append(res.refs, ref)
+			h := &res.refs[len(res.refs)-1].Header
 			res.Entries = append(res.Entries, ReadEntry{
 				Kind: h.Kind, Phys: u.CommitLogOffset, QueueOffset: h.QueueOffset, Count: h.Count,
 				StoreTime: h.StoreTime, Payload: ref.Payload, Header: h,
