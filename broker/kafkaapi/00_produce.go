@@ -1,0 +1,197 @@
+package kafkaapi
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/twinmq/twinmq/broker/kvlog"
+	"github.com/twinmq/twinmq/broker/topics"
+	"github.com/twinmq/twinmq/storage"
+	"github.com/twinmq/twinmq/wire/kafka"
+	"github.com/twinmq/twinmq/wire/remoting"
+)
+
+// tagsHeader is the record header whose value is the RocketMQ tag, so
+// server-side tag filtering works on Kafka-produced records (DESIGN.md 4).
+const tagsHeader = "TAGS"
+
+// maxIndexedKey bounds the record keys put in the IndexFile.
+const maxIndexedKey = 1024
+
+// produce answers key 0. Each partition's batch is validated, checked for
+// idempotence, and appended verbatim with baseOffset, leader epoch and
+// (LogAppendTime topics) the broker's time written in place. With acks 1
+// or -1 the reply waits until the records are visible to fetches (the
+// high watermark covers them); acks 0 writes no reply at all.
+func (h *Handler) produce(r *request, req *kmsg.ProduceRequest) {
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	ctx, cancel := requestContext(req.TimeoutMillis)
+	defer cancel()
+	byID := req.Version >= 13
+	for _, t := range req.Topics {
+		rt := kmsg.NewProduceResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		cfg, code := h.lookupTopic(t.Topic, t.TopicID, byID)
+		switch {
+		case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
+			code = errInvalidRequiredAcks
+		case req.TransactionID != nil && code == errNone:
+			code = errInvalidRequest // transactions are another issue
+		}
+		for _, p := range t.Partitions {
+			rt.Partitions = append(rt.Partitions, h.producePartition(ctx, cfg, code, p, req.Acks))
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	if req.Acks == 0 {
+		r.finish()
+		return
+	}
+	r.reply(resp)
+}
+
+func (h *Handler) producePartition(ctx context.Context, cfg topics.Config, code int16,
+	p kmsg.ProduceRequestTopicPartition, acks int16) kmsg.ProduceResponseTopicPartition {
+	pr := kmsg.NewProduceResponseTopicPartition()
+	pr.Partition, pr.BaseOffset, pr.LogAppendTime, pr.LogStartOffset = p.Partition, -1, -1, -1
+	if code == errNone && (p.Partition < 0 || p.Partition >= cfg.Queues) {
+		code = errUnknownTopicOrPartition
+	}
+	if code != errNone {
+		pr.ErrorCode = code
+		return pr
+	}
+	entry, hdr, code := h.buildEntry(cfg, p.Partition, p.Records)
+	if code != errNone {
+		pr.ErrorCode = code
+		return pr
+	}
+	res := h.appendBatch(ctx, cfg, entry, &hdr, acks)
+	pr.ErrorCode, pr.BaseOffset = res.code, res.baseOffset
+	if res.code == errNone && cfg.TimestampType == "LogAppendTime" {
+		pr.LogAppendTime = res.appendTime
+	}
+	if min, _, err := h.queueRange(cfg.Name, p.Partition); err == nil {
+		pr.LogStartOffset = min
+	}
+	return pr
+}
+
+// buildEntry validates a partition's records (exactly one magic 2 batch,
+// as Kafka requires from Produce v3) and prepares its store entry with the
+// record keys and TAGS codes.
+func (h *Handler) buildEntry(cfg topics.Config, part int32, records []byte) (storage.Entry, kafka.BatchHeader, int16) {
+	batches, err := kafka.SplitBatches(nil, records)
+	if err != nil {
+		return storage.Entry{}, kafka.BatchHeader{}, codeOf(err)
+	}
+	if len(batches) != 1 {
+		return storage.Entry{}, kafka.BatchHeader{}, errInvalidRecord
+	}
+	b := batches[0]
+	if cfg.MaxMessageBytes > 0 && len(b) > int(cfg.MaxMessageBytes) {
+		return storage.Entry{}, kafka.BatchHeader{}, errMessageTooLarge
+	}
+	var keys []string
+	var tags []int64
+	var rd kafka.BatchReader
+	hdr, err := rd.Validate(b, func(rec kafka.Record) error {
+		if rec.Key != nil && len(rec.Key) <= maxIndexedKey {
+			keys = append(keys, string(rec.Key))
+		}
+		for _, hd := range rec.Headers {
+			if hd.Key == tagsHeader && hd.Value != nil {
+				for len(tags) < int(rec.OffsetDelta) {
+					tags = append(tags, 0)
+				}
+				tags = append(tags, remoting.TagsHashCode(string(hd.Value)))
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return storage.Entry{}, hdr, codeOf(err)
+	}
+	if hdr.BaseOffset != 0 || hdr.IsControl() || hdr.IsTransactional() {
+		return storage.Entry{}, hdr, errInvalidRecord
+	}
+	if len(tags) > 0 {
+		for len(tags) < int(hdr.NumRecords) {
+			tags = append(tags, 0)
+		}
+	}
+	logAppend := cfg.TimestampType == "LogAppendTime"
+	e := storage.Entry{
+		Kind: storage.KindKafka, Topic: cfg.Name, QueueID: part, Count: hdr.NumRecords,
+		TagsCodes: tags, Keys: keys, Payload: b,
+		Encode: func(payload []byte, _, queueOffset, storeTime int64) {
+			// Cannot fail: the payload holds a whole validated batch.
+			_ = kafka.SetBaseOffset(payload, queueOffset)
+			_ = kafka.SetPartitionLeaderEpoch(payload, leaderEpoch)
+			if logAppend {
+				_ = kafka.SetLogAppendTime(payload, storeTime)
+			}
+		},
+	}
+	return e, hdr, errNone
+}
+
+type appendResult struct {
+	code       int16
+	baseOffset int64
+	appendTime int64
+}
+
+// appendBatch appends one batch, deduplicating idempotent ones, and for
+// acks != 0 waits until it is visible.
+func (h *Handler) appendBatch(ctx context.Context, cfg topics.Config, e storage.Entry, hdr *kafka.BatchHeader, acks int16) appendResult {
+	var res appendResult
+	if hdr.ProducerID >= 0 {
+		res = h.appendIdempotent(ctx, cfg, e, hdr)
+	} else {
+		res = h.appendPlain(ctx, e)
+	}
+	if res.code != errNone || acks == 0 {
+		return res
+	}
+	last := res.baseOffset + int64(hdr.NumRecords) - 1
+	if err := kvlog.WaitVisible(ctx, h.store, cfg.Name, e.QueueID, last); err != nil {
+		res.code = errRequestTimedOut
+	}
+	return res
+}
+
+func (h *Handler) appendPlain(ctx context.Context, e storage.Entry) appendResult {
+	pos, err := h.store.Append(ctx, []storage.Entry{e})
+	if err != nil {
+		h.log.Warn("kafkaapi: append", "topic", e.Topic, "partition", e.QueueID, "err", err)
+		return appendResult{code: codeOf(err), baseOffset: -1}
+	}
+	return appendResult{baseOffset: pos[0].QueueOffset, appendTime: pos[0].StoreTime}
+}
+
+func (h *Handler) appendIdempotent(ctx context.Context, cfg topics.Config, e storage.Entry, hdr *kafka.BatchHeader) appendResult {
+	ps := h.producers.partition(cfg.ID, e.QueueID)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if err := h.producers.loadLocked(ps, cfg.Name, e.QueueID); err != nil {
+		return appendResult{code: codeOf(err), baseOffset: -1}
+	}
+	dup, code := ps.checkLocked(hdr)
+	if code != errNone {
+		return appendResult{code: code, baseOffset: -1}
+	}
+	if dup != nil {
+		return appendResult{baseOffset: dup.baseOffset, appendTime: dup.appendTime}
+	}
+	res := h.appendPlain(ctx, e)
+	if res.code == errNone {
+		ps.recordLocked(hdr, res.baseOffset, res.appendTime)
+	}
+	return res
+}
+
+// now is the handler's clock in ms.
+func (h *Handler) nowMs() int64 { return h.cfg.Now().UnixMilli() }

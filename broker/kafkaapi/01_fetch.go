@@ -1,0 +1,192 @@
+package kafkaapi
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/twinmq/twinmq/storage"
+)
+
+// fetch answers key 1. Fetch sessions (KIP-227) are declined: every answer
+// carries SessionID 0, which clients read as "no session" and then send
+// full, sessionless fetches (kgo kills its session; kafka-clients.md 1e).
+// A fetch with less than MinBytes parks on storage.Notify for every
+// partition plus a MaxWaitMs timer; an append or the timer re-runs it.
+// No goroutine waits meanwhile.
+func (h *Handler) fetch(r *request, req *kmsg.FetchRequest) {
+	if req.SessionID != 0 || req.SessionEpoch > 0 {
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.ErrorCode = errFetchSessionIDNotFound
+		r.reply(resp)
+		return
+	}
+	f := &fetchState{h: h, r: r, req: req,
+		deadline: time.Now().Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)}
+	f.run()
+}
+
+// fetchState is one fetch request across its waits.
+type fetchState struct {
+	h        *Handler
+	r        *request
+	req      *kmsg.FetchRequest
+	deadline time.Time
+}
+
+// waitPart is a partition to watch: woken when it grows past hwm.
+type waitPart struct {
+	topic string
+	part  int32
+	hwm   int64
+}
+
+// run reads every partition and replies, or parks if there is less than
+// MinBytes, no error and time left.
+func (f *fetchState) run() {
+	resp, reads, waits, n, errs := f.build()
+	defer func() {
+		for _, rd := range reads {
+			rd.Release()
+		}
+	}()
+	remaining := time.Until(f.deadline)
+	if n >= int(f.req.MinBytes) || errs || remaining <= 0 || len(waits) == 0 {
+		f.r.reply(resp)
+		return
+	}
+	f.arm(waits, remaining)
+}
+
+// build reads the partitions within the byte budgets. The first batch may
+// exceed them (KIP-74: a consumer always makes progress); later ones not.
+func (f *fetchState) build() (*kmsg.FetchResponse, []*storage.ReadResult, []waitPart, int, bool) {
+	resp := f.req.ResponseKind().(*kmsg.FetchResponse)
+	budget := int(f.req.MaxBytes)
+	if budget <= 0 || f.req.Version < 3 {
+		budget = math.MaxInt32
+	}
+	var reads []*storage.ReadResult
+	var waits []waitPart
+	total, errs := 0, false
+	byID := f.req.Version >= 13
+	for _, t := range f.req.Topics {
+		rt := kmsg.NewFetchResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		cfg, code := f.h.lookupTopic(t.Topic, t.TopicID, byID)
+		for _, p := range t.Partitions {
+			rp := kmsg.NewFetchResponseTopicPartition()
+			rp.Partition, rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = p.Partition, -1, -1, -1
+			c := code
+			if c == errNone && (p.Partition < 0 || p.Partition >= cfg.Queues) {
+				c = errUnknownTopicOrPartition
+			}
+			if c == errNone && p.CurrentLeaderEpoch > leaderEpoch {
+				c = errUnknownLeaderEpoch
+			}
+			if c != errNone {
+				rp.ErrorCode, errs = c, true
+				rt.Partitions = append(rt.Partitions, rp)
+				continue
+			}
+			rd, w, code := f.readPartition(cfg.Name, p, &rp, budget, total > 0)
+			if rd != nil {
+				reads = append(reads, rd)
+				total += len(rp.RecordBatches)
+				budget -= len(rp.RecordBatches)
+			}
+			if code != errNone {
+				rp.ErrorCode, errs = code, true
+			} else if w != nil {
+				waits = append(waits, *w)
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp, reads, waits, total, errs
+}
+
+// readPartition fills one partition's answer.
+func (f *fetchState) readPartition(topic string, p kmsg.FetchRequestTopicPartition, rp *kmsg.FetchResponseTopicPartition,
+	budget int, strict bool) (*storage.ReadResult, *waitPart, int16) {
+	min, hwm, err := f.h.queueRange(topic, p.Partition)
+	if err != nil {
+		return nil, nil, codeOf(err)
+	}
+	rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = hwm, hwm, min
+	if f.req.IsolationLevel == 1 {
+		rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+	}
+	if p.FetchOffset < min || p.FetchOffset > hwm {
+		return nil, nil, errOffsetOutOfRange
+	}
+	w := &waitPart{topic, p.Partition, hwm}
+	limit := min32(p.PartitionMaxBytes, budget)
+	if p.FetchOffset == hwm || limit <= 0 {
+		return nil, w, errNone
+	}
+	rd, err := f.h.store.Read(topic, p.Partition, p.FetchOffset, storage.ReadOptions{MaxBytes: limit, StrictMaxBytes: strict})
+	if err != nil {
+		return nil, nil, codeOf(err)
+	}
+	size := 0
+	for _, e := range rd.Entries {
+		if e.Kind == storage.KindKafka {
+			size += len(e.Payload)
+		}
+	}
+	// One copy into the response: kmsg encodes RecordBatches as bytes.
+	buf := make([]byte, 0, size)
+	for _, e := range rd.Entries {
+		if e.Kind == storage.KindKafka {
+			buf = append(buf, e.Payload...)
+		}
+	}
+	rp.RecordBatches = buf
+	return rd, w, errNone
+}
+
+func min32(a int32, b int) int {
+	if a <= 0 {
+		return 0
+	}
+	return min(int(a), b)
+}
+
+// fetchWait is one parked fetch. mu guards cancels while they are added.
+type fetchWait struct {
+	fired   atomic.Bool
+	mu      sync.Mutex
+	cancels []func() bool
+	timer   *time.Timer
+}
+
+// arm parks the fetch until a watched partition grows or the time is up.
+func (f *fetchState) arm(waits []waitPart, remaining time.Duration) {
+	w := &fetchWait{}
+	wake := func() {
+		if w.fired.CompareAndSwap(false, true) {
+			go f.wake(w) // Notify callbacks must not block
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.timer = time.AfterFunc(remaining, wake)
+	for _, p := range waits {
+		w.cancels = append(w.cancels, f.h.store.Notify(p.topic, p.part, p.hwm, wake))
+	}
+}
+
+func (f *fetchState) wake(w *fetchWait) {
+	w.mu.Lock()
+	w.timer.Stop()
+	for _, c := range w.cancels {
+		c()
+	}
+	w.mu.Unlock()
+	f.run()
+}

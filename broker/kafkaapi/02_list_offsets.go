@@ -1,0 +1,188 @@
+package kafkaapi
+
+import (
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/twinmq/twinmq/broker/topics"
+	"github.com/twinmq/twinmq/storage"
+	"github.com/twinmq/twinmq/wire/kafka"
+)
+
+// Special ListOffsets timestamps and the version each needs (KIP-734,
+// KIP-1005; kafka-clients.md section 4 #7).
+const (
+	tsLatest         = -1
+	tsEarliest       = -2
+	tsMaxTimestamp   = -3 // v7+
+	tsEarliestLocal  = -4 // v8+
+	tsLatestTiered   = -5 // v9+
+	timeSearchSlack  = 60_000
+	scanReadMaxBytes = 8 << 20
+)
+
+// listOffsets answers key 2. Timestamps are searched in the records
+// (Kafka's time index semantics: the first record whose timestamp is >=
+// the target), starting from the store-time index a minute early, so
+// producer clocks up to a minute ahead of the broker are covered.
+func (h *Handler) listOffsets(r *request, req *kmsg.ListOffsetsRequest) {
+	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	for _, t := range req.Topics {
+		rt := kmsg.NewListOffsetsResponseTopic()
+		rt.Topic = t.Topic
+		cfg, code := h.lookupTopic(t.Topic, [16]byte{}, false)
+		seen := map[int32]bool{}
+		for _, p := range t.Partitions {
+			c := code
+			if seen[p.Partition] {
+				c = errInvalidRequest
+			}
+			seen[p.Partition] = true
+			rt.Partitions = append(rt.Partitions, h.listOffsetPartition(cfg, c, p, req.Version))
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	r.reply(resp)
+}
+
+func (h *Handler) listOffsetPartition(cfg topics.Config, code int16, p kmsg.ListOffsetsRequestTopicPartition, version int16) kmsg.ListOffsetsResponseTopicPartition {
+	rp := kmsg.NewListOffsetsResponseTopicPartition()
+	rp.Partition, rp.Timestamp, rp.Offset, rp.LeaderEpoch = p.Partition, -1, -1, -1
+	switch {
+	case code != errNone:
+	case p.Partition < 0 || p.Partition >= cfg.Queues:
+		code = errUnknownTopicOrPartition
+	case p.CurrentLeaderEpoch > leaderEpoch:
+		code = errUnknownLeaderEpoch
+	case p.Timestamp == tsMaxTimestamp && version < 7, p.Timestamp == tsEarliestLocal && version < 8,
+		p.Timestamp == tsLatestTiered && version < 9:
+		code = errUnsupportedVersion
+	}
+	if code != errNone {
+		rp.ErrorCode = code
+		return rp
+	}
+	off, ts, err := h.offsetFor(cfg.Name, p.Partition, p.Timestamp)
+	if err != nil {
+		rp.ErrorCode = codeOf(err)
+		return rp
+	}
+	rp.Offset, rp.Timestamp = off, ts
+	if off >= 0 {
+		rp.LeaderEpoch = leaderEpoch
+	}
+	if version == 0 {
+		rp.OldStyleOffsets = []int64{}
+		if off >= 0 && p.MaxNumOffsets > 0 {
+			rp.OldStyleOffsets = []int64{off}
+		}
+	}
+	return rp
+}
+
+// offsetFor resolves one timestamp to (offset, timestamp); -1 offsets
+// mean none.
+func (h *Handler) offsetFor(topic string, part int32, ts int64) (int64, int64, error) {
+	min, hwm, err := h.queueRange(topic, part)
+	if err != nil {
+		return 0, 0, err
+	}
+	switch ts {
+	case tsLatest:
+		return hwm, -1, nil
+	case tsEarliest, tsEarliestLocal:
+		return min, -1, nil
+	case tsLatestTiered:
+		return -1, -1, nil
+	case tsMaxTimestamp:
+		return h.maxTimestampOffset(topic, part, min, hwm)
+	}
+	if min == hwm {
+		return -1, -1, nil
+	}
+	from, err := h.store.OffsetForTime(topic, part, ts-timeSearchSlack)
+	if err != nil && !errors.Is(err, storage.ErrQueueNotFound) {
+		return 0, 0, err
+	}
+	found, foundTs := int64(-1), int64(-1)
+	err = h.scanBatches(topic, part, max(from, min), hwm, func(b []byte, hdr *kafka.BatchHeader) bool {
+		if hdr.MaxTimestamp < ts {
+			return true
+		}
+		found, foundTs = recordAtOrAfter(b, hdr, func(t int64) bool { return t >= ts })
+		return found < 0
+	})
+	return found, foundTs, err
+}
+
+// maxTimestampOffset finds the first record with the largest timestamp.
+func (h *Handler) maxTimestampOffset(topic string, part int32, min, hwm int64) (int64, int64, error) {
+	var best []byte
+	bestTs := int64(-1)
+	var bestHdr kafka.BatchHeader
+	err := h.scanBatches(topic, part, min, hwm, func(b []byte, hdr *kafka.BatchHeader) bool {
+		if hdr.MaxTimestamp > bestTs {
+			bestTs, bestHdr = hdr.MaxTimestamp, *hdr
+			best = append(best[:0], b...)
+		}
+		return true
+	})
+	if err != nil || best == nil {
+		return -1, -1, err
+	}
+	off, ts := recordAtOrAfter(best, &bestHdr, func(t int64) bool { return t >= bestTs })
+	return off, ts, nil
+}
+
+// recordAtOrAfter returns the offset and timestamp of the batch's first
+// record that ok accepts.
+func recordAtOrAfter(b []byte, hdr *kafka.BatchHeader, ok func(int64) bool) (int64, int64) {
+	if hdr.TimestampType() == kafka.TimestampLogAppendTime {
+		if ok(hdr.MaxTimestamp) {
+			return hdr.BaseOffset, hdr.MaxTimestamp
+		}
+		return -1, -1
+	}
+	off, ts := int64(-1), int64(-1)
+	errStop := errors.New("stop")
+	_ = kafka.ForEachRecord(b, 0, func(rec kafka.Record) error {
+		if t := hdr.FirstTimestamp + rec.TimestampDelta; ok(t) {
+			off, ts = hdr.BaseOffset+int64(rec.OffsetDelta), t
+			return errStop
+		}
+		return nil
+	})
+	return off, ts
+}
+
+// scanBatches calls fn for each stored Kafka batch of [from, to) in order,
+// until fn returns false.
+func (h *Handler) scanBatches(topic string, part int32, from, to int64, fn func([]byte, *kafka.BatchHeader) bool) error {
+	for off := from; off < to; {
+		res, err := h.store.Read(topic, part, off, storage.ReadOptions{MaxBytes: scanReadMaxBytes})
+		if err != nil {
+			return err
+		}
+		more := len(res.Entries) > 0
+		for _, e := range res.Entries {
+			if e.Kind != storage.KindKafka {
+				continue
+			}
+			hdr, err := kafka.ParseBatchHeader(e.Payload)
+			if err != nil {
+				continue
+			}
+			if !fn(e.Payload, &hdr) {
+				more = false
+				break
+			}
+		}
+		off = res.NextOffset
+		res.Release()
+		if !more {
+			return nil
+		}
+	}
+	return nil
+}

@@ -1,0 +1,92 @@
+package kafkaapi
+
+import (
+	"context"
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/twinmq/twinmq/broker/topics"
+)
+
+// metadata answers key 3: this one broker leads every partition with epoch
+// 0 and is the controller (sarama, kafka-go, librdkafka and kafkajs send
+// admin requests to the controller). Requested topics that do not exist
+// are created when the request allows it (always before v4) and the
+// broker does (kafka-go's Reader and librdkafka producers rely on it).
+func (h *Handler) metadata(r *request, req *kmsg.MetadataRequest) {
+	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+	host, port := h.advertisedAddr()
+	b := kmsg.NewMetadataResponseBroker()
+	b.NodeID, b.Host, b.Port = h.cfg.NodeID, host, port
+	resp.Brokers = []kmsg.MetadataResponseBroker{b}
+	resp.ClusterID = strp(h.cfg.ClusterID)
+	resp.ControllerID = h.cfg.NodeID
+	// v0 has no null topic list: an empty one means all topics.
+	if req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0) {
+		for _, c := range h.reg.List() {
+			resp.Topics = append(resp.Topics, h.topicMetadata(c, errNone))
+		}
+		r.reply(resp)
+		return
+	}
+	autoCreate := !h.cfg.DisableAutoCreate && (req.Version < 4 || req.AllowAutoTopicCreation)
+	for _, t := range req.Topics {
+		resp.Topics = append(resp.Topics, h.requestedTopic(t, autoCreate))
+	}
+	r.reply(resp)
+}
+
+// requestedTopic describes one requested topic, creating it if allowed.
+func (h *Handler) requestedTopic(t kmsg.MetadataRequestTopic, autoCreate bool) kmsg.MetadataResponseTopic {
+	if t.Topic == nil {
+		c, code := h.lookupTopic("", t.TopicID, true)
+		if code != errNone {
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.ErrorCode, mt.TopicID = code, t.TopicID
+			return mt
+		}
+		return h.topicMetadata(c, errNone)
+	}
+	name := *t.Topic
+	if c, ok := h.reg.Get(name); ok {
+		return h.topicMetadata(c, errNone)
+	}
+	mt := kmsg.NewMetadataResponseTopic()
+	mt.Topic = strp(name)
+	if err := validKafkaName(name); err != nil {
+		mt.ErrorCode = errInvalidTopic
+		return mt
+	}
+	if !autoCreate {
+		mt.ErrorCode = errUnknownTopicOrPartition
+		return mt
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), defaultAdminTimeout)
+	defer cancel()
+	c, err := h.reg.Create(ctx, topics.Config{Name: name, Queues: h.cfg.DefaultPartitions})
+	if errors.Is(err, topics.ErrTopicExists) {
+		c, _ = h.reg.Get(name) // created meanwhile by another request
+		err = nil
+	}
+	if err != nil {
+		h.log.Warn("kafkaapi: auto-create", "topic", name, "err", err)
+		mt.ErrorCode = codeOf(err)
+		return mt
+	}
+	return h.topicMetadata(c, errNone)
+}
+
+// topicMetadata describes an existing topic.
+func (h *Handler) topicMetadata(c topics.Config, code int16) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
+	mt.ErrorCode, mt.Topic, mt.TopicID, mt.IsInternal = code, strp(c.Name), c.ID, c.Internal
+	mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, c.Queues)
+	for i := range mt.Partitions {
+		p := kmsg.NewMetadataResponseTopicPartition()
+		p.Partition, p.Leader, p.LeaderEpoch = int32(i), h.cfg.NodeID, leaderEpoch
+		p.Replicas, p.ISR, p.OfflineReplicas = []int32{h.cfg.NodeID}, []int32{h.cfg.NodeID}, []int32{}
+		mt.Partitions[i] = p
+	}
+	return mt
+}

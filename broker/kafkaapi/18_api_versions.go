@@ -1,0 +1,26 @@
+package kafkaapi
+
+import (
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// apiVersions answers key 18 with every served key at min version 0
+// (librdkafka <= 2.11 enables compression, groups and idempotence only if
+// version 0 overlaps; kafka-clients.md section 1e). Versions above ours
+// never reach here: OnFrame answers them with KIP-511's v0 body.
+func (h *Handler) apiVersions(r *request, req *kmsg.ApiVersionsRequest) {
+	resp := req.ResponseKind().(*kmsg.ApiVersionsResponse)
+	keys := make([]int16, 0, len(h.apis))
+	for k := range h.apis {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		ak := kmsg.NewApiVersionsResponseApiKey()
+		ak.ApiKey, ak.MinVersion, ak.MaxVersion = k, 0, h.apis[k].max
+		resp.ApiKeys = append(resp.ApiKeys, ak)
+	}
+	r.reply(resp)
+}

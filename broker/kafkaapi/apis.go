@@ -1,0 +1,40 @@
+package kafkaapi
+
+import "github.com/twmb/franz-go/pkg/kmsg"
+
+const apiVersionsKey = 18
+
+// api is one served key: the highest version we implement (the lowest is 0
+// for every key, kafka-clients.md section 1e) and its handler.
+type api struct {
+	max   int16
+	serve func(h *Handler, r *request, req kmsg.Request)
+}
+
+// apiTable lists the served keys. Consumer-group keys (8-16) and
+// transactions (24-28) are other issues and are left out, so clients see
+// them absent.
+func apiTable() map[int16]api {
+	return map[int16]api{
+		0:  {13, func(h *Handler, r *request, q kmsg.Request) { h.produce(r, q.(*kmsg.ProduceRequest)) }},
+		1:  {16, func(h *Handler, r *request, q kmsg.Request) { h.fetch(r, q.(*kmsg.FetchRequest)) }},
+		2:  {10, func(h *Handler, r *request, q kmsg.Request) { h.listOffsets(r, q.(*kmsg.ListOffsetsRequest)) }},
+		3:  {13, func(h *Handler, r *request, q kmsg.Request) { h.metadata(r, q.(*kmsg.MetadataRequest)) }},
+		18: {4, func(h *Handler, r *request, q kmsg.Request) { h.apiVersions(r, q.(*kmsg.ApiVersionsRequest)) }},
+		19: {7, func(h *Handler, r *request, q kmsg.Request) { h.createTopics(r, q.(*kmsg.CreateTopicsRequest)) }},
+		20: {6, func(h *Handler, r *request, q kmsg.Request) { h.deleteTopics(r, q.(*kmsg.DeleteTopicsRequest)) }},
+		21: {2, func(h *Handler, r *request, q kmsg.Request) { h.deleteRecords(r, q.(*kmsg.DeleteRecordsRequest)) }},
+		22: {5, func(h *Handler, r *request, q kmsg.Request) { h.initProducerID(r, q.(*kmsg.InitProducerIDRequest)) }},
+		23: {4, func(h *Handler, r *request, q kmsg.Request) {
+			h.offsetForLeaderEpoch(r, q.(*kmsg.OffsetForLeaderEpochRequest))
+		}},
+		32: {4, func(h *Handler, r *request, q kmsg.Request) { h.describeConfigs(r, q.(*kmsg.DescribeConfigsRequest)) }},
+		33: {2, func(h *Handler, r *request, q kmsg.Request) { h.alterConfigs(r, q.(*kmsg.AlterConfigsRequest)) }},
+		35: {4, func(h *Handler, r *request, q kmsg.Request) { h.describeLogDirs(r, q.(*kmsg.DescribeLogDirsRequest)) }},
+		37: {3, func(h *Handler, r *request, q kmsg.Request) { h.createPartitions(r, q.(*kmsg.CreatePartitionsRequest)) }},
+		44: {1, func(h *Handler, r *request, q kmsg.Request) {
+			h.incrementalAlterConfigs(r, q.(*kmsg.IncrementalAlterConfigsRequest))
+		}},
+		60: {1, func(h *Handler, r *request, q kmsg.Request) { h.describeCluster(r, q.(*kmsg.DescribeClusterRequest)) }},
+	}
+}

@@ -1,0 +1,253 @@
+// Package kafkaapi is the Kafka adapter: it implements netio.Handler,
+// decodes requests with kmsg (through wire/kafka), serves them from the
+// store and the topic registry, and encodes the responses. One file per
+// API key, named by the key's number as franz-go's kfake does.
+//
+// Model (DESIGN.md section 4): a Kafka topic is a twinmq topic, a
+// partition is a queue, the offset is the ConsumeQueue logical offset. A
+// produced batch is stored verbatim (Kind Kafka) with its baseOffset and
+// partitionLeaderEpoch written at append; a fetch serves the stored bytes.
+// This broker leads every partition with a constant leader epoch 0
+// (kafka-clients.md section 4 #6: OffsetForLeaderEpoch(0) is the log end).
+//
+// Consumer-group and transaction keys are not advertised yet; a request
+// with a key we do not serve closes the connection, as Kafka does.
+package kafkaapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/twinmq/twinmq/broker/topics"
+	"github.com/twinmq/twinmq/netio"
+	"github.com/twinmq/twinmq/storage"
+	"github.com/twinmq/twinmq/wire/kafka"
+)
+
+// leaderEpoch is every partition's leader epoch (one node leads all).
+const leaderEpoch = 0
+
+// Config configures a Handler. Zero values have working defaults.
+type Config struct {
+	NodeID    int32
+	ClusterID string
+	// AdvertisedHost and AdvertisedPort are what Metadata tells clients;
+	// SetAdvertised changes them once the listener's port is known.
+	AdvertisedHost string
+	AdvertisedPort int32
+	// DisableAutoCreate turns off topic auto-creation by Metadata (on by
+	// default, as Kafka's auto.create.topics.enable).
+	DisableAutoCreate bool
+	// DefaultPartitions is num.partitions for auto-created topics and
+	// CreateTopics with -1 (default 1, as Kafka).
+	DefaultPartitions int32
+	// ProducerScanRecords bounds how far back a partition's log is read to
+	// rebuild idempotent producer state after a restart (default 100,000).
+	ProducerScanRecords int64
+	Logger              *slog.Logger
+	Now                 func() time.Time
+}
+
+func (c *Config) validate() error {
+	if c.DefaultPartitions == 0 {
+		c.DefaultPartitions = 1
+	}
+	if c.DefaultPartitions < 0 || c.DefaultPartitions > topics.MaxQueues {
+		return fmt.Errorf("kafkaapi: default partitions %d out of range", c.DefaultPartitions)
+	}
+	if c.AdvertisedHost == "" {
+		c.AdvertisedHost = "127.0.0.1"
+	}
+	if c.ProducerScanRecords <= 0 {
+		c.ProducerScanRecords = 100_000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Handler serves Kafka requests. It is a netio.Handler.
+type Handler struct {
+	cfg       Config
+	store     *storage.Store
+	reg       *topics.Registry
+	log       *slog.Logger
+	producers *producers
+	advert    atomic.Pointer[advertised]
+	apis      map[int16]api // read-only after New
+}
+
+type advertised struct {
+	host string
+	port int32
+}
+
+// New returns a Handler over a store and a topic registry.
+func New(cfg Config, store *storage.Store, reg *topics.Registry) (*Handler, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	h := &Handler{cfg: cfg, store: store, reg: reg, log: cfg.Logger, apis: apiTable()}
+	h.producers = newProducers(store, cfg.Now, cfg.ProducerScanRecords)
+	h.advert.Store(&advertised{cfg.AdvertisedHost, cfg.AdvertisedPort})
+	return h, nil
+}
+
+// SetAdvertised sets the host and port Metadata advertises.
+func (h *Handler) SetAdvertised(host string, port int32) {
+	h.advert.Store(&advertised{host, port})
+}
+
+func (h *Handler) advertisedAddr() (string, int32) {
+	a := h.advert.Load()
+	return a.host, a.port
+}
+
+// OnOpen implements netio.Handler.
+func (h *Handler) OnOpen(*netio.Conn) {}
+
+// OnClose implements netio.Handler.
+func (h *Handler) OnClose(*netio.Conn, error) {}
+
+// request is one request in flight: it replies once and then calls done.
+type request struct {
+	h       *Handler
+	conn    *netio.Conn
+	hdr     kafka.RequestHeader
+	done    func()
+	replied atomic.Bool
+}
+
+// reply encodes resp, writes it and finishes the request.
+func (r *request) reply(resp kmsg.Response) {
+	if !r.replied.CompareAndSwap(false, true) {
+		return
+	}
+	defer r.done()
+	buf := kafka.AppendResponse(nil, r.hdr.CorrelationID, resp)
+	if err := r.conn.Write(buf); err != nil && !errors.Is(err, netio.ErrClosed) {
+		r.h.log.Debug("kafkaapi: write", "conn", r.conn.ID(), "err", err)
+	}
+}
+
+// finish ends a request that gets no reply (acks=0 produce).
+func (r *request) finish() {
+	if r.replied.CompareAndSwap(false, true) {
+		r.done()
+	}
+}
+
+// closeConn closes the connection for a request Kafka would not answer.
+func (r *request) closeConn(reason string, err error) {
+	r.h.log.Info("kafkaapi: closing connection", "conn", r.conn.ID(), "remote", r.conn.RemoteAddr(),
+		"key", r.hdr.APIKey, "version", r.hdr.APIVersion, "reason", reason, "err", err)
+	_ = r.conn.Close()
+	r.finish()
+}
+
+// OnFrame implements netio.Handler: parse, dispatch by key, reply.
+func (h *Handler) OnFrame(c *netio.Conn, frame []byte, done func()) {
+	hdr, req, err := kafka.ParseRequest(frame)
+	r := &request{h: h, conn: c, hdr: hdr, done: done}
+	if err != nil {
+		h.badRequest(r, err)
+		return
+	}
+	api, ok := h.apis[hdr.APIKey]
+	if !ok || hdr.APIVersion > api.max {
+		if hdr.APIKey == apiVersionsKey {
+			r.reply(kafka.ApiVersionsUnsupported(0, h.apis[apiVersionsKey].max))
+			return
+		}
+		r.closeConn("key or version not served", nil)
+		return
+	}
+	defer func() {
+		// A handler bug must not take the broker down with it; the
+		// connection is closed so the client retries elsewhere.
+		if p := recover(); p != nil {
+			h.log.Error("kafkaapi: handler panic", "key", hdr.APIKey, "version", hdr.APIVersion, "panic", p)
+			r.closeConn("internal error", fmt.Errorf("panic: %v", p))
+		}
+	}()
+	api.serve(h, r, req)
+}
+
+// badRequest answers what the header parser rejected: ApiVersions at an
+// unknown version gets KIP-511's v0 answer; anything else closes, as Kafka
+// does for requests it cannot parse.
+func (h *Handler) badRequest(r *request, err error) {
+	var uv *kafka.UnsupportedVersionError
+	if errors.As(err, &uv) && uv.Key == apiVersionsKey {
+		r.reply(kafka.ApiVersionsUnsupported(0, h.apis[apiVersionsKey].max))
+		return
+	}
+	r.closeConn("bad request", err)
+}
+
+// requestContext bounds a request's waits (produce acks, admin appends).
+func requestContext(timeoutMs int32) (context.Context, context.CancelFunc) {
+	d := time.Duration(timeoutMs) * time.Millisecond
+	if d <= 0 || d > 5*time.Minute {
+		d = 30 * time.Second
+	}
+	return context.WithTimeout(context.Background(), d)
+}
+
+// queueRange returns a partition's [logStartOffset, highWatermark); a
+// topic that has no entry yet has neither queue nor data: (0, 0).
+func (h *Handler) queueRange(topic string, part int32) (int64, int64, error) {
+	min, err := h.store.MinOffset(topic, part)
+	if errors.Is(err, storage.ErrQueueNotFound) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	max, err := h.store.MaxOffset(topic, part)
+	return min, max, err
+}
+
+// lookupTopic finds a topic by id when the request carries a non-zero one
+// (Produce v13, Fetch v13+), else by name.
+func (h *Handler) lookupTopic(name string, id [16]byte, byID bool) (topics.Config, int16) {
+	if byID {
+		if c, ok := h.reg.GetByID(id); ok {
+			return c, errNone
+		}
+		return topics.Config{}, errUnknownTopicID
+	}
+	if c, ok := h.reg.Get(name); ok {
+		return c, errNone
+	}
+	return topics.Config{}, errUnknownTopicOrPartition
+}
+
+// strp returns a pointer to a copy of s.
+func strp(s string) *string { return &s }
+
+// MaxRequestSize is Kafka's socket.request.max.bytes: 100 MiB, checked by
+// the framer before a byte of the body is allocated (DESIGN.md section 5).
+const MaxRequestSize = 100 << 20
+
+// ServerConfig is the netio configuration of a Kafka listener: 4-byte
+// length framing up to MaxRequestSize, one request in flight per
+// connection so replies leave in request order.
+func ServerConfig(addr string, logger *slog.Logger) netio.Config {
+	return netio.Config{
+		Addr:     addr,
+		Framer:   netio.LengthPrefixed{Max: MaxRequestSize},
+		Ordering: netio.Serial,
+		Logger:   logger,
+	}
+}

@@ -1,0 +1,104 @@
+package compattests
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twinmq/twinmq/broker"
+	"github.com/twinmq/twinmq/broker/kafkaapi"
+	"github.com/twinmq/twinmq/broker/topics"
+	"github.com/twinmq/twinmq/netio"
+	"github.com/twinmq/twinmq/storage"
+)
+
+// kafkaBroker is an in-process twinmq serving Kafka on loopback.
+type kafkaBroker struct {
+	t        *testing.T
+	dir      string
+	addr     string
+	store    *storage.Store
+	reg      *topics.Registry
+	srv      *netio.Server
+	stopID   func()
+	stopOnce *sync.Once
+}
+
+func kafkaLogger() *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("TWINMQ_TEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// startKafka opens a store in dir and serves Kafka on addr ("127.0.0.1:0"
+// for a fresh port); the broker stops at the end of the test.
+func startKafka(t *testing.T, dir, addr string) *kafkaBroker {
+	t.Helper()
+	ctx := context.Background()
+	log := kafkaLogger()
+	store, err := storage.Open(ctx, storage.Config{Dir: dir, SegmentSize: 64 << 20, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, stopID, err := broker.LoadIdentity(ctx, store, -1, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := topics.Open(ctx, store, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := kafkaapi.New(kafkaapi.Config{NodeID: id.NodeID, ClusterID: id.ClusterID, Logger: log}, store, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := netio.New(kafkaapi.ServerConfig(addr, log), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(srv.Addr().String())
+	p, _ := strconv.Atoi(port)
+	h.SetAdvertised(host, int32(p))
+	b := &kafkaBroker{t: t, dir: dir, addr: srv.Addr().String(), store: store, reg: reg, srv: srv,
+		stopID: stopID, stopOnce: &sync.Once{}}
+	t.Cleanup(b.stop)
+	return b
+}
+
+// stop shuts the listener down and closes the store cleanly.
+func (b *kafkaBroker) stop() {
+	b.stopOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := b.srv.Shutdown(ctx); err != nil {
+			b.t.Logf("shutdown: %v", err)
+		}
+		b.reg.Close()
+		b.stopID()
+		if err := b.store.Close(); err != nil {
+			b.t.Errorf("close store: %v", err)
+		}
+	})
+}
+
+// restart stops the broker and starts it again on the same port and data.
+func (b *kafkaBroker) restart() *kafkaBroker {
+	b.stop()
+	return startKafka(b.t, b.dir, b.addr)
+}
+
+// kafkaTopicName is a topic name unique to the test.
+func kafkaTopicName(t *testing.T, suffix string) string {
+	return fmt.Sprintf("t-%d-%s", time.Now().UnixNano()%1_000_000_000, suffix)
+}
