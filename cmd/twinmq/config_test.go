@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,23 +166,5 @@ func TestStorageConfig(t *testing.T) {
 		sc.FlushInterval.Milliseconds() != 250 || sc.SegmentSize != 1<<30 ||
 		sc.RetentionHours != 72 || sc.RetentionBytes != -1 {
 		t.Errorf("storageConfig = %+v", sc)
-	}
-}
-
-func TestNotImplementedCommands(t *testing.T) {
-	for _, name := range []string{"namesrv", "broker"} {
-		t.Run(name, func(t *testing.T) {
-			cmd := newRootCommand(nil)
-			var stderr strings.Builder
-			cmd.SetErr(&stderr)
-			cmd.SetArgs([]string{name, "--http-addr", ":0"})
-			err := cmd.Execute()
-			if !errors.Is(err, errNotImplemented) {
-				t.Fatalf("err = %v, want errNotImplemented", err)
-			}
-			if !strings.Contains(stderr.String(), "twinmq "+name) {
-				t.Errorf("stderr %q does not log the settings", stderr.String())
-			}
-		})
 	}
 }

@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/twinmq/twinmq/storage"
 )
-
-// errNotImplemented is returned by the commands whose servers do not exist yet.
-var errNotImplemented = errors.New("not implemented yet")
 
 // run is `twinmq serve`: it opens the store, runs until ctx is done, then
 // closes the store.
@@ -24,16 +20,37 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		"flushDiskType", cfg.FlushDiskType,
 		"flushIntervalMs", cfg.FlushIntervalMs,
 		"segmentSize", cfg.SegmentSize)
-	// The protocol servers are later work; say so rather than pretend.
-	logger.Warn("listeners not yet enabled; no client can connect",
+	// RocketMQ: the embedded name server, and the broker registered with it.
+	reg, offs, err := openBrokerState(ctx, store, logger)
+	if err != nil {
+		_ = store.Close()
+		return fmt.Errorf("serve: %w", err)
+	}
+	closeState := func() { offs.Close(); reg.Close() }
+	nsAddr, stopNamesrv, err := startNamesrv(ctx, cfg.NamesrvListen, logger)
+	if err != nil {
+		closeState()
+		_ = store.Close()
+		return fmt.Errorf("serve: %w", err)
+	}
+	stopRemoting, err := startRemoting(ctx, cfg, store, reg, offs, []string{nsAddr}, logger)
+	if err != nil {
+		_ = stopNamesrv(context.Background())
+		closeState()
+		_ = store.Close()
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Warn("Kafka and HTTP listeners not yet enabled",
 		"kafka", cfg.KafkaAddr,
-		"remoting", cfg.RemotingAddr,
-		"namesrv", cfg.NamesrvListen,
-		"http", cfg.HTTPAddr,
-		"advertisedHost", cfg.AdvertisedHost)
+		"http", cfg.HTTPAddr)
 
 	<-ctx.Done()
 	logger.Info("stopping", "cause", context.Cause(ctx))
+	sctx, cancel := context.WithTimeout(context.Background(), remotingStopTimeout)
+	defer cancel()
+	stopRemoting(sctx)
+	_ = stopNamesrv(sctx)
+	closeState()
 	if err := store.Close(); err != nil {
 		return fmt.Errorf("serve: close store %s: %w", cfg.storeDir(), err)
 	}
@@ -41,28 +58,53 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	return nil
 }
 
-// runNamesrv is `twinmq namesrv`.
-func runNamesrv(_ context.Context, cfg Config, logger *slog.Logger) error {
-	logger.Info("twinmq namesrv",
-		"namesrv", cfg.NamesrvListen,
-		"http", cfg.HTTPAddr)
-	return fmt.Errorf("namesrv: %w", errNotImplemented)
+// runNamesrv is `twinmq namesrv`: a name server until ctx is done.
+func runNamesrv(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	_, stop, err := startNamesrv(ctx, cfg.NamesrvListen, logger)
+	if err != nil {
+		return fmt.Errorf("namesrv: %w", err)
+	}
+	<-ctx.Done()
+	logger.Info("stopping", "cause", context.Cause(ctx))
+	sctx, cancel := context.WithTimeout(context.Background(), remotingStopTimeout)
+	defer cancel()
+	return stop(sctx)
 }
 
-// runBroker is `twinmq broker`.
-func runBroker(_ context.Context, cfg Config, logger *slog.Logger) error {
+// runBroker is `twinmq broker`: one broker that registers with every name
+// server of namesrvAddr, until ctx is done.
+func runBroker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	addrs, err := cfg.namesrvAddrs()
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
-	logger.Info("twinmq broker",
-		"store", cfg.storeDir(),
-		"flushDiskType", cfg.FlushDiskType,
-		"kafka", cfg.KafkaAddr,
-		"remoting", cfg.RemotingAddr,
-		"ha", cfg.HAAddr,
-		"http", cfg.HTTPAddr,
-		"advertisedHost", cfg.AdvertisedHost,
-		"namesrvAddr", addrs)
-	return fmt.Errorf("broker: %w", errNotImplemented)
+	store, err := storage.Open(ctx, cfg.storageConfig(logger))
+	if err != nil {
+		return fmt.Errorf("broker: open store %s: %w", cfg.storeDir(), err)
+	}
+	reg, offs, err := openBrokerState(ctx, store, logger)
+	if err != nil {
+		_ = store.Close()
+		return fmt.Errorf("broker: %w", err)
+	}
+	stopRemoting, err := startRemoting(ctx, cfg, store, reg, offs, addrs, logger)
+	if err != nil {
+		offs.Close()
+		reg.Close()
+		_ = store.Close()
+		return fmt.Errorf("broker: %w", err)
+	}
+	logger.Warn("Kafka, HA and HTTP listeners not yet enabled in broker",
+		"kafka", cfg.KafkaAddr, "ha", cfg.HAAddr, "http", cfg.HTTPAddr)
+	<-ctx.Done()
+	logger.Info("stopping", "cause", context.Cause(ctx))
+	sctx, cancel := context.WithTimeout(context.Background(), remotingStopTimeout)
+	defer cancel()
+	stopRemoting(sctx)
+	offs.Close()
+	reg.Close()
+	if err := store.Close(); err != nil {
+		return fmt.Errorf("broker: close store %s: %w", cfg.storeDir(), err)
+	}
+	return nil
 }

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/twinmq/twinmq/broker/offsets"
+	"github.com/twinmq/twinmq/broker/remotingapi"
+	"github.com/twinmq/twinmq/broker/topics"
+	"github.com/twinmq/twinmq/nameserver"
+	"github.com/twinmq/twinmq/netio"
+	"github.com/twinmq/twinmq/storage"
+	"github.com/twinmq/twinmq/wire/remoting"
+)
+
+// startNamesrv runs a name server on addr; it returns the address brokers
+// on this host reach it at and its stop function.
+func startNamesrv(ctx context.Context, addr string, logger *slog.Logger) (string, func(context.Context) error, error) {
+	srv, stop, err := nameserver.Listen(ctx, addr, nameserver.New(nameserver.Config{Logger: logger}))
+	if err != nil {
+		return "", nil, err
+	}
+	bound := srv.Addr().(*net.TCPAddr)
+	host := bound.IP.String()
+	if bound.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	local := net.JoinHostPort(host, strconv.Itoa(bound.Port))
+	logger.Info("name server listening", "addr", srv.Addr().String())
+	return local, stop, nil
+}
+
+// startRemoting runs the RocketMQ broker on cfg.RemotingAddr, registering
+// with namesrvAddrs; stop ends it.
+func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.Table,
+	namesrvAddrs []string, logger *slog.Logger) (func(context.Context), error) {
+	addr, err := fixPort(cfg.RemotingAddr)
+	if err != nil {
+		return nil, fmt.Errorf("remoting: %w", err)
+	}
+	adv, err := advertisedAddr(cfg.AdvertisedHost, addr)
+	if err != nil {
+		return nil, fmt.Errorf("remoting: %w", err)
+	}
+	b, err := remotingapi.New(remotingapi.Config{AdvertisedAddr: adv, NamesrvAddrs: namesrvAddrs, Logger: logger}, store, reg, offs)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := netio.New(netio.Config{Addr: addr, Framer: netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
+		Ordering: netio.Concurrent, Logger: logger}, b)
+	if err != nil {
+		return nil, fmt.Errorf("remoting: %w", err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		return nil, fmt.Errorf("remoting: %w", err)
+	}
+	b.Start()
+	logger.Info("RocketMQ remoting listening", "addr", srv.Addr().String(), "advertised", adv, "namesrvAddr", namesrvAddrs)
+	return func(sctx context.Context) {
+		b.Close(sctx)
+		_ = srv.Shutdown(sctx)
+	}, nil
+}
+
+// fixPort replaces port 0 by a free port now: the broker advertises its
+// port in every stored message, so it must know it before listening.
+func fixPort(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port != "0" {
+		return addr, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)), nil
+}
+
+// advertisedAddr is the ip:port clients use: the advertised host (resolved
+// to an IP: it goes into offsetMsgIds), else the listen host, else the
+// first non-loopback IPv4 address, else 127.0.0.1.
+func advertisedAddr(advertisedHost, listen string) (string, error) {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", err
+	}
+	if advertisedHost != "" {
+		host = advertisedHost
+	}
+	if host != "" && host != "0.0.0.0" && host != "::" {
+		if ip, err := netip.ParseAddr(host); err == nil {
+			return net.JoinHostPort(ip.String(), port), nil
+		}
+		ips, err := net.LookupIP(host)
+		if err != nil || len(ips) == 0 {
+			return "", fmt.Errorf("advertised host %q: %v", host, err)
+		}
+		return net.JoinHostPort(ips[0].String(), port), nil
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return net.JoinHostPort(n.IP.String(), port), nil
+		}
+	}
+	return net.JoinHostPort("127.0.0.1", port), nil
+}
+
+// openBrokerState opens the topic registry and the offset table.
+func openBrokerState(ctx context.Context, store *storage.Store, logger *slog.Logger) (*topics.Registry, *offsets.Table, error) {
+	reg, err := topics.Open(ctx, store, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	offs, err := offsets.Open(ctx, store, logger)
+	if err != nil {
+		reg.Close()
+		return nil, nil, err
+	}
+	return reg, offs, nil
+}
+
+// remotingStopTimeout bounds the shutdown of the name server and the
+// RocketMQ broker (unregistering, draining requests in flight).
+const remotingStopTimeout = 10 * time.Second
