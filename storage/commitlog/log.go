@@ -45,6 +45,9 @@ type Log struct {
 	buf       []byte
 	closed    bool
 
+	// Readers and the dispatcher load segs and written all the time; keep
+	// them off the cache line the appender writes under mu.
+	_       [64]byte
 	segs    atomic.Pointer[[]*segment]
 	written atomic.Int64 // every byte below was handed to WriteAt
 	flushed atomic.Int64 // every byte below is durable
