@@ -125,6 +125,9 @@ func addBrokerListenFlags(fs *pflag.FlagSet) {
 	fs.String("remoting-addr", d.RemotingAddr, "RocketMQ remoting listen address")
 	fs.String("http-addr", d.HTTPAddr, "HTTP listen address (metrics, health, console)")
 	fs.String("advertised-host", d.AdvertisedHost, "host advertised to clients (empty: derive)")
+	fs.Int("node-id", d.NodeID, "Kafka node id (-1: keep the persisted one, random at first start)")
+	fs.Bool("auto-create-topics-enable", d.AutoCreateTopicsEnable, "Kafka Metadata creates missing topics")
+	fs.Int("num-partitions", d.NumPartitions, "partitions of auto-created Kafka topics and the CreateTopics default")
 }
 
 func addStoreFlags(fs *pflag.FlagSet) {

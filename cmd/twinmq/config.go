@@ -50,6 +50,15 @@ type Config struct {
 	// means derive it from the listen address.
 	AdvertisedHost string `koanf:"advertisedHost"`
 
+	// NodeID is the Kafka broker id (node.id); -1 keeps the persisted one
+	// (a random id in 1..9999 chosen at first start).
+	NodeID int `koanf:"nodeId"`
+	// AutoCreateTopicsEnable lets Kafka Metadata requests create missing
+	// topics (auto.create.topics.enable); NumPartitions is their partition
+	// count and CreateTopics' default (num.partitions).
+	AutoCreateTopicsEnable bool `koanf:"autoCreateTopicsEnable"`
+	NumPartitions          int  `koanf:"numPartitions"`
+
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `koanf:"logLevel"`
 
@@ -65,19 +74,22 @@ type Config struct {
 // works on a fresh machine.
 func defaultConfig() Config {
 	return Config{
-		DataDir:         "./data",
-		KafkaAddr:       ":9092",
-		RemotingAddr:    ":10911",
-		HAAddr:          ":10912",
-		HTTPAddr:        ":8080",
-		NamesrvListen:   ":9876",
-		NamesrvAddr:     "127.0.0.1:9876",
-		LogLevel:        "info",
-		FlushDiskType:   string(storage.AsyncFlush),
-		FlushIntervalMs: 500,
-		SegmentSize:     1 << 30,
-		RetentionHours:  72,
-		RetentionBytes:  -1,
+		DataDir:                "./data",
+		KafkaAddr:              ":9092",
+		RemotingAddr:           ":10911",
+		HAAddr:                 ":10912",
+		HTTPAddr:               ":8080",
+		NamesrvListen:          ":9876",
+		NamesrvAddr:            "127.0.0.1:9876",
+		NodeID:                 -1,
+		AutoCreateTopicsEnable: true,
+		NumPartitions:          1,
+		LogLevel:               "info",
+		FlushDiskType:          string(storage.AsyncFlush),
+		FlushIntervalMs:        500,
+		SegmentSize:            1 << 30,
+		RetentionHours:         72,
+		RetentionBytes:         -1,
 	}
 }
 
@@ -203,6 +215,12 @@ func (c *Config) validate() error {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s %q: %w", a.key, a.addr, err))
 		}
+	}
+	if c.NodeID < -1 {
+		errs = append(errs, fmt.Errorf("nodeId %d: must be -1 (persisted) or >= 0", c.NodeID))
+	}
+	if c.NumPartitions < 1 || c.NumPartitions > 1<<14 {
+		errs = append(errs, fmt.Errorf("numPartitions %d: must be in 1..16384", c.NumPartitions))
 	}
 	if _, err := c.namesrvAddrs(); err != nil {
 		errs = append(errs, err)

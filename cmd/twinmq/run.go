@@ -40,14 +40,21 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		_ = store.Close()
 		return fmt.Errorf("serve: %w", err)
 	}
-	logger.Warn("Kafka and HTTP listeners not yet enabled",
-		"kafka", cfg.KafkaAddr,
-		"http", cfg.HTTPAddr)
+	stopKafka, err := startKafka(ctx, cfg, store, reg, logger)
+	if err != nil {
+		stopRemoting(context.Background())
+		_ = stopNamesrv(context.Background())
+		closeState()
+		_ = store.Close()
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Warn("HTTP listeners not yet enabled", "http", cfg.HTTPAddr)
 
 	<-ctx.Done()
 	logger.Info("stopping", "cause", context.Cause(ctx))
 	sctx, cancel := context.WithTimeout(context.Background(), remotingStopTimeout)
 	defer cancel()
+	stopKafka(sctx)
 	stopRemoting(sctx)
 	_ = stopNamesrv(sctx)
 	closeState()

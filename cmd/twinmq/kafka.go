@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/twinmq/twinmq/broker"
+	"github.com/twinmq/twinmq/broker/kafkaapi"
+	"github.com/twinmq/twinmq/broker/topics"
+	"github.com/twinmq/twinmq/netio"
+	"github.com/twinmq/twinmq/storage"
+)
+
+// startKafka serves the Kafka protocol on cfg.KafkaAddr over store and
+// reg; ":0" picks a free port, which is logged and advertised. stop ends
+// the listener, draining requests in flight.
+func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry,
+	logger *slog.Logger) (stop func(context.Context), err error) {
+	id, stopID, err := broker.LoadIdentity(ctx, store, int32(cfg.NodeID), logger)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	h, err := kafkaapi.New(kafkaapi.Config{
+		NodeID: id.NodeID, ClusterID: id.ClusterID, Logger: logger,
+		DisableAutoCreate: !cfg.AutoCreateTopicsEnable, DefaultPartitions: int32(cfg.NumPartitions),
+	}, store, reg)
+	if err == nil {
+		var srv *netio.Server
+		srv, err = netio.New(kafkaapi.ServerConfig(cfg.KafkaAddr, logger), h)
+		if err == nil {
+			err = srv.Start(ctx)
+		}
+		if err == nil {
+			bound := srv.Addr().(*net.TCPAddr)
+			host := kafkaAdvertisedHost(cfg.AdvertisedHost, bound.IP)
+			h.SetAdvertised(host, int32(bound.Port))
+			logger.Info("Kafka listening", "addr", bound.String(), "advertised", net.JoinHostPort(host, fmt.Sprint(bound.Port)),
+				"nodeId", id.NodeID, "clusterId", id.ClusterID)
+			return func(sctx context.Context) {
+				_ = srv.Shutdown(sctx)
+				stopID()
+			}, nil
+		}
+	}
+	stopID()
+	return nil, fmt.Errorf("kafka: %w", err)
+}
+
+// kafkaAdvertisedHost is what Metadata tells clients: --advertised-host,
+// else the bound IP, else (a wildcard bind) the first non-loopback IPv4
+// address, else 127.0.0.1. Kafka clients accept host names as they are.
+func kafkaAdvertisedHost(advertised string, bound net.IP) string {
+	if advertised != "" {
+		return advertised
+	}
+	if bound != nil && !bound.IsUnspecified() {
+		return bound.String()
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	return "127.0.0.1"
+}
