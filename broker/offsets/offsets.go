@@ -14,6 +14,16 @@
 // The offset is the next logical offset to consume (RocketMQ commitOffset,
 // Kafka's committed offset); a deleted key means "no committed offset".
 //
+// # Value layout, version 2
+//
+// A Kafka commit also carries the committed leader epoch (KIP-320) and a
+// metadata string. Such a value is longer than 8 bytes, which tells it
+// from version 1 (the key layout is unchanged):
+//
+//	value: offset int64 BE | leaderEpoch int32 BE | uvarint len(metadata) | metadata
+//
+// A commit with leader epoch -1 and empty metadata is written as version 1.
+//
 // Table methods are safe for concurrent use.
 package offsets
 
@@ -53,6 +63,13 @@ type Entry struct {
 	Offset int64
 }
 
+// Value is a committed offset with what a Kafka commit carries besides.
+type Value struct {
+	Offset      int64
+	LeaderEpoch int32 // -1: none
+	Metadata    string
+}
+
 // Table is the offset table. mu guards m; kv serializes the writes.
 // Lock order: writeMu, then mu.
 type Table struct {
@@ -61,7 +78,7 @@ type Table struct {
 
 	writeMu sync.Mutex // serializes writes so m matches the log order
 	mu      sync.RWMutex
-	m       map[Key]int64
+	m       map[Key]Value
 }
 
 // Open replays the table from store.
@@ -73,19 +90,19 @@ func Open(ctx context.Context, store *storage.Store, logger *slog.Logger) (*Tabl
 	if err != nil {
 		return nil, fmt.Errorf("offsets: %w", err)
 	}
-	t := &Table{kv: kv, log: logger, m: make(map[Key]int64)}
+	t := &Table{kv: kv, log: logger, m: make(map[Key]Value)}
 	for k, v := range kv.Snapshot() {
 		key, err := DecodeKey([]byte(k))
 		if err != nil {
 			kv.Close()
 			return nil, err
 		}
-		off, err := DecodeValue(v)
+		val, err := DecodeValueMeta(v)
 		if err != nil {
 			kv.Close()
 			return nil, err
 		}
-		t.m[key] = off
+		t.m[key] = val
 	}
 	return t, nil
 }
@@ -96,30 +113,58 @@ func (t *Table) Close() { t.kv.Close() }
 // Commit stores offset for (group, topic, queue) durably, as the store's
 // flush mode promises. Committing the offset already stored writes nothing.
 func (t *Table) Commit(ctx context.Context, group, topic string, queue int32, offset int64) error {
-	k := Key{group, topic, queue}
-	if group == "" || topic == "" {
+	return t.CommitValue(ctx, Key{group, topic, queue}, Value{Offset: offset, LeaderEpoch: -1})
+}
+
+// CommitValue is Commit with a leader epoch and a metadata string (Kafka
+// OffsetCommit). Committing the value already stored writes nothing.
+func (t *Table) CommitValue(ctx context.Context, k Key, v Value) error {
+	if k.Group == "" || k.Topic == "" {
 		return fmt.Errorf("%w: empty group or topic", ErrBadKey)
 	}
 	t.writeMu.Lock()
 	defer t.writeMu.Unlock()
-	if cur, ok := t.Fetch(group, topic, queue); ok && cur == offset {
+	if cur, ok := t.FetchValue(k); ok && cur == v {
 		return nil
 	}
-	if err := t.kv.Put(ctx, string(EncodeKey(nil, k)), binary.BigEndian.AppendUint64(nil, uint64(offset))); err != nil {
-		return fmt.Errorf("offsets: commit %s/%s/%d: %w", group, topic, queue, err)
+	if err := t.kv.Put(ctx, string(EncodeKey(nil, k)), AppendValue(nil, v)); err != nil {
+		return fmt.Errorf("offsets: commit %s/%s/%d: %w", k.Group, k.Topic, k.Queue, err)
 	}
 	t.mu.Lock()
-	t.m[k] = offset
+	t.m[k] = v
 	t.mu.Unlock()
 	return nil
 }
 
 // Fetch returns the committed offset, or false if there is none.
 func (t *Table) Fetch(group, topic string, queue int32) (int64, bool) {
+	v, ok := t.FetchValue(Key{group, topic, queue})
+	return v.Offset, ok
+}
+
+// FetchValue returns the committed value, or false if there is none.
+func (t *Table) FetchValue(k Key) (Value, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	off, ok := t.m[Key{group, topic, queue}]
-	return off, ok
+	v, ok := t.m[k]
+	return v, ok
+}
+
+// Remove deletes one committed offset (Kafka OffsetDelete); removing a
+// missing one writes nothing.
+func (t *Table) Remove(ctx context.Context, k Key) error {
+	t.writeMu.Lock()
+	defer t.writeMu.Unlock()
+	if _, ok := t.FetchValue(k); !ok {
+		return nil
+	}
+	if err := t.kv.Delete(ctx, string(EncodeKey(nil, k))); err != nil {
+		return fmt.Errorf("offsets: delete %s/%s/%d: %w", k.Group, k.Topic, k.Queue, err)
+	}
+	t.mu.Lock()
+	delete(t.m, k)
+	t.mu.Unlock()
+	return nil
 }
 
 // List returns the committed offsets whose group and topic match (an empty
@@ -127,9 +172,9 @@ func (t *Table) Fetch(group, topic string, queue int32) (int64, bool) {
 func (t *Table) List(group, topic string) []Entry {
 	t.mu.RLock()
 	var out []Entry
-	for k, off := range t.m {
+	for k, v := range t.m {
 		if (group == "" || k.Group == group) && (topic == "" || k.Topic == topic) {
-			out = append(out, Entry{k, off})
+			out = append(out, Entry{k, v.Offset})
 		}
 	}
 	t.mu.RUnlock()
@@ -217,10 +262,41 @@ func readString(b []byte) (string, []byte, bool) {
 	return string(b[w : w+int(n)]), b[w+int(n):], true
 }
 
-// DecodeValue decodes a record value.
+// DecodeValue decodes a record value's offset (either version).
 func DecodeValue(b []byte) (int64, error) {
-	if len(b) != 8 {
-		return 0, fmt.Errorf("%w: %d bytes, want 8", ErrBadValue, len(b))
+	v, err := DecodeValueMeta(b)
+	return v.Offset, err
+}
+
+// AppendValue appends the encoding of v to dst: version 1 when v carries
+// no leader epoch and no metadata, else version 2.
+func AppendValue(dst []byte, v Value) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, uint64(v.Offset))
+	if v.LeaderEpoch == -1 && v.Metadata == "" {
+		return dst
 	}
-	return int64(binary.BigEndian.Uint64(b)), nil
+	dst = binary.BigEndian.AppendUint32(dst, uint32(v.LeaderEpoch))
+	dst = binary.AppendUvarint(dst, uint64(len(v.Metadata)))
+	return append(dst, v.Metadata...)
+}
+
+// DecodeValueMeta decodes a record value of either version.
+func DecodeValueMeta(b []byte) (Value, error) {
+	if len(b) < 8 {
+		return Value{}, fmt.Errorf("%w: %d bytes, want at least 8", ErrBadValue, len(b))
+	}
+	v := Value{Offset: int64(binary.BigEndian.Uint64(b)), LeaderEpoch: -1}
+	if len(b) == 8 {
+		return v, nil
+	}
+	if len(b) < 12 {
+		return Value{}, fmt.Errorf("%w: %d bytes", ErrBadValue, len(b))
+	}
+	v.LeaderEpoch = int32(binary.BigEndian.Uint32(b[8:]))
+	md, rest, ok := readString(b[12:])
+	if !ok || len(rest) != 0 {
+		return Value{}, fmt.Errorf("%w: metadata", ErrBadValue)
+	}
+	v.Metadata = md
+	return v, nil
 }
