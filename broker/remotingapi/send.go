@@ -244,27 +244,10 @@ func (b *Broker) entry(m *remoting.MessageExt) storage.Entry {
 		e.Keys = append(e.Keys, u)
 	}
 	e.Payload = remoting.AppendStoredMessage(make([]byte, 0, remoting.StoredLen(m)), m)
-	hdr := int64(entryHeaderLen(&e))
-	e.Encode = func(p []byte, payloadPos, queueOffset, storeTime int64) {
-		_ = remoting.PatchStored(p, queueOffset, payloadPos-hdr, storeTime) // p is ours: long enough
+	e.Encode = func(p []byte, phys, queueOffset, storeTime int64) {
+		_ = remoting.PatchStored(p, queueOffset, phys, storeTime) // p is ours: long enough
 	}
 	return e
-}
-
-// entryHeaderLen is the size of the twinmq entry header before e's payload
-// (storage/commitlog entry layout version 1, which never changes): 44 fixed
-// bytes, the topic, the tags-code count and codes, the key count and
-// length-prefixed keys (keys over 65535 bytes are not stored). The Encode
-// callback gets the payload's position; subtracting this gives the entry's
-// CommitLog offset, what storage.Store.ReadAt takes.
-func entryHeaderLen(e *storage.Entry) int {
-	n := 44 + len(e.Topic) + 4 + 8*len(e.TagsCodes) + 4
-	for _, k := range e.Keys {
-		if len(k) <= 1<<16-1 {
-			n += 2 + len(k)
-		}
-	}
-	return n
 }
 
 // addrPort converts a connection address; anything else is the zero value.

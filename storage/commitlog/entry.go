@@ -88,8 +88,9 @@ type Entry struct {
 	// Encode, when set, runs under the append lock with the payload as it
 	// lies in the write buffer, so the protocol can write the offsets and
 	// the store time into it (RocketMQ QUEUEOFFSET/PHYSICALOFFSET/
-	// STORETIMESTAMP, Kafka baseOffset). physOffset is the entry's payload
-	// position in the log.
+	// STORETIMESTAMP, Kafka baseOffset). physOffset is the entry's own
+	// CommitLog offset (what Log.Read and Store.ReadAt take), not the
+	// payload's.
 	Encode func(payload []byte, physOffset, queueOffset, storeTimestamp int64)
 }
 
@@ -203,7 +204,7 @@ func stamp(b []byte, e *Entry, phys, queueOffset, storeTime int64) {
 	binary.BigEndian.PutUint64(b[offStoreTime:], uint64(storeTime))
 	hdrLen := int(binary.BigEndian.Uint32(b[offHeaderLen:]))
 	if e.Encode != nil {
-		e.Encode(b[hdrLen:], phys+int64(hdrLen), queueOffset, storeTime)
+		e.Encode(b[hdrLen:], phys, queueOffset, storeTime)
 	}
 	binary.BigEndian.PutUint32(b[offCRC:], entryCRC(b))
 }

@@ -113,8 +113,8 @@ func TestEncodeRunsUnderLock(t *testing.T) {
 		if got := int64(binary.BigEndian.Uint64(r.Payload[8:])); got != int64(5*i) {
 			t.Errorf("batch %d base offset %d, want %d", i, got, 5*i)
 		}
-		if got := int64(binary.BigEndian.Uint64(r.Payload)); got != p.Phys+int64(r.Header.HeaderLen) {
-			t.Errorf("payload phys %d, want %d", got, p.Phys+int64(r.Header.HeaderLen))
+		if got := int64(binary.BigEndian.Uint64(r.Payload)); got != p.Phys {
+			t.Errorf("payload phys %d, want the entry offset %d", got, p.Phys)
 		}
 		r.Release()
 	}

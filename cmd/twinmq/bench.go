@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/twinmq/twinmq/cmd/twinmq/loadtest"
+)
+
+// newBenchCommand builds `twinmq bench kafka`: the load tool.
+func newBenchCommand() *cobra.Command {
+	bench := &cobra.Command{Use: "bench", Short: "Load tools: produce and consume against a broker and report figures"}
+	var cfg loadtest.KafkaConfig
+	var brokers string
+	var kfake bool
+	var pid int
+	kafka := &cobra.Command{
+		Use:   "kafka",
+		Short: "Produce and consume N records of size S with P producers against Kafka addresses",
+		Long: "Produces and consumes records against --brokers (twinmq or any Kafka) and, with\n" +
+			"--kfake, against an in-process franz-go kfake broker in the same run, then prints\n" +
+			"throughput, produce and end-to-end latency percentiles, loss and duplicates,\n" +
+			"and the ratio of each target to kfake.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			var results []loadtest.Result
+			if kfake {
+				addr, stop, err := loadtest.StartKfake()
+				if err != nil {
+					return err
+				}
+				c := cfg
+				c.Brokers = []string{addr}
+				res, err := loadtest.RunKafka(cmd.Context(), "kfake", c)
+				stop()
+				if err != nil {
+					return fmt.Errorf("kfake: %w", err)
+				}
+				fmt.Fprintln(out, res)
+				results = append(results, res)
+			}
+			if brokers != "" {
+				c := cfg
+				c.Brokers = strings.Split(brokers, ",")
+				if pid > 0 {
+					c.CPU = loadtest.ProcessCPU(pid)
+				}
+				res, err := loadtest.RunKafka(cmd.Context(), brokers, c)
+				if err != nil {
+					return fmt.Errorf("%s: %w", brokers, err)
+				}
+				fmt.Fprintln(out, res)
+				results = append(results, res)
+			}
+			if len(results) == 0 {
+				return fmt.Errorf("nothing to run: give --brokers and/or --kfake")
+			}
+			if len(results) == 2 {
+				k, t := results[0], results[1]
+				fmt.Fprintf(out, "ratio to kfake: throughput %.2fx, produce p50 latency %.2fx, e2e p50 latency %.2fx\n",
+					t.MsgsPerSec()/k.MsgsPerSec(), float64(t.ProduceP50)/float64(k.ProduceP50), float64(t.E2EP50)/float64(k.E2EP50))
+			}
+			if bad := failed(results); bad != "" {
+				return fmt.Errorf("records lost or duplicated: %s", bad)
+			}
+			return nil
+		},
+	}
+	f := kafka.Flags()
+	f.StringVar(&brokers, "brokers", "", "comma-separated Kafka bootstrap addresses (e.g. 127.0.0.1:9092)")
+	f.BoolVar(&kfake, "kfake", false, "also run against an in-process franz-go kfake broker, as a peer baseline")
+	f.IntVar(&pid, "broker-pid", 0, "pid of the broker process, to report its CPU per MiB")
+	f.StringVar(&cfg.Topic, "topic", "", "topic to create and use (default: a random name)")
+	f.Int32Var(&cfg.Partitions, "partitions", 4, "partitions of the topic")
+	f.IntVar(&cfg.Records, "records", 100_000, "records to produce and consume")
+	f.IntVar(&cfg.Size, "size", 1024, "bytes per record value (>= 16)")
+	f.IntVar(&cfg.Producers, "producers", 2, "concurrent producer clients")
+	f.StringVar(&cfg.Acks, "acks", "all", "acks: all, 1 or 0")
+	f.BoolVar(&cfg.Idempotent, "idempotent", true, "idempotent producer (with acks=all)")
+	f.StringVar(&cfg.Compression, "compression", "none", "none, gzip, snappy, lz4 or zstd")
+	f.Float64Var(&cfg.Rate, "rate", 0, "records per second over all producers (0: as fast as possible)")
+	f.DurationVar(&cfg.Linger, "linger", 0, "producer linger")
+	f.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "give up after this long")
+	bench.AddCommand(kafka)
+	return bench
+}
+
+func failed(rs []loadtest.Result) string {
+	var b strings.Builder
+	for _, r := range rs {
+		if r.Lost > 0 || r.Duplicates > 0 {
+			fmt.Fprintf(&b, "%s lost %d dup %d; ", r.Target, r.Lost, r.Duplicates)
+		}
+	}
+	return b.String()
+}
