@@ -1,0 +1,42 @@
+// Package groups is the Kafka consumer-group coordinator for the classic
+// group protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup; KIP-62,
+// KIP-134, KIP-345, KIP-394, KIP-559, KIP-800, KIP-814), kept free of the
+// Kafka wire encoding: the adapter in broker/kafkaapi maps its requests to
+// this package's types and its sentinel errors to Kafka error codes.
+//
+// # Shape (STYLE.md habit 8)
+//
+// Group is a deterministic core: no goroutines, no I/O, no clock. Every
+// event (Join, Sync, Heartbeat, Leave, Tick) takes the current time and
+// returns a Ready: the replies to parked calls it completed, and whether
+// the group's durable record changed. Deadline says when Tick must run
+// next. Coordinator is the thin driver: one mutex and one timer per
+// group, the parked callers' callbacks, and persistence.
+//
+// # States (Kafka's GroupMetadata)
+//
+//	Empty ──join──▶ PreparingRebalance ──all joined / timeout──▶ CompletingRebalance
+//	  ▲                 ▲        │ no members left                     │ leader's SyncGroup
+//	  └─────────────────┼────────┘                                     ▼
+//	                    └──────── join, leave, expiry ◀─────────── Stable
+//	Dead: deleted (DeleteGroups); the coordinator forgets it.
+//
+// # Durable record, version 1
+//
+// The group's metadata is one key of the kvlog table on the internal topic
+// "__twinmq_groups" (key: the group id), written when a generation becomes
+// Stable, when the group becomes Empty and when a static member's id is
+// replaced; deleted with the group. Committed offsets live in
+// broker/offsets. Integers are big-endian; str is uvarint length + bytes;
+// bytes is uvarint length + bytes.
+//
+//	uint8 version=1 | str protocolType | int32 generation | str protocol
+//	| str leader | uvarint memberCount | member*
+//	member: str memberId | str instanceId (empty: none) | str clientId
+//	      | str clientHost | int32 sessionTimeoutMs | int32 rebalanceTimeoutMs
+//	      | uvarint protocolCount | (str name | bytes metadata)* | bytes assignment
+//
+// A restarted coordinator restores each group as Stable (or Empty) with
+// the recorded generation and assignments and gives every member a fresh
+// session timeout, so members that keep heartbeating carry on unchanged.
+package groups
