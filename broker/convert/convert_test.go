@@ -1,0 +1,194 @@
+package convert
+
+import (
+	"bytes"
+	"compress/zlib"
+	"net/netip"
+	"testing"
+
+	"github.com/twinmq/twinmq/wire/kafka"
+	"github.com/twinmq/twinmq/wire/remoting"
+)
+
+var host = netip.MustParseAddrPort("10.0.0.1:10911")
+
+func stored(t testing.TB, off int64, body []byte, sysFlag int32, props ...remoting.Property) []byte {
+	t.Helper()
+	m := remoting.MessageExt{
+		QueueID: 2, QueueOffset: off, CommitLogOffset: 4096 + off*200, SysFlag: sysFlag,
+		BornTimestamp: 1_700_000_000_000 + off, BornHost: netip.MustParseAddrPort("10.0.0.7:5000"),
+		StoreTimestamp: 1_700_000_000_500 + off, StoreHost: host,
+		Body: body, Topic: "T", Properties: remoting.AppendPropertyList(nil, props),
+	}
+	return remoting.AppendStoredMessage(nil, &m)
+}
+
+func zlibBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	w := zlib.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+type rec struct {
+	off     int64
+	ts      int64
+	key     string
+	value   string
+	headers map[string]string
+}
+
+func readBatch(t testing.TB, b []byte) []rec {
+	t.Helper()
+	h, err := kafka.ValidateBatch(b, 0)
+	if err != nil {
+		t.Fatalf("converted batch invalid: %v", err)
+	}
+	var out []rec
+	err = kafka.ForEachRecord(b, 0, func(r kafka.Record) error {
+		x := rec{off: h.BaseOffset + int64(r.OffsetDelta), ts: h.FirstTimestamp + r.TimestampDelta,
+			key: string(r.Key), value: string(r.Value), headers: map[string]string{}}
+		for _, hd := range r.Headers {
+			x.headers[hd.Key] = string(hd.Value)
+		}
+		out = append(out, x)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestToKafka(t *testing.T) {
+	msgs := [][]byte{
+		stored(t, 5, []byte("plain"), 0, remoting.Property{Key: "TAGS", Value: "TagA"}, remoting.Property{Key: "KEYS", Value: "k5"}, remoting.Property{Key: "color", Value: "red"}),
+		stored(t, 6, zlibBytes([]byte("squeezed body")), remoting.SysFlagCompressed, remoting.Property{Key: "TAGS", Value: "TagB"}),
+		stored(t, 8, []byte("after a gap"), 0),
+	}
+	b, n, err := ToKafka(nil, msgs)
+	if err != nil || n != 2 {
+		t.Fatalf("n %d err %v", n, err)
+	}
+	got := readBatch(t, b)
+	want := []rec{
+		{5, 1_700_000_000_005, "k5", "plain", map[string]string{"TAGS": "TagA", "KEYS": "k5", "color": "red"}},
+		{6, 1_700_000_000_006, "", "squeezed body", map[string]string{"TAGS": "TagB"}},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d records", len(got))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.off != w.off || g.ts != w.ts || g.key != w.key || g.value != w.value || len(g.headers) != len(w.headers) {
+			t.Fatalf("record %d: %+v, want %+v", i, g, w)
+		}
+		for k, v := range w.headers {
+			if g.headers[k] != v {
+				t.Fatalf("record %d header %s = %q, want %q", i, k, g.headers[k], v)
+			}
+		}
+	}
+	b, n, err = ToKafka(nil, msgs[2:])
+	if err != nil || n != 1 || readBatch(t, b)[0].off != 8 {
+		t.Fatalf("batch after the gap: n %d err %v", n, err)
+	}
+}
+
+func kafkaBatch(t testing.TB, base int64, recs []kafka.Record) []byte {
+	t.Helper()
+	b, err := kafka.AppendBatch(nil, kafka.BatchSpec{BaseOffset: base, FirstTimestamp: 1_600_000_000_000,
+		ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, recs, kafka.CodecSnappy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestToRocketMQ(t *testing.T) {
+	batch := kafkaBatch(t, 10, []kafka.Record{
+		{Key: []byte("k0"), Value: []byte("v0"), Headers: []kafka.RecordHeader{{Key: "TAGS", Value: []byte("TagA")}}},
+		{Key: []byte("k1"), Value: []byte("v1"), TimestampDelta: 3, Headers: []kafka.RecordHeader{{Key: "TAGS", Value: []byte("TagB")}, {Key: "h", Value: []byte("x")}}},
+		{Value: []byte("v2"), TimestampDelta: 4, Headers: []kafka.RecordHeader{{Key: "UNIQ_KEY", Value: []byte("CLIENTID")}}},
+	})
+	e := KafkaEntry{Topic: "T", QueueID: 1, Phys: 777, StoreTime: 1_600_000_001_000, StoreHost: host}
+	out, next, err := ToRocketMQ(nil, batch, e, 11, nil)
+	if err != nil || next != 13 {
+		t.Fatalf("next %d err %v", next, err)
+	}
+	var ms []remoting.MessageExt
+	for s := remoting.NewStoredScanner(out); s.Next(); {
+		m, _, err := remoting.DecodeStoredMessage(s.Record())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, m)
+	}
+	if len(ms) != 2 {
+		t.Fatalf("%d messages from offset 11", len(ms))
+	}
+	m := ms[0]
+	props := remoting.ParseProperties(m.Properties)
+	if m.QueueOffset != 11 || string(m.Body) != "v1" || m.BornTimestamp != 1_600_000_000_003 ||
+		m.StoreTimestamp != e.StoreTime || m.CommitLogOffset != 777 || m.Topic != "T" || m.QueueID != 1 ||
+		props["KEYS"] != "k1" || props["TAGS"] != "TagB" || props["h"] != "x" || props["UNIQ_KEY"] != UniqKey(777, 1) {
+		t.Fatalf("message %+v props %v", m, props)
+	}
+	if p := remoting.ParseProperties(ms[1].Properties); p["UNIQ_KEY"] != "CLIENTID" || p["KEYS"] != "" {
+		t.Fatalf("producer's UNIQ_KEY not kept: %v", p)
+	}
+	out, _, err = ToRocketMQ(nil, batch, e, 0, func(tags string) bool { return tags == "TagA" })
+	if err != nil || remoting.NewStoredScanner(out).Next() == false {
+		t.Fatalf("filter: %v", err)
+	}
+	n := 0
+	for s := remoting.NewStoredScanner(out); s.Next(); n++ {
+	}
+	if n != 1 {
+		t.Fatalf("tag filter kept %d messages, want 1", n)
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	orig := stored(t, 3, []byte("body"), 0, remoting.Property{Key: "TAGS", Value: "T1"}, remoting.Property{Key: "KEYS", Value: "key"}, remoting.Property{Key: "UNIQ_KEY", Value: "ABC"})
+	b, _, err := ToKafka(nil, [][]byte{orig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, _, err := ToRocketMQ(nil, b, KafkaEntry{Topic: "T", QueueID: 2, Phys: 1, StoreHost: host}, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := remoting.DecodeStoredMessage(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _, _ := remoting.DecodeStoredMessage(orig)
+	if string(m.Body) != string(o.Body) || m.BornTimestamp != o.BornTimestamp || m.QueueOffset != o.QueueOffset {
+		t.Fatalf("round trip %+v != %+v", m, o)
+	}
+	if a, b := remoting.ParseProperties(m.Properties), remoting.ParseProperties(o.Properties); len(a) != len(b) || a["UNIQ_KEY"] != "ABC" || a["KEYS"] != "key" {
+		t.Fatalf("properties %v != %v", a, b)
+	}
+}
+
+func FuzzToRocketMQ(f *testing.F) {
+	f.Add(kafkaBatch(f, 0, []kafka.Record{{Key: []byte("k"), Value: []byte("v")}}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ToRocketMQ(nil, b, KafkaEntry{Topic: "T"}, 0, nil)
+	})
+}
+
+func FuzzToKafka(f *testing.F) {
+	f.Add(stored(f, 1, []byte("x"), 0, remoting.Property{Key: "KEYS", Value: "k"}))
+	f.Add(stored(f, 1, zlibBytes([]byte("x")), remoting.SysFlagCompressed))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out, n, err := ToKafka(nil, [][]byte{b})
+		if err == nil && n == 1 {
+			if _, err := kafka.ValidateBatch(out, 0); err != nil {
+				t.Fatalf("converted batch invalid: %v", err)
+			}
+		}
+	})
+}
