@@ -3,11 +3,13 @@ package compattests
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +30,7 @@ type kafkaBroker struct {
 	srv      *netio.Server
 	stopID   func()
 	stopOnce *sync.Once
+	proxy    *kafkaProxy
 }
 
 func kafkaLogger() *slog.Logger {
@@ -41,6 +44,13 @@ func kafkaLogger() *slog.Logger {
 // startKafka opens a store in dir and serves Kafka on addr ("127.0.0.1:0"
 // for a fresh port); the broker stops at the end of the test.
 func startKafka(t *testing.T, dir, addr string) *kafkaBroker {
+	t.Helper()
+	return startKafkaBehind(t, dir, addr, nil)
+}
+
+// startKafkaBehind starts a broker that advertises proxy's address, if
+// proxy is not nil, so clients keep one address across restarts.
+func startKafkaBehind(t *testing.T, dir, addr string, proxy *kafkaProxy) *kafkaBroker {
 	t.Helper()
 	ctx := context.Background()
 	log := kafkaLogger()
@@ -67,11 +77,17 @@ func startKafka(t *testing.T, dir, addr string) *kafkaBroker {
 	if err := srv.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	host, port, _ := net.SplitHostPort(srv.Addr().String())
+	advertise := srv.Addr().String()
+	if proxy != nil {
+		target := advertise
+		proxy.target.Store(&target)
+		advertise = proxy.ln.Addr().String()
+	}
+	host, port, _ := net.SplitHostPort(advertise)
 	p, _ := strconv.Atoi(port)
 	h.SetAdvertised(host, int32(p))
-	b := &kafkaBroker{t: t, dir: dir, addr: srv.Addr().String(), store: store, reg: reg, srv: srv,
-		stopID: stopID, stopOnce: &sync.Once{}}
+	b := &kafkaBroker{t: t, dir: dir, addr: advertise, store: store, reg: reg, srv: srv,
+		stopID: stopID, stopOnce: &sync.Once{}, proxy: proxy}
 	t.Cleanup(b.stop)
 	return b
 }
@@ -92,10 +108,50 @@ func (b *kafkaBroker) stop() {
 	})
 }
 
-// restart stops the broker and starts it again on the same port and data.
+// restart stops the broker and starts it again on the same data. The
+// listener's port cannot be bound again at once (the closed connections'
+// TIME_WAIT without SO_REUSEADDR), so the new broker gets a fresh port
+// behind the same proxy address, which is what the clients know.
 func (b *kafkaBroker) restart() *kafkaBroker {
 	b.stop()
-	return startKafka(b.t, b.dir, b.addr)
+	return startKafkaBehind(b.t, b.dir, "127.0.0.1:0", b.proxy)
+}
+
+// kafkaProxy forwards loopback connections to the current broker.
+type kafkaProxy struct {
+	ln     net.Listener
+	target atomic.Pointer[string]
+}
+
+func newKafkaProxy(t *testing.T) *kafkaProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &kafkaProxy{ln: ln}
+	t.Cleanup(func() { ln.Close() })
+	go p.serve()
+	return p
+}
+
+func (p *kafkaProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			up, err := net.Dial("tcp", *p.target.Load())
+			if err != nil {
+				return
+			}
+			defer up.Close()
+			go func() { _, _ = io.Copy(up, c); up.Close() }()
+			_, _ = io.Copy(c, up)
+		}()
+	}
 }
 
 // kafkaTopicName is a topic name unique to the test.

@@ -131,7 +131,7 @@ func checkRecords(t *testing.T, want []kafkaRecord, got []gotRecord, checkTs boo
 		}
 		lastOff[r.Partition] = r.Offset
 		if r.Key != w.Key || r.Value != w.Value || r.Header != w.Header || (checkTs && !r.Timestamp.Equal(w.Timestamp)) {
-			t.Fatalf("partition %d #%d: got %s/%s/%s/%v, want %s/%s/%s/%v", r.Partition, i,
+			t.Fatalf("partition %d #%d (offset %d): got %s/%s/%s/%v, want %s/%s/%s/%v", r.Partition, i, r.Offset,
 				r.Key, r.Value, r.Header, r.Timestamp, w.Key, w.Value, w.Header, w.Timestamp)
 		}
 		next[r.Partition]++

@@ -218,10 +218,11 @@ func (h *Handler) queueRange(topic string, part int32) (int64, int64, error) {
 	return min, max, err
 }
 
-// lookupTopic finds a topic by id when the request carries a non-zero one
-// (Produce v13, Fetch v13+), else by name.
+// lookupTopic finds a topic by id when the request version carries ids
+// (Produce v13, Fetch v13+), else by name. A zero id falls back to the
+// name, leniently: hand-built requests often fill only the name.
 func (h *Handler) lookupTopic(name string, id [16]byte, byID bool) (topics.Config, int16) {
-	if byID {
+	if byID && (id != [16]byte{} || name == "") {
 		if c, ok := h.reg.GetByID(id); ok {
 			return c, errNone
 		}
