@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -33,11 +34,23 @@ func init() {
 // rmqCluster is an in-process name server and broker on loopback.
 type rmqCluster struct {
 	nsAddr     string
+	ns         *nameserver.Server
 	brokerAddr string
-	store      *storage.Store
-	topics     *topics.Registry
+	dir        string
 	stopOnce   sync.Once
-	stopFn     func()
+	stopNS     func()
+
+	mu sync.Mutex // guards the broker fields across restartBroker
+	rmqBroker
+}
+
+// rmqBroker is one run of the broker over the cluster's directory.
+type rmqBroker struct {
+	store   *storage.Store
+	topics  *topics.Registry
+	offsets *offsets.Table
+	broker  *remotingapi.Broker
+	stopFn  func()
 }
 
 var instanceSeq atomic.Int64
@@ -60,13 +73,36 @@ func testLogger() *slog.Logger {
 func startRocketMQ(t *testing.T, dir string) *rmqCluster {
 	t.Helper()
 	ctx := context.Background()
-	log := testLogger()
-	ns := nameserver.New(nameserver.Config{Logger: log})
+	ns := nameserver.New(nameserver.Config{Logger: testLogger()})
 	nsSrv, nsStop, err := nameserver.Listen(ctx, "127.0.0.1:0", ns)
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := storage.Open(ctx, storage.Config{Dir: dir, SegmentSize: 8 << 20, Logger: log})
+	// Bind first to learn the port the broker advertises.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	c := &rmqCluster{nsAddr: nsSrv.Addr().String(), ns: ns, brokerAddr: addr, dir: dir}
+	c.stopNS = func() {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_ = nsStop(sctx)
+	}
+	c.rmqBroker = c.startBroker(t)
+	t.Cleanup(c.stop)
+	return c
+}
+
+// startBroker runs the broker on the cluster's address and directory and
+// waits until it is registered (TBW102 is routable).
+func (c *rmqCluster) startBroker(t *testing.T) rmqBroker {
+	t.Helper()
+	ctx := context.Background()
+	log := testLogger()
+	store, err := storage.Open(ctx, storage.Config{Dir: c.dir, SegmentSize: 8 << 20, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,19 +114,12 @@ func startRocketMQ(t *testing.T, dir string) *rmqCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Bind first to learn the port the broker advertises.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	b, err := remotingapi.New(remotingapi.Config{AdvertisedAddr: addr, NamesrvAddrs: []string{nsSrv.Addr().String()}, Logger: log},
+	b, err := remotingapi.New(remotingapi.Config{AdvertisedAddr: c.brokerAddr, NamesrvAddrs: []string{c.nsAddr}, Logger: log},
 		store, reg, offs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := netio.New(netio.Config{Addr: addr, Framer: netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
+	srv, err := netio.New(netio.Config{Addr: c.brokerAddr, Framer: netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
 		Ordering: netio.Concurrent, Logger: log}, b)
 	if err != nil {
 		t.Fatal(err)
@@ -99,26 +128,51 @@ func startRocketMQ(t *testing.T, dir string) *rmqCluster {
 		t.Fatal(err)
 	}
 	b.Start()
-	c := &rmqCluster{nsAddr: nsSrv.Addr().String(), brokerAddr: addr, store: store, topics: reg}
-	c.stopFn = func() {
+	rb := rmqBroker{store: store, topics: reg, offsets: offs, broker: b}
+	rb.stopFn = func() {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		b.Close(sctx)
 		_ = srv.Shutdown(sctx)
-		_ = nsStop(sctx)
 		offs.Close()
 		reg.Close()
 		if err := store.Close(); err != nil {
 			t.Error(err)
 		}
 	}
-	t.Cleanup(c.stop)
-	// Wait until the broker is registered (TBW102 is routable).
-	waitFor(t, 5*time.Second, func() bool { _, ok := ns.Table().Route("TBW102"); return ok })
-	return c
+	waitFor(t, 5*time.Second, func() bool {
+		r, ok := c.ns.Table().Route("TBW102")
+		return ok && len(r.BrokerDatas) > 0
+	})
+	return rb
 }
 
-func (c *rmqCluster) stop() { c.stopOnce.Do(c.stopFn) }
+// restartBroker stops the broker and starts it again on the same address
+// and data, while the name server and the clients keep running.
+func (c *rmqCluster) restartBroker(t *testing.T) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rmqBroker.stopFn()
+	waitFor(t, 10*time.Second, func() bool { _, ok := c.ns.Table().Route("TBW102"); return !ok })
+	c.rmqBroker = c.startBroker(t)
+}
+
+// current returns the running broker's parts.
+func (c *rmqCluster) current() rmqBroker {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rmqBroker
+}
+
+func (c *rmqCluster) stop() {
+	c.stopOnce.Do(func() {
+		c.mu.Lock()
+		c.rmqBroker.stopFn()
+		c.mu.Unlock()
+		c.stopNS()
+	})
+}
 
 func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 	t.Helper()
@@ -201,4 +255,121 @@ func (c *collector) add(msgs ...*primitive.MessageExt) {
 func (c *collector) handler(ctx context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
 	c.add(msgs...)
 	return consumer.ConsumeSuccess, nil
+}
+
+// sentMsg is what a producer sent and what the send acknowledged.
+type sentMsg struct {
+	i      int
+	uniqID string // UNIQ_KEY: the consumer's MsgId
+	offID  string // offsetMsgId from the send response ("" for oneway)
+	queue  int
+	offset int64
+	born   time.Time // before the send
+}
+
+// newMsg is message i of topic: body-<i>, the tag, key k<i>, property p=i.
+func newMsg(topic, tag string, i int) *primitive.Message {
+	m := primitive.NewMessage(topic, fmt.Appendf(nil, "body-%d", i)).WithTag(tag).WithKeys([]string{fmt.Sprint("k", i)})
+	m.WithProperty("p", fmt.Sprint(i))
+	return m
+}
+
+// checkMsg asserts that a consumed message is message i as sent: body,
+// tag, key, property, both ids, queue and offset, and timestamps (born at
+// send time, stored after born and not in the future).
+func checkMsg(t *testing.T, m *primitive.MessageExt, topic, tag string, s sentMsg) {
+	t.Helper()
+	i := s.i
+	if string(m.Body) != fmt.Sprint("body-", i) || m.Topic != topic {
+		t.Errorf("msg %d: topic %q body %q", i, m.Topic, m.Body)
+	}
+	if m.GetTags() != tag || m.GetKeys() != fmt.Sprint("k", i) || m.GetProperty("p") != fmt.Sprint(i) {
+		t.Errorf("msg %d: tags %q keys %q p %q", i, m.GetTags(), m.GetKeys(), m.GetProperty("p"))
+	}
+	if s.uniqID != "" && m.MsgId != s.uniqID {
+		t.Errorf("msg %d: MsgId %s, sent UNIQ_KEY %s", i, m.MsgId, s.uniqID)
+	}
+	if s.offID != "" && (m.OffsetMsgId != s.offID || m.Queue.QueueId != s.queue || m.QueueOffset != s.offset) {
+		t.Errorf("msg %d: %s q%d@%d, send said %s q%d@%d", i, m.OffsetMsgId, m.Queue.QueueId, m.QueueOffset, s.offID, s.queue, s.offset)
+	}
+	if id, err := primitive.UnmarshalMsgID([]byte(m.OffsetMsgId)); err != nil || id.Offset != m.CommitLogOffset {
+		t.Errorf("msg %d: offsetMsgId %s does not name commit-log offset %d: %v", i, m.OffsetMsgId, m.CommitLogOffset, err)
+	}
+	born, stored := time.UnixMilli(m.BornTimestamp), time.UnixMilli(m.StoreTimestamp)
+	if !s.born.IsZero() && (born.Before(s.born.Truncate(time.Millisecond)) || born.After(stored)) {
+		t.Errorf("msg %d: sent at %v, born %v, stored %v", i, s.born, born, stored)
+	}
+	if stored.After(time.Now()) || stored.Before(born) {
+		t.Errorf("msg %d: born %v stored %v", i, born, stored)
+	}
+}
+
+// checkAll asserts that col holds exactly the sent messages, once each.
+func checkAll(t *testing.T, col *collector, topic, tag string, sent []sentMsg) {
+	t.Helper()
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if len(col.msgs) != len(sent) || col.n.Load() != int64(len(sent)) {
+		t.Fatalf("got %d distinct, %d total; want %d once each", len(col.msgs), col.n.Load(), len(sent))
+	}
+	for _, s := range sent {
+		ms := col.msgs[fmt.Sprint("body-", s.i)]
+		if len(ms) != 1 {
+			t.Fatalf("body-%d delivered %d times", s.i, len(ms))
+		}
+		checkMsg(t, ms[0], topic, tag, s)
+	}
+}
+
+// sentFrom records a sync or async send's result.
+func sentFrom(i int, m *primitive.Message, r *primitive.SendResult, born time.Time) sentMsg {
+	s := sentMsg{i: i, uniqID: r.MsgID, offID: r.OffsetMsgID, queue: r.MessageQueue.QueueId, offset: r.QueueOffset, born: born}
+	return s.withUniq(m) // the producer stamps UNIQ_KEY into the message it sent
+}
+
+func (s sentMsg) withUniq(m *primitive.Message) sentMsg {
+	if u := m.GetProperty(primitive.PropertyUniqueClientMessageIdKeyIndex); u != "" {
+		s.uniqID = u
+	}
+	return s
+}
+
+// uniqueGroup is a consumer group name no earlier run used: broadcasting
+// consumers keep offsets in files under $HOME that outlive a test.
+func uniqueGroup(t *testing.T, prefix string) string {
+	g := fmt.Sprintf("%s_%d_%d", prefix, os.Getpid(), time.Now().UnixNano()%1_000_000)
+	t.Cleanup(func() {
+		if home, err := os.UserHomeDir(); err == nil {
+			_ = os.RemoveAll(filepath.Join(home, ".rocketmq_client_go", g))
+		}
+	})
+	return g
+}
+
+// brokerCall sends one raw remoting request to the broker and returns the
+// response.
+func brokerCall(t *testing.T, c *rmqCluster, code int32, ext map[string]string, body []byte) *remoting.Command {
+	t.Helper()
+	return rawCall(t, c.brokerAddr, code, ext, body)
+}
+
+func rawCall(t *testing.T, addr string, code int32, ext map[string]string, body []byte) *remoting.Command {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl, err := nameserver.Dial(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := remoting.NewRequest(code, 0)
+	for k, v := range ext {
+		req.ExtFields[k] = v
+	}
+	req.Body = body
+	resp, err := cl.Invoke(ctx, req)
+	if err != nil {
+		t.Fatalf("code %d to %s: %v", code, addr, err)
+	}
+	return resp
 }

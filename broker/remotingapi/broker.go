@@ -103,6 +103,7 @@ type Broker struct {
 	uniq      *remoting.UniqIDGenerator
 	clients   *clientTable
 	locks     *lockTable
+	pending   *pendingTable
 	codes     map[int32]handlerFunc
 	opaque    atomic.Int32
 	reg       *registrar
@@ -126,7 +127,7 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.T
 		cfg: cfg, log: cfg.Logger.With("component", "remoting", "broker", cfg.BrokerName),
 		store: store, topics: reg, offsets: offs, storeHost: host,
 		uniq:    remoting.NewUniqIDGenerator(host.Addr(), os.Getpid(), 0, cfg.Now),
-		clients: newClientTable(), locks: newLockTable(),
+		clients: newClientTable(), locks: newLockTable(), pending: newPendingTable(),
 		ctx: ctx, cancel: cancel,
 	}
 	b.codes = b.handlers()
@@ -192,6 +193,7 @@ func (b *Broker) OnOpen(*netio.Conn) {}
 // OnClose implements netio.Handler: the connection's clients leave their
 // groups (the only departure signal from Go clients, spec §2.6).
 func (b *Broker) OnClose(c *netio.Conn, _ error) {
+	b.pending.closeConn(c.ID())
 	changed := b.clients.removeConn(c)
 	if len(changed) > 0 {
 		go b.notifyGroups(changed) // OnClose must not block
@@ -208,7 +210,10 @@ func (b *Broker) OnFrame(c *netio.Conn, frame []byte, done func()) {
 		return
 	}
 	if req.IsResponse() {
-		return // replies to NOTIFY_CONSUMER_IDS_CHANGED and the like
+		// Answers to GET_CONSUMER_RUNNING_INFO and CONSUME_MESSAGE_DIRECTLY
+		// go to their caller; stray ones are dropped.
+		b.pending.complete(c.ID(), req)
+		return
 	}
 	h := b.codes[req.Code]
 	var resp *remoting.Command

@@ -10,8 +10,10 @@
 // GET_CONSUMER_LIST_BY_GROUP 38, NOTIFY_CONSUMER_IDS_CHANGED 40),
 // offset.go (14, 15, 29, 30, 31, 32), lock.go (LOCK_BATCH_MQ 41,
 // UNLOCK_BATCH_MQ 42), admin.go (17, 21, 201, 215), query.go
-// (QUERY_MESSAGE 12, VIEW_MESSAGE_BY_ID 33) and register.go (the broker's
-// side of REGISTER_BROKER 103). codes.go holds the one table from errors
+// (QUERY_MESSAGE 12, VIEW_MESSAGE_BY_ID 33), toclient.go (requests the
+// broker sends on a client's connection and waits for: GET_CONSUMER_RUNNING_INFO
+// 307, CONSUME_MESSAGE_DIRECTLY 309) and register.go (the broker's side of
+// REGISTER_BROKER 103). codes.go holds the one table from errors
 // to response codes.
 //
 // A RocketMQ message is stored as its stored-message encoding (wire/remoting,
