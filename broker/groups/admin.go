@@ -193,3 +193,11 @@ func (c *Coordinator) Delete(ctx context.Context, group string) error {
 func (c *Coordinator) DeleteOffset(ctx context.Context, group, topic string, partition int32) error {
 	return c.offsets.Remove(ctx, offsets.Key{Group: group, Topic: topic, Queue: partition})
 }
+
+// ForgetTopic drops every group's committed offsets of a deleted topic.
+func (c *Coordinator) ForgetTopic(ctx context.Context, topic string) error {
+	if _, err := c.offsets.Delete(ctx, "", topic); err != nil {
+		return fmt.Errorf("groups: forget topic %s: %w", topic, err)
+	}
+	return nil
+}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/twinmq/twinmq/broker/groups"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/storage"
@@ -52,6 +53,10 @@ type Config struct {
 	ProducerScanRecords int64
 	Logger              *slog.Logger
 	Now                 func() time.Time
+
+	// Groups is the consumer-group coordinator; the group keys (8-16, 42,
+	// 47) are served only when it is set.
+	Groups *groups.Coordinator
 }
 
 func (c *Config) validate() error {
@@ -99,6 +104,9 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry) (*Handler, erro
 	}
 	h := &Handler{cfg: cfg, store: store, reg: reg, log: cfg.Logger, apis: apiTable()}
 	h.producers = newProducers(store, cfg.Now, cfg.ProducerScanRecords)
+	if cfg.Groups != nil {
+		h.registerGroups()
+	}
 	h.advert.Store(&advertised{cfg.AdvertisedHost, cfg.AdvertisedPort})
 	return h, nil
 }

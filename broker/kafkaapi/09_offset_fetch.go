@@ -1,0 +1,87 @@
+package kafkaapi
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// offsetFetch answers key 9. v0-v7 ask for one group, v8+ for several
+// (KIP-709); no topics (v2+) means every committed offset of the group;
+// v10 names topics by id. RequireStable (v7+, KIP-447) asks to wait for
+// pending transactional commits: this broker has none, so every offset is
+// stable. A partition without a commit gets offset -1.
+func (h *Handler) offsetFetch(r *request, req *kmsg.OffsetFetchRequest) {
+	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+	if req.Version < 8 {
+		var topics []kmsg.OffsetFetchRequestGroupTopic
+		for _, t := range req.Topics {
+			gt := kmsg.NewOffsetFetchRequestGroupTopic()
+			gt.Topic, gt.Partitions = t.Topic, t.Partitions
+			topics = append(topics, gt)
+		}
+		g := h.fetchGroupOffsets(req.Group, topics, req.Topics == nil, false)
+		resp.ErrorCode = g.ErrorCode
+		for _, t := range g.Topics {
+			rt := kmsg.NewOffsetFetchResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewOffsetFetchResponseTopicPartition()
+				rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata, rp.ErrorCode = p.Partition, p.Offset, p.LeaderEpoch, p.Metadata, p.ErrorCode
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		r.reply(resp)
+		return
+	}
+	for _, rg := range req.Groups {
+		resp.Groups = append(resp.Groups, h.fetchGroupOffsets(rg.Group, rg.Topics, rg.Topics == nil, req.Version >= 10))
+	}
+	r.reply(resp)
+}
+
+// fetchGroupOffsets answers one group's part of an OffsetFetch.
+func (h *Handler) fetchGroupOffsets(group string, topics []kmsg.OffsetFetchRequestGroupTopic, all, byID bool) kmsg.OffsetFetchResponseGroup {
+	g := kmsg.NewOffsetFetchResponseGroup()
+	g.Group = group
+	if group == "" {
+		g.ErrorCode = errInvalidGroupID
+		return g
+	}
+	if all {
+		topics = nil
+		idx := map[string]int{}
+		for _, e := range h.cfg.Groups.CommittedOffsets(group) {
+			i, ok := idx[e.Topic]
+			if !ok {
+				i = len(topics)
+				idx[e.Topic] = i
+				t := kmsg.NewOffsetFetchRequestGroupTopic()
+				t.Topic = e.Topic
+				if cfg, ok := h.reg.Get(e.Topic); ok {
+					t.TopicID = cfg.ID
+				}
+				topics = append(topics, t)
+			}
+			topics[i].Partitions = append(topics[i].Partitions, e.Queue)
+		}
+	}
+	for _, t := range topics {
+		rt := kmsg.NewOffsetFetchResponseGroupTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		name, code := t.Topic, errNone
+		if byID {
+			cfg, c := h.lookupTopic("", t.TopicID, true)
+			name, code = cfg.Name, c
+		}
+		for _, p := range t.Partitions {
+			rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+			rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata, rp.ErrorCode = p, -1, -1, strp(""), code
+			if v, ok := h.cfg.Groups.FetchOffset(group, name, p); ok && code == errNone {
+				rp.Offset, rp.LeaderEpoch, rp.Metadata = v.Offset, v.LeaderEpoch, strp(v.Metadata)
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		g.Topics = append(g.Topics, rt)
+	}
+	return g
+}
