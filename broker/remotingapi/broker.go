@@ -107,6 +107,7 @@ type Broker struct {
 	codes     map[int32]handlerFunc
 	opaque    atomic.Int32
 	reg       *registrar
+	delay     *delayHook // nil until EnableDelay (sendback.go)
 
 	ctx      context.Context // ends at Close; parents every request
 	cancel   context.CancelFunc

@@ -158,7 +158,11 @@ func (b *Broker) sendMessage(ctx context.Context, c *netio.Conn, req *remoting.C
 		}
 	}
 	msg := b.message(c, &r, req.Body, props)
-	pos, err := b.store.Append(ctx, []storage.Entry{b.entry(msg)})
+	entry, err := b.delayEntry(ctx, msg, r.reconsumeTimes, r.maxReconsumeTimes) // sendback.go
+	if err != nil {
+		return errorResponse(req, err)
+	}
+	pos, err := b.store.Append(ctx, []storage.Entry{entry})
 	if err != nil {
 		return errorResponse(req, fmt.Errorf("store: %w", err))
 	}
