@@ -107,7 +107,7 @@ type Broker struct {
 	codes     map[int32]handlerFunc
 	opaque    atomic.Int32
 	reg       *registrar
-	delay     *delayHook // nil until EnableDelay (sendback.go)
+	delay     atomic.Pointer[delayHook] // nil until EnableDelay (sendback.go)
 
 	ctx      context.Context // ends at Close; parents every request
 	cancel   context.CancelFunc
@@ -160,6 +160,7 @@ func (b *Broker) handlers() map[int32]handlerFunc {
 		remoting.GetAllSubscriptionGroupConfig: b.getAllSubscriptionGroupConfig,
 		remoting.QueryMessage:                  b.queryMessage,
 		remoting.ViewMessageByID:               b.viewMessageByID,
+		remoting.ConsumerSendMsgBack:           b.consumerSendMsgBack, // sendback.go
 	}
 }
 

@@ -24,13 +24,12 @@ type delayHook struct {
 }
 
 // EnableDelay turns on delay-level and timer routing on SEND_MESSAGE and
-// answers CONSUMER_SEND_MSG_BACK (36). Call it before serving. The
+// answers CONSUMER_SEND_MSG_BACK (36) (before, 36 is not supported). The
 // delay.Scheduler and timer.Service that deliver the messages take
 // DelayBuild as their Build.
 func (b *Broker) EnableDelay(p delay.Policy) {
 	p.Validate()
-	b.delay = &delayHook{policy: p}
-	b.codes[remoting.ConsumerSendMsgBack] = b.consumerSendMsgBack
+	b.delay.Store(&delayHook{policy: p})
 }
 
 // applyEdits applies property edits to a property list, keeping the
@@ -62,7 +61,8 @@ func lookupIn(raw []byte) delay.Lookup {
 // delay (Java's put hooks), else b.entry(m). A %RETRY% send over its
 // maximum reconsume times goes to the group's DLQ (spec §2.4 step 4).
 func (b *Broker) delayEntry(ctx context.Context, m *remoting.MessageExt, reconsumeTimes, maxReconsumeTimes int32) (storage.Entry, error) {
-	if b.delay == nil || m.SysFlag&remoting.SysFlagTransactionMask == remoting.SysFlagTransactionPrepared {
+	hook := b.delay.Load()
+	if hook == nil || m.SysFlag&remoting.SysFlagTransactionMask == remoting.SysFlagTransactionPrepared {
 		return b.entry(m), nil
 	}
 	props := remoting.ParsePropertyList(m.Properties)
@@ -74,7 +74,7 @@ func (b *Broker) delayEntry(ctx context.Context, m *remoting.MessageExt, reconsu
 		props = applyEdits(props, edits)
 	}
 	raw := remoting.AppendPropertyList(nil, props)
-	pl, err := b.delay.policy.Place(lookupIn(raw), m.Topic, m.QueueID, b.cfg.Now())
+	pl, err := hook.policy.Place(lookupIn(raw), m.Topic, m.QueueID, b.cfg.Now())
 	if err != nil {
 		if errors.Is(err, delay.ErrTimerIllegal) || errors.Is(err, delay.ErrBadProperty) {
 			return storage.Entry{}, fmt.Errorf("%w: %w", errMessageIllegal, err)
@@ -123,6 +123,9 @@ func (b *Broker) DelayBuild(e storage.ReadEntry) ([]storage.Entry, error) {
 
 // consumerSendMsgBack answers CONSUMER_SEND_MSG_BACK (36, spec §2.8).
 func (b *Broker) consumerSendMsgBack(ctx context.Context, _ *netio.Conn, req *remoting.Command) *remoting.Command {
+	if b.delay.Load() == nil {
+		return remoting.NewResponse(req, remoting.RequestCodeNotSupported, " request type 36 not supported")
+	}
 	e := ext{m: req.ExtFields}
 	e.require("offset", "group")
 	offset, group := e.i64("offset", -1), e.str("group")

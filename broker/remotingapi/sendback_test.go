@@ -1,0 +1,119 @@
+package remotingapi
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twinmq/twinmq/broker/delay"
+	"github.com/twinmq/twinmq/nameserver"
+	"github.com/twinmq/twinmq/storage"
+	"github.com/twinmq/twinmq/wire/remoting"
+)
+
+// waitMessage polls topic/0 at offset until a message is there.
+func waitMessage(t *testing.T, st *storage.Store, topic string, offset int64) remoting.MessageExt {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if res, err := st.Read(topic, 0, offset, storage.ReadOptions{MaxEntries: 1}); err == nil {
+			if len(res.Entries) == 1 {
+				m, _, err := remoting.DecodeStoredMessage(append([]byte(nil), res.Entries[0].Payload...))
+				res.Release()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return m
+			}
+			res.Release()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no message in %s at %d", topic, offset)
+	return remoting.MessageExt{}
+}
+
+func sendProps(t *testing.T, c *nameserver.Client, topic string, props map[string]string) *remoting.Command {
+	t.Helper()
+	return call(t, c, remoting.SendMessageV2, map[string]string{"a": "pg", "b": topic, "c": "TBW102", "d": "4",
+		"e": "0", "f": "0", "g": "1", "h": "0", "i": string(remoting.AppendProperties(nil, props))}, []byte("body"))
+}
+
+// TestDelayRetryDLQ: a DELAY=1 message reaches its topic after its time
+// with DELAY cleared; a send-back retries it through %RETRY%g with
+// RECONSUMETIMES 1 and RETRY_TOPIC; past the maximum it lands in %DLQ%g.
+func TestDelayRetryDLQ(t *testing.T) {
+	b, st, addr := startBroker(t)
+	b.EnableDelay(delay.Policy{})
+	sched, err := delay.Start(context.Background(), delay.Config{Store: st, Build: b.DelayBuild, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sched.Close()
+	c, err := nameserver.Dial(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	hb := `{"clientID":"c1","producerDataSet":[],"consumerDataSet":[{"groupName":"g","consumeType":"CONSUME_PASSIVELY",` +
+		`"messageModel":"CLUSTERING","consumeFromWhere":"CONSUME_FROM_FIRST_OFFSET","subscriptionDataSet":[{"topic":"T","subString":"*"}]}]}`
+	if r := call(t, c, remoting.HeartBeat, nil, []byte(hb)); r.Code != remoting.Success {
+		t.Fatalf("heartbeat: %d %s", r.Code, r.Remark)
+	}
+	sentAt := time.Now()
+	if r := sendProps(t, c, "T", map[string]string{"DELAY": "1", "TAGS": "a"}); r.Code != remoting.Success || r.ExtFields["queueId"] != "0" {
+		t.Fatalf("send: %d %s %v", r.Code, r.Remark, r.ExtFields)
+	}
+	m := waitMessage(t, st, "T", 0)
+	if m.StoreTimestamp < sentAt.UnixMilli()+1000-5 {
+		t.Fatalf("delivered %d ms after send, before level 1's 1 s", m.StoreTimestamp-sentAt.UnixMilli())
+	}
+	p := remoting.ParseProperties(m.Properties)
+	if _, ok := p["DELAY"]; ok || p["REAL_TOPIC"] != "T" || p["TAGS"] != "a" {
+		t.Fatalf("delivered properties %v", p)
+	}
+
+	back := func(offset int64, group, level, max string) *remoting.Command {
+		return call(t, c, remoting.ConsumerSendMsgBack, map[string]string{"offset": strconv.FormatInt(offset, 10),
+			"group": group, "delayLevel": level, "originTopic": "T", "maxReconsumeTimes": max}, nil)
+	}
+	if r := back(m.CommitLogOffset, "g", "1", "1"); r.Code != remoting.Success {
+		t.Fatalf("send back: %d %s", r.Code, r.Remark)
+	}
+	retry := waitMessage(t, st, "%RETRY%g", 0)
+	p = remoting.ParseProperties(retry.Properties)
+	if retry.ReconsumeTimes != 1 || p["RETRY_TOPIC"] != "T" || p["ORIGIN_MESSAGE_ID"] != m.OffsetMsgID() || string(retry.Body) != "body" {
+		t.Fatalf("retry: times %d props %v", retry.ReconsumeTimes, p)
+	}
+	if r := back(retry.CommitLogOffset, "g", "1", "1"); r.Code != remoting.Success {
+		t.Fatalf("send back 2: %d %s", r.Code, r.Remark)
+	}
+	dlq := waitMessage(t, st, "%DLQ%g", 0)
+	p = remoting.ParseProperties(dlq.Properties)
+	if dlq.ReconsumeTimes != 2 || p["ORIGIN_MESSAGE_ID"] != m.OffsetMsgID() {
+		t.Fatalf("dlq: times %d props %v", dlq.ReconsumeTimes, p)
+	}
+
+	// Bad input changes nothing and gets Java's codes.
+	for _, tc := range []struct {
+		name string
+		resp *remoting.Command
+		code int32
+	}{
+		{"unknown group", back(m.CommitLogOffset, "nobody", "0", "16"), remoting.SubscriptionGroupNotExist},
+		{"no message there", back(m.CommitLogOffset+1, "g", "0", "16"), remoting.SystemError},
+		{"another topic", call(t, c, remoting.ConsumerSendMsgBack, map[string]string{"offset": strconv.FormatInt(m.CommitLogOffset, 10),
+			"group": "g", "originTopic": "Other"}, nil), remoting.InvalidParameter},
+		{"timer too far", sendProps(t, c, "T", map[string]string{"TIMER_DELAY_SEC": "999999"}), remoting.MessageIllegal},
+		{"bad timer", sendProps(t, c, "T", map[string]string{"TIMER_DELIVER_MS": "soon"}), remoting.MessageIllegal},
+	} {
+		if tc.resp.Code != tc.code {
+			t.Errorf("%s: code %d (%s), want %d", tc.name, tc.resp.Code, tc.resp.Remark, tc.code)
+		}
+	}
+	if max, _ := st.MaxOffset("%DLQ%g", 0); max != 1 {
+		t.Fatalf("DLQ has %d messages", max)
+	}
+}
