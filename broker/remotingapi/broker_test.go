@@ -42,7 +42,10 @@ func startBroker(t *testing.T) (*Broker, *storage.Store, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := netio.New(netio.Config{Addr: addr, Ordering: netio.Concurrent}, b)
+	// The framing cmd/twinmq serves with: a whole frame, its length word
+	// included, of at most 16 MiB (spec §1.1).
+	srv, err := netio.New(netio.Config{Addr: addr, Framer: netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
+		Ordering: netio.Concurrent}, b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -152,6 +152,11 @@ func (b *Broker) sendMessage(ctx context.Context, c *netio.Conn, req *remoting.C
 	uniq, ok := remoting.LookupProperty(props, propUniqKey)
 	if !ok { // the Java broker gives every single message an id (spec §2.4 step 5)
 		uniq = b.uniq.Next()
+		if len(props) > 0 && props[len(props)-1] != remoting.PropertySeparator {
+			// End the client's last item (spec §3.1 allows a missing trailing
+			// 0x02) so that it does not swallow the key appended next.
+			props = append(props, remoting.PropertySeparator)
+		}
 		props = remoting.AppendProperty(props, propUniqKey, uniq)
 		if len(props) > remoting.MaxPropertiesLen {
 			return errorResponse(req, fmt.Errorf("%w: properties too long", errMessageIllegal))
