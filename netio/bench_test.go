@@ -2,17 +2,28 @@ package netio
 
 import (
 	"bufio"
+	"context"
+	"encoding/binary"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"testing"
+
+	"github.com/panjf2000/gnet/v2"
 )
 
 // The benchmarks compare netio with a baseline in the same run: a plain
 // net.Conn echo server, one goroutine per connection, one request at a time
 // (Kafka's model), reading each body into a fresh slice as netio does.
-// Report the ratio netio/netconn, e.g. with benchstat.
+// Report the ratio netio/netconn, e.g. with benchstat. A second reference,
+// gnet-inline, echoes on the gnet event loop itself, which netio may not do
+// (handlers block): it is the floor of any gnet-based server, and the gap
+// between it and netconn is gnet's, not netio's. On loopback, netconn's
+// client and server goroutines hand off through Go's netpoller without an
+// OS thread sleeping, while a gnet loop sleeps in its own epoll_wait and
+// must be woken for every request.
 
 // echoBaseline serves the length-prefixed echo on a goroutine per
 // connection until ln is closed.
@@ -51,12 +62,67 @@ func echoBaseline(b *testing.B) net.Addr {
 	return ln.Addr()
 }
 
+// echoGnetInline serves the length-prefixed echo on a gnet event loop,
+// replying from OnTraffic, until b ends.
+func echoGnetInline(b *testing.B) net.Addr {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := ln.Addr()
+	_ = ln.Close()
+	e := &inlineEcho{booted: make(chan gnet.Engine, 1)}
+	ran := make(chan error, 1)
+	go func() {
+		ran <- gnet.Run(e, "tcp://"+addr.String(), gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			gnet.WithLogger(gnetLogger{slog.New(slog.DiscardHandler)}))
+	}()
+	select {
+	case eng := <-e.booted:
+		b.Cleanup(func() {
+			_ = eng.Stop(context.Background())
+			<-ran
+		})
+	case err := <-ran:
+		b.Fatal(err)
+	}
+	return addr
+}
+
+type inlineEcho struct {
+	gnet.BuiltinEventEngine
+	booted chan gnet.Engine
+}
+
+func (e *inlineEcho) OnBoot(eng gnet.Engine) gnet.Action {
+	e.booted <- eng
+	return gnet.None
+}
+
+func (e *inlineEcho) OnTraffic(gc gnet.Conn) gnet.Action {
+	for {
+		hdr, err := gc.Peek(4)
+		if err != nil {
+			return gnet.None
+		}
+		n := 4 + int(binary.BigEndian.Uint32(hdr))
+		if gc.InboundBuffered() < n {
+			return gnet.None
+		}
+		frame, _ := gc.Next(n)
+		if _, err := gc.Write(frame); err != nil {
+			return gnet.Close
+		}
+	}
+}
+
 // benchServers are the servers under comparison, each returning its address.
 var benchServers = []struct {
 	name  string
 	start func(b *testing.B) net.Addr
 }{
 	{"netconn", echoBaseline},
+	{"gnet-inline", echoGnetInline},
 	{"netio-serial", func(b *testing.B) net.Addr {
 		return startServer(b, Config{Ordering: Serial}, &funcHandler{}).Addr()
 	}},

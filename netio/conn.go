@@ -13,11 +13,13 @@ type Handler interface {
 	// OnOpen is called on the event loop when a connection opens, before
 	// any of its frames. It must not block.
 	OnOpen(c *Conn)
-	// OnFrame is called on its own goroutine with one frame body (without
-	// the header). The handler owns frame. It may return before replying;
-	// it must call done exactly once (extra calls are ignored) when the
-	// request is finished, replied or not (Kafka acks=0 writes nothing).
-	// Under Serial the connection's next frame waits for done.
+	// OnFrame is called off the event loop, on a goroutine netio starts
+	// (under Serial, consecutive frames may share one), with one frame body
+	// (without the header); it may block. The handler owns frame. It may
+	// return before replying; it must call done exactly once (extra calls
+	// are ignored) when the request is finished, replied or not (Kafka
+	// acks=0 writes nothing). Under Serial the connection's next frame
+	// waits for done.
 	OnFrame(c *Conn, frame []byte, done func())
 	// OnClose is called on the event loop once, when the connection is
 	// closed; err says why (nil or io.EOF for an orderly close, or one of
@@ -39,16 +41,19 @@ type Conn struct {
 	inflight atomic.Int32
 	// stalled is set by the event loop when it left frames unread because
 	// inflight was at the limit; done clears it and wakes the loop.
+	// Concurrent only: Serial uses serial.stalled.
 	stalled atomic.Bool
 	// lastActive is the server's coarse clock at the last read, write or done.
 	lastActive atomic.Int64
 
-	// mu guards closed and closeErr. It is held across every gnet call that
+	// mu guards the fields below. It is held across every gnet call that
 	// enqueues work on the event loop (write, wake, close), so that none is
 	// made after OnClose: once the engine stops, gnet's poller is gone.
 	mu       sync.Mutex
 	closed   bool
+	closing  bool // Close or closeWith was called
 	closeErr error
+	serial   serialQueue // Serial ordering only
 }
 
 // ID is unique among the connections of one Server.
@@ -114,6 +119,8 @@ func (c *Conn) closeWith(err error) {
 	if c.closeErr == nil {
 		c.closeErr = err
 	}
+	c.closing = true
+	c.serial.reset() // a closing connection hands no more frames
 	_ = c.gc.Close()
 }
 
@@ -123,6 +130,8 @@ func (c *Conn) setCloseErr(err error) {
 	if c.closeErr == nil {
 		c.closeErr = err
 	}
+	c.closing = true
+	c.serial.reset()
 	c.mu.Unlock()
 }
 
@@ -132,6 +141,7 @@ func (c *Conn) markClosed() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true
+	c.serial.reset()
 	return c.closeErr
 }
 
@@ -157,6 +167,9 @@ func (d *frameDone) done() {
 	c := d.c
 	c.lastActive.Store(c.srv.now.Load())
 	c.inflight.Add(-1)
+	if c.srv.cfg.Ordering == Serial {
+		c.srv.serialDone(c)
+	}
 	// The loop sets stalled before re-checking inflight, and we decrement
 	// before clearing stalled, so either the loop sees the free slot or we
 	// see stalled: no wake-up is lost.

@@ -21,17 +21,25 @@
 //
 //   - The gnet event loop reads, frames and copies: a complete body is copied
 //     out of gnet's buffer into a fresh []byte that the handler owns, and
-//     OnFrame runs on its own goroutine. Handler.OnOpen and Handler.OnClose
-//     run on the event loop and must not block.
+//     OnFrame runs off the event loop, on a goroutine netio starts.
+//     Handler.OnOpen and Handler.OnClose run on the event loop and must not
+//     block.
 //   - Serial ordering (Kafka) hands a connection's next frame to the handler
 //     only after done() of the previous one, so replies leave in request
-//     order. Concurrent ordering (RocketMQ) hands every frame at once, up to
-//     Config.MaxInFlight per connection; replies are matched by opaque.
-//   - Frames that cannot be handed yet stay unread in gnet's inbound buffer
-//     (not copied, not allocated by netio). gnet v2 offers no way to stop
-//     polling a socket for reads, so the bound is a cap, not TCP
-//     backpressure: more than Config.MaxBufferedBytes waiting closes the
-//     connection with ErrBacklog.
+//     order. The loop reads ahead: up to 1 MiB of complete frames (at least
+//     one, at most Config.MaxBufferedBytes) wait, copied, in the
+//     connection's queue, and the goroutine whose frame called done()
+//     before OnFrame returned runs the next one too, so pipelined requests
+//     cost neither an event-loop wake-up nor a goroutine each (serial.go).
+//     Concurrent ordering (RocketMQ) hands every frame at once, each on its
+//     own goroutine, up to Config.MaxInFlight per connection; replies are
+//     matched by opaque.
+//   - Frames that cannot be handed (or read ahead) yet stay unread in gnet's
+//     inbound buffer (not copied, not allocated by netio). gnet v2 offers no
+//     way to stop polling a socket for reads, so the bound is a cap, not TCP
+//     backpressure: more than Config.MaxBufferedBytes waiting there closes
+//     the connection with ErrBacklog. Frames read ahead on a connection that
+//     is closing are dropped, never handed.
 //   - Conn.Write takes ownership of its buffers and queues them on the event
 //     loop with AsyncWritev; writes from one goroutine keep their order.
 //

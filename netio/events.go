@@ -83,6 +83,9 @@ func (e *events) OnTraffic(gc gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	c.lastActive.Store(e.s.now.Load())
+	if e.s.cfg.Ordering == Serial {
+		return e.s.drainSerial(c)
+	}
 	return e.s.drain(c)
 }
 
@@ -96,8 +99,9 @@ func (e *events) OnTick() (time.Duration, gnet.Action) {
 	return s.cfg.tickInterval(), gnet.None
 }
 
-// drain hands every complete frame in c's inbound buffer to the handler, as
-// far as c's in-flight limit allows. It runs on c's event loop.
+// drain (Concurrent ordering) hands every complete frame in c's inbound
+// buffer to the handler, as far as c's in-flight limit allows. It runs on
+// c's event loop.
 func (s *Server) drain(c *Conn) gnet.Action {
 	gc, limit := c.gc, int32(s.cfg.MaxInFlight)
 	hdrLen := s.cfg.Framer.HeaderLen()
