@@ -42,6 +42,9 @@
 //     is closing are dropped, never handed.
 //   - Conn.Write takes ownership of its buffers and queues them on the event
 //     loop with AsyncWritev; writes from one goroutine keep their order.
+//     Conn.WriteThen does the same and calls back once the buffers are no
+//     longer referenced, so a caller can hand over mapped storage and
+//     release it then (zero-copy RocketMQ pulls).
 //
 // Lock order: Server.mu, then Conn.mu. Neither is held while calling the
 // Handler.

@@ -81,6 +81,9 @@ func (s *Server) Start(ctx context.Context) error {
 		// Without SO_REUSEPORT one listener feeds all loops, so ":0" binds
 		// one port and Addr reports it.
 		gnet.WithReusePort(false),
+		// SO_REUSEADDR: a restarted broker binds its port again at once,
+		// although connections it closed still sit in TIME_WAIT on it.
+		gnet.WithReuseAddr(true),
 	}
 	go func() {
 		err := gnet.Run(&events{s: s}, "tcp://"+s.cfg.Addr, opts...)
