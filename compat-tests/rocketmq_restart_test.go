@@ -22,7 +22,8 @@ func TestRocketMQBrokerRestartMidStream(t *testing.T) {
 	p := c.producer(t)
 	const topic, group, n = "RmqMidRestartTopic", "cg_midrestart", 40
 	col := newCollector()
-	sendResults(t, p, topic, "TagR", 0, 1) // route for the consumer
+	sendResults(t, p, topic, "TagR", 0, 1) // creates the topic
+	waitFor(t, 5*time.Second, func() bool { _, ok := c.ns.Table().Route(topic); return ok })
 	pc := c.pushConsumer(t, group)
 	if err := pc.Subscribe(topic, consumer.MessageSelector{}, col.handler); err != nil {
 		t.Fatal(err)

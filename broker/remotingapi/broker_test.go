@@ -113,7 +113,15 @@ func TestSendPullLongPoll(t *testing.T) {
 	if err != nil || string(m.Body) != "first" || m.QueueOffset != 0 {
 		t.Fatalf("pulled %+v, %v", m, err)
 	}
-	v := call(t, c, remoting.ViewMessageByID, map[string]string{"offset": strconv.FormatInt(m.CommitLogOffset, 10)}, nil)
+	// The store publishes ConsumeQueue units a moment before it advances
+	// the offset ReadAt checks, so poll.
+	var v *remoting.Command
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		v = call(t, c, remoting.ViewMessageByID, map[string]string{"offset": strconv.FormatInt(m.CommitLogOffset, 10)}, nil)
+		if v.Code == remoting.Success || time.Now().After(deadline) {
+			break
+		}
+	}
 	if v.Code != remoting.Success || string(v.Body) != string(r.Body) {
 		t.Fatalf("view by id: %d %s", v.Code, v.Remark)
 	}

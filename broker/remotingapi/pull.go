@@ -50,11 +50,23 @@ func parsePullRequest(m map[string]string) (pullRequest, error) {
 }
 
 // pullResult is one evaluation of a pull: the status table of spec §2.5.
+// When messages were found, parts are their stored records, slices of the
+// mapped CommitLog that res keeps alive until release.
 type pullResult struct {
 	code           int32
 	status         string // GetMessageStatus name, the remark Java sends
 	next, min, max int64
-	body           []byte
+	res            *storage.ReadResult
+	parts          [][]byte
+	n              int // total bytes of parts
+}
+
+// release lets go of the mapped records (idempotent).
+func (r *pullResult) release() {
+	if r.res != nil {
+		r.res.Release()
+		r.res, r.parts = nil, nil
+	}
 }
 
 func (b *Broker) pullMessage(ctx context.Context, c *netio.Conn, req *remoting.Command) *remoting.Command {
@@ -86,7 +98,24 @@ func (b *Broker) pullMessage(ctx context.Context, c *netio.Conn, req *remoting.C
 		b.park(c, req, &r, filter)
 		return nil
 	}
-	return pullResponse(req, res)
+	b.sendPull(c, req, res)
+	return nil
+}
+
+// sendPull writes the response to a pull: the header, then the stored
+// records straight from the mapped CommitLog (writev, no copy, DESIGN.md
+// section 3), released once netio is done with them.
+func (b *Broker) sendPull(c *netio.Conn, req *remoting.Command, res pullResult) {
+	resp := pullResponse(req, res)
+	if req.IsOneway() || len(res.parts) == 0 {
+		res.release()
+		b.reply(c, req, resp)
+		return
+	}
+	bufs := make([][]byte, 0, len(res.parts)+1)
+	bufs = append(bufs, remoting.AppendHeader(nil, resp, res.n))
+	bufs = append(bufs, res.parts...)
+	_ = c.WriteThen(func(error) { res.release() }, bufs...) // done runs on every path
 }
 
 // pullFilter is the tag filter of the consumer's subscription: the one in
@@ -142,24 +171,20 @@ func (b *Broker) readPull(r *pullRequest, filter func(int64) bool) (pullResult, 
 	case err != nil:
 		return pullResult{}, fmt.Errorf("pull %s/%d@%d: %w", r.topic, r.queueID, r.offset, err)
 	}
-	defer res.Release()
 	out := pullResult{next: res.NextOffset, min: res.MinOffset, max: res.MaxOffset}
-	n := 0
 	for _, e := range res.Entries {
-		if e.Kind == storage.KindRocketMQ {
-			n += len(e.Payload)
+		if e.Kind == storage.KindRocketMQ { // Kafka batches are not converted yet
+			out.parts = append(out.parts, e.Payload)
+			out.n += len(e.Payload)
 		}
 	}
-	if n > 0 {
-		out.body = make([]byte, 0, n)
-		for _, e := range res.Entries {
-			if e.Kind == storage.KindRocketMQ { // Kafka batches are not converted yet
-				out.body = append(out.body, e.Payload...)
-			}
-		}
+	if out.n > 0 {
+		out.res = res // released by sendPull once written
 		out.code, out.status = remoting.Success, "FOUND"
 		return out, nil
 	}
+	res.Release()
+	out.parts = nil
 	switch {
 	case res.NextOffset > r.offset:
 		out.code, out.status = remoting.PullRetryImmediately, "NO_MATCHED_MESSAGE"
@@ -171,13 +196,14 @@ func (b *Broker) readPull(r *pullRequest, filter func(int64) bool) (pullResult, 
 	return out, nil
 }
 
+// pullResponse is the response header of res; its body, res.parts, is
+// written by sendPull.
 func pullResponse(req *remoting.Command, res pullResult) *remoting.Command {
 	resp := remoting.NewResponse(req, res.code, res.status)
 	resp.ExtFields["suggestWhichBrokerId"] = "0"
 	resp.ExtFields["nextBeginOffset"] = strconv.FormatInt(res.next, 10)
 	resp.ExtFields["minOffset"] = strconv.FormatInt(res.min, 10)
 	resp.ExtFields["maxOffset"] = strconv.FormatInt(res.max, 10)
-	resp.Body = res.body
 	return resp
 }
 
@@ -232,5 +258,5 @@ func (p *parkedPull) answer(woken bool) {
 		// rather than wait a whole suspend again.
 		res.code = remoting.PullRetryImmediately
 	}
-	p.b.reply(p.c, p.req, pullResponse(p.req, res))
+	p.b.sendPull(p.c, p.req, res)
 }
