@@ -85,8 +85,76 @@ func newBenchCommand() *cobra.Command {
 	f.Float64Var(&cfg.Rate, "rate", 0, "records per second over all producers (0: as fast as possible)")
 	f.DurationVar(&cfg.Linger, "linger", 0, "producer linger")
 	f.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "give up after this long")
-	bench.AddCommand(kafka)
+	bench.AddCommand(kafka, newBenchRocketMQCommand())
 	return bench
+}
+
+// newBenchRocketMQCommand builds `twinmq bench rocketmq`: sync sends of
+// one message per request from 1 and 16 producers (by default), push
+// consumption, and optionally the Kafka path with one record per request
+// in the same run as the baseline.
+func newBenchRocketMQCommand() *cobra.Command {
+	var cfg loadtest.RocketMQConfig
+	var namesrv, kafkaBrokers string
+	var producers []int
+	var pid int
+	cmd := &cobra.Command{
+		Use:   "rocketmq",
+		Short: "Send N messages of size S with sync RocketMQ producers and consume them with a push consumer",
+		Long: "Runs rocketmq-client-go producers (SendSync, one message per request) and a push\n" +
+			"consumer against --namesrv, once per --producers count, and prints send rate,\n" +
+			"send and end-to-end latency percentiles, loss and duplicates, and with\n" +
+			"--broker-pid the broker's CPU per message. With --kafka-brokers it also runs\n" +
+			"the Kafka path with one record per Produce request and prints the ratio.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			if namesrv == "" {
+				return fmt.Errorf("give --namesrv")
+			}
+			cfg.NamesrvAddrs = strings.Split(namesrv, ";")
+			var cpu func() (time.Duration, error)
+			if pid > 0 {
+				cpu = loadtest.ProcessCPU(pid)
+			}
+			var bad []loadtest.Result
+			for _, n := range producers {
+				c := cfg
+				c.Producers, c.CPU = n, cpu
+				res, err := loadtest.RunRocketMQ(cmd.Context(), fmt.Sprintf("rocketmq/%d", n), c)
+				if err != nil {
+					return fmt.Errorf("rocketmq with %d producers: %w", n, err)
+				}
+				fmt.Fprintln(out, res)
+				bad = append(bad, res.Result)
+				if kafkaBrokers == "" {
+					continue
+				}
+				k, err := loadtest.RunKafkaSync(cmd.Context(), fmt.Sprintf("kafka/%d", n), strings.Split(kafkaBrokers, ","),
+					"", cfg.Messages, cfg.Size, n, cpu)
+				if err != nil {
+					return fmt.Errorf("kafka with %d producers: %w", n, err)
+				}
+				fmt.Fprintln(out, k)
+				fmt.Fprintf(out, "ratio rocketmq/kafka with %d producers: send rate %.2fx, send p50 latency %.2fx\n",
+					n, res.SendsPerSec()/k.SendsPerSec(), float64(res.ProduceP50)/float64(k.ProduceP50))
+			}
+			if f := failed(bad); f != "" {
+				return fmt.Errorf("messages lost or duplicated: %s", f)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&namesrv, "namesrv", "", "name server addresses, ';'-separated (e.g. 127.0.0.1:9876)")
+	f.StringVar(&kafkaBrokers, "kafka-brokers", "", "also run the Kafka path (one record per request) against these addresses")
+	f.IntVar(&pid, "broker-pid", 0, "pid of the broker process, to report its CPU per message")
+	f.StringVar(&cfg.Topic, "topic", "", "topic to use (default: a new random name per run, auto-created)")
+	f.IntVar(&cfg.Messages, "messages", 20_000, "messages to send and consume per run")
+	f.IntVar(&cfg.Size, "size", 1024, "bytes per message body (>= 16)")
+	f.IntSliceVar(&producers, "producers", []int{1, 16}, "concurrent sync producers; one run per value")
+	f.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "give up a run after this long")
+	return cmd
 }
 
 func failed(rs []loadtest.Result) string {
