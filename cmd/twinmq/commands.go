@@ -128,6 +128,8 @@ func addBrokerListenFlags(fs *pflag.FlagSet) {
 	fs.Int("node-id", d.NodeID, "Kafka node id (-1: keep the persisted one, random at first start)")
 	fs.Bool("auto-create-topics-enable", d.AutoCreateTopicsEnable, "Kafka Metadata creates missing topics")
 	fs.Int("num-partitions", d.NumPartitions, "partitions of auto-created Kafka topics and the CreateTopics default")
+	fs.Int("group-initial-rebalance-delay-ms", d.GroupInitialRebalanceDelayMs,
+		"how long a new Kafka consumer group's first rebalance waits for more members")
 }
 
 func addStoreFlags(fs *pflag.FlagSet) {

@@ -58,6 +58,10 @@ type Config struct {
 	// count and CreateTopics' default (num.partitions).
 	AutoCreateTopicsEnable bool `koanf:"autoCreateTopicsEnable"`
 	NumPartitions          int  `koanf:"numPartitions"`
+	// GroupInitialRebalanceDelayMs is group.initial.rebalance.delay.ms:
+	// how long the first rebalance of an empty Kafka consumer group waits
+	// for more members (0: none).
+	GroupInitialRebalanceDelayMs int `koanf:"groupInitialRebalanceDelayMs"`
 
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `koanf:"logLevel"`
@@ -74,22 +78,23 @@ type Config struct {
 // works on a fresh machine.
 func defaultConfig() Config {
 	return Config{
-		DataDir:                "./data",
-		KafkaAddr:              ":9092",
-		RemotingAddr:           ":10911",
-		HAAddr:                 ":10912",
-		HTTPAddr:               ":8080",
-		NamesrvListen:          ":9876",
-		NamesrvAddr:            "127.0.0.1:9876",
-		NodeID:                 -1,
-		AutoCreateTopicsEnable: true,
-		NumPartitions:          1,
-		LogLevel:               "info",
-		FlushDiskType:          string(storage.AsyncFlush),
-		FlushIntervalMs:        500,
-		SegmentSize:            1 << 30,
-		RetentionHours:         72,
-		RetentionBytes:         -1,
+		DataDir:                      "./data",
+		KafkaAddr:                    ":9092",
+		RemotingAddr:                 ":10911",
+		HAAddr:                       ":10912",
+		HTTPAddr:                     ":8080",
+		NamesrvListen:                ":9876",
+		NamesrvAddr:                  "127.0.0.1:9876",
+		NodeID:                       -1,
+		AutoCreateTopicsEnable:       true,
+		NumPartitions:                1,
+		GroupInitialRebalanceDelayMs: 3000,
+		LogLevel:                     "info",
+		FlushDiskType:                string(storage.AsyncFlush),
+		FlushIntervalMs:              500,
+		SegmentSize:                  1 << 30,
+		RetentionHours:               72,
+		RetentionBytes:               -1,
 	}
 }
 
@@ -221,6 +226,9 @@ func (c *Config) validate() error {
 	}
 	if c.NumPartitions < 1 || c.NumPartitions > 1<<14 {
 		errs = append(errs, fmt.Errorf("numPartitions %d: must be in 1..16384", c.NumPartitions))
+	}
+	if c.GroupInitialRebalanceDelayMs < 0 {
+		errs = append(errs, fmt.Errorf("groupInitialRebalanceDelayMs %d is negative", c.GroupInitialRebalanceDelayMs))
 	}
 	if _, err := c.namesrvAddrs(); err != nil {
 		errs = append(errs, err)

@@ -5,25 +5,40 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/twinmq/twinmq/broker"
+	"github.com/twinmq/twinmq/broker/groups"
 	"github.com/twinmq/twinmq/broker/kafkaapi"
+	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/storage"
 )
 
 // startKafka serves the Kafka protocol on cfg.KafkaAddr over store and
-// reg; ":0" picks a free port, which is logged and advertised. stop ends
-// the listener, draining requests in flight.
+// reg, with the consumer-group coordinator over offs; ":0" picks a free
+// port, which is logged and advertised. stop ends the listener, draining
+// requests in flight, then the coordinator.
 func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry,
-	logger *slog.Logger) (stop func(context.Context), err error) {
+	offs *offsets.Table, logger *slog.Logger) (stop func(context.Context), err error) {
 	id, stopID, err := broker.LoadIdentity(ctx, store, int32(cfg.NodeID), logger)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
+	// groups reads 0 as "Kafka's default" and a negative delay as none.
+	delay := time.Duration(cfg.GroupInitialRebalanceDelayMs) * time.Millisecond
+	if delay == 0 {
+		delay = -1
+	}
+	coord, err := groups.Open(ctx, store, offs, groups.CoordinatorConfig{InitialRebalanceDelay: delay, Logger: logger})
+	if err != nil {
+		stopID()
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	stopAll := func() { coord.Close(); stopID() }
 	h, err := kafkaapi.New(kafkaapi.Config{
-		NodeID: id.NodeID, ClusterID: id.ClusterID, Logger: logger,
+		NodeID: id.NodeID, ClusterID: id.ClusterID, Logger: logger, Groups: coord,
 		DisableAutoCreate: !cfg.AutoCreateTopicsEnable, DefaultPartitions: int32(cfg.NumPartitions),
 	}, store, reg)
 	if err == nil {
@@ -40,11 +55,11 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 				"nodeId", id.NodeID, "clusterId", id.ClusterID)
 			return func(sctx context.Context) {
 				_ = srv.Shutdown(sctx)
-				stopID()
+				stopAll()
 			}, nil
 		}
 	}
-	stopID()
+	stopAll()
 	return nil, fmt.Errorf("kafka: %w", err)
 }
 

@@ -40,7 +40,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		_ = store.Close()
 		return fmt.Errorf("serve: %w", err)
 	}
-	stopKafka, err := startKafka(ctx, cfg, store, reg, logger)
+	stopKafka, err := startKafka(ctx, cfg, store, reg, offs, logger)
 	if err != nil {
 		stopRemoting(context.Background())
 		_ = stopNamesrv(context.Background())
