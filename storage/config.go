@@ -61,6 +61,10 @@ type Config struct {
 	// RetentionCheckInterval is how often retention runs (default 1 min).
 	RetentionCheckInterval time.Duration
 
+	// ZeroAhead keeps this many zero bytes written past the CommitLog's end
+	// so fdatasync flushes data only (default 1 MiB; -1 disables).
+	ZeroAhead int64
+
 	// MaxEntrySize bounds one CommitLog entry (header and payload); default
 	// 16 MiB. Protocol limits (1 MiB Kafka messages, 4 MiB RocketMQ) are
 	// enforced by the adapters, below this.
@@ -82,6 +86,9 @@ func (c *Config) validate() error {
 	}
 	if c.SegmentSize == 0 {
 		c.SegmentSize = 1 << 30
+	}
+	if c.ZeroAhead == 0 {
+		c.ZeroAhead = 1 << 20
 	}
 	if c.MaxEntrySize == 0 {
 		c.MaxEntrySize = 16 << 20

@@ -238,8 +238,13 @@ func ParseHeader(b []byte, verify bool) (Header, error) {
 	if magic != Magic {
 		return h, fmt.Errorf("%w: bad magic %#04x", ErrCorrupt, magic)
 	}
-	if b[offVersion] != FormatVersion {
-		return h, fmt.Errorf("%w: entry version %d, this build reads %d", ErrFormatVersion, b[offVersion], FormatVersion)
+	switch v := b[offVersion]; {
+	case v == 0:
+		// A torn write (the header's first sector on disk, the next one
+		// still zero) looks like this; no format has version 0.
+		return h, fmt.Errorf("%w: entry version 0", ErrCorrupt)
+	case v != FormatVersion:
+		return h, fmt.Errorf("%w: entry version %d, this build reads %d", ErrFormatVersion, v, FormatVersion)
 	}
 	h.Kind = Kind(b[offKind])
 	if h.Kind == kindBlank {

@@ -122,7 +122,7 @@ func (l *Log) truncate(end int64) (int64, error) {
 		case s.start+size <= end:
 			keep = append(keep, s)
 		case s.start < end || (s.start == end && len(keep) == 0):
-			dropped += s.start + size - end
+			dropped += max(0, dataEnd(s, size)-(end-s.start))
 			if err := s.file.Truncate(end - s.start); err != nil {
 				return dropped, fmt.Errorf("commitlog: truncate %s to %d: %w", s.name, end-s.start, err)
 			}
@@ -131,7 +131,7 @@ func (l *Log) truncate(end int64) (int64, error) {
 			}
 			keep = append(keep, s)
 		default:
-			dropped += size
+			dropped += dataEnd(s, size)
 			if err := l.opt.FS.Remove(s.name); err != nil {
 				return dropped, fmt.Errorf("commitlog: remove %s: %w", s.name, err)
 			}
@@ -149,11 +149,22 @@ func (l *Log) truncate(end int64) (int64, error) {
 	return dropped, nil
 }
 
+// dataEnd is the end of a segment file's content without its zero-filled
+// tail (ZeroAhead), for reporting what truncation drops.
+func dataEnd(s *segment, size int64) int64 {
+	e := size
+	for e > 0 && s.view[e-1] == 0 {
+		e--
+	}
+	return e
+}
+
 // setActive picks the segment appends continue in.
 func (l *Log) setActive(end int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.active = nil
+	l.zeroed = end // truncate cut the file at end
 	segs := *l.segs.Load()
 	if n := len(segs); n > 0 && end < segs[n-1].start+l.opt.SegmentSize {
 		l.active = segs[n-1]
