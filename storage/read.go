@@ -205,7 +205,9 @@ func (s *Store) StoreTime(topic string, queue int32, offset int64) (int64, error
 // ReadAt returns the entry at a CommitLog offset (RocketMQ
 // VIEW_MESSAGE_BY_ID), verified.
 func (s *Store) ReadAt(phys int64) (*ReadResult, error) {
-	if phys >= s.dispatched.Load() {
+	// Bound by what readers may see, not by the dispatcher: a client may
+	// view a message by the id its send just returned.
+	if phys >= s.visibleOffset() {
 		return nil, fmt.Errorf("storage: offset %d not stored: %w", phys, ErrOffsetOutOfRange)
 	}
 	ref, err := s.log.Read(phys, 0, true)

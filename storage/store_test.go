@@ -545,3 +545,22 @@ func TestReplayInternalTopic(t *testing.T) {
 		t.Fatalf("replay of an unknown topic: %d %v", next, err)
 	}
 }
+
+// TestReadAtRightAfterAppend: a client may view a message by the id its
+// send returned before the dispatcher has indexed it.
+func TestReadAtRightAfterAppend(t *testing.T) {
+	s := mustOpen(t, testConfig(vfs.NewMem()))
+	defer s.Close()
+	for i := range 500 {
+		e := msg("T", 0, i)
+		pos, err := s.Append(context.Background(), []Entry{e})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.ReadAt(pos[0].Phys)
+		if err != nil || !bytes.Equal(res.Entries[0].Payload, e.Payload) {
+			t.Fatalf("ReadAt right after append %d: %v", i, err)
+		}
+		res.Release()
+	}
+}
