@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/twinmq/twinmq/wire/kafka"
@@ -65,11 +66,10 @@ func TestToKafka(t *testing.T) {
 	msgs := [][]byte{
 		stored(t, 5, []byte("plain"), 0, remoting.Property{Key: "TAGS", Value: "TagA"}, remoting.Property{Key: "KEYS", Value: "k5"}, remoting.Property{Key: "color", Value: "red"}),
 		stored(t, 6, zlibBytes([]byte("squeezed body")), remoting.SysFlagCompressed, remoting.Property{Key: "TAGS", Value: "TagB"}),
-		stored(t, 8, []byte("after a gap"), 0),
 	}
-	b, n, err := ToKafka(nil, msgs)
-	if err != nil || n != 2 {
-		t.Fatalf("n %d err %v", n, err)
+	b, err := ToKafka(nil, 5, msgs)
+	if err != nil {
+		t.Fatal(err)
 	}
 	got := readBatch(t, b)
 	want := []rec{
@@ -90,9 +90,115 @@ func TestToKafka(t *testing.T) {
 			}
 		}
 	}
-	b, n, err = ToKafka(nil, msgs[2:])
-	if err != nil || n != 1 || readBatch(t, b)[0].off != 8 {
-		t.Fatalf("batch after the gap: n %d err %v", n, err)
+}
+
+// A message a Kafka consumer cannot read as meant still takes its offset:
+// the partition never stops on it.
+func TestToKafkaBadMessages(t *testing.T) {
+	m := remoting.MessageExt{QueueOffset: 7, BornTimestamp: 1, BornHost: host, StoreHost: host, Topic: "T",
+		Body: []byte("x"), Properties: []byte("good\x01yes\x02broken\x02\x01novalue\x02KEYS\x01k")}
+	malformed := remoting.AppendStoredMessage(nil, &m)
+	b, err := ToKafka(nil, 6, [][]byte{
+		stored(t, 6, []byte("not zlib"), remoting.SysFlagCompressed),
+		malformed,
+		[]byte("garbage, not a stored message"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readBatch(t, b)
+	if len(got) != 3 || got[0].off != 6 || got[1].off != 7 || got[2].off != 8 {
+		t.Fatalf("records %+v, want offsets 6, 7, 8", got)
+	}
+	if got[0].value != "not zlib" || got[0].headers[HeaderConvertError] == "" {
+		t.Fatalf("undecompressable body: %+v", got[0])
+	}
+	if got[1].key != "k" || got[1].headers["good"] != "yes" || got[1].headers[HeaderRawProperties] != string(m.Properties) {
+		t.Fatalf("malformed properties: %+v", got[1])
+	}
+	if got[2].value != "" || got[2].headers[HeaderConvertError] == "" {
+		t.Fatalf("damaged record: %+v", got[2])
+	}
+}
+
+// Headers that a properties string cannot carry are escaped losslessly
+// and come back unchanged through ToKafka.
+func TestHeaderEscaping(t *testing.T) {
+	hdrs := []kafka.RecordHeader{
+		{Key: "plain", Value: []byte("v")},
+		{Key: "bin", Value: []byte{0xff, 0x00, 0x01}},
+		{Key: "sep\x01name", Value: []byte("v")},
+		{Key: "plain", Value: []byte("second")},
+		{Key: "nullvalue", Value: nil},
+		{Key: "empty", Value: []byte{}},
+		{Key: "TWINMQ_HDR_9", Value: []byte("looks escaped")},
+	}
+	batch := kafkaBatch(t, 0, []kafka.Record{{Key: []byte{0x02, 0xfe}, Value: []byte("v"), Headers: hdrs}})
+	out, _, err := ToRocketMQ(nil, batch, KafkaEntry{Topic: "T", Phys: 64, StoreHost: host}, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := remoting.DecodeStoredMessage(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	props := remoting.ParseProperties(m.Properties)
+	if props["plain"] != "v" || props["TWINMQ_HDR_1"] != "Ymlu._wAB" || props["TWINMQ_HDR_4"] != "bnVsbHZhbHVl" ||
+		props["TWINMQ_HDR_5"] != "ZW1wdHk." || props["TWINMQ_KEY"] != "Av4" || props["KEYS"] != "" {
+		t.Fatalf("escaped properties %q", props)
+	}
+	back, err := ToKafka(nil, 0, [][]byte{out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = kafka.ForEachRecord(back, 0, func(r kafka.Record) error {
+		if string(r.Key) != "\x02\xfe" {
+			t.Errorf("key %q", r.Key)
+		}
+		var got []kafka.RecordHeader
+		for _, h := range r.Headers {
+			if h.Key != "UNIQ_KEY" {
+				v := h.Value
+				if v != nil {
+					v = append([]byte{}, v...)
+				}
+				got = append(got, kafka.RecordHeader{Key: h.Key, Value: v})
+			}
+		}
+		if len(got) != len(hdrs) {
+			t.Fatalf("headers back %q, want %q", got, hdrs)
+		}
+		for _, w := range hdrs {
+			found := false
+			for _, g := range got {
+				found = found || (g.Key == w.Key && string(g.Value) == string(w.Value) && (g.Value == nil) == (w.Value == nil))
+			}
+			if !found {
+				t.Errorf("header %q=%q not back in %q", w.Key, w.Value, got)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUniqKeyAndHasKey(t *testing.T) {
+	id := UniqKey(123456, 7)
+	if p, i, ok := ParseUniqKey(id); !ok || p != 123456 || i != 7 {
+		t.Fatalf("ParseUniqKey(%s) = %d, %d, %v", id, p, i, ok)
+	}
+	for _, other := range []string{"", "7F0000010E5A18B4AAC2", "0A000001000000000000000000000000", strings.ToLower(id)} {
+		if _, _, ok := ParseUniqKey(other); ok {
+			t.Fatalf("ParseUniqKey(%q) accepted", other)
+		}
+	}
+	props := remoting.AppendPropertyList(nil, []remoting.Property{{Key: "KEYS", Value: "a b"}, {Key: "UNIQ_KEY", Value: "U1"}})
+	for key, want := range map[string]bool{"a": true, "b": true, "U1": true, "a b": false, "c": false} {
+		if HasKey(key)("", props) != want {
+			t.Fatalf("HasKey(%q) = %v", key, !want)
+		}
 	}
 }
 
@@ -138,7 +244,7 @@ func TestToRocketMQ(t *testing.T) {
 	if p := remoting.ParseProperties(ms[1].Properties); p["UNIQ_KEY"] != "CLIENTID" || p["KEYS"] != "" {
 		t.Fatalf("producer's UNIQ_KEY not kept: %v", p)
 	}
-	out, _, err = ToRocketMQ(nil, batch, e, 0, func(tags string) bool { return tags == "TagA" })
+	out, _, err = ToRocketMQ(nil, batch, e, 0, func(tags string, _ []byte) bool { return tags == "TagA" })
 	if err != nil || remoting.NewStoredScanner(out).Next() == false {
 		t.Fatalf("filter: %v", err)
 	}
@@ -152,7 +258,7 @@ func TestToRocketMQ(t *testing.T) {
 
 func TestRoundTrip(t *testing.T) {
 	orig := stored(t, 3, []byte("body"), 0, remoting.Property{Key: "TAGS", Value: "T1"}, remoting.Property{Key: "KEYS", Value: "key"}, remoting.Property{Key: "UNIQ_KEY", Value: "ABC"})
-	b, _, err := ToKafka(nil, [][]byte{orig})
+	b, err := ToKafka(nil, 3, [][]byte{orig})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +282,7 @@ func TestRoundTrip(t *testing.T) {
 func FuzzToRocketMQ(f *testing.F) {
 	f.Add(kafkaBatch(f, 0, []kafka.Record{{Key: []byte("k"), Value: []byte("v")}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ToRocketMQ(nil, b, KafkaEntry{Topic: "T"}, 0, nil)
+		ToRocketMQ(nil, b, KafkaEntry{Topic: "T"}, 0, HasKey("k"))
 	})
 }
 
@@ -184,8 +290,8 @@ func FuzzToKafka(f *testing.F) {
 	f.Add(stored(f, 1, []byte("x"), 0, remoting.Property{Key: "KEYS", Value: "k"}))
 	f.Add(stored(f, 1, zlibBytes([]byte("x")), remoting.SysFlagCompressed))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		out, n, err := ToKafka(nil, [][]byte{b})
-		if err == nil && n == 1 {
+		out, err := ToKafka(nil, 1, [][]byte{b})
+		if err == nil {
 			if _, err := kafka.ValidateBatch(out, 0); err != nil {
 				t.Fatalf("converted batch invalid: %v", err)
 			}

@@ -23,58 +23,74 @@ var ErrBody = errors.New("convert: cannot decompress RocketMQ body")
 const maxBody = 64 << 20
 
 // ToKafka appends one Kafka record batch holding the RocketMQ stored
-// messages msgs, which must have consecutive queue offsets (each becomes
-// the record at its own offset). It returns the batch and how many
-// messages went into it: a gap in the offsets ends the batch early, and
-// the caller converts the rest into the next batch.
-func ToKafka(dst []byte, msgs [][]byte) ([]byte, int, error) {
-	var recs []kafka.Record
-	var spec kafka.BatchSpec
-	n := 0
+// messages msgs, which are the entries at the consecutive queue offsets
+// base, base+1, ... (the storage read says so; the stored QUEUEOFFSET is
+// not trusted for it). Every message becomes a record, whatever its
+// content, so a consumer never stops on one: a body whose compression
+// cannot be undone is passed as stored and a damaged record becomes an
+// empty value, both with a HeaderConvertError header; a malformed
+// properties string is added whole as HeaderRawProperties.
+func ToKafka(dst []byte, base int64, msgs [][]byte) ([]byte, error) {
+	if len(msgs) == 0 {
+		return dst, nil
+	}
+	recs := make([]kafka.Record, len(msgs))
+	spec := kafka.BatchSpec{BaseOffset: base, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}
+	first := true
 	for i, raw := range msgs {
 		m, _, err := remoting.DecodeStoredMessage(raw)
 		if err != nil {
-			return dst, 0, fmt.Errorf("convert: stored message: %w", err)
+			recs[i] = kafka.Record{Value: []byte{}, TimestampDelta: 0,
+				Headers: []kafka.RecordHeader{{Key: HeaderConvertError, Value: []byte(err.Error())}}}
+			continue
 		}
-		if i == 0 {
-			spec = kafka.BatchSpec{BaseOffset: m.QueueOffset, FirstTimestamp: m.BornTimestamp,
-				ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}
-		} else if m.QueueOffset != spec.BaseOffset+int64(i) {
-			break
+		if first {
+			spec.FirstTimestamp, first = m.BornTimestamp, false
 		}
-		r, err := record(m, spec.FirstTimestamp)
-		if err != nil {
-			return dst, 0, err
-		}
-		recs = append(recs, r)
-		n++
-	}
-	if n == 0 {
-		return dst, 0, nil
+		recs[i] = record(m, spec.FirstTimestamp)
 	}
 	out, err := kafka.AppendBatch(dst, spec, recs, kafka.CodecNone)
 	if err != nil {
-		return dst, 0, fmt.Errorf("convert: build batch: %w", err)
+		return dst, fmt.Errorf("convert: build batch at %d: %w", base, err)
 	}
-	return out, n, nil
+	return out, nil
 }
 
-func record(m remoting.MessageExt, firstTS int64) (kafka.Record, error) {
+// record maps one stored RocketMQ message (doc.go's table).
+func record(m remoting.MessageExt, firstTS int64) kafka.Record {
+	r := kafka.Record{TimestampDelta: m.BornTimestamp - firstTS}
 	body, err := plainBody(m)
 	if err != nil {
-		return kafka.Record{}, err
+		body = m.Body
+		r.Headers = append(r.Headers, kafka.RecordHeader{Key: HeaderConvertError, Value: []byte(err.Error())})
 	}
-	r := kafka.Record{TimestampDelta: m.BornTimestamp - firstTS, Value: body}
+	r.Value = body
 	if body == nil {
 		r.Value = []byte{}
 	}
-	for _, p := range remoting.ParsePropertyList(m.Properties) {
-		if p.Key == propKeys {
-			r.Key = []byte(p.Value)
+	items := remoting.ParsePropertyList(m.Properties)
+	for _, p := range items {
+		if h, ok := unescapeHeader(p); ok {
+			r.Headers = append(r.Headers, h)
+			continue
+		}
+		switch p.Key {
+		case propKeys:
+			if r.Key == nil {
+				r.Key = []byte(p.Value)
+			}
+		case escKey:
+			if k, err := b64.DecodeString(p.Value); err == nil {
+				r.Key = k
+				continue
+			}
 		}
 		r.Headers = append(r.Headers, kafka.RecordHeader{Key: p.Key, Value: []byte(p.Value)})
 	}
-	return r, nil
+	if !wellFormed(m.Properties, items) {
+		r.Headers = append(r.Headers, kafka.RecordHeader{Key: HeaderRawProperties, Value: m.Properties})
+	}
+	return r
 }
 
 // plainBody undoes RocketMQ body compression (SYSFLAG bit 0; the type in

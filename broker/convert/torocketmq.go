@@ -27,9 +27,12 @@ type KafkaEntry struct {
 	StoreHost netip.AddrPort
 }
 
+// Keep selects records by their RocketMQ view: the TAGS value and the
+// whole properties string. A nil Keep keeps every record.
+type Keep func(tags string, props []byte) bool
+
 // ToRocketMQ appends, as RocketMQ stored messages, the records of the
-// stored Kafka batch whose offsets are >= from and for which keep (when
-// not nil) accepts the TAGS header. It returns the messages and the
+// stored Kafka batch whose offsets are >= from and that keep accepts. It returns the messages and the
 // offset after the last record examined. Control batches (transaction
 // markers) yield nothing.
 //
@@ -38,7 +41,7 @@ type KafkaEntry struct {
 // when the producer sent none, is made stable from the batch offset and
 // the record's index, so the message id a RocketMQ consumer sees is the
 // same on every read.
-func ToRocketMQ(dst []byte, batch []byte, e KafkaEntry, from int64, keep func(tags string) bool) ([]byte, int64, error) {
+func ToRocketMQ(dst []byte, batch []byte, e KafkaEntry, from int64, keep Keep) ([]byte, int64, error) {
 	h, err := kafka.ParseBatchHeader(batch)
 	if err != nil {
 		return dst, from, fmt.Errorf("convert: kafka batch: %w", err)
@@ -53,7 +56,7 @@ func ToRocketMQ(dst []byte, batch []byte, e KafkaEntry, from int64, keep func(ta
 			return nil
 		}
 		props, tags := properties(r, e.Phys, r.OffsetDelta)
-		if keep != nil && !keep(tags) {
+		if keep != nil && !keep(tags, props) {
 			return nil
 		}
 		ts := h.FirstTimestamp + r.TimestampDelta
@@ -76,30 +79,32 @@ func ToRocketMQ(dst []byte, batch []byte, e KafkaEntry, from int64, keep func(ta
 }
 
 // properties builds the RocketMQ properties of a Kafka record: its
-// headers, KEYS from the key, and a stable UNIQ_KEY. It returns the TAGS
-// value too.
+// headers (escaped where they cannot be carried, headers.go), KEYS from
+// the key, and a stable UNIQ_KEY. It returns the TAGS value too.
 func properties(r kafka.Record, phys int64, index int32) ([]byte, string) {
 	list := make([]remoting.Property, 0, len(r.Headers)+2)
+	seen := make(map[string]struct{}, len(r.Headers))
 	var tags string
-	hasKeys, hasUniq := false, false
-	for _, h := range r.Headers {
-		if h.Key == "" || strings.ContainsAny(h.Key, "\x01\x02") || strings.ContainsAny(string(h.Value), "\x01\x02") {
-			continue // cannot be carried in a properties string
+	for i, h := range r.Headers {
+		_, dup := seen[h.Key]
+		if dup || reserved(h.Key) || !carriable(h.Key) || !carriable(string(h.Value)) {
+			list = append(list, escapeHeader(i, h))
+			continue
 		}
-		switch h.Key {
-		case propTags:
+		seen[h.Key] = struct{}{}
+		if h.Key == propTags {
 			tags = string(h.Value)
-		case propKeys:
-			hasKeys = true
-		case propUniqKey:
-			hasUniq = true
 		}
 		list = append(list, remoting.Property{Key: h.Key, Value: string(h.Value)})
 	}
-	if !hasKeys && len(r.Key) > 0 && !strings.ContainsAny(string(r.Key), "\x01\x02") {
-		list = append(list, remoting.Property{Key: propKeys, Value: string(r.Key)})
+	if _, ok := seen[propKeys]; !ok && len(r.Key) > 0 {
+		if carriable(string(r.Key)) {
+			list = append(list, remoting.Property{Key: propKeys, Value: string(r.Key)})
+		} else {
+			list = append(list, remoting.Property{Key: escKey, Value: b64.EncodeToString(r.Key)})
+		}
 	}
-	if !hasUniq {
+	if _, ok := seen[propUniqKey]; !ok {
 		list = append(list, remoting.Property{Key: propUniqKey, Value: UniqKey(phys, index)})
 	}
 	return remoting.AppendPropertyList(nil, list), tags
@@ -114,4 +119,35 @@ func UniqKey(phys int64, index int32) string {
 	binary.BigEndian.PutUint64(b[4:], uint64(phys))
 	binary.BigEndian.PutUint32(b[12:], uint32(index))
 	return strings.ToUpper(hex.EncodeToString(b[:]))
+}
+
+// ParseUniqKey is the inverse of UniqKey: ok is false for any other id (a
+// producer's own UNIQ_KEY), which is then looked up in the IndexFile.
+func ParseUniqKey(id string) (phys int64, index int32, ok bool) {
+	if len(id) != 32 {
+		return 0, 0, false
+	}
+	var b [16]byte
+	if _, err := hex.Decode(b[:], []byte(id)); err != nil || string(b[:4]) != "TQKB" || id != strings.ToUpper(id) {
+		return 0, 0, false
+	}
+	phys, index = int64(binary.BigEndian.Uint64(b[4:])), int32(binary.BigEndian.Uint32(b[12:]))
+	return phys, index, phys >= 0 && index >= 0
+}
+
+// HasKey is the Keep of a query by key (QUERY_MESSAGE): one of the
+// space-separated KEYS, or the UNIQ_KEY, equals key.
+func HasKey(key string) Keep {
+	return func(_ string, props []byte) bool {
+		if u, _ := remoting.LookupProperty(props, propUniqKey); u == key {
+			return true
+		}
+		keys, _ := remoting.LookupProperty(props, propKeys)
+		for k := range strings.FieldsSeq(keys) {
+			if k == key {
+				return true
+			}
+		}
+		return false
+	}
 }
