@@ -51,7 +51,8 @@ func startGroupBroker(t *testing.T, dir string, proxy *kafkaProxy) *groupBroker 
 	if err != nil {
 		t.Fatal(err)
 	}
-	coord, err := groups.Open(ctx, store, offs, groups.CoordinatorConfig{InitialRebalanceDelay: -1, Logger: log})
+	coord, err := groups.Open(ctx, store, offs, groups.CoordinatorConfig{InitialRebalanceDelay: -1, Logger: log,
+		ConsumerHeartbeatInterval: 200 * time.Millisecond, ConsumerSessionTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,29 +25,45 @@ type Commit struct {
 // no member) is a simple consumer's and needs no group (Kafka creates an
 // Empty one; ours is visible through its offsets). The first error is the
 // group's answer; errs has one entry per commit.
+//
+// The offsets are written while the group's lock is held, after the
+// check: a rebalance cannot slip in between and let a commit of a stale
+// generation through. A KIP-848 group (one with members, or one without a
+// classic group of the same id) checks the member epoch instead.
 func (c *Coordinator) CommitOffsets(ctx context.Context, group, memberID, instanceID string, generation int32, commits []Commit) (errs []error, err error) {
+	if ce, cerr := c.consumerEntry(group, false); cerr == nil && !c.classicActive(group) {
+		return c.commitConsumer(ctx, ce, group, memberID, generation, commits)
+	}
 	simple := generation < 0 && memberID == "" && instanceID == ""
 	var verr error
 	err = c.do(ctx, group, false, func(e *entry, now time.Time) Ready {
-		verr = e.g.ValidateCommit(now, memberID, instanceID, generation)
+		if verr = e.g.ValidateCommit(now, memberID, instanceID, generation); verr == nil {
+			errs = c.writeOffsets(ctx, group, commits)
+		}
 		return Ready{}
 	})
 	switch {
 	case errors.Is(err, ErrGroupNotFound) && !simple:
 		return nil, ErrIllegalGeneration
 	case errors.Is(err, ErrGroupNotFound):
+		return c.writeOffsets(ctx, group, commits), nil
 	case err != nil:
 		return nil, err
 	case verr != nil:
 		return nil, verr
 	}
-	errs = make([]error, len(commits))
+	return errs, nil
+}
+
+// writeOffsets stores commits; one error per commit.
+func (c *Coordinator) writeOffsets(ctx context.Context, group string, commits []Commit) []error {
+	errs := make([]error, len(commits))
 	for i, cm := range commits {
 		k := offsets.Key{Group: group, Topic: cm.Topic, Queue: cm.Partition}
 		v := offsets.Value{Offset: cm.Offset, LeaderEpoch: cm.LeaderEpoch, Metadata: cm.Metadata}
 		errs[i] = c.offsets.CommitValue(ctx, k, v)
 	}
-	return errs, nil
+	return errs
 }
 
 // FetchOffset returns a committed offset.
@@ -110,6 +126,8 @@ type Listing struct {
 	Group        string
 	ProtocolType string
 	State        State
+	Type         string // "classic" or "consumer" (KIP-848)
+	StateName    string // Kafka's name of the state
 }
 
 // List returns every group, and every group that only has committed
@@ -121,7 +139,13 @@ func (c *Coordinator) List(ctx context.Context, states []State) []Listing {
 	for _, id := range c.sortedIDs() {
 		if d, err := c.Describe(ctx, id); err == nil && d.State != Dead {
 			seen[id] = true
-			out = append(out, Listing{id, d.ProtocolType, d.State})
+			out = append(out, Listing{Group: id, ProtocolType: d.ProtocolType, State: d.State})
+		}
+	}
+	for _, l := range c.consumerListings() {
+		if !seen[l.Group] {
+			seen[l.Group] = true
+			out = append(out, l)
 		}
 	}
 	for _, id := range c.offsets.Groups() {
@@ -129,12 +153,17 @@ func (c *Coordinator) List(ctx context.Context, states []State) []Listing {
 			out = append(out, Listing{Group: id, State: Empty})
 		}
 	}
+	for i := range out {
+		if out[i].Type == "" {
+			out[i].Type, out[i].StateName = "classic", out[i].State.String()
+		}
+	}
 	if len(states) == 0 {
 		return sortListings(out)
 	}
 	kept := out[:0]
 	for _, l := range out {
-		if contains(stateNames(states), l.State.String()) {
+		if contains(stateNames(states), l.StateName) {
 			kept = append(kept, l)
 		}
 	}
@@ -158,8 +187,12 @@ func sortListings(ls []Listing) []Listing {
 // its committed offsets go. A group known only by its offsets can be
 // deleted too.
 func (c *Coordinator) Delete(ctx context.Context, group string) error {
+	consumer, err := c.forgetConsumer(group)
+	if err != nil {
+		return err
+	}
 	var derr error
-	err := c.do(ctx, group, false, func(e *entry, _ time.Time) Ready {
+	err = c.do(ctx, group, false, func(e *entry, _ time.Time) Ready {
 		if derr = e.g.Kill(); derr != nil {
 			return Ready{}
 		}
@@ -174,7 +207,7 @@ func (c *Coordinator) Delete(ctx context.Context, group string) error {
 	})
 	switch {
 	case errors.Is(err, ErrGroupNotFound):
-		if len(c.offsets.List(group, "")) == 0 {
+		if !consumer && len(c.offsets.List(group, "")) == 0 {
 			return ErrGroupNotFound
 		}
 	case err != nil:
@@ -200,4 +233,27 @@ func (c *Coordinator) ForgetTopic(ctx context.Context, topic string) error {
 		return fmt.Errorf("groups: forget topic %s: %w", topic, err)
 	}
 	return nil
+}
+
+// forgetConsumer drops an empty consumer group (DeleteGroups); it reports
+// whether there was one.
+func (c *Coordinator) forgetConsumer(group string) (bool, error) {
+	e, err := c.consumerEntry(group, false)
+	if err != nil {
+		return false, nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.g.Len() > 0 {
+		return true, ErrNonEmptyGroup
+	}
+	if e.timer != nil {
+		e.timer.Stop()
+	}
+	c.mu.Lock()
+	if c.consumers[group] == e {
+		delete(c.consumers, group)
+	}
+	c.mu.Unlock()
+	return true, nil
 }

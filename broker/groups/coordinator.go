@@ -33,8 +33,13 @@ type CoordinatorConfig struct {
 	MaxSessionTimeout time.Duration
 	// MaxSize is group.max.size (0: unlimited).
 	MaxSize int
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// ConsumerSessionTimeout and ConsumerHeartbeatInterval are
+	// group.consumer.session.timeout.ms and
+	// group.consumer.heartbeat.interval.ms for KIP-848 groups (45 s, 5 s).
+	ConsumerSessionTimeout    time.Duration
+	ConsumerHeartbeatInterval time.Duration
+	Logger                    *slog.Logger
+	Now                       func() time.Time
 }
 
 func (c *CoordinatorConfig) validate() {
@@ -50,6 +55,12 @@ func (c *CoordinatorConfig) validate() {
 	if c.MaxSessionTimeout <= 0 {
 		c.MaxSessionTimeout = 30 * time.Minute
 	}
+	if c.ConsumerSessionTimeout <= 0 {
+		c.ConsumerSessionTimeout = 45 * time.Second
+	}
+	if c.ConsumerHeartbeatInterval <= 0 {
+		c.ConsumerHeartbeatInterval = 5 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -62,17 +73,20 @@ func (c *CoordinatorConfig) validate() {
 // mutex and timer; parked JoinGroup and SyncGroup calls are callbacks run
 // outside every lock. Lock order: an entry's mu is never taken while
 // Coordinator.mu is held, and Coordinator.mu is taken under an entry's mu
-// only in forget.
+// only in forget. A classic entry's mu and a consumer entry's mu are
+// never held together.
 type Coordinator struct {
 	cfg     CoordinatorConfig
 	core    Config
+	ccfg    ConsumerConfig
 	kv      *kvlog.Log
 	offsets *offsets.Table
 	log     *slog.Logger
 
-	mu     sync.Mutex // guards groups and closed
-	groups map[string]*entry
-	closed bool
+	mu        sync.Mutex // guards groups, consumers and closed
+	groups    map[string]*entry
+	consumers map[string]*centry // KIP-848 groups (not persisted)
+	closed    bool
 }
 
 // entry drives one group. mu guards everything below it.
@@ -96,11 +110,14 @@ func Open(ctx context.Context, store *storage.Store, offs *offsets.Table, cfg Co
 	if err != nil {
 		return nil, fmt.Errorf("groups: %w", err)
 	}
-	c := &Coordinator{cfg: cfg, kv: kv, offsets: offs, log: cfg.Logger, groups: map[string]*entry{}}
+	c := &Coordinator{cfg: cfg, kv: kv, offsets: offs, log: cfg.Logger, groups: map[string]*entry{},
+		consumers: map[string]*centry{}}
 	c.core = Config{
 		InitialRebalanceDelay: cfg.InitialRebalanceDelay, MinSessionTimeout: cfg.MinSessionTimeout,
 		MaxSessionTimeout: cfg.MaxSessionTimeout, MaxSize: cfg.MaxSize, NewMemberID: newMemberID,
 	}
+	c.ccfg = ConsumerConfig{SessionTimeout: cfg.ConsumerSessionTimeout,
+		HeartbeatInterval: cfg.ConsumerHeartbeatInterval, MaxSize: cfg.MaxSize, NewMemberID: newMemberID}
 	now := cfg.Now()
 	for id, b := range kv.Snapshot() {
 		rec, err := DecodeRecord(b)
@@ -138,7 +155,12 @@ func (c *Coordinator) Close() {
 	for _, e := range c.groups {
 		es = append(es, e)
 	}
+	ces := make([]*centry, 0, len(c.consumers))
+	for _, e := range c.consumers {
+		ces = append(ces, e)
+	}
 	c.mu.Unlock()
+	c.closeConsumers(ces)
 	for _, e := range es {
 		e.mu.Lock()
 		if e.timer != nil {
@@ -273,6 +295,10 @@ func (e *entry) token() Token {
 // Join handles a JoinGroup; reply runs once, maybe after Join returns
 // (when the rebalance completes), on another goroutine.
 func (c *Coordinator) Join(ctx context.Context, group string, req JoinRequest, reply func(JoinResult)) {
+	if c.consumerActive(group) {
+		reply(JoinResult{Err: ErrInconsistentProtocol, MemberID: req.MemberID, Generation: -1})
+		return
+	}
 	err := c.do(ctx, group, true, func(e *entry, now time.Time) Ready {
 		tok := e.token()
 		e.joins[tok] = reply

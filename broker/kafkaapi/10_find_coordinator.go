@@ -57,6 +57,11 @@ func groupCode(err error) int16 {
 			return c.code
 		}
 	}
+	for _, c := range consumerGroupCodes {
+		if errors.Is(err, c.err) {
+			return c.code
+		}
+	}
 	return codeOf(err)
 }
 
@@ -75,6 +80,12 @@ func groupAPIs() map[int16]api {
 		16: {5, func(h *Handler, r *request, q kmsg.Request) { h.listGroups(r, q.(*kmsg.ListGroupsRequest)) }},
 		42: {2, func(h *Handler, r *request, q kmsg.Request) { h.deleteGroups(r, q.(*kmsg.DeleteGroupsRequest)) }},
 		47: {0, func(h *Handler, r *request, q kmsg.Request) { h.offsetDelete(r, q.(*kmsg.OffsetDeleteRequest)) }},
+		68: {1, func(h *Handler, r *request, q kmsg.Request) {
+			h.consumerGroupHeartbeat(r, q.(*kmsg.ConsumerGroupHeartbeatRequest))
+		}},
+		69: {1, func(h *Handler, r *request, q kmsg.Request) {
+			h.consumerGroupDescribe(r, q.(*kmsg.ConsumerGroupDescribeRequest))
+		}},
 	}
 }
 

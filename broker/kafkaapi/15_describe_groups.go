@@ -1,7 +1,12 @@
 package kafkaapi
 
 import (
+	"context"
+	"strings"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/twinmq/twinmq/broker/groups"
 )
 
 // describeGroups answers key 15. An unknown group is described as Dead
@@ -16,6 +21,10 @@ func (h *Handler) describeGroups(r *request, req *kmsg.DescribeGroupsRequest) {
 		if id == "" {
 			g.ErrorCode = errInvalidGroupID
 			resp.Groups = append(resp.Groups, g)
+			continue
+		}
+		if cd, err := h.cfg.Groups.DescribeConsumer(id); err == nil && (len(cd.Members) > 0 || !h.classicKnown(ctx, id)) {
+			resp.Groups = append(resp.Groups, h.describedConsumerGroup(cd))
 			continue
 		}
 		d, err := h.cfg.Groups.Describe(ctx, id)
@@ -37,4 +46,41 @@ func (h *Handler) describeGroups(r *request, req *kmsg.DescribeGroupsRequest) {
 		resp.Groups = append(resp.Groups, g)
 	}
 	r.reply(resp)
+}
+
+// classicKnown says whether a classic group of that id has members.
+func (h *Handler) classicKnown(ctx context.Context, id string) bool {
+	d, err := h.cfg.Groups.Describe(ctx, id)
+	return err == nil && len(d.Members) > 0
+}
+
+// describedConsumerGroup describes a KIP-848 group in DescribeGroups'
+// classic shape, as Kafka does (ConsumerGroup.asDescribedGroup): protocol
+// type "consumer", the assignor as protocol, each member's subscription
+// and assignment in the consumer protocol's encodings.
+func (h *Handler) describedConsumerGroup(d groups.ConsumerDescription) kmsg.DescribeGroupsResponseGroup {
+	g := kmsg.NewDescribeGroupsResponseGroup()
+	g.Group, g.ProtocolType, g.Protocol = d.Group, "consumer", d.Assignor
+	g.State = strings.ToUpper(d.State[:1]) + d.State[1:]
+	g.AuthorizedOperations = -2147483648
+	for _, m := range d.Members {
+		rm := kmsg.NewDescribeGroupsResponseGroupMember()
+		rm.MemberID, rm.ClientID, rm.ClientHost = m.ID, m.ClientID, m.ClientHost
+		if m.InstanceID != "" {
+			rm.InstanceID = strp(m.InstanceID)
+		}
+		md := kmsg.NewConsumerMemberMetadata()
+		md.Version, md.Topics = 3, m.Topics
+		rm.ProtocolMetadata = md.AppendTo(nil)
+		as := kmsg.NewConsumerMemberAssignment()
+		as.Version = 3
+		for _, t := range sortedKeys(m.Assigned) {
+			at := kmsg.NewConsumerMemberAssignmentTopic()
+			at.Topic, at.Partitions = t, m.Assigned[t]
+			as.Topics = append(as.Topics, at)
+		}
+		rm.MemberAssignment = as.AppendTo(nil)
+		g.Members = append(g.Members, rm)
+	}
+	return g
 }

@@ -9,13 +9,9 @@ import (
 )
 
 // listGroups answers key 16. v4 filters by state (KIP-518), v5 by group
-// type (KIP-848): every group here is "classic".
+// type (KIP-848): "classic" or "consumer".
 func (h *Handler) listGroups(r *request, req *kmsg.ListGroupsRequest) {
 	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
-	if len(req.TypesFilter) > 0 && !containsFold(req.TypesFilter, "classic") {
-		r.reply(resp)
-		return
-	}
 	var states []groups.State
 	for _, s := range req.StatesFilter {
 		st, ok := groups.ParseState(s)
@@ -31,8 +27,11 @@ func (h *Handler) listGroups(r *request, req *kmsg.ListGroupsRequest) {
 	ctx, cancel := groupContext()
 	defer cancel()
 	for _, l := range h.cfg.Groups.List(ctx, states) {
+		if len(req.TypesFilter) > 0 && !containsFold(req.TypesFilter, l.Type) {
+			continue
+		}
 		g := kmsg.NewListGroupsResponseGroup()
-		g.Group, g.ProtocolType, g.GroupState, g.GroupType = l.Group, l.ProtocolType, l.State.String(), "classic"
+		g.Group, g.ProtocolType, g.GroupState, g.GroupType = l.Group, l.ProtocolType, l.StateName, l.Type
 		resp.Groups = append(resp.Groups, g)
 	}
 	r.reply(resp)
