@@ -24,7 +24,7 @@ func (h *Handler) fetch(r *request, req *kmsg.FetchRequest) {
 		r.reply(resp)
 		return
 	}
-	f := &fetchState{h: h, r: r, req: req,
+	f := &fetchState{h: h, r: r, req: req, markers: newFetchMarkers(),
 		deadline: time.Now().Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)}
 	f.run()
 }
@@ -35,6 +35,10 @@ type fetchState struct {
 	r        *request
 	req      *kmsg.FetchRequest
 	deadline time.Time
+	// markers and data: the partitions' record batches of the last build,
+	// written by replyParts without a copy (xproto_fetch.go).
+	markers fetchMarkers
+	data    [][][]byte
 }
 
 // waitPart is a partition to watch: woken when it grows past hwm.
@@ -48,16 +52,22 @@ type waitPart struct {
 // MinBytes, no error and time left.
 func (f *fetchState) run() {
 	resp, reads, waits, n, errs := f.build()
-	defer func() {
+	release := func() {
 		for _, rd := range reads {
 			rd.Release()
 		}
-	}()
+	}
 	remaining := time.Until(f.deadline)
 	if n >= int(f.req.MinBytes) || errs || remaining <= 0 || len(waits) == 0 {
+		if len(f.data) > 0 {
+			f.r.replyParts(resp, &f.markers, f.data, release) // releases once written
+			return
+		}
+		release()
 		f.r.reply(resp)
 		return
 	}
+	release()
 	f.arm(waits, remaining)
 }
 
@@ -72,6 +82,7 @@ func (f *fetchState) build() (*kmsg.FetchResponse, []*storage.ReadResult, []wait
 	var reads []*storage.ReadResult
 	var waits []waitPart
 	total, errs := 0, false
+	f.data = f.data[:0]
 	byID := f.req.Version >= 13
 	for _, t := range f.req.Topics {
 		rt := kmsg.NewFetchResponseTopic()
@@ -92,11 +103,11 @@ func (f *fetchState) build() (*kmsg.FetchResponse, []*storage.ReadResult, []wait
 				rt.Partitions = append(rt.Partitions, rp)
 				continue
 			}
-			rd, w, code := f.readPartition(cfg.Name, p, &rp, budget, total > 0)
+			rd, size, w, code := f.readPartition(cfg.Name, p, &rp, budget, total > 0)
 			if rd != nil {
 				reads = append(reads, rd)
-				total += len(rp.RecordBatches)
-				budget -= len(rp.RecordBatches)
+				total += size
+				budget -= size
 			}
 			if code != errNone {
 				rp.ErrorCode, errs = code, true
@@ -110,44 +121,36 @@ func (f *fetchState) build() (*kmsg.FetchResponse, []*storage.ReadResult, []wait
 	return resp, reads, waits, total, errs
 }
 
-// readPartition fills one partition's answer.
+// readPartition fills one partition's answer; its record batches go to
+// f.data (a marker stands for them in rp) and their size is returned.
 func (f *fetchState) readPartition(topic string, p kmsg.FetchRequestTopicPartition, rp *kmsg.FetchResponseTopicPartition,
-	budget int, strict bool) (*storage.ReadResult, *waitPart, int16) {
+	budget int, strict bool) (*storage.ReadResult, int, *waitPart, int16) {
 	min, hwm, err := f.h.queueRange(topic, p.Partition)
 	if err != nil {
-		return nil, nil, codeOf(err)
+		return nil, 0, nil, codeOf(err)
 	}
 	rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = hwm, hwm, min
 	if f.req.IsolationLevel == 1 {
 		rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
 	}
 	if p.FetchOffset < min || p.FetchOffset > hwm {
-		return nil, nil, errOffsetOutOfRange
+		return nil, 0, nil, errOffsetOutOfRange
 	}
 	w := &waitPart{topic, p.Partition, hwm}
 	limit := min32(p.PartitionMaxBytes, budget)
 	if p.FetchOffset == hwm || limit <= 0 {
-		return nil, w, errNone
+		return nil, 0, w, errNone
 	}
 	rd, err := f.h.store.Read(topic, p.Partition, p.FetchOffset, storage.ReadOptions{MaxBytes: limit, StrictMaxBytes: strict})
 	if err != nil {
-		return nil, nil, codeOf(err)
+		return nil, 0, nil, codeOf(err)
 	}
-	size := 0
-	for _, e := range rd.Entries {
-		if e.Kind == storage.KindKafka {
-			size += len(e.Payload)
-		}
+	parts, size := f.h.fetchParts(rd.Entries)
+	if len(parts) > 0 {
+		rp.RecordBatches = f.markers.marker(len(f.data))
+		f.data = append(f.data, parts)
 	}
-	// One copy into the response: kmsg encodes RecordBatches as bytes.
-	buf := make([]byte, 0, size)
-	for _, e := range rd.Entries {
-		if e.Kind == storage.KindKafka {
-			buf = append(buf, e.Payload...)
-		}
-	}
-	rp.RecordBatches = buf
-	return rd, w, errNone
+	return rd, size, w, errNone
 }
 
 func min32(a int32, b int) int {
