@@ -1,0 +1,197 @@
+package kafkaapi_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/twinmq/twinmq/broker/groups"
+	"github.com/twinmq/twinmq/broker/kafkaapi"
+	"github.com/twinmq/twinmq/broker/offsets"
+	"github.com/twinmq/twinmq/broker/topics"
+	"github.com/twinmq/twinmq/netio"
+	"github.com/twinmq/twinmq/storage"
+)
+
+// testBroker is a store, a registry and a Kafka listener on loopback.
+type testBroker struct {
+	addr  string
+	store *storage.Store
+	reg   *topics.Registry
+	h     *kafkaapi.Handler
+}
+
+func testLogger() *slog.Logger {
+	level := slog.LevelError
+	if os.Getenv("TWINMQ_TEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// startBroker serves Kafka without the consumer-group keys.
+func startBroker(t testing.TB) *testBroker { return startBrokerWith(t, false) }
+
+// startBrokerWith serves Kafka, with the group coordinator if groups.
+func startBrokerWith(t testing.TB, withGroups bool) *testBroker {
+	t.Helper()
+	ctx := context.Background()
+	log := testLogger()
+	store, err := storage.Open(ctx, storage.Config{Dir: t.TempDir(), SegmentSize: 16 << 20, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := topics.Open(ctx, store, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := kafkaapi.Config{NodeID: 1, ClusterID: "test", Logger: log}
+	closeGroups := func() {}
+	if withGroups {
+		offs, err := offsets.Open(ctx, store, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		coord, err := groups.Open(ctx, store, offs, groups.CoordinatorConfig{InitialRebalanceDelay: -1, Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeGroups = func() { coord.Close(); offs.Close() }
+		cfg.Groups = coord
+	}
+	h, err := kafkaapi.New(cfg, store, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := netio.New(kafkaapi.ServerConfig("127.0.0.1:0", log), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		closeGroups()
+		reg.Close()
+		_ = store.Close()
+	})
+	return &testBroker{addr: srv.Addr().String(), store: store, reg: reg, h: h}
+}
+
+func (b *testBroker) createTopic(t testing.TB, name string, parts int32) topics.Config {
+	t.Helper()
+	cfg, err := b.reg.Create(context.Background(), topics.Config{Name: name, Queues: parts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// rawConn is a Kafka connection that writes and reads frames by hand.
+type rawConn struct {
+	t    testing.TB
+	c    net.Conn
+	fmt  *kmsg.RequestFormatter
+	corr int32
+}
+
+func dial(t testing.TB, addr string) *rawConn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rawConn{t: t, c: c, fmt: kmsg.NewRequestFormatter(kmsg.FormatterClientID("raw"))}
+}
+
+// frame encodes req with the next correlation id.
+func (r *rawConn) frame(req kmsg.Request) ([]byte, int32) {
+	r.corr++
+	return r.fmt.AppendRequest(nil, req, r.corr), r.corr
+}
+
+func (r *rawConn) write(b []byte) {
+	r.t.Helper()
+	if _, err := r.c.Write(b); err != nil {
+		r.t.Fatalf("write: %v", err)
+	}
+}
+
+// readFrame reads one response frame (after the size prefix), or an error
+// (io.EOF once the broker closed).
+func (r *rawConn) readFrame(timeout time.Duration) ([]byte, error) {
+	_ = r.c.SetReadDeadline(time.Now().Add(timeout))
+	var size [4]byte
+	if _, err := io.ReadFull(r.c, size[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(size[:])
+	if n > 64<<20 {
+		return nil, fmt.Errorf("response of %d bytes", n)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r.c, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// readResponse reads the response to req with correlation id corr.
+func (r *rawConn) readResponse(req kmsg.Request, corr int32) kmsg.Response {
+	r.t.Helper()
+	b, err := r.readFrame(10 * time.Second)
+	if err != nil {
+		r.t.Fatalf("read response to key %d: %v", req.Key(), err)
+	}
+	resp, got, err := decodeResponse(req, b)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if got != corr {
+		r.t.Fatalf("correlation id %d, want %d", got, corr)
+	}
+	return resp
+}
+
+// roundTrip writes req and reads its response.
+func (r *rawConn) roundTrip(req kmsg.Request) kmsg.Response {
+	r.t.Helper()
+	b, corr := r.frame(req)
+	r.write(b)
+	return r.readResponse(req, corr)
+}
+
+// decodeResponse parses a response frame to req.
+func decodeResponse(req kmsg.Request, b []byte) (kmsg.Response, int32, error) {
+	if len(b) < 4 {
+		return nil, 0, fmt.Errorf("%d-byte response", len(b))
+	}
+	corr := int32(binary.BigEndian.Uint32(b))
+	b = b[4:]
+	// Response header v1 (flexible, except ApiVersions) has tagged fields;
+	// we never send any, so it is one zero byte.
+	if req.IsFlexible() && req.Key() != 18 {
+		if len(b) == 0 || b[0] != 0 {
+			return nil, corr, fmt.Errorf("response header tags % x", b[:min(len(b), 1)])
+		}
+		b = b[1:]
+	}
+	resp := req.ResponseKind()
+	resp.SetVersion(req.GetVersion())
+	if err := resp.ReadFrom(b); err != nil {
+		return nil, corr, fmt.Errorf("decode key %d v%d response: %w", req.Key(), req.GetVersion(), err)
+	}
+	return resp, corr, nil
+}
