@@ -74,6 +74,20 @@ var (
 	ErrNonEmptyGroup           = errors.New("groups: group not empty")
 	ErrGroupNotFound           = errors.New("groups: group id not found")
 	ErrCorrupt                 = errors.New("groups: corrupt group record")
+	// ErrMetadataTooLarge: a member's protocol metadata or assignment is
+	// over MaxMemberMetadata.
+	ErrMetadataTooLarge = errors.New("groups: member metadata too large")
+	// ErrGroupTooLarge: the group's record would be over MaxRecordSize
+	// (Kafka fails the store with RECORD_TOO_LARGE and answers
+	// UNKNOWN_SERVER_ERROR).
+	ErrGroupTooLarge = errors.New("groups: group metadata too large")
+)
+
+// Default bounds of a group's metadata: the record must fit one CommitLog
+// entry (16 MiB by default).
+const (
+	DefaultMaxMemberMetadata = 1 << 20
+	DefaultMaxRecordSize     = 8 << 20
 )
 
 // Protocol is one assignor a member supports, with its metadata (for the
@@ -135,6 +149,34 @@ type Config struct {
 	MaxSize int
 	// NewMemberID returns a fresh member id for a client id.
 	NewMemberID func(clientID string) string
+	// MaxMemberMetadata bounds one member's protocol metadata (all
+	// protocols together) and its assignment; MaxRecordSize the group's
+	// record. 0: the defaults.
+	MaxMemberMetadata int
+	MaxRecordSize     int
+}
+
+func (c Config) maxMemberMetadata() int {
+	if c.MaxMemberMetadata > 0 {
+		return c.MaxMemberMetadata
+	}
+	return DefaultMaxMemberMetadata
+}
+
+func (c Config) maxRecordSize() int {
+	if c.MaxRecordSize > 0 {
+		return c.MaxRecordSize
+	}
+	return DefaultMaxRecordSize
+}
+
+// metadataSize is what a member's metadata adds to the group record.
+func (m *Member) metadataSize() int {
+	n := len(m.Assignment) + len(m.ID) + len(m.InstanceID) + len(m.ClientID) + len(m.ClientHost) + 64
+	for _, p := range m.Protocols {
+		n += len(p.Name) + len(p.Metadata) + 16
+	}
+	return n
 }
 
 // Group is the deterministic core of one classic group. It is not safe

@@ -91,10 +91,20 @@ func (g *Group) validateJoin(req JoinRequest) error {
 		return ErrInvalidSessionTimeout
 	case req.ProtocolType == "" || len(req.Protocols) == 0:
 		return ErrInconsistentProtocol
+	case protocolsSize(req.Protocols) > g.cfg.maxMemberMetadata():
+		return ErrMetadataTooLarge
 	case !g.supports(req):
 		return ErrInconsistentProtocol
 	}
 	return nil
+}
+
+func protocolsSize(ps []Protocol) int {
+	n := 0
+	for _, p := range ps {
+		n += len(p.Name) + len(p.Metadata)
+	}
+	return n
 }
 
 // supports is Kafka's GroupMetadata.supportsProtocols: a non-empty group

@@ -52,6 +52,11 @@ func (g *Group) Sync(now time.Time, tok Token, req SyncRequest) Ready {
 	if m.ID != g.Leader {
 		return r
 	}
+	if err := g.checkAssignments(req.Assignments); err != nil {
+		m.syncToken = 0
+		r.sync(tok, SyncResult{Err: err})
+		return r
+	}
 	for _, x := range g.Members() {
 		x.Assignment = req.Assignments[x.ID]
 	}
@@ -65,6 +70,24 @@ func (g *Group) Sync(now time.Time, tok Token, req SyncRequest) Ready {
 		}
 	}
 	return r
+}
+
+// checkAssignments bounds the leader's assignments: each by
+// MaxMemberMetadata, and the group's record with them by MaxRecordSize.
+// The group stays in CompletingRebalance; the leader may sync again.
+func (g *Group) checkAssignments(as map[string][]byte) error {
+	total := 0
+	for _, x := range g.members {
+		a := as[x.ID]
+		if len(a) > g.cfg.maxMemberMetadata() {
+			return ErrMetadataTooLarge
+		}
+		total += x.metadataSize() - len(x.Assignment) + len(a)
+	}
+	if total > g.cfg.maxRecordSize() {
+		return ErrGroupTooLarge
+	}
+	return nil
 }
 
 func (g *Group) syncResult(m *Member) SyncResult {

@@ -52,6 +52,8 @@ func groupCode(err error) int16 {
 		{groups.ErrCoordinatorNotAvailable, errCoordinatorNotAvailable},
 		{groups.ErrNonEmptyGroup, errNonEmptyGroup},
 		{groups.ErrGroupNotFound, errGroupIDNotFound},
+		{groups.ErrMetadataTooLarge, errInvalidRequest},
+		{groups.ErrGroupTooLarge, errUnknownServerError},
 	} {
 		if errors.Is(err, c.err) {
 			return c.code
