@@ -99,14 +99,16 @@ type Policy struct {
 	TimerDisabled bool
 	// TimerMaxDelay bounds timer delays (timerMaxDelaySec, default 3 days).
 	TimerMaxDelay time.Duration
-	// TimerPrecision is the timer rounding (timerPrecisionMs, default 1 s).
+	// TimerPrecision is the timer rounding (timerPrecisionMs). twinmq's
+	// default is 1 ms: the wheel fires each timer at its own time, so a
+	// coarser precision only makes timers later (never earlier: see round).
 	TimerPrecision time.Duration
 }
 
 // Defaults of Policy.
 const (
 	DefaultTimerMaxDelay  = 3 * 24 * time.Hour
-	DefaultTimerPrecision = time.Second
+	DefaultTimerPrecision = time.Millisecond
 )
 
 // Validate fills defaults.
@@ -210,18 +212,17 @@ func (p *Policy) placeTimer(props Lookup, topic string, queue int32, now time.Ti
 	}, nil
 }
 
-// round applies timerPrecisionMs as Java does: down to a multiple of the
-// precision, and an exact multiple one precision earlier (the wheel fires
-// a slot at its start).
+// round applies timerPrecisionMs: UP to a multiple of the precision, so
+// that a timer never fires before the time its producer asked for. (Java
+// rounds down and fires a slot at its start, so its timers arrive up to one
+// precision early; twinmq promises "not before".) ms is at most now +
+// TimerMaxDelay here, so the sum cannot overflow.
 func (p *Policy) round(ms int64) int64 {
 	prec := p.TimerPrecision.Milliseconds()
-	if prec <= 1 {
+	if prec <= 1 || ms%prec == 0 {
 		return ms
 	}
-	if ms%prec == 0 {
-		return ms - prec
-	}
-	return ms / prec * prec
+	return (ms/prec + 1) * prec
 }
 
 // Target returns the real topic and queue of a scheduled message

@@ -49,18 +49,18 @@ func TestPlace(t *testing.T) {
 		{"level -1 (DLQ rewrite)", map[string]string{"DELAY": "-1"}, RouteNormal, "T", 3, 0, nil},
 		{"level garbage", map[string]string{"DELAY": "x"}, RouteNormal, "T", 3, 0, ErrBadProperty},
 		{"DELAY wins over timer", map[string]string{"DELAY": "1", PropTimerDeliverMs: "9999999999999"}, RouteLevel, ScheduleTopic, 0, nowMs + 1000, nil},
-		{"timer abs", map[string]string{PropTimerDeliverMs: "1700000010300"}, RouteTimer, TimerTopic, 0, 1700000010000, nil},
-		{"timer abs exact multiple", map[string]string{PropTimerDeliverMs: "1700000010000"}, RouteTimer, TimerTopic, 0, 1700000009000, nil},
-		{"timer sec", map[string]string{PropTimerDelaySec: "10"}, RouteTimer, TimerTopic, 0, 1700000010000, nil},
-		{"timer ms", map[string]string{PropTimerDelayMs: "2000"}, RouteTimer, TimerTopic, 0, 1700000002000, nil},
-		{"sec wins over ms", map[string]string{PropTimerDelaySec: "1", PropTimerDelayMs: "60000"}, RouteTimer, TimerTopic, 0, 1700000001000, nil},
+		{"timer abs", map[string]string{PropTimerDeliverMs: "1700000010300"}, RouteTimer, TimerTopic, 0, 1700000010300, nil},
+		{"timer abs exact multiple", map[string]string{PropTimerDeliverMs: "1700000010000"}, RouteTimer, TimerTopic, 0, 1700000010000, nil},
+		{"timer sec", map[string]string{PropTimerDelaySec: "10"}, RouteTimer, TimerTopic, 0, 1700000010500, nil},
+		{"timer ms", map[string]string{PropTimerDelayMs: "2000"}, RouteTimer, TimerTopic, 0, 1700000002500, nil},
+		{"sec wins over ms", map[string]string{PropTimerDelaySec: "1", PropTimerDelayMs: "60000"}, RouteTimer, TimerTopic, 0, 1700000001500, nil},
 		{"timer past", map[string]string{PropTimerDeliverMs: "5"}, RouteNormal, "T", 3, 0, nil},
 		{"timer negative", map[string]string{PropTimerDelayMs: "-5000"}, RouteNormal, "T", 3, 0, nil},
 		{"timer huge negative", map[string]string{PropTimerDelaySec: "-9223372036854775807"}, RouteNormal, "T", 3, 0, nil},
 		{"timer too far", map[string]string{PropTimerDelaySec: "259201"}, RouteNormal, "T", 3, 0, ErrTimerIllegal},
 		{"timer huge", map[string]string{PropTimerDelayMs: "9223372036854775807"}, RouteNormal, "T", 3, 0, ErrTimerIllegal},
 		{"timer huge sec", map[string]string{PropTimerDelaySec: "9223372036854775807"}, RouteNormal, "T", 3, 0, ErrTimerIllegal},
-		{"timer max", map[string]string{PropTimerDelaySec: "259200"}, RouteTimer, TimerTopic, 0, 1700259200000, nil},
+		{"timer max", map[string]string{PropTimerDelaySec: "259200"}, RouteTimer, TimerTopic, 0, 1700259200500, nil},
 		{"timer garbage", map[string]string{PropTimerDeliverMs: "soon"}, RouteNormal, "T", 3, 0, ErrTimerIllegal},
 		{"already through the wheel", map[string]string{PropTimerOutMs: "1", PropTimerDeliverMs: "1700000010300"}, RouteNormal, "T", 3, 0, nil},
 	}
@@ -117,12 +117,26 @@ func TestPlaceAndDeliverProperties(t *testing.T) {
 	timer := map[string]string{PropTimerDeliverMs: "5500"}
 	pl, _ = p.Place(lookup(timer), "Orders", 1, time.UnixMilli(0))
 	delivered = apply(apply(timer, pl.Edits), DeliveryEdits(RouteTimer))
-	want = map[string]string{PropTimerDeliverMs: "5500", PropTimerOutMs: "5000"}
+	want = map[string]string{PropTimerDeliverMs: "5500", PropTimerOutMs: "5500"}
 	if !reflect.DeepEqual(delivered, want) {
 		t.Fatalf("timer delivered %v, want %v", delivered, want)
 	}
 	if _, _, err := Target(lookup(map[string]string{PropRealTopic: "x", PropRealQueueID: "-1"})); !errors.Is(err, ErrNoTarget) {
 		t.Fatalf("bad REAL_QID: %v", err)
+	}
+}
+
+// TestPlaceTimerPrecisionRoundsUp: with timerPrecisionMs 1000 a timer is
+// due at the next whole second, never before the time asked for.
+func TestPlaceTimerPrecisionRoundsUp(t *testing.T) {
+	p := Policy{TimerPrecision: time.Second}
+	p.Validate()
+	now := time.UnixMilli(1_700_000_000_500)
+	for asked, want := range map[int64]int64{1700000010300: 1700000011000, 1700000010000: 1700000010000, 1700000010999: 1700000011000} {
+		pl, err := p.Place(lookup(map[string]string{PropTimerDeliverMs: itoa(asked)}), "T", 0, now)
+		if err != nil || pl.DueMs != want || pl.DueMs < asked {
+			t.Errorf("asked %d: due %d (%v), want %d", asked, pl.DueMs, err, want)
+		}
 	}
 }
 

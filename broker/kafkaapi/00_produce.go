@@ -33,6 +33,9 @@ func (h *Handler) produce(r *request, req *kmsg.ProduceRequest) {
 		rt := kmsg.NewProduceResponseTopic()
 		rt.Topic, rt.TopicID = t.Topic, t.TopicID
 		cfg, code := h.lookupTopic(t.Topic, t.TopicID, byID)
+		if _, internal := h.internalTopic(t.Topic); internal {
+			code = errInvalidTopic
+		}
 		switch {
 		case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 			code = errInvalidRequiredAcks
@@ -67,7 +70,7 @@ func (h *Handler) producePartition(ctx context.Context, cfg topics.Config, code 
 		pr.ErrorCode = code
 		return pr
 	}
-	res := h.appendBatch(ctx, cfg, entry, &hdr, acks)
+	res := h.appendProduced(ctx, cfg, entry, &hdr, acks) // delay.go: delayed records, else appendBatch
 	pr.ErrorCode, pr.BaseOffset = res.code, res.baseOffset
 	if res.code == errNone && cfg.TimestampType == "LogAppendTime" {
 		pr.LogAppendTime = res.appendTime

@@ -89,7 +89,8 @@ type Handler struct {
 	log       *slog.Logger
 	producers *producers
 	advert    atomic.Pointer[advertised]
-	apis      map[int16]api // read-only after New
+	apis      map[int16]api             // read-only after New
+	delay     atomic.Pointer[delayHook] // nil until EnableDelay (delay.go)
 }
 
 type advertised struct {

@@ -102,6 +102,7 @@ func addServeFlags(fs *pflag.FlagSet) {
 	addBrokerListenFlags(fs)
 	fs.String("namesrv-listen", d.NamesrvListen, "name server listen address")
 	addStoreFlags(fs)
+	addDelayFlags(fs)
 }
 
 func addNamesrvFlags(fs *pflag.FlagSet) {
@@ -117,6 +118,7 @@ func addBrokerFlags(fs *pflag.FlagSet) {
 	fs.String("ha-addr", d.HAAddr, "HA (replication) listen address")
 	fs.String("namesrv-addr", d.NamesrvAddr, "';'-separated name servers to register with")
 	addStoreFlags(fs)
+	addDelayFlags(fs)
 }
 
 func addBrokerListenFlags(fs *pflag.FlagSet) {

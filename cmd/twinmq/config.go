@@ -19,6 +19,7 @@ import (
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
 
+	"github.com/twinmq/twinmq/broker/delay"
 	"github.com/twinmq/twinmq/storage"
 )
 
@@ -72,6 +73,12 @@ type Config struct {
 	SegmentSize     int64  `koanf:"segmentSize"`
 	RetentionHours  int    `koanf:"retentionHours"`
 	RetentionBytes  int64  `koanf:"retentionBytes"`
+
+	// Delay, timer, retry and DLQ (RocketMQ's names; delay.go).
+	MessageDelayLevel string `koanf:"messageDelayLevel"`
+	TimerWheelEnable  bool   `koanf:"timerWheelEnable"`
+	TimerMaxDelaySec  int64  `koanf:"timerMaxDelaySec"`
+	TimerPrecisionMs  int64  `koanf:"timerPrecisionMs"`
 }
 
 // defaultConfig returns the settings used when nothing else is given; each
@@ -95,6 +102,10 @@ func defaultConfig() Config {
 		SegmentSize:                  1 << 30,
 		RetentionHours:               72,
 		RetentionBytes:               -1,
+		MessageDelayLevel:            delay.DefaultLevels,
+		TimerWheelEnable:             true,
+		TimerMaxDelaySec:             int64(delay.DefaultTimerMaxDelay / time.Second),
+		TimerPrecisionMs:             1,
 	}
 }
 
@@ -256,6 +267,9 @@ func (c *Config) validate() error {
 	}
 	if c.RetentionBytes == 0 || c.RetentionBytes < -1 {
 		errs = append(errs, fmt.Errorf("retentionBytes %d: use a positive size or -1 for no limit", c.RetentionBytes))
+	}
+	if _, err := c.delayPolicy(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("config: %w", err)

@@ -21,7 +21,7 @@ import (
 // port, which is logged and advertised. stop ends the listener, draining
 // requests in flight, then the coordinator.
 func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry,
-	offs *offsets.Table, logger *slog.Logger) (stop func(context.Context), err error) {
+	offs *offsets.Table, dl *delaySetup, logger *slog.Logger) (stop func(context.Context), err error) {
 	id, stopID, err := broker.LoadIdentity(ctx, store, int32(cfg.NodeID), logger)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
@@ -42,6 +42,7 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 		DisableAutoCreate: !cfg.AutoCreateTopicsEnable, DefaultPartitions: int32(cfg.NumPartitions),
 	}, store, reg)
 	if err == nil {
+		dl.kafka(h)
 		var srv *netio.Server
 		srv, err = netio.New(kafkaapi.ServerConfig(cfg.KafkaAddr, logger), h)
 		if err == nil {

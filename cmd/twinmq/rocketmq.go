@@ -38,7 +38,7 @@ func startNamesrv(ctx context.Context, addr string, logger *slog.Logger) (string
 // startRemoting runs the RocketMQ broker on cfg.RemotingAddr, registering
 // with namesrvAddrs; stop ends it.
 func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.Table,
-	namesrvAddrs []string, logger *slog.Logger) (func(context.Context), error) {
+	namesrvAddrs []string, dl *delaySetup, logger *slog.Logger) (func(context.Context), error) {
 	addr, err := fixPort(cfg.RemotingAddr)
 	if err != nil {
 		return nil, fmt.Errorf("remoting: %w", err)
@@ -51,6 +51,7 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	if err != nil {
 		return nil, err
 	}
+	dl.remoting(b)
 	srv, err := netio.New(netio.Config{Addr: addr, Framer: netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
 		Ordering: netio.Concurrent, Logger: logger}, b)
 	if err != nil {

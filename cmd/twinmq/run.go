@@ -33,14 +33,18 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		_ = store.Close()
 		return fmt.Errorf("serve: %w", err)
 	}
-	stopRemoting, err := startRemoting(ctx, cfg, store, reg, offs, []string{nsAddr}, logger)
+	dl := newDelaySetup(cfg)
+	stopRemoting, err := startRemoting(ctx, cfg, store, reg, offs, []string{nsAddr}, dl, logger)
 	if err != nil {
 		_ = stopNamesrv(context.Background())
 		closeState()
 		_ = store.Close()
 		return fmt.Errorf("serve: %w", err)
 	}
-	stopKafka, err := startKafka(ctx, cfg, store, reg, offs, logger)
+	stopKafka, err := startKafka(ctx, cfg, store, reg, offs, dl, logger)
+	if err == nil {
+		stopKafka, err = withDelay(ctx, dl, store, logger, stopKafka)
+	}
 	if err != nil {
 		stopRemoting(context.Background())
 		_ = stopNamesrv(context.Background())
@@ -94,7 +98,11 @@ func runBroker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		_ = store.Close()
 		return fmt.Errorf("broker: %w", err)
 	}
-	stopRemoting, err := startRemoting(ctx, cfg, store, reg, offs, addrs, logger)
+	dl := newDelaySetup(cfg)
+	stopRemoting, err := startRemoting(ctx, cfg, store, reg, offs, addrs, dl, logger)
+	if err == nil {
+		stopRemoting, err = withDelay(ctx, dl, store, logger, stopRemoting)
+	}
 	if err != nil {
 		offs.Close()
 		reg.Close()
