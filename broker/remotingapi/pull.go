@@ -173,9 +173,11 @@ func (b *Broker) readPull(r *pullRequest, filter func(int64) bool) (pullResult, 
 	}
 	out := pullResult{next: res.NextOffset, min: res.MinOffset, max: res.MaxOffset}
 	for _, e := range res.Entries {
-		if e.Kind == storage.KindRocketMQ { // Kafka batches are not converted yet
+		if e.Kind == storage.KindRocketMQ {
 			out.parts = append(out.parts, e.Payload)
 			out.n += len(e.Payload)
+		} else if e.Kind == storage.KindKafka {
+			b.pullKafka(&out, e, r.offset, filter) // converted, xproto_pull.go
 		}
 	}
 	if out.n > 0 {

@@ -33,7 +33,7 @@ func (b *Broker) queryMessage(_ context.Context, _ *netio.Conn, req *remoting.Co
 		return errorResponse(req, err)
 	}
 	defer res.Release()
-	body := rocketMQPayloads(res)
+	body := b.queryBody(res, e.str("topic"), e.str("key")) // Kafka records too, xproto_query.go
 	if len(body) == 0 {
 		return errorResponse(req, fmt.Errorf("%w: can not find message, maybe time range not correct", errQueryNotFound))
 	}
@@ -58,7 +58,7 @@ func (b *Broker) viewMessageByID(_ context.Context, _ *netio.Conn, req *remoting
 		return remoting.NewResponse(req, remoting.SystemError, "can not find message by the offset, "+strconv.FormatInt(off, 10))
 	}
 	defer res.Release()
-	body := rocketMQPayloads(res)
+	body := b.kafkaAwarePayloads(res, nil) // a Kafka batch's records, converted
 	if len(body) == 0 {
 		return remoting.NewResponse(req, remoting.SystemError, "the entry at offset "+strconv.FormatInt(off, 10)+" is not a RocketMQ message")
 	}
