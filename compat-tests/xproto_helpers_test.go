@@ -178,8 +178,8 @@ func xValue(producer string, i int) string {
 	return v
 }
 
-func xKey(i int) string     { return fmt.Sprintf("key-%d", i) }
-func xHeader(i int) string  { return fmt.Sprintf("hv-%d", i) }
+func xKey(i int) string      { return fmt.Sprintf("key-%d", i) }
+func xHeader(i int) string   { return fmt.Sprintf("hv-%d", i) }
 func xPartition(i int) int32 { return int32(i % 2) }
 
 // xTag is TagA for even messages, TagB for odd: a RocketMQ consumer
