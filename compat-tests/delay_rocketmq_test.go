@@ -219,3 +219,31 @@ func TestDelayRocketMQRestartWhilePending(t *testing.T) {
 		}
 	}
 }
+
+// TestDelayRocketMQBatch: in a batch send (SEND_BATCH_MESSAGE 320) each
+// message is delayed by its own DELAY property; the plain one arrives at
+// once, the delayed one not before its level's second.
+func TestDelayRocketMQBatch(t *testing.T) {
+	dc := startDelayCluster(t)
+	c := dc.rmq()
+	const topic = "DelayBatchTopic"
+	p := c.producer(t)
+	sendN(t, p, topic, "T", 100, 1)
+	waitFor(t, 5*time.Second, func() bool { _, ok := c.ns.Table().Route(topic); return ok })
+	got := newArrivals()
+	subscribe(t, c, uniqueGroup(t, "cg_batch"), topic, got.handler)
+	sent := time.Now()
+	r, err := p.SendSync(context.Background(), primitive.NewMessage(topic, []byte("batch-plain")),
+		primitive.NewMessage(topic, []byte("batch-level-1")).WithDelayTimeLevel(1))
+	if err != nil || r.Status != primitive.SendOK {
+		t.Fatalf("batch send: %v %v", r, err)
+	}
+	waitFor(t, 10*time.Second, func() bool { return len(got.get("batch-level-1")) > 0 })
+	plain, delayed := got.get("batch-plain"), got.get("batch-level-1")[0]
+	if len(plain) != 1 || plain[0].at.After(delayed.at) {
+		t.Fatalf("plain message seen %d times, or after the delayed one", len(plain))
+	}
+	if delayed.at.Before(sent.Add(time.Second)) {
+		t.Errorf("delayed batch message arrived %v after the send, before 1 s", delayed.at.Sub(sent))
+	}
+}

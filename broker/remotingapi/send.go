@@ -202,7 +202,9 @@ func (b *Broker) sendBatchMessage(ctx context.Context, c *netio.Conn, req *remot
 	for i, m := range msgs {
 		one := r
 		one.flag = m.Flag
-		entries[i] = b.entry(b.message(c, &one, m.Body, m.RawProperties))
+		if entries[i], err = b.delayEntry(ctx, b.message(c, &one, m.Body, m.RawProperties), 0, 0); err != nil { // sendback.go
+			return errorResponse(req, err)
+		}
 	}
 	pos, err := b.store.Append(ctx, entries)
 	if err != nil {
