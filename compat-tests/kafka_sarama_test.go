@@ -1,11 +1,21 @@
 package compattests
 
 import (
+	"log"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
 )
+
+func init() {
+	// TWINMQ_TEST_DEBUG shows sarama's own log: its retries and
+	// reconnections explain any record it stores twice.
+	if os.Getenv("TWINMQ_TEST_DEBUG") != "" {
+		sarama.Logger = log.New(os.Stderr, "[sarama] ", log.Lmicroseconds)
+	}
+}
 
 func saramaConfig(version sarama.KafkaVersion, acks sarama.RequiredAcks, codec sarama.CompressionCodec) *sarama.Config {
 	cfg := sarama.NewConfig()
@@ -38,10 +48,7 @@ func TestKafkaSaramaProduceConsume(t *testing.T) {
 func saramaRoundTrip(t *testing.T, addr string, cfg *sarama.Config, tag string) {
 	topic := kafkaTopicName(t, "sarama-"+tag)
 	createTopic(t, addr, topic, 2, nil)
-	prod, err := sarama.NewSyncProducer([]string{addr}, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	prod := saramaProducer(t, addr, topic, cfg)
 	defer prod.Close()
 	want := wantRecords(100, 2, tag)
 	msgs := make([]*sarama.ProducerMessage, len(want))
@@ -68,6 +75,37 @@ func saramaRoundTrip(t *testing.T, addr string, cfg *sarama.Config, tag string) 
 	if mid[0].Offset != 25 || mid[0].Value != want[51].Value {
 		t.Fatalf("from the middle: %+v", mid[0])
 	}
+}
+
+// saramaProducer returns a sync producer whose partition leader is
+// connected before the first send. sarama opens a leader's connection in
+// the background (Broker.Open), and a produce that wins the race against
+// that open fails with ErrNotConnected; its error path closes the shared
+// connection (brokerProducer.handleError), failing the other partition's
+// request in flight after the broker stored it, and a non-idempotent
+// sarama resends it: the record is stored twice. That is at-least-once
+// delivery as a real Kafka gives it too (seen here 2 runs in ~70 under
+// load, as a partition's first record again at offset 1; the broker stored
+// exactly what it received), so the test takes the race out of the client.
+func saramaProducer(t *testing.T, addr, topic string, cfg *sarama.Config) sarama.SyncProducer {
+	t.Helper()
+	client, err := sarama.NewClient([]string{addr}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	leader, err := client.Leader(topic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := leader.Connected(); !ok {
+		t.Fatalf("connect to the leader: %v", err)
+	}
+	prod, err := sarama.NewSyncProducerFromClient(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return prod
 }
 
 func saramaConsume(t *testing.T, cons sarama.Consumer, topic string, part int32, from int64, n int) []gotRecord {
