@@ -33,6 +33,9 @@ func (h *Handler) produce(r *request, req *kmsg.ProduceRequest) {
 		rt := kmsg.NewProduceResponseTopic()
 		rt.Topic, rt.TopicID = t.Topic, t.TopicID
 		cfg, code := h.lookupTopic(t.Topic, t.TopicID, byID)
+		if _, internal := h.internalTopic(t.Topic); internal {
+			code = errInvalidTopic
+		}
 		switch {
 		case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 			code = errInvalidRequiredAcks

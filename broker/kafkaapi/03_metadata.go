@@ -27,6 +27,7 @@ func (h *Handler) metadata(r *request, req *kmsg.MetadataRequest) {
 		for _, c := range h.reg.List() {
 			resp.Topics = append(resp.Topics, h.topicMetadata(c, errNone))
 		}
+		resp.Topics = h.appendInternalTopics(resp.Topics)
 		r.reply(resp)
 		return
 	}
@@ -40,6 +41,9 @@ func (h *Handler) metadata(r *request, req *kmsg.MetadataRequest) {
 // requestedTopic describes one requested topic, creating it if allowed.
 func (h *Handler) requestedTopic(t kmsg.MetadataRequestTopic, autoCreate bool) kmsg.MetadataResponseTopic {
 	if t.Topic == nil {
+		if c, ok := h.internalTopicByID(t.TopicID); ok {
+			return h.topicMetadata(c, errNone)
+		}
 		c, code := h.lookupTopic("", t.TopicID, true)
 		if code != errNone {
 			mt := kmsg.NewMetadataResponseTopic()
@@ -50,6 +54,9 @@ func (h *Handler) requestedTopic(t kmsg.MetadataRequestTopic, autoCreate bool) k
 	}
 	name := *t.Topic
 	if c, ok := h.reg.Get(name); ok {
+		return h.topicMetadata(c, errNone)
+	}
+	if c, ok := h.internalTopic(name); ok {
 		return h.topicMetadata(c, errNone)
 	}
 	mt := kmsg.NewMetadataResponseTopic()

@@ -35,6 +35,9 @@ func (h *Handler) createTopics(r *request, req *kmsg.CreateTopicsRequest) {
 
 func (h *Handler) createTopic(ctx context.Context, t kmsg.CreateTopicsRequestTopic, validateOnly bool, rt *kmsg.CreateTopicsResponseTopic) {
 	cfg, code, msg := h.topicToCreate(t)
+	if _, ok := h.internalTopic(t.Topic); ok {
+		code, msg = errTopicAlreadyExists, "topic "+t.Topic+" already exists"
+	}
 	if code == errNone {
 		if _, ok := h.reg.Get(t.Topic); ok {
 			code, msg = errTopicAlreadyExists, "topic "+t.Topic+" already exists"

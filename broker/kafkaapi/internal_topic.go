@@ -1,0 +1,58 @@
+package kafkaapi
+
+import (
+	"crypto/sha256"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/twinmq/twinmq/broker/topics"
+)
+
+// consumerOffsetsTopic is Kafka's internal topic of committed offsets.
+// twinmq keeps offsets in its own table (broker/groups, over an internal
+// twinmq topic), not as Kafka records, but clients look for this name:
+// Kafka lists it, flagged internal, once a group coordinator was asked
+// for, and consumers that subscribe by regular expression skip internal
+// topics (franz-go's TestConsumeRegex checks exactly that). So while the
+// group keys are served, Metadata presents it as Kafka does: internal,
+// read-only (Produce gets INVALID_TOPIC_EXCEPTION, as Kafka answers an
+// append to an internal topic) and empty, with one partition. Its name is
+// reserved: CreateTopics gets TOPIC_ALREADY_EXISTS, and it is not in the
+// topic registry, so Fetch and the admin keys see it as unknown.
+const consumerOffsetsTopic = "__consumer_offsets"
+
+// internalTopic returns the presented internal topic called name, if any.
+func (h *Handler) internalTopic(name string) (topics.Config, bool) {
+	if name != consumerOffsetsTopic || h.cfg.Groups == nil {
+		return topics.Config{}, false
+	}
+	return h.consumerOffsets(), true
+}
+
+// internalTopicByID is internalTopic by topic id.
+func (h *Handler) internalTopicByID(id [16]byte) (topics.Config, bool) {
+	if h.cfg.Groups == nil {
+		return topics.Config{}, false
+	}
+	c := h.consumerOffsets()
+	return c, id == c.ID
+}
+
+// consumerOffsets describes __consumer_offsets. Its topic id is derived
+// from the cluster id, so it is stable across restarts and unlike any
+// random id the registry hands out.
+func (h *Handler) consumerOffsets() topics.Config {
+	sum := sha256.Sum256([]byte("twinmq/" + h.cfg.ClusterID + "/" + consumerOffsetsTopic))
+	var id [16]byte
+	copy(id[:], sum[:])
+	return topics.Config{Name: consumerOffsetsTopic, Queues: 1, ID: id, Internal: true}
+}
+
+// appendInternalTopics adds the presented internal topics to an
+// all-topics Metadata answer.
+func (h *Handler) appendInternalTopics(dst []kmsg.MetadataResponseTopic) []kmsg.MetadataResponseTopic {
+	if c, ok := h.internalTopic(consumerOffsetsTopic); ok {
+		dst = append(dst, h.topicMetadata(c, errNone))
+	}
+	return dst
+}
