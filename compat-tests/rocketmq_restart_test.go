@@ -71,11 +71,29 @@ func TestRocketMQBrokerRestartMidStream(t *testing.T) {
 	if sendErr != nil {
 		t.Fatal(sendErr)
 	}
-	waitFor(t, 40*time.Second, func() bool {
+	// The restarted broker knows no consumer until the client's next
+	// heartbeat (every 30 s). A rebalance (every 20 s) in that window gets
+	// "no consumer for this group", which rocketmq-client-go reads as an
+	// empty member list and drops every queue until the heartbeat and the
+	// rebalance after it: up to about 50 s without pulls, as against a Java
+	// broker.
+	for deadline := time.Now().Add(100 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		col.mu.Lock()
-		defer col.mu.Unlock()
-		return len(col.msgs) >= n
-	})
+		got := len(col.msgs)
+		var missing []int
+		for i := range n {
+			if len(col.msgs[fmt.Sprint("body-", i)]) == 0 {
+				missing = append(missing, i)
+			}
+		}
+		col.mu.Unlock()
+		if got >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("consumed %d of %d; missing %v; offsets %v", got, n, missing, c.current().offsets.List(group, topic))
+		}
+	}
 	// A failed send may still have been stored (the reply was lost), and
 	// a restart may redeliver: exactly the acknowledged ones must be here,
 	// each with its fields; duplicates must be the same message.
