@@ -158,6 +158,8 @@ type xmsg struct {
 	partition        int32
 	offset           int64
 	msgID            string // RocketMQ MsgId (UNIQ_KEY)
+	offsetMsgID      string // RocketMQ offsetMsgId (store host + CommitLog offset)
+	phys             int64  // RocketMQ CommitLog offset
 }
 
 // xsent is what a producer sent: message i of the matrix, and the range
@@ -262,7 +264,8 @@ func checkDense(t *testing.T, got []xmsg) {
 // fromRocketMQ is the neutral form of a RocketMQ message.
 func fromRocketMQ(m *primitive.MessageExt) xmsg {
 	return xmsg{value: string(m.Body), key: m.GetKeys(), tags: m.GetTags(), props: m.GetProperties(),
-		ts: m.BornTimestamp, storeTS: m.StoreTimestamp, partition: int32(m.Queue.QueueId), offset: m.QueueOffset, msgID: m.MsgId}
+		ts: m.BornTimestamp, storeTS: m.StoreTimestamp, partition: int32(m.Queue.QueueId), offset: m.QueueOffset, msgID: m.MsgId,
+		offsetMsgID: m.OffsetMsgId, phys: m.CommitLogOffset}
 }
 
 // xCollector gathers what a consumer got until a count is reached.
