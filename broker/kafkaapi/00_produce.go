@@ -103,6 +103,7 @@ func (h *Handler) buildEntry(cfg topics.Config, part int32, records []byte) (sto
 		if rec.Key != nil && len(rec.Key) <= maxIndexedKey {
 			keys = append(keys, string(rec.Key))
 		}
+		keys = xprotoIndexKeys(keys, rec) // KEYS and UNIQ_KEY headers, xproto_produce.go
 		for _, hd := range rec.Headers {
 			if hd.Key == tagsHeader && hd.Value != nil {
 				for len(tags) < int(rec.OffsetDelta) {
