@@ -161,6 +161,7 @@ func (b *Broker) handlers() map[int32]handlerFunc {
 		remoting.QueryMessage:                  b.queryMessage,
 		remoting.ViewMessageByID:               b.viewMessageByID,
 		remoting.ConsumerSendMsgBack:           b.consumerSendMsgBack, // sendback.go
+		ResendDLQ:                              b.resendDLQ,           // delay_resend.go
 	}
 }
 

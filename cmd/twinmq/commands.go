@@ -67,7 +67,7 @@ func newRootCommand(environ []string) *cobra.Command {
 		},
 	}
 
-	root.AddCommand(serve, namesrv, broker, version, newBenchCommand())
+	root.AddCommand(serve, namesrv, broker, version, newBenchCommand(), newMessageCommand())
 	return root
 }
 
