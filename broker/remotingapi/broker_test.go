@@ -17,7 +17,7 @@ import (
 )
 
 // startBroker serves a fresh store on loopback with no name server.
-func startBroker(t *testing.T) (*Broker, *storage.Store, string) {
+func startBroker(t testing.TB) (*Broker, *storage.Store, string) {
 	t.Helper()
 	ctx := context.Background()
 	store, err := storage.Open(ctx, storage.Config{Dir: t.TempDir(), SegmentSize: 4 << 20})

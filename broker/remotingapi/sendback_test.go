@@ -14,7 +14,7 @@ import (
 )
 
 // waitMessage polls topic/0 at offset until a message is there.
-func waitMessage(t *testing.T, st *storage.Store, topic string, offset int64) remoting.MessageExt {
+func waitMessage(t testing.TB, st *storage.Store, topic string, offset int64) remoting.MessageExt {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
