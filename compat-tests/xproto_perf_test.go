@@ -1,0 +1,136 @@
+package compattests
+
+import (
+	"context"
+	"crypto/rand"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/apache/rocketmq-client-go/v2"
+	"github.com/apache/rocketmq-client-go/v2/consumer"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestXProtoReadRatio is issue 7's performance figure, measured in
+// one run on one broker: N records of 1 KiB (random bytes) produced by franz-go (snappy
+// batches, its default) and N produced by rocketmq-client-go (batch
+// sends) are each read from start to end by a franz-go consumer and by a
+// rocketmq-client-go pull consumer. It reports each read's MB/s and the
+// cross-protocol ratios:
+//
+//	kafka-data-ratio: RocketMQ consumer / Kafka consumer on Kafka data
+//	rmq-data-ratio:   Kafka consumer / RocketMQ consumer on RocketMQ data
+//
+// It is a measurement, not a check (timings are never asserted), and
+// takes a few seconds of both cores, so it runs only when asked:
+//
+//	TWINMQ_XPROTO_PERF=1 go test ./compat-tests -run XProtoReadRatio -v
+func TestXProtoReadRatio(t *testing.T) {
+	if os.Getenv("TWINMQ_XPROTO_PERF") == "" {
+		t.Skip("a throughput measurement; set TWINMQ_XPROTO_PERF=1 to run it")
+	}
+	const n, size = 50_000, 1 << 10
+	xb := startXBroker(t)
+	kTopic, rTopic := kafkaTopicName(t, "perf-kafka"), kafkaTopicName(t, "perf-rmq")
+	xb.createXTopic(t, kTopic, 2)
+	xb.createXTopic(t, rTopic, 2)
+	val := make([]byte, size) // incompressible: no codec makes a read cheap
+	_, _ = rand.Read(val)
+	produceKgoN(t, xb, kTopic, n, val)
+	produceRmqN(t, xb, rTopic, n, val)
+	for round := range 3 { // the first round warms caches and clients
+		kk := rate(n*size, func() { readKgoN(t, xb, kTopic, n) })
+		kr := rate(n*size, func() { readPullN(t, xb, kTopic, n) })
+		rr := rate(n*size, func() { readPullN(t, xb, rTopic, n) })
+		rk := rate(n*size, func() { readKgoN(t, xb, rTopic, n) })
+		t.Logf("round %d, %d x %d B: Kafka data: franz-go %.0f MB/s, rocketmq pull %.0f MB/s, ratio %.2f; "+
+			"RocketMQ data: rocketmq pull %.0f MB/s, franz-go %.0f MB/s, ratio %.2f", round, n, size, kk, kr, kr/kk, rr, rk, rk/rr)
+	}
+}
+
+func rate(bytes int, fn func()) float64 {
+	start := time.Now()
+	fn()
+	return float64(bytes) / 1e6 / time.Since(start).Seconds()
+}
+
+func produceKgoN(t *testing.T, xb *xBroker, topic string, n int, val []byte) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(xb.kafkaAddr), kgo.ProducerLinger(5*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = &kgo.Record{Topic: topic, Partition: int32(i % 2), Value: val, Key: []byte(xKey(i))}
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func produceRmqN(t *testing.T, xb *xBroker, topic string, n int, val []byte) {
+	p := xb.rmq.producer(t)
+	for i := 0; i < n; i += 32 {
+		var msgs []*primitive.Message
+		for j := i; j < min(i+32, n); j++ {
+			msgs = append(msgs, primitive.NewMessage(topic, val).WithKeys([]string{xKey(j)}))
+		}
+		if r, err := p.SendSync(context.Background(), msgs...); err != nil || r.Status != primitive.SendOK {
+			t.Fatalf("send: %v %v", r, err)
+		}
+	}
+}
+
+// readKgoN reads both partitions from offset 0 until n records arrived.
+func readKgoN(t *testing.T, xb *xBroker, topic string, n int) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(xb.kafkaAddr), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+		topic: {0: kgo.NewOffset().At(0), 1: kgo.NewOffset().At(0)}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for got := 0; got < n; {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("franz-go read %d of %d", got, n)
+		}
+		got += fs.NumRecords()
+	}
+}
+
+// readPullN pulls both queues from offset 0 until n messages arrived.
+func readPullN(t *testing.T, xb *xBroker, topic string, n int) {
+	pc, err := rocketmq.NewPullConsumer(consumer.WithNsResolver(xb.rmq.resolver()), consumer.WithGroupName("xperf"),
+		consumer.WithInstance(instance(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.Subscribe(topic, consumer.MessageSelector{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Shutdown()
+	route, _ := xb.rmq.ns.Table().Route(topic)
+	next := [2]int64{}
+	for got := 0; got < n; {
+		for q := range 2 {
+			mq := &primitive.MessageQueue{Topic: topic, BrokerName: route.BrokerDatas[0].BrokerName, QueueId: q}
+			if end, _ := xb.store.MaxOffset(topic, int32(q)); end <= next[q] {
+				continue
+			}
+			res, err := pc.PullFrom(context.Background(), mq, next[q], 32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got += len(res.GetMessageExts())
+			next[q] = res.NextBeginOffset
+		}
+	}
+}
