@@ -289,12 +289,24 @@ func FuzzToRocketMQ(f *testing.F) {
 func FuzzToKafka(f *testing.F) {
 	f.Add(stored(f, 1, []byte("x"), 0, remoting.Property{Key: "KEYS", Value: "k"}))
 	f.Add(stored(f, 1, zlibBytes([]byte("x")), remoting.SysFlagCompressed))
+	f.Add(stored(f, 1, []byte("x"), 0, remoting.Property{Key: "TWINMQ_HDR_0", Value: "Ymlu._wAB"}, remoting.Property{Key: "TWINMQ_KEY", Value: "Av4"}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		out, err := ToKafka(nil, 1, [][]byte{b})
 		if err == nil {
 			if _, err := kafka.ValidateBatch(out, 0); err != nil {
 				t.Fatalf("converted batch invalid: %v", err)
 			}
+		}
+	})
+}
+
+func FuzzParseUniqKey(f *testing.F) {
+	f.Add(UniqKey(4096, 3))
+	f.Add("54514B42FFFFFFFFFFFFFFFF00000000")
+	f.Fuzz(func(t *testing.T, id string) {
+		phys, index, ok := ParseUniqKey(id)
+		if ok && UniqKey(phys, index) != id {
+			t.Fatalf("ParseUniqKey(%q) = %d, %d; UniqKey gives %q", id, phys, index, UniqKey(phys, index))
 		}
 	})
 }
