@@ -37,14 +37,23 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
-// startBroker serves Kafka without the consumer-group keys.
-func startBroker(t testing.TB) *testBroker { return startBrokerWith(t, false) }
+// brokerOpts varies startBrokerWith's broker.
+type brokerOpts struct {
+	groups bool         // serve the consumer-group keys
+	log    *slog.Logger // testLogger() when nil
+}
 
-// startBrokerWith serves Kafka, with the group coordinator if groups.
-func startBrokerWith(t testing.TB, withGroups bool) *testBroker {
+// startBroker serves Kafka without the consumer-group keys.
+func startBroker(t testing.TB) *testBroker { return startBrokerWith(t, brokerOpts{}) }
+
+// startBrokerWith serves Kafka over a fresh store.
+func startBrokerWith(t testing.TB, opts brokerOpts) *testBroker {
 	t.Helper()
 	ctx := context.Background()
-	log := testLogger()
+	log := opts.log
+	if log == nil {
+		log = testLogger()
+	}
 	store, err := storage.Open(ctx, storage.Config{Dir: t.TempDir(), SegmentSize: 16 << 20, Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +64,7 @@ func startBrokerWith(t testing.TB, withGroups bool) *testBroker {
 	}
 	cfg := kafkaapi.Config{NodeID: 1, ClusterID: "test", Logger: log}
 	closeGroups := func() {}
-	if withGroups {
+	if opts.groups {
 		offs, err := offsets.Open(ctx, store, log)
 		if err != nil {
 			t.Fatal(err)

@@ -38,7 +38,7 @@ func createTopicCode(rc *rawConn, name string) int16 {
 // creatable.
 func TestConsumerOffsetsIsInternal(t *testing.T) {
 	const name = "__consumer_offsets"
-	b := startBrokerWith(t, true)
+	b := startBrokerWith(t, brokerOpts{groups: true})
 	b.createTopic(t, "plain", 1)
 	rc := dial(t, b.addr)
 	for _, names := range [][]string{nil, {name}} {
