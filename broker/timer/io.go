@@ -53,6 +53,7 @@ func (s *Service) ingest() (int, error) {
 		phys[i] = p.Phys
 	}
 	s.w.chained(recs, phys, next)
+	s.records += len(recs)
 	s.mu.Lock()
 	s.stats.Ingested += int64(len(timers))
 	s.mu.Unlock()
@@ -101,6 +102,7 @@ func (s *Service) fire(items []item) error {
 		return fmt.Errorf("timer: deliver: %w", err)
 	}
 	s.w.firedDone(fs)
+	s.records++
 	s.mu.Lock()
 	s.stats.Fired += int64(len(items) - dropped)
 	s.stats.Dropped += int64(dropped)

@@ -31,12 +31,24 @@ const LogTopic = "__twinmq_timer_log"
 //	| version | type=2 | n   | n x (slot i64, done u8, k u32, k x phys)   |
 //	| uint8=1 | uint8  | u16 | phys: i64                                  |
 //	+---------+--------+-----+--------------------------------------------+
+//
+// Snapshot record: the whole durable wheel state; replay resets to it and
+// applies the records after it, and the queue's start moves to it, so a
+// start replays one snapshot and the records since (not the whole log).
+//
+//	+---------+--------+------------+-----+--------------------+-----+------------------------------+
+//	| version | type=3 | ingestedTo | h   | h x (slot, phys)   | f   | f x (slot i64, k u32,        |
+//	| uint8=1 | uint8  | i64        | u32 | i64, i64           | u32 |      k x phys i64)           |
+//	+---------+--------+------------+-----+--------------------+-----+------------------------------+
+//	 heads: the newest chain record of every pending slot; fired: the
+//	 timers already delivered of slots not yet done.
 const (
-	recVersion = 1
-	recChain   = 1
-	recFired   = 2
-	chainHead  = 2 + 8 + 8 + 8 + 4
-	chainItem  = 16
+	recVersion  = 1
+	recChain    = 1
+	recFired    = 2
+	recSnapshot = 3
+	chainHead   = 2 + 8 + 8 + 8 + 4
+	chainItem   = 16
 )
 
 // Timer is one pending timer: the TimerTopic entry at CommitLog offset
@@ -147,4 +159,75 @@ func decodeFired(b []byte) ([]firedSlot, error) {
 
 func logEntry(payload []byte) storage.Entry {
 	return storage.Entry{Kind: storage.KindInternal, Topic: LogTopic, Count: 1, Payload: payload}
+}
+
+// snapRec is a snapshot record.
+type snapRec struct {
+	ingestedTo int64
+	heads      map[int64]int64
+	fired      map[int64][]int64
+}
+
+func appendSnapshot(dst []byte, r snapRec) []byte {
+	dst = append(dst, recVersion, recSnapshot)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(r.ingestedTo))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(r.heads)))
+	for slot, phys := range r.heads {
+		dst = binary.BigEndian.AppendUint64(dst, uint64(slot))
+		dst = binary.BigEndian.AppendUint64(dst, uint64(phys))
+	}
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(r.fired)))
+	for slot, phys := range r.fired {
+		dst = binary.BigEndian.AppendUint64(dst, uint64(slot))
+		dst = binary.BigEndian.AppendUint32(dst, uint32(len(phys)))
+		for _, p := range phys {
+			dst = binary.BigEndian.AppendUint64(dst, uint64(p))
+		}
+	}
+	return dst
+}
+
+func decodeSnapshot(b []byte) (snapRec, error) {
+	r := snapRec{heads: map[int64]int64{}, fired: map[int64][]int64{}}
+	if len(b) < 14 || b[0] != recVersion || b[1] != recSnapshot {
+		return r, fmt.Errorf("%w: snapshot record header", ErrCorrupt)
+	}
+	r.ingestedTo = int64(binary.BigEndian.Uint64(b[2:]))
+	h := int(binary.BigEndian.Uint32(b[10:]))
+	b = b[14:]
+	if h < 0 || h > len(b)/16 {
+		return r, fmt.Errorf("%w: %d heads in %d bytes", ErrCorrupt, h, len(b))
+	}
+	for i := range h {
+		r.heads[int64(binary.BigEndian.Uint64(b[16*i:]))] = int64(binary.BigEndian.Uint64(b[16*i+8:]))
+	}
+	b = b[16*h:]
+	if len(b) < 4 {
+		return r, fmt.Errorf("%w: snapshot truncated", ErrCorrupt)
+	}
+	f := int(binary.BigEndian.Uint32(b))
+	b = b[4:]
+	if f < 0 || f > len(b)/12 {
+		return r, fmt.Errorf("%w: %d fired slots in %d bytes", ErrCorrupt, f, len(b))
+	}
+	for range f {
+		if len(b) < 12 {
+			return r, fmt.Errorf("%w: snapshot fired slot truncated", ErrCorrupt)
+		}
+		slot, k := int64(binary.BigEndian.Uint64(b)), int(binary.BigEndian.Uint32(b[8:]))
+		b = b[12:]
+		if k < 0 || k > len(b)/8 {
+			return r, fmt.Errorf("%w: %d fired timers in %d bytes", ErrCorrupt, k, len(b))
+		}
+		phys := make([]int64, k)
+		for j := range phys {
+			phys[j] = int64(binary.BigEndian.Uint64(b[8*j:]))
+		}
+		r.fired[slot] = phys
+		b = b[8*k:]
+	}
+	if len(b) != 0 {
+		return r, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(b))
+	}
+	return r, nil
 }

@@ -41,6 +41,10 @@ type Config struct {
 	// IngestBatch and FireBatch bound the timers of one append (defaults
 	// 1024 and 256).
 	IngestBatch, FireBatch int
+	// SnapshotEvery is the number of timer-log records after which a
+	// snapshot record replaces them (default 4096): it bounds the replay
+	// at start (snapshot.go).
+	SnapshotEvery int
 }
 
 func (c *Config) validate() error {
@@ -57,6 +61,7 @@ func (c *Config) validate() error {
 	setDefault(&c.LookaheadMs, 2000)
 	setDefault(&c.IngestBatch, 1024)
 	setDefault(&c.FireBatch, 256)
+	setDefault(&c.SnapshotEvery, 4096)
 	return nil
 }
 
@@ -66,11 +71,13 @@ func setDefault[T int | int64](v *T, d T) {
 	}
 }
 
-// Service fires timer messages. Ownership: the run goroutine owns w;
-// mu guards watching and stats.
+// Service fires timer messages. Ownership: the run goroutine owns w and
+// records; mu guards watching and stats.
 type Service struct {
 	cfg Config
 	w   *wheel
+	// records counts timer-log records since the last snapshot.
+	records int
 
 	mu          sync.Mutex
 	watching    bool        // a Notify on TimerTopic is parked
@@ -87,6 +94,8 @@ type Service struct {
 type Stats struct {
 	Ingested, Fired, Dropped int64
 	PendingSlots, InHeap     int
+	// Replayed is the number of timer-log records read at start.
+	Replayed int
 }
 
 // Start replays the timer log and starts firing; timers that fell due while
@@ -100,13 +109,29 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.w.start(cfg.Now().UnixMilli())
+	s.stats.Replayed = s.records
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if s.records > 1 {
+		if err := s.snapshot(ctx); err != nil {
+			s.cancel()
+			return nil, err
+		}
+	}
 	go s.run()
 	return s, nil
 }
 
 func (s *Service) replay() error {
 	_, err := s.cfg.Store.Replay(LogTopic, 0, 0, func(e storage.ReadEntry) error {
+		s.records++
+		if len(e.Payload) >= 2 && e.Payload[1] == recSnapshot {
+			r, err := decodeSnapshot(e.Payload)
+			if err != nil {
+				return fmt.Errorf("timer: snapshot at %d: %w", e.QueueOffset, err)
+			}
+			s.w.replaySnapshot(r)
+			return nil
+		}
 		if len(e.Payload) >= 2 && e.Payload[1] == recChain {
 			c, err := decodeChain(e.Payload)
 			if err == nil {
@@ -213,6 +238,11 @@ func (s *Service) step() (more, failed bool) {
 				s.cfg.Logger.Error("timer: delivery failed", "err", err)
 			}
 			break
+		}
+	}
+	if s.records >= s.cfg.SnapshotEvery {
+		if err := s.snapshot(s.ctx); err != nil && s.ctx.Err() == nil {
+			s.cfg.Logger.Error("timer: snapshot failed; the next start replays more", "err", err)
 		}
 	}
 	s.mu.Lock()

@@ -90,6 +90,29 @@ func (w *wheel) markFired(slot int64, phys []int64) {
 	}
 }
 
+// snapshot is the durable state: chain heads, fired sets, ingest cursor.
+func (w *wheel) snapshot() snapRec {
+	r := snapRec{ingestedTo: w.ingested, heads: make(map[int64]int64, len(w.heads)), fired: make(map[int64][]int64, len(w.fired))}
+	for s, p := range w.heads {
+		r.heads[s] = p
+	}
+	for s, set := range w.fired {
+		for p := range set {
+			r.fired[s] = append(r.fired[s], p)
+		}
+	}
+	return r
+}
+
+// replaySnapshot resets the durable state to a snapshot found at start.
+func (w *wheel) replaySnapshot(r snapRec) {
+	w.heads, w.fired = r.heads, map[int64]map[int64]struct{}{}
+	for s, phys := range r.fired {
+		w.markFired(s, phys)
+	}
+	w.ingested = max(w.ingested, r.ingestedTo)
+}
+
 // start sets the first slot to load: the oldest pending slot, or now's.
 func (w *wheel) start(nowMs int64) {
 	w.loadedUntil = w.slotOf(nowMs)
