@@ -247,3 +247,42 @@ func TestDelayRocketMQBatch(t *testing.T) {
 		t.Errorf("delayed batch message arrived %v after the send, before 1 s", delayed.at.Sub(sent))
 	}
 }
+
+// TestDelayRocketMQOrderlyLocalRetries: an orderly consumer that answers
+// SuspendCurrentQueueAMoment retries locally (nothing sent back): the
+// client counts reconsume times itself and gives up only once they are
+// over the maximum (2), so it sees 0, 1, 2, 3, then sends the message back
+// with delay level -1 and it lands in %DLQ%<group>.
+func TestDelayRocketMQOrderlyLocalRetries(t *testing.T) {
+	dc := startDelayCluster(t)
+	c := dc.rmq()
+	const topic = "DelayOrderlyTopic"
+	group := uniqueGroup(t, "cg_orderly")
+	p := c.producer(t)
+	sendN(t, p, topic, "T", 0, 1)
+	waitFor(t, 5*time.Second, func() bool { _, ok := c.ns.Table().Route(topic); return ok })
+	var mu sync.Mutex
+	var times []int32
+	subscribe(t, c, group, topic, func(_ context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range msgs {
+			times = append(times, m.ReconsumeTimes)
+		}
+		return consumer.SuspendCurrentQueueAMoment, nil
+	}, consumer.WithConsumerOrder(true), consumer.WithMaxReconsumeTimes(2),
+		consumer.WithSuspendCurrentQueueTimeMillis(200*time.Millisecond))
+	dlq := "%DLQ%" + group
+	waitFor(t, 30*time.Second, func() bool {
+		max, err := dc.current().store.MaxOffset(dlq, 0)
+		return err == nil && max > 0
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(times) != "[0 1 2 3]" {
+		t.Errorf("orderly consumer saw reconsume times %v, want [0 1 2 3]", times)
+	}
+	if max, err := dc.current().store.MaxOffset("%RETRY%"+group, 0); err == nil && max > 0 {
+		t.Errorf("orderly retries went through %%RETRY%%: %d messages", max)
+	}
+}

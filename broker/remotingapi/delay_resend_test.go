@@ -109,3 +109,38 @@ func TestResendDLQ(t *testing.T) {
 		}
 	}
 }
+
+// TestRetrySendAsNewMessage: rocketmq-client-go's fallback when
+// CONSUMER_SEND_MSG_BACK fails is a SEND_MESSAGE to %RETRY%<group> with
+// reconsumeTimes and maxReconsumeTimes (spec §2.4 step 4). Within the
+// maximum it is delayed by its DELAY (3 + times) like any send; over it,
+// it goes to %DLQ%<group> at once.
+func TestRetrySendAsNewMessage(t *testing.T) {
+	b, st, addr := startBroker(t)
+	b.EnableDelay(delay.Policy{})
+	c, err := nameserver.Dial(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	send := func(times, max, level string) *remoting.Command {
+		props := map[string]string{"RETRY_TOPIC": "T", "ORIGIN_MESSAGE_ID": "X", "DELAY": level}
+		return call(t, c, remoting.SendMessageV2, map[string]string{"a": "CLIENT_INNER_PRODUCER", "b": "%RETRY%g", "c": "TBW102",
+			"d": "1", "e": "0", "f": "0", "g": "1", "h": "0", "i": string(remoting.AppendProperties(nil, props)),
+			"j": times, "l": max}, []byte("body"))
+	}
+	if r := send("1", "2", "1"); r.Code != remoting.Success {
+		t.Fatalf("retry send: %d %s", r.Code, r.Remark)
+	}
+	m := waitMessage(t, st, delay.ScheduleTopic, 0) // level 1: queue 0
+	if p := remoting.ParseProperties(m.Properties); p["REAL_TOPIC"] != "%RETRY%g" || m.ReconsumeTimes != 1 {
+		t.Fatalf("retry within max: props %v times %d", p, m.ReconsumeTimes)
+	}
+	if r := send("3", "2", "6"); r.Code != remoting.Success {
+		t.Fatalf("retry send over max: %d %s", r.Code, r.Remark)
+	}
+	m = waitMessage(t, st, "%DLQ%g", 0)
+	if p := remoting.ParseProperties(m.Properties); p["RETRY_TOPIC"] != "T" || m.ReconsumeTimes != 3 {
+		t.Fatalf("over max: props %v times %d", p, m.ReconsumeTimes)
+	}
+}
