@@ -235,6 +235,7 @@ func (h *Handler) recordsEntry(topic string, part int32, hdr *kafka.BatchHeader,
 		if r.Key != nil && len(r.Key) <= maxIndexedKey {
 			keys = append(keys, string(r.Key))
 		}
+		keys = xprotoIndexKeys(keys, r) // KEYS and UNIQ_KEY headers, as a produced batch
 		if v, ok := headerLookup(r.Headers)(tagsHeader); ok {
 			for len(tags) < i {
 				tags = append(tags, 0)
