@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"bytes"
 	"encoding/base64"
 	"strconv"
 	"strings"
@@ -48,6 +49,11 @@ func carriable(s string) bool {
 	return s != "" && utf8.ValidString(s) && !strings.ContainsAny(s, "\x01\x02")
 }
 
+// carriableBytes is carriable for a []byte, without a copy.
+func carriableBytes(b []byte) bool {
+	return len(b) > 0 && utf8.Valid(b) && !bytes.ContainsAny(b, "\x01\x02")
+}
+
 // escapeHeader is the property of a header that cannot be carried as is.
 func escapeHeader(i int, h kafka.RecordHeader) remoting.Property {
 	v := b64.EncodeToString([]byte(h.Key))
@@ -85,22 +91,4 @@ func unescapeHeader(p remoting.Property) (kafka.RecordHeader, bool) {
 // reserved reports whether a header name would be mistaken for an escape.
 func reserved(name string) bool {
 	return strings.HasPrefix(name, escHeaderPrefix) || name == escKey
-}
-
-// wellFormed reports whether a properties string is exactly its parsed
-// items re-encoded (with or without the final separator): if not, some
-// bytes were dropped by the parser and ToKafka adds the raw string.
-func wellFormed(raw []byte, items []remoting.Property) bool {
-	if len(raw) == 0 {
-		return true
-	}
-	n := 0
-	for _, p := range items {
-		n += len(p.Key) + len(p.Value) + 2
-	}
-	if n != len(raw) && n != len(raw)+1 {
-		return false
-	}
-	re := remoting.AppendPropertyList(make([]byte, 0, n), items)
-	return string(re) == string(raw) || string(re[:len(re)-1]) == string(raw)
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
+	"slices"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
@@ -34,7 +36,17 @@ func ToKafka(dst []byte, base int64, msgs [][]byte) ([]byte, error) {
 	if len(msgs) == 0 {
 		return dst, nil
 	}
+	// The records' keys, values and header values are slices of msgs (or
+	// of an inflated body): AppendBatch copies them once, into dst, sized
+	// here for the whole batch (a record is not larger than its stored
+	// message), so nothing is copied again as dst grows.
+	size := batchOverhead
+	for _, raw := range msgs {
+		size += len(raw)
+	}
+	dst = slices.Grow(dst, size)
 	recs := make([]kafka.Record, len(msgs))
+	hdrs := make([]kafka.RecordHeader, 0, 6*len(msgs)) // shared by the records' Headers
 	spec := kafka.BatchSpec{BaseOffset: base, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}
 	first := true
 	for i, raw := range msgs {
@@ -47,7 +59,9 @@ func ToKafka(dst []byte, base int64, msgs [][]byte) ([]byte, error) {
 		if first {
 			spec.FirstTimestamp, first = m.BornTimestamp, false
 		}
-		recs[i] = record(m, spec.FirstTimestamp)
+		start := len(hdrs)
+		recs[i], hdrs = record(m, spec.FirstTimestamp, hdrs)
+		recs[i].Headers = hdrs[start:len(hdrs):len(hdrs)]
 	}
 	out, err := kafka.AppendBatch(dst, spec, recs, kafka.CodecNone)
 	if err != nil {
@@ -56,41 +70,99 @@ func ToKafka(dst []byte, base int64, msgs [][]byte) ([]byte, error) {
 	return out, nil
 }
 
-// record maps one stored RocketMQ message (doc.go's table).
-func record(m remoting.MessageExt, firstTS int64) kafka.Record {
+// batchOverhead is a record batch's header size (KIP-98).
+const batchOverhead = 61
+
+// record maps one stored RocketMQ message (doc.go's table), appending its
+// headers to hdrs; the caller sets the record's Headers from them.
+func record(m remoting.MessageExt, firstTS int64, hdrs []kafka.RecordHeader) (kafka.Record, []kafka.RecordHeader) {
 	r := kafka.Record{TimestampDelta: m.BornTimestamp - firstTS}
 	body, err := plainBody(m)
 	if err != nil {
 		body = m.Body
-		r.Headers = append(r.Headers, kafka.RecordHeader{Key: HeaderConvertError, Value: []byte(err.Error())})
+		hdrs = append(hdrs, kafka.RecordHeader{Key: HeaderConvertError, Value: []byte(err.Error())})
 	}
 	r.Value = body
 	if body == nil {
 		r.Value = []byte{}
 	}
-	items := remoting.ParsePropertyList(m.Properties)
-	for _, p := range items {
-		if h, ok := unescapeHeader(p); ok {
-			r.Headers = append(r.Headers, h)
-			continue
+	wellFormed := true
+	for k, v := range eachProperty(m.Properties, &wellFormed) {
+		if bytes.HasPrefix(k, escHeaderPrefixBytes) {
+			if h, ok := unescapeHeader(remoting.Property{Key: string(k), Value: string(v)}); ok {
+				hdrs = append(hdrs, h)
+				continue
+			}
 		}
-		switch p.Key {
+		switch string(k) {
 		case propKeys:
 			if r.Key == nil {
-				r.Key = []byte(p.Value)
+				r.Key = v
 			}
 		case escKey:
-			if k, err := b64.DecodeString(p.Value); err == nil {
+			if k, err := b64.AppendDecode(nil, v); err == nil {
 				r.Key = k
 				continue
 			}
 		}
-		r.Headers = append(r.Headers, kafka.RecordHeader{Key: p.Key, Value: []byte(p.Value)})
+		hdrs = append(hdrs, kafka.RecordHeader{Key: propertyName(k), Value: v})
 	}
-	if !wellFormed(m.Properties, items) {
-		r.Headers = append(r.Headers, kafka.RecordHeader{Key: HeaderRawProperties, Value: m.Properties})
+	if !wellFormed {
+		hdrs = append(hdrs, kafka.RecordHeader{Key: HeaderRawProperties, Value: m.Properties})
 	}
-	return r
+	return r, hdrs
+}
+
+var escHeaderPrefixBytes = []byte(escHeaderPrefix)
+
+// eachProperty yields the well-formed items of a properties string as
+// slices of it, as remoting.ParsePropertyList reads them, and clears
+// *wellFormed if the parser skips any bytes: an item without 0x01, with
+// an empty name or value, or an empty item other than after the final
+// 0x02 (ToKafka then adds the raw string).
+func eachProperty(s []byte, wellFormed *bool) iter.Seq2[[]byte, []byte] {
+	return func(yield func(k, v []byte) bool) {
+		for len(s) > 0 {
+			item := s
+			if i := bytes.IndexByte(s, remoting.PropertySeparator); i >= 0 {
+				item, s = s[:i], s[i+1:]
+			} else {
+				s = nil
+			}
+			sep := bytes.IndexByte(item, remoting.NameValueSeparator)
+			if len(item) < 3 || sep <= 0 || sep >= len(item)-1 {
+				*wellFormed = false
+				continue
+			}
+			if !yield(item[:sep], item[sep+1:]) {
+				return
+			}
+		}
+	}
+}
+
+// propertyName is a property name as a header name, without allocating
+// for the names RocketMQ clients and brokers set on most messages.
+func propertyName(k []byte) string {
+	switch string(k) {
+	case propTags:
+		return propTags
+	case propKeys:
+		return propKeys
+	case propUniqKey:
+		return propUniqKey
+	case "WAIT":
+		return "WAIT"
+	case "CLUSTER":
+		return "CLUSTER"
+	case "MIN_OFFSET":
+		return "MIN_OFFSET"
+	case "MAX_OFFSET":
+		return "MAX_OFFSET"
+	case "CONSUME_START_TIME":
+		return "CONSUME_START_TIME"
+	}
+	return string(k)
 }
 
 // plainBody undoes RocketMQ body compression (SYSFLAG bit 0; the type in

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/twinmq/twinmq/wire/kafka"
@@ -50,13 +51,24 @@ func ToRocketMQ(dst []byte, batch []byte, e KafkaEntry, from int64, keep Keep) (
 	if h.IsControl() {
 		return dst, next, nil
 	}
+	// Size dst once for the whole batch (an uncompressed batch holds at
+	// most its own length of keys, values and headers; each message adds
+	// its fixed fields, the topic and about KEYS and UNIQ_KEY), so the
+	// messages are not copied again as dst grows.
+	// The header is not trusted: an encoded record takes at least
+	// minRecordLen bytes, so the batch's own length bounds the count (a
+	// compressed batch's records grow dst as they come).
+	n := min(max(int(h.LastOffsetDelta)+1, 0), len(batch)/minRecordLen)
+	dst = slices.Grow(dst, len(batch)+n*(storedOverhead+len(e.Topic)))
+	var scratch []byte // one record's properties; copied into dst
 	err = kafka.ForEachRecord(batch, kafka.DefaultMaxDecompressed, func(r kafka.Record) error {
 		off := h.BaseOffset + int64(r.OffsetDelta)
 		if off < from {
 			return nil
 		}
-		props, tags := properties(r, e.Phys, r.OffsetDelta)
-		if keep != nil && !keep(tags, props) {
+		var tags []byte
+		scratch, tags = appendProperties(scratch[:0], r, e.Phys, r.OffsetDelta)
+		if keep != nil && !keep(string(tags), scratch) {
 			return nil
 		}
 		ts := h.FirstTimestamp + r.TimestampDelta
@@ -66,7 +78,7 @@ func ToRocketMQ(dst []byte, batch []byte, e KafkaEntry, from int64, keep Keep) (
 		m := remoting.MessageExt{
 			QueueID: e.QueueID, QueueOffset: off, CommitLogOffset: e.Phys,
 			BornTimestamp: ts, BornHost: e.StoreHost, StoreTimestamp: e.StoreTime, StoreHost: e.StoreHost,
-			Body: r.Value, Topic: e.Topic, Properties: props,
+			Body: r.Value, Topic: e.Topic, Properties: scratch,
 		}
 		m.SysFlag = remoting.HostSysFlags(m.BornHost, m.StoreHost)
 		dst = remoting.AppendStoredMessage(dst, &m)
@@ -78,47 +90,110 @@ func ToRocketMQ(dst []byte, batch []byte, e KafkaEntry, from int64, keep Keep) (
 	return dst, next, nil
 }
 
-// properties builds the RocketMQ properties of a Kafka record: its
-// headers (escaped where they cannot be carried, headers.go), KEYS from
-// the key, and a stable UNIQ_KEY. It returns the TAGS value too.
-func properties(r kafka.Record, phys int64, index int32) ([]byte, string) {
-	list := make([]remoting.Property, 0, len(r.Headers)+2)
-	seen := make(map[string]struct{}, len(r.Headers))
-	var tags string
+// storedOverhead estimates what a converted record adds to its key, value
+// and headers: the stored message's fixed fields (IPv6 hosts), the
+// separators, KEYS and a made UNIQ_KEY.
+const storedOverhead = 110 + 64
+
+// minRecordLen is the smallest encoded Kafka record: one byte each for
+// its length, attributes, timestamp and offset deltas, null key, empty
+// value and header count.
+const minRecordLen = 7
+
+// appendProperties appends to dst the RocketMQ properties of a Kafka
+// record: its headers (escaped where they cannot be carried, headers.go),
+// KEYS from the key, and a stable UNIQ_KEY. It returns the TAGS value too,
+// a slice of the record. It allocates only for escaped headers: it runs
+// once per record of every cross-protocol pull.
+func appendProperties(dst []byte, r kafka.Record, phys int64, index int32) ([]byte, []byte) {
+	var tags []byte
+	var seen nameSet
 	for i, h := range r.Headers {
-		_, dup := seen[h.Key]
-		if dup || reserved(h.Key) || !carriable(h.Key) || !carriable(string(h.Value)) {
-			list = append(list, escapeHeader(i, h))
+		if seen.has(h.Key) || reserved(h.Key) || !carriable(h.Key) || !carriableBytes(h.Value) {
+			p := escapeHeader(i, h)
+			dst = remoting.AppendProperty(dst, p.Key, p.Value)
 			continue
 		}
-		seen[h.Key] = struct{}{}
+		seen.add(h.Key)
 		if h.Key == propTags {
-			tags = string(h.Value)
+			tags = h.Value
 		}
-		list = append(list, remoting.Property{Key: h.Key, Value: string(h.Value)})
+		dst = appendPropertyBytes(dst, h.Key, h.Value)
 	}
-	if _, ok := seen[propKeys]; !ok && len(r.Key) > 0 {
-		if carriable(string(r.Key)) {
-			list = append(list, remoting.Property{Key: propKeys, Value: string(r.Key)})
+	if !seen.has(propKeys) && len(r.Key) > 0 {
+		if carriableBytes(r.Key) {
+			dst = appendPropertyBytes(dst, propKeys, r.Key)
 		} else {
-			list = append(list, remoting.Property{Key: escKey, Value: b64.EncodeToString(r.Key)})
+			dst = remoting.AppendProperty(dst, escKey, b64.EncodeToString(r.Key))
 		}
 	}
-	if _, ok := seen[propUniqKey]; !ok {
-		list = append(list, remoting.Property{Key: propUniqKey, Value: UniqKey(phys, index)})
+	if !seen.has(propUniqKey) {
+		dst = append(dst, propUniqKey...)
+		dst = append(dst, remoting.NameValueSeparator)
+		dst = appendUniqKey(dst, phys, index)
+		dst = append(dst, remoting.PropertySeparator)
 	}
-	return remoting.AppendPropertyList(nil, list), tags
+	return dst, tags
+}
+
+// nameSet holds the names of the headers carried as themselves so far: a
+// record has few headers, so a scan of an array beats a map until it has
+// many.
+type nameSet struct {
+	few  [8]string
+	n    int
+	many map[string]struct{}
+}
+
+func (s *nameSet) has(name string) bool {
+	if s.many != nil {
+		_, ok := s.many[name]
+		return ok
+	}
+	return slices.Contains(s.few[:s.n], name)
+}
+
+func (s *nameSet) add(name string) {
+	if s.many == nil && s.n < len(s.few) {
+		s.few[s.n] = name
+		s.n++
+		return
+	}
+	if s.many == nil {
+		s.many = make(map[string]struct{}, 2*len(s.few))
+		for _, k := range s.few[:s.n] {
+			s.many[k] = struct{}{}
+		}
+	}
+	s.many[name] = struct{}{}
+}
+
+func appendPropertyBytes(dst []byte, key string, value []byte) []byte {
+	dst = append(dst, key...)
+	dst = append(dst, remoting.NameValueSeparator)
+	dst = append(dst, value...)
+	return append(dst, remoting.PropertySeparator)
 }
 
 // UniqKey is the message id given to record index of the Kafka batch at
 // CommitLog offset phys: 32 upper-case hex characters, like a client's
 // UNIQ_KEY, stable across reads.
 func UniqKey(phys int64, index int32) string {
+	var b [32]byte
+	return string(appendUniqKey(b[:0], phys, index))
+}
+
+// appendUniqKey appends UniqKey(phys, index) without allocating.
+func appendUniqKey(dst []byte, phys int64, index int32) []byte {
+	const upperHex = "0123456789ABCDEF"
 	var b [16]byte
 	copy(b[:4], "TQKB")
 	binary.BigEndian.PutUint64(b[4:], uint64(phys))
 	binary.BigEndian.PutUint32(b[12:], uint32(index))
-	return strings.ToUpper(hex.EncodeToString(b[:]))
+	for _, c := range b {
+		dst = append(dst, upperHex[c>>4], upperHex[c&0xf])
+	}
+	return dst
 }
 
 // ParseUniqKey is the inverse of UniqKey: ok is false for any other id (a
