@@ -32,12 +32,28 @@ func (s *Store) Append(ctx context.Context, entries []Entry) ([]Position, error)
 	return pos, nil
 }
 
+// wakeDispatcher wakes the dispatcher when someone needs the new entry
+// now: a parked long poll, a dispatcher with no catch-up tick armed, or a
+// backlog past lazyDispatchBytes. Otherwise the armed tick (every
+// lazyDispatchInterval while entries keep coming) dispatches the batch. A
+// wakeup costs the appender a futex call, about a third of an append.
 func (s *Store) wakeDispatcher() {
+	if s.nwaiters.Load() == 0 && s.lazyArmed.Load() &&
+		s.log.WrittenOffset()-s.dispatched.Load() < lazyDispatchBytes {
+		return
+	}
 	select {
 	case s.kick <- struct{}{}:
 	default:
 	}
 }
+
+// Lazy dispatch bounds how stale a ConsumeQueue may be for readers that
+// poll without waiting (Notify waiters are woken at once).
+const (
+	lazyDispatchInterval = time.Millisecond
+	lazyDispatchBytes    = 256 << 10
+)
 
 // waitFlushed blocks until the CommitLog is durable up to end.
 func (s *Store) waitFlushed(ctx context.Context, end int64) error {

@@ -20,12 +20,20 @@ func (s *Store) dispatchLoop() {
 	defer cpTick.Stop()
 	retTick := time.NewTicker(s.cfg.RetentionCheckInterval)
 	defer retTick.Stop()
+	lazy := time.NewTimer(lazyDispatchInterval)
+	defer lazy.Stop()
 	for {
 		select {
 		case <-s.done:
 			return
+		case <-lazy.C:
+			s.lazyTick(lazy)
 		case <-s.kick:
 			s.dispatchVisible()
+			if !s.lazyArmed.Load() {
+				s.lazyArmed.Store(true)
+				lazy.Reset(lazyDispatchInterval)
+			}
 		case op := <-s.ops:
 			s.dispatchVisible()
 			op()
@@ -40,6 +48,23 @@ func (s *Store) dispatchLoop() {
 				s.cfg.Logger.Error("storage: retention failed", "err", err)
 			}
 		}
+	}
+}
+
+// lazyTick dispatches what appenders left for the tick and keeps the tick
+// armed while entries keep coming; once a tick finds nothing it disarms,
+// and the next append wakes the dispatcher again.
+func (s *Store) lazyTick(lazy *time.Timer) {
+	if s.visibleOffset() > s.dispatched.Load() {
+		s.dispatchVisible()
+		lazy.Reset(lazyDispatchInterval)
+		return
+	}
+	s.lazyArmed.Store(false)
+	// An append may have seen the tick armed just before it was disarmed.
+	if s.visibleOffset() > s.dispatched.Load() {
+		s.lazyArmed.Store(true)
+		lazy.Reset(lazyDispatchInterval)
 	}
 }
 

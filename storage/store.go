@@ -83,6 +83,8 @@ type Store struct {
 	units      []consumequeue.Unit // dispatcher scratch
 	touched    map[queueKey]int64  // dispatcher scratch
 	kick       chan struct{}
+	lazyArmed  atomic.Bool  // the dispatcher's catch-up tick is armed
+	nwaiters   atomic.Int64 // parked long polls (Notify)
 	flushKick  chan struct{}
 	ops        chan func()
 	done       chan struct{}

@@ -24,6 +24,7 @@ func (s *Store) Notify(topic string, queue int32, offset int64, fn func()) (canc
 		return func() bool { return false }
 	}
 	s.waiters[k] = append(s.waiters[k], w)
+	s.nwaiters.Add(1)
 	s.waitMu.Unlock()
 	return func() bool {
 		s.waitMu.Lock()
@@ -43,6 +44,7 @@ func (s *Store) Notify(topic string, queue int32, offset int64, fn func()) (canc
 			delete(s.waiters, k)
 		}
 		w.fired = true
+		s.nwaiters.Add(-1)
 		return true
 	}
 }
@@ -63,6 +65,7 @@ func (s *Store) notify(touched map[queueKey]int64) {
 		for _, w := range ws {
 			if max > w.after {
 				w.fired = true
+				s.nwaiters.Add(-1)
 				fire = append(fire, w.fn)
 			} else {
 				keep = append(keep, w)

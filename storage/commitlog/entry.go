@@ -223,6 +223,13 @@ var errBlank = errors.New("commitlog: end of segment")
 // ParseHeader parses and, when verify is set, checks the CRC of the entry
 // at the start of b. It never reads past b.
 func ParseHeader(b []byte, verify bool) (Header, error) {
+	return parseHeader(b, verify, nil)
+}
+
+// parseHeader is ParseHeader with a topic cache: when the entry's topic
+// equals *topic, that string is reused instead of allocating one (scans
+// meet long runs of the same topic); *topic is updated otherwise.
+func parseHeader(b []byte, verify bool, topic *string) (Header, error) {
 	var h Header
 	if len(b) < BlankSize {
 		if allZero(b) {
@@ -263,10 +270,10 @@ func ParseHeader(b []byte, verify bool) (Header, error) {
 			return h, fmt.Errorf("%w: crc %#08x, computed %#08x", ErrCorrupt, want, got)
 		}
 	}
-	return parseFields(e)
+	return parseFields(e, topic)
 }
 
-func parseFields(e []byte) (Header, error) {
+func parseFields(e []byte, topic *string) (Header, error) {
 	h := Header{
 		Length:      int32(len(e)),
 		Kind:        Kind(e[offKind]),
@@ -284,7 +291,15 @@ func parseFields(e []byte) (Header, error) {
 	if p+4 > len(hb) {
 		return h, fmt.Errorf("%w: topic overruns header", ErrCorrupt)
 	}
-	h.Topic = string(hb[offTopic:p])
+	switch tb := hb[offTopic:p]; {
+	case topic == nil:
+		h.Topic = string(tb)
+	case string(tb) == *topic: // no allocation for the comparison
+		h.Topic = *topic
+	default:
+		h.Topic = string(tb)
+		*topic = h.Topic
+	}
 	ntags := int64(binary.BigEndian.Uint32(hb[p:]))
 	p += 4
 	if ntags > int64(h.Count) || int64(p)+8*ntags+4 > int64(len(hb)) {

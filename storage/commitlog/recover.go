@@ -38,6 +38,7 @@ func (l *Log) Recover(from int64, fn func(phys int64, h *Header) error) (Recover
 	}
 	pos := from
 	var stop error
+	var lastTopic string
 	for i := segIndex(segs, from, l.opt.SegmentSize); i < len(segs) && stop == nil; i++ {
 		s := segs[i]
 		size, err := s.file.Size()
@@ -57,7 +58,7 @@ func (l *Log) Recover(from int64, fn func(phys int64, h *Header) error) (Recover
 				stop = fmt.Errorf("%w: segment ends at %d without an end-of-segment marker", ErrCorrupt, size)
 				break
 			}
-			h, err := ParseHeader(s.view[rel:size], true)
+			h, err := parseHeader(s.view[rel:size], true, &lastTopic)
 			switch {
 			case err == nil:
 			case errors.Is(err, errBlank):
@@ -195,9 +196,11 @@ func (l *Log) Scan(from, to int64, verify bool, fn func(phys int64, r *Ref) erro
 
 func (l *Log) scanSegment(s *segment, pos, to int64, verify bool, fn func(int64, *Ref) error) (int64, error) {
 	limit := min(to, s.start+l.opt.SegmentSize) - s.start
+	var lastTopic string
+	var r Ref // one per scan: fn gets a pointer, so a Ref per entry would escape
 	for pos-s.start < limit {
 		rel := pos - s.start
-		h, err := ParseHeader(s.view[rel:limit], verify)
+		h, err := parseHeader(s.view[rel:limit], verify, &lastTopic)
 		if errors.Is(err, errBlank) {
 			return s.start + l.opt.SegmentSize, nil
 		}
@@ -205,7 +208,7 @@ func (l *Log) scanSegment(s *segment, pos, to int64, verify bool, fn func(int64,
 			return pos, fmt.Errorf("commitlog: %s@%d: %w", s.name, rel, err)
 		}
 		e := s.view[rel : rel+int64(h.Length)]
-		r := Ref{Header: h, Entry: e, Payload: e[h.HeaderLen:]}
+		r = Ref{Header: h, Entry: e, Payload: e[h.HeaderLen:]}
 		if err := fn(pos, &r); err != nil {
 			return pos, err
 		}
