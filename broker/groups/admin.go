@@ -20,6 +20,18 @@ type Commit struct {
 	Metadata    string
 }
 
+// CommitMember says who sends an OffsetCommit.
+type CommitMember struct {
+	ID         string
+	InstanceID string
+	// Generation is the classic generation id or, for a KIP-848 member,
+	// its member epoch; negative from outside group management.
+	Generation int32
+	// Classic: the request predates KIP-848 (Kafka's OffsetCommit < v9),
+	// which a consumer group's members must not use.
+	Classic bool
+}
+
 // CommitOffsets validates an OffsetCommit against the group and stores
 // the offsets. A commit from outside group management (generation < 0,
 // no member) is a simple consumer's and needs no group (Kafka creates an
@@ -30,14 +42,21 @@ type Commit struct {
 // check: a rebalance cannot slip in between and let a commit of a stale
 // generation through. A KIP-848 group (one with members, or one without a
 // classic group of the same id) checks the member epoch instead.
-func (c *Coordinator) CommitOffsets(ctx context.Context, group, memberID, instanceID string, generation int32, commits []Commit) (errs []error, err error) {
-	if ce, cerr := c.consumerEntry(group, false); cerr == nil && !c.classicActive(group) {
-		return c.commitConsumer(ctx, ce, group, memberID, generation, commits)
+func (c *Coordinator) CommitOffsets(ctx context.Context, group string, m CommitMember, commits []Commit) (errs []error, err error) {
+	for range 3 {
+		ce, cerr := c.consumerEntry(group, false)
+		if cerr != nil || c.classicActive(group) {
+			break
+		}
+		errs, live, err := c.commitConsumer(ctx, ce, group, m, commits)
+		if live {
+			return errs, err
+		}
 	}
-	simple := generation < 0 && memberID == "" && instanceID == ""
+	simple := m.Generation < 0 && m.ID == "" && m.InstanceID == ""
 	var verr error
 	err = c.do(ctx, group, false, func(e *entry, now time.Time) Ready {
-		if verr = e.g.ValidateCommit(now, memberID, instanceID, generation); verr == nil {
+		if verr = e.g.ValidateCommit(now, m.ID, m.InstanceID, m.Generation); verr == nil {
 			errs = c.writeOffsets(ctx, group, commits)
 		}
 		return Ready{}
@@ -185,9 +204,11 @@ func sortListings(ls []Listing) []Listing {
 
 // Delete deletes a group (DeleteGroups): it must be Empty; its record and
 // its committed offsets go. A group known only by its offsets can be
-// deleted too.
+// deleted too. Each part is deleted under its group's lock, so a join
+// racing the delete either comes first (NON_EMPTY_GROUP) or finds no
+// group and starts a fresh one, never one half deleted.
 func (c *Coordinator) Delete(ctx context.Context, group string) error {
-	consumer, err := c.forgetConsumer(group)
+	consumer, err := c.deleteConsumer(ctx, group)
 	if err != nil {
 		return err
 	}
@@ -202,19 +223,27 @@ func (c *Coordinator) Delete(ctx context.Context, group string) error {
 		c.forget(e)
 		if err := c.kv.Delete(ctx, group); err != nil {
 			derr = fmt.Errorf("groups: delete %s: %w", group, err)
+			return Ready{}
 		}
+		derr = c.deleteOffsets(ctx, group)
 		return Ready{}
 	})
 	switch {
 	case errors.Is(err, ErrGroupNotFound):
-		if !consumer && len(c.offsets.List(group, "")) == 0 {
+		if consumer {
+			return nil
+		}
+		if len(c.offsets.List(group, "")) == 0 {
 			return ErrGroupNotFound
 		}
+		return c.deleteOffsets(ctx, group)
 	case err != nil:
 		return err
-	case derr != nil:
-		return derr
 	}
+	return derr
+}
+
+func (c *Coordinator) deleteOffsets(ctx context.Context, group string) error {
 	if _, err := c.offsets.Delete(ctx, group, ""); err != nil {
 		return fmt.Errorf("groups: delete offsets of %s: %w", group, err)
 	}
@@ -235,25 +264,46 @@ func (c *Coordinator) ForgetTopic(ctx context.Context, topic string) error {
 	return nil
 }
 
-// forgetConsumer drops an empty consumer group (DeleteGroups); it reports
-// whether there was one.
-func (c *Coordinator) forgetConsumer(group string) (bool, error) {
-	e, err := c.consumerEntry(group, false)
-	if err != nil {
-		return false, nil
+// deleteConsumer deletes an empty consumer group (DeleteGroups): its
+// record and offsets, under its lock, then marks the entry dead and drops
+// it; it reports whether there was one. A heartbeat or commit that found
+// the entry before waits for the lock, sees it dead and looks again.
+func (c *Coordinator) deleteConsumer(ctx context.Context, group string) (bool, error) {
+	for range 3 {
+		e, err := c.consumerEntry(group, false)
+		if err != nil {
+			return false, nil
+		}
+		e.mu.Lock()
+		if e.dead {
+			e.mu.Unlock()
+			continue
+		}
+		err = c.deleteConsumerLocked(ctx, e)
+		e.mu.Unlock()
+		return true, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	return false, ErrCoordinatorNotAvailable
+}
+
+func (c *Coordinator) deleteConsumerLocked(ctx context.Context, e *centry) error {
 	if e.g.Len() > 0 {
-		return true, ErrNonEmptyGroup
+		return ErrNonEmptyGroup
 	}
+	if err := c.kv.Delete(ctx, consumerKey(e.id)); err != nil {
+		return fmt.Errorf("groups: delete %s: %w", e.id, err)
+	}
+	if err := c.deleteOffsets(ctx, e.id); err != nil {
+		return err
+	}
+	e.dead = true
 	if e.timer != nil {
 		e.timer.Stop()
 	}
 	c.mu.Lock()
-	if c.consumers[group] == e {
-		delete(c.consumers, group)
+	if c.consumers[e.id] == e {
+		delete(c.consumers, e.id)
 	}
 	c.mu.Unlock()
-	return true, nil
+	return nil
 }

@@ -182,7 +182,7 @@ func BenchmarkCommit1000Groups(b *testing.B) {
 				commits[p] = Commit{Topic: "t", Partition: int32(p), Offset: off, LeaderEpoch: -1}
 			}
 			start := time.Now()
-			if _, err := c.CommitOffsets(ctx, fmt.Sprint("cg-", g), "", "", -1, commits); err != nil {
+			if _, err := c.CommitOffsets(ctx, fmt.Sprint("cg-", g), CommitMember{Generation: -1}, commits); err != nil {
 				b.Error(err)
 			}
 			mine = append(mine, time.Since(start))

@@ -121,6 +121,17 @@ type ConsumerGroup struct {
 	target          map[string]Assignment
 	subsKey         string // subscriptions and partition counts of the target
 	dirty           bool   // membership changed since the target was computed
+	// changed: the durable state (Record) changed since TakeChanged; the
+	// driver then writes the group's record. A keepalive leaves it unset.
+	changed bool
+}
+
+// TakeChanged reports whether the durable state changed since the last
+// call, and clears the mark.
+func (g *ConsumerGroup) TakeChanged() bool {
+	c := g.changed
+	g.changed = false
+	return c
 }
 
 // NewConsumerGroup returns an empty consumer group.
@@ -220,6 +231,7 @@ func (g *ConsumerGroup) join(now time.Time, req ConsumerHeartbeat) (*ConsumerMem
 	if id == "" {
 		id = g.cfg.NewMemberID(req.ClientID)
 	}
+	g.changed = true
 	if m, ok := g.members[id]; ok {
 		m.send, m.left = true, false
 		return m, nil
@@ -274,12 +286,20 @@ func (g *ConsumerGroup) member(req ConsumerHeartbeat) (*ConsumerMember, error) {
 	default:
 		return nil, ErrFencedMemberEpoch
 	}
-	m.left = false
+	if m.left {
+		m.left, g.changed = false, true
+	}
 	return m, nil
 }
 
 // update takes the member's fields from the request.
 func (g *ConsumerGroup) update(m *ConsumerMember, req ConsumerHeartbeat) error {
+	before := m.fields()
+	defer func() {
+		if m.fields() != before {
+			g.changed = true
+		}
+	}()
 	if req.Assignor != nil && *req.Assignor != "" && m.Assignor != *req.Assignor {
 		m.Assignor, g.dirty = *req.Assignor, true
 	}
@@ -306,6 +326,12 @@ func (g *ConsumerGroup) update(m *ConsumerMember, req ConsumerHeartbeat) error {
 	return nil
 }
 
+// fields sums up what update may change, to tell whether it did.
+func (m *ConsumerMember) fields() [7]string {
+	return [7]string{m.RackID, m.ClientID, m.ClientHost, m.RebalanceTimeout.String(), m.Assignor, m.Regex,
+		strings.Join(m.Topics, "\x00")}
+}
+
 // leave handles epoch -1 (leave) and -2 (a static member leaving for a
 // while: it keeps its partitions until its session expires or it rejoins).
 func (g *ConsumerGroup) leave(now time.Time, req ConsumerHeartbeat) error {
@@ -325,7 +351,7 @@ func (g *ConsumerGroup) leave(now time.Time, req ConsumerHeartbeat) error {
 		return ErrUnknownMemberID
 	}
 	if req.MemberEpoch == -2 && m.InstanceID != "" {
-		m.left = true
+		m.left, g.changed = true, true
 		m.expiresAt = now.Add(g.cfg.SessionTimeout)
 		return nil
 	}
@@ -343,7 +369,7 @@ func (g *ConsumerGroup) removeMember(id string) {
 	if m.InstanceID != "" && g.statics[m.InstanceID] == id {
 		delete(g.statics, m.InstanceID)
 	}
-	g.dirty = true
+	g.dirty, g.changed = true, true
 }
 
 // maybeRetarget computes a new target assignment at a new group epoch when
@@ -355,7 +381,7 @@ func (g *ConsumerGroup) maybeRetarget(topics TopicSource) {
 	if !g.dirty && fp == g.subsKey {
 		return
 	}
-	g.dirty, g.subsKey = false, fp
+	g.dirty, g.subsKey, g.changed = false, fp, true
 	g.Epoch++
 	g.Assignor = g.pickAssignor()
 	prev := make(map[string]Assignment, len(g.members))

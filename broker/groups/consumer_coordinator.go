@@ -2,13 +2,14 @@ package groups
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 )
 
-// centry drives one consumer group: mu guards g and the timer.
+// centry drives one consumer group: mu guards g, the timer and dead.
 type centry struct {
 	c  *Coordinator
 	id string
@@ -17,6 +18,10 @@ type centry struct {
 	g       *ConsumerGroup
 	timer   *time.Timer
 	timerAt time.Time
+	// dead: DeleteGroups removed the group. A call that found the entry
+	// before the removal looks the group up again instead of acting on an
+	// entry nobody can reach (a join there would be lost).
+	dead bool
 }
 
 // consumerEntry returns a consumer group's entry, creating it if create.
@@ -61,7 +66,7 @@ func (c *Coordinator) consumerActive(id string) bool {
 
 // ConsumerHeartbeat handles a ConsumerGroupHeartbeat (KIP-848). A group id
 // that a classic group with members uses is not a consumer group.
-func (c *Coordinator) ConsumerHeartbeat(_ context.Context, group string, req ConsumerHeartbeat, topics TopicSource) ConsumerResult {
+func (c *Coordinator) ConsumerHeartbeat(ctx context.Context, group string, req ConsumerHeartbeat, topics TopicSource) ConsumerResult {
 	fail := func(err error) ConsumerResult {
 		return ConsumerResult{Err: err, MemberID: req.MemberID, MemberEpoch: req.MemberEpoch}
 	}
@@ -74,21 +79,48 @@ func (c *Coordinator) ConsumerHeartbeat(_ context.Context, group string, req Con
 	if c.classicActive(group) {
 		return fail(ErrNotConsumerGroup)
 	}
-	e, err := c.consumerEntry(group, req.MemberEpoch == 0)
-	if err != nil {
-		if req.MemberEpoch < 0 {
-			err = ErrUnknownMemberID
-		}
-		return fail(err)
-	}
 	for t, ps := range req.Owned {
 		req.Owned[t] = slices.Compact(slices.Sorted(slices.Values(ps)))
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	res := e.g.Heartbeat(c.cfg.Now(), req, topics)
-	e.armLocked()
-	return res
+	for range 3 {
+		e, err := c.consumerEntry(group, req.MemberEpoch == 0)
+		if err != nil {
+			if req.MemberEpoch < 0 {
+				err = ErrUnknownMemberID
+			}
+			return fail(err)
+		}
+		e.mu.Lock()
+		if e.dead {
+			e.mu.Unlock()
+			continue
+		}
+		res := e.g.Heartbeat(c.cfg.Now(), req, topics)
+		if err := e.persistLocked(ctx); err != nil && res.Err == nil {
+			// The new epoch or assignment is not durable: the member must
+			// not act on it. It retries; its epoch is still accepted
+			// (the current one, or the previous with what it owns).
+			res = fail(err)
+		}
+		e.armLocked()
+		e.mu.Unlock()
+		return res
+	}
+	return fail(ErrCoordinatorNotAvailable)
+}
+
+// persistLocked writes the group's record if its durable state changed.
+func (e *centry) persistLocked(ctx context.Context) error {
+	if !e.g.TakeChanged() {
+		return nil
+	}
+	if err := e.c.kv.Put(ctx, consumerKey(e.id), AppendConsumerRecord(nil, e.g.Record())); err != nil {
+		e.c.log.Error("groups: persisting consumer group", "group", e.id, "err", err)
+		// Written again with the next change.
+		e.g.changed = true
+		return fmt.Errorf("%w: %w", ErrCoordinatorNotAvailable, err)
+	}
+	return nil
 }
 
 // armLocked makes the timer fire by the group's next deadline. A timer
@@ -110,10 +142,16 @@ func (e *centry) armLocked() {
 }
 
 func (e *centry) tick() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.timer = nil
+	if e.dead {
+		return
+	}
 	e.g.Tick(e.c.cfg.Now())
+	_ = e.persistLocked(ctx) // logged; retried with the next change
 	e.armLocked()
 }
 
@@ -177,16 +215,60 @@ func (c *Coordinator) consumerListings() []Listing {
 	return out
 }
 
-// commitConsumerLocked validates a commit to a consumer group and writes
+// commitConsumer validates a commit to a consumer group and writes
 // the offsets while holding the group's lock, so no heartbeat can move the
 // member to a new epoch between the check and the write.
-func (c *Coordinator) commitConsumer(ctx context.Context, e *centry, group, memberID string, epoch int32, commits []Commit) ([]error, error) {
+// It reports false if the entry died meanwhile (the caller looks again).
+func (c *Coordinator) commitConsumer(ctx context.Context, e *centry, group string, m CommitMember, commits []Commit) ([]error, bool, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if err := e.g.ValidateCommit(memberID, epoch); err != nil {
-		return nil, err
+	if e.dead {
+		return nil, false, nil
 	}
-	return c.writeOffsets(ctx, group, commits), nil
+	if err := e.g.ValidateCommit(m.ID, m.Generation, m.Classic); err != nil {
+		return nil, true, err
+	}
+	return c.writeOffsets(ctx, group, commits), true, nil
+}
+
+// ValidateFetch checks a member's OffsetFetch (v9+, KIP-848) against its
+// group: a consumer group checks the member id and epoch as Kafka's
+// ConsumerGroup.validateOffsetFetch; a classic group or no group accepts.
+// memberID "" with a negative epoch is an admin's fetch.
+func (c *Coordinator) ValidateFetch(group, memberID string, epoch int32) error {
+	if memberID == "" && epoch < 0 {
+		return nil
+	}
+	for range 3 {
+		e, err := c.consumerEntry(group, false)
+		if err != nil || c.classicActive(group) {
+			return nil
+		}
+		e.mu.Lock()
+		dead := e.dead
+		if !dead {
+			err = e.g.ValidateFetch(memberID, epoch)
+		}
+		e.mu.Unlock()
+		if !dead {
+			return err
+		}
+	}
+	return ErrCoordinatorNotAvailable
+}
+
+// restoreConsumer rebuilds a KIP-848 group from its record at Open.
+func (c *Coordinator) restoreConsumer(id string, b []byte, now time.Time) {
+	rec, err := DecodeConsumerRecord(b)
+	if err != nil {
+		c.log.Error("groups: skipping corrupt consumer group record", "group", id, "err", err)
+		return
+	}
+	e := &centry{c: c, id: id, g: RestoreConsumerGroup(id, c.ccfg, rec, now)}
+	e.mu.Lock()
+	e.armLocked()
+	e.mu.Unlock()
+	c.consumers[id] = e
 }
 
 // closeConsumers stops the consumer groups' timers.

@@ -22,18 +22,19 @@ func (g *ConsumerGroup) reconcile(now time.Time, m *ConsumerMember, owned Assign
 			return
 		}
 		m.Revoking, m.revokeBy = nil, time.Time{}
+		g.changed = true
 	}
 	want := g.target[m.ID]
 	if drop := minus(m.Assigned, want); len(drop) > 0 {
 		m.Assigned = intersect(m.Assigned, want)
 		m.Revoking = drop
 		m.revokeBy = now.Add(m.RebalanceTimeout)
-		m.send = true
+		m.send, g.changed = true, true
 		return
 	}
 	if m.Epoch != g.AssignmentEpoch {
 		m.PrevEpoch, m.Epoch = m.Epoch, g.AssignmentEpoch
-		m.send = true
+		m.send, g.changed = true, true
 	}
 	add := minus(want, m.Assigned)
 	if len(add) == 0 {
@@ -44,7 +45,7 @@ func (g *ConsumerGroup) reconcile(now time.Time, m *ConsumerMember, owned Assign
 		for _, p := range ps {
 			if !held[tp{t, p}] {
 				m.Assigned[t] = insertSorted(m.Assigned[t], p)
-				m.send = true
+				m.send, g.changed = true, true
 			}
 		}
 	}
@@ -102,16 +103,37 @@ func (g *ConsumerGroup) Deadline() (time.Time, bool) {
 	return at, !at.IsZero()
 }
 
-// ValidateCommit checks an OffsetCommit (or a member's OffsetFetch)
-// against the group: a commit from outside the group (no member id,
-// negative epoch) needs an empty group; a member's commit needs its
-// current epoch (STALE_MEMBER_EPOCH otherwise), as Kafka's ConsumerGroup.
-func (g *ConsumerGroup) ValidateCommit(memberID string, epoch int32) error {
-	if memberID == "" && epoch < 0 {
-		if len(g.members) == 0 {
-			return nil
-		}
+// ValidateCommit checks an OffsetCommit against the group, as Kafka's
+// ConsumerGroup.validateOffsetCommit: a commit with a negative epoch is
+// from outside the group (an admin, a simple consumer) and needs an empty
+// group; a member's commit needs a known member, a request version that
+// carries the member epoch (classic: OffsetCommit before v9, which KIP-848
+// members must not use: UNSUPPORTED_VERSION), and its current epoch
+// (STALE_MEMBER_EPOCH otherwise).
+func (g *ConsumerGroup) ValidateCommit(memberID string, epoch int32, classic bool) error {
+	if epoch < 0 && len(g.members) == 0 {
+		return nil
+	}
+	m, ok := g.members[memberID]
+	if !ok {
 		return ErrUnknownMemberID
+	}
+	if classic {
+		return ErrUnsupportedForConsume
+	}
+	if epoch != m.Epoch {
+		return ErrStaleMemberEpoch
+	}
+	return nil
+}
+
+// ValidateFetch checks a member's OffsetFetch (v9+), as Kafka's
+// ConsumerGroup.validateOffsetFetch: no member id and a negative epoch is
+// an admin's fetch; otherwise the member must be known
+// (UNKNOWN_MEMBER_ID) and at its current epoch (STALE_MEMBER_EPOCH).
+func (g *ConsumerGroup) ValidateFetch(memberID string, epoch int32) error {
+	if memberID == "" && epoch < 0 {
+		return nil
 	}
 	m, ok := g.members[memberID]
 	if !ok {

@@ -85,7 +85,7 @@ type Coordinator struct {
 
 	mu        sync.Mutex // guards groups, consumers and closed
 	groups    map[string]*entry
-	consumers map[string]*centry // KIP-848 groups (not persisted)
+	consumers map[string]*centry // KIP-848 groups
 	closed    bool
 }
 
@@ -120,6 +120,10 @@ func Open(ctx context.Context, store *storage.Store, offs *offsets.Table, cfg Co
 		HeartbeatInterval: cfg.ConsumerHeartbeatInterval, MaxSize: cfg.MaxSize, NewMemberID: newMemberID}
 	now := cfg.Now()
 	for id, b := range kv.Snapshot() {
+		if g, ok := isConsumerKey(id); ok && len(b) > 0 && b[0] == consumerRecordTag {
+			c.restoreConsumer(g, b, now)
+			continue
+		}
 		rec, err := DecodeRecord(b)
 		if err != nil {
 			// One bad record must not stop the broker or other groups.

@@ -96,17 +96,17 @@ func TestCoordinatorDurable(t *testing.T) {
 	s, offs := openStore(t, dir)
 	c := openCoordinator(t, s, offs)
 	m, gen := joinSync(t, c, "g", "a")
-	errs, err := c.CommitOffsets(ctx, "g", m, "", gen, []Commit{{Topic: "t", Partition: 0, Offset: 7, LeaderEpoch: 0, Metadata: "md"}})
+	errs, err := c.CommitOffsets(ctx, "g", CommitMember{ID: m, Generation: gen}, []Commit{{Topic: "t", Partition: 0, Offset: 7, LeaderEpoch: 0, Metadata: "md"}})
 	if err != nil || errs[0] != nil {
 		t.Fatalf("commit: %v %v", err, errs)
 	}
-	if _, err := c.CommitOffsets(ctx, "g", "", "", -1, []Commit{{Topic: "t", Offset: 1}}); !errors.Is(err, ErrUnknownMemberID) {
+	if _, err := c.CommitOffsets(ctx, "g", CommitMember{Generation: -1}, []Commit{{Topic: "t", Offset: 1}}); !errors.Is(err, ErrUnknownMemberID) {
 		t.Fatalf("simple commit into a live group: %v", err)
 	}
-	if _, err := c.CommitOffsets(ctx, "simple", "", "", -1, []Commit{{Topic: "t", Partition: 1, Offset: 3, LeaderEpoch: -1}}); err != nil {
+	if _, err := c.CommitOffsets(ctx, "simple", CommitMember{Generation: -1}, []Commit{{Topic: "t", Partition: 1, Offset: 3, LeaderEpoch: -1}}); err != nil {
 		t.Fatalf("simple commit: %v", err)
 	}
-	if _, err := c.CommitOffsets(ctx, "nogroup", "m", "", 4, []Commit{{Topic: "t", Offset: 3}}); !errors.Is(err, ErrIllegalGeneration) {
+	if _, err := c.CommitOffsets(ctx, "nogroup", CommitMember{ID: "m", Generation: 4}, []Commit{{Topic: "t", Offset: 3}}); !errors.Is(err, ErrIllegalGeneration) {
 		t.Fatalf("member commit into no group: %v", err)
 	}
 	c.Close()

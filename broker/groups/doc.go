@@ -1,6 +1,7 @@
 // Package groups is the Kafka consumer-group coordinator for the classic
 // group protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup; KIP-62,
-// KIP-134, KIP-345, KIP-394, KIP-559, KIP-800, KIP-814), kept free of the
+// KIP-134, KIP-345, KIP-394, KIP-559, KIP-800, KIP-814) and the KIP-848
+// consumer protocol (consumer*.go), kept free of the
 // Kafka wire encoding: the adapter in broker/kafkaapi maps its requests to
 // this package's types and its sentinel errors to Kafka error codes.
 //
@@ -39,4 +40,28 @@
 // A restarted coordinator restores each group as Stable (or Empty) with
 // the recorded generation and assignments and gives every member a fresh
 // session timeout, so members that keep heartbeating carry on unchanged.
+//
+// # Consumer group record (KIP-848), version 1
+//
+// A KIP-848 group is one key of the same table: "\x00848\x00" + group id
+// (the NUL bytes keep it apart from classic keys; a value's first byte
+// tells the layouts apart too). It is a snapshot of what Kafka keeps as
+// ConsumerGroupMetadata, TargetAssignment and CurrentMemberAssignment
+// records, written whenever one of them changes (a join, a leave, an
+// expiry, a new target, a member's epoch or assignment); a keepalive
+// heartbeat writes nothing. Deleted with the group.
+//
+//	uint8 tag=0x84 | int32 groupEpoch | int32 assignmentEpoch | str assignor
+//	| str subscriptions (the target's fingerprint) | uint8 dirty
+//	| uvarint memberCount | member*
+//	member: str memberId | str instanceId | str rackId | str clientId
+//	      | str clientHost | int32 memberEpoch | int32 previousEpoch
+//	      | int32 rebalanceTimeoutMs | uint8 left | str regex | str assignor
+//	      | uvarint topicCount | str* | assignment assigned
+//	      | assignment revoking | assignment target
+//	assignment: uvarint topicCount | (str topic | uvarint n | int32 partition*)*
+//
+// A restarted coordinator restores the group epoch, the target and every
+// member's epoch and partitions, with fresh sessions, so a member that
+// keeps heartbeating with its epoch keeps its partitions: no rejoin.
 package groups

@@ -9,7 +9,9 @@ import (
 // offsetCommit answers key 8. v0 has no generation (a simple consumer's
 // commit); v1+ carry generation and member, and generation -1 with no
 // member is a commit from outside group management. v6+ carry the leader
-// epoch (KIP-320), v7+ group.instance.id, v10 topic ids. Unknown topics
+// epoch (KIP-320), v7+ group.instance.id, v9 a KIP-848 member's epoch in
+// the generation field (a KIP-848 member committing with v8 or older gets
+// UNSUPPORTED_VERSION, as from Kafka), v10 topic ids. Unknown topics
 // and partitions get UNKNOWN_TOPIC_OR_PARTITION (v10: UNKNOWN_TOPIC_ID)
 // and the rest of the request still commits.
 func (h *Handler) offsetCommit(r *request, req *kmsg.OffsetCommitRequest) {
@@ -45,7 +47,8 @@ func (h *Handler) offsetCommit(r *request, req *kmsg.OffsetCommitRequest) {
 	}
 	if len(commits) > 0 {
 		ctx, cancel := groupContext()
-		errs, err := h.cfg.Groups.CommitOffsets(ctx, req.Group, member, optStr(req.InstanceID), gen, commits)
+		errs, err := h.cfg.Groups.CommitOffsets(ctx, req.Group, groups.CommitMember{ID: member,
+			InstanceID: optStr(req.InstanceID), Generation: gen, Classic: req.Version < 9}, commits)
 		cancel()
 		for i, w := range where {
 			e := err

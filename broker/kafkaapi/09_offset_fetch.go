@@ -5,7 +5,7 @@ import (
 )
 
 // offsetFetch answers key 9. v0-v7 ask for one group, v8+ for several
-// (KIP-709); no topics (v2+) means every committed offset of the group;
+// (KIP-709), v9+ with the KIP-848 member id and epoch; no topics (v2+) means every committed offset of the group;
 // v10 names topics by id. RequireStable (v7+, KIP-447) asks to wait for
 // pending transactional commits: this broker has none, so every offset is
 // stable. A partition without a commit gets offset -1.
@@ -34,6 +34,17 @@ func (h *Handler) offsetFetch(r *request, req *kmsg.OffsetFetchRequest) {
 		return
 	}
 	for _, rg := range req.Groups {
+		// v9+ (KIP-848): a consumer group's member fetches with its id
+		// and epoch, checked as Kafka does (UNKNOWN_MEMBER_ID,
+		// STALE_MEMBER_EPOCH); an admin sends neither.
+		if req.Version >= 9 && rg.Group != "" {
+			if err := h.cfg.Groups.ValidateFetch(rg.Group, optStr(rg.MemberID), rg.MemberEpoch); err != nil {
+				g := kmsg.NewOffsetFetchResponseGroup()
+				g.Group, g.ErrorCode = rg.Group, groupCode(err)
+				resp.Groups = append(resp.Groups, g)
+				continue
+			}
+		}
 		resp.Groups = append(resp.Groups, h.fetchGroupOffsets(rg.Group, rg.Topics, rg.Topics == nil, req.Version >= 10))
 	}
 	r.reply(resp)

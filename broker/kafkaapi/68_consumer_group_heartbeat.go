@@ -30,6 +30,7 @@ var consumerGroupCodes = []struct {
 	{groups.ErrInvalidRegex, errInvalidRegularExpression},
 	{groups.ErrInvalidRequest, errInvalidRequest},
 	{groups.ErrNotConsumerGroup, errGroupIDNotFound},
+	{groups.ErrUnsupportedForConsume, errUnsupportedVersion},
 }
 
 // registrySource resolves subscriptions over the topic registry; internal
