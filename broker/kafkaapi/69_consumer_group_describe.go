@@ -3,6 +3,7 @@ package kafkaapi
 import (
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -29,7 +30,9 @@ func (h *Handler) consumerGroupDescribe(r *request, req *kmsg.ConsumerGroupDescr
 		case err != nil:
 			g.ErrorCode = groupCode(err)
 		default:
-			g.State, g.Epoch, g.AssignmentEpoch, g.AssignorName = d.State, d.Epoch, d.AssignmentEpoch, d.Assignor
+			// Kafka's ConsumerGroupState names: "Stable", "Reconciling", ...
+			g.State = strings.ToUpper(d.State[:1]) + d.State[1:]
+			g.Epoch, g.AssignmentEpoch, g.AssignorName = d.Epoch, d.AssignmentEpoch, d.Assignor
 			for _, m := range d.Members {
 				g.Members = append(g.Members, h.describedConsumer(m))
 			}
