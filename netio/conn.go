@@ -2,6 +2,7 @@ package netio
 
 import (
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -90,17 +91,28 @@ func (c *Conn) Write(bufs ...[]byte) error {
 		return ErrClosed
 	}
 	c.lastActive.Store(c.srv.now.Load())
-	var err error
 	if len(bufs) == 1 {
-		err = c.gc.AsyncWrite(bufs[0], nil)
-	} else {
-		err = c.gc.AsyncWritev(bufs, nil)
+		if c.gc.AsyncWrite(bufs[0], nil) != nil {
+			return ErrClosed
+		}
+		return nil
 	}
-	if err != nil {
-		return ErrClosed
+	for chunk := range slices.Chunk(bufs, maxIovecs) {
+		if c.gc.AsyncWritev(chunk, nil) != nil {
+			return ErrClosed
+		}
 	}
 	return nil
 }
+
+// maxIovecs is Linux's UIO_MAXIOV (IOV_MAX on the BSDs): writev fails
+// with EINVAL for more buffers, and gnet's first writev of an AsyncWritev
+// does not cut the list (its flush of the outbound buffer does), so the
+// connection was closed with "writev: invalid argument" (a Kafka fetch of
+// over a thousand small batches). Longer lists go out as several
+// AsyncWritev calls: gnet runs them in order, and once one has left bytes
+// in the outbound buffer the next ones are appended behind them.
+const maxIovecs = 1024
 
 // Close closes the connection after the writes queued before it; Handler
 // OnClose follows on the event loop. Closing twice is harmless.

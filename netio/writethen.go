@@ -1,6 +1,7 @@
 package netio
 
 import (
+	"slices"
 	"sync/atomic"
 
 	"github.com/panjf2000/gnet/v2"
@@ -33,14 +34,30 @@ func (c *Conn) WriteThen(done func(error), bufs ...[]byte) error {
 	c.lastActive.Store(c.srv.now.Load())
 	// gnet calls back after writev: the bytes are on the socket or copied
 	// to the outbound buffer, or the connection was gone (net.ErrClosed).
-	err := c.gc.AsyncWritev(bufs, func(_ gnet.Conn, err error) error {
-		if err != nil {
-			finish(ErrClosed)
-		} else {
-			finish(nil)
-		}
+	// Over maxIovecs buffers go out in chunks, run in order on the event
+	// loop: the last chunk's success means all of them succeeded.
+	if len(bufs) == 0 {
+		c.mu.Unlock()
+		finish(nil)
 		return nil
-	})
+	}
+	left := (len(bufs) + maxIovecs - 1) / maxIovecs
+	var err error
+	for chunk := range slices.Chunk(bufs, maxIovecs) {
+		left--
+		last := left == 0
+		err = c.gc.AsyncWritev(chunk, func(_ gnet.Conn, err error) error {
+			if err != nil {
+				finish(ErrClosed)
+			} else if last {
+				finish(nil)
+			}
+			return nil
+		})
+		if err != nil {
+			break
+		}
+	}
 	c.mu.Unlock()
 	if err != nil {
 		finish(ErrClosed)

@@ -57,3 +57,43 @@ func TestWriteThen(t *testing.T) {
 		t.Fatalf("on a closed conn: WriteThen %v, done(%v) %d times", err, gotErr, calls)
 	}
 }
+
+// TestWriteManyBuffers: over UIO_MAXIOV (1024) buffers in one Write or
+// WriteThen reach the client whole and in order; one writev of them all
+// fails with EINVAL and gnet closed the connection ("writev: invalid
+// argument", a Kafka fetch of thousands of small batches).
+func TestWriteManyBuffers(t *testing.T) {
+	for _, then := range []bool{false, true} {
+		h := &funcHandler{frame: func(c *Conn, frame []byte, done func()) {
+			defer done()
+			const n = 3*maxIovecs + 7
+			bufs := [][]byte{header(4 * n)}
+			for i := range n {
+				bufs = append(bufs, []byte{frame[0], byte(i >> 16), byte(i >> 8), byte(i)})
+			}
+			var err error
+			if then {
+				err = c.WriteThen(func(error) {}, bufs...)
+			} else {
+				err = c.Write(bufs...)
+			}
+			if err != nil {
+				t.Errorf("write: %v", err)
+			}
+		}}
+		s := startServer(t, Config{}, h)
+		nc := dial(t, s)
+		for round := range 3 {
+			writeFrame(t, nc, []byte{byte(round)})
+			got := mustReadFrame(t, nc)
+			if len(got) != 4*(3*maxIovecs+7) {
+				t.Fatalf("then=%v: read %d bytes", then, len(got))
+			}
+			for i := 0; i < len(got); i += 4 {
+				if want := []byte{byte(round), byte(i / 4 >> 16), byte(i / 4 >> 8), byte(i / 4)}; !bytes.Equal(got[i:i+4], want) {
+					t.Fatalf("then=%v: buffer %d is %x, want %x", then, i/4, got[i:i+4], want)
+				}
+			}
+		}
+	}
+}

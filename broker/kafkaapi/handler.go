@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -125,8 +126,17 @@ func (h *Handler) advertisedAddr() (string, int32) {
 // OnOpen implements netio.Handler.
 func (h *Handler) OnOpen(*netio.Conn) {}
 
-// OnClose implements netio.Handler.
-func (h *Handler) OnClose(*netio.Conn, error) {}
+// OnClose implements netio.Handler. A connection the broker closes (a bad
+// frame, a backlog, a handler panic, an idle timeout) is logged at info
+// with the reason, so a client's "killing connection" can be matched to
+// it; the client's own orderly close (nil, EOF) and shutdown are debug.
+func (h *Handler) OnClose(c *netio.Conn, err error) {
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, netio.ErrServerClosed) {
+		h.log.Debug("kafkaapi: connection closed", "conn", c.ID(), "remote", c.RemoteAddr(), "err", err)
+		return
+	}
+	h.log.Info("kafkaapi: connection closed", "conn", c.ID(), "remote", c.RemoteAddr(), "err", err)
+}
 
 // request is one request in flight: it replies once and then calls done.
 type request struct {
