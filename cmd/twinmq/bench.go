@@ -85,7 +85,7 @@ func newBenchCommand() *cobra.Command {
 	f.Float64Var(&cfg.Rate, "rate", 0, "records per second over all producers (0: as fast as possible)")
 	f.DurationVar(&cfg.Linger, "linger", 0, "producer linger")
 	f.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "give up after this long")
-	bench.AddCommand(kafka, newBenchRocketMQCommand())
+	bench.AddCommand(kafka, newBenchRocketMQCommand(), newBenchGroupsCommand())
 	return bench
 }
 
@@ -154,6 +154,53 @@ func newBenchRocketMQCommand() *cobra.Command {
 	f.IntVar(&cfg.Size, "size", 1024, "bytes per message body (>= 16)")
 	f.IntSliceVar(&producers, "producers", []int{1, 16}, "concurrent sync producers; one run per value")
 	f.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "give up a run after this long")
+	return cmd
+}
+
+// newBenchGroupsCommand builds `twinmq bench groups`: rebalance time of
+// franz-go members per group protocol, and many groups committing.
+func newBenchGroupsCommand() *cobra.Command {
+	var cfg loadtest.GroupsConfig
+	var brokers string
+	var pid int
+	cmd := &cobra.Command{
+		Use:   "groups",
+		Short: "Measure consumer-group rebalance time and commit latency against Kafka addresses",
+		Long: "Starts --members franz-go members on a --partitions topic (the last one once the\n" +
+			"others own every partition) and reports the time from its join until every\n" +
+			"partition is assigned, balanced and consumed, per --protocols; then --groups\n" +
+			"groups commit --commit-partitions offsets every second for --commit-duration and\n" +
+			"it reports commit latency percentiles and, with --broker-pid, the broker's CPU.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if brokers == "" {
+				return fmt.Errorf("give --brokers")
+			}
+			cfg.Brokers = strings.Split(brokers, ",")
+			if pid > 0 {
+				cfg.CPU = loadtest.ProcessCPU(pid)
+			}
+			res, err := loadtest.RunGroups(cmd.Context(), cfg)
+			for _, r := range res.Rebalances {
+				fmt.Fprintln(cmd.OutOrStdout(), r)
+			}
+			if res.Commits != nil {
+				fmt.Fprintln(cmd.OutOrStdout(), res.Commits)
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&brokers, "brokers", "", "comma-separated Kafka bootstrap addresses (e.g. 127.0.0.1:9092)")
+	f.IntVar(&pid, "broker-pid", 0, "pid of the broker process, to report its CPU")
+	f.IntVar(&cfg.Members, "members", 3, "members of the rebalance run")
+	f.Int32Var(&cfg.Partitions, "partitions", 12, "partitions of the rebalance topic")
+	f.StringSliceVar(&cfg.Protocols, "protocols", []string{"classic", "consumer"}, "classic (cooperative-sticky) and/or consumer (KIP-848)")
+	f.IntVar(&cfg.Groups, "groups", 1000, "committing groups (0: skip)")
+	f.Int32Var(&cfg.CommitPartitions, "commit-partitions", 10, "partitions each group commits")
+	f.DurationVar(&cfg.CommitDuration, "commit-duration", 10*time.Second, "how long the groups commit")
+	f.IntVar(&cfg.Clients, "clients", 16, "client connections the committing groups share")
+	f.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "give up after this long")
 	return cmd
 }
 
