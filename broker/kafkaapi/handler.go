@@ -58,6 +58,9 @@ type Config struct {
 	// Groups is the consumer-group coordinator; the group keys (8-16, 42,
 	// 47) are served only when it is set.
 	Groups *groups.Coordinator
+	// Sizes counts partition bytes for DescribeLogDirs, shared with
+	// topics.Retention; nil: the Handler keeps its own.
+	Sizes *topics.Sizes
 }
 
 func (c *Config) validate() error {
@@ -87,6 +90,7 @@ type Handler struct {
 	cfg       Config
 	store     *storage.Store
 	reg       *topics.Registry
+	sizes     *topics.Sizes
 	log       *slog.Logger
 	producers *producers
 	advert    atomic.Pointer[advertised]
@@ -104,7 +108,10 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry) (*Handler, erro
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, store: store, reg: reg, log: cfg.Logger, apis: apiTable()}
+	h := &Handler{cfg: cfg, store: store, reg: reg, log: cfg.Logger, apis: apiTable(), sizes: cfg.Sizes}
+	if h.sizes == nil {
+		h.sizes = topics.NewSizes(store, reg)
+	}
 	h.producers = newProducers(store, cfg.Now, cfg.ProducerScanRecords)
 	if cfg.Groups != nil {
 		h.registerGroups()

@@ -36,9 +36,17 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 		stopID()
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
-	stopAll := func() { coord.Close(); stopID() }
+	// Per-topic retention.ms and retention.bytes move queue starts.
+	sizes := topics.NewSizes(store, reg)
+	rctx, stopRetention := context.WithCancel(ctx)
+	retained := make(chan struct{})
+	go func() {
+		defer close(retained)
+		topics.NewRetention(store, reg, sizes, topics.RetentionConfig{Logger: logger}).Run(rctx)
+	}()
+	stopAll := func() { stopRetention(); <-retained; sizes.Close(); coord.Close(); stopID() }
 	h, err := kafkaapi.New(kafkaapi.Config{
-		NodeID: id.NodeID, ClusterID: id.ClusterID, Logger: logger, Groups: coord,
+		NodeID: id.NodeID, ClusterID: id.ClusterID, Logger: logger, Groups: coord, Sizes: sizes,
 		DisableAutoCreate: !cfg.AutoCreateTopicsEnable, DefaultPartitions: int32(cfg.NumPartitions),
 	}, store, reg)
 	if err == nil {
