@@ -18,14 +18,12 @@ const (
 	tsMaxTimestamp   = -3 // v7+
 	tsEarliestLocal  = -4 // v8+
 	tsLatestTiered   = -5 // v9+
-	timeSearchSlack  = 60_000
 	scanReadMaxBytes = 8 << 20
 )
 
-// listOffsets answers key 2. Timestamps are searched in the records
-// (Kafka's time index semantics: the first record whose timestamp is >=
-// the target), starting from the store-time index a minute early, so
-// producer clocks up to a minute ahead of the broker are covered.
+// listOffsets answers key 2. A timestamp resolves to the first record
+// whose timestamp is >= it (Kafka's semantics), found through an
+// in-memory sparse time index per partition (timeindex.go).
 func (h *Handler) listOffsets(r *request, req *kmsg.ListOffsetsRequest) {
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
 	for _, t := range req.Topics {
@@ -63,7 +61,7 @@ func (h *Handler) listOffsetPartition(cfg topics.Config, code int16, p kmsg.List
 		rp.ErrorCode = code
 		return rp
 	}
-	off, ts, err := h.offsetFor(cfg.Name, p.Partition, p.Timestamp)
+	off, ts, err := h.offsetFor(cfg, p.Partition, p.Timestamp)
 	if err != nil {
 		rp.ErrorCode = codeOf(err)
 		return rp
@@ -82,9 +80,10 @@ func (h *Handler) listOffsetPartition(cfg topics.Config, code int16, p kmsg.List
 }
 
 // offsetFor resolves one timestamp to (offset, timestamp); -1 offsets
-// mean none.
-func (h *Handler) offsetFor(topic string, part int32, ts int64) (int64, int64, error) {
-	min, hwm, err := h.queueRange(topic, part)
+// mean none. Timestamps are looked up in the partition's time index
+// (timeindex.go).
+func (h *Handler) offsetFor(cfg topics.Config, part int32, ts int64) (int64, int64, error) {
+	min, hwm, err := h.queueRange(cfg.Name, part)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -96,59 +95,26 @@ func (h *Handler) offsetFor(topic string, part int32, ts int64) (int64, int64, e
 	case tsLatestTiered:
 		return -1, -1, nil
 	case tsMaxTimestamp:
-		return h.maxTimestampOffset(topic, part, min, hwm)
+		return h.maxTimestampOffset(cfg.ID, cfg.Name, part, min, hwm)
 	}
 	if min == hwm {
 		return -1, -1, nil
 	}
-	from, err := h.store.OffsetForTime(topic, part, ts-timeSearchSlack)
-	if err != nil && !errors.Is(err, storage.ErrQueueNotFound) {
-		return 0, 0, err
-	}
-	found, foundTs := int64(-1), int64(-1)
-	err = h.scanBatches(topic, part, max(from, min), hwm, func(b []byte, hdr *kafka.BatchHeader) bool {
-		if hdr.MaxTimestamp < ts {
-			return true
-		}
-		found, foundTs = recordAtOrAfter(b, hdr, func(t int64) bool { return t >= ts })
-		return found < 0
-	})
-	return found, foundTs, err
-}
-
-// maxTimestampOffset finds the first record with the largest timestamp.
-func (h *Handler) maxTimestampOffset(topic string, part int32, min, hwm int64) (int64, int64, error) {
-	var best []byte
-	bestTs := int64(-1)
-	var bestHdr kafka.BatchHeader
-	err := h.scanBatches(topic, part, min, hwm, func(b []byte, hdr *kafka.BatchHeader) bool {
-		if hdr.MaxTimestamp > bestTs {
-			bestTs, bestHdr = hdr.MaxTimestamp, *hdr
-			best = append(best[:0], b...)
-		}
-		return true
-	})
-	if err != nil || best == nil {
-		return -1, -1, err
-	}
-	off, ts := recordAtOrAfter(best, &bestHdr, func(t int64) bool { return t >= bestTs })
-	return off, ts, nil
+	return h.offsetForTime(cfg.ID, cfg.Name, part, ts, min, hwm)
 }
 
 // recordAtOrAfter returns the offset and timestamp of the batch's first
-// record that ok accepts.
-func recordAtOrAfter(b []byte, hdr *kafka.BatchHeader, ok func(int64) bool) (int64, int64) {
-	if hdr.TimestampType() == kafka.TimestampLogAppendTime {
-		if ok(hdr.MaxTimestamp) {
-			return hdr.BaseOffset, hdr.MaxTimestamp
-		}
-		return -1, -1
-	}
+// record that ok accepts (given its offset and timestamp).
+func recordAtOrAfter(b []byte, hdr *kafka.BatchHeader, ok func(off, ts int64) bool) (int64, int64) {
 	off, ts := int64(-1), int64(-1)
 	errStop := errors.New("stop")
 	_ = kafka.ForEachRecord(b, 0, func(rec kafka.Record) error {
-		if t := hdr.FirstTimestamp + rec.TimestampDelta; ok(t) {
-			off, ts = hdr.BaseOffset+int64(rec.OffsetDelta), t
+		o, t := hdr.BaseOffset+int64(rec.OffsetDelta), hdr.FirstTimestamp+rec.TimestampDelta
+		if hdr.TimestampType() == kafka.TimestampLogAppendTime {
+			t = hdr.MaxTimestamp // every record has the append time
+		}
+		if ok(o, t) {
+			off, ts = o, t
 			return errStop
 		}
 		return nil

@@ -91,6 +91,7 @@ type Handler struct {
 	store     *storage.Store
 	reg       *topics.Registry
 	sizes     *topics.Sizes
+	times     *timeIndexes
 	log       *slog.Logger
 	producers *producers
 	advert    atomic.Pointer[advertised]
@@ -112,6 +113,12 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry) (*Handler, erro
 	if h.sizes == nil {
 		h.sizes = topics.NewSizes(store, reg)
 	}
+	h.times = newTimeIndexes()
+	reg.Watch(func(c topics.Config, deleted bool) {
+		if deleted {
+			h.times.forget(c.ID)
+		}
+	})
 	h.producers = newProducers(store, cfg.Now, cfg.ProducerScanRecords)
 	if cfg.Groups != nil {
 		h.registerGroups()
