@@ -175,6 +175,11 @@ func (l *Log) Append(entries []Entry, pos []Position) ([]Position, error) {
 	if err := l.Err(); err != nil {
 		return pos, err
 	}
+	// Validate everything first: a bad entry must fail the call before
+	// any entry consumes queue offsets.
+	if err := l.Validate(entries); err != nil {
+		return pos, err
+	}
 	now := l.opt.Now().UnixMilli()
 	bufStart := l.written.Load()
 	l.buf = l.buf[:0]
@@ -183,9 +188,6 @@ func (l *Log) Append(entries []Entry, pos []Position) ([]Position, error) {
 		hdr, total, err := e.encodedSize()
 		if err != nil {
 			return pos, err
-		}
-		if total > l.opt.MaxEntrySize {
-			return pos, fmt.Errorf("commitlog: entry of %d bytes, limit %d: %w", total, l.opt.MaxEntrySize, ErrEntryTooLarge)
 		}
 		phys := bufStart + int64(len(l.buf))
 		if l.active == nil || phys+int64(total)+BlankSize > l.active.start+l.opt.SegmentSize {
@@ -206,6 +208,21 @@ func (l *Log) Append(entries []Entry, pos []Position) ([]Position, error) {
 		return pos, err
 	}
 	return pos, nil
+}
+
+// Validate reports whether Append would accept entries, without
+// appending them.
+func (l *Log) Validate(entries []Entry) error {
+	for i := range entries {
+		_, total, err := entries[i].encodedSize()
+		if err != nil {
+			return err
+		}
+		if total > l.opt.MaxEntrySize {
+			return fmt.Errorf("commitlog: entry of %d bytes, limit %d: %w", total, l.opt.MaxEntrySize, ErrEntryTooLarge)
+		}
+	}
+	return nil
 }
 
 // writeLocked writes l.buf at bufStart in the active segment.

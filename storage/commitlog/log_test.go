@@ -344,3 +344,21 @@ func FuzzRecover(f *testing.F) {
 		}
 	})
 }
+
+// TestBadEntryConsumesNoOffsets: an Append that fails validation leaves
+// the queue offsets as they were.
+func TestBadEntryConsumesNoOffsets(t *testing.T) {
+	l, _, _ := openRecovered(t, vfs.NewMem(), 4096, 0)
+	defer l.Close()
+	_, err := l.Append([]Entry{
+		{Kind: KindRocketMQ, Topic: "T", Count: 1, Payload: []byte("ok")},
+		{Kind: KindRocketMQ, Topic: "T", Count: 1, Payload: make([]byte, 5000)},
+	}, nil)
+	if !errors.Is(err, ErrEntryTooLarge) {
+		t.Fatalf("oversized entry: %v", err)
+	}
+	pos, err := l.Append([]Entry{{Kind: KindRocketMQ, Topic: "T", Count: 1, Payload: []byte("next")}}, nil)
+	if err != nil || pos[0].QueueOffset != 0 {
+		t.Fatalf("after a refused append the next got offset %d (%v), want 0", pos[0].QueueOffset, err)
+	}
+}
