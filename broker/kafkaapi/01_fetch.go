@@ -141,11 +141,10 @@ func (f *fetchState) readPartition(topic string, p kmsg.FetchRequestTopicPartiti
 	if p.FetchOffset == hwm || limit <= 0 {
 		return nil, 0, w, errNone
 	}
-	rd, err := f.h.store.Read(topic, p.Partition, p.FetchOffset, storage.ReadOptions{MaxBytes: limit, StrictMaxBytes: strict})
+	rd, parts, size, err := f.h.readParts(topic, p.Partition, p.FetchOffset, min, storage.ReadOptions{MaxBytes: limit, StrictMaxBytes: strict})
 	if err != nil {
 		return nil, 0, nil, codeOf(err)
 	}
-	parts, size := f.h.fetchParts(rd.Entries)
 	if len(parts) > 0 {
 		rp.RecordBatches = f.markers.marker(len(f.data))
 		f.data = append(f.data, parts)

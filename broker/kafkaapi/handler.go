@@ -15,6 +15,7 @@
 package kafkaapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -61,6 +62,10 @@ type Config struct {
 	// Sizes counts partition bytes for DescribeLogDirs, shared with
 	// topics.Retention; nil: the Handler keeps its own.
 	Sizes *topics.Sizes
+	// XProtoCacheBytes bounds the cache of Kafka batches converted from
+	// RocketMQ-produced messages (xproto_cache.go): 0 is 64 MiB, a
+	// negative value turns the cache off.
+	XProtoCacheBytes int64
 }
 
 func (c *Config) validate() error {
@@ -97,6 +102,7 @@ type Handler struct {
 	advert    atomic.Pointer[advertised]
 	apis      map[int16]api             // read-only after New
 	delay     atomic.Pointer[delayHook] // nil until EnableDelay (delay.go)
+	xcache    *xcache                   // nil: off (xproto_cache.go)
 }
 
 type advertised struct {
@@ -120,6 +126,7 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry) (*Handler, erro
 		}
 	})
 	h.producers = newProducers(store, cfg.Now, cfg.ProducerScanRecords)
+	h.xcache = newXCache(cmp.Or(cfg.XProtoCacheBytes, defaultXProtoCacheBytes), reg)
 	if cfg.Groups != nil {
 		h.registerGroups()
 	}

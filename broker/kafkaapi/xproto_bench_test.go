@@ -50,7 +50,7 @@ func BenchmarkXProtoFetch(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer reg.Close()
-	h, err := New(Config{NodeID: 1, ClusterID: "bench", Logger: log}, st, reg)
+	h, err := New(Config{NodeID: 1, ClusterID: "bench", Logger: log, XProtoCacheBytes: -1}, st, reg) // no cache: every fetch converts
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/twinmq/twinmq/broker/convert"
 	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/kafka"
@@ -17,28 +16,24 @@ import (
 // fetchParts turns a partition's stored entries into the record batches a
 // fetch answers with: a Kafka batch is its stored bytes (a slice of the
 // mapped CommitLog, no copy), a run of consecutive RocketMQ messages is
-// converted into one batch (DESIGN.md section 4: conversion only when one
-// protocol reads the other's entries). It returns the slices and their
-// total size.
-func (h *Handler) fetchParts(entries []storage.ReadEntry) ([][]byte, int) {
+// converted into one batch, or served from the cache of converted
+// batches (xproto_cache.go) (DESIGN.md section 4: conversion only when
+// one protocol reads the other's entries). logStart is the partition's
+// logStartOffset. It returns the slices and their total size.
+func (h *Handler) fetchParts(topic string, part int32, logStart int64, entries []storage.ReadEntry) ([][]byte, int) {
 	parts := make([][]byte, 0, len(entries))
 	size := 0
 	var run [][]byte
+	var phys []int64
 	var base int64
 	flush := func() {
 		if len(run) == 0 {
 			return
 		}
-		b, err := convert.ToKafka(nil, base, run)
-		if err != nil {
-			// Cannot happen for a non-empty run; skipping keeps the
-			// partition moving (the next fetch starts after it).
-			h.log.Warn("kafkaapi: convert RocketMQ messages", "offset", base, "count", len(run), "err", err)
-		} else {
-			parts = append(parts, b)
-			size += len(b)
-		}
-		run = run[:0]
+		var n int
+		parts, n = h.convertRun(queueKey{topic, part}, logStart, base, run, phys, parts)
+		size += n
+		run, phys = run[:0], phys[:0]
 	}
 	for _, e := range entries {
 		switch e.Kind {
@@ -54,6 +49,7 @@ func (h *Handler) fetchParts(entries []storage.ReadEntry) ([][]byte, int) {
 				base = e.QueueOffset
 			}
 			run = append(run, e.Payload)
+			phys = append(phys, e.Phys)
 		}
 	}
 	flush()

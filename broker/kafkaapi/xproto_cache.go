@@ -1,0 +1,337 @@
+package kafkaapi
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/twinmq/twinmq/broker/convert"
+	"github.com/twinmq/twinmq/broker/topics"
+	"github.com/twinmq/twinmq/storage"
+)
+
+// xcache holds Kafka record batches converted from RocketMQ-produced
+// messages (xproto_fetch.go), so that several consumer groups reading the
+// same offsets convert them once (issue 7: "cache converted batches if a
+// benchmark shows it pays"; it pays for fan-out and re-reads, see
+// docs/cross-protocol.md).
+//
+// A cached batch covers the offsets [first, end) of one (topic,
+// partition) and remembers the CommitLog offset (Phys) of each message it
+// was made from. A hit must match the Phys the fetch's own read found at
+// its offset, so a topic deleted and created again (offsets restart, the
+// CommitLog never does) cannot be served stale bytes even before the
+// registry watch drops the old topic's batches. A batch that starts below
+// the partition's logStartOffset (retention, DeleteRecords) is dropped
+// instead of served.
+//
+// The batches of one partition never overlap, so the one holding an
+// offset is found by binary search. Eviction is LRU by bytes (the batch
+// buffers' capacity plus 8 bytes per record). A batch's bytes are never
+// changed or reused after insertion: an evicted batch that a fetch is
+// still writing stays alive through that fetch's reference (GC), with no
+// reference counting.
+//
+// mu guards parts, the LRU list and bytes; it is never held while
+// converting or while calling out of the package.
+type xcache struct {
+	max    int64
+	mu     sync.Mutex
+	parts  map[queueKey][]*xcBatch // sorted by first
+	lru    xcBatch                 // sentinel: lru.next is the most recent
+	bytes  int64
+	hits   atomic.Int64
+	misses atomic.Int64
+}
+
+type queueKey struct {
+	topic string
+	part  int32
+}
+
+// xcBatch is one converted batch, linked in the LRU list.
+type xcBatch struct {
+	key        queueKey
+	first, end int64
+	phys       []int64 // CommitLog offset of offset first+i
+	data       []byte  // the batch; read-only once cached
+	prev, next *xcBatch
+	cost       int64 // bytes counted against max
+	onLRU      bool
+}
+
+// defaultXProtoCacheBytes is the cache's size when Config leaves it 0.
+const defaultXProtoCacheBytes = 64 << 20
+
+// newXCache returns a cache of max bytes that forgets a topic's batches
+// when reg deletes it, or nil (no caching) for max <= 0.
+func newXCache(max int64, reg *topics.Registry) *xcache {
+	if max <= 0 {
+		return nil
+	}
+	c := &xcache{max: max, parts: map[queueKey][]*xcBatch{}}
+	c.lru.next, c.lru.prev = &c.lru, &c.lru
+	if reg != nil {
+		// The handler lives as long as the registry; the watch is not
+		// stopped (as the handler's own topics.Sizes).
+		reg.Watch(func(cfg topics.Config, deleted bool) {
+			if deleted {
+				c.forget(cfg.Name)
+			}
+		})
+	}
+	return c
+}
+
+// lookup returns the cached batch holding offset off of key if its record
+// at off came from CommitLog offset phys and it starts at or after
+// logStart (nil if none), and the first offset after off at which another
+// cached batch starts (MaxInt64 if none).
+func (c *xcache) lookup(key queueKey, off, phys, logStart int64) (*xcBatch, int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	bs := c.parts[key]
+	// Batches wholly or partly below the start are never served again.
+	if len(bs) > 0 && bs[0].first < logStart {
+		n := 0
+		for n < len(bs) && bs[n].first < logStart {
+			c.unlinkLocked(bs[n])
+			n++
+		}
+		bs = c.setPartLocked(key, slices.Delete(bs, 0, n))
+	}
+	// i: the first batch starting after off.
+	i, _ := slices.BinarySearchFunc(bs, off+1, func(b *xcBatch, t int64) int { return cmpInt64(b.first, t) })
+	next := int64(1<<63 - 1)
+	if i < len(bs) {
+		next = bs[i].first
+	}
+	if i == 0 || off >= bs[i-1].end {
+		return nil, next
+	}
+	b := bs[i-1]
+	if b.phys[off-b.first] != phys {
+		// Another incarnation of the topic: drop the batch.
+		c.unlinkLocked(b)
+		c.setPartLocked(key, slices.Delete(bs, i-1, i))
+		return nil, next
+	}
+	c.unlinkLocked(b)
+	c.pushLocked(b)
+	return b, next
+}
+
+// insert caches data, the batch of the offsets [first, first+len(phys)),
+// unless it overlaps a cached batch (a concurrent fetch cached it first)
+// or is too large for the cache.
+func (c *xcache) insert(key queueKey, first int64, phys []int64, data []byte) {
+	b := &xcBatch{key: key, first: first, end: first + int64(len(phys)), data: data,
+		cost: int64(cap(data)) + 8*int64(len(phys)) + 128}
+	if b.cost > c.max/4 {
+		return
+	}
+	b.phys = slices.Clone(phys)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	bs := c.parts[key]
+	i, _ := slices.BinarySearchFunc(bs, first, func(x *xcBatch, t int64) int { return cmpInt64(x.first, t) })
+	if (i > 0 && bs[i-1].end > first) || (i < len(bs) && bs[i].first < b.end) {
+		return
+	}
+	c.parts[key] = slices.Insert(bs, i, b)
+	c.pushLocked(b)
+	for c.bytes > c.max && c.lru.prev != &c.lru {
+		c.evictLocked(c.lru.prev)
+	}
+}
+
+// forget drops every batch of topic.
+func (c *xcache) forget(topic string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for key, bs := range c.parts {
+		if key.topic != topic {
+			continue
+		}
+		for _, b := range bs {
+			c.unlinkLocked(b)
+		}
+		delete(c.parts, key)
+	}
+}
+
+// evictLocked removes b, the least recently used batch.
+func (c *xcache) evictLocked(b *xcBatch) {
+	bs := c.parts[b.key]
+	if i := slices.Index(bs, b); i >= 0 {
+		c.setPartLocked(b.key, slices.Delete(bs, i, i+1))
+	}
+	c.unlinkLocked(b)
+}
+
+// setPartLocked stores a partition's batches, deleting an empty list.
+func (c *xcache) setPartLocked(key queueKey, bs []*xcBatch) []*xcBatch {
+	if len(bs) == 0 {
+		delete(c.parts, key)
+	} else {
+		c.parts[key] = bs
+	}
+	return bs
+}
+
+// unlinkLocked takes b off the LRU list and out of the byte count; the
+// caller removes it from parts.
+func (c *xcache) unlinkLocked(b *xcBatch) {
+	if !b.onLRU {
+		return
+	}
+	b.prev.next, b.next.prev = b.next, b.prev
+	b.prev, b.next, b.onLRU = nil, nil, false
+	c.bytes -= b.cost
+}
+
+// pushLocked puts b at the front of the LRU list and counts its bytes.
+func (c *xcache) pushLocked(b *xcBatch) {
+	b.prev, b.next = &c.lru, c.lru.next
+	c.lru.next.prev = b
+	c.lru.next = b
+	b.onLRU = true
+	c.bytes += b.cost
+}
+
+// size returns the bytes cached.
+func (c *xcache) size() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// XProtoCacheStats reports the converted-batch cache: bytes held, and the
+// hits and misses of RocketMQ-produced offsets fetched by Kafka clients
+// (all zero when the cache is off).
+func (h *Handler) XProtoCacheStats() (bytes, hits, misses int64) {
+	if h.xcache == nil {
+		return 0, 0, 0
+	}
+	return h.xcache.size(), h.xcache.hits.Load(), h.xcache.misses.Load()
+}
+
+// convertRun appends to parts the batches for the RocketMQ messages msgs
+// at the consecutive offsets base, base+1, ... of key, read from the
+// CommitLog offsets phys: cached batches where they cover the offsets
+// (wholly within the run, so a fetch is not made larger than its read,
+// except by the records before the fetch offset that a batch holding it
+// starts with, which clients skip as in stored Kafka batches), converted
+// ones (then cached) in between. It returns parts and their added size.
+func (h *Handler) convertRun(key queueKey, logStart, base int64, msgs [][]byte, phys []int64, parts [][]byte) ([][]byte, int) {
+	c, size := h.xcache, 0
+	end := base + int64(len(msgs))
+	for pos := base; pos < end; {
+		i := pos - base
+		stop, cacheIt := end, false
+		if c != nil {
+			b, next := c.lookup(key, pos, phys[i], logStart)
+			if b != nil && b.end <= end {
+				c.hits.Add(b.end - pos)
+				parts = append(parts, b.data)
+				size += len(b.data)
+				pos = b.end
+				continue
+			}
+			stop, cacheIt = min(end, next), b == nil
+			c.misses.Add(stop - pos)
+		}
+		out, err := convert.ToKafka(nil, pos, msgs[i:stop-base])
+		if err != nil {
+			// Cannot happen for a non-empty run; skipping keeps the
+			// partition moving (the next fetch starts after it).
+			h.log.Warn("kafkaapi: convert RocketMQ messages", "offset", pos, "count", stop-pos, "err", err)
+		} else {
+			parts = append(parts, out)
+			size += len(out)
+			if cacheIt {
+				c.insert(key, pos, phys[i:stop-base], out)
+			}
+		}
+		pos = stop
+	}
+	return parts, size
+}
+
+// holds reports whether a cached batch of key holds offset off (not yet
+// checked against the store).
+func (c *xcache) holds(key queueKey, off int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	bs := c.parts[key]
+	i, _ := slices.BinarySearchFunc(bs, off+1, func(b *xcBatch, t int64) int { return cmpInt64(b.first, t) })
+	return i > 0 && off < bs[i-1].end
+}
+
+// readParts reads a partition for a fetch from offset: the cached batches
+// holding offset and the offsets after it when there are any (then only
+// the first message of each is read from the store, to check that it is
+// the one the batch was made from), else the stored entries, converted
+// where RocketMQ-produced (fetchParts). The ReadResult is released by the
+// caller once the parts are written.
+func (h *Handler) readParts(topic string, part int32, offset, logStart int64, opt storage.ReadOptions) (*storage.ReadResult, [][]byte, int, error) {
+	if rd, parts, size := h.cachedParts(queueKey{topic, part}, offset, logStart, opt); rd != nil {
+		return rd, parts, size, nil
+	}
+	rd, err := h.store.Read(topic, part, offset, opt)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	parts, size := h.fetchParts(topic, part, logStart, rd.Entries)
+	return rd, parts, size, nil
+}
+
+// cachedParts returns consecutive cached batches from offset within
+// opt.MaxBytes (the first whatever its size unless StrictMaxBytes, as
+// storage.Read), and the read of the first message, or a nil ReadResult.
+func (h *Handler) cachedParts(key queueKey, offset, logStart int64, opt storage.ReadOptions) (*storage.ReadResult, [][]byte, int) {
+	c := h.xcache
+	if c == nil || !c.holds(key, offset) {
+		return nil, nil, 0
+	}
+	var first *storage.ReadResult
+	var parts [][]byte
+	size := 0
+	for {
+		rd, err := h.store.Read(key.topic, key.part, offset, storage.ReadOptions{MaxEntries: 1})
+		if err != nil || len(rd.Entries) == 0 || rd.Entries[0].Kind != storage.KindRocketMQ {
+			if rd != nil {
+				rd.Release()
+			}
+			break
+		}
+		b, _ := c.lookup(key, offset, rd.Entries[0].Phys, logStart)
+		if b == nil || (size+len(b.data) > opt.MaxBytes && (size > 0 || opt.StrictMaxBytes)) {
+			rd.Release()
+			break
+		}
+		if first == nil {
+			first = rd
+		} else {
+			rd.Release()
+		}
+		c.hits.Add(b.end - offset)
+		parts = append(parts, b.data)
+		size += len(b.data)
+		offset = b.end
+		if !c.holds(key, offset) {
+			break
+		}
+	}
+	return first, parts, size
+}

@@ -1,0 +1,128 @@
+package kafkaapi
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/twinmq/twinmq/broker/topics"
+	"github.com/twinmq/twinmq/storage"
+)
+
+// BenchmarkXProtoFetchCache measures the cache of converted batches
+// (xproto_cache.go) over the store of BenchmarkXProtoFetch (the same
+// records stored once per producing protocol), with the drains of that
+// benchmark, in one run:
+//
+//   - once: one consumer reading the data once, so every converted batch
+//     is a miss (the cache is emptied before each drain): verbatim,
+//     converted without a cache, converted through the cold cache. The
+//     cache must not make a single read slower.
+//   - fanout4: four consumer groups reading the same data one after the
+//     other from an empty cache (the first converts, three hit), against
+//     four verbatim drains: the case the cache is for.
+//
+// Metrics: MB/s of values served each way, their ratios, and the bytes
+// the cache holds after the drains (B/op counts the allocations, the
+// converted batches included).
+//
+//	go test ./broker/kafkaapi -run '^$' -bench XProtoFetchCache -benchtime 20x
+func BenchmarkXProtoFetchCache(b *testing.B) {
+	plain, cached := xcBenchHandlers(b)
+	reset := func() { cached.xcache = newXCache(defaultXProtoCacheBytes, nil) }
+	var out []byte
+	mb := func(b *testing.B, drains int) float64 { return float64(b.N*drains) * xbRecords * xbValueSize / 1e6 }
+	b.Run("once", func(b *testing.B) {
+		var same, conv, cold time.Duration
+		b.SetBytes(3 * xbRecords * xbValueSize)
+		b.ReportAllocs()
+		for b.Loop() {
+			reset()
+			t0 := time.Now()
+			xbDrainFetch(b, cached, "kafka-produced", &out)
+			t1 := time.Now()
+			xbDrainFetch(b, plain, "rocketmq-produced", &out)
+			t2 := time.Now()
+			xbDrainFetch(b, cached, "rocketmq-produced", &out)
+			same, conv, cold = same+t1.Sub(t0), conv+t2.Sub(t1), cold+time.Since(t2)
+		}
+		b.ReportMetric(mb(b, 1)/same.Seconds(), "verbatim-MB/s")
+		b.ReportMetric(mb(b, 1)/conv.Seconds(), "converted-MB/s")
+		b.ReportMetric(mb(b, 1)/cold.Seconds(), "cold-cache-MB/s")
+		b.ReportMetric(same.Seconds()/conv.Seconds(), "converted/verbatim")
+		b.ReportMetric(same.Seconds()/cold.Seconds(), "cold-cache/verbatim")
+		b.ReportMetric(float64(cached.xcache.size())/(1<<20), "cache-MiB")
+	})
+	b.Run("warm", func(b *testing.B) {
+		var same, conv time.Duration
+		reset()
+		xbDrainFetch(b, cached, "rocketmq-produced", &out)
+		b.SetBytes(2 * xbRecords * xbValueSize)
+		b.ReportAllocs()
+		for b.Loop() {
+			t0 := time.Now()
+			xbDrainFetch(b, cached, "kafka-produced", &out)
+			t1 := time.Now()
+			xbDrainFetch(b, cached, "rocketmq-produced", &out)
+			same, conv = same+t1.Sub(t0), conv+time.Since(t1)
+		}
+		b.ReportMetric(mb(b, 1)/same.Seconds(), "verbatim-MB/s")
+		b.ReportMetric(mb(b, 1)/conv.Seconds(), "cached-MB/s")
+		b.ReportMetric(same.Seconds()/conv.Seconds(), "cached/verbatim")
+	})
+	b.Run("fanout4", func(b *testing.B) {
+		const groups = 4
+		var same, conv time.Duration
+		b.SetBytes(2 * groups * xbRecords * xbValueSize)
+		b.ReportAllocs()
+		for b.Loop() {
+			reset()
+			t0 := time.Now()
+			for range groups {
+				xbDrainFetch(b, cached, "kafka-produced", &out)
+			}
+			t1 := time.Now()
+			for range groups {
+				xbDrainFetch(b, cached, "rocketmq-produced", &out)
+			}
+			same, conv = same+t1.Sub(t0), conv+time.Since(t1)
+		}
+		b.ReportMetric(mb(b, groups)/same.Seconds(), "verbatim-MB/s")
+		b.ReportMetric(mb(b, groups)/conv.Seconds(), "cached-MB/s")
+		b.ReportMetric(same.Seconds()/conv.Seconds(), "cached/verbatim")
+		_, hits, misses := cached.XProtoCacheStats()
+		b.ReportMetric(float64(hits)/float64(hits+misses), "hit-ratio")
+		b.ReportMetric(float64(cached.xcache.size())/(1<<20), "cache-MiB")
+	})
+}
+
+// xcBenchHandlers returns two handlers over one store holding
+// BenchmarkXProtoFetch's data: one without and one with the cache.
+func xcBenchHandlers(b *testing.B) (plain, cached *Handler) {
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	st, err := storage.Open(ctx, storage.Config{Dir: b.TempDir(), SegmentSize: 64 << 20, Logger: log})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	reg, err := topics.Open(ctx, st, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { reg.Close() })
+	plain, cached = xcHandler(b, st, reg, -1), xcHandler(b, st, reg, 0)
+	for _, name := range []string{"kafka-produced", "rocketmq-produced"} {
+		cfg, err := reg.Create(ctx, topics.Config{Name: name, Queues: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		entries := xbRocketMQEntries(name)
+		if name == "kafka-produced" {
+			entries = xbKafkaEntries(b, plain, cfg)
+		}
+		xbAppend(b, st, entries)
+	}
+	return plain, cached
+}
