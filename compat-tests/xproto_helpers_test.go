@@ -36,6 +36,7 @@ type xBroker struct {
 	store     *storage.Store
 	reg       *topics.Registry
 	offs      *offsets.Table
+	kafka     *kafkaapi.Handler
 }
 
 func startXBroker(t *testing.T) *xBroker {
@@ -127,7 +128,7 @@ func startXBroker(t *testing.T) *xBroker {
 	c.stopNS = func() {}
 	t.Cleanup(stop)
 	waitFor(t, 5*time.Second, func() bool { r, ok := ns.Table().Route("TBW102"); return ok && len(r.BrokerDatas) > 0 })
-	return &xBroker{kafkaAddr: ksrv.Addr().String(), rmq: c, store: store, reg: reg, offs: offs}
+	return &xBroker{kafkaAddr: ksrv.Addr().String(), rmq: c, store: store, reg: reg, offs: offs, kafka: kh}
 }
 
 // createXTopic creates a topic with the Kafka admin API and waits until

@@ -3,7 +3,9 @@ package compattests
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +24,13 @@ import (
 //
 //	kafka-data-ratio: RocketMQ consumer / Kafka consumer on Kafka data
 //	rmq-data-ratio:   Kafka consumer / RocketMQ consumer on RocketMQ data
+//	kafka-reader:     franz-go on RocketMQ data / franz-go on Kafka data
+//
+// Each round produces the RocketMQ data afresh (twice), so that the
+// first franz-go read of it converts every batch (the broker's cache of
+// converted batches is cold) and so that a fan-out of four franz-go
+// consumers reading at once (four groups) starts from a cold cache too;
+// the fan-out is compared with four franz-go consumers of the Kafka data.
 //
 // It is a measurement, not a check (timings are never asserted), and
 // takes a few seconds of both cores, so it runs only when asked:
@@ -31,23 +40,43 @@ func TestXProtoReadRatio(t *testing.T) {
 	if os.Getenv("TWINMQ_XPROTO_PERF") == "" {
 		t.Skip("a throughput measurement; set TWINMQ_XPROTO_PERF=1 to run it")
 	}
-	const n, size = 50_000, 1 << 10
+	const n, size, groups = 50_000, 1 << 10, 4
 	xb := startXBroker(t)
-	kTopic, rTopic := kafkaTopicName(t, "perf-kafka"), kafkaTopicName(t, "perf-rmq")
+	kTopic := kafkaTopicName(t, "perf-kafka")
 	xb.createXTopic(t, kTopic, 2)
-	xb.createXTopic(t, rTopic, 2)
 	val := make([]byte, size) // incompressible: no codec makes a read cheap
 	_, _ = rand.Read(val)
 	produceKgoN(t, xb, kTopic, n, val)
-	produceRmqN(t, xb, rTopic, n, val)
 	for round := range 3 { // the first round warms caches and clients
+		rTopic, fTopic := kafkaTopicName(t, fmt.Sprint("perf-rmq-", round)), kafkaTopicName(t, fmt.Sprint("perf-fan-", round))
+		xb.createXTopic(t, rTopic, 2)
+		xb.createXTopic(t, fTopic, 2)
+		produceRmqN(t, xb, rTopic, n, val)
+		produceRmqN(t, xb, fTopic, n, val)
 		kk := rate(n*size, func() { readKgoN(t, xb, kTopic, n) })
 		kr := rate(n*size, func() { readPullN(t, xb, kTopic, n) })
 		rr := rate(n*size, func() { readPullN(t, xb, rTopic, n) })
-		rk := rate(n*size, func() { readKgoN(t, xb, rTopic, n) })
+		rk := rate(n*size, func() { readKgoN(t, xb, rTopic, n) })     // cold cache
+		rkWarm := rate(n*size, func() { readKgoN(t, xb, rTopic, n) }) // a second group
+		kf := rate(groups*n*size, func() { readKgoFanout(t, xb, kTopic, n, groups) })
+		rf := rate(groups*n*size, func() { readKgoFanout(t, xb, fTopic, n, groups) })
+		cached, hits, misses := xb.kafka.XProtoCacheStats()
 		t.Logf("round %d, %d x %d B: Kafka data: franz-go %.0f MB/s, rocketmq pull %.0f MB/s, ratio %.2f; "+
-			"RocketMQ data: rocketmq pull %.0f MB/s, franz-go %.0f MB/s, ratio %.2f", round, n, size, kk, kr, kr/kk, rr, rk, rk/rr)
+			"RocketMQ data: rocketmq pull %.0f MB/s, franz-go %.0f MB/s, ratio %.2f; "+
+			"franz-go on RocketMQ / Kafka data: once %.2f (cold cache), again %.2f, %d groups at once %.0f / %.0f MB/s = %.2f; "+
+			"cache %.1f MiB, hits %d, misses %d",
+			round, n, size, kk, kr, kr/kk, rr, rk, rk/rr, rk/kk, rkWarm/kk, groups, rf, kf, rf/kf,
+			float64(cached)/(1<<20), hits, misses)
 	}
+}
+
+// readKgoFanout runs groups franz-go readers of topic at once (readKgoN).
+func readKgoFanout(t *testing.T, xb *xBroker, topic string, n, groups int) {
+	var wg sync.WaitGroup
+	for range groups {
+		wg.Go(func() { readKgoN(t, xb, topic, n) })
+	}
+	wg.Wait()
 }
 
 func rate(bytes int, fn func()) float64 {
@@ -85,11 +114,13 @@ func produceRmqN(t *testing.T, xb *xBroker, topic string, n int, val []byte) {
 }
 
 // readKgoN reads both partitions from offset 0 until n records arrived.
+// It may run on goroutines of its own, so it reports with t.Error.
 func readKgoN(t *testing.T, xb *xBroker, topic string, n int) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(xb.kafkaAddr), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
 		topic: {0: kgo.NewOffset().At(0), 1: kgo.NewOffset().At(0)}}))
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -97,7 +128,8 @@ func readKgoN(t *testing.T, xb *xBroker, topic string, n int) {
 	for got := 0; got < n; {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			t.Fatalf("franz-go read %d of %d", got, n)
+			t.Errorf("franz-go read %d of %d", got, n)
+			return
 		}
 		got += fs.NumRecords()
 	}
