@@ -1,8 +1,8 @@
 package remoting
 
 import (
-	"bytes"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -42,7 +42,8 @@ func appendJSONHeader(dst []byte, c *Command) []byte {
 			dst = appendJSONString(dst, v)
 		}
 	default:
-		for i, k := range sortedKeys(c.ExtFields) {
+		var arr [16]string
+		for i, k := range sortedKeys(arr[:0], c.ExtFields) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
@@ -101,10 +102,13 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// jsonScanner reads one JSON header. It allocates only for the strings it
-// returns and for strings that contain escapes.
+// jsonScanner reads one JSON header from a string copy of it: every key
+// and value it returns is a substring of that one copy, so a header costs
+// one string allocation whatever its field count (the SEND_MESSAGE_V2 of
+// the Go client has 14); only strings with escapes or invalid UTF-8 get
+// their own.
 type jsonScanner struct {
-	b []byte
+	b string
 	i int
 }
 
@@ -151,7 +155,7 @@ const (
 
 // decodeJSONHeader decodes a JSON header leniently (package doc).
 func decodeJSONHeader(h []byte) (*Command, error) {
-	s := jsonScanner{b: h}
+	s := jsonScanner{b: string(h)}
 	c := &Command{}
 	s.ws()
 	if !s.consume('{') {
@@ -186,7 +190,7 @@ func decodeJSONHeader(h []byte) (*Command, error) {
 
 // field reads one "key":value member of the header object into c.
 func (s *jsonScanner) field(c *Command) error {
-	key, err := s.stringBytes()
+	key, err := s.stringValue()
 	if err != nil {
 		return err
 	}
@@ -195,7 +199,7 @@ func (s *jsonScanner) field(c *Command) error {
 		return s.errorf("want ':'")
 	}
 	s.ws()
-	switch string(key) {
+	switch key {
 	case "code":
 		c.Code, err = s.int32Value("code")
 	case "version":
@@ -262,18 +266,19 @@ func (s *jsonScanner) extFields(c *Command) error {
 		return s.errorf("extFields is not an object")
 	}
 	if c.ExtFields == nil {
-		c.ExtFields = make(map[string]string, 8)
+		// Size the map once: each member has a ':' (a value may hold more,
+		// which only over-sizes it).
+		c.ExtFields = make(map[string]string, min(strings.Count(s.b[s.i:], ":"), 64))
 	}
 	s.ws()
 	if s.consume('}') {
 		return nil
 	}
 	for {
-		kb, err := s.stringBytes()
+		k, err := s.stringValue()
 		if err != nil {
 			return err
 		}
-		k := string(kb)
 		s.ws()
 		if !s.consume(':') {
 			return s.errorf("want ':'")
@@ -307,8 +312,8 @@ func (s *jsonScanner) extFields(c *Command) error {
 func (s *jsonScanner) value() (string, jsonKind, error) {
 	switch c := s.peek(); {
 	case c == '"':
-		b, err := s.stringBytes()
-		return string(b), kindString, err
+		v, err := s.stringValue()
+		return v, kindString, err
 	case c == '-' || (c >= '0' && c <= '9'):
 		return s.number()
 	case c == 't':
@@ -319,14 +324,14 @@ func (s *jsonScanner) value() (string, jsonKind, error) {
 		return "", kindNull, s.literal("null")
 	case c == '{' || c == '[':
 		raw, err := s.skipComposite()
-		return string(raw), kindRaw, err
+		return raw, kindRaw, err
 	default:
 		return "", kindNull, s.errorf("want a value")
 	}
 }
 
 func (s *jsonScanner) literal(lit string) error {
-	if !bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
+	if !strings.HasPrefix(s.b[s.i:], lit) {
 		return s.errorf("want %s", lit)
 	}
 	s.i += len(lit)
@@ -366,30 +371,30 @@ func (s *jsonScanner) number() (string, jsonKind, error) {
 		}
 	}
 	text := s.b[start:s.i]
-	if integer && string(text) == "-0" {
+	if integer && text == "-0" {
 		return "0", kindNumber, nil
 	}
-	return string(text), kindNumber, nil
+	return text, kindNumber, nil
 }
 
 // skipComposite skips an object or array, checking only that brackets nest
 // and strings terminate, and returns its raw text. It is iterative, so deep
 // nesting costs no stack.
-func (s *jsonScanner) skipComposite() ([]byte, error) {
+func (s *jsonScanner) skipComposite() (string, error) {
 	start := s.i
 	var stack []byte
 	for s.i < len(s.b) {
 		switch c := s.b[s.i]; c {
 		case '"':
-			if _, err := s.stringBytes(); err != nil {
-				return nil, err
+			if _, err := s.stringValue(); err != nil {
+				return "", err
 			}
 			continue
 		case '{', '[':
 			stack = append(stack, c)
 		case '}', ']':
 			if len(stack) == 0 || (c == '}') != (stack[len(stack)-1] == '{') {
-				return nil, s.errorf("mismatched %q", c)
+				return "", s.errorf("mismatched %q", c)
 			}
 			stack = stack[:len(stack)-1]
 			if len(stack) == 0 {
@@ -399,16 +404,16 @@ func (s *jsonScanner) skipComposite() ([]byte, error) {
 		}
 		s.i++
 	}
-	return nil, s.errorf("unterminated object or array")
+	return "", s.errorf("unterminated object or array")
 }
 
-// stringBytes reads a JSON string. Without escapes it returns a slice of the
-// input; otherwise a new buffer. The result is valid UTF-8: invalid input
-// bytes and lone surrogates become U+FFFD. Raw control characters are
+// stringValue reads a JSON string. Without escapes it returns a substring
+// of the input; otherwise a new string. The result is valid UTF-8: invalid
+// input bytes and lone surrogates become U+FFFD. Raw control characters are
 // accepted (fastjson accepts them).
-func (s *jsonScanner) stringBytes() ([]byte, error) {
+func (s *jsonScanner) stringValue() (string, error) {
 	if !s.consume('"') {
-		return nil, s.errorf("want a string")
+		return "", s.errorf("want a string")
 	}
 	start := s.i
 	for s.i < len(s.b) {
@@ -416,8 +421,8 @@ func (s *jsonScanner) stringBytes() ([]byte, error) {
 		case '"':
 			raw := s.b[start:s.i]
 			s.i++
-			if !utf8.Valid(raw) {
-				raw = bytes.ToValidUTF8(raw, []byte("\uFFFD"))
+			if !utf8.ValidString(raw) {
+				raw = strings.ToValidUTF8(raw, "\uFFFD")
 			}
 			return raw, nil
 		case '\\':
@@ -425,58 +430,66 @@ func (s *jsonScanner) stringBytes() ([]byte, error) {
 		}
 		s.i++
 	}
-	return nil, s.errorf("unterminated string")
+	return "", s.errorf("unterminated string")
 }
 
 // unescape continues a string that has an escape at s.i.
-func (s *jsonScanner) unescape(start int) ([]byte, error) {
-	buf := make([]byte, 0, s.i-start+16)
-	buf = append(buf, s.b[start:s.i]...)
+func (s *jsonScanner) unescape(start int) (string, error) {
+	// A Builder hands its bytes over as the string: one allocation (the
+	// properties value of every send has \u0001 and \u0002 escapes).
+	var buf strings.Builder
+	buf.Grow(s.i - start + 16)
+	buf.WriteString(s.b[start:s.i])
 	for s.i < len(s.b) {
+		run := s.i
+		for s.i < len(s.b) && s.b[s.i] != '"' && s.b[s.i] != '\\' {
+			s.i++
+		}
+		buf.WriteString(s.b[run:s.i])
+		if s.i >= len(s.b) {
+			break
+		}
 		c := s.b[s.i]
 		s.i++
-		switch c {
-		case '"':
-			if !utf8.Valid(buf) {
-				buf = bytes.ToValidUTF8(buf, []byte("\uFFFD"))
+		if c == '"' {
+			out := buf.String()
+			if !utf8.ValidString(out) {
+				out = strings.ToValidUTF8(out, "\uFFFD")
 			}
-			return buf, nil
-		case '\\':
-			if s.i >= len(s.b) {
-				return nil, s.errorf("unterminated escape")
+			return out, nil
+		}
+		if s.i >= len(s.b) {
+			return "", s.errorf("unterminated escape")
+		}
+		e := s.b[s.i]
+		s.i++
+		switch e {
+		case '"', '\\', '/':
+			buf.WriteByte(e)
+		case 'b':
+			buf.WriteByte('\b')
+		case 'f':
+			buf.WriteByte('\f')
+		case 'n':
+			buf.WriteByte('\n')
+		case 'r':
+			buf.WriteByte('\r')
+		case 't':
+			buf.WriteByte('\t')
+		case 'u':
+			r, ok := s.hex4()
+			if !ok {
+				return "", s.errorf("bad \\u escape")
 			}
-			e := s.b[s.i]
-			s.i++
-			switch e {
-			case '"', '\\', '/':
-				buf = append(buf, e)
-			case 'b':
-				buf = append(buf, '\b')
-			case 'f':
-				buf = append(buf, '\f')
-			case 'n':
-				buf = append(buf, '\n')
-			case 'r':
-				buf = append(buf, '\r')
-			case 't':
-				buf = append(buf, '\t')
-			case 'u':
-				r, ok := s.hex4()
-				if !ok {
-					return nil, s.errorf("bad \\u escape")
-				}
-				if utf16.IsSurrogate(r) {
-					r = s.lowSurrogate(r)
-				}
-				buf = utf8.AppendRune(buf, r)
-			default:
-				return nil, s.errorf("bad escape %q", e)
+			if utf16.IsSurrogate(r) {
+				r = s.lowSurrogate(r)
 			}
+			buf.WriteRune(r)
 		default:
-			buf = append(buf, c)
+			return "", s.errorf("bad escape %q", e)
 		}
 	}
-	return nil, s.errorf("unterminated string")
+	return "", s.errorf("unterminated string")
 }
 
 // lowSurrogate completes the surrogate pair started by hi if a \uXXXX low

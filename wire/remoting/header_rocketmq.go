@@ -33,7 +33,8 @@ func appendBinaryHeader(dst []byte, c *Command) []byte {
 	dst = append(dst, c.Remark...)
 	lenAt := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
-	for _, k := range sortedKeys(c.ExtFields) {
+	var arr [16]string
+	for _, k := range sortedKeys(arr[:0], c.ExtFields) {
 		v := c.ExtFields[k]
 		dst = appendU16(dst, uint16(len(k)))
 		dst = append(dst, k...)
@@ -68,13 +69,18 @@ func decodeBinaryHeader(h []byte) (*Command, error) {
 	}
 	// Each entry takes at least 6 bytes; size the map by that bound.
 	c.ExtFields = make(map[string]string, min(len(ext.b)/6, 64))
+	// Keys and values are substrings of one copy of the map's bytes.
+	all := string(ext.b)
 	for ext.remaining() > 0 && ext.err == nil {
 		kl := ext.i16("extFields key length")
-		k := ext.bytes(int(kl), "extFields key")
+		k0 := ext.off
+		ext.bytes(int(kl), "extFields key")
+		k1 := ext.off
 		vl := ext.i32("extFields value length")
-		v := ext.bytes(int(vl), "extFields value")
+		v0 := ext.off
+		ext.bytes(int(vl), "extFields value")
 		if ext.err == nil {
-			c.ExtFields[string(k)] = string(v)
+			c.ExtFields[all[k0:k1]] = all[v0:ext.off]
 		}
 	}
 	if ext.err != nil {
@@ -83,9 +89,9 @@ func decodeBinaryHeader(h []byte) (*Command, error) {
 	return c, nil
 }
 
-// sortedKeys returns the keys of m in ascending order.
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
+// sortedKeys appends the keys of m to keys (a caller's stack array, so
+// that encoding a header allocates nothing for them) in ascending order.
+func sortedKeys(keys []string, m map[string]string) []string {
 	for k := range m {
 		keys = append(keys, k)
 	}

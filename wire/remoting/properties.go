@@ -93,7 +93,7 @@ func eachProperty(s []byte) func(yield func(k, v []byte) bool) {
 // it. Pairs are written as given; ValidateProperties tells whether
 // ParseProperties will read m back.
 func AppendProperties(dst []byte, m map[string]string) []byte {
-	for _, k := range sortedKeys(m) {
+	for _, k := range sortedKeys(make([]string, 0, len(m)), m) {
 		dst = AppendProperty(dst, k, m[k])
 	}
 	return dst

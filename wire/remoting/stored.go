@@ -190,9 +190,9 @@ func DecodeStoredMessage(b []byte) (MessageExt, int, error) {
 	m.CommitLogOffset = r.i64("PHYSICALOFFSET")
 	m.SysFlag = r.i32("SYSFLAG")
 	m.BornTimestamp = r.i64("BORNTIMESTAMP")
-	m.BornHost = readHost(&r, m.SysFlag&SysFlagBornHostV6 != 0, "BORNHOST")
+	m.BornHost = readHost(&r, m.SysFlag&SysFlagBornHostV6 != 0, "BORNHOST", "BORNHOST port")
 	m.StoreTimestamp = r.i64("STORETIMESTAMP")
-	m.StoreHost = readHost(&r, m.SysFlag&SysFlagStoreHostV6 != 0, "STOREHOST")
+	m.StoreHost = readHost(&r, m.SysFlag&SysFlagStoreHostV6 != 0, "STOREHOST", "STOREHOST port")
 	m.ReconsumeTimes = r.i32("RECONSUMETIMES")
 	m.PreparedTransactionOffset = r.i64("PreparedTransactionOffset")
 	m.Body = r.bytes(int(r.i32("BODYLEN")), "BODY")
@@ -213,7 +213,9 @@ func DecodeStoredMessage(b []byte) (MessageExt, int, error) {
 	return m, size, nil
 }
 
-func readHost(r *reader, v6 bool, field string) netip.AddrPort {
+// readHost reads an address and its port; the field names are constants
+// so that no name is built per message.
+func readHost(r *reader, v6 bool, field, portField string) netip.AddrPort {
 	var a netip.Addr
 	if v6 {
 		if ip := r.bytes(16, field); ip != nil {
@@ -222,7 +224,7 @@ func readHost(r *reader, v6 bool, field string) netip.AddrPort {
 	} else if ip := r.bytes(4, field); ip != nil {
 		a = netip.AddrFrom4([4]byte(ip))
 	}
-	port := r.i32(field + " port")
+	port := r.i32(portField)
 	if port < 0 || port > 0xFFFF {
 		r.fail("%s port %d", field, port)
 		return netip.AddrPort{}
