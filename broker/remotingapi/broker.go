@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,7 @@ const (
 	autoCreateTopicQueues   = 8
 	maxPullMessages         = 32
 	maxPullBytes            = 4 << 20
+	replyHeaderCap          = 384 // bytes reserved for a reply's frame header
 )
 
 // Config configures a Broker. The zero value of every field but
@@ -108,6 +110,10 @@ type Broker struct {
 	opaque    atomic.Int32
 	reg       *registrar
 	delay     atomic.Pointer[delayHook] // nil until EnableDelay (sendback.go)
+	// wakes feeds woken long polls to the wake workers, running once
+	// wakeWorkers is set (pull.go).
+	wakes       chan *parkedPull
+	wakeWorkers atomic.Bool
 
 	ctx      context.Context // ends at Close; parents every request
 	cancel   context.CancelFunc
@@ -129,7 +135,7 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.T
 		store: store, topics: reg, offsets: offs, storeHost: host,
 		uniq:    remoting.NewUniqIDGenerator(host.Addr(), os.Getpid(), 0, cfg.Now),
 		clients: newClientTable(), locks: newLockTable(), pending: newPendingTable(),
-		ctx: ctx, cancel: cancel,
+		ctx: ctx, cancel: cancel, wakes: make(chan *parkedPull, wakeQueueLen),
 	}
 	b.codes = b.handlers()
 	b.reg = newRegistrar(b)
@@ -166,12 +172,18 @@ func (b *Broker) handlers() map[int32]handlerFunc {
 }
 
 // Start registers with the name servers (now, every RegisterInterval and
-// after every topic change) and expires silent clients, until Close.
+// after every topic change), expires silent clients and answers woken long
+// polls, until Close.
 func (b *Broker) Start() {
 	b.unwatch = b.topics.Watch(func(topics.Config, bool) { b.reg.kick() })
-	b.wg.Add(2)
+	workers := runtime.GOMAXPROCS(0)
+	b.wg.Add(2 + workers)
 	go func() { defer b.wg.Done(); b.reg.run(b.ctx) }()
 	go func() { defer b.wg.Done(); b.expireLoop(b.ctx) }()
+	for range workers {
+		go func() { defer b.wg.Done(); b.wakeLoop(b.ctx) }()
+	}
+	b.wakeWorkers.Store(true)
 }
 
 // Close stops registration (unregistering from the name servers) and
@@ -181,6 +193,7 @@ func (b *Broker) Close(ctx context.Context) {
 		if b.unwatch != nil {
 			b.unwatch()
 		}
+		b.wakeWorkers.Store(false)
 		b.cancel()
 		b.wg.Wait()
 		b.reg.unregister(ctx)
@@ -237,7 +250,8 @@ func (b *Broker) reply(c *netio.Conn, req, resp *remoting.Command) {
 	if req.IsOneway() {
 		return
 	}
-	_ = c.Write(remoting.AppendCommand(nil, resp))
+	// One allocation: a send response's header is about 250 bytes.
+	_ = c.Write(remoting.AppendCommand(make([]byte, 0, replyHeaderCap+len(resp.Body)), resp))
 }
 
 // expireLoop drops clients and locks that went silent.

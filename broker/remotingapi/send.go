@@ -44,7 +44,7 @@ type sendRequest struct {
 }
 
 func parseSendRequest(m map[string]string) (sendRequest, error) {
-	e := ext{m: sendHeader(m)}
+	e := sendHeader(m)
 	e.require("topic")
 	r := sendRequest{
 		topic: e.str("topic"), defaultTopic: e.str("defaultTopic"),
