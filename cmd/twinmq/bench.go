@@ -153,6 +153,7 @@ func newBenchRocketMQCommand() *cobra.Command {
 	f.IntVar(&cfg.Messages, "messages", 20_000, "messages to send and consume per run")
 	f.IntVar(&cfg.Size, "size", 1024, "bytes per message body (>= 16)")
 	f.IntSliceVar(&producers, "producers", []int{1, 16}, "concurrent sync producers; one run per value")
+	f.BoolVar(&cfg.ConsumeAfterSend, "consume-after-send", false, "start the consumer after the sends, so the send phase's broker CPU is the sends' alone")
 	f.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "give up a run after this long")
 	return cmd
 }

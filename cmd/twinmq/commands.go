@@ -40,6 +40,8 @@ func newRootCommand(environ []string) *cobra.Command {
 		RunE:  action(environ, run),
 	}
 	addServeFlags(serve.Flags())
+	addCPUProfile(root)
+	addCPUProfile(serve)
 
 	namesrv := &cobra.Command{
 		Use:   "namesrv",

@@ -31,6 +31,10 @@ type RocketMQConfig struct {
 	// CPU, when set, reports the broker's CPU time so far; the result then
 	// gives CPU per message.
 	CPU func() (time.Duration, error)
+	// ConsumeAfterSend starts the consumer once every send is acknowledged,
+	// so the send phase's broker CPU is the sends' alone (with a concurrent
+	// consumer one producer's every send also wakes and answers a pull).
+	ConsumeAfterSend bool
 }
 
 // SendResult is a Result with the send phase timed on its own: the rate
@@ -38,6 +42,19 @@ type RocketMQConfig struct {
 type SendResult struct {
 	Result
 	SendElapsed time.Duration // first send to last acknowledgement
+	// SendCPU is the broker's CPU time during the send phase; IdleCPU its
+	// CPU time over an idle interval as long as SendElapsed (clients
+	// connected, nothing sent), when measured.
+	SendCPU, IdleCPU time.Duration
+}
+
+// SendCPUPerMessage is the broker's CPU time of the send phase per
+// message, idle CPU not subtracted (0 when unknown).
+func (r SendResult) SendCPUPerMessage() time.Duration {
+	if r.Records == 0 {
+		return 0
+	}
+	return r.SendCPU / time.Duration(r.Records)
 }
 
 // SendsPerSec is acknowledged messages per second of the send phase.
@@ -61,6 +78,13 @@ func (r SendResult) String() string {
 	}
 	if r.BrokerCPU > 0 {
 		s += fmt.Sprintf("  broker CPU %v (%.1f µs/msg)", r.BrokerCPU.Round(time.Millisecond), float64(r.CPUPerMessage())/1e3)
+	}
+	if r.SendCPU > 0 && r.SendCPU != r.BrokerCPU {
+		s += fmt.Sprintf("  send phase %.1f µs/msg", float64(r.SendCPUPerMessage())/1e3)
+	}
+	if r.IdleCPU >= 0 && r.SendCPU > 0 && r.Records > 0 {
+		s += fmt.Sprintf("  idle over the send phase %v (%.1f µs/msg)", r.IdleCPU.Round(time.Millisecond),
+			float64(r.IdleCPU/time.Duration(r.Records))/1e3)
 	}
 	return s
 }
@@ -116,13 +140,24 @@ func RunRocketMQ(ctx context.Context, target string, cfg RocketMQConfig) (SendRe
 		return SendResult{}, fmt.Errorf("loadtest: create topic %s: %w", cfg.Topic, err)
 	}
 	cons := &rmqConsumer{seen: make([]uint32, cfg.Messages), lat: make([]time.Duration, 0, cfg.Messages), done: make(chan struct{})}
-	pc, err := startRMQConsumer(ctx, cfg, resolver, run, cons)
-	if err != nil {
-		return SendResult{}, err
+	var pc rocketmq.PushConsumer
+	defer func() {
+		if pc != nil {
+			_ = pc.Shutdown()
+		}
+	}()
+	startConsumer := func() (err error) {
+		pc, err = startRMQConsumer(ctx, cfg, resolver, run, cons)
+		return err
 	}
-	defer pc.Shutdown()
+	if !cfg.ConsumeAfterSend {
+		if err := startConsumer(); err != nil {
+			return SendResult{}, err
+		}
+	}
 
-	res := SendResult{Result: Result{Target: target}}
+	res := SendResult{Result: Result{Target: target}, SendCPU: -1, IdleCPU: -1}
+	var err error
 	var cpu0 time.Duration
 	if cfg.CPU != nil {
 		if cpu0, err = cfg.CPU(); err != nil {
@@ -135,6 +170,18 @@ func RunRocketMQ(ctx context.Context, target string, cfg RocketMQConfig) (SendRe
 		return res, err
 	}
 	sendDone := time.Since(start)
+	if cfg.CPU != nil {
+		cpu1, err := cfg.CPU()
+		if err != nil {
+			return res, fmt.Errorf("loadtest: broker CPU: %w", err)
+		}
+		res.SendCPU = cpu1 - cpu0
+	}
+	if cfg.ConsumeAfterSend {
+		if err := startConsumer(); err != nil {
+			return res, err
+		}
+	}
 	select {
 	case <-cons.done:
 	case <-ctx.Done():
@@ -147,6 +194,11 @@ func RunRocketMQ(ctx context.Context, target string, cfg RocketMQConfig) (SendRe
 			return res, fmt.Errorf("loadtest: broker CPU: %w", err)
 		}
 		res.BrokerCPU = cpu1 - cpu0
+		// The same interval idle, to tell per-send CPU from what the broker
+		// spends anyway.
+		if res.IdleCPU, err = idleCPU(ctx, cfg.CPU, sendDone); err != nil {
+			return res, err
+		}
 	}
 	res.SendElapsed = sendDone
 	res.Records, res.Bytes = int64(cfg.Messages), int64(cfg.Messages)*int64(cfg.Size)
@@ -156,6 +208,26 @@ func RunRocketMQ(ctx context.Context, target string, cfg RocketMQConfig) (SendRe
 	res.Lost, res.Duplicates = checkSeen(cons.seen)
 	cons.mu.Unlock()
 	return res, nil
+}
+
+// idleCPU is the broker's CPU time over d with nothing sent; the clients
+// stay connected, so their heartbeats, long polls and the name-server
+// registration loop count, as they do during a run.
+func idleCPU(ctx context.Context, cpu func() (time.Duration, error), d time.Duration) (time.Duration, error) {
+	c0, err := cpu()
+	if err != nil {
+		return 0, fmt.Errorf("loadtest: broker CPU: %w", err)
+	}
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	c1, err := cpu()
+	if err != nil {
+		return 0, fmt.Errorf("loadtest: broker CPU: %w", err)
+	}
+	return c1 - c0, nil
 }
 
 // sendRocketMQ sends every message with SendSync from cfg.Producers
