@@ -36,6 +36,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/twinmq/twinmq/broker/kvlog"
 	"github.com/twinmq/twinmq/storage"
@@ -79,7 +80,18 @@ type Table struct {
 	writeMu sync.Mutex // serializes writes so m matches the log order
 	mu      sync.RWMutex
 	m       map[Key]Value
+	// pending holds CommitAsync offsets not yet written (guarded by mu);
+	// FetchValue sees them first.
+	pending map[Key]Value
+
+	stop chan struct{}
+	done chan struct{}
 }
+
+// asyncFlushInterval is how often CommitAsync offsets are written: the
+// Java broker persists consumer offsets every 5 s; this bounds what a crash
+// can take back to a tenth of a second.
+const asyncFlushInterval = 100 * time.Millisecond
 
 // Open replays the table from store.
 func Open(ctx context.Context, store *storage.Store, logger *slog.Logger) (*Table, error) {
@@ -90,7 +102,8 @@ func Open(ctx context.Context, store *storage.Store, logger *slog.Logger) (*Tabl
 	if err != nil {
 		return nil, fmt.Errorf("offsets: %w", err)
 	}
-	t := &Table{kv: kv, log: logger, m: make(map[Key]Value)}
+	t := &Table{kv: kv, log: logger, m: make(map[Key]Value), pending: make(map[Key]Value),
+		stop: make(chan struct{}), done: make(chan struct{})}
 	for k, v := range kv.Snapshot() {
 		key, err := DecodeKey([]byte(k))
 		if err != nil {
@@ -104,11 +117,75 @@ func Open(ctx context.Context, store *storage.Store, logger *slog.Logger) (*Tabl
 		}
 		t.m[key] = val
 	}
+	go t.flushLoop()
 	return t, nil
 }
 
-// Close stops the table's background compaction.
-func (t *Table) Close() { t.kv.Close() }
+// Close writes the pending CommitAsync offsets and stops the table's
+// background work.
+func (t *Table) Close() {
+	select {
+	case <-t.stop:
+	default:
+		close(t.stop)
+		<-t.done
+	}
+	t.kv.Close()
+}
+
+// CommitAsync records offset at once (Fetch sees it) and writes it with
+// the next periodic flush, coalescing repeated commits of the same queue.
+// It is for commits nobody waits on: the offset a RocketMQ pull carries
+// (PULL_MESSAGE's commit-offset flag), written for every pull otherwise.
+func (t *Table) CommitAsync(group, topic string, queue int32, offset int64) {
+	if group == "" || topic == "" {
+		return
+	}
+	t.mu.Lock()
+	t.pending[Key{group, topic, queue}] = Value{Offset: offset, LeaderEpoch: -1}
+	t.mu.Unlock()
+}
+
+func (t *Table) flushLoop() {
+	defer close(t.done)
+	tick := time.NewTicker(asyncFlushInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.stop:
+			t.flushPending(context.Background())
+			return
+		case <-tick.C:
+			t.flushPending(context.Background())
+		}
+	}
+}
+
+// flushPending writes the pending offsets; one still unchanged afterwards
+// leaves pending (a newer commit stays for the next flush).
+func (t *Table) flushPending(ctx context.Context) {
+	t.mu.RLock()
+	if len(t.pending) == 0 {
+		t.mu.RUnlock()
+		return
+	}
+	batch := make(map[Key]Value, len(t.pending))
+	for k, v := range t.pending {
+		batch[k] = v
+	}
+	t.mu.RUnlock()
+	for k, v := range batch {
+		if err := t.commit(ctx, k, v, false); err != nil {
+			t.log.Warn("offsets: writing a pulled commit failed", "group", k.Group, "topic", k.Topic, "queue", k.Queue, "err", err)
+			continue
+		}
+		t.mu.Lock()
+		if cur, ok := t.pending[k]; ok && cur == v {
+			delete(t.pending, k)
+		}
+		t.mu.Unlock()
+	}
+}
 
 // Commit stores offset for (group, topic, queue) durably, as the store's
 // flush mode promises. Committing the offset already stored writes nothing.
@@ -117,21 +194,31 @@ func (t *Table) Commit(ctx context.Context, group, topic string, queue int32, of
 }
 
 // CommitValue is Commit with a leader epoch and a metadata string (Kafka
-// OffsetCommit). Committing the value already stored writes nothing.
+// OffsetCommit). Committing the value already stored writes nothing. It
+// supersedes a pending CommitAsync of the same key.
 func (t *Table) CommitValue(ctx context.Context, k Key, v Value) error {
+	return t.commit(ctx, k, v, true)
+}
+
+func (t *Table) commit(ctx context.Context, k Key, v Value, supersede bool) error {
 	if k.Group == "" || k.Topic == "" {
 		return fmt.Errorf("%w: empty group or topic", ErrBadKey)
 	}
 	t.writeMu.Lock()
 	defer t.writeMu.Unlock()
-	if cur, ok := t.FetchValue(k); ok && cur == v {
-		return nil
-	}
-	if err := t.kv.Put(ctx, string(EncodeKey(nil, k)), AppendValue(nil, v)); err != nil {
-		return fmt.Errorf("offsets: commit %s/%s/%d: %w", k.Group, k.Topic, k.Queue, err)
+	t.mu.RLock()
+	cur, ok := t.m[k]
+	t.mu.RUnlock()
+	if !ok || cur != v {
+		if err := t.kv.Put(ctx, string(EncodeKey(nil, k)), AppendValue(nil, v)); err != nil {
+			return fmt.Errorf("offsets: commit %s/%s/%d: %w", k.Group, k.Topic, k.Queue, err)
+		}
 	}
 	t.mu.Lock()
 	t.m[k] = v
+	if supersede {
+		delete(t.pending, k)
+	}
 	t.mu.Unlock()
 	return nil
 }
@@ -146,6 +233,9 @@ func (t *Table) Fetch(group, topic string, queue int32) (int64, bool) {
 func (t *Table) FetchValue(k Key) (Value, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
+	if v, ok := t.pending[k]; ok {
+		return v, ok
+	}
 	v, ok := t.m[k]
 	return v, ok
 }
@@ -155,7 +245,11 @@ func (t *Table) FetchValue(k Key) (Value, bool) {
 func (t *Table) Remove(ctx context.Context, k Key) error {
 	t.writeMu.Lock()
 	defer t.writeMu.Unlock()
-	if _, ok := t.FetchValue(k); !ok {
+	t.mu.Lock()
+	delete(t.pending, k)
+	_, ok := t.m[k]
+	t.mu.Unlock()
+	if !ok {
 		return nil
 	}
 	if err := t.kv.Delete(ctx, string(EncodeKey(nil, k))); err != nil {
@@ -172,8 +266,14 @@ func (t *Table) Remove(ctx context.Context, k Key) error {
 func (t *Table) List(group, topic string) []Entry {
 	t.mu.RLock()
 	var out []Entry
+	match := func(k Key) bool { return (group == "" || k.Group == group) && (topic == "" || k.Topic == topic) }
 	for k, v := range t.m {
-		if (group == "" || k.Group == group) && (topic == "" || k.Topic == topic) {
+		if _, p := t.pending[k]; !p && match(k) {
+			out = append(out, Entry{k, v.Offset})
+		}
+	}
+	for k, v := range t.pending {
+		if match(k) {
 			out = append(out, Entry{k, v.Offset})
 		}
 	}
@@ -197,6 +297,9 @@ func (t *Table) Groups() []string {
 	for k := range t.m {
 		seen[k.Group] = struct{}{}
 	}
+	for k := range t.pending {
+		seen[k.Group] = struct{}{}
+	}
 	t.mu.RUnlock()
 	out := make([]string, 0, len(seen))
 	for g := range seen {
@@ -216,6 +319,16 @@ func (t *Table) Delete(ctx context.Context, group, topic string) (int, error) {
 	t.writeMu.Lock()
 	defer t.writeMu.Unlock()
 	n := 0
+	t.mu.Lock()
+	for k := range t.pending {
+		if (group == "" || k.Group == group) && (topic == "" || k.Topic == topic) {
+			delete(t.pending, k)
+			if _, ok := t.m[k]; !ok {
+				n++
+			}
+		}
+	}
+	t.mu.Unlock()
 	for _, e := range t.List(group, topic) {
 		if err := t.kv.Delete(ctx, string(EncodeKey(nil, e.Key))); err != nil {
 			return n, fmt.Errorf("offsets: delete %s/%s/%d: %w", e.Group, e.Topic, e.Queue, err)

@@ -85,9 +85,10 @@ func (b *Broker) pullMessage(ctx context.Context, c *netio.Conn, req *remoting.C
 		return errorResponse(req, fmt.Errorf("%w: queueId[%d] is illegal, topic %s has %d queues", errInvalidParameter, r.queueID, r.topic, t.Queues))
 	}
 	if r.sysFlag&pullCommitOffset != 0 && r.commitOffset >= 0 {
-		if err := b.offsets.Commit(ctx, r.group, r.topic, r.queueID, r.commitOffset); err != nil {
-			b.log.Warn("commit offset on pull failed", "group", r.group, "topic", r.topic, "queue", r.queueID, "err", err)
-		}
+		// Nobody waits for this commit: written with the next periodic
+		// flush (100 ms), as the Java broker persists offsets every 5 s,
+		// instead of an append per pull.
+		b.offsets.CommitAsync(r.group, r.topic, r.queueID, r.commitOffset)
 	}
 	filter := b.pullFilter(&r, c)
 	res, err := b.readPull(&r, filter)
