@@ -55,7 +55,7 @@ const (
 	cqDir       = "consumequeue"
 	indexDir    = "index"
 	keySep      = "#"
-	maxReadUnit = 256
+	maxReadUnit = 32 // units read per ConsumeQueue call; small, as it lives on the caller's stack
 )
 
 type queueKey struct {
