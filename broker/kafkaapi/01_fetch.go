@@ -1,6 +1,7 @@
 package kafkaapi
 
 import (
+	"context"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -51,7 +52,11 @@ type waitPart struct {
 // run reads every partition and replies, or parks if there is less than
 // MinBytes, no error and time left.
 func (f *fetchState) run() {
-	resp, reads, waits, n, errs := f.build()
+	// The fetch's deadline also bounds waiting for a conversion another
+	// fetch is making (xproto_flight.go).
+	ctx, cancel := context.WithDeadline(context.Background(), f.deadline)
+	resp, reads, waits, n, errs := f.build(ctx)
+	cancel()
 	release := func() {
 		for _, rd := range reads {
 			rd.Release()
@@ -73,7 +78,7 @@ func (f *fetchState) run() {
 
 // build reads the partitions within the byte budgets. The first batch may
 // exceed them (KIP-74: a consumer always makes progress); later ones not.
-func (f *fetchState) build() (*kmsg.FetchResponse, []*storage.ReadResult, []waitPart, int, bool) {
+func (f *fetchState) build(ctx context.Context) (*kmsg.FetchResponse, []*storage.ReadResult, []waitPart, int, bool) {
 	resp := f.req.ResponseKind().(*kmsg.FetchResponse)
 	budget := int(f.req.MaxBytes)
 	if budget <= 0 || f.req.Version < 3 {
@@ -103,7 +108,7 @@ func (f *fetchState) build() (*kmsg.FetchResponse, []*storage.ReadResult, []wait
 				rt.Partitions = append(rt.Partitions, rp)
 				continue
 			}
-			rd, size, w, code := f.readPartition(cfg.Name, p, &rp, budget, total > 0)
+			rd, size, w, code := f.readPartition(ctx, cfg.Name, p, &rp, budget, total > 0)
 			if rd != nil {
 				reads = append(reads, rd)
 				total += size
@@ -123,7 +128,7 @@ func (f *fetchState) build() (*kmsg.FetchResponse, []*storage.ReadResult, []wait
 
 // readPartition fills one partition's answer; its record batches go to
 // f.data (a marker stands for them in rp) and their size is returned.
-func (f *fetchState) readPartition(topic string, p kmsg.FetchRequestTopicPartition, rp *kmsg.FetchResponseTopicPartition,
+func (f *fetchState) readPartition(ctx context.Context, topic string, p kmsg.FetchRequestTopicPartition, rp *kmsg.FetchResponseTopicPartition,
 	budget int, strict bool) (*storage.ReadResult, int, *waitPart, int16) {
 	min, hwm, err := f.h.queueRange(topic, p.Partition)
 	if err != nil {
@@ -141,7 +146,7 @@ func (f *fetchState) readPartition(topic string, p kmsg.FetchRequestTopicPartiti
 	if p.FetchOffset == hwm || limit <= 0 {
 		return nil, 0, w, errNone
 	}
-	rd, parts, size, err := f.h.readParts(topic, p.Partition, p.FetchOffset, min, storage.ReadOptions{MaxBytes: limit, StrictMaxBytes: strict})
+	rd, parts, size, err := f.h.readParts(ctx, topic, p.Partition, p.FetchOffset, min, storage.ReadOptions{MaxBytes: limit, StrictMaxBytes: strict})
 	if err != nil {
 		return nil, 0, nil, codeOf(err)
 	}

@@ -97,7 +97,7 @@ func xbDrainFetch(b *testing.B, h *Handler, topic string, out *[]byte) {
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
 		f := &fetchState{h: h, req: req, markers: newFetchMarkers()}
-		resp, reads, _, _, errs := f.build()
+		resp, reads, _, _, errs := f.build(context.Background())
 		if errs || len(f.data) != 1 {
 			b.Fatalf("%s@%d: fetch errors %v, %d partitions with data", topic, offset, errs, len(f.data))
 		}

@@ -1,6 +1,7 @@
 package kafkaapi
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -32,16 +33,28 @@ import (
 // still writing stays alive through that fetch's reference (GC), with no
 // reference counting.
 //
-// mu guards parts, the LRU list and bytes; it is never held while
-// converting or while calling out of the package.
+// Single flight (xproto_flight.go): a fetch that misses while another
+// fetch converts an overlapping range of the same partition waits for it
+// and is served from the cache, so consumer groups reading the same
+// offsets at the same moment convert them once.
+//
+// mu guards parts, the LRU list, bytes and flights; it is never held
+// while converting or while calling out of the package.
 type xcache struct {
-	max    int64
-	mu     sync.Mutex
-	parts  map[queueKey][]*xcBatch // sorted by first
-	lru    xcBatch                 // sentinel: lru.next is the most recent
-	bytes  int64
-	hits   atomic.Int64
-	misses atomic.Int64
+	max     int64
+	mu      sync.Mutex
+	parts   map[queueKey][]*xcBatch // sorted by first
+	lru     xcBatch                 // sentinel: lru.next is the most recent
+	bytes   int64
+	flights map[queueKey][]*xcFlight // conversions under way
+	hits    atomic.Int64
+	misses  atomic.Int64
+	// converts counts the conversions made for the cache and waits the
+	// fetches that waited for another's (tests, stats).
+	converts atomic.Int64
+	waits    atomic.Int64
+	// convert is convert.ToKafka; tests replace it.
+	convert func(dst []byte, base int64, msgs [][]byte) ([]byte, error)
 }
 
 type queueKey struct {
@@ -69,7 +82,8 @@ func newXCache(max int64, reg *topics.Registry) *xcache {
 	if max <= 0 {
 		return nil
 	}
-	c := &xcache{max: max, parts: map[queueKey][]*xcBatch{}}
+	c := &xcache{max: max, parts: map[queueKey][]*xcBatch{}, flights: map[queueKey][]*xcFlight{},
+		convert: convert.ToKafka}
 	c.lru.next, c.lru.prev = &c.lru, &c.lru
 	if reg != nil {
 		// The handler lives as long as the registry; the watch is not
@@ -232,40 +246,82 @@ func (h *Handler) XProtoCacheStats() (bytes, hits, misses int64) {
 // (wholly within the run, so a fetch is not made larger than its read,
 // except by the records before the fetch offset that a batch holding it
 // starts with, which clients skip as in stored Kafka batches), converted
-// ones (then cached) in between. It returns parts and their added size.
-func (h *Handler) convertRun(key queueKey, logStart, base int64, msgs [][]byte, phys []int64, parts [][]byte) ([][]byte, int) {
+// ones (then cached) in between. A range another fetch is converting is
+// waited for (until ctx is done) instead of converted again. It returns
+// parts and their added size.
+func (h *Handler) convertRun(ctx context.Context, key queueKey, logStart, base int64, msgs [][]byte, phys []int64, parts [][]byte) ([][]byte, int) {
 	c, size := h.xcache, 0
 	end := base + int64(len(msgs))
+	waited := int64(-1) // the offset at which this fetch last waited
 	for pos := base; pos < end; {
 		i := pos - base
-		stop, cacheIt := end, false
-		if c != nil {
-			b, next := c.lookup(key, pos, phys[i], logStart)
-			if b != nil && b.end <= end {
-				c.hits.Add(b.end - pos)
-				parts = append(parts, b.data)
-				size += len(b.data)
-				pos = b.end
-				continue
-			}
-			stop, cacheIt = min(end, next), b == nil
+		if c == nil {
+			parts, size = h.appendConverted(convert.ToKafka, pos, msgs[i:], parts, size)
+			break
+		}
+		b, next := c.lookup(key, pos, phys[i], logStart)
+		if b != nil && b.end <= end {
+			c.hits.Add(b.end - pos)
+			parts = append(parts, b.data)
+			size += len(b.data)
+			pos = b.end
+			continue
+		}
+		stop := min(end, next)
+		if b != nil {
+			// Cached, but reaching past this read: converted, not cached.
 			c.misses.Add(stop - pos)
+			parts, size = h.appendConverted(c.convert, pos, msgs[i:stop-base], parts, size)
+			pos = stop
+			continue
 		}
-		out, err := convert.ToKafka(nil, pos, msgs[i:stop-base])
-		if err != nil {
-			// Cannot happen for a non-empty run; skipping keeps the
-			// partition moving (the next fetch starts after it).
-			h.log.Warn("kafkaapi: convert RocketMQ messages", "offset", pos, "count", stop-pos, "err", err)
-		} else {
-			parts = append(parts, out)
-			size += len(out)
-			if cacheIt {
-				c.insert(key, pos, phys[i:stop-base], out)
+		fl, mine := c.claim(key, pos, stop)
+		if fl == nil {
+			continue // cached since the lookup
+		}
+		if !mine {
+			// Wait once per offset: a flight that landed without caching
+			// (failed, too large) is not waited for again.
+			if waited != pos && c.wait(ctx, fl) {
+				waited = pos
+				continue // look again: the batch is likely cached now
 			}
+			c.misses.Add(stop - pos)
+			parts, size = h.appendConverted(c.convert, pos, msgs[i:stop-base], parts, size)
+			pos = stop
+			continue
 		}
+		c.misses.Add(stop - pos)
+		parts, size = h.convertFlight(c, fl, phys[i:stop-base], msgs[i:stop-base], parts, size)
 		pos = stop
 	}
 	return parts, size
+}
+
+// convertFlight converts the range fl claimed, caches it and ends the
+// flight, also when the conversion fails or panics, so no waiter is
+// left waiting for it.
+func (h *Handler) convertFlight(c *xcache, fl *xcFlight, phys []int64, msgs [][]byte, parts [][]byte, size int) ([][]byte, int) {
+	defer c.land(fl)
+	c.converts.Add(1)
+	n := len(parts)
+	parts, size = h.appendConverted(c.convert, fl.first, msgs, parts, size)
+	if len(parts) > n {
+		c.insert(fl.key, fl.first, phys, parts[n])
+	}
+	return parts, size
+}
+
+// appendConverted appends the batch of msgs at base to parts.
+func (h *Handler) appendConverted(conv func([]byte, int64, [][]byte) ([]byte, error), base int64, msgs [][]byte, parts [][]byte, size int) ([][]byte, int) {
+	out, err := conv(nil, base, msgs)
+	if err != nil {
+		// Cannot happen for a non-empty run; skipping keeps the
+		// partition moving (the next fetch starts after it).
+		h.log.Warn("kafkaapi: convert RocketMQ messages", "offset", base, "count", len(msgs), "err", err)
+		return parts, size
+	}
+	return append(parts, out), size + len(out)
 }
 
 // holds reports whether a cached batch of key holds offset off (not yet
@@ -284,7 +340,7 @@ func (c *xcache) holds(key queueKey, off int64) bool {
 // the one the batch was made from), else the stored entries, converted
 // where RocketMQ-produced (fetchParts). The ReadResult is released by the
 // caller once the parts are written.
-func (h *Handler) readParts(topic string, part int32, offset, logStart int64, opt storage.ReadOptions) (*storage.ReadResult, [][]byte, int, error) {
+func (h *Handler) readParts(ctx context.Context, topic string, part int32, offset, logStart int64, opt storage.ReadOptions) (*storage.ReadResult, [][]byte, int, error) {
 	if rd, parts, size := h.cachedParts(queueKey{topic, part}, offset, logStart, opt); rd != nil {
 		return rd, parts, size, nil
 	}
@@ -292,7 +348,7 @@ func (h *Handler) readParts(topic string, part int32, offset, logStart int64, op
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	parts, size := h.fetchParts(topic, part, logStart, rd.Entries)
+	parts, size := h.fetchParts(ctx, topic, part, logStart, rd.Entries)
 	return rd, parts, size, nil
 }
 

@@ -3,6 +3,7 @@ package kafkaapi
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,11 @@ import (
 //   - fanout4: four consumer groups reading the same data one after the
 //     other from an empty cache (the first converts, three hit), against
 //     four verbatim drains: the case the cache is for.
+//   - fanout4-concurrent: the four groups reading at the same time, each
+//     in its own goroutine, against four verbatim drains at the same
+//     time: fetches at the same offsets at the same moment, where the
+//     single flight (xproto_flight.go) makes one convert and the others
+//     wait for it. converts/op counts the conversions.
 //
 // Metrics: MB/s of values served each way, their ratios, and the bytes
 // the cache holds after the drains (B/op counts the allocations, the
@@ -94,6 +100,38 @@ func BenchmarkXProtoFetchCache(b *testing.B) {
 		_, hits, misses := cached.XProtoCacheStats()
 		b.ReportMetric(float64(hits)/float64(hits+misses), "hit-ratio")
 		b.ReportMetric(float64(cached.xcache.size())/(1<<20), "cache-MiB")
+	})
+	b.Run("fanout4-concurrent", func(b *testing.B) {
+		const groups = 4
+		var same, conv time.Duration
+		var hits, misses, converts int64
+		outs := make([][]byte, groups)
+		drainAll := func(topic string) {
+			var wg sync.WaitGroup
+			for g := range groups {
+				// xbDrainFetch's Fatal ends only its goroutine (wg.Go's
+				// deferred Done still runs) and fails the benchmark.
+				wg.Go(func() { xbDrainFetch(b, cached, topic, &outs[g]) })
+			}
+			wg.Wait()
+		}
+		b.SetBytes(2 * groups * xbRecords * xbValueSize)
+		b.ReportAllocs()
+		for b.Loop() {
+			reset()
+			t0 := time.Now()
+			drainAll("kafka-produced")
+			t1 := time.Now()
+			drainAll("rocketmq-produced")
+			same, conv = same+t1.Sub(t0), conv+time.Since(t1)
+			_, h, m := cached.XProtoCacheStats()
+			hits, misses, converts = hits+h, misses+m, converts+cached.xcache.converts.Load()
+		}
+		b.ReportMetric(mb(b, groups)/same.Seconds(), "verbatim-MB/s")
+		b.ReportMetric(mb(b, groups)/conv.Seconds(), "cached-MB/s")
+		b.ReportMetric(same.Seconds()/conv.Seconds(), "cached/verbatim")
+		b.ReportMetric(float64(hits)/float64(hits+misses), "hit-ratio")
+		b.ReportMetric(float64(converts)/float64(b.N), "converts/op")
 	})
 }
 

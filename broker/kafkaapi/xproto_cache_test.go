@@ -142,7 +142,7 @@ func xcFetch(t testing.TB, h *Handler, topic string, offset int64, maxBytes int3
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
 	f := &fetchState{h: h, req: req, markers: newFetchMarkers()}
-	resp, reads, _, _, _ := f.build()
+	resp, reads, _, _, _ := f.build(context.Background())
 	defer func() {
 		for _, rd := range reads {
 			rd.Release()

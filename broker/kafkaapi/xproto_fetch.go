@@ -2,6 +2,7 @@ package kafkaapi
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -19,8 +20,9 @@ import (
 // converted into one batch, or served from the cache of converted
 // batches (xproto_cache.go) (DESIGN.md section 4: conversion only when
 // one protocol reads the other's entries). logStart is the partition's
-// logStartOffset. It returns the slices and their total size.
-func (h *Handler) fetchParts(topic string, part int32, logStart int64, entries []storage.ReadEntry) ([][]byte, int) {
+// logStartOffset; ctx bounds waiting for a conversion another fetch is
+// making. It returns the slices and their total size.
+func (h *Handler) fetchParts(ctx context.Context, topic string, part int32, logStart int64, entries []storage.ReadEntry) ([][]byte, int) {
 	parts := make([][]byte, 0, len(entries))
 	size := 0
 	var run [][]byte
@@ -31,7 +33,7 @@ func (h *Handler) fetchParts(topic string, part int32, logStart int64, entries [
 			return
 		}
 		var n int
-		parts, n = h.convertRun(queueKey{topic, part}, logStart, base, run, phys, parts)
+		parts, n = h.convertRun(ctx, queueKey{topic, part}, logStart, base, run, phys, parts)
 		size += n
 		run, phys = run[:0], phys[:0]
 	}
