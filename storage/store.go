@@ -90,9 +90,20 @@ type Store struct {
 	done       chan struct{}
 	wg         sync.WaitGroup
 
-	flushMu   sync.Mutex
-	flushes   atomic.Int64  // flush passes, for the group-commit benchmark
-	flushDone chan struct{} // closed after each flush pass (SYNC_FLUSH)
+	flushes atomic.Int64 // flush passes, for the group-commit benchmark
+
+	// syncMu guards syncQueue, the SYNC_FLUSH appends waiting for the
+	// flusher; syncSpare, syncEntries and syncPos are flusher scratch.
+	syncMu      sync.Mutex
+	syncQueue   []*syncReq
+	syncSpare   []*syncReq
+	syncEntries []Entry
+	syncPos     []Position
+	// syncTarget (under syncMu) is the group size gather waits for;
+	// gathered tells the flusher it is reached.
+	syncTarget int
+	gathered   chan struct{}
+	syncReqs   sync.Pool // *syncReq
 
 	waitMu  sync.Mutex
 	waiters map[queueKey][]*waiter
@@ -137,9 +148,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		queues:    map[queueKey]*consumequeue.Queue{},
 		kick:      make(chan struct{}, 1),
 		flushKick: make(chan struct{}, 1),
+		gathered:  make(chan struct{}, 1),
 		ops:       make(chan func()),
 		done:      make(chan struct{}),
-		flushDone: make(chan struct{}),
 		waiters:   map[queueKey][]*waiter{},
 		touched:   map[queueKey]int64{},
 	}
