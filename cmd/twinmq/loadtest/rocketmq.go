@@ -274,9 +274,32 @@ type rmqConsumer struct {
 	done chan struct{}
 }
 
+// startRMQConsumer starts a push consumer of cfg.Topic. The topic's route
+// reaches the name server with the broker's next registration, which topic
+// creation triggers; until then Start fails, and a rocketmq-client-go
+// consumer whose Start failed cannot be started again, so each attempt
+// uses a new one.
 func startRMQConsumer(ctx context.Context, cfg RocketMQConfig, resolver primitive.NsResolver, run string, c *rmqConsumer) (rocketmq.PushConsumer, error) {
+	for attempt := 0; ; attempt++ {
+		pc, err := newRMQConsumer(cfg, resolver, run, attempt, c)
+		if err != nil {
+			return nil, err
+		}
+		if err = pc.Start(); err == nil {
+			return pc, nil
+		}
+		_ = pc.Shutdown()
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("loadtest: consumer start: %w", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func newRMQConsumer(cfg RocketMQConfig, resolver primitive.NsResolver, run string, attempt int, c *rmqConsumer) (rocketmq.PushConsumer, error) {
 	pc, err := rocketmq.NewPushConsumer(rmqconsumer.WithNsResolver(resolver), rmqconsumer.WithGroupName("bench_cg_"+run),
-		rmqconsumer.WithInstance("bench-"+run+"-c"), rmqconsumer.WithConsumeFromWhere(rmqconsumer.ConsumeFromFirstOffset),
+		rmqconsumer.WithInstance(fmt.Sprintf("bench-%s-c%d", run, attempt)), rmqconsumer.WithConsumeFromWhere(rmqconsumer.ConsumeFromFirstOffset),
 		rmqconsumer.WithConsumeMessageBatchMaxSize(32), rmqconsumer.WithPullBatchSize(32))
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: consumer: %w", err)
@@ -302,18 +325,7 @@ func startRMQConsumer(ctx context.Context, cfg RocketMQConfig, resolver primitiv
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: subscribe: %w", err)
 	}
-	// The topic's route reaches the name server with the broker's next
-	// registration, which topic creation triggers: retry Start briefly.
-	for {
-		if err = pc.Start(); err == nil {
-			return pc, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("loadtest: consumer start: %w", err)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return pc, nil
 }
 
 func checkSeen(seen []uint32) (lost, dup int64) {
