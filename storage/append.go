@@ -113,7 +113,9 @@ func (s *Store) groupCommit() {
 	for _, r := range reqs {
 		all = append(all, r.entries...)
 	}
-	pos, err := s.log.Append(all, s.syncPos[:0])
+	// One Position slice per group, handed out in pieces: not reused, so
+	// each appender may keep its piece.
+	pos, err := s.log.Append(all, make([]Position, 0, len(all)))
 	if err == nil {
 		_, err = s.log.Flush()
 	}
@@ -128,13 +130,13 @@ func (s *Store) groupCommit() {
 		if err != nil {
 			r.err = err
 		} else {
-			r.pos = append(make([]Position, 0, n), rest[:n]...)
+			r.pos = rest[:n:n]
 			rest = rest[n:]
 		}
 		r.done <- struct{}{}
 	}
 	clear(all) // drop references to payloads
-	s.syncEntries, s.syncPos = all[:0], pos[:0]
+	s.syncEntries = all[:0]
 	s.syncMu.Lock()
 	s.syncTarget = (len(reqs) + len(s.syncQueue)) * 7 / 8
 	s.syncMu.Unlock()

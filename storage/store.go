@@ -93,12 +93,11 @@ type Store struct {
 	flushes atomic.Int64 // flush passes, for the group-commit benchmark
 
 	// syncMu guards syncQueue, the SYNC_FLUSH appends waiting for the
-	// flusher; syncSpare, syncEntries and syncPos are flusher scratch.
+	// flusher; syncSpare and syncEntries are flusher scratch.
 	syncMu      sync.Mutex
 	syncQueue   []*syncReq
 	syncSpare   []*syncReq
 	syncEntries []Entry
-	syncPos     []Position
 	// syncTarget (under syncMu) is the group size gather waits for;
 	// gathered tells the flusher it is reached.
 	syncTarget int
