@@ -96,6 +96,9 @@ func (f *fetchState) build(ctx context.Context) (*kmsg.FetchResponse, []*storage
 		for _, p := range t.Partitions {
 			rp := kmsg.NewFetchResponseTopicPartition()
 			rp.Partition, rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = p.Partition, -1, -1, -1
+			// Empty, never null: librdkafka fails the whole answer on a
+			// null record set ("invalid MessageSetSize -1").
+			rp.RecordBatches = []byte{}
 			c := code
 			if c == errNone && (p.Partition < 0 || p.Partition >= cfg.Queues) {
 				c = errUnknownTopicOrPartition

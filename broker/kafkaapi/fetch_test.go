@@ -149,3 +149,39 @@ func TestFetchManySmallBatches(t *testing.T) {
 		})
 	}
 }
+
+// TestFetchRecordsNeverNull: every partition of a fetch answer carries
+// records, empty when there is nothing to give (at the high watermark, an
+// unknown partition, an offset out of range), never null. librdkafka
+// rejects a null record set ("invalid MessageSetSize -1", a protocol parse
+// failure) and drops the rest of the answer, as Kafka never sends one.
+func TestFetchRecordsNeverNull(t *testing.T) {
+	b := startBroker(t)
+	id := b.createTopic(t, "nonull", 3).ID
+	rc := dial(t, b.addr)
+	produceRounds(t, rc, "nonull", 1, 2)
+	for _, v := range []int16{4, 11, 12, 16} {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version, req.MaxWaitMillis, req.MaxBytes, req.ReplicaID = v, 0, 1<<20, -1
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic, rt.TopicID = "nonull", id
+		for _, pp := range []struct {
+			part int32
+			off  int64
+		}{{0, 0}, {1, 0}, {2, 7}, {9, 0}} { // data, empty, out of range, unknown
+			rp := kmsg.NewFetchRequestTopicPartition()
+			rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = pp.part, pp.off, 1<<20
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		resp := rc.roundTrip(req).(*kmsg.FetchResponse)
+		for _, p := range resp.Topics[0].Partitions {
+			if p.RecordBatches == nil {
+				t.Errorf("v%d partition %d (error %d): null records", v, p.Partition, p.ErrorCode)
+			}
+		}
+		if n := len(resp.Topics[0].Partitions[0].RecordBatches); n == 0 {
+			t.Errorf("v%d: partition 0 has no records", v)
+		}
+	}
+}
