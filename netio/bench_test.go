@@ -75,7 +75,7 @@ func echoGnetInline(b *testing.B) net.Addr {
 	ran := make(chan error, 1)
 	go func() {
 		ran <- gnet.Run(e, "tcp://"+addr.String(), gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-			gnet.WithLogger(gnetLogger{slog.New(slog.DiscardHandler)}))
+			gnet.WithLogger(gnetLogger{l: slog.New(slog.DiscardHandler)}))
 	}()
 	select {
 	case eng := <-e.booted:

@@ -26,8 +26,13 @@ func (e *events) OnBoot(eng gnet.Engine) gnet.Action {
 	if err != nil {
 		s.log.Error("netio: cannot read bound address", "err", err)
 	}
+	fd, err := eng.Dup() // for stopListening
+	if err != nil {
+		s.log.Warn("netio: cannot copy the listener; Shutdown will stop the engine instead", "err", err)
+		fd = -1
+	}
 	s.mu.Lock()
-	s.eng, s.addr = eng, addr
+	s.eng, s.addr, s.lnFD = eng, addr, fd
 	s.mu.Unlock()
 	close(s.booted)
 	return gnet.None

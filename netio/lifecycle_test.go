@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -150,5 +153,62 @@ func TestStartErrors(t *testing.T) {
 	}
 	if _, err := New(Config{Addr: ":0"}, nil); err == nil {
 		t.Fatal("New with nil Handler succeeded")
+	}
+}
+
+// TestShutdownWhileDialing: connections that arrive while the server shuts
+// down are all closed, none left open unread. gnet's acceptor used to hand
+// a just-accepted socket to an event loop that had already exited: the
+// socket stayed open and nobody read it, so a client that reconnected to a
+// broker restarting in the same process waited on it forever (rocketmq-
+// client-go's "request timeout" until the test gave up).
+func TestShutdownWhileDialing(t *testing.T) {
+	for round := range 20 {
+		s, err := New(Config{Addr: "127.0.0.1:0", Multicore: true, NumLoops: 2, Logger: slog.New(slog.DiscardHandler)}, &funcHandler{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+		if err := s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		addr := s.Addr().String()
+		var (
+			mu    sync.Mutex
+			conns []net.Conn
+			stop  atomic.Bool
+			wg    sync.WaitGroup
+		)
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for !stop.Load() {
+					nc, err := net.Dial("tcp", addr)
+					if err != nil {
+						continue
+					}
+					mu.Lock()
+					conns = append(conns, nc)
+					mu.Unlock()
+				}
+			}()
+		}
+		waitFor(t, "some connections", func() bool { mu.Lock(); defer mu.Unlock(); return len(conns) > 20 })
+		if err := s.Shutdown(ctx); err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+		stop.Store(true)
+		wg.Wait()
+		cancel()
+		for _, nc := range conns {
+			_ = nc.SetReadDeadline(time.Now().Add(testDeadline))
+			_, err := nc.Read(make([]byte, 1))
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatalf("round %d: connection %s still open %v after Shutdown", round, nc.LocalAddr(), testDeadline)
+			}
+			_ = nc.Close()
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"log/slog"
 	"net"
 	"sync"
@@ -38,6 +39,11 @@ type Server struct {
 	eng     gnet.Engine
 	addr    net.Addr
 	runErr  error
+	// lnFD is a copy of the listener's descriptor, taken at boot and
+	// closed when the engine has stopped (-1 then, or if Dup failed);
+	// lnShut says stopListening ran.
+	lnFD   int
+	lnShut bool
 }
 
 // New checks cfg and returns a Server that is not yet listening.
@@ -56,6 +62,7 @@ func New(cfg Config, h Handler) (*Server, error) {
 		booted:  make(chan struct{}),
 		runDone: make(chan struct{}),
 		conns:   make(map[*Conn]struct{}),
+		lnFD:    -1,
 	}
 	s.now.Store(time.Now().UnixNano())
 	return s, nil
@@ -76,7 +83,7 @@ func (s *Server) Start(ctx context.Context) error {
 		gnet.WithMulticore(s.cfg.Multicore),
 		gnet.WithNumEventLoop(s.cfg.NumLoops),
 		gnet.WithTicker(s.cfg.IdleTimeout > 0),
-		gnet.WithLogger(gnetLogger{s.log}),
+		gnet.WithLogger(gnetLogger{l: s.log, draining: &s.draining}),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		// Without SO_REUSEPORT one listener feeds all loops, so ":0" binds
 		// one port and Addr reports it.
@@ -89,6 +96,10 @@ func (s *Server) Start(ctx context.Context) error {
 		err := gnet.Run(&events{s: s}, "tcp://"+s.cfg.Addr, opts...)
 		s.mu.Lock()
 		s.runErr = err
+		if s.lnFD >= 0 {
+			_ = unix.Close(s.lnFD)
+			s.lnFD = -1
+		}
 		s.mu.Unlock()
 		close(s.runDone)
 	}()
@@ -144,7 +155,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	select {
 	case <-s.booted:
-		s.stopEngine()
+		if err := s.stopListening(); err != nil {
+			s.log.Debug("netio: cannot shut the listener down; stopping the engine", "err", err)
+			s.stopEngine()
+		}
 	case <-s.runDone:
 	}
 	select {
@@ -153,6 +167,30 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return ctx.Err()
 	}
 	return waitErr
+}
+
+// stopListening shuts the listening socket down (shutdown(2) on a copy of
+// its descriptor), and that stops the engine. Stopping the engine directly
+// races: gnet's acceptor may take a connection and queue it to an event
+// loop that has already exited, leaving the socket open with nobody to
+// read or close it. With the listener shut down, accept fails, the
+// acceptor exits and shuts the engine down itself, and the loops run every
+// connection queued to them (OnOpen closes it: draining) before they exit.
+// Connections still in the kernel's accept queue are reset.
+func (s *Server) stopListening() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lnShut {
+		return nil // another Shutdown did it
+	}
+	if s.lnFD < 0 {
+		return errors.New("no copy of the listener")
+	}
+	if err := unix.Shutdown(s.lnFD, unix.SHUT_RDWR); err != nil {
+		return fmt.Errorf("shutdown listener: %w", err)
+	}
+	s.lnShut = true
+	return nil
 }
 
 // stopEngine tells the engine to stop without waiting: Engine.Stop cancels
