@@ -23,7 +23,8 @@ import (
 // between it and netconn is gnet's, not netio's. On loopback, netconn's
 // client and server goroutines hand off through Go's netpoller without an
 // OS thread sleeping, while a gnet loop sleeps in its own epoll_wait and
-// must be woken for every request.
+// must be woken for every request. netio-inline is netio with an
+// InlineHandler that answers every frame on the loop.
 
 // echoBaseline serves the length-prefixed echo on a goroutine per
 // connection until ln is closed.
@@ -129,6 +130,17 @@ var benchServers = []struct {
 	{"netio-concurrent", func(b *testing.B) net.Addr {
 		return startServer(b, Config{Ordering: Concurrent}, &funcHandler{}).Addr()
 	}},
+	{"netio-inline", func(b *testing.B) net.Addr {
+		return startServer(b, Config{Ordering: Concurrent}, &inlineEchoHandler{}).Addr()
+	}},
+}
+
+// inlineEchoHandler echoes every frame from the event loop (InlineHandler).
+type inlineEchoHandler struct{ funcHandler }
+
+func (h *inlineEchoHandler) OnFrameInline(_ *Conn, frame, dst []byte) ([]byte, bool) {
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(frame)))
+	return append(dst, frame...), true
 }
 
 // BenchmarkRoundTrip: one small request, wait for its reply, repeat.

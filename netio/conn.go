@@ -46,6 +46,9 @@ type Conn struct {
 	stalled atomic.Bool
 	// lastActive is the server's coarse clock at the last read, write or done.
 	lastActive atomic.Int64
+	// out collects the replies of frames answered inline during one
+	// OnTraffic; only the event loop touches it (inline.go).
+	out []byte
 
 	// mu guards the fields below. It is held across every gnet call that
 	// enqueues work on the event loop (write, wake, close), so that none is

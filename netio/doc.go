@@ -34,6 +34,12 @@
 //     Concurrent ordering (RocketMQ) hands every frame at once, each on its
 //     own goroutine, up to Config.MaxInFlight per connection; replies are
 //     matched by opaque.
+//   - Under Concurrent ordering, a Handler that is also an InlineHandler is
+//     offered each frame on the event loop first (inline.go), uncopied. A
+//     frame it answers there (a RocketMQ send in ASYNC_FLUSH mode) costs no
+//     goroutine and no wake-up: its reply is appended to the connection's
+//     buffer and all replies of one read leave with one write(2) from the
+//     loop. A frame it declines goes on as above. It must not block.
 //   - Frames that cannot be handed (or read ahead) yet stay unread in gnet's
 //     inbound buffer (not copied, not allocated by netio). gnet v2 offers no
 //     way to stop polling a socket for reads, so the bound is a cap, not TCP

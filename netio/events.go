@@ -91,7 +91,11 @@ func (e *events) OnTraffic(gc gnet.Conn) gnet.Action {
 	if e.s.cfg.Ordering == Serial {
 		return e.s.drainSerial(c)
 	}
-	return e.s.drain(c)
+	action := e.s.drain(c)
+	if !e.s.flushOut(c) {
+		return gnet.None // the failed write closed c already
+	}
+	return action
 }
 
 func (e *events) OnTick() (time.Duration, gnet.Action) {
@@ -105,8 +109,9 @@ func (e *events) OnTick() (time.Duration, gnet.Action) {
 }
 
 // drain (Concurrent ordering) hands every complete frame in c's inbound
-// buffer to the handler, as far as c's in-flight limit allows. It runs on
-// c's event loop.
+// buffer to the handler, as far as c's in-flight limit allows; frames an
+// InlineHandler answers on the loop leave their replies in c.out for the
+// caller to write. It runs on c's event loop.
 func (s *Server) drain(c *Conn) gnet.Action {
 	gc, limit := c.gc, int32(s.cfg.MaxInFlight)
 	hdrLen := s.cfg.Framer.HeaderLen()
@@ -145,6 +150,28 @@ func (s *Server) drain(c *Conn) gnet.Action {
 		if s.draining.Load() {
 			s.frameFinished()
 			return gnet.None
+		}
+		if s.inline != nil {
+			whole, err := gc.Peek(hdrLen + n)
+			if err != nil {
+				s.frameFinished()
+				return s.reject(c, fmt.Errorf("netio: short peek of %d (%v): %w", hdrLen+n, err, ErrBadFrame))
+			}
+			handled, action := s.inlineFrame(c, whole[hdrLen:])
+			if handled {
+				s.frameFinished()
+				if action != gnet.None {
+					return action
+				}
+				_, _ = gc.Discard(hdrLen + n)
+				continue
+			}
+			frame := make([]byte, n)
+			copy(frame, whole[hdrLen:])
+			_, _ = gc.Discard(hdrLen + n)
+			c.inflight.Add(1)
+			go s.serve(c, frame)
+			continue
 		}
 		_, _ = gc.Discard(hdrLen)
 		frame := make([]byte, n)

@@ -21,6 +21,8 @@ type Server struct {
 	cfg Config
 	h   Handler
 	log *slog.Logger
+	// inline is h when it is an InlineHandler and ordering is Concurrent.
+	inline InlineHandler
 
 	nextID      atomic.Uint64
 	now         atomic.Int64  // coarse clock (UnixNano), advanced by OnTick
@@ -63,6 +65,9 @@ func New(cfg Config, h Handler) (*Server, error) {
 		runDone: make(chan struct{}),
 		conns:   make(map[*Conn]struct{}),
 		lnFD:    -1,
+	}
+	if ih, ok := h.(InlineHandler); ok && cfg.Ordering == Concurrent {
+		s.inline = ih
 	}
 	s.now.Store(time.Now().UnixNano())
 	return s, nil
