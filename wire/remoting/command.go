@@ -114,6 +114,70 @@ func Decode(frame []byte) (*Command, error) {
 	return c, nil
 }
 
+// jsonCodePrefix is how the JSON headers of the Go, Java (fastjson) and
+// Node clients begin: code is their first member.
+const jsonCodePrefix = `{"code":`
+
+// PeekCode reads the request or response code of frame (Decode's input)
+// without decoding the header, so that a caller can pass over the frames
+// it has no fast path for at the cost of a few byte compares: from a
+// ROCKETMQ header, or from a JSON header that begins with a bare "code"
+// number. ok is false when the code is not found that way (Decode tells
+// then). It is a hint: a JSON header may repeat "code", and Decode keeps
+// the last, so a caller that acts on the code decodes and checks again.
+func PeekCode(frame []byte) (code int32, ok bool) {
+	if len(frame) < 4 {
+		return 0, false
+	}
+	word := binary.BigEndian.Uint32(frame)
+	header := frame[4:]
+	if hdrLen := int(word & 0xFFFFFF); hdrLen <= len(header) {
+		header = header[:hdrLen]
+	} else {
+		return 0, false
+	}
+	switch uint8(word >> 24) {
+	case SerializeRocketMQ:
+		if len(header) < 2 {
+			return 0, false
+		}
+		return int32(int16(binary.BigEndian.Uint16(header))), true
+	case SerializeJSON:
+		if len(header) <= len(jsonCodePrefix) || string(header[:len(jsonCodePrefix)]) != jsonCodePrefix {
+			return 0, false
+		}
+		return peekJSONInt(header[len(jsonCodePrefix):])
+	}
+	return 0, false
+}
+
+// peekJSONInt reads an int32 written as [-]digits and followed by ',' or
+// '}'.
+func peekJSONInt(b []byte) (int32, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	var n int64
+	i := 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		n = n*10 + int64(b[i]-'0')
+		if n > 1<<31 {
+			return 0, false
+		}
+	}
+	if i == 0 || i == len(b) || (b[i] != ',' && b[i] != '}') {
+		return 0, false
+	}
+	if neg {
+		n = -n
+	}
+	if n > 1<<31-1 {
+		return 0, false
+	}
+	return int32(n), true
+}
+
 // AppendCommand appends the whole frame of c (length word, header-length
 // word, header, body) to dst.
 func AppendCommand(dst []byte, c *Command) []byte {

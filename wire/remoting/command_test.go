@@ -217,3 +217,39 @@ func TestCodeNames(t *testing.T) {
 		}
 	}
 }
+
+func TestPeekCode(t *testing.T) {
+	binary := AppendCommand(nil, &Command{Code: 310, SerializeType: SerializeRocketMQ, ExtFields: map[string]string{"b": "T"}})
+	tests := []struct {
+		name   string
+		frame  []byte
+		want   int32
+		wantOK bool
+	}{
+		{"json", jsonFrame(`{"code":310,"language":"GO"}`, "body"), 310, true},
+		{"json only member", jsonFrame(`{"code":10}`, ""), 10, true},
+		{"json negative", jsonFrame(`{"code":-5,"flag":1}`, ""), -5, true},
+		{"json max int32", jsonFrame(`{"code":2147483647}`, ""), 1<<31 - 1, true},
+		{"json over int32", jsonFrame(`{"code":2147483648}`, ""), 0, false},
+		{"json min int32", jsonFrame(`{"code":-2147483648}`, ""), -1 << 31, true},
+		{"json code not first", jsonFrame(`{"flag":0,"code":310}`, ""), 0, false},
+		{"json space", jsonFrame(`{ "code":310}`, ""), 0, false},
+		{"json string code", jsonFrame(`{"code":"310"}`, ""), 0, false},
+		{"json no digits", jsonFrame(`{"code":,}`, ""), 0, false},
+		{"json cut in the number", jsonFrame(`{"code":31`, ""), 0, false},
+		{"json number runs into the body", append(appendU32(nil, 9), `{"code":3`+"10,"...), 0, false},
+		{"rocketmq", binary[4:], 310, true},
+		{"rocketmq short header", []byte{1, 0, 0, 1, 0x01}, 0, false},
+		{"header longer than frame", []byte{0, 0, 0, 99, '{'}, 0, false},
+		{"unknown serialize type", []byte{7, 0, 0, 2, 0, 10}, 0, false},
+		{"short", []byte{0, 0}, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := PeekCode(tt.frame)
+			if got != tt.want || ok != tt.wantOK {
+				t.Fatalf("PeekCode = %d, %v; want %d, %v", got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
