@@ -23,6 +23,11 @@
 // the CommitLog offset of the twinmq entry (not of its payload), so
 // VIEW_MESSAGE_BY_ID and storage.Store.ReadAt agree.
 //
+// Sends that cannot block (ASYNC_FLUSH, existing non-retry topic) are
+// answered on netio's event loop, with no goroutine and no wake-up
+// (inline.go, netio.InlineHandler); every other request runs on its own
+// goroutine through OnFrame.
+//
 // Long polls (PULL_MESSAGE with the SUSPEND flag) park a storage.Notify
 // registration and a timer, never a goroutine; the frame's done is called
 // at once so netio's shutdown does not wait for them.

@@ -141,6 +141,14 @@ func (b *Broker) sendMessage(ctx context.Context, c *netio.Conn, req *remoting.C
 	if err != nil {
 		return errorResponse(req, err)
 	}
+	return b.send(ctx, addrPort(c.RemoteAddr()), req, &r)
+}
+
+// send stores the message of a parsed SEND_MESSAGE and returns the reply.
+// req.Body may alias the event loop's buffer (inline.go): it is copied
+// into the stored payload and not kept.
+func (b *Broker) send(ctx context.Context, born netip.AddrPort, req *remoting.Command, rp *sendRequest) *remoting.Command {
+	r := *rp
 	t, err := b.topicForSend(ctx, &r)
 	if err == nil {
 		err = b.checkSend(t, &r, len(req.Body))
@@ -162,7 +170,7 @@ func (b *Broker) sendMessage(ctx context.Context, c *netio.Conn, req *remoting.C
 			return errorResponse(req, fmt.Errorf("%w: properties too long", errMessageIllegal))
 		}
 	}
-	msg := b.message(c, &r, req.Body, props)
+	msg := b.message(born, &r, req.Body, props)
 	entry, err := b.delayEntry(ctx, msg, r.reconsumeTimes, r.maxReconsumeTimes) // sendback.go
 	if err != nil {
 		return errorResponse(req, err)
@@ -202,7 +210,7 @@ func (b *Broker) sendBatchMessage(ctx context.Context, c *netio.Conn, req *remot
 	for i, m := range msgs {
 		one := r
 		one.flag = m.Flag
-		if entries[i], err = b.delayEntry(ctx, b.message(c, &one, m.Body, m.RawProperties), 0, 0); err != nil { // sendback.go
+		if entries[i], err = b.delayEntry(ctx, b.message(addrPort(c.RemoteAddr()), &one, m.Body, m.RawProperties), 0, 0); err != nil { // sendback.go
 			return errorResponse(req, err)
 		}
 	}
@@ -230,8 +238,7 @@ func (b *Broker) sendResponse(req *remoting.Command, queueID int32, queueOffset 
 
 // message builds the stored form of one message; offsets and store time
 // are written at append.
-func (b *Broker) message(c *netio.Conn, r *sendRequest, body, props []byte) *remoting.MessageExt {
-	born := addrPort(c.RemoteAddr())
+func (b *Broker) message(born netip.AddrPort, r *sendRequest, body, props []byte) *remoting.MessageExt {
 	m := &remoting.MessageExt{
 		QueueID: r.queueID, Flag: r.flag, BornTimestamp: r.bornTimestamp, BornHost: born,
 		StoreHost: b.storeHost, ReconsumeTimes: r.reconsumeTimes, Body: body, Topic: r.topic, Properties: props,

@@ -1,0 +1,56 @@
+package remotingapi
+
+import (
+	"net"
+	"strings"
+
+	"github.com/twinmq/twinmq/netio"
+	"github.com/twinmq/twinmq/storage"
+	"github.com/twinmq/twinmq/wire/remoting"
+)
+
+// OnFrameInline implements netio.InlineHandler: it answers on the event
+// loop the sends that cannot block there, and declines everything else,
+// which OnFrame then handles on its own goroutine.
+//
+// A SEND_MESSAGE (10) or SEND_MESSAGE_V2 (310) is answered inline when the
+// store acknowledges at the page cache (ASYNC_FLUSH: the append is a copy
+// under the append lock, the dispatcher is woken without waiting) and its
+// topic exists and is not a %RETRY% topic (creating a topic, or the DLQ of
+// a retry over its maximum, writes the topic table). SYNC_FLUSH sends wait
+// for an fsync, pulls may park or fault in cold pages, and heartbeats can
+// notify consumers: they all stay off the loop. A send that fails its
+// checks is answered inline too, with the same error response.
+func (b *Broker) OnFrameInline(c *netio.Conn, frame, dst []byte) ([]byte, bool) {
+	return b.answerInline(c.RemoteAddr, frame, dst)
+}
+
+// answerInline is OnFrameInline for a client at remote().
+func (b *Broker) answerInline(remote func() net.Addr, frame, dst []byte) ([]byte, bool) {
+	if b.store.FlushDiskType() != storage.AsyncFlush {
+		return dst, false
+	}
+	if code, ok := remoting.PeekCode(frame); !ok || !isSingleSend(code) {
+		return dst, false
+	}
+	req, err := remoting.Decode(frame)
+	if err != nil || req.IsResponse() || !isSingleSend(req.Code) {
+		return dst, false // OnFrame logs and closes, or answers
+	}
+	r, err := parseSendRequest(req.ExtFields)
+	if err != nil || strings.HasPrefix(r.topic, retryGroupPrefix) {
+		return dst, false
+	}
+	if _, ok := b.topics.Get(r.topic); !ok {
+		return dst, false
+	}
+	resp := b.send(b.ctx, addrPort(remote()), req, &r)
+	if req.IsOneway() {
+		return dst, true
+	}
+	return remoting.AppendCommand(dst, resp), true
+}
+
+func isSingleSend(code int32) bool {
+	return code == remoting.SendMessage || code == remoting.SendMessageV2
+}
