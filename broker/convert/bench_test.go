@@ -100,4 +100,20 @@ func BenchmarkXProtoRead(b *testing.B) {
 			out = append(out[:0], conv...)
 		}
 	})
+	b.Run("rocketmq-produced/kafka-fetch-parts", func(b *testing.B) {
+		var parts [][]byte
+		var out []byte
+		b.SetBytes(benchRecords * benchValue)
+		b.ReportAllocs()
+		for b.Loop() {
+			var err error
+			if parts, _, err = ToKafkaParts(parts[:0], 1000, msgs); err != nil {
+				b.Fatal(err)
+			}
+			out = out[:0]
+			for _, p := range parts {
+				out = append(out, p...)
+			}
+		}
+	})
 }

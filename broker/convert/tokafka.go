@@ -3,16 +3,16 @@ package convert
 import (
 	"bytes"
 	"compress/zlib"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"iter"
-	"slices"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
 
-	"github.com/twinmq/twinmq/wire/kafka"
 	"github.com/twinmq/twinmq/wire/remoting"
 )
 
@@ -32,88 +32,63 @@ const maxBody = 64 << 20
 // cannot be undone is passed as stored and a damaged record becomes an
 // empty value, both with a HeaderConvertError header; a malformed
 // properties string is added whole as HeaderRawProperties.
+//
+// The batch is written once, at its exact size: when dst lacks the room,
+// the new buffer is not zeroed first (bytes.Join), and each body is copied
+// straight from msgs into it. The result does not alias msgs.
 func ToKafka(dst []byte, base int64, msgs [][]byte) ([]byte, error) {
 	if len(msgs) == 0 {
 		return dst, nil
 	}
-	// The records' keys, values and header values are slices of msgs (or
-	// of an inflated body): AppendBatch copies them once, into dst, sized
-	// here for the whole batch (a record is not larger than its stored
-	// message), so nothing is copied again as dst grows.
-	size := batchOverhead
-	for _, raw := range msgs {
-		size += len(raw)
+	w := getWriter()
+	defer w.put()
+	if err := w.encode(base, msgs, 0, false); err != nil {
+		return dst, err
 	}
-	dst = slices.Grow(dst, size)
-	recs := make([]kafka.Record, len(msgs))
-	hdrs := make([]kafka.RecordHeader, 0, 6*len(msgs)) // shared by the records' Headers
-	spec := kafka.BatchSpec{BaseOffset: base, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}
-	first := true
-	for i, raw := range msgs {
-		m, _, err := remoting.DecodeStoredMessage(raw)
-		if err != nil {
-			recs[i] = kafka.Record{Value: []byte{}, TimestampDelta: 0,
-				Headers: []kafka.RecordHeader{{Key: HeaderConvertError, Value: []byte(err.Error())}}}
-			continue
+	start := len(dst)
+	w.parts = w.appendParts(append(w.parts[:0], dst))
+	if w.size <= cap(dst)-len(dst) {
+		for _, p := range w.parts[1:] {
+			dst = append(dst, p...)
 		}
-		if first {
-			spec.FirstTimestamp, first = m.BornTimestamp, false
-		}
-		start := len(hdrs)
-		recs[i], hdrs = record(m, spec.FirstTimestamp, hdrs)
-		recs[i].Headers = hdrs[start:len(hdrs):len(hdrs)]
+	} else {
+		dst = bytes.Join(w.parts, nil)
 	}
-	out, err := kafka.AppendBatch(dst, spec, recs, kafka.CodecNone)
-	if err != nil {
-		return dst, fmt.Errorf("convert: build batch at %d: %w", base, err)
-	}
-	return out, nil
+	b := dst[start:]
+	binary.BigEndian.PutUint32(b[batchCRCPos:], crc32.Checksum(b[batchAttributesPos:], castagnoli))
+	return dst, nil
 }
 
-// batchOverhead is a record batch's header size (KIP-98).
-const batchOverhead = 61
-
-// record maps one stored RocketMQ message (doc.go's table), appending its
-// headers to hdrs; the caller sets the record's Headers from them.
-func record(m remoting.MessageExt, firstTS int64, hdrs []kafka.RecordHeader) (kafka.Record, []kafka.RecordHeader) {
-	r := kafka.Record{TimestampDelta: m.BornTimestamp - firstTS}
-	body, err := plainBody(m)
-	if err != nil {
-		body = m.Body
-		hdrs = append(hdrs, kafka.RecordHeader{Key: HeaderConvertError, Value: []byte(err.Error())})
+// ToKafkaParts is ToKafka without the copy: it appends to parts the
+// pieces of the batch, which written in order are the bytes ToKafka
+// gives, and returns them with their total size. A body of at least
+// ZeroCopyMin bytes is a piece by itself, a slice of msgs (or of its
+// decompressed copy): the caller keeps msgs valid (the storage read
+// unreleased) until the pieces are written, and must not change them.
+// The other pieces are new memory, owned by the caller.
+func ToKafkaParts(parts [][]byte, base int64, msgs [][]byte) ([][]byte, int, error) {
+	if len(msgs) == 0 {
+		return parts, 0, nil
 	}
-	r.Value = body
-	if body == nil {
-		r.Value = []byte{}
+	w := getWriter()
+	defer w.put()
+	if err := w.encode(base, msgs, ZeroCopyMin, true); err != nil {
+		return parts, 0, err
 	}
-	wellFormed := true
-	for k, v := range eachProperty(m.Properties, &wellFormed) {
-		if bytes.HasPrefix(k, escHeaderPrefixBytes) {
-			if h, ok := unescapeHeader(remoting.Property{Key: string(k), Value: string(v)}); ok {
-				hdrs = append(hdrs, h)
-				continue
-			}
-		}
-		switch string(k) {
-		case propKeys:
-			if r.Key == nil {
-				r.Key = v
-			}
-		case escKey:
-			if k, err := b64.AppendDecode(nil, v); err == nil {
-				r.Key = k
-				continue
-			}
-		}
-		hdrs = append(hdrs, kafka.RecordHeader{Key: propertyName(k), Value: v})
+	n := len(parts)
+	parts = w.appendParts(parts)
+	crc := crc32.Update(0, castagnoli, parts[n][batchAttributesPos:])
+	for _, p := range parts[n+1:] {
+		crc = crc32.Update(crc, castagnoli, p)
 	}
-	if !wellFormed {
-		hdrs = append(hdrs, kafka.RecordHeader{Key: HeaderRawProperties, Value: m.Properties})
-	}
-	return r, hdrs
+	binary.BigEndian.PutUint32(parts[n][batchCRCPos:], crc)
+	return parts, w.size, nil
 }
 
-var escHeaderPrefixBytes = []byte(escHeaderPrefix)
+// ZeroCopyMin is the smallest body ToKafkaParts does not copy: below it
+// a piece of its own costs the writer (an iovec, a CRC call) more than
+// the copy it saves.
+const ZeroCopyMin = 256
 
 // eachProperty yields the well-formed items of a properties string as
 // slices of it, as remoting.ParsePropertyList reads them, and clears
@@ -141,57 +116,33 @@ func eachProperty(s []byte, wellFormed *bool) iter.Seq2[[]byte, []byte] {
 	}
 }
 
-// propertyName is a property name as a header name, without allocating
-// for the names RocketMQ clients and brokers set on most messages.
-func propertyName(k []byte) string {
-	switch string(k) {
-	case propTags:
-		return propTags
-	case propKeys:
-		return propKeys
-	case propUniqKey:
-		return propUniqKey
-	case "WAIT":
-		return "WAIT"
-	case "CLUSTER":
-		return "CLUSTER"
-	case "MIN_OFFSET":
-		return "MIN_OFFSET"
-	case "MAX_OFFSET":
-		return "MAX_OFFSET"
-	case "CONSUME_START_TIME":
-		return "CONSUME_START_TIME"
-	}
-	return string(k)
-}
-
 // plainBody undoes RocketMQ body compression (SYSFLAG bit 0; the type in
 // bits 8-10: 0 or 3 zlib, 1 lz4, 2 zstd), which a Kafka client cannot
 // know about.
-func plainBody(m remoting.MessageExt) ([]byte, error) {
-	if m.SysFlag&remoting.SysFlagCompressed == 0 {
-		return m.Body, nil
+func plainBody(sysFlag int32, body []byte) ([]byte, error) {
+	if sysFlag&remoting.SysFlagCompressed == 0 {
+		return body, nil
 	}
 	var rd io.Reader
-	switch (m.SysFlag >> 8) & 0x7 {
+	switch (sysFlag >> 8) & 0x7 {
 	case 0, 3:
-		z, err := zlib.NewReader(bytes.NewReader(m.Body))
+		z, err := zlib.NewReader(bytes.NewReader(body))
 		if err != nil {
 			return nil, fmt.Errorf("%w: zlib: %w", ErrBody, err)
 		}
 		defer z.Close()
 		rd = z
 	case 1:
-		rd = lz4.NewReader(bytes.NewReader(m.Body))
+		rd = lz4.NewReader(bytes.NewReader(body))
 	case 2:
-		z, err := zstd.NewReader(bytes.NewReader(m.Body), zstd.WithDecoderConcurrency(1))
+		z, err := zstd.NewReader(bytes.NewReader(body), zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			return nil, fmt.Errorf("%w: zstd: %w", ErrBody, err)
 		}
 		defer z.Close()
 		rd = z
 	default:
-		return nil, fmt.Errorf("%w: compression type %d", ErrBody, (m.SysFlag>>8)&0x7)
+		return nil, fmt.Errorf("%w: compression type %d", ErrBody, (sysFlag>>8)&0x7)
 	}
 	b, err := io.ReadAll(io.LimitReader(rd, maxBody+1))
 	if err != nil {

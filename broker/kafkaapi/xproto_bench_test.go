@@ -109,12 +109,22 @@ func xbDrainFetch(b *testing.B, h *Handler, topic string, out *[]byte) {
 		for _, p := range bufs {
 			*out = append(*out, p...)
 		}
-		parts := f.data[0]
-		last, err := kafka.ParseBatchHeader(parts[len(parts)-1])
-		if err != nil {
-			b.Fatal(err)
+		// The partition's batches follow the response up to its
+		// RecordBatches length (bufs[0], bufs[1]); a converted batch may
+		// be several parts (its bodies not copied), so walk the batches.
+		n := 0
+		for _, p := range f.data[0] {
+			n += len(p)
 		}
-		offset = last.BaseOffset + int64(last.LastOffsetDelta) + 1
+		records := (*out)[len(bufs[0])+len(bufs[1]):][:n]
+		for len(records) > 0 {
+			h, err := kafka.ParseBatchHeader(records)
+			if err != nil || int(h.BatchLength)+12 > len(records) {
+				b.Fatalf("%s@%d: batch %+v, %d bytes left: %v", topic, offset, h, len(records), err)
+			}
+			offset = h.BaseOffset + int64(h.LastOffsetDelta) + 1
+			records = records[12+h.BatchLength:]
+		}
 		for _, rd := range reads {
 			rd.Release()
 		}

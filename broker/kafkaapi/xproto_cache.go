@@ -53,8 +53,8 @@ type xcache struct {
 	// fetches that waited for another's (tests, stats).
 	converts atomic.Int64
 	waits    atomic.Int64
-	// convert is convert.ToKafka; tests replace it.
-	convert func(dst []byte, base int64, msgs [][]byte) ([]byte, error)
+	// convert is convertBatch; tests replace it.
+	convert converter
 }
 
 type queueKey struct {
@@ -83,7 +83,7 @@ func newXCache(max int64, reg *topics.Registry) *xcache {
 		return nil
 	}
 	c := &xcache{max: max, parts: map[queueKey][]*xcBatch{}, flights: map[queueKey][]*xcFlight{},
-		convert: convert.ToKafka}
+		convert: convertBatch}
 	c.lru.next, c.lru.prev = &c.lru, &c.lru
 	if reg != nil {
 		// The handler lives as long as the registry; the watch is not
@@ -256,7 +256,7 @@ func (h *Handler) convertRun(ctx context.Context, key queueKey, logStart, base i
 	for pos := base; pos < end; {
 		i := pos - base
 		if c == nil {
-			parts, size = h.appendConverted(convert.ToKafka, pos, msgs[i:], parts, size)
+			parts, size = h.appendConverted(convertBatch, pos, msgs[i:], parts, size, false)
 			break
 		}
 		b, next := c.lookup(key, pos, phys[i], logStart)
@@ -271,7 +271,7 @@ func (h *Handler) convertRun(ctx context.Context, key queueKey, logStart, base i
 		if b != nil {
 			// Cached, but reaching past this read: converted, not cached.
 			c.misses.Add(stop - pos)
-			parts, size = h.appendConverted(c.convert, pos, msgs[i:stop-base], parts, size)
+			parts, size = h.appendConverted(c.convert, pos, msgs[i:stop-base], parts, size, false)
 			pos = stop
 			continue
 		}
@@ -287,7 +287,7 @@ func (h *Handler) convertRun(ctx context.Context, key queueKey, logStart, base i
 				continue // look again: the batch is likely cached now
 			}
 			c.misses.Add(stop - pos)
-			parts, size = h.appendConverted(c.convert, pos, msgs[i:stop-base], parts, size)
+			parts, size = h.appendConverted(c.convert, pos, msgs[i:stop-base], parts, size, false)
 			pos = stop
 			continue
 		}
@@ -305,23 +305,44 @@ func (h *Handler) convertFlight(c *xcache, fl *xcFlight, phys []int64, msgs [][]
 	defer c.land(fl)
 	c.converts.Add(1)
 	n := len(parts)
-	parts, size = h.appendConverted(c.convert, fl.first, msgs, parts, size)
-	if len(parts) > n {
+	parts, size = h.appendConverted(c.convert, fl.first, msgs, parts, size, true)
+	if len(parts) == n+1 {
 		c.insert(fl.key, fl.first, phys, parts[n])
 	}
 	return parts, size
 }
 
-// appendConverted appends the batch of msgs at base to parts.
-func (h *Handler) appendConverted(conv func([]byte, int64, [][]byte) ([]byte, error), base int64, msgs [][]byte, parts [][]byte, size int) ([][]byte, int) {
-	out, err := conv(nil, base, msgs)
+// converter appends to parts the Kafka batch of the RocketMQ messages
+// msgs at the offsets base, base+1, ... and returns the parts and the
+// batch's size. With own, the batch is one part in memory of its own,
+// which the cache may keep; without, the parts may be slices of msgs
+// (the bodies, not copied), valid only while the storage read that msgs
+// came from is held: the fetch releases it once they are written.
+type converter func(parts [][]byte, base int64, msgs [][]byte, own bool) ([][]byte, int, error)
+
+// convertBatch is the converter of broker/convert.
+func convertBatch(parts [][]byte, base int64, msgs [][]byte, own bool) ([][]byte, int, error) {
+	if !own {
+		return convert.ToKafkaParts(parts, base, msgs)
+	}
+	b, err := convert.ToKafka(nil, base, msgs)
+	if err != nil || len(b) == 0 {
+		return parts, 0, err
+	}
+	return append(parts, b), len(b), nil
+}
+
+// appendConverted appends the batch of msgs at base to parts (in one
+// part of its own with own, see converter).
+func (h *Handler) appendConverted(conv converter, base int64, msgs [][]byte, parts [][]byte, size int, own bool) ([][]byte, int) {
+	out, n, err := conv(parts, base, msgs, own)
 	if err != nil {
 		// Cannot happen for a non-empty run; skipping keeps the
 		// partition moving (the next fetch starts after it).
 		h.log.Warn("kafkaapi: convert RocketMQ messages", "offset", base, "count", len(msgs), "err", err)
 		return parts, size
 	}
-	return append(parts, out), size + len(out)
+	return out, size + n
 }
 
 // holds reports whether a cached batch of key holds offset off (not yet

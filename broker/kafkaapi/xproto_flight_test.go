@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twinmq/twinmq/broker/convert"
 	"github.com/twinmq/twinmq/storage"
 )
 
@@ -29,14 +28,14 @@ func xfRead(ctx context.Context, t *testing.T, h *Handler, offset int64) []byte 
 // then fails if fail is set; every call is counted.
 func gatedConvert(h *Handler, fail bool) (gate chan struct{}, calls *atomic.Int64) {
 	gate, calls = make(chan struct{}), new(atomic.Int64)
-	h.xcache.convert = func(dst []byte, base int64, msgs [][]byte) ([]byte, error) {
+	h.xcache.convert = func(parts [][]byte, base int64, msgs [][]byte, own bool) ([][]byte, int, error) {
 		if calls.Add(1) == 1 {
 			<-gate
 			if fail {
-				return dst, errors.New("injected")
+				return parts, 0, errors.New("injected")
 			}
 		}
-		return convert.ToKafka(dst, base, msgs)
+		return convertBatch(parts, base, msgs, own)
 	}
 	return gate, calls
 }
