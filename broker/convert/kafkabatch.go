@@ -55,8 +55,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 type batchWriter struct {
 	views  []remoting.StoredView
 	errs   []error // why message i could not be read (nil: views[i] is good)
-	meta   []byte
-	cuts   []int    // bodies[j] goes after meta[:cuts[j]]
+	meta   []byte // pooled: never handed out
+	out    []byte // the meta of the batch: meta, or a copy of it (fresh)
+	cuts   []int    // bodies[j] goes after out[:cuts[j]]
 	bodies [][]byte // the bodies not copied into meta
 	hdrs   []byte   // one record's encoded headers
 	parts  [][]byte // ToKafka's list of pieces to join
@@ -77,6 +78,7 @@ func (w *batchWriter) put() {
 	clear(w.errs)
 	clear(w.bodies)
 	clear(w.parts)
+	w.out = nil
 	if cap(w.meta) > maxRetainedMeta {
 		w.meta = nil
 	}
@@ -85,7 +87,8 @@ func (w *batchWriter) put() {
 
 // encode writes the batch of msgs at base into meta, cutting out each
 // body of at least zeroCopyMin bytes (all non-empty ones for 0). With
-// fresh, meta is a new buffer that the caller may keep.
+// fresh, out is a new buffer that the caller may keep; without, out is
+// the pooled meta, to be copied before put.
 func (w *batchWriter) encode(base int64, msgs [][]byte, zeroCopyMin int, fresh bool) error {
 	if len(msgs) > math.MaxInt32 {
 		return fmt.Errorf("convert: build batch at %d: %d records: %w", base, len(msgs), kafka.ErrTooLarge)
@@ -118,12 +121,7 @@ func (w *batchWriter) encode(base int64, msgs [][]byte, zeroCopyMin int, fresh b
 			maxDelta = max(maxDelta, w.views[i].BornTimestamp-first)
 		}
 	}
-	b := w.meta[:0]
-	if fresh {
-		b = make([]byte, 0, est)
-	} else {
-		b = slices.Grow(b, est)
-	}
+	b := slices.Grow(w.meta[:0], est)
 	b = binary.BigEndian.AppendUint64(b, uint64(base))
 	b = append(b, 0, 0, 0, 0) // batchLength, below
 	b = append(b, 0, 0, 0, 0) // partitionLeaderEpoch
@@ -183,7 +181,12 @@ func (w *batchWriter) encode(base int64, msgs [][]byte, zeroCopyMin int, fresh b
 		return fmt.Errorf("convert: build batch at %d: %d bytes: %w", base, w.size, kafka.ErrTooLarge)
 	}
 	binary.BigEndian.PutUint32(b[batchLengthPos:], uint32(w.size-batchLengthPos-4))
-	w.meta = b
+	w.meta, w.out = b, b
+	if fresh {
+		// Copied out of the pooled buffer at its exact size: append to a
+		// nil slice does not zero the new memory first, as make would.
+		w.out = append([]byte(nil), b...)
+	}
 	return nil
 }
 
@@ -226,14 +229,15 @@ func (w *batchWriter) appendHeaders(props []byte, nh int) (key []byte, _ int) {
 
 var escHeaderPrefixBytes = []byte(escHeaderPrefix)
 
-// appendParts appends the batch's pieces: meta cut around the bodies.
+// appendParts appends the batch's pieces: out cut around the bodies.
 func (w *batchWriter) appendParts(parts [][]byte) [][]byte {
-	prev := 0
+	parts = slices.Grow(parts, 2*len(w.cuts)+1)
+	prev, m := 0, w.out
 	for j, c := range w.cuts {
-		parts = append(parts, w.meta[prev:c:c], w.bodies[j])
+		parts = append(parts, m[prev:c:c], w.bodies[j])
 		prev = c
 	}
-	return append(parts, w.meta[prev:len(w.meta):len(w.meta)])
+	return append(parts, m[prev:len(m):len(m)])
 }
 
 // appendHeader appends one record header; a nil value is null.

@@ -214,3 +214,28 @@ func FuzzToKafkaSame(f *testing.F) {
 		}
 	})
 }
+
+// The pieces ToKafkaParts hands out stay as they are while the caller
+// holds them (a fetch writing them), whatever is converted meanwhile: the
+// pooled scratch is never among them.
+func TestToKafkaPartsOwnMemory(t *testing.T) {
+	big := bytes.Repeat([]byte("b"), 2*ZeroCopyMin)
+	a := [][]byte{storedAt(t, 1, false, big, 0, "KEYS\x01a\x02"), storedAt(t, 2, false, []byte("s"), 0, "x\x01y\x02")}
+	other := [][]byte{storedAt(t, 9, false, bytes.Repeat([]byte("o"), 3*ZeroCopyMin), 0, "KEYS\x01other-key\x02TAGS\x01z\x02")}
+	parts, _, err := ToKafkaParts(nil, 5, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bytes.Join(parts, nil)
+	for range 4 {
+		if _, err := ToKafka(nil, 100, other); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := ToKafkaParts(nil, 100, other); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := bytes.Join(parts, nil); !bytes.Equal(got, want) {
+		t.Fatalf("pieces changed by later conversions:\n%q\n%q", got, want)
+	}
+}

@@ -23,10 +23,12 @@ import (
 // logStartOffset; ctx bounds waiting for a conversion another fetch is
 // making. It returns the slices and their total size.
 func (h *Handler) fetchParts(ctx context.Context, topic string, part int32, logStart int64, entries []storage.ReadEntry) ([][]byte, int) {
-	parts := make([][]byte, 0, len(entries))
+	// A converted message takes two parts (its framing and its body,
+	// ToKafkaParts), a stored Kafka batch one.
+	parts := make([][]byte, 0, 2*len(entries)+1)
 	size := 0
-	var run [][]byte
-	var phys []int64
+	run := make([][]byte, 0, len(entries))
+	phys := make([]int64, 0, len(entries))
 	var base int64
 	flush := func() {
 		if len(run) == 0 {
