@@ -54,9 +54,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // batchWriter is the scratch of one conversion; writers pools them.
 type batchWriter struct {
 	views  []remoting.StoredView
-	errs   []error // why message i could not be read (nil: views[i] is good)
-	meta   []byte // pooled: never handed out
-	out    []byte // the meta of the batch: meta, or a copy of it (fresh)
+	errs   []error  // why message i could not be read (nil: views[i] is good)
+	meta   []byte   // pooled: never handed out
+	out    []byte   // the meta of the batch: meta, or a copy of it (fresh)
 	cuts   []int    // bodies[j] goes after out[:cuts[j]]
 	bodies [][]byte // the bodies not copied into meta
 	hdrs   []byte   // one record's encoded headers
