@@ -93,16 +93,17 @@ func (w *batchWriter) encode(base int64, msgs [][]byte, zeroCopyMin int, fresh b
 	if len(msgs) > math.MaxInt32 {
 		return fmt.Errorf("convert: build batch at %d: %d records: %w", base, len(msgs), kafka.ErrTooLarge)
 	}
-	// Pass 1: read the messages in place, for the batch's timestamps
-	// (before the records, so the header is final when they are written)
-	// and the size of meta.
+	// Pass 1: read the messages in place (remoting.StoredView), for the
+	// batch's timestamps (before the records, so the header is final when
+	// they are written) and the size of meta.
 	w.views = slices.Grow(w.views[:0], len(msgs))[:len(msgs)]
 	w.errs = slices.Grow(w.errs[:0], len(msgs))[:len(msgs)]
 	var first int64
 	found, est := false, batchHeaderLen
 	for i, raw := range msgs {
-		v, _, err := remoting.ParseStoredView(raw)
-		w.views[i], w.errs[i] = v, err
+		v := &w.views[i]
+		_, err := v.Parse(raw)
+		w.errs[i] = err
 		if err != nil {
 			est += 256
 			continue

@@ -68,8 +68,8 @@ func joinParts(t *testing.T, base int64, msgs [][]byte, want []byte) {
 	}
 	wantAliased := 0
 	for _, m := range msgs {
-		v, _, err := remoting.ParseStoredView(m)
-		if err != nil || len(v.Body) < ZeroCopyMin {
+		var v remoting.StoredView
+		if _, err := v.Parse(m); err != nil || len(v.Body) < ZeroCopyMin {
 			continue
 		}
 		if _, err := plainBody(v.SysFlag, v.Body); v.SysFlag&remoting.SysFlagCompressed == 0 || err != nil {

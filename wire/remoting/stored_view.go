@@ -18,39 +18,41 @@ type StoredView struct {
 	Properties      []byte
 }
 
-// ParseStoredView reads the record at the start of b and returns its view
-// and length. It accepts exactly the records DecodeStoredMessage accepts
+// Parse reads the record at the start of b into v, in place, and returns
+// its length. It accepts exactly the records DecodeStoredMessage accepts
 // (same checks: TOTALSIZE, magic, ports 0..65535, every length within
 // TOTALSIZE and filling it exactly) and returns DecodeStoredMessage's error
-// for the others, so callers see the same message either way. The byte
-// fields have their capacity clipped, as DecodeStoredMessage's.
-func ParseStoredView(b []byte) (StoredView, int, error) {
-	v, n, ok := parseStoredView(b)
+// for the others, so callers see the same message either way; v is then
+// zero. The byte fields have their capacity clipped, as
+// DecodeStoredMessage's.
+func (v *StoredView) Parse(b []byte) (int, error) {
+	n, ok := v.parse(b)
 	if !ok {
+		*v = StoredView{}
 		// The rare path: the full decoder names the field that failed.
 		_, _, err := DecodeStoredMessage(b)
 		if err == nil {
 			err = fmtErr(ErrCorrupt, "record rejected by the view") // cannot happen: the two agree
 		}
-		return StoredView{}, 0, err
+		return 0, err
 	}
-	return v, n, nil
+	return n, nil
 }
 
-// parseStoredView is ParseStoredView without the error. Positions follow
-// the layout: fixed up to the born host at 48, then host-width dependent.
-func parseStoredView(b []byte) (v StoredView, n int, ok bool) {
+// parse is Parse without the error. Positions follow the layout: fixed
+// up to the born host at 48, then host-width dependent.
+func (v *StoredView) parse(b []byte) (n int, ok bool) {
 	if len(b) < 8 {
-		return v, 0, false
+		return 0, false
 	}
 	size := int(int32(binary.BigEndian.Uint32(b)))
 	if size < MinStoredLen || size > len(b) {
-		return v, 0, false
+		return 0, false
 	}
 	b = b[:size]
 	magic := binary.BigEndian.Uint32(b[4:])
 	if magic != MagicV1 && magic != MagicV2 {
-		return v, 0, false
+		return 0, false
 	}
 	// MinStoredLen (91) covers everything up to the born host.
 	v.QueueOffset = int64(binary.BigEndian.Uint64(b[StoredQueueOffsetPos:]))
@@ -59,47 +61,47 @@ func parseStoredView(b []byte) (v StoredView, n int, ok bool) {
 	v.BornTimestamp = int64(binary.BigEndian.Uint64(b[40:]))
 	off := storedBornHostPos
 	if off, ok = viewHost(b, off, v.SysFlag&SysFlagBornHostV6 != 0); !ok {
-		return v, 0, false
+		return 0, false
 	}
 	if off+8 > size {
-		return v, 0, false
+		return 0, false
 	}
 	v.StoreTimestamp = int64(binary.BigEndian.Uint64(b[off:]))
 	if off, ok = viewHost(b, off+8, v.SysFlag&SysFlagStoreHostV6 != 0); !ok {
-		return v, 0, false
+		return 0, false
 	}
 	// RECONSUMETIMES 4, PreparedTransactionOffset 8, BODYLEN 4.
 	if off+16 > size {
-		return v, 0, false
+		return 0, false
 	}
 	bodyLen := int(int32(binary.BigEndian.Uint32(b[off+12:])))
 	off += 16
 	if v.Body, off, ok = viewField(b, off, bodyLen); !ok {
-		return v, 0, false
+		return 0, false
 	}
 	var topicLen int
 	if magic == MagicV2 {
 		if off+2 > size {
-			return v, 0, false
+			return 0, false
 		}
 		topicLen, off = int(int16(binary.BigEndian.Uint16(b[off:]))), off+2
 	} else {
 		if off+1 > size {
-			return v, 0, false
+			return 0, false
 		}
 		topicLen, off = int(b[off]), off+1
 	}
 	if v.Topic, off, ok = viewField(b, off, topicLen); !ok {
-		return v, 0, false
+		return 0, false
 	}
 	if off+2 > size {
-		return v, 0, false
+		return 0, false
 	}
 	propsLen := int(int16(binary.BigEndian.Uint16(b[off:])))
 	if v.Properties, off, ok = viewField(b, off+2, propsLen); !ok || off != size {
-		return StoredView{}, 0, false
+		return 0, false
 	}
-	return v, size, true
+	return size, true
 }
 
 // viewHost checks the host at off (4 or 16 address bytes and an int32

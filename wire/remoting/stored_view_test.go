@@ -11,18 +11,22 @@ import (
 	"testing"
 )
 
-// sameAsDecode checks that ParseStoredView agrees with DecodeStoredMessage
+// sameAsDecode checks that StoredView.Parse agrees with DecodeStoredMessage
 // on b: the same length or the same error, and the same field values.
 func sameAsDecode(t *testing.T, b []byte) (StoredView, bool) {
 	t.Helper()
-	v, n, err := ParseStoredView(b)
+	var v StoredView
+	n, err := v.Parse(b)
 	m, n2, err2 := DecodeStoredMessage(b)
 	if (err == nil) != (err2 == nil) || n != n2 {
-		t.Fatalf("ParseStoredView = %d, %v; DecodeStoredMessage = %d, %v", n, err, n2, err2)
+		t.Fatalf("Parse = %d, %v; DecodeStoredMessage = %d, %v", n, err, n2, err2)
 	}
 	if err != nil {
 		if err.Error() != err2.Error() || !errors.Is(err, ErrCorrupt) {
-			t.Fatalf("ParseStoredView error %q, DecodeStoredMessage %q", err, err2)
+			t.Fatalf("Parse error %q, DecodeStoredMessage %q", err, err2)
+		}
+		if v.Body != nil || v.Topic != nil || v.Properties != nil || v.QueueOffset != 0 || v.BornTimestamp != 0 {
+			t.Fatalf("view not zero after an error: %+v", v)
 		}
 		return v, false
 	}
@@ -37,7 +41,7 @@ func sameAsDecode(t *testing.T, b []byte) (StoredView, bool) {
 	return v, true
 }
 
-func TestParseStoredView(t *testing.T) {
+func TestStoredViewParse(t *testing.T) {
 	v6 := sampleMessage()
 	v6.BornHost = netip.MustParseAddrPort("[2001:db8::1]:1")
 	v6.StoreHost = netip.MustParseAddrPort("[2001:db8::2]:10911")
@@ -79,26 +83,29 @@ func TestParseStoredView(t *testing.T) {
 			}
 		})
 	}
-	v, n, err := ParseStoredView(good)
+	var v StoredView
+	v.SysFlag, v.Topic = -1, []byte("left over") // Parse overwrites every field
+	n, err := v.Parse(good)
 	if err != nil || n != len(good) || string(v.Topic) != "TopicTest" || string(v.Body) != "payload" ||
 		string(v.Properties) != "TAGS\x01TagA\x02" || v.QueueOffset != 42 || v.CommitLogOffset != 1<<33 ||
 		v.BornTimestamp != 1700000000000 || v.StoreTimestamp != 1700000000123 || v.SysFlag != SysFlagMultiTags {
-		t.Fatalf("ParseStoredView = %+v, %d, %v", v, n, err)
+		t.Fatalf("Parse = %+v, %d, %v", v, n, err)
 	}
 }
 
 func viewMsgPtr[T any](v T) *T { return &v }
 
-func TestParseStoredViewAllocs(t *testing.T) {
+func TestStoredViewParseAllocs(t *testing.T) {
 	b := AppendStoredMessage(nil, viewMsgPtr(sampleMessage()))
-	if n := testing.AllocsPerRun(100, func() { _, _, _ = ParseStoredView(b) }); n != 0 {
+	var v StoredView
+	if n := testing.AllocsPerRun(100, func() { _, _ = v.Parse(b) }); n != 0 {
 		t.Fatalf("%v allocations per view", n)
 	}
 }
 
-// FuzzParseStoredView: the view accepts exactly what DecodeStoredMessage
+// FuzzStoredViewParse: the view accepts exactly what DecodeStoredMessage
 // accepts, reads the same fields, and never panics.
-func FuzzParseStoredView(f *testing.F) {
+func FuzzStoredViewParse(f *testing.F) {
 	if b, err := os.ReadFile(filepath.Join("testdata", "stored_example.bin")); err == nil {
 		f.Add(b)
 	}
