@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/twinmq/twinmq/broker/delay"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/wire/remoting"
 )
@@ -121,9 +122,11 @@ func TestAnswerInlineDoesNotKeepTheFrame(t *testing.T) {
 // BenchmarkSendInline is the broker's work for one 1 KiB send answered on
 // the event loop (decode, checks, append to a real store, reply), without
 // the network: compare with BenchmarkDecodeSendMessageV2 in wire/remoting
-// for the share of header decoding.
+// for the share of header decoding. Delay routing is on, as twinmq serve
+// runs it.
 func BenchmarkSendInline(b *testing.B) {
 	br, _, _ := startBroker(b)
+	br.EnableDelay(delay.Policy{})
 	if _, err := br.topics.Create(context.Background(), topics.Config{Name: "Bench", Queues: 4, Perm: topics.DefaultPerm}); err != nil {
 		b.Fatal(err)
 	}

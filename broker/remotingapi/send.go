@@ -252,8 +252,8 @@ func (b *Broker) message(born netip.AddrPort, r *sendRequest, body, props []byte
 // STORETIMESTAMP under the append lock.
 func (b *Broker) entry(m *remoting.MessageExt) storage.Entry {
 	e := storage.Entry{Kind: storage.KindRocketMQ, Topic: m.Topic, QueueID: m.QueueID, Count: 1}
-	if tags, ok := remoting.LookupProperty(m.Properties, propTags); ok {
-		e.TagsCodes = []int64{remoting.TagsHashCode(tags)}
+	if tags, ok := remoting.PropertyValue(m.Properties, propTags); ok {
+		e.TagsCodes = []int64{remoting.TagsHashCode(string(tags))}
 	}
 	if keys, ok := remoting.LookupProperty(m.Properties, propKeys); ok {
 		e.Keys = strings.Fields(keys)

@@ -65,15 +65,22 @@ func (b *Broker) delayEntry(ctx context.Context, m *remoting.MessageExt, reconsu
 	if hook == nil || m.SysFlag&remoting.SysFlagTransactionMask == remoting.SysFlagTransactionPrepared {
 		return b.entry(m), nil
 	}
-	props := remoting.ParsePropertyList(m.Properties)
+	// The properties are stored re-encoded (well-formed items only, each
+	// ended by 0x02). Most clients' strings are that already and are kept
+	// as they are; the list is parsed only when something must change.
+	var props []remoting.Property
+	raw := m.Properties
 	if dlq, edits, ok := delay.DecideRetrySend(delay.RetrySend{Topic: m.Topic, ReconsumeTimes: reconsumeTimes, MaxReconsumeTimes: maxReconsumeTimes}); ok {
 		if _, err := b.ensureTopic(ctx, dlq, delay.DLQQueues); err != nil {
 			return storage.Entry{}, err
 		}
 		m.Topic, m.QueueID = dlq, 0
-		props = applyEdits(props, edits)
+		props = applyEdits(remoting.ParsePropertyList(raw), edits)
+		raw = remoting.AppendPropertyList(nil, props)
+	} else if !remoting.IsCanonicalProperties(raw) {
+		props = remoting.ParsePropertyList(raw)
+		raw = remoting.AppendPropertyList(nil, props)
 	}
-	raw := remoting.AppendPropertyList(nil, props)
 	pl, err := hook.policy.Place(lookupIn(raw), m.Topic, m.QueueID, b.cfg.Now())
 	if err != nil {
 		if errors.Is(err, delay.ErrTimerIllegal) || errors.Is(err, delay.ErrBadProperty) {
@@ -82,6 +89,9 @@ func (b *Broker) delayEntry(ctx context.Context, m *remoting.MessageExt, reconsu
 		return storage.Entry{}, err
 	}
 	if len(pl.Edits) > 0 {
+		if props == nil {
+			props = remoting.ParsePropertyList(raw)
+		}
 		raw = remoting.AppendPropertyList(nil, applyEdits(props, pl.Edits))
 		if len(raw) > remoting.MaxPropertiesLen {
 			return storage.Entry{}, fmt.Errorf("%w: properties too long", errMessageIllegal)

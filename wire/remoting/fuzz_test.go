@@ -107,8 +107,17 @@ func FuzzProperties(f *testing.F) {
 				t.Fatalf("round trip: %q != %q", m2, m)
 			}
 		}
-		if list := ParsePropertyList(s); len(list) < len(m) {
+		list := ParsePropertyList(s)
+		if len(list) < len(m) {
 			t.Fatalf("list has %d items, map %d", len(list), len(m))
+		}
+		if canon := bytes.Equal(AppendPropertyList(nil, list), s); IsCanonicalProperties(s) != canon {
+			t.Fatalf("IsCanonicalProperties(%q) = %v, re-encoding is identical: %v", s, !canon, canon)
+		}
+		for k, v := range m {
+			if got, ok := PropertyValue(s, k); !ok || string(got) != v {
+				t.Fatalf("PropertyValue(%q) = %q, %v; map has %q", k, got, ok, v)
+			}
 		}
 	})
 }

@@ -319,3 +319,25 @@ func TestTagsHashCode(t *testing.T) {
 		}
 	}
 }
+
+func TestIsCanonicalProperties(t *testing.T) {
+	tests := []struct {
+		s    string
+		want bool
+	}{
+		{"", true},
+		{"TAGS\x01a\x02", true},
+		{"TAGS\x01a\x02KEYS\x01k1 k2\x02", true},
+		{"K\x01v\x01w\x02", true}, // the value runs to the item's end
+		{"TAGS\x01a", false},      // no trailing separator
+		{"TAGS\x01a\x02\x02", false},
+		{"\x01a\x02", false},
+		{"TAGS\x01\x02", false},
+		{"ab\x02", false},
+	}
+	for _, tt := range tests {
+		if got := IsCanonicalProperties([]byte(tt.s)); got != tt.want {
+			t.Errorf("IsCanonicalProperties(%q) = %v, want %v", tt.s, got, tt.want)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 )
@@ -20,7 +19,18 @@ func OffsetMsgID(storeHost netip.AddrPort, commitLogOffset int64) string {
 	n := putIP(b[:], storeHost.Addr())
 	binary.BigEndian.PutUint32(b[n:], uint32(storeHost.Port()))
 	binary.BigEndian.PutUint64(b[n+4:], uint64(commitLogOffset))
-	return strings.ToUpper(hex.EncodeToString(b[:n+12]))
+	return upperHex(b[:n+12])
+}
+
+// upperHex is strings.ToUpper(hex.EncodeToString(b)) with one allocation
+// (it runs once per send).
+func upperHex(b []byte) string {
+	const digits = "0123456789ABCDEF"
+	var out [2 * (16 + 12)]byte
+	for i, c := range b {
+		out[2*i], out[2*i+1] = digits[c>>4], digits[c&0xF]
+	}
+	return string(out[:2*len(b)])
 }
 
 // putIP writes a as 4 bytes when it is IPv4 or IPv4-mapped, else as 16, and
@@ -70,7 +80,7 @@ func NewUniqID(ip netip.Addr, pid int16, classLoaderHash int32, sinceMonthStartM
 	binary.BigEndian.PutUint32(b[n+2:], uint32(classLoaderHash))
 	binary.BigEndian.PutUint32(b[n+6:], uint32(sinceMonthStartMs))
 	binary.BigEndian.PutUint16(b[n+10:], uint16(counter))
-	return strings.ToUpper(hex.EncodeToString(b[:n+12]))
+	return upperHex(b[:n+12])
 }
 
 // UniqIDGenerator generates UNIQ_KEYs for messages that arrive without one

@@ -52,6 +52,13 @@ func ParsePropertyList(s []byte) []Property {
 // building a map (e.g. TAGS or UNIQ_KEY on the append path). The last of
 // repeated keys wins, as in ParseProperties.
 func LookupProperty(s []byte, key string) (string, bool) {
+	val, found := PropertyValue(s, key)
+	return string(val), found
+}
+
+// PropertyValue is LookupProperty returning the value as a slice of s, so
+// that a caller that only hashes or compares it allocates nothing.
+func PropertyValue(s []byte, key string) ([]byte, bool) {
 	var (
 		val   []byte
 		found bool
@@ -61,7 +68,26 @@ func LookupProperty(s []byte, key string) (string, bool) {
 			val, found = v, true
 		}
 	}
-	return string(val), found
+	return val, found
+}
+
+// IsCanonicalProperties reports whether s is exactly what
+// AppendPropertyList(nil, ParsePropertyList(s)) writes: every item
+// well-formed and ended by 0x02. Such a string needs no re-encoding.
+func IsCanonicalProperties(s []byte) bool {
+	for len(s) > 0 {
+		i := bytes.IndexByte(s, PropertySeparator)
+		if i < 0 {
+			return false // no trailing separator
+		}
+		item := s[:i]
+		s = s[i+1:]
+		sep := bytes.IndexByte(item, NameValueSeparator)
+		if len(item) < 3 || sep <= 0 || sep >= len(item)-1 {
+			return false
+		}
+	}
+	return true
 }
 
 // eachProperty yields the well-formed items of s as slices of s.
