@@ -50,7 +50,7 @@ type Log struct {
 	buf       []byte
 	closed    bool
 	zeroed    int64  // the active file is zero-filled up to here
-	zeros     []byte // ZeroAhead zero bytes, allocated on first use
+	zeros     []byte // zeroPiece zero bytes, allocated on first use
 
 	// Readers and the dispatcher load segs and written all the time; keep
 	// them off the cache line the appender writes under mu.
@@ -249,18 +249,27 @@ func (l *Log) zeroAheadLocked(end int64) error {
 	}
 	from := max(end, l.zeroed)
 	to := min(from+za, l.active.start+l.opt.SegmentSize)
-	if to <= from {
-		return nil
-	}
 	if l.zeros == nil {
-		l.zeros = make([]byte, za)
+		l.zeros = make([]byte, min(za, zeroPiece))
 	}
-	if _, err := l.active.file.WriteAt(l.zeros[:to-from], from-l.active.start); err != nil {
-		return l.fail(fmt.Errorf("zero-fill %s@%d: %w", l.active.name, from-l.active.start, err))
+	for from < to {
+		n := min(to-from, int64(len(l.zeros)))
+		if _, err := l.active.file.WriteAt(l.zeros[:n], from-l.active.start); err != nil {
+			return l.fail(fmt.Errorf("zero-fill %s@%d: %w", l.active.name, from-l.active.start, err))
+		}
+		from += n
+		l.zeroed = from
 	}
-	l.zeroed = to
 	return nil
 }
+
+// zeroPiece bounds one zero-fill write. The page cache backs a large
+// write with large folios, and every later small write into a folio walks
+// all of its blocks: on ext4 (Linux 6.18 here), 1 KiB appends into space
+// zero-filled 1 MiB at a time ran at half the speed of appends into space
+// filled 256 KiB at a time (and at 0.6x of extending a file, against
+// 1.4x). fdatasync of 56 KiB groups was the same either way.
+const zeroPiece = 256 << 10
 
 // rollLocked writes what is buffered, seals the active segment with an
 // end-of-segment marker and opens the next one. It returns the new write
