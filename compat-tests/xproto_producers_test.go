@@ -61,10 +61,7 @@ func xSendKgo(t *testing.T, b *xBroker, topic string) []xsent {
 
 func xSendSarama(t *testing.T, b *xBroker, topic string) []xsent {
 	cfg := saramaConfig(sarama.V2_8_0_0, sarama.WaitForAll, sarama.CompressionLZ4)
-	p, err := sarama.NewSyncProducer([]string{b.kafkaAddr}, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := saramaProducer(t, b.kafkaAddr, topic, cfg) // leader connected first: no resend race
 	defer p.Close()
 	base := xBaseTS()
 	for i := range xMatrixN {
