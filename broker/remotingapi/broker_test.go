@@ -19,6 +19,12 @@ import (
 // startBroker serves a fresh store on loopback with no name server.
 func startBroker(t testing.TB) (*Broker, *storage.Store, string) {
 	t.Helper()
+	return startBrokerAs(t, func(b *Broker) netio.Handler { return b })
+}
+
+// startBrokerAs is startBroker with netio calling handler(b) instead of b.
+func startBrokerAs(t testing.TB, handler func(*Broker) netio.Handler) (*Broker, *storage.Store, string) {
+	t.Helper()
 	ctx := context.Background()
 	store, err := storage.Open(ctx, storage.Config{Dir: t.TempDir(), SegmentSize: 4 << 20})
 	if err != nil {
@@ -45,7 +51,7 @@ func startBroker(t testing.TB) (*Broker, *storage.Store, string) {
 	// The framing cmd/twinmq serves with: a whole frame, its length word
 	// included, of at most 16 MiB (spec §1.1).
 	srv, err := netio.New(netio.Config{Addr: addr, Framer: netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
-		Ordering: netio.Concurrent}, b)
+		Ordering: netio.Concurrent}, handler(b))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,32 +10,36 @@ import (
 )
 
 // OnFrameInline implements netio.InlineHandler: it answers on the event
-// loop the sends that cannot block there, and declines everything else,
-// which OnFrame then handles on its own goroutine.
+// loop the requests that cannot block there, and declines everything
+// else, which OnFrame then handles on its own goroutine.
 //
 // A SEND_MESSAGE (10) or SEND_MESSAGE_V2 (310) is answered inline when the
 // store acknowledges at the page cache (ASYNC_FLUSH: the append is a copy
 // under the append lock, the dispatcher is woken without waiting) and its
 // topic exists and is not a %RETRY% topic (creating a topic, or the DLQ of
-// a retry over its maximum, writes the topic table). SYNC_FLUSH sends wait
-// for an fsync, pulls may park or fault in cold pages, and heartbeats can
-// notify consumers: they all stay off the loop. A send that fails its
-// checks is answered inline too, with the same error response.
+// a retry over its maximum, writes the topic table). A send that fails its
+// checks is answered inline too, with the same error response. A
+// PULL_MESSAGE (11) long poll at the end of its queue is parked inline
+// (parkInline): it reads nothing. SYNC_FLUSH sends wait for an fsync,
+// pulls that read records may fault in cold pages, and heartbeats can
+// notify consumers: they all stay off the loop.
 func (b *Broker) OnFrameInline(c *netio.Conn, frame, dst []byte) ([]byte, bool) {
-	return b.answerInline(c.RemoteAddr, frame, dst)
+	return b.answerInline(c, c.RemoteAddr, frame, dst)
 }
 
-// answerInline is OnFrameInline for a client at remote().
-func (b *Broker) answerInline(remote func() net.Addr, frame, dst []byte) ([]byte, bool) {
-	if b.store.FlushDiskType() != storage.AsyncFlush {
-		return dst, false
-	}
-	if code, ok := remoting.PeekCode(frame); !ok || !isSingleSend(code) {
+// answerInline is OnFrameInline for a client at remote() on c (nil in
+// tests: no pull is then parked inline).
+func (b *Broker) answerInline(c *netio.Conn, remote func() net.Addr, frame, dst []byte) ([]byte, bool) {
+	code, ok := remoting.PeekCode(frame)
+	if !ok || !(isSingleSend(code) && b.store.FlushDiskType() == storage.AsyncFlush || code == remoting.PullMessage && c != nil) {
 		return dst, false
 	}
 	req, err := remoting.Decode(frame)
-	if err != nil || req.IsResponse() || !isSingleSend(req.Code) {
+	if err != nil || req.IsResponse() || req.Code != code {
 		return dst, false // OnFrame logs and closes, or answers
+	}
+	if code == remoting.PullMessage {
+		return dst, b.parkInline(c, req)
 	}
 	r, err := parseSendRequest(req.ExtFields)
 	if err != nil || strings.HasPrefix(r.topic, retryGroupPrefix) {

@@ -5,10 +5,13 @@ import (
 	"context"
 	"net"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/twinmq/twinmq/broker/delay"
 	"github.com/twinmq/twinmq/broker/topics"
+	"github.com/twinmq/twinmq/nameserver"
+	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/wire/remoting"
 )
 
@@ -59,7 +62,7 @@ func TestAnswerInline(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dst := []byte("before")
-			out, handled := b.answerInline(remoteAddr, tt.frame, dst)
+			out, handled := b.answerInline(nil, remoteAddr, tt.frame, dst)
 			if handled != tt.handled {
 				t.Fatalf("handled = %v, want %v", handled, tt.handled)
 			}
@@ -106,7 +109,7 @@ func TestAnswerInlineDoesNotKeepTheFrame(t *testing.T) {
 		t.Fatal(err)
 	}
 	frame := goSendFrame("Alias", 1, 0, []byte("payload"))
-	if _, ok := b.answerInline(remoteAddr, frame, nil); !ok {
+	if _, ok := b.answerInline(nil, remoteAddr, frame, nil); !ok {
 		t.Fatal("declined")
 	}
 	clear(frame)
@@ -136,8 +139,95 @@ func BenchmarkSendInline(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var ok bool
-		if out, ok = br.answerInline(remoteAddr, frame, out[:0]); !ok || len(out) == 0 {
+		if out, ok = br.answerInline(nil, remoteAddr, frame, out[:0]); !ok || len(out) == 0 {
 			b.Fatal("declined")
 		}
+	}
+}
+
+// TestParkInlineDeclines: only a long poll at the very end of its queue is
+// parked on the event loop; a pull that would read records, or fail, or
+// not wait, is pullMessage's. (Parking itself, and the wake-up by a later
+// send, is TestSendPullLongPoll's, through the loop.)
+func TestParkInlineDeclines(t *testing.T) {
+	b, st, _ := startBroker(t)
+	if _, err := b.topics.Create(context.Background(), topics.Config{Name: "P", Queues: 1, Perm: topics.DefaultPerm}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.answerInline(nil, remoteAddr, goSendFrame("P", 1, 0, []byte("x")), nil); !ok {
+		t.Fatal("send declined")
+	}
+	waitMessage(t, st, "P", 0)
+	pullReq := func(topic, offset, sysFlag, suspend string) *remoting.Command {
+		return &remoting.Command{Code: remoting.PullMessage, ExtFields: map[string]string{"consumerGroup": "g", "topic": topic,
+			"queueId": "0", "queueOffset": offset, "sysFlag": sysFlag, "suspendTimeoutMillis": suspend}}
+	}
+	tests := []struct {
+		name string
+		req  *remoting.Command
+	}{
+		{"records to read", pullReq("P", "0", "2", "1000")},
+		{"past the end", pullReq("P", "5", "2", "1000")},
+		{"no suspend flag", pullReq("P", "1", "0", "1000")},
+		{"no suspend time", pullReq("P", "1", "2", "0")},
+		{"missing topic", pullReq("Q", "0", "2", "1000")},
+		{"bad header", &remoting.Command{Code: remoting.PullMessage, ExtFields: map[string]string{"topic": "P"}}},
+	}
+	for _, tt := range tests {
+		if b.parkInline(nil, tt.req) {
+			t.Errorf("%s: parked inline", tt.name)
+		}
+	}
+}
+
+// offLoop counts the frames that reach OnFrame, by request code.
+type offLoop struct {
+	*Broker
+	mu    sync.Mutex
+	codes map[int32]int
+}
+
+func (o *offLoop) OnFrame(c *netio.Conn, frame []byte, done func()) {
+	if req, err := remoting.Decode(frame); err == nil {
+		o.mu.Lock()
+		o.codes[req.Code]++
+		o.mu.Unlock()
+	}
+	o.Broker.OnFrame(c, frame, done)
+}
+
+func (o *offLoop) count(code int32) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.codes[code]
+}
+
+// TestInlineThroughTheLoop: over a real connection, a send to an existing
+// topic and a long poll at the end of the queue never reach OnFrame; the
+// parked poll is answered by its timer. (Its wake-up by a later send is
+// TestSendPullLongPoll's.)
+func TestInlineThroughTheLoop(t *testing.T) {
+	o := &offLoop{codes: map[int32]int{}}
+	b, st, addr := startBrokerAs(t, func(b *Broker) netio.Handler { o.Broker = b; return o })
+	if _, err := b.topics.Create(context.Background(), topics.Config{Name: "L", Queues: 1, Perm: topics.DefaultPerm}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := nameserver.Dial(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if r := sendOne(t, c, "L", "A", "first"); r.Code != remoting.Success {
+		t.Fatalf("send: %d %s", r.Code, r.Remark)
+	}
+	waitMessage(t, st, "L", 0) // dispatched: the queue's end is 1
+	if r := pull(t, c, "L", 1, "*"); r.Code != remoting.PullNotFound {
+		t.Fatalf("parked pull: %d %s, want PULL_NOT_FOUND at its timeout", r.Code, r.Remark)
+	}
+	if n := o.count(remoting.PullMessage); n != 0 {
+		t.Errorf("%d pulls went off the loop, want 0", n)
+	}
+	if n := o.count(remoting.SendMessageV2); n != 0 {
+		t.Errorf("%d sends went off the loop, want 0", n)
 	}
 }

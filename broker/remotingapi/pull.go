@@ -74,22 +74,10 @@ func (b *Broker) pullMessage(ctx context.Context, c *netio.Conn, req *remoting.C
 	if err != nil {
 		return errorResponse(req, err)
 	}
-	t, ok := b.topics.Get(r.topic)
-	if !ok {
-		return errorResponse(req, fmt.Errorf("%w: topic[%s] not exist, apply first please!", errTopicNotExist, r.topic))
+	if err := b.checkPull(&r); err != nil {
+		return errorResponse(req, err)
 	}
-	if t.Perm&4 == 0 {
-		return errorResponse(req, fmt.Errorf("%w: the topic[%s] pulling is forbidden", errNoPermission, r.topic))
-	}
-	if r.queueID >= t.Queues {
-		return errorResponse(req, fmt.Errorf("%w: queueId[%d] is illegal, topic %s has %d queues", errInvalidParameter, r.queueID, r.topic, t.Queues))
-	}
-	if r.sysFlag&pullCommitOffset != 0 && r.commitOffset >= 0 {
-		// Nobody waits for this commit: written with the next periodic
-		// flush (100 ms), as the Java broker persists offsets every 5 s,
-		// instead of an append per pull.
-		b.offsets.CommitAsync(r.group, r.topic, r.queueID, r.commitOffset)
-	}
+	b.commitPulled(&r)
 	filter := b.pullFilter(&r, c)
 	res, err := b.readPull(&r, filter)
 	if err != nil {
@@ -101,6 +89,50 @@ func (b *Broker) pullMessage(ctx context.Context, c *netio.Conn, req *remoting.C
 	}
 	b.sendPull(c, req, res)
 	return nil
+}
+
+// checkPull applies the topic, permission and queue checks of a pull.
+func (b *Broker) checkPull(r *pullRequest) error {
+	t, ok := b.topics.Get(r.topic)
+	if !ok {
+		return fmt.Errorf("%w: topic[%s] not exist, apply first please!", errTopicNotExist, r.topic)
+	}
+	if t.Perm&4 == 0 {
+		return fmt.Errorf("%w: the topic[%s] pulling is forbidden", errNoPermission, r.topic)
+	}
+	if r.queueID >= t.Queues {
+		return fmt.Errorf("%w: queueId[%d] is illegal, topic %s has %d queues", errInvalidParameter, r.queueID, r.topic, t.Queues)
+	}
+	return nil
+}
+
+// commitPulled records the consumer offset a pull carries. Nobody waits
+// for this commit: it is written with the next periodic flush (100 ms), as
+// the Java broker persists offsets every 5 s, instead of an append per
+// pull.
+func (b *Broker) commitPulled(r *pullRequest) {
+	if r.sysFlag&pullCommitOffset != 0 && r.commitOffset >= 0 {
+		b.offsets.CommitAsync(r.group, r.topic, r.queueID, r.commitOffset)
+	}
+}
+
+// parkInline parks, on the event loop, a long poll that would find
+// nothing: its offset is the queue's end, so pullMessage would read no
+// record and park it. Parking registers a timer and a storage.Notify and
+// blocks on nothing. It reports false, having done nothing, for any other
+// pull (one that reads records, or fails a check, is pullMessage's).
+func (b *Broker) parkInline(c *netio.Conn, req *remoting.Command) bool {
+	r, err := parsePullRequest(req.ExtFields)
+	if err != nil || r.sysFlag&pullSuspend == 0 || r.suspend <= 0 || b.checkPull(&r) != nil {
+		return false
+	}
+	if end, err := b.store.MaxOffset(r.topic, r.queueID); err != nil || r.offset != end {
+		return false
+	}
+	b.commitPulled(&r)
+	req.Body = nil // it may alias the loop's buffer; a pull has none anyway
+	b.park(c, req, &r, b.pullFilter(&r, c))
+	return true
 }
 
 // sendPull writes the response to a pull: the header, then the stored
