@@ -52,12 +52,22 @@ func (s *Store) appendSync(ctx context.Context, entries []Entry) ([]Position, er
 	}
 	req.entries = entries
 	s.syncMu.Lock()
+	if s.syncClosed {
+		s.syncMu.Unlock()
+		return nil, ErrClosed
+	}
 	s.syncQueue = append(s.syncQueue, req)
-	full := len(s.syncQueue) >= s.syncTarget
+	n := len(s.syncQueue)
+	full := n == max(s.syncTarget, 1)
 	s.syncMu.Unlock()
-	select {
-	case s.flushKick <- struct{}{}:
-	default:
+	// One signal each: the first request of a group wakes the flusher
+	// (later ones find it awake or the signal pending), the one that
+	// reaches the target ends its gathering.
+	if n == 1 {
+		select {
+		case s.flushKick <- struct{}{}:
+		default:
+		}
 	}
 	if full {
 		select {
@@ -65,17 +75,22 @@ func (s *Store) appendSync(ctx context.Context, entries []Entry) ([]Position, er
 		default:
 		}
 	}
-	select {
-	case <-req.done:
-		pos, err := req.pos, req.err
-		*req = syncReq{done: req.done}
-		s.syncReqs.Put(req) // not on the paths below: the flusher still holds it
-		return pos, err
-	case <-ctx.Done():
-		return nil, fmt.Errorf("storage: waiting for flush: %w", ctx.Err())
-	case <-s.done:
-		return nil, ErrClosed
+	// Every queued request is answered, at close too (failQueued), so
+	// only ctx can cut the wait short; a plain receive is cheaper than a
+	// select.
+	if cancel := ctx.Done(); cancel == nil {
+		<-req.done
+	} else {
+		select {
+		case <-req.done:
+		case <-cancel:
+			return nil, fmt.Errorf("storage: waiting for flush: %w", ctx.Err())
+		}
 	}
+	pos, err := req.pos, req.err
+	*req = syncReq{done: req.done}
+	s.syncReqs.Put(req) // not on the ctx path: the flusher still holds it
+	return pos, err
 }
 
 // gather waits, at most maxGather and without spinning, until as many
@@ -117,6 +132,13 @@ func (s *Store) groupCommit() {
 	// each appender may keep its piece.
 	pos, err := s.log.Append(all, make([]Position, 0, len(all)))
 	if err == nil {
+		// Let the dispatcher take the last group's entries (durable
+		// now) while this fsync leaves the CPUs idle, rather than while
+		// the released appenders come back.
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
 		_, err = s.log.Flush()
 	}
 	s.flushes.Add(1)
@@ -204,7 +226,8 @@ func (s *Store) flushLoop() {
 	}
 }
 
-// failQueued answers the appends still queued at close.
+// failQueued answers the appends still queued at close and refuses
+// later ones.
 func (s *Store) failQueued() {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
@@ -213,4 +236,5 @@ func (s *Store) failQueued() {
 		r.done <- struct{}{}
 	}
 	s.syncQueue = nil
+	s.syncClosed = true
 }

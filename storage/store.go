@@ -101,6 +101,7 @@ type Store struct {
 	// syncTarget (under syncMu) is the group size gather waits for;
 	// gathered tells the flusher it is reached.
 	syncTarget int
+	syncClosed bool // failQueued ran: appends are refused
 	gathered   chan struct{}
 	syncReqs   sync.Pool // *syncReq
 

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"path"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -231,6 +233,58 @@ func TestSyncFlushGroupCommit(t *testing.T) {
 	}
 	if got != len(acked) {
 		t.Fatalf("%d of %d acknowledged messages survived the crash", got, len(acked))
+	}
+}
+
+// TestSyncFlushCloseAnswersAppenders closes the store while SYNC_FLUSH
+// appenders keep appending: every Append returns, acknowledged or with
+// ErrClosed, and none hangs.
+func TestSyncFlushCloseAnswersAppenders(t *testing.T) {
+	cfg := testConfig(vfs.NewMem())
+	cfg.FlushDiskType = SyncFlush
+	s := mustOpen(t, cfg)
+	var wg sync.WaitGroup
+	var acked atomic.Int64
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				_, err := s.Append(context.Background(), []Entry{msg("T", int32(w), i)})
+				if errors.Is(err, ErrClosed) {
+					return
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				acked.Add(1)
+			}
+		}()
+	}
+	for acked.Load() < 100 {
+		runtime.Gosched()
+	}
+	s.Close()
+	wg.Wait()
+}
+
+// TestSyncFlushCanceledContext: an append whose context is already done
+// returns, either acknowledged or with the context's error.
+func TestSyncFlushCanceledContext(t *testing.T) {
+	cfg := testConfig(vfs.NewMem())
+	cfg.FlushDiskType = SyncFlush
+	s := mustOpen(t, cfg)
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 20 {
+		if _, err := s.Append(ctx, []Entry{msg("T", 0, i)}); err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatalf("append with a canceled context: %v", err)
+		}
+	}
+	if _, err := s.Append(context.Background(), []Entry{msg("T", 0, 99)}); err != nil {
+		t.Fatal(err)
 	}
 }
 
