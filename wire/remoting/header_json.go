@@ -416,17 +416,20 @@ func (s *jsonScanner) stringValue() (string, error) {
 		return "", s.errorf("want a string")
 	}
 	start := s.i
+	ascii := true // most headers are: no UTF-8 check then
 	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case '"':
+		switch c := s.b[s.i]; {
+		case c == '"':
 			raw := s.b[start:s.i]
 			s.i++
-			if !utf8.ValidString(raw) {
+			if !ascii && !utf8.ValidString(raw) {
 				raw = strings.ToValidUTF8(raw, "\uFFFD")
 			}
 			return raw, nil
-		case '\\':
+		case c == '\\':
 			return s.unescape(start)
+		case c >= utf8.RuneSelf:
+			ascii = false
 		}
 		s.i++
 	}
