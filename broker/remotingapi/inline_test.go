@@ -9,9 +9,11 @@ import (
 	"testing"
 
 	"github.com/twinmq/twinmq/broker/delay"
+	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/nameserver"
 	"github.com/twinmq/twinmq/netio"
+	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/remoting"
 )
 
@@ -229,5 +231,36 @@ func TestInlineThroughTheLoop(t *testing.T) {
 	}
 	if n := o.count(remoting.SendMessageV2); n != 0 {
 		t.Errorf("%d sends went off the loop, want 0", n)
+	}
+}
+
+// TestAnswerInlineSyncFlush: in SYNC_FLUSH a send waits for an fsync, so
+// it never runs on the event loop.
+func TestAnswerInlineSyncFlush(t *testing.T) {
+	ctx := context.Background()
+	store, err := storage.Open(ctx, storage.Config{Dir: t.TempDir(), SegmentSize: 4 << 20, FlushDiskType: storage.SyncFlush})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	reg, err := topics.Open(ctx, store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	offs, err := offsets.Open(ctx, store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer offs.Close()
+	b, err := New(Config{AdvertisedAddr: "127.0.0.1:10911"}, store, reg, offs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Create(ctx, topics.Config{Name: "S", Queues: 1, Perm: topics.DefaultPerm}); err != nil {
+		t.Fatal(err)
+	}
+	if out, ok := b.answerInline(nil, remoteAddr, goSendFrame("S", 1, 0, []byte("x")), nil); ok || len(out) != 0 {
+		t.Fatalf("SYNC_FLUSH send answered inline (%d bytes)", len(out))
 	}
 }
