@@ -93,13 +93,16 @@ func (s *Store) appendSync(ctx context.Context, entries []Entry) ([]Position, er
 	return pos, err
 }
 
-// gather waits, at most maxGather and without spinning, until as many
-// appends are queued as were in flight when the last group ended (the
-// group plus those queued behind it): the appenders it released append
-// again at once (a producer's pipeline, a broker serving many
+// gather waits, at most maxGather and without spinning, until 15/16 of
+// the appends that were in flight when the last group ended (the group
+// plus those queued behind it) are queued: the appenders it released
+// append again at once (a producer's pipeline, a broker serving many
 // connections). Without it they would miss the next fsync, which starts
 // at once with the others, and concurrent appenders would settle into two
-// alternating half-size groups.
+// alternating half-size groups. The 1/16 of slack lets a late appender
+// miss a group rather than hold it for maxGather. With 64 appenders it
+// gives ~61 appends per fsync against ~57 with 7/8, for ~3 us more
+// gathering in a group cycle of ~200 us.
 func (s *Store) gather(t *time.Timer) {
 	const maxGather = 200 * time.Microsecond
 	s.syncMu.Lock()
@@ -160,7 +163,7 @@ func (s *Store) groupCommit() {
 	clear(all) // drop references to payloads
 	s.syncEntries = all[:0]
 	s.syncMu.Lock()
-	s.syncTarget = (len(reqs) + len(s.syncQueue)) * 7 / 8
+	s.syncTarget = (len(reqs) + len(s.syncQueue)) * 15 / 16
 	s.syncMu.Unlock()
 	select { // a signal for the group just written is stale
 	case <-s.gathered:
