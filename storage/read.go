@@ -32,29 +32,67 @@ type ReadResult struct {
 	NextOffset int64
 	MinOffset  int64
 	MaxOffset  int64
-	refs       []commitlog.Ref
-	// small and smallEntries back reads of a few entries without more
-	// allocations.
-	small        [4]commitlog.Ref
+	// pins holds one reference per segment the entries lie in, not one
+	// per entry; headers backs the entries' Header pointers.
+	pins    commitlog.Pins
+	headers []commitlog.Header
+	// smallEntries and smallHeaders back reads of a few entries without
+	// more allocations.
 	smallEntries [4]ReadEntry
+	smallHeaders [4]commitlog.Header
 }
 
 // Release gives the segment references back.
 func (r *ReadResult) Release() {
-	for i := range r.refs {
-		r.refs[i].Release()
-	}
-	r.refs = r.refs[:0]
+	r.pins.Release()
 	r.Entries = r.Entries[:0]
 }
 
 // Bytes is the sum of the payload sizes.
 func (r *ReadResult) Bytes() int {
 	n := 0
-	for _, e := range r.Entries {
-		n += len(e.Payload)
+	for i := range r.Entries {
+		n += len(r.Entries[i].Payload)
 	}
 	return n
+}
+
+// presize makes room for n entries, at most maxPresize: a larger read
+// grows the slices as it goes.
+func (r *ReadResult) presize(n int) {
+	n = min(n, maxPresize)
+	if n <= len(r.smallEntries) {
+		r.Entries, r.headers = r.smallEntries[:0], r.smallHeaders[:0]
+		return
+	}
+	r.Entries, r.headers = make([]ReadEntry, 0, n), make([]commitlog.Header, 0, n)
+}
+
+// maxPresize bounds the entries a Read makes room for before it knows how
+// many it returns: 4096 entries take 704 KiB.
+const maxPresize = 4096
+
+// read reads the entry at phys (size 0: of any size) into the next slot
+// of r, verified: the header is parsed in place, the payload is a slice
+// of the pinned segment.
+func (r *ReadResult) read(l *commitlog.Log, phys int64, size int32) error {
+	if len(r.headers) == cap(r.headers) {
+		// A new array rather than append's copy: the entries already
+		// added point into the old one, which stays alive through them.
+		r.headers = make([]commitlog.Header, 0, max(2*cap(r.headers), len(r.smallHeaders)))
+	}
+	n := len(r.headers)
+	h := &r.headers[:n+1][n]
+	entry, err := l.ReadPinned(&r.pins, phys, size, h)
+	if err != nil {
+		return err
+	}
+	r.headers = r.headers[:n+1]
+	r.Entries = append(r.Entries, ReadEntry{
+		Kind: h.Kind, Phys: phys, QueueOffset: h.QueueOffset, Count: h.Count,
+		StoreTime: h.StoreTime, Payload: entry[h.HeaderLen:], Header: h,
+	})
+	return nil
 }
 
 // ReadOptions bounds a read.
@@ -68,6 +106,24 @@ type ReadOptions struct {
 	// Filter, when set, skips units whose tags code it rejects without
 	// reading the CommitLog (RocketMQ tag filtering).
 	Filter func(tagsCode int64) bool
+}
+
+// estimate is how many entries a read may return, judged from the first
+// units it examines and the units left: an upper bound when the entries
+// are the size of the first ones.
+func (o *ReadOptions) estimate(units []consumequeue.Unit, left int64) int {
+	n := int(min(left, 1<<30))
+	if o.MaxEntries > 0 {
+		n = min(n, o.MaxEntries)
+	}
+	if o.MaxBytes > 0 && len(units) > 0 {
+		sum := int64(0)
+		for _, u := range units {
+			sum += int64(max(u.Size, 1))
+		}
+		n = min(n, int(int64(o.MaxBytes)*int64(len(units))/sum)+1)
+	}
+	return n
 }
 
 // OffsetError is ErrOffsetOutOfRange with the queue's valid range.
@@ -94,13 +150,10 @@ func (s *Store) Read(topic string, queue int32, offset int64, opt ReadOptions) (
 		return nil, fmt.Errorf("storage: %s/%d: %w", topic, queue, ErrQueueNotFound)
 	}
 	res := &ReadResult{MinOffset: q.MinOffset(), MaxOffset: q.MaxOffset(), NextOffset: offset}
-	if opt.MaxEntries > 0 && opt.MaxEntries <= 4 {
-		res.refs = res.small[:0:opt.MaxEntries]
-		res.Entries = res.smallEntries[:0:opt.MaxEntries]
-	}
 	if offset < res.MinOffset || offset > res.MaxOffset {
 		return res, &OffsetError{topic, queue, offset, res.MinOffset, res.MaxOffset}
 	}
+	res.pins.Topic = topic // the entries' headers share this string
 	var buf [maxReadUnit]consumequeue.Unit
 	bytes, lastPhys := 0, int64(-1)
 	for res.NextOffset < res.MaxOffset {
@@ -111,6 +164,9 @@ func (s *Store) Read(topic string, queue int32, offset int64, opt ReadOptions) (
 		}
 		if len(units) == 0 {
 			break
+		}
+		if res.Entries == nil {
+			res.presize(opt.estimate(units, res.MaxOffset-res.NextOffset))
 		}
 		for _, u := range units {
 			if u.CommitLogOffset == lastPhys {
@@ -127,20 +183,13 @@ func (s *Store) Read(topic string, queue int32, offset int64, opt ReadOptions) (
 			if opt.MaxBytes > 0 && bytes+int(u.Size) > opt.MaxBytes && (len(res.Entries) > 0 || opt.StrictMaxBytes) {
 				return res, nil
 			}
-			ref, err := s.log.Read(u.CommitLogOffset, u.Size, true)
-			if err != nil {
+			if err := res.read(s.log, u.CommitLogOffset, u.Size); err != nil {
 				if len(res.Entries) > 0 {
 					return res, nil // serve what is good; the next read reports it
 				}
 				res.Release()
 				return res, fmt.Errorf("storage: %s/%d offset %d: %w", topic, queue, res.NextOffset, err)
 			}
-			res.refs = append(res.refs, ref)
-			h := &res.refs[len(res.refs)-1].Header
-			res.Entries = append(res.Entries, ReadEntry{
-				Kind: h.Kind, Phys: u.CommitLogOffset, QueueOffset: h.QueueOffset, Count: h.Count,
-				StoreTime: h.StoreTime, Payload: ref.Payload, Header: h,
-			})
 			bytes += int(u.Size)
 			lastPhys = u.CommitLogOffset
 			res.NextOffset++
@@ -210,15 +259,13 @@ func (s *Store) ReadAt(phys int64) (*ReadResult, error) {
 	if phys >= s.visibleOffset() {
 		return nil, fmt.Errorf("storage: offset %d not stored: %w", phys, ErrOffsetOutOfRange)
 	}
-	ref, err := s.log.Read(phys, 0, true)
-	if err != nil {
+	res := &ReadResult{}
+	res.presize(1)
+	if err := res.read(s.log, phys, 0); err != nil {
+		res.Release()
 		return nil, err
 	}
-	h := &ref.Header
-	return &ReadResult{refs: []commitlog.Ref{ref}, Entries: []ReadEntry{{
-		Kind: h.Kind, Phys: phys, QueueOffset: h.QueueOffset, Count: h.Count, StoreTime: h.StoreTime,
-		Payload: ref.Payload, Header: h,
-	}}}, nil
+	return res, nil
 }
 
 // QueryByKey finds entries of topic indexed under key (a message key or a
@@ -229,6 +276,7 @@ func (s *Store) QueryByKey(topic, key string, max int, beginMs, endMs int64) (*R
 		return nil, fmt.Errorf("storage: %w", err)
 	}
 	res := &ReadResult{}
+	res.pins.Topic = topic
 	for _, p := range phys {
 		if len(res.Entries) >= max {
 			break
@@ -236,7 +284,7 @@ func (s *Store) QueryByKey(topic, key string, max int, beginMs, endMs int64) (*R
 		if p >= s.dispatched.Load() || p < s.log.MinOffset() {
 			continue
 		}
-		ref, err := s.log.Read(p, 0, true)
+		err := res.read(s.log, p, 0)
 		if errors.Is(err, commitlog.ErrOffsetNotFound) {
 			continue
 		}
@@ -244,18 +292,14 @@ func (s *Store) QueryByKey(topic, key string, max int, beginMs, endMs int64) (*R
 			res.Release()
 			return nil, err
 		}
-		h := &ref.Header
+		e := &res.Entries[len(res.Entries)-1]
 		match := false
-		h.Keys(func(k string) { match = match || k == key })
-		if h.Topic != topic || !match {
-			ref.Release()
-			continue // hash collision
+		e.Header.Keys(func(k string) { match = match || k == key })
+		if e.Header.Topic != topic || !match {
+			// A hash collision: drop it (its segment stays pinned until
+			// Release).
+			res.Entries, res.headers = res.Entries[:len(res.Entries)-1], res.headers[:len(res.headers)-1]
 		}
-		res.refs = append(res.refs, ref)
-		res.Entries = append(res.Entries, ReadEntry{
-			Kind: h.Kind, Phys: p, QueueOffset: h.QueueOffset, Count: h.Count, StoreTime: h.StoreTime,
-			Payload: ref.Payload, Header: h,
-		})
 	}
 	return res, nil
 }

@@ -231,65 +231,72 @@ func ParseHeader(b []byte, verify bool) (Header, error) {
 // meet long runs of the same topic); *topic is updated otherwise.
 func parseHeader(b []byte, verify bool, topic *string) (Header, error) {
 	var h Header
+	err := parseHeaderInto(&h, b, verify, topic)
+	return h, err
+}
+
+// parseHeaderInto is parseHeader writing into *h: batched reads parse
+// straight into the header a reader keeps, field by field, rather than
+// copying a whole Header (with its pointers) there. A parsed entry sets
+// every field; after an error only some are set, the others are as
+// they were.
+func parseHeaderInto(h *Header, b []byte, verify bool, topic *string) error {
 	if len(b) < BlankSize {
 		if allZero(b) {
-			return h, errEnd
+			return errEnd
 		}
-		return h, fmt.Errorf("%w: %d bytes left, less than a marker", ErrCorrupt, len(b))
+		return fmt.Errorf("%w: %d bytes left, less than a marker", ErrCorrupt, len(b))
 	}
 	length := int64(binary.BigEndian.Uint32(b[offLength:]))
 	magic := binary.BigEndian.Uint16(b[offMagic:])
 	if length == 0 && magic == 0 {
-		return h, errEnd
+		return errEnd
 	}
 	if magic != Magic {
-		return h, fmt.Errorf("%w: bad magic %#04x", ErrCorrupt, magic)
+		return fmt.Errorf("%w: bad magic %#04x", ErrCorrupt, magic)
 	}
 	switch v := b[offVersion]; {
 	case v == 0:
 		// A torn write (the header's first sector on disk, the next one
 		// still zero) looks like this; no format has version 0.
-		return h, fmt.Errorf("%w: entry version 0", ErrCorrupt)
+		return fmt.Errorf("%w: entry version 0", ErrCorrupt)
 	case v != FormatVersion:
-		return h, fmt.Errorf("%w: entry version %d, this build reads %d", ErrFormatVersion, v, FormatVersion)
+		return fmt.Errorf("%w: entry version %d, this build reads %d", ErrFormatVersion, v, FormatVersion)
 	}
 	h.Kind = Kind(b[offKind])
 	if h.Kind == kindBlank {
 		h.Length = int32(min(length, 1<<31-1))
-		return h, errBlank
+		return errBlank
 	}
 	if !h.Kind.valid() {
-		return h, fmt.Errorf("%w: unknown kind %d", ErrCorrupt, h.Kind)
+		return fmt.Errorf("%w: unknown kind %d", ErrCorrupt, h.Kind)
 	}
 	if length < MinHeaderSize || length > int64(len(b)) {
-		return h, fmt.Errorf("%w: length %d with %d bytes left", ErrCorrupt, length, len(b))
+		return fmt.Errorf("%w: length %d with %d bytes left", ErrCorrupt, length, len(b))
 	}
 	e := b[:length]
 	if verify {
 		if got, want := entryCRC(e), binary.BigEndian.Uint32(e[offCRC:]); got != want {
-			return h, fmt.Errorf("%w: crc %#08x, computed %#08x", ErrCorrupt, want, got)
+			return fmt.Errorf("%w: crc %#08x, computed %#08x", ErrCorrupt, want, got)
 		}
 	}
-	return parseFields(e, topic)
+	return parseFields(h, e, topic)
 }
 
-func parseFields(e []byte, topic *string) (Header, error) {
-	h := Header{
-		Length:      int32(len(e)),
-		Kind:        Kind(e[offKind]),
-		HeaderLen:   int32(binary.BigEndian.Uint32(e[offHeaderLen:])),
-		QueueID:     int32(binary.BigEndian.Uint32(e[offQueueID:])),
-		QueueOffset: int64(binary.BigEndian.Uint64(e[offQueueOffset:])),
-		Count:       int32(binary.BigEndian.Uint32(e[offCount:])),
-		StoreTime:   int64(binary.BigEndian.Uint64(e[offStoreTime:])),
-	}
+func parseFields(h *Header, e []byte, topic *string) error {
+	h.Length = int32(len(e))
+	h.HeaderLen = int32(binary.BigEndian.Uint32(e[offHeaderLen:]))
+	h.QueueID = int32(binary.BigEndian.Uint32(e[offQueueID:]))
+	h.QueueOffset = int64(binary.BigEndian.Uint64(e[offQueueOffset:]))
+	h.Count = int32(binary.BigEndian.Uint32(e[offCount:]))
+	h.StoreTime = int64(binary.BigEndian.Uint64(e[offStoreTime:]))
 	if h.HeaderLen < MinHeaderSize || int(h.HeaderLen) > len(e) || h.Count < 1 {
-		return h, fmt.Errorf("%w: header length %d, count %d", ErrCorrupt, h.HeaderLen, h.Count)
+		return fmt.Errorf("%w: header length %d, count %d", ErrCorrupt, h.HeaderLen, h.Count)
 	}
 	hb := e[:h.HeaderLen]
 	p := offTopic + int(binary.BigEndian.Uint16(e[offTopicLen:]))
 	if p+4 > len(hb) {
-		return h, fmt.Errorf("%w: topic overruns header", ErrCorrupt)
+		return fmt.Errorf("%w: topic overruns header", ErrCorrupt)
 	}
 	switch tb := hb[offTopic:p]; {
 	case topic == nil:
@@ -303,13 +310,13 @@ func parseFields(e []byte, topic *string) (Header, error) {
 	ntags := int64(binary.BigEndian.Uint32(hb[p:]))
 	p += 4
 	if ntags > int64(h.Count) || int64(p)+8*ntags+4 > int64(len(hb)) {
-		return h, fmt.Errorf("%w: %d tags codes", ErrCorrupt, ntags)
+		return fmt.Errorf("%w: %d tags codes", ErrCorrupt, ntags)
 	}
 	h.tags = hb[p : p+8*int(ntags)]
 	p += 8 * int(ntags)
 	p += 4 // key count: the key list is self-delimiting up to HeaderLen
 	h.keys = hb[p:]
-	return h, nil
+	return nil
 }
 
 func allZero(b []byte) bool {
