@@ -25,6 +25,12 @@ func startBroker(t testing.TB) (*Broker, *storage.Store, string) {
 // startBrokerAs is startBroker with netio calling handler(b) instead of b.
 func startBrokerAs(t testing.TB, handler func(*Broker) netio.Handler) (*Broker, *storage.Store, string) {
 	t.Helper()
+	return startBrokerWith(t, Config{}, handler)
+}
+
+// startBrokerWith is startBrokerAs with cfg's name servers.
+func startBrokerWith(t testing.TB, cfg Config, handler func(*Broker) netio.Handler) (*Broker, *storage.Store, string) {
+	t.Helper()
 	ctx := context.Background()
 	store, err := storage.Open(ctx, storage.Config{Dir: t.TempDir(), SegmentSize: 4 << 20})
 	if err != nil {
@@ -44,7 +50,7 @@ func startBrokerAs(t testing.TB, handler func(*Broker) netio.Handler) (*Broker, 
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	b, err := New(Config{AdvertisedAddr: addr, MaxSuspend: 2 * time.Second}, store, reg, offs)
+	b, err := New(Config{AdvertisedAddr: addr, MaxSuspend: 2 * time.Second, NamesrvAddrs: cfg.NamesrvAddrs}, store, reg, offs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,4 +282,38 @@ func FuzzDecodeLockBatch(f *testing.F) {
 			t.Fatal("locked more than asked")
 		}
 	})
+}
+
+// TestAutoCreatedTopicRoutedBeforeReply: when a send creates its topic,
+// the name server has the topic's route by the time the client has the
+// reply, so a consumer started right after the first send finds it.
+func TestAutoCreatedTopicRoutedBeforeReply(t *testing.T) {
+	ctx := context.Background()
+	ns := nameserver.New(nameserver.Config{})
+	nsSrv, stop, err := nameserver.Listen(ctx, "127.0.0.1:0", ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stop(ctx) })
+	nsAddr := nsSrv.Addr().String()
+	_, _, addr := startBrokerWith(t, Config{NamesrvAddrs: []string{nsAddr}}, func(b *Broker) netio.Handler { return b })
+	bc, err := nameserver.Dial(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bc.Close()
+	nc, err := nameserver.Dial(ctx, nsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	for i := range 5 {
+		topic := "Fresh" + strconv.Itoa(i)
+		if r := sendOne(t, bc, topic, "A", "first"); r.Code != remoting.Success {
+			t.Fatalf("send: %d %s", r.Code, r.Remark)
+		}
+		if r := call(t, nc, remoting.GetRouteinfoByTopic, map[string]string{"topic": topic}, nil); r.Code != remoting.Success {
+			t.Fatalf("route of %s right after its first send: %d %s", topic, r.Code, r.Remark)
+		}
+	}
 }

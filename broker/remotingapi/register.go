@@ -14,8 +14,11 @@ import (
 // clients see a new topic's route immediately. A failed registration is
 // retried after retryDelay. Only run's goroutine touches clients.
 type registrar struct {
-	b       *Broker
-	kickCh  chan struct{}
+	b      *Broker
+	kickCh chan struct{}
+	// waitCh takes the channels of registered callers; run closes each
+	// once a registration that began after it was queued has finished.
+	waitCh  chan chan struct{}
 	clients map[string]*nameserver.Client
 	version int64
 }
@@ -26,7 +29,8 @@ const (
 )
 
 func newRegistrar(b *Broker) *registrar {
-	return &registrar{b: b, kickCh: make(chan struct{}, 1), clients: make(map[string]*nameserver.Client)}
+	return &registrar{b: b, kickCh: make(chan struct{}, 1), waitCh: make(chan chan struct{}, 64),
+		clients: make(map[string]*nameserver.Client)}
 }
 
 // kick asks for a registration now; it never blocks.
@@ -34,6 +38,27 @@ func (r *registrar) kick() {
 	select {
 	case r.kickCh <- struct{}{}:
 	default:
+	}
+}
+
+// registered asks for a registration and waits until one that began after
+// the call has finished, successfully or not, or ctx ends. The Java broker
+// registers before it answers the send that created a topic
+// (TopicConfigManager.createTopicInSendMessageMethod), so a client that
+// has the answer finds the new topic's route on the name server at once.
+func (r *registrar) registered(ctx context.Context) {
+	if len(r.b.cfg.NamesrvAddrs) == 0 {
+		return
+	}
+	done := make(chan struct{})
+	select {
+	case r.waitCh <- done:
+	case <-ctx.Done():
+		return
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
 	}
 }
 
@@ -45,6 +70,7 @@ func (r *registrar) run(ctx context.Context) {
 	defer tick.Stop()
 	retry := time.NewTimer(0)
 	defer retry.Stop()
+	var waiting []chan struct{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -52,10 +78,19 @@ func (r *registrar) run(ctx context.Context) {
 		case <-tick.C:
 		case <-r.kickCh:
 		case <-retry.C:
+		case w := <-r.waitCh:
+			waiting = append(waiting, w)
+		}
+		for len(r.waitCh) > 0 {
+			waiting = append(waiting, <-r.waitCh)
 		}
 		if !r.registerAll(ctx) {
 			retry.Reset(retryDelay)
 		}
+		for _, w := range waiting {
+			close(w)
+		}
+		waiting = waiting[:0]
 	}
 }
 

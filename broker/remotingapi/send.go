@@ -112,6 +112,14 @@ func (b *Broker) ensureTopic(ctx context.Context, topic string, queues int32) (t
 			return t, nil
 		}
 	}
+	if err == nil {
+		// The route is on the name servers before the client hears of
+		// the topic (a consumer started right after the first send finds
+		// it); a name server that does not answer delays this send only.
+		rctx, cancel := context.WithTimeout(ctx, registerTimeout)
+		b.reg.registered(rctx)
+		cancel()
+	}
 	return t, err
 }
 
