@@ -26,14 +26,13 @@ func (s *Store) Append(ctx context.Context, entries []Entry) ([]Position, error)
 }
 
 // syncReq is one SYNC_FLUSH append waiting for the flusher. pos and err
-// are set before done is signalled (one value; the channel has room for
-// it, so a request whose appender gave up does not block the flusher).
-// Requests are pooled.
+// are set before the flusher closes the group's channel (s.syncGen when
+// the request was queued): one close wakes the whole group. Requests are
+// pooled.
 type syncReq struct {
 	entries []Entry
 	pos     []Position
 	err     error
-	done    chan struct{}
 }
 
 // appendSync queues entries for the flusher, which writes every queued
@@ -48,7 +47,7 @@ func (s *Store) appendSync(ctx context.Context, entries []Entry) ([]Position, er
 	}
 	req, _ := s.syncReqs.Get().(*syncReq)
 	if req == nil {
-		req = &syncReq{done: make(chan struct{}, 1)}
+		req = &syncReq{}
 	}
 	req.entries = entries
 	s.syncMu.Lock()
@@ -56,6 +55,7 @@ func (s *Store) appendSync(ctx context.Context, entries []Entry) ([]Position, er
 		s.syncMu.Unlock()
 		return nil, ErrClosed
 	}
+	done := s.syncGen
 	s.syncQueue = append(s.syncQueue, req)
 	n := len(s.syncQueue)
 	full := n == max(s.syncTarget, 1)
@@ -79,16 +79,16 @@ func (s *Store) appendSync(ctx context.Context, entries []Entry) ([]Position, er
 	// only ctx can cut the wait short; a plain receive is cheaper than a
 	// select.
 	if cancel := ctx.Done(); cancel == nil {
-		<-req.done
+		<-done
 	} else {
 		select {
-		case <-req.done:
+		case <-done:
 		case <-cancel:
 			return nil, fmt.Errorf("storage: waiting for flush: %w", ctx.Err())
 		}
 	}
 	pos, err := req.pos, req.err
-	*req = syncReq{done: req.done}
+	*req = syncReq{}
 	s.syncReqs.Put(req) // not on the ctx path: the flusher still holds it
 	return pos, err
 }
@@ -124,8 +124,9 @@ func (s *Store) gather(t *time.Timer) {
 // fsyncs once and releases them all. Flusher only.
 func (s *Store) groupCommit() {
 	s.syncMu.Lock()
-	reqs := s.syncQueue
+	reqs, done := s.syncQueue, s.syncGen
 	s.syncQueue = s.syncSpare[:0]
+	s.syncGen = make(chan struct{})
 	s.syncMu.Unlock()
 	all := s.syncEntries[:0]
 	for _, r := range reqs {
@@ -158,8 +159,8 @@ func (s *Store) groupCommit() {
 			r.pos = rest[:n:n]
 			rest = rest[n:]
 		}
-		r.done <- struct{}{}
 	}
+	close(done)
 	clear(all) // drop references to payloads
 	s.syncEntries = all[:0]
 	s.syncMu.Lock()
@@ -236,8 +237,8 @@ func (s *Store) failQueued() {
 	defer s.syncMu.Unlock()
 	for _, r := range s.syncQueue {
 		r.err = ErrClosed
-		r.done <- struct{}{}
 	}
+	close(s.syncGen)
 	s.syncQueue = nil
 	s.syncClosed = true
 }

@@ -98,10 +98,13 @@ type Store struct {
 	syncQueue   []*syncReq
 	syncSpare   []*syncReq
 	syncEntries []Entry
-	// syncTarget (under syncMu) is the group size gather waits for;
-	// gathered tells the flusher it is reached.
+	// syncTarget, syncClosed and syncGen are under syncMu too: the group
+	// size gather waits for (gathered tells the flusher it is reached),
+	// whether failQueued ran (appends are refused), and the channel closed
+	// once the requests now queued are answered.
 	syncTarget int
-	syncClosed bool // failQueued ran: appends are refused
+	syncClosed bool
+	syncGen    chan struct{}
 	gathered   chan struct{}
 	syncReqs   sync.Pool // *syncReq
 
@@ -149,6 +152,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		kick:      make(chan struct{}, 1),
 		flushKick: make(chan struct{}, 1),
 		gathered:  make(chan struct{}, 1),
+		syncGen:   make(chan struct{}),
 		ops:       make(chan func()),
 		done:      make(chan struct{}),
 		waiters:   map[queueKey][]*waiter{},
