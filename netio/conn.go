@@ -15,7 +15,9 @@ type Handler interface {
 	// any of its frames. It must not block.
 	OnOpen(c *Conn)
 	// OnFrame is called off the event loop, on a goroutine netio starts
-	// (under Serial, consecutive frames may share one), with one frame body
+	// or reuses (under Serial, consecutive frames may share one; under
+	// Concurrent, a worker that finished a frame waits for the next, see
+	// workers.go), with one frame body
 	// (without the header); it may block. The handler owns frame. It may
 	// return before replying; it must call done exactly once (extra calls
 	// are ignored) when the request is finished, replied or not (Kafka

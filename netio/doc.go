@@ -31,9 +31,10 @@
 //     connection's queue, and the goroutine whose frame called done()
 //     before OnFrame returned runs the next one too, so pipelined requests
 //     cost neither an event-loop wake-up nor a goroutine each (serial.go).
-//     Concurrent ordering (RocketMQ) hands every frame at once, each on its
-//     own goroutine, up to Config.MaxInFlight per connection; replies are
-//     matched by opaque.
+//     Concurrent ordering (RocketMQ) hands every frame at once, each on a
+//     goroutine of its own (a parked worker when one is idle, workers.go),
+//     up to Config.MaxInFlight per connection; replies are matched by
+//     opaque.
 //   - Under Concurrent ordering, a Handler that is also an InlineHandler is
 //     offered each frame on the event loop first (inline.go), uncopied. A
 //     frame it answers there (a RocketMQ send in ASYNC_FLUSH mode) costs no

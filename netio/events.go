@@ -170,7 +170,7 @@ func (s *Server) drain(c *Conn) gnet.Action {
 			copy(frame, whole[hdrLen:])
 			_, _ = gc.Discard(hdrLen + n)
 			c.inflight.Add(1)
-			go s.serve(c, frame)
+			s.spawn(c, frame)
 			continue
 		}
 		_, _ = gc.Discard(hdrLen)
@@ -180,7 +180,7 @@ func (s *Server) drain(c *Conn) gnet.Action {
 			return s.reject(c, fmt.Errorf("netio: short read %d of %d (%v): %w", m, n, err, ErrBadFrame))
 		}
 		c.inflight.Add(1)
-		go s.serve(c, frame)
+		s.spawn(c, frame)
 	}
 }
 

@@ -34,6 +34,11 @@ type Server struct {
 	booted  chan struct{} // closed by OnBoot once eng and addr are set
 	runDone chan struct{} // closed when gnet.Run returns
 
+	// jobs hands Concurrent frames to idle workers (workers.go).
+	jobs        chan job
+	idleWorkers atomic.Int64
+	maxIdle     int64
+
 	// mu guards the fields below.
 	mu      sync.Mutex
 	conns   map[*Conn]struct{}
@@ -63,6 +68,8 @@ func New(cfg Config, h Handler) (*Server, error) {
 		drained: make(chan struct{}),
 		booted:  make(chan struct{}),
 		runDone: make(chan struct{}),
+		jobs:    make(chan job),
+		maxIdle: maxIdleWorkers(),
 		conns:   make(map[*Conn]struct{}),
 		lnFD:    -1,
 	}
