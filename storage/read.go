@@ -69,7 +69,7 @@ func (r *ReadResult) presize(n int) {
 }
 
 // maxPresize bounds the entries a Read makes room for before it knows how
-// many it returns: 4096 entries take 704 KiB.
+// many it returns: 4096 entries take 608 KiB.
 const maxPresize = 4096
 
 // read reads the entry at phys (size 0: of any size) into the next slot

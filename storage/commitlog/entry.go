@@ -94,37 +94,60 @@ type Entry struct {
 	Encode func(payload []byte, physOffset, queueOffset, storeTimestamp int64)
 }
 
-// Header is a parsed entry header.
+// Header is a parsed entry header. It is kept small (80 bytes): a batched
+// read keeps one per entry.
 type Header struct {
 	Length      int32
-	Kind        Kind
 	HeaderLen   int32
 	QueueID     int32
-	QueueOffset int64
 	Count       int32
+	Kind        Kind
+	ntags       int32 // tags codes in hb
+	QueueOffset int64
 	StoreTime   int64
 	Topic       string
-	tags        []byte // 8*n bytes
-	keys        []byte // encoded key list
+	// hb is the entry's header bytes, validated: the tags codes and the
+	// keys are read from it on demand.
+	hb []byte
+}
+
+// tags returns the 8*ntags bytes of the tags codes.
+func (h *Header) tags() []byte {
+	if h.ntags == 0 {
+		return nil
+	}
+	p := offTopic + int(binary.BigEndian.Uint16(h.hb[offTopicLen:])) + 4
+	return h.hb[p : p+8*int(h.ntags)]
+}
+
+// keys returns the encoded key list: after the tags codes and the key
+// count, to the end of the header.
+func (h *Header) keys() []byte {
+	if len(h.hb) == 0 {
+		return nil
+	}
+	p := offTopic + int(binary.BigEndian.Uint16(h.hb[offTopicLen:])) + 4 + 8*int(h.ntags) + 4
+	return h.hb[p:]
 }
 
 // TagsCode returns the tags hash code of the i-th covered offset.
 func (h *Header) TagsCode(i int) int64 {
-	n := len(h.tags) / 8
+	tags := h.tags()
+	n := len(tags) / 8
 	switch {
 	case n == 0:
 		return 0
 	case n == 1:
-		return int64(binary.BigEndian.Uint64(h.tags))
+		return int64(binary.BigEndian.Uint64(tags))
 	case i < n:
-		return int64(binary.BigEndian.Uint64(h.tags[8*i:]))
+		return int64(binary.BigEndian.Uint64(tags[8*i:]))
 	}
 	return 0
 }
 
 // Keys calls fn for every indexed key of the entry.
 func (h *Header) Keys(fn func(key string)) {
-	b := h.keys
+	b := h.keys()
 	for len(b) >= 2 {
 		n := int(binary.BigEndian.Uint16(b))
 		if 2+n > len(b) {
@@ -312,10 +335,9 @@ func parseFields(h *Header, e []byte, topic *string) error {
 	if ntags > int64(h.Count) || int64(p)+8*ntags+4 > int64(len(hb)) {
 		return fmt.Errorf("%w: %d tags codes", ErrCorrupt, ntags)
 	}
-	h.tags = hb[p : p+8*int(ntags)]
-	p += 8 * int(ntags)
-	p += 4 // key count: the key list is self-delimiting up to HeaderLen
-	h.keys = hb[p:]
+	// The key count is not needed: the key list is self-delimiting up to
+	// HeaderLen.
+	h.ntags, h.hb = int32(ntags), hb
 	return nil
 }
 

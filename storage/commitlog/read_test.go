@@ -2,6 +2,8 @@ package commitlog
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/twinmq/twinmq/storage/vfs"
@@ -68,5 +70,49 @@ func TestReadPinned(t *testing.T) {
 	p.Release() // a second Release gives back nothing
 	if r0 := segs[0].refs.Load(); r0 != 1 {
 		t.Fatalf("references after a second Release: %d", r0)
+	}
+}
+
+// The tags codes and keys read back from a parsed header are those
+// appended, whatever the topic length and the number of codes.
+func TestHeaderTagsAndKeys(t *testing.T) {
+	for _, tt := range []struct {
+		topic string
+		count int32
+		tags  []int64
+		keys  []string
+	}{
+		{"T", 1, nil, nil},
+		{"T", 3, []int64{-5}, []string{"k"}},
+		{strings.Repeat("t", 300), 3, []int64{7, -8, 9}, []string{"a", "", "bb"}},
+	} {
+		e := Entry{Kind: KindKafka, Topic: tt.topic, Count: tt.count, TagsCodes: tt.tags, Keys: tt.keys, Payload: []byte("p")}
+		hdr, total, err := e.encodedSize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := appendEntry(nil, &e, hdr, total)
+		stamp(b, &e, 0, 10, 20)
+		h, err := ParseHeader(b, true)
+		if err != nil || h.Topic != tt.topic {
+			t.Fatalf("%d-byte topic: %q, %v", len(tt.topic), h.Topic, err)
+		}
+		for i := range int(tt.count) + 1 {
+			want := int64(0)
+			switch {
+			case len(tt.tags) == 1:
+				want = tt.tags[0]
+			case i < len(tt.tags):
+				want = tt.tags[i]
+			}
+			if got := h.TagsCode(i); got != want {
+				t.Fatalf("%d-byte topic, tags %v: code %d is %d", len(tt.topic), tt.tags, i, got)
+			}
+		}
+		var keys []string
+		h.Keys(func(k string) { keys = append(keys, k) })
+		if !slices.Equal(keys, tt.keys) {
+			t.Fatalf("%d-byte topic: keys %q, want %q", len(tt.topic), keys, tt.keys)
+		}
 	}
 }
