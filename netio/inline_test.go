@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -18,6 +19,9 @@ type inlineHandler struct {
 	inline   atomic.Int64 // frames answered inline
 	declined atomic.Int64
 	offFrame atomic.Int64 // frames that reached OnFrame
+	// hold, if set, is called on the loop before a frame "ihold" is
+	// answered.
+	hold func()
 }
 
 func (h *inlineHandler) OnFrameInline(c *Conn, frame, dst []byte) ([]byte, bool) {
@@ -30,6 +34,9 @@ func (h *inlineHandler) OnFrameInline(c *Conn, frame, dst []byte) ([]byte, bool)
 		h.inline.Add(1)
 		return append(dst, encode(bytes.Repeat([]byte{'b'}, kib<<10))...), true
 	case bytes.HasPrefix(frame, []byte("i")):
+		if h.hold != nil && string(frame) == "ihold" {
+			h.hold()
+		}
 		h.inline.Add(1)
 		dst = append(dst, header(len(frame))...)
 		return append(dst, frame...), true
@@ -136,5 +143,34 @@ func TestInlinePanicClosesConn(t *testing.T) {
 	writeFrame(t, good, []byte("iok"))
 	if got := string(mustReadFrame(t, good)); got != "iok" {
 		t.Fatalf("reply %q", got)
+	}
+}
+
+// TestInlineWriteToResetConn: the client resets its connection while the
+// loop answers its frame, so the loop's direct write fails and gnet closes
+// the connection inside it. OnClose comes once, and the server carries on.
+func TestInlineWriteToResetConn(t *testing.T) {
+	reached, release := make(chan struct{}), make(chan struct{})
+	h := &inlineHandler{hold: func() { reached <- struct{}{}; <-release }}
+	s := startServer(t, Config{Ordering: Concurrent}, h)
+	nc := dial(t, s)
+	c := h.serverSide(t, nc)
+	writeFrame(t, nc, []byte("ihold"))
+	<-reached
+	_ = nc.(*net.TCPConn).SetLinger(0) // close sends RST
+	_ = nc.Close()
+	close(release)
+	if err := h.waitClosed(t, c); err == nil {
+		t.Fatal("OnClose without an error after a failed write")
+	}
+	other := dial(t, s)
+	writeFrame(t, other, []byte("istill"))
+	if got := string(mustReadFrame(t, other)); got != "istill" {
+		t.Fatalf("reply %q", got)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.closed) != 1 {
+		t.Fatalf("%d OnClose calls, want 1", len(h.closed))
 	}
 }
