@@ -36,7 +36,8 @@
 //     up to Config.MaxInFlight per connection; replies are matched by
 //     opaque.
 //   - Under Concurrent ordering, a Handler that is also an InlineHandler is
-//     offered each frame on the event loop first (inline.go), uncopied. A
+//     offered each frame of up to 64 KiB on the event loop first
+//     (inline.go), uncopied. A
 //     frame it answers there (a RocketMQ send in ASYNC_FLUSH mode) costs no
 //     goroutine and no wake-up: its reply is appended to the connection's
 //     buffer and all replies of one read leave with one write(2) from the

@@ -151,7 +151,7 @@ func (s *Server) drain(c *Conn) gnet.Action {
 			s.frameFinished()
 			return gnet.None
 		}
-		if s.inline != nil {
+		if s.inline != nil && n <= maxInlineFrame {
 			whole, err := gc.Peek(hdrLen + n)
 			if err != nil {
 				s.frameFinished()

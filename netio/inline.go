@@ -16,7 +16,7 @@ import (
 type InlineHandler interface {
 	Handler
 	// OnFrameInline is called on the event loop with each complete frame
-	// before it would be handed to OnFrame. frame is valid only during the
+	// of up to 64 KiB before it would be handed to OnFrame. frame is valid only during the
 	// call (it may alias gnet's read buffer): the handler must not keep it
 	// or any slice of it.
 	//
@@ -29,6 +29,12 @@ type InlineHandler interface {
 	// loop.
 	OnFrameInline(c *Conn, frame, dst []byte) ([]byte, bool)
 }
+
+// maxInlineFrame is the largest frame offered to an InlineHandler. A
+// larger one goes to OnFrame straight away: the work on it is mostly
+// copying, and a frame that wraps around gnet's ring buffer would be
+// copied twice (once to peek it whole, once to hand it on).
+const maxInlineFrame = 64 << 10
 
 // maxKeptOut is the capacity of a connection's inline reply buffer kept
 // between reads; a larger one is dropped after it is written.

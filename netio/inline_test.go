@@ -174,3 +174,21 @@ func TestInlineWriteToResetConn(t *testing.T) {
 		t.Fatalf("%d OnClose calls, want 1", len(h.closed))
 	}
 }
+
+// TestInlineLargeFrameGoesOffTheLoop: a frame over maxInlineFrame is
+// never offered inline.
+func TestInlineLargeFrameGoesOffTheLoop(t *testing.T) {
+	h := &inlineHandler{}
+	s := startServer(t, Config{Ordering: Concurrent}, h)
+	nc := dial(t, s)
+	for _, size := range []int{maxInlineFrame, maxInlineFrame + 1} {
+		body := append([]byte("i"), bytes.Repeat([]byte{'x'}, size-1)...)
+		writeFrame(t, nc, body)
+		if got := mustReadFrame(t, nc); !bytes.Equal(got, body) {
+			t.Fatalf("reply of %d bytes differs", len(got))
+		}
+	}
+	if h.inline.Load() != 1 || h.offFrame.Load() != 1 || h.declined.Load() != 0 {
+		t.Fatalf("inline %d, declined %d, OnFrame %d; want 1, 0, 1", h.inline.Load(), h.declined.Load(), h.offFrame.Load())
+	}
+}
