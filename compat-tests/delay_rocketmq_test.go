@@ -166,7 +166,7 @@ func TestDelayRocketMQLevelsAndTimer(t *testing.T) {
 	send("level-2", primitive.NewMessage(topic, []byte("level-2")).WithDelayTimeLevel(2), 5*time.Second)
 	timerAt := time.Now().Add(2500 * time.Millisecond)
 	send("timer", primitive.NewMessage(topic, []byte("timer")).WithDelayTimestamp(timerAt), 0)
-	due["timer"] = timerAt
+	due["timer"] = timerAt.Truncate(time.Millisecond) // the client sends whole milliseconds
 
 	for body, d := range due {
 		waitFor(t, 20*time.Second, func() bool { return len(got.get(body)) > 0 })
@@ -207,7 +207,7 @@ func TestDelayRocketMQRestartWhilePending(t *testing.T) {
 		if _, err := p.SendSync(context.Background(), primitive.NewMessage(topic, []byte(body)).WithDelayTimestamp(at)); err != nil {
 			t.Fatal(err)
 		}
-		due[body] = at
+		due[body] = at.Truncate(time.Millisecond) // the client sends whole milliseconds
 	}
 	dc.restart()
 	got := newArrivals()

@@ -163,7 +163,7 @@ func (p *Policy) placeLevel(topic string, queue int32, level int, now time.Time)
 		set(PropRealTopic, topic), set(PropRealQueueID, itoa(int64(queue))))
 	return Placement{
 		Route: RouteLevel, Topic: ScheduleTopic, Queue: QueueID(level), Level: level,
-		DueMs: now.Add(d).UnixMilli(), Edits: edits,
+		DueMs: ceilMs(now.Add(d)), Edits: edits,
 	}
 }
 
@@ -251,4 +251,14 @@ func DeliveryEdits(r Route) []Edit {
 		return []Edit{del(PropRealTopic), del(PropRealQueueID)}
 	}
 	return append([]Edit{del(PropDelay)}, timerCleared()...)
+}
+
+// ceilMs is t in Unix milliseconds rounded up, so a message due at it is
+// never delivered before t (rounding down could deliver up to 1 ms early).
+func ceilMs(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if t.Sub(time.UnixMilli(ms)) > 0 {
+		ms++
+	}
+	return ms
 }

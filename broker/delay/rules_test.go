@@ -235,3 +235,27 @@ func TestDecideRetrySend(t *testing.T) {
 		}
 	}
 }
+
+// TestLevelDueRoundsUp: a delay level's due time is rounded up to the
+// millisecond, never down: a retry sent back 0.4 ms after a delivery must
+// not come back 999.6 ms later (seen in the compat tests).
+func TestLevelDueRoundsUp(t *testing.T) {
+	p := Policy{}
+	p.Validate()
+	for _, c := range []struct {
+		now  time.Time
+		want int64
+	}{
+		{time.UnixMilli(1_700_000_000_500), 1_700_000_001_500},
+		{time.UnixMilli(1_700_000_000_500).Add(400 * time.Microsecond), 1_700_000_001_501},
+		{time.UnixMilli(1_700_000_000_500).Add(time.Nanosecond), 1_700_000_001_501},
+	} {
+		pl, err := p.Place(lookup(map[string]string{"DELAY": "1"}), "T", 3, c.now)
+		if err != nil || pl.DueMs != c.want {
+			t.Errorf("now %v: due %d (%v), want %d", c.now, pl.DueMs, err, c.want)
+		}
+		if time.UnixMilli(pl.DueMs).Before(c.now.Add(time.Second)) {
+			t.Errorf("now %v: due %d before now + 1 s", c.now, pl.DueMs)
+		}
+	}
+}
