@@ -46,12 +46,28 @@ var b64 = base64.RawURLEncoding
 
 // carriable reports whether s can be a property name or value as is.
 func carriable(s string) bool {
-	return s != "" && utf8.ValidString(s) && !strings.ContainsAny(s, "\x01\x02")
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf {
+			return utf8.ValidString(s[i:]) && !strings.ContainsAny(s[i:], "\x01\x02")
+		} else if c == remoting.NameValueSeparator || c == remoting.PropertySeparator {
+			return false
+		}
+	}
+	return s != ""
 }
 
-// carriableBytes is carriable for a []byte, without a copy.
+// carriableBytes is carriable for a []byte, without a copy. It runs on
+// every header of every converted record, so it scans ASCII (the common
+// case) in one loop of its own rather than a UTF-8 check and a search.
 func carriableBytes(b []byte) bool {
-	return len(b) > 0 && utf8.Valid(b) && !bytes.ContainsAny(b, "\x01\x02")
+	for i, c := range b {
+		if c >= utf8.RuneSelf {
+			return utf8.Valid(b[i:]) && !bytes.ContainsAny(b[i:], "\x01\x02")
+		} else if c == remoting.NameValueSeparator || c == remoting.PropertySeparator {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 // escapeHeader is the property of a header that cannot be carried as is.
@@ -61,6 +77,20 @@ func escapeHeader(i int, h kafka.RecordHeader) remoting.Property {
 		v += "." + b64.EncodeToString(h.Value)
 	}
 	return remoting.Property{Key: escHeaderPrefix + strconv.Itoa(i), Value: v}
+}
+
+// appendEscapedHeader appends the property escapeHeader makes, without
+// building it as strings first.
+func appendEscapedHeader(dst []byte, i int, h kafka.RecordHeader) []byte {
+	dst = append(dst, escHeaderPrefix...)
+	dst = strconv.AppendInt(dst, int64(i), 10)
+	dst = append(dst, remoting.NameValueSeparator)
+	dst = b64.AppendEncode(dst, []byte(h.Key))
+	if h.Value != nil {
+		dst = append(dst, '.')
+		dst = b64.AppendEncode(dst, h.Value)
+	}
+	return append(dst, remoting.PropertySeparator)
 }
 
 // unescapeHeader undoes escapeHeader; ok is false for a property that is

@@ -110,8 +110,7 @@ func appendProperties(dst []byte, r kafka.Record, phys int64, index int32) ([]by
 	var seen nameSet
 	for i, h := range r.Headers {
 		if seen.has(h.Key) || reserved(h.Key) || !carriable(h.Key) || !carriableBytes(h.Value) {
-			p := escapeHeader(i, h)
-			dst = remoting.AppendProperty(dst, p.Key, p.Value)
+			dst = appendEscapedHeader(dst, i, h)
 			continue
 		}
 		seen.add(h.Key)
@@ -124,7 +123,10 @@ func appendProperties(dst []byte, r kafka.Record, phys int64, index int32) ([]by
 		if carriableBytes(r.Key) {
 			dst = appendPropertyBytes(dst, propKeys, r.Key)
 		} else {
-			dst = remoting.AppendProperty(dst, escKey, b64.EncodeToString(r.Key))
+			dst = append(dst, escKey...)
+			dst = append(dst, remoting.NameValueSeparator)
+			dst = b64.AppendEncode(dst, r.Key)
+			dst = append(dst, remoting.PropertySeparator)
 		}
 	}
 	if !seen.has(propUniqKey) {

@@ -1,0 +1,220 @@
+package convert
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/twinmq/twinmq/wire/kafka"
+	"github.com/twinmq/twinmq/wire/remoting"
+)
+
+// Pull builds the body of one PULL_MESSAGE response whose entries include
+// stored Kafka batches (issue 7). It writes what ToRocketMQ writes for
+// each batch and passes stored RocketMQ messages through, in the order
+// they are added, but:
+//
+//   - records are decoded once, without an allocation per record, and all
+//     the converted messages of the pull go into one buffer of exactly
+//     their size (Parts), not a buffer per batch grown as it fills;
+//   - a body of ZeroCopyMin bytes or more from an uncompressed batch is
+//     not copied: it is handed out as a slice of the batch, between the
+//     buffer's pieces, for the pull's writev (the stored message layout
+//     puts BODY between the fixed fields and TOPIC, so a message is the
+//     buffer's piece up to BODYLEN, the body, and the buffer's piece from
+//     TOPICLEN on);
+//   - the fixed fields common to a batch's messages (QUEUEID,
+//     PHYSICALOFFSET, SYSFLAG, hosts, STORETIMESTAMP) are encoded once per
+//     batch and copied per record.
+//
+// Add the entries with AddKafka and AddStored, then call Parts once. A
+// Pull is not safe for concurrent use; Reset makes it ready for another
+// pull (it keeps its scratch, so pool it).
+type Pull struct {
+	entries []pullEntry
+	recs    []pullRec
+	props   []byte // the records' properties, one after the other
+	tmpl    []byte // each Kafka entry's stored-message template
+	plain   kafka.BatchReader
+	readers []*kafka.BatchReader // one per compressed batch: records alias its buffer until Reset
+	nComp   int
+	size    int // the bytes the buffer of Parts takes
+}
+
+// pullEntry is one added entry: a stored message passed through
+// (stored != nil) or the records [recs, recsEnd) of a Kafka batch.
+type pullEntry struct {
+	stored         []byte
+	recs, recsEnd  int
+	tmpl           int // the template's position in Pull.tmpl
+	headLen        int // the template's bytes before BODY (BODYLEN included)
+	tailLen        int // TOPICLEN and TOPIC
+	zeroCopyBodies bool
+}
+
+// pullRec is one converted record.
+type pullRec struct {
+	queueOffset, born int64
+	value             []byte // aliases the batch or a reader's buffer
+	props, propsEnd   int    // in Pull.props
+}
+
+// Positions in a stored message (remoting package doc) that differ
+// between the records of a batch.
+const (
+	storedBodyCRCPos = 8
+	storedBornTSPos  = remoting.StoredSysFlagPos + 4
+)
+
+// maxPooledReaders bounds the decompression readers a Pull keeps across
+// Reset (each may hold a buffer of up to 4 MiB).
+const maxPooledReaders = 4
+
+// Reset empties p, keeping its scratch.
+func (p *Pull) Reset() {
+	clear(p.entries) // let go of the stored messages
+	clear(p.recs)
+	p.entries, p.recs, p.props, p.tmpl = p.entries[:0], p.recs[:0], p.props[:0], p.tmpl[:0]
+	if len(p.readers) > maxPooledReaders {
+		clear(p.readers[maxPooledReaders:])
+		p.readers = p.readers[:maxPooledReaders]
+	}
+	p.nComp, p.size = 0, 0
+}
+
+// AddStored adds a stored RocketMQ message (or several, back to back),
+// passed through as it is.
+func (p *Pull) AddStored(msg []byte) {
+	if len(msg) > 0 {
+		p.entries = append(p.entries, pullEntry{stored: msg})
+	}
+}
+
+// AddKafka adds the records of the stored Kafka batch whose offsets are
+// >= from and whose TAGS hash code keep accepts (nil keeps all; a record
+// without TAGS has the code of ""), converted as ToRocketMQ converts them.
+// It returns the offset after the batch. On an error nothing of the batch
+// is added. The batch must stay as it is until the parts are written.
+func (p *Pull) AddKafka(batch []byte, e KafkaEntry, from int64, keep func(tagsCode int64) bool) (int64, error) {
+	h, err := kafka.ParseBatchHeader(batch)
+	if err != nil {
+		return from, fmt.Errorf("convert: kafka batch: %w", err)
+	}
+	next := h.BaseOffset + int64(h.LastOffsetDelta) + 1
+	if h.IsControl() {
+		return next, nil
+	}
+	r := &p.plain
+	compressed := h.Compression() != kafka.CodecNone
+	if compressed {
+		if p.nComp == len(p.readers) {
+			p.readers = append(p.readers, new(kafka.BatchReader))
+		}
+		r = p.readers[p.nComp]
+		r.MaxDecompressed = kafka.DefaultMaxDecompressed
+	}
+	pe := p.template(e)
+	pe.recs, pe.zeroCopyBodies = len(p.recs), !compressed
+	recs, props := len(p.recs), len(p.props)
+	fixed := pe.headLen + pe.tailLen + 2
+	size := 0
+	logAppend := h.TimestampType() == kafka.TimestampLogAppendTime
+	_, err = r.ForEach(batch, func(rec kafka.Record) error {
+		off := h.BaseOffset + int64(rec.OffsetDelta)
+		if off < from {
+			return nil
+		}
+		start := len(p.props)
+		var tags []byte
+		p.props, tags = appendProperties(p.props, rec, e.Phys, rec.OffsetDelta)
+		if keep != nil && !keep(remoting.TagsHashCode(string(tags))) {
+			p.props = p.props[:start]
+			return nil
+		}
+		born := h.FirstTimestamp + rec.TimestampDelta
+		if logAppend {
+			born = h.MaxTimestamp
+		}
+		p.recs = append(p.recs, pullRec{queueOffset: off, born: born, value: rec.Value, props: start, propsEnd: len(p.props)})
+		size += fixed + len(p.props) - start
+		if !pe.zeroCopyBodies || len(rec.Value) < ZeroCopyMin {
+			size += len(rec.Value)
+		}
+		return nil
+	})
+	if err != nil {
+		p.recs, p.props, p.tmpl = p.recs[:recs], p.props[:props], p.tmpl[:pe.tmpl]
+		return from, fmt.Errorf("convert: kafka records: %w", err)
+	}
+	if compressed {
+		p.nComp++
+	}
+	pe.recsEnd = len(p.recs)
+	p.entries = append(p.entries, pe)
+	p.size += size
+	return next, nil
+}
+
+// template appends to p.tmpl the stored message every record of e starts
+// from: AppendStoredMessage's bytes with an empty body and properties.
+func (p *Pull) template(e KafkaEntry) pullEntry {
+	m := remoting.MessageExt{QueueID: e.QueueID, CommitLogOffset: e.Phys,
+		BornHost: e.StoreHost, StoreTimestamp: e.StoreTime, StoreHost: e.StoreHost, Topic: e.Topic}
+	m.SysFlag = remoting.HostSysFlags(m.BornHost, m.StoreHost)
+	pe := pullEntry{tmpl: len(p.tmpl)}
+	p.tmpl = remoting.AppendStoredMessage(p.tmpl, &m)
+	n := len(p.tmpl) - pe.tmpl
+	pe.tailLen = n - remoting.StoredLen(&remoting.MessageExt{SysFlag: m.SysFlag}) + 1 // TOPICLEN's 1 or 2 bytes and the topic
+	pe.headLen = n - pe.tailLen - 2
+	return pe
+}
+
+// Parts appends to dst the pieces of the pull's body, in the order the
+// entries were added: pieces of one new buffer holding the converted
+// messages (bodies under ZeroCopyMin and decompressed ones included),
+// the bodies left in their batches, and the stored messages. n is their
+// total length. The pieces alias no memory of p, so p may be Reset
+// before they are written.
+func (p *Pull) Parts(dst [][]byte) (parts [][]byte, n int) {
+	buf := make([]byte, 0, p.size)
+	run := 0 // start of the buffer's piece not yet handed out
+	flush := func() {
+		if len(buf) > run {
+			dst = append(dst, buf[run:len(buf):len(buf)])
+			n += len(buf) - run
+			run = len(buf)
+		}
+	}
+	for i := range p.entries {
+		pe := &p.entries[i]
+		if pe.stored != nil {
+			flush()
+			dst = append(dst, pe.stored)
+			n += len(pe.stored)
+			continue
+		}
+		tmpl := p.tmpl[pe.tmpl : pe.tmpl+pe.headLen+pe.tailLen]
+		for _, r := range p.recs[pe.recs:pe.recsEnd] {
+			props := p.props[r.props:r.propsEnd]
+			start := len(buf)
+			buf = append(buf, tmpl[:pe.headLen]...)
+			m := buf[start:]
+			binary.BigEndian.PutUint32(m, uint32(pe.headLen+len(r.value)+pe.tailLen+2+len(props)))
+			binary.BigEndian.PutUint32(m[storedBodyCRCPos:], remoting.BodyCRC(r.value))
+			binary.BigEndian.PutUint64(m[remoting.StoredQueueOffsetPos:], uint64(r.queueOffset))
+			binary.BigEndian.PutUint64(m[storedBornTSPos:], uint64(r.born))
+			binary.BigEndian.PutUint32(m[pe.headLen-4:], uint32(len(r.value)))
+			if pe.zeroCopyBodies && len(r.value) >= ZeroCopyMin {
+				flush()
+				dst = append(dst, r.value)
+				n += len(r.value)
+			} else {
+				buf = append(buf, r.value...)
+			}
+			buf = append(buf, tmpl[pe.headLen:]...)
+			buf = binary.BigEndian.AppendUint16(buf, uint16(len(props)))
+			buf = append(buf, props...)
+		}
+	}
+	flush()
+	return dst, n
+}
