@@ -205,12 +205,14 @@ func (b *Broker) readPull(r *pullRequest, filter func(int64) bool) (pullResult, 
 		return pullResult{}, fmt.Errorf("pull %s/%d@%d: %w", r.topic, r.queueID, r.offset, err)
 	}
 	out := pullResult{next: res.NextOffset, min: res.MinOffset, max: res.MaxOffset}
-	for _, e := range res.Entries {
-		if e.Kind == storage.KindRocketMQ {
-			out.parts = append(out.parts, e.Payload)
-			out.n += len(e.Payload)
-		} else if e.Kind == storage.KindKafka {
-			b.pullKafka(&out, e, r.offset, filter) // converted, xproto_pull.go
+	if hasKafka(res.Entries) {
+		b.pullConverted(&out, res, r.offset, filter) // xproto_pull.go
+	} else {
+		for _, e := range res.Entries {
+			if e.Kind == storage.KindRocketMQ {
+				out.parts = append(out.parts, e.Payload)
+				out.n += len(e.Payload)
+			}
 		}
 	}
 	if out.n > 0 {

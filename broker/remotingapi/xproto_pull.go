@@ -1,33 +1,55 @@
 package remotingapi
 
 import (
+	"sync"
+
 	"github.com/twinmq/twinmq/broker/convert"
 	"github.com/twinmq/twinmq/storage"
-	"github.com/twinmq/twinmq/wire/remoting"
 )
 
-// pullKafka adds to out the records of a stored Kafka batch from offset
-// on, converted into RocketMQ stored messages (DESIGN.md section 4: a
-// Kafka-produced record reaches RocketMQ consumers, TAGS header as tag).
-// The ConsumeQueue filter has already skipped the batch if none of its
+// pulls holds convert.Pull scratch between pulls (its record list,
+// properties and decompression buffers), so a converting pull allocates
+// only the buffer it hands to sendPull.
+var pulls = sync.Pool{New: func() any { return new(convert.Pull) }}
+
+// hasKafka reports whether a pull read any stored Kafka batch.
+func hasKafka(entries []storage.ReadEntry) bool {
+	for i := range entries {
+		if entries[i].Kind == storage.KindKafka {
+			return true
+		}
+	}
+	return false
+}
+
+// pullConverted sets out's parts to the entries read from offset on, in
+// order: stored RocketMQ messages as they are, and the records of stored
+// Kafka batches converted into RocketMQ stored messages (DESIGN.md
+// section 4: a Kafka-produced record reaches RocketMQ consumers, TAGS
+// header as tag). The converted messages of the whole pull are in one
+// buffer, their bodies of convert.ZeroCopyMin bytes or more (uncompressed
+// batches) left in the mapped CommitLog, written by sendPull's writev as
+// a verbatim pull's messages are; res keeps them mapped until release.
+// The ConsumeQueue filter has already skipped a batch if none of its
 // records' tags codes match; the records it holds are filtered here by
 // the same codes. A batch that cannot be read is skipped, logged, so the
 // queue never stops on it (nextBeginOffset moves past it).
-func (b *Broker) pullKafka(out *pullResult, e storage.ReadEntry, offset int64, filter func(int64) bool) {
-	var keep convert.Keep
-	if filter != nil {
-		keep = func(tags string, _ []byte) bool { return filter(remoting.TagsHashCode(tags)) }
+func (b *Broker) pullConverted(out *pullResult, res *storage.ReadResult, offset int64, filter func(int64) bool) {
+	p := pulls.Get().(*convert.Pull)
+	for _, e := range res.Entries {
+		switch e.Kind {
+		case storage.KindRocketMQ:
+			p.AddStored(e.Payload)
+		case storage.KindKafka:
+			ke := convert.KafkaEntry{Topic: e.Header.Topic, QueueID: e.Header.QueueID, Phys: e.Phys,
+				StoreTime: e.StoreTime, StoreHost: b.storeHost}
+			if _, err := p.AddKafka(e.Payload, ke, max(offset, e.QueueOffset), filter); err != nil {
+				b.log.Warn("remotingapi: cannot convert a Kafka batch; skipped", "topic", ke.Topic, "queue", ke.QueueID,
+					"offset", e.QueueOffset, "err", err)
+			}
+		}
 	}
-	ke := convert.KafkaEntry{Topic: e.Header.Topic, QueueID: e.Header.QueueID, Phys: e.Phys,
-		StoreTime: e.StoreTime, StoreHost: b.storeHost}
-	msgs, _, err := convert.ToRocketMQ(nil, e.Payload, ke, max(offset, e.QueueOffset), keep)
-	if err != nil {
-		b.log.Warn("remotingapi: cannot convert a Kafka batch; skipped", "topic", ke.Topic, "queue", ke.QueueID,
-			"offset", e.QueueOffset, "err", err)
-		return
-	}
-	if len(msgs) > 0 {
-		out.parts = append(out.parts, msgs)
-		out.n += len(msgs)
-	}
+	out.parts, out.n = p.Parts(out.parts)
+	p.Reset()
+	pulls.Put(p)
 }
