@@ -3,6 +3,7 @@ package convert
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/twinmq/twinmq/wire/kafka"
 	"github.com/twinmq/twinmq/wire/remoting"
@@ -38,6 +39,7 @@ type Pull struct {
 	readers []*kafka.BatchReader // one per compressed batch: records alias its buffer until Reset
 	nComp   int
 	size    int // the bytes the buffer of Parts takes
+	pieces  int // at most the pieces Parts hands out
 }
 
 // pullEntry is one added entry: a stored message passed through
@@ -78,7 +80,7 @@ func (p *Pull) Reset() {
 		clear(p.readers[maxPooledReaders:])
 		p.readers = p.readers[:maxPooledReaders]
 	}
-	p.nComp, p.size = 0, 0
+	p.nComp, p.size, p.pieces = 0, 0, 0
 }
 
 // AddStored adds a stored RocketMQ message (or several, back to back),
@@ -86,6 +88,7 @@ func (p *Pull) Reset() {
 func (p *Pull) AddStored(msg []byte) {
 	if len(msg) > 0 {
 		p.entries = append(p.entries, pullEntry{stored: msg})
+		p.pieces += 2 // the message, the buffer's piece after it
 	}
 }
 
@@ -116,7 +119,7 @@ func (p *Pull) AddKafka(batch []byte, e KafkaEntry, from int64, keep func(tagsCo
 	pe.recs, pe.zeroCopyBodies = len(p.recs), !compressed
 	recs, props := len(p.recs), len(p.props)
 	fixed := pe.headLen + pe.tailLen + 2
-	size := 0
+	size, pieces := 0, 0
 	logAppend := h.TimestampType() == kafka.TimestampLogAppendTime
 	_, err = r.ForEach(batch, func(rec kafka.Record) error {
 		off := h.BaseOffset + int64(rec.OffsetDelta)
@@ -138,6 +141,8 @@ func (p *Pull) AddKafka(batch []byte, e KafkaEntry, from int64, keep func(tagsCo
 		size += fixed + len(p.props) - start
 		if !pe.zeroCopyBodies || len(rec.Value) < ZeroCopyMin {
 			size += len(rec.Value)
+		} else {
+			pieces += 2 // the body, the buffer's piece after it
 		}
 		return nil
 	})
@@ -151,6 +156,7 @@ func (p *Pull) AddKafka(batch []byte, e KafkaEntry, from int64, keep func(tagsCo
 	pe.recsEnd = len(p.recs)
 	p.entries = append(p.entries, pe)
 	p.size += size
+	p.pieces += pieces
 	return next, nil
 }
 
@@ -176,6 +182,7 @@ func (p *Pull) template(e KafkaEntry) pullEntry {
 // before they are written.
 func (p *Pull) Parts(dst [][]byte) (parts [][]byte, n int) {
 	buf := make([]byte, 0, p.size)
+	dst = slices.Grow(dst, p.pieces+1)
 	run := 0 // start of the buffer's piece not yet handed out
 	flush := func() {
 		if len(buf) > run {

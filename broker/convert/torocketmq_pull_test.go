@@ -3,6 +3,7 @@ package convert
 import (
 	"bytes"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -85,10 +86,21 @@ func pullSame(t *testing.T, p *Pull, batches [][]byte, from int64, keep func(int
 		p.AddStored(stored)
 		want = append(want, stored...)
 	}
+	size, pieces := p.size, p.pieces
 	parts, n := p.Parts(nil)
 	got := bytes.Join(parts, nil)
 	if !bytes.Equal(got, want) || n != len(want) {
 		t.Fatalf("Pull wrote %d bytes (n %d), the reference %d", len(got), n, len(want))
+	}
+	// The buffer was sized exactly, and so was the list of pieces.
+	inBuf := 0
+	for _, part := range parts {
+		if !slices.ContainsFunc(batches, func(b []byte) bool { return within(part, b) }) && !within(part, stored) {
+			inBuf += len(part)
+		}
+	}
+	if inBuf != size || len(parts) > pieces+1 {
+		t.Fatalf("buffer of %d bytes, sized %d; %d pieces, room for %d", inBuf, size, len(parts), pieces+1)
 	}
 	return parts
 }
