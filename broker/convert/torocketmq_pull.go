@@ -33,10 +33,9 @@ import (
 type Pull struct {
 	entries []pullEntry
 	recs    []pullRec
-	props   []byte // the records' properties, one after the other
-	tmpl    []byte // each Kafka entry's stored-message template
-	plain   kafka.BatchReader
-	readers []*kafka.BatchReader // one per compressed batch: records alias its buffer until Reset
+	props   []byte   // the records' properties, one after the other
+	tmpl    []byte   // each Kafka entry's stored-message template
+	decomp  [][]byte // one per compressed batch: its records alias it until Reset
 	nComp   int
 	size    int // the bytes the buffer of Parts takes
 	pieces  int // at most the pieces Parts hands out
@@ -67,18 +66,27 @@ const (
 	storedBornTSPos  = remoting.StoredSysFlagPos + 4
 )
 
-// maxPooledReaders bounds the decompression readers a Pull keeps across
-// Reset (each may hold a buffer of up to 4 MiB).
-const maxPooledReaders = 4
+// A Pull keeps across Reset at most maxPooledBuffers decompression
+// buffers, each of at most maxPooledBuffer bytes, so that one pull of
+// huge batches does not pin memory in the pool.
+const (
+	maxPooledBuffers = 4
+	maxPooledBuffer  = 4 << 20
+)
 
 // Reset empties p, keeping its scratch.
 func (p *Pull) Reset() {
 	clear(p.entries) // let go of the stored messages
 	clear(p.recs)
 	p.entries, p.recs, p.props, p.tmpl = p.entries[:0], p.recs[:0], p.props[:0], p.tmpl[:0]
-	if len(p.readers) > maxPooledReaders {
-		clear(p.readers[maxPooledReaders:])
-		p.readers = p.readers[:maxPooledReaders]
+	if len(p.decomp) > maxPooledBuffers {
+		clear(p.decomp[maxPooledBuffers:])
+		p.decomp = p.decomp[:maxPooledBuffers]
+	}
+	for i, b := range p.decomp {
+		if cap(b) > maxPooledBuffer {
+			p.decomp[i] = nil
+		}
 	}
 	p.nComp, p.size, p.pieces = 0, 0, 0
 }
@@ -106,14 +114,20 @@ func (p *Pull) AddKafka(batch []byte, e KafkaEntry, from int64, keep func(tagsCo
 	if h.IsControl() {
 		return next, nil
 	}
-	r := &p.plain
 	compressed := h.Compression() != kafka.CodecNone
+	var scratch []byte
 	if compressed {
-		if p.nComp == len(p.readers) {
-			p.readers = append(p.readers, new(kafka.BatchReader))
+		if p.nComp == len(p.decomp) {
+			p.decomp = append(p.decomp, nil)
 		}
-		r = p.readers[p.nComp]
-		r.MaxDecompressed = kafka.DefaultMaxDecompressed
+		scratch = p.decomp[p.nComp]
+	}
+	records, scratch, err := recordsOf(batch, &h, scratch)
+	if compressed {
+		p.decomp[p.nComp] = scratch
+	}
+	if err != nil {
+		return from, err
 	}
 	pe := p.template(e)
 	pe.recs, pe.zeroCopyBodies = len(p.recs), !compressed
@@ -121,31 +135,38 @@ func (p *Pull) AddKafka(batch []byte, e KafkaEntry, from int64, keep func(tagsCo
 	fixed := pe.headLen + pe.tailLen + 2
 	size, pieces := 0, 0
 	logAppend := h.TimestampType() == kafka.TimestampLogAppendTime
-	_, err = r.ForEach(batch, func(rec kafka.Record) error {
-		off := h.BaseOffset + int64(rec.OffsetDelta)
-		if off < from {
-			return nil
-		}
+	for i := range h.NumRecords {
+		rec, rest, ok := nextRecord(records)
 		start := len(p.props)
 		var tags []byte
-		p.props, tags = appendProperties(p.props, rec, e.Phys, rec.OffsetDelta)
-		if keep != nil && !keep(remoting.TagsHashCode(string(tags))) {
-			p.props = p.props[:start]
-			return nil
+		if ok && rec.offsetDelta == i {
+			p.props, tags, ok = appendRawProperties(p.props, &rec, e.Phys, rec.offsetDelta)
 		}
-		born := h.FirstTimestamp + rec.TimestampDelta
+		if !ok || rec.offsetDelta != i {
+			err = fmt.Errorf("record %d: %w", i, errRecord)
+			break
+		}
+		records = rest
+		off := h.BaseOffset + int64(rec.offsetDelta)
+		if off < from || keep != nil && !keep(remoting.TagsHashCode(string(tags))) {
+			p.props = p.props[:start]
+			continue
+		}
+		born := h.FirstTimestamp + rec.timestampDelta
 		if logAppend {
 			born = h.MaxTimestamp
 		}
-		p.recs = append(p.recs, pullRec{queueOffset: off, born: born, value: rec.Value, props: start, propsEnd: len(p.props)})
+		p.recs = append(p.recs, pullRec{queueOffset: off, born: born, value: rec.value, props: start, propsEnd: len(p.props)})
 		size += fixed + len(p.props) - start
-		if !pe.zeroCopyBodies || len(rec.Value) < ZeroCopyMin {
-			size += len(rec.Value)
+		if !pe.zeroCopyBodies || len(rec.value) < ZeroCopyMin {
+			size += len(rec.value)
 		} else {
 			pieces += 2 // the body, the buffer's piece after it
 		}
-		return nil
-	})
+	}
+	if err == nil && len(records) != 0 {
+		err = fmt.Errorf("%d bytes after %d records: %w", len(records), h.NumRecords, errRecord)
+	}
 	if err != nil {
 		p.recs, p.props, p.tmpl = p.recs[:recs], p.props[:props], p.tmpl[:pe.tmpl]
 		return from, fmt.Errorf("convert: kafka records: %w", err)
