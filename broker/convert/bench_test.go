@@ -14,7 +14,9 @@ import (
 // after storage.Read: a same-protocol read hands the stored bytes to the
 // socket (modelled as one copy into the output buffer, what the kernel
 // does on writev); a cross-protocol read converts them first. The ratio
-// of their MB/s, from one run, is the figure of issue 7:
+// of their MB/s, from one run, is the figure of issue 7 (rocketmq-pull:
+// ToRocketMQ into one buffer; rocketmq-pull-parts: Pull, what a PULL
+// uses, the bodies left in the batch):
 //
 //	go test ./broker/convert -run '^$' -bench XProtoRead -benchtime 2000x
 const (
@@ -73,6 +75,24 @@ func BenchmarkXProtoRead(b *testing.B) {
 					b.Fatal(err)
 				}
 				out = append(out[:0], conv...)
+			}
+		})
+		b.Run("kafka-produced/"+c.name+"/rocketmq-pull-parts", func(b *testing.B) {
+			var p Pull
+			var parts [][]byte
+			var out []byte
+			b.SetBytes(benchRecords * benchValue)
+			b.ReportAllocs()
+			for b.Loop() {
+				p.Reset()
+				if _, err := p.AddKafka(batch, e, 0, nil); err != nil {
+					b.Fatal(err)
+				}
+				parts, _ = p.Parts(parts[:0])
+				out = out[:0]
+				for _, part := range parts {
+					out = append(out, part...)
+				}
 			}
 		})
 	}
