@@ -14,9 +14,11 @@ import (
 // each batch and passes stored RocketMQ messages through, in the order
 // they are added, but:
 //
-//   - records are decoded once, without an allocation per record, and all
-//     the converted messages of the pull go into one buffer of exactly
-//     their size (Parts), not a buffer per batch grown as it fills;
+//   - records are read in place, their headers written as properties as
+//     they are read (torocketmq_records.go), without an allocation per
+//     record, and all the converted messages of the pull go into one
+//     buffer of exactly their size (Parts), not a buffer per batch grown
+//     as it fills;
 //   - a body of ZeroCopyMin bytes or more from an uncompressed batch is
 //     not copied: it is handed out as a slice of the batch, between the
 //     buffer's pieces, for the pull's writev (the stored message layout
@@ -55,7 +57,7 @@ type pullEntry struct {
 // pullRec is one converted record.
 type pullRec struct {
 	queueOffset, born int64
-	value             []byte // aliases the batch or a reader's buffer
+	value             []byte // aliases the batch or a decompression buffer
 	props, propsEnd   int    // in Pull.props
 }
 
