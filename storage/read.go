@@ -103,6 +103,12 @@ type ReadOptions struct {
 	StrictMaxBytes bool
 	// MaxEntries bounds the entries (0: no bound).
 	MaxEntries int
+	// MaxUnits, if positive, stops the read before a new entry once the
+	// entries read cover that many logical offsets (units the Filter
+	// kept, and every offset of a stored batch from the read's start):
+	// a RocketMQ pull of maxMsgNums messages from a queue of Kafka
+	// batches reads one or two batches, not maxMsgNums of them.
+	MaxUnits int
 	// Filter, when set, skips units whose tags code it rejects without
 	// reading the CommitLog (RocketMQ tag filtering).
 	Filter func(tagsCode int64) bool
@@ -155,7 +161,7 @@ func (s *Store) Read(topic string, queue int32, offset int64, opt ReadOptions) (
 	}
 	res.pins.Topic = topic // the entries' headers share this string
 	var buf [maxReadUnit]consumequeue.Unit
-	bytes, lastPhys := 0, int64(-1)
+	bytes, lastPhys, covered := 0, int64(-1), 0
 	for res.NextOffset < res.MaxOffset {
 		units, err := q.Read(res.NextOffset, buf[:0])
 		if err != nil {
@@ -171,6 +177,7 @@ func (s *Store) Read(topic string, queue int32, offset int64, opt ReadOptions) (
 		for _, u := range units {
 			if u.CommitLogOffset == lastPhys {
 				res.NextOffset++ // more records of the batch just read
+				covered++
 				continue
 			}
 			if opt.Filter != nil && !opt.Filter(u.TagsCode) {
@@ -178,6 +185,9 @@ func (s *Store) Read(topic string, queue int32, offset int64, opt ReadOptions) (
 				continue
 			}
 			if opt.MaxEntries > 0 && len(res.Entries) >= opt.MaxEntries {
+				return res, nil
+			}
+			if opt.MaxUnits > 0 && covered >= opt.MaxUnits {
 				return res, nil
 			}
 			if opt.MaxBytes > 0 && bytes+int(u.Size) > opt.MaxBytes && (len(res.Entries) > 0 || opt.StrictMaxBytes) {
@@ -193,6 +203,7 @@ func (s *Store) Read(topic string, queue int32, offset int64, opt ReadOptions) (
 			bytes += int(u.Size)
 			lastPhys = u.CommitLogOffset
 			res.NextOffset++
+			covered++
 		}
 	}
 	return res, nil

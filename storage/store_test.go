@@ -160,6 +160,32 @@ func TestKafkaBatchUnits(t *testing.T) {
 	if len(res.Entries) != 2 || res.Entries[0].QueueOffset != 10 || res.Entries[1].QueueOffset != 20 || res.NextOffset != 30 {
 		t.Fatalf("read from the middle of a batch: %+v next %d", res.Entries, res.NextOffset)
 	}
+	// MaxUnits counts the offsets the entries read cover from the start.
+	for _, c := range []struct {
+		from   int64
+		units  int
+		firsts []int64
+	}{
+		{0, 5, []int64{0}},
+		{0, 10, []int64{0}},
+		{0, 11, []int64{0, 10}},
+		{5, 5, []int64{0}},
+		{5, 6, []int64{0, 10}},
+		{15, 32, []int64{10, 20}},
+	} {
+		r, err := s.Read("k", 0, c.from, ReadOptions{MaxUnits: c.units})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for _, e := range r.Entries {
+			got = append(got, e.QueueOffset)
+		}
+		r.Release()
+		if fmt.Sprint(got) != fmt.Sprint(c.firsts) {
+			t.Errorf("from %d, MaxUnits %d: entries at %v, want %v", c.from, c.units, got, c.firsts)
+		}
+	}
 	if _, err := s.Read("k", 0, 31, ReadOptions{}); !errors.Is(err, ErrOffsetOutOfRange) {
 		t.Fatalf("read past end: %v", err)
 	}

@@ -41,7 +41,15 @@ type Pull struct {
 	nComp   int
 	size    int // the bytes the buffer of Parts takes
 	pieces  int // at most the pieces Parts hands out
+	msgs    int // the messages added
+
+	// Max, if positive, bounds the messages of the pull (RocketMQ's
+	// maxMsgNums): AddKafka stops at the record that would pass it.
+	Max int
 }
+
+// Full reports whether the pull holds Max messages.
+func (p *Pull) Full() bool { return p.Max > 0 && p.msgs >= p.Max }
 
 // pullEntry is one added entry: a stored message passed through
 // (stored != nil) or the records [recs, recsEnd) of a Kafka batch.
@@ -90,7 +98,7 @@ func (p *Pull) Reset() {
 			p.decomp[i] = nil
 		}
 	}
-	p.nComp, p.size, p.pieces = 0, 0, 0
+	p.nComp, p.size, p.pieces, p.msgs, p.Max = 0, 0, 0, 0, 0
 }
 
 // AddStored adds a stored RocketMQ message (or several, back to back),
@@ -99,14 +107,17 @@ func (p *Pull) AddStored(msg []byte) {
 	if len(msg) > 0 {
 		p.entries = append(p.entries, pullEntry{stored: msg})
 		p.pieces += 2 // the message, the buffer's piece after it
+		p.msgs++
 	}
 }
 
 // AddKafka adds the records of the stored Kafka batch whose offsets are
 // >= from and whose TAGS hash code keep accepts (nil keeps all; a record
 // without TAGS has the code of ""), converted as ToRocketMQ converts them.
-// It returns the offset after the batch. On an error nothing of the batch
-// is added. The batch must stay as it is until the parts are written.
+// It returns the offset after the batch, or, when the pull is Full before
+// the batch ends, the offset of the first record it did not take. On an
+// error nothing of the batch is added. The batch must stay as it is until
+// the parts are written.
 func (p *Pull) AddKafka(batch []byte, e KafkaEntry, from int64, keep func(tagsCode int64) bool) (int64, error) {
 	h, err := kafka.ParseBatchHeader(batch)
 	if err != nil {
@@ -154,6 +165,10 @@ func (p *Pull) AddKafka(batch []byte, e KafkaEntry, from int64, keep func(tagsCo
 			p.props = p.props[:start]
 			continue
 		}
+		if p.Max > 0 && p.msgs+len(p.recs)-recs >= p.Max {
+			next, records = off, nil // the next pull starts here
+			break
+		}
 		born := h.FirstTimestamp + rec.timestampDelta
 		if logAppend {
 			born = h.MaxTimestamp
@@ -177,6 +192,7 @@ func (p *Pull) AddKafka(batch []byte, e KafkaEntry, from int64, keep func(tagsCo
 		p.nComp++
 	}
 	pe.recsEnd = len(p.recs)
+	p.msgs += pe.recsEnd - pe.recs
 	p.entries = append(p.entries, pe)
 	p.size += size
 	p.pieces += pieces

@@ -188,7 +188,7 @@ func tagCodes(expr string) map[int64]struct{} {
 // readPull reads for r and classifies the outcome (spec §2.5 table).
 func (b *Broker) readPull(r *pullRequest, filter func(int64) bool) (pullResult, error) {
 	maxMsgs := int(min(max(r.maxMsgs, 1), maxPullMessages))
-	res, err := b.store.Read(r.topic, r.queueID, r.offset, storage.ReadOptions{MaxEntries: maxMsgs, MaxBytes: maxPullBytes, Filter: filter})
+	res, err := b.store.Read(r.topic, r.queueID, r.offset, storage.ReadOptions{MaxEntries: maxMsgs, MaxUnits: maxMsgs, MaxBytes: maxPullBytes, Filter: filter})
 	var oe *storage.OffsetError
 	switch {
 	case errors.Is(err, storage.ErrQueueNotFound):
@@ -206,7 +206,7 @@ func (b *Broker) readPull(r *pullRequest, filter func(int64) bool) (pullResult, 
 	}
 	out := pullResult{next: res.NextOffset, min: res.MinOffset, max: res.MaxOffset}
 	if hasKafka(res.Entries) {
-		b.pullConverted(&out, res, r.offset, filter) // xproto_pull.go
+		b.pullConverted(&out, res, r.offset, maxMsgs, filter) // xproto_pull.go
 	} else {
 		for _, e := range res.Entries {
 			if e.Kind == storage.KindRocketMQ {

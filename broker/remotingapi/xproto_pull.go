@@ -34,18 +34,33 @@ func hasKafka(entries []storage.ReadEntry) bool {
 // records' tags codes match; the records it holds are filtered here by
 // the same codes. A batch that cannot be read is skipped, logged, so the
 // queue never stops on it (nextBeginOffset moves past it).
-func (b *Broker) pullConverted(out *pullResult, res *storage.ReadResult, offset int64, filter func(int64) bool) {
+//
+// At most maxMsgs messages are returned (the request's maxMsgNums), as
+// from a Java broker: a batch of more records is cut, and nextBeginOffset
+// is the first record left out.
+func (b *Broker) pullConverted(out *pullResult, res *storage.ReadResult, offset int64, maxMsgs int, filter func(int64) bool) {
 	p := pulls.Get().(*convert.Pull)
+	p.Max = maxMsgs
+entries:
 	for _, e := range res.Entries {
+		from := max(offset, e.QueueOffset)
+		if p.Full() {
+			out.next = from
+			break entries
+		}
 		switch e.Kind {
 		case storage.KindRocketMQ:
 			p.AddStored(e.Payload)
 		case storage.KindKafka:
 			ke := convert.KafkaEntry{Topic: e.Header.Topic, QueueID: e.Header.QueueID, Phys: e.Phys,
 				StoreTime: e.StoreTime, StoreHost: b.storeHost}
-			if _, err := p.AddKafka(e.Payload, ke, max(offset, e.QueueOffset), filter); err != nil {
+			next, err := p.AddKafka(e.Payload, ke, from, filter)
+			if err != nil {
 				b.log.Warn("remotingapi: cannot convert a Kafka batch; skipped", "topic", ke.Topic, "queue", ke.QueueID,
 					"offset", e.QueueOffset, "err", err)
+			} else if p.Full() {
+				out.next = next
+				break entries
 			}
 		}
 	}
