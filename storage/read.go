@@ -373,3 +373,24 @@ func (s *Store) Replay(topic string, queue int32, offset int64, fn func(e ReadEn
 		offset = res.NextOffset
 	}
 }
+
+// EntryAt returns the CommitLog offset of the entry holding a logical
+// offset and the queue's range [min, max), without reading the entry:
+// enough to tell whether a copy of the entry a reader keeps is still what
+// the queue holds there (an offset retention removed, or a topic deleted
+// and created again, gives an error or another offset).
+func (s *Store) EntryAt(topic string, queue int32, offset int64) (phys, min, max int64, err error) {
+	q := s.queue(topic, queue)
+	if q == nil {
+		return 0, 0, 0, fmt.Errorf("storage: %s/%d: %w", topic, queue, ErrQueueNotFound)
+	}
+	min, max = q.MinOffset(), q.MaxOffset()
+	if offset < min || offset >= max {
+		return 0, min, max, &OffsetError{topic, queue, offset, min, max}
+	}
+	u, err := q.Get(offset)
+	if err != nil {
+		return 0, min, max, fmt.Errorf("storage: %w", err)
+	}
+	return u.CommitLogOffset, min, max, nil
+}

@@ -65,6 +65,7 @@ type pullEntry struct {
 // pullRec is one converted record.
 type pullRec struct {
 	queueOffset, born int64
+	tagsCode          int64  // of TAGS ("" when none), for filters
 	value             []byte // aliases the batch or a decompression buffer
 	props, propsEnd   int    // in Pull.props
 }
@@ -161,7 +162,12 @@ func (p *Pull) AddKafka(batch []byte, e KafkaEntry, from int64, keep func(tagsCo
 		}
 		records = rest
 		off := h.BaseOffset + int64(rec.offsetDelta)
-		if off < from || keep != nil && !keep(remoting.TagsHashCode(string(tags))) {
+		if off < from {
+			p.props = p.props[:start]
+			continue
+		}
+		code := remoting.TagsHashCode(string(tags))
+		if keep != nil && !keep(code) {
 			p.props = p.props[:start]
 			continue
 		}
@@ -173,7 +179,7 @@ func (p *Pull) AddKafka(batch []byte, e KafkaEntry, from int64, keep func(tagsCo
 		if logAppend {
 			born = h.MaxTimestamp
 		}
-		p.recs = append(p.recs, pullRec{queueOffset: off, born: born, value: rec.value, props: start, propsEnd: len(p.props)})
+		p.recs = append(p.recs, pullRec{queueOffset: off, born: born, tagsCode: code, value: rec.value, props: start, propsEnd: len(p.props)})
 		size += fixed + len(p.props) - start
 		if !pe.zeroCopyBodies || len(rec.value) < ZeroCopyMin {
 			size += len(rec.value)
@@ -238,29 +244,78 @@ func (p *Pull) Parts(dst [][]byte) (parts [][]byte, n int) {
 			n += len(pe.stored)
 			continue
 		}
-		tmpl := p.tmpl[pe.tmpl : pe.tmpl+pe.headLen+pe.tailLen]
-		for _, r := range p.recs[pe.recs:pe.recsEnd] {
-			props := p.props[r.props:r.propsEnd]
-			start := len(buf)
-			buf = append(buf, tmpl[:pe.headLen]...)
-			m := buf[start:]
-			binary.BigEndian.PutUint32(m, uint32(pe.headLen+len(r.value)+pe.tailLen+2+len(props)))
-			binary.BigEndian.PutUint32(m[storedBodyCRCPos:], remoting.BodyCRC(r.value))
-			binary.BigEndian.PutUint64(m[remoting.StoredQueueOffsetPos:], uint64(r.queueOffset))
-			binary.BigEndian.PutUint64(m[storedBornTSPos:], uint64(r.born))
-			binary.BigEndian.PutUint32(m[pe.headLen-4:], uint32(len(r.value)))
+		for i := range p.recs[pe.recs:pe.recsEnd] {
+			r := &p.recs[pe.recs+i]
 			if pe.zeroCopyBodies && len(r.value) >= ZeroCopyMin {
+				buf = p.appendMessage(buf, pe, r, false)
 				flush()
 				dst = append(dst, r.value)
 				n += len(r.value)
-			} else {
-				buf = append(buf, r.value...)
+				buf = p.appendTail(buf, pe, r)
+				continue
 			}
-			buf = append(buf, tmpl[pe.headLen:]...)
-			buf = binary.BigEndian.AppendUint16(buf, uint16(len(props)))
-			buf = append(buf, props...)
+			buf = p.appendMessage(buf, pe, r, true)
+			buf = p.appendTail(buf, pe, r)
 		}
 	}
 	flush()
 	return dst, n
+}
+
+// appendMessage appends record r's stored message up to its body, and the
+// body too with body; appendTail appends what follows the body.
+func (p *Pull) appendMessage(buf []byte, pe *pullEntry, r *pullRec, body bool) []byte {
+	tmpl := p.tmpl[pe.tmpl : pe.tmpl+pe.headLen+pe.tailLen]
+	props := p.props[r.props:r.propsEnd]
+	start := len(buf)
+	buf = append(buf, tmpl[:pe.headLen]...)
+	m := buf[start:]
+	binary.BigEndian.PutUint32(m, uint32(pe.headLen+len(r.value)+pe.tailLen+2+len(props)))
+	binary.BigEndian.PutUint32(m[storedBodyCRCPos:], remoting.BodyCRC(r.value))
+	binary.BigEndian.PutUint64(m[remoting.StoredQueueOffsetPos:], uint64(r.queueOffset))
+	binary.BigEndian.PutUint64(m[storedBornTSPos:], uint64(r.born))
+	binary.BigEndian.PutUint32(m[pe.headLen-4:], uint32(len(r.value)))
+	if body {
+		buf = append(buf, r.value...)
+	}
+	return buf
+}
+
+func (p *Pull) appendTail(buf []byte, pe *pullEntry, r *pullRec) []byte {
+	props := p.props[r.props:r.propsEnd]
+	buf = append(buf, p.tmpl[pe.tmpl+pe.headLen:pe.tmpl+pe.headLen+pe.tailLen]...)
+	buf = binary.BigEndian.AppendUint16(buf, uint16(len(props)))
+	return append(buf, props...)
+}
+
+// Owned writes every converted message of the pull (not the stored ones
+// passed through) into one buffer of its own, bodies copied, and calls fn
+// in order with each one's queue offset, TAGS hash code and bytes (a
+// slice of that buffer, which stays valid after Reset: a cache may keep
+// it). The messages are byte for byte those Parts hands out.
+func (p *Pull) Owned(fn func(queueOffset, tagsCode int64, msg []byte)) {
+	size := 0
+	for i := range p.entries {
+		pe := &p.entries[i]
+		if pe.stored != nil {
+			continue
+		}
+		for _, r := range p.recs[pe.recs:pe.recsEnd] {
+			size += pe.headLen + len(r.value) + pe.tailLen + 2 + r.propsEnd - r.props
+		}
+	}
+	buf := make([]byte, 0, size)
+	for i := range p.entries {
+		pe := &p.entries[i]
+		if pe.stored != nil {
+			continue
+		}
+		for j := range p.recs[pe.recs:pe.recsEnd] {
+			r := &p.recs[pe.recs+j]
+			start := len(buf)
+			buf = p.appendMessage(buf, pe, r, true)
+			buf = p.appendTail(buf, pe, r)
+			fn(r.queueOffset, r.tagsCode, buf[start:len(buf):len(buf)])
+		}
+	}
 }

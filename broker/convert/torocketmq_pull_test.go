@@ -219,3 +219,41 @@ func FuzzPullSame(f *testing.F) {
 		pullSame(t, &p, [][]byte{good, b, good}, from, keep, []byte("stored"))
 	})
 }
+
+// TestPullOwned: Owned writes the converted messages Parts hands out,
+// byte for byte, one call per record with its offset and TAGS code, into
+// memory of its own that a later use of the Pull does not change.
+func TestPullOwned(t *testing.T) {
+	recs := pullRecords()
+	batches := [][]byte{pullBatch(t, 0, kafka.CodecNone, 0, recs), pullBatch(t, 20, kafka.CodecZstd, 0, recs)}
+	var p Pull
+	want := bytes.Join(pullSame(t, &p, batches, 2, nil, nil), nil)
+	var got []byte
+	var offs []int64
+	var owned [][]byte
+	p.Owned(func(off, tags int64, msg []byte) {
+		m, n, err := remoting.DecodeStoredMessage(msg)
+		if err != nil || n != len(msg) || m.QueueOffset != off || remoting.TagsHashCode(remoting.ParseProperties(m.Properties)["TAGS"]) != tags {
+			t.Fatalf("offset %d: message %d bytes of %d, queue offset %d, tags code %d (%v)", off, n, len(msg), m.QueueOffset, tags, err)
+		}
+		got = append(got, msg...)
+		offs = append(offs, off)
+		owned = append(owned, msg)
+	})
+	if !bytes.Equal(got, want) {
+		t.Fatalf("Owned wrote %d bytes, Parts %d, not the same", len(got), len(want))
+	}
+	if len(offs) == 0 || offs[0] != 2 {
+		t.Fatalf("offsets %v", offs)
+	}
+	for _, m := range owned {
+		if within(m, batches[0]) {
+			t.Fatal("an owned message aliases the batch")
+		}
+	}
+	p.Reset()
+	pullSame(t, &p, batches, 0, nil, nil)
+	if !bytes.Equal(bytes.Join(owned, nil), want) {
+		t.Fatal("owned messages changed when the Pull was reused")
+	}
+}

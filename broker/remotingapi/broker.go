@@ -110,6 +110,7 @@ type Broker struct {
 	opaque    atomic.Int32
 	reg       *registrar
 	delay     atomic.Pointer[delayHook] // nil until EnableDelay (sendback.go)
+	pcache    pullCache                 // converted rest of Kafka batches (xproto_pullcache.go)
 	// wakes feeds woken long polls to the wake workers, running once
 	// wakeWorkers is set (pull.go).
 	wakes       chan *parkedPull

@@ -188,6 +188,9 @@ func tagCodes(expr string) map[int64]struct{} {
 // readPull reads for r and classifies the outcome (spec §2.5 table).
 func (b *Broker) readPull(r *pullRequest, filter func(int64) bool) (pullResult, error) {
 	maxMsgs := int(min(max(r.maxMsgs, 1), maxPullMessages))
+	if out, ok := b.pullCached(r, maxMsgs, filter); ok { // xproto_pullcache.go
+		return out, nil
+	}
 	res, err := b.store.Read(r.topic, r.queueID, r.offset, storage.ReadOptions{MaxEntries: maxMsgs, MaxUnits: maxMsgs, MaxBytes: maxPullBytes, Filter: filter})
 	var oe *storage.OffsetError
 	switch {

@@ -60,6 +60,9 @@ entries:
 					"offset", e.QueueOffset, "err", err)
 			} else if p.Full() {
 				out.next = next
+				if next < e.QueueOffset+int64(e.Count) {
+					b.cacheRest(&e, next) // the next pulls start inside it
+				}
 				break entries
 			}
 		}

@@ -24,35 +24,7 @@ func TestPullKafkaBatchesHonoursMaxMsgNums(t *testing.T) {
 	if _, err := br.topics.Create(context.Background(), topics.Config{Name: topic, Queues: 1}); err != nil {
 		t.Fatal(err)
 	}
-	for bi := range batches {
-		recs := make([]kafka.Record, perBatch)
-		tags := make([]int64, perBatch)
-		for j := range recs {
-			i := bi*perBatch + j
-			recs[j] = kafka.Record{OffsetDelta: int32(j), Key: fmt.Appendf(nil, "key-%d", i),
-				Value:   bytes.Repeat([]byte{byte(i)}, 300+i), // some bodies zero-copy (>= 256)
-				Headers: []kafka.RecordHeader{{Key: "TAGS", Value: []byte(xbTag(i))}}}
-			tags[j] = remoting.TagsHashCode(xbTag(i))
-		}
-		batch, err := kafka.AppendBatch(nil, kafka.BatchSpec{FirstTimestamp: time.Now().UnixMilli(), ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1},
-			recs, kafka.CodecNone)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e := storage.Entry{Kind: storage.KindKafka, Topic: topic, Count: perBatch, TagsCodes: tags, Payload: batch,
-			Encode: func(p []byte, _, queueOffset, _ int64) { _ = kafka.SetBaseOffset(p, queueOffset) }}
-		if _, err := st.Append(context.Background(), []storage.Entry{e}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		if end, _ := st.MaxOffset(topic, 0); end == batches*perBatch {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("records not dispatched")
-		}
-	}
+	appendKafkaBatches(t, st, topic, batches, perBatch, 0)
 
 	tagA := remoting.TagsHashCode("TagA")
 	for _, c := range []struct {
@@ -120,4 +92,104 @@ func seq(from, to, step int64) []int64 {
 		s = append(s, i)
 	}
 	return s
+}
+
+// appendKafkaBatches stores batches Kafka batches of perBatch records in
+// queue 0 of topic: record i (counted from 0 over the batches) has a body
+// of 300+i bytes of byte(i+seed) and the tag xbTag(i). It waits until
+// they are readable.
+func appendKafkaBatches(t *testing.T, st *storage.Store, topic string, batches, perBatch, seed int) {
+	t.Helper()
+	start, _ := st.MaxOffset(topic, 0)
+	for bi := range batches {
+		recs := make([]kafka.Record, perBatch)
+		tags := make([]int64, perBatch)
+		for j := range recs {
+			i := bi*perBatch + j
+			recs[j] = kafka.Record{OffsetDelta: int32(j), Key: fmt.Appendf(nil, "key-%d", i),
+				Value:   bytes.Repeat([]byte{byte(i + seed)}, 300+i), // some bodies zero-copy (>= 256)
+				Headers: []kafka.RecordHeader{{Key: "TAGS", Value: []byte(xbTag(i))}}}
+			tags[j] = remoting.TagsHashCode(xbTag(i))
+		}
+		batch, err := kafka.AppendBatch(nil, kafka.BatchSpec{FirstTimestamp: time.Now().UnixMilli(), ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1},
+			recs, kafka.CodecNone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := storage.Entry{Kind: storage.KindKafka, Topic: topic, Count: int32(perBatch), TagsCodes: tags, Payload: batch,
+			Encode: func(p []byte, _, queueOffset, _ int64) { _ = kafka.SetBaseOffset(p, queueOffset) }}
+		if _, err := st.Append(context.Background(), []storage.Entry{e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if end, _ := st.MaxOffset(topic, 0); end == start+int64(batches*perBatch) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("records not dispatched")
+		}
+	}
+
+}
+
+// TestPullCacheFollowsTheQueue: the rest of a Kafka batch a pull stopped
+// in is served from the cache only while the queue still holds that batch:
+// after the topic is deleted and created again with other records, a pull
+// at the same offset gets the new records.
+func TestPullCacheFollowsTheQueue(t *testing.T) {
+	br, st, _ := startBroker(t)
+	ctx := context.Background()
+	const topic = "kc"
+	pullAt := func(offset int64) (bodies [][]byte, next int64) {
+		t.Helper()
+		r := pullRequest{group: "g", topic: topic, maxMsgs: 4, offset: offset}
+		res, err := br.readPull(&r, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := bytes.Join(res.parts, nil)
+		res.release()
+		for len(body) > 0 {
+			m, n, err := remoting.DecodeStoredMessage(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bodies, body = append(bodies, m.Body), body[n:]
+		}
+		return bodies, res.next
+	}
+	for round, seed := range []int{0, 100} {
+		if _, err := br.topics.Create(ctx, topics.Config{Name: topic, Queues: 1}); err != nil {
+			t.Fatal(err)
+		}
+		appendKafkaBatches(t, st, topic, 1, 10, seed)
+		if round == 0 { // round 1 pulls at 4 at once: the cached rest is the old topic's
+			if _, next := pullAt(0); next != 4 { // stops inside the batch: the rest is cached
+				t.Fatalf("next %d after the first pull", next)
+			}
+		}
+		bodies, next := pullAt(4)
+		if next != 8 || len(bodies) != 4 {
+			t.Fatalf("round %d: %d messages, next %d", round, len(bodies), next)
+		}
+		for j, b := range bodies {
+			if want := bytes.Repeat([]byte{byte(4 + j + seed)}, 304+j); !bytes.Equal(b, want) {
+				t.Fatalf("round %d: offset %d has a body of %d bytes of %d, want %d of %d", round, 4+j, len(b), b[0], len(want), want[0])
+			}
+		}
+		if round == 0 {
+			if err := br.topics.Delete(ctx, topic); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+				if _, err := st.MaxOffset(topic, 0); err != nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("topic's queue still there")
+				}
+			}
+		}
+	}
 }
