@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,7 +17,7 @@ func newBenchCommand() *cobra.Command {
 	bench := &cobra.Command{Use: "bench", Short: "Load tools: produce and consume against a broker and report figures"}
 	var cfg loadtest.KafkaConfig
 	var brokers string
-	var kfake bool
+	var kfake, kfakeProcess bool
 	var pid int
 	kafka := &cobra.Command{
 		Use:   "kafka",
@@ -23,13 +25,25 @@ func newBenchCommand() *cobra.Command {
 		Long: "Produces and consumes records against --brokers (twinmq or any Kafka) and, with\n" +
 			"--kfake, against an in-process franz-go kfake broker in the same run, then prints\n" +
 			"throughput, produce and end-to-end latency percentiles, loss and duplicates,\n" +
-			"and the ratio of each target to kfake.",
+			"and the ratio of each target to kfake. --kfake-process runs kfake in a child\n" +
+			"process instead (`twinmq bench kfake`), so its latency includes the same\n" +
+			"hops between processes as that of a broker running apart.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
 			var results []loadtest.Result
-			if kfake {
-				addr, stop, err := loadtest.StartKfake()
+			if kfake || kfakeProcess {
+				start := loadtest.StartKfake
+				if kfakeProcess {
+					start = func() (string, func(), error) {
+						exe, err := os.Executable()
+						if err != nil {
+							return "", nil, fmt.Errorf("kfake process: %w", err)
+						}
+						return loadtest.StartKfakeProcess(exe, "bench", "kfake", "--port", "0")
+					}
+				}
+				addr, stop, err := start()
 				if err != nil {
 					return err
 				}
@@ -57,7 +71,7 @@ func newBenchCommand() *cobra.Command {
 				results = append(results, res)
 			}
 			if len(results) == 0 {
-				return fmt.Errorf("nothing to run: give --brokers and/or --kfake")
+				return fmt.Errorf("nothing to run: give --brokers and/or --kfake or --kfake-process")
 			}
 			if len(results) == 2 {
 				k, t := results[0], results[1]
@@ -73,6 +87,7 @@ func newBenchCommand() *cobra.Command {
 	f := kafka.Flags()
 	f.StringVar(&brokers, "brokers", "", "comma-separated Kafka bootstrap addresses (e.g. 127.0.0.1:9092)")
 	f.BoolVar(&kfake, "kfake", false, "also run against an in-process franz-go kfake broker, as a peer baseline")
+	f.BoolVar(&kfakeProcess, "kfake-process", false, "also run against a franz-go kfake broker in a child process (twinmq bench kfake), as a peer baseline")
 	f.IntVar(&pid, "broker-pid", 0, "pid of the broker process, to report its CPU per MiB")
 	f.StringVar(&cfg.Topic, "topic", "", "topic to create and use (default: a random name)")
 	f.Int32Var(&cfg.Partitions, "partitions", 4, "partitions of the topic")
@@ -85,8 +100,31 @@ func newBenchCommand() *cobra.Command {
 	f.Float64Var(&cfg.Rate, "rate", 0, "records per second over all producers (0: as fast as possible)")
 	f.DurationVar(&cfg.Linger, "linger", 0, "producer linger")
 	f.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "give up after this long")
-	bench.AddCommand(kafka, newBenchRocketMQCommand(), newBenchGroupsCommand())
+	bench.AddCommand(kafka, newBenchRocketMQCommand(), newBenchGroupsCommand(), newBenchKfakeCommand())
 	return bench
+}
+
+// newBenchKfakeCommand builds `twinmq bench kfake`: a franz-go kfake
+// broker in a process of its own, the peer baseline for a broker that runs
+// apart from the load tool.
+func newBenchKfakeCommand() *cobra.Command {
+	var port int
+	cmd := &cobra.Command{
+		Use:   "kfake",
+		Short: "Serve an in-memory franz-go kfake Kafka broker on loopback, as a peer to measure against",
+		Long: "Runs a one-broker franz-go kfake cluster on 127.0.0.1:--port (0: a free port),\n" +
+			"prints \"listening <addr>\" and serves until interrupted. `twinmq bench kafka\n" +
+			"--kfake-process` starts one itself.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if port < 0 || port > 65535 {
+				return fmt.Errorf("--port %s out of range", strconv.Itoa(port))
+			}
+			return loadtest.ServeKfake(cmd.Context(), port, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().IntVar(&port, "port", 9093, "port to listen on (0: a free one)")
+	return cmd
 }
 
 // newBenchRocketMQCommand builds `twinmq bench rocketmq`: sync sends of
