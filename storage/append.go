@@ -21,7 +21,7 @@ func (s *Store) Append(ctx context.Context, entries []Entry) ([]Position, error)
 	if err != nil {
 		return pos, fmt.Errorf("storage: append: %w", err)
 	}
-	s.wakeDispatcher()
+	s.wakeDispatcherFor(entries)
 	return pos, nil
 }
 
@@ -175,6 +175,34 @@ func (s *Store) groupCommit() {
 	if len(reqs) > 0 {
 		s.wakeDispatcher()
 	}
+}
+
+// wakeDispatcherFor is wakeDispatcher for an ASYNC_FLUSH append of
+// entries: a parked long poll on another queue does not need them at
+// once, so only one on a queue they went to wakes the dispatcher now (a
+// wake-up is a futex call on each side and a dispatch pass per append:
+// the delay scheduler always waits on SCHEDULE_TOPIC_XXXX, which made
+// every send wake the dispatcher). A long poll that parks on their queue
+// just after this looked is woken by the lazy tick, within
+// lazyDispatchInterval.
+func (s *Store) wakeDispatcherFor(entries []Entry) {
+	if s.nwaiters.Load() != 0 && !s.waitedOn(entries) && s.lazyArmed.Load() &&
+		s.log.WrittenOffset()-s.dispatched.Load() < lazyDispatchBytes {
+		return
+	}
+	s.wakeDispatcher()
+}
+
+// waitedOn reports whether a long poll is parked on a queue of entries.
+func (s *Store) waitedOn(entries []Entry) bool {
+	s.waitMu.Lock()
+	defer s.waitMu.Unlock()
+	for i := range entries {
+		if len(s.waiters[queueKey{entries[i].Topic, entries[i].QueueID}]) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // wakeDispatcher wakes the dispatcher when someone needs the new entry

@@ -644,3 +644,57 @@ func TestReadAtRightAfterAppend(t *testing.T) {
 		res.Release()
 	}
 }
+
+// TestNotifyOtherQueueLeavesAppendsLazy: while a long poll waits on one
+// queue, appends to another do not wake the dispatcher (they are
+// dispatched by the lazy tick), yet become readable, and a long poll that
+// parks on that queue afterwards still fires; an append to the waited
+// queue wakes its waiter.
+func TestNotifyOtherQueueLeavesAppendsLazy(t *testing.T) {
+	s := mustOpen(t, testConfig(vfs.NewMem()))
+	defer s.Close()
+	wokeA := make(chan struct{})
+	s.Notify("A", 0, 0, func() { close(wokeA) })
+	if _, err := s.Append(context.Background(), []Entry{msg("B", 0, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { m, _ := s.MaxOffset("B", 0); return m == 1 })
+	if s.waitedOn([]Entry{msg("B", 0, 1)}) {
+		t.Fatal("queue B reported waited on")
+	}
+	for i := 1; i <= 20; i++ {
+		if _, err := s.Append(context.Background(), []Entry{msg("B", 0, i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, func() bool { m, _ := s.MaxOffset("B", 0); return m == 21 })
+	wokeB := make(chan struct{})
+	m, _ := s.MaxOffset("B", 0)
+	s.Notify("B", 0, m, func() { close(wokeB) })
+	if !s.waitedOn([]Entry{msg("B", 0, 99)}) {
+		t.Fatal("queue B not reported waited on")
+	}
+	if _, err := s.Append(context.Background(), []Entry{msg("B", 0, 21)}); err != nil {
+		t.Fatal(err)
+	}
+	<-wokeB
+	select {
+	case <-wokeA:
+		t.Fatal("queue A's waiter fired with no append to A")
+	default:
+	}
+	if _, err := s.Append(context.Background(), []Entry{msg("A", 0, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	<-wokeA
+}
+
+// waitUntil polls cond until it holds, failing after 10 s.
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 10 s")
+		}
+	}
+}
