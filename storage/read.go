@@ -394,3 +394,29 @@ func (s *Store) EntryAt(topic string, queue int32, offset int64) (phys, min, max
 	}
 	return u.CommitLogOffset, min, max, nil
 }
+
+// Hold keeps the CommitLog segments of a read mapped after the read is
+// released: payload bytes of its entries stay valid until the Hold is
+// released. It lets a cache keep slices of stored entries instead of
+// copies. A Hold pins whole segments, which retention cannot then unmap
+// (a deleted segment's disk space is freed when the last reference goes),
+// so keep one briefly.
+type Hold struct {
+	pins commitlog.Pins
+}
+
+// Hold returns a Hold on the segments r's entries lie in; release r and
+// the Hold independently.
+func (r *ReadResult) Hold() *Hold {
+	return &Hold{pins: r.pins.Clone()}
+}
+
+// Clone returns another Hold on the same segments.
+func (h *Hold) Clone() *Hold {
+	return &Hold{pins: h.pins.Clone()}
+}
+
+// Release gives the segment references back; release a Hold once.
+func (h *Hold) Release() {
+	h.pins.Release()
+}

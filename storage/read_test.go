@@ -122,6 +122,48 @@ func TestReadHoldsSegmentsUntilRelease(t *testing.T) {
 	}
 }
 
+// A Hold, and a clone of it, keep a read's segments mapped after the read
+// is released and retention has deleted them; the segments are unmapped
+// once, when the last of the three is released.
+func TestHoldKeepsSegmentsAfterRelease(t *testing.T) {
+	fs := &unmapFS{FS: vfs.NewMem(), unmapped: map[string]int{}}
+	cfg := testConfig(fs)
+	s := mustOpen(t, cfg)
+	defer s.Close()
+	appendMessages(t, s, "T", 400)
+	k := firstInSegment(t, s, "T", cfg.SegmentSize)
+	res, err := s.Read("T", 0, k-2, ReadOptions{MaxEntries: 4})
+	if err != nil || len(res.Entries) != 4 {
+		t.Fatalf("read across the segment boundary: %d entries, %v", len(res.Entries), err)
+	}
+	payloads := make([][]byte, len(res.Entries))
+	for i, e := range res.Entries {
+		payloads[i] = e.Payload
+	}
+	h := res.Hold()
+	res.Release()
+	h2 := h.Clone()
+	seg := func(i int64) string { return fmt.Sprintf("data/%s/%020d", clDir, i*cfg.SegmentSize) }
+	for range 2 {
+		if _, err := s.log.DeleteOldest(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.Release()
+	if n0, n1 := fs.count(seg(0)), fs.count(seg(1)); n0 != 0 || n1 != 0 {
+		t.Fatalf("deleted segments unmapped under a hold: %d, %d times", n0, n1)
+	}
+	for i, p := range payloads {
+		if want := msg("T", 0, int(k)-2+i).Payload; !bytes.Equal(p, want) {
+			t.Fatalf("entry %d: %q, want %q", i, p, want)
+		}
+	}
+	h2.Release()
+	if n0, n1 := fs.count(seg(0)), fs.count(seg(1)); n0 != 1 || n1 != 1 {
+		t.Fatalf("after the last release the deleted segments were unmapped %d and %d times, want once each", n0, n1)
+	}
+}
+
 // A bit flip in a sealed segment is found by a read of many entries: the
 // read stops before the damaged entry, and the next read, which starts
 // there, reports ErrCorrupt.

@@ -289,19 +289,30 @@ func (p *Pull) appendTail(buf []byte, pe *pullEntry, r *pullRec) []byte {
 }
 
 // Owned writes every converted message of the pull (not the stored ones
-// passed through) into one buffer of its own, bodies copied, and calls fn
-// in order with each one's queue offset, TAGS hash code and bytes (a
-// slice of that buffer, which stays valid after Reset: a cache may keep
-// it). The messages are byte for byte those Parts hands out.
-func (p *Pull) Owned(fn func(queueOffset, tagsCode int64, msg []byte)) {
+// passed through) into one buffer of its own and calls fn in order with
+// each one's queue offset, TAGS hash code and bytes, in up to three
+// pieces whose concatenation is the message Parts hands out: head, body
+// and tail. The buffer stays valid after Reset (a cache may keep it).
+// Without zeroCopy every body is copied: head is the whole message, body
+// and tail are nil. With zeroCopy, a body Parts leaves in the batch (of an
+// uncompressed batch, ZeroCopyMin bytes or more) is body, a slice of the
+// batch, valid as long as the batch is; head and tail are in the buffer.
+func (p *Pull) Owned(zeroCopy bool, fn func(queueOffset, tagsCode int64, head, body, tail []byte)) {
+	inPlace := func(pe *pullEntry, r *pullRec) bool {
+		return zeroCopy && pe.zeroCopyBodies && len(r.value) >= ZeroCopyMin
+	}
 	size := 0
 	for i := range p.entries {
 		pe := &p.entries[i]
 		if pe.stored != nil {
 			continue
 		}
-		for _, r := range p.recs[pe.recs:pe.recsEnd] {
-			size += pe.headLen + len(r.value) + pe.tailLen + 2 + r.propsEnd - r.props
+		for j := range p.recs[pe.recs:pe.recsEnd] {
+			r := &p.recs[pe.recs+j]
+			size += pe.headLen + pe.tailLen + 2 + r.propsEnd - r.props
+			if !inPlace(pe, r) {
+				size += len(r.value)
+			}
 		}
 	}
 	buf := make([]byte, 0, size)
@@ -313,9 +324,16 @@ func (p *Pull) Owned(fn func(queueOffset, tagsCode int64, msg []byte)) {
 		for j := range p.recs[pe.recs:pe.recsEnd] {
 			r := &p.recs[pe.recs+j]
 			start := len(buf)
+			if inPlace(pe, r) {
+				buf = p.appendMessage(buf, pe, r, false)
+				mid := len(buf)
+				buf = p.appendTail(buf, pe, r)
+				fn(r.queueOffset, r.tagsCode, buf[start:mid:mid], r.value, buf[mid:len(buf):len(buf)])
+				continue
+			}
 			buf = p.appendMessage(buf, pe, r, true)
 			buf = p.appendTail(buf, pe, r)
-			fn(r.queueOffset, r.tagsCode, buf[start:len(buf):len(buf)])
+			fn(r.queueOffset, r.tagsCode, buf[start:len(buf):len(buf)], nil, nil)
 		}
 	}
 }

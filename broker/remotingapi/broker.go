@@ -197,6 +197,7 @@ func (b *Broker) Close(ctx context.Context) {
 		b.wakeWorkers.Store(false)
 		b.cancel()
 		b.wg.Wait()
+		b.pcache.close()
 		b.reg.unregister(ctx)
 	})
 }

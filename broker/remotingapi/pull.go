@@ -57,6 +57,7 @@ type pullResult struct {
 	status         string // GetMessageStatus name, the remark Java sends
 	next, min, max int64
 	res            *storage.ReadResult
+	hold           *storage.Hold // of a pull served from the pull cache
 	parts          [][]byte
 	n              int // total bytes of parts
 }
@@ -66,6 +67,10 @@ func (r *pullResult) release() {
 	if r.res != nil {
 		r.res.Release()
 		r.res, r.parts = nil, nil
+	}
+	if r.hold != nil {
+		r.hold.Release()
+		r.hold, r.parts = nil, nil
 	}
 }
 

@@ -61,7 +61,7 @@ entries:
 			} else if p.Full() {
 				out.next = next
 				if next < e.QueueOffset+int64(e.Count) {
-					b.cacheRest(&e, next) // the next pulls start inside it
+					b.cacheRest(res, &e, next) // the next pulls start inside it
 				}
 				break entries
 			}

@@ -193,3 +193,39 @@ func TestPullCacheFollowsTheQueue(t *testing.T) {
 		}
 	}
 }
+
+// TestPullCacheExpires: a cached batch past its time is not served and
+// leaves the cache, on a look-up or on the sweep; the sweep stops once
+// the cache is empty, and a closed cache keeps nothing.
+func TestPullCacheExpires(t *testing.T) {
+	var c pullCache
+	k1, k2 := pullKey{"a", 0}, pullKey{"b", 0}
+	batch := func(expires time.Time) *cachedBatch {
+		return &cachedBatch{end: 10, msgs: []cachedMsg{{off: 5, head: make([]byte, 100)}}, size: 100, expires: expires}
+	}
+	now := time.Now()
+	c.put(k1, batch(now.Add(-time.Second)))
+	c.put(k2, batch(now.Add(time.Hour)))
+	if c.bytes != 200 || c.sweep == nil {
+		t.Fatalf("%d bytes cached, sweep armed %v", c.bytes, c.sweep != nil)
+	}
+	if cb, _ := c.get(k1, 5, now); cb != nil {
+		t.Fatal("an expired batch was served")
+	}
+	if cb, _ := c.get(k2, 5, now); cb == nil {
+		t.Fatal("a live batch was not served")
+	}
+	if cb, _ := c.get(k2, 10, now); cb != nil {
+		t.Fatal("an offset past the batch was served")
+	}
+	c.m[k2].expires = now.Add(-time.Second)
+	c.expire()
+	if len(c.m) != 0 || c.bytes != 0 || c.sweep != nil {
+		t.Fatalf("after the sweep: %d batches, %d bytes, sweep armed %v", len(c.m), c.bytes, c.sweep != nil)
+	}
+	c.close()
+	c.put(k1, batch(now.Add(time.Hour)))
+	if len(c.m) != 0 || c.sweep != nil {
+		t.Fatal("a closed cache took a batch")
+	}
+}

@@ -3,6 +3,7 @@ package remotingapi
 import (
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/twinmq/twinmq/broker/convert"
 	"github.com/twinmq/twinmq/storage"
@@ -15,19 +16,32 @@ import (
 // without it each of the pulls that share a batch would read the whole
 // batch again (its CRC checked over every record) and convert its records
 // up to where the pull stops. With it, the batch is read and converted
-// once; the pulls after the first are served from the copies here. A
-// cached batch is served only while the queue still holds it at that
-// offset (Store.EntryAt: retention, DeleteRecords or a topic deleted and
-// created again end it). The copies are immutable, so a pull being written
-// keeps its slices whatever the cache does; at most maxPullCacheBytes are
-// kept.
+// once; the pulls after the first are served from here. A cached batch is
+// served only while the queue still holds it at that offset
+// (Store.EntryAt: retention, DeleteRecords or a topic deleted and created
+// again end it).
+//
+// The converted messages' fields are copies of their own; their large
+// bodies (uncompressed batches) are slices of the mapped CommitLog, kept
+// mapped by a storage.Hold. Each pull served from the cache takes a clone
+// of the Hold (under the cache's lock, while the cache's own is alive) and
+// releases it once written, so eviction never unmaps bytes a pull is
+// still writing. A Hold keeps a whole segment mapped, even one retention
+// has deleted, so a cached batch lives at most pullCacheTTL: a sweep drops
+// it after that even if no pull comes. At most maxPullCacheBytes of copies
+// are kept, one batch per queue.
 type pullCache struct {
-	mu    sync.Mutex
-	m     map[pullKey]*cachedBatch
-	bytes int
+	mu     sync.Mutex
+	m      map[pullKey]*cachedBatch
+	bytes  int
+	sweep  *time.Timer // armed while m is not empty
+	closed bool
 }
 
-const maxPullCacheBytes = 64 << 20
+const (
+	maxPullCacheBytes = 64 << 20
+	pullCacheTTL      = 10 * time.Second
+)
 
 type pullKey struct {
 	topic string
@@ -35,96 +49,172 @@ type pullKey struct {
 }
 
 // cachedBatch is the converted rest of one stored Kafka batch: messages
-// at queue offsets offs[i] (dense, ascending) up to end.
+// at dense, ascending queue offsets up to end.
 type cachedBatch struct {
-	phys int64 // the batch's CommitLog offset
-	end  int64 // the offset after its last record
-	offs []int64
-	tags []int64
-	msgs [][]byte
-	size int
+	phys    int64 // the batch's CommitLog offset
+	end     int64 // the offset after its last record
+	msgs    []cachedMsg
+	size    int           // bytes of the copies
+	hold    *storage.Hold // keeps the bodies left in the CommitLog mapped; nil if none
+	expires time.Time
 }
 
-func (c *pullCache) get(k pullKey, offset int64) *cachedBatch {
+// cachedMsg is one converted message: head, body and tail written in
+// order (body and tail nil when head holds the whole message).
+type cachedMsg struct {
+	off, tags        int64
+	head, body, tail []byte
+}
+
+// get returns the batch cached for k that holds offset, with a Hold of the
+// caller's own on its bodies (nil if it has none), or nil.
+func (c *pullCache) get(k pullKey, offset int64, now time.Time) (*cachedBatch, *storage.Hold) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cb := c.m[k]
-	if cb == nil || offset < cb.offs[0] || offset >= cb.end {
-		return nil
+	if cb == nil || offset < cb.msgs[0].off || offset >= cb.end {
+		return nil, nil
 	}
-	return cb
+	if now.After(cb.expires) {
+		c.removeLocked(k, cb)
+		return nil, nil
+	}
+	if cb.hold == nil {
+		return cb, nil
+	}
+	return cb, cb.hold.Clone()
 }
 
 func (c *pullCache) drop(k pullKey, cb *cachedBatch) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m[k] == cb {
-		delete(c.m, k)
-		c.bytes -= cb.size
+		c.removeLocked(k, cb)
 	}
 }
 
-func (c *pullCache) put(k pullKey, cb *cachedBatch) {
-	if cb.size > maxPullCacheBytes/4 {
-		return
+func (c *pullCache) removeLocked(k pullKey, cb *cachedBatch) {
+	delete(c.m, k)
+	c.bytes -= cb.size
+	if cb.hold != nil {
+		cb.hold.Release()
 	}
+}
+
+// put caches cb for k, replacing what k had; it takes over cb's Hold.
+func (c *pullCache) put(k pullKey, cb *cachedBatch) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed || cb.size > maxPullCacheBytes/4 {
+		if cb.hold != nil {
+			cb.hold.Release()
+		}
+		return
+	}
 	if c.m == nil {
 		c.m = make(map[pullKey]*cachedBatch)
 	}
 	if old := c.m[k]; old != nil {
-		c.bytes -= old.size
+		c.removeLocked(k, old)
 	}
 	for k2, old := range c.m { // evict any until it fits
 		if c.bytes+cb.size <= maxPullCacheBytes {
 			break
 		}
-		delete(c.m, k2)
-		c.bytes -= old.size
+		c.removeLocked(k2, old)
 	}
 	c.m[k] = cb
 	c.bytes += cb.size
+	if c.sweep == nil {
+		c.sweep = time.AfterFunc(pullCacheTTL, c.expire)
+	}
+}
+
+// expire drops the batches past their time, and runs again while any
+// are left.
+func (c *pullCache) expire() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	for k, cb := range c.m {
+		if now.After(cb.expires) {
+			c.removeLocked(k, cb)
+		}
+	}
+	if len(c.m) > 0 && !c.closed {
+		c.sweep.Reset(pullCacheTTL)
+	} else {
+		c.sweep = nil
+	}
+}
+
+// close drops every batch; later puts are refused.
+func (c *pullCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	for k, cb := range c.m {
+		c.removeLocked(k, cb)
+	}
+	if c.sweep != nil {
+		c.sweep.Stop()
+		c.sweep = nil
+	}
 }
 
 // pullCached answers r from the cache if the queue's batch at r.offset is
 // there and still stored; ok is false otherwise.
 func (b *Broker) pullCached(r *pullRequest, maxMsgs int, filter func(int64) bool) (out pullResult, ok bool) {
 	k := pullKey{r.topic, r.queueID}
-	cb := b.pcache.get(k, r.offset)
+	cb, hold := b.pcache.get(k, r.offset, time.Now())
 	if cb == nil {
 		return out, false
 	}
-	phys, min, max, err := b.store.EntryAt(r.topic, r.queueID, r.offset)
+	phys, lo, hi, err := b.store.EntryAt(r.topic, r.queueID, r.offset)
 	if err != nil || phys != cb.phys {
+		if hold != nil {
+			hold.Release()
+		}
 		b.pcache.drop(k, cb)
 		return out, false
 	}
-	out = pullResult{next: cb.end, min: min, max: max}
+	out = pullResult{next: cb.end, min: lo, max: hi}
+	first := sort.Search(len(cb.msgs), func(i int) bool { return cb.msgs[i].off >= r.offset })
+	out.parts = make([][]byte, 0, 3*min(maxMsgs, len(cb.msgs)-first))
 	n := 0
-	for i := sort.Search(len(cb.offs), func(i int) bool { return cb.offs[i] >= r.offset }); i < len(cb.offs); i++ {
+	for i := first; i < len(cb.msgs); i++ {
+		m := &cb.msgs[i]
 		if n == maxMsgs {
-			out.next = cb.offs[i]
+			out.next = m.off
 			break
 		}
-		if filter != nil && !filter(cb.tags[i]) {
+		if filter != nil && !filter(m.tags) {
 			continue
 		}
-		out.parts = append(out.parts, cb.msgs[i])
-		out.n += len(cb.msgs[i])
+		out.parts = append(out.parts, m.head)
+		if m.body != nil {
+			out.parts = append(out.parts, m.body, m.tail)
+		}
+		out.n += len(m.head) + len(m.body) + len(m.tail)
 		n++
 	}
 	if n > 0 {
+		out.hold = hold // released by sendPull once written
 		out.code, out.status = remoting.Success, "FOUND"
-	} else {
-		out.code, out.status = remoting.PullRetryImmediately, "NO_MATCHED_MESSAGE"
+		return out, true
 	}
+	if hold != nil {
+		hold.Release()
+	}
+	out.parts = nil
+	out.code, out.status = remoting.PullRetryImmediately, "NO_MATCHED_MESSAGE"
 	return out, true
 }
 
-// cacheRest converts the records of the stored Kafka batch e from offset
-// from on (the pull that read it stopped there) and caches them.
-func (b *Broker) cacheRest(e *storage.ReadEntry, from int64) {
+// cacheRest converts the records of the stored Kafka batch e, read by res,
+// from offset from on (the pull that read it stopped there) and caches
+// them, their large bodies left in the CommitLog under a Hold of res.
+func (b *Broker) cacheRest(res *storage.ReadResult, e *storage.ReadEntry, from int64) {
 	p := pulls.Get().(*convert.Pull)
 	defer func() { p.Reset(); pulls.Put(p) }()
 	ke := convert.KafkaEntry{Topic: e.Header.Topic, QueueID: e.Header.QueueID, Phys: e.Phys,
@@ -133,15 +223,19 @@ func (b *Broker) cacheRest(e *storage.ReadEntry, from int64) {
 	if err != nil {
 		return // the pulls read it again and log it
 	}
-	cb := &cachedBatch{phys: e.Phys, end: end}
-	p.Owned(func(off, tags int64, msg []byte) {
-		cb.offs = append(cb.offs, off)
-		cb.tags = append(cb.tags, tags)
-		cb.msgs = append(cb.msgs, msg)
-		cb.size += len(msg)
+	cb := &cachedBatch{phys: e.Phys, end: end, expires: time.Now().Add(pullCacheTTL),
+		msgs: make([]cachedMsg, 0, max(end-from, 0))}
+	inPlace := false
+	p.Owned(true, func(off, tags int64, head, body, tail []byte) {
+		cb.msgs = append(cb.msgs, cachedMsg{off: off, tags: tags, head: head, body: body, tail: tail})
+		cb.size += len(head) + len(tail)
+		inPlace = inPlace || body != nil
 	})
-	if len(cb.offs) == 0 {
+	if len(cb.msgs) == 0 {
 		return
+	}
+	if inPlace {
+		cb.hold = res.Hold()
 	}
 	b.pcache.put(pullKey{e.Header.Topic, e.Header.QueueID}, cb)
 }

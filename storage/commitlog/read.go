@@ -110,3 +110,21 @@ func (p *Pins) Release() {
 	}
 	p.n, p.more, p.cur, p.limit = 0, nil, nil, 0
 }
+
+// Clone returns a Pins holding a reference of its own to every segment p
+// holds, so bytes p handed out stay mapped until both are released. It
+// cannot fail: p's references keep the segments alive.
+func (p *Pins) Clone() Pins {
+	var c Pins
+	for _, s := range p.small[:p.n] {
+		s.refs.Add(1)
+		c.small[c.n] = s
+		c.n++
+	}
+	for _, s := range p.more {
+		s.refs.Add(1)
+		c.more = append(c.more, s)
+	}
+	c.Topic = p.Topic
+	return c
+}
