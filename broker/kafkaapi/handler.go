@@ -66,6 +66,10 @@ type Config struct {
 	// RocketMQ-produced messages (xproto_cache.go): 0 is 64 MiB, a
 	// negative value turns the cache off.
 	XProtoCacheBytes int64
+	// XProtoReadAhead, when negative, turns off the read-ahead of
+	// RocketMQ-produced messages into that cache (xproto_readahead.go);
+	// 0 leaves it on.
+	XProtoReadAhead int
 }
 
 func (c *Config) validate() error {

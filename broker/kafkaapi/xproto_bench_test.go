@@ -108,8 +108,20 @@ func xbDrainStored(b *testing.B, st *storage.Store, topic string, out *[]byte) {
 // xbDrainFetch fetches partition 0 of topic from offset 0 to its end and
 // checks that every record came.
 func xbDrainFetch(b *testing.B, h *Handler, topic string, out *[]byte) {
+	xbDrainFetchThink(b, h, topic, out, 0)
+}
+
+// xbDrainFetchThink is xbDrainFetch by a consumer that handles each
+// fetch's records for think per MiB before fetching again (sleeping: the
+// client runs elsewhere), and returns the time spent fetching.
+func xbDrainFetchThink(b *testing.B, h *Handler, topic string, out *[]byte, think time.Duration) time.Duration {
 	offset := int64(0)
+	var fetching time.Duration
 	for offset < xbRecords {
+		if offset > 0 && think > 0 {
+			time.Sleep(think * time.Duration(len(*out)) / (1 << 20))
+		}
+		t0 := time.Now()
 		req := kmsg.NewPtrFetchRequest()
 		req.SetVersion(12)
 		req.MaxBytes, req.MinBytes, req.ReplicaID = 50<<20, 1, -1
@@ -151,15 +163,17 @@ func xbDrainFetch(b *testing.B, h *Handler, topic string, out *[]byte) {
 		for _, rd := range reads {
 			rd.Release()
 		}
+		fetching += time.Since(t0)
 	}
 	if offset != xbRecords {
 		b.Fatalf("%s: fetched to offset %d of %d", topic, offset, xbRecords)
 	}
+	return fetching
 }
 
 // xbAppend stores entries and waits until the dispatcher has made all
 // xbRecords offsets of their topic readable.
-func xbAppend(b *testing.B, st *storage.Store, entries []storage.Entry) {
+func xbAppend(b testing.TB, st *storage.Store, entries []storage.Entry) {
 	topic := entries[0].Topic
 	for len(entries) > 0 {
 		n := min(len(entries), 256)
@@ -196,7 +210,7 @@ func xbTag(i int) string {
 
 // xbKafkaEntries are the entries Produce stores for uncompressed batches
 // of xbPerBatch records (buildEntry, 00_produce.go).
-func xbKafkaEntries(b *testing.B, h *Handler, cfg topics.Config) []storage.Entry {
+func xbKafkaEntries(b testing.TB, h *Handler, cfg topics.Config) []storage.Entry {
 	var out []storage.Entry
 	now := time.Now().UnixMilli()
 	for first := 0; first < xbRecords; first += xbPerBatch {

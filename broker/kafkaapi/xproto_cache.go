@@ -53,6 +53,10 @@ type xcache struct {
 	// fetches that waited for another's (tests, stats).
 	converts atomic.Int64
 	waits    atomic.Int64
+	// aheads are the partitions with a read-ahead running
+	// (xproto_readahead.go), readAheads counts the conversions they made.
+	aheads     []queueKey
+	readAheads atomic.Int64
 	// convert is convertBatch; tests replace it.
 	convert converter
 }
@@ -361,8 +365,17 @@ func (c *xcache) holds(key queueKey, off int64) bool {
 // the one the batch was made from), else the stored entries, converted
 // where RocketMQ-produced (fetchParts). The ReadResult is released by the
 // caller once the parts are written.
+//
+// A fetch that served converted messages starts a read-ahead of the
+// offsets after them (xproto_readahead.go); a fetch whose offset a
+// read-ahead is converting waits for it before reading.
 func (h *Handler) readParts(ctx context.Context, topic string, part int32, offset, logStart int64, opt storage.ReadOptions) (*storage.ReadResult, [][]byte, int, error) {
-	if rd, parts, size := h.cachedParts(queueKey{topic, part}, offset, logStart, opt); rd != nil {
+	key := queueKey{topic, part}
+	if h.xcache != nil && !h.xcache.holds(key, offset) {
+		h.xcache.waitFlightAt(ctx, key, offset)
+	}
+	if rd, parts, size, next := h.cachedParts(key, offset, logStart, opt); rd != nil {
+		h.readAheadFrom(key, next, rd.MaxOffset, opt.MaxBytes)
 		return rd, parts, size, nil
 	}
 	rd, err := h.store.Read(topic, part, offset, opt)
@@ -370,16 +383,20 @@ func (h *Handler) readParts(ctx context.Context, topic string, part int32, offse
 		return nil, nil, 0, err
 	}
 	parts, size := h.fetchParts(ctx, topic, part, logStart, rd.Entries)
+	if n := len(rd.Entries); n > 0 && rd.Entries[n-1].Kind == storage.KindRocketMQ {
+		h.readAheadFrom(key, rd.NextOffset, rd.MaxOffset, opt.MaxBytes)
+	}
 	return rd, parts, size, nil
 }
 
 // cachedParts returns consecutive cached batches from offset within
 // opt.MaxBytes (the first whatever its size unless StrictMaxBytes, as
-// storage.Read), and the read of the first message, or a nil ReadResult.
-func (h *Handler) cachedParts(key queueKey, offset, logStart int64, opt storage.ReadOptions) (*storage.ReadResult, [][]byte, int) {
+// storage.Read), the read of the first message, or a nil ReadResult, and
+// the offset after the batches.
+func (h *Handler) cachedParts(key queueKey, offset, logStart int64, opt storage.ReadOptions) (*storage.ReadResult, [][]byte, int, int64) {
 	c := h.xcache
 	if c == nil || !c.holds(key, offset) {
-		return nil, nil, 0
+		return nil, nil, 0, offset
 	}
 	var first *storage.ReadResult
 	var parts [][]byte
@@ -410,5 +427,5 @@ func (h *Handler) cachedParts(key queueKey, offset, logStart int64, opt storage.
 			break
 		}
 	}
-	return first, parts, size
+	return first, parts, size, offset
 }

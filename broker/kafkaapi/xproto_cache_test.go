@@ -121,8 +121,16 @@ func xcCreate(t testing.TB, st *storage.Store, reg *topics.Registry, name string
 	}
 }
 
+// xcHandler is a Handler with a cache of cacheBytes and no read-ahead
+// (xproto_readahead_test.go tests it), so conversions are only the
+// fetches' own.
 func xcHandler(t testing.TB, st *storage.Store, reg *topics.Registry, cacheBytes int64) *Handler {
-	h, err := New(Config{NodeID: 1, ClusterID: "t", Logger: slog.New(slog.DiscardHandler), XProtoCacheBytes: cacheBytes}, st, reg)
+	return xcHandlerConfig(t, st, reg, Config{XProtoCacheBytes: cacheBytes, XProtoReadAhead: -1})
+}
+
+func xcHandlerConfig(t testing.TB, st *storage.Store, reg *topics.Registry, cfg Config) *Handler {
+	cfg.NodeID, cfg.ClusterID, cfg.Logger = 1, "t", slog.New(slog.DiscardHandler)
+	h, err := New(cfg, st, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
