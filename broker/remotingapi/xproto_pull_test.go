@@ -218,14 +218,52 @@ func TestPullCacheExpires(t *testing.T) {
 	if cb, _ := c.get(k2, 10, now); cb != nil {
 		t.Fatal("an offset past the batch was served")
 	}
-	c.m[k2].expires = now.Add(-time.Second)
+	c.m[k2][0].expires = now.Add(-time.Second)
 	c.expire()
-	if len(c.m) != 0 || c.bytes != 0 || c.sweep != nil {
-		t.Fatalf("after the sweep: %d batches, %d bytes, sweep armed %v", len(c.m), c.bytes, c.sweep != nil)
+	if len(c.m) != 0 || c.n != 0 || c.bytes != 0 || c.sweep != nil {
+		t.Fatalf("after the sweep: %d batches, %d bytes, sweep armed %v", c.n, c.bytes, c.sweep != nil)
 	}
 	c.close()
 	c.put(k1, batch(now.Add(time.Hour)))
 	if len(c.m) != 0 || c.sweep != nil {
 		t.Fatal("a closed cache took a batch")
+	}
+}
+
+// TestPullCacheBatchesPerQueue: a queue keeps up to pullCachePerQueue
+// batches (groups pulling it at different offsets), the oldest going
+// first; a batch overlapping a cached one replaces it; a look-up finds
+// the batch holding the offset.
+func TestPullCacheBatchesPerQueue(t *testing.T) {
+	var c pullCache
+	defer c.close()
+	k := pullKey{"q", 0}
+	exp := time.Now().Add(time.Hour)
+	batch := func(first, end int64) *cachedBatch {
+		return &cachedBatch{end: end, msgs: []cachedMsg{{off: first, head: make([]byte, 10)}}, size: 10, expires: exp}
+	}
+	for i := range int64(pullCachePerQueue + 1) {
+		c.put(k, batch(i*100, i*100+50))
+	}
+	if n := len(c.m[k]); n != pullCachePerQueue || c.n != n || c.bytes != 10*n {
+		t.Fatalf("%d batches (%d counted, %d bytes), want %d", n, c.n, c.bytes, pullCachePerQueue)
+	}
+	if cb, _ := c.get(k, 10, time.Now()); cb != nil {
+		t.Fatal("the oldest batch was kept")
+	}
+	for i := int64(1); i <= pullCachePerQueue; i++ {
+		if cb, _ := c.get(k, i*100+49, time.Now()); cb == nil || cb.end != i*100+50 {
+			t.Fatalf("offset %d: batch %v", i*100+49, cb)
+		}
+	}
+	c.put(k, batch(240, 320)) // overlaps [200, 250) and [300, 350)
+	if cb, _ := c.get(k, 210, time.Now()); cb != nil {
+		t.Fatal("an overlapped batch was kept")
+	}
+	if cb, _ := c.get(k, 300, time.Now()); cb == nil || cb.end != 320 {
+		t.Fatalf("offset 300: batch %v", cb)
+	}
+	if n := len(c.m[k]); n != 3 || c.n != 3 {
+		t.Fatalf("%d batches (%d counted) after the overlapping put, want 3", n, c.n)
 	}
 }

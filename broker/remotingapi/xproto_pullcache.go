@@ -1,6 +1,7 @@
 package remotingapi
 
 import (
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -29,10 +30,11 @@ import (
 // still writing. A Hold keeps a whole segment mapped, even one retention
 // has deleted, so a cached batch lives at most pullCacheTTL: a sweep drops
 // it after that even if no pull comes. At most maxPullCacheBytes of copies
-// are kept, one batch per queue.
+// are kept, at most pullCachePerQueue batches per queue.
 type pullCache struct {
 	mu     sync.Mutex
-	m      map[pullKey]*cachedBatch
+	m      map[pullKey][]*cachedBatch // per queue, oldest first
+	n      int                        // batches in m
 	bytes  int
 	sweep  *time.Timer // armed while m is not empty
 	closed bool
@@ -41,6 +43,10 @@ type pullCache struct {
 const (
 	maxPullCacheBytes = 64 << 20
 	pullCacheTTL      = 10 * time.Second
+	// pullCachePerQueue bounds the batches kept per queue: consumer groups
+	// (or a group's retries) pulling one queue at different offsets each
+	// keep theirs instead of evicting one another's.
+	pullCachePerQueue = 4
 )
 
 type pullKey struct {
@@ -71,37 +77,49 @@ type cachedMsg struct {
 func (c *pullCache) get(k pullKey, offset int64, now time.Time) (*cachedBatch, *storage.Hold) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cb := c.m[k]
-	if cb == nil || offset < cb.msgs[0].off || offset >= cb.end {
-		return nil, nil
+	for _, cb := range c.m[k] {
+		if offset < cb.msgs[0].off || offset >= cb.end {
+			continue
+		}
+		if now.After(cb.expires) {
+			c.removeLocked(k, cb)
+			return nil, nil
+		}
+		if cb.hold == nil {
+			return cb, nil
+		}
+		return cb, cb.hold.Clone()
 	}
-	if now.After(cb.expires) {
-		c.removeLocked(k, cb)
-		return nil, nil
-	}
-	if cb.hold == nil {
-		return cb, nil
-	}
-	return cb, cb.hold.Clone()
+	return nil, nil
 }
 
 func (c *pullCache) drop(k pullKey, cb *cachedBatch) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m[k] == cb {
-		c.removeLocked(k, cb)
-	}
+	c.removeLocked(k, cb)
 }
 
+// removeLocked removes cb from k's batches, if it is there.
 func (c *pullCache) removeLocked(k pullKey, cb *cachedBatch) {
-	delete(c.m, k)
+	bs := c.m[k]
+	i := slices.Index(bs, cb)
+	if i < 0 {
+		return
+	}
+	if bs = slices.Delete(bs, i, i+1); len(bs) == 0 {
+		delete(c.m, k)
+	} else {
+		c.m[k] = bs
+	}
+	c.n--
 	c.bytes -= cb.size
 	if cb.hold != nil {
 		cb.hold.Release()
 	}
 }
 
-// put caches cb for k, replacing what k had; it takes over cb's Hold.
+// put caches cb for k, replacing k's batches that overlap it and k's
+// oldest past pullCachePerQueue; it takes over cb's Hold.
 func (c *pullCache) put(k pullKey, cb *cachedBatch) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -112,18 +130,26 @@ func (c *pullCache) put(k pullKey, cb *cachedBatch) {
 		return
 	}
 	if c.m == nil {
-		c.m = make(map[pullKey]*cachedBatch)
+		c.m = make(map[pullKey][]*cachedBatch)
 	}
-	if old := c.m[k]; old != nil {
-		c.removeLocked(k, old)
+	for _, old := range slices.Clone(c.m[k]) {
+		if old.msgs[0].off < cb.end && cb.msgs[0].off < old.end {
+			c.removeLocked(k, old)
+		}
 	}
-	for k2, old := range c.m { // evict any until it fits
+	if bs := c.m[k]; len(bs) >= pullCachePerQueue {
+		c.removeLocked(k, bs[0])
+	}
+	for k2, bs := range c.m { // evict any until it fits
 		if c.bytes+cb.size <= maxPullCacheBytes {
 			break
 		}
-		c.removeLocked(k2, old)
+		for _, old := range slices.Clone(bs) {
+			c.removeLocked(k2, old)
+		}
 	}
-	c.m[k] = cb
+	c.m[k] = append(c.m[k], cb)
+	c.n++
 	c.bytes += cb.size
 	if c.sweep == nil {
 		c.sweep = time.AfterFunc(pullCacheTTL, c.expire)
@@ -136,12 +162,14 @@ func (c *pullCache) expire() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
-	for k, cb := range c.m {
-		if now.After(cb.expires) {
-			c.removeLocked(k, cb)
+	for k, bs := range c.m {
+		for _, cb := range slices.Clone(bs) {
+			if now.After(cb.expires) {
+				c.removeLocked(k, cb)
+			}
 		}
 	}
-	if len(c.m) > 0 && !c.closed {
+	if c.n > 0 && !c.closed {
 		c.sweep.Reset(pullCacheTTL)
 	} else {
 		c.sweep = nil
@@ -153,8 +181,10 @@ func (c *pullCache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true
-	for k, cb := range c.m {
-		c.removeLocked(k, cb)
+	for k, bs := range c.m {
+		for _, cb := range slices.Clone(bs) {
+			c.removeLocked(k, cb)
+		}
 	}
 	if c.sweep != nil {
 		c.sweep.Stop()
