@@ -92,7 +92,7 @@ func (f *fetchState) build(ctx context.Context) (*kmsg.FetchResponse, []*storage
 	for _, t := range f.req.Topics {
 		rt := kmsg.NewFetchResponseTopic()
 		rt.Topic, rt.TopicID = t.Topic, t.TopicID
-		cfg, code := f.h.lookupTopic(t.Topic, t.TopicID, byID)
+		cfg, code := f.h.readTopic(t.Topic, t.TopicID, byID)
 		for _, p := range t.Partitions {
 			rp := kmsg.NewFetchResponseTopicPartition()
 			rp.Partition, rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = p.Partition, -1, -1, -1

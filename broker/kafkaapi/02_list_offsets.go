@@ -29,7 +29,7 @@ func (h *Handler) listOffsets(r *request, req *kmsg.ListOffsetsRequest) {
 	for _, t := range req.Topics {
 		rt := kmsg.NewListOffsetsResponseTopic()
 		rt.Topic = t.Topic
-		cfg, code := h.lookupTopic(t.Topic, [16]byte{}, false)
+		cfg, code := h.readTopic(t.Topic, [16]byte{}, false)
 		seen := map[int32]bool{}
 		for _, p := range t.Partitions {
 			c := code

@@ -24,7 +24,7 @@ func (h *Handler) offsetCommit(r *request, req *kmsg.OffsetCommitRequest) {
 	var commits []groups.Commit
 	var where [][2]int // commits[i] is req.Topics[where[i][0]].Partitions[where[i][1]]
 	for ti, t := range req.Topics {
-		cfg, tcode := h.lookupTopic(t.Topic, t.TopicID, req.Version >= 10)
+		cfg, tcode := h.readTopic(t.Topic, t.TopicID, req.Version >= 10)
 		codes[ti] = make([]int16, len(t.Partitions))
 		for pi, p := range t.Partitions {
 			switch {

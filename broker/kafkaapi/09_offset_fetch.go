@@ -68,7 +68,7 @@ func (h *Handler) fetchGroupOffsets(group string, topics []kmsg.OffsetFetchReque
 				idx[e.Topic] = i
 				t := kmsg.NewOffsetFetchRequestGroupTopic()
 				t.Topic = e.Topic
-				if cfg, ok := h.reg.Get(e.Topic); ok {
+				if cfg, ok := h.groupTopic(e.Topic); ok {
 					t.TopicID = cfg.ID
 				}
 				topics = append(topics, t)
@@ -81,7 +81,7 @@ func (h *Handler) fetchGroupOffsets(group string, topics []kmsg.OffsetFetchReque
 		rt.Topic, rt.TopicID = t.Topic, t.TopicID
 		name, code := t.Topic, errNone
 		if byID {
-			cfg, c := h.lookupTopic("", t.TopicID, true)
+			cfg, c := h.readTopic("", t.TopicID, true)
 			name, code = cfg.Name, c
 		}
 		for _, p := range t.Partitions {

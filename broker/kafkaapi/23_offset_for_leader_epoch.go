@@ -11,7 +11,7 @@ func (h *Handler) offsetForLeaderEpoch(r *request, req *kmsg.OffsetForLeaderEpoc
 	for _, t := range req.Topics {
 		rt := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		rt.Topic = t.Topic
-		cfg, code := h.lookupTopic(t.Topic, [16]byte{}, false)
+		cfg, code := h.readTopic(t.Topic, [16]byte{}, false)
 		for _, p := range t.Partitions {
 			rp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			rp.Partition, rp.LeaderEpoch, rp.EndOffset = p.Partition, -1, -1

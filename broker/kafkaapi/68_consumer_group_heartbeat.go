@@ -6,7 +6,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/twinmq/twinmq/broker/groups"
-	"github.com/twinmq/twinmq/broker/topics"
 )
 
 // KIP-848 error codes (org.apache.kafka.common.protocol.Errors).
@@ -33,13 +32,14 @@ var consumerGroupCodes = []struct {
 	{groups.ErrUnsupportedForConsume, errUnsupportedVersion},
 }
 
-// registrySource resolves subscriptions over the topic registry; internal
+// registrySource resolves subscriptions over the topic registry and the
+// presented __consumer_offsets (internal_topic.go); twinmq's own internal
 // topics are never assigned.
-type registrySource struct{ reg *topics.Registry }
+type registrySource struct{ h *Handler }
 
 func (s registrySource) Partitions(name string) (int32, bool) {
-	c, ok := s.reg.Get(name)
-	if !ok || c.Internal {
+	c, ok := s.h.groupTopic(name)
+	if !ok || c.Internal && name != consumerOffsetsTopic {
 		return 0, false
 	}
 	return c.Queues, true
@@ -47,10 +47,13 @@ func (s registrySource) Partitions(name string) (int32, bool) {
 
 func (s registrySource) Names() []string {
 	var out []string
-	for _, c := range s.reg.List() {
+	for _, c := range s.h.reg.List() {
 		if !c.Internal {
 			out = append(out, c.Name)
 		}
+	}
+	if c, ok := s.h.internalTopic(consumerOffsetsTopic); ok {
+		out = append(out, c.Name)
 	}
 	return out
 }
@@ -76,7 +79,7 @@ func (h *Handler) consumerGroupHeartbeat(r *request, req *kmsg.ConsumerGroupHear
 		hb.Owned = groups.Assignment{}
 		for _, t := range req.Topics {
 			// A topic deleted meanwhile is no longer owned.
-			if c, ok := h.reg.GetByID(t.TopicID); ok {
+			if c, ok := h.groupTopicByID(t.TopicID); ok {
 				hb.Owned[c.Name] = append(hb.Owned[c.Name], t.Partitions...)
 			}
 		}
@@ -84,7 +87,7 @@ func (h *Handler) consumerGroupHeartbeat(r *request, req *kmsg.ConsumerGroupHear
 	var res groups.ConsumerResult
 	if code == errNone {
 		ctx, cancel := groupContext()
-		res = h.cfg.Groups.ConsumerHeartbeat(ctx, req.Group, hb, registrySource{h.reg})
+		res = h.cfg.Groups.ConsumerHeartbeat(ctx, req.Group, hb, registrySource{h})
 		cancel()
 		code = groupCode(res.Err)
 	}
@@ -101,7 +104,7 @@ func (h *Handler) consumerGroupHeartbeat(r *request, req *kmsg.ConsumerGroupHear
 	if res.Assignment != nil {
 		a := kmsg.NewConsumerGroupHeartbeatResponseAssignment()
 		for name, ps := range res.Assignment {
-			c, ok := h.reg.Get(name)
+			c, ok := h.groupTopic(name)
 			if !ok {
 				continue
 			}

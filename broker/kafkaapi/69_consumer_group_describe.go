@@ -66,7 +66,7 @@ func (h *Handler) describedConsumer(m groups.ConsumerMemberDescription) kmsg.Con
 func (h *Handler) kmsgAssignment(a groups.Assignment) kmsg.Assignment {
 	out := kmsg.NewAssignment()
 	for _, name := range sortedKeys(a) {
-		c, ok := h.reg.Get(name)
+		c, ok := h.groupTopic(name)
 		if !ok {
 			continue
 		}

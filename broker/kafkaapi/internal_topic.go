@@ -17,8 +17,14 @@ import (
 // group keys are served, Metadata presents it as Kafka does: internal,
 // read-only (Produce gets INVALID_TOPIC_EXCEPTION, as Kafka answers an
 // append to an internal topic) and empty, with one partition. Its name is
-// reserved: CreateTopics gets TOPIC_ALREADY_EXISTS, and it is not in the
-// topic registry, so Fetch and the admin keys see it as unknown.
+// reserved: CreateTopics gets TOPIC_ALREADY_EXISTS. It is not in the
+// topic registry: the admin keys see it as unknown, but the keys a
+// consumer reads and commits with (Fetch, ListOffsets,
+// OffsetForLeaderEpoch, OffsetCommit, OffsetFetch) find it,
+// empty, and KIP-848 groups assign it when a member subscribes to it by
+// name or by a regular expression that matches it, as Kafka's coordinator
+// resolves regular expressions over every topic, internal ones included
+// (franz-go's Test848RegexBrokerResolves checks exactly that).
 const consumerOffsetsTopic = "__consumer_offsets"
 
 // internalTopic returns the presented internal topic called name, if any.
@@ -55,4 +61,38 @@ func (h *Handler) appendInternalTopics(dst []kmsg.MetadataResponseTopic) []kmsg.
 		dst = append(dst, h.topicMetadata(c, errNone))
 	}
 	return dst
+}
+
+// readTopic is lookupTopic for the keys a consumer reads and commits
+// with: it also finds the presented internal topic, by name or by id.
+func (h *Handler) readTopic(name string, id [16]byte, byID bool) (topics.Config, int16) {
+	c, code := h.lookupTopic(name, id, byID)
+	if code == errNone {
+		return c, code
+	}
+	if byID && (id != [16]byte{} || name == "") {
+		if ic, ok := h.internalTopicByID(id); ok {
+			return ic, errNone
+		}
+	} else if ic, ok := h.internalTopic(name); ok {
+		return ic, errNone
+	}
+	return c, code
+}
+
+// groupTopic finds a topic a consumer group may be assigned by name: a
+// registry topic or the presented internal topic.
+func (h *Handler) groupTopic(name string) (topics.Config, bool) {
+	if c, ok := h.reg.Get(name); ok {
+		return c, true
+	}
+	return h.internalTopic(name)
+}
+
+// groupTopicByID is groupTopic by topic id.
+func (h *Handler) groupTopicByID(id [16]byte) (topics.Config, bool) {
+	if c, ok := h.reg.GetByID(id); ok {
+		return c, true
+	}
+	return h.internalTopicByID(id)
 }

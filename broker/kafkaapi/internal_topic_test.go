@@ -76,3 +76,47 @@ func TestConsumerOffsetsIsInternal(t *testing.T) {
 		t.Errorf("CreateTopics %s without groups: error %d, want 17 INVALID_TOPIC_EXCEPTION", name, code)
 	}
 }
+
+// TestConsumerOffsetsIsReadable: a consumer that a KIP-848 group assigned
+// __consumer_offsets reads it as an empty partition, by name (Fetch v12)
+// and by topic id (Fetch v13+), and ListOffsets answers 0; without groups
+// it stays unknown.
+func TestConsumerOffsetsIsReadable(t *testing.T) {
+	const name = "__consumer_offsets"
+	b := startBrokerWith(t, brokerOpts{groups: true})
+	rc := dial(t, b.addr)
+	id := metadataTopics(rc, name)[name].TopicID
+	fetch := func(rc *rawConn, version int16) kmsg.FetchResponseTopicPartition {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version, req.MaxWaitMillis, req.MaxBytes, req.ReplicaID = version, 0, 1<<20, -1
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic, rt.TopicID = name, id
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.PartitionMaxBytes = 1 << 20
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return rc.roundTrip(req).(*kmsg.FetchResponse).Topics[0].Partitions[0]
+	}
+	for _, v := range []int16{4, 12, 13, 16} {
+		p := fetch(rc, v)
+		if p.ErrorCode != 0 || p.HighWatermark != 0 || len(p.RecordBatches) != 0 {
+			t.Fatalf("fetch v%d: error %d, high watermark %d, %d bytes", v, p.ErrorCode, p.HighWatermark, len(p.RecordBatches))
+		}
+	}
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.Version, req.ReplicaID = 7, -1
+	lt := kmsg.NewListOffsetsRequestTopic()
+	lt.Topic = name
+	lp := kmsg.NewListOffsetsRequestTopicPartition()
+	lp.Timestamp = -1
+	lt.Partitions = append(lt.Partitions, lp)
+	req.Topics = append(req.Topics, lt)
+	if p := rc.roundTrip(req).(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]; p.ErrorCode != 0 || p.Offset != 0 {
+		t.Fatalf("list offsets: error %d, offset %d", p.ErrorCode, p.Offset)
+	}
+
+	plain := startBroker(t)
+	if p := fetch(dial(t, plain.addr), 12); p.ErrorCode != 3 {
+		t.Fatalf("fetch without groups: error %d, want 3 UNKNOWN_TOPIC_OR_PARTITION", p.ErrorCode)
+	}
+}
