@@ -296,7 +296,7 @@ func (h *Handler) convertRun(ctx context.Context, key queueKey, logStart, base i
 			continue
 		}
 		c.misses.Add(stop - pos)
-		parts, size = h.convertFlight(c, fl, phys[i:stop-base], msgs[i:stop-base], parts, size)
+		parts, size = h.convertFlight(c, fl, phys[i:stop-base], msgs[i:stop-base], parts, size, nil)
 		pos = stop
 	}
 	return parts, size
@@ -304,12 +304,16 @@ func (h *Handler) convertRun(ctx context.Context, key queueKey, logStart, base i
 
 // convertFlight converts the range fl claimed, caches it and ends the
 // flight, also when the conversion fails or panics, so no waiter is
-// left waiting for it.
-func (h *Handler) convertFlight(c *xcache, fl *xcFlight, phys []int64, msgs [][]byte, parts [][]byte, size int) ([][]byte, int) {
+// left waiting for it. converted, if not nil, runs once the batch is
+// converted, before it is cached.
+func (h *Handler) convertFlight(c *xcache, fl *xcFlight, phys []int64, msgs [][]byte, parts [][]byte, size int, converted func()) ([][]byte, int) {
 	defer c.land(fl)
 	c.converts.Add(1)
 	n := len(parts)
 	parts, size = h.appendConverted(c.convert, fl.first, msgs, parts, size, true)
+	if converted != nil {
+		converted()
+	}
 	if len(parts) == n+1 {
 		c.insert(fl.key, fl.first, phys, parts[n])
 	}

@@ -40,21 +40,31 @@ func (h *Handler) readAheadFrom(key queueKey, from, end int64, maxBytes int) {
 	}
 	c.aheads = append(c.aheads, key)
 	c.mu.Unlock()
-	go func() {
-		defer func() {
-			c.mu.Lock()
-			if i := slices.Index(c.aheads, key); i >= 0 {
-				c.aheads = slices.Delete(c.aheads, i, i+1)
-			}
-			c.mu.Unlock()
-		}()
-		h.readAhead(c, key, from, maxBytes)
-	}()
+	go h.readAhead(c, key, from, maxBytes)
+}
+
+// endAhead frees key's read-ahead slot.
+func (c *xcache) endAhead(key queueKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if i := slices.Index(c.aheads, key); i >= 0 {
+		c.aheads = slices.Delete(c.aheads, i, i+1)
+	}
 }
 
 // readAhead converts the run of RocketMQ messages of key that starts at
-// from, within maxBytes of stored entries, into the cache c.
+// from, within maxBytes of stored entries, into the cache c, and frees
+// key's read-ahead slot before the batch is cached: the fetch that finds
+// it there may start the next read-ahead at once.
 func (h *Handler) readAhead(c *xcache, key queueKey, from int64, maxBytes int) {
+	ended := false
+	end := func() {
+		if !ended {
+			ended = true
+			c.endAhead(key)
+		}
+	}
+	defer end()
 	rd, err := h.store.Read(key.topic, key.part, from, storage.ReadOptions{MaxBytes: maxBytes})
 	if err != nil {
 		return
@@ -77,7 +87,7 @@ func (h *Handler) readAhead(c *xcache, key queueKey, from int64, maxBytes int) {
 		return // cached, or being converted by a fetch
 	}
 	c.readAheads.Add(1)
-	h.convertFlight(c, fl, phys, msgs, nil, 0)
+	h.convertFlight(c, fl, phys, msgs, nil, 0, end)
 }
 
 // waitFlightAt waits (as a fetch that missed waits, c.wait) for a
