@@ -186,8 +186,9 @@ func (s *Store) groupCommit() {
 // just after this looked is woken by the lazy tick, within
 // lazyDispatchInterval.
 func (s *Store) wakeDispatcherFor(entries []Entry) {
-	if s.nwaiters.Load() != 0 && !s.waitedOn(entries) && s.lazyArmed.Load() &&
-		s.log.WrittenOffset()-s.dispatched.Load() < lazyDispatchBytes {
+	// The atomic checks first: waitedOn takes the waiters' lock.
+	if s.nwaiters.Load() != 0 && s.lazyArmed.Load() &&
+		s.log.WrittenOffset()-s.dispatched.Load() < lazyDispatchBytes && !s.waitedOn(entries) {
 		return
 	}
 	s.wakeDispatcher()
@@ -215,6 +216,7 @@ func (s *Store) wakeDispatcher() {
 		s.log.WrittenOffset()-s.dispatched.Load() < lazyDispatchBytes {
 		return
 	}
+	s.wakeups.Add(1)
 	select {
 	case s.kick <- struct{}{}:
 	default:

@@ -91,6 +91,7 @@ type Store struct {
 	wg         sync.WaitGroup
 
 	flushes atomic.Int64 // flush passes, for the group-commit benchmark
+	wakeups atomic.Int64 // appends that woke the dispatcher (tests)
 
 	// syncMu guards syncQueue, the SYNC_FLUSH appends waiting for the
 	// flusher; syncSpare and syncEntries are flusher scratch.

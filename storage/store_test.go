@@ -646,10 +646,10 @@ func TestReadAtRightAfterAppend(t *testing.T) {
 }
 
 // TestNotifyOtherQueueLeavesAppendsLazy: while a long poll waits on one
-// queue, appends to another do not wake the dispatcher (they are
-// dispatched by the lazy tick), yet become readable, and a long poll that
-// parks on that queue afterwards still fires; an append to the waited
-// queue wakes its waiter.
+// queue, appends to another do not each wake the dispatcher (the lazy
+// tick dispatches them), yet become readable, and a long poll that parks
+// on that queue afterwards still fires; an append to a waited queue wakes
+// the dispatcher, and its waiter, at once.
 func TestNotifyOtherQueueLeavesAppendsLazy(t *testing.T) {
 	s := mustOpen(t, testConfig(vfs.NewMem()))
 	defer s.Close()
@@ -659,23 +659,44 @@ func TestNotifyOtherQueueLeavesAppendsLazy(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, func() bool { m, _ := s.MaxOffset("B", 0); return m == 1 })
-	if s.waitedOn([]Entry{msg("B", 0, 1)}) {
-		t.Fatal("queue B reported waited on")
-	}
-	for i := 1; i <= 20; i++ {
-		if _, err := s.Append(context.Background(), []Entry{msg("B", 0, i)}); err != nil {
+	// Each append woke the dispatcher before; now only one that finds
+	// the lazy tick disarmed, or a backlog past lazyDispatchBytes, does
+	// (the dispatcher arms the tick when woken and disarms it after a
+	// tick, 1 ms, with nothing new). Each append waits until the one
+	// before is dispatched, by the tick, and the appends that found the
+	// tick armed are counted until there are 200: at most the few racing a
+	// disarming tick may wake the dispatcher.
+	n, armed, woke := 0, 0, 0
+	for deadline := time.Now().Add(20 * time.Second); armed < 200; n++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d appends, %d found the lazy tick armed", n, armed)
+		}
+		wasArmed, w0 := s.lazyArmed.Load(), s.wakeups.Load()
+		if _, err := s.Append(context.Background(), []Entry{msg("B", 0, n+1)}); err != nil {
 			t.Fatal(err)
 		}
+		if wasArmed {
+			armed++
+			if s.wakeups.Load() != w0 {
+				woke++
+			}
+		}
+		for s.dispatched.Load() < s.log.WrittenOffset() {
+			time.Sleep(20 * time.Microsecond)
+		}
 	}
-	waitUntil(t, func() bool { m, _ := s.MaxOffset("B", 0); return m == 21 })
+	if woke > armed/4 {
+		t.Fatalf("%d of %d appends that found the lazy tick armed woke the dispatcher", woke, armed)
+	}
+	waitUntil(t, func() bool { m, _ := s.MaxOffset("B", 0); return m == int64(n)+1 })
 	wokeB := make(chan struct{})
-	m, _ := s.MaxOffset("B", 0)
-	s.Notify("B", 0, m, func() { close(wokeB) })
-	if !s.waitedOn([]Entry{msg("B", 0, 99)}) {
-		t.Fatal("queue B not reported waited on")
-	}
-	if _, err := s.Append(context.Background(), []Entry{msg("B", 0, 21)}); err != nil {
+	s.Notify("B", 0, int64(n)+1, func() { close(wokeB) })
+	w0 := s.wakeups.Load()
+	if _, err := s.Append(context.Background(), []Entry{msg("B", 0, n+1)}); err != nil {
 		t.Fatal(err)
+	}
+	if s.wakeups.Load() == w0 {
+		t.Fatal("an append to a waited queue did not wake the dispatcher")
 	}
 	<-wokeB
 	select {
