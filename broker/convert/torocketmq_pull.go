@@ -246,7 +246,7 @@ func (p *Pull) Parts(dst [][]byte) (parts [][]byte, n int) {
 		}
 		for i := range p.recs[pe.recs:pe.recsEnd] {
 			r := &p.recs[pe.recs+i]
-			if pe.zeroCopyBodies && len(r.value) >= ZeroCopyMin {
+			if pe.inPlace(r) {
 				buf = p.appendMessage(buf, pe, r, false)
 				flush()
 				dst = append(dst, r.value)
@@ -292,48 +292,50 @@ func (p *Pull) appendTail(buf []byte, pe *pullEntry, r *pullRec) []byte {
 // passed through) into one buffer of its own and calls fn in order with
 // each one's queue offset, TAGS hash code and bytes, in up to three
 // pieces whose concatenation is the message Parts hands out: head, body
-// and tail. The buffer stays valid after Reset (a cache may keep it).
-// Without zeroCopy every body is copied: head is the whole message, body
-// and tail are nil. With zeroCopy, a body Parts leaves in the batch (of an
-// uncompressed batch, ZeroCopyMin bytes or more) is body, a slice of the
-// batch, valid as long as the batch is; head and tail are in the buffer.
-func (p *Pull) Owned(zeroCopy bool, fn func(queueOffset, tagsCode int64, head, body, tail []byte)) {
-	inPlace := func(pe *pullEntry, r *pullRec) bool {
-		return zeroCopy && pe.zeroCopyBodies && len(r.value) >= ZeroCopyMin
-	}
+// and tail. The buffer stays valid after Reset (a cache may keep it). A
+// body Parts leaves in the batch (of an uncompressed batch, ZeroCopyMin
+// bytes or more) is body, a slice of the batch, valid as long as the batch
+// is, with head and tail in the buffer; any other message is all head
+// (body and tail nil).
+func (p *Pull) Owned(fn func(queueOffset, tagsCode int64, head, body, tail []byte)) {
 	size := 0
-	for i := range p.entries {
-		pe := &p.entries[i]
-		if pe.stored != nil {
-			continue
+	p.eachConverted(func(pe *pullEntry, r *pullRec) {
+		size += pe.headLen + pe.tailLen + 2 + r.propsEnd - r.props
+		if !pe.inPlace(r) {
+			size += len(r.value)
 		}
-		for j := range p.recs[pe.recs:pe.recsEnd] {
-			r := &p.recs[pe.recs+j]
-			size += pe.headLen + pe.tailLen + 2 + r.propsEnd - r.props
-			if !inPlace(pe, r) {
-				size += len(r.value)
-			}
-		}
-	}
+	})
 	buf := make([]byte, 0, size)
-	for i := range p.entries {
-		pe := &p.entries[i]
-		if pe.stored != nil {
-			continue
-		}
-		for j := range p.recs[pe.recs:pe.recsEnd] {
-			r := &p.recs[pe.recs+j]
-			start := len(buf)
-			if inPlace(pe, r) {
-				buf = p.appendMessage(buf, pe, r, false)
-				mid := len(buf)
-				buf = p.appendTail(buf, pe, r)
-				fn(r.queueOffset, r.tagsCode, buf[start:mid:mid], r.value, buf[mid:len(buf):len(buf)])
-				continue
-			}
+	p.eachConverted(func(pe *pullEntry, r *pullRec) {
+		start := len(buf)
+		if !pe.inPlace(r) {
 			buf = p.appendMessage(buf, pe, r, true)
 			buf = p.appendTail(buf, pe, r)
 			fn(r.queueOffset, r.tagsCode, buf[start:len(buf):len(buf)], nil, nil)
+			return
+		}
+		buf = p.appendMessage(buf, pe, r, false)
+		mid := len(buf)
+		buf = p.appendTail(buf, pe, r)
+		fn(r.queueOffset, r.tagsCode, buf[start:mid:mid], r.value, buf[mid:len(buf):len(buf)])
+	})
+}
+
+// eachConverted calls fn for every converted record, in order.
+func (p *Pull) eachConverted(fn func(pe *pullEntry, r *pullRec)) {
+	for i := range p.entries {
+		pe := &p.entries[i]
+		if pe.stored != nil {
+			continue
+		}
+		for j := pe.recs; j < pe.recsEnd; j++ {
+			fn(pe, &p.recs[j])
 		}
 	}
+}
+
+// inPlace reports whether r's body stays in the batch (Parts writes it
+// as a piece of its own instead of copying it).
+func (pe *pullEntry) inPlace(r *pullRec) bool {
+	return pe.zeroCopyBodies && len(r.value) >= ZeroCopyMin
 }

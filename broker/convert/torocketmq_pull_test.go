@@ -222,54 +222,48 @@ func FuzzPullSame(f *testing.F) {
 
 // TestPullOwned: Owned writes the converted messages Parts hands out,
 // byte for byte, one call per record with its offset and TAGS code, into
-// memory of its own that a later use of the Pull does not change; with
-// zeroCopy, the large bodies of the uncompressed batch are slices of it
-// and nothing else is.
+// memory of its own that a later use of the Pull does not change, except
+// the large bodies of the uncompressed batch, which are slices of it.
 func TestPullOwned(t *testing.T) {
 	recs := pullRecords()
 	batches := [][]byte{pullBatch(t, 0, kafka.CodecNone, 0, recs), pullBatch(t, 20, kafka.CodecZstd, 0, recs)}
-	for _, zeroCopy := range []bool{false, true} {
-		var p Pull
-		want := bytes.Join(pullSame(t, &p, batches, 2, nil, nil), nil)
-		var got []byte
-		var offs []int64
-		var owned [][]byte
-		inBatch := 0
-		p.Owned(zeroCopy, func(off, tags int64, head, body, tail []byte) {
-			msg := slices.Concat(head, body, tail)
-			m, n, err := remoting.DecodeStoredMessage(msg)
-			if err != nil || n != len(msg) || m.QueueOffset != off || remoting.TagsHashCode(remoting.ParseProperties(m.Properties)["TAGS"]) != tags {
-				t.Fatalf("offset %d: message %d bytes of %d, queue offset %d, tags code %d (%v)", off, n, len(msg), m.QueueOffset, tags, err)
+	var p Pull
+	want := bytes.Join(pullSame(t, &p, batches, 2, nil, nil), nil)
+	var got []byte
+	var offs []int64
+	var owned [][]byte
+	inBatch := 0
+	p.Owned(func(off, tags int64, head, body, tail []byte) {
+		msg := slices.Concat(head, body, tail)
+		m, n, err := remoting.DecodeStoredMessage(msg)
+		if err != nil || n != len(msg) || m.QueueOffset != off || remoting.TagsHashCode(remoting.ParseProperties(m.Properties)["TAGS"]) != tags {
+			t.Fatalf("offset %d: message %d bytes of %d, queue offset %d, tags code %d (%v)", off, n, len(msg), m.QueueOffset, tags, err)
+		}
+		if body != nil {
+			if !within(body, batches[0]) || len(body) < ZeroCopyMin {
+				t.Fatalf("offset %d: a body of %d bytes handed out apart", off, len(body))
 			}
-			if body != nil {
-				if !zeroCopy || !within(body, batches[0]) || len(body) < ZeroCopyMin {
-					t.Fatalf("offset %d: a body of %d bytes handed out apart (zeroCopy %v)", off, len(body), zeroCopy)
-				}
-				inBatch++
+			inBatch++
+		}
+		for _, piece := range [][]byte{head, tail} {
+			if within(piece, batches[0]) || within(piece, batches[1]) {
+				t.Fatalf("offset %d: a head or tail aliases a batch", off)
 			}
-			for _, piece := range [][]byte{head, tail} {
-				if within(piece, batches[0]) || within(piece, batches[1]) {
-					t.Fatalf("offset %d: a head or tail aliases a batch", off)
-				}
-			}
-			got = append(got, msg...)
-			offs = append(offs, off)
-			owned = append(owned, head, tail)
-		})
-		if !bytes.Equal(got, want) {
-			t.Fatalf("zeroCopy %v: Owned wrote %d bytes, Parts %d, not the same", zeroCopy, len(got), len(want))
 		}
-		if len(offs) == 0 || offs[0] != 2 {
-			t.Fatalf("offsets %v", offs)
-		}
-		if zeroCopy != (inBatch > 0) {
-			t.Fatalf("zeroCopy %v: %d bodies left in the batch", zeroCopy, inBatch)
-		}
-		before := bytes.Join(owned, nil)
-		p.Reset()
-		pullSame(t, &p, batches, 0, nil, nil)
-		if !bytes.Equal(bytes.Join(owned, nil), before) {
-			t.Fatal("owned messages changed when the Pull was reused")
-		}
+		got = append(got, msg...)
+		offs = append(offs, off)
+		owned = append(owned, head, tail)
+	})
+	if !bytes.Equal(got, want) {
+		t.Fatalf("Owned wrote %d bytes, Parts %d, not the same", len(got), len(want))
+	}
+	if len(offs) == 0 || offs[0] != 2 || inBatch == 0 {
+		t.Fatalf("offsets %v, %d bodies left in the batch", offs, inBatch)
+	}
+	before := bytes.Join(owned, nil)
+	p.Reset()
+	pullSame(t, &p, batches, 0, nil, nil)
+	if !bytes.Equal(bytes.Join(owned, nil), before) {
+		t.Fatal("owned messages changed when the Pull was reused")
 	}
 }

@@ -220,8 +220,8 @@ func TestPullCacheExpires(t *testing.T) {
 	}
 	c.m[k2][0].expires = now.Add(-time.Second)
 	c.expire()
-	if len(c.m) != 0 || c.n != 0 || c.bytes != 0 || c.sweep != nil {
-		t.Fatalf("after the sweep: %d batches, %d bytes, sweep armed %v", c.n, c.bytes, c.sweep != nil)
+	if len(c.m) != 0 || c.n.Load() != 0 || c.bytes != 0 || c.sweep != nil {
+		t.Fatalf("after the sweep: %d batches, %d bytes, sweep armed %v", c.n.Load(), c.bytes, c.sweep != nil)
 	}
 	c.close()
 	c.put(k1, batch(now.Add(time.Hour)))
@@ -245,8 +245,8 @@ func TestPullCacheBatchesPerQueue(t *testing.T) {
 	for i := range int64(pullCachePerQueue + 1) {
 		c.put(k, batch(i*100, i*100+50))
 	}
-	if n := len(c.m[k]); n != pullCachePerQueue || c.n != n || c.bytes != 10*n {
-		t.Fatalf("%d batches (%d counted, %d bytes), want %d", n, c.n, c.bytes, pullCachePerQueue)
+	if n := len(c.m[k]); n != pullCachePerQueue || int(c.n.Load()) != n || c.bytes != 10*n {
+		t.Fatalf("%d batches (%d counted, %d bytes), want %d", n, c.n.Load(), c.bytes, pullCachePerQueue)
 	}
 	if cb, _ := c.get(k, 10, time.Now()); cb != nil {
 		t.Fatal("the oldest batch was kept")
@@ -263,7 +263,7 @@ func TestPullCacheBatchesPerQueue(t *testing.T) {
 	if cb, _ := c.get(k, 300, time.Now()); cb == nil || cb.end != 320 {
 		t.Fatalf("offset 300: batch %v", cb)
 	}
-	if n := len(c.m[k]); n != 3 || c.n != 3 {
-		t.Fatalf("%d batches (%d counted) after the overlapping put, want 3", n, c.n)
+	if n := len(c.m[k]); n != 3 || c.n.Load() != 3 {
+		t.Fatalf("%d batches (%d counted) after the overlapping put, want 3", n, c.n.Load())
 	}
 }

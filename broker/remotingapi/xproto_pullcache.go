@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twinmq/twinmq/broker/convert"
@@ -32,9 +33,11 @@ import (
 // it after that even if no pull comes. At most maxPullCacheBytes of copies
 // are kept, at most pullCachePerQueue batches per queue.
 type pullCache struct {
-	mu     sync.Mutex
-	m      map[pullKey][]*cachedBatch // per queue, oldest first
-	n      int                        // batches in m
+	mu sync.Mutex
+	m  map[pullKey][]*cachedBatch // per queue, oldest first
+	// n counts the batches in m; a look-up reads it without the lock, so
+	// pulls of queues that hold no Kafka batches never take it.
+	n      atomic.Int32
 	bytes  int
 	sweep  *time.Timer // armed while m is not empty
 	closed bool
@@ -75,6 +78,9 @@ type cachedMsg struct {
 // get returns the batch cached for k that holds offset, with a Hold of the
 // caller's own on its bodies (nil if it has none), or nil.
 func (c *pullCache) get(k pullKey, offset int64, now time.Time) (*cachedBatch, *storage.Hold) {
+	if c.n.Load() == 0 {
+		return nil, nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, cb := range c.m[k] {
@@ -111,7 +117,7 @@ func (c *pullCache) removeLocked(k pullKey, cb *cachedBatch) {
 	} else {
 		c.m[k] = bs
 	}
-	c.n--
+	c.n.Add(-1)
 	c.bytes -= cb.size
 	if cb.hold != nil {
 		cb.hold.Release()
@@ -149,7 +155,7 @@ func (c *pullCache) put(k pullKey, cb *cachedBatch) {
 		}
 	}
 	c.m[k] = append(c.m[k], cb)
-	c.n++
+	c.n.Add(1)
 	c.bytes += cb.size
 	if c.sweep == nil {
 		c.sweep = time.AfterFunc(pullCacheTTL, c.expire)
@@ -169,7 +175,7 @@ func (c *pullCache) expire() {
 			}
 		}
 	}
-	if c.n > 0 && !c.closed {
+	if c.n.Load() > 0 && !c.closed {
 		c.sweep.Reset(pullCacheTTL)
 	} else {
 		c.sweep = nil
@@ -256,7 +262,7 @@ func (b *Broker) cacheRest(res *storage.ReadResult, e *storage.ReadEntry, from i
 	cb := &cachedBatch{phys: e.Phys, end: end, expires: time.Now().Add(pullCacheTTL),
 		msgs: make([]cachedMsg, 0, max(end-from, 0))}
 	inPlace := false
-	p.Owned(true, func(off, tags int64, head, body, tail []byte) {
+	p.Owned(func(off, tags int64, head, body, tail []byte) {
 		cb.msgs = append(cb.msgs, cachedMsg{off: off, tags: tags, head: head, body: body, tail: tail})
 		cb.size += len(head) + len(tail)
 		inPlace = inPlace || body != nil
