@@ -47,8 +47,11 @@ type xcache struct {
 	lru     xcBatch                 // sentinel: lru.next is the most recent
 	bytes   int64
 	flights map[queueKey][]*xcFlight // conversions under way
-	hits    atomic.Int64
-	misses  atomic.Int64
+	// nflights counts them, read without mu: a fetch checks it before
+	// looking for a flight to wait for (waitFlightAt).
+	nflights atomic.Int32
+	hits     atomic.Int64
+	misses   atomic.Int64
 	// converts counts the conversions made for the cache and waits the
 	// fetches that waited for another's (tests, stats).
 	converts atomic.Int64
@@ -375,7 +378,7 @@ func (c *xcache) holds(key queueKey, off int64) bool {
 // read-ahead is converting waits for it before reading.
 func (h *Handler) readParts(ctx context.Context, topic string, part int32, offset, logStart int64, opt storage.ReadOptions) (*storage.ReadResult, [][]byte, int, error) {
 	key := queueKey{topic, part}
-	if h.xcache != nil && !h.xcache.holds(key, offset) {
+	if h.xcache != nil {
 		h.xcache.waitFlightAt(ctx, key, offset)
 	}
 	if rd, parts, size, next := h.cachedParts(key, offset, logStart, opt); rd != nil {

@@ -47,6 +47,7 @@ func (c *xcache) claim(key queueKey, pos, stop int64) (fl *xcFlight, mine bool) 
 	}
 	fl = &xcFlight{key: key, first: pos, end: stop, done: make(chan struct{})}
 	c.flights[key] = append(c.flights[key], fl)
+	c.nflights.Add(1)
 	return fl, true
 }
 
@@ -72,6 +73,7 @@ func (c *xcache) wait(ctx context.Context, fl *xcFlight) bool {
 // waiters.
 func (c *xcache) land(fl *xcFlight) {
 	c.mu.Lock()
+	c.nflights.Add(-1)
 	fs := c.flights[fl.key]
 	if i := slices.Index(fs, fl); i >= 0 {
 		fs = slices.Delete(fs, i, i+1)

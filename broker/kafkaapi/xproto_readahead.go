@@ -95,6 +95,9 @@ func (h *Handler) readAhead(c *xcache, key queueKey, from int64, maxBytes int) {
 // follows a read-ahead still converting is served from the cache without
 // reading the store for it; it reports whether it waited for one.
 func (c *xcache) waitFlightAt(ctx context.Context, key queueKey, off int64) bool {
+	if c.nflights.Load() == 0 {
+		return false
+	}
 	c.mu.Lock()
 	var fl *xcFlight
 	for _, f := range c.flights[key] {
