@@ -48,6 +48,9 @@ type Pull struct {
 	Max int
 }
 
+// Len is the number of messages the pull holds.
+func (p *Pull) Len() int { return p.msgs }
+
 // Full reports whether the pull holds Max messages.
 func (p *Pull) Full() bool { return p.Max > 0 && p.msgs >= p.Max }
 

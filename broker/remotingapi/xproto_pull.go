@@ -40,34 +40,47 @@ func hasKafka(entries []storage.ReadEntry) bool {
 // is the first record left out.
 func (b *Broker) pullConverted(out *pullResult, res *storage.ReadResult, offset int64, maxMsgs int, filter func(int64) bool) {
 	p := pulls.Get().(*convert.Pull)
+	defer func() { p.Reset(); pulls.Put(p) }()
 	p.Max = maxMsgs
-entries:
-	for _, e := range res.Entries {
+	for i := range res.Entries {
+		e := &res.Entries[i]
 		from := max(offset, e.QueueOffset)
 		if p.Full() {
 			out.next = from
-			break entries
+			break
 		}
-		switch e.Kind {
-		case storage.KindRocketMQ:
+		if e.Kind == storage.KindRocketMQ {
 			p.AddStored(e.Payload)
-		case storage.KindKafka:
-			ke := convert.KafkaEntry{Topic: e.Header.Topic, QueueID: e.Header.QueueID, Phys: e.Phys,
-				StoreTime: e.StoreTime, StoreHost: b.storeHost}
-			next, err := p.AddKafka(e.Payload, ke, from, filter)
-			if err != nil {
-				b.log.Warn("remotingapi: cannot convert a Kafka batch; skipped", "topic", ke.Topic, "queue", ke.QueueID,
-					"offset", e.QueueOffset, "err", err)
-			} else if p.Full() {
-				out.next = next
-				if next < e.QueueOffset+int64(e.Count) {
-					b.cacheRest(res, &e, next) // the next pulls start inside it
+			continue
+		}
+		if e.Kind != storage.KindKafka {
+			continue
+		}
+		// A batch with more records left than the pull has room for is
+		// converted once, to its end, into the pull cache, and this pull
+		// is served from that conversion: the pulls after it start inside
+		// the batch and find the rest there (xproto_pullcache.go).
+		if room := maxMsgs - p.Len(); e.QueueOffset+int64(e.Count)-from > int64(room) {
+			if cb := b.convertRest(res, e, from); cb != nil {
+				out.parts, out.n = p.Parts(out.parts)
+				if cb.serve(out, from, room, filter) == room && out.next < cb.end {
+					b.pcache.put(pullKey{e.Header.Topic, e.Header.QueueID}, cb)
+				} else if cb.hold != nil {
+					cb.hold.Release()
 				}
-				break entries
+				return
 			}
+		}
+		ke := convert.KafkaEntry{Topic: e.Header.Topic, QueueID: e.Header.QueueID, Phys: e.Phys,
+			StoreTime: e.StoreTime, StoreHost: b.storeHost}
+		next, err := p.AddKafka(e.Payload, ke, from, filter)
+		if err != nil {
+			b.log.Warn("remotingapi: cannot convert a Kafka batch; skipped", "topic", ke.Topic, "queue", ke.QueueID,
+				"offset", e.QueueOffset, "err", err)
+		} else if p.Full() {
+			out.next = next
+			break
 		}
 	}
 	out.parts, out.n = p.Parts(out.parts)
-	p.Reset()
-	pulls.Put(p)
 }

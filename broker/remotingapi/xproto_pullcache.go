@@ -214,13 +214,31 @@ func (b *Broker) pullCached(r *pullRequest, maxMsgs int, filter func(int64) bool
 		b.pcache.drop(k, cb)
 		return out, false
 	}
-	out = pullResult{next: cb.end, min: lo, max: hi}
-	first := sort.Search(len(cb.msgs), func(i int) bool { return cb.msgs[i].off >= r.offset })
-	out.parts = make([][]byte, 0, 3*min(maxMsgs, len(cb.msgs)-first))
+	out = pullResult{min: lo, max: hi}
+	if cb.serve(&out, r.offset, maxMsgs, filter) > 0 {
+		out.hold = hold // released by sendPull once written
+		out.code, out.status = remoting.Success, "FOUND"
+		return out, true
+	}
+	if hold != nil {
+		hold.Release()
+	}
+	out.parts = nil
+	out.code, out.status = remoting.PullRetryImmediately, "NO_MATCHED_MESSAGE"
+	return out, true
+}
+
+// serve appends to out the messages of cb from offset from on that filter
+// accepts, at most room of them, and sets out.next after the last one
+// looked at; it returns how many it appended.
+func (cb *cachedBatch) serve(out *pullResult, from int64, room int, filter func(int64) bool) int {
+	out.next = cb.end
+	first := sort.Search(len(cb.msgs), func(i int) bool { return cb.msgs[i].off >= from })
+	out.parts = slices.Grow(out.parts, 3*min(room, len(cb.msgs)-first))
 	n := 0
 	for i := first; i < len(cb.msgs); i++ {
 		m := &cb.msgs[i]
-		if n == maxMsgs {
+		if n == room {
 			out.next = m.off
 			break
 		}
@@ -234,30 +252,22 @@ func (b *Broker) pullCached(r *pullRequest, maxMsgs int, filter func(int64) bool
 		out.n += len(m.head) + len(m.body) + len(m.tail)
 		n++
 	}
-	if n > 0 {
-		out.hold = hold // released by sendPull once written
-		out.code, out.status = remoting.Success, "FOUND"
-		return out, true
-	}
-	if hold != nil {
-		hold.Release()
-	}
-	out.parts = nil
-	out.code, out.status = remoting.PullRetryImmediately, "NO_MATCHED_MESSAGE"
-	return out, true
+	return n
 }
 
-// cacheRest converts the records of the stored Kafka batch e, read by res,
-// from offset from on (the pull that read it stopped there) and caches
-// them, their large bodies left in the CommitLog under a Hold of res.
-func (b *Broker) cacheRest(res *storage.ReadResult, e *storage.ReadEntry, from int64) {
+// convertRest converts the records of the stored Kafka batch e, read by
+// res, from offset from on, into a batch for the cache: the fields copied,
+// the large bodies left in the CommitLog under a Hold of res. It returns
+// nil if the batch cannot be read (the pull converts it as usual and
+// logs why) or holds nothing from there.
+func (b *Broker) convertRest(res *storage.ReadResult, e *storage.ReadEntry, from int64) *cachedBatch {
 	p := pulls.Get().(*convert.Pull)
 	defer func() { p.Reset(); pulls.Put(p) }()
 	ke := convert.KafkaEntry{Topic: e.Header.Topic, QueueID: e.Header.QueueID, Phys: e.Phys,
 		StoreTime: e.StoreTime, StoreHost: b.storeHost}
 	end, err := p.AddKafka(e.Payload, ke, from, nil)
 	if err != nil {
-		return // the pulls read it again and log it
+		return nil
 	}
 	cb := &cachedBatch{phys: e.Phys, end: end, expires: time.Now().Add(pullCacheTTL),
 		msgs: make([]cachedMsg, 0, max(end-from, 0))}
@@ -268,10 +278,10 @@ func (b *Broker) cacheRest(res *storage.ReadResult, e *storage.ReadEntry, from i
 		inPlace = inPlace || body != nil
 	})
 	if len(cb.msgs) == 0 {
-		return
+		return nil
 	}
 	if inPlace {
 		cb.hold = res.Hold()
 	}
-	b.pcache.put(pullKey{e.Header.Topic, e.Header.QueueID}, cb)
+	return cb
 }
