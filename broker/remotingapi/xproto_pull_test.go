@@ -168,6 +168,11 @@ func TestPullCacheFollowsTheQueue(t *testing.T) {
 			if _, next := pullAt(0); next != 4 { // stops inside the batch: the rest is cached
 				t.Fatalf("next %d after the first pull", next)
 			}
+			cb, hold := br.pcache.get(pullKey{topic, 0}, 4, time.Now())
+			if cb == nil || cb.end != 10 || hold == nil {
+				t.Fatalf("the batch's rest is not cached: %+v", cb)
+			}
+			hold.Release()
 		}
 		bodies, next := pullAt(4)
 		if next != 8 || len(bodies) != 4 {
