@@ -115,15 +115,37 @@ func TestXProtoGroupMigration(t *testing.T) {
 
 // xCheckOffsetsAgree asserts that kadm's committed offsets of the group
 // and RocketMQ's QUERY_CONSUMER_OFFSET (14) are the same numbers.
+// rocketmq-client-go persists offsets with a oneway
+// UPDATE_CONSUMER_OFFSET (no reply, even at Shutdown), so the last
+// update may still be in flight: the views are compared until they
+// agree, for up to 10 s, and the last disagreement fails the test.
 func xCheckOffsetsAgree(t *testing.T, b *xBroker, topic, group string) {
 	t.Helper()
 	adm := kadm.NewClient(kgoClient(t, b.kafkaAddr))
+	var problems []string
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		problems = xOffsetViews(t, adm, b, topic, group)
+		if len(problems) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
+
+// xOffsetViews compares both protocols' views of the group's offsets
+// once and describes each disagreement.
+func xOffsetViews(t *testing.T, adm *kadm.Client, b *xBroker, topic, group string) []string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	offs, err := adm.FetchOffsets(ctx, group)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var problems []string
 	for q := range int32(2) {
 		k, ok := offs.Lookup(topic, q)
 		r := brokerCall(t, b.rmq, remoting.QueryConsumerOffset, map[string]string{"consumerGroup": group, "topic": topic,
@@ -134,12 +156,13 @@ func xCheckOffsetsAgree(t *testing.T, b *xBroker, topic, group string) {
 			// queue that starts at 0 (Java's rule), where Kafka's
 			// reset policy starts too.
 			if r.Code == remoting.Success && rq != 0 {
-				t.Errorf("queue %d: no Kafka commit, RocketMQ offset %d", q, rq)
+				problems = append(problems, fmt.Sprintf("queue %d: no Kafka commit, RocketMQ offset %d", q, rq))
 			}
 			continue
 		}
 		if r.Code != remoting.Success || k.At != rq {
-			t.Errorf("queue %d: kadm %+v (found %v), RocketMQ code %d offset %d", q, k.At, ok, r.Code, rq)
+			problems = append(problems, fmt.Sprintf("queue %d: kadm %+v (found %v), RocketMQ code %d offset %d", q, k.At, ok, r.Code, rq))
 		}
 	}
+	return problems
 }
