@@ -24,8 +24,15 @@ type Options struct {
 	// blocks and fdatasync flushes only data, not the file size and block
 	// map (about 1.5x faster fsyncs measured on ext4 here). 0 disables.
 	ZeroAhead int64
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// MappedWrites stores appended bytes through the segment's mapping
+	// into the zero-filled space (ZeroAhead > 0) instead of writing them
+	// with pwrite: an ASYNC_FLUSH append then makes no system call. Not
+	// for SYNC_FLUSH: each group's fdatasync write-protects the pages
+	// just stored into and the next stores fault on them again; 64
+	// SYNC_FLUSH appenders ran 1.8x slower that way.
+	MappedWrites bool
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // Position is where an appended entry landed.
@@ -56,7 +63,7 @@ type Log struct {
 	// them off the cache line the appender writes under mu.
 	_       [64]byte
 	segs    atomic.Pointer[[]*segment]
-	written atomic.Int64 // every byte below was handed to WriteAt
+	written atomic.Int64 // every byte below is written (WriteAt or a store)
 	flushed atomic.Int64 // every byte below is durable
 	failed  atomic.Pointer[error]
 
@@ -225,30 +232,46 @@ func (l *Log) Validate(entries []Entry) error {
 	return nil
 }
 
-// writeLocked writes l.buf at bufStart in the active segment.
+// writeLocked writes l.buf at bufStart in the active segment. With
+// MappedWrites and ZeroAhead the bytes are stored through the segment's
+// mapping into space already zero-filled (allocated, inside the file): no
+// system call, where a pwrite of 1 KiB costs more than everything else an
+// append does. A full disk fails the zero-fill's WriteAt, never a store.
+// Otherwise the bytes go by WriteAt.
 func (l *Log) writeLocked(bufStart int64) error {
 	if len(l.buf) == 0 {
 		return nil
 	}
-	if _, err := l.active.file.WriteAt(l.buf, bufStart-l.active.start); err != nil {
-		return l.fail(fmt.Errorf("write %s@%d: %w", l.active.name, bufStart-l.active.start, err))
-	}
 	end := bufStart + int64(len(l.buf))
+	if err := l.zeroAheadLocked(end); err != nil {
+		return err
+	}
+	off := bufStart - l.active.start
+	if l.opt.MappedWrites && end <= l.zeroed {
+		copy(l.active.view[off:], l.buf)
+		if err := l.active.file.Wrote(l.active.view, off, len(l.buf)); err != nil {
+			return l.fail(fmt.Errorf("store %s@%d: %w", l.active.name, off, err))
+		}
+	} else if _, err := l.active.file.WriteAt(l.buf, off); err != nil {
+		return l.fail(fmt.Errorf("write %s@%d: %w", l.active.name, off, err))
+	}
 	l.written.Store(end)
 	l.buf = l.buf[:0]
-	return l.zeroAheadLocked(end)
+	return nil
 }
 
-// zeroAheadLocked extends the active file with zeros once the write
-// position comes within half of ZeroAhead of the zero-filled end. Zeros
-// read as the end of the log, so recovery stops there as at a file end.
+// zeroAheadLocked extends the active file with zeros, before a write that
+// ends at end, once end comes within half of ZeroAhead of the zero-filled
+// end: the file then holds at least ZeroAhead/2 zeros past the write.
+// Zeros read as the end of the log, so recovery stops there as at a file
+// end.
 func (l *Log) zeroAheadLocked(end int64) error {
 	za := l.opt.ZeroAhead
 	if za <= 0 || l.active == nil || end+za/2 < l.zeroed {
 		return nil
 	}
-	from := max(end, l.zeroed)
-	to := min(from+za, l.active.start+l.opt.SegmentSize)
+	from := l.zeroed
+	to := min(max(end, from)+za, l.active.start+l.opt.SegmentSize)
 	if l.zeros == nil {
 		l.zeros = make([]byte, min(za, zeroPiece))
 	}

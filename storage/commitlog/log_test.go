@@ -243,7 +243,17 @@ func TestCrashSeeds(t *testing.T) {
 func crashSeed(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	fs := vfs.NewMem()
-	l, _, _ := openRecovered(t, fs, 2048, 0)
+	opt := testOptions(fs, 2048)
+	if seed%2 == 1 { // stores through the mapping, into zero-filled space
+		opt.ZeroAhead, opt.MappedWrites = int64(256+rng.IntN(2048)), true
+	}
+	l, err := Open(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Recover(0, func(int64, *Header) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
 	var all []Position
 	synced := 0
 	steps := 50 + rng.IntN(200)

@@ -10,7 +10,9 @@ import (
 )
 
 // segment is one file of the log, named by its 20-digit start offset. Its
-// read-only view covers the whole segment size; the file grows into it.
+// view covers the whole segment size and the file grows into it: readers
+// read it, and the appender stores into the active segment's zero-filled
+// part through it (Log.writeLocked).
 //
 // refs counts the log's own reference plus one per reader; the file is
 // unmapped and closed when the count reaches zero, so retention can delete
@@ -51,7 +53,7 @@ func openSegment(fs vfs.FS, dir string, start, size int64, create bool) (*segmen
 		}
 		return nil, fmt.Errorf("commitlog: open segment %s: %w", p, err)
 	}
-	view, err := f.Map(int(size))
+	view, err := f.MapWritable(int(size))
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("commitlog: map segment %s: %w", p, err)

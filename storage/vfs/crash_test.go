@@ -344,6 +344,37 @@ func TestMemMap(t *testing.T) {
 	}
 }
 
+// TestMemMappedStore checks that a store reported with Wrote is a write:
+// kept when synced, dropped by a crash when not, and refused past the end
+// of the file, where the OS would fault.
+func TestMemMappedStore(t *testing.T) {
+	m := NewMem()
+	f := mustCreate(t, m, "/seg", "")
+	must(t, m.SyncDir("/"))
+	_, err := f.WriteAt(make([]byte, 8), 0)
+	must(t, err)
+	v, err := f.MapWritable(4096)
+	must(t, err)
+	copy(v, "sync")
+	must(t, f.Wrote(v, 0, 4))
+	must(t, f.Sync())
+	copy(v[4:], "lost")
+	must(t, f.Wrote(v, 4, 4))
+	if got := memRead(t, m, "/seg"); got != "synclost" {
+		t.Fatalf("before the crash: %q", got)
+	}
+	if got := memRead(t, m.CrashClone(CrashConfig{}), "/seg"); got != "sync\x00\x00\x00\x00" {
+		t.Fatalf("after the crash: %q, want the synced store only", got)
+	}
+	copy(v[8:], "past")
+	if err := f.Wrote(v, 8, 4); err == nil {
+		t.Fatal("a store past the end of the file was accepted")
+	}
+	if err := f.Wrote(v[:8], 0, 1); err == nil {
+		t.Fatal("Wrote with a resliced view was accepted")
+	}
+}
+
 func TestInjectError(t *testing.T) {
 	errBoom := errors.New("boom")
 	tests := []struct {

@@ -148,6 +148,34 @@ func (f *memFile) Map(length int) ([]byte, error) {
 	return f.node.mapLocked(length), nil
 }
 
+// MapWritable returns a view like Map's, of a file opened for writing.
+// Stores into it land in the file's backing array; Wrote makes them
+// writes.
+func (f *memFile) MapWritable(length int) ([]byte, error) {
+	f.fs.mu.Lock()
+	writable := f.writable
+	f.fs.mu.Unlock()
+	if !writable {
+		return nil, pathErr("mmap", f.name, syscall.EACCES)
+	}
+	return f.Map(length)
+}
+
+// Wrote records the store into view[off:off+n] as a write of the file:
+// dirty until Sync, so a crash drops or tears it. A store beyond the
+// file's size would have faulted on the OS; it is an error here.
+func (f *memFile) Wrote(view []byte, off int64, n int) error {
+	if off < 0 || n < 0 || off > int64(len(view))-int64(n) {
+		return pathErr("mapped write", f.name, fmt.Errorf("[%d, +%d) outside a view of %d bytes: %w", off, n, len(view), fs.ErrInvalid))
+	}
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if err := f.checkLocked("write", true); err != nil {
+		return err
+	}
+	return f.node.wroteLocked(f.name, view, int(off), int(off)+n)
+}
+
 func (f *memFile) Unmap(view []byte) error {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()

@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"fmt"
 	"io/fs"
 	"math"
 	"slices"
@@ -98,6 +99,26 @@ func (n *memNode) writeLocked(p []byte, off int) {
 	copy(n.data[off:end], p)
 	n.markLocked(off, end)
 	n.mirrorLocked(off, end)
+}
+
+// wroteLocked records a store into view[lo:hi] as a write. A view of an
+// older generation no longer aliases data: its bytes are copied in.
+func (n *memNode) wroteLocked(name string, view []byte, lo, hi int) error {
+	i := slices.IndexFunc(n.views, func(v memView) bool {
+		return len(v.b) == len(view) && &v.b[0] == &view[0]
+	})
+	if i < 0 {
+		return pathErr("mapped write", name, fmt.Errorf("not a live view: %w", fs.ErrInvalid))
+	}
+	if hi > len(n.data) {
+		return pathErr("mapped write", name, fmt.Errorf("store up to %d past the end of the file (%d): SIGBUS on the OS", hi, len(n.data)))
+	}
+	if n.views[i].gen != n.gen {
+		copy(n.data[lo:hi], view[lo:hi])
+	}
+	n.markLocked(lo, hi)
+	n.mirrorLocked(lo, hi)
+	return nil
 }
 
 // mirrorLocked copies data[lo:hi] into the views that no longer alias data.

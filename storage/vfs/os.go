@@ -159,14 +159,26 @@ func (o *osFile) Size() (int64, error) {
 // Map maps the first length bytes read-only and shared, so that pwrites
 // through any descriptor show in the view (the page cache is coherent).
 // Pages wholly beyond the end of the file fault with SIGBUS when read.
-func (o *osFile) Map(length int) ([]byte, error) {
+func (o *osFile) Map(length int) ([]byte, error) { return o.mmap(length, unix.PROT_READ) }
+
+// MapWritable maps the first length bytes for reading and writing,
+// shared with the page cache: a store is a write of the file, made
+// durable by the next fdatasync like a pwrite's bytes.
+func (o *osFile) MapWritable(length int) ([]byte, error) {
+	return o.mmap(length, unix.PROT_READ|unix.PROT_WRITE)
+}
+
+// Wrote does nothing: the store already dirtied the page-cache pages.
+func (o *osFile) Wrote([]byte, int64, int) error { return nil }
+
+func (o *osFile) mmap(length, prot int) ([]byte, error) {
 	if length <= 0 {
 		return nil, fmt.Errorf("vfs: map %s: length %d: %w", o.f.Name(), length, os.ErrInvalid)
 	}
 	var view []byte
 	err := withFd(o.f, func(fd int) error {
 		var err error
-		view, err = unix.Mmap(fd, 0, length, unix.PROT_READ, unix.MAP_SHARED)
+		view, err = unix.Mmap(fd, 0, length, prot, unix.MAP_SHARED)
 		return err
 	})
 	if err != nil {

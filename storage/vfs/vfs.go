@@ -35,7 +35,9 @@
 //
 // Map views on MemFS see every later write into the mapped range, as a
 // MAP_SHARED mapping on the OS sees pwrite. Mapped bytes are never durable
-// by themselves; only File.Sync is.
+// by themselves; only File.Sync is. A store into a MapWritable view is a
+// write once Wrote reports it: unsynced, it is lost or torn in a crash
+// like any other write.
 package vfs
 
 import (
@@ -62,7 +64,19 @@ type File interface {
 	// not read bytes of the view beyond what has been written (on the OS this
 	// faults). The view stays valid until Unmap; Unmap before Close.
 	Map(length int) ([]byte, error)
-	// Unmap releases a view returned by Map.
+	// MapWritable is Map with write access, for a file opened for
+	// writing: a store into the view below the file's size writes the
+	// file as WriteAt would (not durable until Sync) without a system
+	// call. Report every store with Wrote. A store at or past the file's
+	// size faults on the OS (SIGBUS): grow the file first, with WriteAt
+	// of zeros, so that the blocks are allocated and a full disk fails a
+	// WriteAt, not a store.
+	MapWritable(length int) ([]byte, error)
+	// Wrote reports that view[off:off+n], of a view from MapWritable,
+	// was stored into. On the OS it does nothing (the page cache already
+	// holds the bytes); MemFS records the write for Sync and crashes.
+	Wrote(view []byte, off int64, n int) error
+	// Unmap releases a view returned by Map or MapWritable.
 	Unmap(view []byte) error
 	// Name reports the path the file was opened with.
 	Name() string

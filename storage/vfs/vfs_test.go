@@ -92,6 +92,40 @@ func TestFS(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		{"mapped store", func(t *testing.T, fsys FS, dir string) {
+			name := path.Join(dir, "a")
+			f := mustCreate(t, fsys, name, "abc")
+			defer f.Close()
+			if _, err := f.WriteAt(make([]byte, 5), 3); err != nil { // grow first
+				t.Fatal(err)
+			}
+			v, err := f.MapWritable(4096)
+			if err != nil {
+				t.Fatal(err)
+			}
+			copy(v[4:], "XYZ")
+			if err := f.Wrote(v, 4, 3); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Unmap(v); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := readAll(t, fsys, name), "abc\x00XYZ\x00"; got != want {
+				t.Fatalf("read %q, want %q", got, want)
+			}
+			r, err := fsys.Open(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if v, err := r.MapWritable(4096); err == nil {
+				r.Unmap(v)
+				t.Fatal("MapWritable of a read-only file succeeded")
+			}
+		}},
 		{"read past end", func(t *testing.T, fsys FS, dir string) {
 			f := mustCreate(t, fsys, path.Join(dir, "a"), "abc")
 			defer f.Close()
