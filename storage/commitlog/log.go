@@ -264,27 +264,39 @@ func (l *Log) writeLocked(bufStart int64) error {
 // ends at end, once end comes within half of ZeroAhead of the zero-filled
 // end: the file then holds at least ZeroAhead/2 zeros past the write.
 // Zeros read as the end of the log, so recovery stops there as at a file
-// end.
+// end. With MappedWrites the zeros go in aligned pieces of
+// mappedZeroPiece, at least two of them ahead.
 func (l *Log) zeroAheadLocked(end int64) error {
-	za := l.opt.ZeroAhead
+	za, piece := l.opt.ZeroAhead, int64(zeroPiece)
+	if za > 0 && l.opt.MappedWrites {
+		za, piece = max(za, 2*mappedZeroPiece), mappedZeroPiece
+	}
 	if za <= 0 || l.active == nil || end+za/2 < l.zeroed {
 		return nil
 	}
+	segEnd := l.active.start + l.opt.SegmentSize
 	from := l.zeroed
-	to := min(max(end, from)+za, l.active.start+l.opt.SegmentSize)
-	if l.zeros == nil {
-		l.zeros = make([]byte, min(za, zeroPiece))
+	to := min(max(end, from)+za, segEnd)
+	if l.opt.MappedWrites {
+		to = min(alignUp(to-l.active.start, piece)+l.active.start, segEnd)
+	}
+	if int64(len(l.zeros)) < min(za, piece) {
+		l.zeros = make([]byte, min(za, piece))
 	}
 	for from < to {
-		n := min(to-from, int64(len(l.zeros)))
-		if _, err := l.active.file.WriteAt(l.zeros[:n], from-l.active.start); err != nil {
-			return l.fail(fmt.Errorf("zero-fill %s@%d: %w", l.active.name, from-l.active.start, err))
+		// Up to the next multiple of the piece size in the file.
+		rel := from - l.active.start
+		n := min(to-from, alignUp(rel+1, piece)-rel, int64(len(l.zeros)))
+		if _, err := l.active.file.WriteAt(l.zeros[:n], rel); err != nil {
+			return l.fail(fmt.Errorf("zero-fill %s@%d: %w", l.active.name, rel, err))
 		}
 		from += n
 		l.zeroed = from
 	}
 	return nil
 }
+
+func alignUp(n, to int64) int64 { return (n + to - 1) / to * to }
 
 // zeroPiece bounds one zero-fill write. The page cache backs a large
 // write with large folios, and every later small write into a folio walks
@@ -293,6 +305,13 @@ func (l *Log) zeroAheadLocked(end int64) error {
 // filled 256 KiB at a time (and at 0.6x of extending a file, against
 // 1.4x). fdatasync of 56 KiB groups was the same either way.
 const zeroPiece = 256 << 10
+
+// mappedZeroPiece is the zero-fill write for MappedWrites: stores into
+// the mapping fault once per folio, not per 4 KiB page, when the page
+// cache holds the space as 2 MiB folios, which an aligned 2 MiB write
+// gives. 1 KiB stores then ran 3-10x faster than into space zero-filled
+// 256 KiB at a time (0.18-0.7 against 1.5-2.3 us per KiB, fault included).
+const mappedZeroPiece = 2 << 20
 
 // rollLocked writes what is buffered, seals the active segment with an
 // end-of-segment marker and opens the next one. It returns the new write
