@@ -26,6 +26,17 @@ func (s *Store) Notify(topic string, queue int32, offset int64, fn func()) (canc
 	s.waiters[k] = append(s.waiters[k], w)
 	s.nwaiters.Add(1)
 	s.waitMu.Unlock()
+	// The entry waited for may be written already and left for the lazy
+	// dispatch tick: an append wakes the dispatcher only for a waiter it
+	// sees, and a Kafka produce with acks registers right after its
+	// append. Waking it now saves the waiter up to lazyDispatchInterval.
+	if s.visibleOffset() > s.dispatched.Load() {
+		s.wakeups.Add(1)
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
 	return func() bool {
 		s.waitMu.Lock()
 		defer s.waitMu.Unlock()

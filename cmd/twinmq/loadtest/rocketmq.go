@@ -370,8 +370,11 @@ func RunKafkaSync(ctx context.Context, target string, brokers []string, topic st
 	start := time.Now()
 	for p := range producers {
 		lo, hi := p*per, min((p+1)*per, messages)
+		// No linger (franz-go's default is 10 ms): each record is a
+		// request at once, as each RocketMQ send is.
 		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic),
-			kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.DisableIdempotentWrite())
+			kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.DisableIdempotentWrite(),
+			kgo.ProducerLinger(0))
 		if err != nil {
 			return SendResult{}, fmt.Errorf("loadtest: producer: %w", err)
 		}
