@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"syscall"
 	"testing"
 	"time"
 
@@ -159,6 +160,57 @@ func TestCorruptionDetected(t *testing.T) {
 	}
 	if rec.End != 0 || rec.Reason == "" || rec.Dropped != int64(pos[1].Phys+int64(pos[1].Size)) {
 		t.Fatalf("recover after flip: %+v", rec)
+	}
+}
+
+// TestZeroFillFailureFailsLog: with MappedWrites a full disk shows as a
+// failed zero-fill write, before any store into unallocated space (which
+// would be SIGBUS on the OS). The append fails, the log refuses later
+// ones, and what was appended before is recovered whole.
+func TestZeroFillFailureFailsLog(t *testing.T) {
+	fs := vfs.NewMem()
+	opt := testOptions(fs, 16<<20)
+	opt.ZeroAhead, opt.MappedWrites = 1<<20, true
+	l, err := Open(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Recover(0, func(int64, *Header) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte{'z'}, 512<<10)
+	var ok []Position
+	for len(ok) == 0 || l.WrittenOffset()+int64(len(big))+64+mappedZeroPiece < l.zeroed {
+		// Until the next append has to zero-fill first.
+		if ok, err = l.Append([]Entry{{Kind: KindRocketMQ, Topic: "T", Count: 1, Payload: big}}, ok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fs.InjectError(func(op vfs.Op, name string) error {
+		if op == vfs.OpWrite {
+			return syscall.ENOSPC
+		}
+		return nil
+	})
+	zeroed := l.zeroed
+	if _, err := l.Append([]Entry{{Kind: KindRocketMQ, Topic: "T", Count: 1, Payload: big}}, nil); !errors.Is(err, ErrFailed) {
+		t.Fatalf("append with a failing zero-fill: %v, want ErrFailed", err)
+	}
+	if l.WrittenOffset() != ok[len(ok)-1].Phys+int64(ok[len(ok)-1].Size) || l.zeroed != zeroed {
+		t.Fatalf("the failed append moved the log: written %d, zeroed %d -> %d", l.WrittenOffset(), zeroed, l.zeroed)
+	}
+	fs.InjectError(nil)
+	if _, err := l.Append([]Entry{{Kind: KindRocketMQ, Topic: "T", Count: 1, Payload: []byte("x")}}, nil); !errors.Is(err, ErrFailed) {
+		t.Fatalf("append after a failed zero-fill: %v", err)
+	}
+	if _, err := l.Flush(); !errors.Is(err, ErrFailed) {
+		t.Fatalf("flush after a failed zero-fill: %v", err)
+	}
+	l.Close()
+	l2, _, seen := openRecovered(t, fs, 16<<20, 0)
+	defer l2.Close()
+	if len(seen) != len(ok) {
+		t.Fatalf("%d entries recovered, %d appended before the failure", len(seen), len(ok))
 	}
 }
 
