@@ -29,7 +29,8 @@ type Options struct {
 	// with pwrite: an ASYNC_FLUSH append then makes no system call. Not
 	// for SYNC_FLUSH: each group's fdatasync write-protects the pages
 	// just stored into and the next stores fault on them again; 64
-	// SYNC_FLUSH appenders ran 1.8x slower that way.
+	// SYNC_FLUSH appenders ran 1.8x slower that way (3.4x in 2 MiB
+	// folios).
 	MappedWrites bool
 	Logger       *slog.Logger
 	Now          func() time.Time
