@@ -62,7 +62,10 @@ type Config struct {
 	RetentionCheckInterval time.Duration
 
 	// ZeroAhead keeps this many zero bytes written past the CommitLog's end
-	// so fdatasync flushes data only (default 1 MiB; -1 disables).
+	// so fdatasync flushes data only (default 1 MiB; -1 disables). In
+	// ASYNC_FLUSH, where appends store through the segment's mapping into
+	// those zeros, at least 4 MiB in aligned 2 MiB pieces; -1 there makes
+	// every append a pwrite again.
 	ZeroAhead int64
 
 	// MaxEntrySize bounds one CommitLog entry (header and payload); default
