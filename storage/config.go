@@ -67,6 +67,11 @@ type Config struct {
 	// those zeros, at least 4 MiB in aligned 2 MiB pieces; -1 there makes
 	// every append a pwrite again.
 	ZeroAhead int64
+	// MappedMinUnflushed is how many unflushed CommitLog bytes make
+	// ASYNC_FLUSH appends store through the mapping instead of pwrite
+	// (0: 2 MiB; negative: always, as the tests do). Below it a trickle of
+	// appends dirties only the blocks it writes.
+	MappedMinUnflushed int64
 
 	// MaxEntrySize bounds one CommitLog entry (header and payload); default
 	// 16 MiB. Protocol limits (1 MiB Kafka messages, 4 MiB RocketMQ) are

@@ -48,7 +48,7 @@ func killChild(dir string, out io.Writer) error {
 		mode = AsyncFlush
 	}
 	s, err := Open(context.Background(), Config{
-		Dir: dir, FlushDiskType: mode, SegmentSize: 256 << 10,
+		Dir: dir, FlushDiskType: mode, SegmentSize: 256 << 10, MappedMinUnflushed: -1,
 		Logger: slog.New(slog.DiscardHandler), IndexSlots: 1024, IndexEntries: 8192, ConsumeQueueUnits: 1000,
 	})
 	if err != nil {

@@ -198,7 +198,8 @@ func (s *Store) open(ctx context.Context) error {
 	s.log, err = commitlog.Open(commitlog.Options{
 		FS: fsys, Dir: path.Join(dir, clDir), SegmentSize: s.cfg.SegmentSize,
 		MaxEntrySize: s.cfg.MaxEntrySize, ZeroAhead: s.cfg.ZeroAhead,
-		MappedWrites: s.cfg.FlushDiskType == AsyncFlush, Logger: s.cfg.Logger, Now: s.cfg.Now,
+		MappedWrites: s.cfg.FlushDiskType == AsyncFlush, MappedMinUnflushed: s.cfg.MappedMinUnflushed,
+		Logger: s.cfg.Logger, Now: s.cfg.Now,
 	})
 	if err != nil {
 		return err

@@ -22,6 +22,7 @@ func testConfig(fs vfs.FS) Config {
 		Dir: "data", FS: fs, Logger: slog.New(slog.DiscardHandler),
 		SegmentSize: 8192, ConsumeQueueUnits: 16, IndexSlots: 64, IndexEntries: 256,
 		FlushInterval: time.Hour, CheckpointInterval: time.Hour, RetentionCheckInterval: time.Hour,
+		MappedMinUnflushed: -1, // ASYNC_FLUSH appends store through the mapping from the first byte
 	}
 }
 

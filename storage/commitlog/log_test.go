@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -163,6 +164,60 @@ func TestCorruptionDetected(t *testing.T) {
 	}
 }
 
+// TestMappedWritesAfterUnflushedBytes: with MappedWrites, appends go by
+// pwrite while few bytes wait for a flush (a store would dirty, and the
+// flush rewrite, a whole folio) and through the mapping past
+// MappedMinUnflushed; a flush starts over. The file system counts the
+// writes.
+func TestMappedWritesAfterUnflushedBytes(t *testing.T) {
+	fs := vfs.NewMem()
+	opt := testOptions(fs, 16<<20)
+	opt.ZeroAhead, opt.MappedWrites, opt.MappedMinUnflushed = 1<<20, true, 64<<10
+	l, err := Open(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.Recover(0, func(int64, *Header) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var writes atomic.Int64
+	fs.InjectError(func(op vfs.Op, name string) error {
+		if op == vfs.OpWrite {
+			writes.Add(1)
+		}
+		return nil
+	})
+	defer fs.InjectError(nil)
+	e := []Entry{{Kind: KindRocketMQ, Topic: "T", Count: 1, Payload: make([]byte, 1000)}}
+	appendN := func(n int) int64 {
+		w0 := writes.Load()
+		for range n {
+			if _, err := l.Append(e, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return writes.Load() - w0
+	}
+	// The first append zero-fills 3 pieces of 2 MiB, then writes; the
+	// next 40 KiB go by pwrite too.
+	if w := appendN(40); w != 3+40 {
+		t.Fatalf("40 appends below the threshold made %d writes, want 43", w)
+	}
+	if w := appendN(100); w < 20 || w > 30 {
+		t.Fatalf("100 appends crossing 64 KiB unflushed made %d writes, want ~25 (the rest stored)", w)
+	}
+	if w := appendN(100); w != 0 {
+		t.Fatalf("100 appends past the threshold made %d writes, want 0", w)
+	}
+	if _, err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if w := appendN(10); w != 10 {
+		t.Fatalf("10 appends after a flush made %d writes, want 10", w)
+	}
+}
+
 // TestZeroFillFailureFailsLog: with MappedWrites a full disk shows as a
 // failed zero-fill write, before any store into unallocated space (which
 // would be SIGBUS on the OS). The append fails, the log refuses later
@@ -170,7 +225,7 @@ func TestCorruptionDetected(t *testing.T) {
 func TestZeroFillFailureFailsLog(t *testing.T) {
 	fs := vfs.NewMem()
 	opt := testOptions(fs, 16<<20)
-	opt.ZeroAhead, opt.MappedWrites = 1<<20, true
+	opt.ZeroAhead, opt.MappedWrites, opt.MappedMinUnflushed = 1<<20, true, -1
 	l, err := Open(opt)
 	if err != nil {
 		t.Fatal(err)
@@ -297,7 +352,7 @@ func crashSeed(t *testing.T, seed uint64) {
 	fs := vfs.NewMem()
 	opt := testOptions(fs, 2048)
 	if seed%2 == 1 { // stores through the mapping, into zero-filled space
-		opt.ZeroAhead, opt.MappedWrites = int64(256+rng.IntN(2048)), true
+		opt.ZeroAhead, opt.MappedWrites, opt.MappedMinUnflushed = int64(256+rng.IntN(2048)), true, -1
 	}
 	l, err := Open(opt)
 	if err != nil {
