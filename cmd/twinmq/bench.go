@@ -100,7 +100,7 @@ func newBenchCommand() *cobra.Command {
 	f.Float64Var(&cfg.Rate, "rate", 0, "records per second over all producers (0: as fast as possible)")
 	f.DurationVar(&cfg.Linger, "linger", 0, "producer linger")
 	f.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "give up after this long")
-	bench.AddCommand(kafka, newBenchRocketMQCommand(), newBenchGroupsCommand(), newBenchKfakeCommand())
+	bench.AddCommand(kafka, newBenchRocketMQCommand(), newBenchGroupsCommand(), newBenchKfakeCommand(), newBenchEchoCommand())
 	return bench
 }
 
@@ -127,6 +127,28 @@ func newBenchKfakeCommand() *cobra.Command {
 	return cmd
 }
 
+// newBenchEchoCommand builds `twinmq bench echo`: a do-nothing gnet
+// server, the loopback floor that `bench rocketmq --echo-floor` measures.
+func newBenchEchoCommand() *cobra.Command {
+	var port int
+	cmd := &cobra.Command{
+		Use:   "echo",
+		Short: "Serve a do-nothing length-prefixed echo on loopback, the network floor to measure against",
+		Long: "Runs a gnet server on 127.0.0.1:--port (0: a free port) that answers every\n" +
+			"length-prefixed frame with 64 bytes, prints \"listening <addr>\" and serves until\n" +
+			"interrupted. `twinmq bench rocketmq --echo-floor` starts one itself.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if port < 0 || port > 65535 {
+				return fmt.Errorf("--port %s out of range", strconv.Itoa(port))
+			}
+			return loadtest.ServeEcho(cmd.Context(), port, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().IntVar(&port, "port", 0, "port to listen on (0: a free one)")
+	return cmd
+}
+
 // newBenchRocketMQCommand builds `twinmq bench rocketmq`: sync sends of
 // one message per request from 1 and 16 producers (by default), push
 // consumption, and optionally the Kafka path with one record per request
@@ -136,6 +158,7 @@ func newBenchRocketMQCommand() *cobra.Command {
 	var namesrv, kafkaBrokers string
 	var producers []int
 	var pid int
+	var echoFloor bool
 	cmd := &cobra.Command{
 		Use:   "rocketmq",
 		Short: "Send N messages of size S with sync RocketMQ producers and consume them with a push consumer",
@@ -143,7 +166,10 @@ func newBenchRocketMQCommand() *cobra.Command {
 			"consumer against --namesrv, once per --producers count, and prints send rate,\n" +
 			"send and end-to-end latency percentiles, loss and duplicates, and with\n" +
 			"--broker-pid the broker's CPU per message. With --kafka-brokers it also runs\n" +
-			"the Kafka path with one record per Produce request and prints the ratio.",
+			"the Kafka path with one record per Produce request and prints the ratio.\n" +
+			"--echo-floor first measures the CPU a do-nothing gnet server in a process of its\n" +
+			"own (`twinmq bench echo`) spends per round trip of the same size, one at a time,\n" +
+			"and prints the broker's CPU per send as a multiple of it.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
@@ -155,6 +181,24 @@ func newBenchRocketMQCommand() *cobra.Command {
 			if pid > 0 {
 				cpu = loadtest.ProcessCPU(pid)
 			}
+			var floor time.Duration
+			if echoFloor {
+				exe, err := os.Executable()
+				if err != nil {
+					return fmt.Errorf("echo floor: %w", err)
+				}
+				addr, epid, stop, err := loadtest.StartServerProcess(exe, "bench", "echo", "--port", "0")
+				if err != nil {
+					return fmt.Errorf("echo floor: %w", err)
+				}
+				floor, err = loadtest.EchoFloor(addr, cfg.Messages, cfg.Size+256, loadtest.ProcessCPU(epid))
+				stop()
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "loopback floor: a do-nothing gnet server, one %d-byte request at a time: %.1f µs CPU per round trip\n",
+					cfg.Size+256, float64(floor.Nanoseconds())/1e3)
+			}
 			var bad []loadtest.Result
 			for _, n := range producers {
 				c := cfg
@@ -165,6 +209,10 @@ func newBenchRocketMQCommand() *cobra.Command {
 				}
 				fmt.Fprintln(out, res)
 				bad = append(bad, res.Result)
+				if floor > 0 && res.SendCPU > 0 {
+					fmt.Fprintf(out, "rocketmq/%d broker CPU per send: %.1fx the loopback floor\n",
+						n, float64(res.SendCPUPerMessage())/float64(floor))
+				}
 				if kafkaBrokers == "" {
 					continue
 				}
@@ -193,6 +241,7 @@ func newBenchRocketMQCommand() *cobra.Command {
 	f.IntSliceVar(&producers, "producers", []int{1, 16}, "concurrent sync producers; one run per value")
 	f.BoolVar(&cfg.ConsumeAfterSend, "consume-after-send", false, "start the consumer after the sends, so the send phase's broker CPU is the sends' alone")
 	f.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "give up a run after this long")
+	f.BoolVar(&echoFloor, "echo-floor", false, "first measure a do-nothing server's CPU per round trip, the loopback floor")
 	return cmd
 }
 

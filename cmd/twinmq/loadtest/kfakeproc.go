@@ -36,14 +36,23 @@ func ServeKfake(ctx context.Context, port int, w io.Writer) error {
 // in a child process and returns the address it listens on and a stop
 // function that kills the child and waits for it.
 func StartKfakeProcess(exe string, args ...string) (string, func(), error) {
+	addr, _, stop, err := StartServerProcess(exe, args...)
+	return addr, stop, err
+}
+
+// StartServerProcess starts exe with args, a command that prints
+// "listening <addr>" once it serves (ServeKfake, ServeEcho), in a child
+// process, and returns that address, the child's pid and a stop function
+// that kills the child and waits for it.
+func StartServerProcess(exe string, args ...string) (string, int, func(), error) {
 	cmd := exec.Command(exe, args...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", nil, fmt.Errorf("loadtest: kfake process: %w", err)
+		return "", 0, nil, fmt.Errorf("loadtest: server process: %w", err)
 	}
 	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("loadtest: kfake process: %w", err)
+		return "", 0, nil, fmt.Errorf("loadtest: server process: %w", err)
 	}
 	stop := func() {
 		_ = cmd.Process.Kill()
@@ -64,11 +73,11 @@ func StartKfakeProcess(exe string, args ...string) (string, func(), error) {
 		addr, ok := strings.CutPrefix(strings.TrimSpace(l.s), "listening ")
 		if l.err != nil || !ok || addr == "" {
 			stop()
-			return "", nil, fmt.Errorf("loadtest: kfake process said %q: %w", l.s, errors.Join(l.err, errors.New("no address")))
+			return "", 0, nil, fmt.Errorf("loadtest: server process said %q: %w", l.s, errors.Join(l.err, errors.New("no address")))
 		}
-		return addr, stop, nil
+		return addr, cmd.Process.Pid, stop, nil
 	case <-time.After(30 * time.Second):
 		stop()
-		return "", nil, errors.New("loadtest: kfake process: no address within 30s")
+		return "", 0, nil, errors.New("loadtest: server process: no address within 30s")
 	}
 }
