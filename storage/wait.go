@@ -31,11 +31,7 @@ func (s *Store) Notify(topic string, queue int32, offset int64, fn func()) (canc
 	// sees, and a Kafka produce with acks registers right after its
 	// append. Waking it now saves the waiter up to lazyDispatchInterval.
 	if s.visibleOffset() > s.dispatched.Load() {
-		s.wakeups.Add(1)
-		select {
-		case s.kick <- struct{}{}:
-		default:
-		}
+		s.wakeDispatcher() // a waiter is registered now: it wakes
 	}
 	return func() bool {
 		s.waitMu.Lock()

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -108,44 +110,41 @@ func newBenchCommand() *cobra.Command {
 // broker in a process of its own, the peer baseline for a broker that runs
 // apart from the load tool.
 func newBenchKfakeCommand() *cobra.Command {
-	var port int
-	cmd := &cobra.Command{
-		Use:   "kfake",
-		Short: "Serve an in-memory franz-go kfake Kafka broker on loopback, as a peer to measure against",
-		Long: "Runs a one-broker franz-go kfake cluster on 127.0.0.1:--port (0: a free port),\n" +
-			"prints \"listening <addr>\" and serves until interrupted. `twinmq bench kafka\n" +
+	return newLoopbackServerCommand("kfake", 9093,
+		"Serve an in-memory franz-go kfake Kafka broker on loopback, as a peer to measure against",
+		"Runs a one-broker franz-go kfake cluster on 127.0.0.1:--port (0: a free port),\n"+
+			"prints \"listening <addr>\" and serves until interrupted. `twinmq bench kafka\n"+
 			"--kfake-process` starts one itself.",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if port < 0 || port > 65535 {
-				return fmt.Errorf("--port %s out of range", strconv.Itoa(port))
-			}
-			return loadtest.ServeKfake(cmd.Context(), port, cmd.OutOrStdout())
-		},
-	}
-	cmd.Flags().IntVar(&port, "port", 9093, "port to listen on (0: a free one)")
-	return cmd
+		loadtest.ServeKfake)
 }
 
 // newBenchEchoCommand builds `twinmq bench echo`: a do-nothing gnet
 // server, the loopback floor that `bench rocketmq --echo-floor` measures.
 func newBenchEchoCommand() *cobra.Command {
+	return newLoopbackServerCommand("echo", 0,
+		"Serve a do-nothing length-prefixed echo on loopback, the network floor to measure against",
+		"Runs a gnet server on 127.0.0.1:--port (0: a free port) that answers every\n"+
+			"length-prefixed frame with 64 bytes, prints \"listening <addr>\" and serves until\n"+
+			"interrupted. `twinmq bench rocketmq --echo-floor` starts one itself.",
+		loadtest.ServeEcho)
+}
+
+// newLoopbackServerCommand builds a bench command that serves a peer or
+// baseline on 127.0.0.1:--port until interrupted.
+func newLoopbackServerCommand(use string, defaultPort int, short, long string,
+	serve func(ctx context.Context, port int, w io.Writer) error) *cobra.Command {
 	var port int
 	cmd := &cobra.Command{
-		Use:   "echo",
-		Short: "Serve a do-nothing length-prefixed echo on loopback, the network floor to measure against",
-		Long: "Runs a gnet server on 127.0.0.1:--port (0: a free port) that answers every\n" +
-			"length-prefixed frame with 64 bytes, prints \"listening <addr>\" and serves until\n" +
-			"interrupted. `twinmq bench rocketmq --echo-floor` starts one itself.",
+		Use: use, Short: short, Long: long,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if port < 0 || port > 65535 {
 				return fmt.Errorf("--port %s out of range", strconv.Itoa(port))
 			}
-			return loadtest.ServeEcho(cmd.Context(), port, cmd.OutOrStdout())
+			return serve(cmd.Context(), port, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().IntVar(&port, "port", 0, "port to listen on (0: a free one)")
+	cmd.Flags().IntVar(&port, "port", defaultPort, "port to listen on (0: a free one)")
 	return cmd
 }
 

@@ -24,18 +24,12 @@ const echoReplyBody = 64
 // echoServer is the gnet handler of ServeEcho.
 type echoServer struct {
 	gnet.BuiltinEventEngine
-	reply []byte
-	ready chan string
+	reply  []byte
+	booted chan struct{}
 }
 
-func (e *echoServer) OnBoot(eng gnet.Engine) gnet.Action {
-	fd, err := eng.Dup()
-	if err == nil {
-		if sa, err := getsockname(fd); err == nil {
-			e.ready <- sa
-		}
-		_ = closeFD(fd)
-	}
+func (e *echoServer) OnBoot(gnet.Engine) gnet.Action {
+	close(e.booted)
 	return gnet.None
 }
 
@@ -60,17 +54,26 @@ func (e *echoServer) OnTraffic(c gnet.Conn) gnet.Action {
 // ServeEcho runs the echo server on 127.0.0.1:port (0: a free one) until
 // ctx ends, writing "listening <addr>" to w once it accepts connections.
 func ServeEcho(ctx context.Context, port int, w io.Writer) error {
-	e := &echoServer{reply: make([]byte, 4+echoReplyBody), ready: make(chan string, 1)}
+	if port == 0 { // gnet does not report the port it bound: pick a free one
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("loadtest: echo: %w", err)
+		}
+		port = ln.Addr().(*net.TCPAddr).Port
+		_ = ln.Close()
+	}
+	e := &echoServer{reply: make([]byte, 4+echoReplyBody), booted: make(chan struct{})}
 	binary.BigEndian.PutUint32(e.reply, echoReplyBody)
-	addr := "tcp://127.0.0.1:" + strconv.Itoa(port)
+	hostPort := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	addr := "tcp://" + hostPort
 	ran := make(chan error, 1)
 	go func() {
 		ran <- gnet.Run(e, addr, gnet.WithTCPNoDelay(gnet.TCPNoDelay), gnet.WithNumEventLoop(1),
 			gnet.WithLogger(quietLogger{}))
 	}()
 	select {
-	case a := <-e.ready:
-		if _, err := fmt.Fprintf(w, "listening %s\n", a); err != nil {
+	case <-e.booted:
+		if _, err := fmt.Fprintf(w, "listening %s\n", hostPort); err != nil {
 			return fmt.Errorf("loadtest: echo: %w", err)
 		}
 	case err := <-ran:
