@@ -51,6 +51,11 @@ type Conn struct {
 	// out collects the replies of frames answered inline during one
 	// OnTraffic; only the event loop touches it (inline.go).
 	out []byte
+	// need is what the last drain found missing of an incomplete frame
+	// (0: none) and lowat the SO_RCVLOWAT now set (0: the kernel's
+	// default of 1; -1: the socket refused it); event loop only (lowat.go).
+	need  int
+	lowat int
 
 	// mu guards the fields below. It is held across every gnet call that
 	// enqueues work on the event loop (write, wake, close), so that none is

@@ -48,6 +48,12 @@
 //     backpressure: more than Config.MaxBufferedBytes waiting there closes
 //     the connection with ErrBacklog. Frames read ahead on a connection that
 //     is closing are dropped, never handed.
+//   - A frame left incomplete raises the socket's SO_RCVLOWAT to the bytes
+//     it still lacks (up to 64 KiB), so a client that writes a frame in
+//     pieces (rocketmq-client-go: four write(2)s per request) or a large
+//     frame arriving in segments wakes the loop once for the rest, not
+//     once per piece; the mark falls back to 1 once no frame is
+//     incomplete (lowat.go).
 //   - Conn.Write takes ownership of its buffers and queues them on the event
 //     loop with AsyncWritev; writes from one goroutine keep their order.
 //     Conn.WriteThen does the same and calls back once the buffers are no

@@ -89,11 +89,18 @@ func (e *events) OnTraffic(gc gnet.Conn) gnet.Action {
 	}
 	c.lastActive.Store(e.s.now.Load())
 	if e.s.cfg.Ordering == Serial {
-		return e.s.drainSerial(c)
+		action := e.s.drainSerial(c)
+		if action == gnet.None {
+			e.s.setLowat(c)
+		}
+		return action
 	}
 	action := e.s.drain(c)
 	if !e.s.flushOut(c) {
 		return gnet.None // the failed write closed c already
+	}
+	if action == gnet.None {
+		e.s.setLowat(c)
 	}
 	return action
 }
@@ -131,6 +138,9 @@ func (s *Server) drain(c *Conn) gnet.Action {
 			c.stalled.Store(false)
 		}
 		if buffered < hdrLen {
+			if buffered > 0 {
+				c.wantBytes(hdrLen - buffered)
+			}
 			return gnet.None
 		}
 		hdr, err := gc.Peek(hdrLen)
@@ -142,6 +152,7 @@ func (s *Server) drain(c *Conn) gnet.Action {
 			return s.reject(c, err)
 		}
 		if buffered-hdrLen < n {
+			c.wantBytes(hdrLen + n - buffered)
 			return gnet.None
 		}
 		// Count the frame before looking at draining, so that Shutdown

@@ -70,6 +70,9 @@ func (s *Server) drainSerial(c *Conn) gnet.Action {
 	for {
 		buffered := gc.InboundBuffered()
 		if buffered < hdrLen {
+			if buffered > 0 {
+				c.wantBytes(hdrLen - buffered)
+			}
 			return gnet.None
 		}
 		hdr, err := gc.Peek(hdrLen)
@@ -91,6 +94,7 @@ func (s *Server) drainSerial(c *Conn) gnet.Action {
 			return gnet.None // the next pop wakes us
 		}
 		if buffered-hdrLen < n {
+			c.wantBytes(hdrLen + n - buffered)
 			return gnet.None
 		}
 		_, _ = gc.Discard(hdrLen)
