@@ -213,8 +213,26 @@ func TestMappedWritesAfterUnflushedBytes(t *testing.T) {
 	if _, err := l.Flush(); err != nil {
 		t.Fatal(err)
 	}
+	// The flush made ~240 KiB durable: appends come fast, so the next
+	// ones are stored from the start of the interval.
+	if w := appendN(10); w != 0 {
+		t.Fatalf("10 appends after a flush of 240 KiB made %d writes, want 0", w)
+	}
+	if _, err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// That flush made 10 KB durable: the rate fell, back to pwrite.
 	if w := appendN(10); w != 10 {
-		t.Fatalf("10 appends after a flush made %d writes, want 10", w)
+		t.Fatalf("10 appends after a flush of 10 KB made %d writes, want 10", w)
+	}
+	if _, err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Flush(); err != nil { // nothing to flush: no rate
+		t.Fatal(err)
+	}
+	if w := appendN(10); w != 10 {
+		t.Fatalf("10 appends after an idle flush made %d writes, want 10", w)
 	}
 }
 
