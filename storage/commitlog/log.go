@@ -73,7 +73,7 @@ type Log struct {
 	// lastFlush is how many bytes the last Flush made durable: the
 	// append rate over one flush interval (writeLocked).
 	lastFlush atomic.Int64
-	failed  atomic.Pointer[error]
+	failed    atomic.Pointer[error]
 
 	flushMu sync.Mutex // one fsync pass at a time
 }
