@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/twinmq/twinmq/broker/convert"
 	"github.com/twinmq/twinmq/broker/topics"
@@ -60,6 +61,10 @@ type xcache struct {
 	// (xproto_readahead.go), readAheads counts the conversions they made.
 	aheads     []queueKey
 	readAheads atomic.Int64
+	// seen are ranges lately converted uncached, oldest first, and
+	// servedAt when a hit last served each partition (xproto_admit.go).
+	seen     []xcSeen
+	servedAt map[queueKey]time.Time
 	// convert is convertBatch; tests replace it.
 	convert converter
 }
@@ -90,7 +95,7 @@ func newXCache(max int64, reg *topics.Registry) *xcache {
 		return nil
 	}
 	c := &xcache{max: max, parts: map[queueKey][]*xcBatch{}, flights: map[queueKey][]*xcFlight{},
-		convert: convertBatch}
+		servedAt: map[queueKey]time.Time{}, convert: convertBatch}
 	c.lru.next, c.lru.prev = &c.lru, &c.lru
 	if reg != nil {
 		// The handler lives as long as the registry; the watch is not
@@ -139,6 +144,7 @@ func (c *xcache) lookup(key queueKey, off, phys, logStart int64) (*xcBatch, int6
 	}
 	c.unlinkLocked(b)
 	c.pushLocked(b)
+	c.servedLocked(key)
 	return b, next
 }
 
@@ -170,6 +176,7 @@ func (c *xcache) insert(key queueKey, first int64, phys []int64, data []byte) {
 func (c *xcache) forget(topic string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.forgetSeenLocked(topic)
 	for key, bs := range c.parts {
 		if key.topic != topic {
 			continue
@@ -253,11 +260,12 @@ func (h *Handler) XProtoCacheStats() (bytes, hits, misses int64) {
 // (wholly within the run, so a fetch is not made larger than its read,
 // except by the records before the fetch offset that a batch holding it
 // starts with, which clients skip as in stored Kafka batches), converted
-// ones (then cached) in between. A range another fetch is converting is
-// waited for (until ctx is done) instead of converted again. It returns
-// parts and their added size.
-func (h *Handler) convertRun(ctx context.Context, key queueKey, logStart, base int64, msgs [][]byte, phys []int64, parts [][]byte) ([][]byte, int) {
-	c, size := h.xcache, 0
+// ones in between, cached if the cache admits them (xproto_admit.go). A
+// range another fetch is converting is waited for (until ctx is done)
+// instead of converted again. It returns parts, their added size, and
+// whether the cache served or admitted any of the run (shared).
+func (h *Handler) convertRun(ctx context.Context, key queueKey, logStart, base int64, msgs [][]byte, phys []int64, parts [][]byte) (_ [][]byte, size int, shared bool) {
+	c := h.xcache
 	end := base + int64(len(msgs))
 	waited := int64(-1) // the offset at which this fetch last waited
 	for pos := base; pos < end; {
@@ -268,6 +276,7 @@ func (h *Handler) convertRun(ctx context.Context, key queueKey, logStart, base i
 		}
 		b, next := c.lookup(key, pos, phys[i], logStart)
 		if b != nil && b.end <= end {
+			shared = true
 			c.hits.Add(b.end - pos)
 			parts = append(parts, b.data)
 			size += len(b.data)
@@ -282,6 +291,13 @@ func (h *Handler) convertRun(ctx context.Context, key queueKey, logStart, base i
 			pos = stop
 			continue
 		}
+		if !c.admit(key, pos, stop) {
+			c.misses.Add(stop - pos)
+			parts, size = h.appendConverted(c.convert, pos, msgs[i:stop-base], parts, size, false)
+			pos = stop
+			continue
+		}
+		shared = true
 		fl, mine := c.claim(key, pos, stop)
 		if fl == nil {
 			continue // cached since the lookup
@@ -302,7 +318,7 @@ func (h *Handler) convertRun(ctx context.Context, key queueKey, logStart, base i
 		parts, size = h.convertFlight(c, fl, phys[i:stop-base], msgs[i:stop-base], parts, size, nil)
 		pos = stop
 	}
-	return parts, size
+	return parts, size, shared
 }
 
 // convertFlight converts the range fl claimed, caches it and ends the
@@ -373,7 +389,7 @@ func (c *xcache) holds(key queueKey, off int64) bool {
 // where RocketMQ-produced (fetchParts). The ReadResult is released by the
 // caller once the parts are written.
 //
-// A fetch that served converted messages starts a read-ahead of the
+// A fetch that the cache served or admitted starts a read-ahead of the
 // offsets after them (xproto_readahead.go); a fetch whose offset a
 // read-ahead is converting waits for it before reading.
 func (h *Handler) readParts(ctx context.Context, topic string, part int32, offset, logStart int64, opt storage.ReadOptions) (*storage.ReadResult, [][]byte, int, error) {
@@ -389,8 +405,8 @@ func (h *Handler) readParts(ctx context.Context, topic string, part int32, offse
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	parts, size := h.fetchParts(ctx, topic, part, logStart, rd.Entries)
-	if n := len(rd.Entries); n > 0 && rd.Entries[n-1].Kind == storage.KindRocketMQ {
+	parts, size, shared := h.fetchParts(ctx, topic, part, logStart, rd.Entries)
+	if n := len(rd.Entries); shared && n > 0 && rd.Entries[n-1].Kind == storage.KindRocketMQ {
 		h.readAheadFrom(key, rd.NextOffset, rd.MaxOffset, opt.MaxBytes)
 	}
 	return rd, parts, size, nil

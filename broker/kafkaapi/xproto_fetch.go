@@ -21,8 +21,9 @@ import (
 // batches (xproto_cache.go) (DESIGN.md section 4: conversion only when
 // one protocol reads the other's entries). logStart is the partition's
 // logStartOffset; ctx bounds waiting for a conversion another fetch is
-// making. It returns the slices and their total size.
-func (h *Handler) fetchParts(ctx context.Context, topic string, part int32, logStart int64, entries []storage.ReadEntry) ([][]byte, int) {
+// making. It returns the slices, their total size, and whether the cache
+// served or admitted any converted run (convertRun).
+func (h *Handler) fetchParts(ctx context.Context, topic string, part int32, logStart int64, entries []storage.ReadEntry) (_ [][]byte, _ int, shared bool) {
 	// A converted message takes two parts (its framing and its body,
 	// ToKafkaParts), a stored Kafka batch one.
 	parts := make([][]byte, 0, 2*len(entries)+1)
@@ -34,9 +35,10 @@ func (h *Handler) fetchParts(ctx context.Context, topic string, part int32, logS
 		if len(run) == 0 {
 			return
 		}
-		var n int
-		parts, n = h.convertRun(ctx, queueKey{topic, part}, logStart, base, run, phys, parts)
+		n, sh := 0, false
+		parts, n, sh = h.convertRun(ctx, queueKey{topic, part}, logStart, base, run, phys, parts)
 		size += n
+		shared = shared || sh
 		run, phys = run[:0], phys[:0]
 	}
 	for _, e := range entries {
@@ -57,7 +59,7 @@ func (h *Handler) fetchParts(ctx context.Context, topic string, part int32, logS
 		}
 	}
 	flush()
-	return parts, size
+	return parts, size, shared
 }
 
 // markerLen is the size of the placeholder a partition's RecordBatches

@@ -7,14 +7,19 @@ import (
 	"github.com/twinmq/twinmq/broker/topics"
 )
 
-// A consumer draining RocketMQ-produced messages with read-ahead gets the
-// same batches as without it, each range converted once, and the
-// conversions after the first fetch's are made ahead of the fetches (the
-// fetches find them cached or being converted).
+// A consumer draining RocketMQ-produced messages with read-ahead, behind
+// one that read the first range, gets the same batches as without it,
+// each range converted once into the cache, and the conversions after the
+// first fetch's are made ahead of the fetches (the fetches find them
+// cached or being converted).
 func TestXProtoReadAheadConvertsNextRange(t *testing.T) {
 	st, reg := xcStore(t)
 	plain := xcHandler(t, st, reg, -1)
 	h := xcHandlerConfig(t, st, reg, Config{})
+	xfRead(t.Context(), t, h, 0) // the first reader: converted, not cached, no read-ahead
+	if n := h.xcache.readAheads.Load(); n != 0 || h.xcache.size() != 0 {
+		t.Fatalf("the first read of a range cached %d bytes, started %d read-aheads", h.xcache.size(), n)
+	}
 	var off int64
 	fetches := 0
 	for off < xbRecords {
@@ -85,4 +90,58 @@ func TestXProtoReadAheadSkips(t *testing.T) {
 func xfReadEnd(t *testing.T, h *Handler, offset int64) int64 {
 	_, end := batchRange(t, xfRead(t.Context(), t, h, offset))
 	return end
+}
+
+// A lone consumer draining RocketMQ-produced messages converts every range
+// for itself: nothing cached, no read-ahead (xproto_admit.go). A second
+// group draining the same offsets caches them (and reads ahead), and a
+// third is served from the cache alone.
+func TestXProtoLoneReaderNotCached(t *testing.T) {
+	st, reg := xcStore(t)
+	plain := xcHandler(t, st, reg, -1)
+	h := xcHandlerConfig(t, st, reg, Config{})
+	c := h.xcache
+	drain := func(who string) {
+		for off := int64(0); off < xbRecords; {
+			want, got := xfRead(t.Context(), t, plain, off), xfRead(t.Context(), t, h, off)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s at %d: %d bytes, want the %d converted without cache", who, off, len(got), len(want))
+			}
+			_, off = batchRange(t, got)
+		}
+		waitFor(t, "read-aheads done", func() bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return len(c.aheads) == 0 && len(c.flights) == 0
+		})
+	}
+	drain("first group")
+	if size, hits, misses := h.XProtoCacheStats(); size != 0 || hits != 0 || misses != xbRecords || c.readAheads.Load() != 0 {
+		t.Fatalf("lone reader: %d bytes cached, %d hits, %d misses, %d read-aheads; want 0, 0, %d, 0",
+			size, hits, misses, c.readAheads.Load(), xbRecords)
+	}
+	drain("second group")
+	size, _, misses := h.XProtoCacheStats()
+	if size == 0 || c.readAheads.Load() == 0 {
+		t.Fatalf("second group: %d bytes cached, %d read-aheads", size, c.readAheads.Load())
+	}
+	drain("third group")
+	if _, hits, m := h.XProtoCacheStats(); m != misses || hits < xbRecords {
+		t.Fatalf("third group: misses %d -> %d, %d hits; want no new miss", misses, m, hits)
+	}
+
+	// The partition has several readers now: new messages are cached at
+	// their first read (groups tailing it together convert them once).
+	more := xbRocketMQEntries("rmq")[:200]
+	if _, err := st.Append(t.Context(), more); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the new messages readable", func() bool { end, _ := st.MaxOffset("rmq", 0); return end == xbRecords+200 })
+	converts := c.converts.Load()
+	if got := xfRead(t.Context(), t, h, xbRecords); len(got) == 0 {
+		t.Fatal("no batch for the new messages")
+	}
+	if c.converts.Load() == converts || !c.holds(queueKey{"rmq", 0}, xbRecords) {
+		t.Fatal("the first read of new messages on a shared partition was not cached")
+	}
 }
