@@ -30,7 +30,7 @@ func (c *Conn) wantBytes(need int) { c.need = need }
 func (s *Server) setLowat(c *Conn) {
 	want := min(max(c.need, 1), maxLowat)
 	c.need = 0
-	if want == c.lowat || c.lowat < 0 {
+	if want == max(c.lowat, 1) || c.lowat < 0 {
 		return
 	}
 	if err := unix.SetsockoptInt(c.gc.Fd(), unix.SOL_SOCKET, unix.SO_RCVLOWAT, want); err != nil {
