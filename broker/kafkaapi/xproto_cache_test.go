@@ -279,7 +279,11 @@ func TestXProtoCacheConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if size, hits, _ := cached.XProtoCacheStats(); size > 1<<20 || hits == 0 {
-		t.Fatalf("cache holds %d bytes (max %d), %d hits", size, 1<<20, hits)
+	// Hits depend on how the drains interleave (run one after another,
+	// as with one CPU, each scans 4.5 MB through a 1 MiB cache and never
+	// hits); conversions into the cache do not: every range is read
+	// at least twice.
+	if size, conv := cached.xcache.size(), cached.xcache.converts.Load(); size > 1<<20 || conv == 0 {
+		t.Fatalf("cache holds %d bytes (max %d), %d conversions into it", size, 1<<20, conv)
 	}
 }

@@ -108,12 +108,15 @@ func TestXProtoLoneReaderNotCached(t *testing.T) {
 				t.Fatalf("%s at %d: %d bytes, want the %d converted without cache", who, off, len(got), len(want))
 			}
 			_, off = batchRange(t, got)
+			// A read-ahead the fetch started is registered before the
+			// fetch returns; waiting for it keeps the next fetch from
+			// claiming its range first (the count below would vary).
+			waitFor(t, "read-aheads done", func() bool {
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				return len(c.aheads) == 0 && len(c.flights) == 0
+			})
 		}
-		waitFor(t, "read-aheads done", func() bool {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			return len(c.aheads) == 0 && len(c.flights) == 0
-		})
 	}
 	drain("first group")
 	if size, hits, misses := h.XProtoCacheStats(); size != 0 || hits != 0 || misses != xbRecords || c.readAheads.Load() != 0 {
