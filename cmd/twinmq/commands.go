@@ -45,7 +45,7 @@ func newRootCommand(environ []string) *cobra.Command {
 
 	namesrv := &cobra.Command{
 		Use:   "namesrv",
-		Short: "Run a name server only (not implemented yet)",
+		Short: "Run a RocketMQ name server only",
 		Args:  cobra.NoArgs,
 		RunE:  action(environ, runNamesrv),
 	}
@@ -53,7 +53,7 @@ func newRootCommand(environ []string) *cobra.Command {
 
 	broker := &cobra.Command{
 		Use:   "broker",
-		Short: "Run one broker that registers with name servers (not implemented yet)",
+		Short: "Run one broker (Kafka and RocketMQ) that registers with name servers",
 		Args:  cobra.NoArgs,
 		RunE:  action(environ, runBroker),
 	}

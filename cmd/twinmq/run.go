@@ -5,65 +5,29 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/twinmq/twinmq/broker/offsets"
+	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/storage"
 )
 
-// run is `twinmq serve`: it opens the store, runs until ctx is done, then
-// closes the store.
+// run is `twinmq serve`: one broker and the name server it registers
+// with, until ctx is done.
 func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	store, err := storage.Open(ctx, cfg.storageConfig(logger))
+	b, err := openBroker(ctx, cfg, "serve", logger)
 	if err != nil {
-		return fmt.Errorf("serve: open store %s: %w", cfg.storeDir(), err)
+		return err
 	}
-	logger.Info("store open",
-		"dir", cfg.storeDir(),
-		"flushDiskType", cfg.FlushDiskType,
-		"flushIntervalMs", cfg.FlushIntervalMs,
-		"segmentSize", cfg.SegmentSize)
-	// RocketMQ: the embedded name server, and the broker registered with it.
-	reg, offs, err := openBrokerState(ctx, store, logger)
-	if err != nil {
-		_ = store.Close()
-		return fmt.Errorf("serve: %w", err)
-	}
-	closeState := func() { offs.Close(); reg.Close() }
 	nsAddr, stopNamesrv, err := startNamesrv(ctx, cfg.NamesrvListen, logger)
 	if err != nil {
-		closeState()
-		_ = store.Close()
+		_ = b.close()
 		return fmt.Errorf("serve: %w", err)
 	}
-	dl := newDelaySetup(cfg)
-	stopRemoting, err := startRemoting(ctx, cfg, store, reg, offs, []string{nsAddr}, dl, logger)
-	if err != nil {
-		_ = stopNamesrv(context.Background())
-		closeState()
-		_ = store.Close()
-		return fmt.Errorf("serve: %w", err)
-	}
-	stopKafka, err := startKafka(ctx, cfg, store, reg, offs, dl, logger)
-	if err == nil {
-		stopKafka, err = withDelay(ctx, dl, store, logger, stopKafka)
+	err = b.serve(ctx, cfg, []string{nsAddr}, logger, func(sctx context.Context) { _ = stopNamesrv(sctx) })
+	if cerr := b.close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
-		stopRemoting(context.Background())
-		_ = stopNamesrv(context.Background())
-		closeState()
-		_ = store.Close()
 		return fmt.Errorf("serve: %w", err)
-	}
-	logger.Warn("HTTP listeners not yet enabled", "http", cfg.HTTPAddr)
-
-	<-ctx.Done()
-	logger.Info("stopping", "cause", context.Cause(ctx))
-	sctx, cancel := context.WithTimeout(context.Background(), remotingStopTimeout)
-	defer cancel()
-	stopKafka(sctx)
-	stopRemoting(sctx)
-	_ = stopNamesrv(sctx)
-	closeState()
-	if err := store.Close(); err != nil {
-		return fmt.Errorf("serve: close store %s: %w", cfg.storeDir(), err)
 	}
 	logger.Info("stopped")
 	return nil
@@ -82,44 +46,102 @@ func runNamesrv(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	return stop(sctx)
 }
 
-// runBroker is `twinmq broker`: one broker that registers with every name
-// server of namesrvAddr, until ctx is done.
+// runBroker is `twinmq broker`: one broker, both protocols, that
+// registers with every name server of namesrvAddr, until ctx is done.
 func runBroker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	addrs, err := cfg.namesrvAddrs()
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
+	b, err := openBroker(ctx, cfg, "broker", logger)
+	if err != nil {
+		return err
+	}
+	logger.Warn("HA listener not yet enabled", "ha", cfg.HAAddr)
+	err = b.serve(ctx, cfg, addrs, logger, nil)
+	if cerr := b.close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// brokerState is what a broker keeps across its listeners: the store and
+// the state kept in it.
+type brokerState struct {
+	dir   string
+	store *storage.Store
+	reg   *topics.Registry
+	offs  *offsets.Table
+}
+
+// openBroker opens the store and the broker state in it; cmd names the
+// command in errors.
+func openBroker(ctx context.Context, cfg Config, cmd string, logger *slog.Logger) (*brokerState, error) {
 	store, err := storage.Open(ctx, cfg.storageConfig(logger))
 	if err != nil {
-		return fmt.Errorf("broker: open store %s: %w", cfg.storeDir(), err)
+		return nil, fmt.Errorf("%s: open store %s: %w", cmd, cfg.storeDir(), err)
 	}
+	logger.Info("store open",
+		"dir", cfg.storeDir(),
+		"flushDiskType", cfg.FlushDiskType,
+		"flushIntervalMs", cfg.FlushIntervalMs,
+		"segmentSize", cfg.SegmentSize)
 	reg, offs, err := openBrokerState(ctx, store, logger)
 	if err != nil {
 		_ = store.Close()
-		return fmt.Errorf("broker: %w", err)
+		return nil, fmt.Errorf("%s: %w", cmd, err)
 	}
+	return &brokerState{dir: cfg.storeDir(), store: store, reg: reg, offs: offs}, nil
+}
+
+// serve runs the RocketMQ broker (registered with nsAddrs), the Kafka
+// listener and the delay services over b until ctx is done, then stops
+// them. It calls stopped (if not nil) once, after the listeners stopped
+// (with their shutdown deadline) or failed to start.
+func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, logger *slog.Logger, stopped func(context.Context)) error {
 	dl := newDelaySetup(cfg)
-	stopRemoting, err := startRemoting(ctx, cfg, store, reg, offs, addrs, dl, logger)
+	stopRemoting, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, nsAddrs, dl, logger)
+	if err != nil {
+		if stopped != nil {
+			stopped(context.Background())
+		}
+		return err
+	}
+	stopKafka, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, dl, logger)
 	if err == nil {
-		stopRemoting, err = withDelay(ctx, dl, store, logger, stopRemoting)
+		stopKafka, err = withDelay(ctx, dl, b.store, logger, stopKafka)
 	}
 	if err != nil {
-		offs.Close()
-		reg.Close()
-		_ = store.Close()
-		return fmt.Errorf("broker: %w", err)
+		stopRemoting(context.Background())
+		if stopped != nil {
+			stopped(context.Background())
+		}
+		return err
 	}
-	logger.Warn("Kafka, HA and HTTP listeners not yet enabled in broker",
-		"kafka", cfg.KafkaAddr, "ha", cfg.HAAddr, "http", cfg.HTTPAddr)
+	logger.Warn("HTTP listeners not yet enabled", "http", cfg.HTTPAddr)
+
 	<-ctx.Done()
 	logger.Info("stopping", "cause", context.Cause(ctx))
 	sctx, cancel := context.WithTimeout(context.Background(), remotingStopTimeout)
 	defer cancel()
+	stopKafka(sctx)
 	stopRemoting(sctx)
-	offs.Close()
-	reg.Close()
-	if err := store.Close(); err != nil {
-		return fmt.Errorf("broker: close store %s: %w", cfg.storeDir(), err)
+	if stopped != nil {
+		stopped(sctx)
+	}
+	return nil
+}
+
+// close closes the broker state and the store.
+func (b *brokerState) close() error {
+	b.offs.Close()
+	b.reg.Close()
+	if err := b.store.Close(); err != nil {
+		return fmt.Errorf("close store %s: %w", b.dir, err)
 	}
 	return nil
 }
