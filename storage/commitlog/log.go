@@ -70,12 +70,16 @@ type Log struct {
 	segs    atomic.Pointer[[]*segment]
 	written atomic.Int64 // every byte below is written (WriteAt or a store)
 	flushed atomic.Int64 // every byte below is durable
-	// lastFlush is how many bytes the last Flush made durable: the
-	// append rate over one flush interval (writeLocked).
-	lastFlush atomic.Int64
-	failed    atomic.Pointer[error]
+	// recentFlushed is how many bytes the last two Flushes made durable:
+	// the append rate over at least one flush interval (writeLocked).
+	// Two, because the store's checkpoint (every second) flushes too,
+	// between two periodic flushes: the last flush alone may cover a few
+	// milliseconds of appends.
+	recentFlushed atomic.Int64
+	failed        atomic.Pointer[error]
 
-	flushMu sync.Mutex // one fsync pass at a time
+	flushMu   sync.Mutex // one fsync pass at a time
+	lastFlush int64      // bytes the last Flush made durable (flushMu)
 }
 
 type queueKey struct {
@@ -242,8 +246,8 @@ func (l *Log) Validate(entries []Entry) error {
 
 // writeLocked writes l.buf at bufStart in the active segment. With
 // MappedWrites and ZeroAhead, once more than mappedMinUnflushed bytes
-// wait for the next flush, or the last flush made more than that durable
-// (appends come at least that fast), the bytes are stored through the segment's
+// wait for the next flush, or the last two flushes made more than that
+// durable (appends come at least that fast), the bytes are stored through the segment's
 // mapping into space already zero-filled (allocated, inside the file): no
 // system call, where a pwrite of 1 KiB costs more than everything else an
 // append does. A full disk fails the zero-fill's WriteAt, never a store.
@@ -258,7 +262,7 @@ func (l *Log) writeLocked(bufStart int64) error {
 	}
 	off := bufStart - l.active.start
 	unflushed := end - l.flushed.Load()
-	if l.opt.MappedWrites && end <= l.zeroed && max(unflushed, l.lastFlush.Load()) > l.mappedMin() {
+	if l.opt.MappedWrites && end <= l.zeroed && max(unflushed, l.recentFlushed.Load()) > l.mappedMin() {
 		copy(l.active.view[off:], l.buf)
 		if err := l.active.file.Wrote(l.active.view, off, len(l.buf)); err != nil {
 			return l.fail(fmt.Errorf("store %s@%d: %w", l.active.name, off, err))
@@ -342,8 +346,11 @@ const mappedZeroPiece = 2 << 20
 // count too: appends that filled a folio in the last interval will most
 // likely fill one in this one, so they are stored from its start (a
 // steady 5 MB/s spent most of each 500 ms interval below the mark, on
-// pwrite); when the rate falls, one interval stores what a trickle
-// appends, and the flush after it writes at most two folios for it.
+// pwrite). The last two flushes count, not the last alone: the
+// checkpoint's flush, once a second at any moment between two periodic
+// ones, sent half of a steady 7 MB/s back to pwrite. When the rate falls,
+// two intervals store what a trickle appends, and the flushes after them
+// write at most two folios each for it.
 const mappedMinUnflushed = mappedZeroPiece
 
 // rollLocked writes what is buffered, seals the active segment with an
@@ -387,7 +394,7 @@ func (l *Log) Flush() (int64, error) {
 	}
 	w, f := l.written.Load(), l.flushed.Load()
 	if w <= f {
-		l.lastFlush.Store(0)
+		l.flushedNow(0)
 		return f, nil
 	}
 	for _, s := range *l.segs.Load() {
@@ -404,8 +411,14 @@ func (l *Log) Flush() (int64, error) {
 		}
 	}
 	l.flushed.Store(w)
-	l.lastFlush.Store(w - f)
+	l.flushedNow(w - f)
 	return w, nil
+}
+
+// flushedNow records that a Flush made n bytes durable. flushMu is held.
+func (l *Log) flushedNow(n int64) {
+	l.recentFlushed.Store(l.lastFlush + n)
+	l.lastFlush = n
 }
 
 // Close flushes nothing: the store decides. It releases the segments.
