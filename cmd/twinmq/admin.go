@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -99,15 +100,9 @@ func newTopicCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				var errs []error
-				for _, r := range rs.Sorted() {
-					if r.Err != nil {
-						errs = append(errs, fmt.Errorf("%s: %w%s", r.Topic, r.Err, detail(r.ErrMessage)))
-						continue
-					}
-					fmt.Fprintf(out, "created %s (%d partitions)\n", r.Topic, r.NumPartitions)
-				}
-				return errors.Join(errs...)
+				return report(out, rs.Sorted(), func(r kadm.CreateTopicResponse) (string, string, error) {
+					return r.Topic, fmt.Sprintf("created %s (%d partitions)", r.Topic, r.NumPartitions), withDetail(r.Err, r.ErrMessage)
+				})
 			})
 		},
 	}
@@ -158,15 +153,9 @@ func newTopicCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				var errs []error
-				for _, r := range rs.Sorted() {
-					if r.Err != nil {
-						errs = append(errs, fmt.Errorf("%s: %w%s", r.Topic, r.Err, detail(r.ErrMessage)))
-						continue
-					}
-					fmt.Fprintf(out, "deleted %s\n", r.Topic)
-				}
-				return errors.Join(errs...)
+				return report(out, rs.Sorted(), func(r kadm.DeleteTopicResponse) (string, string, error) {
+					return r.Topic, "deleted " + r.Topic, withDetail(r.Err, r.ErrMessage)
+				})
 			})
 		},
 	}
@@ -195,12 +184,27 @@ func parseConfigs(kvs []string) (map[string]*string, error) {
 	return m, nil
 }
 
-// detail formats a broker's error message after an error, if there is one.
-func detail(msg string) string {
-	if msg == "" {
-		return ""
+// withDetail adds a broker's error message to err, if there are both.
+func withDetail(err error, msg string) error {
+	if err == nil || msg == "" {
+		return err
 	}
-	return " (" + msg + ")"
+	return fmt.Errorf("%w (%s)", err, msg)
+}
+
+// report prints the line of each result of rs without an error, in
+// order, and returns the others' errors, each prefixed with its name.
+func report[T any](out io.Writer, rs []T, result func(T) (name, line string, err error)) error {
+	var errs []error
+	for _, r := range rs {
+		name, line, err := result(r)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			continue
+		}
+		fmt.Fprintln(out, line)
+	}
+	return errors.Join(errs...)
 }
 
 // describeTopics prints, for each of names, its partitions with start and
@@ -271,21 +275,13 @@ func alterTopics(ctx context.Context, adm *kadm.Client, out io.Writer, names []s
 		if err != nil {
 			return err
 		}
-		for _, r := range rs.Sorted() {
-			if r.Err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w%s", r.Topic, r.Err, detail(r.ErrMessage)))
-				continue
-			}
-			fmt.Fprintf(out, "%s: %d partitions\n", r.Topic, parts)
-		}
+		errs = append(errs, report(out, rs.Sorted(), func(r kadm.CreatePartitionsResponse) (string, string, error) {
+			return r.Topic, fmt.Sprintf("%s: %d partitions", r.Topic, parts), withDetail(r.Err, r.ErrMessage)
+		}))
 	}
 	if len(cfg) > 0 {
 		var alters []kadm.AlterConfig
-		keys := make([]string, 0, len(cfg))
-		for k := range cfg {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
+		keys := slices.Sorted(maps.Keys(cfg))
 		for _, k := range keys {
 			op := kadm.SetConfig
 			if cfg[k] == nil {
@@ -297,13 +293,9 @@ func alterTopics(ctx context.Context, adm *kadm.Client, out io.Writer, names []s
 		if err != nil {
 			return err
 		}
-		for _, r := range rs {
-			if r.Err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w%s", r.Name, r.Err, detail(r.ErrMessage)))
-				continue
-			}
-			fmt.Fprintf(out, "%s: configs altered (%s)\n", r.Name, strings.Join(keys, ", "))
-		}
+		errs = append(errs, report(out, rs, func(r kadm.AlterConfigsResponse) (string, string, error) {
+			return r.Name, fmt.Sprintf("%s: configs altered (%s)", r.Name, strings.Join(keys, ", ")), withDetail(r.Err, r.ErrMessage)
+		}))
 	}
 	return errors.Join(errs...)
 }
@@ -359,15 +351,9 @@ func newGroupCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				var errs []error
-				for _, r := range rs.Sorted() {
-					if r.Err != nil {
-						errs = append(errs, fmt.Errorf("%s: %w", r.Group, r.Err))
-						continue
-					}
-					fmt.Fprintf(out, "deleted %s\n", r.Group)
-				}
-				return errors.Join(errs...)
+				return report(out, rs.Sorted(), func(r kadm.DeleteGroupResponse) (string, string, error) {
+					return r.Group, "deleted " + r.Group, r.Err
+				})
 			})
 		},
 	}

@@ -15,8 +15,9 @@ import (
 )
 
 // serveForTest runs `twinmq serve` on free ports with its data in a
-// temporary directory until the test ends, and returns its Kafka address.
-func serveForTest(t *testing.T) string {
+// temporary directory until the test ends, and returns its logs once it
+// has started everything.
+func serveForTest(t *testing.T) *syncBuffer {
 	t.Helper()
 	cfg := defaultConfig()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
@@ -36,13 +37,26 @@ func serveForTest(t *testing.T) string {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	addr := regexp.MustCompile(`msg="Kafka listening" addr=(\S+)`)
+	// Logged once every listener and service runs.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "HTTP listeners not yet enabled"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start in 10 s:\n%s", logs)
+		}
+	}
+	return logs
+}
+
+// listenAddr waits for logs to show the listener what ("Kafka",
+// "RocketMQ remoting") and returns its address.
+func listenAddr(t *testing.T, logs *syncBuffer, what string) string {
+	t.Helper()
+	re := regexp.MustCompile(`msg="` + regexp.QuoteMeta(what) + ` listening" addr=(\S+)`)
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if m := addr.FindStringSubmatch(logs.String()); m != nil {
+		if m := re.FindStringSubmatch(logs.String()); m != nil {
 			return m[1]
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no Kafka listener in 10 s:\n%s", logs)
+			t.Fatalf("no %s listener in 10 s:\n%s", what, logs)
 		}
 	}
 }
@@ -84,7 +98,7 @@ func hasRow(out string, fields ...string) bool {
 // with `twinmq topic` against a running broker, with records produced by
 // franz-go in between, and checks what each command prints.
 func TestTopicCommands(t *testing.T) {
-	addr := serveForTest(t)
+	addr := listenAddr(t, serveForTest(t), "Kafka")
 	bs := "--bootstrap-server=" + addr
 	out := mustCmd(t, "topic", "create", "orders", "--partitions", "3", "--config", "retention.ms=600000", bs)
 	if !strings.Contains(out, "created orders (3 partitions)") {
@@ -147,7 +161,7 @@ func TestTopicCommands(t *testing.T) {
 // offsets, lag), after it left (Empty, the lag of new records), and
 // deletes it.
 func TestGroupCommands(t *testing.T) {
-	addr := serveForTest(t)
+	addr := listenAddr(t, serveForTest(t), "Kafka")
 	bs := "--bootstrap-server=" + addr
 	mustCmd(t, "topic", "create", "events", "--partitions", "2", bs)
 	prod, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()))

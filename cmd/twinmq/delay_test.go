@@ -1,11 +1,7 @@
 package main
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -57,32 +53,8 @@ func TestServeStartsDelayServices(t *testing.T) {
 // TestResendDLQCommand: `twinmq message resend-dlq` reaches a running
 // serve; a group without a DLQ is TOPIC_NOT_EXIST (17).
 func TestResendDLQCommand(t *testing.T) {
-	cfg := defaultConfig()
-	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	cfg.SegmentSize = 1 << 20
-	cfg.RemotingAddr, cfg.NamesrvListen, cfg.KafkaAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	if err := cfg.validate(); err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil))) }()
-	defer func() { cancel(); <-done }()
-	re := regexp.MustCompile(`RocketMQ remoting listening" addr=(\S+)`)
-	var addr string
-	for deadline := time.Now().Add(10 * time.Second); addr == ""; time.Sleep(5 * time.Millisecond) {
-		if m := re.FindStringSubmatch(logs.String()); m != nil {
-			addr = m[1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no remoting listener in the logs:\n%s", logs)
-		}
-	}
-	cmd := newRootCommand(nil)
-	cmd.SetArgs([]string{"message", "resend-dlq", "--group", "nogroup", "--broker-addr", addr})
-	cmd.SetOut(io.Discard)
-	err := cmd.ExecuteContext(t.Context())
+	addr := listenAddr(t, serveForTest(t), "RocketMQ remoting")
+	_, err := twinmqCmd(t, "message", "resend-dlq", "--group", "nogroup", "--broker-addr", addr)
 	if err == nil || !strings.Contains(err.Error(), "answered 17") {
 		t.Fatalf("err %v, want TOPIC_NOT_EXIST (17)", err)
 	}
