@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -15,22 +16,34 @@ import (
 func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	b, err := openBroker(ctx, cfg, "serve", logger)
 	if err != nil {
-		return err
+		return stoppedEarly(ctx, err, logger)
 	}
 	nsAddr, stopNamesrv, err := startNamesrv(ctx, cfg.NamesrvListen, logger)
 	if err != nil {
 		_ = b.close()
-		return fmt.Errorf("serve: %w", err)
+		return stoppedEarly(ctx, fmt.Errorf("serve: %w", err), logger)
 	}
 	err = b.serve(ctx, cfg, []string{nsAddr}, logger, func(sctx context.Context) { _ = stopNamesrv(sctx) })
 	if cerr := b.close(); err == nil {
 		err = cerr
+	} else {
+		err = stoppedEarly(ctx, err, logger)
 	}
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// stoppedEarly is err, or nil when err is the cancellation of ctx: a
+// stop (SIGINT, SIGTERM) requested during start-up is a clean stop.
+func stoppedEarly(ctx context.Context, err error, logger *slog.Logger) error {
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		logger.Info("stopped during start-up", "cause", context.Cause(ctx))
+		return nil
+	}
+	return err
 }
 
 // runNamesrv is `twinmq namesrv`: a name server until ctx is done.
@@ -55,12 +68,14 @@ func runBroker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	b, err := openBroker(ctx, cfg, "broker", logger)
 	if err != nil {
-		return err
+		return stoppedEarly(ctx, err, logger)
 	}
 	logger.Warn("HA listener not yet enabled", "ha", cfg.HAAddr)
 	err = b.serve(ctx, cfg, addrs, logger, nil)
 	if cerr := b.close(); err == nil {
 		err = cerr
+	} else {
+		err = stoppedEarly(ctx, err, logger)
 	}
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)

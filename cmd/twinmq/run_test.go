@@ -103,3 +103,35 @@ func TestRunBadStoreDir(t *testing.T) {
 		t.Fatalf("err = %v, want an open store error", err)
 	}
 }
+
+// TestRunStoppedDuringStartUp: a stop (SIGINT) at any moment of start-up
+// is a clean stop, not an error, and leaves the store reopenable.
+func TestRunStoppedDuringStartUp(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.SegmentSize = 1 << 20
+	cfg.KafkaAddr, cfg.RemotingAddr, cfg.NamesrvListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	early := 0
+	for i := range 40 {
+		logs := &syncBuffer{}
+		ctx, cancel := context.WithCancel(t.Context())
+		if i == 0 {
+			cancel() // before anything starts
+		} else {
+			time.AfterFunc(time.Duration(i)*2*time.Millisecond, cancel)
+		}
+		if err := run(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil))); err != nil {
+			t.Fatalf("stop %d (after %v): %v", i, time.Duration(i)*2*time.Millisecond, err)
+		}
+		cancel()
+		if strings.Contains(logs.String(), "stopped during start-up") {
+			early++
+		} else if i == 0 {
+			t.Fatalf("a stop before start-up was not seen as one:\n%s", logs)
+		}
+	}
+	t.Logf("%d of 40 stops came during start-up", early)
+}
