@@ -252,3 +252,10 @@ func (s *Server) idleConns(cutoff int64) []*Conn {
 	}
 	return idle
 }
+
+// Conns is the number of open connections.
+func (s *Server) Conns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}

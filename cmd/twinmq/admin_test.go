@@ -22,7 +22,7 @@ func serveForTest(t *testing.T) *syncBuffer {
 	cfg := defaultConfig()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.SegmentSize = 1 << 20
-	cfg.KafkaAddr, cfg.RemotingAddr, cfg.NamesrvListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.KafkaAddr, cfg.RemotingAddr, cfg.NamesrvListen, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.GroupInitialRebalanceDelayMs = 0 // the group forms at once
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
@@ -38,7 +38,7 @@ func serveForTest(t *testing.T) *syncBuffer {
 		}
 	})
 	// Logged once every listener and service runs.
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "HTTP listeners not yet enabled"); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "msg=serving"); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("serve did not start in 10 s:\n%s", logs)
 		}

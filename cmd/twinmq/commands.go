@@ -110,7 +110,7 @@ func addServeFlags(fs *pflag.FlagSet) {
 func addNamesrvFlags(fs *pflag.FlagSet) {
 	d := defaultConfig()
 	fs.String("namesrv-listen", d.NamesrvListen, "name server listen address")
-	fs.String("http-addr", d.HTTPAddr, "HTTP listen address (metrics, health)")
+	fs.String("http-addr", d.HTTPAddr, "HTTP listen address (not used: the name server serves no HTTP yet)")
 }
 
 func addBrokerFlags(fs *pflag.FlagSet) {
@@ -127,7 +127,7 @@ func addBrokerListenFlags(fs *pflag.FlagSet) {
 	d := defaultConfig()
 	fs.String("kafka-addr", d.KafkaAddr, "Kafka protocol listen address")
 	fs.String("remoting-addr", d.RemotingAddr, "RocketMQ remoting listen address")
-	fs.String("http-addr", d.HTTPAddr, "HTTP listen address (metrics, health, console)")
+	fs.String("http-addr", d.HTTPAddr, "HTTP listen address (/healthz, /readyz, /metrics)")
 	fs.String("advertised-host", d.AdvertisedHost, "host advertised to clients (empty: derive)")
 	fs.Int("node-id", d.NodeID, "Kafka node id (-1: keep the persisted one, random at first start)")
 	fs.Bool("auto-create-topics-enable", d.AutoCreateTopicsEnable, "Kafka Metadata creates missing topics")

@@ -37,7 +37,7 @@ func TestServeStartsDelayServices(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.SegmentSize = 1 << 20
-	cfg.RemotingAddr, cfg.NamesrvListen, cfg.KafkaAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.RemotingAddr, cfg.NamesrvListen, cfg.KafkaAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.MessageDelayLevel = "1s 3s"
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/twinmq/twinmq/broker"
 	"github.com/twinmq/twinmq/broker/groups"
+	"github.com/twinmq/twinmq/broker/httpapi"
 	"github.com/twinmq/twinmq/broker/kafkaapi"
 	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/topics"
@@ -21,7 +22,7 @@ import (
 // port, which is logged and advertised. stop ends the listener, draining
 // requests in flight, then the coordinator.
 func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry,
-	offs *offsets.Table, dl *delaySetup, logger *slog.Logger) (stop func(context.Context), err error) {
+	offs *offsets.Table, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger) (stop func(context.Context), err error) {
 	id, stopID, err := broker.LoadIdentity(ctx, store, int32(cfg.NodeID), logger)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
@@ -60,6 +61,7 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 			bound := srv.Addr().(*net.TCPAddr)
 			host := kafkaAdvertisedHost(cfg.AdvertisedHost, bound.IP)
 			h.SetAdvertised(host, int32(bound.Port))
+			kafkaMetrics(mon, srv, h)
 			logger.Info("Kafka listening", "addr", bound.String(), "advertised", net.JoinHostPort(host, fmt.Sprint(bound.Port)),
 				"nodeId", id.NodeID, "clusterId", id.ClusterID)
 			return func(sctx context.Context) {
@@ -70,6 +72,20 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 	}
 	stopAll()
 	return nil, fmt.Errorf("kafka: %w", err)
+}
+
+// kafkaMetrics registers the Kafka listener's metrics with mon.
+func kafkaMetrics(mon *httpapi.Server, srv *netio.Server, h *kafkaapi.Handler) {
+	mon.Value("twinmq_kafka_connections", "Open Kafka connections.", httpapi.Gauge, func() float64 { return float64(srv.Conns()) })
+	cache := func(name, help string, kind httpapi.Kind, pick func(bytes, hits, misses int64) int64) {
+		mon.Value(name, help, kind, func() float64 { return float64(pick(h.XProtoCacheStats())) })
+	}
+	cache("twinmq_xproto_cache_bytes", "Bytes of converted batches cached for Kafka fetches of RocketMQ-produced messages.",
+		httpapi.Gauge, func(b, _, _ int64) int64 { return b })
+	cache("twinmq_xproto_cache_hit_records_total", "Records Kafka fetches found converted in the cache.",
+		httpapi.Counter, func(_, h, _ int64) int64 { return h })
+	cache("twinmq_xproto_cache_miss_records_total", "Records Kafka fetches converted from RocketMQ messages.",
+		httpapi.Counter, func(_, _, m int64) int64 { return m })
 }
 
 // kafkaAdvertisedHost is what Metadata tells clients: --advertised-host,

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/twinmq/twinmq/broker/httpapi"
 	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/remotingapi"
 	"github.com/twinmq/twinmq/broker/topics"
@@ -38,7 +39,7 @@ func startNamesrv(ctx context.Context, addr string, logger *slog.Logger) (string
 // startRemoting runs the RocketMQ broker on cfg.RemotingAddr, registering
 // with namesrvAddrs; stop ends it.
 func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.Table,
-	namesrvAddrs []string, dl *delaySetup, logger *slog.Logger) (func(context.Context), error) {
+	namesrvAddrs []string, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger) (func(context.Context), error) {
 	addr, err := fixPort(cfg.RemotingAddr)
 	if err != nil {
 		return nil, fmt.Errorf("remoting: %w", err)
@@ -61,6 +62,8 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 		return nil, fmt.Errorf("remoting: %w", err)
 	}
 	b.Start()
+	mon.Value("twinmq_remoting_connections", "Open RocketMQ remoting connections.", httpapi.Gauge,
+		func() float64 { return float64(srv.Conns()) })
 	logger.Info("RocketMQ remoting listening", "addr", srv.Addr().String(), "advertised", adv, "namesrvAddr", namesrvAddrs)
 	return func(sctx context.Context) {
 		b.Close(sctx)

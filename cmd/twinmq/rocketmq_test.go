@@ -34,7 +34,7 @@ func TestNamesrvAndBrokerCommands(t *testing.T) {
 	}
 	nsDone := run("namesrv", "--namesrv-listen", nsAddr)
 	brDone := run("broker", "--namesrv-addr", nsAddr+";"+nsAddr, "--remoting-addr", "127.0.0.1:0",
-		"--kafka-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--segment-size", "1048576")
+		"--kafka-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--segment-size", "1048576")
 	// Stopped before the data directory is removed, also when the test
 	// fails half-way.
 	stop := sync.OnceValue(func() []error { cancel(); return []error{<-brDone, <-nsDone} })

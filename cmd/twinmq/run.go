@@ -118,31 +118,41 @@ func openBroker(ctx context.Context, cfg Config, cmd string, logger *slog.Logger
 // them. It calls stopped (if not nil) once, after the listeners stopped
 // (with their shutdown deadline) or failed to start.
 func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, logger *slog.Logger, stopped func(context.Context)) error {
-	dl := newDelaySetup(cfg)
-	stopRemoting, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, nsAddrs, dl, logger)
-	if err != nil {
+	stopStarted := func() {
 		if stopped != nil {
 			stopped(context.Background())
 		}
+	}
+	mon, err := startHTTP(cfg, b, logger)
+	if err != nil {
+		stopStarted()
 		return err
 	}
-	stopKafka, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, dl, logger)
+	dl := newDelaySetup(cfg)
+	stopRemoting, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, nsAddrs, dl, mon, logger)
+	if err != nil {
+		_ = mon.Shutdown(context.Background())
+		stopStarted()
+		return err
+	}
+	stopKafka, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, dl, mon, logger)
 	if err == nil {
 		stopKafka, err = withDelay(ctx, dl, b.store, logger, stopKafka)
 	}
 	if err != nil {
+		_ = mon.Shutdown(context.Background())
 		stopRemoting(context.Background())
-		if stopped != nil {
-			stopped(context.Background())
-		}
+		stopStarted()
 		return err
 	}
-	logger.Warn("HTTP listeners not yet enabled", "http", cfg.HTTPAddr)
+	mon.Ready(true)
+	logger.Info("serving")
 
 	<-ctx.Done()
 	logger.Info("stopping", "cause", context.Cause(ctx))
 	sctx, cancel := context.WithTimeout(context.Background(), remotingStopTimeout)
 	defer cancel()
+	_ = mon.Shutdown(sctx)
 	stopKafka(sctx)
 	stopRemoting(sctx)
 	if stopped != nil {

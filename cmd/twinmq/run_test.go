@@ -42,7 +42,7 @@ func startStop(t *testing.T, cfg Config) string {
 
 	// run logs the listeners after the store is open; poll for that line.
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(logs.String(), "listeners not yet enabled") {
+	for !strings.Contains(logs.String(), "msg=serving") {
 		select {
 		case err := <-done:
 			t.Fatalf("run returned before ctx was done: %v\n%s", err, logs)
@@ -70,7 +70,7 @@ func TestRunOpensAndClosesStore(t *testing.T) {
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.SegmentSize = 1 << 20
 	// Free ports: a machine running Kafka or RocketMQ must not fail this.
-	cfg.KafkaAddr, cfg.RemotingAddr, cfg.NamesrvListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.KafkaAddr, cfg.RemotingAddr, cfg.NamesrvListen, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestRunOpensAndClosesStore(t *testing.T) {
 	if _, err := os.Stat(cfg.storeDir()); err != nil {
 		t.Errorf("store dir: %v", err)
 	}
-	for _, want := range []string{cfg.storeDir(), "ASYNC_FLUSH", "Kafka listening", "name server listening", "RocketMQ remoting listening", ":8080", "msg=stopped"} {
+	for _, want := range []string{cfg.storeDir(), "ASYNC_FLUSH", "Kafka listening", "name server listening", "RocketMQ remoting listening", "HTTP listening", "msg=stopped"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %q:\n%s", want, logs)
 		}
@@ -111,7 +111,7 @@ func TestRunStoppedDuringStartUp(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.SegmentSize = 1 << 20
-	cfg.KafkaAddr, cfg.RemotingAddr, cfg.NamesrvListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.KafkaAddr, cfg.RemotingAddr, cfg.NamesrvListen, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/twinmq/twinmq/broker/httpapi"
+	"github.com/twinmq/twinmq/storage"
+)
+
+// startHTTP serves health, readiness and metrics of b on cfg.HTTPAddr
+// (broker/httpapi). Readiness fails until the caller calls Ready(true).
+// The Kafka and RocketMQ listeners add their own metrics when they start.
+func startHTTP(cfg Config, b *brokerState, logger *slog.Logger) (*httpapi.Server, error) {
+	mon := httpapi.New(logger)
+	st := b.store
+	mon.Check("store", func() error { return st.Stats().Err })
+	offset := func(name, help string, at func(storage.Stats) int64) {
+		mon.Value(name, help, httpapi.Gauge, func() float64 { return float64(at(st.Stats())) })
+	}
+	offset("twinmq_commitlog_written_offset_bytes", "CommitLog offset below which every byte is written.",
+		func(s storage.Stats) int64 { return s.WrittenOffset })
+	offset("twinmq_commitlog_flushed_offset_bytes", "CommitLog offset below which every byte is durable.",
+		func(s storage.Stats) int64 { return s.FlushedOffset })
+	offset("twinmq_commitlog_dispatched_offset_bytes", "CommitLog offset below which every entry is in its ConsumeQueue (readable).",
+		func(s storage.Stats) int64 { return s.DispatchedOffset })
+	mon.Value("twinmq_commitlog_flushes_total", "Flush passes: ASYNC_FLUSH intervals and SYNC_FLUSH group commits.",
+		httpapi.Counter, func() float64 { return float64(st.Stats().Flushes) })
+	mon.Value("twinmq_store_writable", "1 while the store accepts writes, 0 after a failed fsync.", httpapi.Gauge, func() float64 {
+		if st.Stats().Err != nil {
+			return 0
+		}
+		return 1
+	})
+	mon.Value("twinmq_topics", "Topics, internal ones included.", httpapi.Gauge, func() float64 { return float64(len(b.reg.List())) })
+	queues := func(name, help string, at func(storage.QueueInfo) int64) {
+		mon.Metric(name, help, httpapi.Gauge, func() []httpapi.Sample {
+			qs := allQueues(b)
+			out := make([]httpapi.Sample, len(qs))
+			for i, q := range qs {
+				out[i] = httpapi.Sample{Labels: []string{"topic", q.Topic, "queue", strconv.Itoa(int(q.Queue))}, Value: float64(at(q))}
+			}
+			return out
+		})
+	}
+	queues("twinmq_queue_start_offset", "First offset of a queue (partition) still stored.", func(q storage.QueueInfo) int64 { return q.Min })
+	queues("twinmq_queue_end_offset", "Offset the next message of a queue (partition) gets.", func(q storage.QueueInfo) int64 { return q.Max })
+	mon.Value("go_goroutines", "Goroutines that currently exist.", httpapi.Gauge, func() float64 { return float64(runtime.NumGoroutine()) })
+	if err := mon.Listen(cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("http: %w", err)
+	}
+	logger.Info("HTTP listening", "addr", mon.Addr().String(), "paths", "/healthz /readyz /metrics")
+	return mon, nil
+}
+
+// allQueues lists every queue of every topic, those that never stored a
+// message too (at offsets 0), and the stored queues of internal topics the
+// registry does not list, sorted by topic and queue.
+func allQueues(b *brokerState) []storage.QueueInfo {
+	stored := b.store.Queues("")
+	type key struct {
+		topic string
+		queue int32
+	}
+	seen := make(map[key]bool, len(stored))
+	for _, q := range stored {
+		seen[key{q.Topic, q.Queue}] = true
+	}
+	all := stored
+	for _, t := range b.reg.List() {
+		for q := range t.Queues {
+			if !seen[key{t.Name, q}] {
+				all = append(all, storage.QueueInfo{Topic: t.Name, Queue: q})
+			}
+		}
+	}
+	slices.SortFunc(all, func(a, b storage.QueueInfo) int {
+		return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Queue, b.Queue))
+	})
+	return all
+}

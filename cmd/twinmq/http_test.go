@@ -1,0 +1,84 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestHTTPEndpoints: serve answers /healthz and /readyz, and /metrics
+// reports what a user checks after producing: the queue's end offset, the
+// open Kafka connection, a writable store that has written bytes.
+func TestHTTPEndpoints(t *testing.T) {
+	logs := serveForTest(t)
+	base := "http://" + listenAddr(t, logs, "HTTP")
+	kafka := listenAddr(t, logs, "Kafka")
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/healthz"); code != 200 || body != "ok\n" {
+		t.Fatalf("/healthz: %d %q", code, body)
+	}
+	if code, body := get("/readyz"); code != 200 || body != "ready\n" {
+		t.Fatalf("/readyz: %d %q", code, body)
+	}
+
+	mustCmd(t, "topic", "create", "metered", "--partitions", "2", "--bootstrap-server", kafka)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	recs := []*kgo.Record{{Topic: "metered", Value: []byte("a")}, {Topic: "metered", Value: []byte("b")}, {Topic: "metered", Value: []byte("c")}}
+	if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	_, metrics := get("/metrics")
+	value := func(series string) float64 {
+		t.Helper()
+		m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(metrics)
+		if m == nil {
+			t.Fatalf("no series %s in /metrics:\n%s", series, metrics)
+		}
+		v, err := strconv.ParseFloat(m[1], 64)
+		if err != nil {
+			t.Fatalf("%s: %v", series, err)
+		}
+		return v
+	}
+	if v := value(`twinmq_queue_end_offset{topic="metered",queue="0"}`); v != 3 {
+		t.Errorf("end offset of metered/0: %v, want 3", v)
+	}
+	if v := value(`twinmq_queue_end_offset{topic="metered",queue="1"}`); v != 0 {
+		t.Errorf("end offset of metered/1: %v, want 0", v)
+	}
+	if v := value("twinmq_kafka_connections"); v < 1 {
+		t.Errorf("%v Kafka connections with a client connected", v)
+	}
+	if v := value("twinmq_store_writable"); v != 1 {
+		t.Errorf("store writable: %v", v)
+	}
+	if w, d := value("twinmq_commitlog_written_offset_bytes"), value("twinmq_commitlog_dispatched_offset_bytes"); w <= 0 || d > w {
+		t.Errorf("written %v, dispatched %v", w, d)
+	}
+	for _, family := range []string{"twinmq_remoting_connections", "twinmq_topics", "twinmq_xproto_cache_bytes", "go_goroutines"} {
+		if !strings.Contains(metrics, "# TYPE "+family+" ") {
+			t.Errorf("no %s family", family)
+		}
+	}
+}
