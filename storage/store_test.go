@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"path"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -321,6 +322,9 @@ func TestFsyncFailureRefusesWrites(t *testing.T) {
 	cfg.FlushDiskType = SyncFlush
 	s := mustOpen(t, cfg)
 	defer s.Close()
+	if err := s.Stats().Err; err != nil {
+		t.Fatalf("a new store reports %v", err)
+	}
 	fs.InjectError(func(op vfs.Op, name string) error {
 		if op == vfs.OpSync && path.Dir(name) == "data/commitlog" {
 			return errors.New("injected EIO")
@@ -329,6 +333,10 @@ func TestFsyncFailureRefusesWrites(t *testing.T) {
 	})
 	if _, err := s.Append(context.Background(), []Entry{msg("T", 0, 0)}); !errors.Is(err, ErrFailed) {
 		t.Fatalf("append with failing fsync: %v", err)
+	}
+	// Monitoring sees it (the HTTP listener's readiness, broker/httpapi).
+	if st := s.Stats(); st.Err == nil || !strings.Contains(st.Err.Error(), "injected EIO") || st.FlushedOffset >= st.WrittenOffset {
+		t.Fatalf("stats after the failed fsync: %+v", st)
 	}
 	fs.InjectError(nil)
 	if _, err := s.Append(context.Background(), []Entry{msg("T", 0, 1)}); !errors.Is(err, ErrFailed) {
