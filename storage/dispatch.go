@@ -132,6 +132,7 @@ func (s *Store) dispatchEntry(phys int64, h *commitlog.Header, only func(*commit
 	if err := q.Append(h.QueueOffset, units); err != nil {
 		return fmt.Errorf("storage: %w", err)
 	}
+	s.records.Add(int64(h.Count))
 	if only != nil {
 		return nil // a queue rebuild: the index already holds these keys
 	}

@@ -10,6 +10,9 @@ type Stats struct {
 	// Flushes counts the flusher's passes: ASYNC_FLUSH intervals and
 	// SYNC_FLUSH group commits.
 	Flushes int64
+	// Records counts the messages (Kafka records) made readable since
+	// the store opened, recovered ones included.
+	Records int64
 	// Err is why the store refuses writes (a failed fsync), or nil.
 	Err error
 }
@@ -21,6 +24,7 @@ func (s *Store) Stats() Stats {
 		FlushedOffset:    s.log.FlushedOffset(),
 		DispatchedOffset: s.dispatched.Load(),
 		Flushes:          s.flushes.Load(),
+		Records:          s.records.Load(),
 		Err:              s.log.Err(),
 	}
 }

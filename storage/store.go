@@ -90,7 +90,8 @@ type Store struct {
 	done       chan struct{}
 	wg         sync.WaitGroup
 
-	flushes atomic.Int64 // flush passes, for the group-commit benchmark
+	flushes atomic.Int64 // flush passes, for the group-commit benchmark and Stats
+	records atomic.Int64 // records dispatched since Open (Stats)
 	wakeups atomic.Int64 // appends that woke the dispatcher (tests)
 
 	// syncMu guards syncQueue, the SYNC_FLUSH appends waiting for the

@@ -21,6 +21,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -105,6 +107,7 @@ type Handler struct {
 	producers *producers
 	advert    atomic.Pointer[advertised]
 	apis      map[int16]api             // read-only after New
+	served    []atomic.Int64            // requests served, by API key (Requests)
 	delay     atomic.Pointer[delayHook] // nil until EnableDelay (delay.go)
 	xcache    *xcache                   // nil: off (xproto_cache.go)
 }
@@ -135,7 +138,16 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry) (*Handler, erro
 		h.registerGroups()
 	}
 	h.advert.Store(&advertised{cfg.AdvertisedHost, cfg.AdvertisedPort})
+	h.served = make([]atomic.Int64, slices.Max(slices.Collect(maps.Keys(h.apis)))+1)
 	return h, nil
+}
+
+// Requests calls fn, in key order, with each API key the handler serves
+// and the requests of it served since New (for metrics).
+func (h *Handler) Requests(fn func(key int16, n int64)) {
+	for _, k := range slices.Sorted(maps.Keys(h.apis)) {
+		fn(k, h.served[k].Load())
+	}
 }
 
 // SetAdvertised sets the host and port Metadata advertises.
@@ -216,6 +228,7 @@ func (h *Handler) OnFrame(c *netio.Conn, frame []byte, done func()) {
 		r.closeConn("key or version not served", nil)
 		return
 	}
+	h.served[hdr.APIKey].Add(1)
 	defer func() {
 		// A handler bug must not take the broker down with it; the
 		// connection is closed so the client retries elsewhere.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -107,6 +109,7 @@ type Broker struct {
 	locks     *lockTable
 	pending   *pendingTable
 	codes     map[int32]handlerFunc
+	served    map[int32]*atomic.Int64 // requests served, by code; read-only map after New (Requests)
 	opaque    atomic.Int32
 	reg       *registrar
 	delay     atomic.Pointer[delayHook] // nil until EnableDelay (sendback.go)
@@ -139,6 +142,11 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.T
 		ctx: ctx, cancel: cancel, wakes: make(chan *parkedPull, wakeQueueLen),
 	}
 	b.codes = b.handlers()
+	b.served = make(map[int32]*atomic.Int64, len(b.codes)+1)
+	for code := range b.codes {
+		b.served[code] = new(atomic.Int64)
+	}
+	b.served[unsupportedCode] = new(atomic.Int64)
 	b.reg = newRegistrar(b)
 	return b, nil
 }
@@ -234,6 +242,7 @@ func (b *Broker) OnFrame(c *netio.Conn, frame []byte, done func()) {
 		return
 	}
 	h := b.codes[req.Code]
+	b.countServed(req.Code)
 	var resp *remoting.Command
 	if h == nil {
 		resp = remoting.NewResponse(req, remoting.RequestCodeNotSupported,
@@ -243,6 +252,28 @@ func (b *Broker) OnFrame(c *netio.Conn, frame []byte, done func()) {
 	}
 	if resp != nil {
 		b.reply(c, req, resp)
+	}
+}
+
+// unsupportedCode is the Requests bucket of request codes the broker does
+// not serve.
+const unsupportedCode = -1
+
+// countServed counts a request of code (unsupportedCode when not served).
+func (b *Broker) countServed(code int32) {
+	n, ok := b.served[code]
+	if !ok {
+		n = b.served[unsupportedCode]
+	}
+	n.Add(1)
+}
+
+// Requests calls fn, in code order, with each request code the broker
+// serves and the requests of it received since New; the first call is
+// for unsupportedCode (-1): the requests of codes it does not serve.
+func (b *Broker) Requests(fn func(code int32, n int64)) {
+	for _, code := range slices.Sorted(maps.Keys(b.served)) {
+		fn(code, b.served[code].Load())
 	}
 }
 

@@ -39,7 +39,11 @@ func (b *Broker) answerInline(c *netio.Conn, remote func() net.Addr, frame, dst 
 		return dst, false // OnFrame logs and closes, or answers
 	}
 	if code == remoting.PullMessage {
-		return dst, b.parkInline(c, req)
+		parked := b.parkInline(c, req)
+		if parked {
+			b.countServed(code)
+		}
+		return dst, parked
 	}
 	r, err := parseSendRequest(req.ExtFields)
 	if err != nil || strings.HasPrefix(r.topic, retryGroupPrefix) {
@@ -49,6 +53,7 @@ func (b *Broker) answerInline(c *netio.Conn, remote func() net.Addr, frame, dst 
 		return dst, false
 	}
 	resp := b.send(b.ctx, addrPort(remote()), req, &r)
+	b.countServed(code)
 	if req.IsOneway() {
 		return dst, true
 	}

@@ -31,6 +31,8 @@ func startHTTP(cfg Config, b *brokerState, logger *slog.Logger) (*httpapi.Server
 		func(s storage.Stats) int64 { return s.DispatchedOffset })
 	mon.Value("twinmq_commitlog_flushes_total", "Flush passes: ASYNC_FLUSH intervals and SYNC_FLUSH group commits.",
 		httpapi.Counter, func() float64 { return float64(st.Stats().Flushes) })
+	mon.Value("twinmq_store_records_total", "Messages (Kafka records) made readable since the store opened, recovered ones included.",
+		httpapi.Counter, func() float64 { return float64(st.Stats().Records) })
 	mon.Value("twinmq_store_writable", "1 while the store accepts writes, 0 after a failed fsync.", httpapi.Gauge, func() float64 {
 		if st.Stats().Err != nil {
 			return 0

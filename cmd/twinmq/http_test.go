@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -9,6 +10,9 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/twinmq/twinmq/nameserver"
+	"github.com/twinmq/twinmq/wire/remoting"
 )
 
 // TestHTTPEndpoints: serve answers /healthz and /readyz, and /metrics
@@ -48,6 +52,24 @@ func TestHTTPEndpoints(t *testing.T) {
 	if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
+	// A RocketMQ request of a code the broker does not serve, and one it
+	// serves (GET_MAX_OFFSET).
+	rc, err := nameserver.Dial(t.Context(), listenAddr(t, logs, "RocketMQ remoting"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	for code, ext := range map[int32]map[string]string{9999: nil, 30: {"topic": "metered", "queueId": "0"}} {
+		req := remoting.NewRequest(code, 0)
+		maps.Copy(req.ExtFields, ext)
+		resp, err := rc.Invoke(t.Context(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[int32]int32{9999: remoting.RequestCodeNotSupported, 30: remoting.Success}[code]; resp.Code != want {
+			t.Fatalf("code %d answered %d %q", code, resp.Code, resp.Remark)
+		}
+	}
 	_, metrics := get("/metrics")
 	value := func(series string) float64 {
 		t.Helper()
@@ -75,6 +97,18 @@ func TestHTTPEndpoints(t *testing.T) {
 	}
 	if w, d := value("twinmq_commitlog_written_offset_bytes"), value("twinmq_commitlog_dispatched_offset_bytes"); w <= 0 || d > w {
 		t.Errorf("written %v, dispatched %v", w, d)
+	}
+	if v := value(`twinmq_kafka_requests_total{api="Produce"}`); v < 1 {
+		t.Errorf("%v Produce requests counted", v)
+	}
+	if v := value("twinmq_store_records_total"); v < 3 {
+		t.Errorf("%v records counted, 3 produced", v)
+	}
+	if v := value(`twinmq_remoting_requests_total{code="-1"}`); v != 1 {
+		t.Errorf("%v unsupported remoting requests counted, want 1", v)
+	}
+	if v := value(`twinmq_remoting_requests_total{code="30"}`); v != 1 {
+		t.Errorf("%v GET_MAX_OFFSET requests counted, want 1", v)
 	}
 	for _, family := range []string{"twinmq_remoting_connections", "twinmq_topics", "twinmq_xproto_cache_bytes", "go_goroutines"} {
 		if !strings.Contains(metrics, "# TYPE "+family+" ") {

@@ -7,6 +7,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/twinmq/twinmq/broker"
 	"github.com/twinmq/twinmq/broker/groups"
 	"github.com/twinmq/twinmq/broker/httpapi"
@@ -77,6 +79,13 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 // kafkaMetrics registers the Kafka listener's metrics with mon.
 func kafkaMetrics(mon *httpapi.Server, srv *netio.Server, h *kafkaapi.Handler) {
 	mon.Value("twinmq_kafka_connections", "Open Kafka connections.", httpapi.Gauge, func() float64 { return float64(srv.Conns()) })
+	mon.Metric("twinmq_kafka_requests_total", "Kafka requests served, by API.", httpapi.Counter, func() []httpapi.Sample {
+		var out []httpapi.Sample
+		h.Requests(func(key int16, n int64) {
+			out = append(out, httpapi.Sample{Labels: []string{"api", kmsg.NameForKey(key)}, Value: float64(n)})
+		})
+		return out
+	})
 	cache := func(name, help string, kind httpapi.Kind, pick func(bytes, hits, misses int64) int64) {
 		mon.Value(name, help, kind, func() float64 { return float64(pick(h.XProtoCacheStats())) })
 	}

@@ -64,6 +64,14 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	b.Start()
 	mon.Value("twinmq_remoting_connections", "Open RocketMQ remoting connections.", httpapi.Gauge,
 		func() float64 { return float64(srv.Conns()) })
+	mon.Metric("twinmq_remoting_requests_total", "RocketMQ remoting requests received, by request code (-1: codes not served).",
+		httpapi.Counter, func() []httpapi.Sample {
+			var out []httpapi.Sample
+			b.Requests(func(code int32, n int64) {
+				out = append(out, httpapi.Sample{Labels: []string{"code", strconv.Itoa(int(code))}, Value: float64(n)})
+			})
+			return out
+		})
 	logger.Info("RocketMQ remoting listening", "addr", srv.Addr().String(), "advertised", adv, "namesrvAddr", namesrvAddrs)
 	return func(sctx context.Context) {
 		b.Close(sctx)
