@@ -110,7 +110,7 @@ func addServeFlags(fs *pflag.FlagSet) {
 func addNamesrvFlags(fs *pflag.FlagSet) {
 	d := defaultConfig()
 	fs.String("namesrv-listen", d.NamesrvListen, "name server listen address")
-	fs.String("http-addr", d.HTTPAddr, "HTTP listen address (not used: the name server serves no HTTP yet)")
+	fs.String("http-addr", d.HTTPAddr, "HTTP listen address (/healthz, /readyz, /metrics)")
 }
 
 func addBrokerFlags(fs *pflag.FlagSet) {

@@ -13,11 +13,23 @@ import (
 	"github.com/twinmq/twinmq/storage"
 )
 
-// startHTTP serves health, readiness and metrics of b on cfg.HTTPAddr
-// (broker/httpapi). Readiness fails until the caller calls Ready(true).
-// The Kafka and RocketMQ listeners add their own metrics when they start.
-func startHTTP(cfg Config, b *brokerState, logger *slog.Logger) (*httpapi.Server, error) {
+// listenHTTP serves health, readiness and metrics on cfg.HTTPAddr
+// (broker/httpapi). Readiness fails until the command calls Ready(true);
+// what runs registers its metrics (brokerMetrics, startNamesrv, the Kafka
+// and RocketMQ listeners).
+func listenHTTP(cfg Config, logger *slog.Logger) (*httpapi.Server, error) {
 	mon := httpapi.New(logger)
+	mon.Value("go_goroutines", "Goroutines that currently exist.", httpapi.Gauge, func() float64 { return float64(runtime.NumGoroutine()) })
+	if err := mon.Listen(cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("http: %w", err)
+	}
+	logger.Info("HTTP listening", "addr", mon.Addr().String(), "paths", "/healthz /readyz /metrics")
+	return mon, nil
+}
+
+// brokerMetrics registers the store's and the topics' metrics of b, and
+// the store's readiness check.
+func brokerMetrics(mon *httpapi.Server, b *brokerState) {
 	st := b.store
 	mon.Check("store", func() error { return st.Stats().Err })
 	offset := func(name, help string, at func(storage.Stats) int64) {
@@ -52,12 +64,6 @@ func startHTTP(cfg Config, b *brokerState, logger *slog.Logger) (*httpapi.Server
 	}
 	queues("twinmq_queue_start_offset", "First offset of a queue (partition) still stored.", func(q storage.QueueInfo) int64 { return q.Min })
 	queues("twinmq_queue_end_offset", "Offset the next message of a queue (partition) gets.", func(q storage.QueueInfo) int64 { return q.Max })
-	mon.Value("go_goroutines", "Goroutines that currently exist.", httpapi.Gauge, func() float64 { return float64(runtime.NumGoroutine()) })
-	if err := mon.Listen(cfg.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("http: %w", err)
-	}
-	logger.Info("HTTP listening", "addr", mon.Addr().String(), "paths", "/healthz /readyz /metrics")
-	return mon, nil
 }
 
 // allQueues lists every queue of every topic, those that never stored a

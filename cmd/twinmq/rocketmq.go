@@ -19,13 +19,21 @@ import (
 	"github.com/twinmq/twinmq/wire/remoting"
 )
 
-// startNamesrv runs a name server on addr; it returns the address brokers
-// on this host reach it at and its stop function.
-func startNamesrv(ctx context.Context, addr string, logger *slog.Logger) (string, func(context.Context) error, error) {
-	srv, stop, err := nameserver.Listen(ctx, addr, nameserver.New(nameserver.Config{Logger: logger}))
+// startNamesrv runs a name server on addr, its metrics registered with
+// mon; it returns the address brokers on this host reach it at and its
+// stop function.
+func startNamesrv(ctx context.Context, addr string, mon *httpapi.Server, logger *slog.Logger) (string, func(context.Context) error, error) {
+	ns := nameserver.New(nameserver.Config{Logger: logger})
+	srv, stop, err := nameserver.Listen(ctx, addr, ns)
 	if err != nil {
 		return "", nil, err
 	}
+	mon.Value("twinmq_namesrv_brokers", "Brokers registered with the name server.", httpapi.Gauge,
+		func() float64 { return float64(len(ns.Table().Brokers())) })
+	mon.Value("twinmq_namesrv_topics", "Topics in the name server's route table.", httpapi.Gauge,
+		func() float64 { return float64(len(ns.Table().Topics())) })
+	mon.Value("twinmq_namesrv_connections", "Open connections to the name server.", httpapi.Gauge,
+		func() float64 { return float64(srv.Conns()) })
 	bound := srv.Addr().(*net.TCPAddr)
 	host := bound.IP.String()
 	if bound.IP.IsUnspecified() {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/twinmq/twinmq/broker/httpapi"
 	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/storage"
@@ -18,12 +19,19 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return stoppedEarly(ctx, err, logger)
 	}
-	nsAddr, stopNamesrv, err := startNamesrv(ctx, cfg.NamesrvListen, logger)
+	mon, err := listenHTTP(cfg, logger)
 	if err != nil {
+		_ = b.close()
+		return fmt.Errorf("serve: %w", err)
+	}
+	brokerMetrics(mon, b)
+	nsAddr, stopNamesrv, err := startNamesrv(ctx, cfg.NamesrvListen, mon, logger)
+	if err != nil {
+		_ = mon.Shutdown(context.Background())
 		_ = b.close()
 		return stoppedEarly(ctx, fmt.Errorf("serve: %w", err), logger)
 	}
-	err = b.serve(ctx, cfg, []string{nsAddr}, logger, func(sctx context.Context) { _ = stopNamesrv(sctx) })
+	err = b.serve(ctx, cfg, []string{nsAddr}, mon, logger, func(sctx context.Context) { _ = stopNamesrv(sctx) })
 	if cerr := b.close(); err == nil {
 		err = cerr
 	} else {
@@ -48,14 +56,21 @@ func stoppedEarly(ctx context.Context, err error, logger *slog.Logger) error {
 
 // runNamesrv is `twinmq namesrv`: a name server until ctx is done.
 func runNamesrv(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	_, stop, err := startNamesrv(ctx, cfg.NamesrvListen, logger)
+	mon, err := listenHTTP(cfg, logger)
 	if err != nil {
 		return fmt.Errorf("namesrv: %w", err)
 	}
+	_, stop, err := startNamesrv(ctx, cfg.NamesrvListen, mon, logger)
+	if err != nil {
+		_ = mon.Shutdown(context.Background())
+		return stoppedEarly(ctx, fmt.Errorf("namesrv: %w", err), logger)
+	}
+	mon.Ready(true)
 	<-ctx.Done()
 	logger.Info("stopping", "cause", context.Cause(ctx))
 	sctx, cancel := context.WithTimeout(context.Background(), remotingStopTimeout)
 	defer cancel()
+	_ = mon.Shutdown(sctx)
 	return stop(sctx)
 }
 
@@ -70,8 +85,14 @@ func runBroker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return stoppedEarly(ctx, err, logger)
 	}
+	mon, err := listenHTTP(cfg, logger)
+	if err != nil {
+		_ = b.close()
+		return fmt.Errorf("broker: %w", err)
+	}
+	brokerMetrics(mon, b)
 	logger.Warn("HA listener not yet enabled", "ha", cfg.HAAddr)
-	err = b.serve(ctx, cfg, addrs, logger, nil)
+	err = b.serve(ctx, cfg, addrs, mon, logger, nil)
 	if cerr := b.close(); err == nil {
 		err = cerr
 	} else {
@@ -115,24 +136,21 @@ func openBroker(ctx context.Context, cfg Config, cmd string, logger *slog.Logger
 
 // serve runs the RocketMQ broker (registered with nsAddrs), the Kafka
 // listener and the delay services over b until ctx is done, then stops
-// them. It calls stopped (if not nil) once, after the listeners stopped
-// (with their shutdown deadline) or failed to start.
-func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, logger *slog.Logger, stopped func(context.Context)) error {
-	stopStarted := func() {
+// them; mon (listening, with b's metrics) turns ready once they run, and
+// is shut down first at the stop, or when one of them fails to start. It
+// calls stopped (if not nil) once, after the listeners stopped (with
+// their shutdown deadline) or failed to start.
+func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, mon *httpapi.Server, logger *slog.Logger, stopped func(context.Context)) error {
+	failed := func() {
+		_ = mon.Shutdown(context.Background())
 		if stopped != nil {
 			stopped(context.Background())
 		}
 	}
-	mon, err := startHTTP(cfg, b, logger)
-	if err != nil {
-		stopStarted()
-		return err
-	}
 	dl := newDelaySetup(cfg)
 	stopRemoting, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, nsAddrs, dl, mon, logger)
 	if err != nil {
-		_ = mon.Shutdown(context.Background())
-		stopStarted()
+		failed()
 		return err
 	}
 	stopKafka, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, dl, mon, logger)
@@ -140,9 +158,8 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, l
 		stopKafka, err = withDelay(ctx, dl, b.store, logger, stopKafka)
 	}
 	if err != nil {
-		_ = mon.Shutdown(context.Background())
 		stopRemoting(context.Background())
-		stopStarted()
+		failed()
 		return err
 	}
 	mon.Ready(true)
