@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -19,14 +18,7 @@ import (
 // has started everything.
 func serveForTest(t *testing.T) *syncBuffer {
 	t.Helper()
-	cfg := defaultConfig()
-	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	cfg.SegmentSize = 1 << 20
-	cfg.KafkaAddr, cfg.RemotingAddr, cfg.NamesrvListen, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.GroupInitialRebalanceDelayMs = 0 // the group forms at once
-	if err := cfg.validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := testConfig(t, func(c *Config) { c.GroupInitialRebalanceDelayMs = 0 }) // the group forms at once
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,14 +33,7 @@ func TestDelaySettings(t *testing.T) {
 // TestServeStartsDelayServices: serve runs the delay-level scheduler and
 // the timer wheel with the configured settings.
 func TestServeStartsDelayServices(t *testing.T) {
-	cfg := defaultConfig()
-	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	cfg.SegmentSize = 1 << 20
-	cfg.RemotingAddr, cfg.NamesrvListen, cfg.KafkaAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.MessageDelayLevel = "1s 3s"
-	if err := cfg.validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := testConfig(t, func(c *Config) { c.MessageDelayLevel = "1s 3s" })
 	logs := startStop(t, cfg)
 	for _, want := range []string{"delay services running", `messageDelayLevel="1s 3s"`, "timerWheelEnable=true", "timerMaxDelay=72h0m0s"} {
 		if !strings.Contains(logs, want) {

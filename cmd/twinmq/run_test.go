@@ -29,6 +29,25 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// testConfig is the default configuration with its data in a temporary
+// directory, 1 MiB segments, and every listener on a free port, so a
+// machine running Kafka or RocketMQ fails no test. edit, if not nil,
+// changes it before it is validated.
+func testConfig(t *testing.T, edit func(*Config)) Config {
+	t.Helper()
+	cfg := defaultConfig()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.SegmentSize = 1 << 20
+	cfg.KafkaAddr, cfg.RemotingAddr, cfg.NamesrvListen, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	if edit != nil {
+		edit(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // startStop runs serve until its store is open, cancels it and returns the
 // logs.
 func startStop(t *testing.T, cfg Config) string {
@@ -66,14 +85,7 @@ func startStop(t *testing.T, cfg Config) string {
 }
 
 func TestRunOpensAndClosesStore(t *testing.T) {
-	cfg := defaultConfig()
-	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	cfg.SegmentSize = 1 << 20
-	// Free ports: a machine running Kafka or RocketMQ must not fail this.
-	cfg.KafkaAddr, cfg.RemotingAddr, cfg.NamesrvListen, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	if err := cfg.validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := testConfig(t, nil)
 
 	logs := startStop(t, cfg)
 	if _, err := os.Stat(cfg.storeDir()); err != nil {
@@ -108,13 +120,7 @@ func TestRunBadStoreDir(t *testing.T) {
 // TestRunStoppedDuringStartUp: a stop (SIGINT) at any moment of start-up
 // is a clean stop, not an error, and leaves the store reopenable.
 func TestRunStoppedDuringStartUp(t *testing.T) {
-	cfg := defaultConfig()
-	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	cfg.SegmentSize = 1 << 20
-	cfg.KafkaAddr, cfg.RemotingAddr, cfg.NamesrvListen, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	if err := cfg.validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := testConfig(t, nil)
 	early := 0
 	for i := range 40 {
 		logs := &syncBuffer{}
