@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/twinmq/twinmq/broker/httpapi"
+	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/storage"
 )
 
@@ -62,6 +63,26 @@ func brokerMetrics(mon *httpapi.Server, b *brokerState) {
 			return out
 		})
 	}
+	groups := func(name, help string, value func(e offsets.Entry, end int64) int64) {
+		mon.Metric(name, help, httpapi.Gauge, func() []httpapi.Sample {
+			var out []httpapi.Sample
+			for _, e := range b.offs.List("", "") {
+				end, err := st.MaxOffset(e.Topic, e.Queue)
+				if err != nil {
+					end = 0 // a queue that never stored a message
+				}
+				out = append(out, httpapi.Sample{
+					Labels: []string{"group", e.Group, "topic", e.Topic, "queue", strconv.Itoa(int(e.Queue))},
+					Value:  float64(value(e, end)),
+				})
+			}
+			return out
+		})
+	}
+	groups("twinmq_group_committed_offset", "Committed offset of a consumer group (Kafka or RocketMQ) on a queue (partition).",
+		func(e offsets.Entry, _ int64) int64 { return e.Offset })
+	groups("twinmq_group_lag", "Messages of a queue (partition) after a consumer group's committed offset.",
+		func(e offsets.Entry, end int64) int64 { return max(end-e.Offset, 0) })
 	queues("twinmq_queue_start_offset", "First offset of a queue (partition) still stored.", func(q storage.QueueInfo) int64 { return q.Min })
 	queues("twinmq_queue_end_offset", "Offset the next message of a queue (partition) gets.", func(q storage.QueueInfo) int64 { return q.Max })
 }

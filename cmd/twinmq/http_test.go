@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/twinmq/twinmq/nameserver"
@@ -70,6 +71,13 @@ func TestHTTPEndpoints(t *testing.T) {
 			t.Fatalf("code %d answered %d %q", code, resp.Code, resp.Remark)
 		}
 	}
+	// A group that read one message of metered/0.
+	adm := kadm.NewClient(cl)
+	var commit kadm.Offsets
+	commit.AddOffset("metered", 0, 1, -1)
+	if err := adm.CommitAllOffsets(t.Context(), "readers", commit); err != nil {
+		t.Fatal(err)
+	}
 	_, metrics := get("/metrics")
 	value := func(series string) float64 {
 		t.Helper()
@@ -97,6 +105,12 @@ func TestHTTPEndpoints(t *testing.T) {
 	}
 	if w, d := value("twinmq_commitlog_written_offset_bytes"), value("twinmq_commitlog_dispatched_offset_bytes"); w <= 0 || d > w {
 		t.Errorf("written %v, dispatched %v", w, d)
+	}
+	if v := value(`twinmq_group_committed_offset{group="readers",topic="metered",queue="0"}`); v != 1 {
+		t.Errorf("committed offset of readers on metered/0: %v, want 1", v)
+	}
+	if v := value(`twinmq_group_lag{group="readers",topic="metered",queue="0"}`); v != 2 {
+		t.Errorf("lag of readers on metered/0: %v, want 2", v)
 	}
 	if v := value(`twinmq_kafka_requests_total{api="Produce"}`); v < 1 {
 		t.Errorf("%v Produce requests counted", v)
