@@ -110,7 +110,7 @@ func addServeFlags(fs *pflag.FlagSet) {
 func addNamesrvFlags(fs *pflag.FlagSet) {
 	d := defaultConfig()
 	fs.String("namesrv-listen", d.NamesrvListen, "name server listen address")
-	fs.String("http-addr", d.HTTPAddr, "HTTP listen address (/healthz, /readyz, /metrics)")
+	fs.String("http-addr", d.HTTPAddr, "not used: a name server alone serves no HTTP (serve's HTTP listener reports its name server)")
 }
 
 func addBrokerFlags(fs *pflag.FlagSet) {

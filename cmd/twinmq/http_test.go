@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -123,6 +124,16 @@ func TestHTTPEndpoints(t *testing.T) {
 	}
 	if v := value(`twinmq_remoting_requests_total{code="30"}`); v != 1 {
 		t.Errorf("%v GET_MAX_OFFSET requests counted, want 1", v)
+	}
+	// The embedded name server's broker registered (at start, or within
+	// a moment of it).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, metrics = get("/metrics"); value("twinmq_namesrv_brokers") == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no broker registered with the name server:\n%s", metrics)
+		}
 	}
 	for _, family := range []string{"twinmq_remoting_connections", "twinmq_topics", "twinmq_xproto_cache_bytes", "go_goroutines"} {
 		if !strings.Contains(metrics, "# TYPE "+family+" ") {

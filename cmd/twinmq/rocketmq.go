@@ -20,20 +20,22 @@ import (
 )
 
 // startNamesrv runs a name server on addr, its metrics registered with
-// mon; it returns the address brokers on this host reach it at and its
-// stop function.
+// mon if not nil; it returns the address brokers on this host reach it at
+// and its stop function.
 func startNamesrv(ctx context.Context, addr string, mon *httpapi.Server, logger *slog.Logger) (string, func(context.Context) error, error) {
 	ns := nameserver.New(nameserver.Config{Logger: logger})
 	srv, stop, err := nameserver.Listen(ctx, addr, ns)
 	if err != nil {
 		return "", nil, err
 	}
-	mon.Value("twinmq_namesrv_brokers", "Brokers registered with the name server.", httpapi.Gauge,
-		func() float64 { return float64(len(ns.Table().Brokers())) })
-	mon.Value("twinmq_namesrv_topics", "Topics in the name server's route table.", httpapi.Gauge,
-		func() float64 { return float64(len(ns.Table().Topics())) })
-	mon.Value("twinmq_namesrv_connections", "Open connections to the name server.", httpapi.Gauge,
-		func() float64 { return float64(srv.Conns()) })
+	if mon != nil {
+		mon.Value("twinmq_namesrv_brokers", "Brokers registered with the name server.", httpapi.Gauge,
+			func() float64 { return float64(len(ns.Table().Brokers())) })
+		mon.Value("twinmq_namesrv_topics", "Topics in the name server's route table.", httpapi.Gauge,
+			func() float64 { return float64(len(ns.Table().Topics())) })
+		mon.Value("twinmq_namesrv_connections", "Open connections to the name server.", httpapi.Gauge,
+			func() float64 { return float64(srv.Conns()) })
+	}
 	bound := srv.Addr().(*net.TCPAddr)
 	host := bound.IP.String()
 	if bound.IP.IsUnspecified() {

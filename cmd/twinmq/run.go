@@ -56,21 +56,14 @@ func stoppedEarly(ctx context.Context, err error, logger *slog.Logger) error {
 
 // runNamesrv is `twinmq namesrv`: a name server until ctx is done.
 func runNamesrv(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	mon, err := listenHTTP(cfg, logger)
+	_, stop, err := startNamesrv(ctx, cfg.NamesrvListen, nil, logger)
 	if err != nil {
-		return fmt.Errorf("namesrv: %w", err)
-	}
-	_, stop, err := startNamesrv(ctx, cfg.NamesrvListen, mon, logger)
-	if err != nil {
-		_ = mon.Shutdown(context.Background())
 		return stoppedEarly(ctx, fmt.Errorf("namesrv: %w", err), logger)
 	}
-	mon.Ready(true)
 	<-ctx.Done()
 	logger.Info("stopping", "cause", context.Cause(ctx))
 	sctx, cancel := context.WithTimeout(context.Background(), remotingStopTimeout)
 	defer cancel()
-	_ = mon.Shutdown(sctx)
 	return stop(sctx)
 }
 
