@@ -10,6 +10,8 @@
 //	               start-up, after a failed fsync, while shutting down)
 //	GET /metrics   text format 0.0.4
 //
+// It runs on net/http, not on gnet (DESIGN.md section 5 is about the
+// protocol listeners): probes and scrapes are a few requests a second.
 // A console is not implemented.
 package httpapi
 
