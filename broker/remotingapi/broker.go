@@ -108,12 +108,13 @@ type Broker struct {
 	clients   *clientTable
 	locks     *lockTable
 	pending   *pendingTable
-	codes     map[int32]handlerFunc
-	served    map[int32]*atomic.Int64 // requests served, by code; read-only map after New (Requests)
-	opaque    atomic.Int32
-	reg       *registrar
-	delay     atomic.Pointer[delayHook] // nil until EnableDelay (sendback.go)
-	pcache    pullCache                 // converted rest of Kafka batches (xproto_pullcache.go)
+	codes     map[int32]*route // read-only map after New
+	// unsupported counts requests of codes not in codes (Requests).
+	unsupported atomic.Int64
+	opaque      atomic.Int32
+	reg         *registrar
+	delay       atomic.Pointer[delayHook] // nil until EnableDelay (sendback.go)
+	pcache      pullCache                 // converted rest of Kafka batches (xproto_pullcache.go)
 	// wakes feeds woken long polls to the wake workers, running once
 	// wakeWorkers is set (pull.go).
 	wakes       chan *parkedPull
@@ -141,14 +142,18 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.T
 		clients: newClientTable(), locks: newLockTable(), pending: newPendingTable(),
 		ctx: ctx, cancel: cancel, wakes: make(chan *parkedPull, wakeQueueLen),
 	}
-	b.codes = b.handlers()
-	b.served = make(map[int32]*atomic.Int64, len(b.codes)+1)
-	for code := range b.codes {
-		b.served[code] = new(atomic.Int64)
+	b.codes = make(map[int32]*route)
+	for code, fn := range b.handlers() {
+		b.codes[code] = &route{serve: fn}
 	}
-	b.served[unsupportedCode] = new(atomic.Int64)
 	b.reg = newRegistrar(b)
 	return b, nil
+}
+
+// route is the handler of a request code and the count of its requests.
+type route struct {
+	serve  handlerFunc
+	served atomic.Int64
 }
 
 // handlers is the dispatch table by request code.
@@ -241,39 +246,27 @@ func (b *Broker) OnFrame(c *netio.Conn, frame []byte, done func()) {
 		b.pending.complete(c.ID(), req)
 		return
 	}
-	h := b.codes[req.Code]
-	b.countServed(req.Code)
 	var resp *remoting.Command
-	if h == nil {
+	if r := b.codes[req.Code]; r == nil {
+		b.unsupported.Add(1)
 		resp = remoting.NewResponse(req, remoting.RequestCodeNotSupported,
 			fmt.Sprintf(" request type %d not supported", req.Code))
 	} else {
-		resp = h(b.ctx, c, req)
+		r.served.Add(1)
+		resp = r.serve(b.ctx, c, req)
 	}
 	if resp != nil {
 		b.reply(c, req, resp)
 	}
 }
 
-// unsupportedCode is the Requests bucket of request codes the broker does
-// not serve.
-const unsupportedCode = -1
-
-// countServed counts a request of code (unsupportedCode when not served).
-func (b *Broker) countServed(code int32) {
-	n, ok := b.served[code]
-	if !ok {
-		n = b.served[unsupportedCode]
-	}
-	n.Add(1)
-}
-
-// Requests calls fn, in code order, with each request code the broker
-// serves and the requests of it received since New; the first call is
-// for unsupportedCode (-1): the requests of codes it does not serve.
+// Requests calls fn with -1 and the requests of codes the broker does not
+// serve, then, in code order, with each code it serves and the requests
+// of it received since New (for metrics).
 func (b *Broker) Requests(fn func(code int32, n int64)) {
-	for _, code := range slices.Sorted(maps.Keys(b.served)) {
-		fn(code, b.served[code].Load())
+	fn(-1, b.unsupported.Load())
+	for _, code := range slices.Sorted(maps.Keys(b.codes)) {
+		fn(code, b.codes[code].served.Load())
 	}
 }
 

@@ -41,7 +41,7 @@ func (b *Broker) answerInline(c *netio.Conn, remote func() net.Addr, frame, dst 
 	if code == remoting.PullMessage {
 		parked := b.parkInline(c, req)
 		if parked {
-			b.countServed(code)
+			b.codes[code].served.Add(1)
 		}
 		return dst, parked
 	}
@@ -53,7 +53,7 @@ func (b *Broker) answerInline(c *netio.Conn, remote func() net.Addr, frame, dst 
 		return dst, false
 	}
 	resp := b.send(b.ctx, addrPort(remote()), req, &r)
-	b.countServed(code)
+	b.codes[code].served.Add(1)
 	if req.IsOneway() {
 		return dst, true
 	}

@@ -15,30 +15,45 @@ import (
 // run is `twinmq serve`: one broker and the name server it registers
 // with, until ctx is done.
 func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	b, err := openBroker(ctx, cfg, "serve", logger)
+	return serveBroker(ctx, cfg, "serve", logger, func(mon *httpapi.Server) ([]string, func(context.Context), error) {
+		addr, stop, err := startNamesrv(ctx, cfg.NamesrvListen, mon, logger)
+		if err != nil {
+			return nil, nil, err
+		}
+		return []string{addr}, func(sctx context.Context) { _ = stop(sctx) }, nil
+	})
+}
+
+// serveBroker runs one broker, both protocols and its HTTP listener, until
+// ctx is done; cmd names the command in errors. namesrv gives the name
+// servers to register with, having started any it runs itself (stop, if
+// not nil, ends those after the broker's listeners).
+func serveBroker(ctx context.Context, cfg Config, cmd string, logger *slog.Logger,
+	namesrv func(*httpapi.Server) (addrs []string, stop func(context.Context), err error)) error {
+	b, err := openBroker(ctx, cfg, logger)
 	if err != nil {
-		return stoppedEarly(ctx, err, logger)
+		return stoppedEarly(ctx, fmt.Errorf("%s: %w", cmd, err), logger)
 	}
 	mon, err := listenHTTP(cfg, logger)
 	if err != nil {
 		_ = b.close()
-		return fmt.Errorf("serve: %w", err)
+		return fmt.Errorf("%s: %w", cmd, err)
 	}
 	brokerMetrics(mon, b)
-	nsAddr, stopNamesrv, err := startNamesrv(ctx, cfg.NamesrvListen, mon, logger)
+	addrs, stopNamesrv, err := namesrv(mon)
 	if err != nil {
 		_ = mon.Shutdown(context.Background())
 		_ = b.close()
-		return stoppedEarly(ctx, fmt.Errorf("serve: %w", err), logger)
+		return stoppedEarly(ctx, fmt.Errorf("%s: %w", cmd, err), logger)
 	}
-	err = b.serve(ctx, cfg, []string{nsAddr}, mon, logger, func(sctx context.Context) { _ = stopNamesrv(sctx) })
+	err = b.serve(ctx, cfg, addrs, mon, logger, stopNamesrv)
 	if cerr := b.close(); err == nil {
 		err = cerr
 	} else {
 		err = stoppedEarly(ctx, err, logger)
 	}
 	if err != nil {
-		return fmt.Errorf("serve: %w", err)
+		return fmt.Errorf("%s: %w", cmd, err)
 	}
 	logger.Info("stopped")
 	return nil
@@ -74,28 +89,10 @@ func runBroker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
-	b, err := openBroker(ctx, cfg, "broker", logger)
-	if err != nil {
-		return stoppedEarly(ctx, err, logger)
-	}
-	mon, err := listenHTTP(cfg, logger)
-	if err != nil {
-		_ = b.close()
-		return fmt.Errorf("broker: %w", err)
-	}
-	brokerMetrics(mon, b)
 	logger.Warn("HA listener not yet enabled", "ha", cfg.HAAddr)
-	err = b.serve(ctx, cfg, addrs, mon, logger, nil)
-	if cerr := b.close(); err == nil {
-		err = cerr
-	} else {
-		err = stoppedEarly(ctx, err, logger)
-	}
-	if err != nil {
-		return fmt.Errorf("broker: %w", err)
-	}
-	logger.Info("stopped")
-	return nil
+	return serveBroker(ctx, cfg, "broker", logger, func(*httpapi.Server) ([]string, func(context.Context), error) {
+		return addrs, nil, nil
+	})
 }
 
 // brokerState is what a broker keeps across its listeners: the store and
@@ -107,12 +104,11 @@ type brokerState struct {
 	offs  *offsets.Table
 }
 
-// openBroker opens the store and the broker state in it; cmd names the
-// command in errors.
-func openBroker(ctx context.Context, cfg Config, cmd string, logger *slog.Logger) (*brokerState, error) {
+// openBroker opens the store and the broker state in it.
+func openBroker(ctx context.Context, cfg Config, logger *slog.Logger) (*brokerState, error) {
 	store, err := storage.Open(ctx, cfg.storageConfig(logger))
 	if err != nil {
-		return nil, fmt.Errorf("%s: open store %s: %w", cmd, cfg.storeDir(), err)
+		return nil, fmt.Errorf("open store %s: %w", cfg.storeDir(), err)
 	}
 	logger.Info("store open",
 		"dir", cfg.storeDir(),
@@ -122,7 +118,7 @@ func openBroker(ctx context.Context, cfg Config, cmd string, logger *slog.Logger
 	reg, offs, err := openBrokerState(ctx, store, logger)
 	if err != nil {
 		_ = store.Close()
-		return nil, fmt.Errorf("%s: %w", cmd, err)
+		return nil, err
 	}
 	return &brokerState{dir: cfg.storeDir(), store: store, reg: reg, offs: offs}, nil
 }
