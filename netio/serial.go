@@ -10,9 +10,9 @@ import (
 // the connection's queue, and one goroutine at a time (serveSerial) hands
 // them to the handler, the next right after done() of the previous one. A
 // pipelined client (Kafka's producer keeps up to five requests in flight)
-// thus costs no event-loop wake-up and no new goroutine per frame, only per
-// burst; a goroutine that finds nothing to do exits rather than parking, so
-// idle connections hold no goroutine.
+// thus costs no event-loop wake-up and no hand-off per frame, only per
+// burst; a serveSerial that finds nothing to do returns its goroutine to
+// the server's idle workers (workers.go), so idle connections hold none.
 //
 // The queue holds at most serialReadAhead bytes, or one frame of any size
 // (a frame that does not fit waits until the queue is empty), and at most
@@ -111,7 +111,7 @@ func (s *Server) drainSerial(c *Conn) gnet.Action {
 		start := c.startSerialLocked()
 		c.mu.Unlock()
 		if start {
-			go s.serveSerial(c)
+			s.spawnSerial(c)
 		}
 	}
 }
@@ -170,6 +170,6 @@ func (s *Server) serialDone(c *Conn) {
 	start := c.startSerialLocked()
 	c.mu.Unlock()
 	if start {
-		go s.serveSerial(c)
+		s.spawnSerial(c)
 	}
 }

@@ -34,7 +34,8 @@ type Server struct {
 	booted  chan struct{} // closed by OnBoot once eng and addr are set
 	runDone chan struct{} // closed when gnet.Run returns
 
-	// jobs hands Concurrent frames to idle workers (workers.go).
+	// jobs hands Concurrent frames and Serial turns to idle workers
+	// (workers.go).
 	jobs        chan job
 	idleWorkers atomic.Int64
 	maxIdle     int64

@@ -66,10 +66,13 @@ type queueKey struct {
 // Store is the facade the broker uses: one CommitLog, the ConsumeQueues and
 // the IndexFile derived from it, flushing, recovery and retention.
 //
-// Ownership: the dispatcher goroutine owns every mutation of derived data
-// (ConsumeQueue appends, truncation, deletion, index puts, checkpoints);
-// other goroutines ask it through s.ops. Appends are serialized by the
-// CommitLog. queuesMu guards the queues map (readers look queues up).
+// Ownership: whoever holds dispatchMu owns every mutation of derived data
+// (ConsumeQueue appends, truncation, deletion, index puts, checkpoints).
+// The dispatcher goroutine holds it while it serves each event; other
+// goroutines ask it through s.ops, except DispatchNow, which dispatches on
+// its caller's goroutine when the dispatcher is idle. Appends are
+// serialized by the CommitLog. queuesMu guards the queues map (readers
+// look queues up).
 type Store struct {
 	cfg   Config
 	log   *commitlog.Log
@@ -79,6 +82,7 @@ type Store struct {
 	queuesMu sync.RWMutex
 	queues   map[queueKey]*consumequeue.Queue
 
+	dispatchMu sync.Mutex          // owns derived data; see above
 	dispatched atomic.Int64        // every entry below is in the ConsumeQueues
 	units      []consumequeue.Unit // dispatcher scratch
 	touched    map[queueKey]int64  // dispatcher scratch
@@ -308,6 +312,8 @@ func (s *Store) Close() error {
 		s.closed.Store(true)
 		close(s.done)
 		s.wg.Wait()
+		s.dispatchMu.Lock() // a DispatchNow under way finishes first
+		defer s.dispatchMu.Unlock()
 		err := s.finalCheckpoint()
 		s.closeParts()
 		if err == nil {

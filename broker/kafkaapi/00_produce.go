@@ -161,10 +161,19 @@ func (h *Handler) appendBatch(ctx context.Context, cfg topics.Config, e storage.
 		return res
 	}
 	last := res.baseOffset + int64(hdr.NumRecords) - 1
-	if err := kvlog.WaitVisible(ctx, h.store, cfg.Name, e.QueueID, last); err != nil {
+	if err := h.waitVisible(ctx, cfg.Name, e.QueueID, last); err != nil {
 		res.code = errRequestTimedOut
 	}
 	return res
+}
+
+// waitVisible waits until a produced offset is visible to fetches. It
+// first dispatches on this goroutine (no Notify callback takes a lock a
+// produce holds), which spares a one-producer stream a hand-off to the
+// store's dispatcher and back per request.
+func (h *Handler) waitVisible(ctx context.Context, topic string, queue int32, offset int64) error {
+	h.store.DispatchNow()
+	return kvlog.WaitVisible(ctx, h.store, topic, queue, offset)
 }
 
 func (h *Handler) appendPlain(ctx context.Context, e storage.Entry) appendResult {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/twinmq/twinmq/broker/delay"
-	"github.com/twinmq/twinmq/broker/kvlog"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/kafka"
@@ -274,7 +273,7 @@ func (h *Handler) appendSplit(ctx context.Context, cfg topics.Config, entries []
 	res := appendResult{baseOffset: pos[0].QueueOffset, appendTime: pos[0].StoreTime}
 	if acks != 0 {
 		last := res.baseOffset + int64(entries[0].Count) - 1
-		if err := kvlog.WaitVisible(ctx, h.store, cfg.Name, entries[0].QueueID, last); err != nil {
+		if err := h.waitVisible(ctx, cfg.Name, entries[0].QueueID, last); err != nil {
 			res.code = errRequestTimedOut
 		}
 	}
