@@ -48,6 +48,10 @@ type Conn struct {
 	stalled atomic.Bool
 	// lastActive is the server's coarse clock at the last read, write or done.
 	lastActive atomic.Int64
+	// queued counts the asynchronous writes queued on the event loop and
+	// not yet run, when the server answers Serial frames inline: a frame
+	// answered there must not overtake the reply of the one before.
+	queued atomic.Int32
 	// out collects the replies of frames answered inline during one
 	// OnTraffic; only the event loop touches it (inline.go).
 	out []byte
@@ -101,18 +105,40 @@ func (c *Conn) Write(bufs ...[]byte) error {
 		return ErrClosed
 	}
 	c.lastActive.Store(c.srv.now.Load())
+	var cb gnet.AsyncCallback
+	if c.srv.serialInline {
+		cb = c.srv.wrote
+	}
 	if len(bufs) == 1 {
-		if c.gc.AsyncWrite(bufs[0], nil) != nil {
+		c.queue(cb)
+		if c.gc.AsyncWrite(bufs[0], cb) != nil {
+			c.unqueue(cb)
 			return ErrClosed
 		}
 		return nil
 	}
 	for chunk := range slices.Chunk(bufs, maxIovecs) {
-		if c.gc.AsyncWritev(chunk, nil) != nil {
+		c.queue(cb)
+		if c.gc.AsyncWritev(chunk, cb) != nil {
+			c.unqueue(cb)
 			return ErrClosed
 		}
 	}
 	return nil
+}
+
+// queue and unqueue count an asynchronous write whose callback is cb
+// (Server.wrote, when writes are counted; nil otherwise).
+func (c *Conn) queue(cb gnet.AsyncCallback) {
+	if cb != nil {
+		c.queued.Add(1)
+	}
+}
+
+func (c *Conn) unqueue(cb gnet.AsyncCallback) {
+	if cb != nil {
+		c.queued.Add(-1)
+	}
 }
 
 // maxIovecs is Linux's UIO_MAXIOV (IOV_MAX on the BSDs): writev fails

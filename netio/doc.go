@@ -35,13 +35,16 @@
 //     goroutine of its own (a parked worker when one is idle, workers.go),
 //     up to Config.MaxInFlight per connection; replies are matched by
 //     opaque.
-//   - Under Concurrent ordering, a Handler that is also an InlineHandler is
-//     offered each frame of up to 64 KiB on the event loop first
-//     (inline.go), uncopied. A
-//     frame it answers there (a RocketMQ send in ASYNC_FLUSH mode) costs no
-//     goroutine and no wake-up: its reply is appended to the connection's
-//     buffer and all replies of one read leave with one write(2) from the
-//     loop. A frame it declines goes on as above. It must not block.
+//   - A Handler that is also an InlineHandler is offered each frame of up
+//     to 64 KiB on the event loop first (inline.go), uncopied; under
+//     Serial ordering only while the connection has nothing else in
+//     progress (no frame queued or served, no earlier reply still queued
+//     for the loop to write), so replies keep their order. A frame it
+//     answers there (a RocketMQ send, or a Kafka Produce of one batch, in
+//     ASYNC_FLUSH mode) costs no goroutine and no wake-up: its reply is
+//     appended to the connection's buffer and all replies of one read
+//     leave with one write(2) from the loop. A frame it declines goes on
+//     as above. It must not block.
 //   - Frames that cannot be handed (or read ahead) yet stay unread in gnet's
 //     inbound buffer (not copied, not allocated by netio). gnet v2 offers no
 //     way to stop polling a socket for reads, so the bound is a cap, not TCP

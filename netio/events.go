@@ -90,6 +90,9 @@ func (e *events) OnTraffic(gc gnet.Conn) gnet.Action {
 	c.lastActive.Store(e.s.now.Load())
 	if e.s.cfg.Ordering == Serial {
 		action := e.s.drainSerial(c)
+		if !e.s.flushOut(c) {
+			return gnet.None // the failed write closed c already
+		}
 		if action == gnet.None {
 			e.s.setLowat(c)
 		}

@@ -12,13 +12,16 @@ import (
 // nor the event-loop wake-up of an asynchronous write: its reply goes out
 // with the loop's own write(2), one for all the frames of one read.
 //
-// Concurrent ordering only; under Serial, OnFrameInline is never called.
+// Under Serial ordering a frame is offered only while the connection has
+// nothing else in progress: no frame queued or being served, and no reply
+// of an earlier frame still queued for the loop to write. Its inline reply
+// thus keeps its place in the reply order.
 type InlineHandler interface {
 	Handler
 	// OnFrameInline is called on the event loop with each complete frame
-	// of up to 64 KiB before it would be handed to OnFrame. frame is valid only during the
-	// call (it may alias gnet's read buffer): the handler must not keep it
-	// or any slice of it.
+	// of up to 64 KiB before it would be handed to OnFrame. frame is valid
+	// only during the call (it may alias gnet's read buffer): the handler
+	// must not keep it or any slice of it.
 	//
 	// To answer the frame here it appends its reply, if any, to dst and
 	// returns the extended slice and true; the frame is then finished
@@ -79,4 +82,26 @@ func (s *Server) flushOut(c *Conn) bool {
 		c.out = c.out[:0]
 	}
 	return err == nil
+}
+
+// wroteOne is the callback of a counted asynchronous write (Conn.queued);
+// gnet runs it on the event loop once the write ran or failed.
+func (s *Server) wroteOne(gc gnet.Conn, _ error) error {
+	if c, ok := gc.Context().(*Conn); ok {
+		c.queued.Add(-1)
+	}
+	return nil
+}
+
+// serialIdle reports whether a Serial connection has nothing in progress,
+// so a frame answered inline keeps its place in the reply order. It runs
+// on c's event loop, the only goroutine that queues c's frames; the reply
+// of the last frame served is counted in queued before its done frees the
+// queue, so seeing the queue free means seeing that write.
+func (c *Conn) serialIdle() bool {
+	c.mu.Lock()
+	q := &c.serial
+	idle := !q.running && !q.busy && q.empty() && !c.closing && !c.closed
+	c.mu.Unlock()
+	return idle && c.queued.Load() == 0
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // inlineHandler answers frames that start with "i" on the event loop by
@@ -105,11 +106,27 @@ func TestInlineLargeReply(t *testing.T) {
 	}
 }
 
-// TestInlineSerialNeverInline: under Serial ordering every frame goes to
-// OnFrame, in order.
-func TestInlineSerialNeverInline(t *testing.T) {
+// TestInlineSerialKeepsOrder: under Serial ordering frames are answered
+// inline only while nothing else is in progress on the connection, so
+// replies keep the request order even when frames handed off the loop
+// (some of them slow, some with replies in several buffers) sit between
+// frames answered inline; a connection that sends only inline frames
+// gets them all answered on the loop.
+func TestInlineSerialKeepsOrder(t *testing.T) {
 	h := &inlineHandler{}
-	s := startServer(t, Config{Ordering: Serial}, h)
+	h.frame = func(c *Conn, frame []byte, done func()) {
+		if bytes.Contains(frame, []byte("slow")) {
+			time.Sleep(2 * time.Millisecond)
+		}
+		if bytes.Contains(frame, []byte("then")) { // WriteThen, two buffers
+			defer done()
+			_ = c.WriteThen(func(error) {}, header(len(frame)), frame)
+			return
+		}
+		echo(c, frame, done)
+	}
+	s := startServer(t, Config{Ordering: Serial, Framer: LengthPrefixed{Max: 8192}}, h)
+
 	nc := dial(t, s)
 	for i := range 10 {
 		body := fmt.Sprintf("i%d", i)
@@ -118,8 +135,87 @@ func TestInlineSerialNeverInline(t *testing.T) {
 			t.Fatalf("reply %q, want %q", got, body)
 		}
 	}
-	if h.inline.Load() != 0 || h.offFrame.Load() != 10 {
-		t.Fatalf("inline %d, OnFrame %d; want 0, 10", h.inline.Load(), h.offFrame.Load())
+	if h.inline.Load() != 10 || h.offFrame.Load() != 0 {
+		t.Fatalf("inline %d, OnFrame %d; want 10, 0", h.inline.Load(), h.offFrame.Load())
+	}
+
+	// Groups of pipelined frames, each group sent once the replies of the
+	// one before are in: a group's first frames usually find the
+	// connection idle and are answered inline, and the frames after its
+	// first off-the-loop frame queue behind it.
+	nc2 := dial(t, s)
+	const groups, per = 150, 7
+	for g := range groups {
+		var sent []string
+		var out []byte
+		for i := range per {
+			kind := "i"
+			switch (g + i) % per {
+			case 2:
+				kind = "o"
+			case 4:
+				kind = "oslow"
+			case 6:
+				kind = "othen"
+			}
+			body := fmt.Sprintf("%s%d.%d:%s", kind, g, i, bytes.Repeat([]byte{'x'}, (g*per+i)*7%3000))
+			sent = append(sent, body)
+			out = append(out, encode([]byte(body))...)
+		}
+		if _, err := nc2.Write(out); err != nil {
+			t.Fatal(err)
+		}
+		for i := range per {
+			if got := string(mustReadFrame(t, nc2)); got != sent[i] {
+				t.Fatalf("group %d reply %d is %.20q, want %.20q", g, i, got, sent[i])
+			}
+		}
+	}
+	inline, off := h.inline.Load()-10, h.offFrame.Load()
+	if inline+off != groups*per || off < groups*3 || inline == 0 {
+		t.Fatalf("inline %d, OnFrame %d; want %d in all, at least %d off the loop, some inline",
+			inline, off, groups*per, groups*3)
+	}
+	t.Logf("pipelined: %d inline, %d off the loop", inline, off)
+}
+
+// TestInlineSerialReplyNotOvertaken: a frame that arrives after the
+// previous frame's done, while that frame's reply still waits in the
+// loop's task queue, is not answered inline: its reply would leave first.
+// The loop is held busy by another connection's inline frame meanwhile, so
+// the reply's write task and the new frame are both pending when it
+// returns, and gnet serves the socket before the tasks.
+func TestInlineSerialReplyNotOvertaken(t *testing.T) {
+	reached, release := make(chan struct{}), make(chan struct{})
+	goOn, finished := make(chan struct{}), make(chan struct{})
+	h := &inlineHandler{hold: func() { reached <- struct{}{}; <-release }}
+	h.frame = func(c *Conn, frame []byte, done func()) {
+		if string(frame) == "oslow" {
+			<-goOn
+			echo(c, frame, done)
+			close(finished)
+			return
+		}
+		echo(c, frame, done)
+	}
+	s := startServer(t, Config{Ordering: Serial}, h)
+	a, b := dial(t, s), dial(t, s)
+	writeFrame(t, b, []byte("oslow"))
+	waitFor(t, "oslow handed off the loop", func() bool { return h.offFrame.Load() == 1 })
+	writeFrame(t, a, []byte("ihold"))
+	<-reached // the loop is busy with a's frame
+	close(goOn)
+	<-finished // b's reply is queued for the loop, and its done called
+	writeFrame(t, b, []byte("inext"))
+	time.Sleep(20 * time.Millisecond) // let "inext" reach b's socket
+	close(release)
+	if got := string(mustReadFrame(t, a)); got != "ihold" {
+		t.Fatalf("a: reply %q", got)
+	}
+	for _, want := range []string{"oslow", "inext"} {
+		if got := string(mustReadFrame(t, b)); got != want {
+			t.Fatalf("b: reply %q, want %q", got, want)
+		}
 	}
 }
 

@@ -97,6 +97,15 @@ func (s *Server) drainSerial(c *Conn) gnet.Action {
 			c.wantBytes(hdrLen + n - buffered)
 			return gnet.None
 		}
+		if s.inline != nil && n <= maxInlineFrame && c.serialIdle() {
+			handled, action := s.serialInlineFrame(c, hdrLen, n)
+			if handled {
+				if action != gnet.None {
+					return action
+				}
+				continue
+			}
+		}
 		_, _ = gc.Discard(hdrLen)
 		frame := make([]byte, n)
 		if m, err := gc.Read(frame); m != n {
@@ -172,4 +181,24 @@ func (s *Server) serialDone(c *Conn) {
 	if start {
 		s.spawnSerial(c)
 	}
+}
+
+// serialInlineFrame offers the idle connection c's next frame (n bytes
+// after a hdrLen header, all buffered) to the InlineHandler; a frame it
+// answers is discarded and its reply left in c.out.
+func (s *Server) serialInlineFrame(c *Conn, hdrLen, n int) (bool, gnet.Action) {
+	s.inflight.Add(1) // as serveSerial does, so Shutdown sees the frame
+	defer s.frameFinished()
+	if s.draining.Load() {
+		return false, gnet.None // serveSerial drops it
+	}
+	whole, err := c.gc.Peek(hdrLen + n)
+	if err != nil {
+		return true, s.reject(c, fmt.Errorf("netio: short peek of %d (%v): %w", hdrLen+n, err, ErrBadFrame))
+	}
+	handled, action := s.inlineFrame(c, whole[hdrLen:])
+	if handled && action == gnet.None {
+		_, _ = c.gc.Discard(hdrLen + n)
+	}
+	return handled, action
 }

@@ -21,8 +21,12 @@ type Server struct {
 	cfg Config
 	h   Handler
 	log *slog.Logger
-	// inline is h when it is an InlineHandler and ordering is Concurrent.
-	inline InlineHandler
+	// inline is h when it is an InlineHandler. serialInline says so
+	// under Serial ordering, where Conn counts its queued writes; wrote is
+	// the callback that uncounts one (a method value made once).
+	inline       InlineHandler
+	serialInline bool
+	wrote        gnet.AsyncCallback
 
 	nextID      atomic.Uint64
 	now         atomic.Int64  // coarse clock (UnixNano), advanced by OnTick
@@ -74,9 +78,11 @@ func New(cfg Config, h Handler) (*Server, error) {
 		conns:   make(map[*Conn]struct{}),
 		lnFD:    -1,
 	}
-	if ih, ok := h.(InlineHandler); ok && cfg.Ordering == Concurrent {
+	if ih, ok := h.(InlineHandler); ok {
 		s.inline = ih
+		s.serialInline = cfg.Ordering == Serial
 	}
+	s.wrote = s.wroteOne
 	s.now.Store(time.Now().UnixNano())
 	return s, nil
 }

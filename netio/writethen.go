@@ -42,11 +42,18 @@ func (c *Conn) WriteThen(done func(error), bufs ...[]byte) error {
 		return nil
 	}
 	left := (len(bufs) + maxIovecs - 1) / maxIovecs
+	counted := c.srv.serialInline
 	var err error
 	for chunk := range slices.Chunk(bufs, maxIovecs) {
 		left--
 		last := left == 0
+		if counted {
+			c.queued.Add(1)
+		}
 		err = c.gc.AsyncWritev(chunk, func(_ gnet.Conn, err error) error {
+			if counted {
+				c.queued.Add(-1)
+			}
 			if err != nil {
 				finish(ErrClosed)
 			} else if last {
@@ -55,6 +62,9 @@ func (c *Conn) WriteThen(done func(error), bufs ...[]byte) error {
 			return nil
 		})
 		if err != nil {
+			if counted {
+				c.queued.Add(-1)
+			}
 			break
 		}
 	}

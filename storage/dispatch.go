@@ -84,6 +84,33 @@ func (s *Store) DispatchNow() bool {
 	return true
 }
 
+// HoldDispatch takes ownership of derived data for the caller, if the
+// store is in ASYNC_FLUSH and the dispatcher is idle, and reports whether
+// it did. The caller then appends (without waiting for anything a
+// dispatcher serves) and calls ReleaseDispatch, which makes those entries
+// readable and fires the waiters they satisfy on the caller's goroutine.
+// A Kafka produce answered on the event loop uses it: when HoldDispatch
+// succeeds, its records are visible before the reply is written, without
+// a thread hand-off; when it fails, nothing was done and the request goes
+// the usual way. While it is held the dispatcher waits.
+func (s *Store) HoldDispatch() bool {
+	if s.cfg.FlushDiskType == SyncFlush || s.closed.Load() || !s.dispatchMu.TryLock() {
+		return false
+	}
+	if s.closed.Load() {
+		s.dispatchMu.Unlock()
+		return false
+	}
+	return true
+}
+
+// ReleaseDispatch ends a successful HoldDispatch: it dispatches every
+// entry written so far and gives ownership back.
+func (s *Store) ReleaseDispatch() {
+	defer s.dispatchMu.Unlock()
+	s.dispatchVisible()
+}
+
 // lazyTick dispatches what appenders left for the tick and keeps the tick
 // armed while entries keep coming; once a tick finds nothing it disarms,
 // and the next append wakes the dispatcher again.

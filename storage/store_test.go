@@ -868,3 +868,41 @@ func TestDispatchNowConcurrent(t *testing.T) {
 	}
 	<-done
 }
+
+// TestHoldDispatch: while an appender holds the dispatch, its entries
+// become readable when it releases, on its goroutine; the dispatcher
+// cannot take the hold meanwhile, nor can a SYNC_FLUSH store give it.
+func TestHoldDispatch(t *testing.T) {
+	s := mustOpen(t, testConfig(vfs.NewMem()))
+	defer s.Close()
+	held := 0
+	for n := range 100 {
+		if !s.HoldDispatch() {
+			continue // the dispatcher was at work
+		}
+		held++
+		if s.DispatchNow() {
+			t.Fatal("DispatchNow dispatched while the dispatch was held")
+		}
+		if _, err := s.Append(context.Background(), []Entry{msg("H", 0, n)}); err != nil {
+			s.ReleaseDispatch()
+			t.Fatal(err)
+		}
+		s.ReleaseDispatch()
+		if max, _ := s.MaxOffset("H", 0); max != int64(n)+1 {
+			t.Fatalf("append %d: max offset %d after ReleaseDispatch, want %d", n, max, n+1)
+		}
+	}
+	if held == 0 {
+		t.Fatal("HoldDispatch never succeeded in 100 tries")
+	}
+
+	cfg := testConfig(vfs.NewMem())
+	cfg.FlushDiskType = SyncFlush
+	ss := mustOpen(t, cfg)
+	defer ss.Close()
+	if ss.HoldDispatch() {
+		ss.ReleaseDispatch()
+		t.Fatal("a SYNC_FLUSH store gave the dispatch hold: an append would wait for the fsync holding it")
+	}
+}

@@ -71,14 +71,19 @@ func (h *Handler) producePartition(ctx context.Context, cfg topics.Config, code 
 		return pr
 	}
 	res := h.appendProduced(ctx, cfg, entry, &hdr, acks) // delay.go: delayed records, else appendBatch
+	h.fillProduced(&pr, cfg, res)
+	return pr
+}
+
+// fillProduced puts an append's result in its partition's response.
+func (h *Handler) fillProduced(pr *kmsg.ProduceResponseTopicPartition, cfg topics.Config, res appendResult) {
 	pr.ErrorCode, pr.BaseOffset = res.code, res.baseOffset
 	if res.code == errNone && cfg.TimestampType == "LogAppendTime" {
 		pr.LogAppendTime = res.appendTime
 	}
-	if min, _, err := h.queueRange(cfg.Name, p.Partition); err == nil {
+	if min, _, err := h.queueRange(cfg.Name, pr.Partition); err == nil {
 		pr.LogStartOffset = min
 	}
-	return pr
 }
 
 // buildEntry validates a partition's records (exactly one magic 2 batch,
@@ -192,6 +197,12 @@ func (h *Handler) appendIdempotent(ctx context.Context, cfg topics.Config, e sto
 	if err := h.producers.loadLocked(ps, cfg.Name, e.QueueID); err != nil {
 		return appendResult{code: codeOf(err), baseOffset: -1}
 	}
+	return h.appendIdempotentLocked(ctx, ps, e, hdr)
+}
+
+// appendIdempotentLocked appends e unless it repeats or breaks the
+// producer's sequence; ps is locked and loaded.
+func (h *Handler) appendIdempotentLocked(ctx context.Context, ps *partState, e storage.Entry, hdr *kafka.BatchHeader) appendResult {
 	dup, code := ps.checkLocked(hdr)
 	if code != errNone {
 		return appendResult{code: code, baseOffset: -1}

@@ -108,6 +108,7 @@ type Handler struct {
 	advert    atomic.Pointer[advertised]
 	apis      map[int16]api             // read-only after New
 	served    []atomic.Int64            // requests served, by API key (Requests)
+	inlined   atomic.Int64              // Produce requests answered on the event loop
 	delay     atomic.Pointer[delayHook] // nil until EnableDelay (delay.go)
 	xcache    *xcache                   // nil: off (xproto_cache.go)
 }

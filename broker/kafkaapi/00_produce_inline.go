@@ -1,0 +1,104 @@
+package kafkaapi
+
+import (
+	"context"
+	"encoding/binary"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/twinmq/twinmq/netio"
+	"github.com/twinmq/twinmq/wire/kafka"
+)
+
+// produceKey is the API key of Produce.
+const produceKey = 0
+
+// OnFrameInline implements netio.InlineHandler: a Produce of one batch to
+// one partition is answered on the event loop when it can finish there
+// without waiting for anything (produceInline). A producer that sends one
+// record per request (a sync send, a low rate) then costs neither a hand-
+// off to a worker goroutine, nor one to the store's dispatcher and back,
+// nor the event-loop wake-up of an asynchronous reply: the reply leaves
+// with the loop's own write. Every other request goes to OnFrame.
+func (h *Handler) OnFrameInline(_ *netio.Conn, frame, dst []byte) ([]byte, bool) {
+	if len(frame) < 4 || int16(binary.BigEndian.Uint16(frame)) != produceKey {
+		return dst, false
+	}
+	hdr, req, err := kafka.ParseRequest(frame)
+	if err != nil || hdr.APIVersion > h.apis[produceKey].max {
+		return dst, false // OnFrame answers or closes
+	}
+	preq := req.(*kmsg.ProduceRequest)
+	resp, ok := h.produceInline(preq)
+	if !ok {
+		return dst, false
+	}
+	h.served[produceKey].Add(1)
+	h.inlined.Add(1)
+	if preq.Acks == 0 {
+		return dst, true
+	}
+	return kafka.AppendResponse(dst, hdr.CorrelationID, resp), true
+}
+
+// produceInline appends a Produce request's one batch and makes it
+// visible at once, or declines (false) having changed nothing. It
+// declines what would make the loop wait or what has more than one
+// outcome to undo: several partitions, a transaction, an error to report
+// (OnFrame reports it), delayed records, SYNC_FLUSH (the reply waits for
+// the fsync), the store's dispatcher at work, and an idempotent producer's
+// partition state that is busy or not yet loaded from the log.
+func (h *Handler) produceInline(req *kmsg.ProduceRequest) (*kmsg.ProduceResponse, bool) {
+	if len(req.Topics) != 1 || len(req.Topics[0].Partitions) != 1 || req.TransactionID != nil ||
+		(req.Acks != 0 && req.Acks != 1 && req.Acks != -1) {
+		return nil, false
+	}
+	t, p := &req.Topics[0], req.Topics[0].Partitions[0]
+	cfg, code := h.lookupTopic(t.Topic, t.TopicID, req.Version >= 13)
+	if _, internal := h.internalTopic(t.Topic); code != errNone || internal || p.Partition < 0 || p.Partition >= cfg.Queues {
+		return nil, false
+	}
+	entry, hdr, code := h.buildEntry(cfg, p.Partition, p.Records)
+	if code != errNone {
+		return nil, false
+	}
+	if hook := h.delay.Load(); hook != nil && mayHaveDelayHeader(entry.Payload, &hdr) {
+		if _, delayed, err := h.placeRecords(&hook.policy, cfg.Name, p.Partition, entry.Payload); err != nil || delayed {
+			return nil, false
+		}
+	}
+	if !h.store.HoldDispatch() {
+		return nil, false
+	}
+	res, ok := func() (appendResult, bool) {
+		defer h.store.ReleaseDispatch() // the batch is visible once it returns
+		if hdr.ProducerID < 0 {
+			return h.appendPlain(context.Background(), entry), true
+		}
+		ps := h.producers.partition(cfg.ID, p.Partition)
+		if !ps.mu.TryLock() {
+			return appendResult{}, false
+		}
+		defer ps.mu.Unlock()
+		if !ps.loaded {
+			return appendResult{}, false
+		}
+		return h.appendIdempotentLocked(context.Background(), ps, entry, &hdr), true
+	}()
+	if !ok {
+		return nil, false
+	}
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	rt := kmsg.NewProduceResponseTopic()
+	rt.Topic, rt.TopicID = t.Topic, t.TopicID
+	pr := kmsg.NewProduceResponseTopicPartition()
+	pr.Partition, pr.BaseOffset, pr.LogAppendTime, pr.LogStartOffset = p.Partition, -1, -1, -1
+	h.fillProduced(&pr, cfg, res)
+	rt.Partitions = append(rt.Partitions, pr)
+	resp.Topics = append(resp.Topics, rt)
+	return resp, true
+}
+
+// ProducesInline is how many Produce requests were answered on the event
+// loop since New (for metrics and tests).
+func (h *Handler) ProducesInline() int64 { return h.inlined.Load() }
