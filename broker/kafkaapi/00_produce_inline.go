@@ -45,9 +45,10 @@ func (h *Handler) OnFrameInline(_ *netio.Conn, frame, dst []byte) ([]byte, bool)
 // visible at once, or declines (false) having changed nothing. It
 // declines what would make the loop wait or what has more than one
 // outcome to undo: several partitions, a transaction, an error to report
-// (OnFrame reports it), delayed records, SYNC_FLUSH (the reply waits for
-// the fsync), the store's dispatcher at work, and an idempotent producer's
-// partition state that is busy or not yet loaded from the log.
+// (OnFrame reports it), delayed records, batches compressed other than
+// with snappy, SYNC_FLUSH (the reply waits for the fsync), the store's
+// dispatcher at work, and an idempotent producer's partition state that
+// is busy or not yet loaded from the log.
 func (h *Handler) produceInline(req *kmsg.ProduceRequest) (*kmsg.ProduceResponse, bool) {
 	if len(req.Topics) != 1 || len(req.Topics[0].Partitions) != 1 || req.TransactionID != nil ||
 		(req.Acks != 0 && req.Acks != 1 && req.Acks != -1) {
@@ -56,6 +57,15 @@ func (h *Handler) produceInline(req *kmsg.ProduceRequest) (*kmsg.ProduceResponse
 	t, p := &req.Topics[0], req.Topics[0].Partitions[0]
 	cfg, code := h.lookupTopic(t.Topic, t.TopicID, req.Version >= 13)
 	if _, internal := h.internalTopic(t.Topic); code != errNone || internal || p.Partition < 0 || p.Partition >= cfg.Queues {
+		return nil, false
+	}
+	// Validation and the delayed-record check read the records, so a
+	// compressed batch is decompressed here, on the loop: only snappy
+	// (franz-go's default), which cannot expand more than ~21x, is
+	// taken; gzip, lz4 and zstd can expand a 64 KiB frame to the 64 MiB
+	// limit, work for a worker.
+	if bh, err := kafka.ParseBatchHeader(p.Records); err != nil ||
+		(bh.Compression() != kafka.CodecNone && bh.Compression() != kafka.CodecSnappy) {
 		return nil, false
 	}
 	entry, hdr, code := h.buildEntry(cfg, p.Partition, p.Records)
