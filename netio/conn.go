@@ -31,6 +31,14 @@ type Handler interface {
 	OnClose(c *Conn, err error)
 }
 
+// Drainer is a Handler that wants to know when Shutdown starts: Shutdown
+// waits for the frames in flight, and a handler that parks requests (a
+// Kafka fetch waiting for data) answers them at once instead. OnDrain is
+// called once, from Shutdown's goroutine; it must not block.
+type Drainer interface {
+	OnDrain()
+}
+
 // Conn is one client connection. Its methods are safe from any goroutine.
 type Conn struct {
 	id     uint64
@@ -79,6 +87,14 @@ func (c *Conn) RemoteAddr() net.Addr { return c.remote }
 
 // LocalAddr is the server's address of this connection.
 func (c *Conn) LocalAddr() net.Addr { return c.local }
+
+// Closed reports whether the connection is closed or closing: its writes
+// fail and its frames in flight may give up early.
+func (c *Conn) Closed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed || c.closing
+}
 
 // SetValue stores per-connection adapter state (a RocketMQ client id, Kafka
 // fetch sessions, ...).

@@ -158,6 +158,9 @@ func (s *Server) Addr() net.Addr {
 // returns ctx's error if ctx ended first; the engine is stopped regardless.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
+	if d, ok := s.h.(Drainer); ok {
+		d.OnDrain()
+	}
 	s.mu.Lock()
 	started := s.started
 	s.mu.Unlock()

@@ -2,13 +2,16 @@ package kafkaapi
 
 import (
 	"context"
+	"maps"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/storage"
 )
 
@@ -40,6 +43,8 @@ type fetchState struct {
 	// written by replyParts without a copy (xproto_fetch.go).
 	markers fetchMarkers
 	data    [][][]byte
+	// cut: the connection closed or the listener drains; do not park.
+	cut bool
 }
 
 // waitPart is a partition to watch: woken when it grows past hwm.
@@ -63,7 +68,7 @@ func (f *fetchState) run() {
 		}
 	}
 	remaining := time.Until(f.deadline)
-	if n >= int(f.req.MinBytes) || errs || remaining <= 0 || len(waits) == 0 {
+	if n >= int(f.req.MinBytes) || errs || remaining <= 0 || len(waits) == 0 || f.cut || f.h.draining.Load() {
 		if len(f.data) > 0 {
 			f.r.replyParts(resp, &f.markers, f.data, release) // releases once written
 			return
@@ -173,30 +178,96 @@ type fetchWait struct {
 	mu      sync.Mutex
 	cancels []func() bool
 	timer   *time.Timer
+	wake    func()
+	// cut says the connection closed or the listener is draining: the
+	// fetch answers with what it has instead of parking again.
+	cut atomic.Bool
 }
 
-// arm parks the fetch until a watched partition grows or the time is up.
+// arm parks the fetch until a watched partition grows or the time is up,
+// or its connection closes or the listener drains (cutParked).
 func (f *fetchState) arm(waits []waitPart, remaining time.Duration) {
 	w := &fetchWait{}
-	wake := func() {
+	w.wake = func() {
 		if w.fired.CompareAndSwap(false, true) {
 			go f.wake(w) // Notify callbacks must not block
 		}
 	}
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.timer = time.AfterFunc(remaining, wake)
+	w.timer = time.AfterFunc(remaining, w.wake)
 	for _, p := range waits {
-		w.cancels = append(w.cancels, f.h.store.Notify(p.topic, p.part, p.hwm, wake))
+		w.cancels = append(w.cancels, f.h.store.Notify(p.topic, p.part, p.hwm, w.wake))
 	}
+	w.mu.Unlock()
+	f.h.park(f, w)
 }
 
 func (f *fetchState) wake(w *fetchWait) {
+	f.h.unpark(f, w)
 	w.mu.Lock()
 	w.timer.Stop()
 	for _, c := range w.cancels {
 		c()
 	}
 	w.mu.Unlock()
+	if w.cut.Load() {
+		f.cut = true
+	}
 	f.run()
+}
+
+// park records a parked fetch, so that its connection's close or the
+// listener's drain answers it at once rather than after MaxWaitMillis:
+// Shutdown waits for every request in flight, and a closed connection's
+// fetch would hold it for nothing (franz-go waits up to 5 s per fetch).
+// Under Serial ordering a connection has at most one fetch parked.
+func (h *Handler) park(f *fetchState, w *fetchWait) {
+	if f.r == nil {
+		return // a benchmark's fetch without a connection
+	}
+	h.parkMu.Lock()
+	h.parked[f.r.conn] = w
+	h.parkMu.Unlock()
+	// A close or drain that came before the fetch was recorded: the
+	// connection is marked closed before OnClose runs, and draining is
+	// set before OnDrain looks.
+	if h.draining.Load() || f.r.conn.Closed() {
+		h.cutParked(f.r.conn)
+	}
+}
+
+// unpark forgets f's parked wait w, if it is still the one recorded.
+func (h *Handler) unpark(f *fetchState, w *fetchWait) {
+	if f.r == nil {
+		return
+	}
+	h.parkMu.Lock()
+	if h.parked[f.r.conn] == w {
+		delete(h.parked, f.r.conn)
+	}
+	h.parkMu.Unlock()
+}
+
+// cutParked answers c's parked fetch now, with what it has.
+func (h *Handler) cutParked(c *netio.Conn) {
+	h.parkMu.Lock()
+	w := h.parked[c]
+	delete(h.parked, c)
+	h.parkMu.Unlock()
+	if w != nil {
+		w.cut.Store(true)
+		w.wake()
+	}
+}
+
+// OnDrain implements netio.Drainer: a listener that shuts down answers
+// every parked fetch at once, and fetches that come later do not park.
+func (h *Handler) OnDrain() {
+	h.draining.Store(true)
+	h.parkMu.Lock()
+	conns := slices.Collect(maps.Keys(h.parked))
+	h.parkMu.Unlock()
+	for _, c := range conns {
+		h.cutParked(c)
+	}
 }

@@ -27,6 +27,7 @@ type testBroker struct {
 	store *storage.Store
 	reg   *topics.Registry
 	h     *kafkaapi.Handler
+	srv   *netio.Server
 }
 
 func testLogger() *slog.Logger {
@@ -95,7 +96,7 @@ func startBrokerWith(t testing.TB, opts brokerOpts) *testBroker {
 		reg.Close()
 		_ = store.Close()
 	})
-	return &testBroker{addr: srv.Addr().String(), store: store, reg: reg, h: h}
+	return &testBroker{addr: srv.Addr().String(), store: store, reg: reg, h: h, srv: srv}
 }
 
 func (b *testBroker) createTopic(t testing.TB, name string, parts int32) topics.Config {

@@ -185,3 +185,47 @@ func TestFetchRecordsNeverNull(t *testing.T) {
 		}
 	}
 }
+
+// parkedFetch sends a fetch of an empty partition that waits up to a
+// minute for one byte, and returns its correlation id.
+func parkedFetch(t *testing.T, rc *rawConn, topic string) (*kmsg.FetchRequest, int32) {
+	req := kmsg.NewPtrFetchRequest()
+	req.Version, req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.ReplicaID = 4, 60_000, 1, 1<<20, -1
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.PartitionMaxBytes = 1 << 20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	b, corr := rc.frame(req)
+	rc.write(b)
+	return req, corr
+}
+
+// TestParkedFetchCutShort: a fetch parked for data is answered at once,
+// empty, when the listener shuts down, and given up when its connection
+// closes; neither holds Shutdown for the fetch's minute of MaxWait.
+func TestParkedFetchCutShort(t *testing.T) {
+	b := startBroker(t)
+	b.createTopic(t, "parked", 1)
+	gone := dial(t, b.addr)
+	parkedFetch(t, gone, "parked")
+	open := dial(t, b.addr)
+	req, corr := parkedFetch(t, open, "parked")
+	// Both are parked once a produce would be needed to answer them:
+	// nothing comes back on either meanwhile.
+	if _, err := open.readFrame(200 * time.Millisecond); err == nil {
+		t.Fatal("the fetch was answered without data")
+	}
+	_ = gone.c.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown with parked fetches: %v", err)
+	}
+	resp := open.readResponse(req, corr).(*kmsg.FetchResponse)
+	if p := resp.Topics[0].Partitions[0]; p.ErrorCode != 0 || len(p.RecordBatches) != 0 || p.HighWatermark != 0 {
+		t.Fatalf("drained fetch: error %d, %d bytes, high watermark %d", p.ErrorCode, len(p.RecordBatches), p.HighWatermark)
+	}
+}

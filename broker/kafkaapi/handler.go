@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -111,6 +112,12 @@ type Handler struct {
 	inlined   atomic.Int64              // Produce requests answered on the event loop
 	delay     atomic.Pointer[delayHook] // nil until EnableDelay (delay.go)
 	xcache    *xcache                   // nil: off (xproto_cache.go)
+
+	// parkMu guards parked, the fetch parked per connection; draining
+	// is set once the listener shuts down (01_fetch.go).
+	parkMu   sync.Mutex
+	parked   map[*netio.Conn]*fetchWait
+	draining atomic.Bool
 }
 
 type advertised struct {
@@ -123,7 +130,8 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry) (*Handler, erro
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, store: store, reg: reg, log: cfg.Logger, apis: apiTable(), sizes: cfg.Sizes}
+	h := &Handler{cfg: cfg, store: store, reg: reg, log: cfg.Logger, apis: apiTable(), sizes: cfg.Sizes,
+		parked: map[*netio.Conn]*fetchWait{}}
 	if h.sizes == nil {
 		h.sizes = topics.NewSizes(store, reg)
 	}
@@ -169,6 +177,7 @@ func (h *Handler) OnOpen(*netio.Conn) {}
 // with the reason, so a client's "killing connection" can be matched to
 // it; the client's own orderly close (nil, EOF) and shutdown are debug.
 func (h *Handler) OnClose(c *netio.Conn, err error) {
+	h.cutParked(c)
 	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, netio.ErrServerClosed) {
 		h.log.Debug("kafkaapi: connection closed", "conn", c.ID(), "remote", c.RemoteAddr(), "err", err)
 		return
