@@ -8,11 +8,12 @@ import (
 	"testing"
 )
 
-// TestWorkersReusedAndStopped: sequential frames run on one reused
-// worker (under Serial, a connection's turns do: one request in flight at
-// a time, as a Kafka producer without pipelining sends), concurrent ones
-// on as many as needed (at most maxIdleWorkers stay), and every idle
-// worker exits once the server is shut down.
+// TestWorkersReusedAndStopped: sequential frames run on reused workers
+// (under Serial, a connection's turns do: one request in flight at a time,
+// as a Kafka producer without pipelining sends), which park when done;
+// concurrent ones run on as many as needed and park too (at most
+// maxIdleWorkers stay), and every idle worker exits once the server is
+// shut down.
 func TestWorkersReusedAndStopped(t *testing.T) {
 	for _, ord := range []Ordering{Concurrent, Serial} {
 		t.Run(fmt.Sprint(ord), func(t *testing.T) {
@@ -38,7 +39,10 @@ func TestWorkersReusedAndStopped(t *testing.T) {
 					t.Fatalf("reply %q, want %q", got, body)
 				}
 				// The worker parks after done, a moment after the reply.
-				waitFor(t, "an idle worker", func() bool { return s.idleWorkers.Load() == 1 })
+				// (Counted idle just before it waits on the channel, it
+				// may miss the next frame, which then starts a second
+				// worker: more than one may end up idle, never none.)
+				waitFor(t, "an idle worker", func() bool { return s.idleWorkers.Load() >= 1 })
 			}
 			// Three frames at once: on one connection under Concurrent,
 			// on three under Serial (one runs at a time per connection).
@@ -50,12 +54,12 @@ func TestWorkersReusedAndStopped(t *testing.T) {
 			for _, c := range ncs {
 				writeFrame(t, c, []byte("wait"))
 			}
-			waitFor(t, "every worker busy", func() bool { return s.idleWorkers.Load() == 0 && s.inflight.Load() == parallel })
+			waitFor(t, "every frame in flight", func() bool { return s.inflight.Load() == parallel })
 			close(release)
 			for _, c := range ncs {
 				mustReadFrame(t, c)
 			}
-			waitFor(t, "idle workers", func() bool { return s.idleWorkers.Load() == parallel })
+			waitFor(t, "idle workers", func() bool { return s.idleWorkers.Load() >= parallel })
 			if err := s.Shutdown(context.Background()); err != nil {
 				t.Fatal(err)
 			}
