@@ -115,6 +115,8 @@ func TestHTTPEndpoints(t *testing.T) {
 	}
 	if v := value(`twinmq_kafka_requests_total{api="Produce"}`); v < 1 {
 		t.Errorf("%v Produce requests counted", v)
+	} else if in := value("twinmq_kafka_produce_inline_total"); in > v {
+		t.Errorf("%v Produce requests answered on the event loop, of %v", in, v)
 	}
 	if v := value("twinmq_store_records_total"); v < 3 {
 		t.Errorf("%v records counted, 3 produced", v)

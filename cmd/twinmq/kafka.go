@@ -86,6 +86,8 @@ func kafkaMetrics(mon *httpapi.Server, srv *netio.Server, h *kafkaapi.Handler) {
 		})
 		return out
 	})
+	mon.Value("twinmq_kafka_produce_inline_total", "Kafka Produce requests answered on the event loop (also counted in twinmq_kafka_requests_total).",
+		httpapi.Counter, func() float64 { return float64(h.ProducesInline()) })
 	cache := func(name, help string, kind httpapi.Kind, pick func(bytes, hits, misses int64) int64) {
 		mon.Value(name, help, kind, func() float64 { return float64(pick(h.XProtoCacheStats())) })
 	}
