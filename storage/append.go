@@ -186,6 +186,9 @@ func (s *Store) groupCommit() {
 // just after this looked is woken by the lazy tick, within
 // lazyDispatchInterval.
 func (s *Store) wakeDispatcherFor(entries []Entry) {
+	if s.held.Load() {
+		return // the holder of the dispatch dispatches at release
+	}
 	// The atomic checks first: waitedOn takes the waiters' lock.
 	if s.nwaiters.Load() != 0 && s.lazyArmed.Load() &&
 		s.log.WrittenOffset()-s.dispatched.Load() < lazyDispatchBytes && !s.waitedOn(entries) {

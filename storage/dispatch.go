@@ -73,14 +73,23 @@ func (s *Store) own(fn func()) {
 // dispatch. Waiters' callbacks may run on the caller's goroutine, so the
 // caller must hold no lock a callback takes.
 func (s *Store) DispatchNow() bool {
-	if s.closed.Load() || s.visibleOffset() <= s.dispatched.Load() || !s.dispatchMu.TryLock() {
+	if s.visibleOffset() <= s.dispatched.Load() || !s.tryOwn() {
 		return false
 	}
 	defer s.dispatchMu.Unlock()
-	if s.closed.Load() {
-		return false // Close has run: the parts are gone
-	}
 	s.dispatchVisible()
+	return true
+}
+
+// tryOwn takes dispatchMu if it is free and the store is open.
+func (s *Store) tryOwn() bool {
+	if s.closed.Load() || !s.dispatchMu.TryLock() {
+		return false
+	}
+	if s.closed.Load() { // Close has run: the parts are gone
+		s.dispatchMu.Unlock()
+		return false
+	}
 	return true
 }
 
@@ -92,22 +101,23 @@ func (s *Store) DispatchNow() bool {
 // A Kafka produce answered on the event loop uses it: when HoldDispatch
 // succeeds, its records are visible before the reply is written, without
 // a thread hand-off; when it fails, nothing was done and the request goes
-// the usual way. While it is held the dispatcher waits.
+// the usual way. While it is held the dispatcher waits, and appends do
+// not wake it (held): the release dispatches them.
 func (s *Store) HoldDispatch() bool {
-	if s.cfg.FlushDiskType == SyncFlush || s.closed.Load() || !s.dispatchMu.TryLock() {
+	if s.cfg.FlushDiskType == SyncFlush || !s.tryOwn() {
 		return false
 	}
-	if s.closed.Load() {
-		s.dispatchMu.Unlock()
-		return false
-	}
+	s.held.Store(true)
 	return true
 }
 
 // ReleaseDispatch ends a successful HoldDispatch: it dispatches every
-// entry written so far and gives ownership back.
+// entry written so far and gives ownership back. held is cleared first:
+// an append that still saw it set wrote its entry before, so this
+// dispatch takes it; a later one wakes the dispatcher as usual.
 func (s *Store) ReleaseDispatch() {
 	defer s.dispatchMu.Unlock()
+	s.held.Store(false)
 	s.dispatchVisible()
 }
 

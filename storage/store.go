@@ -83,6 +83,7 @@ type Store struct {
 	queues   map[queueKey]*consumequeue.Queue
 
 	dispatchMu sync.Mutex          // owns derived data; see above
+	held       atomic.Bool         // an appender holds dispatchMu (HoldDispatch)
 	dispatched atomic.Int64        // every entry below is in the ConsumeQueues
 	units      []consumequeue.Unit // dispatcher scratch
 	touched    map[queueKey]int64  // dispatcher scratch

@@ -869,9 +869,10 @@ func TestDispatchNowConcurrent(t *testing.T) {
 	<-done
 }
 
-// TestHoldDispatch: while an appender holds the dispatch, its entries
-// become readable when it releases, on its goroutine; the dispatcher
-// cannot take the hold meanwhile, nor can a SYNC_FLUSH store give it.
+// TestHoldDispatch: while an appender holds the dispatch, its appends do
+// not wake the dispatcher and its entries become readable when it
+// releases, on its goroutine; DispatchNow cannot take the hold meanwhile,
+// nor can a SYNC_FLUSH store give it.
 func TestHoldDispatch(t *testing.T) {
 	s := mustOpen(t, testConfig(vfs.NewMem()))
 	defer s.Close()
@@ -884,9 +885,14 @@ func TestHoldDispatch(t *testing.T) {
 		if s.DispatchNow() {
 			t.Fatal("DispatchNow dispatched while the dispatch was held")
 		}
+		w0 := s.wakeups.Load()
 		if _, err := s.Append(context.Background(), []Entry{msg("H", 0, n)}); err != nil {
 			s.ReleaseDispatch()
 			t.Fatal(err)
+		}
+		if w := s.wakeups.Load(); w != w0 {
+			s.ReleaseDispatch()
+			t.Fatalf("append %d under the hold woke the dispatcher", n)
 		}
 		s.ReleaseDispatch()
 		if max, _ := s.MaxOffset("H", 0); max != int64(n)+1 {
