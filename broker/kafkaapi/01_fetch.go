@@ -22,7 +22,7 @@ import (
 // partition plus a MaxWaitMs timer; an append or the timer re-runs it.
 // No goroutine waits meanwhile.
 func (h *Handler) fetch(r *request, req *kmsg.FetchRequest) {
-	if req.SessionID != 0 || req.SessionEpoch > 0 {
+	if !fullFetch(req.SessionEpoch) {
 		resp := req.ResponseKind().(*kmsg.FetchResponse)
 		resp.ErrorCode = errFetchSessionIDNotFound
 		r.reply(resp)
@@ -32,6 +32,18 @@ func (h *Handler) fetch(r *request, req *kmsg.FetchRequest) {
 		deadline: time.Now().Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)}
 	f.run()
 }
+
+// fullFetch reports whether a fetch with this session epoch carries its
+// whole partition list, as Kafka's FetchMetadata.isFull: epoch 0
+// (INITIAL_EPOCH) asks to open a session, -1 (FINAL_EPOCH) fetches without
+// one, and either way the SessionID only names a session to close. Kafka
+// answers both as full fetches, with SessionID 0 when it keeps no session
+// (FullFetchContext with a full cache, SessionlessFetchContext), as twinmq
+// always does. Any other epoch is incremental and names a session twinmq
+// never opened: FETCH_SESSION_ID_NOT_FOUND, whatever the id (Kafka's
+// SessionErrorContext, also for id 0). Versions before 7 carry no session
+// fields; kmsg.NewPtrFetchRequest defaults the epoch to -1 there.
+func fullFetch(epoch int32) bool { return epoch == 0 || epoch == -1 }
 
 // fetchState is one fetch request across its waits.
 type fetchState struct {
