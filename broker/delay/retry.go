@@ -9,6 +9,12 @@ const (
 	DLQPrefix   = "%DLQ%"
 	// DefaultMaxReconsumeTimes is SubscriptionGroupConfig.retryMaxTimes.
 	DefaultMaxReconsumeTimes = 16
+	// UseDefaultMaxReconsumeTimes is the maxReconsumeTimes an adapter
+	// passes when the request header has none. Clients mean the same by
+	// -1 (the Java and Go consumers' option value for "the default"; both
+	// send 16 in its place, but a header of -1 must not dead-letter every
+	// message, which Java's broker would do).
+	UseDefaultMaxReconsumeTimes = -1
 	// RetryQueues and DLQQueues are the queue counts of the topics created
 	// on demand (retryQueueNums, DLQ_NUMS_PER_GROUP).
 	RetryQueues = 1
@@ -38,8 +44,9 @@ type SendBack struct {
 	Props Lookup
 	// ReconsumeTimes is the stored message's RECONSUMETIMES.
 	ReconsumeTimes int32
-	// MaxReconsumeTimes is from the request header; <= 0 (absent, or the
-	// Go client's -1) means DefaultMaxReconsumeTimes.
+	// MaxReconsumeTimes is from the request header:
+	// UseDefaultMaxReconsumeTimes when absent or -1. 0 sends the first
+	// failure to the DLQ, as Java's broker honours it.
 	MaxReconsumeTimes int32
 	// DelayLevel is from the request: 0 lets the broker decide
 	// (3 + reconsume times), negative sends straight to the DLQ.
@@ -69,10 +76,7 @@ type Decision struct {
 // requested level, or 3 + reconsume times. RETRY_TOPIC keeps the first
 // topic the message failed in; ORIGIN_MESSAGE_ID keeps the first id.
 func DecideSendBack(r SendBack) Decision {
-	maxTimes := r.MaxReconsumeTimes
-	if maxTimes <= 0 {
-		maxTimes = DefaultMaxReconsumeTimes
-	}
+	maxTimes := maxReconsumeTimes(r.MaxReconsumeTimes)
 	var edits []Edit
 	if _, ok := r.Props(PropRetryTopic); !ok {
 		edits = append(edits, set(PropRetryTopic, r.Topic))
@@ -99,7 +103,7 @@ func DecideSendBack(r SendBack) Decision {
 type RetrySend struct {
 	Topic             string
 	ReconsumeTimes    int32
-	MaxReconsumeTimes int32 // header; <= 0 means DefaultMaxReconsumeTimes
+	MaxReconsumeTimes int32 // header; UseDefaultMaxReconsumeTimes when absent
 }
 
 // DecideRetrySend returns the DLQ topic when a retry send is over the
@@ -111,12 +115,21 @@ func DecideRetrySend(r RetrySend) (dlq string, edits []Edit, ok bool) {
 	if !isRetry {
 		return "", nil, false
 	}
-	maxTimes := r.MaxReconsumeTimes
-	if maxTimes <= 0 {
-		maxTimes = DefaultMaxReconsumeTimes
-	}
+	maxTimes := maxReconsumeTimes(r.MaxReconsumeTimes)
 	if r.ReconsumeTimes <= maxTimes {
 		return "", nil, false
 	}
 	return DLQTopic(group), []Edit{set(PropDelay, "-1")}, true
+}
+
+// maxReconsumeTimes is the limit a header's value sets. Any value but
+// UseDefaultMaxReconsumeTimes is taken as given, as Java's broker takes
+// it (AbstractSendMessageProcessor and SendMessageProcessor read the
+// header's value whenever it is present): 0 dead-letters at the first
+// send-back, and a value below -1 dead-letters every message.
+func maxReconsumeTimes(header int32) int32 {
+	if header == UseDefaultMaxReconsumeTimes {
+		return DefaultMaxReconsumeTimes
+	}
+	return header
 }

@@ -161,20 +161,20 @@ func TestDecideSendBack(t *testing.T) {
 	}{
 		{
 			name:  "first failure, broker decides level",
-			req:   SendBack{Group: "g", Topic: "T", ReconsumeTimes: 0, OffsetMsgID: "OFF1"},
+			req:   SendBack{Group: "g", MaxReconsumeTimes: UseDefaultMaxReconsumeTimes, Topic: "T", ReconsumeTimes: 0, OffsetMsgID: "OFF1"},
 			topic: "%RETRY%g", times: 1,
 			props: map[string]string{"DELAY": "3", PropRetryTopic: "T", PropOriginMessageID: "OFF1"},
 		},
 		{
 			name:    "second failure keeps RETRY_TOPIC and ORIGIN_MESSAGE_ID",
-			req:     SendBack{Group: "g", Topic: "%RETRY%g", ReconsumeTimes: 1, OffsetMsgID: "OFF2"},
+			req:     SendBack{Group: "g", MaxReconsumeTimes: UseDefaultMaxReconsumeTimes, Topic: "%RETRY%g", ReconsumeTimes: 1, OffsetMsgID: "OFF2"},
 			initial: map[string]string{PropRetryTopic: "T", PropOriginMessageID: "OFF1", PropRealTopic: "%RETRY%g"},
 			topic:   "%RETRY%g", times: 2,
 			props: map[string]string{"DELAY": "4", PropRetryTopic: "T", PropOriginMessageID: "OFF1", PropRealTopic: "%RETRY%g"},
 		},
 		{
 			name:  "level from request",
-			req:   SendBack{Group: "g", Topic: "T", ReconsumeTimes: 5, DelayLevel: 1, OffsetMsgID: "O"},
+			req:   SendBack{Group: "g", MaxReconsumeTimes: UseDefaultMaxReconsumeTimes, Topic: "T", ReconsumeTimes: 5, DelayLevel: 1, OffsetMsgID: "O"},
 			topic: "%RETRY%g", times: 6,
 			props: map[string]string{"DELAY": "1", PropRetryTopic: "T", PropOriginMessageID: "O"},
 		},
@@ -193,13 +193,44 @@ func TestDecideSendBack(t *testing.T) {
 		},
 		{
 			name:  "below default max",
-			req:   SendBack{Group: "g", Topic: "T", ReconsumeTimes: 15, OffsetMsgID: "O"},
+			req:   SendBack{Group: "g", MaxReconsumeTimes: UseDefaultMaxReconsumeTimes, Topic: "T", ReconsumeTimes: 15, OffsetMsgID: "O"},
 			topic: "%RETRY%g", times: 16,
 			props: map[string]string{"DELAY": "18", PropRetryTopic: "T", PropOriginMessageID: "O"},
 		},
 		{
+			name:  "max 0 dead-letters the first failure",
+			req:   SendBack{Group: "g", Topic: "T", MaxReconsumeTimes: 0, OffsetMsgID: "O"},
+			topic: "%DLQ%g", dlq: true, times: 1,
+			props: map[string]string{PropRetryTopic: "T", PropOriginMessageID: "O"},
+		},
+		{
+			name:  "max 1 retries once",
+			req:   SendBack{Group: "g", Topic: "T", MaxReconsumeTimes: 1, OffsetMsgID: "O"},
+			topic: "%RETRY%g", times: 1,
+			props: map[string]string{"DELAY": "3", PropRetryTopic: "T", PropOriginMessageID: "O"},
+		},
+		{
+			name:    "max 1 dead-letters the second failure",
+			req:     SendBack{Group: "g", Topic: "%RETRY%g", ReconsumeTimes: 1, MaxReconsumeTimes: 1, OffsetMsgID: "O2"},
+			initial: map[string]string{PropRetryTopic: "T", PropOriginMessageID: "O"},
+			topic:   "%DLQ%g", dlq: true, times: 2,
+			props: map[string]string{PropRetryTopic: "T", PropOriginMessageID: "O"},
+		},
+		{
+			name:  "max 16 retries the sixteenth failure",
+			req:   SendBack{Group: "g", Topic: "T", ReconsumeTimes: 15, MaxReconsumeTimes: 16, OffsetMsgID: "O"},
+			topic: "%RETRY%g", times: 16,
+			props: map[string]string{"DELAY": "18", PropRetryTopic: "T", PropOriginMessageID: "O"},
+		},
+		{
+			name:  "below -1 dead-letters, as Java takes the header as given",
+			req:   SendBack{Group: "g", Topic: "T", MaxReconsumeTimes: -2, OffsetMsgID: "O"},
+			topic: "%DLQ%g", dlq: true, times: 1,
+			props: map[string]string{PropRetryTopic: "T", PropOriginMessageID: "O"},
+		},
+		{
 			name:  "orderly consumer asks for DLQ",
-			req:   SendBack{Group: "g", Topic: "T", DelayLevel: -1, OffsetMsgID: "O"},
+			req:   SendBack{Group: "g", MaxReconsumeTimes: UseDefaultMaxReconsumeTimes, Topic: "T", DelayLevel: -1, OffsetMsgID: "O"},
 			topic: "%DLQ%g", dlq: true, times: 1,
 			props: map[string]string{PropRetryTopic: "T", PropOriginMessageID: "O"},
 		},
@@ -224,9 +255,13 @@ func TestDecideRetrySend(t *testing.T) {
 		{RetrySend{"T", 99, 2}, ""},
 		{RetrySend{"%RETRY%g", 2, 2}, ""},
 		{RetrySend{"%RETRY%g", 3, 2}, "%DLQ%g"},
-		{RetrySend{"%RETRY%g", 16, 0}, ""},
-		{RetrySend{"%RETRY%g", 17, 0}, "%DLQ%g"},
-		{RetrySend{"%RETRY%", 17, 0}, ""},
+		{RetrySend{"%RETRY%g", 16, UseDefaultMaxReconsumeTimes}, ""},
+		{RetrySend{"%RETRY%g", 17, UseDefaultMaxReconsumeTimes}, "%DLQ%g"},
+		{RetrySend{"%RETRY%", 17, UseDefaultMaxReconsumeTimes}, ""},
+		{RetrySend{"%RETRY%g", 0, 0}, ""},
+		{RetrySend{"%RETRY%g", 1, 0}, "%DLQ%g"}, // max 0: the first retry send is over it
+		{RetrySend{"%RETRY%g", 1, 1}, ""},
+		{RetrySend{"%RETRY%g", 2, 1}, "%DLQ%g"},
 	}
 	for _, c := range cases {
 		dlq, edits, ok := DecideRetrySend(c.req)

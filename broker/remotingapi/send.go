@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/twinmq/twinmq/broker/delay"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/storage"
@@ -51,7 +52,7 @@ func parseSendRequest(m map[string]string) (sendRequest, error) {
 		defaultQueues: e.i32("defaultTopicQueueNums", 0), queueID: e.i32("queueId", -1),
 		sysFlag: e.i32("sysFlag", 0), flag: e.i32("flag", 0), bornTimestamp: e.i64("bornTimestamp", 0),
 		properties: e.str("properties"), reconsumeTimes: e.i32("reconsumeTimes", 0),
-		maxReconsumeTimes: e.i32("maxReconsumeTimes", 0), batch: e.boolean("batch"),
+		maxReconsumeTimes: e.i32("maxReconsumeTimes", delay.UseDefaultMaxReconsumeTimes), batch: e.boolean("batch"),
 	}
 	return r, e.err
 }
@@ -218,7 +219,7 @@ func (b *Broker) sendBatchMessage(ctx context.Context, c *netio.Conn, req *remot
 	for i, m := range msgs {
 		one := r
 		one.flag = m.Flag
-		if entries[i], err = b.delayEntry(ctx, b.message(addrPort(c.RemoteAddr()), &one, m.Body, m.RawProperties), 0, 0); err != nil { // sendback.go
+		if entries[i], err = b.delayEntry(ctx, b.message(addrPort(c.RemoteAddr()), &one, m.Body, m.RawProperties), 0, delay.UseDefaultMaxReconsumeTimes); err != nil { // sendback.go
 			return errorResponse(req, err)
 		}
 	}

@@ -139,7 +139,7 @@ func (b *Broker) consumerSendMsgBack(ctx context.Context, _ *netio.Conn, req *re
 	e := ext{m: req.ExtFields}
 	e.require("offset", "group")
 	offset, group := e.i64("offset", -1), e.str("group")
-	level, maxTimes := e.i32("delayLevel", 0), e.i32("maxReconsumeTimes", 0)
+	level, maxTimes := e.i32("delayLevel", 0), e.i32("maxReconsumeTimes", delay.UseDefaultMaxReconsumeTimes)
 	originTopic := e.str("originTopic")
 	if e.err != nil {
 		return errorResponse(req, e.err)
@@ -170,7 +170,7 @@ func (b *Broker) consumerSendMsgBack(ctx context.Context, _ *netio.Conn, req *re
 	m.Topic, m.QueueID, m.ReconsumeTimes, m.StoreHost = d.Topic, 0, d.ReconsumeTimes, b.storeHost
 	m.SysFlag = m.SysFlag&^remoting.SysFlagStoreHostV6 | remoting.HostSysFlags(m.BornHost, b.storeHost)&remoting.SysFlagStoreHostV6
 	m.Properties = remoting.AppendPropertyList(nil, applyEdits(remoting.ParsePropertyList(orig.Properties), d.Edits))
-	entry, err := b.delayEntry(ctx, &m, 0, 0)
+	entry, err := b.delayEntry(ctx, &m, 0, delay.UseDefaultMaxReconsumeTimes)
 	if err == nil {
 		_, err = b.store.Append(ctx, []storage.Entry{entry})
 	}

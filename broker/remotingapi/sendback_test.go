@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,5 +116,119 @@ func TestDelayRetryDLQ(t *testing.T) {
 	}
 	if max, _ := st.MaxOffset("%DLQ%g", 0); max != 1 {
 		t.Fatalf("DLQ has %d messages", max)
+	}
+}
+
+// TestSendBackMaxReconsumeTimes: CONSUMER_SEND_MSG_BACK honours the
+// header's maxReconsumeTimes as Java's broker does (a message goes to the
+// DLQ once its reconsume times reach the maximum): 0 dead-letters the
+// first failure, 1 the second; -1 (what clients mean by "the default")
+// and an absent header mean the group's 16. A %RETRY% send (the
+// clients' fallback) with maxReconsumeTimes 0 goes to the DLQ.
+func TestSendBackMaxReconsumeTimes(t *testing.T) {
+	b, st, addr := startBroker(t)
+	b.EnableDelay(delay.Policy{})
+	sched, err := delay.Start(context.Background(), delay.Config{Store: st, Build: b.DelayBuild, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sched.Close()
+	c, err := nameserver.Dial(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cases := []struct {
+		group string
+		max   string // "" leaves the field out
+		// dlqAt is the send-back that dead-letters: 1 or 2, 0 for neither
+		// of the first two.
+		dlqAt int
+	}{
+		{"g_absent", "", 0},
+		{"g_minus1", "-1", 0},
+		{"g_0", "0", 1},
+		{"g_1", "1", 2},
+		{"g_16", "16", 0},
+	}
+	var groups []string
+	for _, tc := range cases {
+		groups = append(groups, `{"groupName":"`+tc.group+`","consumeType":"CONSUME_PASSIVELY","messageModel":"CLUSTERING",`+
+			`"consumeFromWhere":"CONSUME_FROM_FIRST_OFFSET","subscriptionDataSet":[{"topic":"T","subString":"*"}]}`)
+	}
+	hb := `{"clientID":"c1","producerDataSet":[],"consumerDataSet":[` + strings.Join(groups, ",") + `]}`
+	if r := call(t, c, remoting.HeartBeat, nil, []byte(hb)); r.Code != remoting.Success {
+		t.Fatalf("heartbeat: %d %s", r.Code, r.Remark)
+	}
+	if r := sendProps(t, c, "T", map[string]string{"TAGS": "a"}); r.Code != remoting.Success {
+		t.Fatalf("send: %d %s", r.Code, r.Remark)
+	}
+	m := waitMessage(t, st, "T", 0)
+	back := func(offset int64, group, max string) {
+		t.Helper()
+		ext := map[string]string{"offset": strconv.FormatInt(offset, 10), "group": group, "delayLevel": "1", "originTopic": "T"}
+		if max != "" {
+			ext["maxReconsumeTimes"] = max
+		}
+		if r := call(t, c, remoting.ConsumerSendMsgBack, ext, nil); r.Code != remoting.Success {
+			t.Fatalf("%s: send back: %d %s", group, r.Code, r.Remark)
+		}
+	}
+	// where waits for the send-back's copy and says where it went.
+	where := func(group string, n int64) (dlq bool, msg remoting.MessageExt) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			if max, _ := st.MaxOffset(delay.DLQTopic(group), 0); max > 0 {
+				return true, waitMessage(t, st, delay.DLQTopic(group), 0)
+			}
+			if max, _ := st.MaxOffset(delay.RetryTopic(group), 0); max >= n {
+				return false, waitMessage(t, st, delay.RetryTopic(group), n-1)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("%s: send-back %d stored nowhere", group, n)
+		return false, remoting.MessageExt{}
+	}
+	retries := map[string]remoting.MessageExt{}
+	for _, tc := range cases {
+		back(m.CommitLogOffset, tc.group, tc.max)
+	}
+	for _, tc := range cases {
+		dlq, got := where(tc.group, 1)
+		if dlq != (tc.dlqAt == 1) || got.ReconsumeTimes != 1 {
+			t.Errorf("%s: first send-back: DLQ %v, reconsume times %d; want DLQ %v, 1", tc.group, dlq, got.ReconsumeTimes, tc.dlqAt == 1)
+		}
+		if !dlq {
+			retries[tc.group] = got
+		}
+	}
+	for _, tc := range cases {
+		if r, ok := retries[tc.group]; ok {
+			back(r.CommitLogOffset, tc.group, tc.max)
+		}
+	}
+	for _, tc := range cases {
+		if _, ok := retries[tc.group]; !ok {
+			continue
+		}
+		dlq, got := where(tc.group, 2)
+		if dlq != (tc.dlqAt == 2) || got.ReconsumeTimes != 2 {
+			t.Errorf("%s: second send-back: DLQ %v, reconsume times %d; want DLQ %v, 2", tc.group, dlq, got.ReconsumeTimes, tc.dlqAt == 2)
+		}
+	}
+
+	// The clients' fallback: a send to %RETRY%g with reconsumeTimes 1 and
+	// maxReconsumeTimes 0 is over the maximum (Java: reconsumeTimes > max).
+	r := call(t, c, remoting.SendMessageV2, map[string]string{"a": "pg", "b": "%RETRY%g_fallback", "c": "TBW102", "d": "1",
+		"e": "0", "f": "0", "g": "1", "h": "0", "i": "", "j": "1", "l": "0"}, []byte("body"))
+	if r.Code != remoting.Success {
+		t.Fatalf("retry send: %d %s", r.Code, r.Remark)
+	}
+	if dlq := waitMessage(t, st, "%DLQ%g_fallback", 0); string(dlq.Body) != "body" {
+		t.Fatalf("retry send with max 0: DLQ holds %q", dlq.Body)
+	}
+	if max, _ := st.MaxOffset("%RETRY%g_fallback", 0); max != 0 {
+		t.Fatalf("retry send with max 0: %d messages in the retry topic, want 0", max)
 	}
 }
