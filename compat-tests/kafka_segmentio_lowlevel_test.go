@@ -1,0 +1,602 @@
+package compattests
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol/listoffsets"
+)
+
+// kafka-go's low-level API: kafka.Client (one method per Kafka request,
+// routed by a kafka.Transport) and kafka.Conn (one connection to one
+// broker, optionally bound to one partition). The Writer and Reader built
+// on them are in kafka_segmentio_test.go.
+
+// lowClient is a kafka-go Client with a Transport of its own. The default
+// Transport is shared by the process and refreshes its metadata every 6 s;
+// this one keeps it an hour, so the Client's view of the cluster changes
+// only when it creates topics itself (CreateTopics waits for them to show)
+// and a request for a just-deleted topic is still routed to the broker,
+// whose answer is what the tests check.
+func lowClient(t *testing.T, addr string) *kafkago.Client {
+	tr := &kafkago.Transport{MetadataTTL: time.Hour}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &kafkago.Client{Addr: kafkago.TCP(addr), Timeout: 10 * time.Second, Transport: tr}
+}
+
+func lowCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// lowCreate creates topic with Client.CreateTopics.
+func lowCreate(t *testing.T, cl *kafkago.Client, topic string, partitions int, configs ...kafkago.ConfigEntry) {
+	t.Helper()
+	resp, err := cl.CreateTopics(lowCtx(t), &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{{
+		Topic: topic, NumPartitions: partitions, ReplicationFactor: 1, ConfigEntries: configs}}})
+	if err != nil {
+		t.Fatalf("create %s: %v", topic, err)
+	}
+	if err := resp.Errors[topic]; err != nil {
+		t.Fatalf("create %s: %v", topic, err)
+	}
+}
+
+func lowRecord(r kafkaRecord) kafkago.Record {
+	return kafkago.Record{Time: r.Timestamp, Key: kafkago.NewBytes([]byte(r.Key)), Value: kafkago.NewBytes([]byte(r.Value)),
+		Headers: []kafkago.Header{{Key: "i", Value: []byte(r.Header)}}}
+}
+
+func fromLowRecord(t *testing.T, partition int, r *kafkago.Record) gotRecord {
+	t.Helper()
+	k, err := kafkago.ReadAll(r.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := kafkago.ReadAll(r.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gotRecord{Partition: int32(partition), Offset: r.Offset, Key: string(k), Value: string(v), Timestamp: r.Time}
+	for _, h := range r.Headers {
+		if h.Key == "i" {
+			g.Header = string(h.Value)
+		}
+	}
+	return g
+}
+
+// lowProduce produces want with Client.Produce, each partition's records
+// in two requests, and checks the base offset of each: the records go to
+// empty partitions, so the second request starts where the first ended.
+func lowProduce(t *testing.T, cl *kafkago.Client, topic string, want []kafkaRecord, codec kafkago.Compression) {
+	t.Helper()
+	perPart := map[int32][]kafkago.Record{}
+	for _, r := range want {
+		perPart[r.Partition] = append(perPart[r.Partition], lowRecord(r))
+	}
+	for p, recs := range perPart {
+		half := len(recs) / 2
+		for i, part := range [][]kafkago.Record{recs[:half], recs[half:]} {
+			resp, err := cl.Produce(lowCtx(t), &kafkago.ProduceRequest{Topic: topic, Partition: int(p),
+				RequiredAcks: kafkago.RequireAll, Compression: codec, Records: kafkago.NewRecordReader(part...)})
+			if err != nil {
+				t.Fatalf("produce %s/%d: %v", topic, p, err)
+			}
+			if resp.Error != nil || len(resp.RecordErrors) != 0 {
+				t.Fatalf("produce %s/%d: %v %v", topic, p, resp.Error, resp.RecordErrors)
+			}
+			if wantBase := int64(i * half); resp.BaseOffset != wantBase {
+				t.Fatalf("produce %s/%d: base offset %d, want %d", topic, p, resp.BaseOffset, wantBase)
+			}
+		}
+	}
+}
+
+// lowFetch reads n records of one partition from offset from with
+// Client.Fetch, one request after the other as a consumer loop does.
+func lowFetch(t *testing.T, cl *kafkago.Client, topic string, partition int, from int64, n int) []gotRecord {
+	t.Helper()
+	ctx := lowCtx(t)
+	var got []gotRecord
+	for next := from; len(got) < n; {
+		resp, err := cl.Fetch(ctx, &kafkago.FetchRequest{Topic: topic, Partition: partition, Offset: next,
+			MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatalf("fetch %s/%d@%d after %d of %d records: %v", topic, partition, next, len(got), n, err)
+		}
+		if resp.Error != nil {
+			t.Fatalf("fetch %s/%d@%d: %v", topic, partition, next, resp.Error)
+		}
+		recs := readLowRecords(t, partition, resp.Records)
+		for _, r := range recs {
+			// A batch may start before the offset asked for (kafka-go's
+			// FetchResponse doc): skipping is the program's job.
+			if r.Offset >= next {
+				got = append(got, r)
+				next = r.Offset + 1
+			}
+		}
+	}
+	return got
+}
+
+func readLowRecords(t *testing.T, partition int, rr kafkago.RecordReader) []gotRecord {
+	t.Helper()
+	var got []gotRecord
+	for {
+		r, err := rr.ReadRecord()
+		if errors.Is(err, io.EOF) {
+			return got
+		}
+		if err != nil {
+			t.Fatalf("read records: %v", err)
+		}
+		got = append(got, fromLowRecord(t, partition, r))
+	}
+}
+
+// wantErr reports whether err is want (nil matching nil): kafka-go's
+// errors wrap a kafka.Error code, as errors.Is expects.
+func wantErr(err, want error) bool {
+	if want == nil {
+		return err == nil
+	}
+	return errors.Is(err, want)
+}
+
+func TestKafkaSegmentioLowLevelClient(t *testing.T) {
+	b := startKafka(t, t.TempDir(), "127.0.0.1:0")
+	cl := lowClient(t, b.addr)
+
+	codecs := []struct {
+		name  string
+		codec kafkago.Compression
+	}{{"none", 0}, {"gzip", kafkago.Gzip}, {"snappy", kafkago.Snappy}, {"lz4", kafkago.Lz4}, {"zstd", kafkago.Zstd}}
+	for _, c := range codecs {
+		t.Run("Produce/"+c.name, func(t *testing.T) {
+			topic := kafkaTopicName(t, "low-produce-"+c.name)
+			lowCreate(t, cl, topic, 2)
+			want := wantRecords(200, 2, c.name)
+			lowProduce(t, cl, topic, want, c.codec)
+			// Partition 0 from kafka-go's FirstOffset (a ListOffsets first),
+			// partition 1 from an explicit 0.
+			got := lowFetch(t, cl, topic, 0, kafkago.FirstOffset, 100)
+			got = append(got, lowFetch(t, cl, topic, 1, 0, 100)...)
+			checkRecords(t, want, got, true)
+		})
+	}
+
+	t.Run("Produce/acks=none", func(t *testing.T) {
+		// With acks=0 the broker writes no answer: kafka-go's Transport
+		// must not wait for one, and the next request on the connection
+		// must still get its own answer.
+		topic := kafkaTopicName(t, "low-acks0")
+		lowCreate(t, cl, topic, 1)
+		want := wantRecords(20, 1, "acks0")
+		for _, r := range want {
+			resp, err := cl.Produce(lowCtx(t), &kafkago.ProduceRequest{Topic: topic, RequiredAcks: kafkago.RequireNone,
+				Records: kafkago.NewRecordReader(lowRecord(r))})
+			if err != nil || resp != nil {
+				t.Fatalf("produce with acks=0: %v %v", resp, err)
+			}
+		}
+		checkRecords(t, want, lowFetch(t, cl, topic, 0, 0, len(want)), true)
+	})
+
+	t.Run("Fetch", func(t *testing.T) { testLowFetch(t, cl) })
+	t.Run("ListOffsets", func(t *testing.T) { testLowListOffsets(t, cl) })
+	t.Run("Metadata", func(t *testing.T) { testLowMetadata(t, cl, b.addr) })
+	t.Run("CreateTopics", func(t *testing.T) { testLowCreateTopics(t, cl) })
+	t.Run("DeleteTopics", func(t *testing.T) { testLowDeleteTopics(t, cl) })
+	t.Run("CreatePartitions", func(t *testing.T) { testLowCreatePartitions(t, cl, b.addr) })
+	t.Run("Configs", func(t *testing.T) { testLowConfigs(t, cl) })
+}
+
+// testLowFetch checks single Fetch answers: where they start, the
+// partition's watermarks, and OFFSET_OUT_OF_RANGE outside [0, end].
+func testLowFetch(t *testing.T, cl *kafkago.Client) {
+	topic := kafkaTopicName(t, "low-fetch")
+	lowCreate(t, cl, topic, 1)
+	want := wantRecords(10, 1, "fetch")
+	recs := make([]kafkago.Record, len(want))
+	for i, r := range want {
+		recs[i] = lowRecord(r)
+	}
+	if _, err := cl.Produce(lowCtx(t), &kafkago.ProduceRequest{Topic: topic, RequiredAcks: kafkago.RequireAll,
+		Records: kafkago.NewRecordReader(recs...)}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name      string
+		offset    int64
+		wantErr   error
+		wantFirst int // index in want of the first record, -1 for none
+	}{
+		{"start", 0, nil, 0},
+		{"middle", 4, nil, 4},
+		{"FirstOffset", kafkago.FirstOffset, nil, 0},
+		{"LastOffset", kafkago.LastOffset, nil, -1},
+		{"end", 10, nil, -1},
+		{"past end", 11, kafkago.OffsetOutOfRange, -1},
+		{"far past end", 1 << 40, kafkago.OffsetOutOfRange, -1},
+		{"negative", -5, kafkago.OffsetOutOfRange, -1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp, err := cl.Fetch(lowCtx(t), &kafkago.FetchRequest{Topic: topic, Offset: c.offset,
+				MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 100 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !wantErr(resp.Error, c.wantErr) {
+				t.Fatalf("error %v, want %v", resp.Error, c.wantErr)
+			}
+			if c.wantErr != nil {
+				return
+			}
+			if resp.HighWatermark != 10 || resp.LogStartOffset != 0 || resp.LastStableOffset != 10 {
+				t.Fatalf("high watermark %d, log start %d, last stable %d; want 10, 0, 10",
+					resp.HighWatermark, resp.LogStartOffset, resp.LastStableOffset)
+			}
+			var got []gotRecord
+			for _, r := range readLowRecords(t, 0, resp.Records) {
+				if r.Offset >= int64(c.wantFirst) {
+					got = append(got, r)
+				}
+			}
+			if c.wantFirst < 0 {
+				if len(got) != 0 {
+					t.Fatalf("got %d records at the end of the partition", len(got))
+				}
+				return
+			}
+			if len(got) == 0 || got[0].Offset != int64(c.wantFirst) {
+				t.Fatalf("first record %+v, want offset %d", got, c.wantFirst)
+			}
+			checkRecords(t, want[c.wantFirst:], got, true)
+		})
+	}
+}
+
+// testLowListOffsets checks the first and last offsets and offsets by
+// time, as Client.ListOffsets shows them. kafka-go sends one request per
+// partition and timestamp (Kafka refuses a partition twice in one request)
+// and files each answer under the timestamp it asked for, so the record
+// timestamps Kafka answers with do not reach the program.
+func testLowListOffsets(t *testing.T, cl *kafkago.Client) {
+	topic := kafkaTopicName(t, "low-offsets")
+	lowCreate(t, cl, topic, 1)
+	want := wantRecords(100, 1, "offsets")
+	lowProduce(t, cl, topic, want, 0)
+	base, last := want[0].Timestamp, want[len(want)-1].Timestamp
+	ms := time.Millisecond
+
+	// A time finds the first record at or after it, and -1 when every
+	// record is older (Kafka's UnifiedLog.fetchOffsetByTimestamp).
+	cases := []struct {
+		name   string
+		req    kafkago.OffsetRequest
+		first  int64 // want PartitionOffsets.FirstOffset
+		last   int64 // and LastOffset: -1 unless asked
+		offset int64 // and the one key of Offsets, if not -2
+	}{
+		{"first", kafkago.FirstOffsetOf(0), 0, -1, -2},
+		{"last", kafkago.LastOffsetOf(0), -1, 100, -2},
+		{"before first", kafkago.TimeOffsetOf(0, base.Add(-time.Hour)), -1, -1, 0},
+		{"at first", kafkago.TimeOffsetOf(0, base), -1, -1, 0},
+		{"middle", kafkago.TimeOffsetOf(0, base.Add(50*ms)), -1, -1, 50},
+		{"at last", kafkago.TimeOffsetOf(0, last), -1, -1, 99},
+		{"after last", kafkago.TimeOffsetOf(0, last.Add(ms)), -1, -1, -1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp, err := cl.ListOffsets(lowCtx(t), &kafkago.ListOffsetsRequest{
+				Topics: map[string][]kafkago.OffsetRequest{topic: {c.req}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps := resp.Topics[topic]
+			if len(ps) != 1 || ps[0].Error != nil || ps[0].FirstOffset != c.first || ps[0].LastOffset != c.last {
+				t.Fatalf("got %+v; want first %d, last %d", ps, c.first, c.last)
+			}
+			if _, ok := ps[0].Offsets[c.offset]; c.offset != -2 && (len(ps[0].Offsets) != 1 || !ok) {
+				t.Fatalf("offsets by time %v, want offset %d", ps[0].Offsets, c.offset)
+			}
+		})
+	}
+
+	t.Run("all at once", func(t *testing.T) {
+		resp, err := cl.ListOffsets(lowCtx(t), &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{
+			topic: {kafkago.FirstOffsetOf(0), kafkago.LastOffsetOf(0), kafkago.TimeOffsetOf(0, want[50].Timestamp)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps := resp.Topics[topic]
+		if len(ps) != 1 || ps[0].Error != nil || ps[0].FirstOffset != 0 || ps[0].LastOffset != 100 ||
+			len(ps[0].Offsets) != 1 || !ps[0].Offsets[50].Equal(want[50].Timestamp) {
+			t.Fatalf("got %+v; want first 0, last 100, offsets {50: %v}", ps, want[50].Timestamp)
+		}
+	})
+
+	t.Run("unknown partition", func(t *testing.T) {
+		// The Transport routes by its metadata, which has no partition 5:
+		// ask the broker for it directly.
+		m, err := cl.Transport.RoundTrip(lowCtx(t), cl.Addr, &listoffsets.Request{ReplicaID: -1,
+			Topics: []listoffsets.RequestTopic{{Topic: topic,
+				Partitions: []listoffsets.RequestPartition{{Partition: 5, CurrentLeaderEpoch: -1, Timestamp: -1}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp := m.(*listoffsets.Response)
+		if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 ||
+			resp.Topics[0].Partitions[0].ErrorCode != int16(kafkago.UnknownTopicOrPartition) {
+			t.Fatalf("answer %+v, want %v", resp, kafkago.UnknownTopicOrPartition)
+		}
+	})
+}
+
+// testLowMetadata checks what Client.Metadata shows: one broker, which is
+// the controller and leads every partition. kafka-go answers it from the
+// Transport's cache, which CreateTopics refreshed.
+func testLowMetadata(t *testing.T, cl *kafkago.Client, addr string) {
+	topic := kafkaTopicName(t, "low-meta")
+	lowCreate(t, cl, topic, 3)
+	host, portStr, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portStr)
+	resp, err := cl.Metadata(lowCtx(t), &kafkago.MetadataRequest{Topics: []string{topic, "no-such-topic"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Brokers) != 1 || resp.Brokers[0].Host != host || resp.Brokers[0].Port != port {
+		t.Fatalf("brokers %+v, want one at %s", resp.Brokers, addr)
+	}
+	broker := resp.Brokers[0]
+	if resp.Controller != broker || resp.ClusterID == "" {
+		t.Fatalf("controller %+v, cluster id %q; want %+v and an id", resp.Controller, resp.ClusterID, broker)
+	}
+	if len(resp.Topics) != 2 {
+		t.Fatalf("topics %+v", resp.Topics)
+	}
+	got := resp.Topics[0]
+	if got.Name != topic || got.Error != nil || got.Internal || len(got.Partitions) != 3 {
+		t.Fatalf("topic %+v", got)
+	}
+	for i, p := range got.Partitions {
+		if p.ID != i || p.Leader != broker || len(p.Replicas) != 1 || p.Replicas[0] != broker ||
+			len(p.Isr) != 1 || p.Isr[0] != broker || p.Error != nil {
+			t.Fatalf("partition %d: %+v", i, p)
+		}
+	}
+	if miss := resp.Topics[1]; !errors.Is(miss.Error, kafkago.UnknownTopicOrPartition) || len(miss.Partitions) != 0 {
+		t.Fatalf("unknown topic: %+v", miss)
+	}
+
+	all, err := cl.Metadata(lowCtx(t), &kafkago.MetadataRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, tp := range all.Topics {
+		found = found || tp.Name == topic
+	}
+	if !found {
+		t.Fatalf("all topics: %s missing from %+v", topic, all.Topics)
+	}
+}
+
+// testLowCreateTopics checks CreateTopics' error codes, each as Kafka's
+// controller gives it (ReplicationControlManager.createTopic and
+// AdminUtils.validateTopicCreate).
+func testLowCreateTopics(t *testing.T, cl *kafkago.Client) {
+	existing := kafkaTopicName(t, "low-exists")
+	lowCreate(t, cl, existing, 1)
+	fresh := func(s string) string { return kafkaTopicName(t, "low-create-"+s) }
+	cases := []struct {
+		name    string
+		topic   kafkago.TopicConfig
+		wantErr error
+	}{
+		{"new", kafkago.TopicConfig{Topic: fresh("new"), NumPartitions: 3, ReplicationFactor: 1}, nil},
+		// -1 asks for the broker's defaults (CreateTopics v4+, KIP-464).
+		{"defaults", kafkago.TopicConfig{Topic: fresh("defaults"), NumPartitions: -1, ReplicationFactor: -1}, nil},
+		{"exists", kafkago.TopicConfig{Topic: existing, NumPartitions: 1, ReplicationFactor: 1}, kafkago.TopicAlreadyExists},
+		{"bad name", kafkago.TopicConfig{Topic: "bad/name", NumPartitions: 1, ReplicationFactor: 1}, kafkago.InvalidTopic},
+		{"zero partitions", kafkago.TopicConfig{Topic: fresh("p0"), NumPartitions: 0, ReplicationFactor: 1},
+			kafkago.InvalidPartitionNumber},
+		{"zero replicas", kafkago.TopicConfig{Topic: fresh("r0"), NumPartitions: 1, ReplicationFactor: 0},
+			kafkago.InvalidReplicationFactor},
+		{"more replicas than brokers", kafkago.TopicConfig{Topic: fresh("r3"), NumPartitions: 1, ReplicationFactor: 3},
+			kafkago.InvalidReplicationFactor},
+		// Kafka refuses a name it does not know, so that a typo is not
+		// taken silently: INVALID_CONFIG, "Unknown topic config name: ..."
+		// (LogConfig.validateNames).
+		{"unknown config", kafkago.TopicConfig{Topic: fresh("cfg"), NumPartitions: 1, ReplicationFactor: 1,
+			ConfigEntries: []kafkago.ConfigEntry{{ConfigName: "no.such.config", ConfigValue: "1"}}},
+			kafkago.InvalidConfiguration},
+		// A name Kafka has, twinmq stores even if it does not act on it.
+		{"Kafka config twinmq keeps", kafkago.TopicConfig{Topic: fresh("seg"), NumPartitions: 1, ReplicationFactor: 1,
+			ConfigEntries: []kafkago.ConfigEntry{{ConfigName: "segment.bytes", ConfigValue: "1048576"}}}, nil},
+		{"bad config value", kafkago.TopicConfig{Topic: fresh("val"), NumPartitions: 1, ReplicationFactor: 1,
+			ConfigEntries: []kafkago.ConfigEntry{{ConfigName: "retention.ms", ConfigValue: "soon"}}},
+			kafkago.InvalidConfiguration},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp, err := cl.CreateTopics(lowCtx(t), &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{c.topic}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := resp.Errors[c.topic.Topic]; !wantErr(got, c.wantErr) {
+				t.Fatalf("create %s: %v, want %v", c.topic.Topic, got, c.wantErr)
+			}
+			if c.wantErr != nil {
+				return
+			}
+			md, err := cl.Metadata(lowCtx(t), &kafkago.MetadataRequest{Topics: []string{c.topic.Topic}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := len(md.Topics[0].Partitions)
+			if md.Topics[0].Error != nil || (c.topic.NumPartitions > 0 && n != c.topic.NumPartitions) || n == 0 {
+				t.Fatalf("created topic: %+v", md.Topics[0])
+			}
+		})
+	}
+
+	t.Run("validate only", func(t *testing.T) {
+		// kafka-go then waits for the topic to show in its metadata, which
+		// it never does, until the context ends: a short one.
+		topic := fresh("validate")
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		resp, err := cl.CreateTopics(ctx, &kafkago.CreateTopicsRequest{ValidateOnly: true,
+			Topics: []kafkago.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}}})
+		if err != nil || resp.Errors[topic] != nil {
+			t.Fatalf("validate only: %v %v", err, resp)
+		}
+		// Not created: creating it now succeeds.
+		lowCreate(t, cl, topic, 1)
+	})
+}
+
+// testLowDeleteTopics deletes a topic with records: the broker then
+// answers UNKNOWN_TOPIC_OR_PARTITION for it, and a topic created again
+// under the name starts empty.
+func testLowDeleteTopics(t *testing.T, cl *kafkago.Client) {
+	topic := kafkaTopicName(t, "low-delete")
+	lowCreate(t, cl, topic, 1)
+	lowProduce(t, cl, topic, wantRecords(10, 1, "delete"), 0)
+	resp, err := cl.DeleteTopics(lowCtx(t), &kafkago.DeleteTopicsRequest{Topics: []string{topic, "no-such-topic"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.Errors[topic]; got != nil {
+		t.Fatalf("delete %s: %v", topic, got)
+	}
+	if got := resp.Errors["no-such-topic"]; !errors.Is(got, kafkago.UnknownTopicOrPartition) {
+		t.Fatalf("delete an unknown topic: %v, want %v", got, kafkago.UnknownTopicOrPartition)
+	}
+	// The Transport's cached metadata still routes the topic to the
+	// broker. Kafka's brokers learn of a deletion after the controller
+	// answers: poll, as a program would.
+	groupWaitFor(t, "UNKNOWN_TOPIC_OR_PARTITION for a deleted topic", 10*time.Second, func() bool {
+		lo, err := cl.ListOffsets(lowCtx(t), &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{
+			topic: {kafkago.LastOffsetOf(0)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps := lo.Topics[topic]
+		if len(ps) == 1 && errors.Is(ps[0].Error, kafkago.UnknownTopicOrPartition) {
+			return true
+		}
+		t.Logf("list offsets of the deleted topic: %+v", ps)
+		return false
+	})
+	lowCreate(t, cl, topic, 1)
+	resp2, err := cl.Fetch(lowCtx(t), &kafkago.FetchRequest{Topic: topic, Offset: 0, MinBytes: 1, MaxBytes: 1 << 20,
+		MaxWait: 100 * time.Millisecond})
+	if err != nil || resp2.Error != nil {
+		t.Fatalf("fetch the topic created again: %v %v", err, resp2.Error)
+	}
+	if got := readLowRecords(t, 0, resp2.Records); len(got) != 0 || resp2.HighWatermark != 0 {
+		t.Fatalf("topic created again: %d records, high watermark %d; want empty", len(got), resp2.HighWatermark)
+	}
+}
+
+// testLowCreatePartitions grows a topic, and checks Kafka's refusal to
+// shrink one and its answer for an unknown topic.
+func testLowCreatePartitions(t *testing.T, cl *kafkago.Client, addr string) {
+	topic := kafkaTopicName(t, "low-parts")
+	lowCreate(t, cl, topic, 1)
+	cases := []struct {
+		name    string
+		topic   string
+		count   int32
+		wantErr error
+	}{
+		{"grow", topic, 3, nil},
+		{"shrink", topic, 2, kafkago.InvalidPartitionNumber},
+		{"same", topic, 3, kafkago.InvalidPartitionNumber},
+		{"unknown topic", "no-such-topic", 2, kafkago.UnknownTopicOrPartition},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp, err := cl.CreatePartitions(lowCtx(t), &kafkago.CreatePartitionsRequest{
+				Topics: []kafkago.TopicPartitionsConfig{{Name: c.topic, Count: c.count}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := resp.Errors[c.topic]; !wantErr(got, c.wantErr) {
+				t.Fatalf("%v, want %v", got, c.wantErr)
+			}
+		})
+	}
+	// A new Client: this one's cached metadata does not know the growth.
+	md, err := lowClient(t, addr).Metadata(lowCtx(t), &kafkago.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(md.Topics[0].Partitions); n != 3 {
+		t.Fatalf("after growing to 3: %d partitions", n)
+	}
+}
+
+// testLowConfigs sets a topic config at creation, reads it back with
+// DescribeConfigs, changes and resets it with IncrementalAlterConfigs.
+func testLowConfigs(t *testing.T, cl *kafkago.Client) {
+	topic := kafkaTopicName(t, "low-configs")
+	lowCreate(t, cl, topic, 1, kafkago.ConfigEntry{ConfigName: "retention.ms", ConfigValue: "3600000"})
+	describe := func(name string) (kafkago.DescribeConfigResponseConfigEntry, error) {
+		t.Helper()
+		resp, err := cl.DescribeConfigs(lowCtx(t), &kafkago.DescribeConfigsRequest{Resources: []kafkago.DescribeConfigRequestResource{{
+			ResourceType: kafkago.ResourceTypeTopic, ResourceName: name, ConfigNames: []string{"retention.ms", "cleanup.policy"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Resources) != 1 {
+			t.Fatalf("resources %+v", resp.Resources)
+		}
+		r := resp.Resources[0]
+		for _, e := range r.ConfigEntries {
+			if e.ConfigName == "retention.ms" {
+				return e, r.Error
+			}
+		}
+		return kafkago.DescribeConfigResponseConfigEntry{}, r.Error
+	}
+	// ConfigSource 1 is DYNAMIC_TOPIC_CONFIG, 5 DEFAULT_CONFIG
+	// (DescribeConfigs v1+, KIP-226; kafka-go negotiates v3, where
+	// IsDefault is gone and stays false).
+	if e, err := describe(topic); err != nil || e.ConfigValue != "3600000" || e.ConfigSource != 1 {
+		t.Fatalf("retention.ms set at creation: %+v %v", e, err)
+	}
+	alter := func(op kafkago.ConfigOperation, value string) {
+		t.Helper()
+		resp, err := cl.IncrementalAlterConfigs(lowCtx(t), &kafkago.IncrementalAlterConfigsRequest{
+			Resources: []kafkago.IncrementalAlterConfigsRequestResource{{ResourceType: kafkago.ResourceTypeTopic,
+				ResourceName: topic, Configs: []kafkago.IncrementalAlterConfigsRequestConfig{{
+					Name: "retention.ms", Value: value, ConfigOperation: op}}}}})
+		if err != nil || len(resp.Resources) != 1 || resp.Resources[0].Error != nil {
+			t.Fatalf("alter: %v %+v", err, resp)
+		}
+	}
+	alter(kafkago.ConfigOperationSet, "7200000")
+	if e, err := describe(topic); err != nil || e.ConfigValue != "7200000" || e.ConfigSource != 1 {
+		t.Fatalf("retention.ms after SET: %+v %v", e, err)
+	}
+	alter(kafkago.ConfigOperationDelete, "")
+	if e, err := describe(topic); err != nil || e.ConfigSource != 5 || e.ConfigValue == "7200000" {
+		t.Fatalf("retention.ms after DELETE: %+v %v", e, err)
+	}
+	if _, err := describe("no-such-topic"); !errors.Is(err, kafkago.UnknownTopicOrPartition) {
+		t.Fatalf("describe an unknown topic: %v, want %v", err, kafkago.UnknownTopicOrPartition)
+	}
+}
