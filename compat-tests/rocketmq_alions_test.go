@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -37,17 +36,7 @@ type aliOnsEvent struct {
 // its push consumer subscribed to one tag receives exactly those messages
 // with every field, and commits its offsets on the broker.
 func TestRocketMQAliOns(t *testing.T) {
-	dir, err := filepath.Abs("node")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "ali-ons")); err != nil {
-		t.Skip("ali-ons is not installed: run `npm ci` in compat-tests/node (.ci/run does)")
-	}
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not installed")
-	}
+	nodeBin, dir := nodeClients(t)
 	c := startRocketMQ(t, t.TempDir())
 	const topic, n = "OnsTopic", 10
 	// ali-ons throws on TOPIC_NOT_EXIST instead of falling back to TBW102

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -27,25 +26,6 @@ type nodeEvent struct {
 	Partition int32             `json:"partition"`
 	Offset    int64             `json:"offset"`
 	MsgID     string            `json:"msgId"`
-}
-
-// nodeClients locates compat-tests/node with kafkajs and ali-ons
-// installed, or skips: .ci/run installs them with npm ci.
-func nodeClients(t *testing.T) (nodeBin, dir string) {
-	t.Helper()
-	dir, err := filepath.Abs("node")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range []string{"kafkajs", "ali-ons"} {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules", m)); err != nil {
-			t.Skipf("%s is not installed: run `npm ci` in compat-tests/node (.ci/run does)", m)
-		}
-	}
-	if nodeBin, err = exec.LookPath("node"); err != nil {
-		t.Skip("node is not installed")
-	}
-	return nodeBin, dir
 }
 
 // runNode runs one role of node/xproto.js to its end and returns what it
