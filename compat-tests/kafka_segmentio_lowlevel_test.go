@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -598,5 +600,282 @@ func testLowConfigs(t *testing.T, cl *kafkago.Client) {
 	}
 	if _, err := describe("no-such-topic"); !errors.Is(err, kafkago.UnknownTopicOrPartition) {
 		t.Fatalf("describe an unknown topic: %v, want %v", err, kafkago.UnknownTopicOrPartition)
+	}
+}
+
+// TestKafkaSegmentioLowLevelGroups commits and fetches offsets with
+// kafka.Client, first as a standalone consumer (no membership, generation
+// -1) and then as the one member of a group it joins and syncs by hand, as
+// a program with its own assignment does.
+func TestKafkaSegmentioLowLevelGroups(t *testing.T) {
+	b := startGroupBroker(t, t.TempDir(), nil)
+	cl := lowClient(t, b.addr)
+	topic := kafkaTopicName(t, "low-group")
+	lowCreate(t, cl, topic, 3)
+	t.Run("standalone", func(t *testing.T) { testLowStandalone(t, cl, topic) })
+	t.Run("member", func(t *testing.T) { testLowMember(t, cl, topic) })
+}
+
+// lowCommit commits offsets {partition: offset} and returns the error of
+// each partition, nil for none.
+func lowCommit(t *testing.T, cl *kafkago.Client, req kafkago.OffsetCommitRequest, topic string, offs map[int]int64) error {
+	t.Helper()
+	req.Topics = map[string][]kafkago.OffsetCommit{}
+	for p, o := range offs {
+		req.Topics[topic] = append(req.Topics[topic], kafkago.OffsetCommit{Partition: p, Offset: o, Metadata: "m" + strconv.Itoa(p)})
+	}
+	resp, err := cl.OffsetCommit(lowCtx(t), &req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := resp.Topics[topic]
+	if len(ps) != len(offs) {
+		t.Fatalf("commit: %d partitions answered, want %d", len(ps), len(offs))
+	}
+	for _, p := range ps {
+		if p.Error != nil {
+			return p.Error
+		}
+	}
+	return nil
+}
+
+// lowCommitted returns the committed offsets of partitions 0-2 ("" for
+// none), each as "offset/metadata".
+func lowCommitted(t *testing.T, cl *kafkago.Client, group, topic string) map[int]string {
+	t.Helper()
+	resp, err := cl.OffsetFetch(lowCtx(t), &kafkago.OffsetFetchRequest{GroupID: group,
+		Topics: map[string][]int{topic: {0, 1, 2}}})
+	if err != nil || resp.Error != nil {
+		t.Fatalf("offset fetch: %v %v", err, resp.Error)
+	}
+	got := map[int]string{}
+	for _, p := range resp.Topics[topic] {
+		if p.Error != nil {
+			t.Fatalf("offset fetch of partition %d: %v", p.Partition, p.Error)
+		}
+		if p.CommittedOffset >= 0 {
+			got[p.Partition] = strconv.FormatInt(p.CommittedOffset, 10) + "/" + p.Metadata
+		} else if p.CommittedOffset != -1 || p.Metadata != "" {
+			t.Fatalf("partition %d without a commit: %d/%q, want -1 and no metadata", p.Partition, p.CommittedOffset, p.Metadata)
+		}
+	}
+	return got
+}
+
+func lowGroupState(t *testing.T, cl *kafkago.Client, group string) kafkago.DescribeGroupsResponseGroup {
+	t.Helper()
+	resp, err := cl.DescribeGroups(lowCtx(t), &kafkago.DescribeGroupsRequest{GroupIDs: []string{group}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Groups) != 1 || resp.Groups[0].Error != nil {
+		t.Fatalf("describe %s: %+v", group, resp.Groups)
+	}
+	return resp.Groups[0]
+}
+
+// lowListed returns the protocol type ListGroups shows for group, and
+// whether it lists it.
+func lowListed(t *testing.T, cl *kafkago.Client, group string) (string, bool) {
+	t.Helper()
+	resp, err := cl.ListGroups(lowCtx(t), &kafkago.ListGroupsRequest{})
+	if err != nil || resp.Error != nil {
+		t.Fatalf("list groups: %v %v", err, resp.Error)
+	}
+	for _, g := range resp.Groups {
+		if g.GroupID == group {
+			return g.ProtocolType, true
+		}
+	}
+	return "", false
+}
+
+func lowDeleteGroup(t *testing.T, cl *kafkago.Client, group string) error {
+	t.Helper()
+	resp, err := cl.DeleteGroups(lowCtx(t), &kafkago.DeleteGroupsRequest{GroupIDs: []string{group}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Errors[group]
+}
+
+// testLowStandalone commits with generation -1 and no member, which Kafka
+// takes from a consumer that assigns itself partitions: the group exists
+// only for its offsets, Empty and of no protocol type.
+func testLowStandalone(t *testing.T, cl *kafkago.Client, topic string) {
+	group := kafkaTopicName(t, "standalone")
+	// kafka-go's OffsetCommitRequest defaults to generation 0, which a
+	// group that does not exist refuses: only generation -1 creates one,
+	// and OffsetCommit before v9 (kafka-go sends v7) answers
+	// ILLEGAL_GENERATION (Kafka's OffsetMetadataManager.validateOffsetCommit).
+	if err := lowCommit(t, cl, kafkago.OffsetCommitRequest{GroupID: group}, topic, map[int]int64{0: 1}); !errors.Is(err, kafkago.IllegalGeneration) {
+		t.Fatalf("commit with generation 0 to a new group: %v, want %v", err, kafkago.IllegalGeneration)
+	}
+	if got := lowCommitted(t, cl, group, topic); len(got) != 0 {
+		t.Fatalf("refused commit stored: %v", got)
+	}
+	req := kafkago.OffsetCommitRequest{GroupID: group, GenerationID: -1}
+	if err := lowCommit(t, cl, req, topic, map[int]int64{0: 10, 1: 20}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := lowCommitted(t, cl, group, topic), map[int]string{0: "10/m0", 1: "20/m1"}; !maps.Equal(got, want) {
+		t.Fatalf("committed %v, want %v", got, want)
+	}
+	// A later commit replaces the earlier one, partition by partition.
+	if err := lowCommit(t, cl, req, topic, map[int]int64{1: 25}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := lowCommitted(t, cl, group, topic), map[int]string{0: "10/m0", 1: "25/m1"}; !maps.Equal(got, want) {
+		t.Fatalf("committed %v, want %v", got, want)
+	}
+
+	// All the group's topics at once: a nil topic list (OffsetFetch v2+)
+	// answers the partitions with commits.
+	all, err := cl.OffsetFetch(lowCtx(t), &kafkago.OffsetFetchRequest{GroupID: group})
+	if err != nil || all.Error != nil {
+		t.Fatalf("offset fetch of all topics: %v %v", err, all.Error)
+	}
+	if ps := all.Topics[topic]; len(all.Topics) != 1 || len(ps) != 2 {
+		t.Fatalf("offset fetch of all topics: %+v", all.Topics)
+	}
+
+	if typ, ok := lowListed(t, cl, group); !ok || typ != "" {
+		t.Fatalf("list groups: listed %v with protocol type %q, want listed with none", ok, typ)
+	}
+	if g := lowGroupState(t, cl, group); g.GroupState != "Empty" || len(g.Members) != 0 {
+		t.Fatalf("describe: %+v, want Empty without members", g)
+	}
+	if err := lowDeleteGroup(t, cl, group); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if got := lowCommitted(t, cl, group, topic); len(got) != 0 {
+		t.Fatalf("deleted group's offsets: %v", got)
+	}
+	if err := lowDeleteGroup(t, cl, group); !errors.Is(err, kafkago.GroupIdNotFound) {
+		t.Fatalf("delete again: %v, want %v", err, kafkago.GroupIdNotFound)
+	}
+}
+
+// heartbeatErr is the error of a Heartbeat answer. kafka-go v0.4.51 reads
+// Heartbeat v1+ answers with ErrorCode before ThrottleTimeMs, the reverse
+// of Kafka's order (segmentio/kafka-go#1371, open), so Error is always nil
+// and, with no throttling, the code lands in the low bytes of Throttle.
+func heartbeatErr(resp *kafkago.HeartbeatResponse) error {
+	if resp.Error != nil {
+		return resp.Error
+	}
+	if code := resp.Throttle / time.Millisecond; code != 0 {
+		return kafkago.Error(code)
+	}
+	return nil
+}
+
+// testLowMember joins, syncs, heartbeats, commits, leaves and deletes,
+// checking each of Kafka's refusals a member meets on the way.
+func testLowMember(t *testing.T, cl *kafkago.Client, topic string) {
+	group := kafkaTopicName(t, "member")
+	join := func(member string) *kafkago.JoinGroupResponse {
+		t.Helper()
+		resp, err := cl.JoinGroup(lowCtx(t), &kafkago.JoinGroupRequest{GroupID: group, MemberID: member,
+			SessionTimeout: 10 * time.Second, RebalanceTimeout: 10 * time.Second, ProtocolType: "consumer",
+			Protocols: []kafkago.GroupProtocol{{Name: "range", Metadata: kafkago.GroupProtocolSubscription{Topics: []string{topic}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	// JoinGroup v4+ (KIP-394): a new member first gets its id with
+	// MEMBER_ID_REQUIRED and joins again with it.
+	first := join("")
+	if !errors.Is(first.Error, kafkago.MemberIDRequired) || first.MemberID == "" {
+		t.Fatalf("first join: %v, member %q; want %v and an id", first.Error, first.MemberID, kafkago.MemberIDRequired)
+	}
+	member := first.MemberID
+	j := join(member)
+	if j.Error != nil || j.MemberID != member || j.LeaderID != member || j.GenerationID < 1 || j.ProtocolName != "range" ||
+		len(j.Members) != 1 || j.Members[0].ID != member || !slices.Equal(j.Members[0].Metadata.Topics, []string{topic}) {
+		t.Fatalf("join: %+v", j)
+	}
+	gen := j.GenerationID
+
+	assigned := map[string][]int{topic: {0, 1, 2}}
+	s, err := cl.SyncGroup(lowCtx(t), &kafkago.SyncGroupRequest{GroupID: group, GenerationID: gen, MemberID: member,
+		ProtocolType: "consumer", ProtocolName: "range",
+		Assignments: []kafkago.SyncGroupRequestAssignment{{MemberID: member,
+			Assignment: kafkago.GroupProtocolAssignment{AssignedPartitions: assigned}}}})
+	if err != nil || s.Error != nil || !maps.EqualFunc(s.Assignment.AssignedPartitions, assigned, slices.Equal) {
+		t.Fatalf("sync: %v %+v", err, s)
+	}
+
+	heartbeats := []struct {
+		name    string
+		gen     int
+		member  string
+		wantErr error
+	}{
+		{"current", gen, member, nil},
+		{"old generation", gen - 1, member, kafkago.IllegalGeneration},
+		{"unknown member", gen, "no-such-member", kafkago.UnknownMemberId},
+	}
+	for _, h := range heartbeats {
+		resp, err := cl.Heartbeat(lowCtx(t), &kafkago.HeartbeatRequest{GroupID: group, GenerationID: int32(h.gen), MemberID: h.member})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := heartbeatErr(resp); !wantErr(got, h.wantErr) {
+			t.Fatalf("heartbeat (%s): %v, want %v", h.name, got, h.wantErr)
+		}
+	}
+
+	commits := []struct {
+		name    string
+		gen     int
+		member  string
+		wantErr error
+	}{
+		{"current", gen, member, nil},
+		{"old generation", gen - 1, member, kafkago.IllegalGeneration},
+		{"unknown member", gen, "no-such-member", kafkago.UnknownMemberId},
+	}
+	for _, c := range commits {
+		err := lowCommit(t, cl, kafkago.OffsetCommitRequest{GroupID: group, GenerationID: c.gen, MemberID: c.member},
+			topic, map[int]int64{0: 5, 1: 6, 2: 7})
+		if !wantErr(err, c.wantErr) {
+			t.Fatalf("commit (%s): %v, want %v", c.name, err, c.wantErr)
+		}
+	}
+	want := map[int]string{0: "5/m0", 1: "6/m1", 2: "7/m2"}
+	if got := lowCommitted(t, cl, group, topic); !maps.Equal(got, want) {
+		t.Fatalf("committed %v, want %v", got, want)
+	}
+
+	g := lowGroupState(t, cl, group)
+	if g.GroupState != "Stable" || len(g.Members) != 1 || g.Members[0].MemberID != member ||
+		!slices.Equal(g.Members[0].MemberMetadata.Topics, []string{topic}) ||
+		len(g.Members[0].MemberAssignments.Topics) != 1 ||
+		!slices.Equal(g.Members[0].MemberAssignments.Topics[0].Partitions, []int{0, 1, 2}) {
+		t.Fatalf("describe: %+v", g)
+	}
+	if typ, ok := lowListed(t, cl, group); !ok || typ != "consumer" {
+		t.Fatalf("list groups: listed %v with protocol type %q, want consumer", ok, typ)
+	}
+	if err := lowDeleteGroup(t, cl, group); !errors.Is(err, kafkago.NonEmptyGroup) {
+		t.Fatalf("delete a group with a member: %v, want %v", err, kafkago.NonEmptyGroup)
+	}
+
+	l, err := cl.LeaveGroup(lowCtx(t), &kafkago.LeaveGroupRequest{GroupID: group,
+		Members: []kafkago.LeaveGroupRequestMember{{ID: member}}})
+	if err != nil || l.Error != nil || len(l.Members) != 1 || l.Members[0].Error != nil {
+		t.Fatalf("leave: %v %+v", err, l)
+	}
+	if g := lowGroupState(t, cl, group); g.GroupState != "Empty" || len(g.Members) != 0 {
+		t.Fatalf("describe after leaving: %+v", g)
+	}
+	if got := lowCommitted(t, cl, group, topic); !maps.Equal(got, want) {
+		t.Fatalf("committed after leaving %v, want %v", got, want)
+	}
+	if err := lowDeleteGroup(t, cl, group); err != nil {
+		t.Fatalf("delete the empty group: %v", err)
 	}
 }
