@@ -879,3 +879,218 @@ func testLowMember(t *testing.T, cl *kafkago.Client, topic string) {
 		t.Fatalf("delete the empty group: %v", err)
 	}
 }
+
+// lowDial opens a kafka.Conn to addr, bound to topic/partition when topic
+// is not empty (DialLeader), with a deadline so that a missing answer
+// fails the test instead of hanging it.
+func lowDial(t *testing.T, addr, topic string, partition int) *kafkago.Conn {
+	t.Helper()
+	var conn *kafkago.Conn
+	var err error
+	if topic == "" {
+		conn, err = kafkago.DialContext(lowCtx(t), "tcp", addr)
+	} else {
+		conn, err = kafkago.DialLeader(lowCtx(t), "tcp", addr, topic, partition)
+	}
+	if err != nil {
+		t.Fatalf("dial %s %s/%d: %v", addr, topic, partition, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := conn.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// lowConnRead reads n messages from conn's current offset with ReadBatch.
+func lowConnRead(t *testing.T, conn *kafkago.Conn, n int) []gotRecord {
+	t.Helper()
+	var got []gotRecord
+	for len(got) < n {
+		batch := conn.ReadBatchWith(kafkago.ReadBatchConfig{MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 100 * time.Millisecond})
+		for {
+			m, err := batch.ReadMessage()
+			if err != nil {
+				break
+			}
+			g := gotRecord{Partition: int32(m.Partition), Offset: m.Offset, Key: string(m.Key), Value: string(m.Value), Timestamp: m.Time}
+			for _, h := range m.Headers {
+				if h.Key == "i" {
+					g.Header = string(h.Value)
+				}
+			}
+			got = append(got, g)
+		}
+		if err := batch.Close(); err != nil {
+			t.Fatalf("read batch after %d of %d messages: %v", len(got), n, err)
+		}
+	}
+	return got
+}
+
+// TestKafkaSegmentioLowLevelConn drives kafka.Conn: cluster and topic
+// admin on a connection from Dial, writes, offsets, seeks and reads on
+// one from DialLeader.
+func TestKafkaSegmentioLowLevelConn(t *testing.T) {
+	b := startKafka(t, t.TempDir(), "127.0.0.1:0")
+	host, portStr, _ := net.SplitHostPort(b.addr)
+	port, _ := strconv.Atoi(portStr)
+	admin := lowDial(t, b.addr, "", 0)
+
+	t.Run("Brokers", func(t *testing.T) {
+		brokers, err := admin.Brokers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(brokers) != 1 || brokers[0].Host != host || brokers[0].Port != port {
+			t.Fatalf("brokers %+v, want one at %s", brokers, b.addr)
+		}
+		ctrl, err := admin.Controller()
+		if err != nil || ctrl != brokers[0] {
+			t.Fatalf("controller %+v %v, want %+v", ctrl, err, brokers[0])
+		}
+		if got := admin.Broker(); got.Host != host || got.Port != port {
+			t.Fatalf("connection's broker %+v, want %s", got, b.addr)
+		}
+	})
+
+	topic := kafkaTopicName(t, "low-conn")
+	t.Run("CreateTopics", func(t *testing.T) {
+		cfgs := []kafkago.TopicConfig{{Topic: topic, NumPartitions: 2, ReplicationFactor: 1},
+			{Topic: topic + "-x", NumPartitions: 3, ReplicationFactor: 1}}
+		if err := admin.CreateTopics(cfgs...); err != nil {
+			t.Fatal(err)
+		}
+		// kafka-go's Conn.CreateTopics is idempotent: it drops
+		// TOPIC_ALREADY_EXISTS (the Client test checks the code).
+		if err := admin.CreateTopics(cfgs...); err != nil {
+			t.Fatalf("create again: %v", err)
+		}
+		parts, err := admin.ReadPartitions(topic, topic+"-x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := map[string]int{}
+		for _, p := range parts {
+			count[p.Topic]++
+			if p.Leader.Host != host || p.Leader.Port != port || len(p.Replicas) != 1 || len(p.Isr) != 1 {
+				t.Fatalf("partition %+v", p)
+			}
+		}
+		if count[topic] != 2 || count[topic+"-x"] != 3 || len(count) != 2 {
+			t.Fatalf("partitions per topic %v", count)
+		}
+	})
+
+	codecs := []struct {
+		name  string
+		codec kafkago.CompressionCodec
+	}{{"none", nil}, {"gzip", kafkago.Gzip.Codec()}, {"snappy", kafkago.Snappy.Codec()},
+		{"lz4", kafkago.Lz4.Codec()}, {"zstd", kafkago.Zstd.Codec()}}
+	for _, c := range codecs {
+		t.Run("WriteRead/"+c.name, func(t *testing.T) {
+			topic := kafkaTopicName(t, "low-conn-"+c.name)
+			if err := admin.CreateTopics(kafkago.TopicConfig{Topic: topic, NumPartitions: 2, ReplicationFactor: 1}); err != nil {
+				t.Fatal(err)
+			}
+			// Partition 1, so that a write or read that ignored the
+			// partition would show.
+			testLowConnWriteRead(t, lowDial(t, b.addr, topic, 1), c.codec)
+		})
+	}
+
+	t.Run("DeleteTopics", func(t *testing.T) {
+		if err := admin.DeleteTopics(topic); err != nil {
+			t.Fatal(err)
+		}
+		// kafka-go returns the first error of the answer.
+		if err := admin.DeleteTopics("no-such-topic"); !errors.Is(err, kafkago.UnknownTopicOrPartition) {
+			t.Fatalf("delete an unknown topic: %v, want %v", err, kafkago.UnknownTopicOrPartition)
+		}
+		// All topics (a nil list, which never auto-creates): gone.
+		parts, err := admin.ReadPartitions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range parts {
+			if p.Topic == topic {
+				t.Fatalf("deleted topic still listed: %+v", p)
+			}
+		}
+	})
+}
+
+// testLowConnWriteRead writes 40 messages in two calls, then checks
+// ReadOffsets, ReadOffset by time, each Seek whence and ReadBatch.
+func testLowConnWriteRead(t *testing.T, conn *kafkago.Conn, codec kafkago.CompressionCodec) {
+	want := wantRecords(40, 1, "conn")
+	msgs := make([]kafkago.Message, len(want))
+	for i := range want {
+		want[i].Partition = 1
+		msgs[i] = kafkago.Message{Key: []byte(want[i].Key), Value: []byte(want[i].Value), Time: want[i].Timestamp,
+			Headers: []kafkago.Header{{Key: "i", Value: []byte(want[i].Header)}}}
+	}
+	for _, half := range []int{0, 20} {
+		_, part, off, _, err := conn.WriteCompressedMessagesAt(codec, msgs[half:half+20]...)
+		if err != nil || part != 1 || off != int64(half) {
+			t.Fatalf("write: partition %d, offset %d, %v; want 1, %d", part, off, err, half)
+		}
+	}
+	if first, last, err := conn.ReadOffsets(); err != nil || first != 0 || last != 40 {
+		t.Fatalf("offsets %d-%d %v, want 0-40", first, last, err)
+	}
+	// ReadOffset finds the first message at or after a time; -1 when all
+	// are older (Kafka's answer, which kafka-go passes on).
+	for _, c := range []struct {
+		at   time.Time
+		want int64
+	}{{want[0].Timestamp.Add(-time.Hour), 0}, {want[25].Timestamp, 25}, {want[39].Timestamp.Add(time.Millisecond), -1}} {
+		if got, err := conn.ReadOffset(c.at); err != nil || got != c.want {
+			t.Fatalf("offset at %v: %d %v, want %d", c.at, got, err, c.want)
+		}
+	}
+
+	seeks := []struct {
+		name    string
+		offset  int64
+		whence  int
+		want    int64
+		wantErr error
+	}{
+		{"start", 0, kafkago.SeekStart, 0, nil},
+		{"absolute", 25, kafkago.SeekAbsolute, 25, nil},
+		{"from the end", 5, kafkago.SeekEnd, 35, nil},
+		{"from the current", -5, kafkago.SeekCurrent, 30, nil},
+		{"the end", 40, kafkago.SeekAbsolute, 40, nil},
+		{"past the end", 41, kafkago.SeekAbsolute, 0, kafkago.OffsetOutOfRange},
+	}
+	for _, s := range seeks {
+		got, err := conn.Seek(s.offset, s.whence)
+		if !wantErr(err, s.wantErr) || got != s.want {
+			t.Fatalf("seek %s: %d %v, want %d %v", s.name, got, err, s.want, s.wantErr)
+		}
+	}
+
+	if _, err := conn.Seek(0, kafkago.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	checkRecords(t, want, lowConnRead(t, conn, len(want)), true)
+	if _, err := conn.Seek(25, kafkago.SeekAbsolute); err != nil {
+		t.Fatal(err)
+	}
+	got := lowConnRead(t, conn, 15)
+	if got[0].Offset != 25 {
+		t.Fatalf("after seeking to 25: first offset %d", got[0].Offset)
+	}
+	checkRecords(t, want[25:], got, true)
+
+	// Past the end without kafka-go's own bound check: the broker's
+	// answer, OFFSET_OUT_OF_RANGE, comes back from the batch.
+	if _, err := conn.Seek(41, kafkago.SeekAbsolute|kafkago.SeekDontCheck); err != nil {
+		t.Fatal(err)
+	}
+	batch := conn.ReadBatchWith(kafkago.ReadBatchConfig{MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 100 * time.Millisecond})
+	if err := batch.Close(); !errors.Is(err, kafkago.OffsetOutOfRange) {
+		t.Fatalf("read past the end: %v, want %v", err, kafkago.OffsetOutOfRange)
+	}
+}
