@@ -1094,3 +1094,94 @@ func testLowConnWriteRead(t *testing.T, conn *kafkago.Conn, codec kafkago.Compre
 		t.Fatalf("read past the end: %v, want %v", err, kafkago.OffsetOutOfRange)
 	}
 }
+
+// TestKafkaSegmentioLowLevelAutoCreate is the sequence kafka-go's own Conn
+// tests rely on (conn_test.go, testDeleteTopics and
+// testDeleteTopicsInvalidTopic): delete topics, then ask for their
+// partitions with auto-creation on (ReadPartitions sends Metadata v6 with
+// AllowAutoTopicCreation). Kafka's first answer for a topic it auto-creates
+// is LEADER_NOT_AVAILABLE with no partitions, the topic being created in
+// the background (DefaultAutoTopicCreationManager.createTopicsInZk: "the
+// topic metadata was created successfully, so we return
+// LEADER_NOT_AVAILABLE"; kafka-go's CI runs Kafka 3.7 with ZooKeeper). A
+// KRaft broker's first answer is UNKNOWN_TOPIC_OR_PARTITION (sendCreateTopicRequest);
+// either way there are no partitions in it. A later Metadata shows the topic.
+func TestKafkaSegmentioLowLevelAutoCreate(t *testing.T) {
+	b := startKafka(t, t.TempDir(), "127.0.0.1:0")
+	admin := lowDial(t, b.addr, "", 0)
+	newTopic := func(suffix string) string {
+		topic := kafkaTopicName(t, suffix)
+		if err := admin.CreateTopics(kafkago.TopicConfig{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}); err != nil {
+			t.Fatal(err)
+		}
+		return topic
+	}
+	// A connection bound to another topic (as kafka-go's tests use)
+	// drops the errors of the topics it asks about: they show as no
+	// partitions.
+	bound := lowDial(t, b.addr, newTopic("low-auto-own"), 0)
+
+	t.Run("testDeleteTopics", func(t *testing.T) {
+		t1, t2 := newTopic("low-auto-1"), newTopic("low-auto-2")
+		if err := bound.DeleteTopics(t1, t2); err != nil {
+			t.Fatal(err)
+		}
+		parts, err := bound.ReadPartitions(t1, t2)
+		if err != nil || len(parts) != 0 {
+			t.Fatalf("first Metadata after deleting: %d partitions %v; want none (Kafka answers LEADER_NOT_AVAILABLE "+
+				"with no partitions for a topic it auto-creates)", len(parts), err)
+		}
+	})
+
+	t.Run("testDeleteTopicsInvalidTopic", func(t *testing.T) {
+		topic := newTopic("low-auto-3")
+		err := bound.DeleteTopics(kafkaTopicName(t, "low-auto-none"), topic)
+		if !errors.Is(err, kafkago.UnknownTopicOrPartition) {
+			t.Fatalf("delete an unknown and a known topic: %v, want %v", err, kafkago.UnknownTopicOrPartition)
+		}
+		parts, err := bound.ReadPartitions(topic)
+		if err != nil || len(parts) != 0 {
+			t.Fatalf("first Metadata after deleting: %d partitions %v; want none (Kafka answers LEADER_NOT_AVAILABLE "+
+				"with no partitions for a topic it auto-creates)", len(parts), err)
+		}
+	})
+
+	// The answers themselves, on a connection bound to no topic, which
+	// returns the error of any topic.
+	cases := []struct {
+		name  string
+		topic func() string
+	}{
+		{"deleted", func() string {
+			topic := newTopic("low-auto-deleted")
+			if err := admin.DeleteTopics(topic); err != nil {
+				t.Fatal(err)
+			}
+			return topic
+		}},
+		{"never created", func() string { return kafkaTopicName(t, "low-auto-new") }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			topic := c.topic()
+			parts, err := admin.ReadPartitions(topic)
+			if !errors.Is(err, kafkago.LeaderNotAvailable) {
+				t.Fatalf("first Metadata: %d partitions, %v; want %v (Kafka creates the topic in the background)",
+					len(parts), err, kafkago.LeaderNotAvailable)
+			}
+			// Created without being asked again: poll all topics, which
+			// never auto-creates.
+			groupWaitFor(t, "the auto-created topic in the list of all topics", 10*time.Second, func() bool {
+				all, err := admin.ReadPartitions()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return slices.ContainsFunc(all, func(p kafkago.Partition) bool { return p.Topic == topic })
+			})
+			parts, err = admin.ReadPartitions(topic)
+			if err != nil || len(parts) == 0 {
+				t.Fatalf("later Metadata: %d partitions %v", len(parts), err)
+			}
+		})
+	}
+}
