@@ -193,6 +193,44 @@ func TestKafkaSegmentioLowLevelClient(t *testing.T) {
 		checkRecords(t, want, lowFetch(t, cl, topic, 0, 0, len(want)), true)
 	})
 
+	t.Run("Produce/too large", func(t *testing.T) {
+		// A batch over the topic's max.message.bytes is refused whole:
+		// MESSAGE_TOO_LARGE, and nothing is stored.
+		topic := kafkaTopicName(t, "low-large")
+		lowCreate(t, cl, topic, 1, kafkago.ConfigEntry{ConfigName: "max.message.bytes", ConfigValue: "1024"})
+		big := kafkago.Record{Value: kafkago.NewBytes(make([]byte, 4096))}
+		resp, err := cl.Produce(lowCtx(t), &kafkago.ProduceRequest{Topic: topic, RequiredAcks: kafkago.RequireAll,
+			Records: kafkago.NewRecordReader(big)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !errors.Is(resp.Error, kafkago.MessageSizeTooLarge) {
+			t.Fatalf("produce 4 KiB to a topic of max.message.bytes 1024: %v, want %v", resp.Error, kafkago.MessageSizeTooLarge)
+		}
+		lo, err := cl.ListOffsets(lowCtx(t), &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{
+			topic: {kafkago.LastOffsetOf(0)}}})
+		if err != nil || lo.Topics[topic][0].LastOffset != 0 {
+			t.Fatalf("end offset after a refused batch: %+v %v, want 0", lo.Topics[topic], err)
+		}
+	})
+
+	t.Run("ApiVersions", func(t *testing.T) {
+		// The keys kafka-go's Client and Conn use, each from version 0.
+		resp, err := cl.ApiVersions(lowCtx(t), &kafkago.ApiVersionsRequest{})
+		if err != nil || resp.Error != nil {
+			t.Fatalf("api versions: %v %v", err, resp)
+		}
+		served := map[int]kafkago.ApiVersionsResponseApiKey{}
+		for _, k := range resp.ApiKeys {
+			served[k.ApiKey] = k
+		}
+		for _, key := range []int{0, 1, 2, 3, 18, 19, 20, 32, 37, 44} {
+			if k, ok := served[key]; !ok || k.MinVersion != 0 || k.MaxVersion < 1 {
+				t.Errorf("key %d: %+v, served %v", key, k, ok)
+			}
+		}
+	})
+
 	t.Run("Fetch", func(t *testing.T) { testLowFetch(t, cl) })
 	t.Run("ListOffsets", func(t *testing.T) { testLowListOffsets(t, cl) })
 	t.Run("Metadata", func(t *testing.T) { testLowMetadata(t, cl, b.addr) })
@@ -598,6 +636,15 @@ func testLowConfigs(t *testing.T, cl *kafkago.Client) {
 	if e, err := describe(topic); err != nil || e.ConfigSource != 5 || e.ConfigValue == "7200000" {
 		t.Fatalf("retention.ms after DELETE: %+v %v", e, err)
 	}
+	// As at creation, Kafka refuses a config name it does not know
+	// (INVALID_CONFIG, "Unknown topic config name"; LogConfig.validateNames).
+	bad, err := cl.IncrementalAlterConfigs(lowCtx(t), &kafkago.IncrementalAlterConfigsRequest{
+		Resources: []kafkago.IncrementalAlterConfigsRequestResource{{ResourceType: kafkago.ResourceTypeTopic,
+			ResourceName: topic, Configs: []kafkago.IncrementalAlterConfigsRequestConfig{{
+				Name: "retention.msec", Value: "1000", ConfigOperation: kafkago.ConfigOperationSet}}}}})
+	if err != nil || len(bad.Resources) != 1 || !errors.Is(bad.Resources[0].Error, kafkago.InvalidConfiguration) {
+		t.Errorf("alter an unknown config name: %v %+v, want %v", err, bad, kafkago.InvalidConfiguration)
+	}
 	if _, err := describe("no-such-topic"); !errors.Is(err, kafkago.UnknownTopicOrPartition) {
 		t.Fatalf("describe an unknown topic: %v, want %v", err, kafkago.UnknownTopicOrPartition)
 	}
@@ -612,6 +659,16 @@ func TestKafkaSegmentioLowLevelGroups(t *testing.T) {
 	cl := lowClient(t, b.addr)
 	topic := kafkaTopicName(t, "low-group")
 	lowCreate(t, cl, topic, 3)
+	t.Run("FindCoordinator", func(t *testing.T) {
+		resp, err := cl.FindCoordinator(lowCtx(t), &kafkago.FindCoordinatorRequest{Key: "any-group",
+			KeyType: kafkago.CoordinatorKeyTypeConsumer})
+		if err != nil || resp.Error != nil || resp.Coordinator == nil {
+			t.Fatalf("find coordinator: %v %+v", err, resp)
+		}
+		if got := net.JoinHostPort(resp.Coordinator.Host, strconv.Itoa(resp.Coordinator.Port)); got != b.addr {
+			t.Fatalf("coordinator at %s, want %s", got, b.addr)
+		}
+	})
 	t.Run("standalone", func(t *testing.T) { testLowStandalone(t, cl, topic) })
 	t.Run("member", func(t *testing.T) { testLowMember(t, cl, topic) })
 }
@@ -691,6 +748,24 @@ func lowListed(t *testing.T, cl *kafkago.Client, group string) (string, bool) {
 	return "", false
 }
 
+// lowDeleteOffsets deletes the group's offset of one partition and returns
+// the group's error or else the partition's.
+func lowDeleteOffsets(t *testing.T, cl *kafkago.Client, group, topic string, partition int) error {
+	t.Helper()
+	resp, err := cl.OffsetDelete(lowCtx(t), &kafkago.OffsetDeleteRequest{GroupID: group,
+		Topics: map[string][]int{topic: {partition}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Error != nil {
+		return resp.Error
+	}
+	if ps := resp.Topics[topic]; len(ps) != 1 || ps[0].Partition != partition {
+		t.Fatalf("offset delete: %+v", resp.Topics)
+	}
+	return resp.Topics[topic][0].Error
+}
+
 func lowDeleteGroup(t *testing.T, cl *kafkago.Client, group string) error {
 	t.Helper()
 	resp, err := cl.DeleteGroups(lowCtx(t), &kafkago.DeleteGroupsRequest{GroupIDs: []string{group}})
@@ -738,6 +813,14 @@ func testLowStandalone(t *testing.T, cl *kafkago.Client, topic string) {
 	}
 	if ps := all.Topics[topic]; len(all.Topics) != 1 || len(ps) != 2 {
 		t.Fatalf("offset fetch of all topics: %+v", all.Topics)
+	}
+	// OffsetDelete (KIP-496) drops one partition's offset of a group
+	// without members.
+	if err := lowDeleteOffsets(t, cl, group, topic, 1); err != nil {
+		t.Fatalf("offset delete: %v", err)
+	}
+	if got, want := lowCommitted(t, cl, group, topic), map[int]string{0: "10/m0"}; !maps.Equal(got, want) {
+		t.Fatalf("committed after deleting partition 1's offset %v, want %v", got, want)
 	}
 
 	if typ, ok := lowListed(t, cl, group); !ok || typ != "" {
@@ -862,6 +945,10 @@ func testLowMember(t *testing.T, cl *kafkago.Client, topic string) {
 	}
 	if err := lowDeleteGroup(t, cl, group); !errors.Is(err, kafkago.NonEmptyGroup) {
 		t.Fatalf("delete a group with a member: %v, want %v", err, kafkago.NonEmptyGroup)
+	}
+	// A member subscribes to the topic: its offsets stay (KIP-496).
+	if err := lowDeleteOffsets(t, cl, group, topic, 0); !errors.Is(err, kafkago.GroupSubscribedToTopic) {
+		t.Fatalf("offset delete of a subscribed topic: %v, want %v", err, kafkago.GroupSubscribedToTopic)
 	}
 
 	l, err := cl.LeaveGroup(lowCtx(t), &kafkago.LeaveGroupRequest{GroupID: group,
