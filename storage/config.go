@@ -21,6 +21,10 @@ const (
 	SyncFlush FlushDiskType = "SYNC_FLUSH"
 )
 
+// DefaultRetentionHours is RetentionHours' default, RocketMQ's
+// fileReservedTime (Kafka's log.retention.hours is 168).
+const DefaultRetentionHours = 72
+
 // Config configures a Store. The zero value of every field but Dir has a
 // working default, filled by validate.
 type Config struct {
@@ -130,7 +134,7 @@ func (c *Config) validate() error {
 		c.IndexEntries = 2_000_000
 	}
 	if c.RetentionHours == 0 {
-		c.RetentionHours = 72
+		c.RetentionHours = DefaultRetentionHours
 	}
 	if c.RetentionBytes == 0 {
 		c.RetentionBytes = -1

@@ -5,9 +5,36 @@ import (
 	"time"
 )
 
-// enforceRetention deletes whole CommitLog segments older than
-// RetentionHours or beyond RetentionBytes, oldest first, never the active
-// one, and moves every queue's min offset past them. Dispatcher only.
+// RetentionMs is the configured RetentionHours in milliseconds, -1 when
+// segments are kept whatever their age: the broker's log.retention.ms
+// (Kafka) and fileReservedTime (RocketMQ), and the retention.ms of every
+// topic that sets none.
+func (s *Store) RetentionMs() int64 {
+	if s.cfg.RetentionHours < 0 {
+		return -1
+	}
+	return int64(s.cfg.RetentionHours) * int64(time.Hour/time.Millisecond)
+}
+
+// RetentionHours is the configured RetentionHours (-1: keep).
+func (s *Store) RetentionHours() int { return s.cfg.RetentionHours }
+
+// SetRetentionMs sets the age in milliseconds past which whole segments
+// are deleted (negative: never by age), in place of RetentionHours. The
+// CommitLog is shared by every topic, so the topic registry sets it to the
+// longest retention.ms of any topic: a segment goes only once every topic
+// is done with it, and shorter retentions move queue starts instead.
+// RetentionBytes still caps the total.
+func (s *Store) SetRetentionMs(ms int64) { s.keepMs.Store(ms) }
+
+// SegmentRetentionMs is the age past which segments are deleted now
+// (SetRetentionMs, else RetentionMs; negative: never by age).
+func (s *Store) SegmentRetentionMs() int64 { return s.keepMs.Load() }
+
+// enforceRetention deletes whole CommitLog segments older than the
+// retention age (RetentionHours, or SetRetentionMs) or beyond
+// RetentionBytes, oldest first, never the active one, and moves every
+// queue's min offset past them. Dispatcher only.
 func (s *Store) enforceRetention() error {
 	segs := s.log.Segments()
 	if len(segs) < 2 {
@@ -16,8 +43,9 @@ func (s *Store) enforceRetention() error {
 	now := s.cfg.Now()
 	total := int64(len(segs)) * s.cfg.SegmentSize
 	deleted := 0
+	keep := time.Duration(s.keepMs.Load()) * time.Millisecond
 	for _, seg := range segs[:len(segs)-1] {
-		old := s.cfg.RetentionHours > 0 && now.Sub(seg.ModTime) > time.Duration(s.cfg.RetentionHours)*time.Hour
+		old := keep >= 0 && now.Sub(seg.ModTime) > keep
 		big := s.cfg.RetentionBytes >= 0 && total > s.cfg.RetentionBytes
 		if !old && !big {
 			break

@@ -95,6 +95,11 @@ type Store struct {
 	done       chan struct{}
 	wg         sync.WaitGroup
 
+	// keepMs is the age in ms past which retention deletes segments: the
+	// configured RetentionHours until SetRetentionMs raises or lowers it;
+	// negative keeps every segment.
+	keepMs atomic.Int64
+
 	flushes atomic.Int64 // flush passes, for the group-commit benchmark and Stats
 	records atomic.Int64 // records dispatched since Open (Stats)
 	wakeups atomic.Int64 // appends that woke the dispatcher (tests)
@@ -165,6 +170,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		waiters:   map[queueKey][]*waiter{},
 		touched:   map[queueKey]int64{},
 	}
+	s.keepMs.Store(s.RetentionMs())
 	if err := s.open(ctx); err != nil {
 		s.closeParts()
 		if s.lock != nil {

@@ -912,3 +912,55 @@ func TestHoldDispatch(t *testing.T) {
 		t.Fatal("a SYNC_FLUSH store gave the dispatch hold: an append would wait for the fsync holding it")
 	}
 }
+
+// TestRetentionByAge: segments older than the retention age go; the
+// topic registry can raise the age past RetentionHours (a topic with a
+// longer retention.ms, or -1) and lower it again. The in-memory file
+// system reports segments from the zero time, so every sealed one is old.
+func TestRetentionByAge(t *testing.T) {
+	fs := vfs.NewMem()
+	cfg := testConfig(fs)
+	s := mustOpen(t, cfg)
+	defer s.Close()
+	if s.RetentionMs() != 72*3600*1000 || s.RetentionHours() != 72 {
+		t.Fatalf("default retention %d ms, %d h; want 72 h", s.RetentionMs(), s.RetentionHours())
+	}
+	for i := range 400 {
+		if _, err := s.Append(context.Background(), []Entry{msg("T", 0, i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitDispatched(t, s, "T", 0, 400)
+	segs := len(s.log.Segments())
+	if segs < 3 {
+		t.Fatalf("%d segments", segs)
+	}
+	s.SetRetentionMs(-1) // a topic keeps its records forever
+	if err := s.EnforceRetention(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.log.Segments()); n != segs {
+		t.Fatalf("retention -1 deleted %d of %d segments", segs-n, segs)
+	}
+	if min, _ := s.MinOffset("T", 0); min != 0 {
+		t.Fatalf("retention -1 moved the min offset to %d", min)
+	}
+	s.SetRetentionMs(3600 * 1000)
+	if err := s.EnforceRetention(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.log.Segments()); n != 1 {
+		t.Fatalf("%d segments left, want the active one", n)
+	}
+	if min, _ := s.MinOffset("T", 0); min == 0 {
+		t.Fatal("the min offset did not move")
+	}
+
+	cfg = testConfig(vfs.NewMem())
+	cfg.RetentionHours = -1
+	k := mustOpen(t, cfg)
+	defer k.Close()
+	if k.RetentionMs() != -1 {
+		t.Fatalf("RetentionHours -1 reads as %d ms", k.RetentionMs())
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/twinmq/twinmq/broker/topics"
+	"github.com/twinmq/twinmq/storage"
 )
 
 // describeConfigs answers key 32 for topics and this broker.
@@ -59,7 +60,14 @@ func (h *Handler) brokerConfigs() []describedConfig {
 		{"auto.create.topics.enable", strconv.FormatBool(!h.cfg.DisableAutoCreate), false, kmsg.ConfigTypeBoolean},
 		{"broker.id", strconv.Itoa(int(h.cfg.NodeID)), false, kmsg.ConfigTypeInt},
 		{"default.replication.factor", "1", true, kmsg.ConfigTypeShort},
-		{"log.retention.ms", strconv.Itoa(topics.DefaultRetentionMs), true, kmsg.ConfigTypeLong},
+		// What the store enforces (retentionHours) and topics without a
+		// retention.ms of their own follow. log.retention.bytes is per
+		// partition in Kafka, as each topic's retention.bytes (default -1);
+		// the store's retentionBytes caps the whole shared CommitLog and
+		// has no Kafka name.
+		{"log.retention.bytes", strconv.Itoa(topics.DefaultRetentionBytes), true, kmsg.ConfigTypeLong},
+		{"log.retention.hours", strconv.Itoa(h.store.RetentionHours()), h.store.RetentionHours() == storage.DefaultRetentionHours, kmsg.ConfigTypeInt},
+		{"log.retention.ms", strconv.FormatInt(h.reg.DefaultRetentionMs(), 10), h.store.RetentionHours() == storage.DefaultRetentionHours, kmsg.ConfigTypeLong},
 		{"message.max.bytes", strconv.Itoa(topics.DefaultMaxMessageBytes), true, kmsg.ConfigTypeInt},
 		{"num.partitions", strconv.Itoa(int(h.cfg.DefaultPartitions)), false, kmsg.ConfigTypeInt},
 	}

@@ -42,6 +42,8 @@ func testLogger() *slog.Logger {
 type brokerOpts struct {
 	groups bool         // serve the consumer-group keys
 	log    *slog.Logger // testLogger() when nil
+	// retentionHours is the store's (0: its default).
+	retentionHours int
 }
 
 // startBroker serves Kafka without the consumer-group keys.
@@ -55,7 +57,8 @@ func startBrokerWith(t testing.TB, opts brokerOpts) *testBroker {
 	if log == nil {
 		log = testLogger()
 	}
-	store, err := storage.Open(ctx, storage.Config{Dir: t.TempDir(), SegmentSize: 16 << 20, Logger: log})
+	store, err := storage.Open(ctx, storage.Config{Dir: t.TempDir(), SegmentSize: 16 << 20, Logger: log,
+		RetentionHours: opts.retentionHours})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,14 +22,19 @@ type topicConfig struct {
 	set func(c *topics.Config, v *string) error
 }
 
-// topicConfigs are the topic configs users expect to see and change
-// (retention is reported per topic; the store enforces its own global
-// retention). Other names are kept verbatim in Config.Extra.
+// topicConfigs are the topic configs users expect to see and change.
+// retention.ms defaults to the broker's log.retention.ms (the store's
+// retentionHours); topics.Retention enforces it per queue and the store
+// keeps CommitLog segments for the longest of them. Other names are kept
+// verbatim in Config.Extra.
 var topicConfigs = map[string]topicConfig{
 	"retention.ms": {kmsg.ConfigTypeLong,
 		func(c *topics.Config) string { return strconv.FormatInt(c.RetentionMs, 10) },
 		func(c *topics.Config, v *string) error {
-			return setInt(&c.RetentionMs, v, topics.DefaultRetentionMs, -1)
+			// nil: follow the broker's log.retention.ms (the registry
+			// fills it in when it stores the topic).
+			c.RetentionMsSet = v != nil
+			return setInt(&c.RetentionMs, v, 0, -1)
 		}},
 	"retention.bytes": {kmsg.ConfigTypeLong,
 		func(c *topics.Config) string { return strconv.FormatInt(c.RetentionBytes, 10) },
@@ -59,8 +64,10 @@ var topicConfigs = map[string]topicConfig{
 		}},
 }
 
+// topicDefaults are the configs of a topic that sets none; retention.ms
+// is the broker's and is compared by RetentionMsSet instead.
 var topicDefaults = topics.Config{
-	RetentionMs: topics.DefaultRetentionMs, RetentionBytes: topics.DefaultRetentionBytes,
+	RetentionBytes: topics.DefaultRetentionBytes,
 	MaxMessageBytes: topics.DefaultMaxMessageBytes, TimestampType: topics.DefaultTimestampType,
 	CleanupPolicy: topics.DefaultCleanupPolicy,
 }
@@ -133,9 +140,14 @@ type describedConfig struct {
 func describeTopicConfigs(c *topics.Config) []describedConfig {
 	out := make([]describedConfig, 0, len(topicConfigs)+len(c.Extra))
 	def := topicDefaults
+	def.RetentionMs, def.RetentionMsSet = c.RetentionMs, false
 	for name, tc := range topicConfigs {
 		v := tc.get(c)
-		out = append(out, describedConfig{name, v, v == tc.get(&def), tc.typ})
+		isDefault := v == tc.get(&def)
+		if name == "retention.ms" {
+			isDefault = !c.RetentionMsSet
+		}
+		out = append(out, describedConfig{name, v, isDefault, tc.typ})
 	}
 	for name, v := range c.Extra {
 		out = append(out, describedConfig{name, v, false, kmsg.ConfigTypeString})

@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/nameserver"
@@ -59,6 +63,38 @@ func (b *Broker) deleteTopicInBroker(ctx context.Context, _ *netio.Conn, req *re
 func (b *Broker) getAllTopicConfig(_ context.Context, _ *netio.Conn, req *remoting.Command) *remoting.Command {
 	return jsonResponse(req, nameserver.TopicConfigWrapper{TopicConfigTable: b.topicConfigs(),
 		DataVersion: nameserver.DataVersion{Timestamp: b.cfg.Now().UnixMilli()}})
+}
+
+// getBrokerConfig (26): the broker's settings as Java's
+// Configuration.getAllConfigsFormatString writes them ("key=value" lines),
+// for mqadmin getBrokerConfig and the console. fileReservedTime is the
+// store's retention, the same number Kafka clients read as
+// log.retention.hours.
+func (b *Broker) getBrokerConfig(_ context.Context, _ *netio.Conn, req *remoting.Command) *remoting.Command {
+	props := map[string]string{
+		"brokerClusterName":     b.cfg.ClusterName,
+		"brokerName":            b.cfg.BrokerName,
+		"brokerId":              "0",
+		"brokerRole":            "ASYNC_MASTER",
+		"brokerIP1":             b.storeHost.Addr().String(),
+		"listenPort":            strconv.Itoa(int(b.storeHost.Port())),
+		"namesrvAddr":           strings.Join(b.cfg.NamesrvAddrs, ";"),
+		"autoCreateTopicEnable": strconv.FormatBool(!b.cfg.DisableAutoCreateTopic),
+		"defaultTopicQueueNums": strconv.Itoa(int(b.cfg.DefaultTopicQueues)),
+		"maxMessageSize":        strconv.Itoa(b.cfg.MaxMessageSize),
+		"flushDiskType":         string(b.store.FlushDiskType()),
+		"fileReservedTime":      strconv.Itoa(b.store.RetentionHours()),
+	}
+	var sb strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(props)) {
+		sb.WriteString(k + "=" + props[k] + "\n")
+	}
+	resp := remoting.NewResponse(req, remoting.Success, "")
+	if v, err := json.Marshal(nameserver.DataVersion{Timestamp: b.cfg.Now().UnixMilli()}); err == nil {
+		resp.ExtFields["version"] = string(v)
+	}
+	resp.Body = []byte(sb.String())
+	return resp
 }
 
 // subscriptionGroupConfig is SubscriptionGroupConfig.java with its

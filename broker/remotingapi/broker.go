@@ -177,6 +177,7 @@ func (b *Broker) handlers() map[int32]handlerFunc {
 		remoting.UpdateAndCreateTopic:          b.updateAndCreateTopic,
 		remoting.DeleteTopicInBroker:           b.deleteTopicInBroker,
 		getAllTopicConfig:                      b.getAllTopicConfig,
+		remoting.GetBrokerConfig:               b.getBrokerConfig,
 		remoting.GetAllSubscriptionGroupConfig: b.getAllSubscriptionGroupConfig,
 		remoting.QueryMessage:                  b.queryMessage,
 		remoting.ViewMessageByID:               b.viewMessageByID,

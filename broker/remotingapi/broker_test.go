@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -315,5 +316,39 @@ func TestAutoCreatedTopicRoutedBeforeReply(t *testing.T) {
 		if r := call(t, nc, remoting.GetRouteinfoByTopic, map[string]string{"topic": topic}, nil); r.Code != remoting.Success {
 			t.Fatalf("route of %s right after its first send: %d %s", topic, r.Code, r.Remark)
 		}
+	}
+}
+
+// TestGetBrokerConfig: GET_BROKER_CONFIG (26) answers "key=value" lines as
+// mqadmin getBrokerConfig reads them; fileReservedTime is the store's
+// retention, the same hours Kafka clients see as log.retention.hours.
+func TestGetBrokerConfig(t *testing.T) {
+	_, st, addr := startBroker(t)
+	c, err := nameserver.Dial(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := call(t, c, remoting.GetBrokerConfig, nil, nil)
+	if r.Code != remoting.Success || r.ExtFields["version"] == "" {
+		t.Fatalf("code %d (%s), version %q", r.Code, r.Remark, r.ExtFields["version"])
+	}
+	props := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(r.Body)), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			t.Fatalf("line %q", line)
+		}
+		props[k] = v
+	}
+	want := map[string]string{"fileReservedTime": strconv.Itoa(st.RetentionHours()), "brokerName": DefaultBrokerName,
+		"brokerClusterName": DefaultClusterName, "flushDiskType": "ASYNC_FLUSH", "brokerId": "0"}
+	for k, v := range want {
+		if props[k] != v {
+			t.Errorf("%s=%q, want %q", k, props[k], v)
+		}
+	}
+	if st.RetentionHours() != 72 {
+		t.Fatalf("store retention %d h", st.RetentionHours())
 	}
 }

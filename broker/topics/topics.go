@@ -32,8 +32,9 @@ const InternalTopic = "__twinmq_topics"
 const InternalPrefix = "__twinmq_"
 
 // Defaults filled in by Create (Kafka's broker defaults; RocketMQ's perm).
+// A topic's retention.ms defaults to the store's retention (the broker's
+// log.retention.ms), not to a constant: see Config.RetentionMsSet.
 const (
-	DefaultRetentionMs     = 7 * 24 * 3600 * 1000
 	DefaultRetentionBytes  = -1
 	DefaultMaxMessageBytes = 1048588
 	DefaultTimestampType   = "CreateTime"
@@ -56,9 +57,15 @@ type Config struct {
 	Name   string
 	Queues int32
 	// ID is the Kafka topic id (KIP-516), random at creation, never zero.
-	ID              [16]byte
-	RetentionMs     int64
-	RetentionBytes  int64
+	ID [16]byte
+	// RetentionMs is the topic's retention.ms (-1: forever). Unless
+	// RetentionMsSet, the topic has none of its own and the registry
+	// reports the store's retention here, the broker's log.retention.ms,
+	// which is also what the store enforces (Kafka's topic default follows
+	// log.retention.hours the same way).
+	RetentionMs    int64
+	RetentionMsSet bool
+	RetentionBytes int64
 	MaxMessageBytes int32
 	// TimestampType is "CreateTime" or "LogAppendTime".
 	TimestampType string
@@ -96,8 +103,8 @@ func (c *Config) fill(now time.Time) error {
 	if c.ID == ([16]byte{}) {
 		c.ID = newID()
 	}
-	if c.RetentionMs == 0 {
-		c.RetentionMs = DefaultRetentionMs
+	if c.RetentionMs != 0 {
+		c.RetentionMsSet = true
 	}
 	if c.RetentionBytes == 0 {
 		c.RetentionBytes = DefaultRetentionBytes
@@ -194,10 +201,58 @@ func Open(ctx context.Context, store *storage.Store, logger *slog.Logger) (*Regi
 			kv.Close()
 			return nil, fmt.Errorf("topics: record of %q: %w (%v)", name, kvlog.ErrCorrupt, err)
 		}
+		if !c.RetentionMsSet && c.RetentionMs != 0 && c.RetentionMs != oldDefaultRetentionMs {
+			// A record from before RetentionMsSet: every topic carried a
+			// retention.ms, the old constant default unless a client set
+			// one. (A client's own 7 days could not be told apart, and
+			// the store deleted segments after its retentionHours anyway.)
+			c.RetentionMsSet = true
+		}
+		r.resolve(&c)
 		r.topics[name] = c
 		r.byID[c.ID] = name
 	}
+	r.holdSegments()
 	return r, nil
+}
+
+// oldDefaultRetentionMs is the retention.ms every topic was created with
+// before topics followed the store's retention (7 days, Kafka's default).
+const oldDefaultRetentionMs = 7 * 24 * 3600 * 1000
+
+// DefaultRetentionMs is the retention.ms of topics that set none: the
+// store's retention age (retentionHours; -1 keeps forever), which Kafka
+// clients see as the broker's log.retention.ms and RocketMQ's admin tools
+// as fileReservedTime.
+func (r *Registry) DefaultRetentionMs() int64 { return r.store.RetentionMs() }
+
+// resolve fills in the default retention.ms of a topic that sets none.
+func (r *Registry) resolve(c *Config) {
+	if !c.RetentionMsSet {
+		c.RetentionMs = r.store.RetentionMs()
+	}
+}
+
+// holdSegments tells the store to keep CommitLog segments as long as the
+// longest retention.ms of any topic needs them (-1: forever), and never
+// less than its own retention, which internal topics rely on. The
+// CommitLog is shared, so a segment can go only when every topic is done
+// with it; shorter retentions move queue starts instead (Retention).
+func (r *Registry) holdSegments() {
+	keep := r.store.RetentionMs()
+	r.mu.RLock()
+	for _, c := range r.topics {
+		if keep < 0 {
+			break
+		}
+		if c.RetentionMs < 0 {
+			keep = -1
+		} else {
+			keep = max(keep, c.RetentionMs)
+		}
+	}
+	r.mu.RUnlock()
+	r.store.SetRetentionMs(keep)
 }
 
 // Close stops the registry's background compaction.
@@ -246,7 +301,7 @@ func (r *Registry) Create(ctx context.Context, cfg Config) (Config, error) {
 	if _, ok := r.Get(cfg.Name); ok {
 		return Config{}, fmt.Errorf("topics: %s: %w", cfg.Name, ErrTopicExists)
 	}
-	if err := r.persist(ctx, cfg); err != nil {
+	if err := r.persist(ctx, &cfg); err != nil {
 		return Config{}, err
 	}
 	r.log.Info("topics: created", "topic", cfg.Name, "queues", cfg.Queues)
@@ -271,7 +326,7 @@ func (r *Registry) Update(ctx context.Context, name string, fn func(*Config) err
 	if err := cfg.check(); err != nil {
 		return Config{}, err
 	}
-	if err := r.persist(ctx, cfg); err != nil {
+	if err := r.persist(ctx, &cfg); err != nil {
 		return Config{}, err
 	}
 	r.publish(cfg, false)
@@ -293,6 +348,7 @@ func (r *Registry) Delete(ctx context.Context, name string) error {
 	delete(r.topics, name)
 	delete(r.byID, cfg.ID)
 	r.mu.Unlock()
+	r.holdSegments()
 	r.log.Info("topics: deleted", "topic", name)
 	err := r.store.DeleteTopic(name)
 	r.publish(cfg, true)
@@ -302,9 +358,14 @@ func (r *Registry) Delete(ctx context.Context, name string) error {
 	return nil
 }
 
-// persist writes cfg and installs it; writeMu held.
-func (r *Registry) persist(ctx context.Context, cfg Config) error {
-	b, err := json.Marshal(cfg)
+// persist resolves c's defaults, writes it and installs it; writeMu held.
+func (r *Registry) persist(ctx context.Context, c *Config) error {
+	r.resolve(c)
+	cfg, rec := *c, *c
+	if !rec.RetentionMsSet {
+		rec.RetentionMs = 0 // the store's, whatever it is when read back
+	}
+	b, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("topics: encode %s: %w", cfg.Name, err)
 	}
@@ -315,6 +376,7 @@ func (r *Registry) persist(ctx context.Context, cfg Config) error {
 	r.topics[cfg.Name] = cfg
 	r.byID[cfg.ID] = cfg.Name
 	r.mu.Unlock()
+	r.holdSegments()
 	return nil
 }
 

@@ -38,7 +38,7 @@ func TestRegistryRoundTripAndReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.ID == ([16]byte{}) || a.Perm != DefaultPerm || a.RetentionMs != DefaultRetentionMs || a.CreatedMs == 0 {
+	if a.ID == ([16]byte{}) || a.Perm != DefaultPerm || a.RetentionMs != r.DefaultRetentionMs() || a.RetentionMsSet || a.CreatedMs == 0 {
 		t.Fatalf("defaults not filled: %+v", a)
 	}
 	if _, err := r.Create(ctx, Config{Name: "a", Queues: 1}); !errors.Is(err, ErrTopicExists) {
@@ -156,5 +156,79 @@ func TestRegistryConcurrentCreate(t *testing.T) {
 	wg.Wait()
 	if ok != 1 {
 		t.Fatalf("%d creates succeeded", ok)
+	}
+}
+
+// TestRetentionFollowsStore: a topic without its own retention.ms reports
+// the store's retention (the broker's log.retention.ms), and follows it
+// when the broker restarts with another retentionHours; a topic's own
+// retention.ms stays. The store keeps segments as long as the longest
+// retention needs them, never less than its own.
+func TestRetentionFollowsStore(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	open := func(hours int) (*storage.Store, *Registry) {
+		s, err := storage.Open(ctx, storage.Config{Dir: dir, SegmentSize: 1 << 20, RetentionHours: hours})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Open(ctx, s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, r
+	}
+	const hour = 3600 * 1000
+	s, r := open(5)
+	def, err := r.Create(ctx, Config{Name: "def", Queues: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.RetentionMs != 5*hour || def.RetentionMsSet || r.DefaultRetentionMs() != 5*hour {
+		t.Fatalf("default topic: retention.ms %d (set %v), want 5 h", def.RetentionMs, def.RetentionMsSet)
+	}
+	if s.SegmentRetentionMs() != 5*hour {
+		t.Fatalf("store keeps segments %d ms, want 5 h", s.SegmentRetentionMs())
+	}
+	if _, err := r.Create(ctx, Config{Name: "short", Queues: 1, RetentionMs: hour}); err != nil {
+		t.Fatal(err)
+	}
+	if s.SegmentRetentionMs() != 5*hour {
+		t.Fatalf("a shorter topic made the store keep %d ms, want its own 5 h", s.SegmentRetentionMs())
+	}
+	long, err := r.Create(ctx, Config{Name: "long", Queues: 1, RetentionMs: 30 * 24 * hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !long.RetentionMsSet || s.SegmentRetentionMs() != 30*24*hour {
+		t.Fatalf("30-day topic: set %v, store keeps %d ms", long.RetentionMsSet, s.SegmentRetentionMs())
+	}
+	if _, err := r.Update(ctx, "long", func(c *Config) error { c.RetentionMs, c.RetentionMsSet = -1, true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if s.SegmentRetentionMs() != -1 {
+		t.Fatalf("a topic kept forever: store keeps %d ms, want -1", s.SegmentRetentionMs())
+	}
+	if err := r.Delete(ctx, "long"); err != nil {
+		t.Fatal(err)
+	}
+	if s.SegmentRetentionMs() != 5*hour {
+		t.Fatalf("after the delete the store keeps %d ms, want 5 h", s.SegmentRetentionMs())
+	}
+	// An Update that leaves retention alone keeps following the store.
+	if _, err := r.Update(ctx, "def", func(c *Config) error { c.MaxMessageBytes = 1000; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	s.Close()
+
+	s, r = open(10)
+	defer s.Close()
+	defer r.Close()
+	if c, _ := r.Get("def"); c.RetentionMs != 10*hour || c.RetentionMsSet {
+		t.Fatalf("after a restart with 10 h: default topic at %d ms (set %v)", c.RetentionMs, c.RetentionMsSet)
+	}
+	if c, _ := r.Get("short"); c.RetentionMs != hour || !c.RetentionMsSet {
+		t.Fatalf("after a restart: own retention %d ms (set %v), want 1 h", c.RetentionMs, c.RetentionMsSet)
 	}
 }

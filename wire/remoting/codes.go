@@ -29,6 +29,7 @@ const (
 	QueryConsumerOffset           int32 = 14
 	UpdateConsumerOffset          int32 = 15
 	UpdateAndCreateTopic          int32 = 17
+	GetBrokerConfig               int32 = 26
 	SearchOffsetByTimestamp       int32 = 29
 	GetMaxOffset                  int32 = 30
 	GetMinOffset                  int32 = 31
