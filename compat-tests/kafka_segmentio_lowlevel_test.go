@@ -12,7 +12,6 @@ import (
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
-	"github.com/segmentio/kafka-go/protocol/listoffsets"
 )
 
 // kafka-go's low-level API: kafka.Client (one method per Kafka request,
@@ -154,6 +153,10 @@ func wantErr(err, want error) bool {
 	return errors.Is(err, want)
 }
 
+// TestKafkaSegmentioLowLevelClient drives kafka.Client, one method per
+// Kafka request: produce with every codec and read back with Fetch, then
+// offsets, metadata, topic and partition admin and configs, each with the
+// error codes Kafka answers.
 func TestKafkaSegmentioLowLevelClient(t *testing.T) {
 	b := startKafka(t, t.TempDir(), "127.0.0.1:0")
 	cl := lowClient(t, b.addr)
@@ -209,7 +212,7 @@ func TestKafkaSegmentioLowLevelClient(t *testing.T) {
 		}
 		lo, err := cl.ListOffsets(lowCtx(t), &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{
 			topic: {kafkago.LastOffsetOf(0)}}})
-		if err != nil || lo.Topics[topic][0].LastOffset != 0 {
+		if ps := lo.Topics[topic]; err != nil || len(ps) != 1 || ps[0].Error != nil || ps[0].LastOffset != 0 {
 			t.Fatalf("end offset after a refused batch: %+v %v, want 0", lo.Topics[topic], err)
 		}
 	})
@@ -246,14 +249,7 @@ func testLowFetch(t *testing.T, cl *kafkago.Client) {
 	topic := kafkaTopicName(t, "low-fetch")
 	lowCreate(t, cl, topic, 1)
 	want := wantRecords(10, 1, "fetch")
-	recs := make([]kafkago.Record, len(want))
-	for i, r := range want {
-		recs[i] = lowRecord(r)
-	}
-	if _, err := cl.Produce(lowCtx(t), &kafkago.ProduceRequest{Topic: topic, RequiredAcks: kafkago.RequireAll,
-		Records: kafkago.NewRecordReader(recs...)}); err != nil {
-		t.Fatal(err)
-	}
+	lowProduce(t, cl, topic, want, 0)
 	cases := []struct {
 		name      string
 		offset    int64
@@ -286,17 +282,19 @@ func testLowFetch(t *testing.T, cl *kafkago.Client) {
 				t.Fatalf("high watermark %d, log start %d, last stable %d; want 10, 0, 10",
 					resp.HighWatermark, resp.LogStartOffset, resp.LastStableOffset)
 			}
+			recs := readLowRecords(t, 0, resp.Records)
+			if c.wantFirst < 0 {
+				if len(recs) != 0 {
+					t.Fatalf("got %d records at the end of the partition", len(recs))
+				}
+				return
+			}
 			var got []gotRecord
-			for _, r := range readLowRecords(t, 0, resp.Records) {
+			for _, r := range recs {
+				// The answer may start with the batch holding the offset.
 				if r.Offset >= int64(c.wantFirst) {
 					got = append(got, r)
 				}
-			}
-			if c.wantFirst < 0 {
-				if len(got) != 0 {
-					t.Fatalf("got %d records at the end of the partition", len(got))
-				}
-				return
 			}
 			if len(got) == 0 || got[0].Offset != int64(c.wantFirst) {
 				t.Fatalf("first record %+v, want offset %d", got, c.wantFirst)
@@ -367,18 +365,15 @@ func testLowListOffsets(t *testing.T, cl *kafkago.Client) {
 	})
 
 	t.Run("unknown partition", func(t *testing.T) {
-		// The Transport routes by its metadata, which has no partition 5:
-		// ask the broker for it directly.
-		m, err := cl.Transport.RoundTrip(lowCtx(t), cl.Addr, &listoffsets.Request{ReplicaID: -1,
-			Topics: []listoffsets.RequestTopic{{Topic: topic,
-				Partitions: []listoffsets.RequestPartition{{Partition: 5, CurrentLeaderEpoch: -1, Timestamp: -1}}}}})
+		// kafka-go sends a partition its metadata lacks to any broker.
+		resp, err := cl.ListOffsets(lowCtx(t), &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{
+			topic: {kafkago.LastOffsetOf(5)}}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp := m.(*listoffsets.Response)
-		if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 ||
-			resp.Topics[0].Partitions[0].ErrorCode != int16(kafkago.UnknownTopicOrPartition) {
-			t.Fatalf("answer %+v, want %v", resp, kafkago.UnknownTopicOrPartition)
+		if ps := resp.Topics[topic]; len(ps) != 1 || ps[0].Partition != 5 ||
+			!errors.Is(ps[0].Error, kafkago.UnknownTopicOrPartition) {
+			t.Fatalf("got %+v, want %v", ps, kafkago.UnknownTopicOrPartition)
 		}
 	})
 }
@@ -543,8 +538,11 @@ func testLowDeleteTopics(t *testing.T, cl *kafkago.Client) {
 	lowCreate(t, cl, topic, 1)
 	resp2, err := cl.Fetch(lowCtx(t), &kafkago.FetchRequest{Topic: topic, Offset: 0, MinBytes: 1, MaxBytes: 1 << 20,
 		MaxWait: 100 * time.Millisecond})
-	if err != nil || resp2.Error != nil {
-		t.Fatalf("fetch the topic created again: %v %v", err, resp2.Error)
+	if err != nil {
+		t.Fatalf("fetch the topic created again: %v", err)
+	}
+	if resp2.Error != nil {
+		t.Fatalf("fetch the topic created again: %v", resp2.Error)
 	}
 	if got := readLowRecords(t, 0, resp2.Records); len(got) != 0 || resp2.HighWatermark != 0 {
 		t.Fatalf("topic created again: %d records, high watermark %d; want empty", len(got), resp2.HighWatermark)
@@ -703,8 +701,11 @@ func lowCommitted(t *testing.T, cl *kafkago.Client, group, topic string) map[int
 	t.Helper()
 	resp, err := cl.OffsetFetch(lowCtx(t), &kafkago.OffsetFetchRequest{GroupID: group,
 		Topics: map[string][]int{topic: {0, 1, 2}}})
-	if err != nil || resp.Error != nil {
-		t.Fatalf("offset fetch: %v %v", err, resp.Error)
+	if err != nil {
+		t.Fatalf("offset fetch: %v", err)
+	}
+	if resp.Error != nil {
+		t.Fatalf("offset fetch: %v", resp.Error)
 	}
 	got := map[int]string{}
 	for _, p := range resp.Topics[topic] {
@@ -737,8 +738,11 @@ func lowGroupState(t *testing.T, cl *kafkago.Client, group string) kafkago.Descr
 func lowListed(t *testing.T, cl *kafkago.Client, group string) (string, bool) {
 	t.Helper()
 	resp, err := cl.ListGroups(lowCtx(t), &kafkago.ListGroupsRequest{})
-	if err != nil || resp.Error != nil {
-		t.Fatalf("list groups: %v %v", err, resp.Error)
+	if err != nil {
+		t.Fatalf("list groups: %v", err)
+	}
+	if resp.Error != nil {
+		t.Fatalf("list groups: %v", resp.Error)
 	}
 	for _, g := range resp.Groups {
 		if g.GroupID == group {
@@ -808,8 +812,11 @@ func testLowStandalone(t *testing.T, cl *kafkago.Client, topic string) {
 	// All the group's topics at once: a nil topic list (OffsetFetch v2+)
 	// answers the partitions with commits.
 	all, err := cl.OffsetFetch(lowCtx(t), &kafkago.OffsetFetchRequest{GroupID: group})
-	if err != nil || all.Error != nil {
-		t.Fatalf("offset fetch of all topics: %v %v", err, all.Error)
+	if err != nil {
+		t.Fatalf("offset fetch of all topics: %v", err)
+	}
+	if all.Error != nil {
+		t.Fatalf("offset fetch of all topics: %v", all.Error)
 	}
 	if ps := all.Topics[topic]; len(all.Topics) != 1 || len(ps) != 2 {
 		t.Fatalf("offset fetch of all topics: %+v", all.Topics)
