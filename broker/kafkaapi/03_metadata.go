@@ -13,7 +13,8 @@ import (
 // 0 and is the controller (sarama, kafka-go, librdkafka and kafkajs send
 // admin requests to the controller). Requested topics that do not exist
 // are created when the request allows it (always before v4) and the
-// broker does (kafka-go's Reader and librdkafka producers rely on it).
+// broker does (kafka-go's Reader and librdkafka producers rely on it),
+// answered the first time as Kafka does (requestedTopic).
 func (h *Handler) metadata(r *request, req *kmsg.MetadataRequest) {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	host, port := h.advertisedAddr()
@@ -71,17 +72,20 @@ func (h *Handler) requestedTopic(t kmsg.MetadataRequestTopic, autoCreate bool) k
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), defaultAdminTimeout)
 	defer cancel()
-	c, err := h.reg.Create(ctx, topics.Config{Name: name, Queues: h.cfg.DefaultPartitions})
-	if errors.Is(err, topics.ErrTopicExists) {
-		c, _ = h.reg.Get(name) // created meanwhile by another request
-		err = nil
-	}
-	if err != nil {
+	_, err := h.reg.Create(ctx, topics.Config{Name: name, Queues: h.cfg.DefaultPartitions})
+	if err != nil && !errors.Is(err, topics.ErrTopicExists) { // exists: created meanwhile by another request
 		h.log.Warn("kafkaapi: auto-create", "topic", name, "err", err)
 		mt.ErrorCode = codeOf(err)
 		return mt
 	}
-	return h.topicMetadata(c, errNone)
+	// Kafka answers the request that auto-creates a topic with
+	// LEADER_NOT_AVAILABLE and no partitions (ZooKeeper mode's
+	// createTopicsInZk; KRaft's controller round trip answers
+	// UNKNOWN_TOPIC_OR_PARTITION), and clients ask again: kafka-go's Conn
+	// tests read "no partitions" after DeleteTopics. The topic exists by
+	// now, so the next Metadata shows it.
+	mt.ErrorCode = errLeaderNotAvailable
+	return mt
 }
 
 // topicMetadata describes an existing topic.

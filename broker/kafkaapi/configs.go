@@ -26,7 +26,7 @@ type topicConfig struct {
 // retention.ms defaults to the broker's log.retention.ms (the store's
 // retentionHours); topics.Retention enforces it per queue and the store
 // keeps CommitLog segments for the longest of them. Other names are kept
-// verbatim in Config.Extra.
+// verbatim in Config.Extra; names Kafka does not know are refused.
 var topicConfigs = map[string]topicConfig{
 	"retention.ms": {kmsg.ConfigTypeLong,
 		func(c *topics.Config) string { return strconv.FormatInt(c.RetentionMs, 10) },
@@ -105,8 +105,9 @@ func setTopicConfig(c *topics.Config, name string, v *string) error {
 		}
 		return nil
 	}
-	if name == "" || strings.ContainsAny(name, " \t\n") {
-		return fmt.Errorf("config name %q: %w", name, errBadConfig)
+	if !kafkaTopicConfigNames[name] {
+		// Kafka's LogConfig.validateNames: a typo is refused, not stored.
+		return fmt.Errorf("unknown topic config name %s: %w", name, errBadConfig)
 	}
 	if v == nil {
 		delete(c.Extra, name)
@@ -117,6 +118,27 @@ func setTopicConfig(c *topics.Config, name string, v *string) error {
 	}
 	c.Extra[name] = *v
 	return nil
+}
+
+// kafkaTopicConfigNames are the topic configs a Kafka broker knows
+// (TopicConfig.java, Kafka 4.1). Those twinmq does not act on
+// (topicConfigs acts on the rest) are kept verbatim and reported back, as
+// tools that copy a topic's configs expect; any other name is refused
+// with INVALID_CONFIG, as Kafka refuses it.
+var kafkaTopicConfigNames = map[string]bool{
+	"cleanup.policy": true, "compression.type": true, "compression.gzip.level": true,
+	"compression.lz4.level": true, "compression.zstd.level": true, "delete.retention.ms": true,
+	"file.delete.delay.ms": true, "flush.messages": true, "flush.ms": true,
+	"follower.replication.throttled.replicas": true, "index.interval.bytes": true,
+	"leader.replication.throttled.replicas": true, "local.retention.bytes": true, "local.retention.ms": true,
+	"max.compaction.lag.ms": true, "max.message.bytes": true, "message.downconversion.enable": true,
+	"message.format.version": true, "message.timestamp.after.max.ms": true,
+	"message.timestamp.before.max.ms": true, "message.timestamp.difference.max.ms": true,
+	"message.timestamp.type": true, "min.cleanable.dirty.ratio": true, "min.compaction.lag.ms": true,
+	"min.insync.replicas": true, "preallocate": true, "remote.log.copy.disable": true,
+	"remote.log.delete.on.disable": true, "remote.storage.enable": true, "retention.bytes": true,
+	"retention.ms": true, "segment.bytes": true, "segment.index.bytes": true, "segment.jitter.ms": true,
+	"segment.ms": true, "unclean.leader.election.enable": true,
 }
 
 // resetTopicConfigs returns c with every config at its default (Kafka's
