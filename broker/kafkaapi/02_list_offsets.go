@@ -8,6 +8,7 @@ import (
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/kafka"
+	"github.com/twinmq/twinmq/wire/remoting"
 )
 
 // Special ListOffsets timestamps and the version each needs (KIP-734,
@@ -122,9 +123,24 @@ func recordAtOrAfter(b []byte, hdr *kafka.BatchHeader, ok func(off, ts int64) bo
 	return off, ts
 }
 
-// scanBatches calls fn for each stored Kafka batch of [from, to) in order,
-// until fn returns false.
-func (h *Handler) scanBatches(topic string, part int32, from, to int64, fn func([]byte, *kafka.BatchHeader) bool) error {
+// timedEntry is one stored entry as ListOffsets by timestamp sees it:
+// the offsets it covers and the largest timestamp a Kafka consumer reads
+// in it. A Kafka batch's is its MaxTimestamp; a RocketMQ message's is its
+// born timestamp, the CreateTime a Kafka fetch of it carries
+// (broker/convert). batch and hdr are set for Kafka batches only.
+type timedEntry struct {
+	base, maxTs int64
+	size        int
+	batch       []byte
+	hdr         *kafka.BatchHeader
+}
+
+// scanTimes calls fn for each stored entry of [from, to) in order, Kafka
+// batches and RocketMQ messages alike, until fn returns false. Entries
+// that do not parse are skipped (a read reports them).
+func (h *Handler) scanTimes(topic string, part int32, from, to int64, fn func(*timedEntry) bool) error {
+	var hdr kafka.BatchHeader
+	var view remoting.StoredView
 	for off := from; off < to; {
 		res, err := h.store.Read(topic, part, off, storage.ReadOptions{MaxBytes: scanReadMaxBytes})
 		if err != nil {
@@ -132,14 +148,22 @@ func (h *Handler) scanBatches(topic string, part int32, from, to int64, fn func(
 		}
 		more := len(res.Entries) > 0
 		for _, e := range res.Entries {
-			if e.Kind != storage.KindKafka {
+			te := timedEntry{base: e.QueueOffset, size: len(e.Payload)}
+			switch e.Kind {
+			case storage.KindKafka:
+				if hdr, err = kafka.ParseBatchHeader(e.Payload); err != nil {
+					continue
+				}
+				te.base, te.maxTs, te.batch, te.hdr = hdr.BaseOffset, hdr.MaxTimestamp, e.Payload, &hdr
+			case storage.KindRocketMQ:
+				if _, err := view.Parse(e.Payload); err != nil {
+					continue
+				}
+				te.maxTs = view.BornTimestamp
+			default:
 				continue
 			}
-			hdr, err := kafka.ParseBatchHeader(e.Payload)
-			if err != nil {
-				continue
-			}
-			if !fn(e.Payload, &hdr) {
+			if !fn(&te) {
 				more = false
 				break
 			}

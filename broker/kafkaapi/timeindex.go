@@ -3,8 +3,6 @@ package kafkaapi
 import (
 	"sort"
 	"sync"
-
-	"github.com/twinmq/twinmq/wire/kafka"
 )
 
 // timeIndexInterval is how many bytes of batches lie between two entries
@@ -14,7 +12,7 @@ import (
 const timeIndexInterval = 32 << 10
 
 // timeIndex is an in-memory sparse time index of one partition, Kafka's
-// time index rebuilt from the stored batch headers: ListOffsets by
+// time index rebuilt from the stored entries' headers: ListOffsets by
 // timestamp wants the first record whose timestamp is >= the target, and
 // CreateTime timestamps are the producers' (not monotonic along the log),
 // so it searches the envelope "largest timestamp so far", which is.
@@ -32,9 +30,10 @@ const timeIndexInterval = 32 << 10
 // start moves forward (retention, DeleteRecords) the entries below it
 // stay: they only make a search start earlier, and reads are clamped to
 // the start. Lookups for the largest timestamp (-3) rebuild from the start
-// instead, since the maximum may have been in the dropped part. Entries
-// that are not Kafka batches (RocketMQ messages in a shared topic) carry
-// no record timestamp and are not indexed, as before.
+// instead, since the maximum may have been in the dropped part. RocketMQ
+// messages in a shared topic are indexed by their born timestamp, the
+// record timestamp a Kafka consumer of them reads (scanTimes), so a seek
+// by time lands on them as on Kafka batches.
 //
 // mu guards every field; it is held while the index is extended.
 type timeIndex struct {
@@ -103,16 +102,16 @@ func (x *timeIndex) extendLocked(h *Handler, topic string, part int32, min, hwm 
 	if x.end >= hwm {
 		return nil
 	}
-	err := h.scanBatches(topic, part, x.end, hwm, func(b []byte, hdr *kafka.BatchHeader) bool {
-		if hdr.BaseOffset >= hwm {
+	err := h.scanTimes(topic, part, x.end, hwm, func(e *timedEntry) bool {
+		if e.base >= hwm {
 			return false
 		}
 		if len(x.entries) == 0 || x.since >= timeIndexInterval {
-			x.entries = append(x.entries, timeEntry{hdr.BaseOffset, x.maxTs})
+			x.entries = append(x.entries, timeEntry{e.base, x.maxTs})
 			x.since = 0
 		}
-		x.maxTs = max(x.maxTs, hdr.MaxTimestamp)
-		x.since += len(b)
+		x.maxTs = max(x.maxTs, e.maxTs)
+		x.since += e.size
 		return true
 	})
 	if err != nil {
@@ -148,11 +147,14 @@ func (h *Handler) offsetForTime(id [16]byte, topic string, part int32, ts, min, 
 		return -1, -1, err
 	}
 	found, foundTs := int64(-1), int64(-1)
-	err = h.scanBatches(topic, part, from, hwm, func(b []byte, hdr *kafka.BatchHeader) bool {
-		if hdr.MaxTimestamp < ts {
-			return true
+	err = h.scanTimes(topic, part, from, hwm, func(e *timedEntry) bool {
+		switch {
+		case e.maxTs < ts:
+		case e.hdr != nil:
+			found, foundTs = recordAtOrAfter(e.batch, e.hdr, func(off, t int64) bool { return off >= min && t >= ts })
+		case e.base >= min: // a RocketMQ message, one offset
+			found, foundTs = e.base, e.maxTs
 		}
-		found, foundTs = recordAtOrAfter(b, hdr, func(off, t int64) bool { return off >= min && t >= ts })
 		return found < 0
 	})
 	return found, foundTs, err

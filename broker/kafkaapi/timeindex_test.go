@@ -1,13 +1,17 @@
 package kafkaapi_test
 
 import (
+	"context"
 	"math/rand/v2"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/kafka"
+	"github.com/twinmq/twinmq/wire/remoting"
 )
 
 // listOffset asks ListOffsets v7 for one partition's offset at ts.
@@ -29,7 +33,8 @@ func listOffset(t *testing.T, rc *rawConn, topic string, ts int64) (int64, int64
 }
 
 // TestListOffsetsByTimestamp: with CreateTime timestamps out of order
-// (producers' clocks), ListOffsets answers the first record whose
+// (producers' clocks), in Kafka batches and RocketMQ messages (born
+// timestamps) mixed in one partition, ListOffsets answers the first record whose
 // timestamp is >= the target, as Kafka's time index does, for targets
 // before, between, on and after stored timestamps, across enough
 // batches for the sparse index to have many entries; and never an offset
@@ -44,7 +49,25 @@ func TestListOffsetsByTimestamp(t *testing.T) {
 	base := time.Now().UnixMilli() + 3_600_000
 	var stamps []int64 // by offset
 	value := make([]byte, 1500)
-	for range 200 { // ~200 KiB: several index entries
+	host := netip.MustParseAddrPort("127.0.0.1:10911")
+	for range 200 { // ~300 KiB: several index entries
+		if rng.IntN(3) == 0 {
+			// A run of RocketMQ messages in the same partition: a Kafka
+			// consumer reads each with its born timestamp.
+			for range 1 + rng.IntN(5) {
+				born := base + rng.Int64N(1_000_000)
+				m := &remoting.MessageExt{Topic: "times", BornTimestamp: born, BornHost: host, StoreHost: host, Body: value}
+				m.SysFlag = remoting.HostSysFlags(host, host)
+				e := storage.Entry{Kind: storage.KindRocketMQ, Topic: "times", Count: 1, Payload: remoting.AppendStoredMessage(nil, m),
+					Encode: func(p []byte, phys, queueOffset, storeTime int64) {
+						_ = remoting.PatchStored(p, queueOffset, phys, storeTime)
+					}}
+				if _, err := b.store.Append(context.Background(), []storage.Entry{e}); err != nil {
+					t.Fatal(err)
+				}
+				stamps = append(stamps, born)
+			}
+		}
 		n := 1 + rng.IntN(4)
 		first := base + rng.Int64N(1_000_000)
 		recs := make([]kafka.Record, n)
