@@ -123,7 +123,7 @@ func (c *delayCluster) start() *delayRun {
 	must(err)
 	must(rsrv.Start(ctx))
 	r.b.Start()
-	r.closer = append(r.closer, func() { r.b.Close(ctx); _ = rsrv.Shutdown(ctx) })
+	r.closer = append(r.closer, func() { _ = rsrv.Shutdown(ctx); r.b.Close(ctx) }) // as cmd/twinmq
 	ksrv, err := netio.New(kafkaapi.ServerConfig(c.kafkaURL, log), h)
 	must(err)
 	must(ksrv.Start(ctx))

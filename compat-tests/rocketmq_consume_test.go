@@ -171,6 +171,24 @@ func TestRocketMQOffsetsSurviveRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = p.Shutdown()
+	// rocketmq-client-go persists offsets with oneway
+	// UPDATE_CONSUMER_OFFSETs (as Java's client does), and records a
+	// message's offset only after its handler returns: Shutdown may
+	// return before the broker has them, and a broker stopped then never
+	// sees them (RocketMQ redelivers those messages: at least once). What
+	// this test checks is that offsets the broker acknowledged survive its
+	// restart, so it stops the broker once it has all ten. (A stop right
+	// after Shutdown failed this test once on a loaded machine: "got 15".)
+	waitFor(t, 10*time.Second, func() bool {
+		sum, b := int64(0), c.current()
+		cfg, _ := b.topics.Get("RmqRestartTopic")
+		for q := range cfg.Queues {
+			if off, ok := b.offsets.Fetch("cg_restart", "RmqRestartTopic", q); ok {
+				sum += off
+			}
+		}
+		return sum == 10
+	})
 	c.stop()
 
 	c2 := startRocketMQ(t, dir)

@@ -167,8 +167,8 @@ func (c *rmqCluster) startBroker(t *testing.T) rmqBroker {
 	rb.stopFn = func() {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
+		_ = srv.Shutdown(sctx) // as cmd/twinmq: requests already read finish first
 		b.Close(sctx)
-		_ = srv.Shutdown(sctx)
 		offs.Close()
 		reg.Close()
 		if err := store.Close(); err != nil {

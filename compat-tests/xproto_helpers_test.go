@@ -111,8 +111,8 @@ func startXBroker(t *testing.T) *xBroker {
 		once.Do(func() {
 			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
+			_ = rsrv.Shutdown(sctx) // as cmd/twinmq: requests already read finish first
 			rb.Close(sctx)
-			_ = rsrv.Shutdown(sctx)
 			_ = ksrv.Shutdown(sctx)
 			coord.Close()
 			offs.Close()

@@ -84,8 +84,12 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 		})
 	logger.Info("RocketMQ remoting listening", "addr", srv.Addr().String(), "advertised", adv, "namesrvAddr", namesrvAddrs)
 	return func(sctx context.Context) {
-		b.Close(sctx)
+		// The listener first: requests already read finish under the
+		// broker's live context (a client's last UPDATE_CONSUMER_OFFSET,
+		// sent oneway as it shuts down, used to fail with the context
+		// Close cancels). Parked pulls hold no request; Close answers them.
 		_ = srv.Shutdown(sctx)
+		b.Close(sctx)
 	}, nil
 }
 
