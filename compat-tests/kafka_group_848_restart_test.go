@@ -41,7 +41,7 @@ func TestKafkaGroup848Restart(t *testing.T) {
 	}
 	committedBefore := committed(t, adm, group, topic, 80)
 
-	b = b.restart()
+	b.restart()
 	after := describe848Stable(t, admCl, group, 1, partitions)
 	if after.Epoch != before.Epoch || len(after.Members) != 1 ||
 		after.Members[0].MemberID != before.Members[0].MemberID ||

@@ -30,7 +30,7 @@ func TestKafkaGroupRestart(t *testing.T) {
 	defer cancel()
 	before := committed(t, adm, group, topic, 90)
 
-	b = b.restart()
+	b.restart()
 	after, err := adm.FetchOffsets(ctx, group)
 	if err != nil {
 		t.Fatal(err)

@@ -147,10 +147,7 @@ func TestRocketMQClusteringRebalance(t *testing.T) {
 		}
 		return len(a) == 2 && len(b) == 2
 	})
-	sent := []sentMsg{{i: 0}}
-	for _, r := range sendResults(t, p, topic, "TagC", 1, 39) {
-		sent = append(sent, r)
-	}
+	sent := append([]sentMsg{{i: 0}}, sendResults(t, p, topic, "TagC", 1, 39)...)
 	total := func() int64 { return cols[0].n.Load() + cols[1].n.Load() }
 	waitFor(t, 20*time.Second, func() bool { return total() >= 40 })
 	time.Sleep(300 * time.Millisecond)

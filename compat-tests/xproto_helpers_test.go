@@ -166,11 +166,10 @@ type xmsg struct {
 // xsent is what a producer sent: message i of the matrix, and the range
 // its timestamp must fall in (exact for Kafka producers that set it).
 type xsent struct {
-	i          int
-	tsMin      int64
-	tsMax      int64
-	fromKafka  bool
-	producerID string
+	i         int
+	tsMin     int64
+	tsMax     int64
+	fromKafka bool
 }
 
 func xValue(producer string, i int) string {

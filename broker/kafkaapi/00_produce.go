@@ -216,6 +216,3 @@ func (h *Handler) appendIdempotentLocked(ctx context.Context, ps *partState, e s
 	}
 	return res
 }
-
-// now is the handler's clock in ms.
-func (h *Handler) nowMs() int64 { return h.cfg.Now().UnixMilli() }

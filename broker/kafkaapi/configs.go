@@ -67,7 +67,7 @@ var topicConfigs = map[string]topicConfig{
 // topicDefaults are the configs of a topic that sets none; retention.ms
 // is the broker's and is compared by RetentionMsSet instead.
 var topicDefaults = topics.Config{
-	RetentionBytes: topics.DefaultRetentionBytes,
+	RetentionBytes:  topics.DefaultRetentionBytes,
 	MaxMessageBytes: topics.DefaultMaxMessageBytes, TimestampType: topics.DefaultTimestampType,
 	CleanupPolicy: topics.DefaultCleanupPolicy,
 }

@@ -10,12 +10,10 @@ import (
 func metadataTopics(rc *rawConn, names ...string) map[string]kmsg.MetadataResponseTopic {
 	req := kmsg.NewPtrMetadataRequest()
 	req.Version = 12
-	if names != nil {
-		for _, n := range names {
-			t := kmsg.NewMetadataRequestTopic()
-			t.Topic = kmsg.StringPtr(n)
-			req.Topics = append(req.Topics, t)
-		}
+	for _, n := range names {
+		t := kmsg.NewMetadataRequestTopic()
+		t.Topic = kmsg.StringPtr(n)
+		req.Topics = append(req.Topics, t)
 	}
 	out := map[string]kmsg.MetadataResponseTopic{}
 	for _, t := range rc.roundTrip(req).(*kmsg.MetadataResponse).Topics {

@@ -100,6 +100,7 @@ func (b *Broker) pullMessage(ctx context.Context, c *netio.Conn, req *remoting.C
 func (b *Broker) checkPull(r *pullRequest) error {
 	t, ok := b.topics.Get(r.topic)
 	if !ok {
+		//lint:ignore ST1005 the Java broker's remark, word for word
 		return fmt.Errorf("%w: topic[%s] not exist, apply first please!", errTopicNotExist, r.topic)
 	}
 	if t.Perm&4 == 0 {

@@ -97,6 +97,7 @@ func (b *Broker) topicForSend(ctx context.Context, r *sendRequest) (topics.Confi
 			queues = min(r.defaultQueues, autoCreateTopicQueues)
 		}
 	default:
+		//lint:ignore ST1005 the Java broker's remark, word for word
 		return topics.Config{}, fmt.Errorf("%w: topic[%s] not exist, apply first please!", errTopicNotExist, r.topic)
 	}
 	return b.ensureTopic(ctx, r.topic, queues)

@@ -63,9 +63,9 @@ type Config struct {
 	// reports the store's retention here, the broker's log.retention.ms,
 	// which is also what the store enforces (Kafka's topic default follows
 	// log.retention.hours the same way).
-	RetentionMs    int64
-	RetentionMsSet bool
-	RetentionBytes int64
+	RetentionMs     int64
+	RetentionMsSet  bool
+	RetentionBytes  int64
 	MaxMessageBytes int32
 	// TimestampType is "CreateTime" or "LogAppendTime".
 	TimestampType string

@@ -26,9 +26,11 @@ type echoServer struct {
 	gnet.BuiltinEventEngine
 	reply  []byte
 	booted chan struct{}
+	eng    gnet.Engine // set by OnBoot, before booted closes
 }
 
-func (e *echoServer) OnBoot(gnet.Engine) gnet.Action {
+func (e *echoServer) OnBoot(eng gnet.Engine) gnet.Action {
+	e.eng = eng
 	close(e.booted)
 	return gnet.None
 }
@@ -81,7 +83,7 @@ func ServeEcho(ctx context.Context, port int, w io.Writer) error {
 	}
 	select {
 	case <-ctx.Done():
-		_ = gnet.Stop(context.Background(), addr)
+		_ = e.eng.Stop(context.Background())
 		return nil
 	case err := <-ran:
 		return fmt.Errorf("loadtest: echo: %w", err)
