@@ -127,7 +127,7 @@ func recordAtOrAfter(b []byte, hdr *kafka.BatchHeader, ok func(off, ts int64) bo
 // the offsets it covers and the largest timestamp a Kafka consumer reads
 // in it. A Kafka batch's is its MaxTimestamp; a RocketMQ message's is its
 // born timestamp, the CreateTime a Kafka fetch of it carries
-// (broker/convert). batch and hdr are set for Kafka batches only.
+// (wire/xproto). batch and hdr are set for Kafka batches only.
 type timedEntry struct {
 	base, maxTs int64
 	size        int

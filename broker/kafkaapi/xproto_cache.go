@@ -7,9 +7,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/twinmq/twinmq/broker/convert"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/storage"
+	"github.com/twinmq/twinmq/wire/xproto"
 )
 
 // xcache holds Kafka record batches converted from RocketMQ-produced
@@ -347,12 +347,12 @@ func (h *Handler) convertFlight(c *xcache, fl *xcFlight, phys []int64, msgs [][]
 // came from is held: the fetch releases it once they are written.
 type converter func(parts [][]byte, base int64, msgs [][]byte, own bool) ([][]byte, int, error)
 
-// convertBatch is the converter of broker/convert.
+// convertBatch is the converter of wire/xproto.
 func convertBatch(parts [][]byte, base int64, msgs [][]byte, own bool) ([][]byte, int, error) {
 	if !own {
-		return convert.ToKafkaParts(parts, base, msgs)
+		return xproto.ToKafkaParts(parts, base, msgs)
 	}
-	b, err := convert.ToKafka(nil, base, msgs)
+	b, err := xproto.ToKafka(nil, base, msgs)
 	if err != nil || len(b) == 0 {
 		return parts, 0, err
 	}

@@ -11,7 +11,7 @@ import (
 // the space-separated keys of a KEYS header (which RocketMQ consumers see
 // as the message's keys) and a UNIQ_KEY header a producer set. A record
 // without UNIQ_KEY gets one made from its batch's CommitLog offset
-// (convert.UniqKey), which the query path resolves without the index.
+// (xproto.UniqKey), which the query path resolves without the index.
 func xprotoIndexKeys(keys []string, rec kafka.Record) []string {
 	for _, h := range rec.Headers {
 		if len(h.Value) == 0 || len(h.Value) > maxIndexedKey {

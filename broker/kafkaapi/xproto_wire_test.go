@@ -17,7 +17,7 @@ import (
 
 // A Kafka client reading RocketMQ-produced messages from a broker without
 // the cache gets batches whose bodies were written from the mapped
-// CommitLog (convert.ToKafkaParts, spliced into the writev): every record,
+// CommitLog (xproto.ToKafkaParts, spliced into the writev): every record,
 // in order, with its value, key and headers, and batches whose CRC-32C
 // franz-go checks.
 func TestXProtoFetchZeroCopyOverTheWire(t *testing.T) {

@@ -3,14 +3,14 @@ package remotingapi
 import (
 	"sync"
 
-	"github.com/twinmq/twinmq/broker/convert"
 	"github.com/twinmq/twinmq/storage"
+	"github.com/twinmq/twinmq/wire/xproto"
 )
 
-// pulls holds convert.Pull scratch between pulls (its record list,
+// pulls holds xproto.Pull scratch between pulls (its record list,
 // properties and decompression buffers), so a converting pull allocates
 // only the buffer it hands to sendPull.
-var pulls = sync.Pool{New: func() any { return new(convert.Pull) }}
+var pulls = sync.Pool{New: func() any { return new(xproto.Pull) }}
 
 // hasKafka reports whether a pull read any stored Kafka batch.
 func hasKafka(entries []storage.ReadEntry) bool {
@@ -27,7 +27,7 @@ func hasKafka(entries []storage.ReadEntry) bool {
 // Kafka batches converted into RocketMQ stored messages (DESIGN.md
 // section 4: a Kafka-produced record reaches RocketMQ consumers, TAGS
 // header as tag). The converted messages of the whole pull are in one
-// buffer, their bodies of convert.ZeroCopyMin bytes or more (uncompressed
+// buffer, their bodies of xproto.ZeroCopyMin bytes or more (uncompressed
 // batches) left in the mapped CommitLog, written by sendPull's writev as
 // a verbatim pull's messages are; res keeps them mapped until release.
 // The ConsumeQueue filter has already skipped a batch if none of its
@@ -39,7 +39,7 @@ func hasKafka(entries []storage.ReadEntry) bool {
 // from a Java broker: a batch of more records is cut, and nextBeginOffset
 // is the first record left out.
 func (b *Broker) pullConverted(out *pullResult, res *storage.ReadResult, offset int64, maxMsgs int, filter func(int64) bool) {
-	p := pulls.Get().(*convert.Pull)
+	p := pulls.Get().(*xproto.Pull)
 	defer func() { p.Reset(); pulls.Put(p) }()
 	p.Max = maxMsgs
 	for i := range res.Entries {
@@ -71,7 +71,7 @@ func (b *Broker) pullConverted(out *pullResult, res *storage.ReadResult, offset 
 				return
 			}
 		}
-		ke := convert.KafkaEntry{Topic: e.Header.Topic, QueueID: e.Header.QueueID, Phys: e.Phys,
+		ke := xproto.KafkaEntry{Topic: e.Header.Topic, QueueID: e.Header.QueueID, Phys: e.Phys,
 			StoreTime: e.StoreTime, StoreHost: b.storeHost}
 		next, err := p.AddKafka(e.Payload, ke, from, filter)
 		if err != nil {

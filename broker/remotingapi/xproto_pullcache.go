@@ -7,9 +7,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/twinmq/twinmq/broker/convert"
 	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/remoting"
+	"github.com/twinmq/twinmq/wire/xproto"
 )
 
 // pullCache keeps, per queue, the RocketMQ messages of the rest of the
@@ -261,9 +261,9 @@ func (cb *cachedBatch) serve(out *pullResult, from int64, room int, filter func(
 // nil if the batch cannot be read (the pull converts it as usual and
 // logs why) or holds nothing from there.
 func (b *Broker) convertRest(res *storage.ReadResult, e *storage.ReadEntry, from int64) *cachedBatch {
-	p := pulls.Get().(*convert.Pull)
+	p := pulls.Get().(*xproto.Pull)
 	defer func() { p.Reset(); pulls.Put(p) }()
-	ke := convert.KafkaEntry{Topic: e.Header.Topic, QueueID: e.Header.QueueID, Phys: e.Phys,
+	ke := xproto.KafkaEntry{Topic: e.Header.Topic, QueueID: e.Header.QueueID, Phys: e.Phys,
 		StoreTime: e.StoreTime, StoreHost: b.storeHost}
 	end, err := p.AddKafka(e.Payload, ke, from, nil)
 	if err != nil {

@@ -1,4 +1,4 @@
-package convert
+package xproto
 
 import (
 	"bytes"
@@ -35,7 +35,7 @@ func refToKafka(dst []byte, base int64, msgs [][]byte) ([]byte, error) {
 	}
 	out, err := kafka.AppendBatch(dst, spec, recs, kafka.CodecNone)
 	if err != nil {
-		return dst, fmt.Errorf("convert: build batch at %d: %w", base, err)
+		return dst, fmt.Errorf("xproto: build batch at %d: %w", base, err)
 	}
 	return out, nil
 }

@@ -1,4 +1,4 @@
-package convert
+package xproto
 
 import (
 	"bytes"
@@ -91,7 +91,7 @@ func (w *batchWriter) put() {
 // the pooled meta, to be copied before put.
 func (w *batchWriter) encode(base int64, msgs [][]byte, zeroCopyMin int, fresh bool) error {
 	if len(msgs) > math.MaxInt32 {
-		return fmt.Errorf("convert: build batch at %d: %d records: %w", base, len(msgs), kafka.ErrTooLarge)
+		return fmt.Errorf("xproto: build batch at %d: %d records: %w", base, len(msgs), kafka.ErrTooLarge)
 	}
 	// Pass 1: read the messages in place (remoting.StoredView), for the
 	// batch's timestamps (before the records, so the header is final when
@@ -179,7 +179,7 @@ func (w *batchWriter) encode(base int64, msgs [][]byte, zeroCopyMin int, fresh b
 	}
 	w.size += len(b)
 	if w.size-batchLengthPos-4 > math.MaxInt32 {
-		return fmt.Errorf("convert: build batch at %d: %d bytes: %w", base, w.size, kafka.ErrTooLarge)
+		return fmt.Errorf("xproto: build batch at %d: %d bytes: %w", base, w.size, kafka.ErrTooLarge)
 	}
 	binary.BigEndian.PutUint32(b[batchLengthPos:], uint32(w.size-batchLengthPos-4))
 	w.meta, w.out = b, b

@@ -1,4 +1,4 @@
-package convert
+package xproto
 
 import (
 	"encoding/binary"
@@ -125,7 +125,7 @@ func (p *Pull) AddStored(msg []byte) {
 func (p *Pull) AddKafka(batch []byte, e KafkaEntry, from int64, keep func(tagsCode int64) bool) (int64, error) {
 	h, err := kafka.ParseBatchHeader(batch)
 	if err != nil {
-		return from, fmt.Errorf("convert: kafka batch: %w", err)
+		return from, fmt.Errorf("xproto: kafka batch: %w", err)
 	}
 	next := h.BaseOffset + int64(h.LastOffsetDelta) + 1
 	if h.IsControl() {
@@ -195,7 +195,7 @@ func (p *Pull) AddKafka(batch []byte, e KafkaEntry, from int64, keep func(tagsCo
 	}
 	if err != nil {
 		p.recs, p.props, p.tmpl = p.recs[:recs], p.props[:props], p.tmpl[:pe.tmpl]
-		return from, fmt.Errorf("convert: kafka records: %w", err)
+		return from, fmt.Errorf("xproto: kafka records: %w", err)
 	}
 	if compressed {
 		p.nComp++

@@ -1,4 +1,4 @@
-package convert
+package xproto
 
 import (
 	"bytes"
@@ -28,20 +28,20 @@ import (
 // refuse fails the whole batch.
 
 // errRecord marks a records section ForEach would refuse.
-var errRecord = errors.New("convert: kafka record: bad varint or length")
+var errRecord = errors.New("xproto: kafka record: bad varint or length")
 
 // recordsOf checks the batch as kafka.BatchReader.ForEach does and
 // returns its records section, decompressed into scratch when needed.
 func recordsOf(b []byte, h *kafka.BatchHeader, scratch []byte) (records, buf []byte, err error) {
 	if size := h.Size(); size != len(b) {
-		return nil, scratch, fmt.Errorf("convert: kafka batch length %d, %d bytes: %w", h.BatchLength, len(b), kafka.ErrCorruptBatch)
+		return nil, scratch, fmt.Errorf("xproto: kafka batch length %d, %d bytes: %w", h.BatchLength, len(b), kafka.ErrCorruptBatch)
 	}
 	codec := h.Compression()
 	if codec > kafka.CodecZstd {
-		return nil, scratch, fmt.Errorf("convert: kafka batch codec %d: %w", codec, kafka.ErrUnknownCodec)
+		return nil, scratch, fmt.Errorf("xproto: kafka batch codec %d: %w", codec, kafka.ErrUnknownCodec)
 	}
 	if h.NumRecords < 1 || h.LastOffsetDelta != h.NumRecords-1 {
-		return nil, scratch, fmt.Errorf("convert: kafka batch NumRecords %d, LastOffsetDelta %d: %w", h.NumRecords, h.LastOffsetDelta, kafka.ErrCorruptBatch)
+		return nil, scratch, fmt.Errorf("xproto: kafka batch NumRecords %d, LastOffsetDelta %d: %w", h.NumRecords, h.LastOffsetDelta, kafka.ErrCorruptBatch)
 	}
 	records = b[kafka.BatchHeaderSize:]
 	if codec != kafka.CodecNone {
@@ -51,7 +51,7 @@ func recordsOf(b []byte, h *kafka.BatchHeader, scratch []byte) (records, buf []b
 		records = scratch
 	}
 	if int64(h.NumRecords)*7 > int64(len(records)) {
-		return nil, scratch, fmt.Errorf("convert: kafka batch NumRecords %d in %d bytes: %w", h.NumRecords, len(records), kafka.ErrCorruptBatch)
+		return nil, scratch, fmt.Errorf("xproto: kafka batch NumRecords %d in %d bytes: %w", h.NumRecords, len(records), kafka.ErrCorruptBatch)
 	}
 	return records, scratch, nil
 }

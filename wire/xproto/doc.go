@@ -1,10 +1,10 @@
-// Package convert turns one protocol's stored entries into the other's wire
+// Package xproto turns one protocol's stored entries into the other's wire
 // form, for the reads that cross protocols (DESIGN.md section 4). Reading
 // your own protocol's entries never comes here: they are served verbatim.
 //
-// It is adapter code shared by broker/kafkaapi and broker/remotingapi, so it
-// may import both wire packages (the one exception to "only the adapters
-// import wire", recorded in docs/deviations.md).
+// It is the wire layer's conversion between the two codecs (DESIGN.md
+// section 2: wire/xproto imports both wire packages and nothing else of
+// twinmq), used by the adapters broker/kafkaapi and broker/remotingapi.
 //
 // The mapping, both ways:
 //
@@ -17,4 +17,4 @@
 //	timestamp             born timestamp
 //	batch store time      store timestamp
 //	offset                queue offset (the same dense logical offset)
-package convert
+package xproto

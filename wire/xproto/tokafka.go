@@ -1,4 +1,4 @@
-package convert
+package xproto
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 
 // ErrBody is returned for a RocketMQ body whose compression cannot be
 // undone.
-var ErrBody = errors.New("convert: cannot decompress RocketMQ body")
+var ErrBody = errors.New("xproto: cannot decompress RocketMQ body")
 
 // maxBody bounds a decompressed RocketMQ body (RocketMQ's default max
 // message size is 4 MiB; a compressed body may expand).

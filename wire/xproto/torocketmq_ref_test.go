@@ -1,4 +1,4 @@
-package convert
+package xproto
 
 import (
 	"bytes"
@@ -27,7 +27,7 @@ import (
 func refToRocketMQ(dst []byte, batch []byte, e KafkaEntry, from int64, keep Keep) ([]byte, int64, error) {
 	h, err := kafka.ParseBatchHeader(batch)
 	if err != nil {
-		return dst, from, fmt.Errorf("convert: kafka batch: %w", err)
+		return dst, from, fmt.Errorf("xproto: kafka batch: %w", err)
 	}
 	next := h.BaseOffset + int64(h.LastOffsetDelta) + 1
 	if h.IsControl() {
@@ -67,7 +67,7 @@ func refToRocketMQ(dst []byte, batch []byte, e KafkaEntry, from int64, keep Keep
 		return nil
 	})
 	if err != nil {
-		return dst, from, fmt.Errorf("convert: kafka records: %w", err)
+		return dst, from, fmt.Errorf("xproto: kafka records: %w", err)
 	}
 	return dst, next, nil
 }

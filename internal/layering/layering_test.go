@@ -1,0 +1,182 @@
+package layering
+
+import (
+	"errors"
+	"fmt"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/twinmq/twinmq"
+
+// TestLayering checks docs/design.md section 2 over the non-test imports
+// of every package of the module (tests may import more): see
+// layerViolation. It parses the files itself rather than asking
+// `go list`, so that `go test` knows which files its result depends on
+// and never reports a stale cached pass.
+func TestLayering(t *testing.T) {
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	imports, err := moduleImports(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imports) < 10 {
+		t.Fatalf("found %d packages under %s", len(imports), root)
+	}
+	checked := 0
+	for pkg, deps := range imports {
+		for dep := range deps {
+			checked++
+			if msg := layerViolation(pkg, dep); msg != "" {
+				t.Errorf("%s imports %s: %s", pkg, dep, msg)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no import between twinmq packages was checked")
+	}
+}
+
+// moduleRoot is the directory of the go.mod above the test's directory.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// moduleImports maps each package directory (relative to root) to the
+// twinmq packages its non-test files import, all build tags included.
+func moduleImports(root string) (map[string]map[string]bool, error) {
+	out := map[string]map[string]bool{}
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if path != root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata" || name == "node_modules") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, filepath.Dir(path))
+		if err != nil {
+			return err
+		}
+		pkg := filepath.ToSlash(rel)
+		if out[pkg] == nil {
+			out[pkg] = map[string]bool{}
+		}
+		for _, imp := range f.Imports {
+			p, err := strconv.Unquote(imp.Path.Value)
+			if err != nil {
+				return fmt.Errorf("%s: import %s: %w", path, imp.Path.Value, err)
+			}
+			if dep, ok := strings.CutPrefix(p, module+"/"); ok {
+				out[pkg][dep] = true
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
+
+// adapters speak the wire protocols to the broker services. nameserver is
+// a RocketMQ remoting server of its own (docs/deviations.md #3).
+var adapters = []string{"broker/kafkaapi", "broker/remotingapi", "broker/grpcapi", "nameserver"}
+
+func isAdapter(p string) bool {
+	for _, a := range adapters {
+		if under(p, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// layerViolation says why pkg may not import dep, or "".
+func layerViolation(pkg, dep string) string {
+	switch {
+	case under(dep, "compat-tests") || under(dep, "internal/layering"):
+		return "nothing imports the tests"
+	case under(dep, "cmd") && !under(pkg, "cmd"):
+		return "nothing imports cmd"
+	case under(pkg, "netio"):
+		return "netio knows bytes only"
+	case under(pkg, "wire") && !under(dep, "wire"):
+		return "wire imports no other twinmq layer"
+	case under(pkg, "storage") && !under(dep, "storage"):
+		return "storage imports no other twinmq layer"
+	case under(dep, "wire") && !under(pkg, "wire") && !under(pkg, "cmd") && !isAdapter(pkg):
+		return "only the adapters (and wire/xproto) speak wire"
+	case under(dep, "netio") && !under(pkg, "cmd") && !isAdapter(pkg):
+		return "only the adapters do network I/O"
+	case (under(pkg, "broker") || under(pkg, "nameserver")) && strings.HasPrefix(dep, "storage/"):
+		return "broker packages use the storage facade only"
+	}
+	return ""
+}
+
+// TestLayerViolation: the rules flag what they must, so TestLayering can
+// fail.
+func TestLayerViolation(t *testing.T) {
+	cases := []struct {
+		pkg, dep string
+		bad      bool
+	}{
+		{"broker/topics", "wire/kafka", true},
+		{"broker/delay", "netio", true},
+		{"broker/kafkaapi", "wire/kafka", false},
+		{"broker/kafkaapi", "wire/xproto", false},
+		{"broker/remotingapi", "netio", false},
+		{"broker/offsets", "storage", false},
+		{"broker/offsets", "storage/commitlog", true},
+		{"broker/kafkaapi", "storage/vfs", true},
+		{"wire/xproto", "wire/kafka", false},
+		{"wire/xproto", "broker/topics", true},
+		{"wire/kafka", "storage", true},
+		{"storage", "wire/remoting", true},
+		{"storage/commitlog", "storage/vfs", false},
+		{"netio", "wire/kafka", true},
+		{"broker", "cmd/twinmq", true},
+		{"cmd/twinmq", "cmd/twinmq/loadtest", false},
+		{"cmd/twinmq", "wire/kafka", false},
+		{"broker/topics", "compat-tests", true},
+		{"nameserver", "wire/remoting", false},
+	}
+	for _, c := range cases {
+		if got := layerViolation(c.pkg, c.dep) != ""; got != c.bad {
+			t.Errorf("%s -> %s: violation %v, want %v", c.pkg, c.dep, got, c.bad)
+		}
+	}
+}
