@@ -895,8 +895,10 @@ func TestHoldDispatch(t *testing.T) {
 			t.Fatalf("append %d under the hold woke the dispatcher", n)
 		}
 		s.ReleaseDispatch()
-		if max, _ := s.MaxOffset("H", 0); max != int64(n)+1 {
-			t.Fatalf("append %d: max offset %d after ReleaseDispatch, want %d", n, max, n+1)
+		// Only the tries that held appended: a busy dispatcher (a pass
+		// takes a millisecond under -race) can refuse dozens in a row.
+		if max, _ := s.MaxOffset("H", 0); max != int64(held) {
+			t.Fatalf("append %d (hold %d): max offset %d after ReleaseDispatch, want %d", n, held, max, held)
 		}
 	}
 	if held == 0 {
