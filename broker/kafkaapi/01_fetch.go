@@ -2,15 +2,12 @@ package kafkaapi
 
 import (
 	"context"
-	"maps"
 	"math"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/storage"
 )
@@ -80,7 +77,7 @@ func (f *fetchState) run() {
 		}
 	}
 	remaining := time.Until(f.deadline)
-	if n >= int(f.req.MinBytes) || errs || remaining <= 0 || len(waits) == 0 || f.cut || f.h.draining.Load() {
+	if n >= int(f.req.MinBytes) || errs || remaining <= 0 || len(waits) == 0 || f.cut || f.h.holds.Draining() {
 		if len(f.data) > 0 {
 			f.r.replyParts(resp, &f.markers, f.data, release) // releases once written
 			return
@@ -184,102 +181,34 @@ func min32(a int32, b int) int {
 	return min(int(a), b)
 }
 
-// fetchWait is one parked fetch. mu guards cancels while they are added.
-type fetchWait struct {
-	fired   atomic.Bool
-	mu      sync.Mutex
-	cancels []func() bool
-	timer   *time.Timer
-	wake    func()
-	// cut says the connection closed or the listener is draining: the
-	// fetch answers with what it has instead of parking again.
-	cut atomic.Bool
-}
-
-// arm parks the fetch until a watched partition grows or the time is up,
-// or its connection closes or the listener drains (cutParked).
-func (f *fetchState) arm(waits []waitPart, remaining time.Duration) {
-	w := &fetchWait{}
-	w.wake = func() {
-		if w.fired.CompareAndSwap(false, true) {
-			go f.wake(w) // Notify callbacks must not block
-		}
-	}
-	w.mu.Lock()
-	w.timer = time.AfterFunc(remaining, w.wake)
-	for _, p := range waits {
-		w.cancels = append(w.cancels, f.h.store.Notify(p.topic, p.part, p.hwm, w.wake))
-	}
-	w.mu.Unlock()
-	f.h.park(f, w)
-}
-
-func (f *fetchState) wake(w *fetchWait) {
-	f.h.unpark(f, w)
-	w.mu.Lock()
-	w.timer.Stop()
-	for _, c := range w.cancels {
-		c()
-	}
-	w.mu.Unlock()
-	if w.cut.Load() {
-		f.cut = true
-	}
-	f.run()
-}
-
-// park records a parked fetch, so that its connection's close or the
-// listener's drain answers it at once rather than after MaxWaitMillis:
-// Shutdown waits for every request in flight, and a closed connection's
-// fetch would hold it for nothing (franz-go waits up to 5 s per fetch).
+// arm parks the fetch (broker/log.Holds) until a watched partition grows
+// or the time is up, or its connection closes or the listener drains:
+// then the fetch runs again, and a cut one answers with what it has.
 // Under Serial ordering a connection has at most one fetch parked.
-func (h *Handler) park(f *fetchState, w *fetchWait) {
-	if f.r == nil {
-		return // a benchmark's fetch without a connection
+func (f *fetchState) arm(waits []waitPart, remaining time.Duration) {
+	watches := make([]log.Watch, len(waits))
+	for i, p := range waits {
+		watches[i] = log.Watch{Topic: p.topic, Queue: p.part, Offset: p.hwm}
 	}
-	h.parkMu.Lock()
-	h.parked[f.r.conn] = w
-	h.parkMu.Unlock()
-	// A close or drain that came before the fetch was recorded: the
-	// connection is marked closed before OnClose runs, and draining is
-	// set before OnDrain looks.
-	if h.draining.Load() || f.r.conn.Closed() {
-		h.cutParked(f.r.conn)
+	var owner *netio.Conn
+	if f.r != nil { // a benchmark's fetch has no connection
+		owner = f.r.conn
 	}
-}
-
-// unpark forgets f's parked wait w, if it is still the one recorded.
-func (h *Handler) unpark(f *fetchState, w *fetchWait) {
-	if f.r == nil {
-		return
-	}
-	h.parkMu.Lock()
-	if h.parked[f.r.conn] == w {
-		delete(h.parked, f.r.conn)
-	}
-	h.parkMu.Unlock()
-}
-
-// cutParked answers c's parked fetch now, with what it has.
-func (h *Handler) cutParked(c *netio.Conn) {
-	h.parkMu.Lock()
-	w := h.parked[c]
-	delete(h.parked, c)
-	h.parkMu.Unlock()
-	if w != nil {
-		w.cut.Store(true)
-		w.wake()
+	f.h.holds.Park(owner, watches, remaining, func(why log.Reason) {
+		if why == log.Cut {
+			f.cut = true
+		}
+		f.run()
+	})
+	// A connection closed before its fetch parked: the connection is
+	// marked closed before OnClose cuts its holds.
+	if owner != nil && owner.Closed() {
+		f.h.holds.Cut(owner)
 	}
 }
 
 // OnDrain implements netio.Drainer: a listener that shuts down answers
-// every parked fetch at once, and fetches that come later do not park.
-func (h *Handler) OnDrain() {
-	h.draining.Store(true)
-	h.parkMu.Lock()
-	conns := slices.Collect(maps.Keys(h.parked))
-	h.parkMu.Unlock()
-	for _, c := range conns {
-		h.cutParked(c)
-	}
-}
+// every parked fetch at once, and fetches that come later do not park
+// (Shutdown waits for every request in flight, and franz-go's fetch would
+// hold it up to 5 s).
+func (h *Handler) OnDrain() { h.holds.Drain() }

@@ -23,13 +23,13 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/twinmq/twinmq/broker/groups"
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/storage"
@@ -112,12 +112,7 @@ type Handler struct {
 	inlined   atomic.Int64              // Produce requests answered on the event loop
 	delay     atomic.Pointer[delayHook] // nil until EnableDelay (delay.go)
 	xcache    *xcache                   // nil: off (xproto_cache.go)
-
-	// parkMu guards parked, the fetch parked per connection; draining
-	// is set once the listener shuts down (01_fetch.go).
-	parkMu   sync.Mutex
-	parked   map[*netio.Conn]*fetchWait
-	draining atomic.Bool
+	holds     *log.Holds                // parked fetches (01_fetch.go)
 }
 
 type advertised struct {
@@ -131,7 +126,7 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry) (*Handler, erro
 		return nil, err
 	}
 	h := &Handler{cfg: cfg, store: store, reg: reg, log: cfg.Logger, apis: apiTable(), sizes: cfg.Sizes,
-		parked: map[*netio.Conn]*fetchWait{}}
+		holds: log.NewHolds(store, log.HoldsConfig{})}
 	if h.sizes == nil {
 		h.sizes = topics.NewSizes(store, reg)
 	}
@@ -177,7 +172,7 @@ func (h *Handler) OnOpen(*netio.Conn) {}
 // with the reason, so a client's "killing connection" can be matched to
 // it; the client's own orderly close (nil, EOF) and shutdown are debug.
 func (h *Handler) OnClose(c *netio.Conn, err error) {
-	h.cutParked(c)
+	h.holds.Cut(c)
 	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, netio.ErrServerClosed) {
 		h.log.Debug("kafkaapi: connection closed", "conn", c.ID(), "remote", c.RemoteAddr(), "err", err)
 		return
