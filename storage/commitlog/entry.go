@@ -26,8 +26,8 @@ const (
 
 func (k Kind) valid() bool { return k == KindRocketMQ || k == KindKafka || k == KindInternal }
 
-// Layout constants of entry format version 1. They never change; a new
-// layout gets a new version.
+// Layout constants of entry format version 1, drawn in the package doc.
+// They never change; a new layout gets a new version.
 const (
 	Magic         = 0x5451 // "TQ"
 	FormatVersion = 1

@@ -50,8 +50,11 @@ type Position struct {
 
 // Log is the CommitLog: one append-only log for all topics.
 //
-// Lock order: mu, then flushMu is never taken inside mu (the flusher runs
-// without mu). segs is copy-on-write: readers load it without a lock.
+// Lock order: mu and flushMu are never held together. Append holds mu and
+// never flushes; Flush holds flushMu and never takes mu, so an append
+// never waits for an fsync. segs is copy-on-write (replaced under mu, or
+// by Recover before the log is shared): readers load it without a lock.
+// See the package doc.
 type Log struct {
 	opt Options
 
@@ -185,6 +188,16 @@ func (l *Log) DeleteQueue(topic string, queue int32) {
 // Append writes entries, in order, with consecutive logical offsets per
 // queue, and returns where each landed. The bytes are written but not yet
 // durable: see Flush.
+//
+// Queue offsets advance before the write: every entry is validated first,
+// then each takes its offsets from queueNext while it is encoded, and the
+// buffer is written last. That is safe only because every failure after
+// validation (the write, a roll, the zero-fill) fails the log for good
+// (l.fail): no later entry is written past the offsets the failed call
+// consumed, and the next Open sets queueNext from the ConsumeQueues that
+// recovery rebuilt from what the log holds. A new error path here must
+// fail the log too. After an error, entries before a failed roll may have
+// been written and the positions returned are not to be trusted.
 func (l *Log) Append(entries []Entry, pos []Position) ([]Position, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -247,11 +260,12 @@ func (l *Log) Validate(entries []Entry) error {
 // writeLocked writes l.buf at bufStart in the active segment. With
 // MappedWrites and ZeroAhead, once more than mappedMinUnflushed bytes
 // wait for the next flush, or the last two flushes made more than that
-// durable (appends come at least that fast), the bytes are stored through the segment's
-// mapping into space already zero-filled (allocated, inside the file): no
-// system call, where a pwrite of 1 KiB costs more than everything else an
-// append does. A full disk fails the zero-fill's WriteAt, never a store.
-// Otherwise the bytes go by WriteAt.
+// durable (appends come at least that fast), the bytes are stored through
+// the segment's mapping into space already zero-filled (allocated, inside
+// the file): no system call, where a pwrite of 1 KiB costs more than
+// everything else an append does. A full disk fails the zero-fill's
+// WriteAt, never a store. Otherwise the bytes go by WriteAt. Every error
+// fails the log (see Append).
 func (l *Log) writeLocked(bufStart int64) error {
 	if len(l.buf) == 0 {
 		return nil
