@@ -13,15 +13,8 @@ import (
 )
 
 // checkpoint is the recovery starting point, written atomically (temp
-// file, fsync, rename, directory fsync) with a CRC.
-//
-// Layout, version 1 (big-endian):
-//
-//	+--------+---------+----------------+-----------+---------+
-//	| "TQCP" | ver u16 | recovery i64   | nQueues   | queues  | crc32c u32
-//	|   4    |    2    |       8        |   u32     |   ...   |     4
-//	+--------+---------+----------------+-----------+---------+
-//	queue: topicLen u16, topic, queueID i32, minOffset i64, maxOffset i64
+// file, fsync, rename, directory fsync) with a CRC. Its byte layout,
+// version 1 ("TQCP"), is drawn in the package doc.
 //
 // recovery is a CommitLog offset below which every entry is durable and
 // dispatched, and the ConsumeQueues and index are durable. Each queue's

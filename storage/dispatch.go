@@ -13,7 +13,9 @@ import (
 // ConsumeQueue units and index entries, in log order, up to the visible
 // end (written bytes in ASYNC_FLUSH, durable bytes in SYNC_FLUSH, so a
 // consumer never sees an entry a crash could take back), wakes long
-// polls, writes checkpoints and runs retention. It owns all derived data.
+// polls, writes checkpoints and runs retention. It serves each event
+// holding dispatchMu, the ownership of all derived data, which a
+// DispatchNow or HoldDispatch caller may hold instead (package doc).
 func (s *Store) dispatchLoop() {
 	defer s.wg.Done()
 	cpTick := time.NewTicker(s.cfg.CheckpointInterval)

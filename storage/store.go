@@ -70,9 +70,10 @@ type queueKey struct {
 // (ConsumeQueue appends, truncation, deletion, index puts, checkpoints).
 // The dispatcher goroutine holds it while it serves each event; other
 // goroutines ask it through s.ops, except DispatchNow, which dispatches on
-// its caller's goroutine when the dispatcher is idle. Appends are
-// serialized by the CommitLog. queuesMu guards the queues map (readers
-// look queues up).
+// its caller's goroutine when the dispatcher is idle, and a HoldDispatch
+// caller, which holds it until ReleaseDispatch. Appends are serialized by
+// the CommitLog. queuesMu guards the queues map (readers look queues up).
+// The package doc gives the lock order of all of these.
 type Store struct {
 	cfg   Config
 	log   *commitlog.Log

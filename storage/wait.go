@@ -8,9 +8,11 @@ type waiter struct {
 	fired bool
 }
 
-// Notify calls fn once, on the dispatcher goroutine, when (topic, queue)
-// has an entry at or past offset (max offset > offset); at once, on the
-// caller's goroutine, if it already has. It parks no goroutine: long polls
+// Notify calls fn once, on the goroutine that dispatches the entry (the
+// dispatcher, or a DispatchNow or ReleaseDispatch caller) and holding
+// dispatchMu, when (topic, queue) has an entry at or past offset (max
+// offset > offset); at once, on the caller's goroutine and with no lock
+// held, if it already has. It parks no goroutine: long polls
 // (Kafka MaxWaitMs, RocketMQ suspendTimeoutMillis) register here and
 // finish from fn or from their own timer. fn must not block. The returned
 // cancel removes the registration; it reports whether fn had not run.
