@@ -18,7 +18,9 @@
 // = 12). A file is named by the 20-digit zero-padded decimal BYTE offset of
 // its first unit in the logical queue (offset*20), so logical offset n lives
 // in file n/UnitsPerFile at byte (n%UnitsPerFile)*20. All integers are
-// big-endian.
+// big-endian. The files carry no magic and no version number: the store's
+// FORMAT file ("twinmq-store 1") versions them with its directory, and
+// FormatVersion names this layout in code.
 //
 //	consumequeue/<topic>/<queueId>/
 //	  00000000000000000000   units [0, U)
@@ -49,7 +51,9 @@
 // Files grow as units are written; they are not preallocated. Appends only
 // ever write past a file's synced size (truncation shrinks the file rather
 // than zeroing it), so a power loss leaves at most a torn tail, never a mix
-// of old and new units.
+// of old and new units. Units still in the tail page (below) when the
+// process dies are lost, as unsynced ones are; the store re-dispatches
+// them.
 //
 // # Recovery at Open
 //
@@ -71,11 +75,18 @@
 //
 //   - The file list is an immutable snapshot behind an atomic pointer. The
 //     writer publishes a new snapshot before it writes into a new file.
-//   - Append writes its units with WriteAt and only then stores MaxOffset
-//     (an atomic). A reader loads MaxOffset before it reads a unit, so every
-//     unit below the MaxOffset it saw was written before (sequentially
-//     consistent atomics give the happens-before edge; on the OS the pwrite
-//     is visible in the MAP_SHARED view through the page cache).
+//   - Append puts its units in the tail page, an in-memory page of up to
+//     pendingUnits (256) units that reaches the file in one WriteAt when
+//     it fills, at Flush, and before a truncation or a new minimum (a
+//     queue of single messages costs one pwrite per page, not one per
+//     message), and only then stores MaxOffset (an atomic). A reader loads
+//     MaxOffset before it reads a unit, from the tail page when the unit
+//     is in it and from the file's view otherwise, so every unit below the
+//     MaxOffset it saw was written before (sequentially consistent atomics
+//     give the happens-before edge; on the OS the pwrite is visible in the
+//     MAP_SHARED view through the page cache). A tail page is written out
+//     before it is retired and is never reused, so bytes a reader can see
+//     never change.
 //   - Readers hold q.mu (a sync.RWMutex) for reading while they touch a
 //     view, for a few nanoseconds and never across a callback. The writer
 //     takes it for writing only to change bytes readers may already be

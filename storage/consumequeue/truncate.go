@@ -75,7 +75,10 @@ func (q *Queue) split(st *files, keep func(*segment) bool) (kept, dropped []*seg
 // holding offset the units below it are overwritten with blank units and
 // the file is fsynced, so that the new minimum survives a reopen. (A power
 // loss during that fsync may tear a unit into a mix of blank and old
-// bytes; the store's recovery re-applies DeleteBeforeCommitLogOffset.) An
+// bytes, which Open may take for a valid unit and so reopen the queue
+// with a minimum below the new one; the store's recovery re-applies only
+// the minimum of its last checkpoint, with SetMinOffset, and the store
+// writes that checkpoint after this fsync.) An
 // offset at or below MinOffset does nothing; above MaxOffset it is
 // ErrOffsetOutOfRange. Writer only.
 func (q *Queue) SetMinOffset(offset int64) error {

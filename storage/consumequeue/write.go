@@ -9,9 +9,10 @@ import (
 // Append writes units at offset, which must equal MaxOffset; on an empty
 // queue (MinOffset == MaxOffset) it may be any offset >= 0, and the units
 // of the first file before offset are written as blank units (RocketMQ's
-// fillPreBlank). It issues one WriteAt per file touched and publishes the
-// new MaxOffset after the writes, so the units are visible to readers when
-// it returns; they are durable after Flush. Writer only.
+// fillPreBlank). The units go to the tail page (see pending), which reaches
+// the file when it fills or at Flush; the new MaxOffset is published after
+// them, so the units are visible to readers when Append returns. They are
+// durable after Flush. Writer only.
 func (q *Queue) Append(offset int64, units []Unit) error {
 	if err := q.writable("append", offset); err != nil {
 		return err

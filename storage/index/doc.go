@@ -72,5 +72,6 @@
 // (prevEntry < k, phyOffset non-negative and non-decreasing); everything
 // from the first bad entry on is dropped and the slot chains are rebuilt,
 // so a file torn by a crash during Flush opens. A newest file shorter than
-// a header or with an all-zero header was never flushed and is removed.
+// a header or with an all-zero header was never flushed and is removed,
+// and so is one without a single valid entry.
 package index
