@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/netio"
@@ -115,10 +116,7 @@ type Broker struct {
 	reg         *registrar
 	delay       atomic.Pointer[delayHook] // nil until EnableDelay (sendback.go)
 	pcache      pullCache                 // converted rest of Kafka batches (xproto_pullcache.go)
-	// wakes feeds woken long polls to the wake workers, running once
-	// wakeWorkers is set (pull.go).
-	wakes       chan *parkedPull
-	wakeWorkers atomic.Bool
+	holds       *log.Holds                // parked long polls (pull.go)
 
 	ctx      context.Context // ends at Close; parents every request
 	cancel   context.CancelFunc
@@ -140,8 +138,11 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.T
 		store: store, topics: reg, offsets: offs, storeHost: host,
 		uniq:    remoting.NewUniqIDGenerator(host.Addr(), os.Getpid(), 0, cfg.Now),
 		clients: newClientTable(), locks: newLockTable(), pending: newPendingTable(),
-		ctx: ctx, cancel: cancel, wakes: make(chan *parkedPull, wakeQueueLen),
+		ctx: ctx, cancel: cancel,
 	}
+	// Woken long polls are answered by GOMAXPROCS workers (see
+	// log.HoldsConfig.Workers for why not a goroutine each).
+	b.holds = log.NewHolds(store, log.HoldsConfig{Workers: runtime.GOMAXPROCS(0)})
 	b.codes = make(map[int32]*route)
 	for code, fn := range b.handlers() {
 		b.codes[code] = &route{serve: fn}
@@ -191,26 +192,22 @@ func (b *Broker) handlers() map[int32]handlerFunc {
 // polls, until Close.
 func (b *Broker) Start() {
 	b.unwatch = b.topics.Watch(func(topics.Config, bool) { b.reg.kick() })
-	workers := runtime.GOMAXPROCS(0)
-	b.wg.Add(2 + workers)
+	b.wg.Add(2)
 	go func() { defer b.wg.Done(); b.reg.run(b.ctx) }()
 	go func() { defer b.wg.Done(); b.expireLoop(b.ctx) }()
-	for range workers {
-		go func() { defer b.wg.Done(); b.wakeLoop(b.ctx) }()
-	}
-	b.wakeWorkers.Store(true)
 }
 
 // Close stops registration (unregistering from the name servers) and
-// expiry, and fails parked long polls' later writes harmlessly.
+// expiry, and answers the parked long polls (writes to connections closed
+// by then fail harmlessly).
 func (b *Broker) Close(ctx context.Context) {
 	b.stopOnce.Do(func() {
 		if b.unwatch != nil {
 			b.unwatch()
 		}
-		b.wakeWorkers.Store(false)
 		b.cancel()
 		b.wg.Wait()
+		b.holds.Close()
 		b.pcache.close()
 		b.reg.unregister(ctx)
 	})
@@ -225,6 +222,7 @@ func (b *Broker) OnOpen(*netio.Conn) {}
 // OnClose implements netio.Handler: the connection's clients leave their
 // groups (the only departure signal from Go clients, spec §2.6).
 func (b *Broker) OnClose(c *netio.Conn, _ error) {
+	b.holds.Cut(c) // its parked pulls: nobody reads their answers
 	b.pending.closeConn(c.ID())
 	changed := b.clients.removeConn(c)
 	if len(changed) > 0 {

@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/remoting"
@@ -253,81 +252,30 @@ func pullResponse(req *remoting.Command, res pullResult) *remoting.Command {
 	return resp
 }
 
-// park holds a pull that found nothing (Java's PullRequestHoldService):
-// an append to the queue, the suspend timeout or the broker's Close
-// answers it, whichever comes first; none holds a goroutine while waiting.
+// park holds a pull that found nothing (Java's PullRequestHoldService) in
+// the broker's broker/log.Holds: an append to the queue, the suspend
+// timeout, the connection's close or the broker's Close answers it,
+// whichever comes first; none holds a goroutine while waiting. It runs on
+// the event loop too (parkInline): Park never blocks.
 func (b *Broker) park(c *netio.Conn, req *remoting.Command, r *pullRequest, filter func(int64) bool) {
 	p := &parkedPull{b: b, c: c, req: req, r: r, filter: filter}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.timer = time.AfterFunc(min(r.suspend, b.cfg.MaxSuspend), func() { p.answer(false) })
-	p.stopCtx = context.AfterFunc(b.ctx, func() { p.answer(false) })
-	// fn runs on the store's dispatcher (or here, at once) and must not
-	// block: answer reads and writes, so it goes to a wake worker.
-	p.cancel = b.store.Notify(r.topic, r.queueID, r.offset, p.wake)
-}
-
-// wakeQueueLen bounds the woken pulls waiting for a wake worker; past it a
-// woken pull gets a goroutine of its own.
-const wakeQueueLen = 1024
-
-// wake hands a woken pull to a wake worker without blocking. A worker is a
-// long-lived goroutine whose stack has grown to what answer needs
-// (storage.Store.Read keeps a 6 KiB array on it): a goroutine per wake-up
-// cost a newproc, about three stack copies and an exit per message when
-// one producer's every send woke the consumer's pull (a fifth of the
-// broker's CPU per send with one producer).
-func (p *parkedPull) wake() {
-	if p.b.wakeWorkers.Load() {
-		select {
-		case p.b.wakes <- p:
-			return
-		default:
-		}
-	}
-	go p.answer(true)
-}
-
-// wakeLoop is one wake worker: it answers woken pulls until ctx ends. A
-// pull still queued then is answered by its Close hook (park).
-func (b *Broker) wakeLoop(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case p := <-b.wakes:
-			p.answer(true)
-		}
+	b.holds.Park(c, []log.Watch{{Topic: r.topic, Queue: r.queueID, Offset: r.offset}}, min(r.suspend, b.cfg.MaxSuspend),
+		func(why log.Reason) { p.answer(why == log.Woken) })
+	if c.Closed() { // closed before the pull was recorded: OnClose has cut the rest
+		b.holds.Cut(c)
 	}
 }
 
-// parkedPull is one held pull. mu guards the wake-up handles; answered
-// makes the first wake-up the only one.
+// parkedPull is one held pull.
 type parkedPull struct {
-	b        *Broker
-	c        *netio.Conn
-	req      *remoting.Command
-	r        *pullRequest
-	filter   func(int64) bool
-	answered atomic.Bool
-
-	mu      sync.Mutex
-	timer   *time.Timer
-	stopCtx func() bool
-	cancel  func() bool
+	b      *Broker
+	c      *netio.Conn
+	req    *remoting.Command
+	r      *pullRequest
+	filter func(int64) bool
 }
 
 func (p *parkedPull) answer(woken bool) {
-	if !p.answered.CompareAndSwap(false, true) {
-		return
-	}
-	p.mu.Lock() // waits for park to finish registering
-	p.timer.Stop()
-	p.stopCtx()
-	if p.cancel != nil {
-		p.cancel()
-	}
-	p.mu.Unlock()
 	res, err := p.b.readPull(p.r, p.filter)
 	if err != nil {
 		p.b.reply(p.c, p.req, errorResponse(p.req, err))
