@@ -18,7 +18,7 @@ import (
 
 // TestRocketMQAsyncAndOnewaySend: SendAsync calls back with the same
 // results a sync send gets, SendOneWay's messages arrive too (the Go client
-// sends them with flag 0 and drops the reply, spec §1.6), and a consumer
+// sends them with flag 0 and drops the reply, docs/rocketmq-protocol.md §1.6), and a consumer
 // sees every field of both.
 func TestRocketMQAsyncAndOnewaySend(t *testing.T) {
 	c := startRocketMQ(t, t.TempDir())

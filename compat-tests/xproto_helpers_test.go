@@ -197,7 +197,7 @@ func xTag(i int) string {
 // hour ago, so it cannot be mistaken for an append time).
 func xBaseTS() int64 { return time.Now().Add(-time.Hour).Truncate(time.Second).UnixMilli() }
 
-// checkXMessages asserts the table of DESIGN.md section 4 on what a
+// checkXMessages asserts the table of docs/design.md section 4 on what a
 // consumer got: exactly the wanted messages (all, or only TagA ones),
 // once each, with value, key, the user header/property, the tag and the
 // timestamp; Kafka consumers see dense offsets.

@@ -11,7 +11,7 @@ import (
 // filter, orderly and pull) on one topic per producer of one shared
 // broker. Each consumer has its own group and must get every message once
 // (TagA only for the filtered one) with key, header/property, tag and
-// timestamp as DESIGN.md section 4 says, Kafka offsets dense.
+// timestamp as docs/design.md section 4 says, Kafka offsets dense.
 func TestXProtoMatrix(t *testing.T) {
 	b := startXBroker(t)
 	for _, p := range xProducers() {

@@ -65,7 +65,7 @@ func runNode(t *testing.T, role string, env ...string) (sent []int, got []xmsg) 
 }
 
 // TestXProtoNode adds the Node.js clients to the matrix of
-// TestXProtoMatrix, with the same messages and checks (DESIGN.md section
+// TestXProtoMatrix, with the same messages and checks (docs/design.md section
 // 4): kafkajs and ali-ons as producers read by franz-go and RocketMQ
 // consumers, and as consumers of franz-go and RocketMQ producers.
 //

@@ -2,15 +2,15 @@
 // brokers (REGISTER_BROKER every 30 s, expiry after 120 s of silence or when
 // the registering connection closes) and read by clients
 // (GET_ROUTEINFO_BY_TOPIC every 30 s per topic). Several name servers run
-// independently; every broker registers with all of them (DESIGN.md §6).
-// Facts cite /work/shared/reference/rocketmq-remoting.md ("spec") by section.
+// independently; every broker registers with all of them (docs/design.md section 6).
+// Facts cite docs/rocketmq-protocol.md ("spec") by section.
 //
 // [Table] is the state, with no goroutines, no I/O and an injected clock;
 // [Server] is the netio.Handler that decodes commands and drives the table
 // and its expiry timer; [Client] is the small remoting client a broker uses
 // to register (and tests use to ask).
 //
-// # JSON bodies, layout version 1 (spec §2.2, §2.3)
+// # JSON bodies, layout version 1 (docs/rocketmq-protocol.md §2.2, §2.3)
 //
 // TopicRouteData, the body of a GET_ROUTEINFO_BY_TOPIC (105) response, is
 // compact JSON in this key order. The Go client does not parse brokerAddrs

@@ -9,7 +9,7 @@ import (
 // ErrBadBody marks a request body that cannot be decoded.
 var ErrBadBody = errors.New("nameserver: bad request body")
 
-// Permission bits of a topic (PermName.java, spec §2.2).
+// Permission bits of a topic (PermName.java, docs/rocketmq-protocol.md §2.2).
 const (
 	PermPriority int32 = 8
 	PermRead     int32 = 4

@@ -66,6 +66,6 @@
 // Lock order: Server.mu, then Conn.mu. Neither is held while calling the
 // Handler.
 //
-// TLS listeners (DESIGN.md section 5) are not implemented yet; they will be a
+// TLS listeners (docs/design.md section 5) are not implemented yet; they will be a
 // second transport behind the same Handler.
 package netio

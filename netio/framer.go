@@ -26,7 +26,7 @@ var (
 )
 
 // DefaultMaxFrame is LengthPrefixed's maximum when Config.Framer is nil:
-// RocketMQ's 16 MiB per frame (DESIGN.md section 5).
+// RocketMQ's 16 MiB per frame (docs/design.md section 5).
 const DefaultMaxFrame = 16 << 20
 
 // Framer cuts a byte stream into frames. It is called on the event loop and

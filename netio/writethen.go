@@ -10,7 +10,7 @@ import (
 // WriteThen is Write with a completion callback, for buffers the caller
 // must get back: a RocketMQ pull response sends its header followed by
 // slices of the mapped CommitLog and releases them in done (zero copy,
-// DESIGN.md section 3).
+// docs/design.md section 3).
 //
 // done runs exactly once, with nil once every byte of bufs has left the
 // caller's slices (written to the socket, or copied into gnet's outbound

@@ -1,8 +1,8 @@
 // Package delay holds twinmq's protocol-neutral delay services (issue 6,
-// spec §6.1-6.3): the RocketMQ delay levels, the placement rules of delay
+// docs/rocketmq-protocol.md §6.1-6.3): the RocketMQ delay levels, the placement rules of delay
 // and timer properties, and the retry / dead-letter decisions. Both
 // adapters use it: a RocketMQ DELAY property and a Kafka DELAY header are
-// the same thing (DESIGN.md §4).
+// the same thing (docs/design.md section 4).
 //
 // # How an adapter uses it
 //

@@ -9,7 +9,7 @@ import (
 
 // ProgressTopic holds the delivery progress of the delay levels (RocketMQ
 // keeps it in config/delayOffset.json; twinmq keeps it in the CommitLog,
-// DESIGN.md §3).
+// docs/design.md section 3).
 const ProgressTopic = "__twinmq_delay_progress"
 
 // Progress record layout, version 1: one storage.KindInternal entry of

@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// Property names (MessageConst.java, spec §3.1). They are RocketMQ message
-// properties and, for Kafka producers, record header keys (DESIGN.md §4).
+// Property names (MessageConst.java, docs/rocketmq-protocol.md §3.1). They are RocketMQ message
+// properties and, for Kafka producers, record header keys (docs/design.md section 4).
 const (
 	PropDelay             = "DELAY"
 	PropTimerDeliverMs    = "TIMER_DELIVER_MS"
@@ -126,7 +126,7 @@ func (p *Policy) Validate() {
 
 // Place decides where a message sent to (topic, queue) is stored, as the
 // Java broker's put hooks do (HookUtils.transformDelayLevelMessage and
-// checkIfTimerMessage, spec §6.1-6.2): DELAY wins over the timer
+// checkIfTimerMessage, docs/rocketmq-protocol.md §6.1-6.2): DELAY wins over the timer
 // properties; DELAY <= 0 is no delay and a level above the maximum is
 // capped; a timer time in the past is stored normally; one further than
 // TimerMaxDelay is ErrTimerIllegal. Callers skip Place for prepared

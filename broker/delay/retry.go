@@ -34,7 +34,7 @@ func GroupOfRetry(topic string) (string, bool) {
 }
 
 // SendBack is a CONSUMER_SEND_MSG_BACK (36) request with the message it
-// names (spec §2.8), as the adapter found it.
+// names (docs/rocketmq-protocol.md §2.8), as the adapter found it.
 type SendBack struct {
 	Group string
 	// Topic is the stored message's topic (a %RETRY% topic for a message
@@ -99,7 +99,7 @@ func DecideSendBack(r SendBack) Decision {
 }
 
 // RetrySend is a SEND_MESSAGE (10) to a %RETRY% topic: the Go client's
-// fallback when CONSUMER_SEND_MSG_BACK fails (spec §2.4 step 4).
+// fallback when CONSUMER_SEND_MSG_BACK fails (docs/rocketmq-protocol.md §2.4 step 4).
 type RetrySend struct {
 	Topic             string
 	ReconsumeTimes    int32

@@ -1,4 +1,4 @@
-// Package httpapi is twinmq's HTTP listener (DESIGN.md section 1, port
+// Package httpapi is twinmq's HTTP listener (docs/design.md section 1, port
 // 8080): liveness and readiness for orchestrators, and metrics in the
 // Prometheus text format. It knows no broker internals: the command that
 // builds a broker registers what to report (Server.Metric) and what must
@@ -10,7 +10,7 @@
 //	               start-up, after a failed fsync, while shutting down)
 //	GET /metrics   text format 0.0.4
 //
-// It runs on net/http, not on gnet (DESIGN.md section 5 is about the
+// It runs on net/http, not on gnet (docs/design.md section 5 is about the
 // protocol listeners): probes and scrapes are a few requests a second.
 // A console is not implemented.
 package httpapi

@@ -13,7 +13,7 @@ import (
 )
 
 // tagsHeader is the record header whose value is the RocketMQ tag, so
-// server-side tag filtering works on Kafka-produced records (DESIGN.md 4).
+// server-side tag filtering works on Kafka-produced records (docs/design.md 4).
 const tagsHeader = "TAGS"
 
 // maxIndexedKey bounds the record keys put in the IndexFile.

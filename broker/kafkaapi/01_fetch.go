@@ -14,7 +14,7 @@ import (
 
 // fetch answers key 1. Fetch sessions (KIP-227) are declined: every answer
 // carries SessionID 0, which clients read as "no session" and then send
-// full, sessionless fetches (kgo kills its session; kafka-clients.md 1e).
+// full, sessionless fetches (kgo kills its session).
 // A fetch with less than MinBytes parks on storage.Notify for every
 // partition plus a MaxWaitMs timer; an append or the timer re-runs it.
 // No goroutine waits meanwhile.

@@ -12,7 +12,7 @@ import (
 )
 
 // Special ListOffsets timestamps and the version each needs (KIP-734,
-// KIP-1005; kafka-clients.md section 4 #7).
+// KIP-1005).
 const (
 	tsLatest         = -1
 	tsEarliest       = -2

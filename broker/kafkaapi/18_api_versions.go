@@ -8,7 +8,7 @@ import (
 
 // apiVersions answers key 18 with every served key at min version 0
 // (librdkafka <= 2.11 enables compression, groups and idempotence only if
-// version 0 overlaps; kafka-clients.md section 1e). Versions above ours
+// version 0 overlaps). Versions above ours
 // never reach here: OnFrame answers them with KIP-511's v0 body.
 func (h *Handler) apiVersions(r *request, req *kmsg.ApiVersionsRequest) {
 	resp := req.ResponseKind().(*kmsg.ApiVersionsResponse)

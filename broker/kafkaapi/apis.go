@@ -5,7 +5,7 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 const apiVersionsKey = 18
 
 // api is one served key: the highest version we implement (the lowest is 0
-// for every key, kafka-clients.md section 1e) and its handler.
+// for every key: see apiVersions) and its handler.
 type api struct {
 	max   int16
 	serve func(h *Handler, r *request, req kmsg.Request)

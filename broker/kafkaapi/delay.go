@@ -12,7 +12,7 @@ import (
 	"github.com/twinmq/twinmq/wire/remoting"
 )
 
-// Delayed records for Kafka producers (issue 6, DESIGN.md §4): a record
+// Delayed records for Kafka producers (issue 6, docs/design.md section 4): a record
 // header DELAY (a level), TIMER_DELIVER_MS, TIMER_DELAY_SEC or
 // TIMER_DELAY_MS delays a record exactly as the same RocketMQ property
 // delays a message (delay.Policy.Place).

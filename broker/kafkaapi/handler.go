@@ -3,12 +3,13 @@
 // store and the topic registry, and encodes the responses. One file per
 // API key, named by the key's number as franz-go's kfake does.
 //
-// Model (DESIGN.md section 4): a Kafka topic is a twinmq topic, a
+// Model (docs/design.md section 4): a Kafka topic is a twinmq topic, a
 // partition is a queue, the offset is the ConsumeQueue logical offset. A
 // produced batch is stored verbatim (Kind Kafka) with its baseOffset and
 // partitionLeaderEpoch written at append; a fetch serves the stored bytes.
 // This broker leads every partition with a constant leader epoch 0
-// (kafka-clients.md section 4 #6: OffsetForLeaderEpoch(0) is the log end).
+// (so OffsetForLeaderEpoch(0) answers the log end, which clients that
+// validate their position after a leader change rely on).
 //
 // Consumer-group and transaction keys are not advertised yet; a request
 // with a key we do not serve closes the connection, as Kafka does.
@@ -300,7 +301,7 @@ func (h *Handler) lookupTopic(name string, id [16]byte, byID bool) (topics.Confi
 func strp(s string) *string { return &s }
 
 // MaxRequestSize is Kafka's socket.request.max.bytes: 100 MiB, checked by
-// the framer before a byte of the body is allocated (DESIGN.md section 5).
+// the framer before a byte of the body is allocated (docs/design.md section 5).
 const MaxRequestSize = 100 << 20
 
 // ServerConfig is the netio configuration of a Kafka listener: 4-byte

@@ -12,7 +12,7 @@ const defaultAdminTimeout = 30 * time.Second
 
 // validKafkaName applies Kafka's topic name rule (Topic.validate):
 // 1..249 of [a-zA-Z0-9._-], not "." or "..". Topics created from the
-// RocketMQ side with other names still work here (DESIGN.md section 4);
+// RocketMQ side with other names still work here (docs/design.md section 4);
 // only creation through Kafka is held to this rule. __consumer_offsets is
 // reserved (internal_topic.go).
 func validKafkaName(name string) error {

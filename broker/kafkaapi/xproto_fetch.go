@@ -18,7 +18,7 @@ import (
 // fetch answers with: a Kafka batch is its stored bytes (a slice of the
 // mapped CommitLog, no copy), a run of consecutive RocketMQ messages is
 // converted into one batch, or served from the cache of converted
-// batches (xproto_cache.go) (DESIGN.md section 4: conversion only when
+// batches (xproto_cache.go) (docs/design.md section 4: conversion only when
 // one protocol reads the other's entries). logStart is the partition's
 // logStartOffset; ctx bounds waiting for a conversion another fetch is
 // making. It returns the slices, their total size, and whether the cache

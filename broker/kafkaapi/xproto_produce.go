@@ -7,7 +7,7 @@ import (
 )
 
 // xprotoIndexKeys appends the IndexFile keys a RocketMQ QUERY_MESSAGE
-// finds a Kafka record by, besides its record key (DESIGN.md section 4):
+// finds a Kafka record by, besides its record key (docs/design.md section 4):
 // the space-separated keys of a KEYS header (which RocketMQ consumers see
 // as the message's keys) and a UNIQ_KEY header a producer set. A record
 // without UNIQ_KEY gets one made from its batch's CommitLog offset

@@ -1,5 +1,5 @@
 // Package kvlog is a small compacted key-value table kept as records of a
-// broker-internal topic in the store (DESIGN.md section 3: durable broker
+// broker-internal topic in the store (docs/design.md section 3: durable broker
 // state is written as entries of internal topics, so it recovers and
 // replicates like data; in-memory tables are rebuilt at start and
 // snapshots bound the replay).

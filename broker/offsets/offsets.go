@@ -1,6 +1,6 @@
 // Package offsets is the protocol-neutral durable consumer-offset table:
 // one committed offset per (group, topic, queue), shared by RocketMQ
-// consumer groups and Kafka consumer groups (DESIGN.md §4: "one offset per
+// consumer groups and Kafka consumer groups (docs/design.md section 4: "one offset per
 // (group, topic, queue), visible and settable from both"). It is a kvlog
 // table on the internal topic "__twinmq_consumer_offsets", replayed at Open.
 //

@@ -16,7 +16,7 @@ import (
 )
 
 // updateAndCreateTopic (17) creates a topic or changes its queue count and
-// permission. The Go admin client ignores the response code (spec §2.12).
+// permission. The Go admin client ignores the response code (docs/rocketmq-protocol.md §2.12).
 func (b *Broker) updateAndCreateTopic(ctx context.Context, _ *netio.Conn, req *remoting.Command) *remoting.Command {
 	e := ext{m: req.ExtFields}
 	e.require("topic")
@@ -98,7 +98,7 @@ func (b *Broker) getBrokerConfig(_ context.Context, _ *netio.Conn, req *remoting
 }
 
 // subscriptionGroupConfig is SubscriptionGroupConfig.java with its
-// defaults (spec §2.12).
+// defaults (docs/rocketmq-protocol.md §2.12).
 type subscriptionGroupConfig struct {
 	GroupName                      string `json:"groupName"`
 	ConsumeEnable                  bool   `json:"consumeEnable"`

@@ -132,7 +132,7 @@ func TestBadFramesCloseTheConnection(t *testing.T) {
 
 // TestBadRequestsKeepTheConnection: requests that decode but are wrong
 // get their response code on a connection that stays usable, and store
-// nothing (spec §2.0, §2.4; CVE-2019-17572: topic names are never paths).
+// nothing (docs/rocketmq-protocol.md §2.0, §2.4; CVE-2019-17572: topic names are never paths).
 func TestBadRequestsKeepTheConnection(t *testing.T) {
 	b, store, addr := startBroker(t)
 	c := dialRaw(t, addr)

@@ -21,7 +21,7 @@ import (
 	"github.com/twinmq/twinmq/wire/remoting"
 )
 
-// Defaults of Config (BrokerConfig.java, spec §2).
+// Defaults of Config (BrokerConfig.java, docs/rocketmq-protocol.md §2).
 const (
 	DefaultBrokerName       = "broker-a"
 	DefaultClusterName      = "DefaultCluster"
@@ -220,7 +220,7 @@ func (b *Broker) StoreHost() netip.AddrPort { return b.storeHost }
 func (b *Broker) OnOpen(*netio.Conn) {}
 
 // OnClose implements netio.Handler: the connection's clients leave their
-// groups (the only departure signal from Go clients, spec §2.6).
+// groups (the only departure signal from Go clients, docs/rocketmq-protocol.md §2.6).
 func (b *Broker) OnClose(c *netio.Conn, _ error) {
 	b.holds.Cut(c) // its parked pulls: nobody reads their answers
 	b.pending.closeConn(c.ID())
@@ -269,7 +269,7 @@ func (b *Broker) Requests(fn func(code int32, n int64)) {
 	}
 }
 
-// reply writes resp unless req asked for no reply (spec §1.6: only the
+// reply writes resp unless req asked for no reply (docs/rocketmq-protocol.md §1.6: only the
 // oneway bit, never the request code, decides).
 func (b *Broker) reply(c *netio.Conn, req, resp *remoting.Command) {
 	if req.IsOneway() {

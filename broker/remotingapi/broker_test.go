@@ -56,7 +56,7 @@ func startBrokerWith(t testing.TB, cfg Config, handler func(*Broker) netio.Handl
 		t.Fatal(err)
 	}
 	// The framing cmd/twinmq serves with: a whole frame, its length word
-	// included, of at most 16 MiB (spec §1.1).
+	// included, of at most 16 MiB (docs/rocketmq-protocol.md §1.1).
 	srv, err := netio.New(netio.Config{Addr: addr, Framer: netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
 		Ordering: netio.Concurrent}, handler(b))
 	if err != nil {

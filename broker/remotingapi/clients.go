@@ -205,7 +205,7 @@ func (b *Broker) heartBeat(ctx context.Context, c *netio.Conn, req *remoting.Com
 	}
 	for _, cd := range hb.ConsumerDataSet {
 		// Java creates the retry topic on every consumer heartbeat so that
-		// %RETRY%<group> is routable soon after (spec §2.6, §8 item 3).
+		// %RETRY%<group> is routable soon after (docs/rocketmq-protocol.md §2.6, §8 item 3).
 		if cd.GroupName == "" {
 			continue
 		}

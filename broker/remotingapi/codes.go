@@ -24,7 +24,7 @@ var (
 )
 
 // errorCodes is the one table from errors to RocketMQ response codes
-// (spec §2.0); the first match wins, anything else is SYSTEM_ERROR.
+// (docs/rocketmq-protocol.md §2.0); the first match wins, anything else is SYSTEM_ERROR.
 var errorCodes = []struct {
 	err  error
 	code int32

@@ -112,7 +112,7 @@ func TestResendDLQ(t *testing.T) {
 
 // TestRetrySendAsNewMessage: rocketmq-client-go's fallback when
 // CONSUMER_SEND_MSG_BACK fails is a SEND_MESSAGE to %RETRY%<group> with
-// reconsumeTimes and maxReconsumeTimes (spec §2.4 step 4). Within the
+// reconsumeTimes and maxReconsumeTimes (docs/rocketmq-protocol.md §2.4 step 4). Within the
 // maximum it is delayed by its DELAY (3 + times) like any send; over it,
 // it goes to %DLQ%<group> at once.
 func TestRetrySendAsNewMessage(t *testing.T) {

@@ -2,7 +2,7 @@
 // commands from RocketMQ clients (rocketmq-client-go, Java, ali-ons) with
 // the protocol-neutral services (storage, broker/topics, broker/offsets)
 // and registers the broker with every name server. Facts cite
-// /work/shared/reference/rocketmq-remoting.md ("spec") by section.
+// docs/rocketmq-protocol.md ("spec") by section.
 //
 // One file per request-code family: send.go (SEND_MESSAGE 10,
 // SEND_MESSAGE_V2 310, SEND_BATCH_MESSAGE 320), pull.go (PULL_MESSAGE 11
@@ -17,7 +17,7 @@
 // to response codes.
 //
 // A RocketMQ message is stored as its stored-message encoding (wire/remoting,
-// spec §3.3) with QUEUEOFFSET, PHYSICALOFFSET and STORETIMESTAMP written
+// docs/rocketmq-protocol.md §3.3) with QUEUEOFFSET, PHYSICALOFFSET and STORETIMESTAMP written
 // under the append lock, so a pull response is the stored payloads
 // concatenated. PHYSICALOFFSET, and the offset inside an offsetMsgId, is
 // the CommitLog offset of the twinmq entry (not of its payload), so

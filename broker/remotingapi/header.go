@@ -60,7 +60,7 @@ func (e *ext) require(keys ...string) {
 }
 
 // sendHeaderV2 maps the V1 names of the send header to
-// SendMessageRequestHeaderV2's short names (spec §2.4).
+// SendMessageRequestHeaderV2's short names (docs/rocketmq-protocol.md §2.4).
 var sendHeaderV2 = map[string]string{
 	"producerGroup": "a", "topic": "b", "defaultTopic": "c", "defaultTopicQueueNums": "d",
 	"queueId": "e", "sysFlag": "f", "bornTimestamp": "g", "flag": "h", "properties": "i",

@@ -19,7 +19,7 @@ type MessageQueue struct {
 }
 
 // LockBatchBody is the body of LOCK_BATCH_MQ (41) and UNLOCK_BATCH_MQ (42)
-// (LockBatchRequestBody.java, spec §2.10).
+// (LockBatchRequestBody.java, docs/rocketmq-protocol.md §2.10).
 type LockBatchBody struct {
 	ConsumerGroup string         `json:"consumerGroup"`
 	ClientID      string         `json:"clientId"`

@@ -14,7 +14,7 @@ import (
 	"github.com/twinmq/twinmq/wire/remoting"
 )
 
-// PullSysFlag bits (PullSysFlag.java, spec §2.5).
+// PullSysFlag bits (PullSysFlag.java, docs/rocketmq-protocol.md §2.5).
 const (
 	pullCommitOffset = 0x1
 	pullSuspend      = 0x2
@@ -48,7 +48,7 @@ func parsePullRequest(m map[string]string) (pullRequest, error) {
 	return r, e.err
 }
 
-// pullResult is one evaluation of a pull: the status table of spec §2.5.
+// pullResult is one evaluation of a pull: the status table of docs/rocketmq-protocol.md §2.5.
 // When messages were found, parts are their stored records, slices of the
 // mapped CommitLog that res keeps alive until release.
 type pullResult struct {
@@ -141,7 +141,7 @@ func (b *Broker) parkInline(c *netio.Conn, req *remoting.Command) bool {
 }
 
 // sendPull writes the response to a pull: the header, then the stored
-// records straight from the mapped CommitLog (writev, no copy, DESIGN.md
+// records straight from the mapped CommitLog (writev, no copy, docs/design.md
 // section 3), released once netio is done with them.
 func (b *Broker) sendPull(c *netio.Conn, req *remoting.Command, res pullResult) {
 	resp := pullResponse(req, res)
@@ -158,7 +158,7 @@ func (b *Broker) sendPull(c *netio.Conn, req *remoting.Command, res pullResult) 
 
 // pullFilter is the tag filter of the consumer's subscription: the one in
 // the request when the SUBSCRIPTION flag is set, else the one its heartbeat
-// registered (the Go client never sends it on pulls, spec §2.5). No
+// registered (the Go client never sends it on pulls, docs/rocketmq-protocol.md §2.5). No
 // subscription, or "*", takes everything.
 func (b *Broker) pullFilter(r *pullRequest, c *netio.Conn) func(int64) bool {
 	expr := r.subscription
@@ -190,7 +190,7 @@ func tagCodes(expr string) map[int64]struct{} {
 	return codes
 }
 
-// readPull reads for r and classifies the outcome (spec §2.5 table).
+// readPull reads for r and classifies the outcome (docs/rocketmq-protocol.md §2.5 table).
 func (b *Broker) readPull(r *pullRequest, filter func(int64) bool) (pullResult, error) {
 	maxMsgs := int(min(max(r.maxMsgs, 1), maxPullMessages))
 	if out, ok := b.pullCached(r, maxMsgs, filter); ok { // xproto_pullcache.go

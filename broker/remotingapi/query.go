@@ -15,7 +15,7 @@ const maxQueryMessages = 64 // defaultQueryMaxNum is 32; Java caps near here
 
 // queryMessage (12) finds messages of a topic by key or, with
 // _UNIQUE_KEY_QUERY=true, by UNIQ_KEY, stored within [beginTimestamp,
-// endTimestamp]; the body is their stored records (spec §2.11).
+// endTimestamp]; the body is their stored records (docs/rocketmq-protocol.md §2.11).
 func (b *Broker) queryMessage(_ context.Context, _ *netio.Conn, req *remoting.Command) *remoting.Command {
 	e := ext{m: req.ExtFields}
 	e.require("topic", "key")

@@ -9,7 +9,7 @@ import (
 	"github.com/twinmq/twinmq/wire/remoting"
 )
 
-// registrar registers the broker with every name server (DESIGN.md §6):
+// registrar registers the broker with every name server (docs/design.md section 6):
 // at start, every RegisterInterval, and at once after a topic change so
 // clients see a new topic's route immediately. A failed registration is
 // retried after retryDelay. Only run's goroutine touches clients.
@@ -166,7 +166,7 @@ func (r *registrar) unregister(ctx context.Context) {
 // topicConfigs is the topic table the broker registers: every topic of
 // the registry, and TBW102 (perm 7: inherit, read, write; 8 queues) when
 // topics are auto-created, which is how producers learn a route for a topic
-// that does not exist yet (spec §2.2).
+// that does not exist yet (docs/rocketmq-protocol.md §2.2).
 func (b *Broker) topicConfigs() map[string]nameserver.TopicConfig {
 	out := make(map[string]nameserver.TopicConfig)
 	for _, t := range b.topics.List() {

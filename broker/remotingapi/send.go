@@ -17,7 +17,7 @@ import (
 	"github.com/twinmq/twinmq/wire/remoting"
 )
 
-// Property names (MessageConst.java, spec §3.1).
+// Property names (MessageConst.java, docs/rocketmq-protocol.md §3.1).
 const (
 	propTags    = "TAGS"
 	propKeys    = "KEYS"
@@ -57,7 +57,7 @@ func parseSendRequest(m map[string]string) (sendRequest, error) {
 	return r, e.err
 }
 
-// validTopic applies TopicValidator's rules (spec §2.4 step 1): the
+// validTopic applies TopicValidator's rules (docs/rocketmq-protocol.md §2.4 step 1): the
 // characters [%|a-zA-Z0-9_-], at most 127 bytes (255 for retry topics),
 // and none of twinmq's internal names.
 func validTopic(t string) error {
@@ -78,7 +78,7 @@ func validTopic(t string) error {
 }
 
 // topicForSend returns the topic, creating it when the broker auto-creates
-// topics (spec §2.4 step 2): from TBW102 with min(defaultTopicQueueNums,
+// topics (docs/rocketmq-protocol.md §2.4 step 2): from TBW102 with min(defaultTopicQueueNums,
 // 8) queues, and %RETRY%/%DLQ% topics with one queue.
 func (b *Broker) topicForSend(ctx context.Context, r *sendRequest) (topics.Config, error) {
 	if err := validTopic(r.topic); err != nil {
@@ -125,7 +125,7 @@ func (b *Broker) ensureTopic(ctx context.Context, topic string, queues int32) (t
 	return t, err
 }
 
-// checkSend applies the permission, queue and size checks (spec §2.4
+// checkSend applies the permission, queue and size checks (docs/rocketmq-protocol.md §2.4
 // steps 1 and 3) and picks a queue when the client left it to the broker.
 func (b *Broker) checkSend(t topics.Config, r *sendRequest, bodyLen int) error {
 	if t.Perm&2 == 0 {
@@ -168,10 +168,10 @@ func (b *Broker) send(ctx context.Context, born netip.AddrPort, req *remoting.Co
 	}
 	props := []byte(r.properties)
 	uniq, ok := remoting.LookupProperty(props, propUniqKey)
-	if !ok { // the Java broker gives every single message an id (spec §2.4 step 5)
+	if !ok { // the Java broker gives every single message an id (docs/rocketmq-protocol.md §2.4 step 5)
 		uniq = b.uniq.Next()
 		if len(props) > 0 && props[len(props)-1] != remoting.PropertySeparator {
-			// End the client's last item (spec §3.1 allows a missing trailing
+			// End the client's last item (docs/rocketmq-protocol.md §3.1 allows a missing trailing
 			// 0x02) so that it does not swallow the key appended next.
 			props = append(props, remoting.PropertySeparator)
 		}
@@ -235,7 +235,7 @@ func (b *Broker) sendBatchMessage(ctx context.Context, c *netio.Conn, req *remot
 	return b.sendResponse(req, r.queueID, pos[0].QueueOffset, strings.Join(ids, ","))
 }
 
-// sendResponse carries what clients read from a send (spec §2.4).
+// sendResponse carries what clients read from a send (docs/rocketmq-protocol.md §2.4).
 func (b *Broker) sendResponse(req *remoting.Command, queueID int32, queueOffset int64, msgID string) *remoting.Command {
 	resp := remoting.NewResponse(req, remoting.Success, "")
 	resp.ExtFields["msgId"] = msgID

@@ -11,7 +11,7 @@ import (
 	"github.com/twinmq/twinmq/wire/remoting"
 )
 
-// Delay, timer, retry and DLQ support (issue 6, spec §2.8, §6.1-6.3): the
+// Delay, timer, retry and DLQ support (issue 6, docs/rocketmq-protocol.md §2.8, §6.1-6.3): the
 // decisions live in broker/delay; this file applies them to RocketMQ's
 // stored-message encoding.
 
@@ -59,7 +59,7 @@ func lookupIn(raw []byte) delay.Lookup {
 // delayEntry is the store entry of a message being sent: routed to
 // SCHEDULE_TOPIC_XXXX or the timer topic when its properties ask for a
 // delay (Java's put hooks), else b.entry(m). A %RETRY% send over its
-// maximum reconsume times goes to the group's DLQ (spec §2.4 step 4).
+// maximum reconsume times goes to the group's DLQ (docs/rocketmq-protocol.md §2.4 step 4).
 func (b *Broker) delayEntry(ctx context.Context, m *remoting.MessageExt, reconsumeTimes, maxReconsumeTimes int32) (storage.Entry, error) {
 	hook := b.delay.Load()
 	if hook == nil || m.SysFlag&remoting.SysFlagTransactionMask == remoting.SysFlagTransactionPrepared {
@@ -131,7 +131,7 @@ func (b *Broker) DelayBuild(e storage.ReadEntry) ([]storage.Entry, error) {
 	return []storage.Entry{b.entry(&m)}, nil // entry copies body and properties
 }
 
-// consumerSendMsgBack answers CONSUMER_SEND_MSG_BACK (36, spec §2.8).
+// consumerSendMsgBack answers CONSUMER_SEND_MSG_BACK (36, docs/rocketmq-protocol.md §2.8).
 func (b *Broker) consumerSendMsgBack(ctx context.Context, _ *netio.Conn, req *remoting.Command) *remoting.Command {
 	if b.delay.Load() == nil {
 		return remoting.NewResponse(req, remoting.RequestCodeNotSupported, " request type 36 not supported")

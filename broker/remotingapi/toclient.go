@@ -11,7 +11,7 @@ import (
 	"github.com/twinmq/twinmq/wire/remoting"
 )
 
-// Broker-to-client requests that expect an answer (spec §1.6, §2.13):
+// Broker-to-client requests that expect an answer (docs/rocketmq-protocol.md §1.6, §2.13):
 // GET_CONSUMER_RUNNING_INFO (307) and CONSUME_MESSAGE_DIRECTLY (309). They
 // go out on the connection the client opened, and the client's reply comes
 // back on it as a response frame carrying the request's opaque; the
@@ -132,7 +132,7 @@ func clientBody(resp *remoting.Command, what string) ([]byte, error) {
 }
 
 // ConsumerRunningInfo asks a consumer client for its running state
-// (GET_CONSUMER_RUNNING_INFO 307, spec §2.13) and returns the JSON body it
+// (GET_CONSUMER_RUNNING_INFO 307, docs/rocketmq-protocol.md §2.13) and returns the JSON body it
 // answers (ConsumerRunningInfo.java: properties, subscriptionSet, mqTable,
 // statusTable, jstack when asked).
 func (b *Broker) ConsumerRunningInfo(ctx context.Context, group, clientID string, jstack bool) ([]byte, error) {

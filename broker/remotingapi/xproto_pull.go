@@ -24,7 +24,7 @@ func hasKafka(entries []storage.ReadEntry) bool {
 
 // pullConverted sets out's parts to the entries read from offset on, in
 // order: stored RocketMQ messages as they are, and the records of stored
-// Kafka batches converted into RocketMQ stored messages (DESIGN.md
+// Kafka batches converted into RocketMQ stored messages (docs/design.md
 // section 4: a Kafka-produced record reaches RocketMQ consumers, TAGS
 // header as tag). The converted messages of the whole pull are in one
 // buffer, their bodies of xproto.ZeroCopyMin bytes or more (uncompressed

@@ -15,7 +15,7 @@ const LogTopic = "__twinmq_timer_log"
 //
 // Chain record: timers of one slot ingested in one batch, linked to the
 // slot's previous chain record (RocketMQ's timerlog units chain the same
-// way, spec §6.2).
+// way, docs/rocketmq-protocol.md §6.2).
 //
 //	+---------+--------+------+----------+------------+-----+------------------+
 //	| version | type=1 | slot | prevPhys | ingestedTo | n   | n x (phys, dueMs)|

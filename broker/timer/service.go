@@ -1,5 +1,5 @@
 // Package timer is twinmq's timer-message service (RocketMQ 5's
-// TimerMessageStore, spec §6.2): messages with TIMER_DELIVER_MS,
+// TimerMessageStore, docs/rocketmq-protocol.md §6.2): messages with TIMER_DELIVER_MS,
 // TIMER_DELAY_SEC or TIMER_DELAY_MS are stored by the adapters in
 // delay.TimerTopic with their due time as tags code (delay.Policy.Place);
 // this service fires each at its time through the adapter's delay.Build.

@@ -27,7 +27,7 @@ type RetentionConfig struct {
 // moving its queues' start offsets forward (storage.Store.SetMinOffset):
 // offsets below the start read as out of range, as in a Kafka log whose
 // old segments were deleted. The bytes themselves go when the store's own
-// retention deletes the CommitLog segments (DESIGN.md section 3): the
+// retention deletes the CommitLog segments (docs/design.md section 3): the
 // CommitLog is shared by every topic, so per-topic retention cannot
 // delete files.
 //

@@ -1,5 +1,5 @@
 // Package topics is the protocol-neutral topic registry: one twinmq topic
-// is a Kafka topic and a RocketMQ topic (DESIGN.md section 4), with its
+// is a Kafka topic and a RocketMQ topic (docs/design.md section 4), with its
 // queue count and the configs both sides report. The registry is a
 // kvlog table on the internal topic "__twinmq_topics" (one JSON Config per
 // topic, keyed by name), replayed at Open.

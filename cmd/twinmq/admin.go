@@ -18,7 +18,7 @@ import (
 )
 
 // `twinmq topic ...` and `twinmq group ...`: admin commands over the Kafka
-// protocol (DESIGN.md section 1), so they work against any twinmq broker,
+// protocol (docs/design.md section 1), so they work against any twinmq broker,
 // and against Kafka. Topics and groups are shared by both protocols
 // (docs/cross-protocol.md): what these commands show and change, RocketMQ
 // clients see too, except topics whose names Kafka cannot carry.

@@ -2,7 +2,7 @@
 // Apache RocketMQ's remoting protocol over one RocketMQ-style store.
 //
 // This package only turns flags, environment and a YAML file into a Config,
-// constructs the parts and runs them until SIGINT or SIGTERM (DESIGN.md §2).
+// constructs the parts and runs them until SIGINT or SIGTERM (docs/design.md section 2).
 package main
 
 import (

@@ -57,7 +57,8 @@ func (OS) MkdirAll(dir string, perm os.FileMode) error {
 }
 
 // SyncDir implements FS: it opens the directory and fsyncs it, which makes
-// its entries durable (rule 2 of reference/reliability.md §2.1).
+// its entries durable: a created, renamed or removed name survives a power
+// loss only once its directory is fsynced.
 func (OS) SyncDir(dir string) error {
 	d, err := os.Open(filepath.FromSlash(dir))
 	if err != nil {

@@ -15,7 +15,8 @@
 //	directory:  entries (what List sees)     durable (as of the last SyncDir)
 //
 // CrashClone(cfg) builds a new MemFS from the durable state only, as a power
-// loss would leave it (reference/reliability.md §2.1 rules 1 and 2):
+// loss would leave it (file data is durable once the file is synced, a
+// name once its directory is):
 //
 //   - A name exists after the crash only if every directory on its path
 //     holds it durably: a file created, or a directory made by MkdirAll,

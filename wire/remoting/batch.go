@@ -3,7 +3,7 @@ package remoting
 import "fmt"
 
 // The batch body of SEND_BATCH_MESSAGE (MessageDecoder.encodeMessages; Go
-// primitive.Message.Marshal; spec §3.2).
+// primitive.Message.Marshal; docs/rocketmq-protocol.md §3.2).
 
 // batchEntryFixed is the size of an entry without body and properties.
 const batchEntryFixed = 4 + 4 + 4 + 4 + 4 + 2

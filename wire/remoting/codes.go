@@ -1,26 +1,26 @@
 package remoting
 
 // MaxFrameSize bounds a whole frame, its 4-byte length word included: Java's
-// NettyDecoder default com.rocketmq.remoting.frameMaxLength (spec §1.1).
+// NettyDecoder default com.rocketmq.remoting.frameMaxLength (docs/rocketmq-protocol.md §1.1).
 const MaxFrameSize = 16 << 20
 
-// Serialize types: the high byte of the header-length word (spec §1.1).
+// Serialize types: the high byte of the header-length word (docs/rocketmq-protocol.md §1.1).
 const (
 	SerializeJSON     uint8 = 0
 	SerializeRocketMQ uint8 = 1
 )
 
-// Flag bits (spec §1.2, §1.6).
+// Flag bits (docs/rocketmq-protocol.md §1.2, §1.6).
 const (
 	FlagResponse int32 = 1 << 0 // RPC_TYPE: 1 = response
 	FlagOneway   int32 = 1 << 1 // RPC_ONEWAY: the requester wants no reply
 )
 
 // DefaultVersion is the MQVersion ordinal twinmq puts in the commands it
-// originates: V5_3_3 (479), what a current Java broker sends (spec §1.2).
+// originates: V5_3_3 (479), what a current Java broker sends (docs/rocketmq-protocol.md §1.2).
 const DefaultVersion int32 = 479
 
-// Request codes (RequestCode.java, spec §2.1). Codes above 32767 cannot be
+// Request codes (RequestCode.java, docs/rocketmq-protocol.md §2.1). Codes above 32767 cannot be
 // carried in a ROCKETMQ header; AppendCommand falls back to JSON for them.
 const (
 	SendMessage                   int32 = 10
@@ -70,7 +70,7 @@ const (
 	BatchAckMessage               int32 = 200151
 )
 
-// Response codes (RemotingSysResponseCode.java, ResponseCode.java, spec §2.0).
+// Response codes (RemotingSysResponseCode.java, ResponseCode.java, docs/rocketmq-protocol.md §2.0).
 const (
 	Success                    int32 = 0
 	SystemError                int32 = 1
@@ -169,7 +169,7 @@ func RequestName(code int32) string { return requestNames[code] }
 func ResponseName(code int32) string { return responseNames[code] }
 
 // languages lists LanguageCode.java by ordinal: the ROCKETMQ header carries
-// the ordinal, JSON carries the name (spec §1.2).
+// the ordinal, JSON carries the name (docs/rocketmq-protocol.md §1.2).
 var languages = [...]string{
 	"JAVA", "CPP", "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY", "OTHER",
 	"HTTP", "GO", "PHP", "OMS", "RUST", "NODE_JS",

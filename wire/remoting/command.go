@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// Command is one RemotingCommand (spec §1.2). The custom header travels
+// Command is one RemotingCommand (docs/rocketmq-protocol.md §1.2). The custom header travels
 // flattened in ExtFields; Body is the raw bytes after the header.
 type Command struct {
 	Code      int32  // request code, or response code when IsResponse
@@ -27,7 +27,7 @@ type Command struct {
 func (c *Command) IsResponse() bool { return c.Flag&FlagResponse != 0 }
 
 // IsOneway reports whether the requester set RPC_ONEWAY and wants no reply.
-// The Go client never sets it for its "oneway" sends (spec §1.6), so only
+// The Go client never sets it for its "oneway" sends (docs/rocketmq-protocol.md §1.6), so only
 // this bit, not the request code, decides whether to skip the reply.
 func (c *Command) IsOneway() bool { return c.Flag&FlagOneway != 0 }
 

@@ -4,13 +4,13 @@
 // SEND_BATCH_MESSAGE and the stored-message record that a pull response
 // carries verbatim. It imports nothing of twinmq; the RocketMQ adapter, the
 // name server and netio call it. The facts cite
-// /work/shared/reference/rocketmq-remoting.md (the "spec") by section.
+// docs/rocketmq-protocol.md (the "spec") by section.
 //
 // Codecs append to a dst []byte and read from a []byte; decoders bound every
 // length against the remaining bytes before allocating and never panic.
 // Decoded byte slices (Command.Body, MessageExt.Body, ...) alias the input.
 //
-// # Remoting frame, layout version 1 (spec §1.1, §1.4)
+// # Remoting frame, layout version 1 (docs/rocketmq-protocol.md §1.1, §1.4)
 //
 // All integers are big-endian.
 //
@@ -50,11 +50,11 @@
 //	..     4    extLen int32 (bytes of the map)
 //	..     ..   repeated: keyLen int16, key, valLen int32, value
 //
-// # Properties string (spec §3.1)
+// # Properties string (docs/rocketmq-protocol.md §3.1)
 //
 //	key 0x01 value 0x02 key 0x01 value 0x02 ...      at most 32767 bytes
 //
-// # Batch body of SEND_BATCH_MESSAGE (320), version 1 (spec §3.2)
+// # Batch body of SEND_BATCH_MESSAGE (320), version 1 (docs/rocketmq-protocol.md §3.2)
 //
 //	repeated:
 //	0  4  TOTALSIZE of this entry = 22 + BODYLEN + PROPERTIESLEN
@@ -66,7 +66,7 @@
 //	.. 2  PROPERTIESLEN int16
 //	.. m  PROPERTIES
 //
-// # Stored message, version 1 (spec §3.3)
+// # Stored message, version 1 (docs/rocketmq-protocol.md §3.3)
 //
 // The CommitLog payload of a RocketMQ message and the pull/query/view wire
 // format. Offsets are fixed up to the born host; b4 = born host is IPv4
@@ -95,7 +95,7 @@
 //
 // With IPv4 hosts and V1 the fixed part is 91 bytes.
 //
-// # Message ids (spec §4)
+// # Message ids (docs/rocketmq-protocol.md §4)
 //
 //	offsetMsgId = HEX( storeIP(4|16) port int32 commitLogOffset int64 )   32 or 56 chars
 //	UNIQ_KEY    = HEX( ip(4|16) pid int16 classLoaderHash int32 ) +

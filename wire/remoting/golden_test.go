@@ -49,12 +49,12 @@ func batchBody() []byte {
 func goldenFrames() []goldenFrame {
 	return []goldenFrame{
 		{
-			name: "go_105_get_routeinfo", source: "spec §1.3, Go client",
+			name: "go_105_get_routeinfo", source: "docs/rocketmq-protocol.md §1.3, Go client",
 			header: `{"code":105,"language":"GO","version":317,"opaque":1,"flag":0,"remark":"","extFields":{"topic":"SmokeTopic"}}`,
 			code:   105, opaque: 1, ext: map[string]string{"topic": "SmokeTopic"},
 		},
 		{
-			name: "ons_310_send_v2", source: "spec §1.3, ali-ons (numbers and booleans in extFields); body synthesized",
+			name: "ons_310_send_v2", source: "docs/rocketmq-protocol.md §1.3, ali-ons (numbers and booleans in extFields); body synthesized",
 			header: `{"code":310,"language":"JAVA","opaque":2,"flag":0,"version":121,"extFields":{"a":"ons_pg","b":"OnsTopic","c":"TBW102","d":4,"e":0,"f":0,"g":1795574007314,"h":0,"i":"TAGS\u0001TagA\u0002","j":0,"k":false}}`,
 			body:   []byte("hello ons"),
 			code:   310, opaque: 2, ext: map[string]string{
@@ -63,13 +63,13 @@ func goldenFrames() []goldenFrame {
 			},
 		},
 		{
-			name: "java_0_send_response", source: "spec §1.3, Java server response shape; msgId filled with the captured §4.1 id",
+			name: "java_0_send_response", source: "docs/rocketmq-protocol.md §1.3, Java server response shape; msgId filled with the captured §4.1 id",
 			header: `{"code":0,"extFields":{"msgId":"7F00000100002A9F00000000000000BE","queueId":"1","queueOffset":"0"},"flag":1,"language":"JAVA","opaque":2,"serializeTypeCurrentRPC":"JSON","version":479}`,
 			code:   0, opaque: 2, flag: 1,
 			ext: map[string]string{"msgId": "7F00000100002A9F00000000000000BE", "queueId": "1", "queueOffset": "0"},
 		},
 		{
-			name: "go_320_send_batch", source: "spec §2.4 captured extFields (g filled), envelope as other Go frames, body spec §3.2",
+			name: "go_320_send_batch", source: "docs/rocketmq-protocol.md §2.4 captured extFields (g filled), envelope as other Go frames, body docs/rocketmq-protocol.md §3.2",
 			header: `{"code":320,"language":"GO","version":317,"opaque":6,"flag":0,"remark":"","extFields":{"a":"smoke_group_producer","b":"SmokeTopic","c":"TBW102","d":"4","e":"1","f":"0","g":"1795573623939","h":"0","i":"","j":"0","k":"false","l":"0","m":"true","n":"broker-a"}}`,
 			body:   batchBody(),
 			code:   320, opaque: 6, ext: map[string]string{
@@ -78,7 +78,7 @@ func goldenFrames() []goldenFrame {
 			},
 		},
 		{
-			name: "go_11_pull", source: "spec §2.5 captured extFields, envelope as other Go frames",
+			name: "go_11_pull", source: "docs/rocketmq-protocol.md §2.5 captured extFields, envelope as other Go frames",
 			header: `{"code":11,"language":"GO","version":317,"opaque":7,"flag":0,"remark":"","extFields":{"consumerGroup":"smoke_group","topic":"%RETRY%smoke_group","queueId":"0","queueOffset":"0","maxMsgNums":"32","sysFlag":"2","commitOffset":"0","suspendTimeoutMillis":"20000","subscription":"","subVersion":"0","expressionType":"TAG","bname":"broker-a"}}`,
 			code:   11, opaque: 7, ext: map[string]string{
 				"consumerGroup": "smoke_group", "topic": "%RETRY%smoke_group", "queueId": "0", "queueOffset": "0",
@@ -97,13 +97,13 @@ func goldenFrames() []goldenFrame {
 			code:   15, opaque: 24, ext: map[string]string{"consumerGroup": "smoke_group", "topic": "SmokeTopic", "queueId": "2", "commitOffset": "3", "bname": "broker-a"},
 		},
 		{
-			name: "go_34_heartbeat", source: "spec Appendix A, GO 34, body spec §2.6",
+			name: "go_34_heartbeat", source: "spec Appendix A, GO 34, body docs/rocketmq-protocol.md §2.6",
 			header: `{"code":34,"language":"GO","version":317,"opaque":3,"flag":0,"remark":"","extFields":{}}`,
 			body:   []byte(heartbeatBody),
 			code:   34, opaque: 3, ext: map[string]string{},
 		},
 		{
-			name: "go_36_send_back", source: "spec §2.8 captured extFields (originMsgId filled), envelope as other Go frames",
+			name: "go_36_send_back", source: "docs/rocketmq-protocol.md §2.8 captured extFields (originMsgId filled), envelope as other Go frames",
 			header: `{"code":36,"language":"GO","version":317,"opaque":9,"flag":0,"remark":"","extFields":{"offset":"2332","group":"retry_group","delayLevel":"1","originMsgId":"C0000202778300000000000000000002","originTopic":"RetryTopic","unitMode":"false","maxReconsumeTimes":"2","bname":"broker-a"}}`,
 			code:   36, opaque: 9, ext: map[string]string{
 				"offset": "2332", "group": "retry_group", "delayLevel": "1", "originMsgId": "C0000202778300000000000000000002",
@@ -151,13 +151,13 @@ func goldenFrames() []goldenFrame {
 			ext: map[string]string{"maxOffset": "3", "minOffset": "0", "nextBeginOffset": "3", "suggestWhichBrokerId": "0"},
 		},
 		{
-			name: "java_0_route_response", source: "spec §2.2 captured route body; header as a Java namesrv writes it",
+			name: "java_0_route_response", source: "docs/rocketmq-protocol.md §2.2 captured route body; header as a Java namesrv writes it",
 			header: `{"code":0,"flag":1,"language":"JAVA","opaque":1,"serializeTypeCurrentRPC":"JSON","version":479}`,
 			body:   []byte(routeBody),
 			code:   0, opaque: 1, flag: 1, ext: map[string]string{},
 		},
 		{
-			name: "rmq_15_update_offset", source: "synthesized: GO 15 of Appendix A in a ROCKETMQ header (spec §1.4)",
+			name: "rmq_15_update_offset", source: "synthesized: GO 15 of Appendix A in a ROCKETMQ header (docs/rocketmq-protocol.md §1.4)",
 			cmd: &Command{
 				Code: 15, Language: "JAVA", Version: 401, Opaque: 24, SerializeType: SerializeRocketMQ,
 				ExtFields: map[string]string{"consumerGroup": "smoke_group", "topic": "SmokeTopic", "queueId": "2", "commitOffset": "3"},
@@ -295,7 +295,7 @@ func TestGoldenStoredMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	var dump strings.Builder
-	fmt.Fprintf(&dump, "# source: spec §3.3 example record (UNIQ_KEY filled with the §4.2 example)\n%+v\nproperties %q\nrecord hex:\n%s",
+	fmt.Fprintf(&dump, "# source: docs/rocketmq-protocol.md §3.3 example record (UNIQ_KEY filled with the §4.2 example)\n%+v\nproperties %q\nrecord hex:\n%s",
 		m, m.Properties, hex.Dump(rec))
 	writeOrCompare(t, filepath.Join("testdata", "stored_example.txt"), []byte(dump.String()))
 

@@ -8,7 +8,7 @@ import (
 )
 
 // The JSON header (RemotingSerializable / fastjson on Java, jsoniter in the Go
-// client; spec §1.3). Output is strict: compact, fixed key order, string
+// client; docs/rocketmq-protocol.md §1.3). Output is strict: compact, fixed key order, string
 // extFields values, valid UTF-8. Input is lenient: see the package doc.
 
 // appendJSONHeader appends the JSON header of c. Keys come in the Go

@@ -5,7 +5,7 @@ import (
 	"slices"
 )
 
-// The ROCKETMQ binary header (RocketMQSerializable.java, spec §1.4).
+// The ROCKETMQ binary header (RocketMQSerializable.java, docs/rocketmq-protocol.md §1.4).
 
 // fitsBinaryHeader reports whether c can be carried in a ROCKETMQ header:
 // code and version are int16 there and map keys have an int16 length.

@@ -248,7 +248,7 @@ func TestOffsetMsgID(t *testing.T) {
 		off  int64
 		id   string
 	}{
-		{"127.0.0.1:10911", 0xBE, "7F00000100002A9F00000000000000BE"}, // captured, spec §4.1
+		{"127.0.0.1:10911", 0xBE, "7F00000100002A9F00000000000000BE"}, // captured, docs/rocketmq-protocol.md §4.1
 		{"[::ffff:10.0.0.1]:10911", 4096, "0A00000100002A9F0000000000001000"},
 		{"[2001:db8::1]:10911", -1, "20010DB800000000000000000000000100002A9FFFFFFFFFFFFFFFFF"},
 	}

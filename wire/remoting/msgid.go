@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Message ids (spec §4).
+// Message ids (docs/rocketmq-protocol.md §4).
 
 // OffsetMsgID returns the broker-generated message id (the send response's
 // msgId): upper-case hex of store IP (4 bytes, or 16 if not IPv4), port
@@ -84,7 +84,7 @@ func NewUniqID(ip netip.Addr, pid int16, classLoaderHash int32, sinceMonthStartM
 }
 
 // UniqIDGenerator generates UNIQ_KEYs for messages that arrive without one
-// (spec §2.4 step 5). The clock is injected; the month starts in the
+// (docs/rocketmq-protocol.md §2.4 step 5). The clock is injected; the month starts in the
 // clock's location, as Java uses the JVM's default time zone. It is safe for
 // concurrent use.
 type UniqIDGenerator struct {

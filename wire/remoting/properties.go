@@ -8,7 +8,7 @@ import (
 )
 
 // The properties string (MessageDecoder.messageProperties2String and
-// string2messageProperties, spec §3.1): key 0x01 value 0x02, repeated.
+// string2messageProperties, docs/rocketmq-protocol.md §3.1): key 0x01 value 0x02, repeated.
 
 const (
 	// NameValueSeparator separates a property's key from its value.

@@ -8,7 +8,7 @@ import (
 )
 
 // The stored-message record (MessageExtEncoder.encode,
-// MessageDecoder.decode; spec §3.3). Layout in the package doc.
+// MessageDecoder.decode; docs/rocketmq-protocol.md §3.3). Layout in the package doc.
 
 // Magic codes of a stored record.
 const (
@@ -69,7 +69,7 @@ type MessageExt struct {
 	Properties                []byte // raw properties string (ParseProperties)
 }
 
-// OffsetMsgID returns the offsetMsgId clients compute for m (spec §4.1).
+// OffsetMsgID returns the offsetMsgId clients compute for m (docs/rocketmq-protocol.md §4.1).
 func (m *MessageExt) OffsetMsgID() string { return OffsetMsgID(m.StoreHost, m.CommitLogOffset) }
 
 // BodyCRC is the BODYCRC field: CRC-32 IEEE of body masked to 31 bits

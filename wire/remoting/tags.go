@@ -7,9 +7,9 @@ import (
 
 // TagsHashCode returns the ConsumeQueue tags code of a TAGS value: Java's
 // String.hashCode() (h = 31*h + c over UTF-16 code units, int32 overflow)
-// sign-extended to int64 (spec §5.2, CommitLog.checkMessageAndReturnSize).
+// sign-extended to int64 (docs/rocketmq-protocol.md §5.2, CommitLog.checkMessageAndReturnSize).
 // An invalid UTF-8 byte counts as U+FFFD. The Go client hashes UTF-8 bytes
-// instead, which differs for non-ASCII tags (spec §2.6).
+// instead, which differs for non-ASCII tags (docs/rocketmq-protocol.md §2.6).
 func TagsHashCode(tags string) int64 {
 	var h int32
 	for _, r := range tags { // range yields U+FFFD per invalid byte

@@ -1,8 +1,8 @@
 // Package xproto turns one protocol's stored entries into the other's wire
-// form, for the reads that cross protocols (DESIGN.md section 4). Reading
+// form, for the reads that cross protocols (docs/design.md section 4). Reading
 // your own protocol's entries never comes here: they are served verbatim.
 //
-// It is the wire layer's conversion between the two codecs (DESIGN.md
+// It is the wire layer's conversion between the two codecs (docs/design.md
 // section 2: wire/xproto imports both wire packages and nothing else of
 // twinmq), used by the adapters broker/kafkaapi and broker/remotingapi.
 //
