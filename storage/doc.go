@@ -241,7 +241,11 @@
 //     checkpoint's min offset to the others;
 //  6. cuts the IndexFile to entries below R;
 //  7. rebuilds the marked queues by scanning the CommitLog from its start
-//     to R (CRC-checked; their index entries are already there);
+//     to R (CRC-checked; their index entries are already there), then
+//     gives each the checkpoint's min offset (records DeleteRecords
+//     removed stay removed) and, when the CommitLog holds none of its
+//     entries any more, its max offset (Reset), so no offset is handed
+//     out twice;
 //  8. scans the CommitLog from R to its end (commitlog's Log.Recover):
 //     every entry is CRC-checked and dispatched; at the first one that is
 //     not valid the log is truncated, durably, and the bytes dropped and

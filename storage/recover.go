@@ -17,7 +17,8 @@ import (
 //  2. open every ConsumeQueue, cut it back to units below R, and mark for
 //     rebuild any queue that is unreadable or shorter than the checkpoint
 //     says (a deleted file), or missing altogether;
-//  3. rebuild marked queues by scanning the CommitLog up to R;
+//  3. rebuild marked queues by scanning the CommitLog up to R, and give
+//     each the min and max offsets the checkpoint recorded;
 //  4. scan from R to the end, validating each entry, dispatching it, and
 //     truncating the torn tail at the first bad one;
 //  5. write a fresh checkpoint.
@@ -44,7 +45,7 @@ func (s *Store) recover(ctx context.Context, clean bool) error {
 		return fmt.Errorf("storage: truncate index to %d: %w", cp.Recovery, err)
 	}
 	if len(rebuild) > 0 {
-		if err := s.rebuildQueues(rebuild, cp.Recovery); err != nil {
+		if err := s.rebuildQueues(rebuild, &cp); err != nil {
 			return err
 		}
 		rep.RebuiltQueues = len(rebuild)
@@ -146,8 +147,9 @@ func (s *Store) loadQueue(k queueKey, cp *checkpoint, rebuild map[queueKey]bool)
 	return nil
 }
 
-// rebuildQueues recreates the marked queues from the CommitLog up to end.
-func (s *Store) rebuildQueues(rebuild map[queueKey]bool, end int64) error {
+// rebuildQueues recreates the marked queues from the CommitLog up to the
+// recovery offset, then gives each the range the checkpoint recorded.
+func (s *Store) rebuildQueues(rebuild map[queueKey]bool, cp *checkpoint) error {
 	for k := range rebuild {
 		if q := s.queues[k]; q != nil {
 			q.Close()
@@ -158,11 +160,47 @@ func (s *Store) rebuildQueues(rebuild map[queueKey]bool, end int64) error {
 		}
 	}
 	only := func(h *commitlog.Header) bool { return rebuild[queueKey{h.Topic, h.QueueID}] }
-	_, err := s.log.Scan(s.log.MinOffset(), end, true, func(phys int64, r *commitlog.Ref) error {
+	_, err := s.log.Scan(s.log.MinOffset(), cp.Recovery, true, func(phys int64, r *commitlog.Ref) error {
 		return s.dispatchEntry(phys, &r.Header, only)
 	})
 	if err != nil {
 		return fmt.Errorf("storage: rebuild ConsumeQueues: %w", err)
+	}
+	for k := range rebuild {
+		if m, known := cp.Queues[k]; known {
+			if err := s.restoreRange(k, m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// restoreRange gives a rebuilt queue the range the checkpoint recorded,
+// which the CommitLog alone does not give: the start DeleteRecords
+// (SetMinOffset) moved, over entries the CommitLog may still hold, and
+// the end of a queue none of whose entries the CommitLog holds any more
+// (retention deleted them), whose next offsets must not be handed out
+// again.
+func (s *Store) restoreRange(k queueKey, m queueMark) error {
+	q, err := s.openQueue(k)
+	if err != nil {
+		return err
+	}
+	if q.MaxOffset() < m.Max {
+		if q.MinOffset() < q.MaxOffset() {
+			// Entries below the recovery offset are durable: only damage
+			// to the CommitLog itself gets here. It is the truth.
+			s.cfg.Logger.Warn("storage: rebuilt ConsumeQueue ends before the checkpoint's end",
+				"topic", k.topic, "queue", k.queue, "have", q.MaxOffset(), "want", m.Max)
+		} else if err := q.Reset(m.Max); err != nil {
+			return fmt.Errorf("storage: %w", err)
+		}
+	}
+	if lo := min(m.Min, q.MaxOffset()); lo > q.MinOffset() {
+		if err := q.SetMinOffset(lo); err != nil {
+			return fmt.Errorf("storage: %w", err)
+		}
 	}
 	return nil
 }

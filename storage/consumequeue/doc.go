@@ -45,7 +45,11 @@
 // 0): the units of its first file before the minimum offset are blank units,
 // as RocketMQ's fillPreBlank writes them. The minimum offset is the first
 // non-blank unit; the maximum offset (the next offset to write, RocketMQ's
-// maxOffset) is just after the last valid unit. A unit is invalid when its
+// maxOffset) is just after the last valid unit. An empty queue keeps its
+// position in the file holding its maximum offset, all blank units, or
+// empty when the maximum starts a file: a queue never loses its last file
+// (SetMinOffset, Reset), or it would reopen empty at 0 and hand its
+// offsets out again. A unit is invalid when its
 // size is <= 0 or its commitLogOffset is negative; an all-zero unit (never
 // written) is invalid, and so is a torn partial unit at the end of a file.
 // Files grow as units are written; they are not preallocated. Appends only

@@ -55,9 +55,15 @@ func TestSetMinOffsetAllFiles(t *testing.T) {
 	if err := q.SetMinOffset(8); err != nil {
 		t.Fatal(err)
 	}
-	if got := listFiles(t, fsys, dir); len(got) != 0 {
-		t.Fatalf("files = %v, want none", got)
+	// Offset 8 starts a file: that file, empty, keeps the queue's place.
+	if got := listFiles(t, fsys, dir); !slices.Equal(got, []string{"00000000000000000160"}) {
+		t.Fatalf("files = %v, want only the empty one at offset 8", got)
 	}
+	checkQueue(t, q, 8, 8)
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	q = mustOpen(t, fsys, dir, 4)
 	checkQueue(t, q, 8, 8)
 	if got, err := q.Read(8, make([]Unit, 0, 4)); err != nil || len(got) != 0 {
 		t.Fatalf("Read at max = %v, %v", got, err)
@@ -118,5 +124,38 @@ func TestSearchOffset(t *testing.T) {
 	empty := mustOpen(t, fsys, "/other", 4)
 	if got, err := empty.SearchOffset(5, storeTime); err != nil || got != 0 {
 		t.Fatalf("empty SearchOffset = %d, %v", got, err)
+	}
+}
+
+// TestReset: a reset queue is empty at its new offset, keeps it across a
+// reopen once flushed, and appends continue from it.
+func TestReset(t *testing.T) {
+	for _, fsc := range fileSystems() {
+		for _, off := range []int64{0, 6, 8, 13, 3} {
+			t.Run(fmt.Sprintf("%s/%d", fsc.name, off), func(t *testing.T) {
+				fsys, dir := fsc.new(t)
+				q := mustOpen(t, fsys, dir, 4)
+				mustAppend(t, q, 2, 9)
+				if err := q.Reset(off); err != nil {
+					t.Fatal(err)
+				}
+				checkQueue(t, q, off, off)
+				if err := q.Close(); err != nil {
+					t.Fatal(err)
+				}
+				q = mustOpen(t, fsys, dir, 4)
+				checkQueue(t, q, off, off)
+				mustAppend(t, q, off, 5)
+				checkQueue(t, q, off, off+5)
+				if err := q.Close(); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	}
+	fsys, dir := fileSystems()[0].new(t)
+	q := mustOpen(t, fsys, dir, 4)
+	if err := q.Reset(-1); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("Reset(-1) = %v", err)
 	}
 }

@@ -73,7 +73,9 @@ func (q *Queue) split(st *files, keep func(*segment) bool) (kept, dropped []*seg
 // SetMinOffset moves MinOffset forward to offset (Kafka DeleteRecords,
 // retention). Files entirely below offset are removed durably; in the file
 // holding offset the units below it are overwritten with blank units and
-// the file is fsynced, so that the new minimum survives a reopen. (A power
+// the file is fsynced, so that the new minimum survives a reopen. When
+// offset is MaxOffset and a multiple of the units per file, no file holds
+// it: the file that starts there is created, empty, before the others go. (A power
 // loss during that fsync may tear a unit into a mix of blank and old
 // bytes, which Open may take for a valid unit and so reopen the queue
 // with a minimum below the new one; the store's recovery re-applies only
@@ -96,6 +98,18 @@ func (q *Queue) SetMinOffset(offset int64) error {
 		return q.rangeErr("set min", offset, lo, hi+1)
 	}
 	keep, drop := q.split(q.st.Load(), func(s *segment) bool { return s.start+q.upf > offset })
+	if len(keep) == 0 {
+		// offset is MaxOffset and starts a file: every file lies below
+		// it. The queue keeps its position on disk in the (empty) file
+		// that starts there, as RocketMQ never deletes a ConsumeQueue's
+		// last file; without any file Open would find an empty queue at
+		// 0 and the queue's offsets would be handed out again.
+		s, err := q.createSegment(offset)
+		if err != nil {
+			return q.fail(err)
+		}
+		keep = []*segment{s}
+	}
 	q.mu.Lock()
 	q.min.Store(offset)
 	q.st.Store(&files{segs: keep})

@@ -39,14 +39,8 @@ func (q *Queue) Append(offset int64, units []Unit) error {
 		if err != nil {
 			return q.fail(err)
 		}
-		k := offset % q.upf
-		if fresh && k > 0 {
-			buf := q.buf[:0]
-			for range k {
-				buf = AppendUnit(buf, blank())
-			}
-			q.buf = buf
-			if err := q.writeAt(s, buf, 0); err != nil {
+		if fresh {
+			if err := q.fillPreBlank(s, offset%q.upf); err != nil {
 				return err
 			}
 		}
@@ -64,6 +58,43 @@ func (q *Queue) Append(offset int64, units []Unit) error {
 	}
 	q.max.Store(end)
 	return nil
+}
+
+// fillPreBlank writes blank units over the first k units of the new file
+// s, which the queue starts inside of (RocketMQ's fillPreBlank).
+func (q *Queue) fillPreBlank(s *segment, k int64) error {
+	if k == 0 {
+		return nil
+	}
+	buf := q.buf[:0]
+	for range k {
+		buf = AppendUnit(buf, blank())
+	}
+	q.buf = buf
+	return q.writeAt(s, buf, 0)
+}
+
+// Reset empties the queue and moves MinOffset and MaxOffset to offset,
+// which the queue keeps across Open once flushed: every file goes, and the
+// file holding offset is created, blank before it (as Append starts an
+// empty queue). The store uses it for a queue it rebuilds from a CommitLog
+// that no longer holds any of the queue's units, so that the queue's next
+// offsets are not handed out again. Writer only.
+func (q *Queue) Reset(offset int64) error {
+	if err := q.writable("reset", offset); err != nil {
+		return err
+	}
+	if offset < 0 || offset > q.maxStart() {
+		return q.rangeErr("reset", offset, 0, q.maxStart())
+	}
+	if err := q.reset(offset); err != nil {
+		return q.fail(err)
+	}
+	s, _, err := q.segmentFor(offset)
+	if err != nil {
+		return q.fail(err)
+	}
+	return q.fillPreBlank(s, offset%q.upf)
 }
 
 // pendingUnits is the size of the tail page. Appends land in it and reach
