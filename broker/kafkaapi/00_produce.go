@@ -158,7 +158,7 @@ type appendResult struct {
 func (h *Handler) appendBatch(ctx context.Context, cfg topics.Config, e storage.Entry, hdr *kafka.BatchHeader, acks int16) appendResult {
 	var res appendResult
 	if hdr.ProducerID >= 0 {
-		res = h.appendIdempotent(ctx, cfg, e, hdr)
+		res = h.appendIdempotent(cfg, e.QueueID, hdr, func() appendResult { return h.appendPlain(ctx, e) })
 	} else {
 		res = h.appendPlain(ctx, e)
 	}
@@ -188,31 +188,4 @@ func (h *Handler) appendPlain(ctx context.Context, e storage.Entry) appendResult
 		return appendResult{code: codeOf(err), baseOffset: -1}
 	}
 	return appendResult{baseOffset: pos[0].QueueOffset, appendTime: pos[0].StoreTime}
-}
-
-func (h *Handler) appendIdempotent(ctx context.Context, cfg topics.Config, e storage.Entry, hdr *kafka.BatchHeader) appendResult {
-	ps := h.producers.partition(cfg.ID, e.QueueID)
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	if err := h.producers.loadLocked(ps, cfg.Name, e.QueueID); err != nil {
-		return appendResult{code: codeOf(err), baseOffset: -1}
-	}
-	return h.appendIdempotentLocked(ctx, ps, e, hdr)
-}
-
-// appendIdempotentLocked appends e unless it repeats or breaks the
-// producer's sequence; ps is locked and loaded.
-func (h *Handler) appendIdempotentLocked(ctx context.Context, ps *partState, e storage.Entry, hdr *kafka.BatchHeader) appendResult {
-	dup, code := ps.checkLocked(hdr)
-	if code != errNone {
-		return appendResult{code: code, baseOffset: -1}
-	}
-	if dup != nil {
-		return appendResult{baseOffset: dup.baseOffset, appendTime: dup.appendTime}
-	}
-	res := h.appendPlain(ctx, e)
-	if res.code == errNone {
-		ps.recordLocked(hdr, res.baseOffset, res.appendTime)
-	}
-	return res
 }

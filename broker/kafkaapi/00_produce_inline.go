@@ -85,15 +85,9 @@ func (h *Handler) produceInline(req *kmsg.ProduceRequest) (*kmsg.ProduceResponse
 		if hdr.ProducerID < 0 {
 			return h.appendPlain(context.Background(), entry), true
 		}
-		ps := h.producers.partition(cfg.ID, p.Partition)
-		if !ps.mu.TryLock() {
-			return appendResult{}, false
-		}
-		defer ps.mu.Unlock()
-		if !ps.loaded {
-			return appendResult{}, false
-		}
-		return h.appendIdempotentLocked(context.Background(), ps, entry, &hdr), true
+		return h.tryAppendIdempotent(cfg, p.Partition, &hdr, func() appendResult {
+			return h.appendPlain(context.Background(), entry)
+		})
 	}()
 	if !ok {
 		return nil, false

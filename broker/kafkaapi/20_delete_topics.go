@@ -32,7 +32,7 @@ func (h *Handler) deleteTopics(r *request, req *kmsg.DeleteTopicsRequest) {
 				code = codeOf(err)
 				rt.ErrorMessage = strp(err.Error())
 			}
-			h.producers.forget(cfg.ID)
+			h.producers.Forget(cfg.ID)
 		}
 		rt.ErrorCode = code
 		resp.Topics = append(resp.Topics, rt)

@@ -13,6 +13,6 @@ func (h *Handler) initProducerID(r *request, req *kmsg.InitProducerIDRequest) {
 		r.reply(resp)
 		return
 	}
-	resp.ProducerID, resp.ProducerEpoch = h.producers.allocate(), 0
+	resp.ProducerID, resp.ProducerEpoch = h.producers.Allocate(), 0
 	r.reply(resp)
 }

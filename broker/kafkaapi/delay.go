@@ -89,24 +89,7 @@ func (h *Handler) appendProduced(ctx context.Context, cfg topics.Config, e stora
 	if hdr.ProducerID < 0 {
 		return h.appendSplit(ctx, cfg, entries, now, acks)
 	}
-	ps := h.producers.partition(cfg.ID, e.QueueID)
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	if err := h.producers.loadLocked(ps, cfg.Name, e.QueueID); err != nil {
-		return appendResult{code: codeOf(err), baseOffset: -1}
-	}
-	dup, code := ps.checkLocked(hdr)
-	if code != errNone {
-		return appendResult{code: code, baseOffset: -1}
-	}
-	if dup != nil {
-		return appendResult{baseOffset: dup.baseOffset, appendTime: dup.appendTime}
-	}
-	res := h.appendSplit(ctx, cfg, entries, now, acks)
-	if res.code == errNone {
-		ps.recordLocked(hdr, res.baseOffset, res.appendTime)
-	}
-	return res
+	return h.appendIdempotent(cfg, e.QueueID, hdr, func() appendResult { return h.appendSplit(ctx, cfg, entries, now, acks) })
 }
 
 // mayHaveDelayHeader is a cheap filter: an uncompressed batch without the

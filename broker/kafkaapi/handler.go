@@ -106,7 +106,7 @@ type Handler struct {
 	sizes     *topics.Sizes
 	times     *timeIndexes
 	log       *slog.Logger
-	producers *producers
+	producers *log.Producers
 	advert    atomic.Pointer[advertised]
 	apis      map[int16]api             // read-only after New
 	served    []atomic.Int64            // requests served, by API key (Requests)
@@ -137,7 +137,7 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry) (*Handler, erro
 			h.times.forget(c.ID)
 		}
 	})
-	h.producers = newProducers(store, cfg.Now, cfg.ProducerScanRecords)
+	h.producers = log.NewProducers(store, cfg.Now, cfg.ProducerScanRecords, loadProducerBatch)
 	h.xcache = newXCache(cmp.Or(cfg.XProtoCacheBytes, defaultXProtoCacheBytes), reg)
 	if cfg.Groups != nil {
 		h.registerGroups()
