@@ -238,8 +238,12 @@
 //  5. opens every ConsumeQueue and cuts it to units below R; marks for
 //     rebuild a queue that is damaged (ErrCorrupt), shorter than the
 //     checkpoint says, or missing with a non-zero max; applies the
-//     checkpoint's min offset to the others;
-//  6. cuts the IndexFile to entries below R;
+//     checkpoint's min offset to the others, then moves their start past
+//     the CommitLog's first offset: retention deletes segments before it
+//     moves the queues' starts and writes its checkpoint, and a crash in
+//     between must not leave a queue starting at an entry that is gone;
+//  6. cuts the IndexFile to entries below R and drops its files below
+//     the CommitLog's first offset, for the same reason;
 //  7. rebuilds the marked queues by scanning the CommitLog from its start
 //     to R (CRC-checked; their index entries are already there), then
 //     gives each the checkpoint's min offset (records DeleteRecords

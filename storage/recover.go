@@ -16,7 +16,9 @@ import (
 //  1. read the checkpoint (recovery offset R and each queue's end at R);
 //  2. open every ConsumeQueue, cut it back to units below R, and mark for
 //     rebuild any queue that is unreadable or shorter than the checkpoint
-//     says (a deleted file), or missing altogether;
+//     says (a deleted file), or missing altogether; move the others'
+//     starts to the checkpoint's min offsets and past the CommitLog's
+//     first offset (a retention pass the crash interrupted);
 //  3. rebuild marked queues by scanning the CommitLog up to R, and give
 //     each the min and max offsets the checkpoint recorded;
 //  4. scan from R to the end, validating each entry, dispatching it, and
@@ -43,6 +45,9 @@ func (s *Store) recover(ctx context.Context, clean bool) error {
 	}
 	if err := s.index.Truncate(cp.Recovery); err != nil {
 		return fmt.Errorf("storage: truncate index to %d: %w", cp.Recovery, err)
+	}
+	if err := s.index.DeleteBefore(s.log.MinOffset()); err != nil { // an interrupted retention pass
+		return fmt.Errorf("storage: %w", err)
 	}
 	if len(rebuild) > 0 {
 		if err := s.rebuildQueues(rebuild, &cp); err != nil {
@@ -143,6 +148,14 @@ func (s *Store) loadQueue(k queueKey, cp *checkpoint, rebuild map[queueKey]bool)
 		if err := q.SetMinOffset(m.Min); err != nil {
 			return fmt.Errorf("storage: %w", err)
 		}
+	}
+	// Retention deletes CommitLog segments before it moves the queues'
+	// starts past them and writes its checkpoint: a crash in between
+	// leaves units pointing at deleted entries, which the checkpoint's
+	// min offsets do not cover. Move the start past them here, as that
+	// retention pass would have.
+	if err := q.DeleteBeforeCommitLogOffset(s.log.MinOffset()); err != nil {
+		return fmt.Errorf("storage: %w", err)
 	}
 	return nil
 }
