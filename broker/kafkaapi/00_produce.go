@@ -70,7 +70,12 @@ func (h *Handler) producePartition(ctx context.Context, cfg topics.Config, code 
 		pr.ErrorCode = code
 		return pr
 	}
-	res := h.appendProduced(ctx, cfg, entry, &hdr, acks) // delay.go: delayed records, else appendBatch
+	var res appendResult
+	if hook := h.delay.Load(); hook != nil && mayHaveDelayHeader(entry.Payload, &hdr) {
+		res = h.appendDelayable(ctx, cfg, entry, &hdr, acks, &hook.policy) // delay.go
+	} else {
+		res = h.appendBatch(ctx, cfg, entry, &hdr, acks)
+	}
 	h.fillProduced(&pr, cfg, res)
 	return pr
 }

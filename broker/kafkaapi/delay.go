@@ -65,15 +65,11 @@ type ownedRecord struct {
 	place delay.Placement
 }
 
-// appendProduced stores a validated produce batch: verbatim
-// (appendBatch) unless delays are on and some record carries a delay
-// header.
-func (h *Handler) appendProduced(ctx context.Context, cfg topics.Config, e storage.Entry, hdr *kafka.BatchHeader, acks int16) appendResult {
-	hook := h.delay.Load()
-	if hook == nil || !mayHaveDelayHeader(e.Payload, hdr) {
-		return h.appendBatch(ctx, cfg, e, hdr, acks)
-	}
-	recs, delayed, err := h.placeRecords(&hook.policy, cfg.Name, e.QueueID, e.Payload)
+// appendDelayable stores a validated produce batch that may carry delay
+// headers (produce enters here only then, mayHaveDelayHeader): verbatim
+// (appendBatch) unless some record is delayed.
+func (h *Handler) appendDelayable(ctx context.Context, cfg topics.Config, e storage.Entry, hdr *kafka.BatchHeader, acks int16, policy *delay.Policy) appendResult {
+	recs, delayed, err := h.placeRecords(policy, cfg.Name, e.QueueID, e.Payload)
 	if err != nil {
 		h.log.Info("kafkaapi: refusing delayed records", "topic", cfg.Name, "partition", e.QueueID, "err", err)
 		return appendResult{code: errInvalidRecord, baseOffset: -1}
