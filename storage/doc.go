@@ -249,12 +249,17 @@
 //     gives each the checkpoint's min offset (records DeleteRecords
 //     removed stay removed) and, when the CommitLog holds none of its
 //     entries any more, its max offset (Reset), so no offset is handed
-//     out twice;
+//     out twice. This reads the CommitLog before step 8 validated it,
+//     which is safe: below R every entry was durable, and a segment file
+//     damaged short since reads as ErrCorrupt (Open fails), never past
+//     the file's end. The rebuild comes first because each queue is
+//     appended in order: its units below R before those above;
 //  8. scans the CommitLog from R to its end (commitlog's Log.Recover):
 //     every entry is CRC-checked and dispatched; at the first one that is
 //     not valid the log is truncated, durably, and the bytes dropped and
 //     the reason go into RecoveryReport. An entry of another format
-//     version stops Open instead of being truncated;
+//     version, and an R past the end of its segment's file, stop Open
+//     (ErrCorrupt) instead;
 //  9. sets each queue's next offset from its ConsumeQueue and writes a
 //     fresh checkpoint.
 //

@@ -3,8 +3,11 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"os"
 	"path"
+	"runtime/debug"
 	"sync/atomic"
 	"testing"
 
@@ -187,5 +190,68 @@ func TestRetentionCrash(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestShortSegmentNotRead damages the CommitLog on the real file system:
+// its first segment is cut at a page boundary, below the checkpoint, so
+// the entries the checkpoint vouches for beyond the cut are gone. The
+// mapping still covers them, and touching a page past a file's end
+// faults (SIGBUS); the store must answer ErrCorrupt instead, both when
+// recovery rebuilds a ConsumeQueue from there and when a reader asks for
+// one of those entries. debug.SetPanicOnFault turns a fault into a panic
+// this test can report.
+func TestShortSegmentNotRead(t *testing.T) {
+	for _, rebuild := range []bool{false, true} {
+		t.Run(fmt.Sprintf("rebuild=%v", rebuild), func(t *testing.T) {
+			cfg := testConfig(vfs.Default())
+			cfg.Dir = t.TempDir()
+			s := mustOpen(t, cfg)
+			var cut int64 // the offset of T/0's first entry past the page
+			for i := 0; len(s.log.Segments()) < 3; i++ {
+				pos, err := s.Append(context.Background(), []Entry{msg("T", 0, i)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cut == 0 && pos[0].Phys+int64(pos[0].Size) > 4096 {
+					cut = pos[0].QueueOffset
+				}
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			seg := path.Join(cfg.Dir, "commitlog", "00000000000000000000")
+			if err := os.Truncate(seg, 4096); err != nil {
+				t.Fatal(err)
+			}
+			if rebuild {
+				if err := os.RemoveAll(path.Join(cfg.Dir, "consumequeue", "T")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("fault reading past the end of a segment file: %v\n%s", r, debug.Stack())
+				}
+			}()
+			s, err := Open(context.Background(), cfg)
+			if rebuild {
+				if !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("open with a queue to rebuild over the cut: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if _, err := s.Read("T", 0, cut, ReadOptions{}); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("read of an entry past the cut: %v", err)
+			}
+			if res, err := s.Read("T", 0, 0, ReadOptions{MaxEntries: 1}); err != nil || len(res.Entries) != 1 {
+				t.Fatalf("read of the first entry, before the cut: %v", err)
+			}
+		})
 	}
 }

@@ -31,8 +31,11 @@
 // created (and their directory synced) when the active one is full; they
 // are not preallocated but grow as entries, and the zeros written ahead
 // of them, are written. Each is mapped for its whole SegmentSize: readers
-// read through that view, never past WrittenOffset (on the OS a read past
-// the file's end faults).
+// read through that view, never past WrittenOffset, and never past the
+// size a segment's file had at Open (on the OS a read past the file's end
+// faults, SIGBUS): a file found shorter than the log it belongs to, cut
+// by damage below the store's checkpoint, reads as ErrCorrupt there, from
+// Read, ReadPinned and Scan alike, before Recover as after.
 //
 // An entry never straddles two segments. When an entry plus an
 // end-of-segment marker (BlankSize, 8 bytes) does not fit in the rest of
@@ -208,7 +211,10 @@
 // (ErrFormatVersion) stops Recover with an error and truncates nothing,
 // and a segment other than the last that ends without a marker is
 // corruption, cut like any other. A from inside an entry would read as
-// corruption and cut the log there: callers pass an entry boundary.
+// corruption and cut the log there: callers pass an entry boundary. A
+// from past the end of its segment's file, or past the last segment, is
+// refused with ErrCorrupt: the bytes the caller vouched for are gone, and
+// appending there would leave a hole its derived data points into.
 //
 // # Concurrency and lock order
 //

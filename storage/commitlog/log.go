@@ -91,7 +91,10 @@ type queueKey struct {
 }
 
 // Open opens the segments in opt.Dir. It does not validate their contents:
-// call Recover before appending or reading.
+// call Recover before appending. Reads before Recover (the store's
+// rebuild of a ConsumeQueue below the checkpoint) are safe: no read
+// touches a segment past the size its file had at Open, so a file damaged
+// short reads as ErrCorrupt, never as a fault.
 func Open(opt Options) (*Log, error) {
 	if err := vfs.MkdirAllDurable(opt.FS, opt.Dir); err != nil {
 		return nil, fmt.Errorf("commitlog: mkdir %s: %w", opt.Dir, err)
@@ -497,7 +500,11 @@ func (l *Log) Read(phys int64, size int32, verify bool) (Ref, error) {
 		return Ref{}, err
 	}
 	rel := phys - s.start
-	limit := min(l.written.Load()-s.start, l.opt.SegmentSize)
+	limit := min(l.written.Load()-s.start, l.opt.SegmentSize, s.end)
+	if rel >= limit {
+		s.release()
+		return Ref{}, s.pastEnd(rel)
+	}
 	h, err := ParseHeader(s.view[rel:limit], verify)
 	if err == nil && size > 0 && h.Length != size {
 		err = fmt.Errorf("%w: entry length %d, expected %d", ErrCorrupt, h.Length, size)

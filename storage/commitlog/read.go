@@ -45,7 +45,11 @@ func (l *Log) ReadPinned(p *Pins, phys int64, size int32, h *Header) ([]byte, er
 	rel := phys - s.start
 	if size <= 0 || rel+int64(size) > p.limit {
 		// The entry may have been written after the limit was loaded.
-		if p.limit = min(l.written.Load()-s.start, l.opt.SegmentSize); rel >= p.limit {
+		w := l.written.Load()
+		if p.limit = min(w-s.start, l.opt.SegmentSize, s.end); rel >= p.limit {
+			if phys < w {
+				return nil, s.pastEnd(rel)
+			}
 			return nil, fmt.Errorf("commitlog: offset %d at or past the end %d: %w", phys, s.start+p.limit, ErrOffsetNotFound)
 		}
 	}

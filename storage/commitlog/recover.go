@@ -36,6 +36,12 @@ func (l *Log) Recover(from int64, fn func(phys int64, h *Header) error) (Recover
 	if from > last {
 		return rec, fmt.Errorf("commitlog: checkpoint offset %d past the last segment end %d: %w", from, last, ErrCorrupt)
 	}
+	if i := segIndex(segs, from, l.opt.SegmentSize); i < len(segs) && from-segs[i].start > segs[i].end {
+		// Bytes below from were durable when the checkpoint was written:
+		// the file was cut since. Appending past its end would leave a
+		// hole the derived data points into.
+		return rec, fmt.Errorf("commitlog: checkpoint offset %d: %w", from, segs[i].pastEnd(from-segs[i].start))
+	}
 	pos := from
 	var stop error
 	var lastTopic string
@@ -169,6 +175,7 @@ func (l *Log) setActive(end int64) {
 	segs := *l.segs.Load()
 	if n := len(segs); n > 0 && end < segs[n-1].start+l.opt.SegmentSize {
 		l.active = segs[n-1]
+		l.active.end = l.opt.SegmentSize // appends grow the file under WrittenOffset
 	}
 }
 
@@ -195,7 +202,8 @@ func (l *Log) Scan(from, to int64, verify bool, fn func(phys int64, r *Ref) erro
 }
 
 func (l *Log) scanSegment(s *segment, pos, to int64, verify bool, fn func(int64, *Ref) error) (int64, error) {
-	limit := min(to, s.start+l.opt.SegmentSize) - s.start
+	want := min(to, s.start+l.opt.SegmentSize) - s.start
+	limit := min(want, s.end)
 	var lastTopic string
 	var r Ref // one per scan: fn gets a pointer, so a Ref per entry would escape
 	for pos-s.start < limit {
@@ -213,6 +221,9 @@ func (l *Log) scanSegment(s *segment, pos, to int64, verify bool, fn func(int64,
 			return pos, err
 		}
 		pos += int64(h.Length)
+	}
+	if pos-s.start < want {
+		return pos, s.pastEnd(pos - s.start)
 	}
 	return pos, nil
 }

@@ -22,7 +22,14 @@ type segment struct {
 	name  string
 	file  vfs.File
 	view  []byte
-	refs  atomic.Int32
+	// end bounds the bytes readers may touch, relative to start: the
+	// file's size when Open found it, SegmentSize for a segment this
+	// process writes, whose file holds every byte below WrittenOffset.
+	// Past a file's end the view faults on the OS (SIGBUS): a segment
+	// damaged short below the checkpoint must read as ErrCorrupt instead.
+	// Set before the log is shared (Open, Recover), read-only after.
+	end  int64
+	refs atomic.Int32
 }
 
 func segmentName(start int64) string { return fmt.Sprintf("%020d", start) }
@@ -53,12 +60,20 @@ func openSegment(fs vfs.FS, dir string, start, size int64, create bool) (*segmen
 		}
 		return nil, fmt.Errorf("commitlog: open segment %s: %w", p, err)
 	}
+	end := size
+	if !create {
+		if end, err = f.Size(); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("commitlog: stat segment %s: %w", p, err)
+		}
+		end = min(end, size)
+	}
 	view, err := f.MapWritable(int(size))
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("commitlog: map segment %s: %w", p, err)
 	}
-	s := &segment{start: start, name: p, file: f, view: view}
+	s := &segment{start: start, name: p, file: f, view: view, end: end}
 	s.refs.Store(1)
 	return s, nil
 }
@@ -74,6 +89,12 @@ func (s *segment) acquire() bool {
 			return true
 		}
 	}
+}
+
+// pastEnd is the error for a read at rel, at or past s.end but below
+// WrittenOffset: the file is shorter than the log it belonged to.
+func (s *segment) pastEnd(rel int64) error {
+	return fmt.Errorf("commitlog: %s@%d: %w: the file ends at %d", s.name, rel, ErrCorrupt, s.end)
 }
 
 // release drops a reference and closes the segment after the last one.
