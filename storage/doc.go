@@ -212,7 +212,10 @@
 //   - A failed fsync (the flusher's, a group commit's, a checkpoint's) also
 //     fails the log: later appends are refused rather than acknowledged on
 //     a file whose dirty pages the kernel may have dropped.
-//   - All entries of one Append get one store time; per queue, offsets are
+//   - All entries of one Append get one store time, never below an
+//     earlier Append's (also across a restart: recovery gives the log the
+//     newest entry's), whatever the wall clock does, since OffsetForTime
+//     binary-searches a queue on them; per queue, offsets are
 //     consecutive in CommitLog order, so each ConsumeQueue's units are
 //     appended in order with non-decreasing commitLogOffsets.
 //   - An entry becomes readable only after it is written (ASYNC_FLUSH) or
@@ -260,8 +263,9 @@
 //     the reason go into RecoveryReport. An entry of another format
 //     version, and an R past the end of its segment's file, stop Open
 //     (ErrCorrupt) instead;
-//  9. sets each queue's next offset from its ConsumeQueue and writes a
-//     fresh checkpoint.
+//  9. sets each queue's next offset from its ConsumeQueue, and the log's
+//     last store time from the newest entry a queue points at, and writes
+//     a fresh checkpoint.
 //
 // # Lock order
 //

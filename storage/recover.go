@@ -23,7 +23,8 @@ import (
 //     each the min and max offsets the checkpoint recorded;
 //  4. scan from R to the end, validating each entry, dispatching it, and
 //     truncating the torn tail at the first bad one;
-//  5. write a fresh checkpoint.
+//  5. give the log the newest entry's store time and each queue's next
+//     offset, and write a fresh checkpoint.
 func (s *Store) recover(ctx context.Context, clean bool) error {
 	start := time.Now()
 	rep := &s.recovery
@@ -68,10 +69,17 @@ func (s *Store) recover(ctx context.Context, clean bool) error {
 	rep.FromOffset, rep.EndOffset = cp.Recovery, rec.End
 	rep.EntriesScanned, rep.DroppedBytes, rep.Reason = rec.Entries, rec.Dropped, rec.Reason
 	s.queuesMu.RLock()
+	newest := consumequeue.Unit{CommitLogOffset: -1}
 	for k, q := range s.queues {
 		s.log.SetQueueOffset(k.topic, k.queue, q.MaxOffset())
+		if q.MaxOffset() > q.MinOffset() {
+			if u, err := q.Get(q.MaxOffset() - 1); err == nil && u.CommitLogOffset > newest.CommitLogOffset {
+				newest = u
+			}
+		}
 	}
 	s.queuesMu.RUnlock()
+	s.restoreStoreTime(newest)
 	if err := s.checkpoint(); err != nil {
 		return err
 	}
@@ -84,6 +92,23 @@ func (s *Store) recover(ctx context.Context, clean bool) error {
 		"entries", rec.Entries, "droppedBytes", rec.Dropped, "reason", rec.Reason,
 		"rebuiltQueues", rep.RebuiltQueues, "took", rep.Duration)
 	return nil
+}
+
+// restoreStoreTime gives the log the store time of the newest entry, the
+// one newest (the last unit with the greatest CommitLog offset of any
+// queue) points at, so that store times do not go back across a restart
+// whatever the wall clock says.
+func (s *Store) restoreStoreTime(newest consumequeue.Unit) {
+	if newest.CommitLogOffset < 0 {
+		return // no entries
+	}
+	ref, err := s.log.Read(newest.CommitLogOffset, newest.Size, true)
+	if err != nil {
+		s.cfg.Logger.Warn("storage: newest entry unreadable; store times may go back if the clock did", "err", err)
+		return
+	}
+	s.log.SetStoreTime(ref.Header.StoreTime)
+	ref.Release()
 }
 
 // loadQueues opens the ConsumeQueues on disk and returns those to rebuild.

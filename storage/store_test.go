@@ -966,3 +966,48 @@ func TestRetentionByAge(t *testing.T) {
 		t.Fatalf("RetentionHours -1 reads as %d ms", k.RetentionMs())
 	}
 }
+
+// TestStoreTimeNeverGoesBack: the wall clock may step back (NTP, a VM
+// migration); store times must not, within a run or across a restart,
+// since OffsetForTime binary-searches a queue on them (Kafka ListOffsets
+// by timestamp, RocketMQ SEARCH_OFFSET_BY_TIMESTAMP).
+func TestStoreTimeNeverGoesBack(t *testing.T) {
+	var clock atomic.Int64
+	cfg := testConfig(vfs.NewMem())
+	cfg.Now = func() time.Time { return time.UnixMilli(clock.Load()) }
+	s := mustOpen(t, cfg)
+	var got []int64
+	for i, now := range []int64{10_000, 5_000, 7_000, 12_000} {
+		clock.Store(now)
+		pos, err := s.Append(context.Background(), []Entry{msg("T", 0, i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, pos[0].StoreTime)
+	}
+	waitDispatched(t, s, "T", 0, 4)
+	for _, c := range []struct{ ts, want int64 }{{6_000, 0}, {10_000, 0}, {11_000, 3}, {13_000, 4}} {
+		if off, err := s.OffsetForTime("T", 0, c.ts); err != nil || off != c.want {
+			t.Errorf("OffsetForTime(%d) = %d, %v; want %d", c.ts, off, err, c.want)
+		}
+	}
+	if fmt.Sprint(got) != "[10000 10000 10000 12000]" {
+		t.Fatalf("store times %v with the clock at 10000, 5000, 7000, 12000", got)
+	}
+	for _, clean := range []bool{true, false} {
+		if clean {
+			s.Close()
+		} else {
+			crashed := cfg.FS.(*vfs.MemFS).CrashClone(vfs.CrashConfig{})
+			s.Close()
+			cfg.FS = crashed
+		}
+		clock.Store(3_000)
+		s = mustOpen(t, cfg)
+		pos, err := s.Append(context.Background(), []Entry{msg("T", 0, 9)})
+		if err != nil || pos[0].StoreTime != 12_000 {
+			t.Fatalf("after a reopen (clean %v) with the clock at 3000: store time %+v, %v; want 12000", clean, pos, err)
+		}
+	}
+	s.Close()
+}

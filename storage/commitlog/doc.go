@@ -97,9 +97,17 @@
 //   - queueOffset and storeTime are stamped under the append lock:
 //     queueOffset is the queue's next logical offset (the Kafka baseOffset,
 //     the RocketMQ queue offset), storeTime one clock reading per Append
-//     call (Options.Now, a wall clock: nothing makes it monotonic). Then
-//     Entry.Encode runs on the payload, and then the CRC is computed, so it
-//     covers what Encode wrote.
+//     call (Options.Now, a wall clock), raised to the previous call's when
+//     the clock stepped back, so store times never decrease along the log
+//     (SetStoreTime carries the newest across a restart). The store
+//     binary-searches a ConsumeQueue on them (OffsetForTime), with no time
+//     index of its own; RocketMQ reads the clock under its put lock too,
+//     but does not clamp, and Kafka, which does not clamp LogAppendTime
+//     either, keeps a monotonic time index (maxTimestampSoFar) instead. A
+//     clock stepped far forward and back pins store times until it
+//     catches up; retention goes by segment modification times, not store
+//     times. Then Entry.Encode runs on the payload, and then the CRC is
+//     computed, so it covers what Encode wrote.
 //   - count is 1 for a RocketMQ message and the record count of a Kafka
 //     batch; the ConsumeQueue gets one unit per covered offset, all
 //     pointing at this entry.

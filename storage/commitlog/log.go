@@ -37,7 +37,9 @@ type Options struct {
 	// from the first byte, for tests).
 	MappedMinUnflushed int64
 	Logger             *slog.Logger
-	Now                func() time.Time
+	// Now is the wall clock store times come from; Append never lets them
+	// go back (see the package doc).
+	Now func() time.Time
 }
 
 // Position is where an appended entry landed.
@@ -58,7 +60,8 @@ type Position struct {
 type Log struct {
 	opt Options
 
-	// mu serializes appends and guards active, queueNext, buf and closed.
+	// mu serializes appends and guards active, queueNext, buf, closed,
+	// zeroed, zeros and storeTime.
 	mu        sync.Mutex
 	active    *segment
 	queueNext map[queueKey]int64
@@ -66,6 +69,7 @@ type Log struct {
 	closed    bool
 	zeroed    int64  // the active file is zero-filled up to here
 	zeros     []byte // zeroPiece zero bytes, allocated on first use
+	storeTime int64  // the last store time stamped: the next is never below
 
 	// Readers and the dispatcher load segs and written all the time; keep
 	// them off the cache line the appender writes under mu.
@@ -174,6 +178,15 @@ func (l *Log) SetQueueOffset(topic string, queue int32, next int64) {
 	l.queueNext[queueKey{topic, queue}] = next
 }
 
+// SetStoreTime raises the store time Append never goes below to ms: after
+// recovery, the newest entry's, so store times do not go back across a
+// restart either.
+func (l *Log) SetStoreTime(ms int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.storeTime = max(l.storeTime, ms)
+}
+
 // QueueOffset reports the next logical offset the log will assign.
 func (l *Log) QueueOffset(topic string, queue int32) int64 {
 	l.mu.Lock()
@@ -215,7 +228,9 @@ func (l *Log) Append(entries []Entry, pos []Position) ([]Position, error) {
 	if err := l.Validate(entries); err != nil {
 		return pos, err
 	}
-	now := l.opt.Now().UnixMilli()
+	// A wall clock may step back; store times must not (package doc).
+	now := max(l.opt.Now().UnixMilli(), l.storeTime)
+	l.storeTime = now
 	bufStart := l.written.Load()
 	l.buf = l.buf[:0]
 	for i := range entries {

@@ -512,3 +512,32 @@ func TestBadEntryConsumesNoOffsets(t *testing.T) {
 		t.Fatalf("after a refused append the next got offset %d (%v), want 0", pos[0].QueueOffset, err)
 	}
 }
+
+// TestStoreTimeMonotonic: store times follow the clock forward but never
+// back, and SetStoreTime (recovery's newest entry) raises the floor.
+func TestStoreTimeMonotonic(t *testing.T) {
+	var clock atomic.Int64
+	opt := testOptions(vfs.NewMem(), 4096)
+	opt.Now = func() time.Time { return time.UnixMilli(clock.Load()) }
+	l, err := Open(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.Recover(0, func(int64, *Header) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	l.SetStoreTime(2_000)
+	for _, c := range []struct{ clock, want int64 }{{1_000, 2_000}, {3_000, 3_000}, {2_500, 3_000}, {4_000, 4_000}} {
+		clock.Store(c.clock)
+		pos, err := l.Append([]Entry{{Kind: KindRocketMQ, Topic: "T", Count: 1, Payload: []byte("x")}}, nil)
+		if err != nil || pos[0].StoreTime != c.want {
+			t.Fatalf("clock %d: store time %+v, %v; want %d", c.clock, pos, err, c.want)
+		}
+		r, err := l.Read(pos[0].Phys, pos[0].Size, true)
+		if err != nil || r.Header.StoreTime != c.want {
+			t.Fatalf("clock %d: stored time %d, %v; want %d", c.clock, r.Header.StoreTime, err, c.want)
+		}
+		r.Release()
+	}
+}
