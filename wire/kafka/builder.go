@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"math/bits"
 	"sync"
 )
 
@@ -123,11 +124,11 @@ func appendNullableBytes(dst, b []byte) []byte {
 
 // recordBodySize is the encoded size of rec after its length varint.
 func recordBodySize(rec *Record, offsetDelta int32) int {
-	n := 1 + varintLen(rec.TimestampDelta) + varintLen(int64(offsetDelta))
+	n := 1 + VarintLen(rec.TimestampDelta) + VarintLen(int64(offsetDelta))
 	n += nullableBytesLen(rec.Key) + nullableBytesLen(rec.Value)
-	n += varintLen(int64(len(rec.Headers)))
+	n += VarintLen(int64(len(rec.Headers)))
 	for _, h := range rec.Headers {
-		n += varintLen(int64(len(h.Key))) + len(h.Key) + nullableBytesLen(h.Value)
+		n += VarintLen(int64(len(h.Key))) + len(h.Key) + nullableBytesLen(h.Value)
 	}
 	return n
 }
@@ -136,16 +137,12 @@ func nullableBytesLen(b []byte) int {
 	if b == nil {
 		return 1
 	}
-	return varintLen(int64(len(b))) + len(b)
+	return VarintLen(int64(len(b))) + len(b)
 }
 
-// varintLen is the size of v as a zig-zag varint.
-func varintLen(v int64) int {
+// VarintLen is the size of v as a zig-zag varint
+// (binary.AppendVarint(nil, v)).
+func VarintLen(v int64) int {
 	u := uint64(v<<1) ^ uint64(v>>63)
-	n := 1
-	for u >= 0x80 {
-		u >>= 7
-		n++
-	}
-	return n
+	return (bits.Len64(u|1) + 6) / 7
 }

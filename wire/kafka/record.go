@@ -183,7 +183,7 @@ var errRecordEncoding = errors.New("bad varint or length")
 // allocating.
 func readRecord(b []byte, hdrs []RecordHeader) (Record, []byte, []RecordHeader, error) {
 	var rec Record
-	l, n := varint32(b)
+	l, n := Varint32(b)
 	if n <= 0 || l < 0 || int64(l) > int64(len(b)-n) {
 		return rec, nil, hdrs, fmt.Errorf("length: %w: %w", errRecordEncoding, ErrCorruptBatch)
 	}
@@ -249,7 +249,7 @@ func (d *decoder) varlong() int64 {
 }
 
 func (d *decoder) varint() int32 {
-	v, n := varint32(d.b)
+	v, n := Varint32(d.b)
 	if n <= 0 {
 		d.bad = true
 		d.b = nil
@@ -275,9 +275,9 @@ func (d *decoder) nullableBytes() []byte {
 	return v
 }
 
-// varint32 decodes a zig-zag varint that must fit an int32 (at most 5
+// Varint32 decodes a zig-zag varint that must fit an int32 (at most 5
 // bytes, as Kafka's ByteUtils.readVarint). n <= 0 on failure.
-func varint32(b []byte) (int32, int) {
+func Varint32(b []byte) (int32, int) {
 	if len(b) > 0 && b[0] < 0x80 {
 		u := uint32(b[0])
 		return int32(u>>1) ^ -int32(u&1), 1

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
-	"math/bits"
 	"slices"
 	"sync"
 
@@ -159,8 +158,8 @@ func (w *batchWriter) encode(base int64, msgs [][]byte, zeroCopyMin int, fresh b
 			value = body
 			key, nh = w.appendHeaders(v.Properties, nh)
 		}
-		n := 1 + varintLen(tsDelta) + varintLen(int64(i)) + nullableLen(key) +
-			varintLen(int64(len(value))) + len(value) + varintLen(int64(nh)) + len(w.hdrs)
+		n := 1 + kafka.VarintLen(tsDelta) + kafka.VarintLen(int64(i)) + nullableLen(key) +
+			kafka.VarintLen(int64(len(value))) + len(value) + kafka.VarintLen(int64(nh)) + len(w.hdrs)
 		b = binary.AppendVarint(b, int64(n))
 		b = append(b, 0) // attributes
 		b = binary.AppendVarint(b, tsDelta)
@@ -261,11 +260,5 @@ func nullableLen(b []byte) int {
 	if b == nil {
 		return 1
 	}
-	return varintLen(int64(len(b))) + len(b)
-}
-
-// varintLen is the size of binary.AppendVarint(nil, v).
-func varintLen(v int64) int {
-	u := uint64(v<<1) ^ uint64(v>>63)
-	return (bits.Len64(u|1) + 6) / 7
+	return kafka.VarintLen(int64(len(b))) + len(b)
 }

@@ -174,8 +174,8 @@ func TestToKafkaEmpty(t *testing.T) {
 func TestVarintLen(t *testing.T) {
 	for _, v := range []int64{0, 1, -1, 63, 64, -64, -65, 1 << 20, -1 << 40, 1<<63 - 1, -1 << 63} {
 		var b [16]byte
-		if got, want := varintLen(v), len(appendVarintRef(b[:0], v)); got != want {
-			t.Fatalf("varintLen(%d) = %d, want %d", v, got, want)
+		if got, want := kafka.VarintLen(v), len(appendVarintRef(b[:0], v)); got != want {
+			t.Fatalf("kafka.VarintLen(%d) = %d, want %d", v, got, want)
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 
 	"github.com/twinmq/twinmq/wire/kafka"
 	"github.com/twinmq/twinmq/wire/remoting"
@@ -70,7 +69,7 @@ type rawRecord struct {
 // by appendRawProperties, which must see every one of them.
 func nextRecord(b []byte) (rawRecord, []byte, bool) {
 	var r rawRecord
-	l, n := varint32(b)
+	l, n := kafka.Varint32(b)
 	if n <= 0 || l < 0 || int64(l) > int64(len(b)-n) {
 		return r, nil, false
 	}
@@ -84,7 +83,7 @@ func nextRecord(b []byte) (rawRecord, []byte, bool) {
 	if !ok {
 		return r, nil, false
 	}
-	if r.offsetDelta, n = varint32(d); n <= 0 {
+	if r.offsetDelta, n = kafka.Varint32(d); n <= 0 {
 		return r, nil, false
 	}
 	d = d[n:]
@@ -94,7 +93,7 @@ func nextRecord(b []byte) (rawRecord, []byte, bool) {
 	if r.value, d, ok = nullableBytes(d); !ok {
 		return r, nil, false
 	}
-	if r.headerCount, n = varint32(d); n <= 0 {
+	if r.headerCount, n = kafka.Varint32(d); n <= 0 {
 		return r, nil, false
 	}
 	r.headers = d[n:]
@@ -111,7 +110,7 @@ func appendRawProperties(dst []byte, r *rawRecord, phys int64, index int32) (out
 	var seen rawNameSet
 	d := r.headers
 	for i := range int(r.headerCount) {
-		kl, n := varint32(d)
+		kl, n := kafka.Varint32(d)
 		if n <= 0 || kl < 0 || int64(kl) > int64(len(d)-n) {
 			return dst, nil, false // a null or overlong header key
 		}
@@ -200,20 +199,6 @@ func (s *rawNameSet) add(name []byte) {
 	s.many[string(name)] = struct{}{}
 }
 
-// varint32 is kafka's: a zig-zag varint that fits an int32, at most 5
-// bytes (ByteUtils.readVarint); n <= 0 on failure.
-func varint32(b []byte) (int32, int) {
-	if len(b) > 0 && b[0] < 0x80 {
-		u := uint32(b[0])
-		return int32(u>>1) ^ -int32(u&1), 1
-	}
-	v, n := binary.Varint(b)
-	if n <= 0 || n > 5 || v < math.MinInt32 || v > math.MaxInt32 {
-		return 0, -1
-	}
-	return int32(v), n
-}
-
 func varlong(b []byte) (int64, []byte, bool) {
 	v, n := binary.Varint(b)
 	if n <= 0 {
@@ -224,7 +209,7 @@ func varlong(b []byte) (int64, []byte, bool) {
 
 // nullableBytes reads a varint length (-1: null) and that many bytes.
 func nullableBytes(b []byte) ([]byte, []byte, bool) {
-	l, n := varint32(b)
+	l, n := kafka.Varint32(b)
 	if n <= 0 || l < -1 || int64(l) > int64(len(b)-n) {
 		return nil, nil, false
 	}
