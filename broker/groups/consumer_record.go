@@ -163,18 +163,9 @@ func DecodeConsumerRecord(b []byte) (ConsumerRecord, error) {
 	rec.Assignor = r.str("assignor")
 	rec.SubsKey = r.str("subscriptions")
 	rec.Dirty = r.bool("dirty")
-	n := r.uvarint("member count", minConsumerMemberSize)
-	if n > 0 {
-		rec.Members = make([]ConsumerMemberRecord, 0, n)
-	}
-	for range n {
-		rec.Members = append(rec.Members, r.consumerMember())
-	}
-	if r.err == nil && len(r.b) != 0 {
-		r.fail("trailing bytes")
-	}
-	if r.err != nil {
-		return ConsumerRecord{}, r.err
+	rec.Members = readList(r, "member count", minConsumerMemberSize, r.consumerMember)
+	if err := r.done(); err != nil {
+		return ConsumerRecord{}, err
 	}
 	return rec, nil
 }
@@ -192,13 +183,7 @@ func (r *reader) consumerMember() ConsumerMemberRecord {
 	m.Left = r.bool("left")
 	m.Regex = r.str("regex")
 	m.Assignor = r.str("assignor")
-	n := r.uvarint("topic count", 1)
-	if n > 0 {
-		m.Topics = make([]string, 0, n)
-	}
-	for range n {
-		m.Topics = append(m.Topics, r.str("topic"))
-	}
+	m.Topics = readList(r, "topic count", 1, func() string { return r.str("topic") })
 	slices.Sort(m.Topics)
 	m.Topics = slices.Compact(m.Topics)
 	m.Assigned = r.assignment("assigned")

@@ -106,6 +106,28 @@ func (r *reader) uvarint(what string, minSize int) int {
 	return int(n)
 }
 
+// readList reads a count, bounded by minSize bytes per item, and that
+// many items; nil for none.
+func readList[T any](r *reader, what string, minSize int, item func() T) []T {
+	n := r.uvarint(what, minSize)
+	if n == 0 {
+		return nil
+	}
+	out := make([]T, 0, n)
+	for range n {
+		out = append(out, item())
+	}
+	return out
+}
+
+// done is the decode's verdict: its first error, or trailing bytes.
+func (r *reader) done() error {
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("trailing bytes")
+	}
+	return r.err
+}
+
 func (r *reader) str(what string) string {
 	n := r.uvarint(what, 1)
 	if r.err != nil {
@@ -151,18 +173,9 @@ func DecodeRecord(b []byte) (Record, error) {
 	rec.Generation = r.int32("generation")
 	rec.Protocol = r.str("protocol")
 	rec.Leader = r.str("leader")
-	n := r.uvarint("member count", minMemberSize)
-	if n > 0 {
-		rec.Members = make([]Member, 0, n)
-	}
-	for range n {
-		rec.Members = append(rec.Members, r.member())
-	}
-	if r.err == nil && len(r.b) != 0 {
-		r.fail("trailing bytes")
-	}
-	if r.err != nil {
-		return Record{}, r.err
+	rec.Members = readList(r, "member count", minMemberSize, r.member)
+	if err := r.done(); err != nil {
+		return Record{}, err
 	}
 	return rec, nil
 }
@@ -175,13 +188,9 @@ func (r *reader) member() Member {
 	m.ClientHost = r.str("client host")
 	m.SessionTimeout = time.Duration(r.int32("session timeout")) * time.Millisecond
 	m.RebalanceTimeout = time.Duration(r.int32("rebalance timeout")) * time.Millisecond
-	n := r.uvarint("protocol count", minProtocolSize)
-	if n > 0 {
-		m.Protocols = make([]Protocol, 0, n)
-	}
-	for range n {
-		m.Protocols = append(m.Protocols, Protocol{Name: r.str("protocol name"), Metadata: r.bytes("protocol metadata")})
-	}
+	m.Protocols = readList(r, "protocol count", minProtocolSize, func() Protocol {
+		return Protocol{Name: r.str("protocol name"), Metadata: r.bytes("protocol metadata")}
+	})
 	m.Assignment = r.bytes("assignment")
 	return m
 }
