@@ -118,6 +118,36 @@ func (e *events) OnTick() (time.Duration, gnet.Action) {
 	return s.cfg.tickInterval(), gnet.None
 }
 
+// frameLen reads the length of the next frame from the header at the
+// front of c's buffered bytes. ok is false, having asked for the missing
+// bytes, while the header is not all there; err is a bad header.
+func (s *Server) frameLen(c *Conn, buffered int) (n int, ok bool, err error) {
+	hdrLen := s.cfg.Framer.HeaderLen()
+	if buffered < hdrLen {
+		if buffered > 0 {
+			c.wantBytes(hdrLen - buffered)
+		}
+		return 0, false, nil
+	}
+	hdr, err := c.gc.Peek(hdrLen)
+	if err != nil {
+		return 0, false, nil
+	}
+	n, err = s.cfg.Framer.FrameLen(hdr)
+	return n, err == nil, err
+}
+
+// readFrame moves the next frame, whose n bytes are all buffered after
+// its header, out of c's inbound buffer into a slice of its own.
+func (s *Server) readFrame(c *Conn, n int) ([]byte, error) {
+	_, _ = c.gc.Discard(s.cfg.Framer.HeaderLen())
+	frame := make([]byte, n)
+	if m, err := c.gc.Read(frame); m != n {
+		return nil, fmt.Errorf("netio: short read %d of %d (%v): %w", m, n, err, ErrBadFrame)
+	}
+	return frame, nil
+}
+
 // drain (Concurrent ordering) hands every complete frame in c's inbound
 // buffer to the handler, as far as c's in-flight limit allows; frames an
 // InlineHandler answers on the loop leave their replies in c.out for the
@@ -140,29 +170,18 @@ func (s *Server) drain(c *Conn) gnet.Action {
 			}
 			c.stalled.Store(false)
 		}
-		if buffered < hdrLen {
-			if buffered > 0 {
-				c.wantBytes(hdrLen - buffered)
-			}
-			return gnet.None
-		}
-		hdr, err := gc.Peek(hdrLen)
-		if err != nil {
-			return gnet.None
-		}
-		n, err := s.cfg.Framer.FrameLen(hdr)
+		n, ok, err := s.frameLen(c, buffered)
 		if err != nil {
 			return s.reject(c, err)
+		}
+		if !ok {
+			return gnet.None
 		}
 		if buffered-hdrLen < n {
 			c.wantBytes(hdrLen + n - buffered)
 			return gnet.None
 		}
-		// Count the frame before looking at draining, so that Shutdown
-		// either sees it in flight or we see draining and back out.
-		s.inflight.Add(1)
-		if s.draining.Load() {
-			s.frameFinished()
+		if !s.admit() {
 			return gnet.None
 		}
 		if s.inline != nil && n <= maxInlineFrame {
@@ -187,11 +206,10 @@ func (s *Server) drain(c *Conn) gnet.Action {
 			s.spawn(c, frame)
 			continue
 		}
-		_, _ = gc.Discard(hdrLen)
-		frame := make([]byte, n)
-		if m, err := gc.Read(frame); m != n {
+		frame, err := s.readFrame(c, n)
+		if err != nil {
 			s.frameFinished()
-			return s.reject(c, fmt.Errorf("netio: short read %d of %d (%v): %w", m, n, err, ErrBadFrame))
+			return s.reject(c, err)
 		}
 		c.inflight.Add(1)
 		s.spawn(c, frame)

@@ -69,19 +69,12 @@ func (s *Server) drainSerial(c *Conn) gnet.Action {
 	limit := min(serialReadAhead, s.cfg.MaxBufferedBytes)
 	for {
 		buffered := gc.InboundBuffered()
-		if buffered < hdrLen {
-			if buffered > 0 {
-				c.wantBytes(hdrLen - buffered)
-			}
-			return gnet.None
-		}
-		hdr, err := gc.Peek(hdrLen)
-		if err != nil {
-			return gnet.None
-		}
-		n, err := s.cfg.Framer.FrameLen(hdr)
+		n, ok, err := s.frameLen(c, buffered)
 		if err != nil {
 			return s.reject(c, err)
+		}
+		if !ok {
+			return gnet.None
 		}
 		c.mu.Lock()
 		full := !c.serial.empty() && c.serial.bytes+n > limit
@@ -106,10 +99,9 @@ func (s *Server) drainSerial(c *Conn) gnet.Action {
 				continue
 			}
 		}
-		_, _ = gc.Discard(hdrLen)
-		frame := make([]byte, n)
-		if m, err := gc.Read(frame); m != n {
-			return s.reject(c, fmt.Errorf("netio: short read %d of %d (%v): %w", m, n, err, ErrBadFrame))
+		frame, err := s.readFrame(c, n)
+		if err != nil {
+			return s.reject(c, err)
 		}
 		c.mu.Lock()
 		if c.closing {
@@ -155,11 +147,7 @@ func (s *Server) serveSerial(c *Conn) {
 		}
 		c.mu.Unlock()
 
-		// Count the frame before looking at draining, so that Shutdown
-		// either sees it in flight or we see draining and back out.
-		s.inflight.Add(1)
-		if s.draining.Load() {
-			s.frameFinished()
+		if !s.admit() {
 			c.mu.Lock()
 			q.running, q.busy = false, false
 			q.reset()
@@ -187,11 +175,10 @@ func (s *Server) serialDone(c *Conn) {
 // after a hdrLen header, all buffered) to the InlineHandler; a frame it
 // answers is discarded and its reply left in c.out.
 func (s *Server) serialInlineFrame(c *Conn, hdrLen, n int) (bool, gnet.Action) {
-	s.inflight.Add(1) // as serveSerial does, so Shutdown sees the frame
-	defer s.frameFinished()
-	if s.draining.Load() {
+	if !s.admit() {
 		return false, gnet.None // serveSerial drops it
 	}
+	defer s.frameFinished()
 	whole, err := c.gc.Peek(hdrLen + n)
 	if err != nil {
 		return true, s.reject(c, fmt.Errorf("netio: short peek of %d (%v): %w", hdrLen+n, err, ErrBadFrame))

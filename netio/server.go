@@ -228,6 +228,21 @@ func (s *Server) stopEngine() {
 }
 
 // frameFinished counts down a frame in flight and wakes Shutdown.
+// admit counts a frame in flight unless the server is draining, and
+// reports whether it may be handed to the handler. Counting before
+// looking at draining is the rule every way of handing a frame follows:
+// Shutdown then either sees the frame in flight and waits for it, or the
+// frame sees draining and backs out. An admitted frame ends with
+// frameFinished.
+func (s *Server) admit() bool {
+	s.inflight.Add(1)
+	if s.draining.Load() {
+		s.frameFinished()
+		return false
+	}
+	return true
+}
+
 func (s *Server) frameFinished() {
 	// Once draining, inflight only rises for an instant in drain, which
 	// backs out at once, so reaching zero means every real frame is done.
