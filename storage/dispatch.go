@@ -177,6 +177,9 @@ func (s *Store) dispatchTo(end int64) error {
 // dispatchEntry adds an entry's units and keys; entries already present
 // (a re-dispatch after recovery) are skipped.
 func (s *Store) dispatchEntry(phys int64, h *commitlog.Header, only func(*commitlog.Header) bool) error {
+	if h.QueueID < 0 && h.IsDeletion() {
+		return s.dropTopic(h.Topic, only)
+	}
 	if only != nil && !only(h) {
 		return nil
 	}
@@ -254,33 +257,61 @@ func (s *Store) do(op func() error) error {
 }
 
 // DeleteTopic removes a topic's queues. Its entries stay in the CommitLog
-// until retention; a checkpoint written at once keeps recovery from
-// bringing the queues back.
+// until retention, so the deletion is a record in the CommitLog too
+// (commitlog's Log.DeleteTopic), appended and made durable before the
+// queues go: whatever rebuilds queues from the CommitLog later (recovery
+// after a lost checkpoint, a damaged queue) drops the topic's queues at
+// the record, so neither the deleted topic nor its records in place of a
+// topic created again under the name come back. The topic's next
+// offsets start at 0 again.
 func (s *Store) DeleteTopic(topic string) error {
 	return s.do(func() error {
-		s.queuesMu.Lock()
-		var qs []*consumequeue.Queue
-		for k, q := range s.queues {
-			if k.topic == topic {
-				qs = append(qs, q)
-				delete(s.queues, k)
-				s.log.DeleteQueue(k.topic, k.queue)
-			}
-		}
-		s.queuesMu.Unlock()
-		for _, q := range qs {
-			if err := q.Destroy(); err != nil {
-				return fmt.Errorf("storage: delete topic %s: %w", topic, err)
-			}
-		}
-		if err := s.cfg.FS.RemoveAll(path.Join(s.cfg.Dir, cqDir, topicDir(topic))); err != nil {
+		pos, err := s.log.DeleteTopic(topic)
+		if err != nil {
 			return fmt.Errorf("storage: delete topic %s: %w", topic, err)
 		}
-		if err := s.cfg.FS.SyncDir(path.Join(s.cfg.Dir, cqDir)); err != nil {
+		if _, err := s.log.Flush(); err != nil {
 			return fmt.Errorf("storage: delete topic %s: %w", topic, err)
+		}
+		if err := s.dispatchTo(s.visibleOffset()); err != nil {
+			return fmt.Errorf("storage: delete topic %s: %w", topic, err)
+		}
+		if end := pos.Phys + int64(pos.Size); s.dispatched.Load() < end {
+			return fmt.Errorf("storage: delete topic %s: dispatched to %d, before the deletion record's end %d", topic, s.dispatched.Load(), end)
 		}
 		return s.checkpoint()
 	})
+}
+
+// dropTopic removes a topic's queues at its deletion record. When only is
+// set (recovery rebuilding some queues below the checkpoint) it removes
+// only the queues being rebuilt: the others were loaded as the checkpoint
+// left them, after this record. Owner of derived data only.
+func (s *Store) dropTopic(topic string, only func(*commitlog.Header) bool) error {
+	s.queuesMu.Lock()
+	var qs []*consumequeue.Queue
+	for k, q := range s.queues {
+		if k.topic == topic && (only == nil || only(&commitlog.Header{Topic: k.topic, QueueID: k.queue})) {
+			qs = append(qs, q)
+			delete(s.queues, k)
+		}
+	}
+	s.queuesMu.Unlock()
+	for _, q := range qs {
+		if err := q.Destroy(); err != nil {
+			return fmt.Errorf("storage: delete topic %s: %w", topic, err)
+		}
+	}
+	if only != nil {
+		return nil
+	}
+	if err := s.cfg.FS.RemoveAll(path.Join(s.cfg.Dir, cqDir, topicDir(topic))); err != nil {
+		return fmt.Errorf("storage: delete topic %s: %w", topic, err)
+	}
+	if err := s.cfg.FS.SyncDir(path.Join(s.cfg.Dir, cqDir)); err != nil {
+		return fmt.Errorf("storage: delete topic %s: %w", topic, err)
+	}
+	return nil
 }
 
 // SetMinOffset moves a queue's logical start forward (Kafka DeleteRecords,

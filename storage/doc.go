@@ -37,6 +37,9 @@
 //     not yet dispatched, then move every queue's start past them.
 //   - recovery (recover.go): at Open, cut the CommitLog's torn tail and
 //     bring the derived data in line with it (below).
+//   - topic deletion (DeleteTopic): a record in the CommitLog, which every
+//     dispatch of the log, however late, turns into the removal of the
+//     topic's queues (below).
 //
 // # Derived data and who owns it
 //
@@ -58,6 +61,8 @@
 //     ConsumeQueue file may hold units the OS wrote back early (a full
 //     tail page) that point at CommitLog bytes a crash took back; recovery
 //     cuts every queue and the index at R and re-dispatches from there.
+//   - Dispatch turns a topic-deletion record into the removal of the
+//     topic's queues (Topic deletion, below), wherever it starts.
 //   - Whoever holds Store.dispatchMu owns every mutation of derived data:
 //     ConsumeQueue appends, truncation and min offsets, index puts,
 //     truncation and deletion, checkpoints, retention, and the dispatched
@@ -84,7 +89,7 @@
 // # Directory layout
 //
 //	<Dir>/
-//	  FORMAT         "twinmq-store 1\n": the directory's format version
+//	  FORMAT         "twinmq-store 2\n": the directory's format version
 //	  lock           advisory lock (vfs.FS.Lock): one process per directory
 //	  abort          exists while a Store has the directory open, and after a crash
 //	  checkpoint     the recovery point (below); checkpoint.tmp while replaced
@@ -104,10 +109,51 @@
 // is decimal. Open refuses (ErrFormat) a FORMAT of another text, and a
 // directory without FORMAT that holds anything but lock; a new directory
 // gets FORMAT written atomically. FORMAT versions the directory layout
-// and the ConsumeQueue files, which carry no version of their own; the
-// CommitLog entry, the IndexFile and the checkpoint carry their own magic
-// and version. None of these numbers ever changes: a new layout gets a new
-// version.
+// and the ConsumeQueue files, which carry no version of their own, and
+// what the CommitLog may hold; the CommitLog entry, the IndexFile and the
+// checkpoint carry their own magic and version. None of these numbers
+// ever changes: a new layout gets a new version.
+//
+//   - Version 1: the layout drawn here.
+//   - Version 2: as 1, and the CommitLog may hold topic-deletion records
+//     (below), which a version 1 binary would dispatch as the entries of
+//     a queue -1. Every byte layout is unchanged (the records are
+//     CommitLog entries of version 1). Open upgrades a version 1
+//     directory by rewriting FORMAT, atomically, once recovery succeeded
+//     and before anything appends; nothing else is rewritten.
+//
+// # Topic deletion
+//
+// A topic's entries stay in the shared CommitLog after DeleteTopic, until
+// retention deletes their segments, and recovery rebuilds derived data
+// from the CommitLog: from its first entry when the checkpoint is lost, or
+// for a ConsumeQueue that is damaged or missing. Removing the queues and
+// writing a checkpoint, all DeleteTopic did in format version 1, thus did
+// not last: such a rebuild brought the deleted topic back, and a topic
+// created again under the name (its offsets start at 0 again) served the
+// old topic's records at offsets 0..n and skipped its own as already
+// there. RocketMQ has the same hole (apache/rocketmq#1852: its reput
+// rebuilds the ConsumeQueues of deleted topics); Kafka has none, since
+// each partition has its own log, deleted with the topic, and KIP-516
+// names topics by id.
+//
+// So a deletion is a record in the CommitLog, in log order with the
+// entries: commitlog's Log.DeleteTopic appends it (KindInternal, the
+// topic's name, queueId -1 = commitlog.DeletionQueueID, count 1, nothing
+// else) and forgets the topic's next offsets under the append lock, so
+// the topic's entries before it are the deleted topic's and those after
+// it a new topic's. DeleteTopic makes the record durable, then dispatches
+// it, which removes the topic's queues, and writes a checkpoint. Every
+// dispatch that meets the record later, from any starting point, removes
+// the queues then too (during the rebuild of step 7 below, only the
+// queues being rebuilt). The record lives as long as its segment, and
+// every entry it deletes is in that segment or an older one. QueryByKey
+// returns only entries their queue still holds at their offset, so the
+// IndexFile's keys of a deleted topic find nothing either. ReadAt still
+// reads a deleted topic's entry by its CommitLog offset, as RocketMQ's
+// VIEW_MESSAGE_BY_ID does. A version 1 directory holds no deletion
+// records: topics deleted before its upgrade can still come back that
+// way, as before.
 //
 // # ConsumeQueue unit, format version 1
 //

@@ -280,7 +280,9 @@ func (s *Store) ReadAt(phys int64) (*ReadResult, error) {
 }
 
 // QueryByKey finds entries of topic indexed under key (a message key or a
-// unique id) stored in [beginMs, endMs], newest first, at most max.
+// unique id) stored in [beginMs, endMs], newest first, at most max. Only
+// entries their queue still holds count: not those of a deleted topic,
+// nor those below a queue's start.
 func (s *Store) QueryByKey(topic, key string, max int, beginMs, endMs int64) (*ReadResult, error) {
 	phys, err := s.index.Query(topic+keySep+key, max*2+8, beginMs, endMs)
 	if err != nil {
@@ -306,13 +308,26 @@ func (s *Store) QueryByKey(topic, key string, max int, beginMs, endMs int64) (*R
 		e := &res.Entries[len(res.Entries)-1]
 		match := false
 		e.Header.Keys(func(k string) { match = match || k == key })
-		if e.Header.Topic != topic || !match {
-			// A hash collision: drop it (its segment stays pinned until
-			// Release).
+		if e.Header.Topic != topic || !match || !s.queued(p, e.Header) {
+			// A hash collision, or an entry its queue no longer holds:
+			// drop it (its segment stays pinned until Release).
 			res.Entries, res.headers = res.Entries[:len(res.Entries)-1], res.headers[:len(res.headers)-1]
 		}
 	}
 	return res, nil
+}
+
+// queued reports whether the entry at phys is still in its queue: not of
+// a deleted topic (nor of one created again under its name, whose queue
+// holds other entries at that offset), nor below the queue's start
+// (DeleteRecords, retention). The index keeps keys until its files go.
+func (s *Store) queued(phys int64, h *commitlog.Header) bool {
+	q := s.queue(h.Topic, h.QueueID)
+	if q == nil {
+		return false
+	}
+	u, err := q.Get(h.QueueOffset)
+	return err == nil && u.CommitLogOffset == phys
 }
 
 // QueueInfo names a queue and its range.

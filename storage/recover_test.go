@@ -255,3 +255,153 @@ func TestShortSegmentNotRead(t *testing.T) {
 		})
 	}
 }
+
+// TestDeletedTopicStaysDeleted: the entries of a deleted topic stay in
+// the CommitLog until retention, and recovery rebuilds derived data from
+// the CommitLog. A queue rebuilt from it, or every queue after the
+// checkpoint is lost (recovery then starts at the log's first entry),
+// must not bring the deleted topic's records back, nor serve them in
+// place of a topic created again under the same name.
+func TestDeletedTopicStaysDeleted(t *testing.T) {
+	damage := []struct {
+		name string
+		fn   func(fs *vfs.MemFS) error
+	}{
+		{"none", func(*vfs.MemFS) error { return nil }},
+		{"queue rebuilt", func(fs *vfs.MemFS) error { return fs.RemoveAll("data/consumequeue/T") }},
+		{"checkpoint lost", func(fs *vfs.MemFS) error {
+			f, err := fs.Create("data/checkpoint")
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = f.WriteAt([]byte("garbage"), 0)
+			return err
+		}},
+	}
+	for _, recreate := range []bool{false, true} {
+		for _, d := range damage {
+			t.Run(fmt.Sprintf("recreated=%v/%s", recreate, d.name), func(t *testing.T) {
+				fs := vfs.NewMem()
+				cfg := testConfig(fs)
+				s := mustOpen(t, cfg)
+				for i := range 5 {
+					if _, err := s.Append(context.Background(), []Entry{msg("T", 0, i), msg("U", 0, i)}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				waitDispatched(t, s, "U", 0, 5)
+				if err := s.DeleteTopic("T"); err != nil {
+					t.Fatal(err)
+				}
+				var want [][]byte
+				if recreate {
+					for i := 100; i < 103; i++ {
+						e := msg("T", 0, i)
+						if _, err := s.Append(context.Background(), []Entry{e}); err != nil {
+							t.Fatal(err)
+						}
+						want = append(want, e.Payload)
+					}
+					waitDispatched(t, s, "T", 0, 3)
+				}
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if err := d.fn(fs); err != nil {
+					t.Fatal(err)
+				}
+				s = mustOpen(t, cfg)
+				defer s.Close()
+				if !recreate {
+					if q := s.Queues("T"); len(q) != 0 {
+						t.Fatalf("deleted topic came back: %+v", q)
+					}
+				} else if got := readAll(t, s, "T", 0); !equalPayloads(got, want) {
+					t.Fatalf("re-created topic reads %q, want %q", got, want)
+				}
+				res, err := s.QueryByKey("T", "key-2", 4, 0, 1<<62)
+				if err != nil || len(res.Entries) != 0 {
+					t.Fatalf("query by a deleted record's key: %d entries, %v", len(res.Entries), err)
+				}
+				res.Release()
+				if got := readAll(t, s, "U", 0); len(got) != 5 {
+					t.Fatalf("other topic reads %d records, want 5", len(got))
+				}
+				pos, err := s.Append(context.Background(), []Entry{msg("T", 0, 200)})
+				if err != nil || pos[0].QueueOffset != int64(len(want)) {
+					t.Fatalf("next record of T at %+v (%v), want offset %d", pos, err, len(want))
+				}
+			})
+		}
+	}
+}
+
+// TestDeleteTopicCrash crashes the store at every file-system operation
+// of DeleteTopic (the deletion record's append and fsync, the queues'
+// removal, the checkpoint): after recovery the topic is either whole, as
+// before the call, or gone, and its next offset follows from that.
+func TestDeleteTopicCrash(t *testing.T) {
+	base := vfs.NewMem()
+	cfg := testConfig(base)
+	s := mustOpen(t, cfg)
+	var old [2][][]byte
+	for i := range 40 {
+		e := msg("T", int32(i%2), i)
+		if _, err := s.Append(context.Background(), []Entry{e, msg("U", 0, i)}); err != nil {
+			t.Fatal(err)
+		}
+		old[i%2] = append(old[i%2], e.Payload)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for k := 1; ; k++ {
+		torn := vfs.CrashConfig{}
+		if k%2 == 1 {
+			torn = vfs.CrashConfig{Rand: rand.New(rand.NewPCG(uint64(k), 8)), UnsyncedDataPercent: 50}
+		}
+		fs := base.CrashClone(vfs.CrashConfig{})
+		cfg.FS = fs
+		s := mustOpen(t, cfg)
+		var ops atomic.Int32
+		var crashed *vfs.MemFS
+		fs.InjectError(func(vfs.Op, string) error {
+			if ops.Add(1) == int32(k) {
+				crashed = fs.CrashClone(torn)
+			}
+			return nil
+		})
+		if err := s.DeleteTopic("T"); err != nil {
+			t.Fatal(err)
+		}
+		fs.InjectError(nil)
+		s.Close()
+		if crashed == nil {
+			t.Logf("crashed at each of %d file-system operations", k-1)
+			return
+		}
+		cfg.FS = crashed
+		s = mustOpen(t, cfg)
+		gone := len(s.Queues("T")) == 0
+		for q := range int32(2) {
+			var want [][]byte
+			if !gone {
+				want = old[q]
+				if got := readAll(t, s, "T", q); !equalPayloads(got, want) {
+					t.Fatalf("crash at op %d: T/%d holds %d records, want %d", k, q, len(got), len(want))
+				}
+			}
+			pos, err := s.Append(context.Background(), []Entry{msg("T", q, 99)})
+			if err != nil || pos[0].QueueOffset != int64(len(want)) {
+				t.Fatalf("crash at op %d (T gone %v): next record of T/%d at %+v, %v", k, gone, q, pos, err)
+			}
+		}
+		if got := readAll(t, s, "U", 0); len(got) != 40 {
+			t.Fatalf("crash at op %d: U holds %d records", k, len(got))
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

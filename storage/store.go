@@ -48,7 +48,7 @@ var (
 
 const (
 	formatName  = "FORMAT"
-	formatText  = "twinmq-store 1\n"
+	formatText  = "twinmq-store 2\n"
 	abortName   = "abort"
 	lockName    = "lock"
 	clDir       = "commitlog"
@@ -57,6 +57,10 @@ const (
 	keySep      = "#"
 	maxReadUnit = 32 // units read per ConsumeQueue call; small, as it lives on the caller's stack
 )
+
+// formatTextV1 is the format before topic-deletion records, which Open
+// upgrades in place (upgradeFormat).
+const formatTextV1 = "twinmq-store 1\n"
 
 type queueKey struct {
 	topic string
@@ -195,7 +199,8 @@ func (s *Store) open(ctx context.Context) error {
 		return fmt.Errorf("storage: lock %s (is another twinmq using it?): %w", dir, err)
 	}
 	s.lock = lk
-	if err := checkFormat(fsys, dir); err != nil {
+	v1, err := checkFormat(fsys, dir)
+	if err != nil {
 		return err
 	}
 	_, err = fsys.Stat(path.Join(dir, abortName))
@@ -221,34 +226,61 @@ func (s *Store) open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("storage: %w", err)
 	}
-	return s.recover(ctx, clean)
+	if err := s.recover(ctx, clean); err != nil {
+		return err
+	}
+	if v1 {
+		return s.upgradeFormat()
+	}
+	return nil
+}
+
+// upgradeFormat rewrites a version 1 FORMAT as version 2, once recovery
+// has succeeded and before anything can append a topic-deletion record,
+// which a version 1 binary would dispatch as an entry of queue -1. Version
+// 2 changes no bytes already stored: a version 1 directory is a version 2
+// directory whose CommitLog holds no deletion records, so its topics
+// deleted before the upgrade stay protected only as version 1 protected
+// them (their queues removed, the checkpoint written), not against a
+// lost checkpoint or a rebuilt queue of a topic created again (package
+// doc, Topic deletion).
+func (s *Store) upgradeFormat() error {
+	if err := writeFileAtomic(s.cfg.FS, s.cfg.Dir, formatName, []byte(formatText)); err != nil {
+		return err
+	}
+	s.cfg.Logger.Info("storage: upgraded the data directory format", "dir", s.cfg.Dir,
+		"from", strings.TrimSpace(formatTextV1), "to", strings.TrimSpace(formatText))
+	return nil
 }
 
 // checkFormat refuses a directory written by another format version and
-// marks a new one.
-func checkFormat(fsys vfs.FS, dir string) error {
+// marks a new one; v1 reports a version 1 directory, which Open upgrades.
+func checkFormat(fsys vfs.FS, dir string) (v1 bool, err error) {
 	p := path.Join(dir, formatName)
 	b, err := readFile(fsys, p)
 	if errors.Is(err, fs.ErrNotExist) {
 		names, lerr := fsys.List(dir)
 		if lerr != nil {
-			return fmt.Errorf("storage: list %s: %w", dir, lerr)
+			return false, fmt.Errorf("storage: list %s: %w", dir, lerr)
 		}
 		for _, n := range names {
 			if n != lockName {
-				return fmt.Errorf("storage: %s holds %q but no %s file: not a twinmq data directory: %w", dir, n, formatName, ErrFormat)
+				return false, fmt.Errorf("storage: %s holds %q but no %s file: not a twinmq data directory: %w", dir, n, formatName, ErrFormat)
 			}
 		}
-		return writeFileAtomic(fsys, dir, formatName, []byte(formatText))
+		return false, writeFileAtomic(fsys, dir, formatName, []byte(formatText))
 	}
 	if err != nil {
-		return fmt.Errorf("storage: read %s: %w", p, err)
+		return false, fmt.Errorf("storage: read %s: %w", p, err)
 	}
-	if string(b) != formatText {
-		return fmt.Errorf("storage: %s says %q; this twinmq reads %q: %w",
-			p, strings.TrimSpace(string(b)), strings.TrimSpace(formatText), ErrFormat)
+	switch string(b) {
+	case formatText:
+		return false, nil
+	case formatTextV1:
+		return true, nil
 	}
-	return nil
+	return false, fmt.Errorf("storage: %s says %q; this twinmq reads %q (and upgrades %q): %w",
+		p, strings.TrimSpace(string(b)), strings.TrimSpace(formatText), strings.TrimSpace(formatTextV1), ErrFormat)
 }
 
 // topicDir names a topic's ConsumeQueue directory. Topic names may hold

@@ -363,6 +363,38 @@ func TestFormatVersionRefused(t *testing.T) {
 	}
 }
 
+// TestFormatUpgrade: a version 1 directory (before topic-deletion
+// records) opens, keeps its data and is marked version 2, so a version 1
+// binary no longer opens a directory that may hold such records.
+func TestFormatUpgrade(t *testing.T) {
+	fs := vfs.NewMem()
+	cfg := testConfig(fs)
+	s := mustOpen(t, cfg)
+	var want [][]byte
+	for i := range 20 {
+		e := msg("T", 0, i)
+		if _, err := s.Append(context.Background(), []Entry{e}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, e.Payload)
+	}
+	s.Close()
+	f, _ := fs.Create("data/FORMAT")
+	f.WriteAt([]byte("twinmq-store 1\n"), 0)
+	f.Close()
+	s = mustOpen(t, cfg)
+	if got := readAll(t, s, "T", 0); !equalPayloads(got, want) {
+		t.Fatalf("after the upgrade: %d records, want %d", len(got), len(want))
+	}
+	if err := s.DeleteTopic("T"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if b, err := readFile(fs, "data/FORMAT"); err != nil || string(b) != "twinmq-store 2\n" {
+		t.Fatalf("FORMAT after the upgrade: %q, %v", b, err)
+	}
+}
+
 func TestDeletedConsumeQueueRebuilt(t *testing.T) {
 	fs := vfs.NewMem()
 	cfg := testConfig(fs)

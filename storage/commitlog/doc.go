@@ -148,7 +148,12 @@
 //     for LogAppendTime topics, the append time).
 //   - KindInternal: a record of a broker-internal topic (consumer offsets,
 //     group metadata, producer ids, delay and timer progress), in its
-//     owner's layout.
+//     owner's layout; or, with queueId -1 (DeletionQueueID), a
+//     topic-deletion record (Log.DeleteTopic): the deleted topic's name,
+//     count 1, no tags codes, keys or payload. Its queueOffset is 0 and
+//     means nothing. The log assigns the queue id -1 to nothing else:
+//     Append refuses negative queue ids. The store's FORMAT version 2
+//     says a log may hold these records; the entry layout is version 1.
 //
 // # Appends: pwrite or mapped stores
 //

@@ -18,7 +18,8 @@ const (
 	// baseOffset filled in.
 	KindKafka Kind = 2
 	// KindInternal is a record of a broker-internal topic (consumer offsets,
-	// group metadata, producer ids, delay progress).
+	// group metadata, producer ids, delay progress), or a topic-deletion
+	// record (DeletionQueueID).
 	KindInternal Kind = 3
 	// kindBlank marks the unused end of a segment.
 	kindBlank Kind = 0x7f
@@ -69,6 +70,15 @@ var (
 	ErrClosed         = errors.New("commitlog: closed")
 	ErrFailed         = errors.New("commitlog: failed; the log refuses writes")
 )
+
+// DeletionQueueID is the queue id of a topic-deletion record, which
+// Log.DeleteTopic appends: KindInternal, the deleted topic's name, this
+// queue id, count 1, no tags codes, keys or payload. No queue has this
+// id: Append refuses negative queue ids.
+const DeletionQueueID int32 = -1
+
+// IsDeletion reports whether h is a topic-deletion record.
+func (h *Header) IsDeletion() bool { return h.QueueID == DeletionQueueID && h.Kind == KindInternal }
 
 // Entry is what an appender gives the log. Storage never interprets Payload.
 type Entry struct {

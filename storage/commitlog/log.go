@@ -194,11 +194,39 @@ func (l *Log) QueueOffset(topic string, queue int32) int64 {
 	return l.queueNext[queueKey{topic, queue}]
 }
 
-// DeleteQueue forgets a queue's offsets (topic deletion).
-func (l *Log) DeleteQueue(topic string, queue int32) {
+// DeleteTopic appends a topic-deletion record for topic (see
+// DeletionQueueID) and forgets the next offsets of the topic's queues,
+// both under the append lock: the topic's entries before the record are
+// the deleted topic's, those after it a new topic's of the same name,
+// whose offsets start at 0 again. Whoever rebuilds queues from the log
+// (the store's dispatch and recovery) drops the topic's queues at the
+// record, so a topic deleted and created again never serves the old
+// records, however its queues are rebuilt. The record is written, not
+// durable: see Flush.
+func (l *Log) DeleteTopic(topic string) (Position, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.queueNext, queueKey{topic, queue})
+	if l.closed {
+		return Position{}, ErrClosed
+	}
+	if err := l.Err(); err != nil {
+		return Position{}, err
+	}
+	rec := []Entry{{Kind: KindInternal, Topic: topic, QueueID: DeletionQueueID, Count: 1}}
+	if _, _, err := rec[0].encodedSize(); err != nil {
+		return Position{}, err
+	}
+	for k := range l.queueNext {
+		if k.topic == topic {
+			delete(l.queueNext, k)
+		}
+	}
+	pos, err := l.appendLocked(rec, nil)
+	delete(l.queueNext, queueKey{topic, DeletionQueueID})
+	if err != nil {
+		return Position{}, err
+	}
+	return pos[0], nil
 }
 
 // Append writes entries, in order, with consecutive logical offsets per
@@ -228,6 +256,11 @@ func (l *Log) Append(entries []Entry, pos []Position) ([]Position, error) {
 	if err := l.Validate(entries); err != nil {
 		return pos, err
 	}
+	return l.appendLocked(entries, pos)
+}
+
+// appendLocked appends validated entries; see Append. l.mu is held.
+func (l *Log) appendLocked(entries []Entry, pos []Position) ([]Position, error) {
 	// A wall clock may step back; store times must not (package doc).
 	now := max(l.opt.Now().UnixMilli(), l.storeTime)
 	l.storeTime = now
@@ -264,6 +297,9 @@ func (l *Log) Append(entries []Entry, pos []Position) ([]Position, error) {
 // appending them.
 func (l *Log) Validate(entries []Entry) error {
 	for i := range entries {
+		if q := entries[i].QueueID; q < 0 {
+			return fmt.Errorf("commitlog: queue id %d: negative ids are reserved (DeletionQueueID)", q)
+		}
 		_, total, err := entries[i].encodedSize()
 		if err != nil {
 			return err

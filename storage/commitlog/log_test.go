@@ -541,3 +541,51 @@ func TestStoreTimeMonotonic(t *testing.T) {
 		r.Release()
 	}
 }
+
+// TestDeleteTopicRecord: a topic-deletion record restarts the topic's
+// offsets in the same critical section as it is written, scans back as a
+// deletion, and no other entry may take its queue id.
+func TestDeleteTopicRecord(t *testing.T) {
+	l, _, _ := openRecovered(t, vfs.NewMem(), 4096, 0)
+	defer l.Close()
+	app := func(queue int32) (Position, error) {
+		pos, err := l.Append([]Entry{{Kind: KindRocketMQ, Topic: "T", QueueID: queue, Count: 1, Payload: []byte("x")}}, nil)
+		if err != nil {
+			return Position{}, err
+		}
+		return pos[0], nil
+	}
+	for _, q := range []int32{0, 1, 0} {
+		if _, err := app(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	del, err := l.DeleteTopic("T")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := app(0); err != nil || p.QueueOffset != 0 {
+		t.Fatalf("first entry after the deletion: %+v, %v; want offset 0", p, err)
+	}
+	if l.QueueOffset("T", 1) != 0 || l.QueueOffset("T", DeletionQueueID) != 0 {
+		t.Fatalf("offsets left after the deletion: %d, %d", l.QueueOffset("T", 1), l.QueueOffset("T", DeletionQueueID))
+	}
+	if _, err := app(DeletionQueueID); err == nil {
+		t.Fatal("an entry took the deletion record's queue id")
+	}
+	var deletions []int64
+	if _, err := l.Scan(0, l.WrittenOffset(), true, func(phys int64, r *Ref) error {
+		if r.Header.IsDeletion() {
+			deletions = append(deletions, phys)
+			if r.Header.Topic != "T" || len(r.Payload) != 0 {
+				return fmt.Errorf("deletion record %+v, payload %q", r.Header, r.Payload)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(deletions) != 1 || deletions[0] != del.Phys {
+		t.Fatalf("deletion records at %v, want [%d]", deletions, del.Phys)
+	}
+}

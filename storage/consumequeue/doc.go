@@ -19,8 +19,9 @@
 // its first unit in the logical queue (offset*20), so logical offset n lives
 // in file n/UnitsPerFile at byte (n%UnitsPerFile)*20. All integers are
 // big-endian. The files carry no magic and no version number: the store's
-// FORMAT file ("twinmq-store 1") versions them with its directory, and
-// FormatVersion names this layout in code.
+// FORMAT file ("twinmq-store 1", and 2, which changed nothing here)
+// versions them with its directory, and FormatVersion names this layout
+// in code.
 //
 //	consumequeue/<topic>/<queueId>/
 //	  00000000000000000000   units [0, U)
