@@ -5,7 +5,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/twinmq/twinmq/broker/kvlog"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/kafka"
@@ -177,17 +176,15 @@ func (h *Handler) appendBatch(ctx context.Context, cfg topics.Config, e storage.
 	return res
 }
 
-// waitVisible waits until a produced offset is visible to fetches. It
-// first dispatches on this goroutine (no Notify callback takes a lock a
-// produce holds), which spares a one-producer stream a hand-off to the
-// store's dispatcher and back per request.
+// waitVisible waits until a produced offset is visible to fetches
+// (broker/log.Log.WaitVisible; no Notify callback takes a lock a produce
+// holds).
 func (h *Handler) waitVisible(ctx context.Context, topic string, queue int32, offset int64) error {
-	h.store.DispatchNow()
-	return kvlog.WaitVisible(ctx, h.store, topic, queue, offset)
+	return h.logs.WaitVisible(ctx, topic, queue, offset)
 }
 
 func (h *Handler) appendPlain(ctx context.Context, e storage.Entry) appendResult {
-	pos, err := h.store.Append(ctx, []storage.Entry{e})
+	pos, err := h.logs.Append(ctx, []storage.Entry{e})
 	if err != nil {
 		h.log.Warn("kafkaapi: append", "topic", e.Topic, "partition", e.QueueID, "err", err)
 		return appendResult{code: codeOf(err), baseOffset: -1}

@@ -77,19 +77,17 @@ func (h *Handler) produceInline(req *kmsg.ProduceRequest) (*kmsg.ProduceResponse
 			return nil, false
 		}
 	}
-	if !h.store.HoldDispatch() {
-		return nil, false
-	}
-	res, ok := func() (appendResult, bool) {
-		defer h.store.ReleaseDispatch() // the batch is visible once it returns
+	var res appendResult
+	ok := false
+	if !h.logs.AppendInline(func() { // the batch is visible once it returns
 		if hdr.ProducerID < 0 {
-			return h.appendPlain(context.Background(), entry), true
+			res, ok = h.appendPlain(context.Background(), entry), true
+			return
 		}
-		return h.tryAppendIdempotent(cfg, p.Partition, &hdr, func() appendResult {
+		res, ok = h.tryAppendIdempotent(cfg, p.Partition, &hdr, func() appendResult {
 			return h.appendPlain(context.Background(), entry)
 		})
-	}()
-	if !ok {
+	}) || !ok {
 		return nil, false
 	}
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)

@@ -241,7 +241,7 @@ func (h *Handler) recordsEntry(topic string, part int32, hdr *kafka.BatchHeader,
 // appendSplit appends a re-stored batch's entries in one Append; with
 // nowN 1 the first is the partition's and acks wait for it.
 func (h *Handler) appendSplit(ctx context.Context, cfg topics.Config, entries []storage.Entry, nowN int, acks int16) appendResult {
-	pos, err := h.store.Append(ctx, entries)
+	pos, err := h.logs.Append(ctx, entries)
 	if err != nil {
 		h.log.Warn("kafkaapi: append delayed batch", "topic", cfg.Name, "err", err)
 		return appendResult{code: codeOf(err), baseOffset: -1}

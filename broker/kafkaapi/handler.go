@@ -113,6 +113,7 @@ type Handler struct {
 	inlined   atomic.Int64              // Produce requests answered on the event loop
 	delay     atomic.Pointer[delayHook] // nil until EnableDelay (delay.go)
 	xcache    *xcache                   // nil: off (xproto_cache.go)
+	logs      *log.Log                  // appends, acknowledgement, visibility
 	holds     *log.Holds                // parked fetches (01_fetch.go)
 }
 
@@ -127,7 +128,7 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry) (*Handler, erro
 		return nil, err
 	}
 	h := &Handler{cfg: cfg, store: store, reg: reg, log: cfg.Logger, apis: apiTable(), sizes: cfg.Sizes,
-		holds: log.NewHolds(store, log.HoldsConfig{})}
+		logs: log.New(store), holds: log.NewHolds(store, log.HoldsConfig{})}
 	if h.sizes == nil {
 		h.sizes = topics.NewSizes(store, reg)
 	}

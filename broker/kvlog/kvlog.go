@@ -33,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/storage"
 )
 
@@ -308,17 +309,7 @@ func (l *Log) Close() {
 }
 
 // WaitVisible blocks until (topic, queue) holds offset (its max offset is
-// past it), or ctx ends. It parks on storage.Notify, not a polling loop.
+// past it), or ctx ends: the log service's (broker/log.WaitVisible).
 func WaitVisible(ctx context.Context, store *storage.Store, topic string, queue int32, offset int64) error {
-	ch := make(chan struct{})
-	cancel := store.Notify(topic, queue, offset, func() { close(ch) })
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		if !cancel() {
-			return nil // fired meanwhile
-		}
-		return fmt.Errorf("waiting for %s/%d offset %d: %w", topic, queue, offset, ctx.Err())
-	}
+	return log.WaitVisible(ctx, store, topic, queue, offset)
 }

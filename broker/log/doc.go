@@ -15,10 +15,16 @@
 //     per-partition lock, its state rebuilt from the log's tail after a
 //     start through a loader the protocol adapter supplies.
 //
-// Appending itself, waiting for the acknowledgement condition (flushed in
-// SYNC_FLUSH, written in ASYNC_FLUSH; replicated, once the cluster work
-// lands) and making entries visible are still the adapters' calls into
-// storage; they move here next (issue 13).
+//   - the append side (Log): every produce and send appends through it and
+//     waits there for its acknowledgement condition (written in
+//     ASYNC_FLUSH, fsynced in SYNC_FLUSH; "replicated to the sync-state
+//     set" goes here with the cluster work) and, for Kafka acks, for its
+//     entries to be readable; AppendInline is the event-loop produce path
+//     (docs/deviations.md #11) behind the same API.
+//
+// The adapters still read (fetch, pull) from storage directly and build
+// their storage entries; reads move here when visibility must stop at an
+// acknowledged offset rather than at the written one (replication).
 //
 // The package imports the storage facade only: no wire codec and no
 // network I/O.

@@ -116,6 +116,7 @@ type Broker struct {
 	reg         *registrar
 	delay       atomic.Pointer[delayHook] // nil until EnableDelay (sendback.go)
 	pcache      pullCache                 // converted rest of Kafka batches (xproto_pullcache.go)
+	logs        *log.Log                  // appends and their acknowledgement
 	holds       *log.Holds                // parked long polls (pull.go)
 
 	ctx      context.Context // ends at Close; parents every request
@@ -142,6 +143,7 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.T
 	}
 	// Woken long polls are answered by GOMAXPROCS workers (see
 	// log.HoldsConfig.Workers for why not a goroutine each).
+	b.logs = log.New(store)
 	b.holds = log.NewHolds(store, log.HoldsConfig{Workers: runtime.GOMAXPROCS(0)})
 	b.codes = make(map[int32]*route)
 	for code, fn := range b.handlers() {

@@ -103,7 +103,7 @@ func (b *Broker) resendSome(ctx context.Context, group, dlq string, res *ResendD
 		return 0, nil
 	}
 	if len(entries) > 0 {
-		if _, err := b.store.Append(ctx, entries); err != nil {
+		if _, err := b.logs.Append(ctx, entries); err != nil {
 			return 0, fmt.Errorf("resend %s: store: %w", dlq, err)
 		}
 	}

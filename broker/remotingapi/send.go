@@ -185,7 +185,7 @@ func (b *Broker) send(ctx context.Context, born netip.AddrPort, req *remoting.Co
 	if err != nil {
 		return errorResponse(req, err)
 	}
-	pos, err := b.store.Append(ctx, []storage.Entry{entry})
+	pos, err := b.logs.Append(ctx, []storage.Entry{entry})
 	if err != nil {
 		return errorResponse(req, fmt.Errorf("store: %w", err))
 	}
@@ -224,7 +224,7 @@ func (b *Broker) sendBatchMessage(ctx context.Context, c *netio.Conn, req *remot
 			return errorResponse(req, err)
 		}
 	}
-	pos, err := b.store.Append(ctx, entries)
+	pos, err := b.logs.Append(ctx, entries)
 	if err != nil {
 		return errorResponse(req, fmt.Errorf("store: %w", err))
 	}

@@ -172,7 +172,7 @@ func (b *Broker) consumerSendMsgBack(ctx context.Context, _ *netio.Conn, req *re
 	m.Properties = remoting.AppendPropertyList(nil, applyEdits(remoting.ParsePropertyList(orig.Properties), d.Edits))
 	entry, err := b.delayEntry(ctx, &m, 0, delay.UseDefaultMaxReconsumeTimes)
 	if err == nil {
-		_, err = b.store.Append(ctx, []storage.Entry{entry})
+		_, err = b.logs.Append(ctx, []storage.Entry{entry})
 	}
 	if err != nil {
 		return errorResponse(req, fmt.Errorf("store: %w", err))
