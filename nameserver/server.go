@@ -117,8 +117,7 @@ func (s *Server) OnFrame(c *netio.Conn, frame []byte, done func()) {
 	h := s.codes[req.Code]
 	var resp *remoting.Command
 	if h == nil {
-		resp = remoting.NewResponse(req, remoting.RequestCodeNotSupported,
-			fmt.Sprintf(" request type %d not supported", req.Code))
+		resp = remoting.NotSupported(req)
 	} else {
 		resp = h(c, req)
 	}

@@ -250,8 +250,7 @@ func (b *Broker) OnFrame(c *netio.Conn, frame []byte, done func()) {
 	var resp *remoting.Command
 	if r := b.codes[req.Code]; r == nil {
 		b.unsupported.Add(1)
-		resp = remoting.NewResponse(req, remoting.RequestCodeNotSupported,
-			fmt.Sprintf(" request type %d not supported", req.Code))
+		resp = remoting.NotSupported(req)
 	} else {
 		r.served.Add(1)
 		resp = r.serve(b.ctx, c, req)

@@ -134,7 +134,7 @@ func (b *Broker) DelayBuild(e storage.ReadEntry) ([]storage.Entry, error) {
 // consumerSendMsgBack answers CONSUMER_SEND_MSG_BACK (36, docs/rocketmq-protocol.md §2.8).
 func (b *Broker) consumerSendMsgBack(ctx context.Context, _ *netio.Conn, req *remoting.Command) *remoting.Command {
 	if b.delay.Load() == nil {
-		return remoting.NewResponse(req, remoting.RequestCodeNotSupported, " request type 36 not supported")
+		return remoting.NotSupported(req)
 	}
 	e := ext{m: req.ExtFields}
 	e.require("offset", "group")

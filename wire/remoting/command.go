@@ -3,6 +3,7 @@ package remoting
 import (
 	"encoding/binary"
 	"fmt"
+	"strconv"
 )
 
 // Command is one RemotingCommand (docs/rocketmq-protocol.md §1.2). The custom header travels
@@ -41,6 +42,13 @@ func NewRequest(code, opaque int32) *Command {
 		Opaque:    opaque,
 		ExtFields: make(map[string]string),
 	}
+}
+
+// NotSupported is the response to a request code the server does not
+// serve: REQUEST_CODE_NOT_SUPPORTED with Java's remark, word for word
+// (NettyRemotingAbstract.processRequestCommand). The connection stays up.
+func NotSupported(req *Command) *Command {
+	return NewResponse(req, RequestCodeNotSupported, " request type "+strconv.Itoa(int(req.Code))+" not supported")
 }
 
 // NewResponse returns the response to req: the request's opaque, the
