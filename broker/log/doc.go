@@ -10,6 +10,7 @@
 //     no goroutine and no worker held while they wait, and are answered
 //     once, when one of their queues grows, their time is up, or they are
 //     cut (their connection closed, or the listener drains);
+//
 //   - the idempotent check-and-append (Producers): the decision a pure step
 //     (ProducerState, KIP-98), made one step with the append under a
 //     per-partition lock, its state rebuilt from the log's tail after a
