@@ -41,13 +41,13 @@ func (f *adminFlags) add(cmd *cobra.Command) {
 func (f *adminFlags) run(cmd *cobra.Command, fn func(ctx context.Context, adm *kadm.Client, out io.Writer) error) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(f.bootstrap, ",")...))
 	if err != nil {
-		return fmt.Errorf("%s: %w", cmd.CommandPath(), err)
+		return fmt.Errorf("%s: %w", commandName(cmd), err)
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(cmd.Context(), adminTimeout)
 	defer cancel()
 	if err := fn(ctx, kadm.NewClient(cl), cmd.OutOrStdout()); err != nil {
-		return fmt.Errorf("%s: %w", cmd.CommandPath(), err)
+		return fmt.Errorf("%s: %w", commandName(cmd), explainPort(f.bootstrap, err))
 	}
 	return nil
 }
@@ -55,7 +55,7 @@ func (f *adminFlags) run(cmd *cobra.Command, fn func(ctx context.Context, adm *k
 // newTopicCommand builds `twinmq topic ...`.
 func newTopicCommand() *cobra.Command {
 	var f adminFlags
-	topic := &cobra.Command{Use: "topic", Short: "List, create, describe, alter and delete topics (over the Kafka protocol)"}
+	topic := groupCommand(&cobra.Command{Use: "topic", Short: "List, create, describe, alter and delete topics (over the Kafka protocol)"})
 	f.add(topic)
 
 	var internal bool
@@ -101,7 +101,7 @@ func newTopicCommand() *cobra.Command {
 					return err
 				}
 				return report(out, rs.Sorted(), func(r kadm.CreateTopicResponse) (string, string, error) {
-					return r.Topic, fmt.Sprintf("created %s (%d partitions)", r.Topic, r.NumPartitions), withDetail(r.Err, r.ErrMessage)
+					return r.Topic, fmt.Sprintf("created %s (%s)", r.Topic, plural(int(r.NumPartitions), "partition")), withDetail(r.Err, r.ErrMessage)
 				})
 			})
 		},
@@ -237,7 +237,7 @@ func describeTopics(ctx context.Context, adm *kadm.Client, out io.Writer, names 
 		if i > 0 {
 			fmt.Fprintln(tw)
 		}
-		fmt.Fprintf(tw, "topic %s: %d partitions\n", name, len(td.Partitions))
+		fmt.Fprintf(tw, "topic %s: %s\n", name, plural(len(td.Partitions), "partition"))
 		fmt.Fprintln(tw, "PARTITION\tSTART\tEND\tMESSAGES")
 		for _, p := range td.Partitions.Sorted() {
 			s, _ := starts.Lookup(name, p.Partition)
@@ -276,7 +276,7 @@ func alterTopics(ctx context.Context, adm *kadm.Client, out io.Writer, names []s
 			return err
 		}
 		errs = append(errs, report(out, rs.Sorted(), func(r kadm.CreatePartitionsResponse) (string, string, error) {
-			return r.Topic, fmt.Sprintf("%s: %d partitions", r.Topic, parts), withDetail(r.Err, r.ErrMessage)
+			return r.Topic, fmt.Sprintf("%s: %s", r.Topic, plural(int(parts), "partition")), withDetail(r.Err, r.ErrMessage)
 		}))
 	}
 	if len(cfg) > 0 {
@@ -303,7 +303,7 @@ func alterTopics(ctx context.Context, adm *kadm.Client, out io.Writer, names []s
 // newGroupCommand builds `twinmq group ...`.
 func newGroupCommand() *cobra.Command {
 	var f adminFlags
-	group := &cobra.Command{Use: "group", Short: "List, describe (with lag) and delete consumer groups (over the Kafka protocol)"}
+	group := groupCommand(&cobra.Command{Use: "group", Short: "List, describe (with lag) and delete consumer groups (over the Kafka protocol)"})
 	f.add(group)
 
 	list := &cobra.Command{

@@ -16,7 +16,7 @@ import (
 
 // newBenchCommand builds `twinmq bench kafka`: the load tool.
 func newBenchCommand() *cobra.Command {
-	bench := &cobra.Command{Use: "bench", Short: "Load tools: produce and consume against a broker and report figures"}
+	bench := groupCommand(&cobra.Command{Use: "bench", Short: "Load tools: produce and consume against a broker and report figures"})
 	var cfg loadtest.KafkaConfig
 	var brokers string
 	var kfake, kfakeProcess bool

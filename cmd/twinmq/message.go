@@ -17,7 +17,7 @@ import (
 // newMessageCommand builds `twinmq message ...`, admin commands on
 // messages over the remoting protocol.
 func newMessageCommand() *cobra.Command {
-	msg := &cobra.Command{Use: "message", Short: "Admin commands on messages (over the RocketMQ remoting protocol)"}
+	msg := groupCommand(&cobra.Command{Use: "message", Short: "Admin commands on messages (over the RocketMQ remoting protocol)"})
 	var group, addr string
 	var maxN int32
 	resend := &cobra.Command{

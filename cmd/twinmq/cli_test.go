@@ -1,0 +1,50 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestGroupCommandsFail: a command that only holds subcommands fails with
+// an unknown or a missing subcommand (cobra printed help and exit 0, so
+// `twinmq topic lst` looked like success to a script), suggesting the
+// near miss.
+func TestGroupCommandsFail(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"topic", "lst"}, `topic: unknown subcommand "lst" (one of: alter, create, delete, describe, list); did you mean list?`},
+		{[]string{"group", "lst"}, `group: unknown subcommand "lst"`},
+		{[]string{"message"}, "message: a subcommand is required (one of: resend-dlq)"},
+		{[]string{"topic"}, "topic: a subcommand is required"},
+		{[]string{"bench", "kafak"}, "did you mean kafka or kfake?"},
+	} {
+		_, err := twinmqCmd(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("twinmq %s: %v, want an error with %q", strings.Join(c.args, " "), err, c.want)
+		}
+	}
+}
+
+// TestAdminMessages: one partition is "1 partition"; an error names the
+// command once (main adds "twinmq: "); a Kafka admin command pointed at
+// the RocketMQ ports says so instead of franz-go's guess at TLS.
+func TestAdminMessages(t *testing.T) {
+	logs := serveForTest(t)
+	kafka := "--bootstrap-server=" + listenAddr(t, logs, "Kafka")
+	if out := mustCmd(t, "topic", "create", "logs", kafka); !strings.Contains(out, "created logs (1 partition)") {
+		t.Fatalf("create printed %q", out)
+	}
+	_, err := twinmqCmd(t, "topic", "create", "logs", kafka)
+	if err == nil || !strings.HasPrefix(err.Error(), "topic create: logs: TOPIC_ALREADY_EXISTS") {
+		t.Fatalf("second create: %v", err)
+	}
+	for _, what := range []string{"RocketMQ remoting", "name server"} {
+		addr := listenAddr(t, logs, what)
+		_, err := twinmqCmd(t, "topic", "list", "--bootstrap-server="+addr)
+		if err == nil || !strings.Contains(err.Error(), addr+" is a RocketMQ remoting port") {
+			t.Errorf("topic list against the %s port: %v", what, err)
+		}
+	}
+}
