@@ -145,7 +145,13 @@ func (s *Server) registerBroker(c *netio.Conn, req *remoting.Command) *remoting.
 	}
 	b := Broker{Cluster: f["clusterName"], Name: f["brokerName"], ID: id, Addr: f["brokerAddr"],
 		HAAddr: f["haServerAddr"], ConnID: c.ID(), ZoneName: f["zoneName"], ActingMast: f["enableActingMaster"] == "true"}
-	if s.table.Register(b, body.TopicConfigSerializeWrapper.TopicConfigTable, s.cfg.Now()) {
+	isNew, err := s.table.Register(b, body.TopicConfigSerializeWrapper.TopicConfigTable, s.cfg.Now())
+	if err != nil {
+		s.log.Warn("broker registration refused", "cluster", b.Cluster, "name", b.Name, "id", b.ID, "addr", b.Addr,
+			"remote", c.RemoteAddr().String(), "err", err)
+		return remoting.NewResponse(req, remoting.SystemError, err.Error())
+	}
+	if isNew {
 		s.log.Info("broker registered", "cluster", b.Cluster, "name", b.Name, "id", b.ID, "addr", b.Addr,
 			"topics", len(body.TopicConfigSerializeWrapper.TopicConfigTable))
 	}

@@ -1,6 +1,8 @@
 package nameserver
 
 import (
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -48,12 +50,31 @@ func NewTable() *Table {
 	}
 }
 
+// ErrConflict refuses a registration under a broker name and id that a
+// live broker at another address holds.
+var ErrConflict = errors.New("nameserver: broker name and id registered by another live broker")
+
 // Register records a REGISTER_BROKER from b at now. A master's topic table
 // replaces its group's queue data wholesale: a topic the broker no longer
 // reports leaves the route at once. It reports whether b is new.
-func (t *Table) Register(b Broker, topics map[string]TopicConfig, now time.Time) bool {
+//
+// A registration under the name and id of a live broker at another
+// address is refused (ErrConflict) and changes nothing: Java's
+// RouteInfoManager lets it take the routes over, so a second broker
+// misconfigured with the same name, or anyone who can reach the name
+// server, replaced the first's topic table and then emptied its routes
+// when it went away. The holder keeps its routes until it unregisters,
+// its connection closes or it expires.
+func (t *Table) Register(b Broker, topics map[string]TopicConfig, now time.Time) (bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if g := t.groups[b.Name]; g != nil {
+		if addr, held := g.BrokerAddrs[b.ID]; held && addr != b.Addr {
+			if _, live := t.live[addr]; live {
+				return false, fmt.Errorf("%w: %s id %d is at %s, refused from %s", ErrConflict, b.Name, b.ID, addr, b.Addr)
+			}
+		}
+	}
 	lb, ok := t.live[b.Addr]
 	if ok && (lb.Name != b.Name || lb.ID != b.ID || lb.Cluster != b.Cluster) {
 		t.removeLocked(b.Addr) // the address now belongs to another broker
@@ -79,7 +100,7 @@ func (t *Table) Register(b Broker, topics map[string]TopicConfig, now time.Time)
 	if b.ID == 0 {
 		t.replaceTopicsLocked(b.Name, topics)
 	}
-	return !ok
+	return !ok, nil
 }
 
 // replaceTopicsLocked makes topics the queue data of group name.
