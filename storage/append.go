@@ -148,7 +148,7 @@ func (s *Store) groupCommit() {
 	s.flushes.Add(1)
 	if err != nil {
 		err = fmt.Errorf("storage: append: %w", err)
-		s.cfg.Logger.Error("storage: group commit failed; refusing further writes", "err", err)
+		s.failLog.error(s.cfg.Logger, s.cfg.Now(), "storage: group commit failed; refusing further writes", "err", err)
 	}
 	rest := pos
 	for _, r := range reqs {
@@ -257,7 +257,7 @@ func (s *Store) flushLoop() {
 			continue
 		}
 		if _, err := s.log.Flush(); err != nil {
-			s.cfg.Logger.Error("storage: fsync failed; refusing further writes", "err", err)
+			s.failLog.error(s.cfg.Logger, s.cfg.Now(), "storage: fsync failed; refusing further writes", "err", err)
 		}
 		s.flushes.Add(1)
 	}

@@ -45,14 +45,14 @@ func (s *Store) dispatchLoop() {
 			s.own(func() {
 				s.dispatchVisible()
 				if err := s.checkpoint(); err != nil {
-					s.cfg.Logger.Error("storage: checkpoint failed", "err", err)
+					s.failLog.error(s.cfg.Logger, s.cfg.Now(), "storage: checkpoint failed", "err", err)
 				}
 			})
 		case <-retTick.C:
 			s.own(func() {
 				s.dispatchVisible()
 				if err := s.enforceRetention(); err != nil {
-					s.cfg.Logger.Error("storage: retention failed", "err", err)
+					s.failLog.error(s.cfg.Logger, s.cfg.Now(), "storage: retention failed", "err", err)
 				}
 			})
 		}

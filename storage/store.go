@@ -105,6 +105,10 @@ type Store struct {
 	// negative keeps every segment.
 	keepMs atomic.Int64
 
+	// failLog logs the failures that recur once the log has failed (every
+	// flush, every checkpoint) once, then as a periodic reminder.
+	failLog repeatLog
+
 	flushes atomic.Int64 // flush passes, for the group-commit benchmark and Stats
 	records atomic.Int64 // records dispatched since Open (Stats)
 	wakeups atomic.Int64 // appends that woke the dispatcher (tests)
