@@ -2,6 +2,7 @@ package remotingapi
 
 import (
 	"bytes"
+	"compress/zlib"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -174,6 +175,9 @@ func TestBadRequestsKeepTheConnection(t *testing.T) {
 		{"non-numeric offset", remoting.UpdateConsumerOffset, map[string]string{"consumerGroup": "g", "topic": "Good", "queueId": "0", "commitOffset": "ten"}, nil, remoting.InvalidParameter},
 		{"batch with a bad length", remoting.SendBatchMessage, map[string]string{"b": "Good", "c": "TBW102"}, []byte{0, 0, 0, 200, 0}, remoting.MessageIllegal},
 		{"lock body not JSON", remoting.LockBatchMQ, nil, []byte("{"), remoting.InvalidParameter},
+		{"body flagged zlib, not zlib", remoting.SendMessage, withExt(sendExt("Good"), "sysFlag", "1"), []byte("not zlib"), remoting.MessageIllegal},
+		{"body flagged zstd, not zstd", remoting.SendMessage, withExt(sendExt("Good"), "sysFlag", "513"), []byte("\x78\x9cxx"), remoting.MessageIllegal},
+		{"batch=true on SEND_MESSAGE, garbage body", remoting.SendMessage, withExt(sendExt("Good"), "batch", "true"), []byte{0, 0, 0, 200, 0}, remoting.MessageIllegal},
 	}
 	for _, tc := range cases {
 		r := c.call(tc.code, tc.ext, tc.body)
@@ -231,6 +235,39 @@ func TestPropertiesWithoutSeparators(t *testing.T) {
 		got := remoting.ParseProperties(m.Properties)
 		if got["UNIQ_KEY"] != uniq || len(uniq) != 32 {
 			t.Errorf("%d %q: stored properties %q parse to %v, UNIQ_KEY %q", i, props, m.Properties, got, uniq)
+		}
+	}
+}
+
+func withExt(m map[string]string, k, v string) map[string]string {
+	m[k] = v
+	return m
+}
+
+// TestSendBodyChecks: a compressed body whose stream starts as its flag
+// says is stored; a SEND_MESSAGE with batch=true is served as
+// SEND_BATCH_MESSAGE (Java's SendMessageProcessor), each message of the
+// batch its own, not the batch encoding stored as one message.
+func TestSendBodyChecks(t *testing.T) {
+	_, store, addr := startBroker(t)
+	c := dialRaw(t, addr)
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write(bytes.Repeat([]byte("compressible "), 100))
+	zw.Close()
+	if r := c.call(remoting.SendMessage, withExt(sendExt("Z"), "sysFlag", "1"), z.Bytes()); r.Code != remoting.Success {
+		t.Fatalf("zlib body: %d %s", r.Code, r.Remark)
+	}
+	batch := remoting.AppendBatchMessage(nil, 0, []byte("one"), nil)
+	batch = remoting.AppendBatchMessage(batch, 0, []byte("two"), nil)
+	ext := withExt(sendExt("B"), "batch", "true")
+	ext["queueId"] = "0"
+	if r := c.call(remoting.SendMessage, ext, batch); r.Code != remoting.Success {
+		t.Fatalf("batch=true: %d %s", r.Code, r.Remark)
+	}
+	for i, want := range []string{"one", "two"} {
+		if m := waitMessage(t, store, "B", int64(i)); string(m.Body) != want {
+			t.Fatalf("batch message %d: %q, want %q", i, m.Body, want)
 		}
 	}
 }

@@ -46,7 +46,7 @@ func (b *Broker) answerInline(c *netio.Conn, remote func() net.Addr, frame, dst 
 		return dst, parked
 	}
 	r, err := parseSendRequest(req.ExtFields)
-	if err != nil || strings.HasPrefix(r.topic, retryGroupPrefix) {
+	if err != nil || r.batch || strings.HasPrefix(r.topic, retryGroupPrefix) {
 		return dst, false
 	}
 	if _, ok := b.topics.Get(r.topic); !ok {

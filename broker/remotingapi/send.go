@@ -151,7 +151,39 @@ func (b *Broker) sendMessage(ctx context.Context, c *netio.Conn, req *remoting.C
 	if err != nil {
 		return errorResponse(req, err)
 	}
+	if r.batch {
+		// A batch sent as SEND_MESSAGE(_V2) with batch=true: Java's
+		// SendMessageProcessor serves it as SEND_BATCH_MESSAGE. Stored as
+		// one message, its body (a batch encoding) reached consumers as
+		// if it were the payload.
+		return b.sendBatchMessage(ctx, c, req)
+	}
 	return b.send(ctx, addrPort(c.RemoteAddr()), req, &r)
+}
+
+// checkBody refuses, with MESSAGE_ILLEGAL, a body flagged compressed
+// (sysFlag bit 0) that does not start as its compression type (bits 8-10:
+// 0 or 3 zlib, 1 lz4, 2 zstd) says: the Java broker stores it, and every
+// consumer then fails to decompress it (rocketmq-client-go, and twinmq's
+// conversion for Kafka consumers). Only the stream's header is checked, so
+// a send costs no decompression; a body damaged past it is still stored.
+func checkBody(sysFlag int32, body []byte) error {
+	if sysFlag&remoting.SysFlagCompressed == 0 {
+		return nil
+	}
+	ok := false
+	switch typ := (sysFlag >> 8) & 0x7; typ {
+	case 0, 3: // zlib (RFC 1950): deflate, 32 KiB window at most, header checksum
+		ok = len(body) >= 2 && body[0]&0x0f == 8 && body[0]>>4 <= 7 && (uint16(body[0])<<8|uint16(body[1]))%31 == 0
+	case 1: // lz4 frame
+		ok = len(body) >= 4 && body[0] == 0x04 && body[1] == 0x22 && body[2] == 0x4d && body[3] == 0x18
+	case 2: // zstd frame
+		ok = len(body) >= 4 && body[0] == 0x28 && body[1] == 0xb5 && body[2] == 0x2f && body[3] == 0xfd
+	}
+	if !ok {
+		return fmt.Errorf("%w: body flagged compressed (type %d) is not", errMessageIllegal, (sysFlag>>8)&0x7)
+	}
+	return nil
 }
 
 // send stores the message of a parsed SEND_MESSAGE and returns the reply.
@@ -159,6 +191,9 @@ func (b *Broker) sendMessage(ctx context.Context, c *netio.Conn, req *remoting.C
 // into the stored payload and not kept.
 func (b *Broker) send(ctx context.Context, born netip.AddrPort, req *remoting.Command, rp *sendRequest) *remoting.Command {
 	r := *rp
+	if err := checkBody(r.sysFlag, req.Body); err != nil {
+		return errorResponse(req, err)
+	}
 	t, err := b.topicForSend(ctx, &r)
 	if err == nil {
 		err = b.checkSend(t, &r, len(req.Body))
