@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -103,4 +104,27 @@ func remotingAnswers(addr string) bool {
 	}
 	resp, err := remoting.Decode(frame)
 	return err == nil && resp.IsResponse()
+}
+
+// portInUse names the setting and its flag when err is a listener's
+// address in use, so that the message says what to change:
+// "kafkaAddr :9092 is in use (set another with --kafka-addr)".
+func portInUse(err error, key, addr string) error {
+	if err == nil || (!errors.Is(err, syscall.EADDRINUSE) && !strings.Contains(err.Error(), "address already in use")) {
+		return err
+	}
+	return fmt.Errorf("%s %s is in use (set another with --%s): %w", key, addr, kebab(key), err)
+}
+
+// kebab turns a config key into its flag name (kafkaAddr -> kafka-addr).
+func kebab(key string) string {
+	var b strings.Builder
+	for _, r := range key {
+		if r >= 'A' && r <= 'Z' {
+			b.WriteByte('-')
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"log/slog"
+	"net"
 	"strings"
 	"testing"
 )
@@ -45,6 +47,51 @@ func TestAdminMessages(t *testing.T) {
 		_, err := twinmqCmd(t, "topic", "list", "--bootstrap-server="+addr)
 		if err == nil || !strings.Contains(err.Error(), addr+" is a RocketMQ remoting port") {
 			t.Errorf("topic list against the %s port: %v", what, err)
+		}
+	}
+}
+
+// TestPortInUse: a listener whose address is taken fails serve with the
+// setting and the flag that change it.
+func TestPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	busy := ln.Addr().String()
+	for _, c := range []struct {
+		key  string
+		edit func(*Config)
+	}{
+		{"kafkaAddr", func(c *Config) { c.KafkaAddr = busy }},
+		{"remotingAddr", func(c *Config) { c.RemotingAddr = busy }},
+		{"namesrvListen", func(c *Config) { c.NamesrvListen = busy }},
+		{"httpAddr", func(c *Config) { c.HTTPAddr = busy }},
+	} {
+		cfg := testConfig(t, c.edit)
+		err := run(t.Context(), cfg, slog.New(slog.DiscardHandler))
+		want := c.key + " " + busy + " is in use (set another with --" + kebab(c.key) + ")"
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s taken: %v, want %q", c.key, err, want)
+		}
+	}
+}
+
+// TestServingSummary: once everything runs, one line says where Kafka
+// clients, RocketMQ clients and the metrics connect.
+func TestServingSummary(t *testing.T) {
+	logs := serveForTest(t)
+	kafka, namesrv := listenAddr(t, logs, "Kafka"), listenAddr(t, logs, "name server")
+	line := ""
+	for l := range strings.Lines(logs.String()) {
+		if strings.Contains(l, "msg=serving") {
+			line = l
+		}
+	}
+	for _, want := range []string{"kafkaBootstrap=" + kafka, "rocketmqNamesrv=" + namesrv, "metrics=http://"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("serving line %q lacks %q", line, want)
 		}
 	}
 }

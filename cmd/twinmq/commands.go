@@ -59,11 +59,12 @@ func newRootCommand(environ []string) *cobra.Command {
 	}
 	addBrokerFlags(broker.Flags())
 
+	root.Version = buildVersion() + " " + runtime.Version()
+	root.SetVersionTemplate("twinmq {{.Version}}\n")
 	version := &cobra.Command{
-		Use:    "version",
-		Short:  "Print the version",
-		Args:   cobra.NoArgs,
-		Hidden: true,
+		Use:   "version",
+		Short: "Print the version (also --version)",
+		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
 			fmt.Fprintf(cmd.OutOrStdout(), "twinmq %s %s\n", buildVersion(), runtime.Version())
 		},

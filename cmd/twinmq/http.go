@@ -22,7 +22,7 @@ func listenHTTP(cfg Config, logger *slog.Logger) (*httpapi.Server, error) {
 	mon := httpapi.New(logger)
 	mon.Value("go_goroutines", "Goroutines that currently exist.", httpapi.Gauge, func() float64 { return float64(runtime.NumGoroutine()) })
 	if err := mon.Listen(cfg.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("http: %w", err)
+		return nil, fmt.Errorf("http: %w", portInUse(err, "httpAddr", cfg.HTTPAddr))
 	}
 	logger.Info("HTTP listening", "addr", mon.Addr().String(), "paths", "/healthz /readyz /metrics")
 	return mon, nil

@@ -24,10 +24,10 @@ import (
 // port, which is logged and advertised. stop ends the listener, draining
 // requests in flight, then the coordinator.
 func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry,
-	offs *offsets.Table, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger) (stop func(context.Context), err error) {
+	offs *offsets.Table, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger) (stop func(context.Context), advertised string, err error) {
 	id, stopID, err := broker.LoadIdentity(ctx, store, int32(cfg.NodeID), logger)
 	if err != nil {
-		return nil, fmt.Errorf("kafka: %w", err)
+		return nil, "", fmt.Errorf("kafka: %w", err)
 	}
 	// groups reads 0 as "Kafka's default" and a negative delay as none.
 	delay := time.Duration(cfg.GroupInitialRebalanceDelayMs) * time.Millisecond
@@ -37,7 +37,7 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 	coord, err := groups.Open(ctx, store, offs, groups.CoordinatorConfig{InitialRebalanceDelay: delay, Logger: logger})
 	if err != nil {
 		stopID()
-		return nil, fmt.Errorf("kafka: %w", err)
+		return nil, "", fmt.Errorf("kafka: %w", err)
 	}
 	// Per-topic retention.ms and retention.bytes move queue starts.
 	sizes := topics.NewSizes(store, reg)
@@ -64,16 +64,17 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 			host := kafkaAdvertisedHost(cfg.AdvertisedHost, bound.IP)
 			h.SetAdvertised(host, int32(bound.Port))
 			kafkaMetrics(mon, srv, h)
-			logger.Info("Kafka listening", "addr", bound.String(), "advertised", net.JoinHostPort(host, fmt.Sprint(bound.Port)),
+			adv := net.JoinHostPort(host, fmt.Sprint(bound.Port))
+			logger.Info("Kafka listening", "addr", bound.String(), "advertised", adv,
 				"nodeId", id.NodeID, "clusterId", id.ClusterID)
 			return func(sctx context.Context) {
 				_ = srv.Shutdown(sctx)
 				stopAll()
-			}, nil
+			}, adv, nil
 		}
 	}
 	stopAll()
-	return nil, fmt.Errorf("kafka: %w", err)
+	return nil, "", fmt.Errorf("kafka: %w", portInUse(err, "kafkaAddr", cfg.KafkaAddr))
 }
 
 // kafkaMetrics registers the Kafka listener's metrics with mon.

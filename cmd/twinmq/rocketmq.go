@@ -26,7 +26,7 @@ func startNamesrv(ctx context.Context, addr string, mon *httpapi.Server, logger 
 	ns := nameserver.New(nameserver.Config{Logger: logger})
 	srv, stop, err := nameserver.Listen(ctx, addr, ns)
 	if err != nil {
-		return "", nil, err
+		return "", nil, portInUse(err, "namesrvListen", addr)
 	}
 	if mon != nil {
 		mon.Value("twinmq_namesrv_brokers", "Brokers registered with the name server.", httpapi.Gauge,
@@ -52,7 +52,7 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	namesrvAddrs []string, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger) (func(context.Context), error) {
 	addr, err := fixPort(cfg.RemotingAddr)
 	if err != nil {
-		return nil, fmt.Errorf("remoting: %w", err)
+		return nil, fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", cfg.RemotingAddr))
 	}
 	adv, err := advertisedAddr(cfg.AdvertisedHost, addr)
 	if err != nil {
@@ -69,7 +69,7 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 		return nil, fmt.Errorf("remoting: %w", err)
 	}
 	if err := srv.Start(ctx); err != nil {
-		return nil, fmt.Errorf("remoting: %w", err)
+		return nil, fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", addr))
 	}
 	b.Start()
 	mon.Value("twinmq_remoting_connections", "Open RocketMQ remoting connections.", httpapi.Gauge,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/twinmq/twinmq/broker/httpapi"
 	"github.com/twinmq/twinmq/broker/offsets"
@@ -142,7 +143,7 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 		failed()
 		return err
 	}
-	stopKafka, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, dl, mon, logger)
+	stopKafka, kafkaAdv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, dl, mon, logger)
 	if err == nil {
 		stopKafka, err = withDelay(ctx, dl, b.store, logger, stopKafka)
 	}
@@ -152,7 +153,9 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 		return err
 	}
 	mon.Ready(true)
-	logger.Info("serving")
+	// Where clients connect, in one line.
+	logger.Info("serving", "kafkaBootstrap", kafkaAdv, "rocketmqNamesrv", strings.Join(nsAddrs, ";"),
+		"metrics", "http://"+mon.Addr().String()+"/metrics")
 
 	<-ctx.Done()
 	logger.Info("stopping", "cause", context.Cause(ctx))
