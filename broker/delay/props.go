@@ -171,7 +171,10 @@ func (p *Policy) placeLevel(topic string, queue int32, level int, now time.Time)
 // order of precedence) and TIMER_DELIVER_MS (absolute).
 func (p *Policy) placeTimer(props Lookup, topic string, queue int32, now time.Time) (Placement, error) {
 	normal := Placement{Route: RouteNormal, Topic: topic, Queue: queue}
-	nowMs := now.UnixMilli()
+	// Rounded up, as a level's due time (ceilMs): a relative timer counted
+	// from a truncated now came due up to 1 ms before the time its
+	// producer asked for (TestDelayKafkaHeader saw one 71 µs early).
+	nowMs := ceilMs(now)
 	var deliver int64
 	sec, hasSec := props(PropTimerDelaySec)
 	ms, hasMs := props(PropTimerDelayMs)

@@ -294,3 +294,32 @@ func TestLevelDueRoundsUp(t *testing.T) {
 		}
 	}
 }
+
+// TestTimerDueRoundsUp: a relative timer (TIMER_DELAY_MS, TIMER_DELAY_SEC)
+// is due no earlier than now plus its delay, whatever the sub-millisecond
+// part of now: counted from a truncated now it came due up to 1 ms early.
+func TestTimerDueRoundsUp(t *testing.T) {
+	p := Policy{}
+	p.Validate()
+	for _, c := range []struct {
+		props map[string]string
+		delay time.Duration
+	}{
+		{map[string]string{PropTimerDelayMs: "1500"}, 1500 * time.Millisecond},
+		{map[string]string{PropTimerDelaySec: "2"}, 2 * time.Second},
+	} {
+		for _, now := range []time.Time{
+			time.UnixMilli(1_700_000_000_500),
+			time.UnixMilli(1_700_000_000_500).Add(999 * time.Microsecond),
+			time.UnixMilli(1_700_000_000_500).Add(time.Nanosecond),
+		} {
+			pl, err := p.Place(lookup(c.props), "T", 0, now)
+			if err != nil || pl.Route != RouteTimer {
+				t.Fatalf("%v at %v: %+v %v", c.props, now, pl, err)
+			}
+			if time.UnixMilli(pl.DueMs).Before(now.Add(c.delay)) {
+				t.Errorf("%v at %v: due %d, before now + %v", c.props, now, pl.DueMs, c.delay)
+			}
+		}
+	}
+}
