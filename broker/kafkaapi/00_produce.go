@@ -71,7 +71,7 @@ func (h *Handler) producePartition(ctx context.Context, cfg topics.Config, code 
 	}
 	var res appendResult
 	if hook := h.delay.Load(); hook != nil && mayHaveDelayHeader(entry.Payload, &hdr) {
-		res = h.appendDelayable(ctx, cfg, entry, &hdr, acks, &hook.policy) // delay.go
+		res = h.appendDelayable(ctx, cfg, entry, &hdr, acks, &hook.policy) // 00_produce_delay.go
 	} else {
 		res = h.appendBatch(ctx, cfg, entry, &hdr, acks)
 	}

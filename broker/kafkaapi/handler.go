@@ -111,7 +111,7 @@ type Handler struct {
 	apis      map[int16]api             // read-only after New
 	served    []atomic.Int64            // requests served, by API key (Requests)
 	inlined   atomic.Int64              // Produce requests answered on the event loop
-	delay     atomic.Pointer[delayHook] // nil until EnableDelay (delay.go)
+	delay     atomic.Pointer[delayHook] // nil until EnableDelay (00_produce_delay.go)
 	xcache    *xcache                   // nil: off (xproto_cache.go)
 	logs      *log.Log                  // appends, acknowledgement, visibility
 	holds     *log.Holds                // parked fetches (01_fetch.go)

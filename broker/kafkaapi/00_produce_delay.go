@@ -33,7 +33,7 @@ import (
 // record has no offset in its partition until it is due. The re-stored
 // batches carry no producer id; an idempotent batch is still checked and
 // remembered for duplicates (the sequence state is in memory, see
-// producers.go).
+// 00_produce_idempotent.go and broker/log.Producers).
 
 // delayHook is the delay policy of a Handler; nil until EnableDelay.
 type delayHook struct {
