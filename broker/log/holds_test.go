@@ -163,7 +163,7 @@ func TestHoldsOnceUnderRaces(t *testing.T) {
 	h := NewHolds(s, HoldsConfig{Workers: 2, Queue: 4})
 	const n = 400
 	var answered [n]atomic.Int32
-	var wg sync.WaitGroup
+	var wg, appends sync.WaitGroup
 	wg.Add(n)
 	for i := range n {
 		owner := i % 7
@@ -173,7 +173,9 @@ func TestHoldsOnceUnderRaces(t *testing.T) {
 		})
 		switch i % 50 {
 		case 10:
+			appends.Add(1)
 			go func() { // t.Fatal is for the test's goroutine
+				defer appends.Done()
 				e := storage.Entry{Kind: storage.KindRocketMQ, Topic: "R", QueueID: int32(i % 3), Count: 1, Payload: []byte("x")}
 				if _, err := s.Append(context.Background(), []storage.Entry{e}); err != nil {
 					t.Error(err)
@@ -185,6 +187,7 @@ func TestHoldsOnceUnderRaces(t *testing.T) {
 	}
 	go h.Close()
 	wg.Wait()
+	appends.Wait() // before the store closes (the test's cleanup)
 	for i := range n {
 		if got := answered[i].Load(); got != 1 {
 			t.Fatalf("hold %d answered %d times", i, got)
