@@ -10,8 +10,6 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/twinmq/twinmq/wire/remoting"
 )
 
 // arrivals records when each message body was consumed.
@@ -78,15 +76,10 @@ func TestDelayRocketMQRetryThenDLQ(t *testing.T) {
 	// rocketmq-client-go asks for the route of %RETRY%<group> when it
 	// starts and then every 30 s; the broker creates the topic on the
 	// group's first heartbeat (as Java's), so a brand-new group's first
-	// retry can wait up to a rebalance (20 s). Create the retry topic
+	// retry can wait a rebalance or two (20-40 s). Create the retry topic
 	// first, as an operator's updateSubGroup would, so the retries come
 	// at their level's pace.
-	retry := "%RETRY%" + group
-	if r := brokerCall(t, c, remoting.UpdateAndCreateTopic, map[string]string{"topic": retry, "readQueueNums": "1",
-		"writeQueueNums": "1", "perm": "6"}, nil); r.Code != remoting.Success {
-		t.Fatalf("create %s: %d %s", retry, r.Code, r.Remark)
-	}
-	waitFor(t, 5*time.Second, func() bool { _, ok := c.ns.Table().Route(retry); return ok })
+	createRetryTopic(t, c, group)
 	var mu sync.Mutex
 	var seen []arrival
 	subscribe(t, c, group, topic, func(ctx context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {

@@ -140,37 +140,7 @@ func TestRetentionCrash(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for k := 1; ; k++ {
-		// Odd crash points tear what was not synced, even ones drop it.
-		torn := vfs.CrashConfig{}
-		if k%2 == 1 {
-			torn = vfs.CrashConfig{Rand: rand.New(rand.NewPCG(uint64(k), 7)), UnsyncedDataPercent: 50}
-		}
-		fs := base.CrashClone(vfs.CrashConfig{})
-		cfg.FS = fs
-		s := mustOpen(t, cfg)
-		var ops atomic.Int32
-		var crashed *vfs.MemFS
-		fs.InjectError(func(vfs.Op, string) error {
-			if ops.Add(1) == int32(k) {
-				crashed = fs.CrashClone(torn)
-			}
-			return nil
-		})
-		if err := s.EnforceRetention(); err != nil {
-			t.Fatal(err)
-		}
-		fs.InjectError(nil)
-		s.Close()
-		if crashed == nil {
-			if k < 3 {
-				t.Fatalf("retention did %d file-system operations", k-1)
-			}
-			t.Logf("crashed at each of %d file-system operations", k-1)
-			return
-		}
-		cfg.FS = crashed
-		s = mustOpen(t, cfg)
+	n := crashAtEachOp(t, base, cfg, 7, func(s *Store) error { return s.EnforceRetention() }, func(k int, s *Store) {
 		for _, qi := range s.Queues("") {
 			if qi.Min > 0 {
 				if _, err := s.Read(qi.Topic, qi.Queue, qi.Min-1, ReadOptions{}); !errors.Is(err, ErrOffsetOutOfRange) {
@@ -187,9 +157,9 @@ func TestRetentionCrash(t *testing.T) {
 		if _, err := s.Replay("T", 0, 0, func(ReadEntry) error { return nil }); err != nil {
 			t.Fatalf("crash at op %d: replay: %v", k, err)
 		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
+	})
+	if n < 3 {
+		t.Fatalf("retention did %d file-system operations", n)
 	}
 }
 
@@ -356,33 +326,7 @@ func TestDeleteTopicCrash(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for k := 1; ; k++ {
-		torn := vfs.CrashConfig{}
-		if k%2 == 1 {
-			torn = vfs.CrashConfig{Rand: rand.New(rand.NewPCG(uint64(k), 8)), UnsyncedDataPercent: 50}
-		}
-		fs := base.CrashClone(vfs.CrashConfig{})
-		cfg.FS = fs
-		s := mustOpen(t, cfg)
-		var ops atomic.Int32
-		var crashed *vfs.MemFS
-		fs.InjectError(func(vfs.Op, string) error {
-			if ops.Add(1) == int32(k) {
-				crashed = fs.CrashClone(torn)
-			}
-			return nil
-		})
-		if err := s.DeleteTopic("T"); err != nil {
-			t.Fatal(err)
-		}
-		fs.InjectError(nil)
-		s.Close()
-		if crashed == nil {
-			t.Logf("crashed at each of %d file-system operations", k-1)
-			return
-		}
-		cfg.FS = crashed
-		s = mustOpen(t, cfg)
+	crashAtEachOp(t, base, cfg, 8, func(s *Store) error { return s.DeleteTopic("T") }, func(k int, s *Store) {
 		gone := len(s.Queues("T")) == 0
 		for q := range int32(2) {
 			var want [][]byte
@@ -400,6 +344,44 @@ func TestDeleteTopicCrash(t *testing.T) {
 		if got := readAll(t, s, "U", 0); len(got) != 40 {
 			t.Fatalf("crash at op %d: U holds %d records", k, len(got))
 		}
+	})
+}
+
+// crashAtEachOp runs op on a store over a crash clone of base, once per
+// file-system operation op makes, crashing at the k-th (odd k tear what
+// was not synced, even ones drop it; seed varies the tearing), then
+// reopens the crashed file system and calls check. It returns how many
+// operations op made.
+func crashAtEachOp(t *testing.T, base *vfs.MemFS, cfg Config, seed uint64, op func(*Store) error, check func(k int, s *Store)) int {
+	t.Helper()
+	for k := 1; ; k++ {
+		torn := vfs.CrashConfig{}
+		if k%2 == 1 {
+			torn = vfs.CrashConfig{Rand: rand.New(rand.NewPCG(uint64(k), seed)), UnsyncedDataPercent: 50}
+		}
+		fs := base.CrashClone(vfs.CrashConfig{})
+		cfg.FS = fs
+		s := mustOpen(t, cfg)
+		var ops atomic.Int32
+		var crashed *vfs.MemFS
+		fs.InjectError(func(vfs.Op, string) error {
+			if ops.Add(1) == int32(k) {
+				crashed = fs.CrashClone(torn)
+			}
+			return nil
+		})
+		if err := op(s); err != nil {
+			t.Fatal(err)
+		}
+		fs.InjectError(nil)
+		s.Close()
+		if crashed == nil {
+			t.Logf("crashed at each of %d file-system operations", k-1)
+			return k - 1
+		}
+		cfg.FS = crashed
+		s = mustOpen(t, cfg)
+		check(k, s)
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}

@@ -135,10 +135,16 @@ func (h *Handler) buildEntry(cfg topics.Config, part int32, records []byte) (sto
 			tags = append(tags, 0)
 		}
 	}
-	logAppend := cfg.TimestampType == "LogAppendTime"
-	e := storage.Entry{
-		Kind: storage.KindKafka, Topic: cfg.Name, QueueID: part, Count: hdr.NumRecords,
-		TagsCodes: tags, Keys: keys, Payload: b,
+	return batchEntry(cfg.Name, part, hdr.NumRecords, tags, keys, b, cfg.TimestampType == "LogAppendTime"), hdr, errNone
+}
+
+// batchEntry is the store entry of one whole record batch: its base
+// offset, leader epoch and (LogAppendTime topics) the store time are
+// written in place at append, outside the batch CRC.
+func batchEntry(topic string, part, count int32, tags []int64, keys []string, batch []byte, logAppend bool) storage.Entry {
+	return storage.Entry{
+		Kind: storage.KindKafka, Topic: topic, QueueID: part, Count: count,
+		TagsCodes: tags, Keys: keys, Payload: batch,
 		Encode: func(payload []byte, _, queueOffset, storeTime int64) {
 			// Cannot fail: the payload holds a whole validated batch.
 			_ = kafka.SetBaseOffset(payload, queueOffset)
@@ -148,7 +154,6 @@ func (h *Handler) buildEntry(cfg topics.Config, part int32, records []byte) (sto
 			}
 		},
 	}
-	return e, hdr, errNone
 }
 
 type appendResult struct {

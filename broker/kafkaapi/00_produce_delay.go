@@ -224,18 +224,7 @@ func (h *Handler) recordsEntry(topic string, part int32, hdr *kafka.BatchHeader,
 	for len(tags) > 0 && len(tags) < len(recs) {
 		tags = append(tags, 0)
 	}
-	return storage.Entry{
-		Kind: storage.KindKafka, Topic: topic, QueueID: part, Count: int32(len(recs)),
-		TagsCodes: tags, Keys: keys, Payload: b,
-		Encode: func(payload []byte, _, queueOffset, storeTime int64) {
-			// Cannot fail: the payload is a whole batch built above.
-			_ = kafka.SetBaseOffset(payload, queueOffset)
-			_ = kafka.SetPartitionLeaderEpoch(payload, leaderEpoch)
-			if logAppend {
-				_ = kafka.SetLogAppendTime(payload, storeTime)
-			}
-		},
-	}, nil
+	return batchEntry(topic, part, int32(len(recs)), tags, keys, b, logAppend), nil
 }
 
 // appendSplit appends a re-stored batch's entries in one Append; with

@@ -42,22 +42,30 @@ func sendProps(t *testing.T, c *nameserver.Client, topic string, props map[strin
 		"e": "0", "f": "0", "g": "1", "h": "0", "i": string(remoting.AppendProperties(nil, props))}, []byte("body"))
 }
 
-// TestDelayRetryDLQ: a DELAY=1 message reaches its topic after its time
-// with DELAY cleared; a send-back retries it through %RETRY%g with
-// RECONSUMETIMES 1 and RETRY_TOPIC; past the maximum it lands in %DLQ%g.
-func TestDelayRetryDLQ(t *testing.T) {
+// startDelayBroker starts a broker with delays on and their scheduler,
+// and a client connection to it; all stop at the end of the test.
+func startDelayBroker(t *testing.T) (*storage.Store, *nameserver.Client) {
+	t.Helper()
 	b, st, addr := startBroker(t)
 	b.EnableDelay(delay.Policy{})
 	sched, err := delay.Start(context.Background(), delay.Config{Store: st, Build: b.DelayBuild, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sched.Close()
+	t.Cleanup(func() { _ = sched.Close() })
 	c, err := nameserver.Dial(context.Background(), addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return st, c
+}
+
+// TestDelayRetryDLQ: a DELAY=1 message reaches its topic after its time
+// with DELAY cleared; a send-back retries it through %RETRY%g with
+// RECONSUMETIMES 1 and RETRY_TOPIC; past the maximum it lands in %DLQ%g.
+func TestDelayRetryDLQ(t *testing.T) {
+	st, c := startDelayBroker(t)
 	hb := `{"clientID":"c1","producerDataSet":[],"consumerDataSet":[{"groupName":"g","consumeType":"CONSUME_PASSIVELY",` +
 		`"messageModel":"CLUSTERING","consumeFromWhere":"CONSUME_FROM_FIRST_OFFSET","subscriptionDataSet":[{"topic":"T","subString":"*"}]}]}`
 	if r := call(t, c, remoting.HeartBeat, nil, []byte(hb)); r.Code != remoting.Success {
@@ -126,18 +134,7 @@ func TestDelayRetryDLQ(t *testing.T) {
 // and an absent header mean the group's 16. A %RETRY% send (the
 // clients' fallback) with maxReconsumeTimes 0 goes to the DLQ.
 func TestSendBackMaxReconsumeTimes(t *testing.T) {
-	b, st, addr := startBroker(t)
-	b.EnableDelay(delay.Policy{})
-	sched, err := delay.Start(context.Background(), delay.Config{Store: st, Build: b.DelayBuild, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sched.Close()
-	c, err := nameserver.Dial(context.Background(), addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	st, c := startDelayBroker(t)
 	cases := []struct {
 		group string
 		max   string // "" leaves the field out
