@@ -2,10 +2,36 @@ package log
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/twinmq/twinmq/storage"
 )
+
+// Replication errors: an adapter answers them with its protocol's codes
+// (Kafka NOT_ENOUGH_REPLICAS and REQUEST_TIMED_OUT; RocketMQ
+// SLAVE_NOT_AVAILABLE and FLUSH_SLAVE_TIMEOUT, with the positions).
+var (
+	// ErrNotEnoughReplicas: fewer replicas are in sync than
+	// minInSyncReplicas; nothing was appended.
+	ErrNotEnoughReplicas = errors.New("log: not enough in-sync replicas")
+	// ErrNotEnoughReplicasAfterAppend: the entries are written on the
+	// master, but the in-sync replicas fell below minInSyncReplicas before
+	// they had them. They become visible once replicated.
+	ErrNotEnoughReplicasAfterAppend = errors.New("log: not enough in-sync replicas after the append")
+	// ErrReplicationTimeout: the entries are written on the master, but an
+	// in-sync replica did not confirm them within the slave timeout.
+	ErrReplicationTimeout = errors.New("log: replication timed out")
+)
+
+// Replicator is the acknowledgement condition a SYNC_MASTER adds
+// (package broker/ha): Check refuses an append before it is written when
+// too few replicas are in sync, and WaitReplicated returns once the
+// in-sync replicas hold every byte below end.
+type Replicator interface {
+	Check() error
+	WaitReplicated(ctx context.Context, end int64) error
+}
 
 // Log is the append side of the log service: every produce and send
 // appends through it, and through it waits for its acknowledgement
@@ -15,16 +41,38 @@ import (
 // and only here. Its methods are safe for concurrent use.
 type Log struct {
 	store *storage.Store
+	repl  Replicator // nil unless SYNC_MASTER
 }
 
 // New returns the log service over store.
 func New(store *storage.Store) *Log { return &Log{store: store} }
 
+// NewReplicated returns the log service of a SYNC_MASTER: an append is
+// acknowledged once repl says the in-sync replicas have it.
+func NewReplicated(store *storage.Store, repl Replicator) *Log {
+	return &Log{store: store, repl: repl}
+}
+
 // Append appends entries in one write and returns their positions once
 // they meet the acknowledgement condition (RocketMQ answers SEND_OK
-// then). Readers may not see them yet: see WaitVisible.
+// then). Readers may not see them yet: see WaitVisible. With a
+// Replicator, the condition includes replication: an error wrapping
+// ErrReplicationTimeout or ErrNotEnoughReplicasAfterAppend comes with
+// the positions (the entries are written, not yet acknowledged), and
+// ErrNotEnoughReplicas with none (nothing was written).
 func (l *Log) Append(ctx context.Context, entries []storage.Entry) ([]storage.Position, error) {
-	return l.store.Append(ctx, entries)
+	if l.repl == nil {
+		return l.store.Append(ctx, entries)
+	}
+	if err := l.repl.Check(); err != nil {
+		return nil, err
+	}
+	pos, err := l.store.Append(ctx, entries)
+	if err != nil || len(pos) == 0 {
+		return pos, err
+	}
+	last := pos[len(pos)-1]
+	return pos, l.repl.WaitReplicated(ctx, last.Phys+int64(last.Size))
 }
 
 // WaitVisible waits until (topic, queue) holds offset, i.e. readers see
@@ -46,7 +94,7 @@ func (l *Log) WaitVisible(ctx context.Context, topic string, queue int32, offset
 // without waiting: in SYNC_FLUSH (an acknowledgement waits for an fsync),
 // or while the store's dispatcher is at work.
 func (l *Log) AppendInline(fn func()) bool {
-	if !l.store.HoldDispatch() {
+	if l.repl != nil || !l.store.HoldDispatch() {
 		return false
 	}
 	defer l.store.ReleaseDispatch() // makes fn's appends readable

@@ -1,0 +1,90 @@
+package ha
+
+import "fmt"
+
+// This file is the master's decisions about its slaves, as pure
+// functions: no clock, no I/O, no lock. master.go drives them.
+
+// peer is what the master knows of one connected slave.
+type peer struct {
+	id    int64 // brokerId
+	acked int64 // the slave's last reported max physical offset
+}
+
+// inSync reports whether p counts for acknowledgement: connected (it is
+// in the set at all) and within maxGap bytes of the master's written end,
+// as RocketMQ's haMaxGapNotInSync (256 MiB): a slave farther behind would
+// stall every SYNC_MASTER write for as long as it takes to catch up.
+func (p peer) inSync(written, maxGap int64) bool {
+	return written-p.acked <= maxGap
+}
+
+// decision is what a SYNC_MASTER append waiting for end learns.
+type decision int
+
+const (
+	waitMore   decision = iota // an in-sync slave does not have end yet
+	replicated                 // every in-sync slave has end
+	notEnough                  // fewer in-sync replicas than minInSync
+)
+
+// decide answers an append whose entries end at end, when the master has
+// written up to written: enough replicas (the master counts as one) must
+// be in sync, and every in-sync slave must hold end. A slave that falls
+// out of sync while an append waits stops counting, so a slave that dies
+// costs the waiting appends its housekeeping timeout, not a failure, as
+// long as minInSync still holds.
+func decide(peers []peer, written, end, maxGap int64, minInSync int) decision {
+	n := 1
+	all := true
+	for _, p := range peers {
+		if !p.inSync(written, maxGap) {
+			continue
+		}
+		n++
+		if p.acked < end {
+			all = false
+		}
+	}
+	switch {
+	case n < minInSync:
+		return notEnough
+	case !all:
+		return waitMore
+	}
+	return replicated
+}
+
+// highWatermark is how far readers may see on a SYNC_MASTER: the least
+// offset the in-sync slaves hold, or the written end when none is in sync
+// (the master alone then acknowledges, as minInSync allows).
+func highWatermark(peers []peer, written, maxGap int64) int64 {
+	hw := written
+	for _, p := range peers {
+		if p.inSync(written, maxGap) && p.acked < hw {
+			hw = p.acked
+		}
+	}
+	return hw
+}
+
+// startOffset is where the master streams to a slave whose hello says h,
+// when the master holds [min, written). An empty slave starts at the
+// master's oldest byte (all of the master's history, where RocketMQ
+// starts at its last segment: a slave that holds less than the master
+// is not a copy to fail over to); a slave continues at its own end. A
+// slave ahead of the master, or behind what the master still holds, is
+// refused: its log is not a prefix of the master's (classic mode cannot
+// truncate it; the controller's epochs can).
+func startOffset(h Hello, min, written int64) (int64, error) {
+	empty := h.MinOffset == h.WrittenOffset
+	switch {
+	case h.WrittenOffset > written:
+		return 0, fmt.Errorf("slave holds up to %d, past the master's end %d: the logs diverged", h.WrittenOffset, written)
+	case empty:
+		return min, nil
+	case h.WrittenOffset < min:
+		return 0, fmt.Errorf("slave holds up to %d, before the master's oldest byte %d: clear its store to copy the master again", h.WrittenOffset, min)
+	}
+	return h.WrittenOffset, nil
+}

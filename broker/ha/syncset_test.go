@@ -1,0 +1,77 @@
+package ha
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDecide(t *testing.T) {
+	const gap = 100
+	for _, tc := range []struct {
+		name      string
+		peers     []peer
+		written   int64
+		end       int64
+		minInSync int
+		want      decision
+	}{
+		{"no slaves, min 1: the master alone", nil, 1000, 1000, 1, replicated},
+		{"no slaves, min 2", nil, 1000, 1000, 2, notEnough},
+		{"one slave behind", []peer{{1, 900}}, 1000, 1000, 1, waitMore},
+		{"one slave has it", []peer{{1, 1000}}, 1000, 1000, 2, replicated},
+		{"one slave far behind is not in sync", []peer{{1, 800}}, 1000, 1000, 1, replicated},
+		{"far behind, min 2", []peer{{1, 800}}, 1000, 1000, 2, notEnough},
+		{"two slaves, one behind", []peer{{1, 1000}, {2, 950}}, 1000, 1000, 3, waitMore},
+		{"two slaves, both have it", []peer{{1, 1000}, {2, 1000}}, 1000, 990, 3, replicated},
+		{"end before acks", []peer{{1, 950}}, 1000, 940, 2, replicated},
+	} {
+		if got := decide(tc.peers, tc.written, tc.end, gap, tc.minInSync); got != tc.want {
+			t.Errorf("%s: decide = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestHighWatermark(t *testing.T) {
+	for _, tc := range []struct {
+		peers   []peer
+		written int64
+		want    int64
+	}{
+		{nil, 500, 500},
+		{[]peer{{1, 450}}, 500, 450},
+		{[]peer{{1, 450}, {2, 480}}, 500, 450},
+		{[]peer{{1, 100}, {2, 480}}, 500, 480}, // slave 1 is out of sync
+	} {
+		if got := highWatermark(tc.peers, tc.written, 100); got != tc.want {
+			t.Errorf("%v written %d: %d, want %d", tc.peers, tc.written, got, tc.want)
+		}
+	}
+}
+
+func TestStartOffset(t *testing.T) {
+	const min, written = 1 << 20, 5 << 20
+	for _, tc := range []struct {
+		name string
+		h    Hello
+		want int64
+		err  string
+	}{
+		{"empty slave gets everything", Hello{}, min, ""},
+		{"empty slave restarted elsewhere", Hello{MinOffset: 3 << 20, WrittenOffset: 3 << 20}, min, ""},
+		{"slave continues", Hello{MinOffset: 0, WrittenOffset: 2 << 20}, 2 << 20, ""},
+		{"slave up to date", Hello{MinOffset: 0, WrittenOffset: written}, written, ""},
+		{"slave ahead", Hello{MinOffset: 0, WrittenOffset: written + 1}, 0, "diverged"},
+		{"slave behind retention", Hello{MinOffset: 0, WrittenOffset: min - 1}, 0, "oldest byte"},
+	} {
+		got, err := startOffset(tc.h, min, written)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: err %v, want %q", tc.name, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s: %d %v, want %d", tc.name, got, err, tc.want)
+		}
+	}
+}
