@@ -155,10 +155,15 @@ func (s *Server) registerBroker(c *netio.Conn, req *remoting.Command) *remoting.
 		s.log.Info("broker registered", "cluster", b.Cluster, "name", b.Name, "id", b.ID, "addr", b.Addr,
 			"topics", len(body.TopicConfigSerializeWrapper.TopicConfigTable))
 	}
+	// A slave learns its master here (RegisterBrokerResult: the master's
+	// remoting and HA addresses); a master gets its own HA address back.
 	resp := remoting.NewResponse(req, remoting.Success, "")
 	resp.ExtFields["haServerAddr"] = b.HAAddr
-	if g, ok := s.table.ClusterInfo().BrokerAddrTable[b.Name]; ok && id != 0 {
-		resp.ExtFields["masterAddr"] = g.BrokerAddrs[0]
+	if id != 0 {
+		resp.ExtFields["haServerAddr"] = ""
+		if m, ok := s.table.Master(b.Name); ok {
+			resp.ExtFields["masterAddr"], resp.ExtFields["haServerAddr"] = m.Addr, m.HAAddr
+		}
 	}
 	return resp
 }

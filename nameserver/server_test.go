@@ -163,3 +163,32 @@ func TestRegistrationConflictRefused(t *testing.T) {
 		t.Fatalf("register after the holder left: %d %s", r.Code, r.Remark)
 	}
 }
+
+// TestRegisterSlaveLearnsMaster: a slave's registration is answered with
+// its group master's remoting and HA addresses (RegisterBrokerResult), a
+// master's with its own HA address; a slave registering before its
+// master gets no master.
+func TestRegisterSlaveLearnsMaster(t *testing.T) {
+	_, addr := startServer(t)
+	c, err := Dial(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	body := EncodeRegisterBody(topicsOf("T"), DataVersion{})
+	reg := func(id, brokerAddr, ha string) *remoting.Command {
+		return invoke(t, c, remoting.RegisterBroker, map[string]string{"brokerName": "b1", "brokerAddr": brokerAddr,
+			"clusterName": "C", "brokerId": id, "haServerAddr": ha}, body)
+	}
+	if r := reg("1", "127.0.1.12:10911", "127.0.1.12:10912"); r.Code != remoting.Success ||
+		r.ExtFields["masterAddr"] != "" || r.ExtFields["haServerAddr"] != "" {
+		t.Fatalf("slave before master: %d %v", r.Code, r.ExtFields)
+	}
+	if r := reg("0", "127.0.1.11:10911", "127.0.1.11:10912"); r.Code != remoting.Success || r.ExtFields["haServerAddr"] != "127.0.1.11:10912" {
+		t.Fatalf("master: %d %v", r.Code, r.ExtFields)
+	}
+	if r := reg("1", "127.0.1.12:10911", "127.0.1.12:10912"); r.Code != remoting.Success ||
+		r.ExtFields["masterAddr"] != "127.0.1.11:10911" || r.ExtFields["haServerAddr"] != "127.0.1.11:10912" {
+		t.Fatalf("slave after master: %d %v", r.Code, r.ExtFields)
+	}
+}

@@ -273,3 +273,18 @@ func (t *Table) Brokers() []Broker {
 	}
 	return out
 }
+
+// Master returns the live master (id 0) of the broker group name.
+func (t *Table) Master(name string) (Broker, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	g := t.groups[name]
+	if g == nil {
+		return Broker{}, false
+	}
+	lb, ok := t.live[g.BrokerAddrs[0]]
+	if !ok {
+		return Broker{}, false
+	}
+	return lb.Broker, true
+}

@@ -160,6 +160,9 @@ type appendResult struct {
 	code       int16
 	baseOffset int64
 	appendTime int64
+	// written: the batch is in the log even if code is not errNone (its
+	// replicas did not confirm it in time).
+	written bool
 }
 
 // appendBatch appends one batch, deduplicating idempotent ones, and for
@@ -190,9 +193,11 @@ func (h *Handler) waitVisible(ctx context.Context, topic string, queue int32, of
 
 func (h *Handler) appendPlain(ctx context.Context, e storage.Entry) appendResult {
 	pos, err := h.logs.Append(ctx, []storage.Entry{e})
-	if err != nil {
+	if err != nil && len(pos) == 0 {
 		h.log.Warn("kafkaapi: append", "topic", e.Topic, "partition", e.QueueID, "err", err)
 		return appendResult{code: codeOf(err), baseOffset: -1}
 	}
-	return appendResult{baseOffset: pos[0].QueueOffset, appendTime: pos[0].StoreTime}
+	// With an error, the batch is written but its replicas did not
+	// confirm it (REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND).
+	return appendResult{code: codeOf(err), written: true, baseOffset: pos[0].QueueOffset, appendTime: pos[0].StoreTime}
 }

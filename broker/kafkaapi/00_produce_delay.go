@@ -231,15 +231,16 @@ func (h *Handler) recordsEntry(topic string, part int32, hdr *kafka.BatchHeader,
 // nowN 1 the first is the partition's and acks wait for it.
 func (h *Handler) appendSplit(ctx context.Context, cfg topics.Config, entries []storage.Entry, nowN int, acks int16) appendResult {
 	pos, err := h.logs.Append(ctx, entries)
-	if err != nil {
+	if err != nil && len(pos) == 0 {
 		h.log.Warn("kafkaapi: append delayed batch", "topic", cfg.Name, "err", err)
 		return appendResult{code: codeOf(err), baseOffset: -1}
 	}
+	// With an error, written but not confirmed by the replicas (appendPlain).
 	if nowN == 0 {
-		return appendResult{baseOffset: -1, appendTime: pos[0].StoreTime}
+		return appendResult{code: codeOf(err), written: true, baseOffset: -1, appendTime: pos[0].StoreTime}
 	}
-	res := appendResult{baseOffset: pos[0].QueueOffset, appendTime: pos[0].StoreTime}
-	if acks != 0 {
+	res := appendResult{code: codeOf(err), written: true, baseOffset: pos[0].QueueOffset, appendTime: pos[0].StoreTime}
+	if acks != 0 && err == nil {
 		last := res.baseOffset + int64(entries[0].Count) - 1
 		if err := h.waitVisible(ctx, cfg.Name, entries[0].QueueID, last); err != nil {
 			res.code = errRequestTimedOut

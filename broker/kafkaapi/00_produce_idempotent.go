@@ -59,9 +59,12 @@ func (h *Handler) tryAppendIdempotent(cfg topics.Config, queue int32, hdr *kafka
 func wrapAppend(appendFn func() appendResult, res *appendResult) func() (log.Appended, error) {
 	return func() (log.Appended, error) {
 		*res = appendFn()
-		if res.code != errNone {
+		if res.code != errNone && !res.written {
 			return log.Appended{}, errAppendFailed
 		}
+		// Written (its code may say the replicas did not confirm it in
+		// time): the producer state records it, so that the client's
+		// retry is answered as a duplicate, not written twice.
 		return log.Appended{BaseOffset: res.baseOffset, AppendTime: res.appendTime}, nil
 	}
 }
@@ -76,6 +79,8 @@ func verdictResult(v log.Verdict, at log.Appended, err error, res appendResult) 
 		return appendResult{code: errInvalidProducerEpoch, baseOffset: -1}
 	case v == log.OutOfOrder:
 		return appendResult{code: errOutOfOrderSequence, baseOffset: -1}
+	case v == log.Accept:
+		return res // its code may be a replication failure after the write
 	}
-	return appendResult{baseOffset: at.BaseOffset, appendTime: at.AppendTime} // Accept or Duplicate
+	return appendResult{baseOffset: at.BaseOffset, appendTime: at.AppendTime} // Duplicate
 }

@@ -3,6 +3,7 @@ package kafkaapi
 import (
 	"errors"
 
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/kafka"
@@ -17,11 +18,14 @@ const (
 	errUnknownTopicOrPartition     int16 = 3
 	errInvalidFetchSize            int16 = 4
 	errLeaderNotAvailable          int16 = 5
+	errNotLeaderOrFollower         int16 = 6
 	errRequestTimedOut             int16 = 7
 	errMessageTooLarge             int16 = 10
 	errCoordinatorNotAvailable     int16 = 15
 	errInvalidTopic                int16 = 17
 	errRecordListTooLarge          int16 = 18
+	errNotEnoughReplicas           int16 = 19
+	errNotEnoughReplicasAfter      int16 = 20
 	errInvalidRequiredAcks         int16 = 21
 	errInvalidTimestamp            int16 = 32
 	errUnsupportedVersion          int16 = 35
@@ -60,6 +64,12 @@ func codeOf(err error) int16 {
 		return errOffsetOutOfRange
 	case errors.Is(err, storage.ErrEntryTooLarge):
 		return errMessageTooLarge
+	case errors.Is(err, log.ErrNotEnoughReplicas):
+		return errNotEnoughReplicas
+	case errors.Is(err, log.ErrNotEnoughReplicasAfterAppend):
+		return errNotEnoughReplicasAfter
+	case errors.Is(err, log.ErrReplicationTimeout):
+		return errRequestTimedOut
 	case errors.Is(err, storage.ErrFailed), errors.Is(err, storage.ErrCorrupt), errors.Is(err, storage.ErrClosed):
 		return errKafkaStorageError
 	case errors.Is(err, topics.ErrTopicExists):

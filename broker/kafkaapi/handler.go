@@ -70,6 +70,9 @@ type Config struct {
 	// RocketMQ-produced messages (xproto_cache.go): 0 is 64 MiB, a
 	// negative value turns the cache off.
 	XProtoCacheBytes int64
+	// Logs is the log service appends go through (a SYNC_MASTER's
+	// waits for its slaves); nil: log.New(store).
+	Logs *log.Log
 	// XProtoReadAhead, when negative, turns off the read-ahead of
 	// RocketMQ-produced messages into that cache (xproto_readahead.go);
 	// 0 leaves it on.
@@ -128,7 +131,10 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry) (*Handler, erro
 		return nil, err
 	}
 	h := &Handler{cfg: cfg, store: store, reg: reg, log: cfg.Logger, apis: apiTable(), sizes: cfg.Sizes,
-		logs: log.New(store), holds: log.NewHolds(store, log.HoldsConfig{})}
+		logs: cfg.Logs, holds: log.NewHolds(store, log.HoldsConfig{})}
+	if h.logs == nil {
+		h.logs = log.New(store)
+	}
 	if h.sizes == nil {
 		h.sizes = topics.NewSizes(store, reg)
 	}

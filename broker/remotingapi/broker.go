@@ -43,6 +43,21 @@ const (
 type Config struct {
 	BrokerName  string
 	ClusterName string
+	// BrokerID is the broker's id in its group: 0 for the master, >= 1 for
+	// a slave (RocketMQ's brokerId).
+	BrokerID int64
+	// HAAddr is the ip:port slaves reach this broker's HA listener at,
+	// registered as haServerAddr ("" registers AdvertisedAddr's host with
+	// the HA port 10912).
+	HAAddr string
+	// OnMaster, if set, is called after each registration a name server
+	// accepted with the group master's remoting and HA addresses, as the
+	// name server answers a slave's registration ("" while the group has
+	// no master).
+	OnMaster func(masterAddr, masterHAAddr string)
+	// Logs is the log service sends go through (a SYNC_MASTER's waits
+	// for its slaves); nil: log.New(store).
+	Logs *log.Log
 	// AdvertisedAddr is the ip:port clients reach the remoting listener at;
 	// it is the STOREHOST of every stored message and the address in
 	// offsetMsgIds, so it must be an IP address.
@@ -143,7 +158,10 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.T
 	}
 	// Woken long polls are answered by GOMAXPROCS workers (see
 	// log.HoldsConfig.Workers for why not a goroutine each).
-	b.logs = log.New(store)
+	b.logs = cfg.Logs
+	if b.logs == nil {
+		b.logs = log.New(store)
+	}
 	b.holds = log.NewHolds(store, log.HoldsConfig{Workers: runtime.GOMAXPROCS(0)})
 	b.codes = make(map[int32]*route)
 	for code, fn := range b.handlers() {

@@ -3,6 +3,7 @@ package remotingapi
 import (
 	"errors"
 
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/remoting"
@@ -41,6 +42,9 @@ var errorCodes = []struct {
 	{topics.ErrInvalidConfig, remoting.InvalidParameter},
 	{topics.ErrTopicExists, remoting.TopicExistAlready},
 	{errQueryNotFound, remoting.QueryNotFound},
+	{log.ErrNotEnoughReplicas, remoting.SlaveNotAvailable},
+	{log.ErrNotEnoughReplicasAfterAppend, remoting.SlaveNotAvailable},
+	{log.ErrReplicationTimeout, remoting.FlushSlaveTimeout},
 	{storage.ErrFailed, remoting.ServiceNotAvailable},
 	{storage.ErrClosed, remoting.ServiceNotAvailable},
 }

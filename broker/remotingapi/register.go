@@ -2,6 +2,7 @@ package remotingapi
 
 import (
 	"context"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -105,13 +106,15 @@ func (r *registrar) registerAll(ctx context.Context) bool {
 		req := remoting.NewRequest(remoting.RegisterBroker, 0)
 		f := req.ExtFields
 		f["brokerName"], f["brokerAddr"], f["clusterName"] = r.b.cfg.BrokerName, r.b.storeHost.String(), r.b.cfg.ClusterName
-		f["brokerId"], f["haServerAddr"], f["compressed"] = "0", r.b.storeHost.String(), "false"
+		f["brokerId"], f["haServerAddr"], f["compressed"] = strconv.FormatInt(r.b.cfg.BrokerID, 10), r.b.haAddr(), "false"
 		f["bodyCrc32"] = strconv.FormatInt(int64(remoting.BodyCRC(body)), 10)
 		req.Body = body
 		resp, err := r.invoke(ctx, addr, req)
 		if err == nil && resp.Code != remoting.Success {
 			r.b.log.Warn("name server refused registration", "namesrv", addr, "code", resp.Code, "remark", resp.Remark)
 			ok = false
+		} else if err == nil && r.b.cfg.OnMaster != nil {
+			r.b.cfg.OnMaster(resp.ExtFields["masterAddr"], resp.ExtFields["haServerAddr"])
 		} else if err != nil && ctx.Err() == nil {
 			r.b.log.Warn("cannot register with name server", "namesrv", addr, "err", err)
 			ok = false
@@ -154,7 +157,7 @@ func (r *registrar) unregister(ctx context.Context) {
 		}
 		req := remoting.NewRequest(remoting.UnregisterBroker, 0)
 		req.ExtFields["brokerName"], req.ExtFields["brokerAddr"] = r.b.cfg.BrokerName, r.b.storeHost.String()
-		req.ExtFields["clusterName"], req.ExtFields["brokerId"] = r.b.cfg.ClusterName, "0"
+		req.ExtFields["clusterName"], req.ExtFields["brokerId"] = r.b.cfg.ClusterName, strconv.FormatInt(r.b.cfg.BrokerID, 10)
 		ictx, cancel := context.WithTimeout(ctx, time.Second)
 		_, _ = c.Invoke(ictx, req)
 		cancel()
@@ -182,3 +185,14 @@ func (b *Broker) topicConfigs() map[string]nameserver.TopicConfig {
 	}
 	return out
 }
+
+// haAddr is the HA address the broker registers.
+func (b *Broker) haAddr() string {
+	if b.cfg.HAAddr != "" {
+		return b.cfg.HAAddr
+	}
+	return netip.AddrPortFrom(b.storeHost.Addr(), defaultHAPort).String()
+}
+
+// defaultHAPort is RocketMQ's haListenPort.
+const defaultHAPort = 10912

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/twinmq/twinmq/broker/delay"
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/storage"
@@ -221,10 +222,11 @@ func (b *Broker) send(ctx context.Context, born netip.AddrPort, req *remoting.Co
 		return errorResponse(req, err)
 	}
 	pos, err := b.logs.Append(ctx, []storage.Entry{entry})
+	code, err := sendStatus(pos, err)
 	if err != nil {
 		return errorResponse(req, fmt.Errorf("store: %w", err))
 	}
-	resp := b.sendResponse(req, r.queueID, pos[0].QueueOffset, remoting.OffsetMsgID(b.storeHost, pos[0].Phys))
+	resp := b.sendResponse(req, code, r.queueID, pos[0].QueueOffset, remoting.OffsetMsgID(b.storeHost, pos[0].Phys))
 	resp.ExtFields["transactionId"] = uniq
 	return resp
 }
@@ -260,6 +262,7 @@ func (b *Broker) sendBatchMessage(ctx context.Context, c *netio.Conn, req *remot
 		}
 	}
 	pos, err := b.logs.Append(ctx, entries)
+	code, err := sendStatus(pos, err)
 	if err != nil {
 		return errorResponse(req, fmt.Errorf("store: %w", err))
 	}
@@ -267,12 +270,29 @@ func (b *Broker) sendBatchMessage(ctx context.Context, c *netio.Conn, req *remot
 	for i, p := range pos {
 		ids[i] = remoting.OffsetMsgID(b.storeHost, p.Phys)
 	}
-	return b.sendResponse(req, r.queueID, pos[0].QueueOffset, strings.Join(ids, ","))
+	return b.sendResponse(req, code, r.queueID, pos[0].QueueOffset, strings.Join(ids, ","))
+}
+
+// sendStatus is the response code of an append that returned pos and
+// err: SUCCESS, or on a SYNC_MASTER whose slaves did not confirm written
+// entries, FLUSH_SLAVE_TIMEOUT (12) or SLAVE_NOT_AVAILABLE (11) with the
+// send's fields, as Java answers (the client reports SendFlushSlaveTimeout
+// or SendSlaveNotAvailable, not an error). Any other error is returned.
+func sendStatus(pos []storage.Position, err error) (int32, error) {
+	switch {
+	case err == nil:
+		return remoting.Success, nil
+	case len(pos) > 0 && errors.Is(err, log.ErrReplicationTimeout):
+		return remoting.FlushSlaveTimeout, nil
+	case len(pos) > 0 && errors.Is(err, log.ErrNotEnoughReplicasAfterAppend):
+		return remoting.SlaveNotAvailable, nil
+	}
+	return 0, err
 }
 
 // sendResponse carries what clients read from a send (docs/rocketmq-protocol.md §2.4).
-func (b *Broker) sendResponse(req *remoting.Command, queueID int32, queueOffset int64, msgID string) *remoting.Command {
-	resp := remoting.NewResponse(req, remoting.Success, "")
+func (b *Broker) sendResponse(req *remoting.Command, code int32, queueID int32, queueOffset int64, msgID string) *remoting.Command {
+	resp := remoting.NewResponse(req, code, "")
 	resp.ExtFields["msgId"] = msgID
 	resp.ExtFields["queueId"] = strconv.Itoa(int(queueID))
 	resp.ExtFields["queueOffset"] = strconv.FormatInt(queueOffset, 10)
