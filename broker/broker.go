@@ -2,6 +2,12 @@
 // broker's identity (node id, cluster id), persisted in the store so that
 // it survives restarts. The services live in the sub-packages (topics,
 // kafkaapi, ...).
+//
+// A slave's store holds its master's CommitLog, identity record included,
+// and must not be written: ReadIdentity is LoadIdentity for a slave. It
+// writes nothing, follows the replicated record (the master's cluster id)
+// and takes the node id from configuration; Promote makes it the writer
+// of the record, as LoadIdentity is, when the slave becomes the master.
 package broker
 
 import (
@@ -52,16 +58,26 @@ func loadIdentity(ctx context.Context, store *storage.Store, wantNodeID int32, l
 	if err != nil {
 		return Identity{}, nil, fmt.Errorf("broker: identity: %w", err)
 	}
-	var id Identity
-	b, ok := kv.Get(identityKey)
-	if ok {
-		if err := json.Unmarshal(b, &id); err != nil {
-			kv.Close()
-			return Identity{}, nil, fmt.Errorf("broker: identity record: %w", err)
-		}
+	id, err := persistIdentity(ctx, kv, wantNodeID, nil, logger)
+	if err != nil {
+		kv.Close()
+		return Identity{}, nil, err
+	}
+	return id, kv, nil
+}
+
+// persistIdentity reads the identity of a writable kv, takes first (or
+// draws one) when there is none, pins the node id and writes it back.
+func persistIdentity(ctx context.Context, kv *kvlog.Log, wantNodeID int32, first *Identity, logger *slog.Logger) (Identity, error) {
+	id, ok, err := recordedIdentity(kv)
+	if err != nil {
+		return Identity{}, err
 	}
 	changed := !ok
-	if !ok {
+	switch {
+	case !ok && first != nil:
+		id = *first
+	case !ok:
 		id = Identity{NodeID: randomNodeID(), ClusterID: randomClusterID()}
 	}
 	if wantNodeID >= 0 && wantNodeID != id.NodeID {
@@ -71,22 +87,98 @@ func loadIdentity(ctx context.Context, store *storage.Store, wantNodeID int32, l
 		id.NodeID, changed = wantNodeID, true
 	}
 	// Rewrite at every start too, so the record is recent.
-	if b, err = json.Marshal(id); err == nil {
+	b, err := json.Marshal(id)
+	if err == nil {
 		err = kv.Put(ctx, identityKey, b)
 	}
 	if err != nil {
-		kv.Close()
-		return Identity{}, nil, fmt.Errorf("broker: persist identity: %w", err)
+		return Identity{}, fmt.Errorf("broker: persist identity: %w", err)
 	}
 	if err := kv.Compact(ctx); err != nil {
-		kv.Close()
-		return Identity{}, nil, fmt.Errorf("broker: compact identity: %w", err)
+		return Identity{}, fmt.Errorf("broker: compact identity: %w", err)
 	}
 	if changed {
 		logger.Info("broker: identity", "nodeId", id.NodeID, "clusterId", id.ClusterID)
 	}
-	return id, kv, nil
+	return id, nil
 }
+
+// recordedIdentity returns the identity record of kv, if there is one.
+func recordedIdentity(kv *kvlog.Log) (Identity, bool, error) {
+	var id Identity
+	b, ok := kv.Get(identityKey)
+	if !ok {
+		return Identity{}, false, nil
+	}
+	if err := json.Unmarshal(b, &id); err != nil {
+		return Identity{}, false, fmt.Errorf("broker: identity record: %w", err)
+	}
+	return id, true, nil
+}
+
+// IdentityFollower is a slave's read-only identity (ReadIdentity).
+type IdentityFollower struct {
+	kv       *kvlog.Log
+	want     int32
+	fallback Identity // before any record has arrived
+	log      *slog.Logger
+}
+
+// ReadIdentity is LoadIdentity for a slave, whose store is its master's
+// copy: it writes nothing and follows the replicated identity record.
+// Identity reports the record's cluster id and the configured node id
+// (wantNodeID >= 0; a slave needs its own), or the record's when none is
+// configured. Before any record has arrived it reports the configured
+// node id, or one drawn at random, and a random cluster id, all kept for
+// the follower's life and never written. Close it when the broker stops.
+func ReadIdentity(ctx context.Context, store *storage.Store, wantNodeID int32, logger *slog.Logger) (*IdentityFollower, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	kv, err := kvlog.Open(ctx, store, kvlog.Options{Topic: IdentityTopic, Logger: logger, Follow: true})
+	if err != nil {
+		return nil, fmt.Errorf("broker: identity: %w", err)
+	}
+	f := &IdentityFollower{kv: kv, want: wantNodeID, log: logger,
+		fallback: Identity{NodeID: wantNodeID, ClusterID: randomClusterID()}}
+	if wantNodeID < 0 {
+		f.fallback.NodeID = randomNodeID()
+	}
+	if _, ok, err := recordedIdentity(kv); err != nil {
+		kv.Close()
+		return nil, err
+	} else if !ok {
+		logger.Warn("broker: no identity record replicated yet; using a provisional identity",
+			"nodeId", f.fallback.NodeID, "clusterId", f.fallback.ClusterID)
+	}
+	return f, nil
+}
+
+// Identity returns the identity as the replicated record has it now.
+func (f *IdentityFollower) Identity() Identity {
+	id, ok, err := recordedIdentity(f.kv)
+	if err != nil || !ok {
+		return f.fallback
+	}
+	if f.want >= 0 {
+		id.NodeID = f.want
+	}
+	return id
+}
+
+// Promote makes the slave the writer of its identity (failover), once the
+// store accepts appends: what LoadIdentity does at a master's start, over
+// the replicated record (or the provisional identity when none arrived).
+// The record is compacted periodically from then on, until Close.
+func (f *IdentityFollower) Promote(ctx context.Context) (Identity, error) {
+	if err := f.kv.Promote(ctx); err != nil {
+		return Identity{}, fmt.Errorf("broker: identity: %w", err)
+	}
+	return persistIdentity(ctx, f.kv, f.want, &f.fallback, f.log)
+}
+
+// Close stops following (or, once promoted, compacting).
+func (f *IdentityFollower) Close() { f.kv.Close() }
 
 func randomNodeID() int32 {
 	n, err := rand.Int(rand.Reader, big.NewInt(9999))

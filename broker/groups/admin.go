@@ -257,7 +257,11 @@ func (c *Coordinator) DeleteOffset(ctx context.Context, group, topic string, par
 }
 
 // ForgetTopic drops every group's committed offsets of a deleted topic.
+// On a follower it does nothing: the master's deletions replicate.
 func (c *Coordinator) ForgetTopic(ctx context.Context, topic string) error {
+	if c.Following() {
+		return nil
+	}
 	if _, err := c.offsets.Delete(ctx, "", topic); err != nil {
 		return fmt.Errorf("groups: forget topic %s: %w", topic, err)
 	}

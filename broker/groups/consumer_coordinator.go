@@ -28,7 +28,7 @@ type centry struct {
 func (c *Coordinator) consumerEntry(id string, create bool) (*centry, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	if c.closed || c.following {
 		return nil, ErrCoordinatorNotAvailable
 	}
 	e, ok := c.consumers[id]
@@ -257,8 +257,9 @@ func (c *Coordinator) ValidateFetch(group, memberID string, epoch int32) error {
 	return ErrCoordinatorNotAvailable
 }
 
-// restoreConsumer rebuilds a KIP-848 group from its record at Open.
-func (c *Coordinator) restoreConsumer(id string, b []byte, now time.Time) {
+// restoreConsumer rebuilds a KIP-848 group from its record at Open (or
+// Promote) into consumers.
+func (c *Coordinator) restoreConsumer(consumers map[string]*centry, id string, b []byte, now time.Time) {
 	rec, err := DecodeConsumerRecord(b)
 	if err != nil {
 		c.log.Error("groups: skipping corrupt consumer group record", "group", id, "err", err)
@@ -268,7 +269,7 @@ func (c *Coordinator) restoreConsumer(id string, b []byte, now time.Time) {
 	e.mu.Lock()
 	e.armLocked()
 	e.mu.Unlock()
-	c.consumers[id] = e
+	consumers[id] = e
 }
 
 // closeConsumers stops the consumer groups' timers.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -40,6 +41,8 @@ type CoordinatorConfig struct {
 	ConsumerHeartbeatInterval time.Duration
 	Logger                    *slog.Logger
 	Now                       func() time.Time
+	// Follow opens a follower for a slave (package doc, "Followers").
+	Follow bool
 }
 
 func (c *CoordinatorConfig) validate() {
@@ -83,10 +86,11 @@ type Coordinator struct {
 	offsets *offsets.Table
 	log     *slog.Logger
 
-	mu        sync.Mutex // guards groups, consumers and closed
+	mu        sync.Mutex // guards groups, consumers, closed and following
 	groups    map[string]*entry
 	consumers map[string]*centry // KIP-848 groups
 	closed    bool
+	following bool // a slave's: no groups until Promote
 }
 
 // entry drives one group. mu guards everything below it.
@@ -106,7 +110,7 @@ type entry struct {
 // offsets are read and written through offs.
 func Open(ctx context.Context, store *storage.Store, offs *offsets.Table, cfg CoordinatorConfig) (*Coordinator, error) {
 	cfg.validate()
-	kv, err := kvlog.Open(ctx, store, kvlog.Options{Topic: InternalTopic, Logger: cfg.Logger})
+	kv, err := kvlog.Open(ctx, store, kvlog.Options{Topic: InternalTopic, Logger: cfg.Logger, Follow: cfg.Follow})
 	if err != nil {
 		return nil, fmt.Errorf("groups: %w", err)
 	}
@@ -118,10 +122,20 @@ func Open(ctx context.Context, store *storage.Store, offs *offsets.Table, cfg Co
 	}
 	c.ccfg = ConsumerConfig{SessionTimeout: cfg.ConsumerSessionTimeout,
 		HeartbeatInterval: cfg.ConsumerHeartbeatInterval, MaxSize: cfg.MaxSize, NewMemberID: newMemberID}
-	now := cfg.Now()
-	for id, b := range kv.Snapshot() {
+	if cfg.Follow {
+		c.following = true
+		return c, nil
+	}
+	c.groups, c.consumers = c.restore(cfg.Now())
+	return c, nil
+}
+
+// restore rebuilds the groups from their records, each with fresh sessions.
+func (c *Coordinator) restore(now time.Time) (map[string]*entry, map[string]*centry) {
+	groups, consumers := map[string]*entry{}, map[string]*centry{}
+	for id, b := range c.kv.Snapshot() {
 		if g, ok := isConsumerKey(id); ok && len(b) > 0 && b[0] == consumerRecordTag {
-			c.restoreConsumer(g, b, now)
+			c.restoreConsumer(consumers, g, b, now)
 			continue
 		}
 		rec, err := DecodeRecord(b)
@@ -134,9 +148,52 @@ func Open(ctx context.Context, store *storage.Store, offs *offsets.Table, cfg Co
 		e.mu.Lock()
 		e.armLocked()
 		e.mu.Unlock()
-		c.groups[id] = e
+		groups[id] = e
 	}
-	return c, nil
+	return groups, consumers
+}
+
+// Following reports whether the coordinator is a follower.
+func (c *Coordinator) Following() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.following
+}
+
+// Promote turns a follower into the coordinator (failover), once the
+// store accepts appends: the group records replicated so far are restored
+// as a restart restores them (recorded generations and assignments,
+// fresh sessions), so members that keep heartbeating carry on. Promoting
+// a coordinator does nothing.
+func (c *Coordinator) Promote(ctx context.Context) error {
+	if !c.Following() {
+		return nil
+	}
+	if err := c.kv.Promote(ctx); err != nil {
+		return fmt.Errorf("groups: %w", err)
+	}
+	groups, consumers := c.restore(c.cfg.Now())
+	c.mu.Lock()
+	installed := !c.closed && c.following
+	if installed {
+		c.groups, c.consumers, c.following = groups, consumers, false
+	}
+	closed := c.closed
+	c.mu.Unlock()
+	if !installed { // closed meanwhile, or promoted by another call
+		for _, e := range groups {
+			e.mu.Lock()
+			if e.timer != nil {
+				e.timer.Stop()
+			}
+			e.mu.Unlock()
+		}
+		c.closeConsumers(slices.Collect(maps.Values(consumers)))
+	}
+	if closed {
+		return ErrCoordinatorNotAvailable
+	}
+	return nil
 }
 
 // newMemberID is Kafka's "clientId-UUID".
@@ -182,7 +239,7 @@ func (c *Coordinator) lookup(id string, create bool) (*entry, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	if c.closed || c.following {
 		return nil, ErrCoordinatorNotAvailable
 	}
 	e, ok := c.groups[id]

@@ -64,4 +64,16 @@
 // A restarted coordinator restores the group epoch, the target and every
 // member's epoch and partitions, with fresh sessions, so a member that
 // keeps heartbeating with its epoch keeps its partitions: no rejoin.
+//
+// # Followers
+//
+// A slave's group records are its master's, replicated with the
+// CommitLog. A Coordinator opened with CoordinatorConfig.Follow keeps
+// their kvlog table in step (a kvlog follower) but runs no groups: group
+// calls (JoinGroup, SyncGroup, Heartbeat, commits through a group, the
+// KIP-848 heartbeat) answer ErrCoordinatorNotAvailable, so Kafka clients
+// look for the coordinator again and find the master; committed offsets
+// are read through the offsets table, and ForgetTopic does nothing (the
+// master's deletions replicate). Promote restores the replicated groups
+// as a restart does, with fresh sessions.
 package groups

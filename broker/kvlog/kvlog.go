@@ -20,6 +20,22 @@
 // both copies, which replay to the same table. Compaction also runs every
 // CompactInterval so that CommitLog retention, which deletes old segments
 // whatever they hold, never takes the only copy of a live key.
+//
+// # Followers
+//
+// On a slave the CommitLog is the master's, copied byte for byte, so the
+// records of the topic arrive without this Log writing them, and nothing
+// on the slave may append. A Log opened with Options.Follow replays as
+// Open does but never writes: no compaction at Open, no compaction timer,
+// and Put, Delete and Compact return ErrFollower. One goroutine (the tail)
+// then parks on storage.Store.Notify past the last applied offset,
+// applies the new records in order and calls Options.OnChange for each.
+// When the queue's min offset has moved past the applied one (records
+// dropped by a compaction on the same store, or by retention) it replays
+// from the new min into a fresh table, which the compaction invariant
+// above makes the whole table, and reports the difference. Sync waits
+// for the tail. Promote stops the tail, applies what is left and turns
+// the Log into a writer over exactly that table (failover).
 package kvlog
 
 import (
@@ -51,6 +67,9 @@ var (
 	ErrCorrupt = errors.New("kvlog: corrupt record")
 	ErrKey     = errors.New("kvlog: key empty or too long")
 	ErrClosed  = errors.New("kvlog: closed")
+	// ErrFollower refuses a write to a follower: its records are the
+	// master's, and only Promote makes it a writer.
+	ErrFollower = errors.New("kvlog: follower is read-only")
 )
 
 // Options configures a Log.
@@ -62,22 +81,54 @@ type Options struct {
 	// CompactInterval is how often the table is rewritten (default 30 min;
 	// keep it well under the store's retention).
 	CompactInterval time.Duration
+	// Follow opens a follower (package doc, "Followers"): it writes
+	// nothing and applies the records that appear in the store until
+	// Promote or Close.
+	Follow bool
+	// OnChange, when set, is called for what a follower applies: once per
+	// live key of the table replayed at Open (before Open returns), then
+	// after each record the tail applies (deleted reports a delete), and
+	// for the difference when a replay from a moved min offset replaces
+	// the table. Calls never overlap and come in log order; the first
+	// ones on Open's goroutine, the others on the tail's or Promote's.
+	// value must not be modified. A writer's own Put and Delete do not
+	// call it. OnChange must not call the Log's Promote or Close.
+	OnChange func(key string, value []byte, deleted bool)
 }
 
 // Log is the table. Safe for concurrent use; mu guards table, records,
-// closed and serializes appends so the table always matches the log order.
+// closed, timer and the follower fields under it, and serializes appends
+// so the table always matches the log order. Lock order: promoteMu, mu.
 type Log struct {
 	store *storage.Store
 	opt   Options
+
+	promoteMu sync.Mutex // serializes Promote
 
 	mu      sync.Mutex
 	table   map[string][]byte
 	records int // records in the queue since its min offset
 	closed  bool
 	timer   *time.Timer
+
+	// Follower state (follow.go). following is set until Promote
+	// succeeds. applied is the offset after the last record whose
+	// OnChange has run; progress is closed and replaced when it moves
+	// (and at Promote and Close). stop ends the tail, which closes done.
+	following bool
+	applied   int64
+	progress  chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
+
+	// next is the offset the tail reads from: owned by the tail
+	// goroutine, and by Open and Promote while no tail runs.
+	next int64
 }
 
-// Open replays the table of opt.Topic and starts periodic compaction.
+// Open replays the table of opt.Topic and starts periodic compaction; with
+// opt.Follow it replays, reports the table to opt.OnChange and starts
+// the tail instead, writing nothing.
 func Open(ctx context.Context, store *storage.Store, opt Options) (*Log, error) {
 	if opt.Topic == "" {
 		return nil, errors.New("kvlog: empty topic")
@@ -88,9 +139,21 @@ func Open(ctx context.Context, store *storage.Store, opt Options) (*Log, error) 
 	if opt.CompactInterval <= 0 {
 		opt.CompactInterval = 30 * time.Minute
 	}
-	l := &Log{store: store, opt: opt, table: map[string][]byte{}}
-	if err := l.replay(); err != nil {
+	l := &Log{store: store, opt: opt}
+	table, records, next, err := l.load(true)
+	if err != nil {
 		return nil, err
+	}
+	l.table, l.records, l.next = table, records, next
+	if opt.Follow {
+		l.following, l.applied, l.progress = true, next, make(chan struct{})
+		if opt.OnChange != nil {
+			for _, k := range sortedKeys(table) {
+				opt.OnChange(k, table[k], false)
+			}
+		}
+		l.startTailLocked()
+		return l, nil
 	}
 	if l.records > 2*len(l.table)+16 {
 		if err := l.Compact(ctx); err != nil {
@@ -101,48 +164,90 @@ func Open(ctx context.Context, store *storage.Store, opt Options) (*Log, error) 
 	return l, nil
 }
 
-// replay reads every record of the queue into the table.
-func (l *Log) replay() error {
-	off, err := l.store.MinOffset(l.opt.Topic, 0)
-	if errors.Is(err, storage.ErrQueueNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("kvlog: %s: %w", l.opt.Topic, err)
-	}
+// load replays the queue from its min offset into a fresh table and
+// returns it with the number of records read and the offset after the
+// last. A min offset that moves meanwhile (a compaction on this store)
+// restarts it from the new min. strict fails on a record that does not
+// decode; otherwise it is logged and skipped.
+func (l *Log) load(strict bool) (table map[string][]byte, records int, next int64, err error) {
 	for {
-		res, err := l.store.Read(l.opt.Topic, 0, off, storage.ReadOptions{MaxBytes: readChunk})
+		off, err := l.store.MinOffset(l.opt.Topic, 0)
+		if errors.Is(err, storage.ErrQueueNotFound) {
+			return map[string][]byte{}, 0, 0, nil
+		}
 		if err != nil {
-			return fmt.Errorf("kvlog: replay %s at %d: %w", l.opt.Topic, off, err)
+			return nil, 0, 0, fmt.Errorf("kvlog: %s: %w", l.opt.Topic, err)
 		}
-		for _, e := range res.Entries {
-			if err := l.apply(e.Payload); err != nil {
-				res.Release()
-				return fmt.Errorf("kvlog: replay %s at %d: %w", l.opt.Topic, e.QueueOffset, err)
+		table, records = map[string][]byte{}, 0
+		next, err = l.read(off, func(e storage.ReadEntry) error {
+			op, key, value, err := decode(e.Payload)
+			if err != nil {
+				return l.corrupt(strict, e.QueueOffset, err)
 			}
-		}
-		n := len(res.Entries)
-		off = res.NextOffset
-		res.Release()
-		if n == 0 || off >= res.MaxOffset {
+			records++
+			applyOp(table, op, key, value)
 			return nil
+		})
+		var oe *storage.OffsetError
+		if errors.As(err, &oe) {
+			continue // the min offset moved: start again from it
 		}
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		return table, records, next, nil
 	}
 }
 
-// apply decodes one record into the table.
-func (l *Log) apply(b []byte) error {
-	op, key, value, err := decode(b)
-	if err != nil {
-		return err
+// read calls fn for each entry from off to the queue's current end and
+// returns the offset after the last one. An *storage.OffsetError comes
+// back unwrapped when off is outside the queue.
+func (l *Log) read(off int64, fn func(storage.ReadEntry) error) (int64, error) {
+	for {
+		res, err := l.store.Read(l.opt.Topic, 0, off, storage.ReadOptions{MaxBytes: readChunk})
+		var oe *storage.OffsetError
+		if errors.As(err, &oe) {
+			return off, oe
+		}
+		if errors.Is(err, storage.ErrQueueNotFound) {
+			return off, nil
+		}
+		if err != nil {
+			return off, fmt.Errorf("kvlog: replay %s at %d: %w", l.opt.Topic, off, err)
+		}
+		for _, e := range res.Entries {
+			if err := fn(e); err != nil {
+				res.Release()
+				return off, err
+			}
+		}
+		next := res.NextOffset
+		res.Release()
+		if next == off || next >= res.MaxOffset {
+			return next, nil
+		}
+		off = next
 	}
-	l.records++
-	if op == opDelete {
-		delete(l.table, key)
-		return nil
+}
+
+// corrupt reports a record that does not decode: an error when strict
+// (Open), else logged and skipped (a follower cannot refuse the master's
+// records).
+func (l *Log) corrupt(strict bool, off int64, err error) error {
+	if strict {
+		return fmt.Errorf("kvlog: replay %s at %d: %w", l.opt.Topic, off, err)
 	}
-	l.table[key] = append([]byte(nil), value...)
+	l.opt.Logger.Error("kvlog: skipping a record that does not decode", "topic", l.opt.Topic, "offset", off, "err", err)
 	return nil
+}
+
+// applyOp applies one decoded record to table, copying value.
+func applyOp(table map[string][]byte, op byte, key string, value []byte) {
+	if op == opDelete {
+		delete(table, key)
+		return
+	}
+	table[key] = append([]byte(nil), value...)
 }
 
 func encode(op byte, key string, value []byte) []byte {
@@ -200,17 +305,24 @@ func (l *Log) write(ctx context.Context, op byte, key string, value []byte) erro
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return ErrClosed
+	if err := l.writableLocked(); err != nil {
+		return err
 	}
 	if _, err := l.appendLocked(ctx, [][]byte{encode(op, key, value)}); err != nil {
 		return err
 	}
 	l.records++
-	if op == opDelete {
-		delete(l.table, key)
-	} else {
-		l.table[key] = append([]byte(nil), value...)
+	applyOp(l.table, op, key, value)
+	return nil
+}
+
+// writableLocked refuses writes to a closed Log or a follower.
+func (l *Log) writableLocked() error {
+	switch {
+	case l.closed:
+		return ErrClosed
+	case l.following:
+		return fmt.Errorf("kvlog: %s: %w", l.opt.Topic, ErrFollower)
 	}
 	return nil
 }
@@ -238,8 +350,8 @@ func (l *Log) appendLocked(ctx context.Context, recs [][]byte) (int64, error) {
 func (l *Log) Compact(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return ErrClosed
+	if err := l.writableLocked(); err != nil {
+		return err
 	}
 	if len(l.table) == 0 {
 		return l.dropAllLocked()
@@ -298,14 +410,26 @@ func (l *Log) tick() {
 	}
 }
 
-// Close stops compaction. The store stays open.
+// Close stops compaction, or a follower's tail (waiting for it to
+// return). The store stays open.
 func (l *Log) Close() {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.closed = true
 	if l.timer != nil {
 		l.timer.Stop()
 	}
+	stop, done := l.stop, l.done
+	l.stop = nil
+	l.mu.Unlock()
+	if stop != nil {
+		close(stop)
+	}
+	if done != nil {
+		<-done
+	}
+	l.mu.Lock()
+	l.progressedLocked()
+	l.mu.Unlock()
 }
 
 // WaitVisible blocks until (topic, queue) holds offset (its max offset is

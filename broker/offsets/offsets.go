@@ -25,6 +25,25 @@
 // A commit with leader epoch -1 and empty metadata is written as version 1.
 //
 // Table methods are safe for concurrent use.
+//
+// # Followers
+//
+// On a slave the offset records are the master's, replicated with the
+// CommitLog. OpenWith(ctx, store, Options{Follow: true}) opens a follower
+// (a kvlog follower underneath) whose table follows them. While the
+// master is down RocketMQ consumers pull from the slave and commit their
+// offsets to it (UPDATE_CONSUMER_OFFSET, the commit flag of a pull), and
+// read them back (QUERY_CONSUMER_OFFSET), so a follower does not refuse
+// commits: Commit, CommitValue and CommitAsync go to a memory-only
+// overlay, which Fetch, FetchValue, List and Groups read first. The
+// master's own record for a key replaces the overlay entry when it
+// arrives: the master is the authority, and the RocketMQ client commits
+// its offsets to the master again once it is back (a commit the slave
+// took and the master never saw can move a group back a little: at least
+// once, never a skipped message). The overlay is lost at Close. Remove
+// and Delete are admin operations and return ErrFollower. Promote turns
+// the table into a writer and writes the overlay, so a slave that becomes
+// the master keeps what consumers committed to it.
 package offsets
 
 import (
@@ -49,6 +68,8 @@ const InternalTopic = "__twinmq_consumer_offsets"
 var (
 	ErrBadKey   = errors.New("offsets: bad record key")
 	ErrBadValue = errors.New("offsets: bad record value")
+	// ErrFollower refuses a deletion on a follower (a slave).
+	ErrFollower = errors.New("offsets: read-only follower: delete offsets on the master")
 )
 
 // Key names one committed offset.
@@ -81,7 +102,8 @@ type Table struct {
 	mu      sync.RWMutex
 	m       map[Key]Value
 	// pending holds CommitAsync offsets not yet written (guarded by mu);
-	// FetchValue sees them first.
+	// FetchValue sees them first. On a follower it is the memory-only
+	// overlay of every commit (package doc), written only after Promote.
 	pending map[Key]Value
 
 	stop chan struct{}
@@ -93,36 +115,109 @@ type Table struct {
 // can take back to a tenth of a second.
 const asyncFlushInterval = 100 * time.Millisecond
 
+// Options configures OpenWith.
+type Options struct {
+	// Logger; slog.Default() when nil.
+	Logger *slog.Logger
+	// Follow opens a follower for a slave (package doc, "Followers").
+	Follow bool
+}
+
 // Open replays the table from store.
 func Open(ctx context.Context, store *storage.Store, logger *slog.Logger) (*Table, error) {
+	return OpenWith(ctx, store, Options{Logger: logger})
+}
+
+// OpenWith replays the table from store; with opt.Follow it opens a
+// follower, which writes nothing until Promote.
+func OpenWith(ctx context.Context, store *storage.Store, opt Options) (*Table, error) {
+	logger := opt.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
-	kv, err := kvlog.Open(ctx, store, kvlog.Options{Topic: InternalTopic, Logger: logger})
+	t := &Table{log: logger, m: make(map[Key]Value), pending: make(map[Key]Value),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	kopt := kvlog.Options{Topic: InternalTopic, Logger: logger}
+	if opt.Follow {
+		kopt.Follow, kopt.OnChange = true, t.replicated
+	}
+	kv, err := kvlog.Open(ctx, store, kopt)
 	if err != nil {
 		return nil, fmt.Errorf("offsets: %w", err)
 	}
-	t := &Table{kv: kv, log: logger, m: make(map[Key]Value), pending: make(map[Key]Value),
-		stop: make(chan struct{}), done: make(chan struct{})}
-	for k, v := range kv.Snapshot() {
-		key, err := DecodeKey([]byte(k))
-		if err != nil {
-			kv.Close()
-			return nil, err
+	t.kv = kv
+	if !opt.Follow {
+		for k, v := range kv.Snapshot() {
+			key, err := DecodeKey([]byte(k))
+			if err != nil {
+				kv.Close()
+				return nil, err
+			}
+			val, err := DecodeValueMeta(v)
+			if err != nil {
+				kv.Close()
+				return nil, err
+			}
+			t.m[key] = val
 		}
-		val, err := DecodeValueMeta(v)
-		if err != nil {
-			kv.Close()
-			return nil, err
-		}
-		t.m[key] = val
 	}
 	go t.flushLoop()
 	return t, nil
 }
 
-// Close writes the pending CommitAsync offsets and stops the table's
-// background work.
+// replicated installs a follower's replicated record (kvlog OnChange); it
+// replaces the overlay entry of the key.
+func (t *Table) replicated(key string, value []byte, deleted bool) {
+	k, err := DecodeKey([]byte(key))
+	var v Value
+	if err == nil && !deleted {
+		v, err = DecodeValueMeta(value)
+	}
+	if err != nil {
+		t.log.Error("offsets: skipping a replicated record", "err", err)
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.pending, k)
+	if deleted {
+		delete(t.m, k)
+		return
+	}
+	t.m[k] = v
+}
+
+// Following reports whether the table is a follower.
+func (t *Table) Following() bool { return t.kv.Following() }
+
+// Sync waits until a follower has applied every record the store holds
+// when Sync is called; on a writer it returns at once.
+func (t *Table) Sync(ctx context.Context) error {
+	if err := t.kv.Sync(ctx); err != nil {
+		return fmt.Errorf("offsets: %w", err)
+	}
+	return nil
+}
+
+// Promote turns a follower into a writer (failover), once the store
+// accepts appends, and writes the offsets committed to the follower that
+// no replicated record replaced. Promoting a writer does nothing.
+func (t *Table) Promote(ctx context.Context) error {
+	if err := t.kv.Promote(ctx); err != nil {
+		return fmt.Errorf("offsets: %w", err)
+	}
+	t.mu.RLock()
+	n := len(t.pending)
+	t.mu.RUnlock()
+	if n > 0 {
+		t.log.Info("offsets: writing the offsets committed while a follower", "count", n)
+	}
+	t.flushPending(ctx) // what fails stays pending for the flush loop
+	return nil
+}
+
+// Close writes the pending CommitAsync offsets (a follower drops its
+// overlay) and stops the table's background work.
 func (t *Table) Close() {
 	select {
 	case <-t.stop:
@@ -164,6 +259,9 @@ func (t *Table) flushLoop() {
 // flushPending writes the pending offsets; one still unchanged afterwards
 // leaves pending (a newer commit stays for the next flush).
 func (t *Table) flushPending(ctx context.Context) {
+	if t.kv.Following() {
+		return // the overlay, until Promote
+	}
 	t.mu.RLock()
 	if len(t.pending) == 0 {
 		t.mu.RUnlock()
@@ -206,6 +304,12 @@ func (t *Table) commit(ctx context.Context, k Key, v Value, supersede bool) erro
 	}
 	t.writeMu.Lock()
 	defer t.writeMu.Unlock()
+	if t.kv.Following() {
+		t.mu.Lock()
+		t.pending[k] = v // the overlay (package doc, "Followers")
+		t.mu.Unlock()
+		return nil
+	}
 	t.mu.RLock()
 	cur, ok := t.m[k]
 	t.mu.RUnlock()
@@ -245,6 +349,9 @@ func (t *Table) FetchValue(k Key) (Value, bool) {
 func (t *Table) Remove(ctx context.Context, k Key) error {
 	t.writeMu.Lock()
 	defer t.writeMu.Unlock()
+	if t.kv.Following() {
+		return fmt.Errorf("offsets: delete %s/%s/%d: %w", k.Group, k.Topic, k.Queue, ErrFollower)
+	}
 	t.mu.Lock()
 	delete(t.pending, k)
 	_, ok := t.m[k]
@@ -318,6 +425,9 @@ func (t *Table) Delete(ctx context.Context, group, topic string) (int, error) {
 	}
 	t.writeMu.Lock()
 	defer t.writeMu.Unlock()
+	if t.kv.Following() {
+		return 0, fmt.Errorf("offsets: delete %s/%s: %w", group, topic, ErrFollower)
+	}
 	n := 0
 	t.mu.Lock()
 	for k := range t.pending {

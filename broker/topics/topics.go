@@ -6,6 +6,18 @@
 //
 // Registry methods are safe for concurrent use. Watchers run after the
 // change is durable, outside the registry's lock, in registration order.
+//
+// # Followers
+//
+// On a slave the registry's records are the master's, replicated with the
+// CommitLog. OpenWith(ctx, store, Options{Follow: true}) opens a follower
+// (a kvlog follower underneath): it serves Get, GetByID and List from the
+// master's records as they arrive, calls the watchers for each replicated
+// change (on the kvlog tail's goroutine), and refuses Create, Update and
+// Delete with ErrFollower: RocketMQ and Kafka clients change topics on the
+// master. A replicated deletion only forgets the topic: the master's
+// deletion record, replicated too, drops the slave's queues. Promote makes
+// the registry a writer over exactly the replicated table (failover).
 package topics
 
 import (
@@ -50,6 +62,9 @@ var (
 	ErrTopicNotFound = errors.New("topics: topic not found")
 	ErrInvalidName   = errors.New("topics: invalid topic name")
 	ErrInvalidConfig = errors.New("topics: invalid topic config")
+	// ErrFollower refuses a change on a follower (a slave): topics are
+	// created, changed and deleted on the master.
+	ErrFollower = errors.New("topics: read-only follower: change topics on the master")
 )
 
 // Config is one topic.
@@ -172,48 +187,152 @@ type Registry struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	// writeMu serializes mutations (check, persist, publish) so watchers
-	// see changes in order. mu guards topics and watchers; it is never
-	// held while persisting or calling a watcher. Lock order: writeMu, mu.
+	// writeMu serializes mutations (check, persist, publish; on a
+	// follower, the replicated changes) so watchers see changes in order.
+	// mu guards topics, watchers and opened; it is never held while
+	// persisting or calling a watcher. Lock order: writeMu, mu.
 	writeMu  sync.Mutex
 	mu       sync.RWMutex
 	topics   map[string]Config
 	byID     map[[16]byte]string
 	watchers []*watcher
+	opened   bool // a follower's records replayed at Open are in
 }
 
 type watcher struct{ fn func(Config, bool) }
 
+// Options configures OpenWith.
+type Options struct {
+	// Logger; slog.Default() when nil.
+	Logger *slog.Logger
+	// Follow opens a follower for a slave (package doc, "Followers").
+	Follow bool
+}
+
 // Open replays the registry from the store.
 func Open(ctx context.Context, store *storage.Store, logger *slog.Logger) (*Registry, error) {
+	return OpenWith(ctx, store, Options{Logger: logger})
+}
+
+// OpenWith replays the registry from the store; with opt.Follow it opens a
+// follower, which writes nothing.
+func OpenWith(ctx context.Context, store *storage.Store, opt Options) (*Registry, error) {
+	logger := opt.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
-	kv, err := kvlog.Open(ctx, store, kvlog.Options{Topic: InternalTopic, Logger: logger})
+	r := &Registry{store: store, log: logger, now: time.Now,
+		topics: map[string]Config{}, byID: map[[16]byte]string{}}
+	kopt := kvlog.Options{Topic: InternalTopic, Logger: logger}
+	if opt.Follow {
+		kopt.Follow, kopt.OnChange = true, r.replicated
+	}
+	kv, err := kvlog.Open(ctx, store, kopt)
 	if err != nil {
 		return nil, fmt.Errorf("topics: %w", err)
 	}
-	r := &Registry{store: store, kv: kv, log: logger, now: time.Now,
-		topics: map[string]Config{}, byID: map[[16]byte]string{}}
-	for name, b := range kv.Snapshot() {
-		var c Config
-		if err := json.Unmarshal(b, &c); err != nil || c.Name != name {
-			kv.Close()
-			return nil, fmt.Errorf("topics: record of %q: %w (%v)", name, kvlog.ErrCorrupt, err)
+	r.kv = kv
+	if !opt.Follow {
+		for name, b := range kv.Snapshot() {
+			c, err := r.decode(name, b)
+			if err != nil {
+				kv.Close()
+				return nil, err
+			}
+			r.topics[name] = c
+			r.byID[c.ID] = name
 		}
-		if !c.RetentionMsSet && c.RetentionMs != 0 && c.RetentionMs != oldDefaultRetentionMs {
-			// A record from before RetentionMsSet: every topic carried a
-			// retention.ms, the old constant default unless a client set
-			// one. (A client's own 7 days could not be told apart, and
-			// the store deleted segments after its retentionHours anyway.)
-			c.RetentionMsSet = true
+	}
+	r.mu.Lock()
+	r.opened = true
+	r.mu.Unlock()
+	r.holdSegments()
+	return r, nil
+}
+
+// decode reads the record of topic name.
+func (r *Registry) decode(name string, b []byte) (Config, error) {
+	var c Config
+	if err := json.Unmarshal(b, &c); err != nil || c.Name != name {
+		return Config{}, fmt.Errorf("topics: record of %q: %w (%v)", name, kvlog.ErrCorrupt, err)
+	}
+	if !c.RetentionMsSet && c.RetentionMs != 0 && c.RetentionMs != oldDefaultRetentionMs {
+		// A record from before RetentionMsSet: every topic carried a
+		// retention.ms, the old constant default unless a client set
+		// one. (A client's own 7 days could not be told apart, and
+		// the store deleted segments after its retentionHours anyway.)
+		c.RetentionMsSet = true
+	}
+	r.resolve(&c)
+	return c, nil
+}
+
+// replicated installs a follower's replicated record (kvlog OnChange): the
+// records replayed at Open quietly, later ones with the segment hold
+// updated and the watchers called.
+func (r *Registry) replicated(name string, b []byte, deleted bool) {
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	var c Config
+	if !deleted {
+		var err error
+		if c, err = r.decode(name, b); err != nil {
+			r.log.Error("topics: skipping a replicated record", "topic", name, "err", err)
+			return
 		}
-		r.resolve(&c)
+	}
+	r.mu.Lock()
+	old, had := r.topics[name]
+	if had {
+		delete(r.byID, old.ID)
+		delete(r.topics, name)
+	}
+	if !deleted {
 		r.topics[name] = c
 		r.byID[c.ID] = name
 	}
+	opened := r.opened
+	r.mu.Unlock()
+	if !opened || (deleted && !had) {
+		return
+	}
 	r.holdSegments()
-	return r, nil
+	if deleted {
+		r.publish(old, true)
+		return
+	}
+	r.publish(c, false)
+}
+
+// Following reports whether the registry is a follower.
+func (r *Registry) Following() bool { return r.kv.Following() }
+
+// Sync waits until a follower has applied (and its watchers have seen)
+// every record the store holds when Sync is called; on a writer it
+// returns at once.
+func (r *Registry) Sync(ctx context.Context) error {
+	if err := r.kv.Sync(ctx); err != nil {
+		return fmt.Errorf("topics: %w", err)
+	}
+	return nil
+}
+
+// Promote turns a follower into a writer over the replicated topics
+// (failover), once the store accepts appends. Promoting a writer does
+// nothing.
+func (r *Registry) Promote(ctx context.Context) error {
+	if err := r.kv.Promote(ctx); err != nil {
+		return fmt.Errorf("topics: %w", err)
+	}
+	return nil
+}
+
+// writable refuses changes on a follower.
+func (r *Registry) writable(name string) error {
+	if r.kv.Following() {
+		return fmt.Errorf("topics: %s: %w", name, ErrFollower)
+	}
+	return nil
 }
 
 // oldDefaultRetentionMs is the retention.ms every topic was created with
@@ -255,7 +374,7 @@ func (r *Registry) holdSegments() {
 	r.store.SetRetentionMs(keep)
 }
 
-// Close stops the registry's background compaction.
+// Close stops the registry's background compaction, or a follower's tail.
 func (r *Registry) Close() { r.kv.Close() }
 
 // Get returns a topic's config.
@@ -298,6 +417,9 @@ func (r *Registry) Create(ctx context.Context, cfg Config) (Config, error) {
 	}
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
+	if err := r.writable(cfg.Name); err != nil {
+		return Config{}, err
+	}
 	if _, ok := r.Get(cfg.Name); ok {
 		return Config{}, fmt.Errorf("topics: %s: %w", cfg.Name, ErrTopicExists)
 	}
@@ -314,6 +436,9 @@ func (r *Registry) Create(ctx context.Context, cfg Config) (Config, error) {
 func (r *Registry) Update(ctx context.Context, name string, fn func(*Config) error) (Config, error) {
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
+	if err := r.writable(name); err != nil {
+		return Config{}, err
+	}
 	old, ok := r.Get(name)
 	if !ok {
 		return Config{}, fmt.Errorf("topics: %s: %w", name, ErrTopicNotFound)
@@ -337,6 +462,9 @@ func (r *Registry) Update(ctx context.Context, name string, fn func(*Config) err
 func (r *Registry) Delete(ctx context.Context, name string) error {
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
+	if err := r.writable(name); err != nil {
+		return err
+	}
 	cfg, ok := r.Get(name)
 	if !ok {
 		return fmt.Errorf("topics: %s: %w", name, ErrTopicNotFound)
@@ -381,8 +509,9 @@ func (r *Registry) persist(ctx context.Context, c *Config) error {
 }
 
 // Watch calls fn after every change (deleted reports a deletion), in
-// order, on the goroutine that made the change. fn must not call the
-// registry's mutating methods. The returned func stops the watch.
+// order, on the goroutine that made the change (on a follower, the one
+// that applied the replicated record). fn must not call the registry's
+// mutating methods, Promote or Close. The returned func stops the watch.
 func (r *Registry) Watch(fn func(cfg Config, deleted bool)) (stop func()) {
 	w := &watcher{fn: fn}
 	r.mu.Lock()
