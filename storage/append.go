@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -10,9 +11,14 @@ import (
 // landed (physical offset, logical offset, store time). In SYNC_FLUSH mode
 // it returns only once an fsync covers them (group commit), or ctx ends;
 // an append whose wait was cut short by ctx may still become durable.
+// A replica refuses it (ErrReplica), as the CommitLog does under its
+// append lock should the role change meanwhile.
 func (s *Store) Append(ctx context.Context, entries []Entry) ([]Position, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
+	}
+	if s.log.IsReplica() {
+		return nil, fmt.Errorf("storage: append: %w", ErrReplica)
 	}
 	if s.cfg.FlushDiskType == SyncFlush {
 		return s.appendSync(ctx, entries)
@@ -148,6 +154,8 @@ func (s *Store) groupCommit() {
 	s.flushes.Add(1)
 	if err != nil {
 		err = fmt.Errorf("storage: append: %w", err)
+	}
+	if err != nil && !errors.Is(err, ErrReplica) { // a role switch refuses the group, the log has not failed
 		s.failLog.error(s.cfg.Logger, s.cfg.Now(), "storage: group commit failed; refusing further writes", "err", err)
 	}
 	rest := pos

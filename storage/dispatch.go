@@ -104,9 +104,11 @@ func (s *Store) tryOwn() bool {
 // succeeds, its records are visible before the reply is written, without
 // a thread hand-off; when it fails, nothing was done and the request goes
 // the usual way. While it is held the dispatcher waits, and appends do
-// not wake it (held): the release dispatches them.
+// not wake it (held): the release dispatches them. It refuses while the
+// visibility gate is on (GateVisible): the release could not make the
+// caller's entries visible before a replica has them.
 func (s *Store) HoldDispatch() bool {
-	if s.cfg.FlushDiskType == SyncFlush || !s.tryOwn() {
+	if s.cfg.FlushDiskType == SyncFlush || s.gated.Load() || !s.tryOwn() {
 		return false
 	}
 	s.held.Store(true)
@@ -140,12 +142,18 @@ func (s *Store) lazyTick(lazy *time.Timer) {
 	}
 }
 
-// visibleOffset is how far readers may see.
+// visibleOffset is how far readers may see: the durable end in
+// SYNC_FLUSH, the written end in ASYNC_FLUSH, and never past the
+// replicated mark while the visibility gate is on (GateVisible).
 func (s *Store) visibleOffset() int64 {
+	v := s.log.WrittenOffset()
 	if s.cfg.FlushDiskType == SyncFlush {
-		return s.log.FlushedOffset()
+		v = s.log.FlushedOffset()
 	}
-	return s.log.WrittenOffset()
+	if s.gated.Load() {
+		v = min(v, s.replicated.Load())
+	}
+	return v
 }
 
 func (s *Store) dispatchVisible() {
@@ -263,9 +271,13 @@ func (s *Store) do(op func() error) error {
 // after a lost checkpoint, a damaged queue) drops the topic's queues at
 // the record, so neither the deleted topic nor its records in place of a
 // topic created again under the name come back. The topic's next
-// offsets start at 0 again.
+// offsets start at 0 again. A replica refuses it (ErrReplica): the
+// primary's record reaches it through AppendReplica.
 func (s *Store) DeleteTopic(topic string) error {
 	return s.do(func() error {
+		if s.log.IsReplica() {
+			return fmt.Errorf("storage: delete topic %s: %w", topic, ErrReplica)
+		}
 		pos, err := s.log.DeleteTopic(topic)
 		if err != nil {
 			return fmt.Errorf("storage: delete topic %s: %w", topic, err)
@@ -276,7 +288,9 @@ func (s *Store) DeleteTopic(topic string) error {
 		if err := s.dispatchTo(s.visibleOffset()); err != nil {
 			return fmt.Errorf("storage: delete topic %s: %w", topic, err)
 		}
-		if end := pos.Phys + int64(pos.Size); s.dispatched.Load() < end {
+		// While the visibility gate is on, the record (and the queues'
+		// removal) waits for a replica like any entry.
+		if end := pos.Phys + int64(pos.Size); s.dispatched.Load() < end && !s.gated.Load() {
 			return fmt.Errorf("storage: delete topic %s: dispatched to %d, before the deletion record's end %d", topic, s.dispatched.Load(), end)
 		}
 		return s.checkpoint()
@@ -315,9 +329,13 @@ func (s *Store) dropTopic(topic string, only func(*commitlog.Header) bool) error
 }
 
 // SetMinOffset moves a queue's logical start forward (Kafka DeleteRecords,
-// per-topic retention). Offsets below it read as out of range.
+// per-topic retention). Offsets below it read as out of range. A replica
+// refuses it (ErrReplica).
 func (s *Store) SetMinOffset(topic string, queue int32, offset int64) error {
 	return s.do(func() error {
+		if s.log.IsReplica() {
+			return fmt.Errorf("storage: %s/%d: set min offset: %w", topic, queue, ErrReplica)
+		}
 		q := s.queue(topic, queue)
 		if q == nil {
 			return fmt.Errorf("storage: %s/%d: %w", topic, queue, ErrQueueNotFound)

@@ -313,6 +313,78 @@
 //     last store time from the newest entry a queue points at, and writes
 //     a fresh checkpoint.
 //
+// # Replication
+//
+// RocketMQ's classic HA: a replica receives the primary's CommitLog as a
+// byte stream and writes it at exactly the same physical offsets; its
+// ConsumeQueues and IndexFile come from its own dispatch of those bytes,
+// as a primary's come from its appends. Package broker/ha moves the
+// bytes; this package owns what they may be and where they go:
+//
+//   - Roles: SetReplica(true) makes the store a replica, which refuses
+//     every local write with ErrReplica (Append on both flush paths,
+//     DeleteTopic, SetMinOffset: the CommitLog checks the role under its
+//     append lock, so a switch waits for the append under way), and
+//     takes AppendReplica; a primary refuses AppendReplica with
+//     ErrNotReplica. The role lives in memory (a store opens as a
+//     primary) and may switch at any time: a failover promotes a
+//     replica, whose queues continue where the replicated entries left
+//     them, since AppendReplica advances each queue's next offset and the
+//     store time exactly as Append would. Retention runs on a replica as
+//     on a primary.
+//   - The stream: LogRange gives the log's min offset and written end;
+//     ReadLog(phys, dst) copies raw bytes from phys, never past the
+//     written end nor across a segment's end. The rest of a segment after
+//     its end-of-segment marker reads as zeros, whether the file holds
+//     them or ends before them, so the stream is the log's byte image and
+//     a caller advances phys by the bytes it got.
+//   - AppendReplica(ctx, phys, data): phys must be the written end (else
+//     *ReplicaOffsetError, which wraps ErrReplicaOffset). It takes the
+//     longest prefix of data made of whole items: entries, and markers
+//     together with the zeros after them to the segment's end (at most an
+//     entry's size in a log Append wrote). It returns the bytes taken, 0
+//     when data holds no whole item: the caller keeps what was not taken
+//     and offers it again with more, so it buffers at most MaxEntrySize
+//     plus a marker.
+//   - What is verified, for each item before any byte of it is written:
+//     magic, version and kind; for a marker, a length that reaches exactly
+//     its segment's end and zeros after it; for an entry, a length within
+//     [MinHeaderSize, MaxEntrySize] that leaves room for a marker in its
+//     segment (Append would have rolled), the CRC-32C, a header
+//     ParseHeader accepts, a queue id >= 0 unless it is a topic-deletion
+//     record (which, as DeleteTopic, forgets the topic's next offsets),
+//     and queue continuity: its queueOffset is its queue's next offset,
+//     or anything >= 0 for a queue the replica does not hold (its
+//     ConsumeQueue then starts there). A failure is an error wrapping
+//     ErrCorrupt: the items before the bad one are written and counted,
+//     nothing of it is. Replica and primary need the same SegmentSize
+//     and MaxEntrySize.
+//   - Durability and visibility as for Append: in SYNC_FLUSH the bytes
+//     are durable when AppendReplica returns; the dispatcher makes them
+//     readable as usual. Recovery after a crash is the same scan as a
+//     primary's: the log ends at an entry boundary with its derived data
+//     in line, and the next AppendReplica continues at the recovered
+//     written end.
+//   - Restart: a replica holding no entry (min == written) asked for a
+//     later segment start (the primary's oldest segment, once its
+//     retention removed older ones) drops its queues, writes a
+//     checkpoint without them, and restarts its log there, once data
+//     holds a whole valid item; a crash leaves the old empty log or the
+//     new one. A replica that holds entries and has fallen behind the
+//     primary's min offset cannot continue: a ReplicaOffsetError.
+//   - The SYNC_MASTER visibility gate: GateVisible(true) keeps readers
+//     below the replicated mark, which SetReplicated raises (never
+//     lowers) to what a replica reported as its written end, an entry
+//     boundary: visibleOffset is the smaller of the flush mode's end and
+//     the mark, HoldDispatch refuses, DispatchNow and ReadAt respect it,
+//     and DeleteTopic returns once its record is durable, the queues
+//     going when the record is replicated. The gate is in memory: Close
+//     and recovery dispatch the whole log, as RocketMQ shows a restarted
+//     master's unreplicated messages.
+//
+// Not (yet) replicated: SetMinOffset (Kafka DeleteRecords) moves only the
+// primary's queue start; a promoted replica serves those records again.
+//
 // # Lock order
 //
 // Every lock of the store and its parts, outermost first; a lock is only

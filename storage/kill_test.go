@@ -22,10 +22,15 @@ import (
 const killChildEnv = "TWINMQ_STORAGE_KILL_CHILD"
 
 // TestMain lets the test binary double as the child process of
-// TestSIGKILL.
+// TestSIGKILL and TestReplicaSIGKILL.
 func TestMain(m *testing.M) {
-	if dir := os.Getenv(killChildEnv); dir != "" {
-		if err := killChild(dir, os.Stdout); err != nil {
+	child := killChild
+	dir := os.Getenv(killChildEnv)
+	if d := os.Getenv(replKillChildEnv); d != "" {
+		child, dir = replKillChild, d
+	}
+	if dir != "" {
+		if err := child(dir, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "child:", err)
 			os.Exit(1)
 		}

@@ -100,6 +100,12 @@ type Store struct {
 	done       chan struct{}
 	wg         sync.WaitGroup
 
+	// gated and replicated are the SYNC_MASTER visibility gate
+	// (GateVisible, SetReplicated): while gated, readers see nothing at
+	// or past replicated, which only rises.
+	gated      atomic.Bool
+	replicated atomic.Int64
+
 	// keepMs is the age in ms past which retention deletes segments: the
 	// configured RetentionHours until SetRetentionMs raises or lowers it;
 	// negative keeps every segment.

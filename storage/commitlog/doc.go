@@ -229,6 +229,17 @@
 // refused with ErrCorrupt: the bytes the caller vouched for are gone, and
 // appending there would leave a hole its derived data points into.
 //
+// # Replication
+//
+// A replica's log (SetReplica) refuses Append and DeleteTopic
+// (ErrReplica) and takes AppendReplica: bytes of a primary's log at its
+// own WrittenOffset, written verbatim at the same offsets once each
+// whole entry or marker is verified (verifyReplica lists the checks), the
+// markers by the same roll Append does. ReadRaw is the primary's side:
+// the log's byte image, the blank after a marker read as zeros. RestartAt
+// moves an empty replica's log to a later segment start. Package storage
+// documents the protocol (its Replication section).
+//
 // # Concurrency and lock order
 //
 // Log.mu serializes appends and guards the active segment, queueNext, the

@@ -84,6 +84,9 @@ type Log struct {
 	// milliseconds of appends.
 	recentFlushed atomic.Int64
 	failed        atomic.Pointer[error]
+	// replica refuses local appends and allows AppendReplica; set under
+	// mu (SetReplica), so a role switch waits for the append under way.
+	replica atomic.Bool
 
 	flushMu   sync.Mutex // one fsync pass at a time
 	lastFlush int64      // bytes the last Flush made durable (flushMu)
@@ -212,6 +215,9 @@ func (l *Log) DeleteTopic(topic string) (Position, error) {
 	if err := l.Err(); err != nil {
 		return Position{}, err
 	}
+	if l.replica.Load() {
+		return Position{}, ErrReplica
+	}
 	rec := []Entry{{Kind: KindInternal, Topic: topic, QueueID: DeletionQueueID, Count: 1}}
 	if _, _, err := rec[0].encodedSize(); err != nil {
 		return Position{}, err
@@ -250,6 +256,9 @@ func (l *Log) Append(entries []Entry, pos []Position) ([]Position, error) {
 	}
 	if err := l.Err(); err != nil {
 		return pos, err
+	}
+	if l.replica.Load() {
+		return pos, ErrReplica
 	}
 	// Validate everything first: a bad entry must fail the call before
 	// any entry consumes queue offsets.
@@ -438,15 +447,9 @@ func (l *Log) rollLocked(bufStart int64) (int64, error) {
 	} else if segs := *l.segs.Load(); len(segs) > 0 {
 		next = segs[len(segs)-1].start + l.opt.SegmentSize
 	}
-	s, err := openSegment(l.opt.FS, l.opt.Dir, next, l.opt.SegmentSize, true)
-	if err != nil {
-		return 0, l.fail(err)
+	if err := l.openActiveLocked(next); err != nil {
+		return 0, err
 	}
-	segs := slices.Clone(*l.segs.Load())
-	segs = append(segs, s)
-	l.segs.Store(&segs)
-	l.active = s
-	l.zeroed = next
 	return next, nil
 }
 
