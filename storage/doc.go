@@ -320,7 +320,6 @@
 // ConsumeQueues and IndexFile come from its own dispatch of those bytes,
 // as a primary's come from its appends. Package broker/ha moves the
 // bytes; this package owns what they may be and where they go:
-//
 //   - Roles: SetReplica(true) makes the store a replica, which refuses
 //     every local write with ErrReplica (Append on both flush paths,
 //     DeleteTopic, SetMinOffset: the CommitLog checks the role under its
@@ -381,6 +380,18 @@
 //     going when the record is replicated. The gate is in memory: Close
 //     and recovery dispatch the whole log, as RocketMQ shows a restarted
 //     master's unreplicated messages.
+//   - Truncate(phys), replica only: an old primary rejoining as a
+//     replica cuts its log back to the prefix it shares with the new
+//     primary (an entry boundary in [min, written]): the ConsumeQueue
+//     units and index entries at or past phys go, the dispatched,
+//     written and flushed marks and every queue's next offset move back.
+//     A crash leaves the old state or the truncated one: the queues are
+//     cut and a checkpoint at phys written first, then the index, then
+//     the log, whose cut is one fsynced 8-byte write of zeros over the
+//     header at phys (recovery ends the log there), the rest zeroed (not
+//     shortened: a reader may hold the segment mapped) and later
+//     segments removed. A cut past a topic-deletion record is refused:
+//     the queues it dropped cannot come back.
 //
 // Not (yet) replicated: SetMinOffset (Kafka DeleteRecords) moves only the
 // primary's queue start; a promoted replica serves those records again.
@@ -396,7 +407,8 @@
 //	      commitlog Log.mu        appends, queue offsets, the active segment
 //	      consumequeue Queue.mu   readers against a writer that shrinks or unmaps
 //	commitlog Log.flushMu     one Flush at a time; taken under dispatchMu
-//	                          (checkpoint), never with Log.mu
+//	                          (checkpoint), never with Log.mu but by
+//	                          Log.Truncate, which takes flushMu then mu
 //	index Index.mu            a leaf: nothing is taken under it
 //	Store.syncMu              the SYNC_FLUSH queue; a leaf
 //

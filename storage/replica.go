@@ -205,3 +205,80 @@ func (s *Store) kickDispatcher() {
 	default:
 	}
 }
+
+// Truncate cuts a replica's CommitLog back to phys, an entry boundary in
+// [min, written] (LogRange): an old primary rejoining as a replica cuts
+// to the prefix it shares with the new primary. The ConsumeQueue units
+// and index entries of the entries at or past phys go, the dispatched,
+// written and flushed marks move back to phys, and every queue's next
+// offset becomes its ConsumeQueue's end; a queue all of whose entries
+// were cut stays, empty, at the offset it started at. A primary refuses
+// (ErrNotReplica), as does a cut past a topic-deletion record, whose
+// dropped queues the cut cannot bring back.
+//
+// Crash-safe: a crash leaves the old log or the truncated one. The
+// queues are cut and a checkpoint with recovery offset phys written
+// first (a crash before it rebuilds the shortened queues from the log;
+// after it, recovery re-dispatches the old entries from phys); then the
+// index is cut; then the log (commitlog.Log.Truncate, whose cut is one
+// fsynced write); then a fresh checkpoint.
+func (s *Store) Truncate(phys int64) error {
+	return s.do(func() error {
+		if err := s.truncate(phys); err != nil {
+			return fmt.Errorf("storage: truncate at %d: %w", phys, err)
+		}
+		return nil
+	})
+}
+
+var errDeletionPastCut = errors.New("a topic-deletion record lies past the cut")
+
+// truncate is Truncate on the owner of derived data.
+func (s *Store) truncate(phys int64) error {
+	if !s.log.IsReplica() {
+		return ErrNotReplica
+	}
+	min, w := s.LogRange()
+	if phys < min || phys > w {
+		return fmt.Errorf("outside the log [%d, %d]: %w", min, w, ErrOffsetOutOfRange)
+	}
+	if phys == w {
+		return nil
+	}
+	// An entry boundary: a scan from its segment's start lands on it.
+	from := max(min, phys-phys%s.cfg.SegmentSize)
+	if end, err := s.log.Scan(from, phys, false, func(int64, *commitlog.Ref) error { return nil }); err != nil || end != phys {
+		return fmt.Errorf("not an entry boundary (%v): %w", err, ErrOffsetOutOfRange)
+	}
+	if _, err := s.log.Scan(phys, w, false, func(_ int64, r *commitlog.Ref) error {
+		if r.Header.IsDeletion() {
+			return errDeletionPastCut
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	s.queuesMu.RLock()
+	var next []commitlog.QueueNext
+	for k, q := range s.queues {
+		if err := q.TruncateAfterCommitLogOffset(phys); err != nil {
+			s.queuesMu.RUnlock()
+			return err
+		}
+		next = append(next, commitlog.QueueNext{Topic: k.topic, Queue: k.queue, Next: q.MaxOffset()})
+	}
+	s.queuesMu.RUnlock()
+	if s.dispatched.Load() > phys {
+		s.dispatched.Store(phys)
+	}
+	if err := s.checkpoint(); err != nil {
+		return err
+	}
+	if err := s.index.Truncate(phys); err != nil {
+		return err
+	}
+	if err := s.log.Truncate(phys, next); err != nil {
+		return err
+	}
+	return s.checkpoint()
+}

@@ -237,14 +237,18 @@
 // whole entry or marker is verified (verifyReplica lists the checks), the
 // markers by the same roll Append does. ReadRaw is the primary's side:
 // the log's byte image, the blank after a marker read as zeros. RestartAt
-// moves an empty replica's log to a later segment start. Package storage
-// documents the protocol (its Replication section).
+// moves an empty replica's log to a later segment start; Truncate cuts a
+// replica's log back to an entry boundary, crash-safe by one fsynced
+// write of zeros over the header there. Package storage documents the
+// protocol (its Replication section).
 //
 // # Concurrency and lock order
 //
 // Log.mu serializes appends and guards the active segment, queueNext, the
 // write buffer, the zero-fill mark and closed; Log.flushMu lets one Flush
-// run at a time. The two are never held together: Append never flushes
+// run at a time. The two are never held together (but by a replica's
+// Truncate, which takes flushMu then mu, so no Flush publishes a flushed
+// offset past its cut): Append never flushes
 // and Flush never takes mu, so an ASYNC_FLUSH append never waits for the
 // periodic fsync. Nothing else is locked under either; Entry.Encode runs
 // under mu and must not call back into the log.

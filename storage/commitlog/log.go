@@ -52,9 +52,10 @@ type Position struct {
 
 // Log is the CommitLog: one append-only log for all topics.
 //
-// Lock order: mu and flushMu are never held together. Append holds mu and
-// never flushes; Flush holds flushMu and never takes mu, so an append
-// never waits for an fsync. segs is copy-on-write (replaced under mu, or
+// Lock order: mu and flushMu are never held together (but by a
+// replica's Truncate, flushMu then mu). Append holds mu and never
+// flushes; Flush holds flushMu and never takes mu, so an append never
+// waits for an fsync. segs is copy-on-write (replaced under mu, or
 // by Recover before the log is shared): readers load it without a lock.
 // See the package doc.
 type Log struct {

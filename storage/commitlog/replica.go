@@ -331,3 +331,114 @@ func (l *Log) ReadRaw(phys int64, dst []byte) (int, error) {
 	clear(dst[c:n])
 	return n, nil
 }
+
+// QueueNext is a queue's next logical offset, for Truncate.
+type QueueNext struct {
+	Topic string
+	Queue int32
+	Next  int64
+}
+
+// Truncate cuts a replica's log back to phys, an entry boundary in
+// [MinOffset, WrittenOffset] the caller has checked, and sets every
+// queue's next offset to next (the queues not in next are forgotten).
+//
+// Crash-safe by its order: the cut is one 8-byte write of zeros over the
+// header at phys, fsynced, after which recovery ends the log at phys
+// (zeros are the end of the data) whatever else survives; before it the
+// log is intact. Only then are the bytes after phys in its segment
+// zeroed (fsynced) and the later segments removed (directory synced).
+// The file is zeroed, not shortened: a reader may still have the
+// segment mapped, and a mapped page past a file's end faults. The
+// segment is reopened as the active one.
+//
+// It holds flushMu and then mu, the one place both are held: a Flush
+// under way must not publish a flushed offset past the cut.
+// Appends wait for it; none is local on a replica. A failure fails the
+// log.
+func (l *Log) Truncate(phys int64, next []QueueNext) error {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if err := l.Err(); err != nil {
+		return err
+	}
+	if !l.replica.Load() {
+		return ErrNotReplica
+	}
+	w := l.written.Load()
+	if min := l.MinOffset(); phys < min || phys > w {
+		return fmt.Errorf("commitlog: truncate at %d: outside the log [%d, %d]: %w", phys, min, w, ErrOffsetNotFound)
+	}
+	if phys < w {
+		if err := l.cutLocked(phys); err != nil {
+			return l.fail(err)
+		}
+		l.written.Store(phys)
+		l.flushed.Store(min(l.flushed.Load(), phys))
+		l.opt.Logger.Warn("commitlog: replica truncated", "from", w, "to", phys)
+	}
+	clear(l.queueNext)
+	for _, q := range next {
+		l.queueNext[queueKey{q.Topic, q.Queue}] = q.Next
+	}
+	return nil
+}
+
+// cutLocked zeroes the log from phys (< WrittenOffset) and removes the
+// segments after phys's; see Truncate.
+func (l *Log) cutLocked(phys int64) error {
+	segs := *l.segs.Load()
+	k := segIndex(segs, phys, l.opt.SegmentSize)
+	s := segs[k]
+	rel := phys - s.start
+	size, err := s.file.Size()
+	if err != nil {
+		return fmt.Errorf("truncate: stat %s: %w", s.name, err)
+	}
+	size = min(size, l.opt.SegmentSize)
+	zeros := make([]byte, min(zeroPiece, max(size-rel, BlankSize)))
+	if _, err := s.file.WriteAt(zeros[:BlankSize], rel); err != nil {
+		return fmt.Errorf("truncate: %s@%d: %w", s.name, rel, err)
+	}
+	if err := s.file.Sync(); err != nil {
+		return fmt.Errorf("truncate: fsync %s: %w", s.name, err)
+	}
+	for off := rel + BlankSize; off < size; {
+		n := min(size-off, int64(len(zeros)))
+		if _, err := s.file.WriteAt(zeros[:n], off); err != nil {
+			return fmt.Errorf("truncate: %s@%d: %w", s.name, off, err)
+		}
+		off += n
+	}
+	if err := s.file.Sync(); err != nil {
+		return fmt.Errorf("truncate: fsync %s: %w", s.name, err)
+	}
+	for _, t := range segs[k+1:] {
+		err := l.opt.FS.Remove(t.name)
+		t.release()
+		if err != nil {
+			return fmt.Errorf("truncate: remove %s: %w", t.name, err)
+		}
+	}
+	if len(segs) > k+1 {
+		if err := l.opt.FS.SyncDir(l.opt.Dir); err != nil {
+			return fmt.Errorf("truncate: sync dir %s: %w", l.opt.Dir, err)
+		}
+	}
+	ns, err := openSegment(l.opt.FS, l.opt.Dir, s.start, l.opt.SegmentSize, false)
+	if err != nil {
+		return err
+	}
+	ns.end = l.opt.SegmentSize // appends grow the file under WrittenOffset
+	kept := append(slices.Clone(segs[:k]), ns)
+	l.segs.Store(&kept)
+	s.release()
+	l.active = ns
+	l.zeroed = s.start + max(size, rel+BlankSize) // zeros up to the file's end
+	return nil
+}
