@@ -27,8 +27,29 @@ func (s *Store) Append(ctx context.Context, entries []Entry) ([]Position, error)
 	if err != nil {
 		return pos, fmt.Errorf("storage: append: %w", err)
 	}
+	s.written()
 	s.wakeDispatcherFor(entries)
 	return pos, nil
+}
+
+// OnWritten sets fn to be called after every local write to the
+// CommitLog (an Append, a SYNC_FLUSH group before its fsync, a topic
+// deletion record), on the writer's goroutine; nil removes it. A master's
+// HA streams use it to send new bytes at once (package broker/ha). fn
+// must not block, nor append.
+func (s *Store) OnWritten(fn func()) {
+	if fn == nil {
+		s.onWritten.Store(nil)
+		return
+	}
+	s.onWritten.Store(&fn)
+}
+
+// written calls the OnWritten function, if any.
+func (s *Store) written() {
+	if fn := s.onWritten.Load(); fn != nil {
+		(*fn)()
+	}
 }
 
 // syncReq is one SYNC_FLUSH append waiting for the flusher. pos and err
@@ -142,6 +163,7 @@ func (s *Store) groupCommit() {
 	// each appender may keep its piece.
 	pos, err := s.log.Append(all, make([]Position, 0, len(all)))
 	if err == nil {
+		s.written() // slaves copy the group while it is fsynced here
 		// Let the dispatcher take the last group's entries (durable
 		// now) while this fsync leaves the CPUs idle, rather than while
 		// the released appenders come back.

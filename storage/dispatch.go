@@ -282,6 +282,7 @@ func (s *Store) DeleteTopic(topic string) error {
 		if err != nil {
 			return fmt.Errorf("storage: delete topic %s: %w", topic, err)
 		}
+		s.written()
 		if _, err := s.log.Flush(); err != nil {
 			return fmt.Errorf("storage: delete topic %s: %w", topic, err)
 		}

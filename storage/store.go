@@ -105,6 +105,8 @@ type Store struct {
 	// or past replicated, which only rises.
 	gated      atomic.Bool
 	replicated atomic.Int64
+	// onWritten is called after every local CommitLog write (OnWritten).
+	onWritten atomic.Pointer[func()]
 
 	// keepMs is the age in ms past which retention deletes segments: the
 	// configured RetentionHours until SetRetentionMs raises or lowers it;

@@ -24,6 +24,9 @@ type Source interface {
 	// SetReplicated raises the offset below which readers may see
 	// (used with the store's visibility gate on a SYNC_MASTER).
 	SetReplicated(off int64)
+	// OnWritten sets the function called after every local write (nil:
+	// none): the master's Wake, from NewMaster until Close.
+	OnWritten(fn func())
 }
 
 // MasterConfig configures a Master.
@@ -102,6 +105,7 @@ func NewMaster(cfg MasterConfig) (*Master, error) {
 		_, written := cfg.Store.LogRange()
 		cfg.Store.SetReplicated(written) // no slave yet: the master alone
 	}
+	cfg.Store.OnWritten(m.Wake)
 	return m, nil
 }
 
@@ -141,6 +145,7 @@ func (m *Master) Serve(ln net.Listener) error {
 // Close stops accepting, closes every slave connection and waits for
 // their goroutines.
 func (m *Master) Close() error {
+	m.cfg.Store.OnWritten(nil)
 	m.mu.Lock()
 	m.closed = true
 	for _, ln := range m.lns {
@@ -155,7 +160,7 @@ func (m *Master) Close() error {
 }
 
 // Wake tells the streams that the CommitLog grew; the store calls it
-// after every append. On a SYNC_MASTER with no slave in sync it also
+// after every local write (Source.OnWritten). On a SYNC_MASTER with no slave in sync it also
 // moves the high watermark to the written end.
 func (m *Master) Wake() {
 	m.mu.Lock()
@@ -275,6 +280,7 @@ type slaveConn struct {
 	conn net.Conn
 	id   int64
 	wake chan struct{}
+	quit chan struct{} // closed once the reader is done
 
 	mu    sync.Mutex // guards acked
 	acked int64
@@ -308,7 +314,7 @@ func (m *Master) serveConn(c net.Conn) {
 	if _, err := c.Write(AppendReply(nil, Reply{Status: StatusOK, StartOffset: start})); err != nil {
 		return
 	}
-	sc := &slaveConn{conn: c, id: h.BrokerID, wake: make(chan struct{}, 1), acked: h.WrittenOffset}
+	sc := &slaveConn{conn: c, id: h.BrokerID, wake: make(chan struct{}, 1), quit: make(chan struct{}), acked: h.WrittenOffset}
 	if !m.add(sc) {
 		return
 	}
@@ -323,6 +329,7 @@ func (m *Master) serveConn(c net.Conn) {
 	}()
 	readErr := m.readReports(sc)
 	_ = c.Close()
+	close(sc.quit) // ends an idle stream
 	<-done
 	m.remove(sc)
 	m.log.Info("ha: slave disconnected", "remote", remote, "brokerId", h.BrokerID, "acked", sc.peer().acked,
@@ -389,6 +396,8 @@ func (m *Master) stream(sc *slaveConn, start int64) error {
 			select {
 			case <-sc.wake:
 				continue
+			case <-sc.quit:
+				return nil
 			case <-beat.C:
 			}
 		}

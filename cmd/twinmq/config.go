@@ -51,6 +51,21 @@ type Config struct {
 	// means derive it from the listen address.
 	AdvertisedHost string `koanf:"advertisedHost"`
 
+	// The broker group (RocketMQ's names; docs/cluster.md): a group is one
+	// master (brokerId 0) and its slaves (brokerId >= 1), all with the same
+	// brokerName in the same brokerClusterName. brokerRole is ASYNC_MASTER
+	// (acknowledge at once, replicate behind), SYNC_MASTER (acknowledge
+	// once the in-sync slaves have it) or SLAVE. minInSyncReplicas, the
+	// master included, must be in sync for a SYNC_MASTER to accept writes.
+	// haMasterAddress pins a slave's master HA address (empty: learn it
+	// from the name servers).
+	BrokerClusterName string `koanf:"brokerClusterName"`
+	BrokerName        string `koanf:"brokerName"`
+	BrokerID          int64  `koanf:"brokerId"`
+	BrokerRole        string `koanf:"brokerRole"`
+	MinInSyncReplicas int    `koanf:"minInSyncReplicas"`
+	HAMasterAddress   string `koanf:"haMasterAddress"`
+
 	// NodeID is the Kafka broker id (node.id); -1 keeps the persisted one
 	// (a random id in 1..9999 chosen at first start).
 	NodeID int `koanf:"nodeId"`
@@ -92,6 +107,10 @@ func defaultConfig() Config {
 		HTTPAddr:                     ":8080",
 		NamesrvListen:                ":9876",
 		NamesrvAddr:                  "127.0.0.1:9876",
+		BrokerClusterName:            "DefaultCluster",
+		BrokerName:                   "broker-a",
+		BrokerRole:                   roleAsyncMaster,
+		MinInSyncReplicas:            1,
 		NodeID:                       -1,
 		AutoCreateTopicsEnable:       true,
 		NumPartitions:                1,
@@ -232,6 +251,7 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("%s %q: %w", a.key, a.addr, err))
 		}
 	}
+	errs = append(errs, c.validateGroup()...)
 	if c.NodeID < -1 {
 		errs = append(errs, fmt.Errorf("nodeId %d: must be -1 (persisted) or >= 0", c.NodeID))
 	}
@@ -275,6 +295,44 @@ func (c *Config) validate() error {
 		return fmt.Errorf("config: %w", err)
 	}
 	return nil
+}
+
+// Broker roles (RocketMQ's BrokerRole).
+const (
+	roleAsyncMaster = "ASYNC_MASTER"
+	roleSyncMaster  = "SYNC_MASTER"
+	roleSlave       = "SLAVE"
+)
+
+// validateGroup checks the broker group settings and normalizes
+// brokerRole to upper case.
+func (c *Config) validateGroup() []error {
+	var errs []error
+	if c.BrokerClusterName == "" || c.BrokerName == "" {
+		errs = append(errs, errors.New("brokerClusterName and brokerName must not be empty"))
+	}
+	c.BrokerRole = strings.ToUpper(c.BrokerRole)
+	switch c.BrokerRole {
+	case roleAsyncMaster, roleSyncMaster:
+		if c.BrokerID != 0 {
+			errs = append(errs, fmt.Errorf("brokerId %d with brokerRole %s: a master's brokerId is 0", c.BrokerID, c.BrokerRole))
+		}
+	case roleSlave:
+		if c.BrokerID < 1 {
+			errs = append(errs, fmt.Errorf("brokerId %d with brokerRole SLAVE: a slave's brokerId is 1 or more", c.BrokerID))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("brokerRole %q is not ASYNC_MASTER, SYNC_MASTER or SLAVE", c.BrokerRole))
+	}
+	if c.MinInSyncReplicas < 1 {
+		errs = append(errs, fmt.Errorf("minInSyncReplicas %d: must be 1 or more", c.MinInSyncReplicas))
+	}
+	if c.HAMasterAddress != "" {
+		if _, _, err := net.SplitHostPort(c.HAMasterAddress); err != nil {
+			errs = append(errs, fmt.Errorf("haMasterAddress %q: %w", c.HAMasterAddress, err))
+		}
+	}
+	return errs
 }
 
 // namesrvAddrs splits NamesrvAddr ("host:port;host:port").

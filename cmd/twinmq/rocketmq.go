@@ -49,7 +49,7 @@ func startNamesrv(ctx context.Context, addr string, mon *httpapi.Server, logger 
 // startRemoting runs the RocketMQ broker on cfg.RemotingAddr, registering
 // with namesrvAddrs; stop ends it.
 func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.Table,
-	namesrvAddrs []string, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger) (func(context.Context), error) {
+	repl *replication, namesrvAddrs []string, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger) (func(context.Context), error) {
 	addr, err := fixPort(cfg.RemotingAddr)
 	if err != nil {
 		return nil, fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", cfg.RemotingAddr))
@@ -58,11 +58,21 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	if err != nil {
 		return nil, fmt.Errorf("remoting: %w", err)
 	}
-	b, err := remotingapi.New(remotingapi.Config{AdvertisedAddr: adv, NamesrvAddrs: namesrvAddrs, Logger: logger}, store, reg, offs)
+	rcfg := remotingapi.Config{AdvertisedAddr: adv, NamesrvAddrs: namesrvAddrs, Logger: logger,
+		ClusterName: cfg.BrokerClusterName, BrokerName: cfg.BrokerName, BrokerID: cfg.BrokerID}
+	if repl != nil {
+		if rcfg.HAAddr, err = advertisedAddr(cfg.AdvertisedHost, cfg.HAAddr); err != nil {
+			return nil, fmt.Errorf("remoting: haAddr: %w", err)
+		}
+		rcfg.Logs, rcfg.OnMaster = repl.logs, repl.onMaster
+	}
+	b, err := remotingapi.New(rcfg, store, reg, offs)
 	if err != nil {
 		return nil, err
 	}
-	dl.remoting(b)
+	if repl == nil || !repl.isSlave() {
+		dl.remoting(b) // a slave re-stores nothing: no send-back, no delay
+	}
 	srv, err := netio.New(netio.Config{Addr: addr, Framer: netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
 		Ordering: netio.Concurrent, Logger: logger}, b)
 	if err != nil {
@@ -139,12 +149,12 @@ func advertisedAddr(advertisedHost, listen string) (string, error) {
 }
 
 // openBrokerState opens the topic registry and the offset table.
-func openBrokerState(ctx context.Context, store *storage.Store, logger *slog.Logger) (*topics.Registry, *offsets.Table, error) {
-	reg, err := topics.Open(ctx, store, logger)
+func openBrokerState(ctx context.Context, store *storage.Store, follow bool, logger *slog.Logger) (*topics.Registry, *offsets.Table, error) {
+	reg, err := topics.OpenWith(ctx, store, topics.Options{Logger: logger, Follow: follow})
 	if err != nil {
 		return nil, nil, err
 	}
-	offs, err := offsets.Open(ctx, store, logger)
+	offs, err := offsets.OpenWith(ctx, store, offsets.Options{Logger: logger, Follow: follow})
 	if err != nil {
 		reg.Close()
 		return nil, nil, err

@@ -16,7 +16,7 @@ import (
 // run is `twinmq serve`: one broker and the name server it registers
 // with, until ctx is done.
 func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	return serveBroker(ctx, cfg, "serve", logger, func(mon *httpapi.Server) ([]string, func(context.Context), error) {
+	return serveBroker(ctx, cfg, "serve", false, logger, func(mon *httpapi.Server) ([]string, func(context.Context), error) {
 		addr, stop, err := startNamesrv(ctx, cfg.NamesrvListen, mon, logger)
 		if err != nil {
 			return nil, nil, err
@@ -28,8 +28,10 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 // serveBroker runs one broker, both protocols and its HTTP listener, until
 // ctx is done; cmd names the command in errors. namesrv gives the name
 // servers to register with, having started any it runs itself (stop, if
-// not nil, ends those after the broker's listeners).
-func serveBroker(ctx context.Context, cfg Config, cmd string, logger *slog.Logger,
+// not nil, ends those after the broker's listeners). With replicate the
+// broker takes its part in its broker group (cluster.go): a master's HA
+// listener, a slave's stream.
+func serveBroker(ctx context.Context, cfg Config, cmd string, replicate bool, logger *slog.Logger,
 	namesrv func(*httpapi.Server) (addrs []string, stop func(context.Context), err error)) error {
 	b, err := openBroker(ctx, cfg, logger)
 	if err != nil {
@@ -41,6 +43,13 @@ func serveBroker(ctx context.Context, cfg Config, cmd string, logger *slog.Logge
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
 	brokerMetrics(mon, b)
+	if replicate {
+		if b.repl, err = startReplication(ctx, cfg, b.store, mon, logger); err != nil {
+			_ = mon.Shutdown(context.Background())
+			_ = b.close()
+			return stoppedEarly(ctx, fmt.Errorf("%s: %w", cmd, err), logger)
+		}
+	}
 	addrs, stopNamesrv, err := namesrv(mon)
 	if err != nil {
 		_ = mon.Shutdown(context.Background())
@@ -90,8 +99,7 @@ func runBroker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
-	logger.Warn("HA listener not yet enabled", "ha", cfg.HAAddr)
-	return serveBroker(ctx, cfg, "broker", logger, func(*httpapi.Server) ([]string, func(context.Context), error) {
+	return serveBroker(ctx, cfg, "broker", true, logger, func(*httpapi.Server) ([]string, func(context.Context), error) {
 		return addrs, nil, nil
 	})
 }
@@ -103,6 +111,7 @@ type brokerState struct {
 	store *storage.Store
 	reg   *topics.Registry
 	offs  *offsets.Table
+	repl  *replication // nil for `twinmq serve`
 }
 
 // openBroker opens the store and the broker state in it.
@@ -116,7 +125,13 @@ func openBroker(ctx context.Context, cfg Config, logger *slog.Logger) (*brokerSt
 		"flushDiskType", cfg.FlushDiskType,
 		"flushIntervalMs", cfg.FlushIntervalMs,
 		"segmentSize", cfg.SegmentSize)
-	reg, offs, err := openBrokerState(ctx, store, logger)
+	follow := cfg.BrokerRole == roleSlave
+	if follow {
+		// A slave's CommitLog is its master's: nothing local is written,
+		// and the broker state follows what the stream brings.
+		store.SetReplica(true)
+	}
+	reg, offs, err := openBrokerState(ctx, store, follow, logger)
 	if err != nil {
 		_ = store.Close()
 		return nil, err
@@ -138,14 +153,22 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 		}
 	}
 	dl := newDelaySetup(cfg)
-	stopRemoting, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, nsAddrs, dl, mon, logger)
+	stopRemoting, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, mon, logger)
 	if err != nil {
 		failed()
 		return err
 	}
-	stopKafka, kafkaAdv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, dl, mon, logger)
-	if err == nil {
-		stopKafka, err = withDelay(ctx, dl, b.store, logger, stopKafka)
+	stopKafka, kafkaAdv := func(context.Context) {}, "(off on a slave)"
+	if b.repl == nil || !b.repl.isSlave() {
+		// A slave serves RocketMQ pulls only: Kafka follower fetch
+		// (KIP-392) and the cluster-wide Kafka metadata are not built yet
+		// (docs/cluster.md), and the delay services write.
+		stopKafka, kafkaAdv, err = startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, mon, logger)
+		if err == nil {
+			stopKafka, err = withDelay(ctx, dl, b.store, logger, stopKafka)
+		}
+	} else {
+		logger.Info("Kafka listener off: this broker is a slave", "kafkaAddr", cfg.KafkaAddr)
 	}
 	if err != nil {
 		stopRemoting(context.Background())
@@ -172,6 +195,9 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 
 // close closes the broker state and the store.
 func (b *brokerState) close() error {
+	if b.repl != nil {
+		b.repl.stop()
+	}
 	b.offs.Close()
 	b.reg.Close()
 	if err := b.store.Close(); err != nil {

@@ -1,0 +1,348 @@
+package ha
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	blog "github.com/twinmq/twinmq/broker/log"
+	"github.com/twinmq/twinmq/storage"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+func openStore(t *testing.T, replica bool) *storage.Store {
+	t.Helper()
+	s, err := storage.Open(context.Background(), storage.Config{Dir: t.TempDir(), SegmentSize: 64 << 10, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	s.SetReplica(replica)
+	return s
+}
+
+func entry(topic string, queue int32, i int) storage.Entry {
+	return storage.Entry{Kind: storage.KindRocketMQ, Topic: topic, QueueID: queue, Count: 1,
+		Keys: []string{fmt.Sprint("k", i)}, Payload: bytes.Repeat([]byte{byte(i)}, 100+i%700)}
+}
+
+func appendN(t *testing.T, s *storage.Store, from, n int) {
+	t.Helper()
+	for i := from; i < from+n; i++ {
+		if _, err := s.Append(context.Background(), []storage.Entry{entry(fmt.Sprint("T", i%3), int32(i%4), i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func startMaster(t *testing.T, cfg MasterConfig) (*Master, string) {
+	t.Helper()
+	cfg.Logger = quiet
+	if cfg.Cluster == "" {
+		cfg.Cluster, cfg.Broker = "C", "b1"
+	}
+	m, err := NewMaster(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Serve(ln) }()
+	t.Cleanup(func() {
+		_ = m.Close()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return m, ln.Addr().String()
+}
+
+func startSlave(t *testing.T, store *storage.Store, addr string) (*Slave, context.CancelFunc) {
+	t.Helper()
+	s, err := NewSlave(SlaveConfig{Cluster: "C", Broker: "b1", BrokerID: 1, Store: store,
+		MasterAddr: func() string { return addr }, Retry: 20 * time.Millisecond, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.Run(ctx) }()
+	stop := func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return s, stop
+}
+
+// eventually polls cond until it holds or 20 s pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// logBytes reads a store's whole CommitLog.
+func logBytes(t *testing.T, s *storage.Store) []byte {
+	t.Helper()
+	min, written := s.LogRange()
+	var out []byte
+	buf := make([]byte, 1<<16)
+	for at := min; at < written; {
+		n, err := s.ReadLog(at, buf)
+		if err != nil || n == 0 {
+			t.Fatalf("ReadLog at %d: %d %v", at, n, err)
+		}
+		out = append(out, buf[:n]...)
+		at += int64(n)
+	}
+	return out
+}
+
+func sameLogs(t *testing.T, master, slave *storage.Store) {
+	t.Helper()
+	_, mw := master.LogRange()
+	eventually(t, "the slave to catch up", func() bool { _, w := slave.LogRange(); return w == mw })
+	if !bytes.Equal(logBytes(t, master), logBytes(t, slave)) {
+		t.Fatal("the slave's CommitLog differs from the master's")
+	}
+	for _, s := range []*storage.Store{master, slave} {
+		eventually(t, "dispatch", func() bool { return s.Stats().DispatchedOffset == mw })
+	}
+	for topic := range 3 {
+		for q := range int32(4) {
+			name := fmt.Sprint("T", topic)
+			mmax, err := master.MaxOffset(name, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if smax, err := slave.MaxOffset(name, q); err != nil || smax != mmax {
+				t.Fatalf("%s/%d: the slave's max offset is %d (%v), the master's %d", name, q, smax, err, mmax)
+			}
+		}
+	}
+}
+
+// TestStreamCopiesTheLog: a slave that starts empty gets the master's
+// whole log, byte for byte, across segment rolls, and follows appends made
+// while it streams and after it reconnects; its ConsumeQueues hold what
+// the master's do.
+func TestStreamCopiesTheLog(t *testing.T) {
+	master, slave := openStore(t, false), openStore(t, true)
+	appendN(t, master, 0, 300) // several 64 KiB segments before the slave connects
+	m, addr := startMaster(t, MasterConfig{Store: master})
+	_, stop := startSlave(t, slave, addr)
+	appendN(t, master, 300, 300)
+	sameLogs(t, master, slave)
+	if got := m.Slaves(); len(got) != 1 || got[0].BrokerID != 1 || !got[0].InSync {
+		t.Fatalf("slaves: %+v", got)
+	}
+	stop()
+	appendN(t, master, 600, 100)
+	startSlave(t, slave, addr) // resumes at its written end
+	sameLogs(t, master, slave)
+}
+
+// TestSyncMasterGatesOnTheSlave: on a SYNC_MASTER an append returns once
+// the slave holds it, and readers never see what the in-sync slave does
+// not hold. A hand-written slave that stops reporting makes the append
+// time out (FLUSH_SLAVE_TIMEOUT) with the entry written but invisible;
+// its report makes it visible.
+func TestSyncMasterGatesOnTheSlave(t *testing.T) {
+	master := openStore(t, false)
+	master.GateVisible(true)
+	m, addr := startMaster(t, MasterConfig{Store: master, Sync: true, SlaveTimeout: 300 * time.Millisecond})
+	logs := blog.NewReplicated(master, m)
+	ctx := context.Background()
+
+	// No slave: the master alone acknowledges (minInSyncReplicas 1).
+	if _, err := logs.Append(ctx, []storage.Entry{entry("T0", 0, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := blog.WaitVisible(ctx, master, "T0", 0, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	// A real slave: every acknowledged append is on the slave already.
+	slave := openStore(t, true)
+	_, stop := startSlave(t, slave, addr)
+	eventually(t, "the slave in sync", func() bool { s := m.Slaves(); return len(s) == 1 && s[0].InSync })
+	for i := 1; i < 50; i++ {
+		pos, err := logs.Append(ctx, []storage.Entry{entry("T0", 0, i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		end := pos[0].Phys + int64(pos[0].Size)
+		if _, w := slave.LogRange(); w < end {
+			t.Fatalf("append %d acknowledged at %d, the slave holds %d", i, end, w)
+		}
+	}
+	stop()
+	eventually(t, "the slave gone", func() bool { return len(m.Slaves()) == 0 })
+
+	// A slave that reads the stream but stops reporting.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	min, written := master.LogRange()
+	hello, _ := AppendHello(nil, Hello{Cluster: "C", Broker: "b1", BrokerID: 2, MinOffset: min, WrittenOffset: written})
+	if _, err := c.Write(hello); err != nil {
+		t.Fatal(err)
+	}
+	r, err := readReply(c, 5*time.Second)
+	if err != nil || r.Status != StatusOK || r.StartOffset != written {
+		t.Fatalf("reply %+v %v", r, err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, c) }()
+	eventually(t, "the silent slave in sync", func() bool { s := m.Slaves(); return len(s) == 1 && s[0].InSync })
+	const before = 50 // T0/0 holds offsets 0..49, all acknowledged
+	eventually(t, "the acknowledged entries visible", func() bool { max, _ := master.MaxOffset("T0", 0); return max == before })
+	pos, err := logs.Append(ctx, []storage.Entry{entry("T0", 0, 99)})
+	if !errors.Is(err, blog.ErrReplicationTimeout) || len(pos) != 1 {
+		t.Fatalf("append to a silent slave: %v %v", pos, err)
+	}
+	// The slave timeout gave the dispatcher time to show it, were it not
+	// gated.
+	if max, _ := master.MaxOffset("T0", 0); max != before || master.Stats().DispatchedOffset > pos[0].Phys {
+		t.Fatalf("an unreplicated entry is visible: max offset %d, dispatched to %d, the entry at %d",
+			max, master.Stats().DispatchedOffset, pos[0].Phys)
+	}
+	if _, err := c.Write(AppendReport(nil, pos[0].Phys+int64(pos[0].Size))); err != nil {
+		t.Fatal(err)
+	}
+	if err := blog.WaitVisible(ctx, master, "T0", 0, pos[0].QueueOffset); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMinInSyncReplicas: with minInSyncReplicas 2 and no slave, a
+// SYNC_MASTER refuses appends before writing them.
+func TestMinInSyncReplicas(t *testing.T) {
+	master := openStore(t, false)
+	master.GateVisible(true)
+	m, _ := startMaster(t, MasterConfig{Store: master, Sync: true, MinInSyncReplicas: 2})
+	_, before := master.LogRange()
+	_, err := blog.NewReplicated(master, m).Append(context.Background(), []storage.Entry{entry("T0", 0, 0)})
+	if !errors.Is(err, blog.ErrNotEnoughReplicas) {
+		t.Fatalf("append: %v", err)
+	}
+	if _, after := master.LogRange(); after != before {
+		t.Fatalf("a refused append was written: %d -> %d", before, after)
+	}
+}
+
+// TestMasterRefusesStrangers: a peer that is not a slave of the group, or
+// sends garbage, is refused and changes nothing on the master.
+func TestMasterRefusesStrangers(t *testing.T) {
+	master := openStore(t, false)
+	appendN(t, master, 0, 50)
+	want := logBytes(t, master)
+	m, addr := startMaster(t, MasterConfig{Store: master, Housekeeping: 2 * time.Second})
+	_, written := master.LogRange()
+	for name, hello := range map[string]Hello{
+		"other group":   {Cluster: "C", Broker: "b2", BrokerID: 1},
+		"other cluster": {Cluster: "D", Broker: "b1", BrokerID: 1},
+		"a master id":   {Cluster: "C", Broker: "b1", BrokerID: 0},
+		"ahead":         {Cluster: "C", Broker: "b1", BrokerID: 1, WrittenOffset: written + 100},
+	} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := AppendHello(nil, hello)
+		_, _ = c.Write(b)
+		r, err := readReply(c, 5*time.Second)
+		if err != nil || r.Status != StatusRefused || r.Reason == "" {
+			t.Errorf("%s: %+v %v", name, r, err)
+		}
+		c.Close()
+	}
+	for name, junk := range map[string][]byte{
+		"http":      []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+		"truncated": []byte{0x54, 0x51, 0x48, 0x41, 0, 1},
+	} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Write(junk)
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if n, err := c.Read(make([]byte, 64)); err == nil {
+			t.Errorf("%s: answered %d bytes", name, n)
+		}
+		c.Close()
+	}
+	if len(m.Slaves()) != 0 || !bytes.Equal(logBytes(t, master), want) {
+		t.Fatal("strangers changed the master")
+	}
+}
+
+// TestSlaveRefusesBadStreams: a master that sends a frame at the wrong
+// offset or bytes that fail verification is dropped, and the slave's
+// store keeps only verified entries.
+func TestSlaveRefusesBadStreams(t *testing.T) {
+	src := openStore(t, false)
+	appendN(t, src, 0, 20)
+	good := logBytes(t, src)
+	for name, frame := range map[string]func() []byte{
+		"wrong offset": func() []byte { return append(AppendFrameHeader(nil, 7, len(good[:500])), good[:500]...) },
+		"flipped byte": func() []byte {
+			b := bytes.Clone(good)
+			b[len(b)/2] ^= 0x40
+			return append(AppendFrameHeader(nil, 0, len(b)), b...)
+		},
+		"oversized": func() []byte { return AppendFrameHeader(nil, 0, MaxFrameBody+1) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			served := make(chan struct{})
+			go func() {
+				defer close(served)
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				if _, err := readHello(c, 5*time.Second); err != nil {
+					return
+				}
+				_, _ = c.Write(AppendReply(nil, Reply{Status: StatusOK}))
+				_, _ = c.Write(frame())
+				_, _ = io.Copy(io.Discard, c) // until the slave hangs up
+			}()
+			slave := openStore(t, true)
+			s, stop := startSlave(t, slave, ln.Addr().String())
+			<-served // the slave closed the connection
+			stop()
+			if s.Status().LastError == "" {
+				t.Fatal("no error recorded")
+			}
+			_, w := slave.LogRange()
+			got := logBytes(t, slave)
+			if int64(len(got)) != w || !bytes.Equal(got, good[:len(got)]) {
+				t.Fatalf("the slave holds %d bytes that are not a prefix of the stream", w)
+			}
+			if name == "flipped byte" && w >= int64(len(good)/2) {
+				t.Fatalf("the slave kept %d bytes, past the flipped byte at %d", w, len(good)/2)
+			}
+		})
+	}
+}
