@@ -268,17 +268,14 @@ func requestContext(timeoutMs int32) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }
 
-// queueRange returns a partition's [logStartOffset, highWatermark); a
-// topic that has no entry yet has neither queue nor data: (0, 0).
+// queueRange returns a partition's [logStartOffset, highWatermark) as the
+// log service lets readers see it; a topic that has no entry yet has
+// neither queue nor data: (0, 0).
 func (h *Handler) queueRange(topic string, part int32) (int64, int64, error) {
-	min, err := h.store.MinOffset(topic, part)
-	if errors.Is(err, storage.ErrQueueNotFound) {
+	min, max, err := h.logs.Range(topic, part)
+	if errors.Is(err, log.ErrQueueNotFound) {
 		return 0, 0, nil
 	}
-	if err != nil {
-		return 0, 0, err
-	}
-	max, err := h.store.MaxOffset(topic, part)
 	return min, max, err
 }
 

@@ -7,8 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/topics"
-	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/xproto"
 )
 
@@ -392,41 +392,41 @@ func (c *xcache) holds(key queueKey, off int64) bool {
 // A fetch that the cache served or admitted starts a read-ahead of the
 // offsets after them (xproto_readahead.go); a fetch whose offset a
 // read-ahead is converting waits for it before reading.
-func (h *Handler) readParts(ctx context.Context, topic string, part int32, offset, logStart int64, opt storage.ReadOptions) (*storage.ReadResult, [][]byte, int, error) {
+func (h *Handler) readParts(ctx context.Context, topic string, part int32, offset, logStart int64, opt log.ReadOptions) (*log.ReadResult, [][]byte, int, error) {
 	key := queueKey{topic, part}
 	if h.xcache != nil {
 		h.xcache.waitFlightAt(ctx, key, offset)
 	}
 	if rd, parts, size, next := h.cachedParts(key, offset, logStart, opt); rd != nil {
-		h.readAheadFrom(key, next, rd.MaxOffset, opt.MaxBytes)
+		h.readAheadFrom(key, next, rd.End, opt.MaxBytes)
 		return rd, parts, size, nil
 	}
-	rd, err := h.store.Read(topic, part, offset, opt)
+	rd, err := h.logs.Read(topic, part, offset, opt)
 	if err != nil {
 		return nil, nil, 0, err
 	}
 	parts, size, shared := h.fetchParts(ctx, topic, part, logStart, rd.Entries)
-	if n := len(rd.Entries); shared && n > 0 && rd.Entries[n-1].Kind == storage.KindRocketMQ {
-		h.readAheadFrom(key, rd.NextOffset, rd.MaxOffset, opt.MaxBytes)
+	if n := len(rd.Entries); shared && n > 0 && rd.Entries[n-1].Kind == log.KindRocketMQ {
+		h.readAheadFrom(key, rd.Next, rd.End, opt.MaxBytes)
 	}
 	return rd, parts, size, nil
 }
 
 // cachedParts returns consecutive cached batches from offset within
 // opt.MaxBytes (the first whatever its size unless StrictMaxBytes, as
-// storage.Read), the read of the first message, or a nil ReadResult, and
+// log.Log.Read), the read of the first message, or a nil ReadResult, and
 // the offset after the batches.
-func (h *Handler) cachedParts(key queueKey, offset, logStart int64, opt storage.ReadOptions) (*storage.ReadResult, [][]byte, int, int64) {
+func (h *Handler) cachedParts(key queueKey, offset, logStart int64, opt log.ReadOptions) (*log.ReadResult, [][]byte, int, int64) {
 	c := h.xcache
 	if c == nil || !c.holds(key, offset) {
 		return nil, nil, 0, offset
 	}
-	var first *storage.ReadResult
+	var first *log.ReadResult
 	var parts [][]byte
 	size := 0
 	for {
-		rd, err := h.store.Read(key.topic, key.part, offset, storage.ReadOptions{MaxEntries: 1})
-		if err != nil || len(rd.Entries) == 0 || rd.Entries[0].Kind != storage.KindRocketMQ {
+		rd, err := h.logs.Read(key.topic, key.part, offset, log.ReadOptions{MaxEntries: 1})
+		if err != nil || len(rd.Entries) == 0 || rd.Entries[0].Kind != log.KindRocketMQ {
 			if rd != nil {
 				rd.Release()
 			}

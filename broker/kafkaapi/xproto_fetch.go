@@ -9,8 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/netio"
-	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/kafka"
 )
 
@@ -23,7 +23,7 @@ import (
 // logStartOffset; ctx bounds waiting for a conversion another fetch is
 // making. It returns the slices, their total size, and whether the cache
 // served or admitted any converted run (convertRun).
-func (h *Handler) fetchParts(ctx context.Context, topic string, part int32, logStart int64, entries []storage.ReadEntry) (_ [][]byte, _ int, shared bool) {
+func (h *Handler) fetchParts(ctx context.Context, topic string, part int32, logStart int64, entries []log.Entry) (_ [][]byte, _ int, shared bool) {
 	// A converted message takes two parts (its framing and its body,
 	// ToKafkaParts), a stored Kafka batch one.
 	parts := make([][]byte, 0, 2*len(entries)+1)
@@ -43,11 +43,11 @@ func (h *Handler) fetchParts(ctx context.Context, topic string, part int32, logS
 	}
 	for _, e := range entries {
 		switch e.Kind {
-		case storage.KindKafka:
+		case log.KindKafka:
 			flush()
 			parts = append(parts, e.Payload)
 			size += len(e.Payload)
-		case storage.KindRocketMQ:
+		case log.KindRocketMQ:
 			if len(run) > 0 && e.QueueOffset != base+int64(len(run)) {
 				flush()
 			}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"slices"
 
-	"github.com/twinmq/twinmq/storage"
+	"github.com/twinmq/twinmq/broker/log"
 )
 
 // Read-ahead for the converted-batch cache (xproto_cache.go). A consumer
@@ -65,7 +65,7 @@ func (h *Handler) readAhead(c *xcache, key queueKey, from int64, maxBytes int) {
 		}
 	}
 	defer end()
-	rd, err := h.store.Read(key.topic, key.part, from, storage.ReadOptions{MaxBytes: maxBytes})
+	rd, err := h.logs.Read(key.topic, key.part, from, log.ReadOptions{MaxBytes: maxBytes})
 	if err != nil {
 		return
 	}
@@ -73,7 +73,7 @@ func (h *Handler) readAhead(c *xcache, key queueKey, from int64, maxBytes int) {
 	msgs := make([][]byte, 0, len(rd.Entries))
 	phys := make([]int64, 0, len(rd.Entries))
 	for _, e := range rd.Entries {
-		if e.Kind != storage.KindRocketMQ || e.QueueOffset != from+int64(len(msgs)) {
+		if e.Kind != log.KindRocketMQ || e.QueueOffset != from+int64(len(msgs)) {
 			break
 		}
 		msgs = append(msgs, e.Payload)

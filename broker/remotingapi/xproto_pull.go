@@ -3,7 +3,7 @@ package remotingapi
 import (
 	"sync"
 
-	"github.com/twinmq/twinmq/storage"
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/wire/xproto"
 )
 
@@ -13,9 +13,9 @@ import (
 var pulls = sync.Pool{New: func() any { return new(xproto.Pull) }}
 
 // hasKafka reports whether a pull read any stored Kafka batch.
-func hasKafka(entries []storage.ReadEntry) bool {
+func hasKafka(entries []log.Entry) bool {
 	for i := range entries {
-		if entries[i].Kind == storage.KindKafka {
+		if entries[i].Kind == log.KindKafka {
 			return true
 		}
 	}
@@ -38,22 +38,22 @@ func hasKafka(entries []storage.ReadEntry) bool {
 // At most maxMsgs messages are returned (the request's maxMsgNums), as
 // from a Java broker: a batch of more records is cut, and nextBeginOffset
 // is the first record left out.
-func (b *Broker) pullConverted(out *pullResult, res *storage.ReadResult, offset int64, maxMsgs int, filter func(int64) bool) {
+func (b *Broker) pullConverted(out *pullResult, res *log.ReadResult, r *pullRequest, maxMsgs int, filter func(int64) bool) {
 	p := pulls.Get().(*xproto.Pull)
 	defer func() { p.Reset(); pulls.Put(p) }()
 	p.Max = maxMsgs
 	for i := range res.Entries {
 		e := &res.Entries[i]
-		from := max(offset, e.QueueOffset)
+		from := max(r.offset, e.QueueOffset)
 		if p.Full() {
 			out.next = from
 			break
 		}
-		if e.Kind == storage.KindRocketMQ {
+		if e.Kind == log.KindRocketMQ {
 			p.AddStored(e.Payload)
 			continue
 		}
-		if e.Kind != storage.KindKafka {
+		if e.Kind != log.KindKafka {
 			continue
 		}
 		// A batch with more records left than the pull has room for is
@@ -61,17 +61,17 @@ func (b *Broker) pullConverted(out *pullResult, res *storage.ReadResult, offset 
 		// is served from that conversion: the pulls after it start inside
 		// the batch and find the rest there (xproto_pullcache.go).
 		if room := maxMsgs - p.Len(); e.QueueOffset+int64(e.Count)-from > int64(room) {
-			if cb := b.convertRest(res, e, from); cb != nil {
+			if cb := b.convertRest(res, e, r.topic, r.queueID, from); cb != nil {
 				out.parts, out.n = p.Parts(out.parts)
 				if cb.serve(out, from, room, filter) == room && out.next < cb.end {
-					b.pcache.put(pullKey{e.Header.Topic, e.Header.QueueID}, cb)
+					b.pcache.put(pullKey{r.topic, r.queueID}, cb)
 				} else if cb.hold != nil {
 					cb.hold.Release()
 				}
 				return
 			}
 		}
-		ke := xproto.KafkaEntry{Topic: e.Header.Topic, QueueID: e.Header.QueueID, Phys: e.Phys,
+		ke := xproto.KafkaEntry{Topic: r.topic, QueueID: r.queueID, Phys: e.Phys,
 			StoreTime: e.StoreTime, StoreHost: b.storeHost}
 		next, err := p.AddKafka(e.Payload, ke, from, filter)
 		if err != nil {

@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/twinmq/twinmq/storage"
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/wire/remoting"
 	"github.com/twinmq/twinmq/wire/xproto"
 )
@@ -25,7 +25,7 @@ import (
 //
 // The converted messages' fields are copies of their own; their large
 // bodies (uncompressed batches) are slices of the mapped CommitLog, kept
-// mapped by a storage.Hold. Each pull served from the cache takes a clone
+// mapped by a log.Hold. Each pull served from the cache takes a clone
 // of the Hold (under the cache's lock, while the cache's own is alive) and
 // releases it once written, so eviction never unmaps bytes a pull is
 // still writing. A Hold keeps a whole segment mapped, even one retention
@@ -63,8 +63,8 @@ type cachedBatch struct {
 	phys    int64 // the batch's CommitLog offset
 	end     int64 // the offset after its last record
 	msgs    []cachedMsg
-	size    int           // bytes of the copies
-	hold    *storage.Hold // keeps the bodies left in the CommitLog mapped; nil if none
+	size    int       // bytes of the copies
+	hold    *log.Hold // keeps the bodies left in the CommitLog mapped; nil if none
 	expires time.Time
 }
 
@@ -77,7 +77,7 @@ type cachedMsg struct {
 
 // get returns the batch cached for k that holds offset, with a Hold of the
 // caller's own on its bodies (nil if it has none), or nil.
-func (c *pullCache) get(k pullKey, offset int64, now time.Time) (*cachedBatch, *storage.Hold) {
+func (c *pullCache) get(k pullKey, offset int64, now time.Time) (*cachedBatch, *log.Hold) {
 	if c.n.Load() == 0 {
 		return nil, nil
 	}
@@ -206,7 +206,7 @@ func (b *Broker) pullCached(r *pullRequest, maxMsgs int, filter func(int64) bool
 	if cb == nil {
 		return out, false
 	}
-	phys, lo, hi, err := b.store.EntryAt(r.topic, r.queueID, r.offset)
+	phys, lo, hi, err := b.logs.EntryAt(r.topic, r.queueID, r.offset)
 	if err != nil || phys != cb.phys {
 		if hold != nil {
 			hold.Release()
@@ -260,10 +260,10 @@ func (cb *cachedBatch) serve(out *pullResult, from int64, room int, filter func(
 // the large bodies left in the CommitLog under a Hold of res. It returns
 // nil if the batch cannot be read (the pull converts it as usual and
 // logs why) or holds nothing from there.
-func (b *Broker) convertRest(res *storage.ReadResult, e *storage.ReadEntry, from int64) *cachedBatch {
+func (b *Broker) convertRest(res *log.ReadResult, e *log.Entry, topic string, queue int32, from int64) *cachedBatch {
 	p := pulls.Get().(*xproto.Pull)
 	defer func() { p.Reset(); pulls.Put(p) }()
-	ke := xproto.KafkaEntry{Topic: e.Header.Topic, QueueID: e.Header.QueueID, Phys: e.Phys,
+	ke := xproto.KafkaEntry{Topic: topic, QueueID: queue, Phys: e.Phys,
 		StoreTime: e.StoreTime, StoreHost: b.storeHost}
 	end, err := p.AddKafka(e.Payload, ke, from, nil)
 	if err != nil {
