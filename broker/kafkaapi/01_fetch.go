@@ -66,7 +66,7 @@ type waitPart struct {
 // MinBytes, no error and time left.
 func (f *fetchState) run() {
 	// The fetch's deadline also bounds waiting for a conversion another
-	// fetch is making (xproto_flight.go).
+	// fetch is making (broker/log/cache_flight.go).
 	ctx, cancel := context.WithDeadline(context.Background(), f.deadline)
 	resp, reads, waits, n, errs := f.build(ctx)
 	cancel()
@@ -127,9 +127,9 @@ func (f *fetchState) build(ctx context.Context) (*kmsg.FetchResponse, []*log.Rea
 			rd, size, w, code := f.readPartition(ctx, cfg.Name, p, &rp, budget, total > 0)
 			if rd != nil {
 				reads = append(reads, rd)
-				total += size
-				budget -= size
 			}
+			total += size
+			budget -= size
 			if code != errNone {
 				rp.ErrorCode, errs = code, true
 			} else if w != nil {

@@ -67,11 +67,11 @@ type Config struct {
 	// topics.Retention; nil: the Handler keeps its own.
 	Sizes *topics.Sizes
 	// XProtoCacheBytes bounds the cache of Kafka batches converted from
-	// RocketMQ-produced messages (xproto_cache.go): 0 is 64 MiB, a
+	// RocketMQ-produced messages (xproto_fetchcache.go): 0 is 64 MiB, a
 	// negative value turns the cache off.
 	XProtoCacheBytes int64
 	// XProtoReadAhead, when negative, turns off the read-ahead of
-	// RocketMQ-produced messages into that cache (xproto_readahead.go);
+	// RocketMQ-produced messages into that cache (xproto_fetchahead.go);
 	// 0 leaves it on.
 	XProtoReadAhead int
 }
@@ -112,7 +112,9 @@ type Handler struct {
 	served    []atomic.Int64            // requests served, by API key (Requests)
 	inlined   atomic.Int64              // Produce requests answered on the event loop
 	delay     atomic.Pointer[delayHook] // nil until EnableDelay (00_produce_delay.go)
-	xcache    *xcache                   // nil: off (xproto_cache.go)
+	xcache    *xcache                   // nil: off (xproto_fetchcache.go)
+	xconvert  converter                 // convertBatch; tests replace it
+	aheads    readAheads                // xproto_fetchahead.go
 	logs      *log.Log                  // appends, acknowledgement, visibility
 	holds     *log.Holds                // parked fetches (01_fetch.go)
 }
@@ -139,7 +141,7 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry) (*Handler, erro
 		}
 	})
 	h.producers = log.NewProducers(store, cfg.Now, cfg.ProducerScanRecords, loadProducerBatch)
-	h.xcache = newXCache(cmp.Or(cfg.XProtoCacheBytes, defaultXProtoCacheBytes), reg)
+	h.xcache, h.xconvert = newXCache(cmp.Or(cfg.XProtoCacheBytes, log.DefaultCacheBytes), reg), convertBatch
 	if cfg.Groups != nil {
 		h.registerGroups()
 	}

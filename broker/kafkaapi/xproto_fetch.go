@@ -18,7 +18,7 @@ import (
 // fetch answers with: a Kafka batch is its stored bytes (a slice of the
 // mapped CommitLog, no copy), a run of consecutive RocketMQ messages is
 // converted into one batch, or served from the cache of converted
-// batches (xproto_cache.go) (docs/design.md section 4: conversion only when
+// batches (xproto_fetchcache.go) (docs/design.md section 4: conversion only when
 // one protocol reads the other's entries). logStart is the partition's
 // logStartOffset; ctx bounds waiting for a conversion another fetch is
 // making. It returns the slices, their total size, and whether the cache
@@ -36,7 +36,7 @@ func (h *Handler) fetchParts(ctx context.Context, topic string, part int32, logS
 			return
 		}
 		n, sh := 0, false
-		parts, n, sh = h.convertRun(ctx, queueKey{topic, part}, logStart, base, run, phys, parts)
+		parts, n, sh = h.convertRun(ctx, queueKey{Topic: topic, Queue: part}, logStart, base, run, phys, parts)
 		size += n
 		shared = shared || sh
 		run, phys = run[:0], phys[:0]

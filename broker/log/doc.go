@@ -33,6 +33,14 @@
 //     acknowledged, enforced by the store's visibility gate, and no
 //     adapter changes for it. Holds wake parked reads on the same end.
 //
+//   - the cross-protocol cache (Cache): what a reader made of entries the
+//     other protocol wrote (a Kafka batch of RocketMQ messages, the
+//     RocketMQ messages of the rest of a Kafka batch), one design for both
+//     directions: keyed by queue and offset range, checked against the
+//     entries' CommitLog offsets, LRU by bytes, single flight, an optional
+//     admission doorkeeper, the same statistics. The conversion itself is
+//     the adapters' (wire/xproto); the cache holds their results opaquely.
+//
 // Which paths go through the service: produce and send (append,
 // acknowledgement, visibility), fetch and pull (reads, long polls). The
 // adapters' fetch and pull files import no storage package

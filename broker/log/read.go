@@ -117,8 +117,12 @@ type ReadResult struct {
 	small [4]Entry // backs Entries for short reads
 }
 
-// Release lets go of the mapped bytes of the entries.
+// Release lets go of the mapped bytes of the entries; a nil ReadResult
+// (a read a cache served) has none.
 func (r *ReadResult) Release() {
+	if r == nil {
+		return
+	}
 	if r.res != nil {
 		r.res.Release()
 		r.res = nil

@@ -115,7 +115,7 @@ type Broker struct {
 	opaque      atomic.Int32
 	reg         *registrar
 	delay       atomic.Pointer[delayHook] // nil until EnableDelay (sendback.go)
-	pcache      pullCache                 // converted rest of Kafka batches (xproto_pullcache.go)
+	pcache      *pullCache                // converted rest of Kafka batches (xproto_pullcache.go)
 	logs        *log.Log                  // appends and their acknowledgement
 	holds       *log.Holds                // parked long polls (pull.go)
 
@@ -138,6 +138,7 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.T
 		cfg: cfg, log: cfg.Logger.With("component", "remoting", "broker", cfg.BrokerName),
 		store: store, topics: reg, offsets: offs, storeHost: host,
 		uniq:    remoting.NewUniqIDGenerator(host.Addr(), os.Getpid(), 0, cfg.Now),
+		pcache:  log.NewCache[[]cachedMsg](log.CacheConfig{}),
 		clients: newClientTable(), locks: newLockTable(), pending: newPendingTable(),
 		ctx: ctx, cancel: cancel,
 	}
@@ -193,7 +194,12 @@ func (b *Broker) handlers() map[int32]handlerFunc {
 // after every topic change), expires silent clients and answers woken long
 // polls, until Close.
 func (b *Broker) Start() {
-	b.unwatch = b.topics.Watch(func(topics.Config, bool) { b.reg.kick() })
+	b.unwatch = b.topics.Watch(func(t topics.Config, deleted bool) {
+		if deleted {
+			b.pcache.Forget(t.Name)
+		}
+		b.reg.kick()
+	})
 	b.wg.Add(2)
 	go func() { defer b.wg.Done(); b.reg.run(b.ctx) }()
 	go func() { defer b.wg.Done(); b.expireLoop(b.ctx) }()
@@ -210,7 +216,7 @@ func (b *Broker) Close(ctx context.Context) {
 		b.cancel()
 		b.wg.Wait()
 		b.holds.Close()
-		b.pcache.close()
+		b.pcache.Close()
 		b.reg.unregister(ctx)
 	})
 }

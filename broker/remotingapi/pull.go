@@ -82,7 +82,7 @@ func (b *Broker) pullMessage(ctx context.Context, c *netio.Conn, req *remoting.C
 	}
 	b.commitPulled(&r)
 	filter := b.pullFilter(&r, c)
-	res, err := b.readPull(&r, filter)
+	res, err := b.readPull(ctx, &r, filter)
 	if err != nil {
 		return errorResponse(req, err)
 	}
@@ -190,9 +190,10 @@ func tagCodes(expr string) map[int64]struct{} {
 }
 
 // readPull reads for r and classifies the outcome (docs/rocketmq-protocol.md §2.5 table).
-func (b *Broker) readPull(r *pullRequest, filter func(int64) bool) (pullResult, error) {
+// ctx bounds waiting for a conversion another pull is making.
+func (b *Broker) readPull(ctx context.Context, r *pullRequest, filter func(int64) bool) (pullResult, error) {
 	maxMsgs := int(min(max(r.maxMsgs, 1), maxPullMessages))
-	if out, ok := b.pullCached(r, maxMsgs, filter); ok { // xproto_pullcache.go
+	if out, ok := b.pullCached(ctx, r, maxMsgs, filter); ok { // xproto_pullcache.go
 		return out, nil
 	}
 	res, err := b.logs.Read(r.topic, r.queueID, r.offset, log.ReadOptions{MaxEntries: maxMsgs, MaxUnits: maxMsgs, MaxBytes: maxPullBytes, Filter: filter})
@@ -275,7 +276,7 @@ type parkedPull struct {
 }
 
 func (p *parkedPull) answer(woken bool) {
-	res, err := p.b.readPull(p.r, p.filter)
+	res, err := p.b.readPull(p.b.ctx, p.r, p.filter)
 	if err != nil {
 		p.b.reply(p.c, p.req, errorResponse(p.req, err))
 		return
