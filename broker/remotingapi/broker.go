@@ -35,7 +35,6 @@ const (
 	autoCreateTopicQueues   = 8
 	maxPullMessages         = 32
 	maxPullBytes            = 4 << 20
-	replyHeaderCap          = 384 // bytes reserved for a reply's frame header
 )
 
 // Config configures a Broker. The zero value of every field but
@@ -241,28 +240,20 @@ func (b *Broker) OnClose(c *netio.Conn, _ error) {
 // OnFrame implements netio.Handler.
 func (b *Broker) OnFrame(c *netio.Conn, frame []byte, done func()) {
 	defer done()
-	req, err := remoting.Decode(frame)
-	if err != nil {
-		b.log.Debug("undecodable frame; closing", "remote", c.RemoteAddr().String(), "err", err)
-		_ = c.Close()
-		return
-	}
-	if req.IsResponse() {
-		// Answers to GET_CONSUMER_RUNNING_INFO and CONSUME_MESSAGE_DIRECTLY
-		// go to their caller; stray ones are dropped.
-		b.pending.complete(c.ID(), req)
-		return
-	}
-	var resp *remoting.Command
-	if r := b.codes[req.Code]; r == nil {
-		b.unsupported.Add(1)
-		resp = remoting.NotSupported(req)
-	} else {
+	route := func(code int32) remoting.Handler {
+		r := b.codes[code]
+		if r == nil {
+			b.unsupported.Add(1)
+			return nil
+		}
 		r.served.Add(1)
-		resp = r.serve(b.ctx, c, req)
+		return func(req *remoting.Command) *remoting.Command { return r.serve(b.ctx, c, req) }
 	}
-	if resp != nil {
-		b.reply(c, req, resp)
+	// Answers to GET_CONSUMER_RUNNING_INFO and CONSUME_MESSAGE_DIRECTLY go
+	// to their caller; stray ones are dropped.
+	answered := func(resp *remoting.Command) { b.pending.complete(c.ID(), resp) }
+	if err := remoting.ServeFrame(c, frame, route, answered); err != nil {
+		b.log.Debug("undecodable frame; closing", "remote", c.RemoteAddr().String(), "err", err)
 	}
 }
 
@@ -279,11 +270,7 @@ func (b *Broker) Requests(fn func(code int32, n int64)) {
 // reply writes resp unless req asked for no reply (docs/rocketmq-protocol.md §1.6: only the
 // oneway bit, never the request code, decides).
 func (b *Broker) reply(c *netio.Conn, req, resp *remoting.Command) {
-	if req.IsOneway() {
-		return
-	}
-	// One allocation: a send response's header is about 250 bytes.
-	_ = c.Write(remoting.AppendCommand(make([]byte, 0, replyHeaderCap+len(resp.Body)), resp))
+	_ = remoting.Reply(c, req, resp)
 }
 
 // expireLoop drops clients and locks that went silent.
