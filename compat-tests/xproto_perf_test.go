@@ -72,7 +72,8 @@ func TestXProtoReadRatio(t *testing.T) {
 		rkWarm := rate(n*size, func() { readKgoN(t, xb, rTopic, n) }) // a second group
 		kf := rate(groups*n*size, func() { readKgoFanout(t, xb, kTopic, n, groups) })
 		rf := rate(groups*n*size, func() { readKgoFanout(t, xb, fTopic, n, groups) })
-		cached, hits, misses := xb.kafka.XProtoCacheStats()
+		st := xb.kafka.XProtoCacheStats()
+		cached, hits, misses := st.Bytes, st.Hits, st.Misses
 		t.Logf("round %d, %d x %d B: Kafka data: franz-go %.0f MB/s, rocketmq pull %.0f MB/s, ratio %.2f; "+
 			"RocketMQ data: rocketmq pull %.0f MB/s, franz-go %.0f MB/s, ratio %.2f; "+
 			"rocketmq pull on Kafka / RocketMQ data %.2f; "+

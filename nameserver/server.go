@@ -105,26 +105,17 @@ func (s *Server) OnClose(c *netio.Conn, err error) {
 // OnFrame implements netio.Handler.
 func (s *Server) OnFrame(c *netio.Conn, frame []byte, done func()) {
 	defer done()
-	req, err := remoting.Decode(frame)
-	if err != nil {
+	route := func(code int32) remoting.Handler {
+		h := s.codes[code]
+		if h == nil {
+			return nil
+		}
+		return func(req *remoting.Command) *remoting.Command { return h(c, req) }
+	}
+	// Responses are dropped: nothing is ever asked of a client here.
+	if err := remoting.ServeFrame(c, frame, route, nil); err != nil {
 		s.log.Debug("bad frame; closing", "remote", c.RemoteAddr().String(), "err", err)
-		_ = c.Close()
-		return
 	}
-	if req.IsResponse() {
-		return // nothing is ever asked of a client here
-	}
-	h := s.codes[req.Code]
-	var resp *remoting.Command
-	if h == nil {
-		resp = remoting.NotSupported(req)
-	} else {
-		resp = h(c, req)
-	}
-	if req.IsOneway() {
-		return
-	}
-	_ = c.Write(remoting.AppendCommand(nil, resp))
 }
 
 func (s *Server) registerBroker(c *netio.Conn, req *remoting.Command) *remoting.Command {

@@ -9,13 +9,12 @@ import (
 
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/netio"
-	"github.com/twinmq/twinmq/storage"
 )
 
 // fetch answers key 1. Fetch sessions (KIP-227) are declined: every answer
 // carries SessionID 0, which clients read as "no session" and then send
 // full, sessionless fetches (kgo kills its session).
-// A fetch with less than MinBytes parks on storage.Notify for every
+// A fetch with less than MinBytes parks in broker/log.Holds on every
 // partition plus a MaxWaitMs timer; an append or the timer re-runs it.
 // No goroutine waits meanwhile.
 func (h *Handler) fetch(r *request, req *kmsg.FetchRequest) {
@@ -67,7 +66,7 @@ type waitPart struct {
 // MinBytes, no error and time left.
 func (f *fetchState) run() {
 	// The fetch's deadline also bounds waiting for a conversion another
-	// fetch is making (xproto_flight.go).
+	// fetch is making (broker/log/cache_flight.go).
 	ctx, cancel := context.WithDeadline(context.Background(), f.deadline)
 	resp, reads, waits, n, errs := f.build(ctx)
 	cancel()
@@ -92,13 +91,13 @@ func (f *fetchState) run() {
 
 // build reads the partitions within the byte budgets. The first batch may
 // exceed them (KIP-74: a consumer always makes progress); later ones not.
-func (f *fetchState) build(ctx context.Context) (*kmsg.FetchResponse, []*storage.ReadResult, []waitPart, int, bool) {
+func (f *fetchState) build(ctx context.Context) (*kmsg.FetchResponse, []*log.ReadResult, []waitPart, int, bool) {
 	resp := f.req.ResponseKind().(*kmsg.FetchResponse)
 	budget := int(f.req.MaxBytes)
 	if budget <= 0 || f.req.Version < 3 {
 		budget = math.MaxInt32
 	}
-	var reads []*storage.ReadResult
+	var reads []*log.ReadResult
 	var waits []waitPart
 	total, errs := 0, false
 	f.data = f.data[:0]
@@ -128,9 +127,9 @@ func (f *fetchState) build(ctx context.Context) (*kmsg.FetchResponse, []*storage
 			rd, size, w, code := f.readPartition(ctx, cfg.Name, p, &rp, budget, total > 0)
 			if rd != nil {
 				reads = append(reads, rd)
-				total += size
-				budget -= size
 			}
+			total += size
+			budget -= size
 			if code != errNone {
 				rp.ErrorCode, errs = code, true
 			} else if w != nil {
@@ -146,7 +145,7 @@ func (f *fetchState) build(ctx context.Context) (*kmsg.FetchResponse, []*storage
 // readPartition fills one partition's answer; its record batches go to
 // f.data (a marker stands for them in rp) and their size is returned.
 func (f *fetchState) readPartition(ctx context.Context, topic string, p kmsg.FetchRequestTopicPartition, rp *kmsg.FetchResponseTopicPartition,
-	budget int, strict bool) (*storage.ReadResult, int, *waitPart, int16) {
+	budget int, strict bool) (*log.ReadResult, int, *waitPart, int16) {
 	min, hwm, err := f.h.queueRange(topic, p.Partition)
 	if err != nil {
 		return nil, 0, nil, codeOf(err)
@@ -163,7 +162,7 @@ func (f *fetchState) readPartition(ctx context.Context, topic string, p kmsg.Fet
 	if p.FetchOffset == hwm || limit <= 0 {
 		return nil, 0, w, errNone
 	}
-	rd, parts, size, err := f.h.readParts(ctx, topic, p.Partition, p.FetchOffset, min, storage.ReadOptions{MaxBytes: limit, StrictMaxBytes: strict})
+	rd, parts, size, err := f.h.readParts(ctx, topic, p.Partition, p.FetchOffset, min, log.ReadOptions{MaxBytes: limit, StrictMaxBytes: strict})
 	if err != nil {
 		return nil, 0, nil, codeOf(err)
 	}

@@ -5,8 +5,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/topics"
-	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/kafka"
 	"github.com/twinmq/twinmq/wire/remoting"
 )
@@ -142,7 +142,7 @@ func (h *Handler) scanTimes(topic string, part int32, from, to int64, fn func(*t
 	var hdr kafka.BatchHeader
 	var view remoting.StoredView
 	for off := from; off < to; {
-		res, err := h.store.Read(topic, part, off, storage.ReadOptions{MaxBytes: scanReadMaxBytes})
+		res, err := h.logs.Read(topic, part, off, log.ReadOptions{MaxBytes: scanReadMaxBytes})
 		if err != nil {
 			return err
 		}
@@ -150,12 +150,12 @@ func (h *Handler) scanTimes(topic string, part int32, from, to int64, fn func(*t
 		for _, e := range res.Entries {
 			te := timedEntry{base: e.QueueOffset, size: len(e.Payload)}
 			switch e.Kind {
-			case storage.KindKafka:
+			case log.KindKafka:
 				if hdr, err = kafka.ParseBatchHeader(e.Payload); err != nil {
 					continue
 				}
 				te.base, te.maxTs, te.batch, te.hdr = hdr.BaseOffset, hdr.MaxTimestamp, e.Payload, &hdr
-			case storage.KindRocketMQ:
+			case log.KindRocketMQ:
 				if _, err := view.Parse(e.Payload); err != nil {
 					continue
 				}
@@ -168,7 +168,7 @@ func (h *Handler) scanTimes(topic string, part int32, from, to int64, fn func(*t
 				break
 			}
 		}
-		off = res.NextOffset
+		off = res.Next
 		res.Release()
 		if !more {
 			return nil

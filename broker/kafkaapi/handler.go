@@ -67,14 +67,14 @@ type Config struct {
 	// topics.Retention; nil: the Handler keeps its own.
 	Sizes *topics.Sizes
 	// XProtoCacheBytes bounds the cache of Kafka batches converted from
-	// RocketMQ-produced messages (xproto_cache.go): 0 is 64 MiB, a
+	// RocketMQ-produced messages (xproto_fetchcache.go): 0 is 64 MiB, a
 	// negative value turns the cache off.
 	XProtoCacheBytes int64
 	// Logs is the log service appends go through (a SYNC_MASTER's
 	// waits for its slaves); nil: log.New(store).
 	Logs *log.Log
 	// XProtoReadAhead, when negative, turns off the read-ahead of
-	// RocketMQ-produced messages into that cache (xproto_readahead.go);
+	// RocketMQ-produced messages into that cache (xproto_fetchahead.go);
 	// 0 leaves it on.
 	XProtoReadAhead int
 }
@@ -115,7 +115,9 @@ type Handler struct {
 	served    []atomic.Int64            // requests served, by API key (Requests)
 	inlined   atomic.Int64              // Produce requests answered on the event loop
 	delay     atomic.Pointer[delayHook] // nil until EnableDelay (00_produce_delay.go)
-	xcache    *xcache                   // nil: off (xproto_cache.go)
+	xcache    *xcache                   // nil: off (xproto_fetchcache.go)
+	xconvert  converter                 // convertBatch; tests replace it
+	aheads    readAheads                // xproto_fetchahead.go
 	logs      *log.Log                  // appends, acknowledgement, visibility
 	holds     *log.Holds                // parked fetches (01_fetch.go)
 }
@@ -145,7 +147,7 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry) (*Handler, erro
 		}
 	})
 	h.producers = log.NewProducers(store, cfg.Now, cfg.ProducerScanRecords, loadProducerBatch)
-	h.xcache = newXCache(cmp.Or(cfg.XProtoCacheBytes, defaultXProtoCacheBytes), reg)
+	h.xcache, h.xconvert = newXCache(cmp.Or(cfg.XProtoCacheBytes, log.DefaultCacheBytes), reg), convertBatch
 	if cfg.Groups != nil {
 		h.registerGroups()
 	}
@@ -274,17 +276,14 @@ func requestContext(timeoutMs int32) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }
 
-// queueRange returns a partition's [logStartOffset, highWatermark); a
-// topic that has no entry yet has neither queue nor data: (0, 0).
+// queueRange returns a partition's [logStartOffset, highWatermark) as the
+// log service lets readers see it; a topic that has no entry yet has
+// neither queue nor data: (0, 0).
 func (h *Handler) queueRange(topic string, part int32) (int64, int64, error) {
-	min, err := h.store.MinOffset(topic, part)
-	if errors.Is(err, storage.ErrQueueNotFound) {
+	min, max, err := h.logs.Range(topic, part)
+	if errors.Is(err, log.ErrQueueNotFound) {
 		return 0, 0, nil
 	}
-	if err != nil {
-		return 0, 0, err
-	}
-	max, err := h.store.MaxOffset(topic, part)
 	return min, max, err
 }
 

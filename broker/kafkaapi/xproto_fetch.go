@@ -9,8 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/netio"
-	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/kafka"
 )
 
@@ -18,12 +18,12 @@ import (
 // fetch answers with: a Kafka batch is its stored bytes (a slice of the
 // mapped CommitLog, no copy), a run of consecutive RocketMQ messages is
 // converted into one batch, or served from the cache of converted
-// batches (xproto_cache.go) (docs/design.md section 4: conversion only when
+// batches (xproto_fetchcache.go) (docs/design.md section 4: conversion only when
 // one protocol reads the other's entries). logStart is the partition's
 // logStartOffset; ctx bounds waiting for a conversion another fetch is
 // making. It returns the slices, their total size, and whether the cache
 // served or admitted any converted run (convertRun).
-func (h *Handler) fetchParts(ctx context.Context, topic string, part int32, logStart int64, entries []storage.ReadEntry) (_ [][]byte, _ int, shared bool) {
+func (h *Handler) fetchParts(ctx context.Context, topic string, part int32, logStart int64, entries []log.Entry) (_ [][]byte, _ int, shared bool) {
 	// A converted message takes two parts (its framing and its body,
 	// ToKafkaParts), a stored Kafka batch one.
 	parts := make([][]byte, 0, 2*len(entries)+1)
@@ -36,18 +36,18 @@ func (h *Handler) fetchParts(ctx context.Context, topic string, part int32, logS
 			return
 		}
 		n, sh := 0, false
-		parts, n, sh = h.convertRun(ctx, queueKey{topic, part}, logStart, base, run, phys, parts)
+		parts, n, sh = h.convertRun(ctx, queueKey{Topic: topic, Queue: part}, logStart, base, run, phys, parts)
 		size += n
 		shared = shared || sh
 		run, phys = run[:0], phys[:0]
 	}
 	for _, e := range entries {
 		switch e.Kind {
-		case storage.KindKafka:
+		case log.KindKafka:
 			flush()
 			parts = append(parts, e.Payload)
 			size += len(e.Payload)
-		case storage.KindRocketMQ:
+		case log.KindRocketMQ:
 			if len(run) > 0 && e.QueueOffset != base+int64(len(run)) {
 				flush()
 			}

@@ -70,7 +70,7 @@ func TestXProtoFetchZeroCopyOverTheWire(t *testing.T) {
 			next++
 		})
 	}
-	if _, hits, misses := h.XProtoCacheStats(); hits != 0 || misses != 0 {
+	if _, hits, misses := xcStats(h); hits != 0 || misses != 0 {
 		t.Fatalf("cache used: %d hits, %d misses", hits, misses)
 	}
 }

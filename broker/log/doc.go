@@ -23,9 +23,33 @@
 //     entries to be readable; AppendInline is the event-loop produce path
 //     (docs/deviations.md #11) behind the same API.
 //
-// The adapters still read (fetch, pull) from storage directly and build
-// their storage entries; reads move here when visibility must stop at an
-// acknowledged offset rather than at the written one (replication).
+//   - the read side (Log.Read, Range, End, EntryAt, OffsetForTime, and
+//     ReadResult and Hold for how long a reader's bytes stay mapped):
+//     every Kafka Fetch and ListOffsets and every RocketMQ PULL_MESSAGE,
+//     GET_MIN/MAX_OFFSET and SEARCH_OFFSET_BY_TIMESTAMP reads here, and a
+//     reader learns the visible end (Kafka's highWatermark, RocketMQ's
+//     maxOffset) only from here. Today it is what the store has
+//     dispatched; with replication it is what the sync-state set
+//     acknowledged, enforced by the store's visibility gate, and no
+//     adapter changes for it. Holds wake parked reads on the same end.
+//
+//   - the cross-protocol cache (Cache): what a reader made of entries the
+//     other protocol wrote (a Kafka batch of RocketMQ messages, the
+//     RocketMQ messages of the rest of a Kafka batch), one design for both
+//     directions: keyed by queue and offset range, checked against the
+//     entries' CommitLog offsets, LRU by bytes, single flight, an optional
+//     admission doorkeeper, the same statistics. The conversion itself is
+//     the adapters' (wire/xproto); the cache holds their results opaquely.
+//
+// Which paths go through the service: produce and send (append,
+// acknowledgement, visibility), fetch and pull (reads, long polls). The
+// adapters' fetch and pull files import no storage package
+// (internal/layering checks it by file name). The produce files still
+// build the store's entries (storage.Entry) that they hand to Append. Admin
+// and describe paths keep using the store directly: DescribeConfigs,
+// DescribeLogDirs, DeleteRecords, QUERY_MESSAGE and VIEW_MESSAGE_BY_ID
+// (by key and by CommitLog offset), GET_EARLIEST_MSG_STORETIME, the delay
+// and DLQ resend loops.
 //
 // The package imports the storage facade only: no wire codec and no
 // network I/O.

@@ -35,7 +35,6 @@ const (
 	autoCreateTopicQueues   = 8
 	maxPullMessages         = 32
 	maxPullBytes            = 4 << 20
-	replyHeaderCap          = 384 // bytes reserved for a reply's frame header
 )
 
 // Config configures a Broker. The zero value of every field but
@@ -130,7 +129,7 @@ type Broker struct {
 	opaque      atomic.Int32
 	reg         *registrar
 	delay       atomic.Pointer[delayHook] // nil until EnableDelay (sendback.go)
-	pcache      pullCache                 // converted rest of Kafka batches (xproto_pullcache.go)
+	pcache      *pullCache                // converted rest of Kafka batches (xproto_pullcache.go)
 	logs        *log.Log                  // appends and their acknowledgement
 	holds       *log.Holds                // parked long polls (pull.go)
 
@@ -153,6 +152,7 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.T
 		cfg: cfg, log: cfg.Logger.With("component", "remoting", "broker", cfg.BrokerName),
 		store: store, topics: reg, offsets: offs, storeHost: host,
 		uniq:    remoting.NewUniqIDGenerator(host.Addr(), os.Getpid(), 0, cfg.Now),
+		pcache:  log.NewCache[[]cachedMsg](log.CacheConfig{}),
 		clients: newClientTable(), locks: newLockTable(), pending: newPendingTable(),
 		ctx: ctx, cancel: cancel,
 	}
@@ -211,7 +211,12 @@ func (b *Broker) handlers() map[int32]handlerFunc {
 // after every topic change), expires silent clients and answers woken long
 // polls, until Close.
 func (b *Broker) Start() {
-	b.unwatch = b.topics.Watch(func(topics.Config, bool) { b.reg.kick() })
+	b.unwatch = b.topics.Watch(func(t topics.Config, deleted bool) {
+		if deleted {
+			b.pcache.Forget(t.Name)
+		}
+		b.reg.kick()
+	})
 	b.wg.Add(2)
 	go func() { defer b.wg.Done(); b.reg.run(b.ctx) }()
 	go func() { defer b.wg.Done(); b.expireLoop(b.ctx) }()
@@ -228,7 +233,7 @@ func (b *Broker) Close(ctx context.Context) {
 		b.cancel()
 		b.wg.Wait()
 		b.holds.Close()
-		b.pcache.close()
+		b.pcache.Close()
 		b.reg.unregister(ctx)
 	})
 }
@@ -253,28 +258,20 @@ func (b *Broker) OnClose(c *netio.Conn, _ error) {
 // OnFrame implements netio.Handler.
 func (b *Broker) OnFrame(c *netio.Conn, frame []byte, done func()) {
 	defer done()
-	req, err := remoting.Decode(frame)
-	if err != nil {
-		b.log.Debug("undecodable frame; closing", "remote", c.RemoteAddr().String(), "err", err)
-		_ = c.Close()
-		return
-	}
-	if req.IsResponse() {
-		// Answers to GET_CONSUMER_RUNNING_INFO and CONSUME_MESSAGE_DIRECTLY
-		// go to their caller; stray ones are dropped.
-		b.pending.complete(c.ID(), req)
-		return
-	}
-	var resp *remoting.Command
-	if r := b.codes[req.Code]; r == nil {
-		b.unsupported.Add(1)
-		resp = remoting.NotSupported(req)
-	} else {
+	route := func(code int32) remoting.Handler {
+		r := b.codes[code]
+		if r == nil {
+			b.unsupported.Add(1)
+			return nil
+		}
 		r.served.Add(1)
-		resp = r.serve(b.ctx, c, req)
+		return func(req *remoting.Command) *remoting.Command { return r.serve(b.ctx, c, req) }
 	}
-	if resp != nil {
-		b.reply(c, req, resp)
+	// Answers to GET_CONSUMER_RUNNING_INFO and CONSUME_MESSAGE_DIRECTLY go
+	// to their caller; stray ones are dropped.
+	answered := func(resp *remoting.Command) { b.pending.complete(c.ID(), resp) }
+	if err := remoting.ServeFrame(c, frame, route, answered); err != nil {
+		b.log.Debug("undecodable frame; closing", "remote", c.RemoteAddr().String(), "err", err)
 	}
 }
 
@@ -291,11 +288,7 @@ func (b *Broker) Requests(fn func(code int32, n int64)) {
 // reply writes resp unless req asked for no reply (docs/rocketmq-protocol.md §1.6: only the
 // oneway bit, never the request code, decides).
 func (b *Broker) reply(c *netio.Conn, req, resp *remoting.Command) {
-	if req.IsOneway() {
-		return
-	}
-	// One allocation: a send response's header is about 250 bytes.
-	_ = c.Write(remoting.AppendCommand(make([]byte, 0, replyHeaderCap+len(resp.Body)), resp))
+	_ = remoting.Reply(c, req, resp)
 }
 
 // expireLoop drops clients and locks that went silent.

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/netio"
-	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/remoting"
 )
 
@@ -28,16 +28,13 @@ func offsetResponse(req *remoting.Command, key string, v int64) *remoting.Comman
 	return resp
 }
 
-// queueRange is a queue's [min, max); a queue never written is [0, 0).
+// queueRange is a queue's [min, max) as the log service lets readers see
+// it; a queue never written is [0, 0).
 func (b *Broker) queueRange(topic string, q int32) (int64, int64, error) {
-	lo, err := b.store.MinOffset(topic, q)
-	if errors.Is(err, storage.ErrQueueNotFound) {
+	lo, hi, err := b.logs.Range(topic, q)
+	if errors.Is(err, log.ErrQueueNotFound) {
 		return 0, 0, nil
 	}
-	if err != nil {
-		return 0, 0, err
-	}
-	hi, err := b.store.MaxOffset(topic, q)
 	return lo, hi, err
 }
 
@@ -87,8 +84,8 @@ func (b *Broker) searchOffsetByTimestamp(_ context.Context, _ *netio.Conn, req *
 	if e.err != nil {
 		return errorResponse(req, e.err)
 	}
-	off, err := b.store.OffsetForTime(topic, q, ts)
-	if errors.Is(err, storage.ErrQueueNotFound) {
+	off, err := b.logs.OffsetForTime(topic, q, ts)
+	if errors.Is(err, log.ErrQueueNotFound) {
 		return offsetResponse(req, "offset", 0)
 	}
 	if err != nil {

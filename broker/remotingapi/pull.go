@@ -10,7 +10,6 @@ import (
 
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/netio"
-	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/remoting"
 )
 
@@ -55,8 +54,8 @@ type pullResult struct {
 	code           int32
 	status         string // GetMessageStatus name, the remark Java sends
 	next, min, max int64
-	res            *storage.ReadResult
-	hold           *storage.Hold // of a pull served from the pull cache
+	res            *log.ReadResult
+	hold           *log.Hold // of a pull served from the pull cache
 	parts          [][]byte
 	n              int // total bytes of parts
 }
@@ -83,7 +82,7 @@ func (b *Broker) pullMessage(ctx context.Context, c *netio.Conn, req *remoting.C
 	}
 	b.commitPulled(&r)
 	filter := b.pullFilter(&r, c)
-	res, err := b.readPull(&r, filter)
+	res, err := b.readPull(ctx, &r, filter)
 	if err != nil {
 		return errorResponse(req, err)
 	}
@@ -123,7 +122,7 @@ func (b *Broker) commitPulled(r *pullRequest) {
 
 // parkInline parks, on the event loop, a long poll that would find
 // nothing: its offset is the queue's end, so pullMessage would read no
-// record and park it. Parking registers a timer and a storage.Notify and
+// record and park it. Parking registers a timer and a wake-up and
 // blocks on nothing. It reports false, having done nothing, for any other
 // pull (one that reads records, or fails a check, is pullMessage's).
 func (b *Broker) parkInline(c *netio.Conn, req *remoting.Command) bool {
@@ -131,7 +130,7 @@ func (b *Broker) parkInline(c *netio.Conn, req *remoting.Command) bool {
 	if err != nil || r.sysFlag&pullSuspend == 0 || r.suspend <= 0 || b.checkPull(&r) != nil {
 		return false
 	}
-	if end, err := b.store.MaxOffset(r.topic, r.queueID); err != nil || r.offset != end {
+	if end, err := b.logs.End(r.topic, r.queueID); err != nil || r.offset != end {
 		return false
 	}
 	b.commitPulled(&r)
@@ -191,33 +190,34 @@ func tagCodes(expr string) map[int64]struct{} {
 }
 
 // readPull reads for r and classifies the outcome (docs/rocketmq-protocol.md §2.5 table).
-func (b *Broker) readPull(r *pullRequest, filter func(int64) bool) (pullResult, error) {
+// ctx bounds waiting for a conversion another pull is making.
+func (b *Broker) readPull(ctx context.Context, r *pullRequest, filter func(int64) bool) (pullResult, error) {
 	maxMsgs := int(min(max(r.maxMsgs, 1), maxPullMessages))
-	if out, ok := b.pullCached(r, maxMsgs, filter); ok { // xproto_pullcache.go
+	if out, ok := b.pullCached(ctx, r, maxMsgs, filter); ok { // xproto_pullcache.go
 		return out, nil
 	}
-	res, err := b.store.Read(r.topic, r.queueID, r.offset, storage.ReadOptions{MaxEntries: maxMsgs, MaxUnits: maxMsgs, MaxBytes: maxPullBytes, Filter: filter})
-	var oe *storage.OffsetError
+	res, err := b.logs.Read(r.topic, r.queueID, r.offset, log.ReadOptions{MaxEntries: maxMsgs, MaxUnits: maxMsgs, MaxBytes: maxPullBytes, Filter: filter})
+	var oe *log.OffsetError
 	switch {
-	case errors.Is(err, storage.ErrQueueNotFound):
+	case errors.Is(err, log.ErrQueueNotFound):
 		if r.offset == 0 {
 			return pullResult{code: remoting.PullNotFound, status: "NO_MATCHED_LOGIC_QUEUE"}, nil
 		}
 		return pullResult{code: remoting.PullOffsetMoved, status: "NO_MATCHED_LOGIC_QUEUE"}, nil
 	case errors.As(err, &oe):
-		if r.offset < oe.Min {
-			return pullResult{code: remoting.PullOffsetMoved, status: "OFFSET_TOO_SMALL", next: oe.Min, min: oe.Min, max: oe.Max}, nil
+		if r.offset < oe.Start {
+			return pullResult{code: remoting.PullOffsetMoved, status: "OFFSET_TOO_SMALL", next: oe.Start, min: oe.Start, max: oe.End}, nil
 		}
-		return pullResult{code: remoting.PullOffsetMoved, status: "OFFSET_OVERFLOW_BADLY", next: oe.Max, min: oe.Min, max: oe.Max}, nil
+		return pullResult{code: remoting.PullOffsetMoved, status: "OFFSET_OVERFLOW_BADLY", next: oe.End, min: oe.Start, max: oe.End}, nil
 	case err != nil:
 		return pullResult{}, fmt.Errorf("pull %s/%d@%d: %w", r.topic, r.queueID, r.offset, err)
 	}
-	out := pullResult{next: res.NextOffset, min: res.MinOffset, max: res.MaxOffset}
+	out := pullResult{next: res.Next, min: res.Start, max: res.End}
 	if hasKafka(res.Entries) {
-		b.pullConverted(&out, res, r.offset, maxMsgs, filter) // xproto_pull.go
+		b.pullConverted(&out, res, r, maxMsgs, filter) // xproto_pull.go
 	} else {
 		for _, e := range res.Entries {
-			if e.Kind == storage.KindRocketMQ {
+			if e.Kind == log.KindRocketMQ {
 				out.parts = append(out.parts, e.Payload)
 				out.n += len(e.Payload)
 			}
@@ -231,9 +231,9 @@ func (b *Broker) readPull(r *pullRequest, filter func(int64) bool) (pullResult, 
 	res.Release()
 	out.parts = nil
 	switch {
-	case res.NextOffset > r.offset:
+	case res.Next > r.offset:
 		out.code, out.status = remoting.PullRetryImmediately, "NO_MATCHED_MESSAGE"
-	case res.MaxOffset == 0 && r.offset != 0:
+	case res.End == 0 && r.offset != 0:
 		out.code, out.status = remoting.PullOffsetMoved, "NO_MESSAGE_IN_QUEUE"
 	default:
 		out.code, out.status = remoting.PullNotFound, "OFFSET_OVERFLOW_ONE"
@@ -276,7 +276,7 @@ type parkedPull struct {
 }
 
 func (p *parkedPull) answer(woken bool) {
-	res, err := p.b.readPull(p.r, p.filter)
+	res, err := p.b.readPull(p.b.ctx, p.r, p.filter)
 	if err != nil {
 		p.b.reply(p.c, p.req, errorResponse(p.req, err))
 		return

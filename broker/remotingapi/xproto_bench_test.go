@@ -66,7 +66,7 @@ func xbDrainPull(b *testing.B, br *Broker, topic string, out *[]byte) {
 	r := pullRequest{group: "g", topic: topic, maxMsgs: maxPullMessages}
 	msgs := 0
 	for {
-		res, err := br.readPull(&r, nil)
+		res, err := br.readPull(context.Background(), &r, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

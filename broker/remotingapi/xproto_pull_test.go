@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/kafka"
@@ -46,7 +47,7 @@ func TestPullKafkaBatchesHonoursMaxMsgNums(t *testing.T) {
 				if pulls > 100 {
 					t.Fatalf("no progress at offset %d", r.offset)
 				}
-				res, err := br.readPull(&r, c.filter)
+				res, err := br.readPull(context.Background(), &r, c.filter)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -144,7 +145,7 @@ func TestPullCacheFollowsTheQueue(t *testing.T) {
 	pullAt := func(offset int64) (bodies [][]byte, next int64) {
 		t.Helper()
 		r := pullRequest{group: "g", topic: topic, maxMsgs: 4, offset: offset}
-		res, err := br.readPull(&r, nil)
+		res, err := br.readPull(context.Background(), &r, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,8 +169,12 @@ func TestPullCacheFollowsTheQueue(t *testing.T) {
 			if _, next := pullAt(0); next != 4 { // stops inside the batch: the rest is cached
 				t.Fatalf("next %d after the first pull", next)
 			}
-			cb, hold := br.pcache.get(pullKey{topic, 0}, 4, time.Now())
-			if cb == nil || cb.end != 10 || hold == nil {
+			phys, lo, _, err := br.logs.EntryAt(topic, 0, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cb, hold, _ := br.pcache.Lookup(log.QueueKey{Topic: topic}, 4, phys, lo)
+			if cb == nil || cb.End != 10 || hold == nil {
 				t.Fatalf("the batch's rest is not cached: %+v", cb)
 			}
 			hold.Release()
@@ -196,79 +201,5 @@ func TestPullCacheFollowsTheQueue(t *testing.T) {
 				}
 			}
 		}
-	}
-}
-
-// TestPullCacheExpires: a cached batch past its time is not served and
-// leaves the cache, on a look-up or on the sweep; the sweep stops once
-// the cache is empty, and a closed cache keeps nothing.
-func TestPullCacheExpires(t *testing.T) {
-	var c pullCache
-	k1, k2 := pullKey{"a", 0}, pullKey{"b", 0}
-	batch := func(expires time.Time) *cachedBatch {
-		return &cachedBatch{end: 10, msgs: []cachedMsg{{off: 5, head: make([]byte, 100)}}, size: 100, expires: expires}
-	}
-	now := time.Now()
-	c.put(k1, batch(now.Add(-time.Second)))
-	c.put(k2, batch(now.Add(time.Hour)))
-	if c.bytes != 200 || c.sweep == nil {
-		t.Fatalf("%d bytes cached, sweep armed %v", c.bytes, c.sweep != nil)
-	}
-	if cb, _ := c.get(k1, 5, now); cb != nil {
-		t.Fatal("an expired batch was served")
-	}
-	if cb, _ := c.get(k2, 5, now); cb == nil {
-		t.Fatal("a live batch was not served")
-	}
-	if cb, _ := c.get(k2, 10, now); cb != nil {
-		t.Fatal("an offset past the batch was served")
-	}
-	c.m[k2][0].expires = now.Add(-time.Second)
-	c.expire()
-	if len(c.m) != 0 || c.n.Load() != 0 || c.bytes != 0 || c.sweep != nil {
-		t.Fatalf("after the sweep: %d batches, %d bytes, sweep armed %v", c.n.Load(), c.bytes, c.sweep != nil)
-	}
-	c.close()
-	c.put(k1, batch(now.Add(time.Hour)))
-	if len(c.m) != 0 || c.sweep != nil {
-		t.Fatal("a closed cache took a batch")
-	}
-}
-
-// TestPullCacheBatchesPerQueue: a queue keeps up to pullCachePerQueue
-// batches (groups pulling it at different offsets), the oldest going
-// first; a batch overlapping a cached one replaces it; a look-up finds
-// the batch holding the offset.
-func TestPullCacheBatchesPerQueue(t *testing.T) {
-	var c pullCache
-	defer c.close()
-	k := pullKey{"q", 0}
-	exp := time.Now().Add(time.Hour)
-	batch := func(first, end int64) *cachedBatch {
-		return &cachedBatch{end: end, msgs: []cachedMsg{{off: first, head: make([]byte, 10)}}, size: 10, expires: exp}
-	}
-	for i := range int64(pullCachePerQueue + 1) {
-		c.put(k, batch(i*100, i*100+50))
-	}
-	if n := len(c.m[k]); n != pullCachePerQueue || int(c.n.Load()) != n || c.bytes != 10*n {
-		t.Fatalf("%d batches (%d counted, %d bytes), want %d", n, c.n.Load(), c.bytes, pullCachePerQueue)
-	}
-	if cb, _ := c.get(k, 10, time.Now()); cb != nil {
-		t.Fatal("the oldest batch was kept")
-	}
-	for i := int64(1); i <= pullCachePerQueue; i++ {
-		if cb, _ := c.get(k, i*100+49, time.Now()); cb == nil || cb.end != i*100+50 {
-			t.Fatalf("offset %d: batch %v", i*100+49, cb)
-		}
-	}
-	c.put(k, batch(240, 320)) // overlaps [200, 250) and [300, 350)
-	if cb, _ := c.get(k, 210, time.Now()); cb != nil {
-		t.Fatal("an overlapped batch was kept")
-	}
-	if cb, _ := c.get(k, 300, time.Now()); cb == nil || cb.end != 320 {
-		t.Fatalf("offset 300: batch %v", cb)
-	}
-	if n := len(c.m[k]); n != 3 || c.n.Load() != 3 {
-		t.Fatalf("%d batches (%d counted) after the overlapping put, want 3", n, c.n.Load())
 	}
 }

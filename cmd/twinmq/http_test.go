@@ -137,7 +137,7 @@ func TestHTTPEndpoints(t *testing.T) {
 			t.Fatalf("no broker registered with the name server:\n%s", metrics)
 		}
 	}
-	for _, family := range []string{"twinmq_remoting_connections", "twinmq_topics", "twinmq_xproto_cache_bytes", "go_goroutines"} {
+	for _, family := range []string{"twinmq_remoting_connections", "twinmq_topics", "twinmq_kafka_xproto_cache_bytes", "twinmq_remoting_xproto_cache_hit_records_total", "go_goroutines"} {
 		if !strings.Contains(metrics, "# TYPE "+family+" ") {
 			t.Errorf("no %s family", family)
 		}

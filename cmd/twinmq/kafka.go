@@ -13,6 +13,7 @@ import (
 	"github.com/twinmq/twinmq/broker/groups"
 	"github.com/twinmq/twinmq/broker/httpapi"
 	"github.com/twinmq/twinmq/broker/kafkaapi"
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/netio"
@@ -90,15 +91,23 @@ func kafkaMetrics(mon *httpapi.Server, srv *netio.Server, h *kafkaapi.Handler) {
 	})
 	mon.Value("twinmq_kafka_produce_inline_total", "Kafka Produce requests answered on the event loop (also counted in twinmq_kafka_requests_total).",
 		httpapi.Counter, func() float64 { return float64(h.ProducesInline()) })
-	cache := func(name, help string, kind httpapi.Kind, pick func(bytes, hits, misses int64) int64) {
-		mon.Value(name, help, kind, func() float64 { return float64(pick(h.XProtoCacheStats())) })
+	xprotoCacheMetrics(mon, "kafka", "Kafka fetches of RocketMQ-produced messages", h.XProtoCacheStats)
+}
+
+// xprotoCacheMetrics registers the metrics of an adapter's cross-protocol
+// cache (broker/log.Cache, one shape for both directions) under
+// twinmq_<adapter>_xproto_cache_*.
+func xprotoCacheMetrics(mon *httpapi.Server, adapter, readers string, stats func() log.CacheStats) {
+	value := func(name, help string, kind httpapi.Kind, pick func(log.CacheStats) int64) {
+		mon.Value("twinmq_"+adapter+"_xproto_cache_"+name, help+" ("+readers+").", kind,
+			func() float64 { return float64(pick(stats())) })
 	}
-	cache("twinmq_xproto_cache_bytes", "Bytes of converted batches cached for Kafka fetches of RocketMQ-produced messages.",
-		httpapi.Gauge, func(b, _, _ int64) int64 { return b })
-	cache("twinmq_xproto_cache_hit_records_total", "Records Kafka fetches found converted in the cache.",
-		httpapi.Counter, func(_, h, _ int64) int64 { return h })
-	cache("twinmq_xproto_cache_miss_records_total", "Records Kafka fetches converted from RocketMQ messages.",
-		httpapi.Counter, func(_, _, m int64) int64 { return m })
+	value("bytes", "Bytes of conversions cached", httpapi.Gauge, func(s log.CacheStats) int64 { return s.Bytes })
+	value("items", "Conversions cached", httpapi.Gauge, func(s log.CacheStats) int64 { return s.Items })
+	value("hit_records_total", "Records served from the cache", httpapi.Counter, func(s log.CacheStats) int64 { return s.Hits })
+	value("miss_records_total", "Records the readers converted themselves", httpapi.Counter, func(s log.CacheStats) int64 { return s.Misses })
+	value("converts_total", "Conversions made into the cache", httpapi.Counter, func(s log.CacheStats) int64 { return s.Converts })
+	value("waits_total", "Reads that waited for another's conversion", httpapi.Counter, func(s log.CacheStats) int64 { return s.Waits })
 }
 
 // kafkaAdvertisedHost is what Metadata tells clients: --advertised-host,

@@ -92,6 +92,7 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 			})
 			return out
 		})
+	xprotoCacheMetrics(mon, "remoting", "RocketMQ pulls of Kafka-produced batches", b.XProtoCacheStats)
 	logger.Info("RocketMQ remoting listening", "addr", srv.Addr().String(), "advertised", adv, "namesrvAddr", namesrvAddrs)
 	return func(sctx context.Context) {
 		// The listener first: requests already read finish under the

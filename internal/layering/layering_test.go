@@ -25,7 +25,7 @@ func TestLayering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	imports, err := moduleImports(root)
+	imports, files, err := moduleImports(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,6 +43,20 @@ func TestLayering(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Fatal("no import between twinmq packages was checked")
+	}
+	readPaths := 0
+	for file, deps := range files {
+		if isReadPath(file) {
+			readPaths++
+		}
+		for dep := range deps {
+			if msg := fileViolation(file, dep); msg != "" {
+				t.Errorf("%s imports %s: %s", file, dep, msg)
+			}
+		}
+	}
+	if readPaths == 0 {
+		t.Fatal("no fetch or pull file of an adapter was checked")
 	}
 }
 
@@ -65,11 +79,14 @@ func moduleRoot() (string, error) {
 }
 
 // moduleImports maps each package directory (relative to root) to the
-// twinmq packages its non-test files import, all build tags included.
-func moduleImports(root string) (map[string]map[string]bool, error) {
+// twinmq packages its non-test files import, all build tags included, and
+// each of those files (its path relative to root) to the twinmq packages
+// it imports.
+func moduleImports(root string) (pkgs, files map[string]map[string]bool, err error) {
 	out := map[string]map[string]bool{}
+	files = map[string]map[string]bool{}
 	fset := token.NewFileSet()
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -95,6 +112,8 @@ func moduleImports(root string) (map[string]map[string]bool, error) {
 		if out[pkg] == nil {
 			out[pkg] = map[string]bool{}
 		}
+		file := pkg + "/" + name
+		files[file] = map[string]bool{}
 		for _, imp := range f.Imports {
 			p, err := strconv.Unquote(imp.Path.Value)
 			if err != nil {
@@ -102,11 +121,12 @@ func moduleImports(root string) (map[string]map[string]bool, error) {
 			}
 			if dep, ok := strings.CutPrefix(p, module+"/"); ok {
 				out[pkg][dep] = true
+				files[file][dep] = true
 			}
 		}
 		return nil
 	})
-	return out, err
+	return out, files, err
 }
 
 func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
@@ -147,6 +167,26 @@ func layerViolation(pkg, dep string) string {
 	return ""
 }
 
+// isReadPath reports whether file is an adapter's file of the fetch or
+// pull path: its name says so (01_fetch.go, xproto_fetchcache.go,
+// pull.go, xproto_pullcache.go, 02_list_offsets.go, ...).
+func isReadPath(file string) bool {
+	name := file[strings.LastIndex(file, "/")+1:]
+	return isAdapter(file[:max(strings.LastIndex(file, "/"), 0)]) &&
+		(strings.Contains(name, "fetch") || strings.Contains(name, "pull") || strings.Contains(name, "list_offsets"))
+}
+
+// fileViolation says why file may not import dep, or "": the adapters
+// read through broker/log, which decides what a reader may see (the
+// visible end, later the replicated highWatermark), so their fetch and
+// pull files never reach the store themselves.
+func fileViolation(file, dep string) string {
+	if isReadPath(file) && under(dep, "storage") {
+		return "the fetch and pull paths read through broker/log, not storage"
+	}
+	return ""
+}
+
 // TestLayerViolation: the rules flag what they must, so TestLayering can
 // fail.
 func TestLayerViolation(t *testing.T) {
@@ -177,6 +217,25 @@ func TestLayerViolation(t *testing.T) {
 	for _, c := range cases {
 		if got := layerViolation(c.pkg, c.dep) != ""; got != c.bad {
 			t.Errorf("%s -> %s: violation %v, want %v", c.pkg, c.dep, got, c.bad)
+		}
+	}
+	files := []struct {
+		file, dep string
+		bad       bool
+	}{
+		{"broker/kafkaapi/01_fetch.go", "storage", true},
+		{"broker/kafkaapi/01_fetch.go", "broker/log", false},
+		{"broker/kafkaapi/xproto_fetchcache.go", "storage", true},
+		{"broker/kafkaapi/02_list_offsets.go", "storage", true},
+		{"broker/remotingapi/pull.go", "storage", true},
+		{"broker/remotingapi/xproto_pullcache.go", "storage/commitlog", true},
+		{"broker/remotingapi/admin.go", "storage", false},
+		{"broker/log/read.go", "storage", false},
+		{"cmd/twinmq/fetch.go", "storage", false},
+	}
+	for _, c := range files {
+		if got := fileViolation(c.file, c.dep) != ""; got != c.bad {
+			t.Errorf("%s -> %s: violation %v, want %v", c.file, c.dep, got, c.bad)
 		}
 	}
 }

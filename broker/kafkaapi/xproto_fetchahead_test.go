@@ -17,8 +17,8 @@ func TestXProtoReadAheadConvertsNextRange(t *testing.T) {
 	plain := xcHandler(t, st, reg, -1)
 	h := xcHandlerConfig(t, st, reg, Config{})
 	xfRead(t.Context(), t, h, 0) // the first reader: converted, not cached, no read-ahead
-	if n := h.xcache.readAheads.Load(); n != 0 || h.xcache.size() != 0 {
-		t.Fatalf("the first read of a range cached %d bytes, started %d read-aheads", h.xcache.size(), n)
+	if n := h.aheads.n.Load(); n != 0 || h.xcache.Stats().Bytes != 0 {
+		t.Fatalf("the first read of a range cached %d bytes, started %d read-aheads", h.xcache.Stats().Bytes, n)
 	}
 	var off int64
 	fetches := 0
@@ -35,7 +35,7 @@ func TestXProtoReadAheadConvertsNextRange(t *testing.T) {
 		if end < xbRecords {
 			// The next range is cached, or its read-ahead runs.
 			waitFor(t, "the read-ahead of the next range", func() bool {
-				return h.xcache.holds(queueKey{"rmq", 0}, end)
+				return h.xcache.Covers(queueKey{Topic: "rmq"}, end)
 			})
 		}
 		off = end
@@ -45,17 +45,13 @@ func TestXProtoReadAheadConvertsNextRange(t *testing.T) {
 	if fetches < 3 {
 		t.Fatalf("the topic drained in %d fetches; the test needs more", fetches)
 	}
-	if ra, conv := c.readAheads.Load(), c.converts.Load(); ra != int64(fetches-1) || conv != int64(fetches) {
+	if ra, conv := h.aheads.n.Load(), c.Stats().Converts; ra != int64(fetches-1) || conv != int64(fetches) {
 		t.Fatalf("%d fetches: %d conversions, %d of them read ahead; want %d and %d", fetches, conv, ra, fetches, fetches-1)
 	}
-	if _, hits, misses := h.XProtoCacheStats(); misses >= hits {
+	if _, hits, misses := xcStats(h); misses >= hits {
 		t.Fatalf("%d hits, %d misses", hits, misses)
 	}
-	waitFor(t, "read-aheads done", func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return len(c.aheads) == 0 && len(c.flights) == 0
-	})
+	waitFor(t, "read-aheads done", func() bool { return aheadsIdle(h) })
 }
 
 // No read-ahead when it is turned off, at the end of the partition, or
@@ -64,14 +60,14 @@ func TestXProtoReadAheadSkips(t *testing.T) {
 	st, reg := xcStore(t)
 	off := xfReadEnd(t, xcHandler(t, st, reg, 0), 0) // read-ahead off
 	h := xcHandlerConfig(t, st, reg, Config{})
-	h.readAheadFrom(queueKey{"rmq", 0}, xbRecords, xbRecords, 64<<10) // at the end
-	if n := h.xcache.readAheads.Load(); n != 0 {
+	h.readAheadFrom(queueKey{Topic: "rmq"}, xbRecords, xbRecords, 64<<10) // at the end
+	if n := h.aheads.n.Load(); n != 0 {
 		t.Fatalf("%d read-aheads at the end of the partition", n)
 	}
 	if off >= xbRecords {
 		t.Fatal("one fetch drained the topic")
 	}
-	if h.xcache.holds(queueKey{"rmq", 0}, off) {
+	if h.xcache.Covers(queueKey{Topic: "rmq"}, off) {
 		t.Fatal("cached ahead with read-ahead off")
 	}
 	cfg, err := reg.Create(t.Context(), topics.Config{Name: "kaf", Queues: 1})
@@ -79,8 +75,8 @@ func TestXProtoReadAheadSkips(t *testing.T) {
 		t.Fatal(err)
 	}
 	xbAppend(t, st, xbKafkaEntries(t, h, cfg))
-	h.readAhead(h.xcache, queueKey{"kaf", 0}, 0, 64<<10)
-	if n := h.xcache.readAheads.Load(); n != 0 || h.xcache.holds(queueKey{"kaf", 0}, 0) {
+	h.readAhead(h.xcache, queueKey{Topic: "kaf"}, 0, 64<<10)
+	if n := h.aheads.n.Load(); n != 0 || h.xcache.Covers(queueKey{Topic: "kaf"}, 0) {
 		t.Fatalf("%d read-aheads over Kafka batches", n)
 	}
 }
@@ -93,7 +89,7 @@ func xfReadEnd(t *testing.T, h *Handler, offset int64) int64 {
 }
 
 // A lone consumer draining RocketMQ-produced messages converts every range
-// for itself: nothing cached, no read-ahead (xproto_admit.go). A second
+// for itself: nothing cached, no read-ahead (broker/log/cache_admit.go). A second
 // group draining the same offsets caches them (and reads ahead), and a
 // third is served from the cache alone.
 func TestXProtoLoneReaderNotCached(t *testing.T) {
@@ -111,25 +107,21 @@ func TestXProtoLoneReaderNotCached(t *testing.T) {
 			// A read-ahead the fetch started is registered before the
 			// fetch returns; waiting for it keeps the next fetch from
 			// claiming its range first (the count below would vary).
-			waitFor(t, "read-aheads done", func() bool {
-				c.mu.Lock()
-				defer c.mu.Unlock()
-				return len(c.aheads) == 0 && len(c.flights) == 0
-			})
+			waitFor(t, "read-aheads done", func() bool { return aheadsIdle(h) })
 		}
 	}
 	drain("first group")
-	if size, hits, misses := h.XProtoCacheStats(); size != 0 || hits != 0 || misses != xbRecords || c.readAheads.Load() != 0 {
+	if size, hits, misses := xcStats(h); size != 0 || hits != 0 || misses != xbRecords || h.aheads.n.Load() != 0 {
 		t.Fatalf("lone reader: %d bytes cached, %d hits, %d misses, %d read-aheads; want 0, 0, %d, 0",
-			size, hits, misses, c.readAheads.Load(), xbRecords)
+			size, hits, misses, h.aheads.n.Load(), xbRecords)
 	}
 	drain("second group")
-	size, _, misses := h.XProtoCacheStats()
-	if size == 0 || c.readAheads.Load() == 0 {
-		t.Fatalf("second group: %d bytes cached, %d read-aheads", size, c.readAheads.Load())
+	size, _, misses := xcStats(h)
+	if size == 0 || h.aheads.n.Load() == 0 {
+		t.Fatalf("second group: %d bytes cached, %d read-aheads", size, h.aheads.n.Load())
 	}
 	drain("third group")
-	if _, hits, m := h.XProtoCacheStats(); m != misses || hits < xbRecords {
+	if _, hits, m := xcStats(h); m != misses || hits < xbRecords {
 		t.Fatalf("third group: misses %d -> %d, %d hits; want no new miss", misses, m, hits)
 	}
 
@@ -140,11 +132,18 @@ func TestXProtoLoneReaderNotCached(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the new messages readable", func() bool { end, _ := st.MaxOffset("rmq", 0); return end == xbRecords+200 })
-	converts := c.converts.Load()
+	converts := c.Stats().Converts
 	if got := xfRead(t.Context(), t, h, xbRecords); len(got) == 0 {
 		t.Fatal("no batch for the new messages")
 	}
-	if c.converts.Load() == converts || !c.holds(queueKey{"rmq", 0}, xbRecords) {
+	if c.Stats().Converts == converts || !c.Covers(queueKey{Topic: "rmq"}, xbRecords) {
 		t.Fatal("the first read of new messages on a shared partition was not cached")
 	}
+}
+
+// aheadsIdle reports whether no read-ahead and no conversion runs.
+func aheadsIdle(h *Handler) bool {
+	h.aheads.mu.Lock()
+	defer h.aheads.mu.Unlock()
+	return len(h.aheads.keys) == 0 && h.xcache.Stats().Flights == 0
 }

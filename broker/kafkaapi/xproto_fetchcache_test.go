@@ -15,70 +15,10 @@ import (
 	"github.com/twinmq/twinmq/wire/kafka"
 )
 
-func TestXCacheLookupInsertEvict(t *testing.T) {
-	c := newXCache(1<<20, nil)
-	k := queueKey{"t", 0}
-	phys := func(first, n int64) []int64 {
-		p := make([]int64, n)
-		for i := range p {
-			p[i] = 1000 + first + int64(i)
-		}
-		return p
-	}
-	c.insert(k, 10, phys(10, 10), make([]byte, 100)) // [10, 20)
-	c.insert(k, 30, phys(30, 5), make([]byte, 100))  // [30, 35)
-	c.insert(k, 15, phys(15, 10), make([]byte, 100)) // overlaps: refused
-	tests := []struct {
-		off, logStart int64
-		phys          int64
-		first, next   int64 // first -1: miss
-	}{
-		{off: 5, phys: 1005, first: -1, next: 10},
-		{off: 10, phys: 1010, first: 10, next: 30},
-		{off: 19, phys: 1019, first: 10, next: 30},
-		{off: 20, phys: 1020, first: -1, next: 30},
-		{off: 34, phys: 1034, first: 30, next: 1<<63 - 1},
-		{off: 31, phys: 99, first: -1, next: 1<<63 - 1}, // another incarnation: dropped
-		{off: 31, phys: 1031, first: -1, next: 1<<63 - 1},
-	}
-	for _, tc := range tests {
-		b, next := c.lookup(k, tc.off, tc.phys, tc.logStart)
-		first := int64(-1)
-		if b != nil {
-			first = b.first
-		}
-		if first != tc.first || next != tc.next {
-			t.Fatalf("lookup(%d): batch at %d, next %d; want %d, %d", tc.off, first, next, tc.first, tc.next)
-		}
-	}
-	// A start moved into [10, 20) drops the batch.
-	if b, _ := c.lookup(k, 15, 1015, 12); b != nil {
-		t.Fatal("served a batch starting below logStartOffset")
-	}
-	if got := c.size(); got != 0 {
-		t.Fatalf("size %d after every batch was dropped", got)
-	}
-	// LRU by bytes: the least recently used batch goes first.
-	for i := range int64(12) {
-		c.insert(k, i*10, phys(i*10, 10), make([]byte, 100_000))
-		if i == 5 {
-			c.lookup(k, 0, 1000, 0) // touch the first
-		}
-	}
-	if c.size() > c.max {
-		t.Fatalf("size %d over max %d", c.size(), c.max)
-	}
-	if b, _ := c.lookup(k, 0, 1000, 0); b == nil {
-		t.Fatal("evicted the recently used batch")
-	}
-	if b, _ := c.lookup(k, 10, 1010, 0); b != nil {
-		t.Fatal("kept the least recently used batch")
-	}
-	c.insert(queueKey{"u", 0}, 0, phys(0, 1), make([]byte, 10))
-	c.forget("t")
-	if _, ok := c.parts[k]; ok || c.size() != 10+8+128 {
-		t.Fatalf("forget: parts %v, size %d", c.parts, c.size())
-	}
+// xcStats is the handler's cache's bytes, hits and misses.
+func xcStats(h *Handler) (size, hits, misses int64) {
+	s := h.XProtoCacheStats()
+	return s.Bytes, s.Hits, s.Misses
 }
 
 // xcStore is a store and registry with one RocketMQ-produced topic of
@@ -122,7 +62,7 @@ func xcCreate(t testing.TB, st *storage.Store, reg *topics.Registry, name string
 }
 
 // xcHandler is a Handler with a cache of cacheBytes and no read-ahead
-// (xproto_readahead_test.go tests it), so conversions are only the
+// (xproto_fetchahead_test.go tests it), so conversions are only the
 // fetches' own.
 func xcHandler(t testing.TB, st *storage.Store, reg *topics.Registry, cacheBytes int64) *Handler {
 	return xcHandlerConfig(t, st, reg, Config{XProtoCacheBytes: cacheBytes, XProtoReadAhead: -1})
@@ -194,12 +134,12 @@ func TestXProtoCacheFetch(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Fatalf("read %d: cached fetch differs from converted", i)
 		}
-		if size, _, _ := cached.XProtoCacheStats(); i == 0 && size != 0 {
-			t.Fatalf("the first read of the offsets cached %d bytes (xproto_admit.go: only a second read caches)", size)
+		if size, _, _ := xcStats(cached); i == 0 && size != 0 {
+			t.Fatalf("the first read of the offsets cached %d bytes (broker/log/cache_admit.go: only a second read caches)", size)
 		}
 	}
 	// Read 1 converted for itself, read 2 into the cache, read 3 hit.
-	size, hits, misses := cached.XProtoCacheStats()
+	size, hits, misses := xcStats(cached)
 	first, end := batchRange(t, want)
 	if n := end - first; size == 0 || hits != n || misses != 2*n {
 		t.Fatalf("stats: %d bytes, %d hits, %d misses; want 1x and 2x %d records", size, hits, misses, n)
@@ -226,11 +166,11 @@ func TestXProtoCacheFetch(t *testing.T) {
 	}
 
 	// Deleted and created again: new data at the same offsets.
-	before, _, _ := cached.XProtoCacheStats()
+	before, _, _ := xcStats(cached)
 	if err := reg.Delete(context.Background(), "rmq"); err != nil {
 		t.Fatal(err)
 	}
-	if after, _, _ := cached.XProtoCacheStats(); after >= before {
+	if after, _, _ := xcStats(cached); after >= before {
 		t.Fatalf("topic deletion left %d of %d cached bytes", after, before)
 	}
 	xcCreate(t, st, reg, "rmq")
@@ -283,7 +223,7 @@ func TestXProtoCacheConcurrent(t *testing.T) {
 	// as with one CPU, each scans 4.5 MB through a 1 MiB cache and never
 	// hits); conversions into the cache do not: every range is read
 	// at least twice.
-	if size, conv := cached.xcache.size(), cached.xcache.converts.Load(); size > 1<<20 || conv == 0 {
+	if size, conv := cached.xcache.Stats().Bytes, cached.xcache.Stats().Converts; size > 1<<20 || conv == 0 {
 		t.Fatalf("cache holds %d bytes (max %d), %d conversions into it", size, 1<<20, conv)
 	}
 }

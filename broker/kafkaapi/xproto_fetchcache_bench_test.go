@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/storage"
 )
 
 // BenchmarkXProtoFetchCache measures the cache of converted batches
-// (xproto_cache.go) over the store of BenchmarkXProtoFetch (the same
+// (xproto_fetchcache.go) over the store of BenchmarkXProtoFetch (the same
 // records stored once per producing protocol), with the drains of that
 // benchmark, in one run:
 //
@@ -26,7 +27,7 @@ import (
 //   - fanout4-concurrent: the four groups reading at the same time, each
 //     in its own goroutine, against four verbatim drains at the same
 //     time: fetches at the same offsets at the same moment, where the
-//     single flight (xproto_flight.go) makes one convert and the others
+//     single flight (broker/log/cache_flight.go) makes one convert and the others
 //     wait for it. converts/op counts the conversions.
 //
 // Metrics: MB/s of values served each way, their ratios, and the bytes
@@ -36,7 +37,7 @@ import (
 //	go test ./broker/kafkaapi -run '^$' -bench XProtoFetchCache -benchtime 20x
 func BenchmarkXProtoFetchCache(b *testing.B) {
 	plain, cached := xcBenchHandlers(b)
-	reset := func() { cached.xcache = newXCache(defaultXProtoCacheBytes, nil) }
+	reset := func() { cached.xcache = newXCache(log.DefaultCacheBytes, nil) }
 	var out []byte
 	mb := func(b *testing.B, drains int) float64 { return float64(b.N*drains) * xbRecords * xbValueSize / 1e6 }
 	b.Run("once", func(b *testing.B) {
@@ -58,9 +59,9 @@ func BenchmarkXProtoFetchCache(b *testing.B) {
 		b.ReportMetric(mb(b, 1)/cold.Seconds(), "cold-cache-MB/s")
 		b.ReportMetric(same.Seconds()/conv.Seconds(), "converted/verbatim")
 		b.ReportMetric(same.Seconds()/cold.Seconds(), "cold-cache/verbatim")
-		b.ReportMetric(float64(cached.xcache.size())/(1<<20), "cache-MiB")
+		b.ReportMetric(float64(cached.xcache.Stats().Bytes)/(1<<20), "cache-MiB")
 	})
-	// once-read-ahead: "once" with the read-ahead on (xproto_readahead.go):
+	// once-read-ahead: "once" with the read-ahead on (xproto_fetchahead.go):
 	// each fetch starts the conversion of the next range, which runs on
 	// the other core while this one writes the response; a consumer that
 	// handles what it fetched before fetching again gains more.
@@ -70,7 +71,7 @@ func BenchmarkXProtoFetchCache(b *testing.B) {
 		b.SetBytes(2 * xbRecords * xbValueSize)
 		b.ReportAllocs()
 		for b.Loop() {
-			ahead.xcache = newXCache(defaultXProtoCacheBytes, nil)
+			ahead.xcache = newXCache(log.DefaultCacheBytes, nil)
 			t0 := time.Now()
 			xbDrainFetch(b, cached, "kafka-produced", &out)
 			t1 := time.Now()
@@ -94,7 +95,7 @@ func BenchmarkXProtoFetchCache(b *testing.B) {
 		b.SetBytes(3 * xbRecords * xbValueSize)
 		for b.Loop() {
 			reset()
-			ahead.xcache = newXCache(defaultXProtoCacheBytes, nil)
+			ahead.xcache = newXCache(log.DefaultCacheBytes, nil)
 			same += xbDrainFetchThink(b, cached, "kafka-produced", &out, think)
 			cold += xbDrainFetchThink(b, cached, "rocketmq-produced", &out, think)
 			ra += xbDrainFetchThink(b, ahead, "rocketmq-produced", &out, think)
@@ -142,9 +143,9 @@ func BenchmarkXProtoFetchCache(b *testing.B) {
 		b.ReportMetric(mb(b, groups)/same.Seconds(), "verbatim-MB/s")
 		b.ReportMetric(mb(b, groups)/conv.Seconds(), "cached-MB/s")
 		b.ReportMetric(same.Seconds()/conv.Seconds(), "cached/verbatim")
-		_, hits, misses := cached.XProtoCacheStats()
+		_, hits, misses := xcStats(cached)
 		b.ReportMetric(float64(hits)/float64(hits+misses), "hit-ratio")
-		b.ReportMetric(float64(cached.xcache.size())/(1<<20), "cache-MiB")
+		b.ReportMetric(float64(cached.xcache.Stats().Bytes)/(1<<20), "cache-MiB")
 	})
 	b.Run("fanout4-concurrent", func(b *testing.B) {
 		const groups = 4
@@ -169,8 +170,8 @@ func BenchmarkXProtoFetchCache(b *testing.B) {
 			t1 := time.Now()
 			drainAll("rocketmq-produced")
 			same, conv = same+t1.Sub(t0), conv+time.Since(t1)
-			_, h, m := cached.XProtoCacheStats()
-			hits, misses, converts = hits+h, misses+m, converts+cached.xcache.converts.Load()
+			_, h, m := xcStats(cached)
+			hits, misses, converts = hits+h, misses+m, converts+cached.xcache.Stats().Converts
 		}
 		b.ReportMetric(mb(b, groups)/same.Seconds(), "verbatim-MB/s")
 		b.ReportMetric(mb(b, groups)/conv.Seconds(), "cached-MB/s")

@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twinmq/twinmq/storage"
+	"github.com/twinmq/twinmq/broker/log"
 )
 
 // xfRead reads topic "rmq" from offset as a fetch does (64 KiB) and
 // returns the batches.
 func xfRead(ctx context.Context, t *testing.T, h *Handler, offset int64) []byte {
-	rd, parts, _, err := h.readParts(ctx, "rmq", 0, offset, 0, storage.ReadOptions{MaxBytes: 64 << 10})
+	rd, parts, _, err := h.readParts(ctx, "rmq", 0, offset, 0, log.ReadOptions{MaxBytes: 64 << 10})
 	if err != nil {
 		t.Error(err)
 		return nil
@@ -28,7 +28,7 @@ func xfRead(ctx context.Context, t *testing.T, h *Handler, offset int64) []byte 
 // then fails if fail is set; every call is counted.
 func gatedConvert(h *Handler, fail bool) (gate chan struct{}, calls *atomic.Int64) {
 	gate, calls = make(chan struct{}), new(atomic.Int64)
-	h.xcache.convert = func(parts [][]byte, base int64, msgs [][]byte, own bool) ([][]byte, int, error) {
+	h.xconvert = func(parts [][]byte, base int64, msgs [][]byte, own bool) ([][]byte, int, error) {
 		if calls.Add(1) == 1 {
 			<-gate
 			if fail {
@@ -65,7 +65,7 @@ func TestXProtoFlightConvertsOnce(t *testing.T) {
 	for i := range fetchers {
 		wg.Go(func() { got[i] = xfRead(t.Context(), t, h, 0) })
 	}
-	waitFor(t, "3 fetches waiting", func() bool { return h.xcache.waits.Load() == fetchers-1 })
+	waitFor(t, "3 fetches waiting", func() bool { return h.xcache.Stats().Waits == fetchers-1 })
 	close(gate)
 	wg.Wait()
 	for i, g := range got {
@@ -77,11 +77,8 @@ func TestXProtoFlightConvertsOnce(t *testing.T) {
 		t.Fatalf("%d conversions of one range, want 1", n)
 	}
 	first, end := batchRange(t, want)
-	if _, hits, misses := h.XProtoCacheStats(); misses != 2*(end-first) || hits != (fetchers-1)*(end-first) {
+	if _, hits, misses := xcStats(h); misses != 2*(end-first) || hits != (fetchers-1)*(end-first) {
 		t.Fatalf("%d hits, %d misses; want %d and %d", hits, misses, (fetchers-1)*(end-first), 2*(end-first))
-	}
-	if len(h.xcache.flights) != 0 {
-		t.Fatalf("flights left: %v", h.xcache.flights)
 	}
 }
 
@@ -98,7 +95,7 @@ func TestXProtoFlightFailure(t *testing.T) {
 	wg.Go(func() { owner = xfRead(t.Context(), t, h, 0) })
 	waitFor(t, "the owner converting", func() bool { return calls.Load() == 1 })
 	wg.Go(func() { waiter = xfRead(t.Context(), t, h, 0) })
-	waitFor(t, "the waiter", func() bool { return h.xcache.waits.Load() == 1 })
+	waitFor(t, "the waiter", func() bool { return h.xcache.Stats().Waits == 1 })
 	close(gate)
 	wg.Wait()
 	if len(owner) != 0 {
@@ -130,7 +127,7 @@ func TestXProtoFlightContextDone(t *testing.T) {
 	}
 	close(gate)
 	wg.Wait()
-	if w := h.xcache.waits.Load(); w != 0 || calls.Load() != 2 {
+	if w := h.xcache.Stats().Waits; w != 0 || calls.Load() != 2 {
 		t.Fatalf("%d waits, %d conversions; want 0 and 2", w, calls.Load())
 	}
 }
