@@ -206,8 +206,8 @@ func (b *Broker) heartBeat(ctx context.Context, c *netio.Conn, req *remoting.Com
 	for _, cd := range hb.ConsumerDataSet {
 		// Java creates the retry topic on every consumer heartbeat so that
 		// %RETRY%<group> is routable soon after (docs/rocketmq-protocol.md §2.6, §8 item 3).
-		if cd.GroupName == "" {
-			continue
+		if cd.GroupName == "" || b.topics.Following() {
+			continue // a slave's topics are its master's: the master creates it
 		}
 		if _, err := b.ensureTopic(ctx, retryGroupPrefix+cd.GroupName, 1); err != nil {
 			b.log.Warn("cannot create retry topic", "group", cd.GroupName, "err", err)

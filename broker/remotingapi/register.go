@@ -96,8 +96,12 @@ func (r *registrar) run(ctx context.Context) {
 }
 
 // registerAll registers with every name server; it reports whether all
-// accepted.
+// accepted, and, for a slave, whether one named the group's master (a
+// slave that has no master yet registers again after retryDelay rather
+// than RegisterInterval, so it starts streaming within a second of its
+// master's first registration).
 func (r *registrar) registerAll(ctx context.Context) bool {
+	masterKnown := r.b.cfg.BrokerID == 0
 	r.version++
 	body := nameserver.EncodeRegisterBody(r.b.topicConfigs(), nameserver.DataVersion{
 		Timestamp: r.b.cfg.Now().UnixMilli(), Counter: r.version})
@@ -113,14 +117,17 @@ func (r *registrar) registerAll(ctx context.Context) bool {
 		if err == nil && resp.Code != remoting.Success {
 			r.b.log.Warn("name server refused registration", "namesrv", addr, "code", resp.Code, "remark", resp.Remark)
 			ok = false
-		} else if err == nil && r.b.cfg.OnMaster != nil {
-			r.b.cfg.OnMaster(resp.ExtFields["masterAddr"], resp.ExtFields["haServerAddr"])
-		} else if err != nil && ctx.Err() == nil {
+		} else if err == nil {
+			masterKnown = masterKnown || resp.ExtFields["masterAddr"] != ""
+			if r.b.cfg.OnMaster != nil {
+				r.b.cfg.OnMaster(resp.ExtFields["masterAddr"], resp.ExtFields["haServerAddr"])
+			}
+		} else if ctx.Err() == nil {
 			r.b.log.Warn("cannot register with name server", "namesrv", addr, "err", err)
 			ok = false
 		}
 	}
-	return ok
+	return ok && masterKnown
 }
 
 // invoke sends req to addr over a cached connection, dialing as needed.

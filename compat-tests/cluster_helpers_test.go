@@ -1,0 +1,202 @@
+package compattests
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+)
+
+// Cluster tests run twinmq as real processes, each node on its own
+// loopback address with the default ports (docs/cluster.md), as the
+// README's cluster commands do. They use 127.0.2.0/24, which no other
+// test touches; Linux routes all of 127/8 to lo, so no alias is needed.
+
+var (
+	twinmqBinOnce sync.Once
+	twinmqBin     string
+	twinmqBinErr  error
+)
+
+// buildTwinmq builds cmd/twinmq once per test binary.
+func buildTwinmq(t *testing.T) string {
+	t.Helper()
+	twinmqBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "twinmq-cluster-bin")
+		if err != nil {
+			twinmqBinErr = err
+			return
+		}
+		twinmqBin = filepath.Join(dir, "twinmq")
+		out, err := exec.Command("go", "build", "-o", twinmqBin, "../cmd/twinmq").CombinedOutput()
+		if err != nil {
+			twinmqBinErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if twinmqBinErr != nil {
+		t.Fatal(twinmqBinErr)
+	}
+	return twinmqBin
+}
+
+// node is one twinmq process.
+type node struct {
+	name string
+	args []string
+	logf string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// startNode runs `twinmq args...`, its output in <dir>/<name>.log; the
+// test's cleanup kills it.
+func startNode(t *testing.T, dir, name string, args ...string) *node {
+	t.Helper()
+	n := &node{name: name, args: args, logf: filepath.Join(dir, name+".log")}
+	n.start(t)
+	t.Cleanup(func() {
+		n.signal(syscall.SIGKILL)
+		n.wait()
+		if t.Failed() {
+			if b, err := os.ReadFile(n.logf); err == nil {
+				t.Logf("--- %s log (last 3000 bytes):\n%s", name, tail(b, 3000))
+			}
+		}
+	})
+	return n
+}
+
+func (n *node) start(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile(n.logf, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.cmd = exec.Command(buildTwinmq(t), n.args...)
+	n.cmd.Stdout, n.cmd.Stderr = f, f
+	if err := n.cmd.Start(); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	n.done = make(chan struct{})
+	go func() { _ = n.cmd.Wait(); f.Close(); close(n.done) }()
+}
+
+func (n *node) signal(sig syscall.Signal) {
+	if n.cmd != nil && n.cmd.Process != nil {
+		_ = n.cmd.Process.Signal(sig)
+	}
+}
+
+func (n *node) wait() {
+	if n.done != nil {
+		<-n.done
+	}
+}
+
+// kill9 kills the process (SIGKILL) and waits for it.
+func (n *node) kill9() { n.signal(syscall.SIGKILL); n.wait() }
+
+// restart starts the process again with the same arguments.
+func (n *node) restart(t *testing.T) { t.Helper(); n.start(t) }
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+// metric reads one unlabelled sample of name from a node's /metrics; ok
+// is false while the node does not answer.
+func metric(addr, name string) (string, bool) {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return "", false
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
+}
+
+// listening reports whether addr accepts TCP connections.
+func listening(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// rmqGroup is a name server and one broker group (master and slave) as
+// processes.
+type rmqGroup struct {
+	dir           string
+	nsAddr        string
+	master, slave *node
+	masterHTTP    string
+}
+
+// startGroup runs a name server on 127.0.2.1 and broker group b1 with a
+// master of role on 127.0.2.11 and a slave on 127.0.2.12, and waits until
+// the slave is in sync.
+func startGroup(t *testing.T, role string) *rmqGroup {
+	t.Helper()
+	dir := t.TempDir()
+	g := &rmqGroup{dir: dir, nsAddr: "127.0.2.1:9876", masterHTTP: "127.0.2.11:8080"}
+	for _, a := range []string{g.nsAddr, "127.0.2.11:10911", "127.0.2.12:10911", "127.0.2.11:10912"} {
+		if listening(a) {
+			t.Skipf("%s is taken: another cluster test or broker runs here", a)
+		}
+	}
+	startNode(t, dir, "ns", "namesrv", "--namesrv-listen", g.nsAddr)
+	brokerArgs := func(host, id, role string) []string {
+		return []string{"broker", "--data-dir", filepath.Join(dir, "b"+id), "--broker-cluster-name", "C", "--broker-name", "b1",
+			"--broker-id", id, "--broker-role", role, "--segment-size", fmt.Sprint(64 << 20),
+			"--kafka-addr", host + ":9092", "--remoting-addr", host + ":10911", "--ha-addr", host + ":10912",
+			"--http-addr", host + ":8080", "--namesrv-addr", g.nsAddr}
+	}
+	waitFor(t, 20*time.Second, func() bool { return listening(g.nsAddr) })
+	g.master = startNode(t, dir, "master", brokerArgs("127.0.2.11", "0", role)...)
+	g.slave = startNode(t, dir, "slave", brokerArgs("127.0.2.12", "1", "SLAVE")...)
+	g.waitInSync(t)
+	return g
+}
+
+// waitInSync waits until the master reports its slave in sync.
+func (g *rmqGroup) waitInSync(t *testing.T) {
+	t.Helper()
+	waitFor(t, 60*time.Second, func() bool { v, _ := metric(g.masterHTTP, "twinmq_ha_slaves_in_sync"); return v == "1" })
+}
+
+func (g *rmqGroup) resolver() primitive.NsResolver {
+	return primitive.NewPassthroughResolver([]string{g.nsAddr})
+}
+
+// ctxFor is a context that ends with the test or after d.
+func ctxFor(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,156 @@
+package compattests
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/apache/rocketmq-client-go/v2"
+	"github.com/apache/rocketmq-client-go/v2/consumer"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"github.com/apache/rocketmq-client-go/v2/producer"
+
+	"github.com/twinmq/twinmq/nameserver"
+	"github.com/twinmq/twinmq/wire/remoting"
+)
+
+// TestClusterPushConsumerReadsFromSlave: a broker group of a SYNC_MASTER
+// and a slave, as processes. A rocketmq-client-go push consumer runs
+// while the master is killed (kill -9): it consumes every message the
+// producer sent with SEND_OK, from the slave, once, with tags, keys,
+// properties and ids as sent. When the master returns, the messages sent
+// to it reach the same consumer, none of the earlier ones come again, and
+// the offsets the consumer commits reach the master.
+func TestClusterPushConsumerReadsFromSlave(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	g := startGroup(t, "SYNC_MASTER")
+	const topic, group, tag, n1, n2 = "ClusterSlaveReadTopic", "cg_cluster_slave", "TagS", 60, 20
+
+	p, err := rocketmq.NewProducer(producer.WithNsResolver(g.resolver()), producer.WithInstanceName(instance(t)),
+		producer.WithGroupName("pg_cluster"), producer.WithRetry(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown()
+	send := func(from, n int) []sentMsg {
+		var out []sentMsg
+		for i := from; i < from+n; i++ {
+			m := newMsg(topic, tag, i)
+			born := time.Now()
+			var r *primitive.SendResult
+			waitFor(t, 60*time.Second, func() bool { // the route may lag a (re)started master
+				r, err = p.SendSync(context.Background(), m)
+				return err == nil
+			})
+			if r.Status != primitive.SendOK {
+				t.Fatalf("send %d: status %v", i, r.Status)
+			}
+			out = append(out, sentFrom(i, m, r, born))
+		}
+		return out
+	}
+	sent := send(0, 1) // creates the topic
+
+	// The consumer takes one message at a time and holds it until gate
+	// opens, so that most of what is sent next is still on the brokers
+	// when the master dies.
+	col := newCollector()
+	gate := make(chan struct{})
+	pc, err := rocketmq.NewPushConsumer(consumer.WithNsResolver(g.resolver()), consumer.WithInstance(instance(t)),
+		consumer.WithGroupName(group), consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
+		consumer.WithPullBatchSize(1), consumer.WithPullThresholdForQueue(1), consumer.WithConsumeMessageBatchMaxSize(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.Subscribe(topic, consumer.MessageSelector{Type: consumer.TAG, Expression: tag},
+		func(ctx context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+			col.add(msgs...)
+			<-gate
+			return consumer.ConsumeSuccess, nil
+		}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Shutdown()
+	defer func() {
+		select {
+		case <-gate:
+		default:
+			close(gate)
+		}
+	}()
+	waitFor(t, 60*time.Second, func() bool { return col.n.Load() >= 1 })
+	sent = append(sent, send(1, n1-1)...)
+
+	g.master.kill9()
+	if got := col.n.Load(); got >= n1/2 {
+		t.Fatalf("the consumer took %d of %d messages from the master: too few left for the slave", got, n1)
+	}
+	close(gate)
+	waitFor(t, 120*time.Second, func() bool { return col.n.Load() >= n1 })
+	checkAll := func(sent []sentMsg) {
+		t.Helper()
+		col.mu.Lock()
+		defer col.mu.Unlock()
+		for _, s := range sent {
+			got := col.msgs[fmt.Sprint("body-", s.i)]
+			if len(got) != 1 {
+				t.Errorf("message %d consumed %d times", s.i, len(got))
+				continue
+			}
+			checkMsg(t, got[0], topic, tag, s)
+		}
+	}
+	checkAll(sent)
+
+	// The master returns with its data; the producer writes to it again.
+	g.master.restart(t)
+	g.waitInSync(t)
+	sent = append(sent, send(n1, n2)...)
+	waitFor(t, 120*time.Second, func() bool { return col.n.Load() >= n1+n2 })
+	// The consumer commits to the master every 5 s (persistConsumerOffset).
+	waitFor(t, 60*time.Second, func() bool { return brokerCommitted(t, "127.0.2.11:10911", group, topic) == n1+n2 })
+	if got := col.n.Load(); got != n1+n2 {
+		t.Errorf("consumed %d messages, sent %d", got, n1+n2)
+	}
+	checkAll(sent)
+}
+
+// brokerCommitted is the sum over the topic's queues of the group's offsets on
+// the broker at addr (QUERY_CONSUMER_OFFSET), -1 if a query fails.
+func brokerCommitted(t *testing.T, addr, group, topic string) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	c, err := nameserver.Dial(ctx, addr)
+	if err != nil {
+		return -1
+	}
+	defer c.Close()
+	var sum int64
+	for q := range 4 {
+		req := remoting.NewRequest(remoting.QueryConsumerOffset, 0)
+		req.ExtFields["consumerGroup"], req.ExtFields["topic"], req.ExtFields["queueId"] = group, topic, strconv.Itoa(q)
+		resp, err := c.Invoke(ctx, req)
+		if err != nil {
+			return -1
+		}
+		if resp.Code != remoting.Success {
+			continue // a queue the producer did not use
+		}
+		off, err := strconv.ParseInt(resp.ExtFields["offset"], 10, 64)
+		if err != nil {
+			return -1
+		}
+		sum += off
+	}
+	return sum
+}
