@@ -18,10 +18,11 @@
 //
 //   - the append side (Log): every produce and send appends through it and
 //     waits there for its acknowledgement condition (written in
-//     ASYNC_FLUSH, fsynced in SYNC_FLUSH; "replicated to the sync-state
-//     set" goes here with the cluster work) and, for Kafka acks, for its
-//     entries to be readable; AppendInline is the event-loop produce path
-//     (docs/deviations.md #11) behind the same API.
+//     ASYNC_FLUSH, fsynced in SYNC_FLUSH; on a SYNC_MASTER also held by
+//     the in-sync slaves, through a Replicator: NewReplicated, package
+//     broker/ha) and, for Kafka acks, for its entries to be readable;
+//     AppendInline is the event-loop produce path (docs/deviations.md #11)
+//     behind the same API, refused on a SYNC_MASTER.
 //
 //   - the read side (Log.Read, Range, End, EntryAt, OffsetForTime, and
 //     ReadResult and Hold for how long a reader's bytes stay mapped):
