@@ -161,7 +161,7 @@ type rmqGroup struct {
 // startGroup runs a name server on 127.0.2.1 and broker group b1 with a
 // master of role on 127.0.2.11 and a slave on 127.0.2.12, and waits until
 // the slave is in sync.
-func startGroup(t *testing.T, role string) *rmqGroup {
+func startGroup(t *testing.T, role string, masterArgs ...string) *rmqGroup {
 	t.Helper()
 	dir := t.TempDir()
 	g := &rmqGroup{dir: dir, nsAddr: "127.0.2.1:9876", masterHTTP: "127.0.2.11:8080"}
@@ -178,7 +178,7 @@ func startGroup(t *testing.T, role string) *rmqGroup {
 			"--http-addr", host + ":8080", "--namesrv-addr", g.nsAddr}
 	}
 	waitFor(t, 20*time.Second, func() bool { return listening(g.nsAddr) })
-	g.master = startNode(t, dir, "master", brokerArgs("127.0.2.11", "0", role)...)
+	g.master = startNode(t, dir, "master", append(brokerArgs("127.0.2.11", "0", role), masterArgs...)...)
 	g.slave = startNode(t, dir, "slave", brokerArgs("127.0.2.12", "1", "SLAVE")...)
 	g.waitInSync(t)
 	return g
