@@ -58,6 +58,7 @@ func newRootCommand(environ []string) *cobra.Command {
 		RunE:  action(environ, runBroker),
 	}
 	addBrokerFlags(broker.Flags())
+	addCPUProfile(broker)
 
 	root.Version = buildVersion() + " " + runtime.Version()
 	root.SetVersionTemplate("twinmq {{.Version}}\n")
