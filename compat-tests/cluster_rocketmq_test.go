@@ -287,3 +287,95 @@ func readStoredBodies(t *testing.T, dir, topic string) (map[string]bool, []byte)
 	}
 	return bodies, log
 }
+
+// TestClusterSlaveStoppedUnderSyncMaster: the slave of a SYNC_MASTER is
+// stopped (SIGSTOP) while a producer sends. Sends are answered
+// FLUSH_SLAVE_TIMEOUT (stored on the master, not confirmed) until the
+// master drops the silent slave, then SEND_OK from the master alone; none
+// fails or is lost. After SIGCONT the slave catches up: both stores hold
+// every message that was answered, and the same CommitLog.
+func TestClusterSlaveStoppedUnderSyncMaster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	g := startGroup(t, "SYNC_MASTER")
+	const topic = "ClusterSlaveStopTopic"
+	p, err := rocketmq.NewProducer(producer.WithNsResolver(g.resolver()), producer.WithInstanceName(instance(t)),
+		producer.WithGroupName("pg_cluster_stop"), producer.WithRetry(0), producer.WithSendMsgTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown()
+	answered := map[string]bool{}
+	counts := map[primitive.SendStatus]int{}
+	send := func(i int) primitive.SendStatus {
+		t.Helper()
+		r, err := p.SendSync(context.Background(), newMsg(topic, "TagP", i))
+		if err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		counts[r.Status]++
+		if r.Status == primitive.SendOK || r.Status == primitive.SendFlushSlaveTimeout {
+			answered[fmt.Sprint("body-", i)] = true
+		}
+		return r.Status
+	}
+	waitFor(t, 60*time.Second, func() bool { // the new topic's route
+		_, err := p.SendSync(context.Background(), newMsg(topic, "TagP", -1))
+		return err == nil
+	})
+	i := 0
+	for ; i < 20; i++ {
+		if s := send(i); s != primitive.SendOK {
+			t.Fatalf("send %d with the slave in sync: %v", i, s)
+		}
+	}
+
+	g.slave.signal(syscall.SIGSTOP)
+	timedOut, okAfter := 0, 0
+	for deadline := time.Now().Add(90 * time.Second); okAfter < 10; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("no SEND_OK after the slave stopped: %v", counts)
+		}
+		switch s := send(i); {
+		case s == primitive.SendFlushSlaveTimeout && okAfter == 0:
+			timedOut++
+		case s == primitive.SendOK && timedOut > 0:
+			okAfter++
+		case s == primitive.SendOK:
+			// sent before the master noticed anything
+		default:
+			t.Fatalf("send %d: status %v after %d timeouts and %d OK", i, s, timedOut, okAfter)
+		}
+	}
+	t.Logf("with the slave stopped: %v (FLUSH_SLAVE_TIMEOUT is %d, SEND_OK %d)", counts,
+		primitive.SendFlushSlaveTimeout, primitive.SendOK)
+	if timedOut == 0 {
+		t.Fatal("no send waited for the stopped slave")
+	}
+
+	g.slave.signal(syscall.SIGCONT)
+	g.waitInSync(t)
+	for j := 0; j < 10; j, i = j+1, i+1 {
+		if s := send(i); s != primitive.SendOK {
+			t.Fatalf("send %d with the slave back: %v", i, s)
+		}
+	}
+	g.slave.signal(syscall.SIGTERM)
+	g.master.signal(syscall.SIGTERM)
+	g.slave.wait()
+	g.master.wait()
+	masterBodies, masterLog := readStoredBodies(t, filepath.Join(g.dir, "b0", "store"), topic)
+	slaveBodies, slaveLog := readStoredBodies(t, filepath.Join(g.dir, "b1", "store"), topic)
+	for b := range answered {
+		if !masterBodies[b] || !slaveBodies[b] {
+			t.Errorf("%s answered but on the master %v, on the slave %v", b, masterBodies[b], slaveBodies[b])
+		}
+	}
+	if !bytes.Equal(slaveLog, masterLog) {
+		t.Fatalf("the CommitLogs differ: slave %d bytes, master %d", len(slaveLog), len(masterLog))
+	}
+}

@@ -30,6 +30,10 @@ type SlaveConfig struct {
 	// broker learns it from its name server registrations, or from
 	// haMasterAddress).
 	MasterAddr func() string
+	// LocalAddr, if set, is the address the slave connects from (its own
+	// host, so that the master, firewalls and logs see the slave's
+	// address rather than the default route's).
+	LocalAddr net.Addr
 	// MaxEntrySize bounds the bytes a slave buffers for one entry that
 	// spans frames (the store's max entry size; default 64 MiB + 1 MiB).
 	MaxEntrySize int
@@ -134,7 +138,7 @@ func (s *Slave) Run(ctx context.Context) error {
 
 // session is one connection to the master at addr.
 func (s *Slave) session(ctx context.Context, addr string) error {
-	var d net.Dialer
+	d := net.Dialer{LocalAddr: s.cfg.LocalAddr}
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.Housekeeping)
 	c, err := d.DialContext(dctx, "tcp", addr)
 	cancel()

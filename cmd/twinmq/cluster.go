@@ -39,7 +39,7 @@ func startReplication(ctx context.Context, cfg Config, store *storage.Store, mon
 	if r.isSlave() {
 		store.SetReplica(true)
 		s, err := ha.NewSlave(ha.SlaveConfig{Cluster: cfg.BrokerClusterName, Broker: cfg.BrokerName, BrokerID: cfg.BrokerID,
-			Store: store, MasterAddr: r.masterAddr(cfg), Logger: logger})
+			Store: store, MasterAddr: r.masterAddr(cfg), LocalAddr: localAddr(cfg), Logger: logger})
 		if err != nil {
 			return nil, err
 		}
@@ -143,4 +143,15 @@ func replLogs(r *replication) *log.Log {
 		return nil
 	}
 	return r.logs
+}
+
+// localAddr is the address a slave connects to its master from: the host
+// of its own remoting listener, when that names one (nil: any).
+func localAddr(cfg Config) net.Addr {
+	host, _, err := net.SplitHostPort(cfg.RemotingAddr)
+	ip := net.ParseIP(host)
+	if err != nil || ip == nil || ip.IsUnspecified() {
+		return nil
+	}
+	return &net.TCPAddr{IP: ip}
 }
