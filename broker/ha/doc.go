@@ -33,18 +33,24 @@
 //	+--------+---------+-------+----------+-----------+---------------+
 //	 0        4         6       8          16          24            32
 //	then clusterLen u16, cluster, brokerNameLen u16, brokerName (each
-//	at most 255 bytes). magic = 0x54514841 ("TQHA").
+//	at most 255 bytes), and, when flags bit 0 is set, the slave's epoch
+//	list. magic = 0x54514841 ("TQHA"); other flag bits are refused.
+//
+//	epoch list: count u16 (<= 1024), then count x (epoch i32, start i64),
+//	sorted by both
 //
 // Reply, master to slave:
 //
-//	+--------+---------+--------+-------------+-----------+--------+
-//	| magic  | version | status | startOffset | reasonLen | reason |
-//	| u32    | u16 = 1 | u16    | i64         | u16       | <=1KiB |
-//	+--------+---------+--------+-------------+-----------+--------+
+//	+--------+---------+--------+-------------+-----------+--------+------------+
+//	| magic  | version | status | startOffset | reasonLen | reason | epoch list |
+//	| u32    | u16 = 1 | u16    | i64         | u16       | <=1KiB | (above)    |
+//	+--------+---------+--------+-------------+-----------+--------+------------+
 //	 0        4         6        8             16          18
 //	status 0: accepted, the stream starts at startOffset; 1: refused
 //	(wrong cluster or group, a brokerId that is not a slave's, a log that
-//	is not a prefix of the master's), and the master closes.
+//	is not a prefix of the master's), and the master closes; 2: truncate
+//	the log to startOffset and connect again. The epoch list is the
+//	master's (empty in classic mode), which the slave keeps as its own.
 //
 // Then the master sends frames and the slave sends reports, until either
 // closes:
@@ -62,6 +68,17 @@
 // connection; the slave reconnects and resumes at its written end. A
 // slave's bytes never change the master's data: the master only reads its
 // log for a slave and only counts its reports.
+//
+// # Epochs (controller mode)
+//
+// After a failover the old master may hold a tail that the new master
+// never got. Each broker keeps an epoch list (epoch.go; RocketMQ's
+// EpochFileCache): <masterEpoch, startOffset> for each master that wrote
+// its log, a new entry appended by a broker that becomes master. The slave
+// sends its list in the hello; the master finds the last epoch both lists
+// hold with the same start, and the two logs agree up to where the shorter
+// leaves that epoch (CommonEnd). A slave past that point is told to
+// truncate there (StatusTruncate, storage.Store.Truncate) and reconnects.
 //
 // Where the stream starts: an empty slave gets all of the master's
 // retained log (from its oldest segment; RocketMQ starts at the last

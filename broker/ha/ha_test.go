@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -344,5 +346,65 @@ func TestSlaveRefusesBadStreams(t *testing.T) {
 				t.Fatalf("the slave kept %d bytes, past the flipped byte at %d", w, len(good)/2)
 			}
 		})
+	}
+}
+
+// TestOldMasterTruncatesToTheNewMaster: the failover a controller
+// drives, by hand. A (master of epoch 1) is copied by B, then writes a
+// tail B never gets. B becomes master of epoch 2 at its own end and
+// writes other entries. A, now a slave, is told to cut its tail
+// (StatusTruncate), does, and then holds B's log byte for byte, B's
+// epoch list in its epoch file.
+func TestOldMasterTruncatesToTheNewMaster(t *testing.T) {
+	a, b := openStore(t, false), openStore(t, true)
+	appendN(t, a, 0, 200)
+	_, addrA := startMaster(t, MasterConfig{Store: a, Epochs: func() []Epoch { return []Epoch{{1, 0}} }})
+	epochsB := filepath.Join(t.TempDir(), "epochs-b")
+	sb, err := NewSlave(SlaveConfig{Cluster: "C", Broker: "b1", BrokerID: 1, Store: b, EpochPath: epochsB,
+		MasterAddr: func() string { return addrA }, Retry: 20 * time.Millisecond, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = sb.Run(ctx) }()
+	_, aw := a.LogRange()
+	eventually(t, "B to copy A", func() bool { _, w := b.LogRange(); return w == aw })
+	cancel()
+	<-done
+	if l, _ := LoadEpochs(epochsB); !reflect.DeepEqual(l, []Epoch{{1, 0}}) {
+		t.Fatalf("B's epochs: %v", l)
+	}
+	appendN(t, a, 200, 50) // A's tail, never replicated
+
+	// B takes over at epoch 2.
+	b.SetReplica(false)
+	_, bw := b.LogRange()
+	epochs := []Epoch{{1, 0}, {2, bw}}
+	appendN(t, b, 1000, 80)
+	_, addrB := startMaster(t, MasterConfig{Store: b, Epochs: func() []Epoch { return epochs }})
+
+	// A comes back as B's slave.
+	a.SetReplica(true)
+	epochsA := filepath.Join(t.TempDir(), "epochs-a")
+	if err := SaveEpochs(epochsA, []Epoch{{1, 0}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := NewSlave(SlaveConfig{Cluster: "C", Broker: "b1", BrokerID: 2, Store: a, EpochPath: epochsA,
+		MasterAddr: func() string { return addrB }, Retry: 20 * time.Millisecond, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	done2 := make(chan struct{})
+	go func() { defer close(done2); _ = sa.Run(ctx2) }()
+	defer func() { cancel2(); <-done2 }()
+	_, bw2 := b.LogRange()
+	eventually(t, "A to follow B", func() bool { _, w := a.LogRange(); return w == bw2 })
+	if !bytes.Equal(logBytes(t, a), logBytes(t, b)) {
+		t.Fatal("A's log is not B's")
+	}
+	if l, _ := LoadEpochs(epochsA); !reflect.DeepEqual(l, epochs) {
+		t.Fatalf("A's epochs: %v, want %v", l, epochs)
 	}
 }

@@ -44,6 +44,10 @@ type MasterConfig struct {
 	// MaxGap: a slave farther behind is not in sync (haMaxGapNotInSync,
 	// 256 MiB).
 	MaxGap int64
+	// Epochs, if set, returns the master's epoch list (controller mode):
+	// a slave whose log goes past where it agrees with the master's is
+	// told to truncate (StatusTruncate), and every slave gets the list.
+	Epochs func() []Epoch
 	// Heartbeat is how often an idle stream sends an empty frame (5 s);
 	// Housekeeping how long a silent slave is kept (20 s, as RocketMQ's
 	// haHousekeepingInterval).
@@ -302,7 +306,7 @@ func (m *Master) serveConn(c net.Conn) {
 		m.log.Warn("ha: refused a connection", "remote", remote, "reason", err)
 		return
 	}
-	start, err := m.admit(h)
+	reply, err := m.admit(h)
 	if err != nil {
 		m.log.Warn("ha: refused a slave", "remote", remote, "brokerId", h.BrokerID, "cluster", h.Cluster,
 			"broker", h.Broker, "reason", err)
@@ -311,9 +315,14 @@ func (m *Master) serveConn(c net.Conn) {
 		return
 	}
 	_ = c.SetWriteDeadline(time.Now().Add(m.cfg.Housekeeping))
-	if _, err := c.Write(AppendReply(nil, Reply{Status: StatusOK, StartOffset: start})); err != nil {
+	if _, err := c.Write(AppendReply(nil, reply)); err != nil || reply.Status != StatusOK {
+		if reply.Status == StatusTruncate {
+			m.log.Info("ha: slave told to truncate", "remote", remote, "brokerId", h.BrokerID,
+				"slaveWritten", h.WrittenOffset, "truncateTo", reply.StartOffset)
+		}
 		return
 	}
+	start := reply.StartOffset
 	sc := &slaveConn{conn: c, id: h.BrokerID, wake: make(chan struct{}, 1), quit: make(chan struct{}), acked: h.WrittenOffset}
 	if !m.add(sc) {
 		return
@@ -336,17 +345,34 @@ func (m *Master) serveConn(c net.Conn) {
 		"send", errString(sendErr), "read", errString(readErr))
 }
 
-// admit checks a hello against this master and returns where its stream
-// starts.
-func (m *Master) admit(h Hello) (int64, error) {
+// admit checks a hello against this master and returns the reply: where
+// the stream starts, or where the slave must truncate its log to first.
+func (m *Master) admit(h Hello) (Reply, error) {
 	switch {
 	case h.Cluster != m.cfg.Cluster || h.Broker != m.cfg.Broker:
-		return 0, fmt.Errorf("slave of %s/%s, this master is %s/%s", h.Cluster, h.Broker, m.cfg.Cluster, m.cfg.Broker)
+		return Reply{}, fmt.Errorf("slave of %s/%s, this master is %s/%s", h.Cluster, h.Broker, m.cfg.Cluster, m.cfg.Broker)
 	case h.BrokerID <= 0:
-		return 0, fmt.Errorf("brokerId %d is not a slave's (>= 1)", h.BrokerID)
+		return Reply{}, fmt.Errorf("brokerId %d is not a slave's (>= 1)", h.BrokerID)
 	}
 	min, written := m.cfg.Store.LogRange()
-	return startOffset(h, min, written)
+	var epochs []Epoch
+	if m.cfg.Epochs != nil {
+		epochs = m.cfg.Epochs()
+	}
+	if h.Epochs != nil || len(epochs) > 0 {
+		end, ok := CommonEnd(h.Epochs, h.WrittenOffset, epochs, written)
+		if !ok {
+			end = h.MinOffset // nothing is known to agree: empty the slave's log
+		}
+		if end < h.WrittenOffset {
+			return Reply{Status: StatusTruncate, StartOffset: end, Epochs: epochs}, nil
+		}
+	}
+	start, err := startOffset(h, min, written)
+	if err != nil {
+		return Reply{}, err
+	}
+	return Reply{Status: StatusOK, StartOffset: start, Epochs: epochs}, nil
 }
 
 // add registers sc, replacing an older connection of the same slave

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 )
@@ -19,6 +20,9 @@ type Replica interface {
 	// AppendReplica appends the whole, verified entries at the start of
 	// data at phys and returns how many bytes it took.
 	AppendReplica(ctx context.Context, phys int64, data []byte) (int, error)
+	// Truncate cuts the log back to phys (an entry boundary), when the
+	// master says it goes past where the two agree.
+	Truncate(phys int64) error
 }
 
 // SlaveConfig configures a Slave.
@@ -30,6 +34,10 @@ type SlaveConfig struct {
 	// broker learns it from its name server registrations, or from
 	// haMasterAddress).
 	MasterAddr func() string
+	// EpochPath, if set, is the slave's epoch file (controller mode): the
+	// hello carries its list, and the master's list replaces it at each
+	// accepted hello. Empty: classic mode, no epochs.
+	EpochPath string
 	// LocalAddr, if set, is the address the slave connects from (its own
 	// host, so that the master, firewalls and logs see the slave's
 	// address rather than the default route's).
@@ -108,14 +116,21 @@ func (s *Slave) Status() SlaveStatus {
 	return st
 }
 
+// errTruncated ends a session after a truncation: the next one starts at
+// once.
+var errTruncated = errors.New("ha: truncated; reconnecting")
+
 // Run connects to the master and copies its log until ctx is done,
 // reconnecting after every failure. It returns ctx's error.
 func (s *Slave) Run(ctx context.Context) error {
 	var lastErr string
+	var lastSessionErr error
 	for ctx.Err() == nil {
 		addr := s.cfg.MasterAddr()
+		lastSessionErr = nil
 		if addr != "" {
 			err := s.session(ctx, addr)
+			lastSessionErr = err
 			s.mu.Lock()
 			s.status.Connected = false
 			if err != nil && ctx.Err() == nil {
@@ -127,6 +142,9 @@ func (s *Slave) Run(ctx context.Context) error {
 				s.log.Warn("ha: stream from the master ended", "master", addr, "err", err)
 				lastErr = err.Error()
 			}
+		}
+		if errors.Is(lastSessionErr, errTruncated) {
+			continue
 		}
 		select {
 		case <-ctx.Done():
@@ -150,8 +168,17 @@ func (s *Slave) session(ctx context.Context, addr string) error {
 	defer stop()
 
 	min, written := s.cfg.Store.LogRange()
+	var epochs []Epoch
+	if s.cfg.EpochPath != "" {
+		if epochs, err = LoadEpochs(s.cfg.EpochPath); err != nil {
+			return err
+		}
+		if epochs == nil {
+			epochs = []Epoch{}
+		}
+	}
 	hello, err := AppendHello(nil, Hello{Cluster: s.cfg.Cluster, Broker: s.cfg.Broker, BrokerID: s.cfg.BrokerID,
-		MinOffset: min, WrittenOffset: written})
+		MinOffset: min, WrittenOffset: written, Epochs: epochs})
 	if err != nil {
 		return err
 	}
@@ -163,8 +190,22 @@ func (s *Slave) session(ctx context.Context, addr string) error {
 	if err != nil {
 		return err
 	}
-	if r.Status != StatusOK {
+	switch r.Status {
+	case StatusRefused:
 		return fmt.Errorf("master %s refused this slave: %s", addr, r.Reason)
+	case StatusTruncate:
+		// The log goes past where it agrees with the master's (an old
+		// master's unreplicated tail): cut it, then connect again.
+		if err := s.cfg.Store.Truncate(r.StartOffset); err != nil {
+			return fmt.Errorf("truncate to %d as master %s asks: %w", r.StartOffset, addr, err)
+		}
+		s.log.Warn("ha: truncated the log to the master's", "master", addr, "from", written, "to", r.StartOffset)
+		return errTruncated
+	}
+	if s.cfg.EpochPath != "" && !slices.Equal(r.Epochs, epochs) {
+		if err := SaveEpochs(s.cfg.EpochPath, r.Epochs); err != nil {
+			return err
+		}
 	}
 	s.mu.Lock()
 	s.status = SlaveStatus{MasterAddr: addr, Connected: true, MasterOffset: r.StartOffset}
@@ -275,16 +316,13 @@ func (r *reporter) report(off int64) error {
 	return nil
 }
 
-// readReply reads the master's reply within timeout.
+// readReply reads the master's reply within timeout, exactly its bytes:
+// the stream's first frame may follow it in the same segment, and that
+// is not the reply's to take.
 func readReply(c net.Conn, timeout time.Duration) (Reply, error) {
 	_ = c.SetReadDeadline(time.Now().Add(timeout))
 	defer c.SetReadDeadline(time.Time{})
-	// Read byte by byte past the fixed part: the stream's first frame may
-	// follow the reply in the same segment, and it is not ours to take.
-	buf := make([]byte, replyFixed+2, MaxReplySize)
-	if _, err := io.ReadFull(c, buf); err != nil {
-		return Reply{}, fmt.Errorf("read reply: %w", err)
-	}
+	buf := make([]byte, 0, MaxReplySize)
 	for {
 		r, n, err := DecodeReply(buf)
 		if err != nil {
@@ -293,8 +331,8 @@ func readReply(c net.Conn, timeout time.Duration) (Reply, error) {
 		if n > 0 {
 			return r, nil
 		}
-		need := replyFixed + 2 + int(binary.BigEndian.Uint16(buf[replyFixed:]))
-		if need > cap(buf) {
+		need := replyNeed(buf)
+		if need > cap(buf) || need <= len(buf) {
 			return r, fmt.Errorf("%w: reply of %d bytes", ErrMalformed, need)
 		}
 		k := len(buf)
@@ -303,4 +341,17 @@ func readReply(c net.Conn, timeout time.Duration) (Reply, error) {
 			return r, fmt.Errorf("read reply: %w", err)
 		}
 	}
+}
+
+// replyNeed is how many bytes of a reply b (a prefix of one) must be read
+// before its next length field, or its end, is known.
+func replyNeed(b []byte) int {
+	if len(b) < replyFixed+2 {
+		return replyFixed + 2
+	}
+	reasonEnd := replyFixed + 2 + int(binary.BigEndian.Uint16(b[replyFixed:]))
+	if len(b) < reasonEnd+2 {
+		return reasonEnd + 2
+	}
+	return reasonEnd + 2 + int(binary.BigEndian.Uint16(b[reasonEnd:]))*epochSize
 }

@@ -26,16 +26,24 @@ const (
 	helloFixed   = 32 // magic .. writtenOffset
 	replyFixed   = 16 // magic .. startOffset
 	maxReplyText = 1024
+	epochSize    = 12 // epoch int32, start int64
+	maxEpochList = 2 + maxEpochs*epochSize
 	// MaxHelloSize and MaxReplySize bound what a reader must buffer
 	// before it can decode a hello or a reply.
-	MaxHelloSize = helloFixed + 2 + maxName + 2 + maxName
-	MaxReplySize = replyFixed + 2 + maxReplyText
+	MaxHelloSize = helloFixed + 2 + maxName + 2 + maxName + maxEpochList
+	MaxReplySize = replyFixed + 2 + maxReplyText + maxEpochList
+
+	// helloEpochs is the hello flag saying an epoch list follows.
+	helloEpochs uint16 = 1
 )
 
 // Reply statuses.
 const (
 	StatusOK      uint16 = 0
 	StatusRefused uint16 = 1
+	// StatusTruncate: the slave's log goes past where it agrees with the
+	// master's; it must cut it back to StartOffset and connect again.
+	StatusTruncate uint16 = 2
 )
 
 // ErrMalformed marks bytes that are not a valid HA message.
@@ -51,6 +59,9 @@ type Hello struct {
 	// master streams from WrittenOffset (or, for an empty log, from its
 	// own min offset).
 	MinOffset, WrittenOffset int64
+	// Epochs is the slave's epoch list (controller mode; nil in classic
+	// mode, and then not sent).
+	Epochs []Epoch
 }
 
 // AppendHello appends h's encoding to dst. Names longer than 255 bytes
@@ -59,14 +70,25 @@ func AppendHello(dst []byte, h Hello) ([]byte, error) {
 	if len(h.Cluster) > maxName || len(h.Broker) > maxName {
 		return dst, fmt.Errorf("%w: cluster or broker name longer than %d bytes", ErrMalformed, maxName)
 	}
+	if len(h.Epochs) > maxEpochs {
+		return dst, fmt.Errorf("%w: %d epochs", ErrMalformed, len(h.Epochs))
+	}
+	var flags uint16
+	if h.Epochs != nil {
+		flags |= helloEpochs
+	}
 	dst = binary.BigEndian.AppendUint32(dst, Magic)
 	dst = binary.BigEndian.AppendUint16(dst, Version)
-	dst = binary.BigEndian.AppendUint16(dst, 0) // flags, none yet
+	dst = binary.BigEndian.AppendUint16(dst, flags)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(h.BrokerID))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(h.MinOffset))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(h.WrittenOffset))
 	dst = appendString(dst, h.Cluster)
-	return appendString(dst, h.Broker), nil
+	dst = appendString(dst, h.Broker)
+	if h.Epochs != nil {
+		dst = appendEpochs(dst, h.Epochs)
+	}
+	return dst, nil
 }
 
 // DecodeHello decodes a hello from the start of b and reports how many
@@ -84,12 +106,21 @@ func DecodeHello(b []byte) (h Hello, n int, err error) {
 	if h.MinOffset < 0 || h.WrittenOffset < h.MinOffset {
 		return h, 0, fmt.Errorf("%w: hello offsets [%d, %d)", ErrMalformed, h.MinOffset, h.WrittenOffset)
 	}
+	flags := binary.BigEndian.Uint16(b[6:])
+	if flags&^helloEpochs != 0 {
+		return h, 0, fmt.Errorf("%w: hello flags %#x", ErrMalformed, flags)
+	}
 	n = helloFixed
 	if h.Cluster, n, err = readString(b, n, maxName); err != nil || n == 0 {
 		return h, 0, err
 	}
 	if h.Broker, n, err = readString(b, n, maxName); err != nil || n == 0 {
 		return h, 0, err
+	}
+	if flags&helloEpochs != 0 {
+		if h.Epochs, n, err = readEpochs(b, n); err != nil || n == 0 {
+			return h, 0, err
+		}
 	}
 	return h, n, nil
 }
@@ -101,6 +132,9 @@ type Reply struct {
 	StartOffset int64
 	// Reason says why a hello was refused.
 	Reason string
+	// Epochs is the master's epoch list (empty in classic mode), which a
+	// slave keeps as its own.
+	Epochs []Epoch
 }
 
 // AppendReply appends r's encoding to dst; a reason is cut to 1 KiB.
@@ -113,7 +147,11 @@ func AppendReply(dst []byte, r Reply) []byte {
 	if len(reason) > maxReplyText {
 		reason = reason[:maxReplyText]
 	}
-	return appendString(dst, reason)
+	dst = appendString(dst, reason)
+	if len(r.Epochs) > maxEpochs {
+		r.Epochs = r.Epochs[len(r.Epochs)-maxEpochs:]
+	}
+	return appendEpochs(dst, r.Epochs)
 }
 
 // DecodeReply decodes a reply from the start of b; n == 0 with a nil
@@ -127,11 +165,17 @@ func DecodeReply(b []byte) (r Reply, n int, err error) {
 	}
 	r.Status = binary.BigEndian.Uint16(b[6:])
 	r.StartOffset = int64(binary.BigEndian.Uint64(b[8:]))
-	if r.Status > StatusRefused || r.StartOffset < 0 {
+	if r.Status > StatusTruncate || r.StartOffset < 0 {
 		return r, 0, fmt.Errorf("%w: reply status %d start %d", ErrMalformed, r.Status, r.StartOffset)
 	}
 	if r.Reason, n, err = readString(b, replyFixed, maxReplyText); err != nil || n == 0 {
 		return r, 0, err
+	}
+	if r.Epochs, n, err = readEpochs(b, n); err != nil || n == 0 {
+		return r, 0, err
+	}
+	if len(r.Epochs) == 0 {
+		r.Epochs = nil
 	}
 	return r, n, nil
 }
@@ -172,6 +216,40 @@ func DecodeReport(b []byte) (int64, error) {
 		return 0, fmt.Errorf("%w: report offset %d", ErrMalformed, off)
 	}
 	return off, nil
+}
+
+func appendEpochs(dst []byte, l []Epoch) []byte {
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(l)))
+	for _, e := range l {
+		dst = binary.BigEndian.AppendUint32(dst, uint32(e.Epoch))
+		dst = binary.BigEndian.AppendUint64(dst, uint64(e.Start))
+	}
+	return dst
+}
+
+// readEpochs reads a count-prefixed epoch list at b[at:]; next == 0 (and
+// no error) when b ends first. The list must be sorted (checkEpochs).
+func readEpochs(b []byte, at int) (l []Epoch, next int, err error) {
+	if len(b) < at+2 {
+		return nil, 0, nil
+	}
+	n := int(binary.BigEndian.Uint16(b[at:]))
+	if n > maxEpochs {
+		return nil, 0, fmt.Errorf("%w: %d epochs (at most %d)", ErrMalformed, n, maxEpochs)
+	}
+	at += 2
+	if len(b) < at+n*epochSize {
+		return nil, 0, nil
+	}
+	l = make([]Epoch, n)
+	for i := range l {
+		l[i] = Epoch{Epoch: int32(binary.BigEndian.Uint32(b[at:])), Start: int64(binary.BigEndian.Uint64(b[at+4:]))}
+		at += epochSize
+	}
+	if err := checkEpochs(l); err != nil {
+		return nil, 0, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return l, at, nil
 }
 
 func appendString(dst []byte, s string) []byte {

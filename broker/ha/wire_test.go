@@ -3,6 +3,7 @@ package ha
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -11,6 +12,8 @@ func TestHelloRoundTrip(t *testing.T) {
 		{Cluster: "DefaultCluster", Broker: "broker-a", BrokerID: 1, MinOffset: 0, WrittenOffset: 0},
 		{Cluster: "C", Broker: "b1", BrokerID: 7, MinOffset: 1 << 30, WrittenOffset: 3<<30 + 12345},
 		{Cluster: "", Broker: string(bytes.Repeat([]byte("x"), maxName)), BrokerID: 1},
+		{Cluster: "C", Broker: "b1", BrokerID: 2, WrittenOffset: 99, Epochs: []Epoch{{1, 0}, {3, 40}, {4, 99}}},
+		{Cluster: "C", Broker: "b1", BrokerID: 2, Epochs: []Epoch{}},
 	} {
 		b, err := AppendHello(nil, h)
 		if err != nil {
@@ -23,7 +26,7 @@ func TestHelloRoundTrip(t *testing.T) {
 			}
 		}
 		got, n, err := DecodeHello(b)
-		if err != nil || n != len(b) || got != h {
+		if err != nil || n != len(b) || !reflect.DeepEqual(got, h) {
 			t.Fatalf("decode: %+v n=%d err=%v, want %+v n=%d", got, n, err, h, len(b))
 		}
 	}
@@ -40,6 +43,7 @@ func TestHelloRefused(t *testing.T) {
 		"negative":  func(b []byte) { b[16] = 0x80 },
 		"backwards": func(b []byte) { b[31] = 1 }, // written 1 < min 5
 		"long name": func(b []byte) { b[32], b[33] = 0xff, 0xff },
+		"flags":     func(b []byte) { b[7] = 2 },
 	} {
 		b := bytes.Clone(good)
 		mutate(b)
@@ -53,6 +57,7 @@ func TestReplyRoundTrip(t *testing.T) {
 	for _, r := range []Reply{
 		{Status: StatusOK, StartOffset: 1 << 30},
 		{Status: StatusRefused, Reason: "slave of C/b2, this master is C/b1"},
+		{Status: StatusTruncate, StartOffset: 4096, Epochs: []Epoch{{1, 0}, {2, 4096}}},
 	} {
 		b := AppendReply(nil, r)
 		for i := range len(b) {
@@ -61,7 +66,7 @@ func TestReplyRoundTrip(t *testing.T) {
 			}
 		}
 		got, n, err := DecodeReply(b)
-		if err != nil || n != len(b) || got != r {
+		if err != nil || n != len(b) || !reflect.DeepEqual(got, r) {
 			t.Fatalf("decode: %+v n=%d err=%v", got, n, err)
 		}
 	}
@@ -125,4 +130,14 @@ func FuzzDecode(f *testing.F) {
 		}
 		_, _ = DecodeReport(b)
 	})
+}
+
+// TestUnsortedEpochsRefused: an epoch list that goes back is malformed.
+func TestUnsortedEpochsRefused(t *testing.T) {
+	b := AppendReply(nil, Reply{Status: StatusOK})
+	b = b[:len(b)-2]
+	b = appendEpochs(b, []Epoch{{3, 100}, {2, 200}})
+	if _, _, err := DecodeReply(b); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("unsorted epochs: %v", err)
+	}
 }
