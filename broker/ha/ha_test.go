@@ -10,6 +10,7 @@ import (
 	"net"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -406,5 +407,56 @@ func TestOldMasterTruncatesToTheNewMaster(t *testing.T) {
 	}
 	if l, _ := LoadEpochs(epochsA); !reflect.DeepEqual(l, epochs) {
 		t.Fatalf("A's epochs: %v, want %v", l, epochs)
+	}
+}
+
+// TestControlledSyncStateSet: in controller mode the master waits for
+// exactly the confirmed SyncStateSet. A caught-up slave is proposed for
+// it; once confirmed, appends wait for it; once it dies, appends time out
+// until the controller confirms the set without it.
+func TestControlledSyncStateSet(t *testing.T) {
+	master := openStore(t, false)
+	master.GateVisible(true)
+	m, addr := startMaster(t, MasterConfig{Store: master, Sync: true, SlaveTimeout: 300 * time.Millisecond})
+	m.SetSyncStateSet(0, []int64{0})
+	logs := blog.NewReplicated(master, m)
+	ctx := context.Background()
+	if _, err := logs.Append(ctx, []storage.Entry{entry("T0", 0, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	slave := openStore(t, true)
+	_, stop := startSlave(t, slave, addr)
+	var proposal []int64
+	eventually(t, "the slave proposed", func() bool {
+		_, _ = logs.Append(ctx, []storage.Entry{entry("T0", 0, 1)}) // reports come after appends
+		p, changed := m.ProposeSyncStateSet(time.Now(), 0)
+		proposal = p
+		return changed
+	})
+	if !slices.Equal(proposal, []int64{0, 1}) {
+		t.Fatalf("proposal %v", proposal)
+	}
+	m.SetSyncStateSet(0, proposal)
+	for i := range 20 {
+		pos, err := logs.Append(ctx, []storage.Entry{entry("T0", 0, 100+i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, w := slave.LogRange(); w < pos[0].Phys+int64(pos[0].Size) {
+			t.Fatalf("acknowledged before the member had it")
+		}
+	}
+	stop()
+	eventually(t, "the slave gone", func() bool { return len(m.Slaves()) == 0 })
+	if _, err := logs.Append(ctx, []storage.Entry{entry("T0", 0, 200)}); !errors.Is(err, blog.ErrReplicationTimeout) {
+		t.Fatalf("append with a dead member in the set: %v", err)
+	}
+	p, changed := m.ProposeSyncStateSet(time.Now(), 0)
+	if !changed || !slices.Equal(p, []int64{0}) {
+		t.Fatalf("proposal without the dead slave: %v %v", p, changed)
+	}
+	m.SetSyncStateSet(0, p)
+	if _, err := logs.Append(ctx, []storage.Entry{entry("T0", 0, 201)}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -96,6 +96,14 @@ type Master struct {
 	closed  bool
 	lns     []net.Listener
 	wg      sync.WaitGroup
+
+	// Controller mode (SetSyncStateSet), under mu: the confirmed
+	// SyncStateSet, the master's own id, and what is known of each slave
+	// (kept across its reconnects).
+	controlled bool
+	self       int64
+	set        []int64
+	members    map[int64]member
 }
 
 // NewMaster returns a master; Serve starts it on a listener.
@@ -104,7 +112,7 @@ func NewMaster(cfg MasterConfig) (*Master, error) {
 		return nil, err
 	}
 	m := &Master{cfg: cfg, log: cfg.Logger.With("component", "ha", "role", "master"),
-		conns: make(map[*slaveConn]struct{}), changed: make(chan struct{})}
+		conns: make(map[*slaveConn]struct{}), changed: make(chan struct{}), members: make(map[int64]member)}
 	if cfg.Sync {
 		_, written := cfg.Store.LogRange()
 		cfg.Store.SetReplicated(written) // no slave yet: the master alone
@@ -188,7 +196,7 @@ func (m *Master) Check() error {
 	}
 	_, written := m.cfg.Store.LogRange()
 	m.mu.Lock()
-	d := decide(m.peersLocked(), written, 0, m.cfg.MaxGap, m.cfg.MinInSyncReplicas)
+	d := m.decideLocked(written, 0)
 	m.mu.Unlock()
 	if d == notEnough {
 		return fmt.Errorf("ha: %s: %w", m.cfg.Broker, blog.ErrNotEnoughReplicas)
@@ -206,7 +214,7 @@ func (m *Master) WaitReplicated(ctx context.Context, end int64) error {
 	for {
 		_, written := m.cfg.Store.LogRange()
 		m.mu.Lock()
-		d := decide(m.peersLocked(), written, end, m.cfg.MaxGap, m.cfg.MinInSyncReplicas)
+		d := m.decideLocked(written, end)
 		ch := m.changed
 		m.mu.Unlock()
 		switch d {
@@ -254,6 +262,47 @@ func (m *Master) Slaves() []SlaveInfo {
 	return out
 }
 
+// decideLocked is decide, or decideSet in controller mode.
+func (m *Master) decideLocked(written, end int64) decision {
+	if m.controlled {
+		return decideSet(m.set, m.self, m.members, end, m.cfg.MinInSyncReplicas)
+	}
+	return decide(m.peersLocked(), written, end, m.cfg.MaxGap, m.cfg.MinInSyncReplicas)
+}
+
+// SetSyncStateSet puts the master in controller mode, or updates it: an
+// append is acknowledged once every member of set (broker ids; self is
+// this master's) holds it, and readers see what every member holds.
+// Call it with the set the controller confirmed, never a proposal.
+func (m *Master) SetSyncStateSet(self int64, set []int64) {
+	m.mu.Lock()
+	m.controlled, m.self, m.set = true, self, slices.Clone(set)
+	m.changedLocked()
+	m.mu.Unlock()
+	if m.cfg.Sync {
+		m.updateWatermark()
+	}
+}
+
+// SyncStateSet returns the confirmed set (controller mode).
+func (m *Master) SyncStateSet() []int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.set)
+}
+
+// ProposeSyncStateSet returns the set the master should ask the
+// controller for at now (proposeSet; notCatchup 0 is 15 s), and whether
+// it differs from the confirmed one.
+func (m *Master) ProposeSyncStateSet(now time.Time, notCatchup time.Duration) ([]int64, bool) {
+	if notCatchup <= 0 {
+		notCatchup = 15 * time.Second
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return proposeSet(m.set, m.self, m.members, now, notCatchup)
+}
+
 func (m *Master) peersLocked() []peer {
 	ps := make([]peer, 0, len(m.conns))
 	for sc := range m.conns {
@@ -274,6 +323,9 @@ func (m *Master) updateWatermark() {
 	_, written := m.cfg.Store.LogRange()
 	m.mu.Lock()
 	hw := highWatermark(m.peersLocked(), written, m.cfg.MaxGap)
+	if m.controlled {
+		hw = highWatermarkSet(m.set, m.self, m.members, written)
+	}
 	m.mu.Unlock()
 	m.cfg.Store.SetReplicated(hw)
 }
@@ -390,6 +442,10 @@ func (m *Master) add(sc *slaveConn) bool {
 		}
 	}
 	m.conns[sc] = struct{}{}
+	mb := m.members[sc.id]
+	mb.id, mb.connected, mb.caughtUp = sc.id, true, time.Time{}
+	mb.acked = max(mb.acked, sc.acked)
+	m.members[sc.id] = mb
 	m.changedLocked()
 	return true
 }
@@ -398,6 +454,10 @@ func (m *Master) remove(sc *slaveConn) {
 	m.mu.Lock()
 	if _, ok := m.conns[sc]; ok {
 		delete(m.conns, sc)
+		if mb, ok := m.members[sc.id]; ok {
+			mb.connected, mb.caughtUp = false, time.Time{}
+			m.members[sc.id] = mb
+		}
 		m.changedLocked()
 	}
 	m.mu.Unlock()
@@ -460,6 +520,14 @@ func (m *Master) readReports(sc *slaveConn) error {
 			sc.acked = off
 		}
 		sc.mu.Unlock()
+		m.mu.Lock()
+		mb := m.members[sc.id]
+		mb.id, mb.connected, mb.acked = sc.id, true, max(mb.acked, off)
+		if off >= written {
+			mb.caughtUp = time.Now()
+		}
+		m.members[sc.id] = mb
+		m.mu.Unlock()
 		if grew {
 			m.mu.Lock()
 			m.changedLocked()

@@ -1,6 +1,10 @@
 package ha
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"time"
+)
 
 // This file is the master's decisions about its slaves, as pure
 // functions: no clock, no I/O, no lock. master.go drives them.
@@ -87,4 +91,75 @@ func startOffset(h Hello, min, written int64) (int64, error) {
 		return 0, fmt.Errorf("slave holds up to %d, before the master's oldest byte %d: clear its store to copy the master again", h.WrittenOffset, min)
 	}
 	return h.WrittenOffset, nil
+}
+
+// Controller mode (RocketMQ 5's AutoSwitchHAService with
+// allAckInSyncStateSet): the controller holds the group's SyncStateSet,
+// and the master acknowledges an append once every member holds it. The
+// set changes only through the controller (AlterSyncStateSet), so a
+// member the master stops waiting for is out of the set the controller
+// elects from before any append is acknowledged without it.
+
+// member is what the master knows of one SyncStateSet member or
+// candidate slave.
+type member struct {
+	id        int64
+	connected bool
+	acked     int64
+	// caughtUp is when the slave last reported the master's whole log
+	// (zero: never on this connection).
+	caughtUp time.Time
+}
+
+// decideSet is decide for controller mode: every member of set but the
+// master (self) must hold end; a set smaller than minInSync refuses.
+func decideSet(set []int64, self int64, members map[int64]member, end int64, minInSync int) decision {
+	if len(set) < minInSync {
+		return notEnough
+	}
+	for _, id := range set {
+		if id == self {
+			continue
+		}
+		if m := members[id]; !m.connected || m.acked < end {
+			return waitMore
+		}
+	}
+	return replicated
+}
+
+// highWatermarkSet is the least offset the set's members hold (the
+// master holds written).
+func highWatermarkSet(set []int64, self int64, members map[int64]member, written int64) int64 {
+	hw := written
+	for _, id := range set {
+		if id != self && members[id].acked < hw {
+			hw = members[id].acked
+		}
+	}
+	return hw
+}
+
+// proposeSet is the SyncStateSet the master asks the controller for at
+// now: a member that is disconnected, or has not caught up with the
+// master's log for notCatchup (RocketMQ's haMaxTimeSlaveNotCatchup, 15
+// s), leaves; a connected slave that caught up within notCatchup joins.
+// The master itself always stays. It reports whether the set changes.
+func proposeSet(set []int64, self int64, members map[int64]member, now time.Time, notCatchup time.Duration) ([]int64, bool) {
+	fresh := func(m member) bool { return m.connected && !m.caughtUp.IsZero() && now.Sub(m.caughtUp) <= notCatchup }
+	out := []int64{self}
+	for _, id := range set {
+		if id != self && fresh(members[id]) {
+			out = append(out, id)
+		}
+	}
+	for id, m := range members {
+		if id != self && !slices.Contains(out, id) && fresh(m) {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	cur := slices.Clone(set)
+	slices.Sort(cur)
+	return out, !slices.Equal(out, cur)
 }

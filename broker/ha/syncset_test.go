@@ -1,8 +1,10 @@
 package ha
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDecide(t *testing.T) {
@@ -73,5 +75,42 @@ func TestStartOffset(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("%s: %d %v, want %d", tc.name, got, err, tc.want)
 		}
+	}
+}
+
+func TestControlledSet(t *testing.T) {
+	now := time.Unix(1000, 0)
+	members := map[int64]member{
+		1: {id: 1, connected: true, acked: 900, caughtUp: now.Add(-time.Second)},
+		2: {id: 2, connected: false, acked: 500},
+		3: {id: 3, connected: true, acked: 1000, caughtUp: now.Add(-20 * time.Second)},
+		4: {id: 4, connected: true, acked: 1000, caughtUp: now},
+	}
+	for _, tc := range []struct {
+		set  []int64
+		end  int64
+		min  int
+		want decision
+	}{
+		{[]int64{0}, 1000, 1, replicated},
+		{[]int64{0}, 1000, 2, notEnough},
+		{[]int64{0, 1}, 900, 2, replicated},
+		{[]int64{0, 1}, 901, 2, waitMore},
+		{[]int64{0, 2}, 100, 1, waitMore}, // a disconnected member is waited for until the controller drops it
+		{[]int64{0, 4}, 1000, 2, replicated},
+	} {
+		if got := decideSet(tc.set, 0, members, tc.end, tc.min); got != tc.want {
+			t.Errorf("set %v end %d min %d: %d, want %d", tc.set, tc.end, tc.min, got, tc.want)
+		}
+	}
+	if hw := highWatermarkSet([]int64{0, 1, 2}, 0, members, 1000); hw != 500 {
+		t.Errorf("high watermark %d, want 500 (member 2's last offset)", hw)
+	}
+	got, changed := proposeSet([]int64{0, 1, 2, 3}, 0, members, now, 15*time.Second)
+	if !changed || !slices.Equal(got, []int64{0, 1, 4}) {
+		t.Errorf("proposal %v %v, want [0 1 4]: 2 is gone, 3 has not caught up for 20 s, 4 caught up", got, changed)
+	}
+	if got, changed := proposeSet([]int64{0, 1, 4}, 0, members, now, 15*time.Second); changed {
+		t.Errorf("a stable set changed: %v", got)
 	}
 }
