@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twinmq/twinmq/netio"
@@ -53,6 +54,10 @@ type Server struct {
 	log   *slog.Logger
 	table *Table
 	codes map[int32]handlerFunc
+	// controller routes the codes of an embedded controller (issue 14:
+	// "an embedded controller answers brokers on the name server's own
+	// port"); nil until HostController.
+	controller atomic.Pointer[func(code int32) remoting.Handler]
 }
 
 // handlerFunc answers one request; it returns the response.
@@ -71,6 +76,14 @@ func New(cfg Config) *Server {
 		remoting.DeleteTopicInNamesrv:          s.deleteTopic,
 	}
 	return s
+}
+
+// HostController makes s answer the request codes route gives a handler
+// for (the embedded controller's, package controller) besides its own. It
+// may be called once s is serving: a controller needs the address s
+// listens on before it starts.
+func (s *Server) HostController(route func(code int32) remoting.Handler) {
+	s.controller.Store(&route)
 }
 
 // Table is the server's route table.
@@ -108,11 +121,17 @@ func (s *Server) OnFrame(c *netio.Conn, frame []byte, done func()) {
 	route := func(code int32) remoting.Handler {
 		h := s.codes[code]
 		if h == nil {
+			if ctl := s.controller.Load(); ctl != nil {
+				return (*ctl)(code)
+			}
 			return nil
 		}
 		return func(req *remoting.Command) *remoting.Command { return h(c, req) }
 	}
 	// Responses are dropped: nothing is ever asked of a client here.
+	// Controller requests may wait for raft (up to 5 s): OnFrame runs off
+	// the event loop, and the connection's other requests go on meanwhile
+	// (Concurrent ordering).
 	if err := remoting.ServeFrame(c, frame, route, nil); err != nil {
 		s.log.Debug("bad frame; closing", "remote", c.RemoteAddr().String(), "err", err)
 	}

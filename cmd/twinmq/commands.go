@@ -113,6 +113,12 @@ func addNamesrvFlags(fs *pflag.FlagSet) {
 	d := defaultConfig()
 	fs.String("namesrv-listen", d.NamesrvListen, "name server listen address")
 	fs.String("http-addr", d.HTTPAddr, "not used: a name server alone serves no HTTP (serve's HTTP listener reports its name server)")
+	fs.String("data-dir", d.DataDir, "data directory (the controller's raft state is in <data-dir>/controller)")
+	fs.Bool("enable-controller-in-namesrv", d.EnableControllerInNamesrv,
+		"run the embedded controller (automatic failover) answering brokers on the name server's port")
+	fs.String("controller-peers", d.ControllerPeers, "the controllers' raft group, e.g. 'n0-127.0.0.1:9878;n1-127.0.0.2:9878;n2-127.0.0.3:9878'")
+	fs.String("controller-self-id", d.ControllerSelfID, "this node's id in --controller-peers")
+	fs.Int("broker-heartbeat-timeout-ms", d.BrokerHeartbeatTimeoutMs, "the controller counts a broker silent this long as dead")
 }
 
 func addBrokerFlags(fs *pflag.FlagSet) {

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/twinmq/twinmq/broker/delay"
+	"github.com/twinmq/twinmq/controller"
 	"github.com/twinmq/twinmq/storage"
 )
 
@@ -66,6 +67,17 @@ type Config struct {
 	MinInSyncReplicas int    `koanf:"minInSyncReplicas"`
 	HAMasterAddress   string `koanf:"haMasterAddress"`
 
+	// The controller embedded in `twinmq namesrv` (docs/cluster.md#controller):
+	// enableControllerInNamesrv turns it on; controllerPeers lists the raft
+	// group ("n0-127.0.0.1:9878;n1-..."; each node's raft traffic on its
+	// own entry's address) and controllerSelfId names this node in it.
+	// brokerHeartbeatTimeoutMs is how long a silent broker stays alive.
+	// The raft state lives in DataDir/controller.
+	EnableControllerInNamesrv bool   `koanf:"enableControllerInNamesrv"`
+	ControllerPeers           string `koanf:"controllerPeers"`
+	ControllerSelfID          string `koanf:"controllerSelfId"`
+	BrokerHeartbeatTimeoutMs  int    `koanf:"brokerHeartbeatTimeoutMs"`
+
 	// NodeID is the Kafka broker id (node.id); -1 keeps the persisted one
 	// (a random id in 1..9999 chosen at first start).
 	NodeID int `koanf:"nodeId"`
@@ -111,6 +123,7 @@ func defaultConfig() Config {
 		BrokerName:                   "broker-a",
 		BrokerRole:                   roleAsyncMaster,
 		MinInSyncReplicas:            1,
+		BrokerHeartbeatTimeoutMs:     int(controller.DefaultBrokerHeartbeatTimeout / time.Millisecond),
 		NodeID:                       -1,
 		AutoCreateTopicsEnable:       true,
 		NumPartitions:                1,
@@ -252,6 +265,7 @@ func (c *Config) validate() error {
 		}
 	}
 	errs = append(errs, c.validateGroup()...)
+	errs = append(errs, c.validateController()...)
 	if c.NodeID < -1 {
 		errs = append(errs, fmt.Errorf("nodeId %d: must be -1 (persisted) or >= 0", c.NodeID))
 	}
@@ -378,4 +392,30 @@ func (c *Config) storageConfig(logger *slog.Logger) storage.Config {
 		RetentionHours: c.RetentionHours,
 		RetentionBytes: c.RetentionBytes,
 	}
+}
+
+// validateController checks the embedded controller's settings when it is
+// on.
+func (c *Config) validateController() []error {
+	if c.BrokerHeartbeatTimeoutMs <= 0 {
+		return []error{fmt.Errorf("brokerHeartbeatTimeoutMs %d is not positive", c.BrokerHeartbeatTimeoutMs)}
+	}
+	if !c.EnableControllerInNamesrv {
+		return nil
+	}
+	peers, err := controller.ParsePeers(c.ControllerPeers)
+	if err != nil {
+		return []error{fmt.Errorf("controllerPeers: %w", err)}
+	}
+	for _, p := range peers {
+		if p.ID == c.ControllerSelfID {
+			return nil
+		}
+	}
+	return []error{fmt.Errorf("controllerSelfId %q is not in controllerPeers %q", c.ControllerSelfID, c.ControllerPeers)}
+}
+
+// controllerDir holds the embedded controller's raft state.
+func (c *Config) controllerDir() string {
+	return filepath.Join(c.DataDir, "controller")
 }

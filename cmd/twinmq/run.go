@@ -81,7 +81,13 @@ func stoppedEarly(ctx context.Context, err error, logger *slog.Logger) error {
 
 // runNamesrv is `twinmq namesrv`: a name server until ctx is done.
 func runNamesrv(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	_, stop, err := startNamesrv(ctx, cfg.NamesrvListen, nil, logger)
+	var stop func(context.Context) error
+	var err error
+	if cfg.EnableControllerInNamesrv {
+		_, stop, err = startNamesrvController(ctx, cfg, logger)
+	} else {
+		_, stop, err = startNamesrv(ctx, cfg.NamesrvListen, nil, logger)
+	}
 	if err != nil {
 		return stoppedEarly(ctx, fmt.Errorf("namesrv: %w", err), logger)
 	}

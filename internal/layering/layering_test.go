@@ -132,8 +132,9 @@ func moduleImports(root string) (pkgs, files map[string]map[string]bool, err err
 func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
 
 // adapters speak the wire protocols to the broker services. nameserver is
-// a RocketMQ remoting server of its own (docs/deviations.md #3).
-var adapters = []string{"broker/kafkaapi", "broker/remotingapi", "broker/grpcapi", "nameserver"}
+// a RocketMQ remoting server of its own, and so is controller, which the
+// name server hosts (docs/deviations.md #3).
+var adapters = []string{"broker/kafkaapi", "broker/remotingapi", "broker/grpcapi", "nameserver", "controller"}
 
 func isAdapter(p string) bool {
 	for _, a := range adapters {
@@ -213,6 +214,8 @@ func TestLayerViolation(t *testing.T) {
 		{"cmd/twinmq", "wire/kafka", false},
 		{"broker/topics", "compat-tests", true},
 		{"nameserver", "wire/remoting", false},
+		{"controller", "wire/remoting", false},
+		{"controller", "nameserver", false},
 	}
 	for _, c := range cases {
 		if got := layerViolation(c.pkg, c.dep) != ""; got != c.bad {
