@@ -244,7 +244,7 @@ type SlaveInfo struct {
 	Addr     string
 	Acked    int64 // its reported max physical offset
 	Lag      int64 // the master's written end minus Acked
-	InSync   bool
+	InSync   bool // classic mode: within MaxGap; controller mode: in the SyncStateSet
 }
 
 // Slaves lists the connected slaves, by broker id.
@@ -254,8 +254,12 @@ func (m *Master) Slaves() []SlaveInfo {
 	out := make([]SlaveInfo, 0, len(m.conns))
 	for sc := range m.conns {
 		p := sc.peer()
+		inSync := p.inSync(written, m.cfg.MaxGap)
+		if m.controlled {
+			inSync = slices.Contains(m.set, p.id)
+		}
 		out = append(out, SlaveInfo{BrokerID: p.id, Addr: sc.conn.RemoteAddr().String(), Acked: p.acked,
-			Lag: written - p.acked, InSync: p.inSync(written, m.cfg.MaxGap)})
+			Lag: written - p.acked, InSync: inSync})
 	}
 	m.mu.Unlock()
 	slices.SortFunc(out, func(a, b SlaveInfo) int { return int(a.BrokerID - b.BrokerID) })

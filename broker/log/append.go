@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/twinmq/twinmq/storage"
 )
@@ -41,8 +42,11 @@ type Replicator interface {
 // and only here. Its methods are safe for concurrent use.
 type Log struct {
 	store *storage.Store
-	repl  Replicator // nil unless SYNC_MASTER
+	repl  atomic.Pointer[replicator] // nil unless a SYNC_MASTER's
 }
+
+// replicator boxes a Replicator for the atomic pointer.
+type replicator struct{ Replicator }
 
 // New returns the log service over store.
 func New(store *storage.Store) *Log { return &Log{store: store} }
@@ -50,7 +54,20 @@ func New(store *storage.Store) *Log { return &Log{store: store} }
 // NewReplicated returns the log service of a SYNC_MASTER: an append is
 // acknowledged once repl says the in-sync replicas have it.
 func NewReplicated(store *storage.Store, repl Replicator) *Log {
-	return &Log{store: store, repl: repl}
+	l := &Log{store: store}
+	l.SetReplicator(repl)
+	return l
+}
+
+// SetReplicator changes the acknowledgement condition at runtime (a slave
+// promoted to master starts waiting for its own slaves); nil: none.
+// Appends already waiting keep the condition they started with.
+func (l *Log) SetReplicator(repl Replicator) {
+	if repl == nil {
+		l.repl.Store(nil)
+		return
+	}
+	l.repl.Store(&replicator{repl})
 }
 
 // Append appends entries in one write and returns their positions once
@@ -61,10 +78,11 @@ func NewReplicated(store *storage.Store, repl Replicator) *Log {
 // the positions (the entries are written, not yet acknowledged), and
 // ErrNotEnoughReplicas with none (nothing was written).
 func (l *Log) Append(ctx context.Context, entries []storage.Entry) ([]storage.Position, error) {
-	if l.repl == nil {
+	repl := l.repl.Load()
+	if repl == nil {
 		return l.store.Append(ctx, entries)
 	}
-	if err := l.repl.Check(); err != nil {
+	if err := repl.Check(); err != nil {
 		return nil, err
 	}
 	pos, err := l.store.Append(ctx, entries)
@@ -72,7 +90,7 @@ func (l *Log) Append(ctx context.Context, entries []storage.Entry) ([]storage.Po
 		return pos, err
 	}
 	last := pos[len(pos)-1]
-	return pos, l.repl.WaitReplicated(ctx, last.Phys+int64(last.Size))
+	return pos, repl.WaitReplicated(ctx, last.Phys+int64(last.Size))
 }
 
 // WaitVisible waits until (topic, queue) holds offset, i.e. readers see
@@ -94,7 +112,7 @@ func (l *Log) WaitVisible(ctx context.Context, topic string, queue int32, offset
 // without waiting: in SYNC_FLUSH (an acknowledgement waits for an fsync),
 // or while the store's dispatcher is at work.
 func (l *Log) AppendInline(fn func()) bool {
-	if l.repl != nil || !l.store.HoldDispatch() {
+	if l.repl.Load() != nil || !l.store.HoldDispatch() {
 		return false
 	}
 	defer l.store.ReleaseDispatch() // makes fn's appends readable

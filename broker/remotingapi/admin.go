@@ -74,7 +74,7 @@ func (b *Broker) getBrokerConfig(_ context.Context, _ *netio.Conn, req *remoting
 	props := map[string]string{
 		"brokerClusterName":     b.cfg.ClusterName,
 		"brokerName":            b.cfg.BrokerName,
-		"brokerId":              strconv.FormatInt(b.cfg.BrokerID, 10),
+		"brokerId":              strconv.FormatInt(b.brokerID.Load(), 10),
 		"brokerRole":            "ASYNC_MASTER",
 		"brokerIP1":             b.storeHost.Addr().String(),
 		"listenPort":            strconv.Itoa(int(b.storeHost.Port())),

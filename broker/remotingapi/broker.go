@@ -131,6 +131,7 @@ type Broker struct {
 	delay       atomic.Pointer[delayHook] // nil until EnableDelay (sendback.go)
 	pcache      *pullCache                // converted rest of Kafka batches (xproto_pullcache.go)
 	logs        *log.Log                  // appends and their acknowledgement
+	brokerID    atomic.Int64              // cfg.BrokerID until SetBrokerID
 	holds       *log.Holds                // parked long polls (pull.go)
 
 	ctx      context.Context // ends at Close; parents every request
@@ -158,6 +159,7 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.T
 	}
 	// Woken long polls are answered by GOMAXPROCS workers (see
 	// log.HoldsConfig.Workers for why not a goroutine each).
+	b.brokerID.Store(cfg.BrokerID)
 	b.logs = cfg.Logs
 	if b.logs == nil {
 		b.logs = log.New(store)
@@ -304,5 +306,14 @@ func (b *Broker) expireLoop(ctx context.Context) {
 				b.notifyGroups(changed)
 			}
 		}
+	}
+}
+
+// SetBrokerID changes the id the broker registers with (a slave promoted
+// to master registers as 0, RocketMQ 5's controller mode) and registers
+// at once.
+func (b *Broker) SetBrokerID(id int64) {
+	if b.brokerID.Swap(id) != id {
+		b.reg.kick()
 	}
 }

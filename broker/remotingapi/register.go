@@ -101,7 +101,7 @@ func (r *registrar) run(ctx context.Context) {
 // than RegisterInterval, so it starts streaming within a second of its
 // master's first registration).
 func (r *registrar) registerAll(ctx context.Context) bool {
-	masterKnown := r.b.cfg.BrokerID == 0
+	masterKnown := r.b.brokerID.Load() == 0
 	r.version++
 	body := nameserver.EncodeRegisterBody(r.b.topicConfigs(), nameserver.DataVersion{
 		Timestamp: r.b.cfg.Now().UnixMilli(), Counter: r.version})
@@ -110,7 +110,7 @@ func (r *registrar) registerAll(ctx context.Context) bool {
 		req := remoting.NewRequest(remoting.RegisterBroker, 0)
 		f := req.ExtFields
 		f["brokerName"], f["brokerAddr"], f["clusterName"] = r.b.cfg.BrokerName, r.b.storeHost.String(), r.b.cfg.ClusterName
-		f["brokerId"], f["haServerAddr"], f["compressed"] = strconv.FormatInt(r.b.cfg.BrokerID, 10), r.b.haAddr(), "false"
+		f["brokerId"], f["haServerAddr"], f["compressed"] = strconv.FormatInt(r.b.brokerID.Load(), 10), r.b.haAddr(), "false"
 		f["bodyCrc32"] = strconv.FormatInt(int64(remoting.BodyCRC(body)), 10)
 		req.Body = body
 		resp, err := r.invoke(ctx, addr, req)
@@ -164,7 +164,7 @@ func (r *registrar) unregister(ctx context.Context) {
 		}
 		req := remoting.NewRequest(remoting.UnregisterBroker, 0)
 		req.ExtFields["brokerName"], req.ExtFields["brokerAddr"] = r.b.cfg.BrokerName, r.b.storeHost.String()
-		req.ExtFields["clusterName"], req.ExtFields["brokerId"] = r.b.cfg.ClusterName, strconv.FormatInt(r.b.cfg.BrokerID, 10)
+		req.ExtFields["clusterName"], req.ExtFields["brokerId"] = r.b.cfg.ClusterName, strconv.FormatInt(r.b.brokerID.Load(), 10)
 		ictx, cancel := context.WithTimeout(ctx, time.Second)
 		_, _ = c.Invoke(ictx, req)
 		cancel()

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -15,125 +18,263 @@ import (
 )
 
 // replication is a broker's part in its group (docs/cluster.md): a
-// master's HA listener and, on a SYNC_MASTER, the log service that waits
-// for the slaves; a slave's stream from its master.
+// master's HA listener and the log service that waits for its slaves, or a
+// slave's stream from its master; a slave can be promoted to master while
+// it runs (controller mode).
 type replication struct {
-	role   string
-	master *ha.Master // masters
-	slave  *ha.Slave  // slaves
-	logs   *log.Log   // the log service the adapters append through
-	// masterHA is the master's HA address a slave learned from a name
-	// server registration (OnMaster).
+	cfg    Config
+	store  *storage.Store
+	logger *slog.Logger
+	// logs is the log service the adapters append through, for the
+	// broker's whole life; a master sets its Replicator.
+	logs *log.Log
+	// epochPath is the broker's epoch file (controller mode; "" in
+	// classic mode).
+	epochPath string
+	// masterHA is the master's HA address a slave streams from, learned
+	// from the name servers (OnMaster) or the controller.
 	masterHA atomic.Pointer[string]
-	stop     func()
+
+	// mu guards role, master, slave and stopRole: a promotion changes
+	// them while metrics read them.
+	mu       sync.Mutex
+	role     string
+	master   *ha.Master
+	slave    *ha.Slave
+	stopRole func()
 }
 
-// isSlave reports whether the broker is a slave.
-func (r *replication) isSlave() bool { return r.role == roleSlave }
+// isSlave reports whether the broker is a slave now.
+func (r *replication) isSlave() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.role == roleSlave
+}
 
 // startReplication sets store up for cfg's role and starts the HA side:
 // a master listens on haAddr; a slave turns its store into a replica and
 // streams from its master until stop.
 func startReplication(ctx context.Context, cfg Config, store *storage.Store, mon *httpapi.Server, logger *slog.Logger) (*replication, error) {
-	r := &replication{role: cfg.BrokerRole}
-	if r.isSlave() {
-		store.SetReplica(true)
-		s, err := ha.NewSlave(ha.SlaveConfig{Cluster: cfg.BrokerClusterName, Broker: cfg.BrokerName, BrokerID: cfg.BrokerID,
-			Store: store, MasterAddr: r.masterAddr(cfg), LocalAddr: localAddr(cfg), Logger: logger})
-		if err != nil {
-			return nil, err
-		}
-		r.slave, r.logs = s, log.New(store)
-		sctx, cancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		wg.Go(func() { _ = s.Run(sctx) })
-		r.stop = func() { cancel(); wg.Wait() }
-		mon.Value("twinmq_ha_slave_connected", "1 while the slave streams from its master.", httpapi.Gauge,
-			func() float64 {
-				if s.Status().Connected {
-					return 1
-				}
-				return 0
-			})
-		mon.Value("twinmq_ha_slave_behind_bytes", "The master's offset at the last frame minus the slave's written end.",
-			httpapi.Gauge, func() float64 { st := s.Status(); return float64(max(st.MasterOffset-st.Written, 0)) })
-		logger.Info("slave of broker group", "cluster", cfg.BrokerClusterName, "broker", cfg.BrokerName,
-			"brokerId", cfg.BrokerID, "haMasterAddress", cfg.HAMasterAddress)
-		return r, nil
+	r := &replication{cfg: cfg, store: store, logger: logger, logs: log.New(store)}
+	r.metrics(mon)
+	var err error
+	if cfg.BrokerRole == roleSlave {
+		err = r.startSlave(ctx)
+	} else {
+		err = r.startMaster(cfg.BrokerRole == roleSyncMaster, -1, nil)
 	}
-
-	syncMaster := cfg.BrokerRole == roleSyncMaster
-	store.GateVisible(syncMaster)
-	m, err := ha.NewMaster(ha.MasterConfig{Cluster: cfg.BrokerClusterName, Broker: cfg.BrokerName, Store: store,
-		Sync: syncMaster, MinInSyncReplicas: cfg.MinInSyncReplicas, Logger: logger})
 	if err != nil {
 		return nil, err
 	}
-	addr, err := fixPort(cfg.HAAddr)
+	return r, nil
+}
+
+// stop ends the HA side.
+func (r *replication) stop() {
+	r.mu.Lock()
+	stop := r.stopRole
+	r.stopRole = nil
+	r.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+// startSlave makes the store a replica streaming from r's master.
+func (r *replication) startSlave(ctx context.Context) error {
+	r.store.SetReplica(true)
+	s, err := ha.NewSlave(ha.SlaveConfig{Cluster: r.cfg.BrokerClusterName, Broker: r.cfg.BrokerName, BrokerID: r.cfg.BrokerID,
+		Store: r.store, MasterAddr: r.masterAddr, LocalAddr: localAddr(r.cfg), EpochPath: r.epochPath, Logger: r.logger})
 	if err != nil {
-		return nil, fmt.Errorf("ha: %w", portInUse(err, "haAddr", cfg.HAAddr))
+		return err
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = s.Run(sctx) })
+	r.mu.Lock()
+	r.role, r.slave, r.stopRole = roleSlave, s, func() { cancel(); wg.Wait() }
+	r.mu.Unlock()
+	r.logger.Info("slave of broker group", "cluster", r.cfg.BrokerClusterName, "broker", r.cfg.BrokerName,
+		"brokerId", r.cfg.BrokerID, "haMasterAddress", r.cfg.HAMasterAddress)
+	return nil
+}
+
+// startMaster opens the HA listener and serves slaves. With syncAck the
+// master acknowledges and shows records once its slaves hold them; with
+// a set (controller mode) exactly the SyncStateSet's members, self being
+// this broker's id.
+func (r *replication) startMaster(syncAck bool, self int64, set []int64) error {
+	r.store.GateVisible(syncAck)
+	mcfg := ha.MasterConfig{Cluster: r.cfg.BrokerClusterName, Broker: r.cfg.BrokerName, Store: r.store,
+		Sync: syncAck, MinInSyncReplicas: r.cfg.MinInSyncReplicas, Logger: r.logger}
+	if r.epochPath != "" {
+		path := r.epochPath
+		mcfg.Epochs = func() []ha.Epoch {
+			l, err := ha.LoadEpochs(path)
+			if err != nil {
+				r.logger.Error("ha: epoch file", "err", err)
+			}
+			return l
+		}
+	}
+	m, err := ha.NewMaster(mcfg)
+	if err != nil {
+		return err
+	}
+	if set != nil {
+		m.SetSyncStateSet(self, set)
+	}
+	addr, err := fixPort(r.cfg.HAAddr)
+	if err != nil {
+		_ = m.Close()
+		return fmt.Errorf("ha: %w", portInUse(err, "haAddr", r.cfg.HAAddr))
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("ha: %w", portInUse(err, "haAddr", addr))
+		_ = m.Close()
+		return fmt.Errorf("ha: %w", portInUse(err, "haAddr", addr))
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := m.Serve(ln); err != nil {
-			logger.Error("ha: listener failed", "err", err)
+			r.logger.Error("ha: listener failed", "err", err)
 		}
 	})
-	r.master = m
-	r.logs = log.New(store)
-	if syncMaster {
-		r.logs = log.NewReplicated(store, m)
+	if syncAck {
+		r.logs.SetReplicator(m)
 	}
-	r.stop = func() { _ = m.Close(); wg.Wait() }
-	mon.Value("twinmq_ha_slaves_in_sync", "Slaves in sync with this master.", httpapi.Gauge, func() float64 {
-		n := 0
-		for _, s := range m.Slaves() {
-			if s.InSync {
-				n++
+	role := roleAsyncMaster
+	if syncAck {
+		role = roleSyncMaster
+	}
+	r.mu.Lock()
+	r.role, r.master, r.slave = role, m, nil
+	r.stopRole = func() { r.logs.SetReplicator(nil); _ = m.Close(); wg.Wait() }
+	r.mu.Unlock()
+	r.logger.Info("master of broker group", "cluster", r.cfg.BrokerClusterName, "broker", r.cfg.BrokerName,
+		"role", role, "ha", ln.Addr().String())
+	return nil
+}
+
+// promote turns this slave into the group's master of epoch (controller
+// mode): the stream stops, the store takes writes again, the epoch
+// starts at the store's written end, the broker state stops following,
+// and the HA listener opens with the set {self}. The caller then starts
+// what writes (Kafka, delay services) and registers as master.
+func (r *replication) promote(ctx context.Context, b *brokerState, epoch int32, self int64) error {
+	r.mu.Lock()
+	if r.role != roleSlave {
+		r.mu.Unlock()
+		return errors.New("ha: promote: not a slave")
+	}
+	stop := r.stopRole
+	r.stopRole = nil
+	r.mu.Unlock()
+	stop()
+	r.store.SetReplica(false)
+	_, written := r.store.LogRange()
+	if r.epochPath != "" {
+		l, err := ha.LoadEpochs(r.epochPath)
+		if err != nil {
+			return err
+		}
+		l = epochsWithin(l, written)
+		if n := len(l); n == 0 || l[n-1].Epoch < epoch {
+			if err := ha.SaveEpochs(r.epochPath, append(l, ha.Epoch{Epoch: epoch, Start: written})); err != nil {
+				return err
 			}
 		}
-		return float64(n)
-	})
-	mon.Metric("twinmq_ha_slave_lag_bytes", "How far each connected slave is behind this master.", httpapi.Gauge,
+	}
+	if err := b.reg.Promote(ctx); err != nil {
+		return fmt.Errorf("promote topics: %w", err)
+	}
+	if err := b.offs.Promote(ctx); err != nil {
+		return fmt.Errorf("promote offsets: %w", err)
+	}
+	if err := r.startMaster(true, self, []int64{self}); err != nil {
+		return err
+	}
+	r.logger.Warn("promoted to master", "broker", r.cfg.BrokerName, "epoch", epoch, "brokerId", self, "written", written)
+	return nil
+}
+
+// epochsWithin drops the entries of l that start past end (a promoted
+// slave's list is its last master's, which may have gone further).
+func epochsWithin(l []ha.Epoch, end int64) []ha.Epoch {
+	return slices.DeleteFunc(slices.Clone(l), func(e ha.Epoch) bool { return e.Start > end })
+}
+
+// masterAddr is where a slave finds its master's HA port: haMasterAddress,
+// else what the controller or the last name server registration said.
+func (r *replication) masterAddr() string {
+	if r.cfg.HAMasterAddress != "" {
+		return r.cfg.HAMasterAddress
+	}
+	if p := r.masterHA.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// onMaster records the master addresses a name server answered a
+// registration with (remotingapi.Config.OnMaster).
+func (r *replication) onMaster(_, masterHA string) {
+	if masterHA == "" || r.epochPath != "" { // the controller names the master in controller mode
+		return
+	}
+	r.masterHA.Store(&masterHA)
+}
+
+// current returns the master or the slave of the moment.
+func (r *replication) current() (*ha.Master, *ha.Slave) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.master, r.slave
+}
+
+// metrics exports the HA state, whatever the role of the moment.
+func (r *replication) metrics(mon *httpapi.Server) {
+	mon.Value("twinmq_ha_slave_connected", "1 while this broker is a slave streaming from its master.", httpapi.Gauge,
+		func() float64 {
+			if _, s := r.current(); s != nil && s.Status().Connected {
+				return 1
+			}
+			return 0
+		})
+	mon.Value("twinmq_ha_slave_behind_bytes", "On a slave: the master's offset at the last frame minus the slave's written end.",
+		httpapi.Gauge, func() float64 {
+			if _, s := r.current(); s != nil {
+				st := s.Status()
+				return float64(max(st.MasterOffset-st.Written, 0))
+			}
+			return 0
+		})
+	mon.Value("twinmq_ha_slaves_in_sync", "On a master: slaves in sync (classic mode) or in the SyncStateSet (controller mode).",
+		httpapi.Gauge, func() float64 {
+			m, _ := r.current()
+			if m == nil {
+				return 0
+			}
+			n := 0
+			for _, s := range m.Slaves() {
+				if s.InSync {
+					n++
+				}
+			}
+			return float64(n)
+		})
+	mon.Metric("twinmq_ha_slave_lag_bytes", "On a master: how far each connected slave is behind.", httpapi.Gauge,
 		func() []httpapi.Sample {
+			m, _ := r.current()
+			if m == nil {
+				return nil
+			}
 			var out []httpapi.Sample
 			for _, s := range m.Slaves() {
 				out = append(out, httpapi.Sample{Labels: []string{"brokerId", fmt.Sprint(s.BrokerID)}, Value: float64(s.Lag)})
 			}
 			return out
 		})
-	logger.Info("master of broker group", "cluster", cfg.BrokerClusterName, "broker", cfg.BrokerName,
-		"role", cfg.BrokerRole, "ha", ln.Addr().String())
-	return r, nil
-}
-
-// masterAddr is where a slave finds its master's HA port: haMasterAddress,
-// else what the last name server registration said.
-func (r *replication) masterAddr(cfg Config) func() string {
-	return func() string {
-		if cfg.HAMasterAddress != "" {
-			return cfg.HAMasterAddress
-		}
-		if p := r.masterHA.Load(); p != nil {
-			return *p
-		}
-		return ""
-	}
-}
-
-// onMaster records the master addresses a name server answered a
-// registration with (remotingapi.Config.OnMaster).
-func (r *replication) onMaster(_, masterHA string) {
-	if !r.isSlave() || masterHA == "" {
-		return
-	}
-	if old := r.masterHA.Swap(&masterHA); old == nil || *old != masterHA {
-		slog.Default().Debug("ha: master learned from a name server", "haAddr", masterHA)
-	}
 }
 
 // replLogs is the log service of r, or nil (the adapter's own) without
@@ -155,3 +296,6 @@ func localAddr(cfg Config) net.Addr {
 	}
 	return &net.TCPAddr{IP: ip}
 }
+
+// epochFile is where a controller-mode broker keeps its epoch list.
+func epochFile(cfg Config) string { return filepath.Join(cfg.DataDir, "epochs") }
