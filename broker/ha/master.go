@@ -244,7 +244,7 @@ type SlaveInfo struct {
 	Addr     string
 	Acked    int64 // its reported max physical offset
 	Lag      int64 // the master's written end minus Acked
-	InSync   bool // classic mode: within MaxGap; controller mode: in the SyncStateSet
+	InSync   bool  // classic mode: within MaxGap; controller mode: in the SyncStateSet
 }
 
 // Slaves lists the connected slaves, by broker id.
