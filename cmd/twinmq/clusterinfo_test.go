@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,8 +42,8 @@ func startNamesrvForTest(t *testing.T) string {
 
 // startGroupBroker runs `twinmq broker` as member id of group b1 of
 // cluster C, registered with nsAddr, until the test ends; it returns the
-// broker's remoting and HA addresses.
-func startGroupBroker(t *testing.T, nsAddr string, id int64, role string) (remotingAddr, haAddr string) {
+// broker's remoting and HA addresses and a function that stops it.
+func startGroupBroker(t *testing.T, nsAddr string, id int64, role string) (remotingAddr, haAddr string, stop func()) {
 	t.Helper()
 	haAddr, remotingAddr = freeAddr(t), freeAddr(t)
 	cfg := testConfig(t, func(c *Config) {
@@ -53,16 +54,19 @@ func startGroupBroker(t *testing.T, nsAddr string, id int64, role string) (remot
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- runBroker(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil))) }()
-	t.Cleanup(func() {
+	stop = sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("broker %d: %v", id, err)
 		}
+	})
+	t.Cleanup(func() {
+		stop()
 		if t.Failed() {
 			t.Logf("broker %d logs:\n%s", id, logs)
 		}
 	})
-	return remotingAddr, haAddr
+	return remotingAddr, haAddr, stop
 }
 
 // clusterInfoJSON runs `twinmq cluster info --format json` against nsAddr.
@@ -96,8 +100,8 @@ func (v clusterView) member(group string, id int64) (memberView, bool) {
 // stream; a registered broker that does not answer is a row saying so.
 func TestClusterInfo(t *testing.T) {
 	ns := startNamesrvForTest(t)
-	masterAddr, masterHA := startGroupBroker(t, ns, 0, "SYNC_MASTER")
-	slaveAddr, slaveHA := startGroupBroker(t, ns, 1, "SLAVE")
+	masterAddr, masterHA, stopMaster := startGroupBroker(t, ns, 0, "SYNC_MASTER")
+	slaveAddr, slaveHA, _ := startGroupBroker(t, ns, 1, "SLAVE")
 
 	// A broker group b2 whose master registered and then stopped
 	// answering: its registration lives as long as this connection.
@@ -185,6 +189,26 @@ func TestClusterInfo(t *testing.T) {
 	}
 	if _, err := twinmqCmd(t, "cluster", "info", "--format", "yaml"); err == nil {
 		t.Error("--format yaml accepted")
+	}
+
+	// The master stops (and unregisters): its slave, still listed, shows
+	// that it lost its stream.
+	stopMaster()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		v = clusterInfoJSON(t, ns)
+		_, ok := v.member("b1", 0)
+		slave, _ = v.member("b1", 1)
+		if !ok && slave.Connected != nil && !*slave.Connected {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10 s after the master stopped: %+v", v)
+		}
+	}
+	out = mustCmd(t, "cluster", "info", "--namesrv-addr", ns)
+	if !hasRowPrefix(out, "C", "b1", "1", "SLAVE", slaveAddr, slaveHA, buildVersion()) ||
+		!strings.Contains(out, "not connected to master "+masterHA) {
+		t.Errorf("after the master stopped:\n%s", out)
 	}
 }
 
