@@ -75,7 +75,7 @@ func (b *Broker) getBrokerConfig(_ context.Context, _ *netio.Conn, req *remoting
 		"brokerClusterName":     b.cfg.ClusterName,
 		"brokerName":            b.cfg.BrokerName,
 		"brokerId":              strconv.FormatInt(b.brokerID.Load(), 10),
-		"brokerRole":            "ASYNC_MASTER",
+		"brokerRole":            b.cfg.BrokerRole,
 		"brokerIP1":             b.storeHost.Addr().String(),
 		"listenPort":            strconv.Itoa(int(b.storeHost.Port())),
 		"namesrvAddr":           strings.Join(b.cfg.NamesrvAddrs, ";"),

@@ -25,6 +25,7 @@ import (
 const (
 	DefaultBrokerName       = "broker-a"
 	DefaultClusterName      = "DefaultCluster"
+	DefaultBrokerRole       = "ASYNC_MASTER"
 	DefaultTopicQueues      = 4
 	DefaultMaxMessageSize   = 4 << 20
 	DefaultRegisterInterval = 30 * time.Second
@@ -54,6 +55,14 @@ type Config struct {
 	// name server answers a slave's registration ("" while the group has
 	// no master).
 	OnMaster func(masterAddr, masterHAAddr string)
+	// BrokerRole is RocketMQ's brokerRole (ASYNC_MASTER, SYNC_MASTER,
+	// SLAVE), as GET_BROKER_CONFIG and GET_BROKER_RUNTIME_INFO report it;
+	// "" is ASYNC_MASTER, a broker without slaves.
+	BrokerRole string
+	// RuntimeInfo, if set, adds to (and may override) the table
+	// GET_BROKER_RUNTIME_INFO answers: what the adapter cannot know
+	// itself, such as the replication state (runtime_info.go).
+	RuntimeInfo func() map[string]string
 	// Logs is the log service sends go through (a SYNC_MASTER's waits
 	// for its slaves); nil: log.New(store).
 	Logs *log.Log
@@ -85,6 +94,7 @@ func (c *Config) validate() (netip.AddrPort, error) {
 	}
 	setDefault(&c.BrokerName, DefaultBrokerName)
 	setDefault(&c.ClusterName, DefaultClusterName)
+	setDefault(&c.BrokerRole, DefaultBrokerRole)
 	setDefault(&c.DefaultTopicQueues, DefaultTopicQueues)
 	setDefault(&c.MaxMessageSize, DefaultMaxMessageSize)
 	setDefault(&c.RegisterInterval, DefaultRegisterInterval)
@@ -119,6 +129,7 @@ type Broker struct {
 	topics    *topics.Registry
 	offsets   *offsets.Table
 	storeHost netip.AddrPort
+	booted    time.Time // when New ran (GET_BROKER_RUNTIME_INFO bootTimestamp)
 	uniq      *remoting.UniqIDGenerator
 	clients   *clientTable
 	locks     *lockTable
@@ -151,7 +162,7 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.T
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Broker{
 		cfg: cfg, log: cfg.Logger.With("component", "remoting", "broker", cfg.BrokerName),
-		store: store, topics: reg, offsets: offs, storeHost: host,
+		store: store, topics: reg, offsets: offs, storeHost: host, booted: cfg.Now(),
 		uniq:    remoting.NewUniqIDGenerator(host.Addr(), os.Getpid(), 0, cfg.Now),
 		pcache:  log.NewCache[[]cachedMsg](log.CacheConfig{}),
 		clients: newClientTable(), locks: newLockTable(), pending: newPendingTable(),
@@ -201,6 +212,7 @@ func (b *Broker) handlers() map[int32]handlerFunc {
 		remoting.DeleteTopicInBroker:           b.deleteTopicInBroker,
 		getAllTopicConfig:                      b.getAllTopicConfig,
 		remoting.GetBrokerConfig:               b.getBrokerConfig,
+		remoting.GetBrokerRuntimeInfo:          b.getBrokerRuntimeInfo, // runtime_info.go
 		remoting.GetAllSubscriptionGroupConfig: b.getAllSubscriptionGroupConfig,
 		remoting.QueryMessage:                  b.queryMessage,
 		remoting.ViewMessageByID:               b.viewMessageByID,

@@ -29,7 +29,8 @@ func startBrokerAs(t testing.TB, handler func(*Broker) netio.Handler) (*Broker, 
 	return startBrokerWith(t, Config{}, handler)
 }
 
-// startBrokerWith is startBrokerAs with cfg's name servers.
+// startBrokerWith is startBrokerAs with cfg (its listener address and
+// MaxSuspend are the test's).
 func startBrokerWith(t testing.TB, cfg Config, handler func(*Broker) netio.Handler) (*Broker, *storage.Store, string) {
 	t.Helper()
 	ctx := context.Background()
@@ -51,7 +52,8 @@ func startBrokerWith(t testing.TB, cfg Config, handler func(*Broker) netio.Handl
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	b, err := New(Config{AdvertisedAddr: addr, MaxSuspend: 2 * time.Second, NamesrvAddrs: cfg.NamesrvAddrs}, store, reg, offs)
+	cfg.AdvertisedAddr, cfg.MaxSuspend = addr, 2*time.Second
+	b, err := New(cfg, store, reg, offs)
 	if err != nil {
 		t.Fatal(err)
 	}

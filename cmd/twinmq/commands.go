@@ -71,7 +71,8 @@ func newRootCommand(environ []string) *cobra.Command {
 		},
 	}
 
-	root.AddCommand(serve, namesrv, broker, version, newBenchCommand(), newMessageCommand(), newTopicCommand(), newGroupCommand())
+	root.AddCommand(serve, namesrv, broker, version, newBenchCommand(), newMessageCommand(), newTopicCommand(), newGroupCommand(),
+		newClusterCommand(environ))
 	return root
 }
 

@@ -59,7 +59,8 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 		return nil, fmt.Errorf("remoting: %w", err)
 	}
 	rcfg := remotingapi.Config{AdvertisedAddr: adv, NamesrvAddrs: namesrvAddrs, Logger: logger,
-		ClusterName: cfg.BrokerClusterName, BrokerName: cfg.BrokerName, BrokerID: cfg.BrokerID}
+		ClusterName: cfg.BrokerClusterName, BrokerName: cfg.BrokerName, BrokerID: cfg.BrokerID,
+		BrokerRole: cfg.BrokerRole, RuntimeInfo: runtimeInfo(repl)}
 	if repl != nil {
 		if rcfg.HAAddr, err = advertisedAddr(cfg.AdvertisedHost, cfg.HAAddr); err != nil {
 			return nil, fmt.Errorf("remoting: haAddr: %w", err)

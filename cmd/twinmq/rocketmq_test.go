@@ -33,7 +33,9 @@ func TestNamesrvAndBrokerCommands(t *testing.T) {
 		return done
 	}
 	nsDone := run("namesrv", "--namesrv-listen", nsAddr)
-	brDone := run("broker", "--namesrv-addr", nsAddr+";"+nsAddr, "--remoting-addr", "127.0.0.1:0",
+	// Every listener on a free port: the default HA address (:10912 on
+	// every interface) clashes with any broker running on this machine.
+	brDone := run("broker", "--namesrv-addr", nsAddr+";"+nsAddr, "--remoting-addr", "127.0.0.1:0", "--ha-addr", "127.0.0.1:0",
 		"--kafka-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--segment-size", "1048576")
 	// Stopped before the data directory is removed, also when the test
 	// fails half-way.

@@ -30,6 +30,7 @@ const (
 	UpdateConsumerOffset          int32 = 15
 	UpdateAndCreateTopic          int32 = 17
 	GetBrokerConfig               int32 = 26
+	GetBrokerRuntimeInfo          int32 = 28
 	SearchOffsetByTimestamp       int32 = 29
 	GetMaxOffset                  int32 = 30
 	GetMinOffset                  int32 = 31
@@ -122,7 +123,8 @@ const (
 var requestNames = map[int32]string{
 	SendMessage: "SEND_MESSAGE", PullMessage: "PULL_MESSAGE", QueryMessage: "QUERY_MESSAGE",
 	QueryConsumerOffset: "QUERY_CONSUMER_OFFSET", UpdateConsumerOffset: "UPDATE_CONSUMER_OFFSET",
-	UpdateAndCreateTopic: "UPDATE_AND_CREATE_TOPIC", SearchOffsetByTimestamp: "SEARCH_OFFSET_BY_TIMESTAMP",
+	UpdateAndCreateTopic: "UPDATE_AND_CREATE_TOPIC", GetBrokerConfig: "GET_BROKER_CONFIG",
+	GetBrokerRuntimeInfo: "GET_BROKER_RUNTIME_INFO", SearchOffsetByTimestamp: "SEARCH_OFFSET_BY_TIMESTAMP",
 	GetMaxOffset: "GET_MAX_OFFSET", GetMinOffset: "GET_MIN_OFFSET", GetEarliestMsgStoretime: "GET_EARLIEST_MSG_STORETIME",
 	ViewMessageByID: "VIEW_MESSAGE_BY_ID", HeartBeat: "HEART_BEAT", UnregisterClient: "UNREGISTER_CLIENT",
 	ConsumerSendMsgBack: "CONSUMER_SEND_MSG_BACK", EndTransaction: "END_TRANSACTION",
