@@ -194,9 +194,3 @@ func (g *rmqGroup) resolver() primitive.NsResolver {
 	return primitive.NewPassthroughResolver([]string{g.nsAddr})
 }
 
-// ctxFor is a context that ends with the test or after d.
-func ctxFor(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}

@@ -14,6 +14,8 @@ import (
 	"github.com/twinmq/twinmq/broker/ha"
 	"github.com/twinmq/twinmq/broker/httpapi"
 	"github.com/twinmq/twinmq/broker/log"
+	"github.com/twinmq/twinmq/broker/remotingapi"
+	"github.com/twinmq/twinmq/controller"
 	"github.com/twinmq/twinmq/storage"
 )
 
@@ -34,6 +36,9 @@ type replication struct {
 	// masterHA is the master's HA address a slave streams from, learned
 	// from the name servers (OnMaster) or the controller.
 	masterHA atomic.Pointer[string]
+	// remoting is the RocketMQ adapter (set once it runs): a promotion
+	// registers it as master.
+	remoting *remotingapi.Broker
 
 	// mu guards role, master, slave and stopRole: a promotion changes
 	// them while metrics read them.
@@ -54,10 +59,19 @@ func (r *replication) isSlave() bool {
 // startReplication sets store up for cfg's role and starts the HA side:
 // a master listens on haAddr; a slave turns its store into a replica and
 // streams from its master until stop.
-func startReplication(ctx context.Context, cfg Config, store *storage.Store, mon *httpapi.Server, logger *slog.Logger) (*replication, error) {
+func startReplication(ctx context.Context, cfg Config, store *storage.Store, mon *httpapi.Server, logger *slog.Logger,
+	ctl *controlled, info controller.ReplicaInfo) (*replication, error) {
 	r := &replication{cfg: cfg, store: store, logger: logger, logs: log.New(store)}
 	r.metrics(mon)
 	var err error
+	if ctl != nil {
+		if err := ctl.start(r, info); err != nil {
+			return nil, err
+		}
+		if cfg.BrokerRole != roleSlave {
+			return r, nil // ctl.start made it master
+		}
+	}
 	if cfg.BrokerRole == roleSlave {
 		err = r.startSlave(ctx)
 	} else {

@@ -133,6 +133,8 @@ func addBrokerFlags(fs *pflag.FlagSet) {
 	fs.String("broker-role", d.BrokerRole, "ASYNC_MASTER, SYNC_MASTER or SLAVE")
 	fs.Int("min-in-sync-replicas", d.MinInSyncReplicas, "replicas (master included) that must be in sync for a SYNC_MASTER to accept writes")
 	fs.String("ha-master-address", d.HAMasterAddress, "a slave's master HA address (empty: learn it from the name servers)")
+	fs.Bool("enable-controller-mode", d.EnableControllerMode, "let the controller assign brokerId and role, and fail over automatically")
+	fs.String("controller-addr", d.ControllerAddr, "';'-separated controller addresses (the name servers that embed it)")
 	fs.String("namesrv-addr", d.NamesrvAddr, "';'-separated name servers to register with")
 	addStoreFlags(fs)
 	addDelayFlags(fs)

@@ -60,7 +60,13 @@ type Config struct {
 	// master included, must be in sync for a SYNC_MASTER to accept writes.
 	// haMasterAddress pins a slave's master HA address (empty: learn it
 	// from the name servers).
-	BrokerClusterName string `koanf:"brokerClusterName"`
+	// enableControllerMode hands ids and roles to the controller at
+	// controllerAddr (';'-separated; the name servers that embed it):
+	// brokerId and brokerRole are then ignored, and the controller elects
+	// a new master when the master's heartbeats stop.
+	EnableControllerMode bool   `koanf:"enableControllerMode"`
+	ControllerAddr       string `koanf:"controllerAddr"`
+	BrokerClusterName    string `koanf:"brokerClusterName"`
 	BrokerName        string `koanf:"brokerName"`
 	BrokerID          int64  `koanf:"brokerId"`
 	BrokerRole        string `koanf:"brokerRole"`
@@ -326,6 +332,12 @@ func (c *Config) validateGroup() []error {
 		errs = append(errs, errors.New("brokerClusterName and brokerName must not be empty"))
 	}
 	c.BrokerRole = strings.ToUpper(c.BrokerRole)
+	if c.EnableControllerMode {
+		if strings.Trim(c.ControllerAddr, "; ") == "" {
+			errs = append(errs, errors.New("enableControllerMode needs controllerAddr (the name servers that embed the controller)"))
+		}
+		return errs // the controller assigns brokerId and brokerRole
+	}
 	switch c.BrokerRole {
 	case roleAsyncMaster, roleSyncMaster:
 		if c.BrokerID != 0 {

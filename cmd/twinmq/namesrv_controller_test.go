@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"testing"
 	"time"
@@ -12,16 +11,6 @@ import (
 
 	"github.com/twinmq/twinmq/controller"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // TestNamesrvController: `twinmq namesrv --enable-controller-in-namesrv`
 // with a one-node raft group answers a broker's registration on the name

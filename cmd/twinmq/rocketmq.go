@@ -74,6 +74,9 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	if repl == nil || !repl.isSlave() {
 		dl.remoting(b) // a slave re-stores nothing: no send-back, no delay
 	}
+	if repl != nil {
+		repl.remoting = b // a promotion registers it as master
+	}
 	srv, err := netio.New(netio.Config{Addr: addr, Framer: netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
 		Ordering: netio.Concurrent, Logger: logger}, b)
 	if err != nil {

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/twinmq/twinmq/broker/httpapi"
 	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/topics"
+	"github.com/twinmq/twinmq/controller"
 	"github.com/twinmq/twinmq/storage"
 )
 
@@ -33,10 +35,20 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 // listener, a slave's stream.
 func serveBroker(ctx context.Context, cfg Config, cmd string, replicate bool, logger *slog.Logger,
 	namesrv func(*httpapi.Server) (addrs []string, stop func(context.Context), err error)) error {
+	var ctl *controlled
+	var info controller.ReplicaInfo
+	if replicate && cfg.EnableControllerMode {
+		// The controller says who this broker is before anything opens.
+		var err error
+		if cfg, ctl, info, err = joinController(ctx, cfg, logger); err != nil {
+			return stoppedEarly(ctx, fmt.Errorf("%s: %w", cmd, err), logger)
+		}
+	}
 	b, err := openBroker(ctx, cfg, logger)
 	if err != nil {
 		return stoppedEarly(ctx, fmt.Errorf("%s: %w", cmd, err), logger)
 	}
+	b.ctl = ctl
 	mon, err := listenHTTP(cfg, logger)
 	if err != nil {
 		_ = b.close()
@@ -44,7 +56,7 @@ func serveBroker(ctx context.Context, cfg Config, cmd string, replicate bool, lo
 	}
 	brokerMetrics(mon, b)
 	if replicate {
-		if b.repl, err = startReplication(ctx, cfg, b.store, mon, logger); err != nil {
+		if b.repl, err = startReplication(ctx, cfg, b.store, mon, logger, ctl, info); err != nil {
 			_ = mon.Shutdown(context.Background())
 			_ = b.close()
 			return stoppedEarly(ctx, fmt.Errorf("%s: %w", cmd, err), logger)
@@ -118,6 +130,7 @@ type brokerState struct {
 	reg   *topics.Registry
 	offs  *offsets.Table
 	repl  *replication // nil for `twinmq serve`
+	ctl   *controlled  // controller mode only
 }
 
 // openBroker opens the store and the broker state in it.
@@ -164,15 +177,27 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 		failed()
 		return err
 	}
+	// The writers: Kafka (its groups and identity write) and the delay
+	// services. A slave serves RocketMQ pulls only (Kafka follower fetch,
+	// KIP-392, and the cluster-wide Kafka metadata are not built yet:
+	// docs/cluster.md); a promoted slave starts them then.
+	var wmu sync.Mutex
 	stopKafka, kafkaAdv := func(context.Context) {}, "(off on a slave)"
-	if b.repl == nil || !b.repl.isSlave() {
-		// A slave serves RocketMQ pulls only: Kafka follower fetch
-		// (KIP-392) and the cluster-wide Kafka metadata are not built yet
-		// (docs/cluster.md), and the delay services write.
-		stopKafka, kafkaAdv, err = startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, mon, logger)
+	startWriters := func() error {
+		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, mon, logger)
 		if err == nil {
-			stopKafka, err = withDelay(ctx, dl, b.store, logger, stopKafka)
+			stop, err = withDelay(ctx, dl, b.store, logger, stop)
 		}
+		if err != nil {
+			return err
+		}
+		wmu.Lock()
+		stopKafka, kafkaAdv = stop, adv
+		wmu.Unlock()
+		return nil
+	}
+	if b.repl == nil || !b.repl.isSlave() {
+		err = startWriters()
 	} else {
 		logger.Info("Kafka listener off: this broker is a slave", "kafkaAddr", cfg.KafkaAddr)
 	}
@@ -181,17 +206,38 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 		failed()
 		return err
 	}
+	ctlDone := make(chan struct{})
+	if b.ctl != nil {
+		promoted := func(pctx context.Context) error {
+			dl.remoting(b.repl.remoting)
+			if err := startWriters(); err != nil {
+				return err
+			}
+			b.repl.remoting.SetBrokerID(0) // registers as the group's master
+			return nil
+		}
+		go func() { defer close(ctlDone); b.ctl.run(ctx, b.repl, b, promoted) }()
+	} else {
+		close(ctlDone)
+	}
 	mon.Ready(true)
 	// Where clients connect, in one line.
-	logger.Info("serving", "kafkaBootstrap", kafkaAdv, "rocketmqNamesrv", strings.Join(nsAddrs, ";"),
+	wmu.Lock()
+	adv := kafkaAdv
+	wmu.Unlock()
+	logger.Info("serving", "kafkaBootstrap", adv, "rocketmqNamesrv", strings.Join(nsAddrs, ";"),
 		"metrics", "http://"+mon.Addr().String()+"/metrics")
 
 	<-ctx.Done()
 	logger.Info("stopping", "cause", context.Cause(ctx))
+	<-ctlDone
 	sctx, cancel := context.WithTimeout(context.Background(), remotingStopTimeout)
 	defer cancel()
 	_ = mon.Shutdown(sctx)
-	stopKafka(sctx)
+	wmu.Lock()
+	stopWriters := stopKafka
+	wmu.Unlock()
+	stopWriters(sctx)
 	stopRemoting(sctx)
 	if stopped != nil {
 		stopped(sctx)
