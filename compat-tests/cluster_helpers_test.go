@@ -1,7 +1,6 @@
 package compattests
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -193,4 +192,3 @@ func (g *rmqGroup) waitInSync(t *testing.T) {
 func (g *rmqGroup) resolver() primitive.NsResolver {
 	return primitive.NewPassthroughResolver([]string{g.nsAddr})
 }
-

@@ -67,11 +67,11 @@ type Config struct {
 	EnableControllerMode bool   `koanf:"enableControllerMode"`
 	ControllerAddr       string `koanf:"controllerAddr"`
 	BrokerClusterName    string `koanf:"brokerClusterName"`
-	BrokerName        string `koanf:"brokerName"`
-	BrokerID          int64  `koanf:"brokerId"`
-	BrokerRole        string `koanf:"brokerRole"`
-	MinInSyncReplicas int    `koanf:"minInSyncReplicas"`
-	HAMasterAddress   string `koanf:"haMasterAddress"`
+	BrokerName           string `koanf:"brokerName"`
+	BrokerID             int64  `koanf:"brokerId"`
+	BrokerRole           string `koanf:"brokerRole"`
+	MinInSyncReplicas    int    `koanf:"minInSyncReplicas"`
+	HAMasterAddress      string `koanf:"haMasterAddress"`
 
 	// The controller embedded in `twinmq namesrv` (docs/cluster.md#controller):
 	// enableControllerInNamesrv turns it on; controllerPeers lists the raft
