@@ -216,7 +216,7 @@ func TestClusterKillMasterLosesNothingAcknowledged(t *testing.T) {
 	// The slave's store, read directly once it has stopped.
 	g.slave.signal(syscall.SIGTERM)
 	g.slave.wait()
-	bodies, slaveLog := readStoredBodies(t, filepath.Join(g.dir, "b1", "store"), topic)
+	bodies, _ := readStoredBodies(t, filepath.Join(g.dir, "b1", "store"), topic)
 	lost := 0
 	for b := range acked {
 		if !bodies[b] {
@@ -237,7 +237,7 @@ func TestClusterKillMasterLosesNothingAcknowledged(t *testing.T) {
 	g.slave.wait()
 	g.master.wait()
 	_, masterLog := readStoredBodies(t, filepath.Join(g.dir, "b0", "store"), topic)
-	_, slaveLog = readStoredBodies(t, filepath.Join(g.dir, "b1", "store"), topic)
+	_, slaveLog := readStoredBodies(t, filepath.Join(g.dir, "b1", "store"), topic)
 	if len(slaveLog) > len(masterLog) || !bytes.Equal(slaveLog, masterLog[:len(slaveLog)]) {
 		t.Fatalf("the slave's CommitLog (%d bytes) is not a prefix of the master's (%d bytes)", len(slaveLog), len(masterLog))
 	}
