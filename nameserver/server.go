@@ -155,6 +155,9 @@ func (s *Server) registerBroker(c *netio.Conn, req *remoting.Command) *remoting.
 	}
 	b := Broker{Cluster: f["clusterName"], Name: f["brokerName"], ID: id, Addr: f["brokerAddr"],
 		HAAddr: f["haServerAddr"], ConnID: c.ID(), ZoneName: f["zoneName"], ActingMast: f["enableActingMaster"] == "true"}
+	if e, err := strconv.ParseInt(f["masterEpoch"], 10, 32); err == nil && e > 0 {
+		b.MasterEpoch = int32(e)
+	}
 	isNew, err := s.table.Register(b, body.TopicConfigSerializeWrapper.TopicConfigTable, s.cfg.Now())
 	if err != nil {
 		s.log.Warn("broker registration refused", "cluster", b.Cluster, "name", b.Name, "id", b.ID, "addr", b.Addr,

@@ -19,6 +19,9 @@ type Broker struct {
 	ConnID     uint64 // the registering connection, 0 if none
 	ZoneName   string
 	ActingMast bool
+	// MasterEpoch is the controller's masterEpoch a controller-mode
+	// master registers with (twinmq's masterEpoch field; 0: none).
+	MasterEpoch int32
 }
 
 // liveBroker is a registered broker and when it last registered.
@@ -64,14 +67,20 @@ var ErrConflict = errors.New("nameserver: broker name and id registered by anoth
 // misconfigured with the same name, or anyone who can reach the name
 // server, replaced the first's topic table and then emptied its routes
 // when it went away. The holder keeps its routes until it unregisters,
-// its connection closes or it expires.
+// its connection closes or it expires, with one exception: a master the
+// controller elected (a higher MasterEpoch) takes id 0 over from the
+// master it replaced, which may still look alive (stopped, or cut off
+// from the controller but not from the name servers).
 func (t *Table) Register(b Broker, topics map[string]TopicConfig, now time.Time) (bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if g := t.groups[b.Name]; g != nil {
 		if addr, held := g.BrokerAddrs[b.ID]; held && addr != b.Addr {
-			if _, live := t.live[addr]; live {
-				return false, fmt.Errorf("%w: %s id %d is at %s, refused from %s", ErrConflict, b.Name, b.ID, addr, b.Addr)
+			if holder, live := t.live[addr]; live {
+				if b.ID != 0 || b.MasterEpoch <= holder.MasterEpoch {
+					return false, fmt.Errorf("%w: %s id %d is at %s, refused from %s", ErrConflict, b.Name, b.ID, addr, b.Addr)
+				}
+				t.removeLocked(addr) // replaced by the controller's newer master
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package nameserver
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 )
@@ -91,4 +92,31 @@ func FuzzDecodeRegisterBody(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRegisterNewerMasterEpochTakesOver: a controller-elected master
+// (higher masterEpoch) replaces a master that still looks alive; an
+// equal or lower epoch, or a slave id, is refused as before.
+func TestRegisterNewerMasterEpochTakesOver(t *testing.T) {
+	tb := NewTable()
+	now := time.Now()
+	old := Broker{Cluster: "C", Name: "b1", ID: 0, Addr: "10.0.0.1:10911", MasterEpoch: 1}
+	if _, err := tb.Register(old, map[string]TopicConfig{"T": {}}, now); err != nil {
+		t.Fatal(err)
+	}
+	same := Broker{Cluster: "C", Name: "b1", ID: 0, Addr: "10.0.0.2:10911", MasterEpoch: 1}
+	if _, err := tb.Register(same, nil, now); !errors.Is(err, ErrConflict) {
+		t.Fatalf("same epoch: %v", err)
+	}
+	newer := Broker{Cluster: "C", Name: "b1", ID: 0, Addr: "10.0.0.2:10911", MasterEpoch: 2}
+	if _, err := tb.Register(newer, map[string]TopicConfig{"T": {}}, now); err != nil {
+		t.Fatalf("newer epoch: %v", err)
+	}
+	if m, ok := tb.Master("b1"); !ok || m.Addr != newer.Addr {
+		t.Fatalf("master %v %v", m, ok)
+	}
+	// The old master, back, cannot take it back with its old epoch.
+	if _, err := tb.Register(old, nil, now); !errors.Is(err, ErrConflict) {
+		t.Fatalf("old epoch again: %v", err)
+	}
 }

@@ -63,6 +63,10 @@ type Config struct {
 	// GET_BROKER_RUNTIME_INFO answers: what the adapter cannot know
 	// itself, such as the replication state (runtime_info.go).
 	RuntimeInfo func() map[string]string
+	// MasterEpoch, in controller mode, is the controller's masterEpoch
+	// this broker is master of (0: none); a master registers with it, so
+	// that the name servers let it replace the master it succeeded.
+	MasterEpoch func() int32
 	// Logs is the log service sends go through (a SYNC_MASTER's waits
 	// for its slaves); nil: log.New(store).
 	Logs *log.Log

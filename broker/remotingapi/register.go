@@ -112,6 +112,11 @@ func (r *registrar) registerAll(ctx context.Context) bool {
 		f["brokerName"], f["brokerAddr"], f["clusterName"] = r.b.cfg.BrokerName, r.b.storeHost.String(), r.b.cfg.ClusterName
 		f["brokerId"], f["haServerAddr"], f["compressed"] = strconv.FormatInt(r.b.brokerID.Load(), 10), r.b.haAddr(), "false"
 		f["bodyCrc32"] = strconv.FormatInt(int64(remoting.BodyCRC(body)), 10)
+		if r.b.cfg.MasterEpoch != nil {
+			if e := r.b.cfg.MasterEpoch(); e > 0 && r.b.brokerID.Load() == 0 {
+				f["masterEpoch"] = strconv.Itoa(int(e)) // a controller-elected master (nameserver.Table.Register)
+			}
+		}
 		req.Body = body
 		resp, err := r.invoke(ctx, addr, req)
 		if err == nil && resp.Code != remoting.Success {

@@ -39,6 +39,9 @@ type replication struct {
 	// remoting is the RocketMQ adapter (set once it runs): a promotion
 	// registers it as master.
 	remoting *remotingapi.Broker
+	// masterEpoch is the controller's masterEpoch while this broker is
+	// its group's master (controller mode), else 0.
+	masterEpoch atomic.Int32
 
 	// mu guards role, master, slave and stopRole: a promotion changes
 	// them while metrics read them.

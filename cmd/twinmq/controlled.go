@@ -144,6 +144,7 @@ func (c *controlled) start(r *replication, info controller.ReplicaInfo) error {
 		if !slices.Contains(set, c.id) {
 			set = []int64{c.id}
 		}
+		r.masterEpoch.Store(info.MasterEpoch)
 		return r.startMaster(true, c.id, set)
 	}
 	addr := info.MasterAddr
@@ -197,6 +198,7 @@ func (c *controlled) step(ctx context.Context, r *replication, b *brokerState, p
 			return fmt.Errorf("promote: %w", err)
 		}
 		c.epoch, c.ssEpoch = info.MasterEpoch, info.SyncStateSetEpoch
+		r.masterEpoch.Store(info.MasterEpoch)
 		return promoted(ctx)
 	case master == nil:
 		if info.MasterAddr != "" && r.masterAddr() != info.MasterAddr {

@@ -65,7 +65,7 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 		if rcfg.HAAddr, err = advertisedAddr(cfg.AdvertisedHost, cfg.HAAddr); err != nil {
 			return nil, fmt.Errorf("remoting: haAddr: %w", err)
 		}
-		rcfg.Logs, rcfg.OnMaster = repl.logs, repl.onMaster
+		rcfg.Logs, rcfg.OnMaster, rcfg.MasterEpoch = repl.logs, repl.onMaster, repl.masterEpoch.Load
 	}
 	b, err := remotingapi.New(rcfg, store, reg, offs)
 	if err != nil {
