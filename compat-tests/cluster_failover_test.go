@@ -16,6 +16,9 @@ import (
 	"github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
+
+	"github.com/twinmq/twinmq/nameserver"
+	"github.com/twinmq/twinmq/wire/remoting"
 )
 
 // ctlGroup is three name servers with the embedded controller and one
@@ -29,18 +32,20 @@ type ctlGroup struct {
 	hosts   [2]string
 }
 
-func startCtlGroup(t *testing.T) *ctlGroup {
+// startCtlGroup starts it on net (e.g. "127.0.5"): name servers on .1-.3,
+// brokers on .11 and .12.
+func startCtlGroup(t *testing.T, net string) *ctlGroup {
 	t.Helper()
-	g := &ctlGroup{dir: t.TempDir(), hosts: [2]string{"127.0.5.11", "127.0.5.12"}}
-	peers := "n0-127.0.5.1:9878;n1-127.0.5.2:9878;n2-127.0.5.3:9878"
-	g.ns = "127.0.5.1:9876;127.0.5.2:9876;127.0.5.3:9876"
-	for _, a := range []string{"127.0.5.1:9876", "127.0.5.11:10911", "127.0.5.12:10911"} {
+	g := &ctlGroup{dir: t.TempDir(), hosts: [2]string{net + ".11", net + ".12"}}
+	peers := fmt.Sprintf("n0-%[1]s.1:9878;n1-%[1]s.2:9878;n2-%[1]s.3:9878", net)
+	g.ns = fmt.Sprintf("%[1]s.1:9876;%[1]s.2:9876;%[1]s.3:9876", net)
+	for _, a := range []string{net + ".1:9876", net + ".11:10911", net + ".12:10911"} {
 		if listening(a) {
 			t.Skipf("%s is taken", a)
 		}
 	}
 	for i := range 3 {
-		startNode(t, g.dir, fmt.Sprint("ns", i), "namesrv", "--namesrv-listen", fmt.Sprintf("127.0.5.%d:9876", i+1),
+		startNode(t, g.dir, fmt.Sprint("ns", i), "namesrv", "--namesrv-listen", fmt.Sprintf("%s.%d:9876", net, i+1),
 			"--data-dir", filepath.Join(g.dir, fmt.Sprint("ns", i)), "--enable-controller-in-namesrv",
 			"--controller-peers", peers, "--controller-self-id", fmt.Sprint("n", i))
 	}
@@ -85,7 +90,7 @@ func TestClusterControllerFailover(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("TWINMQ_FAILOVER_KILLS")); err == nil && v > 0 {
 		kills = v
 	}
-	g := startCtlGroup(t)
+	g := startCtlGroup(t, "127.0.5")
 	const topic = "ClusterFailoverTopic"
 	resolver := primitive.NewPassthroughResolver(splitNS(g.ns))
 	newProducer := func(name string) rocketmq.Producer {
@@ -199,4 +204,115 @@ func splitNS(s string) []string {
 		out = append(out, string(a))
 	}
 	return out
+}
+
+// TestClusterControllerStoppedMaster: the master is stopped (SIGSTOP) past
+// the controller's heartbeat timeout; the slave is elected and takes
+// writes. When the old master continues (SIGCONT) it acknowledges nothing:
+// a send to it directly is refused while its lease has lapsed, and it then
+// rejoins as the slave, its unreplicated tail cut. Every acknowledged
+// message is on the final master.
+func TestClusterControllerStoppedMaster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	g := startCtlGroup(t, "127.0.6")
+	const topic = "ClusterStoppedMasterTopic"
+	resolver := primitive.NewPassthroughResolver(splitNS(g.ns))
+	var seq int
+	var acked []string
+	send := func(opts ...producer.Option) (primitive.SendStatus, error) {
+		seq++
+		p, err := rocketmq.NewProducer(append([]producer.Option{producer.WithNsResolver(resolver),
+			producer.WithInstanceName(fmt.Sprint(instance(t), "-", seq)), producer.WithGroupName("pg_stopped"),
+			producer.WithRetry(0), producer.WithSendMsgTimeout(3 * time.Second)}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer p.Shutdown()
+		r, err := p.SendSync(context.Background(), newMsg(topic, "TagS", seq))
+		if err != nil {
+			return 0, err
+		}
+		if r.Status == primitive.SendOK {
+			acked = append(acked, fmt.Sprint("body-", seq))
+		}
+		return r.Status, nil
+	}
+	m := g.master(t)
+	waitFor(t, 60*time.Second, func() bool { s, err := send(); return err == nil && s == primitive.SendOK })
+	for range 20 {
+		if s, err := send(); err != nil || s != primitive.SendOK {
+			t.Fatalf("send before the stop: %v %v", s, err)
+		}
+	}
+
+	stopped := time.Now()
+	g.brokers[m].signal(syscall.SIGSTOP)
+	waitFor(t, 60*time.Second, func() bool { s, err := send(); return err == nil && s == primitive.SendOK })
+	t.Logf("a new master took a write %v after the old one stopped", time.Since(stopped))
+
+	// The old master continues: a send addressed to it alone is refused.
+	g.brokers[m].signal(syscall.SIGCONT)
+	refused := 0
+	for i := range 5 {
+		code, err := sendTo(g.hosts[m]+":10911", topic, i)
+		if err == nil && code == remoting.Success {
+			t.Fatalf("the stale master acknowledged a send after SIGCONT")
+		}
+		if err == nil {
+			refused++
+		}
+	}
+	t.Logf("the stale master refused %d of 5 direct sends (the others found it restarting)", refused)
+	m2 := g.master(t) // the old master back as the slave, in sync
+	if m2 == m {
+		t.Fatalf("broker %d is master again", m)
+	}
+	for range 20 {
+		if s, err := send(); err != nil || s != primitive.SendOK {
+			t.Fatalf("send after the heal: %v %v", s, err)
+		}
+	}
+	for _, b := range g.brokers {
+		b.signal(syscall.SIGTERM)
+		b.wait()
+	}
+	bodies, masterLog := readStoredBodies(t, filepath.Join(g.dir, fmt.Sprint("b", m2), "store"), topic)
+	_, slaveLog := readStoredBodies(t, filepath.Join(g.dir, fmt.Sprint("b", m), "store"), topic)
+	for _, b := range acked {
+		if !bodies[b] {
+			t.Errorf("%s acknowledged, not on the final master", b)
+		}
+	}
+	if len(slaveLog) > len(masterLog) || !bytes.Equal(slaveLog, masterLog[:len(slaveLog)]) {
+		t.Errorf("the slave's CommitLog (%d bytes) is not a prefix of the master's (%d)", len(slaveLog), len(masterLog))
+	}
+}
+
+// sendTo sends one message to the broker at addr itself (SEND_MESSAGE)
+// and returns the response code.
+func sendTo(addr, topic string, i int) (int32, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	c, err := nameserver.Dial(ctx, addr)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	req := remoting.NewRequest(remoting.SendMessage, 0)
+	for k, v := range map[string]string{"producerGroup": "pg_direct", "topic": topic, "defaultTopic": "TBW102",
+		"defaultTopicQueueNums": "4", "queueId": "0", "sysFlag": "0", "bornTimestamp": fmt.Sprint(time.Now().UnixMilli()),
+		"flag": "0", "properties": "TAGS\x01D\x02"} {
+		req.ExtFields[k] = v
+	}
+	req.Body = fmt.Appendf(nil, "direct-%d", i)
+	resp, err := c.Invoke(ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	return resp.Code, nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -83,6 +84,9 @@ func (n *node) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.cmd = exec.Command(buildTwinmq(t), n.args...)
+	// The test's own TWINMQ_* settings (TWINMQ_FAILOVER_KILLS, ...) are
+	// not the broker's: twinmq refuses unknown TWINMQ_ variables.
+	n.cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "TWINMQ_") })
 	n.cmd.Stdout, n.cmd.Stderr = f, f
 	if err := n.cmd.Start(); err != nil {
 		f.Close()

@@ -44,6 +44,11 @@ type MasterConfig struct {
 	// MaxGap: a slave farther behind is not in sync (haMaxGapNotInSync,
 	// 256 MiB).
 	MaxGap int64
+	// Lease, if set, reports whether this broker may still act as master
+	// (controller mode: it heard from the controller recently enough that
+	// no other master can have been elected); Check refuses appends with
+	// blog.ErrFenced when it does not.
+	Lease func() bool
 	// Epochs, if set, returns the master's epoch list (controller mode):
 	// a slave whose log goes past where it agrees with the master's is
 	// told to truncate (StatusTruncate), and every slave gets the list.
@@ -191,6 +196,9 @@ func (m *Master) Wake() {
 // Check refuses an append when fewer replicas than MinInSyncReplicas are
 // in sync (blog.ErrNotEnoughReplicas).
 func (m *Master) Check() error {
+	if m.cfg.Lease != nil && !m.cfg.Lease() {
+		return fmt.Errorf("ha: %s: %w", m.cfg.Broker, blog.ErrFenced)
+	}
 	if !m.cfg.Sync || m.cfg.MinInSyncReplicas <= 1 {
 		return nil
 	}

@@ -64,6 +64,8 @@ func codeOf(err error) int16 {
 		return errOffsetOutOfRange
 	case errors.Is(err, storage.ErrEntryTooLarge):
 		return errMessageTooLarge
+	case errors.Is(err, log.ErrFenced), errors.Is(err, storage.ErrReplica):
+		return errNotLeaderOrFollower
 	case errors.Is(err, log.ErrNotEnoughReplicas):
 		return errNotEnoughReplicas
 	case errors.Is(err, log.ErrNotEnoughReplicasAfterAppend):

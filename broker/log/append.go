@@ -20,6 +20,11 @@ var (
 	// master, but the in-sync replicas fell below minInSyncReplicas before
 	// they had them. They become visible once replicated.
 	ErrNotEnoughReplicasAfterAppend = errors.New("log: not enough in-sync replicas after the append")
+	// ErrFenced: this broker's mastership has lapsed (controller mode: no
+	// word from the controller for longer than it waits before electing
+	// another master); nothing was appended. Kafka NOT_LEADER_OR_FOLLOWER,
+	// RocketMQ SERVICE_NOT_AVAILABLE, as from a slave.
+	ErrFenced = errors.New("log: not the master any more (no word from the controller)")
 	// ErrReplicationTimeout: the entries are written on the master, but an
 	// in-sync replica did not confirm them within the slave timeout.
 	ErrReplicationTimeout = errors.New("log: replication timed out")

@@ -42,6 +42,8 @@ var errorCodes = []struct {
 	{topics.ErrInvalidConfig, remoting.InvalidParameter},
 	{topics.ErrTopicExists, remoting.TopicExistAlready},
 	{errQueryNotFound, remoting.QueryNotFound},
+	{log.ErrFenced, remoting.ServiceNotAvailable},
+	{storage.ErrReplica, remoting.ServiceNotAvailable},
 	{log.ErrNotEnoughReplicas, remoting.SlaveNotAvailable},
 	{log.ErrNotEnoughReplicasAfterAppend, remoting.SlaveNotAvailable},
 	{log.ErrReplicationTimeout, remoting.FlushSlaveTimeout},

@@ -42,6 +42,9 @@ type replication struct {
 	// masterEpoch is the controller's masterEpoch while this broker is
 	// its group's master (controller mode), else 0.
 	masterEpoch atomic.Int32
+	// lease, in controller mode, says whether the master may still take
+	// writes (controlled.leaseValid); nil in classic mode.
+	lease func() bool
 
 	// mu guards role, master, slave and stopRole: a promotion changes
 	// them while metrics read them.
@@ -123,7 +126,7 @@ func (r *replication) startSlave(ctx context.Context) error {
 func (r *replication) startMaster(syncAck bool, self int64, set []int64) error {
 	r.store.GateVisible(syncAck)
 	mcfg := ha.MasterConfig{Cluster: r.cfg.BrokerClusterName, Broker: r.cfg.BrokerName, Store: r.store,
-		Sync: syncAck, MinInSyncReplicas: r.cfg.MinInSyncReplicas, Logger: r.logger}
+		Sync: syncAck, MinInSyncReplicas: r.cfg.MinInSyncReplicas, Lease: r.lease, Logger: r.logger}
 	if r.epochPath != "" {
 		path := r.epochPath
 		mcfg.Epochs = func() []ha.Epoch {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,6 +44,23 @@ type controlled struct {
 	// Owned by run's goroutine after start.
 	epoch   int32 // the masterEpoch this broker last acted on
 	ssEpoch int32 // the SyncStateSet epoch of the set the master holds
+
+	// heard is when (unix ns) the last heartbeat the controller answered
+	// was sent: the master's lease runs from there.
+	heard atomic.Int64
+}
+
+// leaseFor is how long after a heartbeat the controller answered a master
+// keeps taking writes: less than the controller's heartbeat timeout (3 s
+// by default), so that by the time the controller can elect another
+// master, this one has stopped acknowledging (a stopped or cut-off master
+// that comes back refuses writes until it hears from the controller, and
+// learns then that it was replaced).
+const leaseFor = 2 * time.Second
+
+// leaseValid reports whether the master's lease holds.
+func (c *controlled) leaseValid() bool {
+	return time.Since(time.Unix(0, c.heard.Load())) < leaseFor
 }
 
 // brokerIDFile keeps the id the controller assigned.
@@ -128,7 +146,9 @@ func (c *controlled) register(ctx context.Context) (controller.ReplicaInfo, erro
 // start sets the replication up for the role joinController found.
 func (c *controlled) start(r *replication, info controller.ReplicaInfo) error {
 	c.epoch, c.ssEpoch = info.MasterEpoch, info.SyncStateSetEpoch
+	c.heard.Store(time.Now().UnixNano()) // registration answered just now
 	r.epochPath = epochFile(c.cfg)
+	r.lease = c.leaseValid
 	if info.MasterID == c.id {
 		_, written := r.store.LogRange()
 		l, err := ha.LoadEpochs(r.epochPath)
@@ -182,10 +202,12 @@ func (c *controlled) step(ctx context.Context, r *replication, b *brokerState, p
 	sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	_, written := r.store.LogRange()
+	sent := time.Now()
 	if err := c.client.Heartbeat(sctx, controller.Heartbeat{Cluster: c.cfg.BrokerClusterName, BrokerName: c.cfg.BrokerName,
 		BrokerID: c.id, Addr: c.haAddr, Epoch: c.epoch, MaxOffset: written, ConfirmOffset: written}); err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
+	c.heard.Store(sent.UnixNano())
 	info, err := c.client.GetReplicaInfo(sctx, c.cfg.BrokerName)
 	if err != nil {
 		return fmt.Errorf("replica info: %w", err)
