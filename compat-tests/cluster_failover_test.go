@@ -16,6 +16,8 @@ import (
 	"github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/twinmq/twinmq/nameserver"
 	"github.com/twinmq/twinmq/wire/remoting"
@@ -315,4 +317,103 @@ func sendTo(addr, topic string, i int) (int32, error) {
 		return 0, err
 	}
 	return resp.Code, nil
+}
+
+// TestClusterControllerFailoverKafka: franz-go across a failover. The
+// client knows both brokers as seeds (only the master listens for Kafka).
+// An idempotent acks=all producer writes before and after the master is
+// killed; a consumer group reads with commits. Every acknowledged record
+// is consumed, in order per partition, and once the group has committed
+// past a record on the old master, no member gets it again from the new
+// one (the committed offsets and the group came with the CommitLog).
+func TestClusterControllerFailoverKafka(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	g := startCtlGroup(t, "127.0.7")
+	m := g.master(t)
+	seeds := kgo.SeedBrokers(g.hosts[0]+":9092", g.hosts[1]+":9092")
+	const topic, n1, n2 = "cluster-failover-kafka", 200, 200
+	p, err := kgo.NewClient(seeds, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0),
+		kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	produce := func(from, n int) {
+		t.Helper()
+		for i := from; i < from+n; i++ {
+			r := &kgo.Record{Partition: int32(i % 2), Key: []byte(fmt.Sprint("k", i%2)), Value: []byte(fmt.Sprint(i))}
+			waitFor(t, 60*time.Second, func() bool { return p.ProduceSync(context.Background(), r).FirstErr() == nil })
+		}
+	}
+	adm, err := kgo.NewClient(seeds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	waitFor(t, 60*time.Second, func() bool {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, 2, -1
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(context.Background(), adm)
+		return err == nil && (resp.Topics[0].ErrorCode == 0 || resp.Topics[0].ErrorCode == 36)
+	})
+	produce(0, n1)
+
+	got := map[int32][]int{}
+	var gmu sync.Mutex
+	consume := func(c *kgo.Client, until int) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		for {
+			gmu.Lock()
+			total := len(got[0]) + len(got[1])
+			gmu.Unlock()
+			if total >= until || ctx.Err() != nil {
+				return
+			}
+			fs := c.PollFetches(ctx)
+			fs.EachRecord(func(r *kgo.Record) {
+				v, _ := strconv.Atoi(string(r.Value))
+				gmu.Lock()
+				got[r.Partition] = append(got[r.Partition], v)
+				gmu.Unlock()
+			})
+			_ = c.CommitUncommittedOffsets(ctx)
+		}
+	}
+	c, err := kgo.NewClient(seeds, kgo.ConsumerGroup("cg-cluster-kafka"), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
+	if err != nil {
+		t.Fatal(err)
+	}
+	consume(c, n1)
+	if err := c.CommitUncommittedOffsets(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c.Close() // leaves the group with its offsets committed
+
+	g.brokers[m].kill9()
+	produce(n1, n2) // to the new master, through the seeds
+	c2, err := kgo.NewClient(seeds, kgo.ConsumerGroup("cg-cluster-kafka"), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	consume(c2, n1+n2)
+	gmu.Lock()
+	defer gmu.Unlock()
+	for part, vs := range got {
+		want := []int{}
+		for i := int(part); i < n1+n2; i += 2 {
+			want = append(want, i)
+		}
+		if !slices.Equal(vs, want) {
+			t.Errorf("partition %d: consumed %d records %v..., want %d in order, each once", part, len(vs), vs[:min(10, len(vs))], len(want))
+		}
+	}
 }
