@@ -55,6 +55,14 @@ type replication struct {
 	stopRole func()
 }
 
+// currentRole is the broker's role now (ASYNC_MASTER, SYNC_MASTER or
+// SLAVE).
+func (r *replication) currentRole() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.role
+}
+
 // isSlave reports whether the broker is a slave now.
 func (r *replication) isSlave() bool {
 	r.mu.Lock()

@@ -51,10 +51,14 @@ type haClient struct {
 func runtimeInfo(r *replication) func() map[string]string {
 	return func() map[string]string {
 		t := map[string]string{"twinmqVersion": buildVersion()}
+		if r == nil {
+			return t
+		}
+		master, slave := r.current()
+		t["brokerRole"] = r.currentRole() // a promotion changes it
 		switch {
-		case r == nil:
-		case r.master != nil:
-			slaves := r.master.Slaves()
+		case master != nil:
+			slaves := master.Slaves()
 			conns := make([]haConnection, len(slaves))
 			inSync, behind := 0, int64(-1)
 			for i, s := range slaves {
@@ -71,8 +75,8 @@ func runtimeInfo(r *replication) func() map[string]string {
 			if behind >= 0 {
 				t["slaveFallBehindMuch"] = strconv.FormatInt(behind, 10)
 			}
-		case r.slave != nil:
-			st := r.slave.Status()
+		case slave != nil:
+			st := slave.Status()
 			t["masterAddr"] = st.MasterAddr
 			t["haClientInfo"] = mustJSON(haClient{MasterAddr: st.MasterAddr, IsActivated: st.Connected,
 				MaxOffset: st.Written, MasterOffset: st.MasterOffset, LastError: st.LastError})
