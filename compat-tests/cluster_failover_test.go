@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,6 +34,7 @@ type ctlGroup struct {
 	ns      string // ';'-separated name servers
 	brokers [2]*node
 	hosts   [2]string
+	nss     [3]*node
 }
 
 // startCtlGroup starts it on net (e.g. "127.0.5"): name servers on .1-.3,
@@ -47,7 +50,7 @@ func startCtlGroup(t *testing.T, net string) *ctlGroup {
 		}
 	}
 	for i := range 3 {
-		startNode(t, g.dir, fmt.Sprint("ns", i), "namesrv", "--namesrv-listen", fmt.Sprintf("%s.%d:9876", net, i+1),
+		g.nss[i] = startNode(t, g.dir, fmt.Sprint("ns", i), "namesrv", "--namesrv-listen", fmt.Sprintf("%s.%d:9876", net, i+1),
 			"--data-dir", filepath.Join(g.dir, fmt.Sprint("ns", i)), "--enable-controller-in-namesrv",
 			"--controller-peers", peers, "--controller-self-id", fmt.Sprint("n", i))
 	}
@@ -416,4 +419,93 @@ func TestClusterControllerFailoverKafka(t *testing.T) {
 			t.Errorf("partition %d: consumed %d records %v..., want %d in order, each once", part, len(vs), vs[:min(10, len(vs))], len(want))
 		}
 	}
+}
+
+// TestClusterControllerRestartAll: every process of a controller-mode
+// cluster stops (SIGTERM) and starts again on its data: the controllers
+// recover their raft state, the brokers their ids and roles, and
+// everything acknowledged before is still there, on the master and its
+// slave alike.
+func TestClusterControllerRestartAll(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	g := startCtlGroup(t, "127.0.8")
+	const topic = "ClusterRestartAllTopic"
+	p, err := rocketmq.NewProducer(producer.WithNsResolver(primitive.NewPassthroughResolver(splitNS(g.ns))),
+		producer.WithInstanceName(instance(t)), producer.WithGroupName("pg_restart_all"), producer.WithRetry(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var acked []string
+	send := func(from, n int) {
+		t.Helper()
+		for i := from; i < from+n; i++ {
+			waitFor(t, 60*time.Second, func() bool {
+				r, err := p.SendSync(context.Background(), newMsg(topic, "TagA", i))
+				return err == nil && r.Status == primitive.SendOK
+			})
+			acked = append(acked, fmt.Sprint("body-", i))
+		}
+	}
+	m := g.master(t)
+	send(0, 100)
+	p.Shutdown()
+
+	for _, n := range append(g.brokers[:], g.nss[:]...) {
+		n.signal(syscall.SIGTERM)
+		n.wait()
+	}
+	for _, n := range append(g.nss[:], g.brokers[:]...) {
+		n.restart(t)
+	}
+	m2 := g.master(t)
+	t.Logf("master before the restart: broker %d, after: broker %d", m, m2)
+	p, err = rocketmq.NewProducer(producer.WithNsResolver(primitive.NewPassthroughResolver(splitNS(g.ns))),
+		producer.WithInstanceName(instance(t)+"-2"), producer.WithGroupName("pg_restart_all"), producer.WithRetry(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown()
+	send(100, 100)
+	g.waitSlaveCaughtUp(t, m2)
+	for _, b := range g.brokers {
+		b.signal(syscall.SIGTERM)
+		b.wait()
+	}
+	for i := range g.brokers {
+		bodies, _ := readStoredBodies(t, filepath.Join(g.dir, fmt.Sprint("b", i), "store"), topic)
+		for _, b := range acked {
+			if !bodies[b] {
+				t.Errorf("broker %d lacks %s", i, b)
+			}
+		}
+	}
+}
+
+// waitSlaveCaughtUp waits until master m reports its slave 0 bytes
+// behind.
+func (g *ctlGroup) waitSlaveCaughtUp(t *testing.T, m int) {
+	t.Helper()
+	waitFor(t, 60*time.Second, func() bool {
+		c := http.Client{Timeout: 2 * time.Second}
+		resp, err := c.Get("http://" + g.hosts[m] + ":8080/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, line := range bytes.Split(b, []byte("\n")) {
+			if bytes.HasPrefix(line, []byte("twinmq_ha_slave_lag_bytes{")) && bytes.HasSuffix(line, []byte("} 0")) {
+				return true
+			}
+		}
+		return false
+	})
 }
