@@ -257,10 +257,12 @@ func TestMasterRefusesStrangers(t *testing.T) {
 	m, addr := startMaster(t, MasterConfig{Store: master, Housekeeping: 2 * time.Second})
 	_, written := master.LogRange()
 	for name, hello := range map[string]Hello{
-		"other group":   {Cluster: "C", Broker: "b2", BrokerID: 1},
-		"other cluster": {Cluster: "D", Broker: "b1", BrokerID: 1},
-		"a master id":   {Cluster: "C", Broker: "b1", BrokerID: 0},
-		"ahead":         {Cluster: "C", Broker: "b1", BrokerID: 1, WrittenOffset: written + 100},
+		"other group":            {Cluster: "C", Broker: "b2", BrokerID: 1},
+		"other cluster":          {Cluster: "D", Broker: "b1", BrokerID: 1},
+		"a master id":            {Cluster: "C", Broker: "b1", BrokerID: 0},
+		"ahead":                  {Cluster: "C", Broker: "b1", BrokerID: 1, WrittenOffset: written + 100},
+		"newer epoch":            {Cluster: "C", Broker: "b1", BrokerID: 1, WrittenOffset: written, Epochs: []Epoch{{1, 0}, {3, 100}}},
+		"epochs, master without": {Cluster: "C", Broker: "b1", BrokerID: 1, WrittenOffset: written, Epochs: []Epoch{{1, 0}}},
 	} {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {

@@ -423,6 +423,12 @@ func (m *Master) admit(h Hello) (Reply, error) {
 	if m.cfg.Epochs != nil {
 		epochs = m.cfg.Epochs()
 	}
+	if n, k := len(h.Epochs), len(epochs); n > 0 && (k == 0 || h.Epochs[n-1].Epoch > epochs[k-1].Epoch) {
+		// The slave has seen a newer master than this one: this master
+		// is stale (replaced while stopped or cut off) and must not tell
+		// anyone to truncate.
+		return Reply{}, fmt.Errorf("the slave knows epoch %d, newer than this master's: this master is stale", h.Epochs[n-1].Epoch)
+	}
 	if h.Epochs != nil || len(epochs) > 0 {
 		end, ok := CommonEnd(h.Epochs, h.WrittenOffset, epochs, written)
 		if !ok {
