@@ -3,10 +3,12 @@ package compattests
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -464,6 +466,7 @@ func TestClusterControllerRestartAll(t *testing.T) {
 	}
 	m2 := g.master(t)
 	t.Logf("master before the restart: broker %d, after: broker %d", m, m2)
+	g.checkClusterInfo(t)
 	p, err = rocketmq.NewProducer(producer.WithNsResolver(primitive.NewPassthroughResolver(splitNS(g.ns))),
 		producer.WithInstanceName(instance(t)+"-2"), producer.WithGroupName("pg_restart_all"), producer.WithRetry(0))
 	if err != nil {
@@ -507,5 +510,39 @@ func (g *ctlGroup) waitSlaveCaughtUp(t *testing.T, m int) {
 			}
 		}
 		return false
+	})
+}
+
+// checkClusterInfo runs `twinmq cluster info --format json` and checks
+// what an operator reads there in controller mode: one master (id 0) with
+// its masterEpoch and a SyncStateSet of both brokers, and one slave
+// streaming from it.
+func (g *ctlGroup) checkClusterInfo(t *testing.T) {
+	t.Helper()
+	var view struct {
+		Clusters []struct {
+			Groups []struct {
+				Members []struct {
+					BrokerID     int64   `json:"brokerId"`
+					Role         string  `json:"role"`
+					MasterEpoch  *int32  `json:"masterEpoch"`
+					SyncStateSet []int64 `json:"syncStateSet"`
+					Connected    *bool   `json:"connected"`
+				} `json:"members"`
+			} `json:"brokerGroups"`
+		} `json:"clusters"`
+	}
+	waitFor(t, 30*time.Second, func() bool {
+		out, err := exec.Command(buildTwinmq(t), "cluster", "info", "--namesrv-addr", g.ns, "--format", "json").Output()
+		if err != nil || json.Unmarshal(out, &view) != nil || len(view.Clusters) != 1 || len(view.Clusters[0].Groups) != 1 {
+			return false
+		}
+		ms := view.Clusters[0].Groups[0].Members
+		if len(ms) != 2 {
+			return false
+		}
+		master, slave := ms[0], ms[1]
+		return master.BrokerID == 0 && master.Role == "SYNC_MASTER" && master.MasterEpoch != nil &&
+			len(master.SyncStateSet) == 2 && slave.Role == "SLAVE" && slave.Connected != nil && *slave.Connected
 	})
 }

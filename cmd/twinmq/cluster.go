@@ -45,6 +45,8 @@ type replication struct {
 	// lease, in controller mode, says whether the master may still take
 	// writes (controlled.leaseValid); nil in classic mode.
 	lease func() bool
+	// controllerID is the id the controller assigned (controller mode).
+	controllerID int64
 
 	// mu guards role, master, slave and stopRole: a promotion changes
 	// them while metrics read them.

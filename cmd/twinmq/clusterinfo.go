@@ -74,6 +74,12 @@ type memberView struct {
 	Connected    *bool  `json:"connected,omitempty"`
 	LagBytes     *int64 `json:"lagBytes,omitempty"`
 	LastError    string `json:"lastError,omitempty"`
+
+	// Controller mode: the id the controller assigned, and on the master
+	// its masterEpoch and the SyncStateSet it acknowledges with.
+	ControllerBrokerID *int64  `json:"controllerBrokerId,omitempty"`
+	MasterEpoch        *int32  `json:"masterEpoch,omitempty"`
+	SyncStateSet       []int64 `json:"syncStateSet,omitempty"`
 }
 
 // newClusterCommand builds `twinmq cluster ...`; environ supplies
@@ -256,6 +262,22 @@ func (m *memberView) fill(t map[string]string, now time.Time) {
 		n := int(i64("inSyncSlaveNums"))
 		m.InSyncSlaves = &n
 	}
+	if s, ok := t["controllerBrokerId"]; ok {
+		if id, err := strconv.ParseInt(s, 10, 64); err == nil {
+			m.ControllerBrokerID = &id
+		}
+	}
+	if s, ok := t["masterEpoch"]; ok {
+		if e, err := strconv.ParseInt(s, 10, 32); err == nil {
+			e32 := int32(e)
+			m.MasterEpoch = &e32
+		}
+	}
+	if s, ok := t["syncStateSet"]; ok {
+		if err := json.Unmarshal([]byte(s), &m.SyncStateSet); err != nil {
+			m.LastError = "syncStateSet: " + err.Error()
+		}
+	}
 	if s, ok := t["haClientInfo"]; ok {
 		var hc haClient
 		if err := json.Unmarshal([]byte(s), &hc); err != nil {
@@ -325,7 +347,11 @@ func (m memberView) replication() string {
 			}
 			parts[i] = fmt.Sprintf("id %d: %s, lag %d B", s.BrokerID, state, s.Diff)
 		}
-		return fmt.Sprintf("%d/%d slaves in sync (%s)", *m.InSyncSlaves, len(m.Slaves), strings.Join(parts, "; "))
+		out := fmt.Sprintf("%d/%d slaves in sync (%s)", *m.InSyncSlaves, len(m.Slaves), strings.Join(parts, "; "))
+		if m.MasterEpoch != nil {
+			out = fmt.Sprintf("epoch %d, SyncStateSet %v; %s", *m.MasterEpoch, m.SyncStateSet, out)
+		}
+		return out
 	case m.Connected != nil:
 		if !*m.Connected {
 			s := "not connected to master " + orDash(m.MasterHAAddr)

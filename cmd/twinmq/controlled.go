@@ -149,6 +149,7 @@ func (c *controlled) start(r *replication, info controller.ReplicaInfo) error {
 	c.heard.Store(time.Now().UnixNano()) // registration answered just now
 	r.epochPath = epochFile(c.cfg)
 	r.lease = c.leaseValid
+	r.controllerID = c.id
 	if info.MasterID == c.id {
 		_, written := r.store.LogRange()
 		l, err := ha.LoadEpochs(r.epochPath)

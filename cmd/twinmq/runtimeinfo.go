@@ -19,6 +19,11 @@ import (
 //	  slaveFallBehindMuch  bytes the most advanced slave is behind
 //	                     (RocketMQ: max offset minus push2SlaveMaxOffset);
 //	                     absent without slaves
+//	  masterEpoch        controller mode: the epoch it is master of
+//	  syncStateSet       controller mode: JSON list of the SyncStateSet
+//	                     it acknowledges with (broker ids)
+//	controllerBrokerId   controller mode: the id the controller assigned
+//	                     (a master registers with the name servers as 0)
 //	slave:
 //	  masterAddr         the master's HA address it streams from
 //	  haClientInfo       JSON haClient
@@ -56,6 +61,13 @@ func runtimeInfo(r *replication) func() map[string]string {
 		}
 		master, slave := r.current()
 		t["brokerRole"] = r.currentRole() // a promotion changes it
+		if r.controllerID >= 0 && r.epochPath != "" {
+			t["controllerBrokerId"] = strconv.FormatInt(r.controllerID, 10)
+		}
+		if e := r.masterEpoch.Load(); e > 0 && master != nil {
+			t["masterEpoch"] = strconv.Itoa(int(e))
+			t["syncStateSet"] = mustJSON(master.SyncStateSet())
+		}
 		switch {
 		case master != nil:
 			slaves := master.Slaves()
