@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/twinmq/twinmq/controller"
 	"github.com/twinmq/twinmq/nameserver"
 	"github.com/twinmq/twinmq/wire/remoting"
 )
@@ -545,4 +546,113 @@ func (g *ctlGroup) checkClusterInfo(t *testing.T) {
 		return master.BrokerID == 0 && master.Role == "SYNC_MASTER" && master.MasterEpoch != nil &&
 			len(master.SyncStateSet) == 2 && slave.Role == "SLAVE" && slave.Connected != nil && *slave.Connected
 	})
+}
+
+// TestClusterControllerSlaveAndControllerLoss: under a steady producer,
+// the slave of a controller-mode group is killed (the master drops it from
+// the SyncStateSet through the controller and goes on alone) and comes
+// back (it rejoins the set); then the controller's raft leader, a name
+// server, is killed (the other two elect a leader and the brokers go on).
+// Writes resume after each fault, and every acknowledged message is on
+// the master at the end, its slave's log a prefix of its own.
+func TestClusterControllerSlaveAndControllerLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	g := startCtlGroup(t, "127.0.9")
+	const topic = "ClusterSlaveLossTopic"
+	p, err := rocketmq.NewProducer(producer.WithNsResolver(primitive.NewPassthroughResolver(splitNS(g.ns))),
+		producer.WithInstanceName(instance(t)), producer.WithGroupName("pg_slave_loss"), producer.WithRetry(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown()
+	var (
+		mu    sync.Mutex
+		acked []string
+	)
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	m := g.master(t)
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			r, err := p.SendSync(context.Background(), newMsg(topic, "TagL", i))
+			if err == nil && r.Status == primitive.SendOK {
+				mu.Lock()
+				acked = append(acked, fmt.Sprint("body-", i))
+				mu.Unlock()
+			} else {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	})
+	progress := func(what string) {
+		t.Helper()
+		n := count()
+		waitFor(t, 60*time.Second, func() bool { return count() >= n+50 })
+		t.Logf("%s: writes go on (%d acknowledged)", what, count())
+	}
+	progress("before the faults")
+
+	g.brokers[1-m].kill9()
+	progress("slave killed")
+	g.brokers[1-m].restart(t)
+	if got := g.master(t); got != m {
+		t.Fatalf("the master changed from %d to %d", m, got)
+	}
+	progress("slave back in the SyncStateSet")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := controller.NewClient(g.ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := c.Metadata(ctx, splitNS(g.ns)[0])
+	c.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := -1
+	for i := range g.nss {
+		if md.LeaderID == fmt.Sprint("n", i) {
+			leader = i
+		}
+	}
+	if leader < 0 {
+		t.Fatalf("no controller leader in %+v", md)
+	}
+	g.nss[leader].kill9()
+	progress(fmt.Sprintf("controller leader n%d killed", leader))
+
+	close(stop)
+	wg.Wait()
+	for _, b := range g.brokers {
+		b.signal(syscall.SIGTERM)
+		b.wait()
+	}
+	bodies, masterLog := readStoredBodies(t, filepath.Join(g.dir, fmt.Sprint("b", m), "store"), topic)
+	_, slaveLog := readStoredBodies(t, filepath.Join(g.dir, fmt.Sprint("b", 1-m), "store"), topic)
+	lost := 0
+	for _, b := range acked {
+		if !bodies[b] {
+			lost++
+		}
+	}
+	t.Logf("acknowledged %d, lost %d", len(acked), lost)
+	if lost > 0 {
+		t.Errorf("%d acknowledged messages are not on the master", lost)
+	}
+	if len(slaveLog) > len(masterLog) || !bytes.Equal(slaveLog, masterLog[:len(slaveLog)]) {
+		t.Errorf("the slave's CommitLog (%d bytes) is not a prefix of the master's (%d)", len(slaveLog), len(masterLog))
+	}
 }
