@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
@@ -325,10 +326,11 @@ func sendTo(addr, topic string, i int) (int32, error) {
 	return resp.Code, nil
 }
 
-// TestClusterControllerFailoverKafka: franz-go across a failover. The
-// client knows both brokers as seeds (only the master listens for Kafka).
-// An idempotent acks=all producer writes before and after the master is
-// killed; a consumer group reads with commits. Every acknowledged record
+// TestClusterControllerFailoverKafka: franz-go and sarama across a
+// failover. The clients know both brokers as seeds (only the master
+// listens for Kafka). An acks=all franz-go producer writes before the
+// master is killed, a sarama one (made before the kill) after; a
+// consumer group reads with commits. Every acknowledged record
 // is consumed, in order per partition, and once the group has committed
 // past a record on the old master, no member gets it again from the new
 // one (the committed offsets and the group came with the CommitLog).
@@ -402,8 +404,22 @@ func TestClusterControllerFailoverKafka(t *testing.T) {
 	}
 	c.Close() // leaves the group with its offsets committed
 
+	// The second half is sarama's (acks=all), a client made while the old
+	// master still ran.
+	scfg := saramaConfig(sarama.V2_8_0_0, sarama.WaitForAll, sarama.CompressionNone)
+	scfg.Producer.Retry.Max, scfg.Producer.Retry.Backoff = 100, 100*time.Millisecond
+	scfg.Metadata.Retry.Max, scfg.Metadata.Retry.Backoff = 100, 100*time.Millisecond
+	sp, err := sarama.NewSyncProducer([]string{g.hosts[0] + ":9092", g.hosts[1] + ":9092"}, scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
 	g.brokers[m].kill9()
-	produce(n1, n2) // to the new master, through the seeds
+	for i := n1; i < n1+n2; i++ { // to the new master, through the seeds
+		msg := &sarama.ProducerMessage{Topic: topic, Partition: int32(i % 2), Key: sarama.StringEncoder(fmt.Sprint("k", i%2)),
+			Value: sarama.StringEncoder(fmt.Sprint(i))}
+		waitFor(t, 60*time.Second, func() bool { _, _, err := sp.SendMessage(msg); return err == nil })
+	}
 	c2, err := kgo.NewClient(seeds, kgo.ConsumerGroup("cg-cluster-kafka"), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
 	if err != nil {
