@@ -9,20 +9,14 @@ import (
 	"github.com/twinmq/twinmq/wire/kafka"
 )
 
-// The delivery side of delayed Kafka records (00_produce_delay.go stores
-// them): the delay scheduler and the timer service read a due entry from
-// SCHEDULE_TOPIC_XXXX or the timer topic and append what DelayBuild makes
-// of it to the store themselves, in one write with their progress record
-// (package broker/delay), hence the store's types here.
-
 // DelayBuild re-stores a due Kafka record (a KindKafka entry of
-// SCHEDULE_TOPIC_XXXX or the timer topic) to its REAL_TOPIC / REAL_QID
-// partition as a new batch, with the headers a delivered message has
-// (delay.DeliveryEdits).
+// SCHEDULE_TOPIC_XXXX or the timer topic, which 00_produce_delay.go
+// stored) to its REAL_TOPIC / REAL_QID partition as a new batch, with the
+// headers a delivered message has (delay.DeliveryEdits). The delay and
+// timer services append what it returns to the store themselves, with
+// their progress record in the same write; hence the store's types.
+// delay.Builds hands it the KindKafka entries only.
 func (h *Handler) DelayBuild(e storage.ReadEntry) ([]storage.Entry, error) {
-	if e.Kind != storage.KindKafka {
-		return nil, fmt.Errorf("kafkaapi: scheduled entry of kind %d is not a Kafka batch", e.Kind)
-	}
 	route := delay.RouteLevel
 	if e.Header != nil && e.Header.Topic == delay.TimerTopic {
 		route = delay.RouteTimer

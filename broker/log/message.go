@@ -4,28 +4,20 @@ import "github.com/twinmq/twinmq/storage"
 
 // Message is one entry a produce or a send appends: a RocketMQ message in
 // its stored encoding, or a Kafka record batch as the producer sent it.
-// The log never looks inside Payload; Kind tells readers which protocol
-// wrote it.
+// Its fields mean what storage.Entry's do (storage/commitlog/entry.go);
+// Kind is the log's own, KindRocketMQ or KindKafka (Append refuses
+// anything else). Encode writes the offsets and the store time into the
+// payload as it lies in the write buffer (RocketMQ QUEUEOFFSET,
+// PHYSICALOFFSET and STORETIMESTAMP; Kafka baseOffset).
 type Message struct {
-	Kind    Kind // KindRocketMQ or KindKafka; Append refuses anything else
-	Topic   string
-	QueueID int32
-	// Count is the number of queue offsets the entry covers: 1 for a
-	// RocketMQ message, the record count for a Kafka batch.
-	Count int32
-	// TagsCodes holds nothing (all zero), one code for every covered
-	// offset, or exactly Count codes (RocketMQ tag filtering reads them;
-	// the delay services read a due time here).
-	TagsCodes []int64
-	// Keys are indexed for QUERY_MESSAGE by key or unique id.
-	Keys    []string
-	Payload []byte
-	// Encode, when set, runs under the append lock with the payload as it
-	// lies in the write buffer, so the protocol writes the offsets and the
-	// store time into it (RocketMQ QUEUEOFFSET/PHYSICALOFFSET/
-	// STORETIMESTAMP, Kafka baseOffset). phys is the entry's own CommitLog
-	// offset (RocketMQ's offset message id).
-	Encode func(payload []byte, phys, queueOffset, storeTime int64)
+	Kind      Kind
+	Topic     string
+	QueueID   int32
+	Count     int32   // queue offsets covered: 1, or a batch's records
+	TagsCodes []int64 // none, one for all, or Count
+	Keys      []string
+	Payload   []byte
+	Encode    func(payload []byte, phys, queueOffset, storeTime int64)
 }
 
 // Position is where an appended message landed.

@@ -1,26 +1,21 @@
 package remotingapi
 
 import (
-	"fmt"
-
 	"github.com/twinmq/twinmq/broker/delay"
 	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/remoting"
 )
 
-// The delivery side of delayed messages (sendback.go routes them): the
-// delay scheduler and the timer service read a due entry from
-// SCHEDULE_TOPIC_XXXX or the timer topic and append what DelayBuild makes
-// of it to the store themselves, in one write with their progress record
-// (package broker/delay), hence the store's types here.
+// DelayBuild is not a send path: the delay and timer services call it
+// for a due message and append its result, with their progress record,
+// to the store in one write (broker/delay.Build takes store entries).
 
 // DelayBuild re-stores a due SCHEDULE_TOPIC_XXXX or timer-topic message
 // to its real topic and queue with the properties a RocketMQ consumer
 // expects (delay.DeliveryEdits): a new record, new offsets, same UNIQ_KEY.
+// delay.Builds hands it the KindRocketMQ entries only; a payload that is
+// no stored message fails to decode.
 func (b *Broker) DelayBuild(e storage.ReadEntry) ([]storage.Entry, error) {
-	if e.Kind != storage.KindRocketMQ {
-		return nil, fmt.Errorf("remotingapi: scheduled entry of kind %d is not a RocketMQ message", e.Kind)
-	}
 	m, _, err := remoting.DecodeStoredMessage(e.Payload)
 	if err != nil {
 		return nil, err
