@@ -88,16 +88,6 @@ func (e *events) OnTraffic(gc gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	c.lastActive.Store(e.s.now.Load())
-	if e.s.cfg.Ordering == Serial {
-		action := e.s.drainSerial(c)
-		if !e.s.flushOut(c) {
-			return gnet.None // the failed write closed c already
-		}
-		if action == gnet.None {
-			e.s.setLowat(c)
-		}
-		return action
-	}
 	action := e.s.drain(c)
 	if !e.s.flushOut(c) {
 		return gnet.None // the failed write closed c already
@@ -148,28 +138,16 @@ func (s *Server) readFrame(c *Conn, n int) ([]byte, error) {
 	return frame, nil
 }
 
-// drain (Concurrent ordering) hands every complete frame in c's inbound
-// buffer to the handler, as far as c's in-flight limit allows; frames an
-// InlineHandler answers on the loop leave their replies in c.out for the
-// caller to write. It runs on c's event loop.
+// drain hands every complete frame in c's inbound buffer on, as far as
+// c's bounds allow (full): a frame an InlineHandler answers on the loop
+// leaves its reply in c.out for the caller to write; any other goes to
+// the handler (queueFrame: a goroutine of its own in Concurrent
+// ordering, c's read-ahead queue in Serial). It runs on c's event loop.
 func (s *Server) drain(c *Conn) gnet.Action {
-	gc, limit := c.gc, int32(s.cfg.MaxInFlight)
+	gc := c.gc
 	hdrLen := s.cfg.Framer.HeaderLen()
 	for {
 		buffered := gc.InboundBuffered()
-		if c.inflight.Load() >= limit {
-			if buffered == 0 {
-				return gnet.None // new bytes bring a new OnTraffic
-			}
-			if buffered > s.cfg.MaxBufferedBytes {
-				return s.reject(c, fmt.Errorf("netio: %d bytes waiting: %w", buffered, ErrBacklog))
-			}
-			c.stalled.Store(true)
-			if c.inflight.Load() >= limit {
-				return gnet.None // done will wake us
-			}
-			c.stalled.Store(false)
-		}
 		n, ok, err := s.frameLen(c, buffered)
 		if err != nil {
 			return s.reject(c, err)
@@ -177,43 +155,70 @@ func (s *Server) drain(c *Conn) gnet.Action {
 		if !ok {
 			return gnet.None
 		}
+		if s.full(c, n) {
+			if buffered > s.cfg.MaxBufferedBytes {
+				return s.reject(c, fmt.Errorf("netio: %d bytes waiting: %w", buffered, ErrBacklog))
+			}
+			return gnet.None // done, or the next pop (Serial), wakes us
+		}
 		if buffered-hdrLen < n {
 			c.wantBytes(hdrLen + n - buffered)
 			return gnet.None
 		}
-		if !s.admit() {
-			return gnet.None
-		}
-		if s.inline != nil && n <= maxInlineFrame {
-			whole, err := gc.Peek(hdrLen + n)
-			if err != nil {
-				s.frameFinished()
-				return s.reject(c, fmt.Errorf("netio: short peek of %d (%v): %w", hdrLen+n, err, ErrBadFrame))
-			}
-			handled, action := s.inlineFrame(c, whole[hdrLen:])
+		if s.inline != nil && n <= maxInlineFrame && (s.cfg.Ordering != Serial || c.serialIdle()) {
+			handled, action := s.offerInline(c, hdrLen, n)
 			if handled {
-				s.frameFinished()
 				if action != gnet.None {
 					return action
 				}
-				_, _ = gc.Discard(hdrLen + n)
 				continue
 			}
-			frame := make([]byte, n)
-			copy(frame, whole[hdrLen:])
-			_, _ = gc.Discard(hdrLen + n)
-			c.inflight.Add(1)
-			s.spawn(c, frame)
-			continue
 		}
 		frame, err := s.readFrame(c, n)
 		if err != nil {
-			s.frameFinished()
 			return s.reject(c, err)
 		}
-		c.inflight.Add(1)
-		s.spawn(c, frame)
+		if !s.queueFrame(c, frame) {
+			return gnet.None
+		}
 	}
+}
+
+// full reports whether c takes no further frame of n bytes for now, and
+// if so leaves word for whoever frees room to wake the loop: Concurrent
+// connections are full at MaxInFlight frames in flight (done wakes the
+// loop), Serial ones when the read-ahead queue has no room for the frame
+// (serialFull).
+func (s *Server) full(c *Conn, n int) bool {
+	if s.cfg.Ordering == Serial {
+		return s.serialFull(c, n)
+	}
+	limit := int32(s.cfg.MaxInFlight)
+	if c.inflight.Load() < limit {
+		return false
+	}
+	// done clears stalled after its decrement: set it, then look again.
+	c.stalled.Store(true)
+	if c.inflight.Load() >= limit {
+		return true
+	}
+	c.stalled.Store(false)
+	return false
+}
+
+// queueFrame hands a frame read off c to the handler, or drops it and
+// reports false when the server is draining (Concurrent) or c is closing
+// (Serial: serveSerial admits the frames it hands).
+func (s *Server) queueFrame(c *Conn, frame []byte) bool {
+	if s.cfg.Ordering == Serial {
+		return s.queueSerial(c, frame)
+	}
+	if !s.admit() {
+		return false
+	}
+	c.inflight.Add(1)
+	s.spawn(c, frame)
+	return true
 }
 
 // reject closes c for a framing error, telling Config.OnFrameError first.

@@ -105,3 +105,23 @@ func (c *Conn) serialIdle() bool {
 	c.mu.Unlock()
 	return idle && c.queued.Load() == 0
 }
+
+// offerInline offers c's next frame (n bytes after a hdrLen header, all
+// buffered) to the InlineHandler, without a copy; a frame it answers is
+// discarded and its reply left in c.out. While the server drains it
+// offers nothing (queueFrame then drops the frame).
+func (s *Server) offerInline(c *Conn, hdrLen, n int) (bool, gnet.Action) {
+	if !s.admit() {
+		return false, gnet.None
+	}
+	defer s.frameFinished()
+	whole, err := c.gc.Peek(hdrLen + n)
+	if err != nil {
+		return true, s.reject(c, fmt.Errorf("netio: short peek of %d (%v): %w", hdrLen+n, err, ErrBadFrame))
+	}
+	handled, action := s.inlineFrame(c, whole[hdrLen:])
+	if handled && action == gnet.None {
+		_, _ = c.gc.Discard(hdrLen + n)
+	}
+	return handled, action
+}

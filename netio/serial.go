@@ -1,11 +1,5 @@
 package netio
 
-import (
-	"fmt"
-
-	"github.com/panjf2000/gnet/v2"
-)
-
 // Serial connections read ahead: the event loop copies complete frames into
 // the connection's queue, and one goroutine at a time (serveSerial) hands
 // them to the handler, the next right after done() of the previous one. A
@@ -60,61 +54,33 @@ func (q *serialQueue) reset() {
 	q.frames, q.head, q.bytes = nil, 0, 0
 }
 
-// drainSerial copies every complete frame in c's inbound buffer into c's
-// queue, as far as the queue's bounds allow, and starts serveSerial if
-// nobody is handing c's frames. It runs on c's event loop.
-func (s *Server) drainSerial(c *Conn) gnet.Action {
-	gc := c.gc
-	hdrLen := s.cfg.Framer.HeaderLen()
+// serialFull reports whether c's queue has no room for a frame of n
+// bytes (a frame of any size fits an empty queue); the next pop then
+// wakes the loop.
+func (s *Server) serialFull(c *Conn, n int) bool {
 	limit := min(serialReadAhead, s.cfg.MaxBufferedBytes)
-	for {
-		buffered := gc.InboundBuffered()
-		n, ok, err := s.frameLen(c, buffered)
-		if err != nil {
-			return s.reject(c, err)
-		}
-		if !ok {
-			return gnet.None
-		}
-		c.mu.Lock()
-		full := !c.serial.empty() && c.serial.bytes+n > limit
-		c.serial.stalled = full
+	c.mu.Lock()
+	full := !c.serial.empty() && c.serial.bytes+n > limit
+	c.serial.stalled = full
+	c.mu.Unlock()
+	return full
+}
+
+// queueSerial queues a frame read off c and starts serveSerial if nobody
+// is handing c's frames; false when c is closing.
+func (s *Server) queueSerial(c *Conn, frame []byte) bool {
+	c.mu.Lock()
+	if c.closing {
 		c.mu.Unlock()
-		if full {
-			if buffered > s.cfg.MaxBufferedBytes {
-				return s.reject(c, fmt.Errorf("netio: %d bytes waiting: %w", buffered, ErrBacklog))
-			}
-			return gnet.None // the next pop wakes us
-		}
-		if buffered-hdrLen < n {
-			c.wantBytes(hdrLen + n - buffered)
-			return gnet.None
-		}
-		if s.inline != nil && n <= maxInlineFrame && c.serialIdle() {
-			handled, action := s.serialInlineFrame(c, hdrLen, n)
-			if handled {
-				if action != gnet.None {
-					return action
-				}
-				continue
-			}
-		}
-		frame, err := s.readFrame(c, n)
-		if err != nil {
-			return s.reject(c, err)
-		}
-		c.mu.Lock()
-		if c.closing {
-			c.mu.Unlock()
-			return gnet.None
-		}
-		c.serial.push(frame)
-		start := c.startSerialLocked()
-		c.mu.Unlock()
-		if start {
-			s.spawnSerial(c)
-		}
+		return false
 	}
+	c.serial.push(frame)
+	start := c.startSerialLocked()
+	c.mu.Unlock()
+	if start {
+		s.spawnSerial(c)
+	}
+	return true
 }
 
 // startSerialLocked reports whether a serveSerial goroutine must be started
@@ -169,23 +135,4 @@ func (s *Server) serialDone(c *Conn) {
 	if start {
 		s.spawnSerial(c)
 	}
-}
-
-// serialInlineFrame offers the idle connection c's next frame (n bytes
-// after a hdrLen header, all buffered) to the InlineHandler; a frame it
-// answers is discarded and its reply left in c.out.
-func (s *Server) serialInlineFrame(c *Conn, hdrLen, n int) (bool, gnet.Action) {
-	if !s.admit() {
-		return false, gnet.None // serveSerial drops it
-	}
-	defer s.frameFinished()
-	whole, err := c.gc.Peek(hdrLen + n)
-	if err != nil {
-		return true, s.reject(c, fmt.Errorf("netio: short peek of %d (%v): %w", hdrLen+n, err, ErrBadFrame))
-	}
-	handled, action := s.inlineFrame(c, whole[hdrLen:])
-	if handled && action == gnet.None {
-		_, _ = c.gc.Discard(hdrLen + n)
-	}
-	return handled, action
 }

@@ -244,7 +244,7 @@ func (s *Server) admit() bool {
 }
 
 func (s *Server) frameFinished() {
-	// Once draining, inflight only rises for an instant in drain, which
+	// Once draining, inflight only rises for an instant in admit, which
 	// backs out at once, so reaching zero means every real frame is done.
 	if s.inflight.Add(-1) == 0 && s.draining.Load() {
 		s.drainedOnce.Do(func() { close(s.drained) })

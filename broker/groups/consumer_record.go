@@ -2,7 +2,6 @@ package groups
 
 import (
 	"encoding/binary"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -153,21 +152,15 @@ const (
 // Partition lists come back sorted and without duplicates, as the core
 // expects, whatever the bytes said.
 func DecodeConsumerRecord(b []byte) (ConsumerRecord, error) {
-	if len(b) == 0 || b[0] != consumerRecordTag {
-		return ConsumerRecord{}, fmt.Errorf("%w: consumer record tag", ErrCorrupt)
-	}
-	r := &reader{b: b[1:]}
-	var rec ConsumerRecord
-	rec.Epoch = r.int32("group epoch")
-	rec.AssignmentEpoch = r.int32("assignment epoch")
-	rec.Assignor = r.str("assignor")
-	rec.SubsKey = r.str("subscriptions")
-	rec.Dirty = r.bool("dirty")
-	rec.Members = readList(r, "member count", minConsumerMemberSize, r.consumerMember)
-	if err := r.done(); err != nil {
-		return ConsumerRecord{}, err
-	}
-	return rec, nil
+	return decode(b, consumerRecordTag, "consumer record tag", func(r *reader) (rec ConsumerRecord) {
+		rec.Epoch = r.int32("group epoch")
+		rec.AssignmentEpoch = r.int32("assignment epoch")
+		rec.Assignor = r.str("assignor")
+		rec.SubsKey = r.str("subscriptions")
+		rec.Dirty = r.bool("dirty")
+		rec.Members = readList(r, "member count", minConsumerMemberSize, r.consumerMember)
+		return rec
+	})
 }
 
 func (r *reader) consumerMember() ConsumerMemberRecord {

@@ -164,20 +164,30 @@ const (
 
 // DecodeRecord decodes a version 1 record.
 func DecodeRecord(b []byte) (Record, error) {
-	if len(b) == 0 || b[0] != recordVersion {
-		return Record{}, fmt.Errorf("%w: version", ErrCorrupt)
+	return decode(b, recordVersion, "version", func(r *reader) (rec Record) {
+		rec.ProtocolType = r.str("protocol type")
+		rec.Generation = r.int32("generation")
+		rec.Protocol = r.str("protocol")
+		rec.Leader = r.str("leader")
+		rec.Members = readList(r, "member count", minMemberSize, r.member)
+		return rec
+	})
+}
+
+// decode checks a record's first byte (its version, or its kind's tag)
+// and reads the rest with read, which must use every byte: the decoders
+// of both kinds of group record.
+func decode[T any](b []byte, first byte, what string, read func(*reader) T) (T, error) {
+	var zero T
+	if len(b) == 0 || b[0] != first {
+		return zero, fmt.Errorf("%w: %s", ErrCorrupt, what)
 	}
 	r := &reader{b: b[1:]}
-	var rec Record
-	rec.ProtocolType = r.str("protocol type")
-	rec.Generation = r.int32("generation")
-	rec.Protocol = r.str("protocol")
-	rec.Leader = r.str("leader")
-	rec.Members = readList(r, "member count", minMemberSize, r.member)
+	v := read(r)
 	if err := r.done(); err != nil {
-		return Record{}, err
+		return zero, err
 	}
-	return rec, nil
+	return v, nil
 }
 
 func (r *reader) member() Member {

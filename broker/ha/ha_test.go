@@ -36,6 +36,12 @@ func entry(topic string, queue int32, i int) storage.Entry {
 		Keys: []string{fmt.Sprint("k", i)}, Payload: bytes.Repeat([]byte{byte(i)}, 100+i%700)}
 }
 
+// message is entry as the log service appends it.
+func message(topic string, queue int32, i int) blog.Message {
+	e := entry(topic, queue, i)
+	return blog.Message{Kind: blog.KindRocketMQ, Topic: e.Topic, QueueID: e.QueueID, Count: e.Count, Keys: e.Keys, Payload: e.Payload}
+}
+
 func appendN(t *testing.T, s *storage.Store, from, n int) {
 	t.Helper()
 	for i := from; i < from+n; i++ {
@@ -171,7 +177,7 @@ func TestSyncMasterGatesOnTheSlave(t *testing.T) {
 	ctx := context.Background()
 
 	// No slave: the master alone acknowledges (minInSyncReplicas 1).
-	if _, err := logs.Append(ctx, []storage.Entry{entry("T0", 0, 0)}); err != nil {
+	if _, err := logs.Append(ctx, []blog.Message{message("T0", 0, 0)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := blog.WaitVisible(ctx, master, "T0", 0, 0); err != nil {
@@ -183,7 +189,7 @@ func TestSyncMasterGatesOnTheSlave(t *testing.T) {
 	_, stop := startSlave(t, slave, addr)
 	eventually(t, "the slave in sync", func() bool { s := m.Slaves(); return len(s) == 1 && s[0].InSync })
 	for i := 1; i < 50; i++ {
-		pos, err := logs.Append(ctx, []storage.Entry{entry("T0", 0, i)})
+		pos, err := logs.Append(ctx, []blog.Message{message("T0", 0, i)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -214,7 +220,7 @@ func TestSyncMasterGatesOnTheSlave(t *testing.T) {
 	eventually(t, "the silent slave in sync", func() bool { s := m.Slaves(); return len(s) == 1 && s[0].InSync })
 	const before = 50 // T0/0 holds offsets 0..49, all acknowledged
 	eventually(t, "the acknowledged entries visible", func() bool { max, _ := master.MaxOffset("T0", 0); return max == before })
-	pos, err := logs.Append(ctx, []storage.Entry{entry("T0", 0, 99)})
+	pos, err := logs.Append(ctx, []blog.Message{message("T0", 0, 99)})
 	if !errors.Is(err, blog.ErrReplicationTimeout) || len(pos) != 1 {
 		t.Fatalf("append to a silent slave: %v %v", pos, err)
 	}
@@ -239,7 +245,7 @@ func TestMinInSyncReplicas(t *testing.T) {
 	master.GateVisible(true)
 	m, _ := startMaster(t, MasterConfig{Store: master, Sync: true, MinInSyncReplicas: 2})
 	_, before := master.LogRange()
-	_, err := blog.NewReplicated(master, m).Append(context.Background(), []storage.Entry{entry("T0", 0, 0)})
+	_, err := blog.NewReplicated(master, m).Append(context.Background(), []blog.Message{message("T0", 0, 0)})
 	if !errors.Is(err, blog.ErrNotEnoughReplicas) {
 		t.Fatalf("append: %v", err)
 	}
@@ -421,14 +427,14 @@ func TestControlledSyncStateSet(t *testing.T) {
 	m.SetSyncStateSet(0, []int64{0})
 	logs := blog.NewReplicated(master, m)
 	ctx := context.Background()
-	if _, err := logs.Append(ctx, []storage.Entry{entry("T0", 0, 0)}); err != nil {
+	if _, err := logs.Append(ctx, []blog.Message{message("T0", 0, 0)}); err != nil {
 		t.Fatal(err)
 	}
 	slave := openStore(t, true)
 	_, stop := startSlave(t, slave, addr)
 	var proposal []int64
 	eventually(t, "the slave proposed", func() bool {
-		_, _ = logs.Append(ctx, []storage.Entry{entry("T0", 0, 1)}) // reports come after appends
+		_, _ = logs.Append(ctx, []blog.Message{message("T0", 0, 1)}) // reports come after appends
 		p, changed := m.ProposeSyncStateSet(time.Now(), 0)
 		proposal = p
 		return changed
@@ -438,7 +444,7 @@ func TestControlledSyncStateSet(t *testing.T) {
 	}
 	m.SetSyncStateSet(0, proposal)
 	for i := range 20 {
-		pos, err := logs.Append(ctx, []storage.Entry{entry("T0", 0, 100+i)})
+		pos, err := logs.Append(ctx, []blog.Message{message("T0", 0, 100+i)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -448,7 +454,7 @@ func TestControlledSyncStateSet(t *testing.T) {
 	}
 	stop()
 	eventually(t, "the slave gone", func() bool { return len(m.Slaves()) == 0 })
-	if _, err := logs.Append(ctx, []storage.Entry{entry("T0", 0, 200)}); !errors.Is(err, blog.ErrReplicationTimeout) {
+	if _, err := logs.Append(ctx, []blog.Message{message("T0", 0, 200)}); !errors.Is(err, blog.ErrReplicationTimeout) {
 		t.Fatalf("append with a dead member in the set: %v", err)
 	}
 	p, changed := m.ProposeSyncStateSet(time.Now(), 0)
@@ -456,7 +462,7 @@ func TestControlledSyncStateSet(t *testing.T) {
 		t.Fatalf("proposal without the dead slave: %v %v", p, changed)
 	}
 	m.SetSyncStateSet(0, p)
-	if _, err := logs.Append(ctx, []storage.Entry{entry("T0", 0, 201)}); err != nil {
+	if _, err := logs.Append(ctx, []blog.Message{message("T0", 0, 201)}); err != nil {
 		t.Fatal(err)
 	}
 }

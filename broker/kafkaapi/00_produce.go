@@ -5,8 +5,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/topics"
-	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/kafka"
 	"github.com/twinmq/twinmq/wire/remoting"
 )
@@ -93,17 +93,17 @@ func (h *Handler) fillProduced(pr *kmsg.ProduceResponseTopicPartition, cfg topic
 // buildEntry validates a partition's records (exactly one magic 2 batch,
 // as Kafka requires from Produce v3) and prepares its store entry with the
 // record keys and TAGS codes.
-func (h *Handler) buildEntry(cfg topics.Config, part int32, records []byte) (storage.Entry, kafka.BatchHeader, int16) {
+func (h *Handler) buildEntry(cfg topics.Config, part int32, records []byte) (log.Message, kafka.BatchHeader, int16) {
 	batches, err := kafka.SplitBatches(nil, records)
 	if err != nil {
-		return storage.Entry{}, kafka.BatchHeader{}, codeOf(err)
+		return log.Message{}, kafka.BatchHeader{}, codeOf(err)
 	}
 	if len(batches) != 1 {
-		return storage.Entry{}, kafka.BatchHeader{}, errInvalidRecord
+		return log.Message{}, kafka.BatchHeader{}, errInvalidRecord
 	}
 	b := batches[0]
 	if cfg.MaxMessageBytes > 0 && len(b) > int(cfg.MaxMessageBytes) {
-		return storage.Entry{}, kafka.BatchHeader{}, errMessageTooLarge
+		return log.Message{}, kafka.BatchHeader{}, errMessageTooLarge
 	}
 	var keys []string
 	var tags []int64
@@ -125,10 +125,10 @@ func (h *Handler) buildEntry(cfg topics.Config, part int32, records []byte) (sto
 		return nil
 	})
 	if err != nil {
-		return storage.Entry{}, hdr, codeOf(err)
+		return log.Message{}, hdr, codeOf(err)
 	}
 	if hdr.BaseOffset != 0 || hdr.IsControl() || hdr.IsTransactional() {
-		return storage.Entry{}, hdr, errInvalidRecord
+		return log.Message{}, hdr, errInvalidRecord
 	}
 	if len(tags) > 0 {
 		for len(tags) < int(hdr.NumRecords) {
@@ -141,9 +141,9 @@ func (h *Handler) buildEntry(cfg topics.Config, part int32, records []byte) (sto
 // batchEntry is the store entry of one whole record batch: its base
 // offset, leader epoch and (LogAppendTime topics) the store time are
 // written in place at append, outside the batch CRC.
-func batchEntry(topic string, part, count int32, tags []int64, keys []string, batch []byte, logAppend bool) storage.Entry {
-	return storage.Entry{
-		Kind: storage.KindKafka, Topic: topic, QueueID: part, Count: count,
+func batchEntry(topic string, part, count int32, tags []int64, keys []string, batch []byte, logAppend bool) log.Message {
+	return log.Message{
+		Kind: log.KindKafka, Topic: topic, QueueID: part, Count: count,
 		TagsCodes: tags, Keys: keys, Payload: batch,
 		Encode: func(payload []byte, _, queueOffset, storeTime int64) {
 			// Cannot fail: the payload holds a whole validated batch.
@@ -167,7 +167,7 @@ type appendResult struct {
 
 // appendBatch appends one batch, deduplicating idempotent ones, and for
 // acks != 0 waits until it is visible.
-func (h *Handler) appendBatch(ctx context.Context, cfg topics.Config, e storage.Entry, hdr *kafka.BatchHeader, acks int16) appendResult {
+func (h *Handler) appendBatch(ctx context.Context, cfg topics.Config, e log.Message, hdr *kafka.BatchHeader, acks int16) appendResult {
 	var res appendResult
 	if hdr.ProducerID >= 0 {
 		res = h.appendIdempotent(cfg, e.QueueID, hdr, func() appendResult { return h.appendPlain(ctx, e) })
@@ -191,8 +191,8 @@ func (h *Handler) waitVisible(ctx context.Context, topic string, queue int32, of
 	return h.logs.WaitVisible(ctx, topic, queue, offset)
 }
 
-func (h *Handler) appendPlain(ctx context.Context, e storage.Entry) appendResult {
-	pos, err := h.logs.Append(ctx, []storage.Entry{e})
+func (h *Handler) appendPlain(ctx context.Context, e log.Message) appendResult {
+	pos, err := h.logs.Append(ctx, []log.Message{e})
 	if err != nil && len(pos) == 0 {
 		h.log.Warn("kafkaapi: append", "topic", e.Topic, "partition", e.QueueID, "err", err)
 		return appendResult{code: codeOf(err), baseOffset: -1}

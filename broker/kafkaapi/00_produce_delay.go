@@ -6,8 +6,8 @@ import (
 	"fmt"
 
 	"github.com/twinmq/twinmq/broker/delay"
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/topics"
-	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/kafka"
 	"github.com/twinmq/twinmq/wire/remoting"
 )
@@ -25,7 +25,7 @@ import (
 //     in the partition (visible at once);
 //   - each delayed record as its own uncompressed batch in
 //     SCHEDULE_TOPIC_XXXX or the timer topic, with REAL_TOPIC / REAL_QID
-//     headers added; when due, DelayBuild appends it to the partition as a
+//     headers added; when due, DelayBuild (delay_build.go) appends it to the partition as a
 //     new batch, at the partition's next offset then.
 //
 // The produce response's base offset is that of the first undelayed
@@ -41,7 +41,7 @@ type delayHook struct {
 }
 
 // EnableDelay turns on delayed records. The delay.Scheduler and the timer
-// service that deliver them take DelayBuild for storage.KindKafka entries.
+// service that deliver them take DelayBuild (delay_build.go) for Kafka entries.
 func (h *Handler) EnableDelay(p delay.Policy) {
 	p.Validate()
 	h.delay.Store(&delayHook{policy: p})
@@ -68,7 +68,7 @@ type ownedRecord struct {
 // appendDelayable stores a validated produce batch that may carry delay
 // headers (produce enters here only then, mayHaveDelayHeader): verbatim
 // (appendBatch) unless some record is delayed.
-func (h *Handler) appendDelayable(ctx context.Context, cfg topics.Config, e storage.Entry, hdr *kafka.BatchHeader, acks int16, policy *delay.Policy) appendResult {
+func (h *Handler) appendDelayable(ctx context.Context, cfg topics.Config, e log.Message, hdr *kafka.BatchHeader, acks int16, policy *delay.Policy) appendResult {
 	recs, delayed, err := h.placeRecords(policy, cfg.Name, e.QueueID, e.Payload)
 	if err != nil {
 		h.log.Info("kafkaapi: refusing delayed records", "topic", cfg.Name, "partition", e.QueueID, "err", err)
@@ -168,9 +168,9 @@ func applyHeaderEdits(hs []kafka.RecordHeader, edits []delay.Edit) []kafka.Recor
 
 // splitEntries are the entries of a re-stored batch: now (the undelayed
 // records, one entry or none) first, then the delayed ones.
-func (h *Handler) delayedEntries(cfg topics.Config, part int32, hdr *kafka.BatchHeader, recs []ownedRecord) ([]storage.Entry, int, error) {
+func (h *Handler) delayedEntries(cfg topics.Config, part int32, hdr *kafka.BatchHeader, recs []ownedRecord) ([]log.Message, int, error) {
 	var now []kafka.Record
-	var later []storage.Entry
+	var later []log.Message
 	for _, r := range recs {
 		if r.place.Route == delay.RouteNormal {
 			r.Headers = applyHeaderEdits(r.Headers, r.place.Edits)
@@ -192,20 +192,20 @@ func (h *Handler) delayedEntries(cfg topics.Config, part int32, hdr *kafka.Batch
 	if err != nil {
 		return nil, 0, err
 	}
-	return append([]storage.Entry{e}, later...), 1, nil
+	return append([]log.Message{e}, later...), 1, nil
 }
 
 // recordsEntry encodes records as one uncompressed batch without producer
 // id, keeping the first timestamp, and the entry that stores it with the
 // keys and TAGS codes a produced batch gets.
-func (h *Handler) recordsEntry(topic string, part int32, hdr *kafka.BatchHeader, recs []kafka.Record, logAppend bool) (storage.Entry, error) {
+func (h *Handler) recordsEntry(topic string, part int32, hdr *kafka.BatchHeader, recs []kafka.Record, logAppend bool) (log.Message, error) {
 	spec := kafka.BatchSpec{
 		Attributes:     hdr.Attributes &^ 0x30, // keep the timestamp type; not transactional nor control
 		FirstTimestamp: hdr.FirstTimestamp, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1,
 	}
 	b, err := kafka.AppendBatch(nil, spec, recs, kafka.CodecNone)
 	if err != nil {
-		return storage.Entry{}, fmt.Errorf("kafkaapi: delayed batch: %w", err)
+		return log.Message{}, fmt.Errorf("kafkaapi: delayed batch: %w", err)
 	}
 	var keys []string
 	var tags []int64
@@ -229,7 +229,7 @@ func (h *Handler) recordsEntry(topic string, part int32, hdr *kafka.BatchHeader,
 
 // appendSplit appends a re-stored batch's entries in one Append; with
 // nowN 1 the first is the partition's and acks wait for it.
-func (h *Handler) appendSplit(ctx context.Context, cfg topics.Config, entries []storage.Entry, nowN int, acks int16) appendResult {
+func (h *Handler) appendSplit(ctx context.Context, cfg topics.Config, entries []log.Message, nowN int, acks int16) appendResult {
 	pos, err := h.logs.Append(ctx, entries)
 	if err != nil && len(pos) == 0 {
 		h.log.Warn("kafkaapi: append delayed batch", "topic", cfg.Name, "err", err)
@@ -247,42 +247,4 @@ func (h *Handler) appendSplit(ctx context.Context, cfg topics.Config, entries []
 		}
 	}
 	return res
-}
-
-// DelayBuild re-stores a due Kafka record (a KindKafka entry of
-// SCHEDULE_TOPIC_XXXX or the timer topic) to its REAL_TOPIC / REAL_QID
-// partition as a new batch, with the headers a delivered message has
-// (delay.DeliveryEdits).
-func (h *Handler) DelayBuild(e storage.ReadEntry) ([]storage.Entry, error) {
-	if e.Kind != storage.KindKafka {
-		return nil, fmt.Errorf("kafkaapi: scheduled entry of kind %d is not a Kafka batch", e.Kind)
-	}
-	route := delay.RouteLevel
-	if e.Header != nil && e.Header.Topic == delay.TimerTopic {
-		route = delay.RouteTimer
-	}
-	var recs []kafka.Record
-	hdr, err := (&kafka.BatchReader{}).ForEach(e.Payload, func(r kafka.Record) error {
-		recs = append(recs, copyRecord(r))
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("kafkaapi: scheduled batch: %w", err)
-	}
-	topic, part, err := delay.Target(headerLookup(recs[0].Headers))
-	if err != nil {
-		return nil, err
-	}
-	cfg, ok := h.reg.Get(topic)
-	if !ok || part >= cfg.Queues {
-		return nil, fmt.Errorf("kafkaapi: delayed record for %s/%d: %w", topic, part, topics.ErrTopicNotFound)
-	}
-	for i := range recs {
-		recs[i].Headers = applyHeaderEdits(recs[i].Headers, delay.DeliveryEdits(route))
-	}
-	out, err := h.recordsEntry(topic, part, &hdr, recs, cfg.TimestampType == "LogAppendTime")
-	if err != nil {
-		return nil, err
-	}
-	return []storage.Entry{out}, nil
 }

@@ -5,7 +5,6 @@ import (
 
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/topics"
-	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/kafka"
 )
 
@@ -20,8 +19,8 @@ func producerBatch(h *kafka.BatchHeader) log.ProducerBatch {
 
 // loadProducerBatch reads a stored entry's idempotent batch, for the
 // rebuild of a partition's producer state from its log after a start.
-func loadProducerBatch(e *storage.ReadEntry) (log.ProducerBatch, bool) {
-	if e.Kind != storage.KindKafka {
+func loadProducerBatch(e *log.Entry) (log.ProducerBatch, bool) {
+	if e.Kind != log.KindKafka {
 		return log.ProducerBatch{}, false
 	}
 	h, err := kafka.ParseBatchHeader(e.Payload)

@@ -229,7 +229,7 @@ func xbKafkaEntries(b testing.TB, h *Handler, cfg topics.Config) []storage.Entry
 		if code != errNone {
 			b.Fatalf("build entry: code %d", code)
 		}
-		out = append(out, e)
+		out = append(out, e.StoreEntry())
 	}
 	return out
 }

@@ -75,14 +75,35 @@ func (l *Log) SetReplicator(repl Replicator) {
 	l.repl.Store(&replicator{repl})
 }
 
-// Append appends entries in one write and returns their positions once
+// Append appends msgs in one write and returns their positions once
 // they meet the acknowledgement condition (RocketMQ answers SEND_OK
 // then). Readers may not see them yet: see WaitVisible. With a
 // Replicator, the condition includes replication: an error wrapping
 // ErrReplicationTimeout or ErrNotEnoughReplicasAfterAppend comes with
 // the positions (the entries are written, not yet acknowledged), and
-// ErrNotEnoughReplicas with none (nothing was written).
-func (l *Log) Append(ctx context.Context, entries []storage.Entry) ([]storage.Position, error) {
+// ErrNotEnoughReplicas with none (nothing was written). The store's
+// errors (storage.ErrEntryTooLarge, ErrClosed, ...) come back wrapped,
+// for errors.Is.
+func (l *Log) Append(ctx context.Context, msgs []Message) ([]Position, error) {
+	for i := range msgs {
+		if k := msgs[i].Kind; k != KindRocketMQ && k != KindKafka {
+			return nil, fmt.Errorf("log: append to %s/%d: a message of kind %d", msgs[i].Topic, msgs[i].QueueID, k)
+		}
+	}
+	entries, pos := appendBuffers(len(msgs))
+	for i := range msgs {
+		entries[i] = msgs[i].storeEntry()
+	}
+	spos, err := l.append(ctx, entries)
+	pos = pos[:len(spos)]
+	for i := range spos {
+		pos[i] = Position(spos[i])
+	}
+	return pos, err
+}
+
+// append is Append in the store's types.
+func (l *Log) append(ctx context.Context, entries []storage.Entry) ([]storage.Position, error) {
 	repl := l.repl.Load()
 	if repl == nil {
 		return l.store.Append(ctx, entries)
@@ -107,6 +128,14 @@ func (l *Log) Append(ctx context.Context, entries []storage.Entry) ([]storage.Po
 func (l *Log) WaitVisible(ctx context.Context, topic string, queue int32, offset int64) error {
 	l.store.DispatchNow()
 	return WaitVisible(ctx, l.store, topic, queue, offset)
+}
+
+// AcksWhenWritten reports whether an append is acknowledged once it is
+// written, with nothing to wait for (ASYNC_FLUSH and no Replicator): an
+// adapter may then append on an event loop (a RocketMQ single send
+// answered inline, docs/deviations.md #11).
+func (l *Log) AcksWhenWritten() bool {
+	return l.repl.Load() == nil && l.store.FlushDiskType() == storage.AsyncFlush
 }
 
 // AppendInline runs fn, which appends without waiting for anything (no

@@ -44,13 +44,15 @@
 //
 // Which paths go through the service: produce and send (append,
 // acknowledgement, visibility), fetch and pull (reads, long polls). The
-// adapters' fetch and pull files import no storage package
-// (internal/layering checks it by file name). The produce files still
-// build the store's entries (storage.Entry) that they hand to Append. Admin
-// and describe paths keep using the store directly: DescribeConfigs,
-// DescribeLogDirs, DeleteRecords, QUERY_MESSAGE and VIEW_MESSAGE_BY_ID
-// (by key and by CommitLog offset), GET_EARLIEST_MSG_STORETIME, the delay
-// and DLQ resend loops.
+// adapters' produce, send, fetch and pull files import no storage package
+// (internal/layering checks it by file name): they append the log's own
+// Message and read back Position, and read Entry. Admin and describe
+// paths keep using the store directly: DescribeConfigs, DescribeLogDirs,
+// DeleteRecords, QUERY_MESSAGE and VIEW_MESSAGE_BY_ID (by key and by
+// CommitLog offset, and the send-back's look-up of the message it
+// retries), GET_EARLIEST_MSG_STORETIME, and the delay and timer services'
+// delivery, which appends the adapters' DelayBuild entries
+// (Message.StoreEntry) with its own progress record in one store write.
 //
 // The package imports the storage facade only: no wire codec and no
 // network I/O.

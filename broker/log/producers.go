@@ -139,7 +139,7 @@ func (s *ProducerState) Record(b ProducerBatch, at Appended) {
 
 // ProducerLoader reads the producer batch a stored entry holds, if any
 // (a protocol adapter knows its own entries' layout).
-type ProducerLoader func(e *storage.ReadEntry) (ProducerBatch, bool)
+type ProducerLoader func(e *Entry) (ProducerBatch, bool)
 
 // PartKey names a partition's producer state: a topic re-created under
 // the same name gets a new id, hence a fresh state.
@@ -276,8 +276,8 @@ func (p *Producers) loadLocked(ps *partition, topic string, queue int32) error {
 			return err
 		}
 		for i := range res.Entries {
-			e := &res.Entries[i]
-			if b, ok := p.load(e); ok {
+			e := entryOf(&res.Entries[i])
+			if b, ok := p.load(&e); ok {
 				ps.state.Record(b, Appended{BaseOffset: e.QueueOffset, AppendTime: e.StoreTime})
 			}
 		}

@@ -5,8 +5,6 @@ import (
 	"math"
 	"testing"
 	"time"
-
-	"github.com/twinmq/twinmq/storage"
 )
 
 // TestProducerStateCheck: the idempotence decision, step by step, as
@@ -88,7 +86,7 @@ func TestProducersAppend(t *testing.T) {
 		time.Sleep(time.Millisecond) // visible once dispatched
 	}
 	loads := 0
-	load := func(*storage.ReadEntry) (ProducerBatch, bool) {
+	load := func(*Entry) (ProducerBatch, bool) {
 		loads++
 		return ProducerBatch{ProducerID: 9, Epoch: 0, BaseSequence: 0, Count: 1}, true
 	}

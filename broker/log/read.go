@@ -170,11 +170,15 @@ func (l *Log) Read(topic string, queue int32, offset int64, opt ReadOptions) (*R
 		r.Entries = make([]Entry, 0, len(res.Entries))
 	}
 	for i := range res.Entries {
-		e := &res.Entries[i]
-		r.Entries = append(r.Entries, Entry{Kind: kindOf(e.Kind), Phys: e.Phys, QueueOffset: e.QueueOffset,
-			Count: e.Count, StoreTime: e.StoreTime, Payload: e.Payload})
+		r.Entries = append(r.Entries, entryOf(&res.Entries[i]))
 	}
 	return r, nil
+}
+
+// entryOf is a stored entry as a reader sees it.
+func entryOf(e *storage.ReadEntry) Entry {
+	return Entry{Kind: kindOf(e.Kind), Phys: e.Phys, QueueOffset: e.QueueOffset,
+		Count: e.Count, StoreTime: e.StoreTime, Payload: e.Payload}
 }
 
 // Range returns the readable range [Start, End) of (topic, queue): End

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"testing"
-
-	"github.com/twinmq/twinmq/storage"
 )
 
 // TestRead: a reader sees [Start, End), End the visible end, whatever it
@@ -16,11 +14,11 @@ func TestRead(t *testing.T) {
 	s := openStore(t)
 	l := New(s)
 	ctx := context.Background()
-	var entries []storage.Entry
+	var entries []Message
 	for i := range 5 {
-		entries = append(entries, storage.Entry{Kind: storage.KindRocketMQ, Topic: "t", Count: 1, Payload: fmt.Appendf(nil, "m%d", i)})
+		entries = append(entries, Message{Kind: KindRocketMQ, Topic: "t", Count: 1, Payload: fmt.Appendf(nil, "m%d", i)})
 	}
-	entries = append(entries, storage.Entry{Kind: storage.KindKafka, Topic: "t", Count: 3, Payload: []byte("batch")})
+	entries = append(entries, Message{Kind: KindKafka, Topic: "t", Count: 3, Payload: []byte("batch")})
 	pos, err := l.Append(ctx, entries)
 	if err != nil {
 		t.Fatal(err)

@@ -8,8 +8,8 @@ import (
 	"math/rand/v2"
 
 	"github.com/twinmq/twinmq/broker/delay"
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/netio"
-	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/remoting"
 )
 
@@ -75,19 +75,19 @@ func (b *Broker) resendDLQ(ctx context.Context, _ *netio.Conn, req *remoting.Com
 // resendSome re-sends up to n DLQ messages from res.NextOffset and
 // commits the offset after them; it returns how many it read.
 func (b *Broker) resendSome(ctx context.Context, group, dlq string, res *ResendDLQResult, n int) (int, error) {
-	rr, err := b.store.Read(dlq, 0, res.NextOffset, storage.ReadOptions{MaxEntries: n})
-	var oe *storage.OffsetError
-	if errors.As(err, &oe) && res.NextOffset < oe.Min {
-		res.NextOffset = oe.Min // removed by retention
+	rr, err := b.logs.Read(dlq, 0, res.NextOffset, log.ReadOptions{MaxEntries: n})
+	var oe *log.OffsetError
+	if errors.As(err, &oe) && res.NextOffset < oe.Start {
+		res.NextOffset = oe.Start // removed by retention
 		return 1, nil
 	}
-	if errors.Is(err, storage.ErrQueueNotFound) {
+	if errors.Is(err, log.ErrQueueNotFound) {
 		return 0, nil
 	}
 	if err != nil {
 		return 0, fmt.Errorf("resend %s: %w", dlq, err)
 	}
-	var entries []storage.Entry
+	var entries []log.Message
 	read := len(rr.Entries)
 	for _, re := range rr.Entries {
 		entry, ok := b.resendEntry(re)
@@ -97,7 +97,7 @@ func (b *Broker) resendSome(ctx context.Context, group, dlq string, res *ResendD
 		}
 		entries = append(entries, entry)
 	}
-	next := rr.NextOffset
+	next := rr.Next
 	rr.Release()
 	if read == 0 {
 		return 0, nil
@@ -116,19 +116,19 @@ func (b *Broker) resendSome(ctx context.Context, group, dlq string, res *ResendD
 }
 
 // resendEntry is the fresh message of one dead letter, or false to skip it.
-func (b *Broker) resendEntry(re storage.ReadEntry) (storage.Entry, bool) {
-	if re.Kind != storage.KindRocketMQ {
-		return storage.Entry{}, false
+func (b *Broker) resendEntry(re log.Entry) (log.Message, bool) {
+	if re.Kind != log.KindRocketMQ {
+		return log.Message{}, false
 	}
 	m, _, err := remoting.DecodeStoredMessage(append([]byte(nil), re.Payload...))
 	if err != nil {
 		b.log.Warn("remotingapi: skipping undecodable dead letter", "phys", re.Phys, "err", err)
-		return storage.Entry{}, false
+		return log.Message{}, false
 	}
 	origin, ok := remoting.LookupProperty(m.Properties, delay.PropRetryTopic)
 	t, exists := b.topics.Get(origin)
 	if !ok || !exists || t.Queues <= 0 {
-		return storage.Entry{}, false
+		return log.Message{}, false
 	}
 	edits := []delay.Edit{
 		{Key: delay.PropRetryTopic, Delete: true}, {Key: delay.PropRealTopic, Delete: true},

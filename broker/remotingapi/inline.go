@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/twinmq/twinmq/netio"
-	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/remoting"
 )
 
@@ -31,7 +30,7 @@ func (b *Broker) OnFrameInline(c *netio.Conn, frame, dst []byte) ([]byte, bool) 
 // tests: no pull is then parked inline).
 func (b *Broker) answerInline(c *netio.Conn, remote func() net.Addr, frame, dst []byte) ([]byte, bool) {
 	code, ok := remoting.PeekCode(frame)
-	if !ok || !(isSingleSend(code) && b.store.FlushDiskType() == storage.AsyncFlush || code == remoting.PullMessage && c != nil) {
+	if !ok || !(isSingleSend(code) && b.logs.AcksWhenWritten() || code == remoting.PullMessage && c != nil) {
 		return dst, false
 	}
 	req, err := remoting.Decode(frame)

@@ -2,6 +2,7 @@ package remotingapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -76,4 +77,28 @@ func rocketMQPayloads(res *storage.ReadResult) []byte {
 		}
 	}
 	return body
+}
+
+// errLookMessage is SYSTEM_ERROR, as Java answers.
+var errLookMessage = errors.New("remotingapi: look message by offset failed")
+
+// lookMessage decodes the RocketMQ message at a CommitLog offset, copied
+// out of the segment.
+func (b *Broker) lookMessage(offset int64) (remoting.MessageExt, error) {
+	if offset < 0 {
+		return remoting.MessageExt{}, fmt.Errorf("%w: offset %d", errLookMessage, offset)
+	}
+	res, err := b.store.ReadAt(offset)
+	if err != nil {
+		return remoting.MessageExt{}, fmt.Errorf("%w: %w", errLookMessage, err)
+	}
+	defer res.Release()
+	if len(res.Entries) != 1 || res.Entries[0].Kind != storage.KindRocketMQ {
+		return remoting.MessageExt{}, fmt.Errorf("%w: no RocketMQ message at %d", errLookMessage, offset)
+	}
+	m, _, err := remoting.DecodeStoredMessage(append([]byte(nil), res.Entries[0].Payload...))
+	if err != nil {
+		return remoting.MessageExt{}, fmt.Errorf("%w: %w", errLookMessage, err)
+	}
+	return m, nil
 }

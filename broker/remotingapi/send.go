@@ -14,7 +14,6 @@ import (
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/netio"
-	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/remoting"
 )
 
@@ -221,7 +220,7 @@ func (b *Broker) send(ctx context.Context, born netip.AddrPort, req *remoting.Co
 	if err != nil {
 		return errorResponse(req, err)
 	}
-	pos, err := b.logs.Append(ctx, []storage.Entry{entry})
+	pos, err := b.logs.Append(ctx, []log.Message{entry})
 	code, err := sendStatus(pos, err)
 	if err != nil {
 		return errorResponse(req, fmt.Errorf("store: %w", err))
@@ -253,7 +252,7 @@ func (b *Broker) sendBatchMessage(ctx context.Context, c *netio.Conn, req *remot
 	if err != nil {
 		return errorResponse(req, err)
 	}
-	entries := make([]storage.Entry, len(msgs))
+	entries := make([]log.Message, len(msgs))
 	for i, m := range msgs {
 		one := r
 		one.flag = m.Flag
@@ -278,7 +277,7 @@ func (b *Broker) sendBatchMessage(ctx context.Context, c *netio.Conn, req *remot
 // entries, FLUSH_SLAVE_TIMEOUT (12) or SLAVE_NOT_AVAILABLE (11) with the
 // send's fields, as Java answers (the client reports SendFlushSlaveTimeout
 // or SendSlaveNotAvailable, not an error). Any other error is returned.
-func sendStatus(pos []storage.Position, err error) (int32, error) {
+func sendStatus(pos []log.Position, err error) (int32, error) {
 	switch {
 	case err == nil:
 		return remoting.Success, nil
@@ -315,8 +314,8 @@ func (b *Broker) message(born netip.AddrPort, r *sendRequest, body, props []byte
 // entry encodes m as a store entry whose Encode callback patches
 // QUEUEOFFSET, PHYSICALOFFSET (the entry's CommitLog offset) and
 // STORETIMESTAMP under the append lock.
-func (b *Broker) entry(m *remoting.MessageExt) storage.Entry {
-	e := storage.Entry{Kind: storage.KindRocketMQ, Topic: m.Topic, QueueID: m.QueueID, Count: 1}
+func (b *Broker) entry(m *remoting.MessageExt) log.Message {
+	e := log.Message{Kind: log.KindRocketMQ, Topic: m.Topic, QueueID: m.QueueID, Count: 1}
 	if tags, ok := remoting.PropertyValue(m.Properties, propTags); ok {
 		e.TagsCodes = []int64{remoting.TagsHashCode(string(tags))}
 	}

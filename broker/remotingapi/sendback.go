@@ -6,17 +6,14 @@ import (
 	"fmt"
 
 	"github.com/twinmq/twinmq/broker/delay"
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/netio"
-	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/remoting"
 )
 
 // Delay, timer, retry and DLQ support (issue 6, docs/rocketmq-protocol.md §2.8, §6.1-6.3): the
 // decisions live in broker/delay; this file applies them to RocketMQ's
 // stored-message encoding.
-
-// errLookMessage is SYSTEM_ERROR, as Java answers.
-var errLookMessage = errors.New("remotingapi: look message by offset failed")
 
 // delayHook is the delay policy of a Broker; nil until EnableDelay.
 type delayHook struct {
@@ -60,7 +57,7 @@ func lookupIn(raw []byte) delay.Lookup {
 // SCHEDULE_TOPIC_XXXX or the timer topic when its properties ask for a
 // delay (Java's put hooks), else b.entry(m). A %RETRY% send over its
 // maximum reconsume times goes to the group's DLQ (docs/rocketmq-protocol.md §2.4 step 4).
-func (b *Broker) delayEntry(ctx context.Context, m *remoting.MessageExt, reconsumeTimes, maxReconsumeTimes int32) (storage.Entry, error) {
+func (b *Broker) delayEntry(ctx context.Context, m *remoting.MessageExt, reconsumeTimes, maxReconsumeTimes int32) (log.Message, error) {
 	hook := b.delay.Load()
 	if hook == nil || m.SysFlag&remoting.SysFlagTransactionMask == remoting.SysFlagTransactionPrepared {
 		return b.entry(m), nil
@@ -72,7 +69,7 @@ func (b *Broker) delayEntry(ctx context.Context, m *remoting.MessageExt, reconsu
 	raw := m.Properties
 	if dlq, edits, ok := delay.DecideRetrySend(delay.RetrySend{Topic: m.Topic, ReconsumeTimes: reconsumeTimes, MaxReconsumeTimes: maxReconsumeTimes}); ok {
 		if _, err := b.ensureTopic(ctx, dlq, delay.DLQQueues); err != nil {
-			return storage.Entry{}, err
+			return log.Message{}, err
 		}
 		m.Topic, m.QueueID = dlq, 0
 		props = applyEdits(remoting.ParsePropertyList(raw), edits)
@@ -84,9 +81,9 @@ func (b *Broker) delayEntry(ctx context.Context, m *remoting.MessageExt, reconsu
 	pl, err := hook.policy.Place(lookupIn(raw), m.Topic, m.QueueID, b.cfg.Now())
 	if err != nil {
 		if errors.Is(err, delay.ErrTimerIllegal) || errors.Is(err, delay.ErrBadProperty) {
-			return storage.Entry{}, fmt.Errorf("%w: %w", errMessageIllegal, err)
+			return log.Message{}, fmt.Errorf("%w: %w", errMessageIllegal, err)
 		}
-		return storage.Entry{}, err
+		return log.Message{}, err
 	}
 	if len(pl.Edits) > 0 {
 		if props == nil {
@@ -94,7 +91,7 @@ func (b *Broker) delayEntry(ctx context.Context, m *remoting.MessageExt, reconsu
 		}
 		raw = remoting.AppendPropertyList(nil, applyEdits(props, pl.Edits))
 		if len(raw) > remoting.MaxPropertiesLen {
-			return storage.Entry{}, fmt.Errorf("%w: properties too long", errMessageIllegal)
+			return log.Message{}, fmt.Errorf("%w: properties too long", errMessageIllegal)
 		}
 	}
 	m.Properties, m.Topic, m.QueueID = raw, pl.Topic, pl.Queue
@@ -103,32 +100,6 @@ func (b *Broker) delayEntry(ctx context.Context, m *remoting.MessageExt, reconsu
 		e.TagsCodes = []int64{pl.DueMs} // the services read the due time here
 	}
 	return e, nil
-}
-
-// DelayBuild re-stores a due SCHEDULE_TOPIC_XXXX or timer-topic message
-// to its real topic and queue with the properties a RocketMQ consumer
-// expects (delay.DeliveryEdits): a new record, new offsets, same UNIQ_KEY.
-func (b *Broker) DelayBuild(e storage.ReadEntry) ([]storage.Entry, error) {
-	if e.Kind != storage.KindRocketMQ {
-		return nil, fmt.Errorf("remotingapi: scheduled entry of kind %d is not a RocketMQ message", e.Kind)
-	}
-	m, _, err := remoting.DecodeStoredMessage(e.Payload)
-	if err != nil {
-		return nil, err
-	}
-	route := delay.RouteLevel
-	if m.Topic == delay.TimerTopic {
-		route = delay.RouteTimer
-	}
-	topic, queue, err := delay.Target(lookupIn(m.Properties))
-	if err != nil {
-		return nil, err
-	}
-	props := applyEdits(remoting.ParsePropertyList(m.Properties), delay.DeliveryEdits(route))
-	m.Topic, m.QueueID, m.StoreHost = topic, queue, b.storeHost
-	m.Properties = remoting.AppendPropertyList(nil, props)
-	m.SysFlag = m.SysFlag&^remoting.SysFlagStoreHostV6 | remoting.HostSysFlags(m.BornHost, b.storeHost)&remoting.SysFlagStoreHostV6
-	return []storage.Entry{b.entry(&m)}, nil // entry copies body and properties
 }
 
 // consumerSendMsgBack answers CONSUMER_SEND_MSG_BACK (36, docs/rocketmq-protocol.md §2.8).
@@ -172,33 +143,12 @@ func (b *Broker) consumerSendMsgBack(ctx context.Context, _ *netio.Conn, req *re
 	m.Properties = remoting.AppendPropertyList(nil, applyEdits(remoting.ParsePropertyList(orig.Properties), d.Edits))
 	entry, err := b.delayEntry(ctx, &m, 0, delay.UseDefaultMaxReconsumeTimes)
 	if err == nil {
-		_, err = b.logs.Append(ctx, []storage.Entry{entry})
+		_, err = b.logs.Append(ctx, []log.Message{entry})
 	}
 	if err != nil {
 		return errorResponse(req, fmt.Errorf("store: %w", err))
 	}
 	return remoting.NewResponse(req, remoting.Success, "")
-}
-
-// lookMessage decodes the RocketMQ message at a CommitLog offset, copied
-// out of the segment.
-func (b *Broker) lookMessage(offset int64) (remoting.MessageExt, error) {
-	if offset < 0 {
-		return remoting.MessageExt{}, fmt.Errorf("%w: offset %d", errLookMessage, offset)
-	}
-	res, err := b.store.ReadAt(offset)
-	if err != nil {
-		return remoting.MessageExt{}, fmt.Errorf("%w: %w", errLookMessage, err)
-	}
-	defer res.Release()
-	if len(res.Entries) != 1 || res.Entries[0].Kind != storage.KindRocketMQ {
-		return remoting.MessageExt{}, fmt.Errorf("%w: no RocketMQ message at %d", errLookMessage, offset)
-	}
-	m, _, err := remoting.DecodeStoredMessage(append([]byte(nil), res.Entries[0].Payload...))
-	if err != nil {
-		return remoting.MessageExt{}, fmt.Errorf("%w: %w", errLookMessage, err)
-	}
-	return m, nil
 }
 
 // sameOrigin reports whether a send-back's originTopic names the message:

@@ -161,7 +161,8 @@ func xbRocketMQEntries(br *Broker, topic string) []storage.Entry {
 		m := &remoting.MessageExt{Topic: topic, BornTimestamp: now, BornHost: br.storeHost, StoreHost: br.storeHost,
 			Body: xbValue(i), Properties: props}
 		m.SysFlag = remoting.HostSysFlags(m.BornHost, m.StoreHost)
-		out[i] = br.entry(m)
+		e := br.entry(m)
+		out[i] = e.StoreEntry()
 	}
 	return out
 }

@@ -44,10 +44,10 @@ func TestLayering(t *testing.T) {
 	if checked == 0 {
 		t.Fatal("no import between twinmq packages was checked")
 	}
-	readPaths := 0
+	logPaths := 0
 	for file, deps := range files {
-		if isReadPath(file) {
-			readPaths++
+		if isLogPath(file) {
+			logPaths++
 		}
 		for dep := range deps {
 			if msg := fileViolation(file, dep); msg != "" {
@@ -55,8 +55,8 @@ func TestLayering(t *testing.T) {
 			}
 		}
 	}
-	if readPaths == 0 {
-		t.Fatal("no fetch or pull file of an adapter was checked")
+	if logPaths == 0 {
+		t.Fatal("no produce, send, fetch or pull file of an adapter was checked")
 	}
 }
 
@@ -168,22 +168,32 @@ func layerViolation(pkg, dep string) string {
 	return ""
 }
 
-// isReadPath reports whether file is an adapter's file of the fetch or
-// pull path: its name says so (01_fetch.go, xproto_fetchcache.go,
-// pull.go, xproto_pullcache.go, 02_list_offsets.go, ...).
-func isReadPath(file string) bool {
+// isLogPath reports whether file is an adapter's file of the produce,
+// send, fetch or pull path: its name says so (00_produce.go,
+// xproto_produce.go, send.go, sendback.go, delay_resend.go, 01_fetch.go,
+// xproto_fetchcache.go, pull.go, xproto_pullcache.go,
+// 02_list_offsets.go, ...).
+func isLogPath(file string) bool {
 	name := file[strings.LastIndex(file, "/")+1:]
-	return isAdapter(file[:max(strings.LastIndex(file, "/"), 0)]) &&
-		(strings.Contains(name, "fetch") || strings.Contains(name, "pull") || strings.Contains(name, "list_offsets"))
+	if !isAdapter(file[:max(strings.LastIndex(file, "/"), 0)]) {
+		return false
+	}
+	for _, p := range []string{"produce", "send", "fetch", "pull", "list_offsets"} {
+		if strings.Contains(name, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // fileViolation says why file may not import dep, or "": the adapters
-// read through broker/log, which decides what a reader may see (the
-// visible end, later the replicated highWatermark), so their fetch and
-// pull files never reach the store themselves.
+// append and read through broker/log, which decides when an append is
+// acknowledged (flushed, replicated) and what a reader may see (the
+// visible end, later the replicated highWatermark), so their produce,
+// send, fetch and pull files never reach the store themselves.
 func fileViolation(file, dep string) string {
-	if isReadPath(file) && under(dep, "storage") {
-		return "the fetch and pull paths read through broker/log, not storage"
+	if isLogPath(file) && under(dep, "storage") {
+		return "the produce, send, fetch and pull paths go through broker/log, not storage"
 	}
 	return ""
 }
@@ -232,7 +242,14 @@ func TestLayerViolation(t *testing.T) {
 		{"broker/kafkaapi/02_list_offsets.go", "storage", true},
 		{"broker/remotingapi/pull.go", "storage", true},
 		{"broker/remotingapi/xproto_pullcache.go", "storage/commitlog", true},
+		{"broker/kafkaapi/00_produce.go", "storage", true},
+		{"broker/kafkaapi/00_produce_delay.go", "storage", true},
+		{"broker/kafkaapi/00_produce.go", "broker/log", false},
+		{"broker/remotingapi/send.go", "storage", true},
+		{"broker/remotingapi/sendback.go", "storage", true},
+		{"broker/remotingapi/delay_resend.go", "storage", true},
 		{"broker/remotingapi/admin.go", "storage", false},
+		{"broker/kafkaapi/delay_build.go", "storage", false},
 		{"broker/log/read.go", "storage", false},
 		{"cmd/twinmq/fetch.go", "storage", false},
 	}
