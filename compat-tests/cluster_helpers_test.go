@@ -1,6 +1,7 @@
 package compattests
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -39,7 +40,11 @@ func buildTwinmq(t *testing.T) string {
 			return
 		}
 		twinmqBin = filepath.Join(dir, "twinmq")
-		out, err := exec.Command("go", "build", "-o", twinmqBin, "../cmd/twinmq").CombinedOutput()
+		args := []string{"build", "-o", twinmqBin}
+		if os.Getenv("TWINMQ_COMPAT_RACE") != "" {
+			args = append(args, "-race") // the processes' logs then carry any DATA RACE report
+		}
+		out, err := exec.Command("go", append(args, "../cmd/twinmq")...).CombinedOutput()
 		if err != nil {
 			twinmqBinErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -68,6 +73,9 @@ func startNode(t *testing.T, dir, name string, args ...string) *node {
 	t.Cleanup(func() {
 		n.signal(syscall.SIGKILL)
 		n.wait()
+		if b, err := os.ReadFile(n.logf); err == nil && bytes.Contains(b, []byte("WARNING: DATA RACE")) {
+			t.Errorf("%s: the race detector reported a data race (TWINMQ_COMPAT_RACE build)", name)
+		}
 		if t.Failed() {
 			if b, err := os.ReadFile(n.logf); err == nil {
 				t.Logf("--- %s log (last 3000 bytes):\n%s", name, tail(b, 3000))
