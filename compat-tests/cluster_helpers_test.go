@@ -57,18 +57,26 @@ func buildTwinmq(t *testing.T) string {
 
 // node is one twinmq process.
 type node struct {
-	name string
-	args []string
-	logf string
-	cmd  *exec.Cmd
-	done chan struct{}
+	name  string
+	netns string // run inside this network namespace ("": the test's)
+	args  []string
+	logf  string
+	cmd   *exec.Cmd
+	done  chan struct{}
 }
 
 // startNode runs `twinmq args...`, its output in <dir>/<name>.log; the
 // test's cleanup kills it.
 func startNode(t *testing.T, dir, name string, args ...string) *node {
 	t.Helper()
-	n := &node{name: name, args: args, logf: filepath.Join(dir, name+".log")}
+	return startNodeIn(t, "", dir, name, args...)
+}
+
+// startNodeIn is startNode inside network namespace netns ("" for the
+// test's own).
+func startNodeIn(t *testing.T, netns, dir, name string, args ...string) *node {
+	t.Helper()
+	n := &node{name: name, netns: netns, args: args, logf: filepath.Join(dir, name+".log")}
 	n.start(t)
 	t.Cleanup(func() {
 		n.signal(syscall.SIGKILL)
@@ -92,6 +100,9 @@ func (n *node) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.cmd = exec.Command(buildTwinmq(t), n.args...)
+	if n.netns != "" { // ip execs the binary: the pid is twinmq's
+		n.cmd = exec.Command("ip", append([]string{"netns", "exec", n.netns, buildTwinmq(t)}, n.args...)...)
+	}
 	// The test's own TWINMQ_* settings (TWINMQ_FAILOVER_KILLS, ...) are
 	// not the broker's: twinmq refuses unknown TWINMQ_ variables.
 	n.cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "TWINMQ_") })
