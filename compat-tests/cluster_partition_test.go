@@ -50,8 +50,13 @@ func newNetLab(t *testing.T) *netLab {
 	l := &netLab{t: t, bridge: "tqbr0"}
 	_ = run("ip", "link", "del", l.bridge) // a leftover of a killed run
 	if err := run("ip", "link", "add", l.bridge, "type", "bridge"); err != nil {
+		t.Skipf("no bridges here: %v", err)
+	}
+	if err := run("ip", "netns", "add", "tqprobe"); err != nil {
+		_ = run("ip", "link", "del", l.bridge)
 		t.Skipf("no network namespaces here: %v", err)
 	}
+	_ = run("ip", "netns", "del", "tqprobe")
 	t.Cleanup(l.close)
 	for _, c := range [][]string{
 		{"ip", "addr", "add", partNet + ".254/24", "dev", l.bridge},
