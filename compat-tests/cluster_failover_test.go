@@ -19,6 +19,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/apache/rocketmq-client-go/v2"
+	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -670,5 +671,71 @@ func TestClusterControllerSlaveAndControllerLoss(t *testing.T) {
 	}
 	if len(slaveLog) > len(masterLog) || !bytes.Equal(slaveLog, masterLog[:len(slaveLog)]) {
 		t.Errorf("the slave's CommitLog (%d bytes) is not a prefix of the master's (%d)", len(slaveLog), len(masterLog))
+	}
+}
+
+// TestClusterControllerFailoverKeepsDelays: messages sent with a delay
+// level to the master, which is killed before they are due, are delivered
+// by the new master when due: the delay queues and their progress came
+// with the CommitLog. Each arrives once, with its tag and key.
+func TestClusterControllerFailoverKeepsDelays(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	g := startCtlGroup(t, "127.0.10")
+	const topic, group, n = "ClusterDelayTopic", "cg_cluster_delay", 10
+	resolver := primitive.NewPassthroughResolver(splitNS(g.ns))
+	p, err := rocketmq.NewProducer(producer.WithNsResolver(resolver), producer.WithInstanceName(instance(t)),
+		producer.WithGroupName("pg_cluster_delay"), producer.WithRetry(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	m := g.master(t)
+	waitFor(t, 60*time.Second, func() bool { // the topic, created by a plain message
+		r, err := p.SendSync(context.Background(), newMsg(topic, "TagPlain", -1))
+		return err == nil && r.Status == primitive.SendOK
+	})
+	for i := range n {
+		msg := newMsg(topic, "TagD", i)
+		msg.WithDelayTimeLevel(3) // 10 s
+		if r, err := p.SendSync(context.Background(), msg); err != nil || r.Status != primitive.SendOK {
+			t.Fatalf("delayed send %d: %v %v", i, r, err)
+		}
+	}
+	p.Shutdown()
+	g.brokers[m].kill9()
+	sent := time.Now()
+
+	col := newCollector()
+	waitFor(t, 60*time.Second, func() bool { return listening(g.hosts[1-m] + ":9092") }) // promoted: its writers run
+	pc, err := rocketmq.NewPushConsumer(consumer.WithNsResolver(resolver), consumer.WithInstance(instance(t)),
+		consumer.WithGroupName(group), consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.Subscribe(topic, consumer.MessageSelector{Type: consumer.TAG, Expression: "TagD"}, col.handler); err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Shutdown()
+	waitFor(t, 90*time.Second, func() bool { return col.n.Load() >= n })
+	t.Logf("%d delayed messages delivered by the new master %v after the old one died", n, time.Since(sent))
+	time.Sleep(2 * time.Second) // a second delivery would show here
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	for i := range n {
+		got := col.msgs[fmt.Sprint("body-", i)]
+		if len(got) != 1 {
+			t.Errorf("delayed message %d delivered %d times", i, len(got))
+			continue
+		}
+		if got[0].GetTags() != "TagD" || got[0].GetKeys() != fmt.Sprint("k", i) {
+			t.Errorf("delayed message %d: tags %q keys %q", i, got[0].GetTags(), got[0].GetKeys())
+		}
 	}
 }
