@@ -2,6 +2,7 @@ package kafkaapi
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -54,7 +55,7 @@ func (h *Handler) createTopic(ctx context.Context, t kmsg.CreateTopicsRequestTop
 		rt.ErrorCode, rt.ErrorMessage = code, strp(msg)
 		return
 	}
-	rt.TopicID, rt.NumPartitions, rt.ReplicationFactor = cfg.ID, cfg.Queues, 1
+	rt.TopicID, rt.NumPartitions, rt.ReplicationFactor = cfg.ID, cfg.Queues, h.replicationFactor()
 	for _, d := range describeTopicConfigs(&cfg) {
 		c := kmsg.NewCreateTopicsResponseTopicConfig()
 		c.Name, c.Value, c.Source = d.name, strp(d.value), int8(d.source())
@@ -78,8 +79,13 @@ func (h *Handler) topicToCreate(t kmsg.CreateTopicsRequestTopic) (topics.Config,
 				return topics.Config{}, errInvalidReplicaAssignment, "replicas must be this broker only"
 			}
 		}
-	} else if rf := t.ReplicationFactor; rf != -1 && rf != 1 {
-		return topics.Config{}, errInvalidReplicationFactor, "replication factor must be 1: one broker"
+	} else if rf, size := t.ReplicationFactor, h.replicationFactor(); rf != -1 && (rf < 1 || rf > size) {
+		// Every queue lives on every member of the broker group: the
+		// replication factor is the group's size (-1 asks for it; less
+		// is granted as the group's size too, as a SYNC_MASTER cannot keep
+		// fewer copies).
+		return topics.Config{}, errInvalidReplicationFactor,
+			fmt.Sprintf("replication factor %d: this broker group has %d member(s), which every partition is copied to", rf, size)
 	}
 	if n == -1 {
 		n = h.cfg.DefaultPartitions
@@ -94,4 +100,13 @@ func (h *Handler) topicToCreate(t kmsg.CreateTopicsRequestTopic) (topics.Config,
 		}
 	}
 	return cfg, errNone, ""
+}
+
+// replicationFactor is the size of this broker's group (1 without
+// replication): how many copies every partition has.
+func (h *Handler) replicationFactor() int16 {
+	if h.cfg.GroupSize == nil {
+		return 1
+	}
+	return int16(max(h.cfg.GroupSize(), 1))
 }

@@ -44,6 +44,8 @@ type brokerOpts struct {
 	log    *slog.Logger // testLogger() when nil
 	// retentionHours is the store's (0: its default).
 	retentionHours int
+	// groupSize is the broker group's size (0: no replication).
+	groupSize int
 }
 
 // startBroker serves Kafka without the consumer-group keys.
@@ -67,6 +69,9 @@ func startBrokerWith(t testing.TB, opts brokerOpts) *testBroker {
 		t.Fatal(err)
 	}
 	cfg := kafkaapi.Config{NodeID: 1, ClusterID: "test", Logger: log}
+	if opts.groupSize > 0 {
+		cfg.GroupSize = func() int { return opts.groupSize }
+	}
 	closeGroups := func() {}
 	if opts.groups {
 		offs, err := offsets.Open(ctx, store, log)

@@ -70,6 +70,10 @@ type Config struct {
 	// RocketMQ-produced messages (xproto_fetchcache.go): 0 is 64 MiB, a
 	// negative value turns the cache off.
 	XProtoCacheBytes int64
+	// GroupSize, if set, is the number of members of this broker's group
+	// (master and slaves): the replication factor of every topic, which
+	// CreateTopics accepts up to (nil: 1).
+	GroupSize func() int
 	// Logs is the log service appends go through (a SYNC_MASTER's
 	// waits for its slaves); nil: log.New(store).
 	Logs *log.Log

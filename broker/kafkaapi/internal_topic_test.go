@@ -118,3 +118,26 @@ func TestConsumerOffsetsIsReadable(t *testing.T) {
 		t.Fatalf("fetch without groups: error %d, want 3 UNKNOWN_TOPIC_OR_PARTITION", p.ErrorCode)
 	}
 }
+
+// TestCreateTopicsReplicationFactor: every partition is copied to every
+// member of the broker group, so CreateTopics takes a replication factor
+// of -1 or up to the group's size, and reports the group's size.
+func TestCreateTopicsReplicationFactor(t *testing.T) {
+	b := startBrokerWith(t, brokerOpts{groupSize: 2})
+	rc := dial(t, b.addr)
+	for _, tc := range []struct {
+		name string
+		rf   int16
+		code int16
+	}{{"rf-default", -1, 0}, {"rf-one", 1, 0}, {"rf-group", 2, 0}, {"rf-three", 3, 38}, {"rf-zero", 0, 38}} {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.Version = 7 // the response carries the factor from v5
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = tc.name, 1, tc.rf
+		req.Topics = append(req.Topics, rt)
+		got := rc.roundTrip(req).(*kmsg.CreateTopicsResponse).Topics[0]
+		if got.ErrorCode != tc.code || (tc.code == 0 && got.ReplicationFactor != 2) {
+			t.Errorf("replication factor %d: error %d, factor %d; want error %d, factor 2", tc.rf, got.ErrorCode, got.ReplicationFactor, tc.code)
+		}
+	}
+}

@@ -329,3 +329,19 @@ func localAddr(cfg Config) net.Addr {
 
 // epochFile is where a controller-mode broker keeps its epoch list.
 func epochFile(cfg Config) string { return filepath.Join(cfg.DataDir, "epochs") }
+
+// replGroupSize is the size of r's broker group as its master sees it:
+// itself and its connected slaves, or the SyncStateSet if larger
+// (controller mode). Nil without replication.
+func replGroupSize(r *replication) func() int {
+	if r == nil {
+		return nil
+	}
+	return func() int {
+		m, _ := r.current()
+		if m == nil {
+			return 1
+		}
+		return max(1+len(m.Slaves()), len(m.SyncStateSet()))
+	}
+}

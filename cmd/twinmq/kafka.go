@@ -52,7 +52,7 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 	h, err := kafkaapi.New(kafkaapi.Config{
 		NodeID: id.NodeID, ClusterID: id.ClusterID, Logger: logger, Groups: coord, Sizes: sizes,
 		DisableAutoCreate: !cfg.AutoCreateTopicsEnable, DefaultPartitions: int32(cfg.NumPartitions),
-		Logs: replLogs(repl),
+		Logs: replLogs(repl), GroupSize: replGroupSize(repl),
 	}, store, reg)
 	if err == nil {
 		dl.kafka(h)
