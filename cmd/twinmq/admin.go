@@ -357,7 +357,7 @@ func newGroupCommand() *cobra.Command {
 			})
 		},
 	}
-	group.AddCommand(list, describe, del)
+	group.AddCommand(list, describe, del, newGroupSeekCommand(&f), newGroupOffsetDeleteCommand(&f))
 	return group
 }
 
