@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // `twinmq group seek` and `twinmq group offset-delete`: what
@@ -139,7 +140,11 @@ func liveMembers(ctx context.Context, adm *kadm.Client, group, rmqAddr string) (
 	if !ok {
 		return "", false, fmt.Errorf("group %s not described", group)
 	}
-	if d.Err != nil {
+	switch {
+	case errors.Is(d.Err, kerr.GroupIDNotFound):
+		// Not known to the Kafka coordinator: no commits yet, or only
+		// RocketMQ consumers that have not written theirs back.
+	case d.Err != nil:
 		return "", false, d.Err
 	}
 	if len(d.Members) > 0 {
