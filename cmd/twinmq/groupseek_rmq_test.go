@@ -20,7 +20,8 @@ import (
 
 // queryConsumerOffset asks the broker at addr for QUERY_CONSUMER_OFFSET
 // (14), what a RocketMQ consumer reads when it takes a queue; -1 for
-// anything but SUCCESS.
+// anything but SUCCESS (with setZeroIfNotFound=false, a queue without a
+// committed offset is QUERY_NOT_FOUND).
 func queryConsumerOffset(t *testing.T, addr, group, topic string, queue int) int64 {
 	t.Helper()
 	c, err := nameserver.Dial(t.Context(), addr)
@@ -30,6 +31,7 @@ func queryConsumerOffset(t *testing.T, addr, group, topic string, queue int) int
 	defer c.Close()
 	req := remoting.NewRequest(remoting.QueryConsumerOffset, 0)
 	req.ExtFields["consumerGroup"], req.ExtFields["topic"], req.ExtFields["queueId"] = group, topic, strconv.Itoa(queue)
+	req.ExtFields["setZeroIfNotFound"] = "false"
 	resp, err := c.Invoke(t.Context(), req)
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +50,8 @@ func queryConsumerOffset(t *testing.T, addr, group, topic string, queue int) int
 // consumes 5 messages on each of 2 queues and commits its offsets over
 // RocketMQ; `group seek --broker-addr` refuses while it runs; once it
 // stopped, the group shows through kadm as Empty with its offsets, and
-// `group seek --to start` moves them to 0 as QUERY_CONSUMER_OFFSET reads.
+// `group seek --to start` moves them to 0 as QUERY_CONSUMER_OFFSET reads;
+// `group offset-delete` deletes one queue's.
 func TestGroupSeekRocketMQ(t *testing.T) {
 	rlog.SetLogLevel("fatal")
 	logs := serveForTest(t)
@@ -133,5 +136,13 @@ func TestGroupSeekRocketMQ(t *testing.T) {
 		if off := queryConsumerOffset(t, rmqAddr, "rg", "rseek", q); off != 0 {
 			t.Fatalf("queue %d: QUERY_CONSUMER_OFFSET %d after the seek, want 0", q, off)
 		}
+	}
+
+	// offset-delete reaches the RocketMQ side too.
+	if out := mustCmd(t, "group", "offset-delete", "rg", "--topics", "rseek:1", bs); !strings.Contains(out, "deleted the offsets of group rg on rseek/1") {
+		t.Fatalf("offset-delete printed %q", out)
+	}
+	if q0, q1 := queryConsumerOffset(t, rmqAddr, "rg", "rseek", 0), queryConsumerOffset(t, rmqAddr, "rg", "rseek", 1); q0 != 0 || q1 != -1 {
+		t.Fatalf("after offset-delete of queue 1: QUERY_CONSUMER_OFFSET %d and %d, want 0 and not found", q0, q1)
 	}
 }

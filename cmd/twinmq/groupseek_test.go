@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -159,5 +161,47 @@ func TestGroupSeek(t *testing.T) {
 	}
 	if got := committedOffsets(t, addr, "g", "seek"); got != [2]int64{-1, 0} {
 		t.Fatalf("after offset-delete: committed %v, want [-1 0]", got)
+	}
+}
+
+// TestSeekFlags: what --to and --topics accept.
+func TestSeekFlags(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want seekTarget
+		err  bool
+	}{
+		{in: "start", want: seekTarget{mode: "start"}},
+		{in: "end", want: seekTarget{mode: "end"}},
+		{in: "1767322800000", want: seekTarget{mode: "time", value: 1767322800000}},
+		{in: "2026-01-02T03:00:00Z", want: seekTarget{mode: "time", value: 1767322800000}},
+		{in: "2026-01-02T04:00:00.5+01:00", want: seekTarget{mode: "time", value: 1767322800500}},
+		{in: "-5", err: true},
+		{in: "2026-01-02", err: true},
+		{in: "", err: true},
+	} {
+		got, err := parseSeekTo(tc.in)
+		if (err != nil) != tc.err || (!tc.err && got != tc.want) {
+			t.Errorf("parseSeekTo(%q) = %+v, %v; want %+v, error %v", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+	for _, tc := range []struct {
+		in   []string
+		want topicSpec
+		err  bool
+	}{
+		{in: []string{"a"}, want: topicSpec{"a": nil}},
+		{in: []string{"a:0,2", "b"}, want: topicSpec{"a": {0, 2}, "b": nil}},
+		{in: []string{"a", "a:1"}, want: topicSpec{"a": nil}},
+		{in: []string{"a:1", "a"}, want: topicSpec{"a": nil}},
+		{in: []string{"a:"}, err: true},
+		{in: []string{":1"}, err: true},
+		{in: []string{"a:x"}, err: true},
+		{in: []string{"a:-1"}, err: true},
+	} {
+		got, err := parseTopicSpecs(tc.in)
+		if (err != nil) != tc.err || (!tc.err && !maps.EqualFunc(got, tc.want, slices.Equal)) {
+			t.Errorf("parseTopicSpecs(%q) = %v, %v; want %v, error %v", tc.in, got, err, tc.want, tc.err)
+		}
 	}
 }
