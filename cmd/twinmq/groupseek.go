@@ -306,7 +306,8 @@ func newGroupSeekCommand(f *adminFlags) *cobra.Command {
 			"it), --to-offset N, or --shift-by ±N; new offsets are clamped to each partition's\n" +
 			"[start, end]. The offset table is shared, so RocketMQ consumers of GROUP read the\n" +
 			"new offsets too. Refuses while the group has live Kafka members (and, with\n" +
-			"--broker-addr, RocketMQ consumers) unless --force.",
+			"--broker-addr, RocketMQ consumers) unless --force; the coordinator takes no\n" +
+			"commit from outside a group with Kafka members, --force or not.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			target, err := seekTargetFlags(cmd, to, toOffset, shiftBy)
@@ -355,7 +356,7 @@ func newGroupSeekCommand(f *adminFlags) *cobra.Command {
 	fl.Int64Var(&shiftBy, "shift-by", 0, "move each committed offset by N (negative: back)")
 	fl.StringArrayVar(&topicFlags, "topics", nil, "topic or topic:partition,... to move (repeatable; default: every partition the group committed to)")
 	fl.BoolVar(&dryRun, "dry-run", false, "print the plan and commit nothing")
-	fl.BoolVar(&force, "force", false, "move the offsets even while the group has live members")
+	fl.BoolVar(&force, "force", false, "commit even while RocketMQ consumers are live (the coordinator still refuses while Kafka members are)")
 	fl.StringVar(&rmqAddr, "broker-addr", "", "RocketMQ remoting address of the broker (host:10911): also refuse while RocketMQ consumers of the group heartbeat to it")
 	cmd.MarkFlagsMutuallyExclusive("to", "to-offset", "shift-by")
 	return cmd
