@@ -303,7 +303,7 @@ func alterTopics(ctx context.Context, adm *kadm.Client, out io.Writer, names []s
 // newGroupCommand builds `twinmq group ...`.
 func newGroupCommand() *cobra.Command {
 	var f adminFlags
-	group := groupCommand(&cobra.Command{Use: "group", Short: "List, describe (with lag) and delete consumer groups (over the Kafka protocol)"})
+	group := groupCommand(&cobra.Command{Use: "group", Short: "List, describe (with lag), seek and delete consumer groups (over the Kafka protocol)"})
 	f.add(group)
 
 	list := &cobra.Command{
@@ -357,7 +357,7 @@ func newGroupCommand() *cobra.Command {
 			})
 		},
 	}
-	group.AddCommand(list, describe, del)
+	group.AddCommand(list, describe, del, newGroupSeekCommand(&f), newGroupOffsetDeleteCommand(&f))
 	return group
 }
 
