@@ -298,3 +298,41 @@ func TestTopicProduceDelay(t *testing.T) {
 		t.Error("--delay-level with --deliver-at accepted")
 	}
 }
+
+// TestTopicConsumeFollow: --follow waits at the end of an empty topic for
+// records produced once its group is Stable, commits them and stops at
+// -n; TWINMQ_BOOTSTRAP_SERVER stands in for --bootstrap-server.
+func TestTopicConsumeFollow(t *testing.T) {
+	addr := listenAddr(t, serveForTest(t), "Kafka")
+	bs := "--bootstrap-server=" + addr
+	t.Setenv(bootstrapEnv, addr) // read by produce and consume only
+	mustCmd(t, "topic", "create", "tail", bs)
+	type result struct {
+		out string
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, _, err := twinmqStdin(t, "", "topic", "consume", "tail", "--follow", "-g", "tailer", "-n", "2", "-f", `%o:%v\n`)
+		done <- result{out, err}
+	}()
+	for deadline := time.Now().Add(15 * time.Second); !hasRow(mustCmd(t, "group", "list", bs), "tailer", "Stable", "consumer"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the --follow consumer's group is not Stable after 15 s")
+		}
+	}
+	if _, _, err := twinmqStdin(t, "x\ny\n", "topic", "produce", "tail"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		if r.err != nil || r.out != "0:x\n1:y\n" {
+			t.Fatalf("consume --follow: %v, printed %q", r.err, r.out)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("consume --follow -n 2 did not stop after 2 records")
+	}
+	if out := mustCmd(t, "group", "describe", "tailer", bs); !hasRow(out, "tail", "0", "2", "2", "0", "-", "-", "-") {
+		t.Fatalf("the group did not commit what it printed:\n%s", out)
+	}
+}
