@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,6 +32,7 @@ type consumeFlags struct {
 	format    string
 	partition int32
 	follow    bool
+	tags      []string // --tag split at "||"; nil: every record
 }
 
 func newTopicConsumeCommand(af *adminFlags) *cobra.Command {
@@ -62,6 +64,7 @@ func newTopicConsumeCommand(af *adminFlags) *cobra.Command {
 	fs.StringVarP(&f.format, "format", "f", `%v\n`, "output format (see above)")
 	fs.Int32VarP(&f.partition, "partition", "p", -1, "only this partition (-1: all; not with -g)")
 	fs.BoolVar(&f.follow, "follow", false, "keep waiting for records at the end")
+	fs.Var(tagFilter{&f.tags}, "tag", "only records with one of these RocketMQ tags (header TAGS), as 'TagA || TagB'; '*': all")
 	cmd.MarkFlagsMutuallyExclusive("group", "partition")
 	return cmd
 }
@@ -205,10 +208,13 @@ func consumeLoop(ctx context.Context, cl *kgo.Client, w io.Writer, format []piec
 			if !f.follow && r.Offset >= end {
 				continue // past the end this run stops at
 			}
+			done = append(done, r) // committed, also when --tag skips it
+			pos[r.Partition] = r.Offset + 1
+			if !tagMatches(f.tags, r) {
+				continue
+			}
 			writeRecord(bw, format, r)
 			printed++
-			done = append(done, r)
-			pos[r.Partition] = r.Offset + 1
 		}
 		if err := bw.Flush(); err != nil {
 			return err
@@ -224,6 +230,41 @@ func consumeLoop(ctx context.Context, cl *kgo.Client, w io.Writer, format []piec
 		}
 	}
 	return nil
+}
+
+// tagFilter is --tag: a RocketMQ subscription expression of tags.
+type tagFilter struct{ tags *[]string }
+
+func (t tagFilter) String() string { return strings.Join(*t.tags, " || ") }
+func (t tagFilter) Type() string   { return "expression" }
+func (t tagFilter) Set(s string) error {
+	*t.tags = nil
+	if strings.TrimSpace(s) == "*" {
+		return nil
+	}
+	for tag := range strings.SplitSeq(s, "||") {
+		if tag = strings.TrimSpace(tag); tag != "" {
+			*t.tags = append(*t.tags, tag)
+		}
+	}
+	if len(*t.tags) == 0 {
+		return fmt.Errorf("%q: want 'TagA || TagB' or '*'", s)
+	}
+	return nil
+}
+
+// tagMatches reports whether r's TAGS header is one of tags (nil: any
+// record, tagged or not).
+func tagMatches(tags []string, r *kgo.Record) bool {
+	if tags == nil {
+		return true
+	}
+	for _, h := range r.Headers {
+		if h.Key == tagHeader && slices.Contains(tags, string(h.Value)) {
+			return true
+		}
+	}
+	return false
 }
 
 // writeRecord appends r to w as format says.

@@ -242,6 +242,35 @@ func TestTopicConsumeRocketMQ(t *testing.T) {
 			t.Errorf("headers %q lack %s", hs, want)
 		}
 	}
+	for tag, want := range map[string]string{"TagA": "0\n", "TagB": "1\n", "TagA || TagB": "0\n1\n", "*": "0\n1\n", "TagC": ""} {
+		if got := mustCmd(t, "topic", "consume", "mixed", bs, "--tag", tag, "-f", `%o\n`); got != want {
+			t.Errorf("--tag %q: offsets %q, want %q", tag, got, want)
+		}
+	}
+}
+
+func TestProduceHeaders(t *testing.T) {
+	f := produceFlags{headers: []string{"a=1", "b="}, tag: "T", deliverAt: "2026-01-02T03:04:05Z"}
+	hs, err := f.recordHeaders()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range hs {
+		got = append(got, h.Key+"="+string(h.Value))
+	}
+	if want := "[a=1 b= TAGS=T TIMER_DELIVER_MS=1767323045000]"; fmt.Sprint(got) != want {
+		t.Errorf("headers %v, want %s", got, want)
+	}
+	f = produceFlags{delayLevel: 3, deliverAt: ""}
+	if hs, err := f.recordHeaders(); err != nil || len(hs) != 1 || hs[0].Key != "DELAY" || string(hs[0].Value) != "3" {
+		t.Errorf("--delay-level 3: %v %v", hs, err)
+	}
+	for _, bad := range []produceFlags{{delayLevel: -1}, {deliverAt: "tomorrow"}, {headers: []string{"=x"}}} {
+		if _, err := bad.recordHeaders(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
 }
 
 func contains(s []string, v string) bool {
