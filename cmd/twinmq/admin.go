@@ -159,7 +159,7 @@ func newTopicCommand() *cobra.Command {
 			})
 		},
 	}
-	topic.AddCommand(list, create, describe, alter, del)
+	topic.AddCommand(list, create, describe, alter, del, newTopicProduceCommand(&f), newTopicConsumeCommand(&f))
 	return topic
 }
 

@@ -16,7 +16,7 @@ func TestGroupCommandsFail(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"topic", "lst"}, `topic: unknown subcommand "lst" (one of: alter, create, delete, describe, list); did you mean list?`},
+		{[]string{"topic", "lst"}, `topic: unknown subcommand "lst" (one of: alter, consume, create, delete, describe, list, produce); did you mean list?`},
 		{[]string{"group", "lst"}, `group: unknown subcommand "lst"`},
 		{[]string{"message"}, "message: a subcommand is required (one of: resend-dlq)"},
 		{[]string{"topic"}, "topic: a subcommand is required"},
