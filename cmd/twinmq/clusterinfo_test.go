@@ -125,7 +125,10 @@ func TestClusterInfo(t *testing.T) {
 		v = clusterInfoJSON(t, ns)
 		master, _ = v.member("b1", 0)
 		slave, _ = v.member("b1", 1)
-		if master.InSyncSlaves != nil && *master.InSyncSlaves == 1 && slave.Connected != nil && *slave.Connected {
+		// Connected comes with the handshake, the first bytes a moment
+		// later: wait for the slave to hold the master's log.
+		if master.InSyncSlaves != nil && *master.InSyncSlaves == 1 && slave.Connected != nil && *slave.Connected &&
+			slave.CommitLogMaxOffset > 0 && slave.CommitLogMaxOffset == master.CommitLogMaxOffset {
 			break
 		}
 		if time.Now().After(deadline) {
