@@ -185,27 +185,7 @@ func TestClusterControllerFailover(t *testing.T) {
 	slices.Sort(rtos)
 	t.Logf("RTO over %d kills: min %v, p50 %v, max %v", len(rtos), rtos[0], rtos[len(rtos)/2], rtos[len(rtos)-1])
 
-	// Stop both; the master's store holds every acknowledged message and
-	// the slave's log is the master's.
-	for _, b := range g.brokers {
-		b.signal(syscall.SIGTERM)
-		b.wait()
-	}
-	bodies, masterLog := readStoredBodies(t, filepath.Join(g.dir, fmt.Sprint("b", m), "store"), topic)
-	_, slaveLog := readStoredBodies(t, filepath.Join(g.dir, fmt.Sprint("b", 1-m), "store"), topic)
-	lost := 0
-	for _, b := range acked {
-		if !bodies[b] {
-			lost++
-		}
-	}
-	t.Logf("acknowledged %d, lost %d", len(acked), lost)
-	if lost > 0 {
-		t.Errorf("%d acknowledged messages are not on the final master", lost)
-	}
-	if len(slaveLog) > len(masterLog) || !bytes.Equal(slaveLog, masterLog[:len(slaveLog)]) {
-		t.Errorf("the slave's CommitLog (%d bytes) is not a prefix of the master's (%d)", len(slaveLog), len(masterLog))
-	}
+	g.stopAndCheck(t, m, topic, acked)
 }
 
 func splitNS(s string) []string {
@@ -287,20 +267,7 @@ func TestClusterControllerStoppedMaster(t *testing.T) {
 			t.Fatalf("send after the heal: %v %v", s, err)
 		}
 	}
-	for _, b := range g.brokers {
-		b.signal(syscall.SIGTERM)
-		b.wait()
-	}
-	bodies, masterLog := readStoredBodies(t, filepath.Join(g.dir, fmt.Sprint("b", m2), "store"), topic)
-	_, slaveLog := readStoredBodies(t, filepath.Join(g.dir, fmt.Sprint("b", m), "store"), topic)
-	for _, b := range acked {
-		if !bodies[b] {
-			t.Errorf("%s acknowledged, not on the final master", b)
-		}
-	}
-	if len(slaveLog) > len(masterLog) || !bytes.Equal(slaveLog, masterLog[:len(slaveLog)]) {
-		t.Errorf("the slave's CommitLog (%d bytes) is not a prefix of the master's (%d)", len(slaveLog), len(masterLog))
-	}
+	g.stopAndCheck(t, m2, topic, acked)
 }
 
 // sendTo sends one message to the broker at addr itself (SEND_MESSAGE)
@@ -657,25 +624,7 @@ func TestClusterControllerSlaveAndControllerLoss(t *testing.T) {
 
 	close(stop)
 	wg.Wait()
-	for _, b := range g.brokers {
-		b.signal(syscall.SIGTERM)
-		b.wait()
-	}
-	bodies, masterLog := readStoredBodies(t, filepath.Join(g.dir, fmt.Sprint("b", m), "store"), topic)
-	_, slaveLog := readStoredBodies(t, filepath.Join(g.dir, fmt.Sprint("b", 1-m), "store"), topic)
-	lost := 0
-	for _, b := range acked {
-		if !bodies[b] {
-			lost++
-		}
-	}
-	t.Logf("acknowledged %d, lost %d", len(acked), lost)
-	if lost > 0 {
-		t.Errorf("%d acknowledged messages are not on the master", lost)
-	}
-	if len(slaveLog) > len(masterLog) || !bytes.Equal(slaveLog, masterLog[:len(slaveLog)]) {
-		t.Errorf("the slave's CommitLog (%d bytes) is not a prefix of the master's (%d)", len(slaveLog), len(masterLog))
-	}
+	g.stopAndCheck(t, m, topic, acked)
 }
 
 // TestClusterControllerFailoverKeepsDelays: messages sent with a delay
@@ -741,5 +690,31 @@ func TestClusterControllerFailoverKeepsDelays(t *testing.T) {
 		if got[0].GetTags() != "TagD" || got[0].GetKeys() != fmt.Sprint("k", i) {
 			t.Errorf("delayed message %d: tags %q keys %q", i, got[0].GetTags(), got[0].GetKeys())
 		}
+	}
+}
+
+// stopAndCheck stops both brokers of g (SIGTERM) and checks what the
+// cluster tests promise: every message of acked is in the store of broker
+// master, and the other broker's CommitLog is a byte prefix of its.
+func (g *ctlGroup) stopAndCheck(t *testing.T, master int, topic string, acked []string) {
+	t.Helper()
+	for _, b := range g.brokers {
+		b.signal(syscall.SIGTERM)
+		b.wait()
+	}
+	bodies, masterLog := readStoredBodies(t, filepath.Join(g.dir, fmt.Sprint("b", master), "store"), topic)
+	_, slaveLog := readStoredBodies(t, filepath.Join(g.dir, fmt.Sprint("b", 1-master), "store"), topic)
+	lost := 0
+	for _, b := range acked {
+		if !bodies[b] {
+			lost++
+		}
+	}
+	t.Logf("acknowledged %d, lost %d", len(acked), lost)
+	if lost > 0 {
+		t.Errorf("%d acknowledged messages are not on the master", lost)
+	}
+	if len(slaveLog) > len(masterLog) || !bytes.Equal(slaveLog, masterLog[:len(slaveLog)]) {
+		t.Errorf("the slave's CommitLog (%d bytes) is not a prefix of the master's (%d)", len(slaveLog), len(masterLog))
 	}
 }
