@@ -1,6 +1,7 @@
 package ha
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -73,12 +74,8 @@ func (c *MasterConfig) validate() error {
 	if c.MaxGap <= 0 {
 		c.MaxGap = 256 << 20
 	}
-	if c.Heartbeat <= 0 {
-		c.Heartbeat = 5 * time.Second
-	}
-	if c.Housekeeping <= 0 {
-		c.Housekeeping = 20 * time.Second
-	}
+	c.Heartbeat = cmp.Or(c.Heartbeat, DefaultHeartbeat)
+	c.Housekeeping = cmp.Or(c.Housekeeping, DefaultHousekeeping)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

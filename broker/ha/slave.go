@@ -1,6 +1,7 @@
 package ha
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -59,12 +60,8 @@ func (c *SlaveConfig) validate() error {
 	if c.MaxEntrySize <= 0 {
 		c.MaxEntrySize = 65 << 20
 	}
-	if c.Heartbeat <= 0 {
-		c.Heartbeat = 5 * time.Second
-	}
-	if c.Housekeeping <= 0 {
-		c.Housekeeping = 20 * time.Second
-	}
+	c.Heartbeat = cmp.Or(c.Heartbeat, DefaultHeartbeat)
+	c.Housekeeping = cmp.Or(c.Housekeeping, DefaultHousekeeping)
 	if c.Retry <= 0 {
 		c.Retry = time.Second
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Wire constants (the layouts are drawn in the package doc; version 1).
@@ -35,6 +36,14 @@ const (
 
 	// helloEpochs is the hello flag saying an epoch list follows.
 	helloEpochs uint16 = 1
+)
+
+// The timing both ends share (RocketMQ's haSendHeartbeatInterval and
+// haHousekeepingInterval): an idle side speaks every DefaultHeartbeat, and
+// a side silent for DefaultHousekeeping is given up on.
+const (
+	DefaultHeartbeat    = 5 * time.Second
+	DefaultHousekeeping = 20 * time.Second
 )
 
 // Reply statuses.
