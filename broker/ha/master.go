@@ -106,6 +106,7 @@ type Master struct {
 	self       int64
 	set        []int64
 	members    map[int64]member
+	peerBuf    []peer // peersLocked's
 }
 
 // NewMaster returns a master; Serve starts it on a listener.
@@ -312,12 +313,14 @@ func (m *Master) ProposeSyncStateSet(now time.Time, notCatchup time.Duration) ([
 	return proposeSet(m.set, m.self, m.members, now, notCatchup)
 }
 
+// peersLocked lists the connected slaves into a buffer reused under mu:
+// it runs for every append on a SYNC_MASTER.
 func (m *Master) peersLocked() []peer {
-	ps := make([]peer, 0, len(m.conns))
+	m.peerBuf = m.peerBuf[:0]
 	for sc := range m.conns {
-		ps = append(ps, sc.peer())
+		m.peerBuf = append(m.peerBuf, sc.peer())
 	}
-	return ps
+	return m.peerBuf
 }
 
 // changedLocked wakes every WaitReplicated.
