@@ -50,6 +50,31 @@ type ClusterInfo struct {
 	ClusterAddrTable map[string][]string   `json:"clusterAddrTable"`
 }
 
+// ClusterView is the body of GetClusterView (twinmq's own): the groups
+// of one cluster, sorted by name, and each topic's placements in that
+// order. Brokers number Kafka partitions by it (package broker/cluster).
+type ClusterView struct {
+	Groups []ViewGroup                `json:"groups"`
+	Topics map[string][]ViewPlacement `json:"topics"`
+}
+
+// ViewGroup is one broker group and its live master, if any.
+type ViewGroup struct {
+	Name           string `json:"name"`
+	MasterAddr     string `json:"masterAddr,omitempty"`
+	MasterEpoch    int32  `json:"masterEpoch,omitempty"`
+	KafkaAddr      string `json:"kafkaAddr,omitempty"`
+	KafkaNodeID    int32  `json:"kafkaNodeId"`
+	KafkaClusterID string `json:"kafkaClusterId,omitempty"`
+	Members        int    `json:"members"`
+}
+
+// ViewPlacement is a group's queues of a topic.
+type ViewPlacement struct {
+	Group  string `json:"group"`
+	Queues int32  `json:"queues"`
+}
+
 // TopicList is the body of GET_ALL_TOPIC_LIST_FROM_NAMESERVER.
 type TopicList struct {
 	TopicList []string `json:"topicList"`

@@ -74,6 +74,7 @@ func New(cfg Config) *Server {
 		remoting.GetBrokerClusterInfo:          s.getClusterInfo,
 		remoting.GetAllTopicListFromNameserver: s.getAllTopics,
 		remoting.DeleteTopicInNamesrv:          s.deleteTopic,
+		remoting.GetClusterView:                s.getClusterView,
 	}
 	return s
 }
@@ -158,6 +159,9 @@ func (s *Server) registerBroker(c *netio.Conn, req *remoting.Command) *remoting.
 	if e, err := strconv.ParseInt(f["masterEpoch"], 10, 32); err == nil && e > 0 {
 		b.MasterEpoch = int32(e)
 	}
+	if n, err := strconv.ParseInt(f["twinmqKafkaNodeId"], 10, 32); err == nil && n >= 0 && f["twinmqKafkaAddr"] != "" {
+		b.KafkaAddr, b.KafkaNodeID, b.KafkaClusterID = f["twinmqKafkaAddr"], int32(n), f["twinmqKafkaClusterId"]
+	}
 	isNew, err := s.table.Register(b, body.TopicConfigSerializeWrapper.TopicConfigTable, s.cfg.Now())
 	if err != nil {
 		s.log.Warn("broker registration refused", "cluster", b.Cluster, "name", b.Name, "id", b.ID, "addr", b.Addr,
@@ -200,6 +204,10 @@ func (s *Server) getRouteInfo(_ *netio.Conn, req *remoting.Command) *remoting.Co
 
 func (s *Server) getClusterInfo(_ *netio.Conn, req *remoting.Command) *remoting.Command {
 	return jsonResponse(req, s.table.ClusterInfo())
+}
+
+func (s *Server) getClusterView(_ *netio.Conn, req *remoting.Command) *remoting.Command {
+	return jsonResponse(req, s.table.ClusterView(req.ExtFields["clusterName"]))
 }
 
 func (s *Server) getAllTopics(_ *netio.Conn, req *remoting.Command) *remoting.Command {

@@ -22,6 +22,12 @@ type Broker struct {
 	// MasterEpoch is the controller's masterEpoch a controller-mode
 	// master registers with (twinmq's masterEpoch field; 0: none).
 	MasterEpoch int32
+	// KafkaAddr, KafkaNodeID and KafkaClusterID are the broker's Kafka
+	// listener as its clients see it (twinmq's own registration fields;
+	// "" without a Kafka listener).
+	KafkaAddr      string
+	KafkaNodeID    int32
+	KafkaClusterID string
 }
 
 // liveBroker is a registered broker and when it last registered.
@@ -296,4 +302,32 @@ func (t *Table) Master(name string) (Broker, bool) {
 		return Broker{}, false
 	}
 	return lb.Broker, true
+}
+
+// ClusterView returns the groups of cluster, sorted by name, and the
+// placement of every topic they carry (GetClusterView).
+func (t *Table) ClusterView(cluster string) ClusterView {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	v := ClusterView{Groups: []ViewGroup{}, Topics: map[string][]ViewPlacement{}}
+	names := t.clusters[cluster]
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		g := ViewGroup{Name: name}
+		if bd := t.groups[name]; bd != nil {
+			if lb, ok := t.live[bd.BrokerAddrs[0]]; ok {
+				g.MasterAddr, g.MasterEpoch = lb.Addr, lb.MasterEpoch
+				g.KafkaAddr, g.KafkaNodeID, g.KafkaClusterID = lb.KafkaAddr, lb.KafkaNodeID, lb.KafkaClusterID
+			}
+			g.Members = len(bd.BrokerAddrs)
+		}
+		v.Groups = append(v.Groups, g)
+		for topic, tc := range t.configs[name] {
+			qs := t.topics[topic][name]
+			if qs.BrokerName == "" || tc.ReadQueueNums <= 0 {
+				continue // deleted from the route (DeleteTopic) until registered again
+			}
+			v.Topics[topic] = append(v.Topics[topic], ViewPlacement{Group: name, Queues: qs.ReadQueueNums})
+		}
+	}
+	return v
 }

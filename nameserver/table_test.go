@@ -120,3 +120,46 @@ func TestRegisterNewerMasterEpochTakesOver(t *testing.T) {
 		t.Fatalf("old epoch again: %v", err)
 	}
 }
+
+// TestClusterView: the groups of one cluster sorted by name with their
+// masters' Kafka listeners, and each topic's queues per group; a group
+// whose master is gone stays with its topics (its partitions keep their
+// numbers) and no master.
+func TestClusterView(t *testing.T) {
+	tab := NewTable()
+	now := time.Unix(1000, 0)
+	reg := func(b Broker, topics map[string]TopicConfig) {
+		t.Helper()
+		if _, err := tab.Register(b, topics, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg(Broker{Cluster: "C", Name: "b2", Addr: "10.0.0.2:10911", KafkaAddr: "10.0.0.2:9092", KafkaNodeID: 7, MasterEpoch: 3}, topicsOf("T", "U"))
+	reg(Broker{Cluster: "C", Name: "b1", Addr: "10.0.0.1:10911", KafkaAddr: "10.0.0.1:9092", KafkaNodeID: 5}, topicsOf("T"))
+	reg(Broker{Cluster: "C", Name: "b1", ID: 1, Addr: "10.0.0.3:10911"}, nil)
+	reg(Broker{Cluster: "other", Name: "x1", Addr: "10.0.0.9:10911"}, topicsOf("T"))
+	v := tab.ClusterView("C")
+	if len(v.Groups) != 2 || v.Groups[0].Name != "b1" || v.Groups[1].Name != "b2" {
+		t.Fatalf("groups %+v, want b1, b2", v.Groups)
+	}
+	if g := v.Groups[0]; g.KafkaAddr != "10.0.0.1:9092" || g.KafkaNodeID != 5 || g.Members != 2 || g.MasterAddr != "10.0.0.1:10911" {
+		t.Errorf("b1: %+v", g)
+	}
+	if g := v.Groups[1]; g.MasterEpoch != 3 || g.KafkaNodeID != 7 {
+		t.Errorf("b2: %+v", g)
+	}
+	if ps := v.Topics["T"]; len(ps) != 2 || ps[0] != (ViewPlacement{Group: "b1", Queues: 4}) || ps[1] != (ViewPlacement{Group: "b2", Queues: 4}) {
+		t.Errorf("T: %+v", ps)
+	}
+	if ps := v.Topics["U"]; len(ps) != 1 || ps[0].Group != "b2" {
+		t.Errorf("U: %+v", ps)
+	}
+	tab.Unregister("10.0.0.1:10911") // b1's master goes; its slave stays
+	v = tab.ClusterView("C")
+	if g := v.Groups[0]; g.Name != "b1" || g.MasterAddr != "" || g.KafkaAddr != "" {
+		t.Errorf("b1 without a master: %+v", g)
+	}
+	if ps := v.Topics["T"]; len(ps) != 2 {
+		t.Errorf("T after b1's master left: %+v, want both groups' queues", ps)
+	}
+}

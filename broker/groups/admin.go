@@ -18,6 +18,11 @@ type Commit struct {
 	Offset      int64
 	LeaderEpoch int32 // -1: none
 	Metadata    string
+	// Forward, if set, stores the offset instead of this coordinator's
+	// offset table: the partition is a queue of another broker group,
+	// whose master keeps its offsets (kafkaapi's cluster.go). It runs
+	// after the commit was validated, like a local write.
+	Forward func(ctx context.Context, offset int64) error
 }
 
 // CommitMember says who sends an OffsetCommit.
@@ -78,6 +83,10 @@ func (c *Coordinator) CommitOffsets(ctx context.Context, group string, m CommitM
 func (c *Coordinator) writeOffsets(ctx context.Context, group string, commits []Commit) []error {
 	errs := make([]error, len(commits))
 	for i, cm := range commits {
+		if cm.Forward != nil {
+			errs[i] = cm.Forward(ctx, cm.Offset)
+			continue
+		}
 		k := offsets.Key{Group: group, Topic: cm.Topic, Queue: cm.Partition}
 		v := offsets.Value{Offset: cm.Offset, LeaderEpoch: cm.LeaderEpoch, Metadata: cm.Metadata}
 		errs[i] = c.offsets.CommitValue(ctx, k, v)

@@ -57,8 +57,8 @@ func (h *Handler) producePartition(ctx context.Context, cfg topics.Config, code 
 	p kmsg.ProduceRequestTopicPartition, acks int16) kmsg.ProduceResponseTopicPartition {
 	pr := kmsg.NewProduceResponseTopicPartition()
 	pr.Partition, pr.BaseOffset, pr.LogAppendTime, pr.LogStartOffset = p.Partition, -1, -1, -1
-	if code == errNone && (p.Partition < 0 || p.Partition >= cfg.Queues) {
-		code = errUnknownTopicOrPartition
+	if code == errNone {
+		p.Partition, code = h.localQueue(cfg, p.Partition) // from here on, this broker's queue
 	}
 	if code != errNone {
 		pr.ErrorCode = code
@@ -75,17 +75,17 @@ func (h *Handler) producePartition(ctx context.Context, cfg topics.Config, code 
 	} else {
 		res = h.appendBatch(ctx, cfg, entry, &hdr, acks)
 	}
-	h.fillProduced(&pr, cfg, res)
+	h.fillProduced(&pr, cfg, p.Partition, res)
 	return pr
 }
 
 // fillProduced puts an append's result in its partition's response.
-func (h *Handler) fillProduced(pr *kmsg.ProduceResponseTopicPartition, cfg topics.Config, res appendResult) {
+func (h *Handler) fillProduced(pr *kmsg.ProduceResponseTopicPartition, cfg topics.Config, queue int32, res appendResult) {
 	pr.ErrorCode, pr.BaseOffset = res.code, res.baseOffset
 	if res.code == errNone && cfg.TimestampType == "LogAppendTime" {
 		pr.LogAppendTime = res.appendTime
 	}
-	if min, _, err := h.queueRange(cfg.Name, pr.Partition); err == nil {
+	if min, _, err := h.queueRange(cfg.Name, queue); err == nil {
 		pr.LogStartOffset = min
 	}
 }

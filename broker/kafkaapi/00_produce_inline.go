@@ -56,7 +56,11 @@ func (h *Handler) produceInline(req *kmsg.ProduceRequest) (*kmsg.ProduceResponse
 	}
 	t, p := &req.Topics[0], req.Topics[0].Partitions[0]
 	cfg, code := h.lookupTopic(t.Topic, t.TopicID, req.Version >= 13)
-	if _, internal := h.internalTopic(t.Topic); code != errNone || internal || p.Partition < 0 || p.Partition >= cfg.Queues {
+	if _, internal := h.internalTopic(t.Topic); code != errNone || internal {
+		return nil, false
+	}
+	part := p.Partition // the client's partition number; p.Partition becomes this broker's queue
+	if p.Partition, code = h.localQueue(cfg, part); code != errNone {
 		return nil, false
 	}
 	// Validation and the delayed-record check read the records, so a
@@ -94,8 +98,8 @@ func (h *Handler) produceInline(req *kmsg.ProduceRequest) (*kmsg.ProduceResponse
 	rt := kmsg.NewProduceResponseTopic()
 	rt.Topic, rt.TopicID = t.Topic, t.TopicID
 	pr := kmsg.NewProduceResponseTopicPartition()
-	pr.Partition, pr.BaseOffset, pr.LogAppendTime, pr.LogStartOffset = p.Partition, -1, -1, -1
-	h.fillProduced(&pr, cfg, res)
+	pr.Partition, pr.BaseOffset, pr.LogAppendTime, pr.LogStartOffset = part, -1, -1, -1
+	h.fillProduced(&pr, cfg, p.Partition, res)
 	rt.Partitions = append(rt.Partitions, pr)
 	resp.Topics = append(resp.Topics, rt)
 	return resp, true

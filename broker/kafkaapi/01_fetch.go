@@ -113,8 +113,8 @@ func (f *fetchState) build(ctx context.Context) (*kmsg.FetchResponse, []*log.Rea
 			// null record set ("invalid MessageSetSize -1").
 			rp.RecordBatches = []byte{}
 			c := code
-			if c == errNone && (p.Partition < 0 || p.Partition >= cfg.Queues) {
-				c = errUnknownTopicOrPartition
+			if c == errNone {
+				p.Partition, c = f.h.localQueue(cfg, p.Partition) // this broker's queue; rp keeps the client's number
 			}
 			if c == errNone && p.CurrentLeaderEpoch > leaderEpoch {
 				c = errUnknownLeaderEpoch

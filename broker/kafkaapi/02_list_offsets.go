@@ -48,10 +48,11 @@ func (h *Handler) listOffsets(r *request, req *kmsg.ListOffsetsRequest) {
 func (h *Handler) listOffsetPartition(cfg topics.Config, code int16, p kmsg.ListOffsetsRequestTopicPartition, version int16) kmsg.ListOffsetsResponseTopicPartition {
 	rp := kmsg.NewListOffsetsResponseTopicPartition()
 	rp.Partition, rp.Timestamp, rp.Offset, rp.LeaderEpoch = p.Partition, -1, -1, -1
+	if code == errNone {
+		p.Partition, code = h.localQueue(cfg, p.Partition) // this broker's queue; rp keeps the client's number
+	}
 	switch {
 	case code != errNone:
-	case p.Partition < 0 || p.Partition >= cfg.Queues:
-		code = errUnknownTopicOrPartition
 	case p.CurrentLeaderEpoch > leaderEpoch:
 		code = errUnknownLeaderEpoch
 	case p.Timestamp == tsMaxTimestamp && version < 7, p.Timestamp == tsEarliestLocal && version < 8,

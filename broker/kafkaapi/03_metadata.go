@@ -3,9 +3,12 @@ package kafkaapi
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/twinmq/twinmq/broker/cluster"
 	"github.com/twinmq/twinmq/broker/topics"
 )
 
@@ -17,16 +20,21 @@ import (
 // answered the first time as Kafka does (requestedTopic).
 func (h *Handler) metadata(r *request, req *kmsg.MetadataRequest) {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	host, port := h.advertisedAddr()
-	b := kmsg.NewMetadataResponseBroker()
-	b.NodeID, b.Host, b.Port = h.cfg.NodeID, host, port
-	resp.Brokers = []kmsg.MetadataResponseBroker{b}
-	resp.ClusterID = strp(h.cfg.ClusterID)
+	v := h.view()
+	resp.Brokers = h.metadataBrokers(v)
+	resp.ClusterID = strp(h.clusterID(v))
 	resp.ControllerID = h.cfg.NodeID
 	// v0 has no null topic list: an empty one means all topics.
 	if req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0) {
 		for _, c := range h.reg.List() {
 			resp.Topics = append(resp.Topics, h.topicMetadata(c, errNone))
+		}
+		if v != nil { // topics only other groups carry
+			for _, name := range slices.Sorted(maps.Keys(v.Topics)) {
+				if _, local := h.reg.Get(name); !local {
+					resp.Topics = append(resp.Topics, h.topicMetadata(topics.Config{Name: name}, errNone))
+				}
+			}
 		}
 		resp.Topics = h.appendInternalTopics(resp.Topics)
 		r.reply(resp)
@@ -37,6 +45,27 @@ func (h *Handler) metadata(r *request, req *kmsg.MetadataRequest) {
 		resp.Topics = append(resp.Topics, h.requestedTopic(t, autoCreate))
 	}
 	r.reply(resp)
+}
+
+// metadataBrokers lists this broker and, in a cluster of several broker
+// groups, every other group's master with a Kafka listener.
+func (h *Handler) metadataBrokers(v *cluster.View) []kmsg.MetadataResponseBroker {
+	host, port := h.advertisedAddr()
+	b := kmsg.NewMetadataResponseBroker()
+	b.NodeID, b.Host, b.Port = h.cfg.NodeID, host, port
+	out := []kmsg.MetadataResponseBroker{b}
+	if v == nil {
+		return out
+	}
+	for _, g := range v.Groups {
+		if g.Name == v.Self || !g.HasNode || g.Master.NodeID == h.cfg.NodeID {
+			continue
+		}
+		b := kmsg.NewMetadataResponseBroker()
+		b.NodeID, b.Host, b.Port = g.Master.NodeID, g.Master.Host, g.Master.Port
+		out = append(out, b)
+	}
+	return out
 }
 
 // requestedTopic describes one requested topic, creating it if allowed.
@@ -57,6 +86,9 @@ func (h *Handler) requestedTopic(t kmsg.MetadataRequestTopic, autoCreate bool) k
 	if c, ok := h.reg.Get(name); ok {
 		return h.topicMetadata(c, errNone)
 	}
+	if c, ok := h.remoteTopic(name); ok {
+		return h.topicMetadata(c, errNone)
+	}
 	if c, ok := h.internalTopic(name); ok {
 		return h.topicMetadata(c, errNone)
 	}
@@ -72,7 +104,7 @@ func (h *Handler) requestedTopic(t kmsg.MetadataRequestTopic, autoCreate bool) k
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), defaultAdminTimeout)
 	defer cancel()
-	_, err := h.reg.Create(ctx, topics.Config{Name: name, Queues: h.cfg.DefaultPartitions})
+	_, err := h.createEverywhere(ctx, topics.Config{Name: name, Queues: h.cfg.DefaultPartitions})
 	if err != nil && !errors.Is(err, topics.ErrTopicExists) { // exists: created meanwhile by another request
 		h.log.Warn("kafkaapi: auto-create", "topic", name, "err", err)
 		mt.ErrorCode = codeOf(err)
@@ -88,16 +120,50 @@ func (h *Handler) requestedTopic(t kmsg.MetadataRequestTopic, autoCreate bool) k
 	return mt
 }
 
-// topicMetadata describes an existing topic.
+// topicMetadata describes an existing topic. In a cluster of several
+// broker groups its partitions are every group's queues (cluster.go), led
+// by each group's master; a group without a live master answers
+// LEADER_NOT_AVAILABLE for its partitions until the next one registers.
 func (h *Handler) topicMetadata(c topics.Config, code int16) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	mt.ErrorCode, mt.Topic, mt.TopicID, mt.IsInternal = code, strp(c.Name), c.ID, c.Internal
-	mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, c.Queues)
-	for i := range mt.Partitions {
-		p := kmsg.NewMetadataResponseTopicPartition()
-		p.Partition, p.Leader, p.LeaderEpoch = int32(i), h.cfg.NodeID, leaderEpoch
-		p.Replicas, p.ISR, p.OfflineReplicas = []int32{h.cfg.NodeID}, []int32{h.cfg.NodeID}, []int32{}
-		mt.Partitions[i] = p
+	v := h.view()
+	if v == nil || c.Internal {
+		mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, c.Queues)
+		for i := range mt.Partitions {
+			mt.Partitions[i] = h.partitionMetadata(int32(i), h.cfg.NodeID, errNone)
+		}
+		return mt
+	}
+	mt.TopicID = h.clusterTopicID(v, c.Name)
+	var next int32
+	for _, pl := range v.Placements(c.Name, c.Queues) {
+		leader, pcode := h.cfg.NodeID, errNone
+		if pl.Group != v.Self {
+			if g, ok := v.Group(pl.Group); ok && g.HasNode {
+				leader = g.Master.NodeID
+			} else {
+				leader, pcode = -1, errLeaderNotAvailable
+			}
+		}
+		for range pl.Queues {
+			mt.Partitions = append(mt.Partitions, h.partitionMetadata(next, leader, pcode))
+			next++
+		}
+	}
+	if mt.Partitions == nil {
+		mt.Partitions = []kmsg.MetadataResponseTopicPartition{}
 	}
 	return mt
+}
+
+// partitionMetadata is partition i led by node leader (-1: none).
+func (h *Handler) partitionMetadata(i, leader int32, code int16) kmsg.MetadataResponseTopicPartition {
+	p := kmsg.NewMetadataResponseTopicPartition()
+	p.ErrorCode, p.Partition, p.Leader, p.LeaderEpoch = code, i, leader, leaderEpoch
+	p.Replicas, p.ISR, p.OfflineReplicas = []int32{leader}, []int32{leader}, []int32{}
+	if leader < 0 {
+		p.Replicas, p.ISR = []int32{}, []int32{}
+	}
+	return p
 }

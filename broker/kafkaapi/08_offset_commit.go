@@ -27,11 +27,13 @@ func (h *Handler) offsetCommit(r *request, req *kmsg.OffsetCommitRequest) {
 		cfg, tcode := h.readTopic(t.Topic, t.TopicID, req.Version >= 10)
 		codes[ti] = make([]int16, len(t.Partitions))
 		for pi, p := range t.Partitions {
+			q, qcode := int32(0), tcode
+			if qcode == errNone {
+				q, qcode = h.commitQueue(cfg, p.Partition)
+			}
 			switch {
-			case tcode != errNone:
-				codes[ti][pi] = tcode
-			case p.Partition < 0 || p.Partition >= cfg.Queues:
-				codes[ti][pi] = errUnknownTopicOrPartition
+			case qcode != errNone && qcode != errNotLeaderOrFollower:
+				codes[ti][pi] = qcode
 			case p.Metadata != nil && len(*p.Metadata) > maxOffsetMetadata:
 				codes[ti][pi] = errOffsetMetadataTooLarge
 			default:
@@ -39,8 +41,12 @@ func (h *Handler) offsetCommit(r *request, req *kmsg.OffsetCommitRequest) {
 				if req.Version < 6 {
 					epoch = -1
 				}
-				commits = append(commits, groups.Commit{Topic: cfg.Name, Partition: p.Partition,
-					Offset: p.Offset, LeaderEpoch: epoch, Metadata: optStr(p.Metadata)})
+				cm := groups.Commit{Topic: cfg.Name, Partition: q,
+					Offset: p.Offset, LeaderEpoch: epoch, Metadata: optStr(p.Metadata)}
+				if qcode == errNotLeaderOrFollower { // another group's queue: its master keeps the offset
+					cm.Forward = h.forwardCommit(req.Group, cfg, p.Partition)
+				}
+				commits = append(commits, cm)
 				where = append(where, [2]int{ti, pi})
 			}
 		}

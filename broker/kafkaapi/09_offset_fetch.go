@@ -73,7 +73,12 @@ func (h *Handler) fetchGroupOffsets(group string, topics []kmsg.OffsetFetchReque
 				}
 				topics = append(topics, t)
 			}
-			topics[i].Partitions = append(topics[i].Partitions, e.Queue)
+			topics[i].Partitions = append(topics[i].Partitions, h.partitionOfQueue(e.Topic, e.Queue))
+		}
+		// In a cluster of several broker groups, the other groups'
+		// partitions of those topics: their masters keep the offsets.
+		for i := range topics {
+			topics[i].Partitions = h.withRemotePartitions(topics[i].Topic, topics[i].Partitions)
 		}
 	}
 	for _, t := range topics {
@@ -87,8 +92,11 @@ func (h *Handler) fetchGroupOffsets(group string, topics []kmsg.OffsetFetchReque
 		for _, p := range t.Partitions {
 			rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 			rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata, rp.ErrorCode = p, -1, -1, strp(""), code
-			if v, ok := h.cfg.Groups.FetchOffset(group, name, p); ok && code == errNone {
-				rp.Offset, rp.LeaderEpoch, rp.Metadata = v.Offset, v.LeaderEpoch, strp(v.Metadata)
+			if code == errNone {
+				h.fetchOffset(group, name, p, &rp)
+			}
+			if all && rp.Offset < 0 && rp.ErrorCode == errNone {
+				continue // listing what the group committed: another group's partition it has none for
 			}
 			rt.Partitions = append(rt.Partitions, rp)
 		}

@@ -59,6 +59,10 @@ func groupCode(err error) int16 {
 			return c.code
 		}
 	}
+	var re errRemote
+	if errors.As(err, &re) {
+		return re.code
+	}
 	for _, c := range consumerGroupCodes {
 		if errors.Is(err, c.err) {
 			return c.code
@@ -118,8 +122,20 @@ func (h *Handler) findCoordinator(r *request, req *kmsg.FindCoordinatorRequest) 
 	if req.CoordinatorType != 0 && req.CoordinatorType != 1 {
 		code = errInvalidRequest
 	}
+	// In a cluster of several broker groups, a hash of the key picks the
+	// group whose master coordinates it (cluster.View.Coordinator).
+	where := func(key string) (int32, string, int32, int16) {
+		n, self, c := h.coordinatorOf(key)
+		if self {
+			return h.cfg.NodeID, host, port, code
+		}
+		if code != errNone {
+			c = code
+		}
+		return n.NodeID, n.Host, n.Port, c
+	}
 	if req.Version < 4 {
-		resp.ErrorCode, resp.NodeID, resp.Host, resp.Port = code, h.cfg.NodeID, host, port
+		resp.NodeID, resp.Host, resp.Port, resp.ErrorCode = where(req.CoordinatorKey)
 		if code == errNone && req.CoordinatorType == 0 && req.CoordinatorKey == "" {
 			resp.ErrorCode = errInvalidGroupID
 		}
@@ -131,7 +147,8 @@ func (h *Handler) findCoordinator(r *request, req *kmsg.FindCoordinatorRequest) 
 	}
 	for _, key := range req.CoordinatorKeys {
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
-		c.Key, c.NodeID, c.Host, c.Port, c.ErrorCode = key, h.cfg.NodeID, host, port, code
+		c.Key = key
+		c.NodeID, c.Host, c.Port, c.ErrorCode = where(key)
 		if c.ErrorCode != errNone {
 			c.NodeID, c.Host, c.Port = -1, "", -1
 		}

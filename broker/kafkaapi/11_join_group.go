@@ -29,6 +29,15 @@ func (h *Handler) joinGroup(r *request, req *kmsg.JoinGroupRequest) {
 	for _, p := range req.Protocols {
 		jr.Protocols = append(jr.Protocols, groups.Protocol{Name: p.Name, Metadata: bytes.Clone(p.Metadata)})
 	}
+	if code := h.notCoordinator(req.Group); code != errNone {
+		resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
+		resp.ErrorCode, resp.Generation = code, -1
+		if req.Version < 7 {
+			resp.Protocol = strp("")
+		}
+		r.reply(resp)
+		return
+	}
 	ctx, cancel := groupContext()
 	defer cancel()
 	h.cfg.Groups.Join(ctx, req.Group, jr, func(res groups.JoinResult) {

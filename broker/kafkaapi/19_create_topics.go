@@ -40,22 +40,28 @@ func (h *Handler) createTopic(ctx context.Context, t kmsg.CreateTopicsRequestTop
 		code, msg = errTopicAlreadyExists, "topic "+t.Topic+" already exists"
 	}
 	if code == errNone {
-		if _, ok := h.reg.Get(t.Topic); ok {
+		_, ok := h.reg.Get(t.Topic)
+		if _, remote := h.remoteTopic(t.Topic); ok || remote {
 			code, msg = errTopicAlreadyExists, "topic "+t.Topic+" already exists"
 		}
 	}
 	if code == errNone && !validateOnly {
-		created, err := h.reg.Create(ctx, cfg)
+		total := cfg.Queues
+		created, err := h.createEverywhere(ctx, cfg)
 		if err != nil {
 			code, msg = codeOf(err), err.Error()
 		}
 		cfg = created
+		cfg.Name, cfg.Queues = t.Topic, total
 	}
 	if code != errNone {
 		rt.ErrorCode, rt.ErrorMessage = code, strp(msg)
 		return
 	}
 	rt.TopicID, rt.NumPartitions, rt.ReplicationFactor = cfg.ID, cfg.Queues, h.replicationFactor()
+	if v := h.view(); v != nil {
+		rt.TopicID = h.clusterTopicID(v, t.Topic)
+	}
 	for _, d := range describeTopicConfigs(&cfg) {
 		c := kmsg.NewCreateTopicsResponseTopicConfig()
 		c.Name, c.Value, c.Source = d.name, strp(d.value), int8(d.source())

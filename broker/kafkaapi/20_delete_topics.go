@@ -1,6 +1,8 @@
 package kafkaapi
 
 import (
+	"errors"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -28,7 +30,16 @@ func (h *Handler) deleteTopics(r *request, req *kmsg.DeleteTopicsRequest) {
 		cfg, code := h.lookupTopic(name, t.TopicID, t.Topic == nil)
 		if code == errNone {
 			rt.Topic, rt.TopicID = strp(cfg.Name), cfg.ID
-			if err := h.reg.Delete(ctx, cfg.Name); err != nil {
+			if v := h.view(); v != nil {
+				rt.TopicID = h.clusterTopicID(v, cfg.Name)
+			}
+			var err error
+			if _, local := h.reg.Get(cfg.Name); local {
+				err = h.reg.Delete(ctx, cfg.Name)
+			}
+			// In a cluster of several broker groups, the others' queues too.
+			err = errors.Join(err, h.deleteRemote(ctx, cfg.Name))
+			if err != nil {
 				code = codeOf(err)
 				rt.ErrorMessage = strp(err.Error())
 			}

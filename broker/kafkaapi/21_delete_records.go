@@ -16,9 +16,13 @@ func (h *Handler) deleteRecords(r *request, req *kmsg.DeleteRecordsRequest) {
 		for _, p := range t.Partitions {
 			rp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			rp.Partition, rp.LowWatermark = p.Partition, -1
-			rp.ErrorCode = code
-			if code == errNone {
-				rp.LowWatermark, rp.ErrorCode = h.deleteRecordsBefore(cfg.Name, cfg.Queues, p.Partition, p.Offset)
+			q, c := int32(0), code
+			if c == errNone {
+				q, c = h.localQueue(cfg, p.Partition)
+			}
+			rp.ErrorCode = c
+			if c == errNone {
+				rp.LowWatermark, rp.ErrorCode = h.deleteRecordsBefore(cfg.Name, cfg.Queues, q, p.Offset)
 			}
 			rt.Partitions = append(rt.Partitions, rp)
 		}

@@ -16,10 +16,11 @@ func (h *Handler) offsetForLeaderEpoch(r *request, req *kmsg.OffsetForLeaderEpoc
 			rp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			rp.Partition, rp.LeaderEpoch, rp.EndOffset = p.Partition, -1, -1
 			c := code
+			if c == errNone {
+				p.Partition, c = h.localQueue(cfg, p.Partition) // this broker's queue
+			}
 			switch {
 			case c != errNone:
-			case p.Partition < 0 || p.Partition >= cfg.Queues:
-				c = errUnknownTopicOrPartition
 			case p.CurrentLeaderEpoch > leaderEpoch:
 				c = errUnknownLeaderEpoch
 			case p.LeaderEpoch == leaderEpoch:

@@ -5,7 +5,7 @@ import (
 )
 
 // describeCluster answers key 60 (KIP-700): this broker, which is also
-// the controller. Only the broker endpoint type (1) is served.
+// the controller, and the other broker groups' masters. Only the broker endpoint type (1) is served.
 func (h *Handler) describeCluster(r *request, req *kmsg.DescribeClusterRequest) {
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
 	if req.Version >= 1 && req.EndpointType != 1 {
@@ -13,11 +13,13 @@ func (h *Handler) describeCluster(r *request, req *kmsg.DescribeClusterRequest) 
 		r.reply(resp)
 		return
 	}
-	host, port := h.advertisedAddr()
-	b := kmsg.NewDescribeClusterResponseBroker()
-	b.NodeID, b.Host, b.Port = h.cfg.NodeID, host, port
-	resp.Brokers = []kmsg.DescribeClusterResponseBroker{b}
-	resp.ClusterID, resp.ControllerID = h.cfg.ClusterID, h.cfg.NodeID
+	v := h.view()
+	for _, mb := range h.metadataBrokers(v) { // every broker group's master
+		b := kmsg.NewDescribeClusterResponseBroker()
+		b.NodeID, b.Host, b.Port = mb.NodeID, mb.Host, mb.Port
+		resp.Brokers = append(resp.Brokers, b)
+	}
+	resp.ClusterID, resp.ControllerID = h.clusterID(v), h.cfg.NodeID
 	resp.EndpointType = 1
 	r.reply(resp)
 }

@@ -71,7 +71,7 @@ func (h *Handler) consumerGroupHeartbeat(r *request, req *kmsg.ConsumerGroupHear
 		RebalanceTimeout: time.Duration(req.RebalanceTimeoutMillis) * time.Millisecond,
 		Topics:           req.SubscribedTopicNames, Regex: req.SubscribedTopicRegex, Assignor: req.ServerAssignor,
 	}
-	code := errNone
+	code := h.notCoordinator(req.Group)
 	if req.Version >= 1 && req.MemberID == "" || len(req.MemberID) > 255 {
 		code = errInvalidRequest
 	}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/twinmq/twinmq/broker/cluster"
 	"github.com/twinmq/twinmq/broker/groups"
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/topics"
@@ -81,6 +82,20 @@ type Config struct {
 	// RocketMQ-produced messages into that cache (xproto_fetchahead.go);
 	// 0 leaves it on.
 	XProtoReadAhead int
+	// Cluster, if set, is the latest view of the cluster's broker groups
+	// (broker/cluster.Poller.View): with other groups in it, a topic's
+	// partitions are numbered across groups and this broker leads only its
+	// own group's (cluster.go). Nil: this broker's queues are the
+	// partitions.
+	Cluster func() *cluster.View
+	// Peers forwards to other groups' masters what belongs to them
+	// (topic creation and deletion, consumer offsets of their queues);
+	// needed with Cluster.
+	Peers Peers
+	// ClusterRefresh, if set, reads the cluster view again now
+	// (cluster.Poller.Refresh): after this broker created or deleted a
+	// topic on other groups, it waits for the view to show them.
+	ClusterRefresh func(ctx context.Context) error
 }
 
 func (c *Config) validate() error {
@@ -114,16 +129,18 @@ type Handler struct {
 	times     *timeIndexes
 	log       *slog.Logger
 	producers *log.Producers
-	advert    atomic.Pointer[advertised]
-	apis      map[int16]api             // read-only after New
-	served    []atomic.Int64            // requests served, by API key (Requests)
-	inlined   atomic.Int64              // Produce requests answered on the event loop
-	delay     atomic.Pointer[delayHook] // nil until EnableDelay (00_produce_delay.go)
-	xcache    *xcache                   // nil: off (xproto_fetchcache.go)
-	xconvert  converter                 // convertBatch; tests replace it
-	aheads    readAheads                // xproto_fetchahead.go
-	logs      *log.Log                  // appends, acknowledgement, visibility
-	holds     *log.Holds                // parked fetches (01_fetch.go)
+	// clusterIDs caches the topic ids of the latest cluster view (cluster.go).
+	clusterIDs atomic.Pointer[topicIDs]
+	advert     atomic.Pointer[advertised]
+	apis       map[int16]api             // read-only after New
+	served     []atomic.Int64            // requests served, by API key (Requests)
+	inlined    atomic.Int64              // Produce requests answered on the event loop
+	delay      atomic.Pointer[delayHook] // nil until EnableDelay (00_produce_delay.go)
+	xcache     *xcache                   // nil: off (xproto_fetchcache.go)
+	xconvert   converter                 // convertBatch; tests replace it
+	aheads     readAheads                // xproto_fetchahead.go
+	logs       *log.Log                  // appends, acknowledgement, visibility
+	holds      *log.Holds                // parked fetches (01_fetch.go)
 }
 
 type advertised struct {
@@ -299,9 +316,23 @@ func (h *Handler) lookupTopic(name string, id [16]byte, byID bool) (topics.Confi
 		if c, ok := h.reg.GetByID(id); ok {
 			return c, errNone
 		}
+		v := h.view()
+		if v == nil {
+			return topics.Config{}, errUnknownTopicID
+		}
+		if name, ok := h.topicByClusterID(v, id); ok {
+			if c, code := h.lookupTopic(name, id, false); code == errNone {
+				return c, errNone
+			}
+		}
 		return topics.Config{}, errUnknownTopicID
 	}
 	if c, ok := h.reg.Get(name); ok {
+		return c, errNone
+	}
+	// Another broker group's topic: its partitions answer
+	// NOT_LEADER_OR_FOLLOWER here (localQueue).
+	if c, ok := h.remoteTopic(name); ok {
 		return c, errNone
 	}
 	return topics.Config{}, errUnknownTopicOrPartition

@@ -82,8 +82,18 @@ func (h *Handler) readTopic(name string, id [16]byte, byID bool) (topics.Config,
 
 // groupTopic finds a topic a consumer group may be assigned by name: a
 // registry topic or the presented internal topic.
+//
+// In a cluster of several broker groups its Queues is the topic's
+// partition count across groups (KIP-848 assignment and describe).
 func (h *Handler) groupTopic(name string) (topics.Config, bool) {
-	if c, ok := h.reg.Get(name); ok {
+	c, ok := h.reg.Get(name)
+	if !ok {
+		c, ok = h.remoteTopic(name)
+	}
+	if ok {
+		if v := h.view(); v != nil {
+			c.Queues, c.ID = h.partitionCount(c), h.clusterTopicID(v, name)
+		}
 		return c, true
 	}
 	return h.internalTopic(name)
@@ -91,6 +101,11 @@ func (h *Handler) groupTopic(name string) (topics.Config, bool) {
 
 // groupTopicByID is groupTopic by topic id.
 func (h *Handler) groupTopicByID(id [16]byte) (topics.Config, bool) {
+	if v := h.view(); v != nil {
+		if name, ok := h.topicByClusterID(v, id); ok {
+			return h.groupTopic(name)
+		}
+	}
 	if c, ok := h.reg.GetByID(id); ok {
 		return c, true
 	}

@@ -67,6 +67,11 @@ type Config struct {
 	// this broker is master of (0: none); a master registers with it, so
 	// that the name servers let it replace the master it succeeded.
 	MasterEpoch func() int32
+	// KafkaEndpoint, if set, is the broker's Kafka listener (advertised
+	// host:port, node id, cluster id; ok false while it has none), which a
+	// master registers with so that every broker of the cluster can list
+	// it in Kafka Metadata (package broker/cluster).
+	KafkaEndpoint func() (addr string, nodeID int32, clusterID string, ok bool)
 	// Logs is the log service sends go through (a SYNC_MASTER's waits
 	// for its slaves); nil: log.New(store).
 	Logs *log.Log
@@ -324,6 +329,10 @@ func (b *Broker) expireLoop(ctx context.Context) {
 		}
 	}
 }
+
+// Reregister registers with the name servers now (after the Kafka
+// listener started or moved).
+func (b *Broker) Reregister() { b.reg.kick() }
 
 // SetBrokerID changes the id the broker registers with (a slave promoted
 // to master registers as 0, RocketMQ 5's controller mode) and registers

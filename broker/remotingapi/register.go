@@ -117,6 +117,11 @@ func (r *registrar) registerAll(ctx context.Context) bool {
 				f["masterEpoch"] = strconv.Itoa(int(e)) // a controller-elected master (nameserver.Table.Register)
 			}
 		}
+		if ke := r.b.cfg.KafkaEndpoint; ke != nil && r.b.brokerID.Load() == 0 {
+			if ka, node, cid, ok := ke(); ok {
+				f["twinmqKafkaAddr"], f["twinmqKafkaNodeId"], f["twinmqKafkaClusterId"] = ka, strconv.Itoa(int(node)), cid
+			}
+		}
 		req.Body = body
 		resp, err := r.invoke(ctx, addr, req)
 		if err == nil && resp.Code != remoting.Success {

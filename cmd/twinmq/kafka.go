@@ -25,7 +25,7 @@ import (
 // port, which is logged and advertised. stop ends the listener, draining
 // requests in flight, then the coordinator.
 func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry,
-	offs *offsets.Table, repl *replication, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger) (stop func(context.Context), advertised string, err error) {
+	offs *offsets.Table, repl *replication, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger, cv *groupsView) (stop func(context.Context), advertised string, err error) {
 	id, stopID, err := broker.LoadIdentity(ctx, store, int32(cfg.NodeID), logger)
 	if err != nil {
 		return nil, "", fmt.Errorf("kafka: %w", err)
@@ -49,11 +49,15 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 		topics.NewRetention(store, reg, sizes, topics.RetentionConfig{Logger: logger}).Run(rctx)
 	}()
 	stopAll := func() { stopRetention(); <-retained; sizes.Close(); coord.Close(); stopID() }
-	h, err := kafkaapi.New(kafkaapi.Config{
+	kcfg := kafkaapi.Config{
 		NodeID: id.NodeID, ClusterID: id.ClusterID, Logger: logger, Groups: coord, Sizes: sizes,
 		DisableAutoCreate: !cfg.AutoCreateTopicsEnable, DefaultPartitions: int32(cfg.NumPartitions),
 		Logs: replLogs(repl), GroupSize: replGroupSize(repl),
-	}, store, reg)
+	}
+	if cv != nil { // partitions numbered across the cluster's broker groups
+		kcfg.Cluster, kcfg.Peers, kcfg.ClusterRefresh = cv.poller.View, cv.peers, cv.poller.Refresh
+	}
+	h, err := kafkaapi.New(kcfg, store, reg)
 	if err == nil {
 		dl.kafka(h)
 		var srv *netio.Server
@@ -65,6 +69,7 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 			bound := srv.Addr().(*net.TCPAddr)
 			host := kafkaAdvertisedHost(cfg.AdvertisedHost, bound.IP)
 			h.SetAdvertised(host, int32(bound.Port))
+			cv.setKafka(host, int32(bound.Port), id.NodeID, id.ClusterID) // registers it: the other groups list it
 			kafkaMetrics(mon, srv, h)
 			adv := net.JoinHostPort(host, fmt.Sprint(bound.Port))
 			logger.Info("Kafka listening", "addr", bound.String(), "advertised", adv,

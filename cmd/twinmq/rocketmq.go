@@ -49,7 +49,7 @@ func startNamesrv(ctx context.Context, addr string, mon *httpapi.Server, logger 
 // startRemoting runs the RocketMQ broker on cfg.RemotingAddr, registering
 // with namesrvAddrs; stop ends it.
 func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.Table,
-	repl *replication, namesrvAddrs []string, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger) (func(context.Context), error) {
+	repl *replication, namesrvAddrs []string, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger, cv *groupsView) (func(context.Context), error) {
 	addr, err := fixPort(cfg.RemotingAddr)
 	if err != nil {
 		return nil, fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", cfg.RemotingAddr))
@@ -61,6 +61,9 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	rcfg := remotingapi.Config{AdvertisedAddr: adv, NamesrvAddrs: namesrvAddrs, Logger: logger,
 		ClusterName: cfg.BrokerClusterName, BrokerName: cfg.BrokerName, BrokerID: cfg.BrokerID,
 		BrokerRole: cfg.BrokerRole, RuntimeInfo: runtimeInfo(repl)}
+	if cv != nil {
+		rcfg.KafkaEndpoint = cv.endpoint
+	}
 	if repl != nil {
 		if rcfg.HAAddr, err = advertisedAddr(cfg.AdvertisedHost, cfg.HAAddr); err != nil {
 			return nil, fmt.Errorf("remoting: haAddr: %w", err)
@@ -76,6 +79,9 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	}
 	if repl != nil {
 		repl.remoting = b // a promotion registers it as master
+	}
+	if cv != nil {
+		cv.reregister.Store(&b) // registers the Kafka listener once it runs
 	}
 	srv, err := netio.New(netio.Config{Addr: addr, Framer: netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
 		Ordering: netio.Concurrent, Logger: logger}, b)

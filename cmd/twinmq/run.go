@@ -172,7 +172,12 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 		}
 	}
 	dl := newDelaySetup(cfg)
-	stopRemoting, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, mon, logger)
+	cv := startGroupsView(ctx, cfg, nsAddrs, logger)
+	defer cv.stop()
+	if cv != nil { // a topic created or deleted here: read the view again
+		defer b.reg.Watch(func(topics.Config, bool) { cv.poller.Kick() })()
+	}
+	stopRemoting, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, mon, logger, cv)
 	if err != nil {
 		failed()
 		return err
@@ -184,7 +189,7 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 	var wmu sync.Mutex
 	stopKafka, kafkaAdv := func(context.Context) {}, "(off on a slave)"
 	startWriters := func() error {
-		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, mon, logger)
+		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, mon, logger, cv)
 		if err == nil {
 			stop, err = withDelay(ctx, dl, b.store, logger, stop)
 		}

@@ -69,6 +69,11 @@ const (
 	ChangeMessageInvisibleTime    int32 = 200053
 	Notification                  int32 = 200054
 	BatchAckMessage               int32 = 200151
+	// GetClusterView is twinmq's own: a name server answers it with every
+	// broker group of a cluster and every topic's placement, the map Kafka
+	// partitions are numbered by (nameserver.ClusterView). RocketMQ uses
+	// no code in its range.
+	GetClusterView int32 = 710001
 )
 
 // Response codes (RemotingSysResponseCode.java, ResponseCode.java, docs/rocketmq-protocol.md §2.0).

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/twinmq/twinmq/broker/cluster"
+	"github.com/twinmq/twinmq/broker/remotingapi"
+)
+
+// groupsView is a broker's view of the other broker groups of its
+// cluster (package broker/cluster), read from the name servers: Kafka
+// Metadata numbers partitions across groups by it, and the Kafka adapter
+// forwards what belongs to another group through peers. The Kafka
+// listener's endpoint, once it runs, goes into the broker's registration
+// so that the other groups can list it.
+type groupsView struct {
+	peers  *remotingapi.Peers
+	poller *cluster.Poller
+	kafka  atomic.Pointer[kafkaEndpoint]
+	// reregister is the RocketMQ broker, which registers the endpoint.
+	reregister atomic.Pointer[*remotingapi.Broker]
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+}
+
+type kafkaEndpoint struct {
+	addr      string
+	nodeID    int32
+	clusterID string
+}
+
+// startGroupsView polls the name servers nsAddrs for cfg's cluster
+// until stop; nil without name servers.
+func startGroupsView(ctx context.Context, cfg Config, nsAddrs []string, logger *slog.Logger) *groupsView {
+	if len(nsAddrs) == 0 {
+		return nil
+	}
+	cv := &groupsView{peers: remotingapi.NewPeers(cfg.BrokerClusterName, nsAddrs)}
+	cv.poller = cluster.NewPoller(cfg.BrokerName, cv.peers.View, 0, logger)
+	ctx, cv.cancel = context.WithCancel(ctx)
+	cv.wg.Add(1)
+	go func() { defer cv.wg.Done(); cv.poller.Run(ctx) }()
+	return cv
+}
+
+// stop ends the polling and closes the connections.
+func (cv *groupsView) stop() {
+	if cv == nil {
+		return
+	}
+	cv.cancel()
+	cv.wg.Wait()
+	cv.peers.Close()
+}
+
+// setKafka records the Kafka listener's advertised address.
+func (cv *groupsView) setKafka(host string, port int32, nodeID int32, clusterID string) {
+	if cv == nil {
+		return
+	}
+	cv.kafka.Store(&kafkaEndpoint{addr: net.JoinHostPort(host, strconv.Itoa(int(port))), nodeID: nodeID, clusterID: clusterID})
+	if b := cv.reregister.Load(); b != nil {
+		(*b).Reregister()
+	}
+}
+
+// endpoint is remotingapi.Config.KafkaEndpoint.
+func (cv *groupsView) endpoint() (string, int32, string, bool) {
+	e := cv.kafka.Load()
+	if e == nil {
+		return "", 0, "", false
+	}
+	return e.addr, e.nodeID, e.clusterID, true
+}
