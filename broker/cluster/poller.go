@@ -73,6 +73,7 @@ func (p *Poller) Refresh(ctx context.Context) error {
 func (p *Poller) Run(ctx context.Context) {
 	t := time.NewTicker(p.interval)
 	defer t.Stop()
+	var burst []time.Duration
 	for {
 		fctx, cancel := context.WithTimeout(ctx, 3*p.interval)
 		err := p.Refresh(fctx)
@@ -85,11 +86,20 @@ func (p *Poller) Run(ctx context.Context) {
 			p.log.Info("cluster: cluster view read again")
 			p.failed = false
 		}
+		var soon <-chan time.Time
+		if len(burst) > 0 {
+			soon = time.After(burst[0])
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-soon:
+			burst = burst[1:]
 		case <-p.kick:
+			// A topic changed here; the other groups' registrations of
+			// the same change may reach the name servers a moment later.
+			burst = []time.Duration{100 * time.Millisecond, 300 * time.Millisecond}
 		}
 	}
 }
