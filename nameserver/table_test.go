@@ -120,3 +120,36 @@ func TestRegisterNewerMasterEpochTakesOver(t *testing.T) {
 		t.Fatalf("old epoch again: %v", err)
 	}
 }
+
+// TestPromotedSlaveTakesItsAddressAsMaster: in controller mode a slave
+// elected master re-registers, from a new connection, at its own address
+// as id 0 with a higher masterEpoch; the old master's id 0 and the
+// slave's old id both go to it. Without a higher epoch the same request
+// is refused and changes nothing.
+func TestPromotedSlaveTakesItsAddressAsMaster(t *testing.T) {
+	tb := NewTable()
+	now := time.Unix(1000, 0)
+	master := Broker{Cluster: "C", Name: "b1", ID: 0, Addr: "10.0.0.1:10911", MasterEpoch: 1, ConnID: 1}
+	slave := Broker{Cluster: "C", Name: "b1", ID: 2, Addr: "10.0.0.2:10911", ConnID: 2}
+	if _, err := tb.Register(master, topicsOf("T"), now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tb.Register(slave, nil, now); err != nil {
+		t.Fatal(err)
+	}
+	promoted := Broker{Cluster: "C", Name: "b1", ID: 0, Addr: slave.Addr, MasterEpoch: 1, ConnID: 3}
+	if _, err := tb.Register(promoted, topicsOf("T"), now); !errors.Is(err, ErrConflict) {
+		t.Fatalf("same epoch: %v", err)
+	}
+	promoted.MasterEpoch = 2
+	if _, err := tb.Register(promoted, topicsOf("T"), now); err != nil {
+		t.Fatal(err)
+	}
+	ci := tb.ClusterInfo()
+	if addrs := ci.BrokerAddrTable["b1"].BrokerAddrs; len(addrs) != 1 || addrs[0] != slave.Addr {
+		t.Fatalf("group after promotion %v", addrs)
+	}
+	if r, ok := tb.Route("T"); !ok || r.BrokerDatas[0].BrokerAddrs[0] != slave.Addr {
+		t.Fatalf("route %+v %v", r, ok)
+	}
+}
