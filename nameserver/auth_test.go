@@ -165,3 +165,44 @@ func TestVerifierZeroSecretAcceptsAll(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// FuzzVerifyRegistration: whatever the ext fields and body, verify never
+// panics and accepts a request only as signed: a correctly signed request
+// passes once, and the same request with its body or any signed field
+// changed does not.
+func FuzzVerifyRegistration(f *testing.F) {
+	f.Add("c", "broker-a", "0", "127.0.0.1:10911", "", "", []byte(`{}`), "", "")
+	f.Add("c", "b", "x", "a:1", "h:2", "3", []byte{0xff}, "zz", "-1")
+	f.Add("", "", "", "", "", "", []byte(nil), "00", "99999999999999999999")
+	f.Fuzz(func(t *testing.T, cluster, name, id, addr, ha, epoch string, body []byte, sig, ts string) {
+		now := time.Unix(1_800_000_000, 0)
+		v := &verifier{secret: "k", skew: time.Minute, last: make(map[string]int64)}
+		req := remoting.NewRequest(remoting.RegisterBroker, 0)
+		maps.Copy(req.ExtFields, map[string]string{"clusterName": cluster, "brokerName": name, "brokerId": id,
+			"brokerAddr": addr, "haServerAddr": ha, "masterEpoch": epoch, extRegSignature: sig, extRegTimestamp: ts})
+		req.Body = body
+		_ = v.verify(req, now) // forged: must not panic
+		SignRegistration("k", req, now.UnixNano())
+		signed := maps.Clone(req.ExtFields)
+		if err := v.verify(req, now); err != nil {
+			t.Fatalf("signed request refused: %v", err)
+		}
+		SignRegistration("k", req, now.UnixNano()+1)
+		for _, k := range signedFields[:len(signedFields)-1] {
+			req.ExtFields[k] += "x"
+			if v.verify(req, now) == nil {
+				t.Fatalf("accepted with %s changed", k)
+			}
+			req.ExtFields[k] = strings.TrimSuffix(req.ExtFields[k], "x")
+		}
+		req.Body = append(req.Body, 0)
+		if v.verify(req, now) == nil {
+			t.Fatal("accepted with the body changed")
+		}
+		req.ExtFields = signed
+		req.Body = body
+		if v.verify(req, now) == nil {
+			t.Fatal("replay accepted")
+		}
+	})
+}
