@@ -80,9 +80,6 @@ func New(cfg Config) *Server {
 	cfg.validate()
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "namesrv"), table: NewTable(),
 		auth: &verifier{secret: cfg.RegistrationSecret, skew: cfg.MaxRegistrationSkew, last: make(map[string]int64)}}
-	if cfg.RegistrationSecret == "" {
-		s.log.Warn("no registration secret: anyone who reaches the name server can register brokers (docs/security.md)")
-	}
 	s.codes = map[int32]handlerFunc{
 		remoting.RegisterBroker:                s.registerBroker,
 		remoting.UnregisterBroker:              s.unregisterBroker,

@@ -23,6 +23,7 @@ import (
 // mon if not nil; it returns the address brokers on this host reach it at
 // and its stop function.
 func startNamesrv(ctx context.Context, addr, secret string, mon *httpapi.Server, logger *slog.Logger) (string, func(context.Context) error, error) {
+	warnOpenRegistration(logger, secret)
 	ns := nameserver.New(nameserver.Config{Logger: logger, RegistrationSecret: secret})
 	srv, stop, err := nameserver.Listen(ctx, addr, ns)
 	if err != nil {
@@ -44,6 +45,14 @@ func startNamesrv(ctx context.Context, addr, secret string, mon *httpapi.Server,
 	local := net.JoinHostPort(host, strconv.Itoa(bound.Port))
 	logger.Info("name server listening", "addr", srv.Addr().String())
 	return local, stop, nil
+}
+
+// warnOpenRegistration tells the operator of a name server without a
+// registration secret what that means.
+func warnOpenRegistration(logger *slog.Logger, secret string) {
+	if secret == "" {
+		logger.Warn("name server: no registrationSecret: anyone who reaches it can register a broker (docs/security.md)")
+	}
 }
 
 // startRemoting runs the RocketMQ broker on cfg.RemotingAddr, registering
