@@ -70,7 +70,9 @@ var ErrConflict = errors.New("nameserver: broker name and id registered by anoth
 // its connection closes or it expires, with one exception: a master the
 // controller elected (a higher MasterEpoch) takes id 0 over from the
 // master it replaced, which may still look alive (stopped, or cut off
-// from the controller but not from the name servers).
+// from the controller but not from the name servers). Likewise a
+// registration naming the address of a live broker under another
+// identity is refused unless addrHandover allows it.
 func (t *Table) Register(b Broker, topics map[string]TopicConfig, now time.Time) (bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
