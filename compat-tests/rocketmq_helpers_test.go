@@ -74,6 +74,7 @@ type rmqCluster struct {
 	dir        string
 	stopOnce   sync.Once
 	stopNS     func()
+	secret     string // the registration secret of the name server and the broker
 
 	mu sync.Mutex // guards the broker fields across restartBroker
 	rmqBroker
@@ -107,8 +108,15 @@ func testLogger() *slog.Logger {
 // startRocketMQ opens a store in dir and serves it; stop closes all.
 func startRocketMQ(t *testing.T, dir string) *rmqCluster {
 	t.Helper()
+	return startRocketMQWithSecret(t, dir, "")
+}
+
+// startRocketMQWithSecret is startRocketMQ with a registration secret
+// ("": none) on the name server and the broker.
+func startRocketMQWithSecret(t *testing.T, dir, secret string) *rmqCluster {
+	t.Helper()
 	ctx := context.Background()
-	ns := nameserver.New(nameserver.Config{Logger: testLogger()})
+	ns := nameserver.New(nameserver.Config{Logger: testLogger(), RegistrationSecret: secret})
 	nsSrv, nsStop, err := nameserver.Listen(ctx, "127.0.0.1:0", ns)
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +128,7 @@ func startRocketMQ(t *testing.T, dir string) *rmqCluster {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	c := &rmqCluster{nsAddr: nsSrv.Addr().String(), ns: ns, brokerAddr: addr, dir: dir}
+	c := &rmqCluster{nsAddr: nsSrv.Addr().String(), ns: ns, brokerAddr: addr, dir: dir, secret: secret}
 	c.stopNS = func() {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
@@ -149,7 +157,8 @@ func (c *rmqCluster) startBroker(t *testing.T) rmqBroker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := remotingapi.New(remotingapi.Config{AdvertisedAddr: c.brokerAddr, NamesrvAddrs: []string{c.nsAddr}, Logger: log},
+	b, err := remotingapi.New(remotingapi.Config{AdvertisedAddr: c.brokerAddr, NamesrvAddrs: []string{c.nsAddr},
+		RegistrationSecret: c.secret, Logger: log},
 		store, reg, offs)
 	if err != nil {
 		t.Fatal(err)

@@ -28,8 +28,16 @@ type Config struct {
 	BrokerTTL time.Duration
 	// ScanInterval is how often expiry runs.
 	ScanInterval time.Duration
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// RegistrationSecret, when set, makes REGISTER_BROKER and
+	// UNREGISTER_BROKER require a signature under it (auth.go); brokers
+	// are configured with the same secret. Empty: anyone who reaches the
+	// name server may register a broker name no live broker holds.
+	RegistrationSecret string
+	// MaxRegistrationSkew bounds a signed request's clock difference
+	// (default MaxRegistrationSkew).
+	MaxRegistrationSkew time.Duration
+	Logger              *slog.Logger
+	Now                 func() time.Time
 }
 
 func (c *Config) validate() {
@@ -45,6 +53,9 @@ func (c *Config) validate() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.MaxRegistrationSkew <= 0 {
+		c.MaxRegistrationSkew = MaxRegistrationSkew
+	}
 }
 
 // Server is the name server's netio.Handler: it answers remoting commands
@@ -53,6 +64,7 @@ type Server struct {
 	cfg   Config
 	log   *slog.Logger
 	table *Table
+	auth  *verifier
 	codes map[int32]handlerFunc
 	// controller routes the codes of an embedded controller (issue 14:
 	// "an embedded controller answers brokers on the name server's own
@@ -66,7 +78,8 @@ type handlerFunc func(c *netio.Conn, req *remoting.Command) *remoting.Command
 // New returns a Server with an empty table.
 func New(cfg Config) *Server {
 	cfg.validate()
-	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "namesrv"), table: NewTable()}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "namesrv"), table: NewTable(),
+		auth: &verifier{secret: cfg.RegistrationSecret, skew: cfg.MaxRegistrationSkew, last: make(map[string]int64)}}
 	s.codes = map[int32]handlerFunc{
 		remoting.RegisterBroker:                s.registerBroker,
 		remoting.UnregisterBroker:              s.unregisterBroker,
@@ -144,6 +157,11 @@ func (s *Server) registerBroker(c *netio.Conn, req *remoting.Command) *remoting.
 	if err != nil || f["brokerName"] == "" || f["brokerAddr"] == "" || f["clusterName"] == "" {
 		return remoting.NewResponse(req, remoting.InvalidParameter, "brokerName, brokerAddr, clusterName and brokerId are required")
 	}
+	if err := s.auth.verify(req, s.cfg.Now()); err != nil {
+		s.log.Warn("broker registration refused", "cluster", f["clusterName"], "name", f["brokerName"], "id", f["brokerId"],
+			"addr", f["brokerAddr"], "remote", c.RemoteAddr().String(), "err", err)
+		return remoting.NewResponse(req, remoting.NoPermission, err.Error())
+	}
 	if f["compressed"] == "true" {
 		return remoting.NewResponse(req, remoting.SystemError, "compressed REGISTER_BROKER bodies are not supported")
 	}
@@ -164,7 +182,7 @@ func (s *Server) registerBroker(c *netio.Conn, req *remoting.Command) *remoting.
 	}
 	isNew, err := s.table.Register(b, body.TopicConfigSerializeWrapper.TopicConfigTable, s.cfg.Now())
 	if err != nil {
-		s.log.Warn("broker registration refused", "cluster", b.Cluster, "name", b.Name, "id", b.ID, "addr", b.Addr,
+		s.log.Warn("broker registration refused: conflict", "cluster", b.Cluster, "name", b.Name, "id", b.ID, "addr", b.Addr,
 			"remote", c.RemoteAddr().String(), "err", err)
 		return remoting.NewResponse(req, remoting.SystemError, err.Error())
 	}
@@ -185,9 +203,29 @@ func (s *Server) registerBroker(c *netio.Conn, req *remoting.Command) *remoting.
 	return resp
 }
 
-func (s *Server) unregisterBroker(_ *netio.Conn, req *remoting.Command) *remoting.Command {
-	if s.table.Unregister(req.ExtFields["brokerAddr"]) {
-		s.log.Info("broker unregistered", "addr", req.ExtFields["brokerAddr"], "name", req.ExtFields["brokerName"])
+// unregisterBroker removes the broker at brokerAddr if it is the one the
+// request names (UnRegisterBrokerRequestHeader: clusterName, brokerAddr,
+// brokerName, brokerId): anyone else's goodbye is refused and changes
+// nothing, as is an unsigned one when a registration secret is set.
+func (s *Server) unregisterBroker(c *netio.Conn, req *remoting.Command) *remoting.Command {
+	f := req.ExtFields
+	if err := s.auth.verify(req, s.cfg.Now()); err != nil {
+		s.log.Warn("broker unregistration refused", "name", f["brokerName"], "addr", f["brokerAddr"],
+			"remote", c.RemoteAddr().String(), "err", err)
+		return remoting.NewResponse(req, remoting.NoPermission, err.Error())
+	}
+	b := Broker{Cluster: f["clusterName"], Name: f["brokerName"], Addr: f["brokerAddr"], ID: -1}
+	if id, err := strconv.ParseInt(f["brokerId"], 10, 64); err == nil {
+		b.ID = id
+	}
+	removed, err := s.table.UnregisterBroker(b)
+	if err != nil {
+		s.log.Warn("broker unregistration refused: conflict", "name", b.Name, "id", b.ID, "addr", b.Addr,
+			"remote", c.RemoteAddr().String(), "err", err)
+		return remoting.NewResponse(req, remoting.SystemError, err.Error())
+	}
+	if removed {
+		s.log.Info("broker unregistered", "addr", b.Addr, "name", b.Name)
 	}
 	return remoting.NewResponse(req, remoting.Success, "")
 }

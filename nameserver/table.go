@@ -76,7 +76,9 @@ var ErrConflict = errors.New("nameserver: broker name and id registered by anoth
 // its connection closes or it expires, with one exception: a master the
 // controller elected (a higher MasterEpoch) takes id 0 over from the
 // master it replaced, which may still look alive (stopped, or cut off
-// from the controller but not from the name servers).
+// from the controller but not from the name servers). Likewise a
+// registration naming the address of a live broker under another
+// identity is refused unless addrHandover allows it.
 func (t *Table) Register(b Broker, topics map[string]TopicConfig, now time.Time) (bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -92,7 +94,11 @@ func (t *Table) Register(b Broker, topics map[string]TopicConfig, now time.Time)
 	}
 	lb, ok := t.live[b.Addr]
 	if ok && (lb.Name != b.Name || lb.ID != b.ID || lb.Cluster != b.Cluster) {
-		t.removeLocked(b.Addr) // the address now belongs to another broker
+		if !addrHandover(lb.Broker, b) {
+			return false, fmt.Errorf("%w: %s is registered as %s/%s id %d, refused as %s/%s id %d",
+				ErrConflict, b.Addr, lb.Cluster, lb.Name, lb.ID, b.Cluster, b.Name, b.ID)
+		}
+		t.removeLocked(b.Addr) // the address now belongs to another broker, or another role
 		ok = false
 	}
 	t.live[b.Addr] = &liveBroker{Broker: b, lastUpdate: now}
@@ -116,6 +122,19 @@ func (t *Table) Register(b Broker, topics map[string]TopicConfig, now time.Time)
 		t.replaceTopicsLocked(b.Name, topics)
 	}
 	return !ok, nil
+}
+
+// addrHandover reports whether b may take the address of the live broker
+// holder registered under another identity. Over the holder's own
+// connection it may (the broker changed its mind); so may a master the
+// controller elected (id 0, a higher masterEpoch) at the address where it
+// was a slave. Anything else would let a registration naming another
+// broker's address remove that broker and its routes.
+func addrHandover(holder, b Broker) bool {
+	if holder.ConnID == b.ConnID {
+		return true
+	}
+	return holder.Cluster == b.Cluster && holder.Name == b.Name && b.ID == 0 && b.MasterEpoch > holder.MasterEpoch
 }
 
 // replaceTopicsLocked makes topics the queue data of group name.
@@ -152,6 +171,25 @@ func (t *Table) Unregister(addr string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.removeLocked(addr)
+}
+
+// UnregisterBroker removes the broker at b.Addr if it is registered under
+// b's name and id (and cluster, if given): an UNREGISTER_BROKER naming
+// another broker's address is refused with ErrConflict. It reports
+// whether a broker was removed; an address not registered is no error
+// (a broker says goodbye to every name server, registered or not).
+func (t *Table) UnregisterBroker(b Broker) (bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lb, ok := t.live[b.Addr]
+	if !ok {
+		return false, nil
+	}
+	if lb.Name != b.Name || lb.ID != b.ID || (b.Cluster != "" && lb.Cluster != b.Cluster) {
+		return false, fmt.Errorf("%w: %s is registered as %s id %d, not %s id %d",
+			ErrConflict, b.Addr, lb.Name, lb.ID, b.Name, b.ID)
+	}
+	return t.removeLocked(b.Addr), nil
 }
 
 // removeLocked drops a broker; a group with no address left leaves the

@@ -163,3 +163,68 @@ func TestClusterView(t *testing.T) {
 		t.Errorf("T after b1's master left: %+v, want both groups' queues", ps)
 	}
 }
+
+// TestPromotedSlaveTakesItsAddressAsMaster: in controller mode a slave
+// elected master re-registers, from a new connection, at its own address
+// as id 0 with a higher masterEpoch; the old master's id 0 and the
+// slave's old id both go to it. Without a higher epoch the same request
+// is refused and changes nothing.
+func TestPromotedSlaveTakesItsAddressAsMaster(t *testing.T) {
+	tb := NewTable()
+	now := time.Unix(1000, 0)
+	master := Broker{Cluster: "C", Name: "b1", ID: 0, Addr: "10.0.0.1:10911", MasterEpoch: 1, ConnID: 1}
+	slave := Broker{Cluster: "C", Name: "b1", ID: 2, Addr: "10.0.0.2:10911", ConnID: 2}
+	if _, err := tb.Register(master, topicsOf("T"), now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tb.Register(slave, nil, now); err != nil {
+		t.Fatal(err)
+	}
+	promoted := Broker{Cluster: "C", Name: "b1", ID: 0, Addr: slave.Addr, MasterEpoch: 1, ConnID: 3}
+	if _, err := tb.Register(promoted, topicsOf("T"), now); !errors.Is(err, ErrConflict) {
+		t.Fatalf("same epoch: %v", err)
+	}
+	promoted.MasterEpoch = 2
+	if _, err := tb.Register(promoted, topicsOf("T"), now); err != nil {
+		t.Fatal(err)
+	}
+	ci := tb.ClusterInfo()
+	if addrs := ci.BrokerAddrTable["b1"].BrokerAddrs; len(addrs) != 1 || addrs[0] != slave.Addr {
+		t.Fatalf("group after promotion %v", addrs)
+	}
+	if r, ok := tb.Route("T"); !ok || r.BrokerDatas[0].BrokerAddrs[0] != slave.Addr {
+		t.Fatalf("route %+v %v", r, ok)
+	}
+}
+
+// TestRegisterAfterRestartOrExpiry: the same broker at the same address
+// registers again from a new connection (a restart, a reconnect); a broker
+// at a new address takes the name once the old registration expired.
+func TestRegisterAfterRestartOrExpiry(t *testing.T) {
+	tb := NewTable()
+	t0 := time.Unix(1000, 0)
+	b := Broker{Cluster: "C", Name: "b1", Addr: "10.0.0.1:10911", ConnID: 1}
+	if _, err := tb.Register(b, topicsOf("T"), t0); err != nil {
+		t.Fatal(err)
+	}
+	b.ConnID = 2
+	if isNew, err := tb.Register(b, topicsOf("T", "U"), t0.Add(time.Second)); err != nil || isNew {
+		t.Fatalf("restart at the same address: new %v, %v", isNew, err)
+	}
+	moved := Broker{Cluster: "C", Name: "b1", Addr: "10.0.0.9:10911", ConnID: 3}
+	if _, err := tb.Register(moved, topicsOf("T"), t0.Add(2*time.Second)); !errors.Is(err, ErrConflict) {
+		t.Fatalf("new address while the old one lives: %v", err)
+	}
+	if gone := tb.Expire(t0.Add(122*time.Second), 120*time.Second); len(gone) != 1 {
+		t.Fatalf("expired %v", gone)
+	}
+	if _, err := tb.Register(moved, topicsOf("T"), t0.Add(122*time.Second)); err != nil {
+		t.Fatalf("new address after expiry: %v", err)
+	}
+	if r, ok := tb.Route("T"); !ok || r.BrokerDatas[0].BrokerAddrs[0] != moved.Addr {
+		t.Fatalf("route %+v %v", r, ok)
+	}
+	if _, ok := tb.Route("U"); ok {
+		t.Fatal("U of the expired registration still routed")
+	}
+}

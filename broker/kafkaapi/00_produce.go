@@ -35,6 +35,13 @@ func (h *Handler) produce(r *request, req *kmsg.ProduceRequest) {
 		if _, internal := h.internalTopic(t.Topic); internal {
 			code = errInvalidTopic
 		}
+		if code == errUnknownTopicOrPartition && validKafkaName(t.Topic) != nil {
+			// A name no Kafka client may use (../../etc): the client is
+			// told it is invalid, as Metadata tells it, not to retry
+			// until the topic appears. Existing topics named from the
+			// RocketMQ side (%RETRY%g) were found above.
+			code = errInvalidTopic
+		}
 		switch {
 		case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 			code = errInvalidRequiredAcks

@@ -82,6 +82,10 @@ type Config struct {
 	// NamesrvAddrs are the name servers to register with (none: no
 	// registration).
 	NamesrvAddrs []string
+	// RegistrationSecret, if set, signs every REGISTER_BROKER and
+	// UNREGISTER_BROKER (nameserver.SignRegistration); the name servers
+	// must be configured with the same secret.
+	RegistrationSecret string
 	// DisableAutoCreateTopic refuses sends to unknown topics
 	// (autoCreateTopicEnable=false) and stops advertising TBW102.
 	DisableAutoCreateTopic bool

@@ -22,6 +22,11 @@ type registrar struct {
 	waitCh  chan chan struct{}
 	clients map[string]*nameserver.Client
 	version int64
+	// lastSigned is the newest registrationTimestamp sent: a name server
+	// refuses one not newer than the last it accepted (a replay), so two
+	// registrations within a clock tick, or across a clock step back,
+	// still count up.
+	lastSigned int64
 }
 
 const (
@@ -123,6 +128,7 @@ func (r *registrar) registerAll(ctx context.Context) bool {
 			}
 		}
 		req.Body = body
+		r.sign(req)
 		resp, err := r.invoke(ctx, addr, req)
 		if err == nil && resp.Code != remoting.Success {
 			r.b.log.Warn("name server refused registration", "namesrv", addr, "code", resp.Code, "remark", resp.Remark)
@@ -175,12 +181,23 @@ func (r *registrar) unregister(ctx context.Context) {
 		req := remoting.NewRequest(remoting.UnregisterBroker, 0)
 		req.ExtFields["brokerName"], req.ExtFields["brokerAddr"] = r.b.cfg.BrokerName, r.b.storeHost.String()
 		req.ExtFields["clusterName"], req.ExtFields["brokerId"] = r.b.cfg.ClusterName, strconv.FormatInt(r.b.brokerID.Load(), 10)
+		r.sign(req)
 		ictx, cancel := context.WithTimeout(ctx, time.Second)
 		_, _ = c.Invoke(ictx, req)
 		cancel()
 		_ = c.Close()
 		delete(r.clients, addr)
 	}
+}
+
+// sign signs req, whose fields and body are final, with the registration
+// secret, if one is configured.
+func (r *registrar) sign(req *remoting.Command) {
+	if r.b.cfg.RegistrationSecret == "" {
+		return
+	}
+	r.lastSigned = max(r.b.cfg.Now().UnixNano(), r.lastSigned+1)
+	nameserver.SignRegistration(r.b.cfg.RegistrationSecret, req, r.lastSigned)
 }
 
 // topicConfigs is the topic table the broker registers: every topic of

@@ -106,6 +106,7 @@ func addServeFlags(fs *pflag.FlagSet) {
 	fs.String("data-dir", d.DataDir, "data directory (the store is in <data-dir>/store)")
 	addBrokerListenFlags(fs)
 	fs.String("namesrv-listen", d.NamesrvListen, "name server listen address")
+	addRegistrationSecretFlag(fs)
 	addStoreFlags(fs)
 	addDelayFlags(fs)
 }
@@ -120,6 +121,12 @@ func addNamesrvFlags(fs *pflag.FlagSet) {
 	fs.String("controller-peers", d.ControllerPeers, "the controllers' raft group, e.g. 'n0-127.0.0.1:9878;n1-127.0.0.2:9878;n2-127.0.0.3:9878'")
 	fs.String("controller-self-id", d.ControllerSelfID, "this node's id in --controller-peers")
 	fs.Int("broker-heartbeat-timeout-ms", d.BrokerHeartbeatTimeoutMs, "the controller counts a broker silent this long as dead")
+	addRegistrationSecretFlag(fs)
+}
+
+func addRegistrationSecretFlag(fs *pflag.FlagSet) {
+	fs.String("registration-secret", "", "shared secret brokers sign their name server registrations with "+
+		"(empty: anyone who reaches the name server can register; prefer TWINMQ_REGISTRATION_SECRET, flags show in ps)")
 }
 
 func addBrokerFlags(fs *pflag.FlagSet) {
@@ -136,6 +143,7 @@ func addBrokerFlags(fs *pflag.FlagSet) {
 	fs.Bool("enable-controller-mode", d.EnableControllerMode, "let the controller assign brokerId and role, and fail over automatically")
 	fs.String("controller-addr", d.ControllerAddr, "';'-separated controller addresses (the name servers that embed it)")
 	fs.String("namesrv-addr", d.NamesrvAddr, "';'-separated name servers to register with")
+	addRegistrationSecretFlag(fs)
 	addStoreFlags(fs)
 	addDelayFlags(fs)
 }

@@ -48,6 +48,12 @@ type Config struct {
 	// NamesrvAddr is the ';'-separated list of name servers a broker
 	// registers with (RocketMQ's namesrvAddr). Used by `twinmq broker` only.
 	NamesrvAddr string `koanf:"namesrvAddr"`
+	// RegistrationSecret, if set, is shared by name servers and brokers:
+	// a name server accepts only REGISTER_BROKER / UNREGISTER_BROKER
+	// signed with it, and a broker signs with it (docs/security.md).
+	// Prefer TWINMQ_REGISTRATION_SECRET or the YAML file to the flag,
+	// which other local users can read in the process list.
+	RegistrationSecret string `koanf:"registrationSecret"`
 	// AdvertisedHost is the host clients are told to connect to; empty
 	// means derive it from the listen address.
 	AdvertisedHost string `koanf:"advertisedHost"`

@@ -19,7 +19,8 @@ import (
 // <data-dir>/controller and whose raft transport listens on its
 // controllerPeers entry. stop ends both, the controller first.
 func startNamesrvController(ctx context.Context, cfg Config, logger *slog.Logger) (string, func(context.Context) error, error) {
-	ns := nameserver.New(nameserver.Config{Logger: logger})
+	warnOpenRegistration(logger, cfg.RegistrationSecret)
+	ns := nameserver.New(nameserver.Config{Logger: logger, RegistrationSecret: cfg.RegistrationSecret})
 	srv, stopNS, err := nameserver.Listen(ctx, cfg.NamesrvListen, ns)
 	if err != nil {
 		return "", nil, portInUse(err, "namesrvListen", cfg.NamesrvListen)

@@ -22,8 +22,9 @@ import (
 // startNamesrv runs a name server on addr, its metrics registered with
 // mon if not nil; it returns the address brokers on this host reach it at
 // and its stop function.
-func startNamesrv(ctx context.Context, addr string, mon *httpapi.Server, logger *slog.Logger) (string, func(context.Context) error, error) {
-	ns := nameserver.New(nameserver.Config{Logger: logger})
+func startNamesrv(ctx context.Context, addr, secret string, mon *httpapi.Server, logger *slog.Logger) (string, func(context.Context) error, error) {
+	warnOpenRegistration(logger, secret)
+	ns := nameserver.New(nameserver.Config{Logger: logger, RegistrationSecret: secret})
 	srv, stop, err := nameserver.Listen(ctx, addr, ns)
 	if err != nil {
 		return "", nil, portInUse(err, "namesrvListen", addr)
@@ -46,6 +47,14 @@ func startNamesrv(ctx context.Context, addr string, mon *httpapi.Server, logger 
 	return local, stop, nil
 }
 
+// warnOpenRegistration tells the operator of a name server without a
+// registration secret what that means.
+func warnOpenRegistration(logger *slog.Logger, secret string) {
+	if secret == "" {
+		logger.Warn("name server: no registrationSecret: anyone who reaches it can register a broker (docs/security.md)")
+	}
+}
+
 // startRemoting runs the RocketMQ broker on cfg.RemotingAddr, registering
 // with namesrvAddrs; stop ends it.
 func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.Table,
@@ -58,7 +67,7 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	if err != nil {
 		return nil, fmt.Errorf("remoting: %w", err)
 	}
-	rcfg := remotingapi.Config{AdvertisedAddr: adv, NamesrvAddrs: namesrvAddrs, Logger: logger,
+	rcfg := remotingapi.Config{AdvertisedAddr: adv, NamesrvAddrs: namesrvAddrs, RegistrationSecret: cfg.RegistrationSecret, Logger: logger,
 		ClusterName: cfg.BrokerClusterName, BrokerName: cfg.BrokerName, BrokerID: cfg.BrokerID,
 		BrokerRole: cfg.BrokerRole, RuntimeInfo: runtimeInfo(repl)}
 	if cv != nil {
