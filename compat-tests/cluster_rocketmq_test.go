@@ -274,6 +274,22 @@ func readStoredBodies(t *testing.T, dir, topic string) (map[string]bool, []byte)
 			off = next
 		}
 	}
+	return bodies, storedLog(t, s)
+}
+
+// readStoredLog is the CommitLog bytes of the store in dir.
+func readStoredLog(t *testing.T, dir string) []byte {
+	t.Helper()
+	s, err := storage.Open(context.Background(), storage.Config{Dir: dir, SegmentSize: 64 << 20, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	return storedLog(t, s)
+}
+
+func storedLog(t *testing.T, s *storage.Store) []byte {
+	t.Helper()
 	min, written := s.LogRange()
 	log := make([]byte, 0, written-min)
 	buf := make([]byte, 1<<20)
@@ -285,7 +301,7 @@ func readStoredBodies(t *testing.T, dir, topic string) (map[string]bool, []byte)
 		log = append(log, buf[:n]...)
 		at += int64(n)
 	}
-	return bodies, log
+	return log
 }
 
 // TestClusterSlaveStoppedUnderSyncMaster: the slave of a SYNC_MASTER is
