@@ -22,6 +22,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -294,10 +295,11 @@ func sendTo(addr, topic string, i int) (int32, error) {
 	return resp.Code, nil
 }
 
-// TestClusterControllerFailoverKafka: franz-go and sarama across a
-// failover. The clients know both brokers as seeds (only the master
-// listens for Kafka). An acks=all franz-go producer writes before the
-// master is killed, a sarama one (made before the kill) after; a
+// TestClusterControllerFailoverKafka: franz-go, sarama and librdkafka
+// across a failover. The clients know both brokers as seeds (only the
+// master listens for Kafka). An acks=all franz-go producer writes before
+// the master is killed, a sarama one and a librdkafka one (both made
+// before the kill) after; a
 // consumer group reads with commits. Every acknowledged record
 // is consumed, in order per partition, and once the group has committed
 // past a record on the old master, no member gets it again from the new
@@ -309,7 +311,7 @@ func TestClusterControllerFailoverKafka(t *testing.T) {
 	g := startCtlGroup(t, "127.0.7")
 	m := g.master(t)
 	seeds := kgo.SeedBrokers(g.hosts[0]+":9092", g.hosts[1]+":9092")
-	const topic, n1, n2, n3 = "cluster-failover-kafka", 200, 200, 50
+	const topic, n1, n2, n3, n4 = "cluster-failover-kafka", 200, 200, 50, 50
 	p, err := kgo.NewClient(seeds, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0),
 		kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
@@ -382,6 +384,14 @@ func TestClusterControllerFailoverKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sp.Close()
+	// And librdkafka's (confluent-kafka-go, idempotent, acks=all), also
+	// made before the kill.
+	rp, err := ckafka.NewProducer(&ckafka.ConfigMap{"bootstrap.servers": g.hosts[0] + ":9092," + g.hosts[1] + ":9092",
+		"enable.idempotence": true, "acks": "all", "linger.ms": 0, "log_level": 2}) // quiet: the dead master refuses connections
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rp.Close()
 	g.brokers[m].kill9()
 	for i := n1; i < n1+n2; i++ { // to the new master, through the seeds
 		msg := &sarama.ProducerMessage{Topic: topic, Partition: int32(i % 2), Key: sarama.StringEncoder(fmt.Sprint("k", i%2)),
@@ -392,18 +402,31 @@ func TestClusterControllerFailoverKafka(t *testing.T) {
 	// sequence numbers came with the CommitLog, so the new master takes
 	// its next batches in sequence.
 	produce(n1+n2, n3)
+	for i := n1 + n2 + n3; i < n1+n2+n3+n4; i++ {
+		tp := topic
+		waitFor(t, 60*time.Second, func() bool {
+			done := make(chan ckafka.Event, 1)
+			err := rp.Produce(&ckafka.Message{TopicPartition: ckafka.TopicPartition{Topic: &tp, Partition: int32(i % 2)},
+				Key: []byte(fmt.Sprint("k", i%2)), Value: []byte(fmt.Sprint(i))}, done)
+			if err != nil {
+				return false
+			}
+			m, ok := (<-done).(*ckafka.Message)
+			return ok && m.TopicPartition.Error == nil
+		})
+	}
 	c2, err := kgo.NewClient(seeds, kgo.ConsumerGroup("cg-cluster-kafka"), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c2.Close()
-	consume(c2, n1+n2+n3)
+	consume(c2, n1+n2+n3+n4)
 	gmu.Lock()
 	defer gmu.Unlock()
 	for part, vs := range got {
 		want := []int{}
-		for i := int(part); i < n1+n2+n3; i += 2 {
+		for i := int(part); i < n1+n2+n3+n4; i += 2 {
 			want = append(want, i)
 		}
 		if !slices.Equal(vs, want) {
