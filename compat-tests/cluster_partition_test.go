@@ -214,3 +214,93 @@ func TestClusterPartitionMasterFromControllers(t *testing.T) {
 	g.waitSlaveCaughtUp(t, m)
 	g.stopAndCheck(t, m, topic, acked)
 }
+
+// TestClusterPartitionMasterFromSlave: master and slave of a
+// controller-mode group are cut off from each other but not from the
+// controllers or clients. The master stays master (its heartbeats reach
+// the controllers, so nobody is elected); acknowledgements that need the
+// slave stop until the master drops it from the SyncStateSet, then go on
+// from the master alone. When the partition heals, the slave catches up
+// and is in sync again. No acknowledged message is lost and the slave's
+// log ends a prefix of the master's.
+func TestClusterPartitionMasterFromSlave(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	l := newNetLab(t)
+	dir := t.TempDir()
+	var ctl []string
+	for i := range 3 {
+		ctl = append(ctl, l.host(fmt.Sprint("tqns", i), i+1))
+	}
+	peers := fmt.Sprintf("n0-%s:9878;n1-%s:9878;n2-%s:9878", ctl[0], ctl[1], ctl[2])
+	ns := strings.Join([]string{ctl[0] + ":9876", ctl[1] + ":9876", ctl[2] + ":9876"}, ";")
+	for i := range 3 {
+		startNodeIn(t, fmt.Sprint("tqns", i), dir, fmt.Sprint("ns", i), "namesrv", "--namesrv-listen", ctl[i]+":9876",
+			"--data-dir", filepath.Join(dir, fmt.Sprint("ns", i)), "--enable-controller-in-namesrv",
+			"--controller-peers", peers, "--controller-self-id", fmt.Sprint("n", i))
+	}
+	g := &ctlGroup{dir: dir, ns: ns}
+	for i := range 2 {
+		h := l.host(fmt.Sprint("tqb", i), 11+i)
+		g.hosts[i] = h
+		g.brokers[i] = startNodeIn(t, fmt.Sprint("tqb", i), dir, fmt.Sprint("b", i), "broker",
+			"--data-dir", filepath.Join(dir, fmt.Sprint("b", i)), "--broker-cluster-name", "C", "--broker-name", "b1",
+			"--segment-size", fmt.Sprint(64<<20), "--kafka-addr", h+":9092", "--remoting-addr", h+":10911",
+			"--ha-addr", h+":10912", "--http-addr", h+":8080", "--namesrv-addr", ns, "--enable-controller-mode",
+			"--controller-addr", ns)
+	}
+	m := g.master(t)
+	s := 1 - m
+	const topic = "ClusterPartitionSlaveTopic"
+	resolver := primitive.NewPassthroughResolver(splitNS(ns))
+	p, err := rocketmq.NewProducer(producer.WithNsResolver(resolver), producer.WithInstanceName(instance(t)),
+		producer.WithGroupName("pg_partition_slave"), producer.WithRetry(0), producer.WithSendMsgTimeout(3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown()
+	var acked []string
+	i := 0
+	send := func() bool {
+		i++
+		r, err := p.SendSync(context.Background(), newMsg(topic, "TagS", i))
+		if err != nil || r.Status != primitive.SendOK {
+			return false
+		}
+		acked = append(acked, fmt.Sprint("body-", i))
+		return true
+	}
+	waitFor(t, 60*time.Second, send)
+	for range 20 {
+		if !send() {
+			t.Fatal("a send failed before the partition")
+		}
+	}
+
+	cut := time.Now()
+	l.cut(fmt.Sprint("tqb", m), g.hosts[s])
+	l.cut(fmt.Sprint("tqb", s), g.hosts[m])
+	waitFor(t, 90*time.Second, send) // once the master acknowledges alone
+	t.Logf("the master acknowledged alone %v after the partition", time.Since(cut))
+	for range 20 {
+		waitFor(t, 30*time.Second, send)
+	}
+	if v, _ := metric(g.hosts[m]+":8080", "twinmq_ha_slaves_in_sync"); v != "0" {
+		t.Errorf("the master reports %q slaves in sync while cut off from its slave", v)
+	}
+
+	l.heal(fmt.Sprint("tqb", m), g.hosts[s])
+	l.heal(fmt.Sprint("tqb", s), g.hosts[m])
+	if m2 := g.master(t); m2 != m { // in sync again, the same master
+		t.Fatalf("broker %d is master after the heal, want %d: nobody had to be elected", m2, m)
+	}
+	for range 20 {
+		waitFor(t, 30*time.Second, send)
+	}
+	g.waitSlaveCaughtUp(t, m)
+	g.stopAndCheck(t, m, topic, acked)
+}
