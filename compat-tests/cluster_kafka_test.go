@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
+	"syscall"
 	"testing"
 	"time"
 
@@ -119,5 +121,88 @@ func TestClusterMinInSyncReplicas(t *testing.T) {
 	sort.Strings(acked)
 	if fmt.Sprint(got) != fmt.Sprint(acked) {
 		t.Fatalf("consumed %d records:\n%v\nacknowledged %d:\n%v", len(got), got, len(acked), acked)
+	}
+}
+
+// TestClusterInSyncReplicas: a SYNC_MASTER with two slaves and
+// inSyncReplicas 2 (RocketMQ 5: the master and any one slave). With one
+// slave stopped (SIGSTOP: connected, silent) every rocketmq-client-go send
+// is SEND_OK and every franz-go acks=all produce succeeds at once, where
+// the default (every in-sync slave) answers FLUSH_SLAVE_TIMEOUT until the
+// silent slave is dropped (TestClusterSlaveStoppedUnderSyncMaster). The
+// running slave holds every acknowledged message.
+func TestClusterInSyncReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	dir := t.TempDir()
+	const ns = "127.0.2.1:9876"
+	hosts := []string{"127.0.2.11", "127.0.2.12", "127.0.2.14"}
+	for _, h := range hosts {
+		if listening(h + ":10911") {
+			t.Skipf("%s is taken", h)
+		}
+	}
+	if listening(ns) {
+		t.Skipf("%s is taken", ns)
+	}
+	startNode(t, dir, "ns", "namesrv", "--namesrv-listen", ns)
+	waitFor(t, 20*time.Second, func() bool { return listening(ns) })
+	var nodes []*node
+	for i, h := range hosts {
+		role := "SLAVE"
+		if i == 0 {
+			role = "SYNC_MASTER"
+		}
+		nodes = append(nodes, startNode(t, dir, fmt.Sprint("b", i), "broker", "--data-dir", filepath.Join(dir, fmt.Sprint("b", i)),
+			"--broker-cluster-name", "C", "--broker-name", "b1", "--broker-id", fmt.Sprint(i), "--broker-role", role,
+			"--in-sync-replicas", "2", "--segment-size", fmt.Sprint(64<<20),
+			"--kafka-addr", h+":9092", "--remoting-addr", h+":10911", "--ha-addr", h+":10912",
+			"--http-addr", h+":8080", "--namesrv-addr", ns))
+	}
+	waitFor(t, 60*time.Second, func() bool { v, _ := metric(hosts[0]+":8080", "twinmq_ha_slaves_in_sync"); return v == "2" })
+
+	const topic = "ClusterInSyncReplicas"
+	p, err := rocketmq.NewProducer(producer.WithNsResolver(primitive.NewPassthroughResolver([]string{ns})),
+		producer.WithInstanceName(instance(t)), producer.WithGroupName("pg_isr2"), producer.WithRetry(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown()
+	kc, err := kgo.NewClient(kgo.SeedBrokers(hosts[0]+":9092"), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordRetries(0), kgo.ProducerLinger(0), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	waitFor(t, 60*time.Second, func() bool {
+		r, err := p.SendSync(context.Background(), newMsg(topic, "TagI", -1))
+		return err == nil && r.Status == primitive.SendOK
+	})
+
+	nodes[2].signal(syscall.SIGSTOP)
+	defer nodes[2].signal(syscall.SIGCONT)
+	for i := range 20 {
+		r, err := p.SendSync(context.Background(), newMsg(topic, "TagI", i))
+		if err != nil || r.Status != primitive.SendOK {
+			t.Fatalf("send %d with one of two slaves stopped: %v %v", i, r, err)
+		}
+		if err := kc.ProduceSync(context.Background(), &kgo.Record{Value: []byte(fmt.Sprint("kafka-", i))}).FirstErr(); err != nil {
+			t.Fatalf("produce %d with one of two slaves stopped: %v", i, err)
+		}
+	}
+	// The running slave has them all: stop everything and compare logs.
+	nodes[2].signal(syscall.SIGCONT)
+	for _, n := range nodes {
+		n.signal(syscall.SIGTERM)
+		n.wait()
+	}
+	master := readStoredLog(t, filepath.Join(dir, "b0", "store"))
+	slave := readStoredLog(t, filepath.Join(dir, "b1", "store"))
+	if len(slave) != len(master) || string(slave) != string(master) {
+		t.Errorf("the running slave holds %d bytes of the master's %d", len(slave), len(master))
 	}
 }

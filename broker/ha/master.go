@@ -40,6 +40,12 @@ type MasterConfig struct {
 	// MinInSyncReplicas is how many replicas, the master included, must
 	// be in sync for a SYNC_MASTER to accept an append (default 1).
 	MinInSyncReplicas int
+	// InSyncReplicas, above 0, is RocketMQ 5's inSyncReplicas: an append
+	// is acknowledged once that many replicas, the master included, hold
+	// it. 0 (the default) waits for every in-sync slave, as a RocketMQ 4
+	// SYNC_MASTER does. Controller mode ignores it: the whole SyncStateSet
+	// acknowledges (allAckInSyncStateSet).
+	InSyncReplicas int
 	// SlaveTimeout bounds WaitReplicated (RocketMQ's slaveTimeout, 3 s).
 	SlaveTimeout time.Duration
 	// MaxGap: a slave farther behind is not in sync (haMaxGapNotInSync,
@@ -277,7 +283,7 @@ func (m *Master) decideLocked(written, end int64) decision {
 	if m.controlled {
 		return decideSet(m.set, m.self, m.members, end, m.cfg.MinInSyncReplicas)
 	}
-	return decide(m.peersLocked(), written, end, m.cfg.MaxGap, m.cfg.MinInSyncReplicas)
+	return decide(m.peersLocked(), written, end, m.cfg.MaxGap, m.cfg.MinInSyncReplicas, m.cfg.InSyncReplicas)
 }
 
 // SetSyncStateSet puts the master in controller mode, or updates it: an
@@ -334,7 +340,7 @@ func (m *Master) changedLocked() {
 func (m *Master) updateWatermark() {
 	_, written := m.cfg.Store.LogRange()
 	m.mu.Lock()
-	hw := highWatermark(m.peersLocked(), written, m.cfg.MaxGap)
+	hw := highWatermark(m.peersLocked(), written, m.cfg.MaxGap, m.cfg.InSyncReplicas)
 	if m.controlled {
 		hw = highWatermarkSet(m.set, m.self, m.members, written)
 	}

@@ -38,8 +38,12 @@ const (
 // out of sync while an append waits stops counting, so a slave that dies
 // costs the waiting appends its housekeeping timeout, not a failure, as
 // long as minInSync still holds.
-func decide(peers []peer, written, end, maxGap int64, minInSync int) decision {
-	n := 1
+//
+// acks, when above 0, is RocketMQ 5's inSyncReplicas: end is replicated
+// once that many replicas (the master included) hold it, whichever they
+// are; 0 waits for every in-sync slave (RocketMQ 4's SYNC_MASTER).
+func decide(peers []peer, written, end, maxGap int64, minInSync, acks int) decision {
+	n, have := 1, 1
 	all := true
 	for _, p := range peers {
 		if !p.inSync(written, maxGap) {
@@ -48,12 +52,16 @@ func decide(peers []peer, written, end, maxGap int64, minInSync int) decision {
 		n++
 		if p.acked < end {
 			all = false
+		} else {
+			have++
 		}
 	}
 	switch {
 	case n < minInSync:
 		return notEnough
-	case !all:
+	case acks > 0 && have >= acks:
+		return replicated
+	case acks > 0 || !all:
 		return waitMore
 	}
 	return replicated
@@ -61,15 +69,30 @@ func decide(peers []peer, written, end, maxGap int64, minInSync int) decision {
 
 // highWatermark is how far readers may see on a SYNC_MASTER: the least
 // offset the in-sync slaves hold, or the written end when none is in sync
-// (the master alone then acknowledges, as minInSync allows).
-func highWatermark(peers []peer, written, maxGap int64) int64 {
+// (the master alone then acknowledges, as minInSync allows). With acks
+// above 0 (inSyncReplicas) it is the offset acks replicas hold: the
+// (acks-1)-th highest of the in-sync slaves' offsets.
+func highWatermark(peers []peer, written, maxGap int64, acks int) int64 {
+	var held []int64
 	hw := written
 	for _, p := range peers {
-		if p.inSync(written, maxGap) && p.acked < hw {
-			hw = p.acked
+		if !p.inSync(written, maxGap) {
+			continue
 		}
+		held = append(held, min(p.acked, written))
+		hw = min(hw, p.acked)
 	}
-	return hw
+	if acks <= 0 || len(held) == 0 {
+		return hw
+	}
+	if acks <= 1 {
+		return written
+	}
+	if acks-1 > len(held) {
+		return hw // too few slaves: no append is acknowledged past them
+	}
+	slices.SortFunc(held, func(a, b int64) int { return int(b - a) }) // highest first
+	return held[acks-2]
 }
 
 // startOffset is where the master streams to a slave whose hello says h,

@@ -27,7 +27,7 @@ func TestDecide(t *testing.T) {
 		{"two slaves, both have it", []peer{{1, 1000}, {2, 1000}}, 1000, 990, 3, replicated},
 		{"end before acks", []peer{{1, 950}}, 1000, 940, 2, replicated},
 	} {
-		if got := decide(tc.peers, tc.written, tc.end, gap, tc.minInSync); got != tc.want {
+		if got := decide(tc.peers, tc.written, tc.end, gap, tc.minInSync, 0); got != tc.want {
 			t.Errorf("%s: decide = %d, want %d", tc.name, got, tc.want)
 		}
 	}
@@ -44,8 +44,37 @@ func TestHighWatermark(t *testing.T) {
 		{[]peer{{1, 450}, {2, 480}}, 500, 450},
 		{[]peer{{1, 100}, {2, 480}}, 500, 480}, // slave 1 is out of sync
 	} {
-		if got := highWatermark(tc.peers, tc.written, 100); got != tc.want {
+		if got := highWatermark(tc.peers, tc.written, 100, 0); got != tc.want {
 			t.Errorf("%v written %d: %d, want %d", tc.peers, tc.written, got, tc.want)
+		}
+	}
+}
+
+// TestInSyncReplicas: RocketMQ 5's inSyncReplicas counts replicas that
+// hold the append, the master included, whichever slaves they are.
+func TestInSyncReplicas(t *testing.T) {
+	const gap = 100
+	for _, tc := range []struct {
+		name            string
+		peers           []peer
+		end             int64
+		acks, minInSync int
+		want            decision
+		wantHW          int64
+	}{
+		{"1: the master alone", []peer{{1, 900}, {2, 910}}, 1000, 1, 1, replicated, 1000},
+		{"2: one of two slaves has it", []peer{{1, 900}, {2, 1000}}, 1000, 2, 1, replicated, 1000},
+		{"2: neither has it", []peer{{1, 900}, {2, 950}}, 1000, 2, 1, waitMore, 950},
+		{"3: both needed", []peer{{1, 1000}, {2, 950}}, 1000, 3, 1, waitMore, 950},
+		{"3: both have it", []peer{{1, 1000}, {2, 1000}}, 1000, 3, 1, replicated, 1000},
+		{"3: one slave only: waits", []peer{{1, 1000}}, 1000, 3, 1, waitMore, 1000},
+		{"min 3 with one slave: refused", []peer{{1, 1000}}, 1000, 2, 3, notEnough, 1000},
+	} {
+		if got := decide(tc.peers, 1000, tc.end, gap, tc.minInSync, tc.acks); got != tc.want {
+			t.Errorf("%s: decide = %d, want %d", tc.name, got, tc.want)
+		}
+		if got := highWatermark(tc.peers, 1000, gap, tc.acks); got != tc.wantHW {
+			t.Errorf("%s: high watermark %d, want %d", tc.name, got, tc.wantHW)
 		}
 	}
 }

@@ -136,7 +136,7 @@ func (r *replication) startSlave(ctx context.Context) error {
 func (r *replication) startMaster(syncAck bool, self int64, set []int64) error {
 	r.store.GateVisible(syncAck)
 	mcfg := ha.MasterConfig{Cluster: r.cfg.BrokerClusterName, Broker: r.cfg.BrokerName, Store: r.store,
-		Sync: syncAck, MinInSyncReplicas: r.cfg.MinInSyncReplicas, Lease: r.lease, Logger: r.logger}
+		Sync: syncAck, MinInSyncReplicas: r.cfg.MinInSyncReplicas, InSyncReplicas: r.cfg.InSyncReplicas, Lease: r.lease, Logger: r.logger}
 	if r.epochPath != "" {
 		path := r.epochPath
 		mcfg.Epochs = func() []ha.Epoch {

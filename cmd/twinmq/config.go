@@ -77,7 +77,10 @@ type Config struct {
 	BrokerID             int64  `koanf:"brokerId"`
 	BrokerRole           string `koanf:"brokerRole"`
 	MinInSyncReplicas    int    `koanf:"minInSyncReplicas"`
-	HAMasterAddress      string `koanf:"haMasterAddress"`
+	// InSyncReplicas is RocketMQ 5's inSyncReplicas for a classic
+	// SYNC_MASTER; 0 (twinmq's default) waits for every in-sync slave.
+	InSyncReplicas  int    `koanf:"inSyncReplicas"`
+	HAMasterAddress string `koanf:"haMasterAddress"`
 
 	// The controller embedded in `twinmq namesrv` (docs/cluster.md#controller):
 	// enableControllerInNamesrv turns it on; controllerPeers lists the raft
@@ -355,6 +358,9 @@ func (c *Config) validateGroup() []error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("brokerRole %q is not ASYNC_MASTER, SYNC_MASTER or SLAVE", c.BrokerRole))
+	}
+	if c.InSyncReplicas < 0 {
+		errs = append(errs, fmt.Errorf("inSyncReplicas %d: must be 0 (every in-sync slave) or more", c.InSyncReplicas))
 	}
 	if c.MinInSyncReplicas < 1 {
 		errs = append(errs, fmt.Errorf("minInSyncReplicas %d: must be 1 or more", c.MinInSyncReplicas))
