@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -394,4 +397,90 @@ func TestClusterSlaveStoppedUnderSyncMaster(t *testing.T) {
 	if !bytes.Equal(slaveLog, masterLog) {
 		t.Fatalf("the CommitLogs differ: slave %d bytes, master %d", len(slaveLog), len(masterLog))
 	}
+}
+
+// TestClusterSlowConsumerSentToSlave: a master with slaveReadEnable and
+// accessMessageInMemoryMaxRatio 0 (any consumer behind its written end
+// counts as slow) answers pulls with suggestWhichBrokerId 1, and a
+// rocketmq-client-go push consumer then pulls from the slave (the slave
+// serves PULL_MESSAGE requests), consuming every message once. Without
+// the setting the slave serves none (TestClusterPushConsumerReadsFromSlave
+// reads from it only while the master is down).
+func TestClusterSlowConsumerSentToSlave(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	g := startGroup(t, "ASYNC_MASTER", "--slave-read-enable", "--access-message-in-memory-max-ratio", "0")
+	const topic, group, n = "ClusterSlowConsumerTopic", "cg_cluster_slow", 100
+	p, err := rocketmq.NewProducer(producer.WithNsResolver(g.resolver()), producer.WithInstanceName(instance(t)),
+		producer.WithGroupName("pg_cluster_slow"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown()
+	for i := range n {
+		m := newMsg(topic, "TagW", i)
+		waitFor(t, 60*time.Second, func() bool {
+			r, err := p.SendSync(context.Background(), m)
+			return err == nil && r.Status == primitive.SendOK
+		})
+	}
+	g.waitInSync(t)
+	col := newCollector()
+	pc, err := rocketmq.NewPushConsumer(consumer.WithNsResolver(g.resolver()), consumer.WithInstance(instance(t)),
+		consumer.WithGroupName(group), consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
+		consumer.WithPullBatchSize(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.Subscribe(topic, consumer.MessageSelector{Type: consumer.TAG, Expression: "*"},
+		func(ctx context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+			col.add(msgs...)
+			return consumer.ConsumeSuccess, nil
+		}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Shutdown()
+	waitFor(t, 60*time.Second, func() bool { return col.n.Load() >= n })
+	col.mu.Lock()
+	for i := range n {
+		if c := len(col.msgs[fmt.Sprint("body-", i)]); c != 1 {
+			t.Errorf("message %d consumed %d times", i, c)
+		}
+	}
+	col.mu.Unlock()
+	pulls := labelled(t, "127.0.2.12:8080", `twinmq_remoting_requests_total{code="11"}`)
+	if pulls == 0 {
+		t.Error("the slave served no PULL_MESSAGE: the consumer never followed suggestWhichBrokerId 1")
+	}
+	t.Logf("pulls served by the slave: %v", pulls)
+}
+
+// labelled reads one labelled sample (name{labels} as written) from a
+// node's /metrics; 0 when absent.
+func labelled(t *testing.T, addr, series string) float64 {
+	t.Helper()
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	return 0
 }

@@ -198,6 +198,14 @@ func (l *Log) End(topic string, queue int32) (int64, error) {
 	return l.store.MaxOffset(topic, queue)
 }
 
+// Behind is how many CommitLog bytes were written after phys: how far
+// behind the writer a reader of the entry at phys is (RocketMQ decides by
+// it whether a consumer is slow enough to read from a slave).
+func (l *Log) Behind(phys int64) int64 {
+	_, written := l.store.LogRange()
+	return max(written-phys, 0)
+}
+
 // EntryAt returns the CommitLog offset of the entry holding offset, and
 // the readable range, without reading the entry: enough for a cache to
 // tell whether what it made of an entry is still what the queue holds

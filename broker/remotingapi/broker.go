@@ -72,6 +72,11 @@ type Config struct {
 	// master registers with so that every broker of the cluster can list
 	// it in Kafka Metadata (package broker/cluster).
 	KafkaEndpoint func() (addr string, nodeID int32, clusterID string, ok bool)
+	// SlaveReadEnable (RocketMQ's slaveReadEnable) lets a master send
+	// consumers that have fallen SlowPullBytes behind its written end to
+	// read from its slave (suggestWhichBrokerId 1 in the pull response).
+	SlaveReadEnable bool
+	SlowPullBytes   int64
 	// Logs is the log service sends go through (a SYNC_MASTER's waits
 	// for its slaves); nil: log.New(store).
 	Logs *log.Log

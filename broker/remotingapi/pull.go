@@ -54,6 +54,8 @@ type pullResult struct {
 	code           int32
 	status         string // GetMessageStatus name, the remark Java sends
 	next, min, max int64
+	suggest        int64 // suggestWhichBrokerId
+
 	res            *log.ReadResult
 	hold           *log.Hold // of a pull served from the pull cache
 	parts          [][]byte
@@ -226,6 +228,7 @@ func (b *Broker) readPull(ctx context.Context, r *pullRequest, filter func(int64
 	if out.n > 0 {
 		out.res = res // released by sendPull once written
 		out.code, out.status = remoting.Success, "FOUND"
+		out.suggest = b.suggestBroker(res.Entries[0].Phys)
 		return out, nil
 	}
 	res.Release()
@@ -245,7 +248,7 @@ func (b *Broker) readPull(ctx context.Context, r *pullRequest, filter func(int64
 // written by sendPull.
 func pullResponse(req *remoting.Command, res pullResult) *remoting.Command {
 	resp := remoting.NewResponse(req, res.code, res.status)
-	resp.ExtFields["suggestWhichBrokerId"] = "0"
+	resp.ExtFields["suggestWhichBrokerId"] = strconv.FormatInt(res.suggest, 10)
 	resp.ExtFields["nextBeginOffset"] = strconv.FormatInt(res.next, 10)
 	resp.ExtFields["minOffset"] = strconv.FormatInt(res.min, 10)
 	resp.ExtFields["maxOffset"] = strconv.FormatInt(res.max, 10)
@@ -287,4 +290,17 @@ func (p *parkedPull) answer(woken bool) {
 		res.code = remoting.PullRetryImmediately
 	}
 	p.b.sendPull(p.c, p.req, res)
+}
+
+// suggestBroker is the suggestWhichBrokerId of a pull that found the
+// entry at phys: with slaveReadEnable, a master sends a consumer that has
+// fallen further behind than SlowPullBytes (RocketMQ: 40% of the
+// machine's memory, accessMessageInMemoryMaxRatio, so its reads no longer
+// come from the page cache) to its slave (whichBrokerWhenConsumeSlowly,
+// 1); otherwise the master (0).
+func (b *Broker) suggestBroker(phys int64) int64 {
+	if !b.cfg.SlaveReadEnable || b.brokerID.Load() != 0 || b.logs.Behind(phys) <= b.cfg.SlowPullBytes {
+		return 0
+	}
+	return 1
 }

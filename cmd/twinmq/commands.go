@@ -139,6 +139,8 @@ func addBrokerFlags(fs *pflag.FlagSet) {
 	fs.Int64("broker-id", d.BrokerID, "id in the broker group: 0 for the master, 1 or more for a slave")
 	fs.String("broker-role", d.BrokerRole, "ASYNC_MASTER, SYNC_MASTER or SLAVE")
 	fs.Int("min-in-sync-replicas", d.MinInSyncReplicas, "replicas (master included) that must be in sync for a SYNC_MASTER to accept writes")
+	fs.Bool("slave-read-enable", d.SlaveReadEnable, "a master sends consumers that fell behind to its slave (suggestWhichBrokerId)")
+	fs.Int("access-message-in-memory-max-ratio", d.AccessMessageInMemoryMaxRatio, "with --slave-read-enable: how far behind (percent of the machine's memory) a consumer reads from the slave")
 	fs.Int("in-sync-replicas", d.InSyncReplicas, "replicas (master included) that must hold a SYNC_MASTER's write to acknowledge it (RocketMQ 5); 0: every in-sync slave")
 	fs.String("ha-master-address", d.HAMasterAddress, "a slave's master HA address (empty: learn it from the name servers)")
 	fs.Bool("enable-controller-mode", d.EnableControllerMode, "let the controller assign brokerId and role, and fail over automatically")

@@ -79,8 +79,13 @@ type Config struct {
 	MinInSyncReplicas    int    `koanf:"minInSyncReplicas"`
 	// InSyncReplicas is RocketMQ 5's inSyncReplicas for a classic
 	// SYNC_MASTER; 0 (twinmq's default) waits for every in-sync slave.
-	InSyncReplicas  int    `koanf:"inSyncReplicas"`
-	HAMasterAddress string `koanf:"haMasterAddress"`
+	InSyncReplicas int `koanf:"inSyncReplicas"`
+	// SlaveReadEnable and AccessMessageInMemoryMaxRatio (RocketMQ's
+	// names): a master suggests its slave to consumers more than that
+	// percentage of the machine's memory behind its written end.
+	SlaveReadEnable               bool   `koanf:"slaveReadEnable"`
+	AccessMessageInMemoryMaxRatio int    `koanf:"accessMessageInMemoryMaxRatio"`
+	HAMasterAddress               string `koanf:"haMasterAddress"`
 
 	// The controller embedded in `twinmq namesrv` (docs/cluster.md#controller):
 	// enableControllerInNamesrv turns it on; controllerPeers lists the raft
@@ -127,32 +132,33 @@ type Config struct {
 // works on a fresh machine.
 func defaultConfig() Config {
 	return Config{
-		DataDir:                      "./data",
-		KafkaAddr:                    ":9092",
-		RemotingAddr:                 ":10911",
-		HAAddr:                       ":10912",
-		HTTPAddr:                     ":8080",
-		NamesrvListen:                ":9876",
-		NamesrvAddr:                  "127.0.0.1:9876",
-		BrokerClusterName:            "DefaultCluster",
-		BrokerName:                   "broker-a",
-		BrokerRole:                   roleAsyncMaster,
-		MinInSyncReplicas:            1,
-		BrokerHeartbeatTimeoutMs:     int(controller.DefaultBrokerHeartbeatTimeout / time.Millisecond),
-		NodeID:                       -1,
-		AutoCreateTopicsEnable:       true,
-		NumPartitions:                1,
-		GroupInitialRebalanceDelayMs: 3000,
-		LogLevel:                     "info",
-		FlushDiskType:                string(storage.AsyncFlush),
-		FlushIntervalMs:              500,
-		SegmentSize:                  1 << 30,
-		RetentionHours:               72,
-		RetentionBytes:               -1,
-		MessageDelayLevel:            delay.DefaultLevels,
-		TimerWheelEnable:             true,
-		TimerMaxDelaySec:             int64(delay.DefaultTimerMaxDelay / time.Second),
-		TimerPrecisionMs:             1,
+		DataDir:                       "./data",
+		KafkaAddr:                     ":9092",
+		RemotingAddr:                  ":10911",
+		HAAddr:                        ":10912",
+		HTTPAddr:                      ":8080",
+		NamesrvListen:                 ":9876",
+		NamesrvAddr:                   "127.0.0.1:9876",
+		BrokerClusterName:             "DefaultCluster",
+		BrokerName:                    "broker-a",
+		BrokerRole:                    roleAsyncMaster,
+		MinInSyncReplicas:             1,
+		AccessMessageInMemoryMaxRatio: 40,
+		BrokerHeartbeatTimeoutMs:      int(controller.DefaultBrokerHeartbeatTimeout / time.Millisecond),
+		NodeID:                        -1,
+		AutoCreateTopicsEnable:        true,
+		NumPartitions:                 1,
+		GroupInitialRebalanceDelayMs:  3000,
+		LogLevel:                      "info",
+		FlushDiskType:                 string(storage.AsyncFlush),
+		FlushIntervalMs:               500,
+		SegmentSize:                   1 << 30,
+		RetentionHours:                72,
+		RetentionBytes:                -1,
+		MessageDelayLevel:             delay.DefaultLevels,
+		TimerWheelEnable:              true,
+		TimerMaxDelaySec:              int64(delay.DefaultTimerMaxDelay / time.Second),
+		TimerPrecisionMs:              1,
 	}
 }
 
@@ -358,6 +364,9 @@ func (c *Config) validateGroup() []error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("brokerRole %q is not ASYNC_MASTER, SYNC_MASTER or SLAVE", c.BrokerRole))
+	}
+	if c.AccessMessageInMemoryMaxRatio < 0 || c.AccessMessageInMemoryMaxRatio > 100 {
+		errs = append(errs, fmt.Errorf("accessMessageInMemoryMaxRatio %d: must be 0-100", c.AccessMessageInMemoryMaxRatio))
 	}
 	if c.InSyncReplicas < 0 {
 		errs = append(errs, fmt.Errorf("inSyncReplicas %d: must be 0 (every in-sync slave) or more", c.InSyncReplicas))

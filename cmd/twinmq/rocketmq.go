@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"strconv"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/twinmq/twinmq/broker/httpapi"
 	"github.com/twinmq/twinmq/broker/offsets"
@@ -69,7 +72,8 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	}
 	rcfg := remotingapi.Config{AdvertisedAddr: adv, NamesrvAddrs: namesrvAddrs, RegistrationSecret: cfg.RegistrationSecret, Logger: logger,
 		ClusterName: cfg.BrokerClusterName, BrokerName: cfg.BrokerName, BrokerID: cfg.BrokerID,
-		BrokerRole: cfg.BrokerRole, RuntimeInfo: runtimeInfo(repl)}
+		BrokerRole: cfg.BrokerRole, RuntimeInfo: runtimeInfo(repl),
+		SlaveReadEnable: cfg.SlaveReadEnable, SlowPullBytes: memoryShare(cfg.AccessMessageInMemoryMaxRatio)}
 	if cv != nil {
 		rcfg.KafkaEndpoint = cv.endpoint
 	}
@@ -185,3 +189,13 @@ func openBrokerState(ctx context.Context, store *storage.Store, follow bool, log
 // remotingStopTimeout bounds the shutdown of the name server and the
 // RocketMQ broker (unregistering, draining requests in flight).
 const remotingStopTimeout = 10 * time.Second
+
+// memoryShare is percent of the machine's physical memory, in bytes
+// (RocketMQ's StoreUtil.TOTAL_PHYSICAL_MEMORY_SIZE share).
+func memoryShare(percent int) int64 {
+	var si unix.Sysinfo_t
+	if err := unix.Sysinfo(&si); err != nil {
+		return math.MaxInt64 // unknown: never "too far behind"
+	}
+	return int64(si.Totalram) * int64(si.Unit) / 100 * int64(percent)
+}
