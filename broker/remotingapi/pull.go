@@ -56,10 +56,10 @@ type pullResult struct {
 	next, min, max int64
 	suggest        int64 // suggestWhichBrokerId
 
-	res            *log.ReadResult
-	hold           *log.Hold // of a pull served from the pull cache
-	parts          [][]byte
-	n              int // total bytes of parts
+	res   *log.ReadResult
+	hold  *log.Hold // of a pull served from the pull cache
+	parts [][]byte
+	n     int // total bytes of parts
 }
 
 // release lets go of the mapped records (idempotent).

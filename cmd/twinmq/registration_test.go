@@ -50,7 +50,6 @@ func TestBrokerRegistersWithSecret(t *testing.T) {
 		}
 	}()
 	good, goodLogs := startSecretBroker(t, nsCfg.NamesrvListen, "b1", "s3cret")
-	bad, badLogs := startSecretBroker(t, nsCfg.NamesrvListen, "b2", "guess")
 	groups := func() map[string]nameserver.BrokerData {
 		cctx, ccancel := context.WithTimeout(t.Context(), 5*time.Second)
 		defer ccancel()
@@ -69,7 +68,16 @@ func TestBrokerRegistersWithSecret(t *testing.T) {
 		}
 		return ci.BrokerAddrTable
 	}
+	// b2 starts once b1 runs: its free ports are picked while b1 binds
+	// none (b1's ":0" listeners could take them otherwise).
 	deadline := time.Now().Add(30 * time.Second)
+	for groups()["b1"].BrokerName == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("b1 never registered; its logs:\n%s", goodLogs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	bad, badLogs := startSecretBroker(t, nsCfg.NamesrvListen, "b2", "guess")
 	for !strings.Contains(badLogs.String(), "name server refused registration") || groups()["b1"].BrokerName == "" {
 		if time.Now().After(deadline) {
 			t.Fatalf("b1 registered: %v; b2's logs:\n%s\nb1's logs:\n%s", groups(), badLogs, goodLogs)
