@@ -142,20 +142,20 @@ func (h *Handler) buildEntry(cfg topics.Config, part int32, records []byte) (log
 			tags = append(tags, 0)
 		}
 	}
-	return batchEntry(cfg.Name, part, hdr.NumRecords, tags, keys, b, cfg.TimestampType == "LogAppendTime"), hdr, errNone
+	return batchEntry(cfg.Name, part, hdr.NumRecords, tags, keys, b, cfg.TimestampType == "LogAppendTime", h.leaderEpoch()), hdr, errNone
 }
 
 // batchEntry is the store entry of one whole record batch: its base
 // offset, leader epoch and (LogAppendTime topics) the store time are
 // written in place at append, outside the batch CRC.
-func batchEntry(topic string, part, count int32, tags []int64, keys []string, batch []byte, logAppend bool) log.Message {
+func batchEntry(topic string, part, count int32, tags []int64, keys []string, batch []byte, logAppend bool, epoch int32) log.Message {
 	return log.Message{
 		Kind: log.KindKafka, Topic: topic, QueueID: part, Count: count,
 		TagsCodes: tags, Keys: keys, Payload: batch,
 		Encode: func(payload []byte, _, queueOffset, storeTime int64) {
 			// Cannot fail: the payload holds a whole validated batch.
 			_ = kafka.SetBaseOffset(payload, queueOffset)
-			_ = kafka.SetPartitionLeaderEpoch(payload, leaderEpoch)
+			_ = kafka.SetPartitionLeaderEpoch(payload, epoch)
 			if logAppend {
 				_ = kafka.SetLogAppendTime(payload, storeTime)
 			}

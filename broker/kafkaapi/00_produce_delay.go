@@ -224,7 +224,7 @@ func (h *Handler) recordsEntry(topic string, part int32, hdr *kafka.BatchHeader,
 	for len(tags) > 0 && len(tags) < len(recs) {
 		tags = append(tags, 0)
 	}
-	return batchEntry(topic, part, int32(len(recs)), tags, keys, b, logAppend), nil
+	return batchEntry(topic, part, int32(len(recs)), tags, keys, b, logAppend, h.leaderEpoch()), nil
 }
 
 // appendSplit appends a re-stored batch's entries in one Append; with

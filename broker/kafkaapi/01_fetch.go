@@ -116,8 +116,8 @@ func (f *fetchState) build(ctx context.Context) (*kmsg.FetchResponse, []*log.Rea
 			if c == errNone {
 				p.Partition, c = f.h.localQueue(cfg, p.Partition) // this broker's queue; rp keeps the client's number
 			}
-			if c == errNone && p.CurrentLeaderEpoch > leaderEpoch {
-				c = errUnknownLeaderEpoch
+			if c == errNone {
+				c = f.h.checkLeaderEpoch(p.CurrentLeaderEpoch)
 			}
 			if c != errNone {
 				rp.ErrorCode, errs = c, true

@@ -53,8 +53,8 @@ func (h *Handler) listOffsetPartition(cfg topics.Config, code int16, p kmsg.List
 	}
 	switch {
 	case code != errNone:
-	case p.CurrentLeaderEpoch > leaderEpoch:
-		code = errUnknownLeaderEpoch
+	case h.checkLeaderEpoch(p.CurrentLeaderEpoch) != errNone:
+		code = h.checkLeaderEpoch(p.CurrentLeaderEpoch)
 	case p.Timestamp == tsMaxTimestamp && version < 7, p.Timestamp == tsEarliestLocal && version < 8,
 		p.Timestamp == tsLatestTiered && version < 9:
 		code = errUnsupportedVersion
@@ -70,7 +70,7 @@ func (h *Handler) listOffsetPartition(cfg topics.Config, code int16, p kmsg.List
 	}
 	rp.Offset, rp.Timestamp = off, ts
 	if off >= 0 {
-		rp.LeaderEpoch = leaderEpoch
+		rp.LeaderEpoch = h.leaderEpoch()
 	}
 	if version == 0 {
 		rp.OldStyleOffsets = []int64{}

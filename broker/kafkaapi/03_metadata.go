@@ -131,23 +131,23 @@ func (h *Handler) topicMetadata(c topics.Config, code int16) kmsg.MetadataRespon
 	if v == nil || c.Internal {
 		mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, c.Queues)
 		for i := range mt.Partitions {
-			mt.Partitions[i] = h.partitionMetadata(int32(i), h.cfg.NodeID, errNone)
+			mt.Partitions[i] = h.partitionMetadata(int32(i), h.cfg.NodeID, h.leaderEpoch(), errNone)
 		}
 		return mt
 	}
 	mt.TopicID = h.clusterTopicID(v, c.Name)
 	var next int32
 	for _, pl := range v.Placements(c.Name, c.Queues) {
-		leader, pcode := h.cfg.NodeID, errNone
+		leader, epoch, pcode := h.cfg.NodeID, h.leaderEpoch(), errNone
 		if pl.Group != v.Self {
 			if g, ok := v.Group(pl.Group); ok && g.HasNode {
-				leader = g.Master.NodeID
+				leader, epoch = g.Master.NodeID, g.Epoch
 			} else {
 				leader, pcode = -1, errLeaderNotAvailable
 			}
 		}
 		for range pl.Queues {
-			mt.Partitions = append(mt.Partitions, h.partitionMetadata(next, leader, pcode))
+			mt.Partitions = append(mt.Partitions, h.partitionMetadata(next, leader, epoch, pcode))
 			next++
 		}
 	}
@@ -157,10 +157,10 @@ func (h *Handler) topicMetadata(c topics.Config, code int16) kmsg.MetadataRespon
 	return mt
 }
 
-// partitionMetadata is partition i led by node leader (-1: none).
-func (h *Handler) partitionMetadata(i, leader int32, code int16) kmsg.MetadataResponseTopicPartition {
+// partitionMetadata is partition i led by node leader (-1: none) in epoch.
+func (h *Handler) partitionMetadata(i, leader, epoch int32, code int16) kmsg.MetadataResponseTopicPartition {
 	p := kmsg.NewMetadataResponseTopicPartition()
-	p.ErrorCode, p.Partition, p.Leader, p.LeaderEpoch = code, i, leader, leaderEpoch
+	p.ErrorCode, p.Partition, p.Leader, p.LeaderEpoch = code, i, leader, epoch
 	p.Replicas, p.ISR, p.OfflineReplicas = []int32{leader}, []int32{leader}, []int32{}
 	if leader < 0 {
 		p.Replicas, p.ISR = []int32{}, []int32{}

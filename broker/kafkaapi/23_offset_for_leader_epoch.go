@@ -2,10 +2,10 @@ package kafkaapi
 
 import "github.com/twmb/franz-go/pkg/kmsg"
 
-// offsetForLeaderEpoch answers key 23 (KIP-320). Every partition has had
-// one leader epoch, 0, since its creation: the end offset of epoch 0 is the
-// log end; a later epoch is unknown (-1/-1, as Kafka answers a future
-// epoch); a client's current epoch above ours is UNKNOWN_LEADER_EPOCH.
+// offsetForLeaderEpoch answers key 23 (KIP-320): the end offset of the
+// largest leader epoch not above the one asked for (epochs.go). A client's
+// current epoch above ours is UNKNOWN_LEADER_EPOCH, below it
+// FENCED_LEADER_EPOCH.
 func (h *Handler) offsetForLeaderEpoch(r *request, req *kmsg.OffsetForLeaderEpochRequest) {
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
 	for _, t := range req.Topics {
@@ -19,13 +19,11 @@ func (h *Handler) offsetForLeaderEpoch(r *request, req *kmsg.OffsetForLeaderEpoc
 			if c == errNone {
 				p.Partition, c = h.localQueue(cfg, p.Partition) // this broker's queue
 			}
-			switch {
-			case c != errNone:
-			case p.CurrentLeaderEpoch > leaderEpoch:
-				c = errUnknownLeaderEpoch
-			case p.LeaderEpoch == leaderEpoch:
-				_, hwm, err := h.queueRange(cfg.Name, p.Partition)
-				c, rp.LeaderEpoch, rp.EndOffset = codeOf(err), leaderEpoch, hwm
+			if c == errNone {
+				c = h.checkLeaderEpoch(p.CurrentLeaderEpoch)
+			}
+			if c == errNone {
+				rp.LeaderEpoch, rp.EndOffset, c = h.epochEnd(cfg.Name, p.Partition, p.LeaderEpoch)
 			}
 			rp.ErrorCode = c
 			rt.Partitions = append(rt.Partitions, rp)

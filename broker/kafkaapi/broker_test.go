@@ -46,6 +46,9 @@ type brokerOpts struct {
 	retentionHours int
 	// groupSize is the broker group's size (0: no replication).
 	groupSize int
+	// epoch and epochs, if set, are Config.LeaderEpoch and Config.Epochs.
+	epoch  func() int32
+	epochs func() []kafkaapi.EpochStart
 }
 
 // startBroker serves Kafka without the consumer-group keys.
@@ -72,6 +75,7 @@ func startBrokerWith(t testing.TB, opts brokerOpts) *testBroker {
 	if opts.groupSize > 0 {
 		cfg.GroupSize = func() int { return opts.groupSize }
 	}
+	cfg.LeaderEpoch, cfg.Epochs = opts.epoch, opts.epochs
 	closeGroups := func() {}
 	if opts.groups {
 		offs, err := offsets.Open(ctx, store, log)

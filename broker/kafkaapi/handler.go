@@ -38,8 +38,6 @@ import (
 	"github.com/twinmq/twinmq/wire/kafka"
 )
 
-// leaderEpoch is every partition's leader epoch (one node leads all).
-const leaderEpoch = 0
 
 // Config configures a Handler. Zero values have working defaults.
 type Config struct {
@@ -92,6 +90,14 @@ type Config struct {
 	// (topic creation and deletion, consumer offsets of their queues);
 	// needed with Cluster.
 	Peers Peers
+	// LeaderEpoch, if set, is the group's master epoch (controller mode):
+	// the leader epoch of this broker's partitions, which grows with every
+	// failover. Nil: 0, the one epoch a group without a controller has.
+	LeaderEpoch func() int32
+	// Epochs, if set, lists the group's master epochs with the CommitLog
+	// offset each began at (the HA epoch file), oldest first: where
+	// OffsetForLeaderEpoch finds an epoch's end.
+	Epochs func() []EpochStart
 	// ClusterRefresh, if set, reads the cluster view again now
 	// (cluster.Poller.Refresh): after this broker created or deleted a
 	// topic on other groups, it waits for the view to show them.

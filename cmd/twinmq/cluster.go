@@ -13,6 +13,7 @@ import (
 
 	"github.com/twinmq/twinmq/broker/ha"
 	"github.com/twinmq/twinmq/broker/httpapi"
+	"github.com/twinmq/twinmq/broker/kafkaapi"
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/remotingapi"
 	"github.com/twinmq/twinmq/controller"
@@ -343,5 +344,27 @@ func replGroupSize(r *replication) func() int {
 			return 1
 		}
 		return max(1+len(m.Slaves()), len(m.SyncStateSet()))
+	}
+}
+
+// kafkaEpochs sets cfg's leader epochs from r (controller mode): the
+// master epoch, and the epoch file for OffsetForLeaderEpoch. Without a
+// controller every partition stays in epoch 0.
+func kafkaEpochs(cfg *kafkaapi.Config, r *replication) {
+	if r == nil || r.epochPath == "" {
+		return
+	}
+	cfg.LeaderEpoch = r.masterEpoch.Load
+	path, logger := r.epochPath, r.logger
+	cfg.Epochs = func() []kafkaapi.EpochStart {
+		l, err := ha.LoadEpochs(path)
+		if err != nil {
+			logger.Error("ha: epoch file", "err", err)
+		}
+		out := make([]kafkaapi.EpochStart, len(l))
+		for i, e := range l {
+			out[i] = kafkaapi.EpochStart{Epoch: e.Epoch, Start: e.Start}
+		}
+		return out
 	}
 }

@@ -54,6 +54,7 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 		DisableAutoCreate: !cfg.AutoCreateTopicsEnable, DefaultPartitions: int32(cfg.NumPartitions),
 		Logs: replLogs(repl), GroupSize: replGroupSize(repl),
 	}
+	kafkaEpochs(&kcfg, repl)
 	if cv != nil { // partitions numbered across the cluster's broker groups
 		kcfg.Cluster, kcfg.Peers, kcfg.ClusterRefresh = cv.poller.View, cv.peers, cv.poller.Refresh
 	}
