@@ -38,7 +38,6 @@ import (
 	"github.com/twinmq/twinmq/wire/kafka"
 )
 
-
 // Config configures a Handler. Zero values have working defaults.
 type Config struct {
 	NodeID    int32
