@@ -108,6 +108,7 @@ func addServeFlags(fs *pflag.FlagSet) {
 	fs.String("namesrv-listen", d.NamesrvListen, "name server listen address")
 	addStoreFlags(fs)
 	addDelayFlags(fs)
+	addTransactionFlags(fs)
 }
 
 func addNamesrvFlags(fs *pflag.FlagSet) {
@@ -138,6 +139,7 @@ func addBrokerFlags(fs *pflag.FlagSet) {
 	fs.String("namesrv-addr", d.NamesrvAddr, "';'-separated name servers to register with")
 	addStoreFlags(fs)
 	addDelayFlags(fs)
+	addTransactionFlags(fs)
 }
 
 func addBrokerListenFlags(fs *pflag.FlagSet) {

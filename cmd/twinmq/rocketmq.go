@@ -71,8 +71,14 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	if err != nil {
 		return nil, err
 	}
+	stopTxn := func() {}
 	if repl == nil || !repl.isSlave() {
-		dl.remoting(b) // a slave re-stores nothing: no send-back, no delay
+		// A slave re-stores nothing: no send-back, no delay, no
+		// transactions (transactions.go).
+		dl.remoting(b)
+		if stopTxn, err = startTransactions(ctx, cfg, b, store, logger); err != nil {
+			return nil, err
+		}
 	}
 	if repl != nil {
 		repl.remoting = b // a promotion registers it as master
@@ -80,9 +86,11 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	srv, err := netio.New(netio.Config{Addr: addr, Framer: netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
 		Ordering: netio.Concurrent, Logger: logger}, b)
 	if err != nil {
+		stopTxn()
 		return nil, fmt.Errorf("remoting: %w", err)
 	}
 	if err := srv.Start(ctx); err != nil {
+		stopTxn()
 		return nil, fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", addr))
 	}
 	b.Start()
@@ -105,6 +113,7 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 		// Close cancels). Parked pulls hold no request; Close answers them.
 		_ = srv.Shutdown(sctx)
 		b.Close(sctx)
+		stopTxn()
 	}, nil
 }
 
