@@ -63,6 +63,11 @@ type EvDiscarded struct {
 	OK  bool
 }
 
+// EvGone says the half message Key is no longer stored (CommitLog
+// retention removed it): it is dropped, whatever it was doing.
+type EvGone struct{ Key int64 }
+
+func (EvGone) event()      {}
 func (EvPrepared) event()  {}
 func (EvEnd) event()       {}
 func (EvEnded) event()     {}
@@ -169,6 +174,11 @@ func (c *Core) Step(ev Event, nowMs int64) []Effect {
 		}
 	case EvTick:
 		out = c.tick(out, nowMs)
+	case EvGone:
+		if it := c.items[ev.Key]; it != nil {
+			c.unwait(it)
+			delete(c.items, ev.Key)
+		}
 	case EvChecked:
 		c.checked(ev, nowMs)
 	case EvDiscarded:

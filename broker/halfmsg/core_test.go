@@ -154,3 +154,20 @@ func FuzzDecodeOp(f *testing.F) {
 		}
 	})
 }
+
+// A half message removed by retention is dropped, whatever it was doing.
+func TestCoreGone(t *testing.T) {
+	c := NewCore(testTiming)
+	c.Step(EvPrepared{Key: 1, Phys: 10, StoreMs: 0}, 0)
+	c.Step(EvPrepared{Key: 2, Phys: 20, StoreMs: 0}, 0)
+	c.Step(EvTick{}, 6000) // both checking
+	c.Step(EvGone{Key: 1}, 6001)
+	if got := c.Step(EvChecked{Key: 1, OK: false}, 6002); len(got) != 0 || c.Pending() != 1 {
+		t.Fatalf("after gone: %#v, pending %d", got, c.Pending())
+	}
+	c.Step(EvChecked{Key: 2, OK: true}, 6003)
+	c.Step(EvGone{Key: 2}, 6004) // waiting in the heap
+	if _, ok := c.NextWake(); ok || c.Pending() != 0 {
+		t.Fatalf("pending %d after both gone", c.Pending())
+	}
+}

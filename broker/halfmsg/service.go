@@ -288,6 +288,11 @@ func (s *Service) apply(effects []Effect) {
 func (s *Service) check(c Check) bool {
 	res, err := s.readHalf(s.ctx, c.Key, c.Phys)
 	if err != nil {
+		if min, merr := s.cfg.Store.MinOffset(HalfTopic, 0); merr == nil && c.Key < min {
+			s.log.Warn("transactions: half message removed by retention before it was resolved", "key", c.Key)
+			s.step(EvGone{Key: c.Key})
+			return false
+		}
 		s.log.Error("transactions: read half message to check", "key", c.Key, "err", err)
 		return false
 	}

@@ -198,9 +198,13 @@ func (b *Broker) endMessage(ctx context.Context, r *endTransactionRequest, actio
 // TransactionDiscarded is the halfmsg.Service's Discarded: the copy of a
 // half message given up on after its last check, in queue 0 of
 // TRANS_CHECK_MAX_TIME_TOPIC (Java's DefaultTransactionalMessageCheckListener.resolveDiscardMsg).
+//
+// An entry of the half topic that is no RocketMQ message (a Kafka client
+// produced to the topic by name) is given up without a copy: nobody could
+// read one.
 func (b *Broker) TransactionDiscarded(e storage.ReadEntry) ([]storage.Entry, error) {
 	if e.Kind != storage.KindRocketMQ {
-		return nil, fmt.Errorf("half message at %d is not a RocketMQ message", e.Phys)
+		return nil, nil
 	}
 	m, _, err := remoting.DecodeStoredMessage(e.Payload)
 	if err != nil {
