@@ -30,7 +30,7 @@ import (
 // half-message service) and Kafka over one store. The broker restarts on
 // the same addresses and data while the name server and clients run.
 type txnCluster struct {
-	t                    *testing.T
+	t                    testing.TB
 	dir                  string
 	nsAddr               string
 	ns                   *nameserver.Server
@@ -50,7 +50,7 @@ type txnRun struct {
 	closer []func()
 }
 
-func startTxnCluster(t *testing.T, timing halfmsg.Config) *txnCluster {
+func startTxnCluster(t testing.TB, timing halfmsg.Config) *txnCluster {
 	t.Helper()
 	ns := nameserver.New(nameserver.Config{Logger: testLogger()})
 	nsSrv, nsStop, err := nameserver.Listen(context.Background(), "127.0.0.1:0", ns)
@@ -58,7 +58,7 @@ func startTxnCluster(t *testing.T, timing halfmsg.Config) *txnCluster {
 		t.Fatal(err)
 	}
 	c := &txnCluster{t: t, dir: t.TempDir(), nsAddr: nsSrv.Addr().String(), ns: ns,
-		brokerAddr: freeAddr(t), kafkaURL: freeAddr(t), timing: timing}
+		brokerAddr: freeAddrTB(t), kafkaURL: freeAddrTB(t), timing: timing}
 	c.stopNS = func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -124,7 +124,7 @@ func (c *txnCluster) start() *txnRun {
 	p, _ := strconv.Atoi(port)
 	h.SetAdvertised(host, int32(p))
 	r.closer = append(r.closer, func() { _ = ksrv.Shutdown(ctx) })
-	waitFor(t, 5*time.Second, func() bool {
+	waitForTB(t, 5*time.Second, func() bool {
 		rt, ok := c.ns.Table().Route("TBW102")
 		return ok && len(rt.BrokerDatas) > 0
 	})
@@ -145,7 +145,7 @@ func (c *txnCluster) restart() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.run.stop()
-	waitFor(c.t, 10*time.Second, func() bool { _, ok := c.ns.Table().Route("TBW102"); return !ok })
+	waitForTB(c.t, 10*time.Second, func() bool { _, ok := c.ns.Table().Route("TBW102"); return !ok })
 	c.run = c.start()
 }
 
@@ -167,6 +167,28 @@ func (c *txnCluster) stored(topic string) int64 {
 		n += q.Max - q.Min
 	}
 	return n
+}
+
+// freeAddrTB and waitForTB are freeAddr and waitFor for benchmarks too.
+func freeAddrTB(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitForTB(t testing.TB, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // txnListener is a producer's local transactions: execute[body] is the
