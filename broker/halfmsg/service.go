@@ -47,6 +47,9 @@ type Config struct {
 	Discarded Build
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// SnapshotEvery is the number of op records after which a snapshot
+	// record replaces them (default 4096): it bounds the replay at start.
+	SnapshotEvery int
 }
 
 func (c *Config) validate() error {
@@ -72,24 +75,36 @@ func (c *Config) validate() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.SnapshotEvery <= 0 {
+		c.SnapshotEvery = 4096
+	}
 	return nil
 }
 
 // Service keeps the pending half messages and checks them back: the
 // driver of Core.
 //
-// mu guards core and wakeMs; effects are carried out outside it. The run
-// goroutine carries out Check and Discard; Resolve carries out its own
-// Resolve on the caller's goroutine.
+// mu guards core, wakeMs, resolved, inflight and records; effects are
+// carried out outside it. The run goroutine carries out Check and Discard
+// and writes snapshots; Resolve carries out its own Resolve on the
+// caller's goroutine.
 type Service struct {
 	cfg Config
 	log *slog.Logger
 
-	mu     sync.Mutex
-	core   *Core
-	wakeMs int64 // the last WakeAt (0: none)
+	mu       sync.Mutex
+	core     *Core
+	wakeMs   int64        // the last WakeAt (0: none)
+	resolved *resolvedSet // what the op records say is resolved
+	inflight int          // op records being appended, not yet applied
+	records  int          // op records since the last snapshot
+	// snapshotting: a snapshot record is being appended; op records
+	// wait on opDone until it is.
+	snapshotting bool
+	opDone       *sync.Cond
 
 	kick   chan struct{}
+	snap   chan struct{}   // records reached SnapshotEvery
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -101,13 +116,20 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger.With("component", "halfmsg"), kick: make(chan struct{}, 1), done: make(chan struct{})}
+	s := &Service{cfg: cfg, log: cfg.Logger.With("component", "halfmsg"), kick: make(chan struct{}, 1),
+		snap: make(chan struct{}, 1), done: make(chan struct{})}
+	s.opDone = sync.NewCond(&s.mu)
 	s.core = NewCore(Timing{TimeoutMs: cfg.Timeout.Milliseconds(), IntervalMs: cfg.Interval.Milliseconds(), MaxChecks: cfg.MaxChecks})
 	n, err := s.replay()
 	if err != nil {
 		return nil, err
 	}
 	s.log.Info("transactions: half messages pending", "pending", n)
+	if s.records > 0 {
+		if _, err := s.snapshot(ctx); err != nil {
+			return nil, err
+		}
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	go s.run()
 	return s, nil
@@ -159,10 +181,46 @@ func (s *Service) Resolve(ctx context.Context, key, phys int64, action Action, b
 			r = e
 		}
 	}
-	checks, _ := s.checks(key)
+	checks := s.beginOp(key)
 	err := s.appendResolution(ctx, r.Key, r.Phys, Op{Action: action, Key: r.Key, Checks: checks}, build)
+	s.endOp(r.Key, err == nil, true)
 	s.step(EvEnded{Key: r.Key, OK: err == nil})
 	return err
+}
+
+// beginOp counts an op record about key being appended and returns the
+// checks key had.
+func (s *Service) beginOp(key int64) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.snapshotting {
+		s.opDone.Wait()
+	}
+	s.inflight++
+	n, _ := s.core.Checks(key)
+	return n
+}
+
+// endOp applies an op record about key that was appended (ok) or not;
+// resolves says whether it resolves key. Past SnapshotEvery records it
+// asks the run goroutine for a snapshot.
+func (s *Service) endOp(key int64, ok, resolves bool) {
+	s.mu.Lock()
+	s.inflight--
+	if ok {
+		if resolves {
+			s.resolved.add(key)
+		}
+		s.records++
+	}
+	full := s.records >= s.cfg.SnapshotEvery
+	s.mu.Unlock()
+	if full {
+		select {
+		case s.snap <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // appendResolution reads the half message at phys and appends build's
@@ -203,12 +261,6 @@ func (s *Service) readHalf(ctx context.Context, key, phys int64) (*storage.ReadR
 	return res, nil
 }
 
-func (s *Service) checks(key int64) (int, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.core.Checks(key)
-}
-
 // step applies ev and returns its effects; it resets the wake-up when
 // the earliest due time changed.
 func (s *Service) step(ev Event) []Effect {
@@ -237,6 +289,9 @@ func (s *Service) run() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	s.resetTimer(timer)
+	snapRetry := time.NewTimer(time.Hour)
+	snapRetry.Stop()
+	defer snapRetry.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -246,7 +301,24 @@ func (s *Service) run() {
 		case <-timer.C:
 			s.apply(s.step(EvTick{}))
 			s.resetTimer(timer)
+		case <-s.snap:
+			s.trySnapshot(snapRetry)
+		case <-snapRetry.C:
+			s.trySnapshot(snapRetry)
 		}
+	}
+}
+
+// trySnapshot writes a snapshot, or tries again soon when op records
+// were being appended.
+func (s *Service) trySnapshot(retry *time.Timer) {
+	done, err := s.snapshot(s.ctx)
+	switch {
+	case err != nil && s.ctx.Err() == nil:
+		s.log.Error("transactions: snapshot failed", "err", err)
+		retry.Reset(time.Second)
+	case err == nil && !done:
+		retry.Reset(10 * time.Millisecond)
 	}
 }
 
@@ -271,7 +343,9 @@ func (s *Service) apply(effects []Effect) {
 		case Check:
 			s.step(EvChecked{Key: e.Key, OK: s.check(e)})
 		case Discard:
-			err := s.appendResolution(s.ctx, e.Key, e.Phys, Op{Action: ActionDiscarded, Key: e.Key, Checks: s.cfg.MaxChecks}, s.cfg.Discarded)
+			checks := s.beginOp(e.Key)
+			err := s.appendResolution(s.ctx, e.Key, e.Phys, Op{Action: ActionDiscarded, Key: e.Key, Checks: checks}, s.cfg.Discarded)
+			s.endOp(e.Key, err == nil, true)
 			if err != nil && s.ctx.Err() == nil {
 				s.log.Error("transactions: discarding a half message failed", "key", e.Key, "err", err)
 			} else if err == nil {
@@ -288,8 +362,11 @@ func (s *Service) apply(effects []Effect) {
 func (s *Service) check(c Check) bool {
 	res, err := s.readHalf(s.ctx, c.Key, c.Phys)
 	if err != nil {
-		if min, merr := s.cfg.Store.MinOffset(HalfTopic, 0); merr == nil && c.Key < min {
+		if first, merr := s.cfg.Store.MinOffset(HalfTopic, 0); merr == nil && c.Key < first {
 			s.log.Warn("transactions: half message removed by retention before it was resolved", "key", c.Key)
+			s.mu.Lock()
+			s.resolved.raise(first)
+			s.mu.Unlock()
 			s.step(EvGone{Key: c.Key})
 			return false
 		}
@@ -300,7 +377,10 @@ func (s *Service) check(c Check) bool {
 		s.log.Info("transactions: check-back not sent", "key", c.Key, "checks", c.Checks, "err", err)
 	}
 	res.Release()
-	if _, err := s.cfg.Store.Append(s.ctx, []storage.Entry{opEntry(Op{Action: ActionChecked, Key: c.Key, Checks: c.Checks})}); err != nil {
+	s.beginOp(c.Key)
+	_, err = s.cfg.Store.Append(s.ctx, []storage.Entry{opEntry(Op{Action: ActionChecked, Key: c.Key, Checks: c.Checks})})
+	s.endOp(c.Key, err == nil, false)
+	if err != nil {
 		if s.ctx.Err() == nil {
 			s.log.Error("transactions: record check-back", "key", c.Key, "err", err)
 		}
@@ -310,31 +390,40 @@ func (s *Service) check(c Check) bool {
 }
 
 // replay rebuilds the pending half messages: every entry of HalfTopic
-// without a resolving op record, with the checks it had.
+// without a resolving op record, with the checks it had. The op records
+// (from the last snapshot on) only add facts, so their order does not
+// matter; the half messages are read from the snapshot's low mark on.
 func (s *Service) replay() (int, error) {
 	store := s.cfg.Store
 	hmin, _ := store.MinOffset(HalfTopic, 0)
-	hmax, _ := store.MaxOffset(HalfTopic, 0)
-	if hmax <= hmin {
-		return 0, nil
-	}
-	// One bit per half message retained: 1.25 MB per ten million.
-	resolved := make([]uint64, (hmax-hmin+63)/64)
+	res := newResolvedSet(hmin)
 	checks := map[int64]int{}
+	records := 0
 	_, err := store.Replay(OpTopic, 0, 0, func(e storage.ReadEntry) error {
+		records++
+		if len(e.Payload) >= 2 && Action(e.Payload[1]) == ActionSnapshot {
+			sn, err := DecodeSnapshot(e.Payload)
+			if err != nil {
+				s.log.Warn("transactions: skipping snapshot record", "offset", e.QueueOffset, "err", err)
+				return nil
+			}
+			res.raise(sn.Low)
+			for _, k := range sn.Above {
+				res.add(k)
+			}
+			for k, n := range sn.Checks {
+				checks[k] = max(checks[k], n)
+			}
+			return nil
+		}
 		op, err := DecodeOp(e.Payload)
 		if err != nil {
 			s.log.Warn("transactions: skipping op record", "offset", e.QueueOffset, "err", err)
 			return nil
 		}
-		if op.Key < hmin || op.Key >= hmax {
-			return nil // its half message is gone (retention) or it is bogus
-		}
-		i := op.Key - hmin
 		if op.Action.resolves() {
-			resolved[i/64] |= 1 << (i % 64)
-			delete(checks, op.Key)
-		} else if resolved[i/64]&(1<<(i%64)) == 0 {
+			res.add(op.Key)
+		} else {
 			checks[op.Key] = max(checks[op.Key], op.Checks)
 		}
 		return nil
@@ -343,9 +432,8 @@ func (s *Service) replay() (int, error) {
 		return 0, fmt.Errorf("halfmsg: replay %s: %w", OpTopic, err)
 	}
 	n := 0
-	_, err = store.Replay(HalfTopic, 0, hmin, func(e storage.ReadEntry) error {
-		i := e.QueueOffset - hmin
-		if i < 0 || e.QueueOffset >= hmax || resolved[i/64]&(1<<(i%64)) != 0 {
+	_, err = store.Replay(HalfTopic, 0, max(res.low, hmin), func(e storage.ReadEntry) error {
+		if res.has(e.QueueOffset) {
 			return nil
 		}
 		s.core.Step(EvPrepared{Key: e.QueueOffset, Phys: e.Phys, StoreMs: e.StoreTime, Checks: checks[e.QueueOffset]}, s.cfg.Now().UnixMilli())
@@ -355,6 +443,7 @@ func (s *Service) replay() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("halfmsg: replay %s: %w", HalfTopic, err)
 	}
+	s.resolved, s.records = res, records
 	s.wakeMs, _ = s.core.NextWake()
 	return n, nil
 }
