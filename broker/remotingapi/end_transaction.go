@@ -39,6 +39,15 @@ var errTransactionGroup = errors.New("remotingapi: the producer group wrong")
 // and Discarded are CheckTransaction and TransactionDiscarded.
 func (b *Broker) EnableTransactions(svc *halfmsg.Service) { b.txn.Store(svc) }
 
+// TransactionsPending returns the number of half messages neither
+// committed, rolled back nor given up (0 before EnableTransactions).
+func (b *Broker) TransactionsPending() int {
+	if svc := b.txn.Load(); svc != nil {
+		return svc.Pending()
+	}
+	return 0
+}
+
 // isTransactionTopic reports the topics clients may not send to
 // (TopicValidator.isNotAllowedSendTopic).
 func isTransactionTopic(t string) bool {

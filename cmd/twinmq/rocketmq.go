@@ -104,6 +104,8 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 			})
 			return out
 		})
+	mon.Value("twinmq_rocketmq_transactions_pending", "RocketMQ half messages neither committed, rolled back nor given up.",
+		httpapi.Gauge, func() float64 { return float64(b.TransactionsPending()) })
 	xprotoCacheMetrics(mon, "remoting", "RocketMQ pulls of Kafka-produced batches", b.XProtoCacheStats)
 	logger.Info("RocketMQ remoting listening", "addr", srv.Addr().String(), "advertised", adv, "namesrvAddr", namesrvAddrs)
 	return func(sctx context.Context) {
