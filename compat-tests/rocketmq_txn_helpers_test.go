@@ -197,6 +197,9 @@ func waitForTB(t testing.TB, d time.Duration, cond func() bool) {
 type txnListener struct {
 	execute map[string]primitive.LocalTransactionState
 	check   func(body string) primitive.LocalTransactionState
+	// onExecute, if set, runs first in ExecuteLocalTransaction (a local
+	// transaction that blocks).
+	onExecute func(body string)
 
 	mu     sync.Mutex
 	checks map[string]int
@@ -208,6 +211,9 @@ func newTxnListener(execute map[string]primitive.LocalTransactionState, check fu
 }
 
 func (l *txnListener) ExecuteLocalTransaction(m *primitive.Message) primitive.LocalTransactionState {
+	if l.onExecute != nil {
+		l.onExecute(string(m.Body))
+	}
 	return l.execute[string(m.Body)]
 }
 

@@ -120,20 +120,29 @@ func TestRocketMQTransactions(t *testing.T) {
 }
 
 // TestRocketMQTransactionCheckedBackOnAnotherProducer: a producer sends a
-// transactional message and goes away without ending it; the check-back
-// asks a second instance of the same producer group, whose answer
-// commits it.
+// transactional message and goes away in the middle of its local
+// transaction, before any END_TRANSACTION; the check-back asks a second
+// instance of the same producer group, whose answer commits it.
 func TestRocketMQTransactionCheckedBackOnAnotherProducer(t *testing.T) {
 	c := startTxnCluster(t, halfmsg.Config{Timeout: 300 * time.Millisecond, Interval: 300 * time.Millisecond, MaxChecks: 1000})
 	const topic = "RmqTxnOrphan"
-	first := newTxnListener(map[string]primitive.LocalTransactionState{"orphan": unknownState},
-		func(string) primitive.LocalTransactionState { return unknownState })
+	release := make(chan struct{})
+	first := newTxnListener(map[string]primitive.LocalTransactionState{"orphan": rollbackState},
+		func(string) primitive.LocalTransactionState { return rollbackState })
+	first.onExecute = func(string) { <-release } // the local transaction never ends while it matters
 	p1 := c.txnProducer(t, "pg_orphan", first)
-	sendTxn(t, p1, topic, "orphan")
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		m := primitive.NewMessage(topic, []byte("orphan"))
+		if _, err := p1.SendMessageInTransaction(context.Background(), m); err != nil {
+			t.Logf("first producer, after its shutdown: %v", err)
+		}
+	}()
+	waitFor(t, 30*time.Second, func() bool { return c.current().svc.Pending() == 1 })
 	if err := p1.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	checksBefore := first.any.Load()
 
 	second := newTxnListener(map[string]primitive.LocalTransactionState{"own": commitState},
 		func(body string) primitive.LocalTransactionState {
@@ -149,11 +158,18 @@ func TestRocketMQTransactionCheckedBackOnAnotherProducer(t *testing.T) {
 	if second.checked("orphan") != 1 {
 		t.Errorf("the second producer was asked %d times about orphan, want 1", second.checked("orphan"))
 	}
-	if n := first.any.Load(); n != checksBefore {
-		t.Errorf("the stopped producer was asked %d more times", n-checksBefore)
+	if n := first.any.Load(); n != 0 {
+		t.Errorf("the stopped producer was asked %d times", n)
 	}
 	if n := c.current().svc.Pending(); n != 0 {
 		t.Errorf("%d half messages pending", n)
+	}
+	// The first producer's local transaction ends now: whatever it sends
+	// (a rollback, if its stopped client sends anything) changes nothing.
+	close(release)
+	<-sent
+	if got := c.stored(topic); got != 2 {
+		t.Errorf("%s holds %d messages after the late end, want 2", topic, got)
 	}
 }
 
