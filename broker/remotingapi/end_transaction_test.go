@@ -84,6 +84,10 @@ func TestTransactionEndAndCheck(t *testing.T) {
 	ok("no fields", c.call(remoting.EndTransaction, map[string]string{"producerGroup": "pg"}, nil), remoting.InvalidParameter)
 	ok("unknown state", c.call(remoting.EndTransaction, endExt("pg", s1, 0), nil), remoting.Success)
 	ok("send to the half topic", c.call(remoting.SendMessage, sendExt(halfmsg.HalfTopic), []byte("x")), remoting.NoPermission)
+	batch := txnSendExt("TxT", "pg", "U9")
+	batch["batch"] = "true"
+	body := remoting.AppendBatchMessage(nil, 0, []byte("b"), nil)
+	ok("transactional batch", c.call(remoting.SendBatchMessage, batch, body), remoting.MessageIllegal)
 	if got := queueLen(st, "TxT", 1); got != 0 {
 		t.Fatalf("refused END_TRANSACTIONs wrote %d messages", got)
 	}

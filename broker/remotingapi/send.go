@@ -246,6 +246,9 @@ func (b *Broker) sendBatchMessage(ctx context.Context, c *netio.Conn, req *remot
 	if strings.HasPrefix(r.topic, retryGroupPrefix) {
 		return errorResponse(req, fmt.Errorf("%w: batch request does not support retry group %s", errMessageIllegal, r.topic))
 	}
+	if r.sysFlag&remoting.SysFlagTransactionMask != 0 { // CommitLog.asyncPutMessages
+		return errorResponse(req, fmt.Errorf("%w: a batch cannot be transactional", errMessageIllegal))
+	}
 	msgs, err := remoting.DecodeBatch(req.Body)
 	if err != nil {
 		return errorResponse(req, err)
