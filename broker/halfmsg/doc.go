@@ -19,7 +19,8 @@
 // Both topics live in the CommitLog like any data, so they replicate and
 // recover with it. At start the service replays OpTopic and HalfTopic:
 // every half message without a resolving op record is pending again,
-// with the number of check-backs it already had.
+// with the number of check-backs it already had. Pending half messages
+// are bounded (MaxPending); a new one past that is refused (ErrTooMany).
 //
 // # Op record, version 1
 //
@@ -32,25 +33,25 @@
 //	 action: 1 commit, 2 rollback, 3 checked, 4 discarded
 //
 // checks is the number of check-backs sent so far (for "checked", this
-// one included).
+// one included). RocketMQ's op messages carry the half offset as text
+// ("<offset>,"), and RocketMQ re-appends a half message at each check to
+// count them; twinmq keeps both facts in this one record instead.
 //
 // A snapshot record (action 5) sums up the records before it, which are
 // then dropped from the queue (storage.Store.SetMinOffset), so a start
 // replays the op records since the last snapshot and the half messages
 // from its low mark on:
 //
-//	+---------+----------+-----------+-----------+-----------+-------------------------+
-//	| version | action=5 | low       | n         | n x key   | m, m x (key, checks)    |
-//	| uint8=1 | uint8    | int64 BE  | uint32 BE | int64 BE  | uint32 BE, int64, uint16|
-//	+---------+----------+-----------+-----------+-----------+-------------------------+
+//	+---------+----------+-----------+-----------+-----------+--------------------------+
+//	| version | action=5 | low       | n         | n x key   | m, m x (key, checks)     |
+//	| uint8=1 | uint8    | int64 BE  | uint32 BE | int64 BE  | uint32 BE, int64, uint16 |
+//	+---------+----------+-----------+-----------+-----------+--------------------------+
 //
 // Every half message below low is resolved, and so are the n keys (each
 // above low, ascending); the m pairs are the check counts of pending half
 // messages. Records only add facts (a key resolved, a count reached), so
 // replay applies them in any order. One is written every SnapshotEvery op
-// records, while no other op record is being appended. RocketMQ's op messages carry the half offset as text
-// ("<offset>,"), and RocketMQ re-appends a half message at each check to
-// count them; twinmq keeps both facts in this one record instead.
+// records, and at start, while no other op record is being appended.
 //
 // # Atomicity
 //
