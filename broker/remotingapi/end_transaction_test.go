@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twinmq/twinmq/broker/delay"
 	"github.com/twinmq/twinmq/broker/halfmsg"
 	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/remoting"
@@ -207,4 +208,35 @@ func FuzzParseEndTransaction(f *testing.F) {
 			t.Fatalf("accepted %+v", r)
 		}
 	})
+}
+
+// TestTransactionCommitWithDelay: a DELAY property takes effect at the
+// commit, not at the prepare: the committed message waits in
+// SCHEDULE_TOPIC_XXXX and reaches its topic after its level's delay.
+func TestTransactionCommitWithDelay(t *testing.T) {
+	b, st, addr := startTxnBroker(t)
+	b.EnableDelay(delay.Policy{})
+	sched, err := delay.Start(context.Background(), delay.Config{Store: st, Build: b.DelayBuild, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sched.Close() })
+	c := dialRaw(t, addr)
+	ext := txnSendExt("TxD", "pg", "UD")
+	ext["properties"] = string(remoting.AppendProperties(nil, map[string]string{"UNIQ_KEY": "UD", "TRAN_MSG": "true", "PGROUP": "pg", "DELAY": "1"}))
+	s := c.call(remoting.SendMessage, ext, []byte("later"))
+	if s.Code != remoting.Success {
+		t.Fatalf("prepare: %d %s", s.Code, s.Remark)
+	}
+	if queueLen(st, delay.ScheduleTopic, 0) != 0 {
+		t.Fatal("a prepared message was scheduled before its commit")
+	}
+	if r := c.call(remoting.EndTransaction, endExt("pg", s, 8), nil); r.Code != remoting.Success {
+		t.Fatalf("commit: %d %s", r.Code, r.Remark)
+	}
+	waitFor(t, func() bool { return queueLen(st, delay.ScheduleTopic, 0) == 1 })
+	m := readMessage(t, st, "TxD", 1, 0)
+	if string(m.Body) != "later" || remoting.ParseProperties(m.Properties)["UNIQ_KEY"] != "UD" {
+		t.Fatalf("delivered %q %q", m.Body, m.Properties)
+	}
 }
