@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twinmq/twinmq/broker/halfmsg"
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/topics"
@@ -163,6 +164,10 @@ type Broker struct {
 	brokerID    atomic.Int64              // cfg.BrokerID until SetBrokerID
 	holds       *log.Holds                // parked long polls (pull.go)
 
+	// txn holds the half messages; nil until EnableTransactions
+	// (end_transaction.go).
+	txn atomic.Pointer[halfmsg.Service]
+
 	ctx      context.Context // ends at Close; parents every request
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -236,6 +241,7 @@ func (b *Broker) handlers() map[int32]handlerFunc {
 		remoting.ViewMessageByID:               b.viewMessageByID,
 		remoting.ConsumerSendMsgBack:           b.consumerSendMsgBack, // sendback.go
 		ResendDLQ:                              b.resendDLQ,           // delay_resend.go
+		remoting.EndTransaction:                b.endTransaction,      // end_transaction.go
 	}
 }
 

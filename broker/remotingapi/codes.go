@@ -3,6 +3,7 @@ package remotingapi
 import (
 	"errors"
 
+	"github.com/twinmq/twinmq/broker/halfmsg"
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/storage"
@@ -42,6 +43,12 @@ var errorCodes = []struct {
 	{topics.ErrInvalidConfig, remoting.InvalidParameter},
 	{topics.ErrTopicExists, remoting.TopicExistAlready},
 	{errQueryNotFound, remoting.QueryNotFound},
+	// END_TRANSACTION refusals: SYSTEM_ERROR, as EndTransactionProcessor
+	// answers them (listed to say so).
+	{halfmsg.ErrUnknown, remoting.SystemError},
+	{halfmsg.ErrResolving, remoting.SystemError},
+	{errTransactionGroup, remoting.SystemError},
+	{halfmsg.ErrTooMany, remoting.SystemBusy},
 	{log.ErrFenced, remoting.ServiceNotAvailable},
 	{storage.ErrReplica, remoting.ServiceNotAvailable},
 	{log.ErrNotEnoughReplicas, remoting.SlaveNotAvailable},

@@ -9,7 +9,9 @@
 // and its long poll), clients.go (HEART_BEAT 34, UNREGISTER_CLIENT 35,
 // GET_CONSUMER_LIST_BY_GROUP 38, NOTIFY_CONSUMER_IDS_CHANGED 40),
 // offset.go (14, 15, 29, 30, 31, 32), lock.go (LOCK_BATCH_MQ 41,
-// UNLOCK_BATCH_MQ 42), admin.go (17, 21, 201, 215), query.go
+// UNLOCK_BATCH_MQ 42), end_transaction.go (transactional sends and
+// END_TRANSACTION 37), check_transaction.go (CHECK_TRANSACTION_STATE 39,
+// sent to producers), admin.go (17, 21, 201, 215), query.go
 // (QUERY_MESSAGE 12, VIEW_MESSAGE_BY_ID 33), toclient.go (requests the
 // broker sends on a client's connection and waits for: GET_CONSUMER_RUNNING_INFO
 // 307, CONSUME_MESSAGE_DIRECTLY 309) and register.go (the broker's side of

@@ -84,6 +84,9 @@ func (b *Broker) topicForSend(ctx context.Context, r *sendRequest) (topics.Confi
 	if err := validTopic(r.topic); err != nil {
 		return topics.Config{}, err
 	}
+	if isTransactionTopic(r.topic) { // end_transaction.go
+		return topics.Config{}, fmt.Errorf("%w: sending to topic %s is forbidden", errNoPermission, r.topic)
+	}
 	if t, ok := b.topics.Get(r.topic); ok {
 		return t, nil
 	}
@@ -216,6 +219,11 @@ func (b *Broker) send(ctx context.Context, born netip.AddrPort, req *remoting.Co
 		}
 	}
 	msg := b.message(born, &r, req.Body, props)
+	if svc := b.txn.Load(); svc != nil {
+		if tran, _ := remoting.LookupProperty(props, propTranMsg); tran == "true" {
+			return b.sendHalf(ctx, svc, req, msg, uniq) // end_transaction.go
+		}
+	}
 	entry, err := b.delayEntry(ctx, msg, r.reconsumeTimes, r.maxReconsumeTimes) // sendback.go
 	if err != nil {
 		return errorResponse(req, err)
@@ -237,6 +245,9 @@ func (b *Broker) sendBatchMessage(ctx context.Context, c *netio.Conn, req *remot
 	}
 	if strings.HasPrefix(r.topic, retryGroupPrefix) {
 		return errorResponse(req, fmt.Errorf("%w: batch request does not support retry group %s", errMessageIllegal, r.topic))
+	}
+	if r.sysFlag&remoting.SysFlagTransactionMask != 0 { // CommitLog.asyncPutMessages
+		return errorResponse(req, fmt.Errorf("%w: a batch cannot be transactional", errMessageIllegal))
 	}
 	msgs, err := remoting.DecodeBatch(req.Body)
 	if err != nil {

@@ -109,6 +109,7 @@ func addServeFlags(fs *pflag.FlagSet) {
 	addRegistrationSecretFlag(fs)
 	addStoreFlags(fs)
 	addDelayFlags(fs)
+	addTransactionFlags(fs)
 }
 
 func addNamesrvFlags(fs *pflag.FlagSet) {
@@ -149,6 +150,7 @@ func addBrokerFlags(fs *pflag.FlagSet) {
 	addRegistrationSecretFlag(fs)
 	addStoreFlags(fs)
 	addDelayFlags(fs)
+	addTransactionFlags(fs)
 }
 
 func addBrokerListenFlags(fs *pflag.FlagSet) {

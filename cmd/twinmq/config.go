@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/twinmq/twinmq/broker/delay"
+	"github.com/twinmq/twinmq/broker/halfmsg"
 	"github.com/twinmq/twinmq/controller"
 	"github.com/twinmq/twinmq/storage"
 )
@@ -126,6 +127,12 @@ type Config struct {
 	TimerWheelEnable  bool   `koanf:"timerWheelEnable"`
 	TimerMaxDelaySec  int64  `koanf:"timerMaxDelaySec"`
 	TimerPrecisionMs  int64  `koanf:"timerPrecisionMs"`
+
+	// RocketMQ transactions (BrokerConfig's names, milliseconds;
+	// transactions.go).
+	TransactionTimeOut       int64 `koanf:"transactionTimeOut"`
+	TransactionCheckInterval int64 `koanf:"transactionCheckInterval"`
+	TransactionCheckMax      int   `koanf:"transactionCheckMax"`
 }
 
 // defaultConfig returns the settings used when nothing else is given; each
@@ -159,6 +166,9 @@ func defaultConfig() Config {
 		TimerWheelEnable:              true,
 		TimerMaxDelaySec:              int64(delay.DefaultTimerMaxDelay / time.Second),
 		TimerPrecisionMs:              1,
+		TransactionTimeOut:            halfmsg.DefaultTimeout.Milliseconds(),
+		TransactionCheckInterval:      halfmsg.DefaultInterval.Milliseconds(),
+		TransactionCheckMax:           halfmsg.DefaultMaxChecks,
 	}
 }
 
@@ -198,7 +208,7 @@ func loadConfig(path string, fs *pflag.FlagSet, environ []string) (Config, error
 		// Only flags the user set; an unset flag's default must not hide
 		// the file or the environment.
 		p := posflag.ProviderWithFlag(fs, ".", nil, func(f *pflag.Flag) (string, any) {
-			key := camelKey(f.Name, '-')
+			key := knownKey(camelKey(f.Name, '-'))
 			if !f.Changed || !slices.Contains(known, key) {
 				return "", nil
 			}
@@ -229,7 +239,7 @@ func envMap(environ, known []string) (map[string]any, error) {
 		if !ok || !strings.HasPrefix(name, envPrefix) {
 			continue
 		}
-		key := camelKey(strings.ToLower(strings.TrimPrefix(name, envPrefix)), '_')
+		key := knownKey(camelKey(strings.ToLower(strings.TrimPrefix(name, envPrefix)), '_'))
 		if !slices.Contains(known, key) {
 			errs = append(errs, fmt.Errorf("unknown variable %s", name))
 			continue
@@ -237,6 +247,19 @@ func envMap(environ, known []string) (map[string]any, error) {
 		m[key] = val
 	}
 	return m, errors.Join(errs...)
+}
+
+// keyAliases maps the camel case of a flag or variable name to the key
+// where RocketMQ spells the key otherwise (--transaction-timeout is
+// transactionTimeOut).
+var keyAliases = map[string]string{"transactionTimeout": "transactionTimeOut"}
+
+// knownKey returns key, or the key it is an alias of.
+func knownKey(key string) string {
+	if k, ok := keyAliases[key]; ok {
+		return k
+	}
+	return key
 }
 
 // camelKey turns "flush-disk-type" (sep '-') or "flush_disk_type" (sep '_')
@@ -326,6 +349,7 @@ func (c *Config) validate() error {
 	if _, err := c.delayPolicy(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.validateTransactions()...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}

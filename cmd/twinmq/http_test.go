@@ -72,6 +72,15 @@ func TestHTTPEndpoints(t *testing.T) {
 			t.Fatalf("code %d answered %d %q", code, resp.Code, resp.Remark)
 		}
 	}
+	// A transactional send nobody ends: one half message pending, and
+	// nothing more in metered/0 (its end offset stays 3 below).
+	txn := remoting.NewRequest(remoting.SendMessage, 0)
+	maps.Copy(txn.ExtFields, map[string]string{"producerGroup": "pg", "topic": "metered", "queueId": "0", "sysFlag": "4",
+		"bornTimestamp": "1", "flag": "0", "properties": "TRAN_MSG\x01true\x02PGROUP\x01pg\x02"})
+	txn.Body = []byte("half")
+	if resp, err := rc.Invoke(t.Context(), txn); err != nil || resp.Code != remoting.Success {
+		t.Fatalf("transactional send: %v %+v", err, resp)
+	}
 	// A group that read one message of metered/0.
 	adm := kadm.NewClient(cl)
 	var commit kadm.Offsets
@@ -126,6 +135,9 @@ func TestHTTPEndpoints(t *testing.T) {
 	}
 	if v := value(`twinmq_remoting_requests_total{code="30"}`); v != 1 {
 		t.Errorf("%v GET_MAX_OFFSET requests counted, want 1", v)
+	}
+	if v := value("twinmq_rocketmq_transactions_pending"); v != 1 {
+		t.Errorf("%v transactions pending, want 1", v)
 	}
 	// The embedded name server's broker registered (at start, or within
 	// a moment of it).

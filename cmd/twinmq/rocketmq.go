@@ -87,8 +87,14 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	if err != nil {
 		return nil, err
 	}
+	stopTxn := func() {}
 	if repl == nil || !repl.isSlave() {
-		dl.remoting(b) // a slave re-stores nothing: no send-back, no delay
+		// A slave re-stores nothing: no send-back, no delay, no
+		// transactions (transactions.go).
+		dl.remoting(b)
+		if stopTxn, err = startTransactions(ctx, cfg, b, store, logger); err != nil {
+			return nil, err
+		}
 	}
 	if repl != nil {
 		repl.remoting = b // a promotion registers it as master
@@ -99,9 +105,11 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	srv, err := netio.New(netio.Config{Addr: addr, Framer: netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
 		Ordering: netio.Concurrent, Logger: logger}, b)
 	if err != nil {
+		stopTxn()
 		return nil, fmt.Errorf("remoting: %w", err)
 	}
 	if err := srv.Start(ctx); err != nil {
+		stopTxn()
 		return nil, fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", addr))
 	}
 	b.Start()
@@ -115,6 +123,8 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 			})
 			return out
 		})
+	mon.Value("twinmq_rocketmq_transactions_pending", "RocketMQ half messages neither committed, rolled back nor given up.",
+		httpapi.Gauge, func() float64 { return float64(b.TransactionsPending()) })
 	xprotoCacheMetrics(mon, "remoting", "RocketMQ pulls of Kafka-produced batches", b.XProtoCacheStats)
 	logger.Info("RocketMQ remoting listening", "addr", srv.Addr().String(), "advertised", adv, "namesrvAddr", namesrvAddrs)
 	return func(sctx context.Context) {
@@ -124,6 +134,7 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 		// Close cancels). Parked pulls hold no request; Close answers them.
 		_ = srv.Shutdown(sctx)
 		b.Close(sctx)
+		stopTxn()
 	}, nil
 }
 

@@ -215,9 +215,20 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 	if b.ctl != nil {
 		promoted := func(pctx context.Context) error {
 			dl.remoting(b.repl.remoting)
-			if err := startWriters(); err != nil {
+			// Half messages the old master left are checked from now
+			// (transactions.go); stopped with the writers.
+			stopTxn, err := startTransactions(ctx, cfg, b.repl.remoting, b.store, logger)
+			if err != nil {
 				return err
 			}
+			if err := startWriters(); err != nil {
+				stopTxn()
+				return err
+			}
+			wmu.Lock()
+			stopW := stopKafka
+			stopKafka = func(sctx context.Context) { stopW(sctx); stopTxn() }
+			wmu.Unlock()
 			b.repl.remoting.SetBrokerID(0) // registers as the group's master
 			return nil
 		}
