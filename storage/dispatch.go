@@ -42,6 +42,7 @@ func (s *Store) dispatchLoop() {
 				op()
 			})
 		case <-cpTick.C:
+			s.checkSpace()
 			s.own(func() {
 				s.dispatchVisible()
 				if err := s.checkpoint(); err != nil {

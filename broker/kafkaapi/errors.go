@@ -72,7 +72,8 @@ func codeOf(err error) int16 {
 		return errNotEnoughReplicasAfter
 	case errors.Is(err, log.ErrReplicationTimeout):
 		return errRequestTimedOut
-	case errors.Is(err, storage.ErrFailed), errors.Is(err, storage.ErrCorrupt), errors.Is(err, storage.ErrClosed):
+	case errors.Is(err, storage.ErrFailed), errors.Is(err, storage.ErrCorrupt), errors.Is(err, storage.ErrClosed),
+		errors.Is(err, storage.ErrNoSpace): // retriable: Kafka answers a full log dir so too
 		return errKafkaStorageError
 	case errors.Is(err, topics.ErrTopicExists):
 		return errTopicAlreadyExists
