@@ -52,9 +52,18 @@ func startKafka(t *testing.T, dir, addr string) *kafkaBroker {
 // proxy is not nil, so clients keep one address across restarts.
 func startKafkaBehind(t *testing.T, dir, addr string, proxy *kafkaProxy) *kafkaBroker {
 	t.Helper()
+	return startKafkaStore(t, storage.Config{Dir: dir, SegmentSize: 64 << 20}, addr, proxy)
+}
+
+// startKafkaStore is startKafkaBehind over a store configured by cfg
+// (its Logger is the test's).
+func startKafkaStore(t *testing.T, cfg storage.Config, addr string, proxy *kafkaProxy) *kafkaBroker {
+	t.Helper()
 	ctx := context.Background()
 	log := kafkaLogger()
-	store, err := storage.Open(ctx, storage.Config{Dir: dir, SegmentSize: 64 << 20, Logger: log})
+	dir := cfg.Dir
+	cfg.Logger = log
+	store, err := storage.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

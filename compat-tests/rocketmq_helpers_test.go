@@ -72,8 +72,10 @@ type rmqCluster struct {
 	ns         *nameserver.Server
 	brokerAddr string
 	dir        string
-	stopOnce   sync.Once
-	stopNS     func()
+	// tuneStore, if set, adjusts the broker's store configuration.
+	tuneStore func(*storage.Config)
+	stopOnce  sync.Once
+	stopNS    func()
 
 	mu sync.Mutex // guards the broker fields across restartBroker
 	rmqBroker
@@ -107,6 +109,13 @@ func testLogger() *slog.Logger {
 // startRocketMQ opens a store in dir and serves it; stop closes all.
 func startRocketMQ(t *testing.T, dir string) *rmqCluster {
 	t.Helper()
+	return startRocketMQWith(t, dir, nil)
+}
+
+// startRocketMQWith is startRocketMQ with tune adjusting the store's
+// configuration (nil: none).
+func startRocketMQWith(t *testing.T, dir string, tune func(*storage.Config)) *rmqCluster {
+	t.Helper()
 	ctx := context.Background()
 	ns := nameserver.New(nameserver.Config{Logger: testLogger()})
 	nsSrv, nsStop, err := nameserver.Listen(ctx, "127.0.0.1:0", ns)
@@ -120,7 +129,7 @@ func startRocketMQ(t *testing.T, dir string) *rmqCluster {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	c := &rmqCluster{nsAddr: nsSrv.Addr().String(), ns: ns, brokerAddr: addr, dir: dir}
+	c := &rmqCluster{nsAddr: nsSrv.Addr().String(), ns: ns, brokerAddr: addr, dir: dir, tuneStore: tune}
 	c.stopNS = func() {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
@@ -137,7 +146,11 @@ func (c *rmqCluster) startBroker(t *testing.T) rmqBroker {
 	t.Helper()
 	ctx := context.Background()
 	log := testLogger()
-	store, err := storage.Open(ctx, storage.Config{Dir: c.dir, SegmentSize: 8 << 20, Logger: log})
+	cfg := storage.Config{Dir: c.dir, SegmentSize: 8 << 20, Logger: log}
+	if c.tuneStore != nil {
+		c.tuneStore(&cfg)
+	}
+	store, err := storage.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

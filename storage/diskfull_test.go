@@ -3,7 +3,10 @@ package storage
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"os"
 	"path"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -22,11 +25,14 @@ func TestDiskFullRefusesAndResumes(t *testing.T) {
 		name      string
 		mode      FlushDiskType
 		zeroAhead int64
+		all       bool // every write fails, derived data and checkpoint too
 	}{
-		{"async/zero-ahead", AsyncFlush, 0},
-		{"async/no-zero-ahead", AsyncFlush, -1},
-		{"sync/zero-ahead", SyncFlush, 0},
-		{"sync/no-zero-ahead", SyncFlush, -1},
+		{"async/zero-ahead", AsyncFlush, 0, false},
+		{"async/no-zero-ahead", AsyncFlush, -1, false},
+		{"sync/zero-ahead", SyncFlush, 0, false},
+		{"sync/no-zero-ahead", SyncFlush, -1, false},
+		{"async/everything", AsyncFlush, 0, true},
+		{"sync/everything", SyncFlush, -1, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := vfs.NewMem()
@@ -34,6 +40,9 @@ func TestDiskFullRefusesAndResumes(t *testing.T) {
 			cfg.FlushDiskType = tc.mode
 			cfg.ZeroAhead = tc.zeroAhead
 			cfg.CheckpointInterval = 2 * time.Millisecond // the guard looks again at each
+			if os.Getenv("DF_DEBUG") != "" {
+				cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+			}
 			s := mustOpen(t, cfg)
 			defer s.Close()
 			ctx := context.Background()
@@ -59,7 +68,11 @@ func TestDiskFullRefusesAndResumes(t *testing.T) {
 			var full atomic.Bool
 			full.Store(true)
 			fs.InjectError(func(op vfs.Op, name string) error {
-				if full.Load() && op == vfs.OpWrite && path.Dir(name) == "data/commitlog" {
+				hit := path.Dir(name) == "data/commitlog"
+				if tc.all {
+					hit = strings.HasPrefix(name, "data/") && (op == vfs.OpCreate || op == vfs.OpTruncate)
+				}
+				if full.Load() && (op == vfs.OpWrite || tc.all && hit) && (hit || tc.all && strings.HasPrefix(name, "data/")) {
 					return &pathError{name: name, err: syscall.ENOSPC}
 				}
 				return nil

@@ -286,7 +286,11 @@ func (l *Log) appendLocked(entries []Entry, pos []Position) ([]Position, error) 
 		}
 		phys := bufStart + int64(len(l.buf))
 		if l.active == nil || phys+int64(total)+BlankSize > l.active.start+l.opt.SegmentSize {
+			prev := bufStart
 			if bufStart, err = l.rollLocked(bufStart); err != nil {
+				if l.written.Load() > prev && i > rolled {
+					rolled = i // the roll sealed the segment behind them: they are in
+				}
 				return l.refusedLocked(entries[:i], rolled, pos, err)
 			}
 			phys = bufStart
@@ -523,6 +527,11 @@ func (l *Log) rollLocked(bufStart int64) (int64, error) {
 		next = segs[len(segs)-1].start + l.opt.SegmentSize
 	}
 	if err := l.openActiveLocked(next); err != nil {
+		if errors.Is(err, ErrNoSpace) {
+			// The old segment is sealed, the new one missing: the next
+			// append rolls again, from the last segment's end.
+			l.active = nil
+		}
 		return 0, err
 	}
 	return next, nil
