@@ -1,6 +1,7 @@
 package netio
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 )
@@ -94,6 +95,29 @@ func (b *Budget) ChargeOrWait(n int64, wake func()) bool {
 		return true
 	}
 	return false
+}
+
+// Charge charges n bytes, waiting for room until ctx ends (then it
+// returns ctx's error, having charged nothing). For callers off the event
+// loop that hold no other charge while they wait, so waiting cannot
+// deadlock: the decompression of a batch waits here for its whole limit.
+func (b *Budget) Charge(ctx context.Context, n int64) error {
+	for {
+		ready := make(chan struct{}, 1)
+		if b.ChargeOrWait(n, func() {
+			select {
+			case ready <- struct{}{}:
+			default:
+			}
+		}) {
+			return nil
+		}
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // Release gives back n bytes charged before and wakes every waiter.

@@ -63,7 +63,7 @@ func TestReadTimeoutFreesPartialFrames(t *testing.T) {
 
 // TestBudgetWaitsThenServes: frames that do not fit the budget wait (not
 // closed) until frames in flight finish and release it; every frame is
-// then served whole and in order.
+// then served whole.
 func TestBudgetWaitsThenServes(t *testing.T) {
 	budget := NewBudget(3 << 20)
 	release := make(chan struct{})

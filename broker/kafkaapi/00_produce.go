@@ -2,6 +2,7 @@ package kafkaapi
 
 import (
 	"context"
+	"errors"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -64,7 +65,10 @@ func (h *Handler) producePartition(ctx context.Context, cfg topics.Config, code 
 		pr.ErrorCode = code
 		return pr
 	}
-	entry, hdr, code := h.buildEntry(cfg, p.Partition, p.Records)
+	entry, hdr, code := h.buildEntry(cfg, p.Partition, p.Records, h.decompressBudget())
+	if code == codeBudgetSpent {
+		entry, hdr, code = h.buildEntryReserved(ctx, cfg, p.Partition, p.Records)
+	}
 	if code != errNone {
 		pr.ErrorCode = code
 		return pr
@@ -92,8 +96,9 @@ func (h *Handler) fillProduced(pr *kmsg.ProduceResponseTopicPartition, cfg topic
 
 // buildEntry validates a partition's records (exactly one magic 2 batch,
 // as Kafka requires from Produce v3) and prepares its store entry with the
-// record keys and TAGS codes.
-func (h *Handler) buildEntry(cfg topics.Config, part int32, records []byte) (log.Message, kafka.BatchHeader, int16) {
+// record keys and TAGS codes. The decompression output is charged to
+// budget (nil: none); a refusal gives codeBudgetSpent.
+func (h *Handler) buildEntry(cfg topics.Config, part int32, records []byte, budget kafka.Budget) (log.Message, kafka.BatchHeader, int16) {
 	batches, err := kafka.SplitBatches(nil, records)
 	if err != nil {
 		return log.Message{}, kafka.BatchHeader{}, codeOf(err)
@@ -107,7 +112,7 @@ func (h *Handler) buildEntry(cfg topics.Config, part int32, records []byte) (log
 	}
 	var keys []string
 	var tags []int64
-	var rd kafka.BatchReader
+	rd := kafka.BatchReader{Budget: budget}
 	hdr, err := rd.Validate(b, func(rec kafka.Record) error {
 		if rec.Key != nil && len(rec.Key) <= maxIndexedKey {
 			keys = append(keys, string(rec.Key))
@@ -124,6 +129,9 @@ func (h *Handler) buildEntry(cfg topics.Config, part int32, records []byte) (log
 		}
 		return nil
 	})
+	if errors.Is(err, kafka.ErrBudget) {
+		return log.Message{}, hdr, codeBudgetSpent
+	}
 	if err != nil {
 		return log.Message{}, hdr, codeOf(err)
 	}

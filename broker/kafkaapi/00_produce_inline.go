@@ -68,7 +68,7 @@ func (h *Handler) produceInline(req *kmsg.ProduceRequest) (*kmsg.ProduceResponse
 		(bh.Compression() != kafka.CodecNone && bh.Compression() != kafka.CodecSnappy) {
 		return nil, false
 	}
-	entry, hdr, code := h.buildEntry(cfg, p.Partition, p.Records)
+	entry, hdr, code := h.buildEntry(cfg, p.Partition, p.Records, h.decompressBudget()) // spent: declined, a worker waits
 	if code != errNone {
 		return nil, false
 	}

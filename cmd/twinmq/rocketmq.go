@@ -49,7 +49,7 @@ func startNamesrv(ctx context.Context, addr string, mon *httpapi.Server, logger 
 // startRemoting runs the RocketMQ broker on cfg.RemotingAddr, registering
 // with namesrvAddrs; stop ends it.
 func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.Table,
-	repl *replication, namesrvAddrs []string, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger) (func(context.Context), error) {
+	repl *replication, namesrvAddrs []string, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger) (func(context.Context), error) {
 	addr, err := fixPort(cfg.RemotingAddr)
 	if err != nil {
 		return nil, fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", cfg.RemotingAddr))
@@ -77,8 +77,8 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	if repl != nil {
 		repl.remoting = b // a promotion registers it as master
 	}
-	srv, err := netio.New(netio.Config{Addr: addr, Framer: netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
-		Ordering: netio.Concurrent, Logger: logger}, b)
+	srv, err := netio.New(lim.serverConfig(cfg, netio.Config{Addr: addr, Framer: netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
+		Ordering: netio.Concurrent, Logger: logger}), b)
 	if err != nil {
 		return nil, fmt.Errorf("remoting: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/controller"
+	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/storage"
 )
 
@@ -172,7 +173,8 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 		}
 	}
 	dl := newDelaySetup(cfg)
-	stopRemoting, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, mon, logger)
+	lim := limits{net: cfg.netLimits(), decompress: netio.NewBudget(cfg.QueuedMaxDecompressBytes)}
+	stopRemoting, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, lim, mon, logger)
 	if err != nil {
 		failed()
 		return err
@@ -184,7 +186,7 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 	var wmu sync.Mutex
 	stopKafka, kafkaAdv := func(context.Context) {}, "(off on a slave)"
 	startWriters := func() error {
-		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, mon, logger)
+		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, lim, mon, logger)
 		if err == nil {
 			stop, err = withDelay(ctx, dl, b.store, logger, stop)
 		}
@@ -243,6 +245,19 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 		stopped(sctx)
 	}
 	return nil
+}
+
+// limits are the bounds a broker's listeners share (docs/limits.md).
+type limits struct {
+	net        *netio.Limits
+	decompress *netio.Budget
+}
+
+// serverConfig applies the limits to a listener's configuration.
+func (l limits) serverConfig(cfg Config, c netio.Config) netio.Config {
+	c.Limits = l.net
+	c.ReadTimeout = cfg.readTimeout()
+	return c
 }
 
 // close closes the broker state and the store.

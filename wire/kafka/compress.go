@@ -105,6 +105,14 @@ func (w *appendWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Budget bounds decompression output across the broker: it is charged
+// for the output as it grows and released once the batch is read
+// (netio.Budget implements it). TryCharge must not block.
+type Budget interface {
+	TryCharge(n int64) bool
+	Release(n int64)
+}
+
 // Decompress appends the decompression of src (one batch's records
 // section) to dst. More than limit decompressed bytes (limit <= 0 means
 // DefaultMaxDecompressed) gives ErrTooLarge; bad input wraps
@@ -112,27 +120,42 @@ func (w *appendWriter) Write(p []byte) (int, error) {
 // not a compression and is refused too). Snappy accepts both the raw block
 // and the xerial framing.
 func Decompress(codec int8, src, dst []byte, limit int) ([]byte, error) {
+	dst, _, err := decompress(codec, src, dst, limit, nil)
+	return dst, err
+}
+
+// decompress is Decompress charging budget (if not nil) for every byte
+// of dst's growth; it returns what it charged, which the caller releases.
+// A refused charge fails with ErrBudget, having released its charge.
+func decompress(codec int8, src, dst []byte, limit int, budget Budget) (_ []byte, charged int64, err error) {
 	if limit <= 0 {
 		limit = DefaultMaxDecompressed
 	}
-	var err error
+	g := grower{budget: budget}
+	defer func() {
+		if err != nil && g.charged > 0 {
+			budget.Release(g.charged)
+			g.charged = 0
+		}
+		charged = g.charged
+	}()
 	start := len(dst)
 	switch codec {
 	case CodecGzip:
 		r := gzipReaders.Get().(*gzipReader)
 		r.src.Reset(src)
 		if err = r.r.Reset(&r.src); err == nil {
-			dst, err = readLimited(&r.r, dst, limit, len(src))
+			dst, err = g.readLimited(&r.r, dst, limit, len(src))
 		}
 		r.src.Reset(nil)
 		gzipReaders.Put(r)
 	case CodecSnappy:
-		dst, err = decodeSnappy(src, dst, limit)
+		dst, err = g.decodeSnappy(src, dst, limit)
 	case CodecLZ4:
 		r := lz4Readers.Get().(*lz4Reader)
 		r.src.Reset(src)
 		r.r.Reset(&r.src)
-		dst, err = readLimited(r.r, dst, limit, len(src))
+		dst, err = g.readLimited(r.r, dst, limit, len(src))
 		r.src.Reset(nil)
 		lz4Readers.Put(r)
 	case CodecZstd:
@@ -140,33 +163,64 @@ func Decompress(codec int8, src, dst []byte, limit int) ([]byte, error) {
 		if err = r.err; err == nil {
 			r.src.Reset(src)
 			if err = r.d.Reset(&r.src); err == nil {
-				dst, err = readLimited(r.d, dst, limit, len(src))
+				dst, err = g.readLimited(r.d, dst, limit, len(src))
 			}
 			r.src.Reset(nil)
 		}
 		zstdReaders.Put(r)
 	default:
-		return dst, fmt.Errorf("kafka: decompress codec %d: %w", codec, ErrUnknownCodec)
+		return dst, 0, fmt.Errorf("kafka: decompress codec %d: %w", codec, ErrUnknownCodec)
 	}
 	if err != nil {
-		if errors.Is(err, ErrTooLarge) {
-			return dst[:start], fmt.Errorf("kafka: decompress codec %d: over %d bytes: %w", codec, limit, ErrTooLarge)
+		switch {
+		case errors.Is(err, ErrTooLarge):
+			return dst[:start], 0, fmt.Errorf("kafka: decompress codec %d: over %d bytes: %w", codec, limit, ErrTooLarge)
+		case errors.Is(err, ErrBudget):
+			return dst[:start], 0, fmt.Errorf("kafka: decompress codec %d: %w", codec, ErrBudget)
 		}
-		return dst[:start], fmt.Errorf("kafka: decompress codec %d: %w: %v", codec, ErrCorruptBatch, err)
+		return dst[:start], 0, fmt.Errorf("kafka: decompress codec %d: %w: %v", codec, ErrCorruptBatch, err)
 	}
-	return dst, nil
+	return dst, 0, nil
+}
+
+// grower grows decompression output, charging its budget (if any) for
+// every byte of capacity added.
+type grower struct {
+	budget  Budget
+	charged int64
+}
+
+// grow returns dst with room for at least n more bytes.
+func (g *grower) grow(dst []byte, n int) ([]byte, error) {
+	if g.budget != nil {
+		if cap(dst)-len(dst) >= n {
+			return dst, nil
+		}
+		before := cap(dst)
+		grown := slices.Grow(dst, n)
+		delta := int64(cap(grown) - before)
+		if !g.budget.TryCharge(delta) {
+			return dst, ErrBudget
+		}
+		g.charged += delta
+		return grown, nil
+	}
+	return slices.Grow(dst, n), nil
 }
 
 // readLimited appends all of r to dst, failing with ErrTooLarge past limit
 // bytes. It never allocates past limit+1 new bytes; hint (the compressed
 // size) sizes the first growth.
-func readLimited(r io.Reader, dst []byte, limit, hint int) ([]byte, error) {
+func (g *grower) readLimited(r io.Reader, dst []byte, limit, hint int) ([]byte, error) {
 	start := len(dst)
 	grow := min(max(4*hint, 4<<10), limit+1)
 	for {
 		if len(dst) == cap(dst) {
 			room := start + limit + 1 - len(dst)
-			dst = slices.Grow(dst, min(grow, room))
+			var err error
+			if dst, err = g.grow(dst, min(grow, room)); err != nil {
+				return dst, err
+			}
 			grow *= 2
 		}
 		n, err := r.Read(dst[len(dst):cap(dst)])
@@ -184,9 +238,9 @@ func readLimited(r io.Reader, dst []byte, limit, hint int) ([]byte, error) {
 }
 
 // decodeSnappy decodes a raw snappy block or a xerial-framed stream.
-func decodeSnappy(src, dst []byte, limit int) ([]byte, error) {
+func (g *grower) decodeSnappy(src, dst []byte, limit int) ([]byte, error) {
 	if len(src) < xerialHeaderSize || !bytes.HasPrefix(src, xerialMagic) {
-		return snappyBlock(src, dst, limit)
+		return g.snappyBlock(src, dst, limit)
 	}
 	start := len(dst)
 	for b := src[xerialHeaderSize:]; len(b) > 0; {
@@ -198,7 +252,7 @@ func decodeSnappy(src, dst []byte, limit int) ([]byte, error) {
 			return dst, errors.New("snappy: xerial chunk past end")
 		}
 		var err error
-		if dst, err = snappyBlock(b[4:4+l], dst, limit-(len(dst)-start)); err != nil {
+		if dst, err = g.snappyBlock(b[4:4+l], dst, limit-(len(dst)-start)); err != nil {
 			return dst, err
 		}
 		b = b[4+l:]
@@ -208,7 +262,7 @@ func decodeSnappy(src, dst []byte, limit int) ([]byte, error) {
 
 // snappyBlock appends one raw snappy block, checking its declared size
 // against limit before allocating.
-func snappyBlock(src, dst []byte, limit int) ([]byte, error) {
+func (g *grower) snappyBlock(src, dst []byte, limit int) ([]byte, error) {
 	n, err := s2.DecodedLen(src)
 	if err != nil {
 		return dst, err
@@ -216,7 +270,9 @@ func snappyBlock(src, dst []byte, limit int) ([]byte, error) {
 	if n > limit {
 		return dst, ErrTooLarge
 	}
-	dst = slices.Grow(dst, n)
+	if dst, err = g.grow(dst, n); err != nil {
+		return dst, err
+	}
 	out, err := s2.Decode(dst[len(dst):len(dst)+n], src)
 	if err != nil {
 		return dst, err
