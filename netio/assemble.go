@@ -7,20 +7,22 @@ import (
 )
 
 // A frame larger than assembleMin that has not arrived whole is
-// assembled: its bytes move out of gnet's inbound buffer into a buffer of
-// its own as they arrive, and that buffer is charged to the memory budget
-// (Config.Limits) as it grows. gnet's buffer therefore stays small
-// whatever the frame size (a 100 MiB request that stalled halfway held a
-// 128 MiB ring buffer before, uncounted, which gnet's pool then kept),
-// and a client that starts a frame and stops holds only what it sent,
-// counted, until Config.ReadTimeout closes it.
+// assembled: its bytes move out of gnet's inbound buffer as they arrive
+// into chunks of its own of up to assembleChunk bytes, each charged to the
+// memory budget (Config.Limits) before it is allocated. gnet's buffer
+// therefore stays small whatever the frame size (a 100 MiB request that
+// stalled halfway held a 128 MiB ring buffer before, uncounted, which
+// gnet's pool then kept), and a client that starts a frame and stops
+// holds only what it sent, counted, until Config.ReadTimeout closes it.
+// Chunks, not one buffer grown by doubling: a partial frame then holds
+// no garbage of earlier, smaller copies (twenty 10 MB partial frames
+// peaked 100 MiB higher grown by doubling). A frame of more than one
+// chunk is joined into one slice when complete (one copy; the joined
+// slice inherits the chunks' charge, which done releases).
 //
-// The buffer grows by doubling from assembleFirst to the frame's declared
-// length, never past it, so the bytes charged for a complete frame are
-// its length, which done releases. A growth the budget refuses leaves the
-// connection waiting: its bytes stay unread in gnet's buffer (gnet cannot
-// stop polling a socket) under the MaxBufferedBytes bound, and the next
-// Release wakes the loop to try again.
+// A chunk the budget refuses leaves the connection waiting: its bytes
+// stay unread in gnet's buffer (gnet cannot stop polling a socket) under
+// budgetWaitMax, and the next Release wakes the loop to try again.
 //
 // Smaller frames wait whole in gnet's buffer as before; they are charged
 // when copied out (readFrame), not when answered inline.
@@ -28,78 +30,97 @@ import (
 // assembleMin is the size past which an incomplete frame is assembled.
 const assembleMin = maxInlineFrame
 
-// assembleFirst is the first buffer of an assembled frame.
-const assembleFirst = 1 << 20
+// assembleChunk is the largest chunk of an assembled frame.
+const assembleChunk = 1 << 20
 
-// fillPart moves what gnet holds of c's frame under assembly into it. It
-// reports whether the frame is complete; if not, action says what the
-// loop does (close, when the connection waited too long for the budget).
+// fillPart moves what gnet holds of c's frame under assembly into its
+// chunks. It reports whether the frame is complete; if not, action says
+// what the loop does (close, when the connection waited too long for the
+// budget).
 func (s *Server) fillPart(c *Conn) (complete bool, action gnet.Action) {
-	for len(c.part) < c.partN {
+	a := &c.asm
+	for a.got < a.n {
 		avail := c.gc.InboundBuffered()
 		if avail == 0 {
-			c.wantBytes(c.partN - len(c.part))
+			c.wantBytes(a.n - a.got)
 			c.startedFrame()
 			return false, gnet.None
 		}
-		if len(c.part) == cap(c.part) && !s.growPart(c, avail) {
-			c.startedFrame()
-			return false, s.waitBudget(c)
+		k := len(a.chunks) - 1
+		if k < 0 || len(a.chunks[k]) == cap(a.chunks[k]) {
+			size := min(assembleChunk, a.n-a.got)
+			if !s.budget().ChargeOrWait(int64(size), c.budgetWake) {
+				c.startedFrame()
+				return false, s.waitBudget(c)
+			}
+			a.charged += int64(size)
+			a.chunks = append(a.chunks, make([]byte, 0, size))
+			k++
 		}
-		room := c.part[len(c.part):min(cap(c.part), len(c.part)+avail)]
-		m, _ := c.gc.Read(room)
+		ch := a.chunks[k]
+		m, _ := c.gc.Read(ch[len(ch):min(cap(ch), len(ch)+avail)])
 		if m == 0 {
 			return false, s.reject(c, fmt.Errorf("netio: read of %d buffered bytes gave none: %w", avail, ErrBadFrame))
 		}
-		c.part = c.part[:len(c.part)+m]
+		a.chunks[k] = ch[:len(ch)+m]
+		a.got += m
 	}
 	return true, gnet.None
 }
 
-// growPart enlarges c's assembly buffer, charging the budget for it; on
-// a refusal it has registered c to be woken and reports false.
-func (s *Server) growPart(c *Conn, avail int) bool {
-	want := min(max(2*cap(c.part), assembleFirst, len(c.part)+min(avail, assembleFirst)), c.partN)
-	delta := int64(want - cap(c.part))
-	if !s.budget().ChargeOrWait(delta, c.budgetWake) {
-		return false
-	}
-	nb := make([]byte, len(c.part), want)
-	copy(nb, c.part)
-	c.part = nb
-	c.charged += delta
-	return true
+// assembly is a frame under assembly; event loop only.
+type assembly struct {
+	chunks  [][]byte
+	got, n  int   // bytes received, declared
+	charged int64 // bytes charged to the budget
 }
 
 // startPart begins assembling c's next frame of n bytes: the header is
 // consumed, the body follows in fillPart.
 func (s *Server) startPart(c *Conn, n int) {
 	_, _ = c.gc.Discard(s.cfg.Framer.HeaderLen())
-	c.part, c.partN, c.charged = make([]byte, 0), n, 0
+	c.asm = assembly{n: n}
+	c.assembling = true
 	c.startedFrame()
 }
 
 // takePart hands the complete assembled frame over (its charge goes with
 // it, released by done) and clears the assembly.
 func (c *Conn) takePart() []byte {
-	frame := c.part
-	c.part, c.partN, c.charged = nil, 0, 0
+	a := &c.asm
+	frame := a.chunks[0]
+	if len(a.chunks) > 1 {
+		frame = make([]byte, 0, a.n)
+		for _, ch := range a.chunks {
+			frame = append(frame, ch...)
+		}
+	}
+	c.asm, c.assembling = assembly{}, false
 	c.frameSince.Store(0)
 	return frame
 }
 
 // dropPart frees a frame under assembly (the connection closed).
 func (s *Server) dropPart(c *Conn) {
-	if c.charged > 0 {
-		s.budget().Release(c.charged)
+	if c.asm.charged > 0 {
+		s.budget().Release(c.asm.charged)
 	}
-	c.part, c.partN, c.charged = nil, 0, 0
+	c.asm, c.assembling = assembly{}, false
 }
+
+// budgetWaitMax bounds the unread bytes of a connection waiting for the
+// memory budget. gnet reads a socket whatever its handler does, so a
+// connection cannot be paused with TCP backpressure as Kafka mutes one;
+// what the client sends meanwhile lands in gnet's buffer, outside the
+// budget. Past this the connection is closed (ErrBacklog): under memory
+// pressure a client that keeps sending is shed (it reconnects and
+// retries) rather than buffered without bound.
+const budgetWaitMax = 1 << 20
 
 // waitBudget leaves c waiting for the budget (the caller registered it),
 // closing it when too many bytes wait unread meanwhile.
 func (s *Server) waitBudget(c *Conn) gnet.Action {
-	if buffered := c.gc.InboundBuffered(); buffered > s.cfg.MaxBufferedBytes {
+	if buffered := c.gc.InboundBuffered(); buffered > max(budgetWaitMax, assembleMin+s.cfg.Framer.HeaderLen()) {
 		return s.reject(c, fmt.Errorf("netio: %d bytes waiting for the memory budget: %w", buffered, ErrBacklog))
 	}
 	return gnet.None

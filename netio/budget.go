@@ -20,9 +20,10 @@ import (
 // still goes through (alone). The zero value has no limit; a nil *Budget
 // charges nothing. Its methods are safe from any goroutine.
 type Budget struct {
-	limit int64
-	used  atomic.Int64
-	peak  atomic.Int64
+	limit      int64
+	used       atomic.Int64
+	peak       atomic.Int64
+	periodPeak atomic.Int64 // since the last TakePeak
 
 	// nwait counts waiters so that Release looks at mu only when one
 	// may be there.
@@ -58,6 +59,16 @@ func (b *Budget) Peak() int64 {
 	return b.peak.Load()
 }
 
+// TakePeak returns the most bytes charged at once since the last
+// TakePeak (or since the start) and starts a new period at what is
+// charged now. Peak is not affected.
+func (b *Budget) TakePeak() int64 {
+	if b == nil {
+		return 0
+	}
+	return b.periodPeak.Swap(b.used.Load())
+}
+
 // TryCharge charges n bytes if they fit, and reports whether it did.
 func (b *Budget) TryCharge(n int64) bool {
 	if b == nil || n <= 0 {
@@ -69,8 +80,12 @@ func (b *Budget) TryCharge(n int64) bool {
 			return false
 		}
 		if b.used.CompareAndSwap(used, used+n) {
+			// A lost race only understates a peak.
 			if p := b.peak.Load(); used+n > p {
-				b.peak.CompareAndSwap(p, used+n) // a lost race only understates a peak
+				b.peak.CompareAndSwap(p, used+n)
+			}
+			if p := b.periodPeak.Load(); used+n > p {
+				b.periodPeak.CompareAndSwap(p, used+n)
 			}
 			return true
 		}

@@ -68,13 +68,12 @@ type Conn struct {
 	// default of 1; -1: the socket refused it); event loop only (lowat.go).
 	need  int
 	lowat int
-	// part is the frame under assembly (assemble.go): len(part) bytes of
-	// partN received, charged bytes charged to the budget; event loop
-	// only. frameSince is the server's coarse clock when the current
-	// incomplete frame was first seen (0: none), for Config.ReadTimeout.
-	part       []byte
-	partN      int
-	charged    int64
+	// asm is the frame under assembly, if assembling (assemble.go);
+	// event loop only. frameSince is the server's coarse clock when the
+	// current incomplete frame was first seen (0: none), for
+	// Config.ReadTimeout.
+	asm        assembly
+	assembling bool
 	frameSince atomic.Int64
 	// budgetWake wakes the loop for c when budget was released (made
 	// once: Budget keeps it while c waits).

@@ -172,13 +172,13 @@ func (s *Server) drain(c *Conn) gnet.Action {
 	gc := c.gc
 	hdrLen := s.cfg.Framer.HeaderLen()
 	for {
-		if c.part != nil {
+		if c.assembling {
 			complete, action := s.fillPart(c)
 			if !complete {
 				return action
 			}
 			c.frameSince.Store(0) // whole: what it waits for now is the server
-			if s.full(c, c.partN) {
+			if s.full(c, c.asm.n) {
 				return gnet.None // done, or the next pop (Serial), wakes us
 			}
 			if !s.queueFrame(c, c.takePart()) {

@@ -174,6 +174,11 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 	}
 	dl := newDelaySetup(cfg)
 	lim := limits{net: cfg.netLimits(), decompress: netio.NewBudget(cfg.QueuedMaxDecompressBytes)}
+	go returnMemory(ctx, logger, lim.net.Budget, lim.decompress)
+	mon.Value("twinmq_queued_request_bytes", "Request bytes held in memory, bounded by queuedMaxRequestBytes.",
+		httpapi.Gauge, func() float64 { return float64(lim.net.Budget.Used()) })
+	mon.Value("twinmq_queued_decompress_bytes", "Decompression output in flight, bounded by queuedMaxDecompressBytes.",
+		httpapi.Gauge, func() float64 { return float64(lim.decompress.Used()) })
 	stopRemoting, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, lim, mon, logger)
 	if err != nil {
 		failed()

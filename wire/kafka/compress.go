@@ -25,6 +25,30 @@ const DefaultMaxDecompressed = 64 << 20
 // to 8 MiB for large inputs).
 const zstdMaxWindow = 16 << 20
 
+// zstdPooledWindow is the largest window of a zstd decoder put back in
+// the pool (kgo's frames use 64 KiB; others up to 8 MiB for large
+// inputs, which then cost a new decoder each).
+const zstdPooledWindow = 1 << 20
+
+// zstdWindow is the window the zstd frame at the start of src asks for
+// (its content size for a single-segment frame), or 0 if its header does
+// not say (the decoder then fails on it or uses little), and the content
+// size it declares (0: none; a batch of several frames decodes to more).
+func zstdWindow(src []byte) (window, size int64) {
+	var h zstd.Header
+	if err := h.Decode(src); err != nil {
+		return 0, 0
+	}
+	w := h.WindowSize
+	if h.SingleSegment {
+		w = h.FrameContentSize
+	}
+	if h.HasFCS {
+		size = int64(min(h.FrameContentSize, 1<<40))
+	}
+	return int64(min(w, zstdMaxWindow)), size
+}
+
 // xerialMagic starts a snappy-java (xerial) framed stream: magic, then
 // version and min-compatible version (int32 each), then chunks of int32
 // length + raw snappy block. sarama and kafka-go send it; kgo and
@@ -159,15 +183,38 @@ func decompress(codec int8, src, dst []byte, limit int, budget Budget) (_ []byte
 		r.src.Reset(nil)
 		lz4Readers.Put(r)
 	case CodecZstd:
+		// The decoder keeps a window of the frame's size (up to
+		// zstdMaxWindow) besides the output: charged too, before the
+		// decoder allocates it, and a decoder that grew one larger than
+		// zstdPooledWindow is dropped, not pooled, so a burst of such
+		// frames does not stay held in the pool.
+		window, size := zstdWindow(src)
+		if size > int64(limit) {
+			// The frame says it is larger: refuse before decoding.
+			return dst, 0, fmt.Errorf("kafka: decompress codec %d: frame of %d bytes over %d: %w", codec, size, limit, ErrTooLarge)
+		}
+		if budget != nil && window > 0 {
+			if !budget.TryCharge(window) {
+				return dst, 0, fmt.Errorf("kafka: decompress codec %d: %w", codec, ErrBudget)
+			}
+			g.charged += window
+		}
 		r := zstdReaders.Get().(*zstdReader)
 		if err = r.err; err == nil {
 			r.src.Reset(src)
 			if err = r.d.Reset(&r.src); err == nil {
-				dst, err = g.readLimited(r.d, dst, limit, len(src))
+				// A declared content size sizes the output at once: no
+				// doubling copies left for the collector (sixteen 60 MiB
+				// bombs peaked 200 MiB higher without it).
+				dst, err = g.readLimitedSized(r.d, dst, limit, len(src), int(size))
 			}
 			r.src.Reset(nil)
 		}
-		zstdReaders.Put(r)
+		if window <= zstdPooledWindow {
+			zstdReaders.Put(r)
+		} else if r.d != nil {
+			r.d.Close()
+		}
 	default:
 		return dst, 0, fmt.Errorf("kafka: decompress codec %d: %w", codec, ErrUnknownCodec)
 	}
@@ -192,28 +239,43 @@ type grower struct {
 
 // grow returns dst with room for at least n more bytes.
 func (g *grower) grow(dst []byte, n int) ([]byte, error) {
-	if g.budget != nil {
-		if cap(dst)-len(dst) >= n {
-			return dst, nil
-		}
-		before := cap(dst)
-		grown := slices.Grow(dst, n)
-		delta := int64(cap(grown) - before)
-		if !g.budget.TryCharge(delta) {
-			return dst, ErrBudget
-		}
-		g.charged += delta
-		return grown, nil
+	if g.budget == nil {
+		return slices.Grow(dst, n), nil
 	}
-	return slices.Grow(dst, n), nil
+	want := int64(len(dst) + n - cap(dst))
+	if want <= 0 {
+		return dst, nil
+	}
+	// Charge before allocating: a refused growth allocates nothing (and
+	// the decoder has read nothing yet on the first one).
+	if !g.budget.TryCharge(want) {
+		return dst, ErrBudget
+	}
+	g.charged += want
+	before := cap(dst)
+	dst = slices.Grow(dst, n)
+	if extra := int64(cap(dst)-before) - want; extra > 0 && g.budget.TryCharge(extra) {
+		g.charged += extra // the allocator's rounding, when it fits
+	}
+	return dst, nil
 }
 
 // readLimited appends all of r to dst, failing with ErrTooLarge past limit
 // bytes. It never allocates past limit+1 new bytes; hint (the compressed
 // size) sizes the first growth.
 func (g *grower) readLimited(r io.Reader, dst []byte, limit, hint int) ([]byte, error) {
+	return g.readLimitedSized(r, dst, limit, hint, 0)
+}
+
+// readLimitedSized is readLimited whose first growth is size+1 bytes
+// when size, the output the input declares, is positive (the +1 finds
+// the end without growing again).
+func (g *grower) readLimitedSized(r io.Reader, dst []byte, limit, hint, size int) ([]byte, error) {
 	start := len(dst)
 	grow := min(max(4*hint, 4<<10), limit+1)
+	if size > 0 {
+		grow = min(size+1, limit+1)
+	}
 	for {
 		if len(dst) == cap(dst) {
 			room := start + limit + 1 - len(dst)
