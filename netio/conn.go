@@ -237,7 +237,7 @@ func (c *Conn) wake() {
 // the budget, if any, until done).
 type frameDone struct {
 	c    *Conn
-	n    int64
+	n    int32 // frames are under 2 GiB (LengthPrefixed); 16 bytes in all
 	once atomic.Bool
 }
 
@@ -246,7 +246,7 @@ func (d *frameDone) done() {
 		return
 	}
 	c := d.c
-	c.srv.budget().Release(d.n)
+	c.srv.budget().Release(int64(d.n))
 	c.lastActive.Store(c.srv.now.Load())
 	c.inflight.Add(-1)
 	if c.srv.cfg.Ordering == Serial {

@@ -257,7 +257,7 @@ func (s *Server) frameFinished() {
 
 // serve runs one frame on its own goroutine.
 func (s *Server) serve(c *Conn, frame []byte) {
-	d := &frameDone{c: c, n: int64(len(frame))}
+	d := &frameDone{c: c, n: int32(len(frame))}
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("netio: handler panicked", "conn", c.id, "remote", c.remote.String(), "panic", r)
