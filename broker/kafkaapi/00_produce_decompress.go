@@ -37,13 +37,13 @@ func (h *Handler) decompressBudget() kafka.Budget {
 // buildEntryReserved waits until the decompression budget has room for
 // the batch's whole decompression limit, then builds its entry with that
 // reservation, released when it is built.
-func (h *Handler) buildEntryReserved(ctx context.Context, cfg topics.Config, part int32, records []byte) (log.Message, kafka.BatchHeader, int16) {
+func (h *Handler) buildEntryReserved(ctx context.Context, cfg topics.Config, part int32, records []byte) (log.Message, kafka.BatchHeader, bool, int16) {
 	b := h.cfg.DecompressBudget
 	n := int64(kafka.DefaultMaxDecompressed)
 	if err := b.Charge(ctx, n); err != nil {
 		h.log.Warn("kafkaapi: produce waited too long for the decompression budget",
 			"topic", cfg.Name, "partition", part, "budget", b.Limit(), "err", err)
-		return log.Message{}, kafka.BatchHeader{}, errRequestTimedOut
+		return log.Message{}, kafka.BatchHeader{}, false, errRequestTimedOut
 	}
 	defer b.Release(n)
 	return h.buildEntry(cfg, part, records, nil)
