@@ -14,6 +14,12 @@ import (
 // and give back every byte they held: the budget's peak stays within its
 // limit and nothing is charged afterwards.
 func TestReadTimeoutFreesPartialFrames(t *testing.T) {
+	for _, o := range []Ordering{Serial, Concurrent} {
+		t.Run(o.String(), func(t *testing.T) { readTimeoutFreesPartialFrames(t, o) })
+	}
+}
+
+func readTimeoutFreesPartialFrames(t *testing.T, ordering Ordering) {
 	const (
 		conns    = 12
 		declared = 32 << 20
@@ -24,7 +30,8 @@ func TestReadTimeoutFreesPartialFrames(t *testing.T) {
 	var frames sync.Map
 	h := &funcHandler{frame: func(c *Conn, frame []byte, done func()) { frames.Store(c.ID(), len(frame)); echo(c, frame, done) }}
 	s := startServer(t, Config{Framer: LengthPrefixed{Max: 64 << 20}, Limits: &Limits{Budget: budget},
-		ReadTimeout: 300 * time.Millisecond}, h)
+		ReadTimeout: 300 * time.Millisecond, Ordering: ordering}, h)
+	idle := dial(t, s) // starts no frame: the read timeout is not for it
 	var ncs []net.Conn
 	for range conns {
 		nc := dial(t, s)
@@ -43,6 +50,9 @@ func TestReadTimeoutFreesPartialFrames(t *testing.T) {
 		}
 	}
 	frames.Range(func(k, v any) bool { t.Errorf("conn %v was handed a frame of %v bytes", k, v); return true })
+	if err, closed := h.closeErr(h.serverSide(t, idle).ID()); closed {
+		t.Fatalf("a connection that started no frame was closed: %v", err)
+	}
 	if p := budget.Peak(); p > limit {
 		t.Fatalf("budget peak %d over its limit %d", p, limit)
 	}
