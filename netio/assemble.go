@@ -14,9 +14,9 @@ import (
 // stalled halfway held a 128 MiB ring buffer before, uncounted, which
 // gnet's pool then kept), and a client that starts a frame and stops
 // holds only what it sent, counted, until Config.ReadTimeout closes it.
-// Chunks, not one buffer grown by doubling: a partial frame then holds
+// Chunks, not one buffer grown by doubling: a partial frame then leaves
 // no garbage of earlier, smaller copies (twenty 10 MB partial frames
-// peaked 100 MiB higher grown by doubling). A frame of more than one
+// peaked 20-40 MiB higher grown by doubling). A frame of more than one
 // chunk is joined into one slice when complete (one copy; the joined
 // slice inherits the chunks' charge, which done releases).
 //

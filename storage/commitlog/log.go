@@ -439,9 +439,10 @@ func isNoSpace(err error) bool {
 
 // undoTornLocked removes the n bytes that a write at off (relative to the
 // active segment) failing with cause, a full disk, left in the file
-// (WriteAt reports how many it wrote before the error), so that no entry of the refused call can be found there by a
-// later recovery (an entry of it written whole, behind a shorter entry
-// written at the same place later, would read as valid). Inside the
+// (WriteAt reports how many it wrote before the error), so that no entry
+// of the refused call can be found there by a later recovery (an entry
+// of it written whole, behind a shorter entry written at the same place
+// later, would read as valid). Inside the
 // zero-filled space the bytes are zeroed again (overwriting allocated
 // blocks needs no space); past it the file is cut at off. If that fails
 // too, the log fails.
