@@ -49,6 +49,20 @@ func zstdWindow(src []byte) (window, size int64) {
 	return int64(min(w, zstdMaxWindow)), size
 }
 
+// lz4BlockBuffers is what an LZ4 frame reader holds for the frame at the
+// start of src: two buffers of its block maximum size (KIP-57 frames;
+// 64 KiB to 4 MiB), or 0 if src does not start with a frame header.
+func lz4BlockBuffers(src []byte) int64 {
+	if len(src) < 6 || binary.LittleEndian.Uint32(src) != 0x184D2204 {
+		return 0
+	}
+	id := (src[5] >> 4) & 0x7 // BD byte: block maximum size id 4..7
+	if id < 4 {
+		return 0
+	}
+	return 2 * int64(64<<10) << (2 * (id - 4))
+}
+
 // xerialMagic starts a snappy-java (xerial) framed stream: magic, then
 // version and min-compatible version (int32 each), then chunks of int32
 // length + raw snappy block. sarama and kafka-go send it; kgo and
@@ -176,6 +190,15 @@ func decompress(codec int8, src, dst []byte, limit int, budget Budget) (_ []byte
 	case CodecSnappy:
 		dst, err = g.decodeSnappy(src, dst, limit)
 	case CodecLZ4:
+		// The reader keeps a block buffer of the frame's block size (up
+		// to 4 MiB) for the compressed and the decompressed block:
+		// charged too, before it allocates them.
+		if buf := lz4BlockBuffers(src); budget != nil && buf > 0 {
+			if !budget.TryCharge(buf) {
+				return dst, 0, fmt.Errorf("kafka: decompress codec %d: %w", codec, ErrBudget)
+			}
+			g.charged += buf
+		}
 		r := lz4Readers.Get().(*lz4Reader)
 		r.src.Reset(src)
 		r.r.Reset(&r.src)
