@@ -3,13 +3,11 @@ package kafkaapi
 import (
 	"context"
 	"errors"
-	"log/slog"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/topics"
-	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/kafka"
 	"github.com/twinmq/twinmq/wire/remoting"
 )
@@ -210,11 +208,7 @@ func (h *Handler) waitVisible(ctx context.Context, topic string, queue int32, of
 func (h *Handler) appendPlain(ctx context.Context, e log.Message) appendResult {
 	pos, err := h.logs.Append(ctx, []log.Message{e})
 	if err != nil && len(pos) == 0 {
-		level := slog.LevelWarn
-		if errors.Is(err, storage.ErrNoSpace) {
-			level = slog.LevelDebug // the store logs the full disk once; producers retry meanwhile
-		}
-		h.log.Log(ctx, level, "kafkaapi: append", "topic", e.Topic, "partition", e.QueueID, "err", err)
+		h.log.Log(ctx, appendLogLevel(err), "kafkaapi: append", "topic", e.Topic, "partition", e.QueueID, "err", err)
 		return appendResult{code: codeOf(err), baseOffset: -1}
 	}
 	// With an error, the batch is written but its replicas did not
