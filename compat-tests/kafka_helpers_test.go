@@ -52,9 +52,20 @@ func startKafka(t *testing.T, dir, addr string) *kafkaBroker {
 // proxy is not nil, so clients keep one address across restarts.
 func startKafkaBehind(t *testing.T, dir, addr string, proxy *kafkaProxy) *kafkaBroker {
 	t.Helper()
+	return startKafkaStore(t, storage.Config{Dir: dir, SegmentSize: 64 << 20}, addr, proxy)
+}
+
+// startKafkaStore is startKafkaBehind over a store configured by cfg
+// (its Logger is the test's); each tune, if any, adjusts the handler's
+// and the listener's configuration.
+func startKafkaStore(t *testing.T, cfg storage.Config, addr string, proxy *kafkaProxy,
+	tune ...func(*kafkaapi.Config, *netio.Config)) *kafkaBroker {
+	t.Helper()
 	ctx := context.Background()
 	log := kafkaLogger()
-	store, err := storage.Open(ctx, storage.Config{Dir: dir, SegmentSize: 64 << 20, Logger: log})
+	dir := cfg.Dir
+	cfg.Logger = log
+	store, err := storage.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,11 +77,16 @@ func startKafkaBehind(t *testing.T, dir, addr string, proxy *kafkaProxy) *kafkaB
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := kafkaapi.New(kafkaapi.Config{NodeID: id.NodeID, ClusterID: id.ClusterID, Logger: log}, store, reg)
+	kcfg := kafkaapi.Config{NodeID: id.NodeID, ClusterID: id.ClusterID, Logger: log}
+	ncfg := kafkaapi.ServerConfig(addr, log)
+	for _, fn := range tune {
+		fn(&kcfg, &ncfg)
+	}
+	h, err := kafkaapi.New(kcfg, store, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := netio.New(kafkaapi.ServerConfig(addr, log), h)
+	srv, err := netio.New(ncfg, h)
 	if err != nil {
 		t.Fatal(err)
 	}

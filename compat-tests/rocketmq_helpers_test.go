@@ -75,6 +75,8 @@ type rmqCluster struct {
 	stopOnce   sync.Once
 	stopNS     func()
 	secret     string // the registration secret of the name server and the broker
+	// tuneStore, if set, adjusts the broker's store configuration.
+	tuneStore func(*storage.Config)
 
 	mu sync.Mutex // guards the broker fields across restartBroker
 	rmqBroker
@@ -108,12 +110,26 @@ func testLogger() *slog.Logger {
 // startRocketMQ opens a store in dir and serves it; stop closes all.
 func startRocketMQ(t *testing.T, dir string) *rmqCluster {
 	t.Helper()
-	return startRocketMQWithSecret(t, dir, "")
+	return startRocketMQOpts(t, dir, "", nil)
 }
 
 // startRocketMQWithSecret is startRocketMQ with a registration secret
 // ("": none) on the name server and the broker.
 func startRocketMQWithSecret(t *testing.T, dir, secret string) *rmqCluster {
+	t.Helper()
+	return startRocketMQOpts(t, dir, secret, nil)
+}
+
+// startRocketMQWith is startRocketMQ with tune adjusting the store's
+// configuration (nil: none).
+func startRocketMQWith(t *testing.T, dir string, tune func(*storage.Config)) *rmqCluster {
+	t.Helper()
+	return startRocketMQOpts(t, dir, "", tune)
+}
+
+// startRocketMQOpts is startRocketMQ with a registration secret and a
+// store configuration tweak.
+func startRocketMQOpts(t *testing.T, dir, secret string, tune func(*storage.Config)) *rmqCluster {
 	t.Helper()
 	ctx := context.Background()
 	ns := nameserver.New(nameserver.Config{Logger: testLogger(), RegistrationSecret: secret})
@@ -128,7 +144,7 @@ func startRocketMQWithSecret(t *testing.T, dir, secret string) *rmqCluster {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	c := &rmqCluster{nsAddr: nsSrv.Addr().String(), ns: ns, brokerAddr: addr, dir: dir, secret: secret}
+	c := &rmqCluster{nsAddr: nsSrv.Addr().String(), ns: ns, brokerAddr: addr, dir: dir, secret: secret, tuneStore: tune}
 	c.stopNS = func() {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
@@ -145,7 +161,11 @@ func (c *rmqCluster) startBroker(t *testing.T) rmqBroker {
 	t.Helper()
 	ctx := context.Background()
 	log := testLogger()
-	store, err := storage.Open(ctx, storage.Config{Dir: c.dir, SegmentSize: 8 << 20, Logger: log})
+	cfg := storage.Config{Dir: c.dir, SegmentSize: 8 << 20, Logger: log}
+	if c.tuneStore != nil {
+		c.tuneStore(&cfg)
+	}
+	store, err := storage.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

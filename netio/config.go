@@ -33,6 +33,9 @@ func (o Ordering) String() string {
 const (
 	DefaultMaxInFlight      = 1024
 	DefaultMaxBufferedBytes = 64 << 20
+	// DefaultReadTimeout: a frame started must be complete within it
+	// (Kafka clients give up on a request after 30 s).
+	DefaultReadTimeout = time.Minute
 )
 
 // Config configures a Server. The zero value of every field but Addr has a
@@ -48,13 +51,23 @@ type Config struct {
 	// called yet. Serial forces 1; Concurrent defaults to DefaultMaxInFlight.
 	MaxInFlight int
 	// MaxBufferedBytes bounds the unread bytes a connection may have waiting
-	// while it is at MaxInFlight; beyond it the connection is closed with
-	// ErrBacklog. Defaults to DefaultMaxBufferedBytes and is raised to hold
-	// at least one maximal LengthPrefixed frame.
+	// while it is at MaxInFlight, its read-ahead is full or the memory
+	// budget is spent; beyond it the connection is closed with ErrBacklog.
+	// Defaults to DefaultMaxBufferedBytes. A frame larger than it is
+	// still read: its bytes are moved out of gnet's buffer into the
+	// frame's own as they arrive (assemble.go).
 	MaxBufferedBytes int
 	// MaxConns bounds open connections; excess ones are closed at accept.
 	// Zero means no bound.
 	MaxConns int
+	// Limits, if set, are bounds shared with the broker's other Servers:
+	// the request memory budget and connection counts (limits.go).
+	Limits *Limits
+	// ReadTimeout closes a connection (ErrReadTimeout) whose frame was
+	// started (some of its bytes arrived) and is still incomplete after
+	// that long, freeing what it held; 0 means DefaultReadTimeout,
+	// negative disables it. Checked on gnet's ticker, like IdleTimeout.
+	ReadTimeout time.Duration
 	// IdleTimeout closes a connection with no traffic and no frame in flight
 	// for that long. Zero disables it. Checked on gnet's ticker, so a
 	// connection may live up to a quarter of IdleTimeout longer.
@@ -99,8 +112,11 @@ func (cfg *Config) validate() error {
 	if cfg.MaxBufferedBytes <= 0 {
 		cfg.MaxBufferedBytes = DefaultMaxBufferedBytes
 	}
-	if isLP && cfg.MaxBufferedBytes < lp.Max+lp.HeaderLen() {
-		cfg.MaxBufferedBytes = lp.Max + lp.HeaderLen()
+	if cfg.MaxBufferedBytes < assembleMin+cfg.Framer.HeaderLen() {
+		cfg.MaxBufferedBytes = assembleMin + cfg.Framer.HeaderLen() // a frame that is not assembled
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
 	}
 	if cfg.MaxConns < 0 || cfg.NumLoops < 0 || cfg.IdleTimeout < 0 {
 		return errors.New("netio: negative MaxConns, NumLoops or IdleTimeout")
@@ -111,7 +127,15 @@ func (cfg *Config) validate() error {
 	return nil
 }
 
-// tickInterval is how often idle connections are looked for.
+// tickInterval is how often idle and stalled-frame connections are
+// looked for.
 func (cfg *Config) tickInterval() time.Duration {
-	return min(max(cfg.IdleTimeout/4, 5*time.Millisecond), time.Second)
+	t := time.Second
+	if cfg.IdleTimeout > 0 {
+		t = min(t, cfg.IdleTimeout/4)
+	}
+	if cfg.ReadTimeout > 0 {
+		t = min(t, cfg.ReadTimeout/4)
+	}
+	return max(t, 5*time.Millisecond)
 }

@@ -68,6 +68,16 @@ type Conn struct {
 	// default of 1; -1: the socket refused it); event loop only (lowat.go).
 	need  int
 	lowat int
+	// asm is the frame under assembly, if assembling (assemble.go);
+	// event loop only. frameSince is the server's coarse clock when the
+	// current incomplete frame was first seen (0: none), for
+	// Config.ReadTimeout.
+	asm        assembly
+	assembling bool
+	frameSince atomic.Int64
+	// budgetWake wakes the loop for c when budget was released (made
+	// once: Budget keeps it while c waits).
+	budgetWake func()
 
 	// mu guards the fields below. It is held across every gnet call that
 	// enqueues work on the event loop (write, wake, close), so that none is
@@ -176,16 +186,18 @@ func (c *Conn) Close() error {
 // closeWith closes the connection, remembering err for OnClose.
 func (c *Conn) closeWith(err error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return
 	}
 	if c.closeErr == nil {
 		c.closeErr = err
 	}
 	c.closing = true
-	c.serial.reset() // a closing connection hands no more frames
+	dropped := c.serial.reset() // a closing connection hands no more frames
 	_ = c.gc.Close()
+	c.mu.Unlock()
+	c.srv.releaseFrames(dropped...)
 }
 
 // setCloseErr remembers why the event loop is about to close c.
@@ -195,18 +207,21 @@ func (c *Conn) setCloseErr(err error) {
 		c.closeErr = err
 	}
 	c.closing = true
-	c.serial.reset()
+	dropped := c.serial.reset()
 	c.mu.Unlock()
+	c.srv.releaseFrames(dropped...)
 }
 
 // markClosed is called by OnClose on the event loop; it returns the reason
 // remembered by closeWith or setCloseErr, if any.
 func (c *Conn) markClosed() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.closed = true
-	c.serial.reset()
-	return c.closeErr
+	dropped := c.serial.reset()
+	err := c.closeErr
+	c.mu.Unlock()
+	c.srv.releaseFrames(dropped...)
+	return err
 }
 
 // wake makes the event loop look at c's unread bytes again.
@@ -218,9 +233,11 @@ func (c *Conn) wake() {
 	}
 }
 
-// frameDone is the done callback of one frame.
+// frameDone is the done callback of one frame of n bytes (charged to
+// the budget, if any, until done).
 type frameDone struct {
 	c    *Conn
+	n    int32 // frames are under 2 GiB (LengthPrefixed); 16 bytes in all
 	once atomic.Bool
 }
 
@@ -229,6 +246,7 @@ func (d *frameDone) done() {
 		return
 	}
 	c := d.c
+	c.srv.budget().Release(int64(d.n))
 	c.lastActive.Store(c.srv.now.Load())
 	c.inflight.Add(-1)
 	if c.srv.cfg.Ordering == Serial {

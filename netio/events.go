@@ -51,10 +51,16 @@ func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		remote: cloneAddr(gc.RemoteAddr()),
 	}
 	c.lastActive.Store(s.now.Load())
+	c.budgetWake = c.wake
 	s.mu.Lock()
 	if s.cfg.MaxConns > 0 && len(s.conns) >= s.cfg.MaxConns {
 		s.mu.Unlock()
-		s.log.Warn("netio: too many connections", "max", s.cfg.MaxConns, "remote", c.remote.String())
+		s.connRefused(c, fmt.Errorf("%w: max %d on this listener", ErrTooManyConns, s.cfg.MaxConns))
+		return nil, gnet.Close
+	}
+	if err := s.cfg.Limits.admitConn(c.remote); err != nil {
+		s.mu.Unlock()
+		s.connRefused(c, err)
 		return nil, gnet.Close
 	}
 	s.conns[c] = struct{}{}
@@ -78,8 +84,22 @@ func (e *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	s.cfg.Limits.releaseConn(c.remote)
+	s.dropPart(c)
 	s.h.OnClose(c, err)
 	return gnet.None
+}
+
+// connRefused logs a connection refused at accept, at most once a
+// second per Server (a flood of them must not flood the log).
+func (s *Server) connRefused(c *Conn, err error) {
+	now := s.now.Load()
+	if last := s.lastRefusedLog.Load(); now-last < int64(time.Second) || !s.lastRefusedLog.CompareAndSwap(last, now) {
+		s.refusedSinceLog.Add(1)
+		return
+	}
+	s.log.Warn("netio: connection refused", "remote", c.remote.String(), "err", err,
+		"alsoRefusedSinceLastLog", s.refusedSinceLog.Swap(0))
 }
 
 func (e *events) OnTraffic(gc gnet.Conn) gnet.Action {
@@ -102,8 +122,13 @@ func (e *events) OnTick() (time.Duration, gnet.Action) {
 	s := e.s
 	now := time.Now().UnixNano()
 	s.now.Store(now)
-	for _, c := range s.idleConns(now - int64(s.cfg.IdleTimeout)) {
+	idle, slow := s.expiredConns(now)
+	for _, c := range idle {
 		c.closeWith(ErrIdle)
+	}
+	for _, c := range slow {
+		s.log.Debug("netio: closing connection", "conn", c.id, "remote", c.remote.String(), "err", ErrReadTimeout)
+		c.closeWith(ErrReadTimeout)
 	}
 	return s.cfg.tickInterval(), gnet.None
 }
@@ -147,13 +172,36 @@ func (s *Server) drain(c *Conn) gnet.Action {
 	gc := c.gc
 	hdrLen := s.cfg.Framer.HeaderLen()
 	for {
+		if c.assembling {
+			complete, action := s.fillPart(c)
+			if !complete {
+				return action
+			}
+			c.frameSince.Store(0) // whole: what it waits for now is the server
+			if s.full(c, c.asm.n) {
+				return gnet.None // done, or the next pop (Serial), wakes us
+			}
+			if !s.queueFrame(c, c.takePart()) {
+				return gnet.None
+			}
+			continue
+		}
 		buffered := gc.InboundBuffered()
 		n, ok, err := s.frameLen(c, buffered)
 		if err != nil {
 			return s.reject(c, err)
 		}
 		if !ok {
+			if buffered > 0 {
+				c.startedFrame()
+			} else {
+				c.frameSince.Store(0)
+			}
 			return gnet.None
+		}
+		if n > assembleMin && buffered-hdrLen < n {
+			s.startPart(c, n) // moves its bytes out of gnet's buffer as they come
+			continue
 		}
 		if s.full(c, n) {
 			if buffered > s.cfg.MaxBufferedBytes {
@@ -163,8 +211,10 @@ func (s *Server) drain(c *Conn) gnet.Action {
 		}
 		if buffered-hdrLen < n {
 			c.wantBytes(hdrLen + n - buffered)
+			c.startedFrame()
 			return gnet.None
 		}
+		c.frameSince.Store(0)
 		if s.inline != nil && n <= maxInlineFrame && (s.cfg.Ordering != Serial || c.serialIdle()) {
 			handled, action := s.offerInline(c, hdrLen, n)
 			if handled {
@@ -174,8 +224,12 @@ func (s *Server) drain(c *Conn) gnet.Action {
 				continue
 			}
 		}
+		if !s.chargeFrame(c, n) {
+			return s.waitBudget(c)
+		}
 		frame, err := s.readFrame(c, n)
 		if err != nil {
+			s.budget().Release(int64(n))
 			return s.reject(c, err)
 		}
 		if !s.queueFrame(c, frame) {
@@ -214,6 +268,7 @@ func (s *Server) queueFrame(c *Conn, frame []byte) bool {
 		return s.queueSerial(c, frame)
 	}
 	if !s.admit() {
+		s.releaseFrames(frame)
 		return false
 	}
 	c.inflight.Add(1)

@@ -15,6 +15,9 @@ var (
 	ErrBadFrame = errors.New("netio: bad frame length")
 	// ErrBacklog: too many unread bytes waited behind in-flight frames.
 	ErrBacklog = errors.New("netio: too many bytes buffered")
+	// ErrReadTimeout: a frame was started and not completed within
+	// Config.ReadTimeout.
+	ErrReadTimeout = errors.New("netio: frame not completed within the read timeout")
 	// ErrIdle: no traffic for Config.IdleTimeout.
 	ErrIdle = errors.New("netio: idle timeout")
 	// ErrClosed: the connection is closed; returned by Conn.Write.

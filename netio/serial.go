@@ -1,5 +1,7 @@
 package netio
 
+import "slices"
+
 // Serial connections read ahead: the event loop copies complete frames into
 // the connection's queue, and one goroutine at a time (serveSerial) hands
 // them to the handler, the next right after done() of the previous one. A
@@ -48,10 +50,17 @@ func (q *serialQueue) pop() []byte {
 
 func (q *serialQueue) empty() bool { return q.head == len(q.frames) }
 
-// reset drops the waiting frames; they will never be handed.
-func (q *serialQueue) reset() {
+// reset drops the waiting frames, which will never be handed, and
+// returns them so the caller can release their budget (outside Conn.mu:
+// Release may wake connections).
+func (q *serialQueue) reset() [][]byte {
+	var dropped [][]byte
+	if q.head < len(q.frames) {
+		dropped = slices.Clone(q.frames[q.head:])
+	}
 	clear(q.frames)
 	q.frames, q.head, q.bytes = nil, 0, 0
+	return dropped
 }
 
 // serialFull reports whether c's queue has no room for a frame of n
@@ -72,6 +81,7 @@ func (s *Server) queueSerial(c *Conn, frame []byte) bool {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
+		s.releaseFrames(frame)
 		return false
 	}
 	c.serial.push(frame)
@@ -116,8 +126,9 @@ func (s *Server) serveSerial(c *Conn) {
 		if !s.admit() {
 			c.mu.Lock()
 			q.running, q.busy = false, false
-			q.reset()
+			dropped := q.reset()
 			c.mu.Unlock()
+			s.releaseFrames(append(dropped, frame)...)
 			return
 		}
 		c.inflight.Add(1)

@@ -28,12 +28,16 @@ type Server struct {
 	serialInline bool
 	wrote        gnet.AsyncCallback
 
-	nextID      atomic.Uint64
-	now         atomic.Int64  // coarse clock (UnixNano), advanced by OnTick
-	draining    atomic.Bool   // Shutdown began: no new connections or frames
-	inflight    atomic.Int64  // frames handed to handlers, done pending
-	drained     chan struct{} // closed once inflight is zero while draining
-	drainedOnce sync.Once
+	nextID atomic.Uint64
+	// lastRefusedLog and refusedSinceLog rate-limit the log of
+	// connections refused at accept (connRefused).
+	lastRefusedLog  atomic.Int64
+	refusedSinceLog atomic.Int64
+	now             atomic.Int64  // coarse clock (UnixNano), advanced by OnTick
+	draining        atomic.Bool   // Shutdown began: no new connections or frames
+	inflight        atomic.Int64  // frames handed to handlers, done pending
+	drained         chan struct{} // closed once inflight is zero while draining
+	drainedOnce     sync.Once
 
 	booted  chan struct{} // closed by OnBoot once eng and addr are set
 	runDone chan struct{} // closed when gnet.Run returns
@@ -101,7 +105,7 @@ func (s *Server) Start(ctx context.Context) error {
 	opts := []gnet.Option{
 		gnet.WithMulticore(s.cfg.Multicore),
 		gnet.WithNumEventLoop(s.cfg.NumLoops),
-		gnet.WithTicker(s.cfg.IdleTimeout > 0),
+		gnet.WithTicker(s.cfg.IdleTimeout > 0 || s.cfg.ReadTimeout > 0),
 		gnet.WithLogger(gnetLogger{l: s.log, draining: &s.draining}),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		// Without SO_REUSEPORT one listener feeds all loops, so ":0" binds
@@ -253,7 +257,7 @@ func (s *Server) frameFinished() {
 
 // serve runs one frame on its own goroutine.
 func (s *Server) serve(c *Conn, frame []byte) {
-	d := &frameDone{c: c}
+	d := &frameDone{c: c, n: int32(len(frame))}
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("netio: handler panicked", "conn", c.id, "remote", c.remote.String(), "panic", r)
@@ -264,18 +268,26 @@ func (s *Server) serve(c *Conn, frame []byte) {
 	s.h.OnFrame(c, frame, d.done)
 }
 
-// idleConns returns the connections with nothing in flight and no traffic
-// since before cutoff.
-func (s *Server) idleConns(cutoff int64) []*Conn {
+// expiredConns returns the connections to close at now: those with
+// nothing in flight and no traffic for IdleTimeout (if set), and those
+// with a frame started more than ReadTimeout ago (if set).
+func (s *Server) expiredConns(now int64) (idle, slow []*Conn) {
+	idleCut := now - int64(s.cfg.IdleTimeout)
+	readCut := now - int64(s.cfg.ReadTimeout)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var idle []*Conn
 	for c := range s.conns {
-		if c.inflight.Load() == 0 && c.lastActive.Load() < cutoff {
+		if s.cfg.ReadTimeout > 0 {
+			if since := c.frameSince.Load(); since != 0 && since < readCut {
+				slow = append(slow, c)
+				continue
+			}
+		}
+		if s.cfg.IdleTimeout > 0 && c.inflight.Load() == 0 && c.lastActive.Load() < idleCut {
 			idle = append(idle, c)
 		}
 	}
-	return idle
+	return idle, slow
 }
 
 // Conns is the number of open connections.

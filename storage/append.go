@@ -20,11 +20,17 @@ func (s *Store) Append(ctx context.Context, entries []Entry) ([]Position, error)
 	if s.log.IsReplica() {
 		return nil, fmt.Errorf("storage: append: %w", ErrReplica)
 	}
+	if s.noSpace.Load() {
+		return nil, s.noSpaceErr()
+	}
 	if s.cfg.FlushDiskType == SyncFlush {
 		return s.appendSync(ctx, entries)
 	}
 	pos, err := s.log.Append(entries, make([]Position, 0, len(entries)))
 	if err != nil {
+		if isNoSpace(err) {
+			s.noSpaceHit(err)
+		}
 		return pos, fmt.Errorf("storage: append: %w", err)
 	}
 	s.written()
@@ -177,7 +183,11 @@ func (s *Store) groupCommit() {
 	if err != nil {
 		err = fmt.Errorf("storage: append: %w", err)
 	}
-	if err != nil && !errors.Is(err, ErrReplica) { // a role switch refuses the group, the log has not failed
+	switch {
+	case err == nil, errors.Is(err, ErrReplica): // a role switch refuses the group, the log has not failed
+	case isNoSpace(err): // refused and undone; the log has not failed
+		s.noSpaceHit(err)
+	default:
 		s.failLog.error(s.cfg.Logger, s.cfg.Now(), "storage: group commit failed; refusing further writes", "err", err)
 	}
 	rest := pos

@@ -25,6 +25,11 @@ const (
 // fileReservedTime (Kafka's log.retention.hours is 168).
 const DefaultRetentionHours = 72
 
+// DefaultDiskReserveBytes is DiskReserveBytes' default: room for the
+// ConsumeQueue units, index entries and checkpoints of what was appended
+// before the guard noticed, and for a segment roll.
+const DefaultDiskReserveBytes = 64 << 20
+
 // Config configures a Store. The zero value of every field but Dir has a
 // working default, filled by validate.
 type Config struct {
@@ -77,6 +82,15 @@ type Config struct {
 	// appends dirties only the blocks it writes.
 	MappedMinUnflushed int64
 
+	// DiskReserveBytes is the free space below which appends are refused
+	// (ErrNoSpace, which the adapters answer with a retriable error) so
+	// that a full disk never fails the derived data or the checkpoint:
+	// default 64 MiB, -1 disables. The free space is read at every
+	// checkpoint (CheckpointInterval), so appends resume by themselves at
+	// most that long after space returns. Only on file systems that
+	// report their space (vfs.SpaceReporter).
+	DiskReserveBytes int64
+
 	// MaxEntrySize bounds one CommitLog entry (header and payload); default
 	// 16 MiB. Protocol limits (1 MiB Kafka messages, 4 MiB RocketMQ) are
 	// enforced by the adapters, below this.
@@ -104,6 +118,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxEntrySize == 0 {
 		c.MaxEntrySize = 16 << 20
+	}
+	if c.DiskReserveBytes == 0 {
+		c.DiskReserveBytes = DefaultDiskReserveBytes
 	}
 	if c.SegmentSize < 4096 {
 		return fmt.Errorf("storage: config: SegmentSize %d below 4096", c.SegmentSize)

@@ -42,6 +42,7 @@ func (s *Store) dispatchLoop() {
 				op()
 			})
 		case <-cpTick.C:
+			s.checkSpace()
 			s.own(func() {
 				s.dispatchVisible()
 				if err := s.checkpoint(); err != nil {
@@ -158,7 +159,7 @@ func (s *Store) visibleOffset() int64 {
 
 func (s *Store) dispatchVisible() {
 	if err := s.dispatchTo(s.visibleOffset()); err != nil {
-		s.cfg.Logger.Error("storage: dispatch failed", "err", err, "at", s.dispatched.Load())
+		s.failLog.error(s.cfg.Logger, s.cfg.Now(), "storage: dispatch failed", "err", err, "at", s.dispatched.Load())
 	}
 }
 

@@ -255,6 +255,10 @@
 //     Open takes each queue's next offset from its ConsumeQueue
 //     (Log.SetQueueOffset), rebuilt from what the CommitLog holds. See the
 //     commitlog package doc.
+//   - A full disk does not fail the log: an append that meets ENOSPC is
+//     undone and refused (ErrNoSpace), and so is every append while the
+//     free space is below DiskReserveBytes; appends resume by themselves
+//     when space returns (diskfull.go).
 //   - A failed fsync (the flusher's, a group commit's, a checkpoint's) also
 //     fails the log: later appends are refused rather than acknowledged on
 //     a file whose dirty pages the kernel may have dropped.

@@ -15,6 +15,9 @@ type Stats struct {
 	Records int64
 	// Err is why the store refuses writes (a failed fsync), or nil.
 	Err error
+	// NoSpace says appends are refused for now: the disk is full or
+	// below DiskReserveBytes (they resume by themselves).
+	NoSpace bool
 }
 
 // Stats returns the store's current figures; it takes no lock.
@@ -26,5 +29,6 @@ func (s *Store) Stats() Stats {
 		Flushes:          s.flushes.Load(),
 		Records:          s.records.Load(),
 		Err:              s.log.Err(),
+		NoSpace:          s.noSpace.Load(),
 	}
 }

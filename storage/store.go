@@ -42,8 +42,12 @@ var (
 	ErrOffsetOutOfRange = errors.New("storage: offset out of range")
 	ErrCorrupt          = commitlog.ErrCorrupt
 	ErrFailed           = commitlog.ErrFailed
-	ErrEntryTooLarge    = commitlog.ErrEntryTooLarge
-	ErrFormat           = errors.New("storage: data directory of another format")
+	// ErrNoSpace: the data directory's file system is full, or below
+	// Config.DiskReserveBytes; the append was refused, nothing of it was
+	// written, and a retry succeeds once there is space (diskfull.go).
+	ErrNoSpace       = commitlog.ErrNoSpace
+	ErrEntryTooLarge = commitlog.ErrEntryTooLarge
+	ErrFormat        = errors.New("storage: data directory of another format")
 )
 
 const (
@@ -116,6 +120,9 @@ type Store struct {
 	// failLog logs the failures that recur once the log has failed (every
 	// flush, every checkpoint) once, then as a periodic reminder.
 	failLog repeatLog
+	// noSpace refuses appends: the disk is full or below the reserve
+	// (diskfull.go).
+	noSpace atomic.Bool
 
 	flushes atomic.Int64 // flush passes, for the group-commit benchmark and Stats
 	records atomic.Int64 // records dispatched since Open (Stats)
@@ -195,6 +202,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		return nil, err
 	}
+	s.checkSpace()
 	s.wg.Add(2)
 	go s.dispatchLoop()
 	go s.flushLoop()

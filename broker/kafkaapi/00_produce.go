@@ -2,6 +2,7 @@ package kafkaapi
 
 import (
 	"context"
+	"errors"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -71,13 +72,16 @@ func (h *Handler) producePartition(ctx context.Context, cfg topics.Config, code 
 		pr.ErrorCode = code
 		return pr
 	}
-	entry, hdr, code := h.buildEntry(cfg, p.Partition, p.Records)
+	entry, hdr, delayHdr, code := h.buildEntry(cfg, p.Partition, p.Records, h.decompressBudget())
+	if code == codeBudgetSpent {
+		entry, hdr, delayHdr, code = h.buildEntryReserved(ctx, cfg, p.Partition, p.Records)
+	}
 	if code != errNone {
 		pr.ErrorCode = code
 		return pr
 	}
 	var res appendResult
-	if hook := h.delay.Load(); hook != nil && mayHaveDelayHeader(entry.Payload, &hdr) {
+	if hook := h.delay.Load(); hook != nil && delayHdr {
 		res = h.appendDelayable(ctx, cfg, entry, &hdr, acks, &hook.policy) // 00_produce_delay.go
 	} else {
 		res = h.appendBatch(ctx, cfg, entry, &hdr, acks)
@@ -99,27 +103,34 @@ func (h *Handler) fillProduced(pr *kmsg.ProduceResponseTopicPartition, cfg topic
 
 // buildEntry validates a partition's records (exactly one magic 2 batch,
 // as Kafka requires from Produce v3) and prepares its store entry with the
-// record keys and TAGS codes.
-func (h *Handler) buildEntry(cfg topics.Config, part int32, records []byte) (log.Message, kafka.BatchHeader, int16) {
+// record keys and TAGS codes; delayHdr says some record carries a delay
+// header (00_produce_delay.go), seen in the same pass, so a compressed
+// batch is not decompressed a second time to find out. The decompression
+// output is charged to budget (nil: none); a refusal gives
+// codeBudgetSpent.
+func (h *Handler) buildEntry(cfg topics.Config, part int32, records []byte, budget kafka.Budget) (_ log.Message, _ kafka.BatchHeader, delayHdr bool, _ int16) {
 	batches, err := kafka.SplitBatches(nil, records)
 	if err != nil {
-		return log.Message{}, kafka.BatchHeader{}, codeOf(err)
+		return log.Message{}, kafka.BatchHeader{}, false, codeOf(err)
 	}
 	if len(batches) != 1 {
-		return log.Message{}, kafka.BatchHeader{}, errInvalidRecord
+		return log.Message{}, kafka.BatchHeader{}, false, errInvalidRecord
 	}
 	b := batches[0]
 	if cfg.MaxMessageBytes > 0 && len(b) > int(cfg.MaxMessageBytes) {
-		return log.Message{}, kafka.BatchHeader{}, errMessageTooLarge
+		return log.Message{}, kafka.BatchHeader{}, false, errMessageTooLarge
 	}
 	var keys []string
 	var tags []int64
-	var rd kafka.BatchReader
+	rd := kafka.BatchReader{Budget: budget}
 	hdr, err := rd.Validate(b, func(rec kafka.Record) error {
 		if rec.Key != nil && len(rec.Key) <= maxIndexedKey {
 			keys = append(keys, string(rec.Key))
 		}
 		keys = xprotoIndexKeys(keys, rec) // KEYS and UNIQ_KEY headers, xproto_produce.go
+		for _, hd := range rec.Headers {
+			delayHdr = delayHdr || isDelayHeader(hd.Key)
+		}
 		for _, hd := range rec.Headers {
 			if hd.Key == tagsHeader && hd.Value != nil {
 				for len(tags) < int(rec.OffsetDelta) {
@@ -131,18 +142,21 @@ func (h *Handler) buildEntry(cfg topics.Config, part int32, records []byte) (log
 		}
 		return nil
 	})
+	if errors.Is(err, kafka.ErrBudget) {
+		return log.Message{}, hdr, false, codeBudgetSpent
+	}
 	if err != nil {
-		return log.Message{}, hdr, codeOf(err)
+		return log.Message{}, hdr, false, codeOf(err)
 	}
 	if hdr.BaseOffset != 0 || hdr.IsControl() || hdr.IsTransactional() {
-		return log.Message{}, hdr, errInvalidRecord
+		return log.Message{}, hdr, false, errInvalidRecord
 	}
 	if len(tags) > 0 {
 		for len(tags) < int(hdr.NumRecords) {
 			tags = append(tags, 0)
 		}
 	}
-	return batchEntry(cfg.Name, part, hdr.NumRecords, tags, keys, b, cfg.TimestampType == "LogAppendTime", h.leaderEpoch()), hdr, errNone
+	return batchEntry(cfg.Name, part, hdr.NumRecords, tags, keys, b, cfg.TimestampType == "LogAppendTime", h.leaderEpoch()), hdr, delayHdr, errNone
 }
 
 // batchEntry is the store entry of one whole record batch: its base
@@ -201,7 +215,7 @@ func (h *Handler) waitVisible(ctx context.Context, topic string, queue int32, of
 func (h *Handler) appendPlain(ctx context.Context, e log.Message) appendResult {
 	pos, err := h.logs.Append(ctx, []log.Message{e})
 	if err != nil && len(pos) == 0 {
-		h.log.Warn("kafkaapi: append", "topic", e.Topic, "partition", e.QueueID, "err", err)
+		h.log.Log(ctx, appendLogLevel(err), "kafkaapi: append", "topic", e.Topic, "partition", e.QueueID, "err", err)
 		return appendResult{code: codeOf(err), baseOffset: -1}
 	}
 	// With an error, the batch is written but its replicas did not

@@ -65,10 +65,20 @@ type ownedRecord struct {
 	place delay.Placement
 }
 
-// appendDelayable stores a validated produce batch that may carry delay
-// headers (produce enters here only then, mayHaveDelayHeader): verbatim
-// (appendBatch) unless some record is delayed.
+// appendDelayable stores a validated produce batch in which some record
+// carries a delay header (produce enters here only then, buildEntry):
+// verbatim (appendBatch) unless some record is delayed. The records are
+// copied out, so a compressed batch holds its decompressed records twice
+// over meanwhile: that reserves twice the decompression limit from the
+// decompression budget first (00_produce_decompress.go).
 func (h *Handler) appendDelayable(ctx context.Context, cfg topics.Config, e log.Message, hdr *kafka.BatchHeader, acks int16, policy *delay.Policy) appendResult {
+	if b := h.cfg.DecompressBudget; b != nil && hdr.Compression() != kafka.CodecNone {
+		n := 2 * int64(kafka.DefaultMaxDecompressed)
+		if err := b.Charge(ctx, n); err != nil {
+			return appendResult{code: errRequestTimedOut, baseOffset: -1}
+		}
+		defer b.Release(n)
+	}
 	recs, delayed, err := h.placeRecords(policy, cfg.Name, e.QueueID, e.Payload)
 	if err != nil {
 		h.log.Info("kafkaapi: refusing delayed records", "topic", cfg.Name, "partition", e.QueueID, "err", err)
@@ -86,16 +96,6 @@ func (h *Handler) appendDelayable(ctx context.Context, cfg topics.Config, e log.
 		return h.appendSplit(ctx, cfg, entries, now, acks)
 	}
 	return h.appendIdempotent(cfg, e.QueueID, hdr, func() appendResult { return h.appendSplit(ctx, cfg, entries, now, acks) })
-}
-
-// mayHaveDelayHeader is a cheap filter: an uncompressed batch without the
-// header names in its bytes has no delay header. A compressed batch must
-// be read.
-func mayHaveDelayHeader(b []byte, hdr *kafka.BatchHeader) bool {
-	if hdr.Compression() != kafka.CodecNone {
-		return true
-	}
-	return bytes.Contains(b, []byte(delay.PropDelay)) || bytes.Contains(b, []byte("TIMER_"))
 }
 
 // placeRecords copies the batch's records out and places each. delayed is

@@ -72,11 +72,11 @@ func (h *Handler) produceInline(req *kmsg.ProduceRequest) (*kmsg.ProduceResponse
 		(bh.Compression() != kafka.CodecNone && bh.Compression() != kafka.CodecSnappy) {
 		return nil, false
 	}
-	entry, hdr, code := h.buildEntry(cfg, p.Partition, p.Records)
+	entry, hdr, delayHdr, code := h.buildEntry(cfg, p.Partition, p.Records, h.decompressBudget()) // spent: declined, a worker waits
 	if code != errNone {
 		return nil, false
 	}
-	if hook := h.delay.Load(); hook != nil && mayHaveDelayHeader(entry.Payload, &hdr) {
+	if hook := h.delay.Load(); hook != nil && delayHdr {
 		if _, delayed, err := h.placeRecords(&hook.policy, cfg.Name, p.Partition, entry.Payload); err != nil || delayed {
 			return nil, false
 		}

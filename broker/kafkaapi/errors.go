@@ -2,6 +2,7 @@ package kafkaapi
 
 import (
 	"errors"
+	"log/slog"
 
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/topics"
@@ -72,7 +73,8 @@ func codeOf(err error) int16 {
 		return errNotEnoughReplicasAfter
 	case errors.Is(err, log.ErrReplicationTimeout):
 		return errRequestTimedOut
-	case errors.Is(err, storage.ErrFailed), errors.Is(err, storage.ErrCorrupt), errors.Is(err, storage.ErrClosed):
+	case errors.Is(err, storage.ErrFailed), errors.Is(err, storage.ErrCorrupt), errors.Is(err, storage.ErrClosed),
+		errors.Is(err, storage.ErrNoSpace): // retriable: Kafka answers a full log dir so too
 		return errKafkaStorageError
 	case errors.Is(err, topics.ErrTopicExists):
 		return errTopicAlreadyExists
@@ -84,4 +86,14 @@ func codeOf(err error) int16 {
 		return errInvalidConfig
 	}
 	return errUnknownServerError
+}
+
+// appendLogLevel is the level a failed append is logged at: debug for a
+// full disk (the store logs it once, and producers retry meanwhile),
+// warn otherwise.
+func appendLogLevel(err error) slog.Level {
+	if errors.Is(err, storage.ErrNoSpace) {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
 }

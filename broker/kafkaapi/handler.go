@@ -75,6 +75,11 @@ type Config struct {
 	// Logs is the log service appends go through (a SYNC_MASTER's
 	// waits for its slaves); nil: log.New(store).
 	Logs *log.Log
+	// DecompressBudget, if set, bounds the decompression output of
+	// produced batches in flight across the broker (Kafka has no such
+	// bound; a 33 KB zstd batch can expand to the 64 MiB limit). See
+	// 00_produce_decompress.go.
+	DecompressBudget *netio.Budget
 	// XProtoReadAhead, when negative, turns off the read-ahead of
 	// RocketMQ-produced messages into that cache (xproto_fetchahead.go);
 	// 0 leaves it on.

@@ -69,7 +69,7 @@ func BenchmarkProduceInline(b *testing.B) {
 			// the worker's path, as OnFrame would.
 			fallbacks++
 			res := h.appendIdempotent(mustTopic(b, reg, "p"), 0, mustHeader(b, batch), func() appendResult {
-				e, _, _ := h.buildEntry(mustTopic(b, reg, "p"), 0, batch)
+				e, _, _, _ := h.buildEntry(mustTopic(b, reg, "p"), 0, batch, nil)
 				return h.appendPlain(ctx, e)
 			})
 			if res.code != errNone {

@@ -225,7 +225,7 @@ func xbKafkaEntries(b testing.TB, h *Handler, cfg topics.Config) []storage.Entry
 		if err != nil {
 			b.Fatal(err)
 		}
-		e, _, code := h.buildEntry(cfg, 0, batch)
+		e, _, _, code := h.buildEntry(cfg, 0, batch, nil)
 		if code != errNone {
 			b.Fatalf("build entry: code %d", code)
 		}

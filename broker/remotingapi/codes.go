@@ -55,6 +55,7 @@ var errorCodes = []struct {
 	{log.ErrNotEnoughReplicasAfterAppend, remoting.SlaveNotAvailable},
 	{log.ErrReplicationTimeout, remoting.FlushSlaveTimeout},
 	{storage.ErrFailed, remoting.ServiceNotAvailable},
+	{storage.ErrNoSpace, remoting.ServiceNotAvailable}, // RocketMQ's answer to a full disk
 	{storage.ErrClosed, remoting.ServiceNotAvailable},
 }
 

@@ -105,6 +105,7 @@ func addServeFlags(fs *pflag.FlagSet) {
 	d := defaultConfig()
 	fs.String("data-dir", d.DataDir, "data directory (the store is in <data-dir>/store)")
 	addBrokerListenFlags(fs)
+	addLimitFlags(fs)
 	fs.String("namesrv-listen", d.NamesrvListen, "name server listen address")
 	addRegistrationSecretFlag(fs)
 	addStoreFlags(fs)
@@ -134,6 +135,7 @@ func addBrokerFlags(fs *pflag.FlagSet) {
 	d := defaultConfig()
 	fs.String("data-dir", d.DataDir, "data directory (the store is in <data-dir>/store)")
 	addBrokerListenFlags(fs)
+	addLimitFlags(fs)
 	fs.String("ha-addr", d.HAAddr, "HA (replication) listen address")
 	fs.String("broker-cluster-name", d.BrokerClusterName, "cluster the broker group belongs to")
 	fs.String("broker-name", d.BrokerName, "broker group name (a master and its slaves share it)")
@@ -173,6 +175,16 @@ func addStoreFlags(fs *pflag.FlagSet) {
 	fs.Int64("segment-size", d.SegmentSize, "CommitLog segment size in bytes")
 	fs.Int("retention-hours", d.RetentionHours, "delete segments older than this (-1: keep)")
 	fs.Int64("retention-bytes", d.RetentionBytes, "delete oldest segments above this total (-1: no limit)")
+	fs.Int64("disk-reserve-bytes", d.DiskReserveBytes, "refuse writes (retriable) while less is free on the data disk (-1: no reserve)")
+}
+
+func addLimitFlags(fs *pflag.FlagSet) {
+	d := defaultConfig()
+	fs.Int64("queued-max-request-bytes", d.QueuedMaxRequestBytes, "request bytes held in memory across all connections (0: no bound)")
+	fs.Int64("queued-max-decompress-bytes", d.QueuedMaxDecompressBytes, "decompression output of produced batches in flight (0: no bound)")
+	fs.Int("max-connections", d.MaxConnections, "open connections over all listeners (0: no bound)")
+	fs.Int("max-connections-per-ip", d.MaxConnectionsPerIP, "open connections from one client address (0: no bound)")
+	fs.Int("request-read-timeout-ms", d.RequestReadTimeoutMs, "close a connection whose started request is not complete within this (0: never)")
 }
 
 // buildVersion is the module version from the build info, "(devel)" for a

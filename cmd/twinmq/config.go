@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 	"github.com/twinmq/twinmq/broker/delay"
 	"github.com/twinmq/twinmq/broker/halfmsg"
 	"github.com/twinmq/twinmq/controller"
+	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/storage"
 )
 
@@ -122,6 +124,24 @@ type Config struct {
 	RetentionHours  int    `koanf:"retentionHours"`
 	RetentionBytes  int64  `koanf:"retentionBytes"`
 
+	// DiskReserveBytes: appends are refused (retriable errors) while less
+	// is free on the data directory's file system, and resume when there
+	// is room again (docs/limits.md); -1 turns the guard off.
+	DiskReserveBytes int64 `koanf:"diskReserveBytes"`
+
+	// Resource limits over both protocols (docs/limits.md; Kafka's names).
+	// queuedMaxRequestBytes bounds request bytes held in memory (read,
+	// queued or being served); queuedMaxDecompressBytes the decompression
+	// output of produced batches in flight. maxConnections and
+	// maxConnectionsPerIp bound open connections over all listeners (0:
+	// no bound). requestReadTimeoutMs closes a connection whose request
+	// was started and not completed in time.
+	QueuedMaxRequestBytes    int64 `koanf:"queuedMaxRequestBytes"`
+	QueuedMaxDecompressBytes int64 `koanf:"queuedMaxDecompressBytes"`
+	MaxConnections           int   `koanf:"maxConnections"`
+	MaxConnectionsPerIP      int   `koanf:"maxConnectionsPerIp"`
+	RequestReadTimeoutMs     int   `koanf:"requestReadTimeoutMs"`
+
 	// Delay, timer, retry and DLQ (RocketMQ's names; delay.go).
 	MessageDelayLevel string `koanf:"messageDelayLevel"`
 	TimerWheelEnable  bool   `koanf:"timerWheelEnable"`
@@ -169,6 +189,10 @@ func defaultConfig() Config {
 		TransactionTimeOut:            halfmsg.DefaultTimeout.Milliseconds(),
 		TransactionCheckInterval:      halfmsg.DefaultInterval.Milliseconds(),
 		TransactionCheckMax:           halfmsg.DefaultMaxChecks,
+		DiskReserveBytes:              storage.DefaultDiskReserveBytes,
+		QueuedMaxRequestBytes:         256 << 20,
+		QueuedMaxDecompressBytes:      128 << 20,
+		RequestReadTimeoutMs:          int(netio.DefaultReadTimeout / time.Millisecond),
 	}
 }
 
@@ -350,6 +374,7 @@ func (c *Config) validate() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, c.validateTransactions()...)
+	errs = append(errs, c.validateLimits()...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -448,7 +473,48 @@ func (c *Config) storageConfig(logger *slog.Logger) storage.Config {
 		SegmentSize:    c.SegmentSize,
 		RetentionHours: c.RetentionHours,
 		RetentionBytes: c.RetentionBytes,
+		// 0 would mean storage's default: the key's default is that
+		// already, so 0 here can only mean "no reserve".
+		DiskReserveBytes: cmp.Or(c.DiskReserveBytes, -1),
 	}
+}
+
+// validateLimits checks the resource limits.
+func (c *Config) validateLimits() []error {
+	var errs []error
+	if c.DiskReserveBytes < -1 {
+		errs = append(errs, fmt.Errorf("diskReserveBytes %d: use a size, 0 or -1 for no reserve", c.DiskReserveBytes))
+	}
+	if c.QueuedMaxRequestBytes < 0 || c.QueuedMaxDecompressBytes < 0 {
+		errs = append(errs, fmt.Errorf("queuedMaxRequestBytes %d, queuedMaxDecompressBytes %d: use a size, or 0 for no bound",
+			c.QueuedMaxRequestBytes, c.QueuedMaxDecompressBytes))
+	}
+	if c.MaxConnections < 0 || c.MaxConnectionsPerIP < 0 {
+		errs = append(errs, fmt.Errorf("maxConnections %d, maxConnectionsPerIp %d: use a count, or 0 for no bound",
+			c.MaxConnections, c.MaxConnectionsPerIP))
+	}
+	if c.RequestReadTimeoutMs < 0 {
+		errs = append(errs, fmt.Errorf("requestReadTimeoutMs %d: use a duration, or 0 for none", c.RequestReadTimeoutMs))
+	}
+	return errs
+}
+
+// netLimits are the bounds the broker's listeners share.
+func (c *Config) netLimits() *netio.Limits {
+	return &netio.Limits{
+		Budget:        netio.NewBudget(c.QueuedMaxRequestBytes),
+		MaxConns:      c.MaxConnections,
+		MaxConnsPerIP: c.MaxConnectionsPerIP,
+	}
+}
+
+// readTimeout is requestReadTimeoutMs as netio.Config.ReadTimeout reads
+// it (0 there means the default, so none is negative).
+func (c *Config) readTimeout() time.Duration {
+	if c.RequestReadTimeoutMs == 0 {
+		return -1
+	}
+	return time.Duration(c.RequestReadTimeoutMs) * time.Millisecond
 }
 
 // validateController checks the embedded controller's settings when it is

@@ -97,6 +97,17 @@ func TestLoadConfigPrecedence(t *testing.T) {
 				c.HTTPAddr = ":0"
 			},
 		},
+		{
+			name: "limits",
+			env:  []string{"TWINMQ_MAX_CONNECTIONS_PER_IP=50", "TWINMQ_DISK_RESERVE_BYTES=-1"},
+			args: []string{"--queued-max-request-bytes", "1048576", "--max-connections", "1000", "--request-read-timeout-ms", "0"},
+			want: func(c *Config) {
+				c.QueuedMaxRequestBytes, c.MaxConnections, c.MaxConnectionsPerIP = 1<<20, 1000, 50
+				c.RequestReadTimeoutMs, c.DiskReserveBytes = 0, -1
+			},
+		},
+		{name: "negative budget", args: []string{"--queued-max-decompress-bytes", "-5"}, wantErr: "queuedMaxDecompressBytes -5"},
+		{name: "negative connections", env: []string{"TWINMQ_MAX_CONNECTIONS=-1"}, wantErr: "maxConnections -1"},
 		{name: "unknown file key", file: writeYAML(t, "flushDisktype: SYNC_FLUSH\n"), wantErr: `unknown key "flushDisktype"`},
 		{name: "unknown env var", env: []string{"TWINMQ_FLUSH_DISKTYPE=SYNC_FLUSH"}, wantErr: "unknown variable TWINMQ_FLUSH_DISKTYPE"},
 		{name: "missing file", file: "/nonexistent/twinmq.yaml", wantErr: "/nonexistent/twinmq.yaml"},

@@ -52,6 +52,13 @@ func brokerMetrics(mon *httpapi.Server, b *brokerState) {
 		}
 		return 1
 	})
+	mon.Value("twinmq_store_disk_full", "1 while appends are refused for want of disk space (they resume by themselves).",
+		httpapi.Gauge, func() float64 {
+			if st.Stats().NoSpace {
+				return 1
+			}
+			return 0
+		})
 	mon.Value("twinmq_topics", "Topics, internal ones included.", httpapi.Gauge, func() float64 { return float64(len(b.reg.List())) })
 	queues := func(name, help string, at func(storage.QueueInfo) int64) {
 		mon.Metric(name, help, httpapi.Gauge, func() []httpapi.Sample {

@@ -25,7 +25,7 @@ import (
 // port, which is logged and advertised. stop ends the listener, draining
 // requests in flight, then the coordinator.
 func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry,
-	offs *offsets.Table, repl *replication, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger, cv *groupsView) (stop func(context.Context), advertised string, err error) {
+	offs *offsets.Table, repl *replication, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView) (stop func(context.Context), advertised string, err error) {
 	id, stopID, err := broker.LoadIdentity(ctx, store, int32(cfg.NodeID), logger)
 	if err != nil {
 		return nil, "", fmt.Errorf("kafka: %w", err)
@@ -52,7 +52,7 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 	kcfg := kafkaapi.Config{
 		NodeID: id.NodeID, ClusterID: id.ClusterID, Logger: logger, Groups: coord, Sizes: sizes,
 		DisableAutoCreate: !cfg.AutoCreateTopicsEnable, DefaultPartitions: int32(cfg.NumPartitions),
-		Logs: replLogs(repl), GroupSize: replGroupSize(repl),
+		Logs: replLogs(repl), GroupSize: replGroupSize(repl), DecompressBudget: lim.decompress,
 	}
 	kafkaEpochs(&kcfg, repl)
 	if cv != nil { // partitions numbered across the cluster's broker groups
@@ -62,7 +62,7 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 	if err == nil {
 		dl.kafka(h)
 		var srv *netio.Server
-		srv, err = netio.New(kafkaapi.ServerConfig(cfg.KafkaAddr, logger), h)
+		srv, err = netio.New(lim.serverConfig(cfg, kafkaapi.ServerConfig(cfg.KafkaAddr, logger)), h)
 		if err == nil {
 			err = srv.Start(ctx)
 		}

@@ -61,7 +61,7 @@ func warnOpenRegistration(logger *slog.Logger, secret string) {
 // startRemoting runs the RocketMQ broker on cfg.RemotingAddr, registering
 // with namesrvAddrs; stop ends it.
 func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.Table,
-	repl *replication, namesrvAddrs []string, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger, cv *groupsView) (func(context.Context), error) {
+	repl *replication, namesrvAddrs []string, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView) (func(context.Context), error) {
 	addr, err := fixPort(cfg.RemotingAddr)
 	if err != nil {
 		return nil, fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", cfg.RemotingAddr))
@@ -102,8 +102,8 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	if cv != nil {
 		cv.reregister.Store(&b) // registers the Kafka listener once it runs
 	}
-	srv, err := netio.New(netio.Config{Addr: addr, Framer: netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
-		Ordering: netio.Concurrent, Logger: logger}, b)
+	srv, err := netio.New(lim.serverConfig(cfg, netio.Config{Addr: addr, Framer: netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
+		Ordering: netio.Concurrent, Logger: logger}), b)
 	if err != nil {
 		stopTxn()
 		return nil, fmt.Errorf("remoting: %w", err)

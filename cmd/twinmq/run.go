@@ -12,6 +12,7 @@ import (
 	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/controller"
+	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/storage"
 )
 
@@ -172,12 +173,18 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 		}
 	}
 	dl := newDelaySetup(cfg)
+	lim := limits{net: cfg.netLimits(), decompress: netio.NewBudget(cfg.QueuedMaxDecompressBytes)}
+	go returnMemory(ctx, logger, lim.net.Budget, lim.decompress)
+	mon.Value("twinmq_queued_request_bytes", "Request bytes held in memory, bounded by queuedMaxRequestBytes.",
+		httpapi.Gauge, func() float64 { return float64(lim.net.Budget.Used()) })
+	mon.Value("twinmq_queued_decompress_bytes", "Decompression output in flight, bounded by queuedMaxDecompressBytes.",
+		httpapi.Gauge, func() float64 { return float64(lim.decompress.Used()) })
 	cv := startGroupsView(ctx, cfg, nsAddrs, logger)
 	defer cv.stop()
 	if cv != nil { // a topic created or deleted here: read the view again
 		defer b.reg.Watch(func(topics.Config, bool) { cv.poller.Kick() })()
 	}
-	stopRemoting, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, mon, logger, cv)
+	stopRemoting, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, lim, mon, logger, cv)
 	if err != nil {
 		failed()
 		return err
@@ -189,7 +196,7 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 	var wmu sync.Mutex
 	stopKafka, kafkaAdv := func(context.Context) {}, "(off on a slave)"
 	startWriters := func() error {
-		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, mon, logger, cv)
+		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, lim, mon, logger, cv)
 		if err == nil {
 			stop, err = withDelay(ctx, dl, b.store, logger, stop)
 		}
@@ -259,6 +266,19 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 		stopped(sctx)
 	}
 	return nil
+}
+
+// limits are the bounds a broker's listeners share (docs/limits.md).
+type limits struct {
+	net        *netio.Limits
+	decompress *netio.Budget
+}
+
+// serverConfig applies the limits to a listener's configuration.
+func (l limits) serverConfig(cfg Config, c netio.Config) netio.Config {
+	c.Limits = l.net
+	c.ReadTimeout = cfg.readTimeout()
+	return c
 }
 
 // close closes the broker state and the store.

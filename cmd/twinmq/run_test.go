@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,6 +53,13 @@ func testConfig(t *testing.T, edit func(*Config)) Config {
 // logs.
 func startStop(t *testing.T, cfg Config) string {
 	t.Helper()
+	return serveWhile(t, cfg, nil)
+}
+
+// serveWhile runs serve until it serves, calls during (if not nil) with
+// the logs so far, then cancels it and returns the logs.
+func serveWhile(t *testing.T, cfg Config, during func(logs string)) string {
+	t.Helper()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	ctx, cancel := context.WithCancel(t.Context())
@@ -71,6 +79,9 @@ func startStop(t *testing.T, cfg Config) string {
 			t.Fatalf("store did not open in time; logs:\n%s", logs)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+	if during != nil {
+		during(logs.String())
 	}
 	cancel()
 	select {
@@ -141,4 +152,62 @@ func TestRunStoppedDuringStartUp(t *testing.T) {
 		}
 	}
 	t.Logf("%d of 40 stops came during start-up", early)
+}
+
+// TestRunConnectionLimitsShared: maxConnectionsPerIp counts the Kafka and
+// the RocketMQ listeners together.
+func TestRunConnectionLimitsShared(t *testing.T) {
+	cfg := testConfig(t, func(c *Config) { c.MaxConnectionsPerIP = 2 })
+	serveWhile(t, cfg, func(logs string) {
+		kafka, remoting := loggedAddr(t, logs, "Kafka listening"), loggedAddr(t, logs, "RocketMQ remoting listening")
+		var open []net.Conn
+		for _, addr := range []string{kafka, remoting} {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			open = append(open, c)
+		}
+		defer func() {
+			for _, c := range open {
+				c.Close()
+			}
+		}()
+		// A third one from 127.0.0.1 makes one of the three (whichever the
+		// listeners took last) be closed at once; the server sends nothing
+		// first on either protocol, so a read ends only when one is closed.
+		third, err := net.Dial("tcp", kafka)
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, third)
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			for _, c := range open {
+				_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+				if _, err := c.Read(make([]byte, 1)); err != nil && !os.IsTimeout(err) {
+					return // closed by the server
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("three connections from one address stayed open with maxConnectionsPerIp 2")
+			}
+		}
+	})
+}
+
+// loggedAddr is the addr= of the log line with msg.
+func loggedAddr(t *testing.T, logs, msg string) string {
+	t.Helper()
+	for line := range strings.SplitSeq(logs, "\n") {
+		if !strings.Contains(line, msg) {
+			continue
+		}
+		for f := range strings.FieldsSeq(line) {
+			if a, ok := strings.CutPrefix(f, "addr="); ok {
+				return a
+			}
+		}
+	}
+	t.Fatalf("no %q line with addr= in:\n%s", msg, logs)
+	return ""
 }

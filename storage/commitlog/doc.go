@@ -188,6 +188,13 @@
 //     what the log holds. An error path in Append that returned without
 //     failing the log would leave a hole in the queue, and the next entry
 //     of that queue could not be dispatched.
+//   - The one exception is a full disk (ENOSPC, EDQUOT) while nothing of
+//     the call is in the log yet: the call gives its queue offsets back,
+//     zeroes (inside the zero-filled space) or cuts off (past it) the
+//     bytes the failed write left, and reports ErrNoSpace; the log stays
+//     usable, so the next append, once there is space, takes the same
+//     offsets. If a roll inside the call already wrote some of its
+//     entries, the log fails as for any other error.
 //   - A failed Append may still have written some of its entries: those
 //     before a segment roll whose new segment could not be created. The
 //     positions it returns with an error are not to be trusted.

@@ -69,6 +69,10 @@ var (
 	ErrOffsetNotFound = errors.New("commitlog: physical offset not found")
 	ErrClosed         = errors.New("commitlog: closed")
 	ErrFailed         = errors.New("commitlog: failed; the log refuses writes")
+	// ErrNoSpace: the file system is full (ENOSPC, EDQUOT). The append
+	// was refused and undone; the log has not failed, and a later append
+	// succeeds once there is space again.
+	ErrNoSpace = errors.New("commitlog: no space left on device; append refused")
 )
 
 // DeletionQueueID is the queue id of a topic-deletion record, which

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/twinmq/twinmq/storage/vfs"
@@ -276,6 +277,7 @@ func (l *Log) appendLocked(entries []Entry, pos []Position) ([]Position, error) 
 	l.storeTime = now
 	bufStart := l.written.Load()
 	l.buf = l.buf[:0]
+	rolled := 0 // entries[:rolled] are in the log: a roll wrote them
 	for i := range entries {
 		e := &entries[i]
 		hdr, total, err := e.encodedSize()
@@ -284,10 +286,15 @@ func (l *Log) appendLocked(entries []Entry, pos []Position) ([]Position, error) 
 		}
 		phys := bufStart + int64(len(l.buf))
 		if l.active == nil || phys+int64(total)+BlankSize > l.active.start+l.opt.SegmentSize {
+			prev := bufStart
 			if bufStart, err = l.rollLocked(bufStart); err != nil {
-				return pos, err
+				if l.written.Load() > prev && i > rolled {
+					rolled = i // the roll sealed the segment behind them: they are in
+				}
+				return l.refusedLocked(entries[:i], rolled, pos, err)
 			}
 			phys = bufStart
+			rolled = i
 		}
 		k := queueKey{e.Topic, e.QueueID}
 		qo := l.queueNext[k]
@@ -298,9 +305,33 @@ func (l *Log) appendLocked(entries []Entry, pos []Position) ([]Position, error) 
 		pos = append(pos, Position{Phys: phys, Size: int32(total), QueueOffset: qo, StoreTime: now})
 	}
 	if err := l.writeLocked(bufStart); err != nil {
-		return pos, err
+		return l.refusedLocked(entries, rolled, pos, err)
 	}
 	return pos, nil
+}
+
+// refusedLocked ends an append that failed with err after entries took
+// their queue offsets (entries[:rolled] written by a roll). A full disk
+// (ErrNoSpace) with nothing of the call in the log gives the offsets
+// back and refuses the call alone; the log stays usable. Any other error
+// has failed the log already (see Append). l.mu is held.
+func (l *Log) refusedLocked(entries []Entry, rolled int, pos []Position, err error) ([]Position, error) {
+	if !errors.Is(err, ErrNoSpace) {
+		return pos, err
+	}
+	if rolled > 0 {
+		// Entries before the roll are in the log and will be read:
+		// refusing the call would have them written again. Rare (a roll
+		// inside a multi-entry append on a full disk), so the log fails
+		// as for any other write error.
+		return pos, l.fail(err)
+	}
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := &entries[i]
+		l.queueNext[queueKey{e.Topic, e.QueueID}] -= int64(e.Count)
+	}
+	l.buf = l.buf[:0]
+	return pos[:len(pos)-len(entries)], err
 }
 
 // Validate reports whether Append would accept entries, without
@@ -345,8 +376,12 @@ func (l *Log) writeLocked(bufStart int64) error {
 		if err := l.active.file.Wrote(l.active.view, off, len(l.buf)); err != nil {
 			return l.fail(fmt.Errorf("store %s@%d: %w", l.active.name, off, err))
 		}
-	} else if _, err := l.active.file.WriteAt(l.buf, off); err != nil {
-		return l.fail(fmt.Errorf("write %s@%d: %w", l.active.name, off, err))
+	} else if n, err := l.active.file.WriteAt(l.buf, off); err != nil {
+		err = fmt.Errorf("write %s@%d: %w", l.active.name, off, err)
+		if isNoSpace(err) {
+			return l.undoTornLocked(off, n, err)
+		}
+		return l.fail(err)
 	}
 	l.written.Store(end)
 	l.buf = l.buf[:0]
@@ -381,7 +416,13 @@ func (l *Log) zeroAheadLocked(end int64) error {
 		rel := from - l.active.start
 		n := min(to-from, alignUp(rel+1, piece)-rel, int64(len(l.zeros)))
 		if _, err := l.active.file.WriteAt(l.zeros[:n], rel); err != nil {
-			return l.fail(fmt.Errorf("zero-fill %s@%d: %w", l.active.name, rel, err))
+			err = fmt.Errorf("zero-fill %s@%d: %w", l.active.name, rel, err)
+			if isNoSpace(err) {
+				// Zeros read as the end of the log, so whatever part of
+				// them reached the file is harmless: nothing to undo.
+				return fmt.Errorf("commitlog: %w: %w", ErrNoSpace, err)
+			}
+			return l.fail(err)
 		}
 		from += n
 		l.zeroed = from
@@ -390,6 +431,44 @@ func (l *Log) zeroAheadLocked(end int64) error {
 }
 
 func alignUp(n, to int64) int64 { return (n + to - 1) / to * to }
+
+// isNoSpace reports whether err says the file system is full.
+func isNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// undoTornLocked removes the n bytes that a write at off (relative to the
+// active segment) failing with cause, a full disk, left in the file
+// (WriteAt reports how many it wrote before the error), so that no entry
+// of the refused call can be found there by a later recovery (an entry
+// of it written whole, behind a shorter entry written at the same place
+// later, would read as valid). Inside the
+// zero-filled space the bytes are zeroed again (overwriting allocated
+// blocks needs no space); past it the file is cut at off. If that fails
+// too, the log fails.
+func (l *Log) undoTornLocked(off int64, n int, cause error) error {
+	s := l.active
+	switch {
+	case n <= 0:
+	case s.start+off+int64(n) <= l.zeroed:
+		if int64(len(l.zeros)) < int64(min(n, zeroPiece)) {
+			l.zeros = make([]byte, min(n, zeroPiece))
+		}
+		for done := 0; done < n; {
+			k := min(n-done, len(l.zeros))
+			if _, err := s.file.WriteAt(l.zeros[:k], off+int64(done)); err != nil {
+				return l.fail(fmt.Errorf("%w; zeroing it again: %w", cause, err))
+			}
+			done += k
+		}
+	default:
+		if err := s.file.Truncate(off); err != nil {
+			return l.fail(fmt.Errorf("%w; cutting it off: %w", cause, err))
+		}
+		l.zeroed = min(l.zeroed, s.start+off)
+	}
+	return fmt.Errorf("commitlog: %w: %w", ErrNoSpace, cause)
+}
 
 func (l *Log) mappedMin() int64 {
 	if m := l.opt.MappedMinUnflushed; m != 0 {
@@ -449,6 +528,11 @@ func (l *Log) rollLocked(bufStart int64) (int64, error) {
 		next = segs[len(segs)-1].start + l.opt.SegmentSize
 	}
 	if err := l.openActiveLocked(next); err != nil {
+		if errors.Is(err, ErrNoSpace) {
+			// The old segment is sealed, the new one missing: the next
+			// append rolls again, from the last segment's end.
+			l.active = nil
+		}
 		return 0, err
 	}
 	return next, nil

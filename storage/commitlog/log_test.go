@@ -251,11 +251,26 @@ func TestMappedWritesAfterUnflushedBytes(t *testing.T) {
 	}
 }
 
-// TestZeroFillFailureFailsLog: with MappedWrites a full disk shows as a
+// TestZeroFillFailure: a full disk (ENOSPC) shows in ASYNC_FLUSH as a
 // failed zero-fill write, before any store into unallocated space (which
-// would be SIGBUS on the OS). The append fails, the log refuses later
-// ones, and what was appended before is recovered whole.
-func TestZeroFillFailureFailsLog(t *testing.T) {
+// would be SIGBUS on the OS). The append is refused with ErrNoSpace and
+// undone (its queue offset given back), the log keeps going once space
+// returns, and recovery finds exactly the acknowledged entries. Any other
+// write error (EIO) fails the log for good.
+func TestZeroFillFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"ENOSPC", syscall.ENOSPC, ErrNoSpace},
+		{"EIO", syscall.EIO, ErrFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) { zeroFillFailure(t, tc.err, tc.want) })
+	}
+}
+
+func zeroFillFailure(t *testing.T, injected, want error) {
 	fs := vfs.NewMem()
 	opt := testOptions(fs, 16<<20)
 	opt.ZeroAhead, opt.MappedWrites, opt.MappedMinUnflushed = 1<<20, true, -1
@@ -276,29 +291,40 @@ func TestZeroFillFailureFailsLog(t *testing.T) {
 	}
 	fs.InjectError(func(op vfs.Op, name string) error {
 		if op == vfs.OpWrite {
-			return syscall.ENOSPC
+			return injected
 		}
 		return nil
 	})
 	zeroed := l.zeroed
-	if _, err := l.Append([]Entry{{Kind: KindRocketMQ, Topic: "T", Count: 1, Payload: big}}, nil); !errors.Is(err, ErrFailed) {
-		t.Fatalf("append with a failing zero-fill: %v, want ErrFailed", err)
+	if _, err := l.Append([]Entry{{Kind: KindRocketMQ, Topic: "T", Count: 1, Payload: big}}, nil); !errors.Is(err, want) {
+		t.Fatalf("append with a failing zero-fill: %v, want %v", err, want)
 	}
 	if l.WrittenOffset() != ok[len(ok)-1].Phys+int64(ok[len(ok)-1].Size) || l.zeroed != zeroed {
 		t.Fatalf("the failed append moved the log: written %d, zeroed %d -> %d", l.WrittenOffset(), zeroed, l.zeroed)
 	}
 	fs.InjectError(nil)
-	if _, err := l.Append([]Entry{{Kind: KindRocketMQ, Topic: "T", Count: 1, Payload: []byte("x")}}, nil); !errors.Is(err, ErrFailed) {
-		t.Fatalf("append after a failed zero-fill: %v", err)
-	}
-	if _, err := l.Flush(); !errors.Is(err, ErrFailed) {
-		t.Fatalf("flush after a failed zero-fill: %v", err)
+	pos, err := l.Append([]Entry{{Kind: KindRocketMQ, Topic: "T", Count: 1, Payload: []byte("x")}}, nil)
+	if want == ErrNoSpace {
+		if err != nil || pos[0].QueueOffset != int64(len(ok)) {
+			t.Fatalf("append once space returned: %v %+v, want queue offset %d", err, pos, len(ok))
+		}
+		ok = append(ok, pos[0])
+		if _, err := l.Flush(); err != nil {
+			t.Fatalf("flush after a refused append: %v", err)
+		}
+	} else {
+		if !errors.Is(err, ErrFailed) {
+			t.Fatalf("append after a failed zero-fill: %v", err)
+		}
+		if _, err := l.Flush(); !errors.Is(err, ErrFailed) {
+			t.Fatalf("flush after a failed zero-fill: %v", err)
+		}
 	}
 	l.Close()
 	l2, _, seen := openRecovered(t, fs, 16<<20, 0)
 	defer l2.Close()
 	if len(seen) != len(ok) {
-		t.Fatalf("%d entries recovered, %d appended before the failure", len(seen), len(ok))
+		t.Fatalf("%d entries recovered, %d acknowledged", len(seen), len(ok))
 	}
 }
 

@@ -280,6 +280,10 @@ func (l *Log) RestartAt(phys int64) error {
 func (l *Log) openActiveLocked(start int64) error {
 	s, err := openSegment(l.opt.FS, l.opt.Dir, start, l.opt.SegmentSize, true)
 	if err != nil {
+		if isNoSpace(err) {
+			// Nothing was written to it; the next roll creates it again.
+			return fmt.Errorf("commitlog: %w: %w", ErrNoSpace, err)
+		}
 		return l.fail(err)
 	}
 	segs := slices.Clone(*l.segs.Load())

@@ -1,9 +1,11 @@
 package consumequeue
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"slices"
+	"syscall"
 )
 
 // Append writes units at offset, which must equal MaxOffset; on an empty
@@ -37,23 +39,30 @@ func (q *Queue) Append(offset int64, units []Unit) error {
 	for offset < end {
 		s, fresh, err := q.segmentFor(offset)
 		if err != nil {
+			if isNoSpace(err) {
+				return err // nothing was published; a retry creates it again
+			}
 			return q.fail(err)
 		}
 		if fresh {
 			if err := q.fillPreBlank(s, offset%q.upf); err != nil {
-				return err
+				return q.fail(err) // a retry would not write the blanks again
 			}
 		}
 		p, err := q.pendingFor(offset)
 		if err != nil {
 			return err
 		}
-		n := min(end-offset, int64(len(p.data)/UnitSize-q.pendN))
-		b := p.data[q.pendN*UnitSize : q.pendN*UnitSize]
+		// The page's units end at offset, not at pendN: an Append that
+		// failed (a full disk writing out the previous page) may have
+		// filled some past MaxOffset, and its retry writes them again.
+		at := int(offset - p.start)
+		n := min(end-offset, int64(len(p.data)/UnitSize-at))
+		b := p.data[at*UnitSize : at*UnitSize]
 		for _, u := range units[:n] {
 			b = AppendUnit(b, u)
 		}
-		q.pendN += int(n)
+		q.pendN = at + int(n)
 		offset, units = offset+n, units[n:]
 	}
 	q.max.Store(end)
@@ -196,7 +205,15 @@ func (q *Queue) fail(err error) error {
 // writeAt writes b at unit index k of s and marks s for the next Flush.
 func (q *Queue) writeAt(s *segment, b []byte, k int64) error {
 	if _, err := s.f.WriteAt(b, k*UnitSize); err != nil {
-		return q.fail(fmt.Errorf("consumequeue: write %s@%d: %w", s.path, k*UnitSize, err))
+		err = fmt.Errorf("consumequeue: write %s@%d: %w", s.path, k*UnitSize, err)
+		if isNoSpace(err) {
+			// A full disk: nothing was claimed durable, and the same
+			// bytes are written again at the next flush (the tail page
+			// stays until written), so the queue goes on once there is
+			// space. Any other error leaves the file in an unknown state.
+			return err
+		}
+		return q.fail(err)
 	}
 	if !s.dirty {
 		s.dirty = true
@@ -286,4 +303,9 @@ func (q *Queue) Flush() error {
 	}
 	q.dirty = q.dirty[:0]
 	return nil
+}
+
+// isNoSpace reports whether err says the file system is full.
+func isNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }

@@ -1,9 +1,11 @@
 package index
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
+	"syscall"
 )
 
 // Flush makes everything Put so far durable: each in-memory file writes
@@ -31,11 +33,23 @@ func (x *Index) Flush() error {
 			err = x.seal(m)
 		}
 		if err != nil {
-			x.failed = err
+			if !errors.Is(err, errNoSpaceRetry) {
+				x.failed = err
+			}
 			return err
 		}
 	}
 	return nil
+}
+
+// errNoSpaceRetry marks a flush that a full disk stopped before any fsync
+// of the data it wrote: nothing was claimed durable, the pages stay dirty
+// in memory, and the next Flush writes them again. Not sticky.
+var errNoSpaceRetry = errors.New("index: no space; flush retried later")
+
+// isNoSpace reports whether err says the file system is full.
+func isNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 // flushFile writes an in-memory file's dirty pages, fsyncs, writes its
@@ -51,12 +65,15 @@ func (x *Index) flushFile(m *file) error {
 	}
 	if m.f == nil {
 		f, err := x.cfg.FS.Create(m.path)
+		if err != nil && isNoSpace(err) {
+			return fmt.Errorf("index: flush: %w: %w", errNoSpaceRetry, err)
+		}
 		if err != nil {
 			return fmt.Errorf("index: flush: %w", err)
 		}
 		m.f, m.created, m.diskSize = f, true, 0
 	}
-	err := m.dirtyRuns(func(lo, hi int64) error {
+	werr := m.dirtyRuns(func(lo, hi int64) error {
 		lo, hi = max(lo, headerSize), min(hi, used)
 		if lo >= hi {
 			return nil
@@ -64,12 +81,16 @@ func (x *Index) flushFile(m *file) error {
 		_, err := m.f.WriteAt(m.b[lo:hi], lo)
 		return err
 	})
-	if err == nil {
-		err = m.resize(used)
+	if werr == nil {
+		werr = m.resize(used)
 	}
-	if err == nil {
-		err = m.f.Sync()
+	if werr != nil {
+		if isNoSpace(werr) {
+			return fmt.Errorf("index: flush %s: %w: %w", m.path, errNoSpaceRetry, werr)
+		}
+		return fmt.Errorf("index: flush %s: %w", m.path, werr)
 	}
+	err := m.f.Sync()
 	if err == nil {
 		_, err = m.f.WriteAt(hb[:], 0)
 	}

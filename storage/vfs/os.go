@@ -195,3 +195,13 @@ func (o *osFile) Unmap(view []byte) error {
 	}
 	return nil
 }
+
+// FreeSpace reports the bytes an unprivileged writer may still allocate
+// on the file system that holds dir (statfs f_bavail).
+func (OS) FreeSpace(dir string) (int64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(filepath.FromSlash(dir), &st); err != nil {
+		return 0, fmt.Errorf("vfs: statfs %s: %w", dir, err)
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
+}

@@ -83,6 +83,16 @@ type File interface {
 	Name() string
 }
 
+// SpaceReporter is an FS that can tell how much space is left: the store
+// refuses appends while less than its reserve is free (storage.Config
+// DiskReserveBytes). OS implements it; MemFS does not (its tests inject
+// ENOSPC instead).
+type SpaceReporter interface {
+	// FreeSpace reports the bytes that may still be allocated on the file
+	// system holding dir.
+	FreeSpace(dir string) (int64, error)
+}
+
 // FS is a file system. Paths use '/' separators (package path/filepath on
 // the OS).
 type FS interface {

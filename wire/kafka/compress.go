@@ -25,6 +25,44 @@ const DefaultMaxDecompressed = 64 << 20
 // to 8 MiB for large inputs).
 const zstdMaxWindow = 16 << 20
 
+// zstdPooledWindow is the largest window of a zstd decoder put back in
+// the pool (kgo's frames use 64 KiB; others up to 8 MiB for large
+// inputs, which then cost a new decoder each).
+const zstdPooledWindow = 1 << 20
+
+// zstdWindow is the window the zstd frame at the start of src asks for
+// (its content size for a single-segment frame), or 0 if its header does
+// not say (the decoder then fails on it or uses little), and the content
+// size it declares (0: none; a batch of several frames decodes to more).
+func zstdWindow(src []byte) (window, size int64) {
+	var h zstd.Header
+	if err := h.Decode(src); err != nil {
+		return 0, 0
+	}
+	w := h.WindowSize
+	if h.SingleSegment {
+		w = h.FrameContentSize
+	}
+	if h.HasFCS {
+		size = int64(min(h.FrameContentSize, 1<<40))
+	}
+	return int64(min(w, zstdMaxWindow)), size
+}
+
+// lz4BlockBuffers is what an LZ4 frame reader holds for the frame at the
+// start of src: two buffers of its block maximum size (KIP-57 frames;
+// 64 KiB to 4 MiB), or 0 if src does not start with a frame header.
+func lz4BlockBuffers(src []byte) int64 {
+	if len(src) < 6 || binary.LittleEndian.Uint32(src) != 0x184D2204 {
+		return 0
+	}
+	id := (src[5] >> 4) & 0x7 // BD byte: block maximum size id 4..7
+	if id < 4 {
+		return 0
+	}
+	return 2 * int64(64<<10) << (2 * (id - 4))
+}
+
 // xerialMagic starts a snappy-java (xerial) framed stream: magic, then
 // version and min-compatible version (int32 each), then chunks of int32
 // length + raw snappy block. sarama and kafka-go send it; kgo and
@@ -105,6 +143,14 @@ func (w *appendWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Budget bounds decompression output across the broker: it is charged
+// for the output as it grows and released once the batch is read
+// (netio.Budget implements it). TryCharge must not block.
+type Budget interface {
+	TryCharge(n int64) bool
+	Release(n int64)
+}
+
 // Decompress appends the decompression of src (one batch's records
 // section) to dst. More than limit decompressed bytes (limit <= 0 means
 // DefaultMaxDecompressed) gives ErrTooLarge; bad input wraps
@@ -112,47 +158,127 @@ func (w *appendWriter) Write(p []byte) (int, error) {
 // not a compression and is refused too). Snappy accepts both the raw block
 // and the xerial framing.
 func Decompress(codec int8, src, dst []byte, limit int) ([]byte, error) {
+	dst, _, err := decompress(codec, src, dst, limit, nil)
+	return dst, err
+}
+
+// decompress is Decompress charging budget (if not nil) for every byte
+// of dst's growth; it returns what it charged, which the caller releases.
+// A refused charge fails with ErrBudget, having released its charge.
+func decompress(codec int8, src, dst []byte, limit int, budget Budget) (_ []byte, charged int64, err error) {
 	if limit <= 0 {
 		limit = DefaultMaxDecompressed
 	}
-	var err error
+	g := grower{budget: budget}
+	defer func() {
+		if err != nil && g.charged > 0 {
+			budget.Release(g.charged)
+			g.charged = 0
+		}
+		charged = g.charged
+	}()
 	start := len(dst)
 	switch codec {
 	case CodecGzip:
 		r := gzipReaders.Get().(*gzipReader)
 		r.src.Reset(src)
 		if err = r.r.Reset(&r.src); err == nil {
-			dst, err = readLimited(&r.r, dst, limit, len(src))
+			dst, err = g.readLimited(&r.r, dst, limit, len(src))
 		}
 		r.src.Reset(nil)
 		gzipReaders.Put(r)
 	case CodecSnappy:
-		dst, err = decodeSnappy(src, dst, limit)
+		dst, err = g.decodeSnappy(src, dst, limit)
 	case CodecLZ4:
+		// The reader keeps a block buffer of the frame's block size (up
+		// to 4 MiB) for the compressed and the decompressed block:
+		// charged too, before it allocates them.
+		if buf := lz4BlockBuffers(src); budget != nil && buf > 0 {
+			if !budget.TryCharge(buf) {
+				return dst, 0, fmt.Errorf("kafka: decompress codec %d: %w", codec, ErrBudget)
+			}
+			g.charged += buf
+		}
 		r := lz4Readers.Get().(*lz4Reader)
 		r.src.Reset(src)
 		r.r.Reset(&r.src)
-		dst, err = readLimited(r.r, dst, limit, len(src))
+		dst, err = g.readLimited(r.r, dst, limit, len(src))
 		r.src.Reset(nil)
 		lz4Readers.Put(r)
 	case CodecZstd:
+		// The decoder keeps a window of the frame's size (up to
+		// zstdMaxWindow) besides the output: charged too, before the
+		// decoder allocates it, and a decoder that grew one larger than
+		// zstdPooledWindow is dropped, not pooled, so a burst of such
+		// frames does not stay held in the pool.
+		window, size := zstdWindow(src)
+		if size > int64(limit) {
+			// The frame says it is larger: refuse before decoding.
+			return dst, 0, fmt.Errorf("kafka: decompress codec %d: frame of %d bytes over %d: %w", codec, size, limit, ErrTooLarge)
+		}
+		if budget != nil && window > 0 {
+			if !budget.TryCharge(window) {
+				return dst, 0, fmt.Errorf("kafka: decompress codec %d: %w", codec, ErrBudget)
+			}
+			g.charged += window
+		}
 		r := zstdReaders.Get().(*zstdReader)
 		if err = r.err; err == nil {
 			r.src.Reset(src)
 			if err = r.d.Reset(&r.src); err == nil {
-				dst, err = readLimited(r.d, dst, limit, len(src))
+				// A declared content size sizes the output at once: no
+				// doubling copies left for the collector (sixteen 60 MiB
+				// bombs peaked 200 MiB higher without it).
+				dst, err = g.readLimitedSized(r.d, dst, limit, len(src), int(size))
 			}
 			r.src.Reset(nil)
 		}
-		zstdReaders.Put(r)
+		if window <= zstdPooledWindow {
+			zstdReaders.Put(r)
+		} else if r.d != nil {
+			r.d.Close()
+		}
 	default:
-		return dst, fmt.Errorf("kafka: decompress codec %d: %w", codec, ErrUnknownCodec)
+		return dst, 0, fmt.Errorf("kafka: decompress codec %d: %w", codec, ErrUnknownCodec)
 	}
 	if err != nil {
-		if errors.Is(err, ErrTooLarge) {
-			return dst[:start], fmt.Errorf("kafka: decompress codec %d: over %d bytes: %w", codec, limit, ErrTooLarge)
+		switch {
+		case errors.Is(err, ErrTooLarge):
+			return dst[:start], 0, fmt.Errorf("kafka: decompress codec %d: over %d bytes: %w", codec, limit, ErrTooLarge)
+		case errors.Is(err, ErrBudget):
+			return dst[:start], 0, fmt.Errorf("kafka: decompress codec %d: %w", codec, ErrBudget)
 		}
-		return dst[:start], fmt.Errorf("kafka: decompress codec %d: %w: %v", codec, ErrCorruptBatch, err)
+		return dst[:start], 0, fmt.Errorf("kafka: decompress codec %d: %w: %v", codec, ErrCorruptBatch, err)
+	}
+	return dst, 0, nil
+}
+
+// grower grows decompression output, charging its budget (if any) for
+// every byte of capacity added.
+type grower struct {
+	budget  Budget
+	charged int64
+}
+
+// grow returns dst with room for at least n more bytes.
+func (g *grower) grow(dst []byte, n int) ([]byte, error) {
+	if g.budget == nil {
+		return slices.Grow(dst, n), nil
+	}
+	want := int64(len(dst) + n - cap(dst))
+	if want <= 0 {
+		return dst, nil
+	}
+	// Charge before allocating: a refused growth allocates nothing (and
+	// the decoder has read nothing yet on the first one).
+	if !g.budget.TryCharge(want) {
+		return dst, ErrBudget
+	}
+	g.charged += want
+	before := cap(dst)
+	dst = slices.Grow(dst, n)
+	if extra := int64(cap(dst)-before) - want; extra > 0 && g.budget.TryCharge(extra) {
+		g.charged += extra // the allocator's rounding, when it fits
 	}
 	return dst, nil
 }
@@ -160,13 +286,26 @@ func Decompress(codec int8, src, dst []byte, limit int) ([]byte, error) {
 // readLimited appends all of r to dst, failing with ErrTooLarge past limit
 // bytes. It never allocates past limit+1 new bytes; hint (the compressed
 // size) sizes the first growth.
-func readLimited(r io.Reader, dst []byte, limit, hint int) ([]byte, error) {
+func (g *grower) readLimited(r io.Reader, dst []byte, limit, hint int) ([]byte, error) {
+	return g.readLimitedSized(r, dst, limit, hint, 0)
+}
+
+// readLimitedSized is readLimited whose first growth is size+1 bytes
+// when size, the output the input declares, is positive (the +1 finds
+// the end without growing again).
+func (g *grower) readLimitedSized(r io.Reader, dst []byte, limit, hint, size int) ([]byte, error) {
 	start := len(dst)
 	grow := min(max(4*hint, 4<<10), limit+1)
+	if size > 0 {
+		grow = min(size+1, limit+1)
+	}
 	for {
 		if len(dst) == cap(dst) {
 			room := start + limit + 1 - len(dst)
-			dst = slices.Grow(dst, min(grow, room))
+			var err error
+			if dst, err = g.grow(dst, min(grow, room)); err != nil {
+				return dst, err
+			}
 			grow *= 2
 		}
 		n, err := r.Read(dst[len(dst):cap(dst)])
@@ -184,9 +323,9 @@ func readLimited(r io.Reader, dst []byte, limit, hint int) ([]byte, error) {
 }
 
 // decodeSnappy decodes a raw snappy block or a xerial-framed stream.
-func decodeSnappy(src, dst []byte, limit int) ([]byte, error) {
+func (g *grower) decodeSnappy(src, dst []byte, limit int) ([]byte, error) {
 	if len(src) < xerialHeaderSize || !bytes.HasPrefix(src, xerialMagic) {
-		return snappyBlock(src, dst, limit)
+		return g.snappyBlock(src, dst, limit)
 	}
 	start := len(dst)
 	for b := src[xerialHeaderSize:]; len(b) > 0; {
@@ -198,7 +337,7 @@ func decodeSnappy(src, dst []byte, limit int) ([]byte, error) {
 			return dst, errors.New("snappy: xerial chunk past end")
 		}
 		var err error
-		if dst, err = snappyBlock(b[4:4+l], dst, limit-(len(dst)-start)); err != nil {
+		if dst, err = g.snappyBlock(b[4:4+l], dst, limit-(len(dst)-start)); err != nil {
 			return dst, err
 		}
 		b = b[4+l:]
@@ -208,7 +347,7 @@ func decodeSnappy(src, dst []byte, limit int) ([]byte, error) {
 
 // snappyBlock appends one raw snappy block, checking its declared size
 // against limit before allocating.
-func snappyBlock(src, dst []byte, limit int) ([]byte, error) {
+func (g *grower) snappyBlock(src, dst []byte, limit int) ([]byte, error) {
 	n, err := s2.DecodedLen(src)
 	if err != nil {
 		return dst, err
@@ -216,7 +355,9 @@ func snappyBlock(src, dst []byte, limit int) ([]byte, error) {
 	if n > limit {
 		return dst, ErrTooLarge
 	}
-	dst = slices.Grow(dst, n)
+	if dst, err = g.grow(dst, n); err != nil {
+		return dst, err
+	}
 	out, err := s2.Decode(dst[len(dst):len(dst)+n], src)
 	if err != nil {
 		return dst, err

@@ -40,6 +40,10 @@ var (
 	// ErrTooLarge: decompression would exceed the caller's size limit
 	// (decompression bomb guard).
 	ErrTooLarge = errors.New("kafka: decompressed size over limit")
+	// ErrBudget: the decompression budget (BatchReader.Budget) refused
+	// the output's next bytes; nothing is kept charged. The caller may
+	// wait for room and try again.
+	ErrBudget = errors.New("kafka: decompression budget spent")
 	// ErrEmptyBatch: AppendBatch was given no records.
 	ErrEmptyBatch = errors.New("kafka: batch without records")
 )

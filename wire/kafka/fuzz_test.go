@@ -114,6 +114,21 @@ func FuzzDecompress(f *testing.F) {
 		if err == nil && len(out) > limit {
 			t.Fatalf("%d bytes over the %d limit", len(out), limit)
 		}
+		// Under a budget: the same answer (or ErrBudget), never more
+		// charged than the budget, and every charge given back.
+		b := &testBudget{limit: 256 << 10}
+		outB, charged, errB := decompress(c, exact(in), nil, limit, b)
+		b.Release(charged)
+		switch {
+		case b.used != 0:
+			t.Fatalf("%d bytes still charged", b.used)
+		case b.max > b.limit:
+			t.Fatalf("charged %d over the %d budget", b.max, b.limit)
+		case errB == nil && (err != nil || !bytes.Equal(out, outB)):
+			t.Fatalf("under a budget: %v, without: %v", errB, err)
+		case errB != nil && !errors.Is(errB, ErrBudget) && (err == nil) != (errB == nil):
+			t.Fatalf("under a budget: %v, without: %v", errB, err)
+		}
 		// decompress(compress(x)) == x.
 		comp, err := Compress(c, in, nil)
 		if err != nil {

@@ -41,6 +41,10 @@ type BatchReader struct {
 	// MaxDecompressed bounds a compressed batch's decompressed records
 	// section; <= 0 means DefaultMaxDecompressed. Over it: ErrTooLarge.
 	MaxDecompressed int
+	// Budget, if set, is charged for the decompression buffer's growth
+	// while a batch is read, and released when the read returns; a
+	// refusal fails the read with ErrBudget.
+	Budget Budget
 
 	buf     []byte
 	headers []RecordHeader
@@ -131,9 +135,13 @@ func (r *BatchReader) read(b []byte, checkCRC bool, fn func(Record) error) (Batc
 		if cap(r.buf) > maxRetainedBuf {
 			r.buf = nil
 		}
-		r.buf, err = Decompress(codec, records, r.buf[:0], r.MaxDecompressed)
+		var charged int64
+		r.buf, charged, err = decompress(codec, records, r.buf[:0], r.MaxDecompressed, r.Budget)
 		if err != nil {
 			return h, err
+		}
+		if charged > 0 {
+			defer r.Budget.Release(charged)
 		}
 		records = r.buf
 	}
