@@ -291,3 +291,38 @@ func (p *Producers) loadLocked(ps *partition, topic string, queue int32) error {
 	ps.loaded = true
 	return nil
 }
+
+// Marker appends a transaction marker of producer pid at epoch to k under
+// the partition's lock: an epoch older than the producer's is refused
+// (StaleEpoch, nothing appended); a newer one becomes the producer's, so
+// that a fenced producer's late batches are refused (Kafka writes the
+// markers of a fencing abort with the bumped epoch for this).
+func (p *Producers) Marker(k PartKey, topic string, pid int64, epoch int16, appendFn func() (Appended, error)) (Verdict, Appended, error) {
+	ps := p.partition(k)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if err := p.loadLocked(ps, topic, k.Queue); err != nil {
+		return Accept, Appended{}, err
+	}
+	if st := ps.state.pids[pid]; st != nil && epoch < st.epoch {
+		return StaleEpoch, Appended{}, nil
+	}
+	at, err := appendFn()
+	if err != nil {
+		return Accept, Appended{}, err
+	}
+	ps.state.Fence(pid, epoch)
+	return Accept, at, nil
+}
+
+// Fence raises producer pid's epoch to epoch (a transaction marker): its
+// batches of older epochs are refused from now on, and a newer epoch
+// starts its sequences afresh.
+func (s *ProducerState) Fence(pid int64, epoch int16) {
+	if s.pids == nil {
+		s.pids = map[int64]*pidState{}
+	}
+	if st := s.pids[pid]; st == nil || epoch > st.epoch {
+		s.pids[pid] = &pidState{epoch: epoch}
+	}
+}
