@@ -69,7 +69,7 @@ func (h *Handler) produceInline(req *kmsg.ProduceRequest) (*kmsg.ProduceResponse
 		return nil, false
 	}
 	entry, hdr, code := h.buildEntry(cfg, p.Partition, p.Records)
-	if code != errNone {
+	if code != errNone || hdr.IsTransactional() {
 		return nil, false
 	}
 	if hook := h.delay.Load(); hook != nil && mayHaveDelayHeader(entry.Payload, &hdr) {

@@ -18,9 +18,8 @@ import (
 // offset of its ABORT marker.
 //
 // Txns is that index. It is not written separately: the adapter tells it
-// when a transactional batch is appended (Begin, from the append itself,
-// before the batch can be visible, so the LSO never passes it) and when a
-// marker is appended (End); after a start a partition's index is rebuilt from the
+// when a transactional batch is appended (Begin) and when a marker is
+// (End), both from the append itself, before the entry can be visible; after a start a partition's index is rebuilt from the
 // tail of its log on first use, as Producers rebuilds idempotence state.
 
 // TxnBatch is what the index reads of a stored entry.
@@ -159,16 +158,16 @@ func (t *Txns) Begin(k PartKey, pid, offset int64) {
 	p.begin(pid, offset)
 }
 
-// End records producer pid's marker at offset in k.
-func (t *Txns) End(k PartKey, topic string, pid, offset int64, abort bool) error {
+// End records producer pid's marker at offset of k. Like Begin, call it
+// from the marker's Message.Encode (after Load): the LSO has moved past
+// the transaction when the marker becomes visible, so a read_committed
+// fetch the marker wakes sees the transaction's outcome.
+func (t *Txns) End(k PartKey, pid, offset int64, abort bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	p, err := t.partLocked(k, topic)
-	if err != nil {
-		return err
+	if p := t.parts[k]; p != nil {
+		p.end(pid, offset, abort)
 	}
-	p.end(pid, offset, abort)
-	return nil
 }
 
 // Stable returns k's last stable offset given its visible end, and the

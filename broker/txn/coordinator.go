@@ -37,16 +37,11 @@ type Config struct {
 	// transaction.abort.timed.out.transaction.cleanup.interval.ms,
 	// default 10 s).
 	CheckInterval time.Duration
-	// Allocate returns a fresh producer id (required).
-	Allocate func() int64
-	Logger   *slog.Logger
-	Now      func() time.Time
+	Logger        *slog.Logger
+	Now           func() time.Time
 }
 
 func (c *Config) validate() error {
-	if c.Allocate == nil {
-		return errors.New("txn: no producer id allocator")
-	}
 	if c.MaxTimeout <= 0 {
 		c.MaxTimeout = 15 * time.Minute
 	}
@@ -64,8 +59,9 @@ func (c *Config) validate() error {
 
 // Coordinator is the driver of the core: the table over kvlog, one
 // request at a time per transactional id, markers and offsets written
-// through the adapter's writers. Lock order: mu, then an entry's mu is
-// never taken while mu is held (mu only finds the entry).
+// through the adapter's writers. Lock order: an entry's mu, then the
+// adapter's partition locks (markers), then mu; mu is never held while
+// taking another lock.
 type Coordinator struct {
 	cfg Config
 	kv  *kvlog.Log
@@ -75,15 +71,17 @@ type Coordinator struct {
 	ids     map[string]*entry
 	pending map[offsetKey]string // offsets of open transactions -> transactional id
 
-	markers MarkerWriter
-	offsets OffsetWriter
-	stop    chan struct{}
-	done    chan struct{}
+	markers  MarkerWriter
+	offsets  OffsetWriter
+	allocate func() int64
+	stop     chan struct{}
+	done     chan struct{}
 }
 
 // entry is one transactional id; mu is held across a step, its
 // persistence and the markers it calls for, so one id's requests never
-// interleave. meta is nil for an id not yet initialized.
+// interleave. meta is nil for an id not yet initialized; it is written
+// with both mu and Coordinator.mu held, so either lock reads it.
 type entry struct {
 	mu   sync.Mutex
 	meta *Meta
@@ -116,10 +114,20 @@ func Open(ctx context.Context, store *storage.Store, cfg Config) (*Coordinator, 
 	return c, nil
 }
 
+// Writers are what the protocol adapter supplies to a Coordinator.
+type Writers struct {
+	Markers MarkerWriter
+	Offsets OffsetWriter
+	// Allocate returns a fresh producer id (shared with idempotent
+	// producers, so that ids never collide).
+	Allocate func() int64
+}
+
 // Start completes the transactions a stop left in a Prepare state, then
-// checks timeouts every CheckInterval until Close.
-func (c *Coordinator) Start(ctx context.Context, markers MarkerWriter, offsets OffsetWriter) {
-	c.markers, c.offsets = markers, offsets
+// checks timeouts every CheckInterval until Close. Call it once, before
+// any request.
+func (c *Coordinator) Start(ctx context.Context, w Writers) {
+	c.markers, c.offsets, c.allocate = w.Markers, w.Offsets, w.Allocate
 	c.stop, c.done = make(chan struct{}), make(chan struct{})
 	c.sweep(ctx)
 	go c.loop()
@@ -203,8 +211,8 @@ func (c *Coordinator) persistLocked(ctx context.Context, e *entry, next Meta) er
 	}
 	c.mu.Lock()
 	c.indexOffsets(next.ID, e.meta, &next)
-	c.mu.Unlock()
 	e.meta = &next
+	c.mu.Unlock()
 	return nil
 }
 
@@ -271,7 +279,7 @@ func (c *Coordinator) InitProducer(ctx context.Context, id string, req InitReque
 	}
 	maxMs := int32(min(c.cfg.MaxTimeout.Milliseconds(), 1<<31-1))
 	for range 2 {
-		n, abort, err := Init(e.meta, id, req, maxMs, c.nowMs(), c.cfg.Allocate)
+		n, abort, err := Init(e.meta, id, req, maxMs, c.nowMs(), c.allocate)
 		if err != nil {
 			return -1, -1, err
 		}
@@ -305,11 +313,19 @@ func (c *Coordinator) AddPartitions(ctx context.Context, id string, pid int64, e
 var errUnchanged = errors.New("txn: unchanged")
 
 // Verify checks that id's open transaction holds parts (KIP-890 part 1).
+// It takes only the coordinator's map lock, never an entry's, so the
+// adapter may call it under its partition lock while an EndTxn holding
+// the entry waits for that lock to write a marker: a batch verified
+// there is appended before the partition's marker, and one checked after
+// the EndTxn began sees the Prepare state and is refused.
 func (c *Coordinator) Verify(id string, pid int64, epoch int16, parts []Partition) error {
-	e := c.entry(id)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return Verify(e.meta, pid, epoch, parts)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var m *Meta
+	if e := c.ids[id]; e != nil {
+		m = e.meta
+	}
+	return Verify(m, pid, epoch, parts)
 }
 
 // AddOffsets adds a consumer group to id's transaction.
@@ -335,6 +351,11 @@ func (c *Coordinator) EndTxn(ctx context.Context, id string, pid int64, epoch in
 	e := c.entry(id)
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if m := e.meta; m != nil && m.ProducerID == pid && m.Epoch == epoch &&
+		(m.State == PrepareCommit && commit || m.State == PrepareAbort && !commit) {
+		// A retry after the markers failed: finish the completion.
+		return c.completeLocked(ctx, e)
+	}
 	n, markers, err := End(e.meta, pid, epoch, commit, c.nowMs())
 	if err != nil || !markers {
 		return err

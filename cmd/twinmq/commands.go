@@ -151,6 +151,8 @@ func addBrokerListenFlags(fs *pflag.FlagSet) {
 	fs.Int("num-partitions", d.NumPartitions, "partitions of auto-created Kafka topics and the CreateTopics default")
 	fs.Int("group-initial-rebalance-delay-ms", d.GroupInitialRebalanceDelayMs,
 		"how long a new Kafka consumer group's first rebalance waits for more members")
+	fs.Int("transaction-max-timeout-ms", d.TransactionMaxTimeoutMs,
+		"longest Kafka transaction timeout a producer may ask for (transaction.max.timeout.ms)")
 }
 
 func addStoreFlags(fs *pflag.FlagSet) {

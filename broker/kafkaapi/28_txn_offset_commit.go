@@ -1,0 +1,66 @@
+package kafkaapi
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/twinmq/twinmq/broker/txn"
+)
+
+// txnOffsetCommit answers key 28: consumer offsets that the transaction
+// commits. They are kept with the transaction (durably, in its
+// coordinator record) and written to the group's offsets only when it
+// commits; an abort drops them. Until then an OffsetFetch that requires
+// stable offsets gets UNSTABLE_OFFSET_COMMIT for them (KIP-447). The
+// group must have been added with AddOffsetsToTxn: otherwise
+// INVALID_TXN_STATE, and nothing is recorded.
+func (h *Handler) txnOffsetCommit(r *request, req *kmsg.TxnOffsetCommitRequest) {
+	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+	codes := make([][]int16, len(req.Topics))
+	var offs []txn.Offset
+	for ti, t := range req.Topics {
+		cfg, tcode := h.readTopic(t.Topic, t.TopicID, false)
+		codes[ti] = make([]int16, len(t.Partitions))
+		for pi, p := range t.Partitions {
+			switch {
+			case tcode != errNone:
+				codes[ti][pi] = tcode
+			case p.Partition < 0 || p.Partition >= cfg.Queues:
+				codes[ti][pi] = errUnknownTopicOrPartition
+			case p.Metadata != nil && len(*p.Metadata) > maxOffsetMetadata:
+				codes[ti][pi] = errOffsetMetadataTooLarge
+			default:
+				epoch := p.LeaderEpoch
+				if req.Version < 2 {
+					epoch = -1
+				}
+				offs = append(offs, txn.Offset{Topic: cfg.Name, Partition: p.Partition, Offset: p.Offset,
+					LeaderEpoch: epoch, Metadata: optStr(p.Metadata)})
+				codes[ti][pi] = -2 // filled below
+			}
+		}
+	}
+	code := errNone
+	switch {
+	case req.Group == "":
+		code = errInvalidGroupID
+	case len(offs) > 0:
+		ctx, cancel := requestContext(0)
+		err := h.cfg.Transactions.CommitOffsets(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group, offs)
+		cancel()
+		code = txnCode(err, fencedSince(req.Version, 3))
+	}
+	for ti, t := range req.Topics {
+		rt := kmsg.NewTxnOffsetCommitResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		for pi, p := range t.Partitions {
+			rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p.Partition, codes[ti][pi]
+			if rp.ErrorCode == -2 {
+				rp.ErrorCode = code
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	r.reply(resp)
+}
