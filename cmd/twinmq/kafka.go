@@ -55,7 +55,14 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 		defer close(retained)
 		topics.NewRetention(store, reg, sizes, topics.RetentionConfig{Logger: logger}).Run(rctx)
 	}()
-	stopAll := func() { stopRetention(); <-retained; sizes.Close(); txns.Close(); coord.Close(); stopID() }
+	stopAll := func() {
+		stopRetention()
+		<-retained
+		sizes.Close()
+		txns.Close()
+		coord.Close()
+		stopID()
+	}
 	h, err := kafkaapi.New(kafkaapi.Config{
 		NodeID: id.NodeID, ClusterID: id.ClusterID, Logger: logger, Groups: coord, Transactions: txns, Sizes: sizes,
 		DisableAutoCreate: !cfg.AutoCreateTopicsEnable, DefaultPartitions: int32(cfg.NumPartitions),
