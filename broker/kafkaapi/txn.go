@@ -208,5 +208,10 @@ func txnAPIs() map[int16]api {
 		25: {3, func(h *Handler, r *request, q kmsg.Request) { h.addOffsetsToTxn(r, q.(*kmsg.AddOffsetsToTxnRequest)) }},
 		26: {4, func(h *Handler, r *request, q kmsg.Request) { h.endTxn(r, q.(*kmsg.EndTxnRequest)) }},
 		28: {4, func(h *Handler, r *request, q kmsg.Request) { h.txnOffsetCommit(r, q.(*kmsg.TxnOffsetCommitRequest)) }},
+		61: {0, func(h *Handler, r *request, q kmsg.Request) { h.describeProducers(r, q.(*kmsg.DescribeProducersRequest)) }},
+		65: {0, func(h *Handler, r *request, q kmsg.Request) {
+			h.describeTransactions(r, q.(*kmsg.DescribeTransactionsRequest))
+		}},
+		66: {2, func(h *Handler, r *request, q kmsg.Request) { h.listTransactions(r, q.(*kmsg.ListTransactionsRequest)) }},
 	}
 }

@@ -1,8 +1,10 @@
 package log
 
 import (
+	"cmp"
 	"errors"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -325,4 +327,34 @@ func (s *ProducerState) Fence(pid int64, epoch int16) {
 	if st := s.pids[pid]; st == nil || epoch > st.epoch {
 		s.pids[pid] = &pidState{epoch: epoch}
 	}
+}
+
+// ProducerInfo describes one producer of a partition (Kafka's
+// DescribeProducers).
+type ProducerInfo struct {
+	ProducerID    int64
+	Epoch         int16
+	LastSequence  int32 // -1: none since the epoch began
+	LastTimestamp int64 // ms of its last batch; -1: none
+}
+
+// Describe returns the producers of topic's queue k.Queue known from the
+// log's tail, by producer id.
+func (p *Producers) Describe(k PartKey, topic string) ([]ProducerInfo, error) {
+	ps := p.partition(k)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if err := p.loadLocked(ps, topic, k.Queue); err != nil {
+		return nil, err
+	}
+	out := make([]ProducerInfo, 0, len(ps.state.pids))
+	for pid, st := range ps.state.pids {
+		info := ProducerInfo{ProducerID: pid, Epoch: st.epoch, LastSequence: -1, LastTimestamp: -1}
+		if n := len(st.batches); n > 0 {
+			info.LastSequence, info.LastTimestamp = st.batches[n-1].lastSeq, st.batches[n-1].at.AppendTime
+		}
+		out = append(out, info)
+	}
+	slices.SortFunc(out, func(a, b ProducerInfo) int { return cmp.Compare(a.ProducerID, b.ProducerID) })
+	return out, nil
 }

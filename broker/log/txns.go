@@ -3,6 +3,7 @@ package log
 import (
 	"cmp"
 	"errors"
+	"maps"
 	"slices"
 	"sync"
 
@@ -200,6 +201,18 @@ func (t *Txns) Stable(k PartKey, topic string, start, from, end int64) (lso int6
 func firstEndingAt(aborted []AbortedTxn, offset int64) int {
 	i, _ := slices.BinarySearchFunc(aborted, offset, func(a AbortedTxn, o int64) int { return cmp.Compare(a.LastOffset, o) })
 	return i
+}
+
+// Open returns the first offset of each open transaction of k, by
+// producer id.
+func (t *Txns) Open(k PartKey, topic string) (map[int64]int64, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p, err := t.partLocked(k, topic)
+	if err != nil {
+		return nil, err
+	}
+	return maps.Clone(p.open), nil
 }
 
 // Forget drops a deleted topic's partitions.
