@@ -45,6 +45,8 @@ func txnTopics(parts []txn.Partition) []kmsg.DescribeTransactionsResponseTransac
 		}
 		out[len(out)-1].Partitions = append(out[len(out)-1].Partitions, p.Partition)
 	}
-	slices.SortFunc(out, func(a, b kmsg.DescribeTransactionsResponseTransactionStateTopic) int { return cmp.Compare(a.Topic, b.Topic) })
+	slices.SortFunc(out, func(a, b kmsg.DescribeTransactionsResponseTransactionStateTopic) int {
+		return cmp.Compare(a.Topic, b.Topic)
+	})
 	return out
 }

@@ -71,6 +71,11 @@ type Config struct {
 	// are served only when it is set. The caller closes it after the
 	// listener stops.
 	Transactions *txn.Coordinator
+	// Txns is the transaction index (last stable offsets, aborted
+	// transactions), to share with the RocketMQ adapter, whose pulls read
+	// as read_committed; nil: the Handler keeps its own. Build it with
+	// LoadTxnBatch.
+	Txns *log.Txns
 	// Sizes counts partition bytes for DescribeLogDirs, shared with
 	// topics.Retention; nil: the Handler keeps its own.
 	Sizes *topics.Sizes
@@ -161,7 +166,10 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry) (*Handler, erro
 		}
 	})
 	h.producers = log.NewProducers(store, cfg.Now, cfg.ProducerScanRecords, loadProducerBatch)
-	h.txns = log.NewTxns(store, cfg.ProducerScanRecords, loadTxnBatch)
+	h.txns = cfg.Txns
+	if h.txns == nil {
+		h.txns = log.NewTxns(store, cfg.ProducerScanRecords, LoadTxnBatch)
+	}
 	h.xcache, h.xconvert = newXCache(cmp.Or(cfg.XProtoCacheBytes, log.DefaultCacheBytes), reg), convertBatch
 	if cfg.Groups != nil {
 		h.registerGroups()

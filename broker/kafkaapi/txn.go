@@ -91,9 +91,10 @@ func controlBatch(pid int64, epoch int16, commit bool, nowMs int64) []byte {
 	return b
 }
 
-// loadTxnBatch reads a stored entry for the transaction index (rebuild
-// after a start): a transactional data batch, or a marker and its type.
-func loadTxnBatch(e *log.Entry) (log.TxnBatch, bool) {
+// LoadTxnBatch reads a stored entry for the transaction index
+// (broker/log.Txns, rebuilt after a start): a transactional Kafka batch,
+// or a marker and its type.
+func LoadTxnBatch(e *log.Entry) (log.TxnBatch, bool) {
 	if e.Kind != log.KindKafka {
 		return log.TxnBatch{}, false
 	}
@@ -208,7 +209,9 @@ func txnAPIs() map[int16]api {
 		25: {3, func(h *Handler, r *request, q kmsg.Request) { h.addOffsetsToTxn(r, q.(*kmsg.AddOffsetsToTxnRequest)) }},
 		26: {4, func(h *Handler, r *request, q kmsg.Request) { h.endTxn(r, q.(*kmsg.EndTxnRequest)) }},
 		28: {4, func(h *Handler, r *request, q kmsg.Request) { h.txnOffsetCommit(r, q.(*kmsg.TxnOffsetCommitRequest)) }},
-		61: {0, func(h *Handler, r *request, q kmsg.Request) { h.describeProducers(r, q.(*kmsg.DescribeProducersRequest)) }},
+		61: {0, func(h *Handler, r *request, q kmsg.Request) {
+			h.describeProducers(r, q.(*kmsg.DescribeProducersRequest))
+		}},
 		65: {0, func(h *Handler, r *request, q kmsg.Request) {
 			h.describeTransactions(r, q.(*kmsg.DescribeTransactionsRequest))
 		}},

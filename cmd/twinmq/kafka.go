@@ -26,7 +26,7 @@ import (
 // port, which is logged and advertised. stop ends the listener, draining
 // requests in flight, then the coordinator.
 func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry,
-	offs *offsets.Table, repl *replication, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger) (stop func(context.Context), advertised string, err error) {
+	offs *offsets.Table, repl *replication, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger, txIndex *log.Txns) (stop func(context.Context), advertised string, err error) {
 	id, stopID, err := broker.LoadIdentity(ctx, store, int32(cfg.NodeID), logger)
 	if err != nil {
 		return nil, "", fmt.Errorf("kafka: %w", err)
@@ -64,7 +64,7 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 		stopID()
 	}
 	h, err := kafkaapi.New(kafkaapi.Config{
-		NodeID: id.NodeID, ClusterID: id.ClusterID, Logger: logger, Groups: coord, Transactions: txns, Sizes: sizes,
+		NodeID: id.NodeID, ClusterID: id.ClusterID, Logger: logger, Groups: coord, Transactions: txns, Txns: txIndex, Sizes: sizes,
 		DisableAutoCreate: !cfg.AutoCreateTopicsEnable, DefaultPartitions: int32(cfg.NumPartitions),
 		Logs: replLogs(repl), GroupSize: replGroupSize(repl),
 	}, store, reg)

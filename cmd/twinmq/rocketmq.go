@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twinmq/twinmq/broker/httpapi"
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/remotingapi"
 	"github.com/twinmq/twinmq/broker/topics"
@@ -49,7 +50,7 @@ func startNamesrv(ctx context.Context, addr string, mon *httpapi.Server, logger 
 // startRemoting runs the RocketMQ broker on cfg.RemotingAddr, registering
 // with namesrvAddrs; stop ends it.
 func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.Table,
-	repl *replication, namesrvAddrs []string, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger) (func(context.Context), error) {
+	repl *replication, namesrvAddrs []string, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger, txns *log.Txns) (func(context.Context), error) {
 	addr, err := fixPort(cfg.RemotingAddr)
 	if err != nil {
 		return nil, fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", cfg.RemotingAddr))
@@ -60,7 +61,7 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	}
 	rcfg := remotingapi.Config{AdvertisedAddr: adv, NamesrvAddrs: namesrvAddrs, Logger: logger,
 		ClusterName: cfg.BrokerClusterName, BrokerName: cfg.BrokerName, BrokerID: cfg.BrokerID,
-		BrokerRole: cfg.BrokerRole, RuntimeInfo: runtimeInfo(repl)}
+		BrokerRole: cfg.BrokerRole, RuntimeInfo: runtimeInfo(repl), Txns: txns}
 	if repl != nil {
 		if rcfg.HAAddr, err = advertisedAddr(cfg.AdvertisedHost, cfg.HAAddr); err != nil {
 			return nil, fmt.Errorf("remoting: haAddr: %w", err)
