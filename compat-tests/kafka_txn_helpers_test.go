@@ -22,7 +22,7 @@ import (
 // transaction coordinators, behind a proxy so that a restart keeps the
 // address the clients know. Transaction timeouts are checked every 100 ms.
 type txnBroker struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	addr  string
 	proxy *kafkaProxy
@@ -31,6 +31,16 @@ type txnBroker struct {
 }
 
 func startTxnBroker(t *testing.T, dir string, proxy *kafkaProxy) *txnBroker {
+	t.Helper()
+	if proxy == nil {
+		proxy = newKafkaProxy(t)
+	}
+	return startTxnBrokerTB(t, dir, proxy)
+}
+
+// startTxnBrokerTB is startTxnBroker for tests and benchmarks; a nil
+// proxy advertises the listener itself (no restarts then).
+func startTxnBrokerTB(t testing.TB, dir string, proxy *kafkaProxy) *txnBroker {
 	t.Helper()
 	ctx := context.Background()
 	log := kafkaLogger()
@@ -70,16 +80,17 @@ func startTxnBroker(t *testing.T, dir string, proxy *kafkaProxy) *txnBroker {
 	if err := srv.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if proxy == nil {
-		proxy = newKafkaProxy(t)
+	advertise := srv.Addr().String()
+	if proxy != nil {
+		target := advertise
+		proxy.target.Store(&target)
+		advertise = proxy.ln.Addr().String()
 	}
-	target := srv.Addr().String()
-	proxy.target.Store(&target)
-	host, port, _ := net.SplitHostPort(proxy.ln.Addr().String())
+	host, port, _ := net.SplitHostPort(advertise)
 	p, _ := strconv.Atoi(port)
 	h.SetAdvertised(host, int32(p))
 	var once sync.Once
-	b := &txnBroker{t: t, dir: dir, addr: proxy.ln.Addr().String(), proxy: proxy, txns: txns}
+	b := &txnBroker{t: t, dir: dir, addr: advertise, proxy: proxy, txns: txns}
 	b.stop = func() {
 		once.Do(func() {
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -101,5 +112,5 @@ func startTxnBroker(t *testing.T, dir string, proxy *kafkaProxy) *txnBroker {
 
 func (b *txnBroker) restart() *txnBroker {
 	b.stop()
-	return startTxnBroker(b.t, b.dir, b.proxy)
+	return startTxnBrokerTB(b.t, b.dir, b.proxy)
 }
