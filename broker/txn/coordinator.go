@@ -167,10 +167,9 @@ func (c *Coordinator) sweep(ctx context.Context) {
 	}
 	c.mu.Unlock()
 	for _, id := range ids {
-		e := c.entry(id)
-		e.mu.Lock()
+		e := c.lock(id)
 		err := c.sweepLocked(ctx, e)
-		e.mu.Unlock()
+		c.unlock(id, e)
 		if err != nil {
 			c.log.Warn("txn: completing a transaction", "transactionalId", id, "err", err)
 		}
@@ -193,15 +192,37 @@ func (c *Coordinator) sweepLocked(ctx context.Context, e *entry) error {
 
 func (c *Coordinator) nowMs() int64 { return c.cfg.Now().UnixMilli() }
 
-func (c *Coordinator) entry(id string) *entry {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e := c.ids[id]
-	if e == nil {
-		e = &entry{}
-		c.ids[id] = e
+// lock returns id's entry, locked; one is made for an id not seen yet.
+// unlock drops it again if it is still uninitialized, so requests naming
+// ids that were never initialized (bad input) leave nothing behind. A
+// caller that waited for an entry dropped meanwhile takes the current one.
+func (c *Coordinator) lock(id string) *entry {
+	for {
+		c.mu.Lock()
+		e := c.ids[id]
+		if e == nil {
+			e = &entry{}
+			c.ids[id] = e
+		}
+		c.mu.Unlock()
+		e.mu.Lock()
+		c.mu.Lock()
+		current := c.ids[id] == e
+		c.mu.Unlock()
+		if current {
+			return e
+		}
+		e.mu.Unlock()
 	}
-	return e
+}
+
+func (c *Coordinator) unlock(id string, e *entry) {
+	c.mu.Lock()
+	if e.meta == nil && c.ids[id] == e {
+		delete(c.ids, id)
+	}
+	c.mu.Unlock()
+	e.mu.Unlock()
 }
 
 // persistLocked writes next and makes it the entry's state; e.mu held.
@@ -253,9 +274,8 @@ func (c *Coordinator) completeLocked(ctx context.Context, e *entry) error {
 
 // do runs step on id's state under its lock and persists what it returns.
 func (c *Coordinator) do(ctx context.Context, id string, step func(m *Meta) (Meta, error)) error {
-	e := c.entry(id)
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e := c.lock(id)
+	defer c.unlock(id, e)
 	n, err := step(e.meta)
 	if errors.Is(err, errUnchanged) {
 		return nil
@@ -270,9 +290,8 @@ func (c *Coordinator) do(ctx context.Context, id string, step func(m *Meta) (Met
 // aborts an open transaction (fencing its producer), then bumps the
 // epoch, and returns the producer id and epoch to use.
 func (c *Coordinator) InitProducer(ctx context.Context, id string, req InitRequest) (int64, int16, error) {
-	e := c.entry(id)
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e := c.lock(id)
+	defer c.unlock(id, e)
 	// A completion left unfinished (markers failed) is retried first.
 	if err := c.completeLocked(ctx, e); err != nil {
 		return -1, -1, err
@@ -348,9 +367,8 @@ func (c *Coordinator) CommitOffsets(ctx context.Context, id string, pid int64, e
 // EndTxn commits or aborts id's transaction: it returns once every
 // marker is written (and, for a commit, the offsets stored).
 func (c *Coordinator) EndTxn(ctx context.Context, id string, pid int64, epoch int16, commit bool) error {
-	e := c.entry(id)
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e := c.lock(id)
+	defer c.unlock(id, e)
 	if m := e.meta; m != nil && m.ProducerID == pid && m.Epoch == epoch &&
 		(m.State == PrepareCommit && commit || m.State == PrepareAbort && !commit) {
 		// A retry after the markers failed: finish the completion.
@@ -369,9 +387,8 @@ func (c *Coordinator) EndTxn(ctx context.Context, id string, pid int64, epoch in
 // Abort aborts id's open transaction for an operator, fencing its
 // producer (kafka-transactions.sh abort, for a hanging transaction).
 func (c *Coordinator) Abort(ctx context.Context, id string) error {
-	e := c.entry(id)
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e := c.lock(id)
+	defer c.unlock(id, e)
 	if e.meta == nil {
 		return ErrNotFound
 	}

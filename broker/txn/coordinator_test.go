@@ -3,6 +3,7 @@ package txn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -164,5 +165,34 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBadInputLeavesNothing: requests naming transactional ids never
+// initialized get their errors and leave no entry behind (no memory grows
+// with garbage ids); nothing is written.
+func TestBadInputLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	c := openCoordinator(t, s, &recorder{}, time.Now)
+	defer c.Close()
+	for i := range 100 {
+		id := fmt.Sprint("garbage-", i)
+		if err := c.EndTxn(ctx, id, 1, 0, true); !errors.Is(err, ErrInvalidMapping) {
+			t.Fatalf("EndTxn: %v", err)
+		}
+		if err := c.AddPartitions(ctx, id, 1, 0, []Partition{{"t", 0}}); !errors.Is(err, ErrInvalidMapping) {
+			t.Fatalf("AddPartitions: %v", err)
+		}
+		if err := c.Abort(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Abort: %v", err)
+		}
+	}
+	c.mu.Lock()
+	n := len(c.ids)
+	c.mu.Unlock()
+	if n != 0 || len(c.List()) != 0 || len(c.kv.Snapshot()) != 0 {
+		t.Fatalf("%d entries, %d listed, %d records", n, len(c.List()), len(c.kv.Snapshot()))
 	}
 }
