@@ -12,10 +12,12 @@ import (
 // Kafka error codes the raw transaction requests expect.
 const (
 	codeUnknownTopicOrPartition  = 3
+	codeIllegalGeneration        = 22
 	codeInvalidTxnState          = 48
 	codeInvalidProducerIDMapping = 49
 	codeInvalidTxnTimeout        = 50
 	codeOperationNotAttempted    = 55
+	codeUnstableOffsetCommit     = 88
 	codeProducerFenced           = 90
 )
 
@@ -139,6 +141,66 @@ func TestKafkaTxnRequests(t *testing.T) {
 	if code := endTxn("rq", pid2, epoch2, false); code != codeInvalidTxnState {
 		t.Fatalf("abort with no transaction open: %d", code)
 	}
+	// Offsets in a transaction: a member the group does not know is
+	// refused (KIP-447); the offset is pending (UNSTABLE_OFFSET_COMMIT to a
+	// stable fetch, the old one to others) until the commit.
+	addOffs := kmsg.NewPtrAddOffsetsToTxnRequest()
+	addOffs.TransactionalID, addOffs.ProducerID, addOffs.ProducerEpoch, addOffs.Group = "rq", pid2, epoch2, "g-ok"
+	if aresp, err := addOffs.RequestWith(ctx, cl); err != nil || aresp.ErrorCode != 0 {
+		t.Fatalf("AddOffsetsToTxn: %v %+v", err, aresp)
+	}
+	txnCommit := func(gen int32, member string) int16 {
+		req := kmsg.NewPtrTxnOffsetCommitRequest()
+		req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = "rq", "g-ok", pid2, epoch2
+		req.Generation, req.MemberID = gen, member
+		rt := kmsg.NewTxnOffsetCommitRequestTopic()
+		rt.Topic = "rq"
+		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		rp.Offset = 3
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	if code := txnCommit(5, "ghost"); code != codeIllegalGeneration {
+		t.Fatalf("TxnOffsetCommit of an unknown member: %d", code)
+	}
+	if code := txnCommit(-1, ""); code != 0 {
+		t.Fatalf("TxnOffsetCommit: %d", code)
+	}
+	fetchOffset := func(stable bool) (int64, int16) {
+		req := kmsg.NewPtrOffsetFetchRequest()
+		req.Group, req.RequireStable = "g-ok", stable
+		rt := kmsg.NewOffsetFetchRequestTopic()
+		rt.Topic, rt.Partitions = "rq", []int32{0}
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Groups) > 0 {
+			p := resp.Groups[0].Topics[0].Partitions[0]
+			return p.Offset, p.ErrorCode
+		}
+		p := resp.Topics[0].Partitions[0]
+		return p.Offset, p.ErrorCode
+	}
+	if off, code := fetchOffset(true); code != codeUnstableOffsetCommit {
+		t.Fatalf("stable OffsetFetch before the commit: %d, code %d", off, code)
+	}
+	if off, code := fetchOffset(false); off != -1 || code != 0 {
+		t.Fatalf("OffsetFetch before the commit: %d, code %d", off, code)
+	}
+	if code := endTxn("rq", pid2, epoch2, true); code != 0 {
+		t.Fatalf("EndTxn commit: %d", code)
+	}
+	if off, code := fetchOffset(true); off != 3 || code != 0 {
+		t.Fatalf("OffsetFetch after the commit: %d, code %d", off, code)
+	}
+
 	// The fencing aborted the open transaction on partition 0: a
 	// read_committed consumer is not held behind it.
 	produceSentinels(t, b.addr, "rq", 2)

@@ -1,8 +1,11 @@
 package kafkaapi
 
 import (
+	"context"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/twinmq/twinmq/broker/groups"
 	"github.com/twinmq/twinmq/broker/txn"
 )
 
@@ -12,7 +15,11 @@ import (
 // commits; an abort drops them. Until then an OffsetFetch that requires
 // stable offsets gets UNSTABLE_OFFSET_COMMIT for them (KIP-447). The
 // group must have been added with AddOffsetsToTxn: otherwise
-// INVALID_TXN_STATE, and nothing is recorded.
+// INVALID_TXN_STATE, and nothing is recorded. v3+ carry the consumer's
+// group generation and member (KIP-447): a member the group no longer
+// knows, or an old generation, gets the group's error (ILLEGAL_GENERATION,
+// UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID), so a consumer fenced by a
+// rebalance cannot commit the offsets of partitions it lost.
 func (h *Handler) txnOffsetCommit(r *request, req *kmsg.TxnOffsetCommitRequest) {
 	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
 	codes := make([][]int16, len(req.Topics))
@@ -40,13 +47,16 @@ func (h *Handler) txnOffsetCommit(r *request, req *kmsg.TxnOffsetCommitRequest) 
 		}
 	}
 	code := errNone
+	ctx, cancel := requestContext(0)
+	defer cancel()
 	switch {
 	case req.Group == "":
 		code = errInvalidGroupID
 	case len(offs) > 0:
-		ctx, cancel := requestContext(0)
+		if code = h.checkTxnMember(ctx, req); code != errNone {
+			break
+		}
 		err := h.cfg.Transactions.CommitOffsets(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group, offs)
-		cancel()
 		code = txnCode(err, fencedSince(req.Version, 3))
 	}
 	for ti, t := range req.Topics {
@@ -63,4 +73,17 @@ func (h *Handler) txnOffsetCommit(r *request, req *kmsg.TxnOffsetCommitRequest) 
 		resp.Topics = append(resp.Topics, rt)
 	}
 	r.reply(resp)
+}
+
+// checkTxnMember validates a v3+ TxnOffsetCommit's member against its
+// group as an OffsetCommit would be validated, writing nothing (no
+// commits). Without a member and generation (a producer outside group
+// management) there is nothing to check.
+func (h *Handler) checkTxnMember(ctx context.Context, req *kmsg.TxnOffsetCommitRequest) int16 {
+	if req.Version < 3 || h.cfg.Groups == nil || (req.Generation < 0 && req.MemberID == "" && req.InstanceID == nil) {
+		return errNone
+	}
+	_, err := h.cfg.Groups.CommitOffsets(ctx, req.Group, groups.CommitMember{ID: req.MemberID,
+		InstanceID: optStr(req.InstanceID), Generation: req.Generation}, nil)
+	return groupCode(err)
 }
