@@ -37,8 +37,11 @@ type Config struct {
 	// transaction.abort.timed.out.transaction.cleanup.interval.ms,
 	// default 10 s).
 	CheckInterval time.Duration
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// IDExpiration is transactional.id.expiration.ms (default 7 days):
+	// an id unused that long, with no transaction open, is forgotten.
+	IDExpiration time.Duration
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 func (c *Config) validate() error {
@@ -47,6 +50,9 @@ func (c *Config) validate() error {
 	}
 	if c.CheckInterval <= 0 {
 		c.CheckInterval = 10 * time.Second
+	}
+	if c.IDExpiration <= 0 {
+		c.IDExpiration = 7 * 24 * time.Hour
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -158,7 +164,8 @@ func (c *Coordinator) loop() {
 	}
 }
 
-// sweep retries unfinished completions and aborts expired transactions.
+// sweep retries unfinished completions, aborts expired transactions and
+// forgets idle transactional ids.
 func (c *Coordinator) sweep(ctx context.Context) {
 	c.mu.Lock()
 	ids := make([]string, 0, len(c.ids))
@@ -178,6 +185,15 @@ func (c *Coordinator) sweep(ctx context.Context) {
 
 func (c *Coordinator) sweepLocked(ctx context.Context, e *entry) error {
 	if e.meta == nil {
+		return nil
+	}
+	if Idle(e.meta, c.nowMs(), c.cfg.IDExpiration.Milliseconds()) {
+		if err := c.kv.Delete(ctx, e.meta.ID); err != nil {
+			return fmt.Errorf("txn: %q: %w", e.meta.ID, err)
+		}
+		c.mu.Lock()
+		e.meta = nil // unlock drops the entry
+		c.mu.Unlock()
 		return nil
 	}
 	if n, ok := Expire(e.meta, c.nowMs()); ok {

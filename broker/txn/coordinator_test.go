@@ -159,6 +159,17 @@ func TestTimeoutAbortsAndFences(t *testing.T) {
 	if err := c.Abort(ctx, "nope"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("operator abort of an unknown id: %v", err)
 	}
+	// Idle for transactional.id.expiration.ms: forgotten, for good.
+	mu.Lock()
+	now = now.Add(8 * 24 * time.Hour)
+	mu.Unlock()
+	c.sweep(ctx)
+	if _, ok := c.Describe("tx"); ok || len(c.kv.Snapshot()) != 0 {
+		t.Fatalf("idle id kept: %v", c.kv.Snapshot())
+	}
+	if err := c.EndTxn(ctx, "tx", pid, epoch+1, false); !errors.Is(err, ErrInvalidMapping) {
+		t.Fatalf("EndTxn of a forgotten id: %v", err)
+	}
 }
 
 func must(t *testing.T, err error) {

@@ -260,3 +260,14 @@ func clone(m *Meta) Meta {
 	n.Offsets = slices.Clone(m.Offsets)
 	return n
 }
+
+// Idle reports whether a transactional id has been unused for longer than
+// expiration with no transaction open or completing
+// (transactional.id.expiration.ms): its record can go.
+func Idle(m *Meta, now int64, expiration int64) bool {
+	switch m.State {
+	case Empty, CompleteCommit, CompleteAbort:
+		return now-m.UpdateMs > expiration
+	}
+	return false
+}

@@ -112,9 +112,15 @@ func TestExpire(t *testing.T) {
 	if !ok || n.State != PrepareAbort || n.Epoch != 4 {
 		t.Fatalf("expire: %+v %v", n, ok)
 	}
-	m.State = CompleteCommit
+	if Idle(&m, 1<<40, 10) {
+		t.Fatal("an open transaction's id is idle")
+	}
+	m.State, m.UpdateMs = CompleteCommit, 1000
 	if _, ok := Expire(&m, 99999); ok {
 		t.Fatal("expired a completed transaction")
+	}
+	if Idle(&m, 1010, 10) || !Idle(&m, 1011, 10) {
+		t.Fatal("idle at the wrong time")
 	}
 }
 
