@@ -46,14 +46,34 @@ type Txns struct {
 	scan  int64
 	load  TxnLoader
 
-	mu    sync.Mutex // guards parts and every txnPart
+	mu    sync.Mutex // guards parts and every txnPart's fields but loadMu
 	parts map[PartKey]*txnPart
 }
 
+// txnPart is one partition's index. Its rebuild reads the log without
+// Txns.mu (other partitions' readers and appends go on meanwhile); the
+// Begin and End of appends made during it wait in pending and are applied
+// after what the rebuild read, in their order. Lock order: loadMu, mu.
 type txnPart struct {
+	loadMu  sync.Mutex // serializes the rebuild
 	loaded  bool
 	open    map[int64]int64 // producer id -> first offset of its open transaction
 	aborted []AbortedTxn    // by LastOffset
+	pending []txnEvent      // live Begin and End while !loaded
+}
+
+// txnEvent is a Begin (end false) or End that came during a rebuild.
+type txnEvent struct {
+	pid, offset int64
+	end, abort  bool
+}
+
+func (p *txnPart) apply(ev txnEvent) {
+	if ev.end {
+		p.end(ev.pid, ev.offset, ev.abort)
+	} else {
+		p.begin(ev.pid, ev.offset)
+	}
 }
 
 // NewTxns returns the index over store; scan bounds how far back a
@@ -63,39 +83,64 @@ func NewTxns(store *storage.Store, scan int64, load TxnLoader) *Txns {
 	return &Txns{store: store, scan: scan, load: load, parts: map[PartKey]*txnPart{}}
 }
 
-// partLocked returns k's index, rebuilt from topic's log if needed.
-func (t *Txns) partLocked(k PartKey, topic string) (*txnPart, error) {
+// part returns k's index, rebuilt from topic's log first if a start left
+// it unknown; Txns.mu is not held during the rebuild.
+func (t *Txns) part(k PartKey, topic string) (*txnPart, error) {
+	t.mu.Lock()
 	p := t.parts[k]
 	if p == nil {
 		p = &txnPart{open: map[int64]int64{}}
 		t.parts[k] = p
 	}
-	if p.loaded {
+	loaded := p.loaded
+	t.mu.Unlock()
+	if loaded {
 		return p, nil
 	}
-	if err := t.rebuild(p, topic, k.Queue); err != nil {
+	p.loadMu.Lock()
+	defer p.loadMu.Unlock()
+	t.mu.Lock()
+	loaded = p.loaded
+	t.mu.Unlock()
+	if loaded {
+		return p, nil
+	}
+	read := &txnPart{open: map[int64]int64{}}
+	hi, err := t.rebuild(read, topic, k.Queue)
+	if err != nil {
 		return nil, err
 	}
-	p.loaded = true
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p.open, p.aborted = read.open, read.aborted
+	for _, ev := range p.pending {
+		if ev.offset >= hi { // below hi the rebuild read the entry itself
+			p.apply(ev)
+		}
+	}
+	p.pending, p.loaded = nil, true
 	return p, nil
 }
 
-func (t *Txns) rebuild(p *txnPart, topic string, queue int32) error {
+// rebuild reads the queue's tail into p and returns the offset it read
+// up to (the live events of entries below it are not applied again).
+func (t *Txns) rebuild(p *txnPart, topic string, queue int32) (int64, error) {
 	lo, err := t.store.MinOffset(topic, queue)
 	if errors.Is(err, storage.ErrQueueNotFound) {
-		return nil
+		return 0, nil
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	hi, err := t.store.MaxOffset(topic, queue)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	for off := max(lo, hi-t.scan); off < hi; {
+	off := max(lo, hi-t.scan)
+	for off < hi {
 		res, err := t.store.Read(topic, queue, off, storage.ReadOptions{MaxBytes: 8 << 20})
 		if err != nil {
-			return err
+			return 0, err
 		}
 		for i := range res.Entries {
 			e := entryOf(&res.Entries[i])
@@ -114,7 +159,8 @@ func (t *Txns) rebuild(p *txnPart, topic string, queue int32) error {
 			break
 		}
 	}
-	return nil
+	// The last read may have gone past hi: the entries up to off are read.
+	return max(off, hi), nil
 }
 
 func (p *txnPart) begin(pid, offset int64) {
@@ -137,10 +183,24 @@ func (p *txnPart) end(pid, marker int64, abort bool) {
 // Load rebuilds k's index from topic's log if a start left it unknown:
 // call it before an append whose Message.Encode calls Begin.
 func (t *Txns) Load(k PartKey, topic string) error {
+	_, err := t.part(k, topic)
+	return err
+}
+
+// record applies a live event to k's index, or keeps it for after the
+// rebuild running.
+func (t *Txns) record(k PartKey, ev txnEvent) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	_, err := t.partLocked(k, topic)
-	return err
+	p := t.parts[k]
+	switch {
+	case p == nil:
+		// Dropped meanwhile (Forget): a later rebuild reads the entry.
+	case !p.loaded:
+		p.pending = append(p.pending, ev)
+	default:
+		p.apply(ev)
+	}
 }
 
 // Begin records that producer pid's transaction wrote a batch at offset
@@ -149,14 +209,7 @@ func (t *Txns) Load(k PartKey, topic string) error {
 // LSO never passes it. It never reads the log (Encode runs under the
 // store's append lock): Load the partition before.
 func (t *Txns) Begin(k PartKey, pid, offset int64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	p := t.parts[k]
-	if p == nil {
-		// Dropped meanwhile (Forget): a later rebuild reads the batch.
-		return
-	}
-	p.begin(pid, offset)
+	t.record(k, txnEvent{pid: pid, offset: offset})
 }
 
 // End records producer pid's marker at offset of k. Like Begin, call it
@@ -164,23 +217,19 @@ func (t *Txns) Begin(k PartKey, pid, offset int64) {
 // the transaction when the marker becomes visible, so a read_committed
 // fetch the marker wakes sees the transaction's outcome.
 func (t *Txns) End(k PartKey, pid, offset int64, abort bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if p := t.parts[k]; p != nil {
-		p.end(pid, offset, abort)
-	}
+	t.record(k, txnEvent{pid: pid, offset: offset, end: true, abort: abort})
 }
 
 // Stable returns k's last stable offset given its visible end, and the
 // aborted transactions that overlap [from, LSO), dropping those wholly
 // before start (retention took their records).
 func (t *Txns) Stable(k PartKey, topic string, start, from, end int64) (lso int64, aborted []AbortedTxn, err error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	p, err := t.partLocked(k, topic)
+	p, err := t.part(k, topic)
 	if err != nil {
 		return 0, nil, err
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	lso = end
 	for _, first := range p.open {
 		lso = min(lso, first)
@@ -206,12 +255,12 @@ func firstEndingAt(aborted []AbortedTxn, offset int64) int {
 // Open returns the first offset of each open transaction of k, by
 // producer id.
 func (t *Txns) Open(k PartKey, topic string) (map[int64]int64, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	p, err := t.partLocked(k, topic)
+	p, err := t.part(k, topic)
 	if err != nil {
 		return nil, err
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	return maps.Clone(p.open), nil
 }
 

@@ -79,3 +79,35 @@ func TestTxnsStable(t *testing.T) {
 		t.Fatalf("aborted after retention: %+v", aborted)
 	}
 }
+
+// TestTxnsRebuildWithLiveEvents: the Begin and End of appends made while a
+// partition's index is rebuilt are applied after what the rebuild read,
+// once: those of entries the rebuild read are not applied twice (no
+// duplicate aborted transaction, no transaction reopened).
+func TestTxnsRebuildWithLiveEvents(t *testing.T) {
+	s := openStore(t)
+	l := New(s)
+	ctx := context.Background()
+	for _, p := range []string{"x", "b7", "a7", "x"} { // offsets 0-3
+		if _, err := l.Append(ctx, []Message{{Kind: KindKafka, Topic: "t", Count: 1, Payload: []byte(p)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.WaitVisible(ctx, "t", 0, 3); err != nil {
+		t.Fatal(err)
+	}
+	k := PartKey{}
+	x := NewTxns(s, 1000, txnTestLoader)
+	// As if a rebuild were running: the partition is known, not loaded.
+	x.parts[k] = &txnPart{open: map[int64]int64{}}
+	x.Begin(k, 7, 1)     // read by the rebuild too
+	x.End(k, 7, 2, true) // read by the rebuild too
+	x.Begin(k, 9, 5)     // past what the rebuild reads
+	lso, aborted, err := x.Stable(k, "t", 0, 0, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []AbortedTxn{{ProducerID: 7, FirstOffset: 1, LastOffset: 2}}; lso != 5 || !reflect.DeepEqual(aborted, want) {
+		t.Fatalf("lso %d, aborted %+v", lso, aborted)
+	}
+}
