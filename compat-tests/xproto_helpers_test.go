@@ -18,9 +18,11 @@ import (
 	"github.com/twinmq/twinmq/broker"
 	"github.com/twinmq/twinmq/broker/groups"
 	"github.com/twinmq/twinmq/broker/kafkaapi"
+	blog "github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/remotingapi"
 	"github.com/twinmq/twinmq/broker/topics"
+	"github.com/twinmq/twinmq/broker/txn"
 	"github.com/twinmq/twinmq/nameserver"
 	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/storage"
@@ -69,7 +71,14 @@ func startXBroker(t *testing.T) *xBroker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kh, err := kafkaapi.New(kafkaapi.Config{NodeID: id.NodeID, ClusterID: id.ClusterID, Logger: log, Groups: coord}, store, reg)
+	// Kafka transactions, their index shared with the RocketMQ pulls.
+	txns, err := txn.Open(ctx, store, txn.Config{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	txIndex := blog.NewTxns(store, 100_000, kafkaapi.LoadTxnBatch)
+	kh, err := kafkaapi.New(kafkaapi.Config{NodeID: id.NodeID, ClusterID: id.ClusterID, Logger: log, Groups: coord,
+		Transactions: txns, Txns: txIndex}, store, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +99,8 @@ func startXBroker(t *testing.T) *xBroker {
 	}
 	raddr := ln.Addr().String()
 	ln.Close()
-	rb, err := remotingapi.New(remotingapi.Config{AdvertisedAddr: raddr, NamesrvAddrs: []string{nsSrv.Addr().String()}, Logger: log},
+	rb, err := remotingapi.New(remotingapi.Config{AdvertisedAddr: raddr, NamesrvAddrs: []string{nsSrv.Addr().String()}, Logger: log,
+		Txns: txIndex},
 		store, reg, offs)
 	if err != nil {
 		t.Fatal(err)
@@ -114,6 +124,7 @@ func startXBroker(t *testing.T) *xBroker {
 			_ = rsrv.Shutdown(sctx) // as cmd/twinmq: requests already read finish first
 			rb.Close(sctx)
 			_ = ksrv.Shutdown(sctx)
+			txns.Close()
 			coord.Close()
 			offs.Close()
 			reg.Close()

@@ -79,6 +79,13 @@ func (c *Coordinator) CommitOffsets(ctx context.Context, group string, m CommitM
 	return errs, nil
 }
 
+// WriteOffsets stores commits without a group check: the offsets of a
+// committed transaction (TxnOffsetCommit), which were checked when the
+// transaction sent them and become visible only now. One error per commit.
+func (c *Coordinator) WriteOffsets(ctx context.Context, group string, commits []Commit) []error {
+	return c.writeOffsets(ctx, group, commits)
+}
+
 // writeOffsets stores commits; one error per commit.
 func (c *Coordinator) writeOffsets(ctx context.Context, group string, commits []Commit) []error {
 	errs := make([]error, len(commits))

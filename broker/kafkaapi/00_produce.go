@@ -46,11 +46,11 @@ func (h *Handler) produce(r *request, req *kmsg.ProduceRequest) {
 		switch {
 		case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 			code = errInvalidRequiredAcks
-		case req.TransactionID != nil && code == errNone:
-			code = errInvalidRequest // transactions are another issue
+		case req.TransactionID != nil && code == errNone && !h.transactional():
+			code = errInvalidRequest
 		}
 		for _, p := range t.Partitions {
-			rt.Partitions = append(rt.Partitions, h.producePartition(ctx, cfg, code, p, req.Acks))
+			rt.Partitions = append(rt.Partitions, h.producePartition(ctx, cfg, code, p, req.Acks, req.TransactionID))
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
@@ -62,7 +62,7 @@ func (h *Handler) produce(r *request, req *kmsg.ProduceRequest) {
 }
 
 func (h *Handler) producePartition(ctx context.Context, cfg topics.Config, code int16,
-	p kmsg.ProduceRequestTopicPartition, acks int16) kmsg.ProduceResponseTopicPartition {
+	p kmsg.ProduceRequestTopicPartition, acks int16, txnID *string) kmsg.ProduceResponseTopicPartition {
 	pr := kmsg.NewProduceResponseTopicPartition()
 	pr.Partition, pr.BaseOffset, pr.LogAppendTime, pr.LogStartOffset = p.Partition, -1, -1, -1
 	if code == errNone {
@@ -81,7 +81,9 @@ func (h *Handler) producePartition(ctx context.Context, cfg topics.Config, code 
 		return pr
 	}
 	var res appendResult
-	if hook := h.delay.Load(); hook != nil && delayHdr {
+	if hdr.IsTransactional() || txnID != nil {
+		res = h.appendTransactional(ctx, cfg, entry, &hdr, acks, txnID) // 00_produce_txn.go
+	} else if hook := h.delay.Load(); hook != nil && delayHdr {
 		res = h.appendDelayable(ctx, cfg, entry, &hdr, acks, &hook.policy) // 00_produce_delay.go
 	} else {
 		res = h.appendBatch(ctx, cfg, entry, &hdr, acks)
@@ -148,7 +150,7 @@ func (h *Handler) buildEntry(cfg topics.Config, part int32, records []byte, budg
 	if err != nil {
 		return log.Message{}, hdr, false, codeOf(err)
 	}
-	if hdr.BaseOffset != 0 || hdr.IsControl() || hdr.IsTransactional() {
+	if hdr.BaseOffset != 0 || hdr.IsControl() {
 		return log.Message{}, hdr, false, errInvalidRecord
 	}
 	if len(tags) > 0 {

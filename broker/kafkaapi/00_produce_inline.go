@@ -73,7 +73,7 @@ func (h *Handler) produceInline(req *kmsg.ProduceRequest) (*kmsg.ProduceResponse
 		return nil, false
 	}
 	entry, hdr, delayHdr, code := h.buildEntry(cfg, p.Partition, p.Records, h.decompressBudget()) // spent: declined, a worker waits
-	if code != errNone {
+	if code != errNone || hdr.IsTransactional() {
 		return nil, false
 	}
 	if hook := h.delay.Load(); hook != nil && delayHdr {

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/twinmq/twinmq/broker/log"
+	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/netio"
 )
 
@@ -124,7 +125,7 @@ func (f *fetchState) build(ctx context.Context) (*kmsg.FetchResponse, []*log.Rea
 				rt.Partitions = append(rt.Partitions, rp)
 				continue
 			}
-			rd, size, w, code := f.readPartition(ctx, cfg.Name, p, &rp, budget, total > 0)
+			rd, size, w, code := f.readPartition(ctx, cfg, p, &rp, budget, total > 0)
 			if rd != nil {
 				reads = append(reads, rd)
 			}
@@ -144,25 +145,38 @@ func (f *fetchState) build(ctx context.Context) (*kmsg.FetchResponse, []*log.Rea
 
 // readPartition fills one partition's answer; its record batches go to
 // f.data (a marker stands for them in rp) and their size is returned.
-func (f *fetchState) readPartition(ctx context.Context, topic string, p kmsg.FetchRequestTopicPartition, rp *kmsg.FetchResponseTopicPartition,
+func (f *fetchState) readPartition(ctx context.Context, cfg topics.Config, p kmsg.FetchRequestTopicPartition, rp *kmsg.FetchResponseTopicPartition,
 	budget int, strict bool) (*log.ReadResult, int, *waitPart, int16) {
+	topic := cfg.Name
 	min, hwm, err := f.h.queueRange(topic, p.Partition)
 	if err != nil {
 		return nil, 0, nil, codeOf(err)
 	}
 	rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = hwm, hwm, min
-	if f.req.IsolationLevel == 1 {
-		rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
-	}
 	if p.FetchOffset < min || p.FetchOffset > hwm {
 		return nil, 0, nil, errOffsetOutOfRange
 	}
+	// read_committed (KIP-98) reads up to the last stable offset, with
+	// the aborted transactions the client skips; read_uncommitted reads
+	// to the high watermark and is told the high watermark as LSO.
+	end := hwm
+	if f.req.IsolationLevel == 1 {
+		lso, code := f.h.stable(cfg, p.Partition, min, p.FetchOffset, hwm, rp)
+		if code != errNone {
+			return nil, 0, nil, code
+		}
+		end = lso
+	}
 	w := &waitPart{topic, p.Partition, hwm}
 	limit := min32(p.PartitionMaxBytes, budget)
-	if p.FetchOffset == hwm || limit <= 0 {
+	if p.FetchOffset >= end || limit <= 0 {
 		return nil, 0, w, errNone
 	}
-	rd, parts, size, err := f.h.readParts(ctx, topic, p.Partition, p.FetchOffset, min, log.ReadOptions{MaxBytes: limit, StrictMaxBytes: strict})
+	opt := log.ReadOptions{MaxBytes: limit, StrictMaxBytes: strict}
+	if end < hwm {
+		opt.Until = end
+	}
+	rd, parts, size, err := f.h.readParts(ctx, topic, p.Partition, p.FetchOffset, min, opt)
 	if err != nil {
 		return nil, 0, nil, codeOf(err)
 	}
@@ -211,3 +225,20 @@ func (f *fetchState) arm(waits []waitPart, remaining time.Duration) {
 // (Shutdown waits for every request in flight, and franz-go's fetch would
 // hold it up to 5 s).
 func (h *Handler) OnDrain() { h.holds.Drain() }
+
+// stable fills a read_committed answer's LastStableOffset and
+// AbortedTransactions and returns the LSO.
+func (h *Handler) stable(cfg topics.Config, part int32, start, from, hwm int64, rp *kmsg.FetchResponseTopicPartition) (int64, int16) {
+	lso, aborted, err := h.txns.Stable(log.PartKey{TopicID: cfg.ID, Queue: part}, cfg.Name, start, from, hwm)
+	if err != nil {
+		return 0, codeOf(err)
+	}
+	rp.LastStableOffset = lso
+	rp.AbortedTransactions = make([]kmsg.FetchResponseTopicPartitionAbortedTransaction, 0, len(aborted))
+	for _, a := range aborted {
+		at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+		at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+		rp.AbortedTransactions = append(rp.AbortedTransactions, at)
+	}
+	return lso, errNone
+}

@@ -38,14 +38,14 @@ func (h *Handler) listOffsets(r *request, req *kmsg.ListOffsetsRequest) {
 				c = errInvalidRequest
 			}
 			seen[p.Partition] = true
-			rt.Partitions = append(rt.Partitions, h.listOffsetPartition(cfg, c, p, req.Version))
+			rt.Partitions = append(rt.Partitions, h.listOffsetPartition(cfg, c, p, req.Version, req.IsolationLevel))
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
 	r.reply(resp)
 }
 
-func (h *Handler) listOffsetPartition(cfg topics.Config, code int16, p kmsg.ListOffsetsRequestTopicPartition, version int16) kmsg.ListOffsetsResponseTopicPartition {
+func (h *Handler) listOffsetPartition(cfg topics.Config, code int16, p kmsg.ListOffsetsRequestTopicPartition, version int16, isolation int8) kmsg.ListOffsetsResponseTopicPartition {
 	rp := kmsg.NewListOffsetsResponseTopicPartition()
 	rp.Partition, rp.Timestamp, rp.Offset, rp.LeaderEpoch = p.Partition, -1, -1, -1
 	if code == errNone {
@@ -64,6 +64,13 @@ func (h *Handler) listOffsetPartition(cfg topics.Config, code int16, p kmsg.List
 		return rp
 	}
 	off, ts, err := h.offsetFor(cfg, p.Partition, p.Timestamp)
+	if err == nil && isolation == 1 && p.Timestamp == tsLatest {
+		// read_committed (v2+): the latest offset is the last stable one.
+		var start int64
+		if start, _, err = h.queueRange(cfg.Name, p.Partition); err == nil {
+			off, _, err = h.txns.Stable(log.PartKey{TopicID: cfg.ID, Queue: p.Partition}, cfg.Name, start, off, off)
+		}
+	}
 	if err != nil {
 		rp.ErrorCode = codeOf(err)
 		return rp

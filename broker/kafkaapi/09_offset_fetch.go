@@ -18,7 +18,7 @@ func (h *Handler) offsetFetch(r *request, req *kmsg.OffsetFetchRequest) {
 			gt.Topic, gt.Partitions = t.Topic, t.Partitions
 			topics = append(topics, gt)
 		}
-		g := h.fetchGroupOffsets(req.Group, topics, req.Topics == nil, false)
+		g := h.fetchGroupOffsets(req.Group, topics, req.Topics == nil, false, req.RequireStable)
 		resp.ErrorCode = g.ErrorCode
 		for _, t := range g.Topics {
 			rt := kmsg.NewOffsetFetchResponseTopic()
@@ -45,13 +45,13 @@ func (h *Handler) offsetFetch(r *request, req *kmsg.OffsetFetchRequest) {
 				continue
 			}
 		}
-		resp.Groups = append(resp.Groups, h.fetchGroupOffsets(rg.Group, rg.Topics, rg.Topics == nil, req.Version >= 10))
+		resp.Groups = append(resp.Groups, h.fetchGroupOffsets(rg.Group, rg.Topics, rg.Topics == nil, req.Version >= 10, req.RequireStable))
 	}
 	r.reply(resp)
 }
 
 // fetchGroupOffsets answers one group's part of an OffsetFetch.
-func (h *Handler) fetchGroupOffsets(group string, topics []kmsg.OffsetFetchRequestGroupTopic, all, byID bool) kmsg.OffsetFetchResponseGroup {
+func (h *Handler) fetchGroupOffsets(group string, topics []kmsg.OffsetFetchRequestGroupTopic, all, byID, requireStable bool) kmsg.OffsetFetchResponseGroup {
 	g := kmsg.NewOffsetFetchResponseGroup()
 	g.Group = group
 	if group == "" {
@@ -97,6 +97,11 @@ func (h *Handler) fetchGroupOffsets(group string, topics []kmsg.OffsetFetchReque
 			}
 			if all && rp.Offset < 0 && rp.ErrorCode == errNone {
 				continue // listing what the group committed: another group's partition it has none for
+			}
+			if requireStable && code == errNone && h.transactional() && h.cfg.Transactions.Pending(group, name, p) {
+				// An open transaction commits this offset (KIP-447): the
+				// consumer retries rather than start from the old one.
+				rp.Offset, rp.ErrorCode = -1, errUnstableOffsetCommit
 			}
 			rt.Partitions = append(rt.Partitions, rp)
 		}

@@ -11,9 +11,9 @@ type api struct {
 	serve func(h *Handler, r *request, req kmsg.Request)
 }
 
-// apiTable lists the served keys. Consumer-group keys (8-16) and
-// transactions (24-28) are other issues and are left out, so clients see
-// them absent.
+// apiTable lists the keys served whatever the configuration. The
+// consumer-group keys (10_find_coordinator.go, with Config.Groups) and the
+// transaction keys (txn.go, with Config.Transactions) are added to it.
 func apiTable() map[int16]api {
 	return map[int16]api{
 		0:  {13, func(h *Handler, r *request, q kmsg.Request) { h.produce(r, q.(*kmsg.ProduceRequest)) }},

@@ -17,6 +17,7 @@ import (
 	"github.com/twinmq/twinmq/broker/kafkaapi"
 	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/topics"
+	"github.com/twinmq/twinmq/broker/txn"
 	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/storage"
 )
@@ -40,7 +41,7 @@ func testLogger() *slog.Logger {
 
 // brokerOpts varies startBrokerWith's broker.
 type brokerOpts struct {
-	groups bool         // serve the consumer-group keys
+	groups bool         // serve the consumer-group and transaction keys
 	log    *slog.Logger // testLogger() when nil
 	// retentionHours is the store's (0: its default).
 	retentionHours int
@@ -86,8 +87,12 @@ func startBrokerWith(t testing.TB, opts brokerOpts) *testBroker {
 		if err != nil {
 			t.Fatal(err)
 		}
-		closeGroups = func() { coord.Close(); offs.Close() }
-		cfg.Groups = coord
+		txns, err := txn.Open(ctx, store, txn.Config{Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeGroups = func() { txns.Close(); coord.Close(); offs.Close() }
+		cfg.Groups, cfg.Transactions = coord, txns
 	}
 	h, err := kafkaapi.New(cfg, store, reg)
 	if err != nil {

@@ -161,6 +161,7 @@ func handlerSeeds(f *testing.F) [][]byte {
 	av := kmsg.NewPtrApiVersionsRequest()
 	av.Version = 3
 	reqs = append(reqs, fetch, lo, ct, dc, md, av, kmsg.NewPtrInitProducerIDRequest(), kmsg.NewPtrFindCoordinatorRequest())
+	reqs = append(reqs, txnSeeds()...)
 	fm := kmsg.NewRequestFormatter(kmsg.FormatterClientID("seed"))
 	var seeds [][]byte
 	for i, r := range reqs {
@@ -168,4 +169,34 @@ func handlerSeeds(f *testing.F) [][]byte {
 		seeds = append(seeds, frame[4:])
 	}
 	return seeds
+}
+
+// txnSeeds are the transaction keys' requests, on transactional id "fz".
+func txnSeeds() []kmsg.Request {
+	ip := kmsg.NewPtrInitProducerIDRequest()
+	ip.TransactionalID, ip.TransactionTimeoutMillis = kmsg.StringPtr("fz"), 60000
+	ap := kmsg.NewPtrAddPartitionsToTxnRequest()
+	ap.TransactionalID = "fz"
+	at := kmsg.NewAddPartitionsToTxnRequestTopic()
+	at.Topic, at.Partitions = "fuzz", []int32{0, 1}
+	ap.Topics = append(ap.Topics, at)
+	ao := kmsg.NewPtrAddOffsetsToTxnRequest()
+	ao.TransactionalID, ao.Group = "fz", "g"
+	to := kmsg.NewPtrTxnOffsetCommitRequest()
+	to.TransactionalID, to.Group = "fz", "g"
+	tt := kmsg.NewTxnOffsetCommitRequestTopic()
+	tt.Topic = "fuzz"
+	tt.Partitions = append(tt.Partitions, kmsg.NewTxnOffsetCommitRequestTopicPartition())
+	to.Topics = append(to.Topics, tt)
+	et := kmsg.NewPtrEndTxnRequest()
+	et.TransactionalID, et.Commit = "fz", true
+	dp := kmsg.NewPtrDescribeProducersRequest()
+	dt := kmsg.NewDescribeProducersRequestTopic()
+	dt.Topic, dt.Partitions = "fuzz", []int32{0}
+	dp.Topics = append(dp.Topics, dt)
+	dtx := kmsg.NewPtrDescribeTransactionsRequest()
+	dtx.TransactionalIDs = []string{"fz"}
+	lt := kmsg.NewPtrListTransactionsRequest()
+	lt.TransactionalIDPattern = kmsg.StringPtr("f.*")
+	return []kmsg.Request{ip, ap, ao, to, et, dp, dtx, lt}
 }

@@ -11,8 +11,9 @@
 // (so OffsetForLeaderEpoch(0) answers the log end, which clients that
 // validate their position after a leader change rely on).
 //
-// Consumer-group and transaction keys are not advertised yet; a request
-// with a key we do not serve closes the connection, as Kafka does.
+// Consumer-group keys are served with Config.Groups, transaction keys
+// with Config.Transactions; a request with a key we do not serve closes
+// the connection, as Kafka does.
 package kafkaapi
 
 import (
@@ -33,6 +34,7 @@ import (
 	"github.com/twinmq/twinmq/broker/groups"
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/topics"
+	"github.com/twinmq/twinmq/broker/txn"
 	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/kafka"
@@ -61,6 +63,17 @@ type Config struct {
 	// Groups is the consumer-group coordinator; the group keys (8-16, 42,
 	// 47) are served only when it is set.
 	Groups *groups.Coordinator
+	// Transactions is the transaction coordinator (opened, not started:
+	// New starts it with this handler's marker writer); the transaction
+	// keys (24-28, 61, 65, 66) and InitProducerId with a transactional id
+	// are served only when it is set. The caller closes it after the
+	// listener stops.
+	Transactions *txn.Coordinator
+	// Txns is the transaction index (last stable offsets, aborted
+	// transactions), to share with the RocketMQ adapter, whose pulls read
+	// as read_committed; nil: the Handler keeps its own. Build it with
+	// LoadTxnBatch.
+	Txns *log.Txns
 	// Sizes counts partition bytes for DescribeLogDirs, shared with
 	// topics.Retention; nil: the Handler keeps its own.
 	Sizes *topics.Sizes
@@ -151,6 +164,7 @@ type Handler struct {
 	aheads     readAheads                // xproto_fetchahead.go
 	logs       *log.Log                  // appends, acknowledgement, visibility
 	holds      *log.Holds                // parked fetches (01_fetch.go)
+	txns       *log.Txns                 // LSO and aborted transactions (txn.go)
 }
 
 type advertised struct {
@@ -175,12 +189,20 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry) (*Handler, erro
 	reg.Watch(func(c topics.Config, deleted bool) {
 		if deleted {
 			h.times.forget(c.ID)
+			h.txns.Forget(c.ID)
 		}
 	})
 	h.producers = log.NewProducers(store, cfg.Now, cfg.ProducerScanRecords, loadProducerBatch)
+	h.txns = cfg.Txns
+	if h.txns == nil {
+		h.txns = log.NewTxns(store, cfg.ProducerScanRecords, LoadTxnBatch)
+	}
 	h.xcache, h.xconvert = newXCache(cmp.Or(cfg.XProtoCacheBytes, log.DefaultCacheBytes), reg), convertBatch
 	if cfg.Groups != nil {
 		h.registerGroups()
+	}
+	if cfg.Transactions != nil {
+		h.startTransactions()
 	}
 	h.advert.Store(&advertised{cfg.AdvertisedHost, cfg.AdvertisedPort})
 	h.served = make([]atomic.Int64, slices.Max(slices.Collect(maps.Keys(h.apis)))+1)

@@ -115,6 +115,12 @@ func xbDrainFetch(b *testing.B, h *Handler, topic string, out *[]byte) {
 // fetch's records for think per MiB before fetching again (sleeping: the
 // client runs elsewhere), and returns the time spent fetching.
 func xbDrainFetchThink(b *testing.B, h *Handler, topic string, out *[]byte, think time.Duration) time.Duration {
+	return xbDrainFetchIso(b, h, topic, out, think, 0)
+}
+
+// xbDrainFetchIso is xbDrainFetchThink at an isolation level (0
+// read_uncommitted, 1 read_committed).
+func xbDrainFetchIso(b *testing.B, h *Handler, topic string, out *[]byte, think time.Duration, iso int8) time.Duration {
 	offset := int64(0)
 	var fetching time.Duration
 	for offset < xbRecords {
@@ -124,7 +130,7 @@ func xbDrainFetchThink(b *testing.B, h *Handler, topic string, out *[]byte, thin
 		t0 := time.Now()
 		req := kmsg.NewPtrFetchRequest()
 		req.SetVersion(12)
-		req.MaxBytes, req.MinBytes, req.ReplicaID = 50<<20, 1, -1
+		req.MaxBytes, req.MinBytes, req.ReplicaID, req.IsolationLevel = 50<<20, 1, -1, iso
 		rt := kmsg.NewFetchRequestTopic()
 		rt.Topic = topic
 		rp := kmsg.NewFetchRequestTopicPartition()

@@ -211,6 +211,9 @@ func (h *Handler) cachedParts(key queueKey, offset, logStart int64, opt log.Read
 		return nil, 0, offset, 0
 	}
 	for {
+		if opt.Until > 0 && offset >= opt.Until {
+			break // a read_committed fetch stops at the LSO
+		}
 		phys, _, e, err := h.logs.EntryAt(key.Topic, key.Queue, offset)
 		if err != nil {
 			break

@@ -16,6 +16,13 @@
 //     per-partition lock, its state rebuilt from the log's tail after a
 //     start through a loader the protocol adapter supplies.
 //
+//   - the transaction index (Txns, KIP-98): per partition the first offset
+//     of each open transaction, hence the last stable offset a
+//     read_committed reader stops at (ReadOptions.Until), and the aborted
+//     transactions it skips; fed from the append and the markers, rebuilt
+//     from the log's tail after a start; and Producers.Marker, which
+//     appends a marker under the idempotence lock and fences older epochs.
+//
 //   - the append side (Log): every produce and send appends through it and
 //     waits there for its acknowledgement condition (written in
 //     ASYNC_FLUSH, fsynced in SYNC_FLUSH; on a SYNC_MASTER also held by

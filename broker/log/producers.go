@@ -1,8 +1,10 @@
 package log
 
 import (
+	"cmp"
 	"errors"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -290,4 +292,69 @@ func (p *Producers) loadLocked(ps *partition, topic string, queue int32) error {
 	}
 	ps.loaded = true
 	return nil
+}
+
+// Marker appends a transaction marker of producer pid at epoch to k under
+// the partition's lock: an epoch older than the producer's is refused
+// (StaleEpoch, nothing appended); a newer one becomes the producer's, so
+// that a fenced producer's late batches are refused (Kafka writes the
+// markers of a fencing abort with the bumped epoch for this).
+func (p *Producers) Marker(k PartKey, topic string, pid int64, epoch int16, appendFn func() (Appended, error)) (Verdict, Appended, error) {
+	ps := p.partition(k)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if err := p.loadLocked(ps, topic, k.Queue); err != nil {
+		return Accept, Appended{}, err
+	}
+	if st := ps.state.pids[pid]; st != nil && epoch < st.epoch {
+		return StaleEpoch, Appended{}, nil
+	}
+	at, err := appendFn()
+	if err != nil {
+		return Accept, Appended{}, err
+	}
+	ps.state.Fence(pid, epoch)
+	return Accept, at, nil
+}
+
+// Fence raises producer pid's epoch to epoch (a transaction marker): its
+// batches of older epochs are refused from now on, and a newer epoch
+// starts its sequences afresh.
+func (s *ProducerState) Fence(pid int64, epoch int16) {
+	if s.pids == nil {
+		s.pids = map[int64]*pidState{}
+	}
+	if st := s.pids[pid]; st == nil || epoch > st.epoch {
+		s.pids[pid] = &pidState{epoch: epoch}
+	}
+}
+
+// ProducerInfo describes one producer of a partition (Kafka's
+// DescribeProducers).
+type ProducerInfo struct {
+	ProducerID    int64
+	Epoch         int16
+	LastSequence  int32 // -1: none since the epoch began
+	LastTimestamp int64 // ms of its last batch; -1: none
+}
+
+// Describe returns the producers of topic's queue k.Queue known from the
+// log's tail, by producer id.
+func (p *Producers) Describe(k PartKey, topic string) ([]ProducerInfo, error) {
+	ps := p.partition(k)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if err := p.loadLocked(ps, topic, k.Queue); err != nil {
+		return nil, err
+	}
+	out := make([]ProducerInfo, 0, len(ps.state.pids))
+	for pid, st := range ps.state.pids {
+		info := ProducerInfo{ProducerID: pid, Epoch: st.epoch, LastSequence: -1, LastTimestamp: -1}
+		if n := len(st.batches); n > 0 {
+			info.LastSequence, info.LastTimestamp = st.batches[n-1].lastSeq, st.batches[n-1].at.AppendTime
+		}
+		out = append(out, info)
+	}
+	slices.SortFunc(out, func(a, b ProducerInfo) int { return cmp.Compare(a.ProducerID, b.ProducerID) })
+	return out, nil
 }

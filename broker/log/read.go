@@ -100,6 +100,10 @@ type ReadOptions struct {
 	// Filter, when set, skips offsets whose tags code it rejects without
 	// reading their entries (RocketMQ tag filtering).
 	Filter func(tagsCode int64) bool
+	// Until, if positive, drops the entries that start at or after it: a
+	// read_committed reader stops at the last stable offset (txns.go).
+	// Next then points at the first entry dropped.
+	Until int64
 }
 
 // ReadResult is what a read found. Release it exactly once, after its
@@ -170,6 +174,10 @@ func (l *Log) Read(topic string, queue int32, offset int64, opt ReadOptions) (*R
 		r.Entries = make([]Entry, 0, len(res.Entries))
 	}
 	for i := range res.Entries {
+		if opt.Until > 0 && res.Entries[i].QueueOffset >= opt.Until {
+			r.Next = res.Entries[i].QueueOffset
+			break
+		}
 		r.Entries = append(r.Entries, entryOf(&res.Entries[i]))
 	}
 	return r, nil

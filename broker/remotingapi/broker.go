@@ -81,6 +81,11 @@ type Config struct {
 	// Logs is the log service sends go through (a SYNC_MASTER's waits
 	// for its slaves); nil: log.New(store).
 	Logs *log.Log
+	// Txns is the Kafka adapter's transaction index (broker/log.Txns),
+	// shared: pulls of Kafka-written queues stop at the last stable
+	// offset and skip aborted transactions' records (xproto_pull_txn.go).
+	// nil: pulls read to the visible end.
+	Txns *log.Txns
 	// AdvertisedAddr is the ip:port clients reach the remoting listener at;
 	// it is the STOREHOST of every stored message and the address in
 	// offsetMsgIds, so it must be an IP address.

@@ -60,6 +60,10 @@ type pullResult struct {
 	hold  *log.Hold // of a pull served from the pull cache
 	parts [][]byte
 	n     int // total bytes of parts
+	// waitAt, when past the pull's offset, is where a long poll waits:
+	// the queue's end, for a pull held at a Kafka transaction's last
+	// stable offset (the marker that ends it grows the queue).
+	waitAt int64
 }
 
 // release lets go of the mapped records (idempotent).
@@ -89,7 +93,7 @@ func (b *Broker) pullMessage(ctx context.Context, c *netio.Conn, req *remoting.C
 		return errorResponse(req, err)
 	}
 	if res.code == remoting.PullNotFound && r.sysFlag&pullSuspend != 0 && r.suspend > 0 {
-		b.park(c, req, &r, filter)
+		b.park(c, req, &r, filter, max(r.offset, res.waitAt))
 		return nil
 	}
 	b.sendPull(c, req, res)
@@ -137,7 +141,7 @@ func (b *Broker) parkInline(c *netio.Conn, req *remoting.Command) bool {
 	}
 	b.commitPulled(&r)
 	req.Body = nil // it may alias the loop's buffer; a pull has none anyway
-	b.park(c, req, &r, b.pullFilter(&r, c))
+	b.park(c, req, &r, b.pullFilter(&r, c), r.offset)
 	return true
 }
 
@@ -198,7 +202,12 @@ func (b *Broker) readPull(ctx context.Context, r *pullRequest, filter func(int64
 	if out, ok := b.pullCached(ctx, r, maxMsgs, filter); ok { // xproto_pullcache.go
 		return out, nil
 	}
-	res, err := b.logs.Read(r.topic, r.queueID, r.offset, log.ReadOptions{MaxEntries: maxMsgs, MaxUnits: maxMsgs, MaxBytes: maxPullBytes, Filter: filter})
+	opt := log.ReadOptions{MaxEntries: maxMsgs, MaxUnits: maxMsgs, MaxBytes: maxPullBytes, Filter: filter}
+	tv, held := b.pullStable(r, &opt) // xproto_pull_txn.go
+	if held != nil {
+		return *held, nil
+	}
+	res, err := b.logs.Read(r.topic, r.queueID, r.offset, opt)
 	var oe *log.OffsetError
 	switch {
 	case errors.Is(err, log.ErrQueueNotFound):
@@ -216,7 +225,7 @@ func (b *Broker) readPull(ctx context.Context, r *pullRequest, filter func(int64
 	}
 	out := pullResult{next: res.Next, min: res.Start, max: res.End}
 	if hasKafka(res.Entries) {
-		b.pullConverted(&out, res, r, maxMsgs, filter) // xproto_pull.go
+		b.pullConverted(&out, res, r, maxMsgs, filter, tv) // xproto_pull.go
 	} else {
 		for _, e := range res.Entries {
 			if e.Kind == log.KindRocketMQ {
@@ -260,9 +269,9 @@ func pullResponse(req *remoting.Command, res pullResult) *remoting.Command {
 // timeout, the connection's close or the broker's Close answers it,
 // whichever comes first; none holds a goroutine while waiting. It runs on
 // the event loop too (parkInline): Park never blocks.
-func (b *Broker) park(c *netio.Conn, req *remoting.Command, r *pullRequest, filter func(int64) bool) {
+func (b *Broker) park(c *netio.Conn, req *remoting.Command, r *pullRequest, filter func(int64) bool, waitAt int64) {
 	p := &parkedPull{b: b, c: c, req: req, r: r, filter: filter}
-	b.holds.Park(c, []log.Watch{{Topic: r.topic, Queue: r.queueID, Offset: r.offset}}, min(r.suspend, b.cfg.MaxSuspend),
+	b.holds.Park(c, []log.Watch{{Topic: r.topic, Queue: r.queueID, Offset: waitAt}}, min(r.suspend, b.cfg.MaxSuspend),
 		func(why log.Reason) { p.answer(why == log.Woken) })
 	if c.Closed() { // closed before the pull was recorded: OnClose has cut the rest
 		b.holds.Cut(c)

@@ -35,10 +35,13 @@ func hasKafka(entries []log.Entry) bool {
 // the same codes. A batch that cannot be read is skipped, logged, so the
 // queue never stops on it (nextBeginOffset moves past it).
 //
+// The records of aborted Kafka transactions are skipped, as a
+// read_committed Kafka consumer skips them (xproto_pull_txn.go).
+//
 // At most maxMsgs messages are returned (the request's maxMsgNums), as
 // from a Java broker: a batch of more records is cut, and nextBeginOffset
 // is the first record left out.
-func (b *Broker) pullConverted(out *pullResult, res *log.ReadResult, r *pullRequest, maxMsgs int, filter func(int64) bool) {
+func (b *Broker) pullConverted(out *pullResult, res *log.ReadResult, r *pullRequest, maxMsgs int, filter func(int64) bool, tv txnView) {
 	p := pulls.Get().(*xproto.Pull)
 	defer func() { p.Reset(); pulls.Put(p) }()
 	p.Max = maxMsgs
@@ -53,7 +56,7 @@ func (b *Broker) pullConverted(out *pullResult, res *log.ReadResult, r *pullRequ
 			p.AddStored(e.Payload)
 			continue
 		}
-		if e.Kind != log.KindKafka {
+		if e.Kind != log.KindKafka || tv.aborted(e) {
 			continue
 		}
 		// A batch with more records left than the pull has room for is

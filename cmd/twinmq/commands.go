@@ -71,7 +71,7 @@ func newRootCommand(environ []string) *cobra.Command {
 		},
 	}
 
-	root.AddCommand(serve, namesrv, broker, version, newBenchCommand(), newMessageCommand(), newTopicCommand(), newGroupCommand(),
+	root.AddCommand(serve, namesrv, broker, version, newBenchCommand(), newMessageCommand(), newTopicCommand(), newGroupCommand(), newTxnCommand(),
 		newClusterCommand(environ))
 	return root
 }
@@ -166,6 +166,8 @@ func addBrokerListenFlags(fs *pflag.FlagSet) {
 	fs.Int("num-partitions", d.NumPartitions, "partitions of auto-created Kafka topics and the CreateTopics default")
 	fs.Int("group-initial-rebalance-delay-ms", d.GroupInitialRebalanceDelayMs,
 		"how long a new Kafka consumer group's first rebalance waits for more members")
+	fs.Int("transaction-max-timeout-ms", d.TransactionMaxTimeoutMs,
+		"longest Kafka transaction timeout a producer may ask for (transaction.max.timeout.ms)")
 }
 
 func addStoreFlags(fs *pflag.FlagSet) {

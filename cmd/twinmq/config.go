@@ -113,6 +113,10 @@ type Config struct {
 	// how long the first rebalance of an empty Kafka consumer group waits
 	// for more members (0: none).
 	GroupInitialRebalanceDelayMs int `koanf:"groupInitialRebalanceDelayMs"`
+	// TransactionMaxTimeoutMs is transaction.max.timeout.ms: the longest
+	// transaction timeout a Kafka producer may ask for; a transaction open
+	// longer than its own timeout is aborted by the broker.
+	TransactionMaxTimeoutMs int `koanf:"transactionMaxTimeoutMs"`
 
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `koanf:"logLevel"`
@@ -193,6 +197,7 @@ func defaultConfig() Config {
 		QueuedMaxRequestBytes:         256 << 20,
 		QueuedMaxDecompressBytes:      128 << 20,
 		RequestReadTimeoutMs:          int(netio.DefaultReadTimeout / time.Millisecond),
+		TransactionMaxTimeoutMs:       900000,
 	}
 }
 
@@ -339,6 +344,9 @@ func (c *Config) validate() error {
 	}
 	if c.NumPartitions < 1 || c.NumPartitions > 1<<14 {
 		errs = append(errs, fmt.Errorf("numPartitions %d: must be in 1..16384", c.NumPartitions))
+	}
+	if c.TransactionMaxTimeoutMs <= 0 {
+		errs = append(errs, fmt.Errorf("transactionMaxTimeoutMs %d is not positive", c.TransactionMaxTimeoutMs))
 	}
 	if c.GroupInitialRebalanceDelayMs < 0 {
 		errs = append(errs, fmt.Errorf("groupInitialRebalanceDelayMs %d is negative", c.GroupInitialRebalanceDelayMs))

@@ -16,6 +16,7 @@ import (
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/topics"
+	"github.com/twinmq/twinmq/broker/txn"
 	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/storage"
 )
@@ -25,7 +26,7 @@ import (
 // port, which is logged and advertised. stop ends the listener, draining
 // requests in flight, then the coordinator.
 func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry,
-	offs *offsets.Table, repl *replication, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView) (stop func(context.Context), advertised string, err error) {
+	offs *offsets.Table, repl *replication, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView, txIndex *log.Txns) (stop func(context.Context), advertised string, err error) {
 	id, stopID, err := broker.LoadIdentity(ctx, store, int32(cfg.NodeID), logger)
 	if err != nil {
 		return nil, "", fmt.Errorf("kafka: %w", err)
@@ -40,6 +41,12 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 		stopID()
 		return nil, "", fmt.Errorf("kafka: %w", err)
 	}
+	txns, err := txn.Open(ctx, store, txn.Config{MaxTimeout: time.Duration(cfg.TransactionMaxTimeoutMs) * time.Millisecond, Logger: logger})
+	if err != nil {
+		coord.Close()
+		stopID()
+		return nil, "", fmt.Errorf("kafka: %w", err)
+	}
 	// Per-topic retention.ms and retention.bytes move queue starts.
 	sizes := topics.NewSizes(store, reg)
 	rctx, stopRetention := context.WithCancel(ctx)
@@ -48,9 +55,16 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 		defer close(retained)
 		topics.NewRetention(store, reg, sizes, topics.RetentionConfig{Logger: logger}).Run(rctx)
 	}()
-	stopAll := func() { stopRetention(); <-retained; sizes.Close(); coord.Close(); stopID() }
+	stopAll := func() {
+		stopRetention()
+		<-retained
+		sizes.Close()
+		txns.Close()
+		coord.Close()
+		stopID()
+	}
 	kcfg := kafkaapi.Config{
-		NodeID: id.NodeID, ClusterID: id.ClusterID, Logger: logger, Groups: coord, Sizes: sizes,
+		NodeID: id.NodeID, ClusterID: id.ClusterID, Logger: logger, Groups: coord, Transactions: txns, Txns: txIndex, Sizes: sizes,
 		DisableAutoCreate: !cfg.AutoCreateTopicsEnable, DefaultPartitions: int32(cfg.NumPartitions),
 		Logs: replLogs(repl), GroupSize: replGroupSize(repl), DecompressBudget: lim.decompress,
 	}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/twinmq/twinmq/broker/httpapi"
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/remotingapi"
 	"github.com/twinmq/twinmq/broker/topics"
@@ -61,7 +62,7 @@ func warnOpenRegistration(logger *slog.Logger, secret string) {
 // startRemoting runs the RocketMQ broker on cfg.RemotingAddr, registering
 // with namesrvAddrs; stop ends it.
 func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.Table,
-	repl *replication, namesrvAddrs []string, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView) (func(context.Context), error) {
+	repl *replication, namesrvAddrs []string, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView, txns *log.Txns) (func(context.Context), error) {
 	addr, err := fixPort(cfg.RemotingAddr)
 	if err != nil {
 		return nil, fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", cfg.RemotingAddr))
@@ -72,7 +73,7 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	}
 	rcfg := remotingapi.Config{AdvertisedAddr: adv, NamesrvAddrs: namesrvAddrs, RegistrationSecret: cfg.RegistrationSecret, Logger: logger,
 		ClusterName: cfg.BrokerClusterName, BrokerName: cfg.BrokerName, BrokerID: cfg.BrokerID,
-		BrokerRole: cfg.BrokerRole, RuntimeInfo: runtimeInfo(repl),
+		BrokerRole: cfg.BrokerRole, RuntimeInfo: runtimeInfo(repl), Txns: txns,
 		SlaveReadEnable: cfg.SlaveReadEnable, SlowPullBytes: memoryShare(cfg.AccessMessageInMemoryMaxRatio)}
 	if cv != nil {
 		rcfg.KafkaEndpoint = cv.endpoint

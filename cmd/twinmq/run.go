@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/twinmq/twinmq/broker/httpapi"
+	"github.com/twinmq/twinmq/broker/kafkaapi"
+	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/controller"
@@ -132,6 +134,23 @@ type brokerState struct {
 	offs  *offsets.Table
 	repl  *replication // nil for `twinmq serve`
 	ctl   *controlled  // controller mode only
+	// txIndex is the Kafka transaction index both adapters read (Kafka
+	// read_committed fetches, RocketMQ pulls of Kafka-written queues).
+	txIndex *log.Txns
+}
+
+// txnIndexScan bounds how far back a partition's log is read to rebuild
+// its transaction index after a start (kafkaapi's ProducerScanRecords).
+const txnIndexScan = 100_000
+
+// pullTxns is the transaction index RocketMQ pulls read through: none on
+// a slave, whose CommitLog arrives from the master without the appends
+// that keep the index current (docs/transactions-kafka.md, "Cluster").
+func (b *brokerState) pullTxns() *log.Txns {
+	if b.repl != nil && b.repl.isSlave() {
+		return nil
+	}
+	return b.txIndex
 }
 
 // openBroker opens the store and the broker state in it.
@@ -156,7 +175,8 @@ func openBroker(ctx context.Context, cfg Config, logger *slog.Logger) (*brokerSt
 		_ = store.Close()
 		return nil, err
 	}
-	return &brokerState{dir: cfg.storeDir(), store: store, reg: reg, offs: offs}, nil
+	return &brokerState{dir: cfg.storeDir(), store: store, reg: reg, offs: offs,
+		txIndex: log.NewTxns(store, txnIndexScan, kafkaapi.LoadTxnBatch)}, nil
 }
 
 // serve runs the RocketMQ broker (registered with nsAddrs), the Kafka
@@ -184,7 +204,7 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 	if cv != nil { // a topic created or deleted here: read the view again
 		defer b.reg.Watch(func(topics.Config, bool) { cv.poller.Kick() })()
 	}
-	stopRemoting, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, lim, mon, logger, cv)
+	stopRemoting, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, lim, mon, logger, cv, b.pullTxns())
 	if err != nil {
 		failed()
 		return err
@@ -196,7 +216,7 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 	var wmu sync.Mutex
 	stopKafka, kafkaAdv := func(context.Context) {}, "(off on a slave)"
 	startWriters := func() error {
-		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, lim, mon, logger, cv)
+		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, lim, mon, logger, cv, b.txIndex)
 		if err == nil {
 			stop, err = withDelay(ctx, dl, b.store, logger, stop)
 		}

@@ -1,0 +1,96 @@
+package kafkaapi
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/twinmq/twinmq/broker/groups"
+	"github.com/twinmq/twinmq/broker/txn"
+)
+
+// txnOffsetCommit answers key 28: consumer offsets that the transaction
+// commits. They are kept with the transaction (durably, in its
+// coordinator record) and written to the group's offsets only when it
+// commits; an abort drops them. Until then an OffsetFetch that requires
+// stable offsets gets UNSTABLE_OFFSET_COMMIT for them (KIP-447). The
+// group must have been added with AddOffsetsToTxn: otherwise
+// INVALID_TXN_STATE, and nothing is recorded. v3+ carry the consumer's
+// group generation and member (KIP-447): a member the group no longer
+// knows, or an old generation, gets the group's error (ILLEGAL_GENERATION,
+// UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID), so a consumer fenced by a
+// rebalance cannot commit the offsets of partitions it lost.
+func (h *Handler) txnOffsetCommit(r *request, req *kmsg.TxnOffsetCommitRequest) {
+	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+	codes := make([][]int16, len(req.Topics))
+	var offs []txn.Offset
+	for ti, t := range req.Topics {
+		cfg, tcode := h.readTopic(t.Topic, t.TopicID, false)
+		codes[ti] = make([]int16, len(t.Partitions))
+		for pi, p := range t.Partitions {
+			// This broker's queue; another broker group's partition cannot
+			// be committed in a transaction coordinated here
+			// (docs/transactions-kafka.md).
+			q, qcode := int32(0), tcode
+			if qcode == errNone {
+				if q, qcode = h.localQueue(cfg, p.Partition); qcode == errNotLeaderOrFollower {
+					qcode = errUnknownTopicOrPartition
+				}
+			}
+			switch {
+			case qcode != errNone:
+				codes[ti][pi] = qcode
+			case p.Metadata != nil && len(*p.Metadata) > maxOffsetMetadata:
+				codes[ti][pi] = errOffsetMetadataTooLarge
+			default:
+				epoch := p.LeaderEpoch
+				if req.Version < 2 {
+					epoch = -1
+				}
+				offs = append(offs, txn.Offset{Topic: cfg.Name, Partition: q, Offset: p.Offset,
+					LeaderEpoch: epoch, Metadata: optStr(p.Metadata)})
+				codes[ti][pi] = -2 // filled below
+			}
+		}
+	}
+	code := errNone
+	ctx, cancel := requestContext(0)
+	defer cancel()
+	switch {
+	case req.Group == "":
+		code = errInvalidGroupID
+	case len(offs) > 0:
+		if code = h.checkTxnMember(ctx, req); code != errNone {
+			break
+		}
+		err := h.cfg.Transactions.CommitOffsets(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group, offs)
+		code = txnCode(err, fencedSince(req.Version, 3))
+	}
+	for ti, t := range req.Topics {
+		rt := kmsg.NewTxnOffsetCommitResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		for pi, p := range t.Partitions {
+			rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p.Partition, codes[ti][pi]
+			if rp.ErrorCode == -2 {
+				rp.ErrorCode = code
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	r.reply(resp)
+}
+
+// checkTxnMember validates a v3+ TxnOffsetCommit's member against its
+// group as an OffsetCommit would be validated, writing nothing (no
+// commits). Without a member and generation (a producer outside group
+// management) there is nothing to check.
+func (h *Handler) checkTxnMember(ctx context.Context, req *kmsg.TxnOffsetCommitRequest) int16 {
+	if req.Version < 3 || h.cfg.Groups == nil || (req.Generation < 0 && req.MemberID == "" && req.InstanceID == nil) {
+		return errNone
+	}
+	_, err := h.cfg.Groups.CommitOffsets(ctx, req.Group, groups.CommitMember{ID: req.MemberID,
+		InstanceID: optStr(req.InstanceID), Generation: req.Generation}, nil)
+	return groupCode(err)
+}

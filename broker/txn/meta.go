@@ -1,0 +1,217 @@
+package txn
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// State is a transaction's state (Kafka's TransactionState names).
+type State uint8
+
+// The states; see the package doc for the transitions.
+const (
+	Empty State = iota
+	Ongoing
+	PrepareCommit
+	PrepareAbort
+	CompleteCommit
+	CompleteAbort
+	Dead
+)
+
+var stateNames = [...]string{"Empty", "Ongoing", "PrepareCommit", "PrepareAbort", "CompleteCommit", "CompleteAbort", "Dead"}
+
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// ParseState is String's inverse (case as printed).
+func ParseState(name string) (State, bool) {
+	for i, n := range stateNames {
+		if n == name {
+			return State(i), true
+		}
+	}
+	return 0, false
+}
+
+// Partition is one partition a transaction wrote to.
+type Partition struct {
+	Topic     string
+	Partition int32
+}
+
+// Offset is one consumer offset a transaction commits (TxnOffsetCommit).
+type Offset struct {
+	Group       string
+	Topic       string
+	Partition   int32
+	Offset      int64
+	LeaderEpoch int32
+	Metadata    string
+}
+
+// Meta is one transactional id's coordinator state.
+type Meta struct {
+	ID         string
+	ProducerID int64
+	Epoch      int16
+	TimeoutMs  int32
+	State      State
+	// StartMs is when the open transaction began (its first
+	// AddPartitions or AddOffsets); UpdateMs the last change.
+	StartMs, UpdateMs int64
+	Partitions        []Partition // sorted, unique
+	Groups            []string    // sorted, unique
+	Offsets           []Offset    // last commit of a (group, topic, partition) wins
+}
+
+const recordVersion = 1
+
+// ErrCorrupt marks a record that does not decode.
+var ErrCorrupt = errors.New("txn: corrupt record")
+
+// maxString bounds a string field (a u16 length).
+const maxString = math.MaxUint16
+
+// AppendMeta appends m's record value (package doc, version 1) to dst.
+func AppendMeta(dst []byte, m *Meta) []byte {
+	dst = append(dst, recordVersion, byte(m.State))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(m.ProducerID))
+	dst = binary.BigEndian.AppendUint16(dst, uint16(m.Epoch))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(m.TimeoutMs))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(m.StartMs))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(m.UpdateMs))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(m.Partitions)))
+	for _, p := range m.Partitions {
+		dst = appendString(dst, p.Topic)
+		dst = binary.BigEndian.AppendUint32(dst, uint32(p.Partition))
+	}
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(m.Groups)))
+	for _, g := range m.Groups {
+		dst = appendString(dst, g)
+	}
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(m.Offsets)))
+	for _, o := range m.Offsets {
+		dst = appendString(dst, o.Group)
+		dst = appendString(dst, o.Topic)
+		dst = binary.BigEndian.AppendUint32(dst, uint32(o.Partition))
+		dst = binary.BigEndian.AppendUint64(dst, uint64(o.Offset))
+		dst = binary.BigEndian.AppendUint32(dst, uint32(o.LeaderEpoch))
+		dst = appendString(dst, o.Metadata)
+	}
+	return dst
+}
+
+// appendString writes a u16 length and s; callers bound s to maxString
+// (topic and group names are far shorter; metadata is bounded by the
+// adapter).
+func appendString(dst []byte, s string) []byte {
+	s = s[:min(len(s), maxString)]
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(s)))
+	return append(dst, s...)
+}
+
+// reader reads a record, keeping its first error (kbin's habit).
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) take(n int) []byte {
+	if r.err != nil || n > len(r.b) {
+		r.err = ErrCorrupt
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) u8() uint8 {
+	if b := r.take(1); b != nil {
+		return b[0]
+	}
+	return 0
+}
+
+func (r *reader) u16() uint16 {
+	if b := r.take(2); b != nil {
+		return binary.BigEndian.Uint16(b)
+	}
+	return 0
+}
+
+func (r *reader) u32() uint32 {
+	if b := r.take(4); b != nil {
+		return binary.BigEndian.Uint32(b)
+	}
+	return 0
+}
+
+func (r *reader) u64() uint64 {
+	if b := r.take(8); b != nil {
+		return binary.BigEndian.Uint64(b)
+	}
+	return 0
+}
+
+func (r *reader) str() string { return string(r.take(int(r.u16()))) }
+
+// count reads an element count and checks it against the bytes left,
+// each element being at least minSize bytes, before anything is
+// allocated for it.
+func (r *reader) count(minSize int) int {
+	n := int(r.u32())
+	if r.err == nil && n > len(r.b)/minSize {
+		r.err = ErrCorrupt
+	}
+	if r.err != nil {
+		return 0
+	}
+	return n
+}
+
+// DecodeMeta decodes a record value of transactional id id.
+func DecodeMeta(id string, b []byte) (Meta, error) {
+	r := reader{b: b}
+	if v := r.u8(); r.err == nil && v != recordVersion {
+		return Meta{}, fmt.Errorf("txn: %q: version %d: %w", id, v, ErrCorrupt)
+	}
+	m := Meta{ID: id, State: State(r.u8()), ProducerID: int64(r.u64()), Epoch: int16(r.u16()),
+		TimeoutMs: int32(r.u32()), StartMs: int64(r.u64()), UpdateMs: int64(r.u64())}
+	if m.State > Dead {
+		r.err = ErrCorrupt
+	}
+	if n := r.count(6); n > 0 {
+		m.Partitions = make([]Partition, n)
+		for i := range m.Partitions {
+			m.Partitions[i] = Partition{Topic: r.str(), Partition: int32(r.u32())}
+		}
+	}
+	if n := r.count(2); n > 0 {
+		m.Groups = make([]string, n)
+		for i := range m.Groups {
+			m.Groups[i] = r.str()
+		}
+	}
+	if n := r.count(22); n > 0 {
+		m.Offsets = make([]Offset, n)
+		for i := range m.Offsets {
+			m.Offsets[i] = Offset{Group: r.str(), Topic: r.str(), Partition: int32(r.u32()),
+				Offset: int64(r.u64()), LeaderEpoch: int32(r.u32()), Metadata: r.str()}
+		}
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.err = ErrCorrupt
+	}
+	if r.err != nil {
+		return Meta{}, fmt.Errorf("txn: %q: %w", id, r.err)
+	}
+	return m, nil
+}
