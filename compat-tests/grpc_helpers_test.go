@@ -34,13 +34,13 @@ import (
 // and gRPC over one store, with the delay services and the POP engine.
 // The broker restarts on the same addresses and data.
 type grpcCluster struct {
-	t                              *testing.T
-	dir                            string
-	nsAddr                         string
-	ns                             *nameserver.Server
+	t                               *testing.T
+	dir                             string
+	nsAddr                          string
+	ns                              *nameserver.Server
 	brokerAddr, kafkaAddr, grpcAddr string
-	maxAttempts                    int32
-	stopNS                         func()
+	maxAttempts                     int32
+	stopNS                          func()
 
 	mu  sync.Mutex // guards run across restart
 	run *grpcRun

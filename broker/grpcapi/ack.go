@@ -100,4 +100,3 @@ func (s *Server) ForwardMessageToDeadLetterQueue(ctx context.Context, req *rmqpb
 	})
 	return &rmqpb.ForwardMessageToDeadLetterQueueResponse{Status: status(err)}, nil
 }
-

@@ -58,7 +58,6 @@ func (p permissive) Info() credentials.ProtocolInfo { return p.tls.Info() }
 
 func (p permissive) Clone() credentials.TransportCredentials { return permissive{tls: p.tls.Clone()} }
 
-//lint:ignore SA1019 part of the TransportCredentials interface
 func (p permissive) OverrideServerName(string) error { return nil }
 
 // prefixConn replays the bytes already read before reading the conn.

@@ -363,3 +363,6 @@ func (e *Engine) Status(k Key) (Status, bool) {
 	d, has := q.NextDeadline()
 	return Status{Next: q.Next, Acked: q.Acked, InFlight: len(q.InFlight), NextDeadline: d, HasDeadline: has}, true
 }
+
+// MaxInFlight is the bound of locked records per key.
+func (e *Engine) MaxInFlight() int { return e.opt.MaxInFlight }
