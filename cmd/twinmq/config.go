@@ -43,6 +43,8 @@ type Config struct {
 	RemotingAddr  string `koanf:"remotingAddr"`
 	HAAddr        string `koanf:"haAddr"`
 	HTTPAddr      string `koanf:"httpAddr"`
+	// GRPCAddr is the RocketMQ 5 gRPC listener's (empty: derived, grpc.go).
+	GRPCAddr string `koanf:"grpcAddr"`
 	NamesrvListen string `koanf:"namesrvListen"`
 
 	// NamesrvAddr is the ';'-separated list of name servers a broker
@@ -265,7 +267,11 @@ func (c *Config) validate() error {
 		{"haAddr", c.HAAddr},
 		{"httpAddr", c.HTTPAddr},
 		{"namesrvListen", c.NamesrvListen},
+		{"grpcAddr", c.GRPCAddr},
 	} {
+		if a.key == "grpcAddr" && a.addr == "" {
+			continue // derived from remotingAddr
+		}
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s %q: %w", a.key, a.addr, err))
 		}

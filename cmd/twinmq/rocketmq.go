@@ -49,27 +49,27 @@ func startNamesrv(ctx context.Context, addr string, mon *httpapi.Server, logger 
 // startRemoting runs the RocketMQ broker on cfg.RemotingAddr, registering
 // with namesrvAddrs; stop ends it.
 func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.Table,
-	repl *replication, namesrvAddrs []string, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger) (func(context.Context), error) {
+	repl *replication, namesrvAddrs []string, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger) (func(context.Context), string, error) {
 	addr, err := fixPort(cfg.RemotingAddr)
 	if err != nil {
-		return nil, fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", cfg.RemotingAddr))
+		return nil, "", fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", cfg.RemotingAddr))
 	}
 	adv, err := advertisedAddr(cfg.AdvertisedHost, addr)
 	if err != nil {
-		return nil, fmt.Errorf("remoting: %w", err)
+		return nil, "", fmt.Errorf("remoting: %w", err)
 	}
 	rcfg := remotingapi.Config{AdvertisedAddr: adv, NamesrvAddrs: namesrvAddrs, Logger: logger,
 		ClusterName: cfg.BrokerClusterName, BrokerName: cfg.BrokerName, BrokerID: cfg.BrokerID,
 		BrokerRole: cfg.BrokerRole, RuntimeInfo: runtimeInfo(repl)}
 	if repl != nil {
 		if rcfg.HAAddr, err = advertisedAddr(cfg.AdvertisedHost, cfg.HAAddr); err != nil {
-			return nil, fmt.Errorf("remoting: haAddr: %w", err)
+			return nil, "", fmt.Errorf("remoting: haAddr: %w", err)
 		}
 		rcfg.Logs, rcfg.OnMaster, rcfg.MasterEpoch = repl.logs, repl.onMaster, repl.masterEpoch.Load
 	}
 	b, err := remotingapi.New(rcfg, store, reg, offs)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if repl == nil || !repl.isSlave() {
 		dl.remoting(b) // a slave re-stores nothing: no send-back, no delay
@@ -80,10 +80,10 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	srv, err := netio.New(netio.Config{Addr: addr, Framer: netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
 		Ordering: netio.Concurrent, Logger: logger}, b)
 	if err != nil {
-		return nil, fmt.Errorf("remoting: %w", err)
+		return nil, "", fmt.Errorf("remoting: %w", err)
 	}
 	if err := srv.Start(ctx); err != nil {
-		return nil, fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", addr))
+		return nil, "", fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", addr))
 	}
 	b.Start()
 	mon.Value("twinmq_remoting_connections", "Open RocketMQ remoting connections.", httpapi.Gauge,
@@ -105,7 +105,7 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 		// Close cancels). Parked pulls hold no request; Close answers them.
 		_ = srv.Shutdown(sctx)
 		b.Close(sctx)
-	}, nil
+	}, adv, nil
 }
 
 // fixPort replaces port 0 by a free port now: the broker advertises its

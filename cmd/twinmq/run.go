@@ -172,7 +172,7 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 		}
 	}
 	dl := newDelaySetup(cfg)
-	stopRemoting, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, mon, logger)
+	stopRemoting, storeHost, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, mon, logger)
 	if err != nil {
 		failed()
 		return err
@@ -187,6 +187,9 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, mon, logger)
 		if err == nil {
 			stop, err = withDelay(ctx, dl, b.store, logger, stop)
+		}
+		if err == nil {
+			stop, err = withGRPC(ctx, cfg, b, storeHost, dl, logger, stop) // grpc.go
 		}
 		if err != nil {
 			return err
