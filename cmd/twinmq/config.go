@@ -39,12 +39,12 @@ type Config struct {
 	DataDir string `koanf:"dataDir"`
 
 	// Listen addresses (host:port; port 0 picks a free port).
-	KafkaAddr     string `koanf:"kafkaAddr"`
-	RemotingAddr  string `koanf:"remotingAddr"`
-	HAAddr        string `koanf:"haAddr"`
-	HTTPAddr      string `koanf:"httpAddr"`
+	KafkaAddr    string `koanf:"kafkaAddr"`
+	RemotingAddr string `koanf:"remotingAddr"`
+	HAAddr       string `koanf:"haAddr"`
+	HTTPAddr     string `koanf:"httpAddr"`
 	// GRPCAddr is the RocketMQ 5 gRPC listener's (empty: derived, grpc.go).
-	GRPCAddr string `koanf:"grpcAddr"`
+	GRPCAddr      string `koanf:"grpcAddr"`
 	NamesrvListen string `koanf:"namesrvListen"`
 
 	// NamesrvAddr is the ';'-separated list of name servers a broker

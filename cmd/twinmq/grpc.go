@@ -94,7 +94,6 @@ func startGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string
 	}, nil
 }
 
-
 // withGRPC starts the gRPC adapter after the writers that stop stops,
 // and returns a stop for both (the gRPC listener first); when it cannot
 // start, it stops them.
