@@ -85,3 +85,121 @@ func TestGRPCProducerSimpleConsumer(t *testing.T) {
 		t.Fatalf("received %d more after acking all", len(more))
 	}
 }
+
+// TestGRPCRedeliveryAndDLQ: a message not acknowledged comes back after
+// its invisible time with the next delivery attempt; after the last
+// allowed attempt it goes to %DLQ%group, readable there by a consumer,
+// and never comes back to the group.
+func TestGRPCRedeliveryAndDLQ(t *testing.T) {
+	c := startGRPCCluster(t, 2)
+	topic, group := "rmq5-dlq", "g-dlq"
+	c.createTopic(t, topic, 2)
+	p := c.producer5(t, topic)
+	m := &rmq5.Message{Topic: topic, Body: []byte("poison")}
+	m.SetTag("T")
+	r := send5(t, p, m)
+	sc := c.simpleConsumer(t, group, topic, "*", 3*time.Second)
+	for attempt := int32(1); attempt <= 2; attempt++ {
+		got := receive5(t, sc, 1, time.Second, 30*time.Second)
+		if len(got) != 1 || got[0].GetMessageId() != r.MessageID || got[0].GetDeliveryAttempt() != attempt {
+			t.Fatalf("attempt %d: %d messages, %+v", attempt, len(got), got)
+		}
+	}
+	// The lock of the second (last) attempt expires: the next receive
+	// dead-letters the message instead of delivering it.
+	waitFor(t, 30*time.Second, func() bool {
+		_, _ = sc.Receive(context.Background(), 1, time.Second)
+		return c.inFlight(t, group, topic, 2) == 0
+	})
+	dc := c.simpleConsumer(t, "g-dlq-reader", "%DLQ%"+group, "*", 2*time.Second)
+	dead := receive5(t, dc, 1, 20*time.Second, 30*time.Second)
+	if len(dead) != 1 || dead[0].GetMessageId() != r.MessageID || string(dead[0].GetBody()) != "poison" ||
+		dead[0].GetTag() == nil || *dead[0].GetTag() != "T" {
+		t.Fatalf("dead-letter topic holds %+v", dead)
+	}
+	if err := dc.Ack(context.Background(), dead[0]); err != nil {
+		t.Fatal(err)
+	}
+	if more := receive5(t, sc, 1, time.Second, 3*time.Second); len(more) != 0 {
+		t.Fatalf("the dead-lettered message came back: %+v", more)
+	}
+}
+
+// TestGRPCChangeInvisibleDuration: a consumer extends a lock, then
+// releases it (invisible 0 is refused by the client, so 1 s): the message
+// comes back with the next attempt, and the new handle acknowledges it.
+func TestGRPCChangeInvisibleDuration(t *testing.T) {
+	c := startGRPCCluster(t, 0)
+	topic, group := "rmq5-change", "g-change"
+	c.createTopic(t, topic, 1)
+	p := c.producer5(t, topic)
+	r := send5(t, p, &rmq5.Message{Topic: topic, Body: []byte("x")})
+	sc := c.simpleConsumer(t, group, topic, "*", 2*time.Second)
+	got := receive5(t, sc, 1, time.Hour, 30*time.Second)
+	if len(got) != 1 {
+		t.Fatalf("received %d", len(got))
+	}
+	old := got[0].GetReceiptHandle()
+	if err := sc.ChangeInvisibleDuration(got[0], time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got[0].GetReceiptHandle() == old {
+		t.Fatal("the receipt handle did not change")
+	}
+	again := receive5(t, sc, 1, time.Hour, 30*time.Second)
+	if len(again) != 1 || again[0].GetMessageId() != r.MessageID || again[0].GetDeliveryAttempt() != 2 {
+		t.Fatalf("after the change: %+v", again)
+	}
+	if err := sc.Ack(context.Background(), again[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.inFlight(t, group, topic, 1); n != 0 {
+		t.Fatalf("%d still locked", n)
+	}
+}
+
+// TestGRPCFIFOAndDelay: the messages of one message group land in one
+// queue in send order and are received in that order; a message with a
+// delivery timestamp is not received before it.
+func TestGRPCFIFOAndDelay(t *testing.T) {
+	c := startGRPCCluster(t, 0)
+	topic := "rmq5-fifo"
+	c.createTopic(t, topic, 4)
+	p := c.producer5(t, topic)
+	const n = 10
+	for i := 0; i < n; i++ {
+		m := &rmq5.Message{Topic: topic, Body: []byte(fmt.Sprint(i))}
+		m.SetMessageGroup("order-42")
+		send5(t, p, m)
+	}
+	sc := c.simpleConsumer(t, "g-fifo", topic, "*", 2*time.Second)
+	got := receive5(t, sc, n, time.Minute, 30*time.Second)
+	if len(got) != n {
+		t.Fatalf("received %d of %d", len(got), n)
+	}
+	for i, mv := range got {
+		if string(mv.GetBody()) != fmt.Sprint(i) || mv.GetMessageGroup() == nil || *mv.GetMessageGroup() != "order-42" {
+			t.Fatalf("message %d: body %q group %v", i, mv.GetBody(), mv.GetMessageGroup())
+		}
+		if mv.GetOffset() != int64(i) { // one queue, dense offsets
+			t.Fatalf("message %d at queue offset %d", i, mv.GetOffset())
+		}
+		_ = sc.Ack(context.Background(), mv)
+	}
+
+	dtopic := "rmq5-delay"
+	c.createTopic(t, dtopic, 2)
+	dp := c.producer5(t, dtopic)
+	due := time.Now().Add(2 * time.Second)
+	dm := &rmq5.Message{Topic: dtopic, Body: []byte("later")}
+	dm.SetDelayTimestamp(due)
+	r := send5(t, dp, dm)
+	dc := c.simpleConsumer(t, "g-delay", dtopic, "*", 2*time.Second)
+	late := receive5(t, dc, 1, time.Minute, 30*time.Second)
+	if len(late) != 1 || late[0].GetMessageId() != r.MessageID || string(late[0].GetBody()) != "later" {
+		t.Fatalf("delayed message: %+v", late)
+	}
+	if now := time.Now(); now.Before(due.Truncate(time.Millisecond)) {
+		t.Fatalf("delivered at %v, before its delivery time %v", now, due)
+	}
+}

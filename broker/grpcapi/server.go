@@ -92,6 +92,11 @@ func (c *Config) validate() (netip.AddrPort, error) {
 	def(&c.MaxInvisible, DefaultMaxInvisible)
 	def(&c.MaxLongPolling, DefaultMaxLongPolling)
 	def(&c.SettingsTimeout, DefaultSettingsTimeout)
+	if c.Delay != nil {
+		p := *c.Delay // a copy: Validate fills defaults
+		p.Validate()
+		c.Delay = &p
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
