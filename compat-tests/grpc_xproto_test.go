@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	rmq5 "github.com/apache/rocketmq-clients/golang/v5"
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
+	rmq5 "github.com/apache/rocketmq-clients/golang/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
