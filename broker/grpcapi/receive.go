@@ -220,7 +220,7 @@ type receive struct {
 	batch     int
 	invisible time.Duration
 	filter    filter
-	deadline  time.Time // end of the long poll
+	deadline  time.Time // end of the long poll (wall clock)
 }
 
 func (s *Server) parseReceive(ctx context.Context, req *rmqpb.ReceiveMessageRequest) (*receive, error) {
@@ -270,7 +270,7 @@ func (s *Server) parseReceive(ctx context.Context, req *rmqpb.ReceiveMessageRequ
 		left := time.Until(d)
 		poll = min(poll, left-min(left/2, 3*time.Second))
 	}
-	r.deadline = s.cfg.Now().Add(max(poll, 0))
+	r.deadline = time.Now().Add(max(poll, 0))
 	return r, nil
 }
 
@@ -296,22 +296,21 @@ func (s *Server) acquire(ctx context.Context, r *receive) ([]pop.Delivery[*remot
 
 // wait parks until something may be deliverable: an append past what
 // the group has read of any queue, the earliest lock deadline, or the end
-// of the long poll; it reports false at the end of the poll.
+// of the long poll; it reports false at the end of the poll. The poll is
+// real time; lock deadlines are on the engine's clock (Config.Now).
 func (s *Server) wait(ctx context.Context, r *receive) bool {
-	until := r.deadline
-	now := s.cfg.Now()
-	if !now.Before(until) {
+	d := time.Until(r.deadline)
+	if d <= 0 {
 		return false
 	}
+	now := s.cfg.Now()
 	for q := int32(0); q < r.topic.Queues; q++ {
 		st, ok := s.pop.Status(pop.Key{Group: r.group, Topic: r.topic.Name, Queue: q})
 		if ok && st.HasDeadline {
-			if d := time.UnixMilli(st.NextDeadline); d.Before(until) {
-				until = d
-			}
+			d = min(d, max(time.UnixMilli(st.NextDeadline).Sub(now), time.Millisecond))
 		}
 	}
-	wctx, cancel := context.WithTimeout(ctx, until.Sub(now))
+	wctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	stop := context.AfterFunc(s.ctx, cancel)
 	defer stop()
