@@ -133,7 +133,7 @@ func (s *Server) readEntries(topic string, queue int32, from int64, opt log.Read
 				continue
 			}
 			if e.QueueOffset >= from && f.keep(m.Properties) {
-				out = append(out, pop.Record[*remoting.MessageExt]{Offset: e.QueueOffset, Msg: &m})
+				out = append(out, pop.Record[*remoting.MessageExt]{Offset: e.QueueOffset, Msg: &m, Ordered: ordered(m.Properties)})
 			}
 		case log.KindKafka:
 			ke := xproto.KafkaEntry{Topic: topic, QueueID: queue, Phys: e.Phys, StoreTime: e.StoreTime, StoreHost: s.storeHost}
@@ -147,12 +147,19 @@ func (s *Server) readEntries(topic string, queue int32, from int64, opt log.Read
 			for sc.Next() {
 				m, _, err := remoting.DecodeStoredMessage(sc.Record())
 				if err == nil && m.QueueOffset >= from {
-					out = append(out, pop.Record[*remoting.MessageExt]{Offset: m.QueueOffset, Msg: &m})
+					out = append(out, pop.Record[*remoting.MessageExt]{Offset: m.QueueOffset, Msg: &m, Ordered: ordered(m.Properties)})
 				}
 			}
 		}
 	}
 	return out, res.Next, nil
+}
+
+// ordered reports whether a message is a FIFO message: it has a message
+// group (__SHARDINGKEY, which Kafka records carry as a header too).
+func ordered(props []byte) bool {
+	g, ok := remoting.LookupProperty(props, propShardingKey)
+	return ok && g != ""
 }
 
 // deadLetter stores a copy of m in the group's dead-letter topic

@@ -374,3 +374,29 @@ func TestTLSAndRoute(t *testing.T) {
 		t.Fatalf("unknown topic: %v", r.GetStatus())
 	}
 }
+
+// TestFIFOOneAtATime: while a FIFO message is locked, the next message of
+// its queue is not delivered; once it is acknowledged, the next comes.
+func TestFIFOOneAtATime(t *testing.T) {
+	f := start(t, nil)
+	for _, b := range []string{"m0", "m1", "m2"} {
+		group := "g1"
+		resp, err := f.cli.SendMessage(context.Background(), &rmqpb.SendMessageRequest{Messages: []*rmqpb.Message{{
+			Topic: &rmqpb.Resource{Name: "t"}, Body: []byte(b), SystemProperties: &rmqpb.SystemProperties{MessageGroup: &group}}}})
+		if err != nil || resp.GetStatus().GetCode() != rmqpb.Code_OK {
+			t.Fatalf("send: %v %v", resp.GetStatus(), err)
+		}
+	}
+	for _, want := range []string{"m0", "m1", "m2"} {
+		msgs, st := f.receive(t, recvReq("g", 1, time.Minute))
+		if len(msgs) != 1 || string(msgs[0].GetBody()) != want || msgs[0].GetSystemProperties().GetMessageType() != rmqpb.MessageType_FIFO {
+			t.Fatalf("want %s: %v %+v", want, st, msgs)
+		}
+		if more, st := f.receive(t, recvReq("g", 32, time.Minute)); len(more) != 0 || st.GetCode() != rmqpb.Code_MESSAGE_NOT_FOUND {
+			t.Fatalf("while %s is locked: %v, %d messages", want, st, len(more))
+		}
+		if code := f.ack("g", "t", msgs[0].GetSystemProperties().GetReceiptHandle()); code != rmqpb.Code_OK {
+			t.Fatal(code)
+		}
+	}
+}

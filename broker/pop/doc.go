@@ -25,13 +25,15 @@
 // tag filtering, Kafka-batch conversion and message encoding stay in the
 // adapters.
 //
-// # State layout (version 1), the value of one kvlog key
+// # State layout (version 2), the value of one kvlog key
 //
 //	+---------+--------+--------+-------+---------------------------------------------+
 //	| version | acked  | next   | n     | n x (offset int64, deadline int64 ms,       |
-//	| uint8=1 | int64  | int64  | uint32|      attempts int32, serial uint32)  28 B   |
+//	| uint8=2 | int64  | int64  | uint32|      attempts int32, serial uint32,         |
+//	|         |        |        |       |      flags uint8: 1 = ordered)       29 B   |
 //	+---------+--------+--------+-------+---------------------------------------------+
-//	 big-endian; offsets in [acked, next) not listed are done
+//	 big-endian; offsets in [acked, next) not listed are done. Version 1
+//	 (no flags byte, 28 B per lock) is still read.
 //
 // The key is "g/" + group + "\x00" + topic + "\x00" + queue (decimal). The
 // key "secret" holds the 32-byte key that signs receipt handles

@@ -158,6 +158,8 @@ func (e *Engine) nowMs() int64 { return e.opt.Now().UnixMilli() }
 type Record[M any] struct {
 	Offset int64
 	Msg    M
+	// Ordered marks an ordered (FIFO) message: see Queue.Blocked.
+	Ordered bool
 }
 
 // Delivery is one acquired record.
@@ -235,12 +237,22 @@ func Acquire[M any](ctx context.Context, e *Engine, k Key, max int, invisible ti
 		if len(recs) > room {
 			recs, next = recs[:room], recs[room].Offset
 		}
-		offs := make([]int64, len(recs))
+		// While ordered records are locked, the read stops before the
+		// next ordered one: it is delivered after them.
+		blocked := q.Blocked()
 		for i, r := range recs {
-			offs[i] = r.Offset
+			if r.Ordered && blocked {
+				recs, next = recs[:i], r.Offset
+				break
+			}
+		}
+		offs := make([]int64, len(recs))
+		ordered := make([]bool, len(recs))
+		for i, r := range recs {
+			offs[i], ordered[i] = r.Offset, r.Ordered
 		}
 		if next > q.Next {
-			locks := q.Take(offs, next, now, inv)
+			locks := q.TakeOrdered(offs, ordered, next, now, inv)
 			changed = true
 			for i, r := range recs {
 				if i < len(locks) {

@@ -197,3 +197,68 @@ func TestEngineFilterAndBound(t *testing.T) {
 		t.Fatalf("after one ack: %v", offsets(more))
 	}
 }
+
+// TestEngineOrdered: while an ordered record is locked, no later ordered
+// record of the queue is delivered; an expired one is delivered again
+// first; after the ack the next one comes. The flag survives a reopen.
+func TestEngineOrdered(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	clk := &clock{t: time.UnixMilli(10_000)}
+	store := openStore(t, dir)
+	e, err := Open(ctx, store, Options{Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Offsets 0..4, all ordered.
+	src := Source[int64]{
+		Start: func() (int64, error) { return 0, nil },
+		Read: func(from int64, max int) ([]Record[int64], int64, error) {
+			var out []Record[int64]
+			off := from
+			for ; off < 5 && len(out) < max; off++ {
+				out = append(out, Record[int64]{Offset: off, Msg: off, Ordered: true})
+			}
+			return out, off, nil
+		},
+		At:   func(off int64) (int64, bool, error) { return off, off < 5, nil },
+		Dead: func(context.Context, int64, int64, int32) error { return nil },
+	}
+	k := Key{Group: "g", Topic: "fifo"}
+	first, err := Acquire(ctx, e, k, 2, time.Second, src)
+	if err != nil || len(first) != 2 || first[0].Offset != 0 || first[1].Offset != 1 || !first[0].Lock.Ordered {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	if more, _ := Acquire(ctx, e, k, 2, time.Second, src); len(more) != 0 {
+		t.Fatalf("delivered %v while 0 and 1 are locked", offsets(more))
+	}
+	e.Close()
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	store = openStore(t, dir)
+	defer store.Close()
+	e, err = Open(ctx, store, Options{Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if more, _ := Acquire(ctx, e, k, 2, time.Second, src); len(more) != 0 {
+		t.Fatalf("after a reopen, delivered %v while 0 and 1 are locked", offsets(more))
+	}
+	clk.add(time.Second)
+	again, _ := Acquire(ctx, e, k, 5, time.Second, src)
+	if len(again) != 2 || again[0].Offset != 0 || again[1].Offset != 1 || again[0].Lock.Attempts != 2 {
+		t.Fatalf("after expiry: %+v", again)
+	}
+	for _, d := range again {
+		_, h, _ := e.Decode("g", "fifo", d.Handle)
+		if err := e.Ack(ctx, k, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next, _ := Acquire(ctx, e, k, 5, time.Second, src)
+	if len(next) != 3 || next[0].Offset != 2 {
+		t.Fatalf("after the acks: %v", offsets(next))
+	}
+}

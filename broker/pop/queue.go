@@ -25,6 +25,9 @@ type Lock struct {
 	Deadline int64  // ms: the record is deliverable again from then on
 	Attempts int32  // deliveries so far, this one included
 	Serial   uint32 // changes at every (re)lock; receipt handles name it
+	// Ordered marks a record of an ordered (FIFO) message: while one is
+	// locked, the queue delivers no later ordered record (Blocked).
+	Ordered bool
 }
 
 // Queue is the POP state of one (group, topic, queue): the pure core.
@@ -52,15 +55,24 @@ func (q *Queue) nextSerial() uint32 {
 // done), each until now+invisible, and returns their locks in order.
 // Offsets outside [q.Next, next) are ignored.
 func (q *Queue) Take(offsets []int64, next, now, invisible int64) []Lock {
+	return q.TakeOrdered(offsets, nil, next, now, invisible)
+}
+
+// TakeOrdered is Take with, for each offset, whether its record is
+// ordered (nil: none is).
+func (q *Queue) TakeOrdered(offsets []int64, ordered []bool, next, now, invisible int64) []Lock {
 	if next < q.Next {
 		return nil
 	}
 	locks := make([]Lock, 0, len(offsets))
-	for _, off := range offsets {
+	for i, off := range offsets {
 		if off < q.Next || off >= next {
 			continue
 		}
 		l := Lock{Deadline: now + invisible, Attempts: 1, Serial: q.nextSerial()}
+		if i < len(ordered) {
+			l.Ordered = ordered[i]
+		}
 		q.InFlight[off] = l
 		locks = append(locks, l)
 	}
@@ -106,9 +118,22 @@ func (q *Queue) Redeliver(off, now, invisible int64) (Lock, error) {
 	if l.Deadline > now {
 		return Lock{}, fmt.Errorf("pop: offset %d still locked", off)
 	}
-	l = Lock{Deadline: now + invisible, Attempts: l.Attempts + 1, Serial: q.nextSerial()}
+	l = Lock{Deadline: now + invisible, Attempts: l.Attempts + 1, Serial: q.nextSerial(), Ordered: l.Ordered}
 	q.InFlight[off] = l
 	return l, nil
+}
+
+// Blocked reports whether an ordered record is in flight: RocketMQ's
+// orderly POP locks the queue for ordered messages until every one
+// delivered is done, so a message group's next message never overtakes
+// the one before it (a message group always maps to one queue).
+func (q *Queue) Blocked() bool {
+	for _, l := range q.InFlight {
+		if l.Ordered {
+			return true
+		}
+	}
+	return false
 }
 
 // check returns the lock of off if serial names it and it holds at now.
@@ -177,9 +202,12 @@ func (q *Queue) Reset(start int64) {
 }
 
 const (
-	stateVersion = 1
-	stateHeader  = 1 + 8 + 8 + 4
-	lockSize     = 8 + 8 + 4 + 4
+	stateVersion1 = 1
+	stateVersion  = 2
+	stateHeader   = 1 + 8 + 8 + 4
+	lockSize1     = 8 + 8 + 4 + 4
+	lockSize      = lockSize1 + 1
+	flagOrdered   = 1
 )
 
 // AppendState appends q's state record (layout in doc.go) to dst.
@@ -194,6 +222,11 @@ func (q *Queue) AppendState(dst []byte) []byte {
 		dst = binary.BigEndian.AppendUint64(dst, uint64(l.Deadline))
 		dst = binary.BigEndian.AppendUint32(dst, uint32(l.Attempts))
 		dst = binary.BigEndian.AppendUint32(dst, l.Serial)
+		var flags byte
+		if l.Ordered {
+			flags |= flagOrdered
+		}
+		dst = append(dst, flags)
 	}
 	return dst
 }
@@ -201,21 +234,31 @@ func (q *Queue) AppendState(dst []byte) []byte {
 // DecodeState decodes a state record; a record that breaks the layout or
 // its invariants (Acked <= every in-flight offset < Next) is ErrCorrupt.
 func DecodeState(b []byte) (*Queue, error) {
-	if len(b) < stateHeader || b[0] != stateVersion {
+	if len(b) < stateHeader || (b[0] != stateVersion && b[0] != stateVersion1) {
 		return nil, fmt.Errorf("%w: %d bytes", ErrCorrupt, len(b))
+	}
+	size := uint64(lockSize)
+	if b[0] == stateVersion1 {
+		size = lockSize1
 	}
 	q := &Queue{Acked: int64(binary.BigEndian.Uint64(b[1:])), Next: int64(binary.BigEndian.Uint64(b[9:]))}
 	n := binary.BigEndian.Uint32(b[17:])
 	rest := b[stateHeader:]
-	if uint64(n)*lockSize != uint64(len(rest)) || q.Acked < 0 || q.Next < q.Acked {
+	if uint64(n)*size != uint64(len(rest)) || q.Acked < 0 || q.Next < q.Acked {
 		return nil, fmt.Errorf("%w: %d locks in %d bytes", ErrCorrupt, n, len(rest))
 	}
 	q.InFlight = make(map[int64]Lock, n)
 	for i := uint32(0); i < n; i++ {
-		p := rest[i*lockSize:]
+		p := rest[uint64(i)*size:]
 		off := int64(binary.BigEndian.Uint64(p))
 		l := Lock{Deadline: int64(binary.BigEndian.Uint64(p[8:])), Attempts: int32(binary.BigEndian.Uint32(p[16:])),
 			Serial: binary.BigEndian.Uint32(p[20:])}
+		if size == lockSize {
+			if p[24]&^flagOrdered != 0 {
+				return nil, fmt.Errorf("%w: lock flags %#x", ErrCorrupt, p[24])
+			}
+			l.Ordered = p[24]&flagOrdered != 0
+		}
 		if off < q.Acked || off >= q.Next || l.Attempts < 1 {
 			return nil, fmt.Errorf("%w: lock at offset %d outside [%d, %d)", ErrCorrupt, off, q.Acked, q.Next)
 		}

@@ -98,7 +98,7 @@ func TestDecodeStateRefuses(t *testing.T) {
 	b := good.AppendState(nil)
 	cases := map[string][]byte{
 		"empty":      nil,
-		"version":    append([]byte{2}, b[1:]...),
+		"version":    append([]byte{3}, b[1:]...),
 		"short":      b[:len(b)-1],
 		"long count": append(append([]byte{}, b[:17]...), 0xff, 0xff, 0xff, 0xff),
 	}
