@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"google.golang.org/grpc/peer"
 
@@ -111,7 +112,9 @@ func (s *Server) storedMessage(pm *rmqpb.Message, queues int32, born netip.AddrP
 	}
 	if keys := sp.GetKeys(); len(keys) > 0 {
 		for _, k := range keys {
-			if !clean(k) || strings.ContainsAny(k, " \t") {
+			// Keys are stored space-separated and read back with
+			// strings.Fields: no whitespace of any kind inside one.
+			if !clean(k) || strings.ContainsFunc(k, unicode.IsSpace) {
 				return nil, errf(errIllegalProperty, "message key %q", k)
 			}
 		}
