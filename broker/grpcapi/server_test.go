@@ -400,3 +400,54 @@ func TestFIFOOneAtATime(t *testing.T) {
 		}
 	}
 }
+
+// TestLongPollWokenBySend: a receive parked on an empty topic returns the
+// message sent while it waits. Its poll (20 s) outlasts the call's own
+// deadline (10 s), so only the wake-up by the append can answer it.
+func TestLongPollWokenBySend(t *testing.T) {
+	f := start(t, func(c *Config) { c.MaxLongPolling = 20 * time.Second })
+	type result struct {
+		msgs []*rmqpb.Message
+		st   *rmqpb.Status
+	}
+	done := make(chan result, 1)
+	go func() {
+		req := recvReq("g", 4, time.Minute)
+		req.LongPollingTimeout = durationpb.New(20 * time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		stream, err := f.cli.ReceiveMessage(ctx, req)
+		if err != nil {
+			done <- result{}
+			return
+		}
+		var r result
+		for {
+			resp, err := stream.Recv()
+			if err != nil {
+				done <- r
+				return
+			}
+			if m := resp.GetMessage(); m != nil {
+				r.msgs = append(r.msgs, m)
+			}
+			if s := resp.GetStatus(); s != nil {
+				r.st = s
+			}
+		}
+	}()
+	// The receive has looked at both queues once it knows them.
+	for {
+		_, ok0 := f.engine.Status(pop.Key{Group: "g", Topic: "t", Queue: 0})
+		_, ok1 := f.engine.Status(pop.Key{Group: "g", Topic: "t", Queue: 1})
+		if ok0 && ok1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	sent := f.send(t, "wake")
+	r := <-done
+	if r.st.GetCode() != rmqpb.Code_OK || len(r.msgs) != 1 || r.msgs[0].GetSystemProperties().GetMessageId() != sent.GetMessageId() {
+		t.Fatalf("parked receive: %v %+v", r.st, r.msgs)
+	}
+}
