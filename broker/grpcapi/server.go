@@ -129,8 +129,8 @@ type Server struct {
 	endpoints *rmqpb.Endpoints
 	tls       *tls.Config
 
-	mu      sync.Mutex // guards clients
-	clients map[string]*client
+	mu      sync.Mutex         // guards clients
+	clients map[string]*client // by client id, while its Telemetry stream is open
 
 	ctx    context.Context // ends at Close; long polls end with it
 	cancel context.CancelFunc

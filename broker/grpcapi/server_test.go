@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -449,5 +450,35 @@ func TestLongPollWokenBySend(t *testing.T) {
 	r := <-done
 	if r.st.GetCode() != rmqpb.Code_OK || len(r.msgs) != 1 || r.msgs[0].GetSystemProperties().GetMessageId() != sent.GetMessageId() {
 		t.Fatalf("parked receive: %v %+v", r.st, r.msgs)
+	}
+}
+
+// TestTelemetryForgetsClients: the client table holds a client only while
+// its stream is open.
+func TestTelemetryForgetsClients(t *testing.T) {
+	f := start(t, nil)
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "x-mq-client-id", "c-1")
+	stream, err := f.cli.Telemetry(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&rmqpb.TelemetryCommand{Command: &rmqpb.TelemetryCommand_Settings{Settings: &rmqpb.Settings{
+		PubSub: &rmqpb.Settings_Publishing{Publishing: &rmqpb.Publishing{}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	known := func() bool { f.srv.mu.Lock(); defer f.srv.mu.Unlock(); return f.srv.clients["c-1"] != nil }
+	if !known() {
+		t.Fatal("client not recorded")
+	}
+	_ = stream.CloseSend()
+	if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("stream end: %v", err)
+	}
+	// The handler's deferred removal ran before its status reached us.
+	if known() {
+		t.Fatal("client still recorded after its stream ended")
 	}
 }

@@ -30,6 +30,15 @@ func clientID(ctx context.Context) string {
 func (s *Server) Telemetry(stream rmqpb.MessagingService_TelemetryServer) error {
 	ctx := stream.Context()
 	id := clientID(ctx)
+	if id != "" {
+		// A client is known while its stream is open: the table never
+		// outgrows the open streams, whatever ids clients make up.
+		defer func() {
+			s.mu.Lock()
+			delete(s.clients, id)
+			s.mu.Unlock()
+		}()
+	}
 	cmds := make(chan *rmqpb.TelemetryCommand)
 	errc := make(chan error, 1)
 	go func() {
