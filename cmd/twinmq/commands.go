@@ -159,6 +159,7 @@ func addBrokerListenFlags(fs *pflag.FlagSet) {
 	d := defaultConfig()
 	fs.String("kafka-addr", d.KafkaAddr, "Kafka protocol listen address")
 	fs.String("remoting-addr", d.RemotingAddr, "RocketMQ remoting listen address")
+	addGRPCFlags(fs)
 	fs.String("http-addr", d.HTTPAddr, "HTTP listen address (/healthz, /readyz, /metrics)")
 	fs.String("advertised-host", d.AdvertisedHost, "host advertised to clients (empty: derive)")
 	fs.Int("node-id", d.NodeID, "Kafka node id (-1: keep the persisted one, random at first start)")

@@ -42,10 +42,12 @@ type Config struct {
 	DataDir string `koanf:"dataDir"`
 
 	// Listen addresses (host:port; port 0 picks a free port).
-	KafkaAddr     string `koanf:"kafkaAddr"`
-	RemotingAddr  string `koanf:"remotingAddr"`
-	HAAddr        string `koanf:"haAddr"`
-	HTTPAddr      string `koanf:"httpAddr"`
+	KafkaAddr    string `koanf:"kafkaAddr"`
+	RemotingAddr string `koanf:"remotingAddr"`
+	HAAddr       string `koanf:"haAddr"`
+	HTTPAddr     string `koanf:"httpAddr"`
+	// GRPCAddr is the RocketMQ 5 gRPC listener's (empty: derived, grpc.go).
+	GRPCAddr      string `koanf:"grpcAddr"`
 	NamesrvListen string `koanf:"namesrvListen"`
 
 	// NamesrvAddr is the ';'-separated list of name servers a broker
@@ -332,7 +334,11 @@ func (c *Config) validate() error {
 		{"haAddr", c.HAAddr},
 		{"httpAddr", c.HTTPAddr},
 		{"namesrvListen", c.NamesrvListen},
+		{"grpcAddr", c.GRPCAddr},
 	} {
+		if a.key == "grpcAddr" && a.addr == "" {
+			continue // derived from remotingAddr
+		}
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s %q: %w", a.key, a.addr, err))
 		}

@@ -101,7 +101,7 @@ func startSecretBroker(t *testing.T, nsAddr, name, secret string) (func(), *sync
 	t.Helper()
 	cfg := testConfig(t, func(c *Config) {
 		c.BrokerName, c.NamesrvAddr, c.RegistrationSecret = name, nsAddr, secret
-		c.HAAddr, c.RemotingAddr = freeAddr(t), freeAddr(t)
+		c.HAAddr, c.RemotingAddr, c.GRPCAddr = freeAddr(t), freeAddr(t), "127.0.0.1:0"
 	})
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(t.Context())

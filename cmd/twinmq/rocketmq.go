@@ -62,14 +62,14 @@ func warnOpenRegistration(logger *slog.Logger, secret string) {
 // startRemoting runs the RocketMQ broker on cfg.RemotingAddr, registering
 // with namesrvAddrs; stop ends it.
 func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.Table,
-	repl *replication, namesrvAddrs []string, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView, txns *log.Txns) (func(context.Context), error) {
+	repl *replication, namesrvAddrs []string, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView, txns *log.Txns) (func(context.Context), string, error) {
 	addr, err := fixPort(cfg.RemotingAddr)
 	if err != nil {
-		return nil, fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", cfg.RemotingAddr))
+		return nil, "", fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", cfg.RemotingAddr))
 	}
 	adv, err := advertisedAddr(cfg.AdvertisedHost, addr)
 	if err != nil {
-		return nil, fmt.Errorf("remoting: %w", err)
+		return nil, "", fmt.Errorf("remoting: %w", err)
 	}
 	rcfg := remotingapi.Config{AdvertisedAddr: adv, NamesrvAddrs: namesrvAddrs, RegistrationSecret: cfg.RegistrationSecret, Logger: logger,
 		ClusterName: cfg.BrokerClusterName, BrokerName: cfg.BrokerName, BrokerID: cfg.BrokerID,
@@ -80,13 +80,13 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	}
 	if repl != nil {
 		if rcfg.HAAddr, err = advertisedAddr(cfg.AdvertisedHost, cfg.HAAddr); err != nil {
-			return nil, fmt.Errorf("remoting: haAddr: %w", err)
+			return nil, "", fmt.Errorf("remoting: haAddr: %w", err)
 		}
 		rcfg.Logs, rcfg.OnMaster, rcfg.MasterEpoch = repl.logs, repl.onMaster, repl.masterEpoch.Load
 	}
 	b, err := remotingapi.New(rcfg, store, reg, offs)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	stopTxn := func() {}
 	if repl == nil || !repl.isSlave() {
@@ -94,7 +94,7 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 		// transactions (transactions.go).
 		dl.remoting(b)
 		if stopTxn, err = startTransactions(ctx, cfg, b, store, logger); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	if repl != nil {
@@ -107,11 +107,11 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 		Ordering: netio.Concurrent, Logger: logger}), b)
 	if err != nil {
 		stopTxn()
-		return nil, fmt.Errorf("remoting: %w", err)
+		return nil, "", fmt.Errorf("remoting: %w", err)
 	}
 	if err := srv.Start(ctx); err != nil {
 		stopTxn()
-		return nil, fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", addr))
+		return nil, "", fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", addr))
 	}
 	b.Start()
 	mon.Value("twinmq_remoting_connections", "Open RocketMQ remoting connections.", httpapi.Gauge,
@@ -136,7 +136,7 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 		_ = srv.Shutdown(sctx)
 		b.Close(sctx)
 		stopTxn()
-	}, nil
+	}, adv, nil
 }
 
 // fixPort replaces port 0 by a free port now: the broker advertises its

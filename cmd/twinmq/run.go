@@ -204,7 +204,7 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 	if cv != nil { // a topic created or deleted here: read the view again
 		defer b.reg.Watch(func(topics.Config, bool) { cv.poller.Kick() })()
 	}
-	stopRemoting, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, lim, mon, logger, cv, b.pullTxns())
+	stopRemoting, storeHost, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, lim, mon, logger, cv, b.pullTxns())
 	if err != nil {
 		failed()
 		return err
@@ -219,6 +219,9 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, lim, mon, logger, cv, b.txIndex)
 		if err == nil {
 			stop, err = withDelay(ctx, dl, b.store, logger, stop)
+		}
+		if err == nil {
+			stop, err = withGRPC(ctx, cfg, b, storeHost, dl, logger, stop) // grpc.go
 		}
 		if err != nil {
 			return err

@@ -172,13 +172,13 @@ func layerViolation(pkg, dep string) string {
 // send, fetch or pull path: its name says so (00_produce.go,
 // xproto_produce.go, send.go, sendback.go, delay_resend.go, 01_fetch.go,
 // xproto_fetchcache.go, pull.go, xproto_pullcache.go,
-// 02_list_offsets.go, ...).
+// 02_list_offsets.go, the gRPC adapter's receive.go, ...).
 func isLogPath(file string) bool {
 	name := file[strings.LastIndex(file, "/")+1:]
 	if !isAdapter(file[:max(strings.LastIndex(file, "/"), 0)]) {
 		return false
 	}
-	for _, p := range []string{"produce", "send", "fetch", "pull", "list_offsets"} {
+	for _, p := range []string{"produce", "send", "fetch", "pull", "receive", "list_offsets"} {
 		if strings.Contains(name, p) {
 			return true
 		}
@@ -226,6 +226,13 @@ func TestLayerViolation(t *testing.T) {
 		{"nameserver", "wire/remoting", false},
 		{"controller", "wire/remoting", false},
 		{"controller", "nameserver", false},
+		{"broker/grpcapi", "wire/rmqpb", false},
+		{"broker/grpcapi", "broker/pop", false},
+		{"broker/pop", "broker/kvlog", false},
+		{"broker/pop", "wire/rmqpb", true},
+		{"broker/pop", "wire/remoting", true},
+		{"wire/rmqpb", "broker/pop", true},
+		{"wire/rmqpb", "wire/remoting", false},
 	}
 	for _, c := range cases {
 		if got := layerViolation(c.pkg, c.dep) != ""; got != c.bad {
@@ -252,6 +259,10 @@ func TestLayerViolation(t *testing.T) {
 		{"broker/kafkaapi/delay_build.go", "storage", false},
 		{"broker/log/read.go", "storage", false},
 		{"cmd/twinmq/fetch.go", "storage", false},
+		{"broker/grpcapi/send.go", "storage", true},
+		{"broker/grpcapi/receive.go", "storage", true},
+		{"broker/grpcapi/receive.go", "broker/log", false},
+		{"broker/grpcapi/route.go", "storage", false},
 	}
 	for _, c := range files {
 		if got := fileViolation(c.file, c.dep) != ""; got != c.bad {

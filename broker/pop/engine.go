@@ -1,0 +1,380 @@
+package pop
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twinmq/twinmq/broker/kvlog"
+	"github.com/twinmq/twinmq/storage"
+)
+
+// Topic is the internal topic of the engine's state.
+const Topic = "__twinmq_pop"
+
+// Defaults of Options.
+const (
+	// DefaultMaxAttempts: RocketMQ's 16 retries after the first delivery
+	// (subscriptionGroupConfig retryMaxTimes).
+	DefaultMaxAttempts = 17
+	// DefaultMaxInFlight bounds the locked records of one key, as
+	// RocketMQ's popInflightMessageThreshold does: past it a group gets
+	// no new records from the queue until some are acknowledged or
+	// expire (and the state record of a key stays under 300 KiB).
+	DefaultMaxInFlight = 10000
+)
+
+const secretKey = "secret"
+
+// Options configures an Engine.
+type Options struct {
+	Logger      *slog.Logger
+	Now         func() time.Time
+	MaxAttempts int32
+	MaxInFlight int
+}
+
+// Key names one POP queue.
+type Key struct {
+	Group, Topic string
+	Queue        int32
+}
+
+func (k Key) kvKey() string {
+	return "g/" + k.Group + "\x00" + k.Topic + "\x00" + strconv.Itoa(int(k.Queue))
+}
+
+// Engine is the durable driver of the Queues (package doc).
+type Engine struct {
+	kv     *kvlog.Log
+	secret []byte
+	opt    Options
+
+	mu     sync.Mutex // guards queues (the map, not the entries)
+	queues map[Key]*entry
+}
+
+// entry is one key's state; mu serializes its steps and their writes,
+// so the kvlog records of a key come in step order. Lock order:
+// Engine.mu, then entry.mu (never held together in practice).
+type entry struct {
+	mu sync.Mutex
+	q  *Queue // nil until loaded
+}
+
+// Open replays the engine's state from store.
+func Open(ctx context.Context, store *storage.Store, opt Options) (*Engine, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.MaxAttempts <= 0 {
+		opt.MaxAttempts = DefaultMaxAttempts
+	}
+	if opt.MaxInFlight <= 0 {
+		opt.MaxInFlight = DefaultMaxInFlight
+	}
+	kv, err := kvlog.Open(ctx, store, kvlog.Options{Topic: Topic, Logger: opt.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("pop: %w", err)
+	}
+	e := &Engine{kv: kv, opt: opt, queues: map[Key]*entry{}}
+	if s, ok := kv.Get(secretKey); ok && len(s) == 32 {
+		e.secret = s
+	} else {
+		e.secret = make([]byte, 32)
+		_, _ = rand.Read(e.secret)
+		if err := kv.Put(ctx, secretKey, e.secret); err != nil {
+			kv.Close()
+			return nil, fmt.Errorf("pop: store the handle secret: %w", err)
+		}
+	}
+	return e, nil
+}
+
+// Close stops the engine's compaction.
+func (e *Engine) Close() { e.kv.Close() }
+
+// MaxAttempts is the number of deliveries after which a record whose
+// lock expires is dead-lettered.
+func (e *Engine) MaxAttempts() int32 { return e.opt.MaxAttempts }
+
+func (e *Engine) entry(k Key) *entry {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	en := e.queues[k]
+	if en == nil {
+		en = &entry{}
+		e.queues[k] = en
+	}
+	return en
+}
+
+// loadLocked returns the key's queue, from the table or new from start.
+func (e *Engine) loadLocked(k Key, en *entry, start func() (int64, error)) (*Queue, error) {
+	if en.q != nil {
+		return en.q, nil
+	}
+	if b, ok := e.kv.Get(k.kvKey()); ok {
+		q, err := DecodeState(b)
+		if err != nil {
+			return nil, fmt.Errorf("pop: %s/%s/%d: %w", k.Group, k.Topic, k.Queue, err)
+		}
+		en.q = q
+		return q, nil
+	}
+	if start == nil {
+		return nil, fmt.Errorf("%w: no state for %s/%s/%d", ErrNotHeld, k.Group, k.Topic, k.Queue)
+	}
+	s, err := start()
+	if err != nil {
+		return nil, err
+	}
+	en.q = NewQueue(s)
+	return en.q, nil
+}
+
+// persistLocked writes the key's state; on failure the in-memory state
+// is dropped (reloaded from the last record written), so memory never
+// claims what the log does not hold.
+func (e *Engine) persistLocked(ctx context.Context, k Key, en *entry) error {
+	if err := e.kv.Put(ctx, k.kvKey(), en.q.AppendState(nil)); err != nil {
+		en.q = nil
+		return fmt.Errorf("pop: persist %s/%s/%d: %w", k.Group, k.Topic, k.Queue, err)
+	}
+	return nil
+}
+
+func (e *Engine) nowMs() int64 { return e.opt.Now().UnixMilli() }
+
+// Record is one record a Source hands the engine.
+type Record[M any] struct {
+	Offset int64
+	Msg    M
+	// Ordered marks an ordered (FIFO) message: see Queue.Blocked.
+	Ordered bool
+}
+
+// Delivery is one acquired record.
+type Delivery[M any] struct {
+	Key    Key
+	Offset int64
+	Lock   Lock
+	Msg    M
+	// Handle is the receipt handle (handle.go) that names this lock.
+	Handle string
+}
+
+// Source is how Acquire reads one queue, in the adapter's terms.
+type Source[M any] struct {
+	// Start is the offset a group new to the queue starts from.
+	Start func() (int64, error)
+	// Read returns the records to deliver from offset from on, at most
+	// max of them, lowest first, and the offset after the last one it
+	// examined: offsets below it that it did not return (filtered out)
+	// are done for the group.
+	Read func(from int64, max int) ([]Record[M], int64, error)
+	// At returns the record at offset off for a redelivery; false when
+	// it is gone (retention), and the engine counts it done.
+	At func(off int64) (M, bool, error)
+	// Dead dead-letters a record whose lock expired after its last
+	// allowed delivery; the engine counts it done once Dead returns nil.
+	Dead func(ctx context.Context, off int64, m M, attempts int32) error
+}
+
+// Acquire locks up to max records of k for invisible: first records
+// whose locks expired (delivered again, or dead-lettered past
+// MaxAttempts), then records not yet delivered. The state is written
+// before Acquire returns.
+func Acquire[M any](ctx context.Context, e *Engine, k Key, max int, invisible time.Duration, src Source[M]) ([]Delivery[M], error) {
+	en := e.entry(k)
+	en.mu.Lock()
+	defer en.mu.Unlock()
+	q, err := e.loadLocked(k, en, src.Start)
+	if err != nil {
+		return nil, err
+	}
+	now, inv := e.nowMs(), invisible.Milliseconds()
+	var out []Delivery[M]
+	changed := false
+	for _, off := range q.Expired(now, max) {
+		m, ok, err := src.At(off)
+		if err != nil {
+			return finishAcquire(ctx, e, k, en, out, changed, err)
+		}
+		if !ok {
+			q.Done(off)
+			changed = true
+			continue
+		}
+		if q.InFlight[off].Attempts >= e.opt.MaxAttempts {
+			if err := src.Dead(ctx, off, m, q.InFlight[off].Attempts); err != nil {
+				return finishAcquire(ctx, e, k, en, out, changed, err)
+			}
+			q.Done(off)
+			changed = true
+			continue
+		}
+		l, err := q.Redeliver(off, now, inv)
+		if err != nil {
+			return finishAcquire(ctx, e, k, en, out, changed, err)
+		}
+		changed = true
+		out = append(out, delivery(e, k, off, l, m))
+	}
+	if room := min(max-len(out), e.opt.MaxInFlight-len(q.InFlight)); room > 0 {
+		recs, next, err := src.Read(q.Next, room)
+		if err != nil {
+			return finishAcquire(ctx, e, k, en, out, changed, err)
+		}
+		if len(recs) > room {
+			recs, next = recs[:room], recs[room].Offset
+		}
+		// While ordered records are locked, the read stops before the
+		// next ordered one: it is delivered after them.
+		blocked := q.Blocked()
+		for i, r := range recs {
+			if r.Ordered && blocked {
+				recs, next = recs[:i], r.Offset
+				break
+			}
+		}
+		offs := make([]int64, len(recs))
+		ordered := make([]bool, len(recs))
+		for i, r := range recs {
+			offs[i], ordered[i] = r.Offset, r.Ordered
+		}
+		if next > q.Next {
+			locks := q.TakeOrdered(offs, ordered, next, now, inv)
+			changed = true
+			for i, r := range recs {
+				if i < len(locks) {
+					out = append(out, delivery(e, k, r.Offset, locks[i], r.Msg))
+				}
+			}
+		}
+	}
+	return finishAcquire(ctx, e, k, en, out, changed, nil)
+}
+
+// finishAcquire writes the state if it changed and returns the
+// deliveries: all of them when the write succeeded, none when it failed
+// (their locks then expire as if the consumer had died: nothing is lost).
+func finishAcquire[M any](ctx context.Context, e *Engine, k Key, en *entry, out []Delivery[M], changed bool, err error) ([]Delivery[M], error) {
+	if changed {
+		if perr := e.persistLocked(ctx, k, en); perr != nil {
+			return nil, errors.Join(err, perr)
+		}
+	}
+	if err != nil && len(out) == 0 {
+		return nil, err
+	}
+	return out, nil
+}
+
+func delivery[M any](e *Engine, k Key, off int64, l Lock, m M) Delivery[M] {
+	return Delivery[M]{Key: k, Offset: off, Lock: l, Msg: m,
+		Handle: EncodeHandle(e.secret, k.Group, k.Topic, Handle{Queue: k.Queue, Offset: off, Serial: l.Serial})}
+}
+
+// Decode checks a receipt handle sent for group and topic and returns
+// the key and the handle it names.
+func (e *Engine) Decode(group, topic, handle string) (Key, Handle, error) {
+	h, err := DecodeHandle(e.secret, group, topic, handle)
+	if err != nil {
+		return Key{}, Handle{}, err
+	}
+	return Key{Group: group, Topic: topic, Queue: h.Queue}, h, nil
+}
+
+// Ack acknowledges the lock h names: ErrNotHeld or ErrLockExpired when
+// it is not the record's live lock, and nothing changes.
+func (e *Engine) Ack(ctx context.Context, k Key, h Handle) error {
+	en := e.entry(k)
+	en.mu.Lock()
+	defer en.mu.Unlock()
+	q, err := e.loadLocked(k, en, nil)
+	if err != nil {
+		return err
+	}
+	if err := q.Ack(h.Offset, h.Serial, e.nowMs()); err != nil {
+		return err
+	}
+	return e.persistLocked(ctx, k, en)
+}
+
+// Change gives the lock h names a new invisible time from now and
+// returns the new lock and its receipt handle (the old one stops
+// working); invisible 0 makes the record deliverable at once.
+func (e *Engine) Change(ctx context.Context, k Key, h Handle, invisible time.Duration) (Lock, string, error) {
+	en := e.entry(k)
+	en.mu.Lock()
+	defer en.mu.Unlock()
+	q, err := e.loadLocked(k, en, nil)
+	if err != nil {
+		return Lock{}, "", err
+	}
+	l, err := q.Change(h.Offset, h.Serial, e.nowMs(), invisible.Milliseconds())
+	if err != nil {
+		return Lock{}, "", err
+	}
+	if err := e.persistLocked(ctx, k, en); err != nil {
+		return Lock{}, "", err
+	}
+	h.Serial = l.Serial
+	return l, EncodeHandle(e.secret, k.Group, k.Topic, h), nil
+}
+
+// Dead dead-letters the record h names at once (a consumer's
+// ForwardMessageToDeadLetterQueue): dead is called under the key's lock
+// with the record's attempts, and the record is done once it returns nil.
+func (e *Engine) Dead(ctx context.Context, k Key, h Handle, dead func(attempts int32) error) error {
+	en := e.entry(k)
+	en.mu.Lock()
+	defer en.mu.Unlock()
+	q, err := e.loadLocked(k, en, nil)
+	if err != nil {
+		return err
+	}
+	l, err := q.check(h.Offset, h.Serial, e.nowMs())
+	if err != nil {
+		return err
+	}
+	if err := dead(l.Attempts); err != nil {
+		return err
+	}
+	q.Done(h.Offset)
+	return e.persistLocked(ctx, k, en)
+}
+
+// Status is what a long poll waits on: the next offset not yet
+// delivered, and the earliest lock deadline (ok false: none in flight).
+type Status struct {
+	Next, Acked  int64
+	InFlight     int
+	NextDeadline int64
+	HasDeadline  bool
+}
+
+// Status returns k's state; a key never acquired reports ok false.
+func (e *Engine) Status(k Key) (Status, bool) {
+	en := e.entry(k)
+	en.mu.Lock()
+	defer en.mu.Unlock()
+	q, err := e.loadLocked(k, en, nil)
+	if err != nil {
+		return Status{}, false
+	}
+	d, has := q.NextDeadline()
+	return Status{Next: q.Next, Acked: q.Acked, InFlight: len(q.InFlight), NextDeadline: d, HasDeadline: has}, true
+}
+
+// MaxInFlight is the bound of locked records per key.
+func (e *Engine) MaxInFlight() int { return e.opt.MaxInFlight }

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/spf13/pflag"
+
+	"github.com/twinmq/twinmq/broker/grpcapi"
+	"github.com/twinmq/twinmq/broker/log"
+	"github.com/twinmq/twinmq/broker/pop"
+)
+
+// defaultGRPCPort is RocketMQ 5's proxy port (docs/design.md section 1).
+const defaultGRPCPort = "8081"
+
+func addGRPCFlags(fs *pflag.FlagSet) {
+	fs.String("grpc-addr", "", "RocketMQ 5 gRPC listen address (empty: the remoting address's host, port 8081, or port 0 when the remoting port is 0)")
+}
+
+// grpcListenAddr is cfg.GRPCAddr, or derived from the remoting address:
+// same host, port 8081 (port 0 when the remoting port is 0, so a test
+// that asks for free ports gets one here too).
+func grpcListenAddr(cfg Config) (string, error) {
+	if cfg.GRPCAddr != "" {
+		return cfg.GRPCAddr, nil
+	}
+	host, port, err := net.SplitHostPort(cfg.RemotingAddr)
+	if err != nil {
+		return "", fmt.Errorf("remotingAddr %q: %w", cfg.RemotingAddr, err)
+	}
+	if port != "0" {
+		port = defaultGRPCPort
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// startGRPC runs the RocketMQ 5 gRPC adapter (a master's writer: its POP
+// state is written to the store) on its listen address; storeHost is the
+// remoting listener's advertised address. stop ends it.
+func startGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string, dl *delaySetup, logger *slog.Logger) (func(context.Context), error) {
+	addr, err := grpcListenAddr(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("grpc: %w", err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("grpc: %w", portInUse(err, "grpcAddr", addr))
+	}
+	adv, err := advertisedAddr(cfg.AdvertisedHost, ln.Addr().String())
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("grpc: %w", err)
+	}
+	engine, err := pop.Open(ctx, b.store, pop.Options{Logger: logger})
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("grpc: %w", err)
+	}
+	logs := log.New(b.store)
+	if b.repl != nil {
+		logs = b.repl.logs
+	}
+	gcfg := grpcapi.Config{Endpoint: adv, StoreHost: storeHost, BrokerName: cfg.BrokerName, ClusterName: cfg.BrokerClusterName,
+		AutoCreateTopics: true, Logger: logger}
+	if dl != nil {
+		gcfg.Delay = &dl.policy
+	}
+	s, err := grpcapi.New(gcfg, logs, b.reg, engine)
+	if err != nil {
+		engine.Close()
+		ln.Close()
+		return nil, fmt.Errorf("grpc: %w", err)
+	}
+	g := s.GRPCServer()
+	done := make(chan error, 1)
+	go func() { done <- grpcapi.Serve(g, ln) }()
+	logger.Info("RocketMQ 5 gRPC listening", "addr", ln.Addr().String(), "advertised", adv)
+	return func(sctx context.Context) {
+		s.Close() // ends long polls and Telemetry streams
+		stopped := make(chan struct{})
+		go func() { g.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-sctx.Done():
+			g.Stop()
+		}
+		if err := <-done; err != nil {
+			logger.Warn("grpc listener", "err", err)
+		}
+		engine.Close()
+	}, nil
+}
+
+// withGRPC starts the gRPC adapter after the writers that stop stops,
+// and returns a stop for both (the gRPC listener first); when it cannot
+// start, it stops them.
+func withGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string, dl *delaySetup, logger *slog.Logger,
+	stop func(context.Context)) (func(context.Context), error) {
+	stopGRPC, err := startGRPC(ctx, cfg, b, storeHost, dl, logger)
+	if err != nil {
+		stop(context.Background())
+		return nil, err
+	}
+	return func(sctx context.Context) {
+		stopGRPC(sctx)
+		stop(sctx)
+	}, nil
+}
