@@ -13,6 +13,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -78,8 +79,27 @@ func TestClusterMinInSyncReplicas(t *testing.T) {
 		}
 	}
 
+	// Kafka Metadata shows the group: master and slave as replicas, both
+	// in sync; once the slave is gone, still a replica, out of sync.
+	replicasOf := func() (int, int) {
+		c, err := kgo.NewClient(kgo.SeedBrokers("127.0.2.11:9092"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		td, err := kadm.NewClient(c).ListTopics(context.Background(), topic)
+		if err != nil || td[topic].Err != nil || len(td[topic].Partitions) == 0 {
+			return -1, -1
+		}
+		p := td[topic].Partitions[0]
+		return len(p.Replicas), len(p.ISR)
+	}
+	waitFor(t, 20*time.Second, func() bool { r, i := replicasOf(); return r == 2 && i == 2 })
 	g.slave.kill9()
 	waitFor(t, 30*time.Second, func() bool { v, _ := metric(g.masterHTTP, "twinmq_ha_slaves_in_sync"); return v == "0" })
+	if r, i := replicasOf(); r != 2 || i != 1 {
+		t.Errorf("metadata with the slave gone: %d replicas, %d in sync; want 2 and 1", r, i)
+	}
 	for i := 10; i < 15; i++ {
 		if s := rmq(i); s != primitive.SendSlaveNotAvailable {
 			t.Errorf("send %d without the slave: status %v, want SLAVE_NOT_AVAILABLE", i, s)

@@ -29,6 +29,7 @@ import (
 //	"twinmq-registration-v1", request code (decimal), clusterName,
 //	brokerName, brokerId, brokerAddr, haServerAddr, masterEpoch,
 //	twinmqKafkaAddr, twinmqKafkaNodeId, twinmqKafkaClusterId,
+//	twinmqKafkaReplicas, twinmqKafkaIsr,
 //	registrationTimestamp, SHA-256 of the body (32 bytes)
 //
 // The secret never travels. A captured request is refused once its
@@ -50,7 +51,7 @@ var ErrUnauthorized = errors.New("nameserver: registration not signed with the r
 
 // signedFields are the ext fields the signature covers, in order.
 var signedFields = []string{"clusterName", "brokerName", "brokerId", "brokerAddr", "haServerAddr", "masterEpoch",
-	"twinmqKafkaAddr", "twinmqKafkaNodeId", "twinmqKafkaClusterId", extRegTimestamp}
+	"twinmqKafkaAddr", "twinmqKafkaNodeId", "twinmqKafkaClusterId", "twinmqKafkaReplicas", "twinmqKafkaIsr", extRegTimestamp}
 
 // SignRegistration adds the timestamp ts (Unix nanoseconds) and the
 // signature under secret to req, a REGISTER_BROKER or UNREGISTER_BROKER

@@ -60,13 +60,15 @@ type ClusterView struct {
 
 // ViewGroup is one broker group and its live master, if any.
 type ViewGroup struct {
-	Name           string `json:"name"`
-	MasterAddr     string `json:"masterAddr,omitempty"`
-	MasterEpoch    int32  `json:"masterEpoch,omitempty"`
-	KafkaAddr      string `json:"kafkaAddr,omitempty"`
-	KafkaNodeID    int32  `json:"kafkaNodeId"`
-	KafkaClusterID string `json:"kafkaClusterId,omitempty"`
-	Members        int    `json:"members"`
+	Name           string  `json:"name"`
+	MasterAddr     string  `json:"masterAddr,omitempty"`
+	MasterEpoch    int32   `json:"masterEpoch,omitempty"`
+	KafkaAddr      string  `json:"kafkaAddr,omitempty"`
+	KafkaNodeID    int32   `json:"kafkaNodeId"`
+	KafkaClusterID string  `json:"kafkaClusterId,omitempty"`
+	KafkaReplicas  []int32 `json:"kafkaReplicas,omitempty"`
+	KafkaISR       []int32 `json:"kafkaIsr,omitempty"`
+	Members        int     `json:"members"`
 }
 
 // ViewPlacement is a group's queues of a topic.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -179,6 +180,7 @@ func (s *Server) registerBroker(c *netio.Conn, req *remoting.Command) *remoting.
 	}
 	if n, err := strconv.ParseInt(f["twinmqKafkaNodeId"], 10, 32); err == nil && n >= 0 && f["twinmqKafkaAddr"] != "" {
 		b.KafkaAddr, b.KafkaNodeID, b.KafkaClusterID = f["twinmqKafkaAddr"], int32(n), f["twinmqKafkaClusterId"]
+		b.KafkaReplicas, b.KafkaISR = nodeList(f["twinmqKafkaReplicas"]), nodeList(f["twinmqKafkaIsr"])
 	}
 	isNew, err := s.table.Register(b, body.TopicConfigSerializeWrapper.TopicConfigTable, s.cfg.Now())
 	if err != nil {
@@ -299,4 +301,26 @@ func Listen(ctx context.Context, addr string, s *Server) (srv *netio.Server, sto
 		return err
 	}
 	return srv, stop, nil
+}
+
+// maxKafkaReplicas bounds the node list a registration carries.
+const maxKafkaReplicas = 64
+
+// nodeList parses a comma-separated list of Kafka node ids; entries that
+// are not non-negative int32s are dropped, and at most maxKafkaReplicas
+// kept.
+func nodeList(s string) []int32 {
+	if s == "" {
+		return nil
+	}
+	var out []int32
+	for _, f := range strings.Split(s, ",") {
+		if len(out) == maxKafkaReplicas {
+			break
+		}
+		if n, err := strconv.ParseInt(f, 10, 32); err == nil && n >= 0 {
+			out = append(out, int32(n))
+		}
+	}
+	return out
 }

@@ -28,6 +28,9 @@ type Broker struct {
 	KafkaAddr      string
 	KafkaNodeID    int32
 	KafkaClusterID string
+	// KafkaReplicas and KafkaISR are a master's group members and its
+	// in-sync ones as Kafka node ids (twinmq's own fields).
+	KafkaReplicas, KafkaISR []int32
 }
 
 // liveBroker is a registered broker and when it last registered.
@@ -355,6 +358,7 @@ func (t *Table) ClusterView(cluster string) ClusterView {
 			if lb, ok := t.live[bd.BrokerAddrs[0]]; ok {
 				g.MasterAddr, g.MasterEpoch = lb.Addr, lb.MasterEpoch
 				g.KafkaAddr, g.KafkaNodeID, g.KafkaClusterID = lb.KafkaAddr, lb.KafkaNodeID, lb.KafkaClusterID
+				g.KafkaReplicas, g.KafkaISR = lb.KafkaReplicas, lb.KafkaISR
 			}
 			g.Members = len(bd.BrokerAddrs)
 		}

@@ -128,26 +128,27 @@ func (h *Handler) topicMetadata(c topics.Config, code int16) kmsg.MetadataRespon
 	mt := kmsg.NewMetadataResponseTopic()
 	mt.ErrorCode, mt.Topic, mt.TopicID, mt.IsInternal = code, strp(c.Name), c.ID, c.Internal
 	v := h.view()
+	replicas, isr := h.replicas()
 	if v == nil || c.Internal {
 		mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, c.Queues)
 		for i := range mt.Partitions {
-			mt.Partitions[i] = h.partitionMetadata(int32(i), h.cfg.NodeID, h.leaderEpoch(), errNone)
+			mt.Partitions[i] = h.partitionMetadata(int32(i), h.cfg.NodeID, h.leaderEpoch(), errNone, replicas, isr)
 		}
 		return mt
 	}
 	mt.TopicID = h.clusterTopicID(v, c.Name)
 	var next int32
 	for _, pl := range v.Placements(c.Name, c.Queues) {
-		leader, epoch, pcode := h.cfg.NodeID, h.leaderEpoch(), errNone
+		leader, epoch, pcode, reps, in := h.cfg.NodeID, h.leaderEpoch(), errNone, replicas, isr
 		if pl.Group != v.Self {
 			if g, ok := v.Group(pl.Group); ok && g.HasNode {
-				leader, epoch = g.Master.NodeID, g.Epoch
+				leader, epoch, reps, in = g.Master.NodeID, g.Epoch, g.Replicas, g.ISR
 			} else {
-				leader, pcode = -1, errLeaderNotAvailable
+				leader, pcode, reps, in = -1, errLeaderNotAvailable, nil, nil
 			}
 		}
 		for range pl.Queues {
-			mt.Partitions = append(mt.Partitions, h.partitionMetadata(next, leader, epoch, pcode))
+			mt.Partitions = append(mt.Partitions, h.partitionMetadata(next, leader, epoch, pcode, reps, in))
 			next++
 		}
 	}
@@ -157,13 +158,27 @@ func (h *Handler) topicMetadata(c topics.Config, code int16) kmsg.MetadataRespon
 	return mt
 }
 
-// partitionMetadata is partition i led by node leader (-1: none) in epoch.
-func (h *Handler) partitionMetadata(i, leader, epoch int32, code int16) kmsg.MetadataResponseTopicPartition {
+// partitionMetadata is partition i led by node leader (-1: none) in
+// epoch, with its group's replicas and in-sync replicas (nil: the leader
+// alone).
+func (h *Handler) partitionMetadata(i, leader, epoch int32, code int16, replicas, isr []int32) kmsg.MetadataResponseTopicPartition {
 	p := kmsg.NewMetadataResponseTopicPartition()
 	p.ErrorCode, p.Partition, p.Leader, p.LeaderEpoch = code, i, leader, epoch
-	p.Replicas, p.ISR, p.OfflineReplicas = []int32{leader}, []int32{leader}, []int32{}
+	p.Replicas, p.ISR, p.OfflineReplicas = replicas, isr, []int32{}
+	if len(replicas) == 0 || len(isr) == 0 {
+		p.Replicas, p.ISR = []int32{leader}, []int32{leader}
+	}
 	if leader < 0 {
 		p.Replicas, p.ISR = []int32{}, []int32{}
 	}
 	return p
+}
+
+// replicas are this group's members and in-sync ones, this broker
+// first (Config.Replicas), or nil.
+func (h *Handler) replicas() (replicas, isr []int32) {
+	if h.cfg.Replicas == nil {
+		return nil, nil
+	}
+	return h.cfg.Replicas()
 }

@@ -107,6 +107,10 @@ type Config struct {
 	// (topic creation and deletion, consumer offsets of their queues);
 	// needed with Cluster.
 	Peers Peers
+	// Replicas, if set, are this broker group's members and its in-sync
+	// ones as Kafka node ids, this broker first: every local partition's
+	// replicas and ISR in Metadata. Nil: this broker alone.
+	Replicas func() (replicas, isr []int32)
 	// LeaderEpoch, if set, is the group's master epoch (controller mode):
 	// the leader epoch of this broker's partitions, which grows with every
 	// failover. Nil: 0, the one epoch a group without a controller has.

@@ -73,6 +73,9 @@ type Config struct {
 	// master registers with so that every broker of the cluster can list
 	// it in Kafka Metadata (package broker/cluster).
 	KafkaEndpoint func() (addr string, nodeID int32, clusterID string, ok bool)
+	// KafkaReplicas, if set, are the group's members and in-sync ones as
+	// Kafka node ids, which a master registers with its Kafka listener.
+	KafkaReplicas func() (replicas, isr []int32)
 	// SlaveReadEnable (RocketMQ's slaveReadEnable) lets a master send
 	// consumers that have fallen SlowPullBytes behind its written end to
 	// read from its slave (suggestWhichBrokerId 1 in the pull response).

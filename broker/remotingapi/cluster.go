@@ -130,6 +130,9 @@ func viewOf(cv nameserver.ClusterView) cluster.View {
 			if n, err := strconv.ParseInt(port, 10, 32); err == nil {
 				cg.Master, cg.HasNode = cluster.Node{NodeID: g.KafkaNodeID, Host: host, Port: int32(n)}, true
 				cg.Replicas, cg.ISR = []int32{g.KafkaNodeID}, []int32{g.KafkaNodeID}
+				if len(g.KafkaReplicas) > 0 && len(g.KafkaISR) > 0 {
+					cg.Replicas, cg.ISR = g.KafkaReplicas, g.KafkaISR
+				}
 			}
 		}
 		v.Groups = append(v.Groups, cg)

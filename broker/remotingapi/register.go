@@ -125,6 +125,10 @@ func (r *registrar) registerAll(ctx context.Context) bool {
 		if ke := r.b.cfg.KafkaEndpoint; ke != nil && r.b.brokerID.Load() == 0 {
 			if ka, node, cid, ok := ke(); ok {
 				f["twinmqKafkaAddr"], f["twinmqKafkaNodeId"], f["twinmqKafkaClusterId"] = ka, strconv.Itoa(int(node)), cid
+				if kr := r.b.cfg.KafkaReplicas; kr != nil {
+					replicas, isr := kr()
+					f["twinmqKafkaReplicas"], f["twinmqKafkaIsr"] = joinNodes(replicas), joinNodes(isr)
+				}
 			}
 		}
 		req.Body = body
@@ -230,3 +234,15 @@ func (b *Broker) haAddr() string {
 
 // defaultHAPort is RocketMQ's haListenPort.
 const defaultHAPort = 10912
+
+// joinNodes writes Kafka node ids as a comma-separated list.
+func joinNodes(ids []int32) string {
+	var b []byte
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(id), 10)
+	}
+	return string(b)
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"path/filepath"
 	"slices"
@@ -366,5 +367,71 @@ func kafkaEpochs(cfg *kafkaapi.Config, r *replication) {
 			out[i] = kafkaapi.EpochStart{Epoch: e.Epoch, Start: e.Start}
 		}
 		return out
+	}
+}
+
+// kafkaNodeStride separates the Kafka node ids of a group's members: a
+// member's id is its group's node id (the identity every member shares)
+// plus kafkaNodeStride times its broker id (the controller's id in
+// controller mode, brokerId otherwise), so a classic master keeps the
+// group's id and every member has its own.
+const kafkaNodeStride = 10000
+
+// memberID is this broker's id within its group.
+func (r *replication) memberID() int64 {
+	if r == nil {
+		return 0
+	}
+	if r.epochPath != "" {
+		return r.controllerID
+	}
+	return r.cfg.BrokerID
+}
+
+// kafkaNode is the Kafka node id of member id of a group whose shared
+// node id is base.
+func kafkaNode(base int32, id int64) int32 { return base + int32(id)*kafkaNodeStride }
+
+// kafkaReplicas returns the replicas and in-sync replicas of r's group as
+// Kafka node ids, this broker first: the replicas are every member this
+// master has seen since it started (a slave that left stays one, out of
+// sync, as an offline Kafka replica does); the in-sync ones its connected
+// slaves within haMaxGapNotInSync or, in controller mode, the
+// SyncStateSet. Nil when r is nil.
+func kafkaReplicas(r *replication, base int32) func() (replicas, isr []int32) {
+	if r == nil {
+		return nil
+	}
+	var mu sync.Mutex
+	seen := map[int32]bool{}
+	return func() (replicas, isr []int32) {
+		self := kafkaNode(base, r.memberID())
+		replicas, isr = []int32{self}, []int32{self}
+		m, _ := r.current()
+		if m == nil {
+			return replicas, isr
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		set := m.SyncStateSet()
+		for _, s := range m.Slaves() {
+			n := kafkaNode(base, s.BrokerID)
+			seen[n] = true
+			if s.InSync && set == nil && !slices.Contains(isr, n) {
+				isr = append(isr, n)
+			}
+		}
+		for _, id := range set { // controller mode: the SyncStateSet is the ISR
+			if n := kafkaNode(base, id); !slices.Contains(isr, n) {
+				isr = append(isr, n)
+				seen[n] = true
+			}
+		}
+		for _, n := range slices.Sorted(maps.Keys(seen)) {
+			if !slices.Contains(replicas, n) {
+				replicas = append(replicas, n)
+			}
+		}
+		return replicas, isr
 	}
 }

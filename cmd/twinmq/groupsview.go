@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/twinmq/twinmq/broker/cluster"
 	"github.com/twinmq/twinmq/broker/remotingapi"
@@ -32,6 +34,7 @@ type kafkaEndpoint struct {
 	addr      string
 	nodeID    int32
 	clusterID string
+	replicas  func() (replicas, isr []int32) // nil: the node alone
 }
 
 // startGroupsView polls the name servers nsAddrs for cfg's cluster
@@ -43,9 +46,43 @@ func startGroupsView(ctx context.Context, cfg Config, nsAddrs []string, logger *
 	cv := &groupsView{peers: remotingapi.NewPeers(cfg.BrokerClusterName, nsAddrs)}
 	cv.poller = cluster.NewPoller(cfg.BrokerName, cv.peers.View, 0, logger)
 	ctx, cv.cancel = context.WithCancel(ctx)
-	cv.wg.Add(1)
+	cv.wg.Add(2)
 	go func() { defer cv.wg.Done(); cv.poller.Run(ctx) }()
+	go func() { defer cv.wg.Done(); cv.watchReplicas(ctx) }()
 	return cv
+}
+
+// watchReplicas registers again when the group's replicas or in-sync
+// replicas change (a slave connects, falls behind or leaves), so the other
+// brokers' Metadata shows them within a registration.
+func (cv *groupsView) watchReplicas(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var last string
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		replicas, isr := cv.replicas()
+		now := fmt.Sprint(replicas, isr)
+		if now != last {
+			last = now
+			if b := cv.reregister.Load(); b != nil {
+				(*b).Reregister()
+			}
+		}
+	}
+}
+
+// replicas is remotingapi.Config.KafkaReplicas.
+func (cv *groupsView) replicas() (replicas, isr []int32) {
+	e := cv.kafka.Load()
+	if e == nil || e.replicas == nil {
+		return nil, nil
+	}
+	return e.replicas()
 }
 
 // stop ends the polling and closes the connections.
@@ -59,11 +96,12 @@ func (cv *groupsView) stop() {
 }
 
 // setKafka records the Kafka listener's advertised address.
-func (cv *groupsView) setKafka(host string, port int32, nodeID int32, clusterID string) {
+func (cv *groupsView) setKafka(host string, port int32, nodeID int32, clusterID string, replicas func() (replicas, isr []int32)) {
 	if cv == nil {
 		return
 	}
-	cv.kafka.Store(&kafkaEndpoint{addr: net.JoinHostPort(host, strconv.Itoa(int(port))), nodeID: nodeID, clusterID: clusterID})
+	cv.kafka.Store(&kafkaEndpoint{addr: net.JoinHostPort(host, strconv.Itoa(int(port))), nodeID: nodeID, clusterID: clusterID,
+		replicas: replicas})
 	if b := cv.reregister.Load(); b != nil {
 		(*b).Reregister()
 	}

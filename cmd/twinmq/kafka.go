@@ -63,12 +63,16 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 		coord.Close()
 		stopID()
 	}
+	// Each member of a broker group has its own Kafka node id
+	// (kafkaNodeStride); a group without slaves keeps its identity's.
+	node := kafkaNode(id.NodeID, repl.memberID())
 	kcfg := kafkaapi.Config{
-		NodeID: id.NodeID, ClusterID: id.ClusterID, Logger: logger, Groups: coord, Transactions: txns, Txns: txIndex, Sizes: sizes,
+		NodeID: node, ClusterID: id.ClusterID, Logger: logger, Groups: coord, Transactions: txns, Txns: txIndex, Sizes: sizes,
 		DisableAutoCreate: !cfg.AutoCreateTopicsEnable, DefaultPartitions: int32(cfg.NumPartitions),
 		Logs: replLogs(repl), GroupSize: replGroupSize(repl), DecompressBudget: lim.decompress,
 	}
 	kafkaEpochs(&kcfg, repl)
+	kcfg.Replicas = kafkaReplicas(repl, id.NodeID)
 	if cv != nil { // partitions numbered across the cluster's broker groups
 		kcfg.Cluster, kcfg.Peers, kcfg.ClusterRefresh = cv.poller.View, cv.peers, cv.poller.Refresh
 	}
@@ -84,11 +88,11 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 			bound := srv.Addr().(*net.TCPAddr)
 			host := kafkaAdvertisedHost(cfg.AdvertisedHost, bound.IP)
 			h.SetAdvertised(host, int32(bound.Port))
-			cv.setKafka(host, int32(bound.Port), id.NodeID, id.ClusterID) // registers it: the other groups list it
+			cv.setKafka(host, int32(bound.Port), node, id.ClusterID, kcfg.Replicas) // registers it: the other groups list it
 			kafkaMetrics(mon, srv, h)
 			adv := net.JoinHostPort(host, fmt.Sprint(bound.Port))
 			logger.Info("Kafka listening", "addr", bound.String(), "advertised", adv,
-				"nodeId", id.NodeID, "clusterId", id.ClusterID)
+				"nodeId", node, "clusterId", id.ClusterID)
 			return func(sctx context.Context) {
 				_ = srv.Shutdown(sctx)
 				stopAll()
