@@ -69,6 +69,21 @@ type member struct {
 	lastSeen time.Time
 	data     ConsumerData
 	subs     map[string]string // topic -> subString
+	info     clientInfo
+}
+
+// clientInfo is what a client's HEART_BEAT request says of the client
+// (its RemotingCommand language and version), which
+// GET_CONSUMER_CONNECTION_LIST and GET_PRODUCER_CONNECTION_LIST report.
+type clientInfo struct {
+	language string
+	version  int32
+}
+
+// producer is one client of a producer group.
+type producer struct {
+	conn *netio.Conn
+	info clientInfo
 }
 
 // clientTable tracks consumer groups by client id and connection, and
@@ -76,16 +91,21 @@ type member struct {
 type clientTable struct {
 	mu        sync.Mutex
 	groups    map[string]map[string]*member // group -> clientID -> member
-	producers map[string]map[string]*netio.Conn
+	producers map[string]map[string]producer
 }
 
 func newClientTable() *clientTable {
-	return &clientTable{groups: make(map[string]map[string]*member), producers: make(map[string]map[string]*netio.Conn)}
+	return &clientTable{groups: make(map[string]map[string]*member), producers: make(map[string]map[string]producer)}
 }
 
 // heartbeat records hb from c at now and returns the groups whose member
 // set changed.
 func (t *clientTable) heartbeat(c *netio.Conn, hb HeartbeatData, now time.Time) []string {
+	return t.heartbeatFrom(c, hb, clientInfo{}, now)
+}
+
+// heartbeatFrom is heartbeat with what the request said of the client.
+func (t *clientTable) heartbeatFrom(c *netio.Conn, hb HeartbeatData, info clientInfo, now time.Time) []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var changed []string
@@ -99,7 +119,7 @@ func (t *clientTable) heartbeat(c *netio.Conn, hb HeartbeatData, now time.Time) 
 		if !ok || old.conn != c {
 			changed = append(changed, cd.GroupName)
 		}
-		m := &member{conn: c, lastSeen: now, data: cd, subs: make(map[string]string)}
+		m := &member{conn: c, lastSeen: now, data: cd, subs: make(map[string]string), info: info}
 		for _, s := range cd.SubscriptionDataSet {
 			m.subs[s.Topic] = s.SubString
 		}
@@ -107,9 +127,9 @@ func (t *clientTable) heartbeat(c *netio.Conn, hb HeartbeatData, now time.Time) 
 	}
 	for _, pd := range hb.ProducerDataSet {
 		if t.producers[pd.GroupName] == nil {
-			t.producers[pd.GroupName] = make(map[string]*netio.Conn)
+			t.producers[pd.GroupName] = make(map[string]producer)
 		}
-		t.producers[pd.GroupName][hb.ClientID] = c
+		t.producers[pd.GroupName][hb.ClientID] = producer{conn: c, info: info}
 	}
 	return changed
 }
@@ -157,7 +177,7 @@ func (t *clientTable) removeIf(drop func(*member) bool, dropProducer func(*netio
 		}
 	}
 	for g, ps := range t.producers {
-		maps.DeleteFunc(ps, func(_ string, c *netio.Conn) bool { return dropProducer(c) })
+		maps.DeleteFunc(ps, func(_ string, p producer) bool { return dropProducer(p.conn) })
 		if len(ps) == 0 {
 			delete(t.producers, g)
 		}
@@ -213,7 +233,7 @@ func (b *Broker) heartBeat(ctx context.Context, c *netio.Conn, req *remoting.Com
 			b.log.Warn("cannot create retry topic", "group", cd.GroupName, "err", err)
 		}
 	}
-	if changed := b.clients.heartbeat(c, hb, b.cfg.Now()); len(changed) > 0 {
+	if changed := b.clients.heartbeatFrom(c, hb, clientInfo{language: req.Language, version: req.Version}, b.cfg.Now()); len(changed) > 0 {
 		b.log.Info("consumer group changed", "groups", changed, "client", hb.ClientID)
 		go b.notifyGroups(changed)
 	}

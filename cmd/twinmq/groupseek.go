@@ -346,6 +346,14 @@ func newGroupSeekCommand(f *adminFlags) *cobra.Command {
 					return err
 				}
 				fmt.Fprintf(out, "committed %s of group %s\n", plural(len(rows), "offset"), group)
+				if live != "" && !kafka && len(rows) > 0 {
+					// --force with live RocketMQ consumers: tell them (220),
+					// or they write their old offsets back.
+					if err := resetRocketMQConsumers(ctx, rmqAddr, group, rows); err != nil {
+						return err
+					}
+					fmt.Fprintf(out, "told the live RocketMQ consumers of group %s to reset (RESET_CONSUMER_CLIENT_OFFSET)\n", group)
+				}
 				return nil
 			})
 		},
@@ -356,7 +364,7 @@ func newGroupSeekCommand(f *adminFlags) *cobra.Command {
 	fl.Int64Var(&shiftBy, "shift-by", 0, "move each committed offset by N (negative: back)")
 	fl.StringArrayVar(&topicFlags, "topics", nil, "topic or topic:partition,... to move (repeatable; default: every partition the group committed to)")
 	fl.BoolVar(&dryRun, "dry-run", false, "print the plan and commit nothing")
-	fl.BoolVar(&force, "force", false, "commit even while RocketMQ consumers are live (the coordinator still refuses while Kafka members are)")
+	fl.BoolVar(&force, "force", false, "commit even while RocketMQ consumers are live, and tell them to reset (the coordinator still refuses while Kafka members are)")
 	fl.StringVar(&rmqAddr, "broker-addr", "", "RocketMQ remoting address of the broker (host:10911): also refuse while RocketMQ consumers of the group heartbeat to it")
 	cmd.MarkFlagsMutuallyExclusive("to", "to-offset", "shift-by")
 	return cmd
