@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,7 @@ type Server struct {
 	table *Table
 	auth  *verifier
 	codes map[int32]handlerFunc
+	kv    kvConfig // admin.go
 	// controller routes the codes of an embedded controller (issue 14:
 	// "an embedded controller answers brokers on the name server's own
 	// port"); nil until HostController.
@@ -89,6 +91,7 @@ func New(cfg Config) *Server {
 		remoting.DeleteTopicInNamesrv:          s.deleteTopic,
 		remoting.GetClusterView:                s.getClusterView,
 	}
+	maps.Copy(s.codes, s.adminHandlers()) // admin.go
 	return s
 }
 

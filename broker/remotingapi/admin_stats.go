@@ -2,7 +2,6 @@ package remotingapi
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -405,12 +404,4 @@ func javaHashCodes(tags []string) []int32 {
 		out = append(out, h)
 	}
 	return out
-}
-
-// decodeJSON is json.Unmarshal with the adapter's invalid-parameter error.
-func decodeJSON(body []byte, v any, what string) error {
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("%w: %s body: %v", errInvalidParameter, what, err)
-	}
-	return nil
 }
