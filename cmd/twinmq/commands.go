@@ -28,7 +28,9 @@ func newRootCommand(environ []string) *cobra.Command {
 		SilenceErrors: true,
 		RunE:          action(environ, run),
 	}
-	root.CompletionOptions.HiddenDefaultCmd = true
+	// Admin commands take their addresses from the environment or a
+	// profile when no flag gives them (clientprofile.go).
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyClientDefaults(cmd, environ) }
 	root.PersistentFlags().String("config", "", "YAML config file (keys as in twinmq.example.yaml)")
 	root.PersistentFlags().String("log-level", defaultConfig().LogLevel, "log level: debug, info, warn or error")
 	addServeFlags(root.Flags())
@@ -72,7 +74,7 @@ func newRootCommand(environ []string) *cobra.Command {
 	}
 
 	root.AddCommand(serve, namesrv, broker, version, newBenchCommand(), newMessageCommand(), newTopicCommand(), newGroupCommand(),
-		newClusterCommand(environ))
+		newClusterCommand(environ), newProfileCommand(environ))
 	return root
 }
 

@@ -220,6 +220,9 @@ func envMap(environ, known []string) (map[string]any, error) {
 		if !ok || !strings.HasPrefix(name, envPrefix) {
 			continue
 		}
+		if slices.Contains(clientEnv, name) {
+			continue // read by the admin commands (clientprofile.go)
+		}
 		key := camelKey(strings.ToLower(strings.TrimPrefix(name, envPrefix)), '_')
 		if !slices.Contains(known, key) {
 			errs = append(errs, fmt.Errorf("unknown variable %s", name))

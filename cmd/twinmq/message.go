@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 // newMessageCommand builds `twinmq message ...`, admin commands on
 // messages over the remoting protocol.
 func newMessageCommand() *cobra.Command {
-	msg := groupCommand(&cobra.Command{Use: "message", Short: "Admin commands on messages (over the RocketMQ remoting protocol)"})
+	msg := markAdmin(groupCommand(&cobra.Command{Use: "message", Short: "Admin commands on messages (over the RocketMQ remoting protocol)"}))
 	var group, addr string
 	var maxN int32
 	resend := &cobra.Command{
@@ -33,9 +34,11 @@ func newMessageCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "resent %d, skipped %d (no original topic); %%DLQ%%%s next offset %d\n",
-				res.Resent, res.Skipped, group, res.NextOffset)
-			return nil
+			return writeOutput(cmd, res, func(out io.Writer) error {
+				_, err := fmt.Fprintf(out, "resent %d, skipped %d (no original topic); %%DLQ%%%s next offset %d\n",
+					res.Resent, res.Skipped, group, res.NextOffset)
+				return err
+			})
 		},
 	}
 	resend.Flags().StringVar(&group, "group", "", "consumer group whose DLQ to re-send (required)")
