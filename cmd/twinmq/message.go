@@ -45,7 +45,7 @@ func newMessageCommand() *cobra.Command {
 	resend.Flags().StringVar(&addr, "broker-addr", "127.0.0.1:10911", "RocketMQ remoting address of the broker holding the DLQ")
 	resend.Flags().Int32Var(&maxN, "max", 10_000, "most messages to re-send in this run")
 	_ = resend.MarkFlagRequired("group")
-	msg.AddCommand(resend)
+	msg.AddCommand(resend, newMessageQueryCommand(), newMessageTrimCommand())
 	return msg
 }
 
