@@ -18,7 +18,7 @@ func TestGroupCommandsFail(t *testing.T) {
 	}{
 		{[]string{"topic", "lst"}, `topic: unknown subcommand "lst" (one of: alter, consume, create, delete, describe, list, produce); did you mean list?`},
 		{[]string{"group", "lst"}, `group: unknown subcommand "lst"`},
-		{[]string{"message"}, "message: a subcommand is required (one of: resend-dlq)"},
+		{[]string{"message"}, "message: a subcommand is required (one of: query, resend-dlq, trim)"},
 		{[]string{"topic"}, "topic: a subcommand is required"},
 		{[]string{"bench", "kafak"}, "did you mean kafka or kfake?"},
 	} {

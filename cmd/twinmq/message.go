@@ -18,7 +18,7 @@ import (
 // newMessageCommand builds `twinmq message ...`, admin commands on
 // messages over the remoting protocol.
 func newMessageCommand() *cobra.Command {
-	msg := markAdmin(groupCommand(&cobra.Command{Use: "message", Short: "Admin commands on messages (over the RocketMQ remoting protocol)"}))
+	msg := markAdmin(groupCommand(&cobra.Command{Use: "message", Short: "Query, trim and re-send messages (query and resend-dlq over RocketMQ remoting, trim over Kafka)"}))
 	var group, addr string
 	var maxN int32
 	resend := &cobra.Command{
