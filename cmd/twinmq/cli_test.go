@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net"
 	"strings"
@@ -93,5 +94,29 @@ func TestServingSummary(t *testing.T) {
 		if !strings.Contains(line, want) {
 			t.Errorf("serving line %q lacks %q", line, want)
 		}
+	}
+}
+
+// TestBenchKafka: `bench kafka --format json` against a `twinmq serve`
+// prints its results as JSON (every record once), progress lines on
+// stderr, and deletes the topic it created.
+func TestBenchKafka(t *testing.T) {
+	kafka := listenAddr(t, serveForTest(t), "Kafka")
+	bs := "--bootstrap-server=" + kafka
+	out, errOut, err := twinmqStdin(t, "", "bench", "kafka", "--brokers", kafka, "--records", "3000", "--size", "100",
+		"--partitions", "2", "--topic", "benched", "--format", "json")
+	if err != nil {
+		t.Fatalf("bench: %v\n%s\n%s", err, out, errOut)
+	}
+	var res []benchResultJSON
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res) != 1 || res[0].Records != 3000 || res[0].Lost != 0 ||
+		res[0].Duplicates != 0 || res[0].MsgsPerSec <= 0 || res[0].E2EP99Ms < res[0].E2EP50Ms {
+		t.Fatalf("bench printed %q: %v", out, err)
+	}
+	if !strings.Contains(errOut, "consumed 3000") || !strings.Contains(errOut, "e2e p99 so far") {
+		t.Fatalf("no final progress line on stderr:\n%s", errOut)
+	}
+	if out := mustCmd(t, "topic", "list", bs); strings.Contains(out, "benched") {
+		t.Fatalf("the bench topic is still there:\n%s", out)
 	}
 }
