@@ -20,8 +20,8 @@ type Histogram struct {
 }
 
 const (
-	subBits = 6                 // 64 buckets per power of two
-	maxExp  = 40                // up to 2^40 µs (12.7 days); more is clamped
+	subBits = 6  // 64 buckets per power of two
+	maxExp  = 40 // up to 2^40 µs (12.7 days); more is clamped
 	buckets = (maxExp + 1) << subBits
 )
 
