@@ -179,7 +179,8 @@ func newBenchRocketMQCommand() *cobra.Command {
 	var namesrv, kafkaBrokers string
 	var producers []int
 	var pid int
-	var echoFloor bool
+	var echoFloor, progress bool
+	var format string
 	cmd := &cobra.Command{
 		Use:   "rocketmq",
 		Short: "Send N messages of size S with sync RocketMQ producers and consume them with a push consumer",
@@ -196,6 +197,22 @@ func newBenchRocketMQCommand() *cobra.Command {
 			out := cmd.OutOrStdout()
 			if namesrv == "" {
 				return fmt.Errorf("give --namesrv")
+			}
+			if format != "text" && format != "json" {
+				return fmt.Errorf("%s: --format %q: want text or json", commandName(cmd), format)
+			}
+			var all []loadtest.Result
+			if format == "json" {
+				out = io.Discard // the text lines; the JSON goes to stdout at the end
+				defer func() {
+					if len(all) > 0 {
+						_ = writeBenchJSON(cmd.OutOrStdout(), all)
+					}
+				}()
+			}
+			if progress {
+				errOut := cmd.ErrOrStderr()
+				cfg.Progress = func(p loadtest.Progress) { fmt.Fprintln(errOut, p) }
 			}
 			cfg.NamesrvAddrs = strings.Split(namesrv, ";")
 			var cpu func() (time.Duration, error)
@@ -230,6 +247,7 @@ func newBenchRocketMQCommand() *cobra.Command {
 				}
 				fmt.Fprintln(out, res)
 				bad = append(bad, res.Result)
+				all = append(all, res.Result)
 				if floor > 0 && res.SendCPU > 0 {
 					fmt.Fprintf(out, "rocketmq/%d broker CPU per send: %.1fx the loopback floor\n",
 						n, float64(res.SendCPUPerMessage())/float64(floor))
@@ -243,6 +261,7 @@ func newBenchRocketMQCommand() *cobra.Command {
 					return fmt.Errorf("kafka with %d producers: %w", n, err)
 				}
 				fmt.Fprintln(out, k)
+				all = append(all, k.Result)
 				fmt.Fprintf(out, "ratio rocketmq/kafka with %d producers: send rate %.2fx, send p50 latency %.2fx\n",
 					n, res.SendsPerSec()/k.SendsPerSec(), float64(res.ProduceP50)/float64(k.ProduceP50))
 			}
@@ -263,6 +282,8 @@ func newBenchRocketMQCommand() *cobra.Command {
 	f.BoolVar(&cfg.ConsumeAfterSend, "consume-after-send", false, "start the consumer after the sends, so the send phase's broker CPU is the sends' alone")
 	f.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "give up a run after this long")
 	f.BoolVar(&echoFloor, "echo-floor", false, "first measure a do-nothing server's CPU per round trip, the loopback floor")
+	f.BoolVar(&progress, "progress", true, "print a progress line to stderr every second (rate, e2e p99 so far)")
+	f.StringVar(&format, "format", "text", "result format: text or json")
 	return cmd
 }
 
