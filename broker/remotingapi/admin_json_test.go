@@ -76,3 +76,12 @@ func FuzzDecodeMQMap(f *testing.F) {
 		}
 	})
 }
+
+// TestParseProperties: Java Properties lines as MixAll.properties2String
+// writes them, with comments, blanks and ':' separators.
+func TestParseProperties(t *testing.T) {
+	m := parseProperties([]byte("# comment\n\n a = 1\nb:2\n!x\nc=\nbare\n"))
+	if len(m) != 4 || m["a"] != "1" || m["b"] != "2" || m["c"] != "" || m["bare"] != "" {
+		t.Fatalf("parsed %v", m)
+	}
+}

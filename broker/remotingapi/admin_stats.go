@@ -41,6 +41,7 @@ func (b *Broker) adminHandlers() map[int32]handlerFunc {
 		InvokeBrokerToResetOffset: b.invokeBrokerToResetOffset,
 		queryTopicConsumeByWho:    b.queryTopicConsumeByWho,
 		queryConsumeTimeSpan:      b.queryConsumeTimeSpan,
+		updateBrokerConfig:        b.updateBrokerConfigHandler, // admin_config.go
 	}
 }
 

@@ -120,3 +120,34 @@ func TestBenchKafka(t *testing.T) {
 		t.Fatalf("the bench topic is still there:\n%s", out)
 	}
 }
+
+// TestBrokerConfig: `broker config get` prints GET_BROKER_CONFIG's
+// settings (all, or the keys asked, as text or JSON); `broker config set`
+// sends UPDATE_BROKER_CONFIG, which twinmq refuses naming how to change
+// each key, and changes nothing.
+func TestBrokerConfig(t *testing.T) {
+	rmq := "--broker-addr=" + listenAddr(t, serveForTest(t), "RocketMQ remoting")
+	var all map[string]string
+	if out := mustCmd(t, "broker", "config", "get", "--format", "json", rmq); json.Unmarshal([]byte(out), &all) != nil ||
+		all["brokerName"] != "broker-a" || all["fileReservedTime"] != "72" {
+		t.Fatalf("config get --format json:\n%s", out)
+	}
+	if out := mustCmd(t, "broker", "config", "get", "brokerName", "flushDiskType", rmq); !hasRow(out, "brokerName", "broker-a") ||
+		!hasRow(out, "flushDiskType", "ASYNC_FLUSH") || strings.Contains(out, "fileReservedTime") {
+		t.Fatalf("config get of two keys:\n%s", out)
+	}
+	if _, err := twinmqCmd(t, "broker", "config", "get", "nope", rmq); err == nil || !strings.Contains(err.Error(), "reports no nope") {
+		t.Fatalf("get of an unknown key: %v", err)
+	}
+	_, err := twinmqCmd(t, "broker", "config", "set", "fileReservedTime=48", "nope=1", rmq)
+	if err == nil || !strings.Contains(err.Error(), "fileReservedTime cannot change while the broker runs: restart with --retention-hours") ||
+		!strings.Contains(err.Error(), "nope is not a twinmq broker setting") {
+		t.Fatalf("set: %v", err)
+	}
+	if out := mustCmd(t, "broker", "config", "get", "fileReservedTime", rmq); !hasRow(out, "fileReservedTime", "72") {
+		t.Fatalf("the refused set changed the setting:\n%s", out)
+	}
+	if _, err := twinmqCmd(t, "broker", "config", "set", "novalue", rmq); err == nil {
+		t.Fatal("set of a bare key ran")
+	}
+}

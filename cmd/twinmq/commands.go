@@ -61,6 +61,7 @@ func newRootCommand(environ []string) *cobra.Command {
 	}
 	addBrokerFlags(broker.Flags())
 	addCPUProfile(broker)
+	broker.AddCommand(newBrokerConfigCommand()) // twinmq broker config get|set (brokerconfig.go)
 
 	root.Version = buildVersion() + " " + runtime.Version()
 	root.SetVersionTemplate("twinmq {{.Version}}\n")
