@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/nameserver"
 	"github.com/twinmq/twinmq/netio"
@@ -23,6 +24,7 @@ const (
 	getProducerConnectionList  int32 = 204 // GET_PRODUCER_CONNECTION_LIST
 	deleteSubscriptionGroup    int32 = 207 // DELETE_SUBSCRIPTIONGROUP
 	getConsumeStats            int32 = 208 // GET_CONSUME_STATS
+	getBrokerConsumeStats      int32 = 317 // GET_BROKER_CONSUME_STATS
 	queryTopicConsumeByWho     int32 = 300 // QUERY_TOPIC_CONSUME_BY_WHO
 	queryConsumeTimeSpan       int32 = 303 // QUERY_CONSUME_TIME_SPAN
 	resetConsumerClientOffset        = remoting.ResetConsumerClientOffset
@@ -38,6 +40,7 @@ func (b *Broker) adminHandlers() map[int32]handlerFunc {
 		getProducerConnectionList: b.getProducerConnectionList,
 		deleteSubscriptionGroup:   b.deleteSubscriptionGroup,
 		getConsumeStats:           b.getConsumeStats,
+		getBrokerConsumeStats:     b.getBrokerConsumeStats,
 		InvokeBrokerToResetOffset: b.invokeBrokerToResetOffset,
 		queryTopicConsumeByWho:    b.queryTopicConsumeByWho,
 		queryConsumeTimeSpan:      b.queryConsumeTimeSpan,
@@ -145,7 +148,19 @@ func (b *Broker) getConsumeStats(_ context.Context, _ *netio.Conn, req *remoting
 	default:
 		names = b.groupTopics(group)
 	}
+	body, _, err := b.consumeStats(group, names)
+	if err != nil {
+		return errorResponse(req, err)
+	}
+	return bodyResponse(req, body)
+}
+
+// consumeStats is ConsumeStats.java for group on the topics of names
+// (missing ones skipped, as Java), and its total diff (broker offset
+// minus consumer offset, summed).
+func (b *Broker) consumeStats(group string, names []string) ([]byte, int64, error) {
 	var entries []mqEntry
+	var diff int64
 	for _, name := range slices.Compact(slices.Sorted(slices.Values(names))) {
 		t, ok := b.topics.Get(name)
 		if !ok {
@@ -154,7 +169,7 @@ func (b *Broker) getConsumeStats(_ context.Context, _ *netio.Conn, req *remoting
 		for q := range t.Queues {
 			_, hi, err := b.queueRange(name, q)
 			if err != nil {
-				return errorResponse(req, err)
+				return nil, 0, err
 			}
 			cur, _ := b.offsets.Fetch(group, name, q)
 			cur = max(cur, 0)
@@ -162,10 +177,61 @@ func (b *Broker) getConsumeStats(_ context.Context, _ *netio.Conn, req *remoting
 			v := fmt.Appendf(nil, `{"brokerOffset":%d,"consumerOffset":%d,"lastTimestamp":%d,"pullOffset":%d}`,
 				w.BrokerOffset, w.ConsumerOffset, w.LastTimestamp, w.PullOffset)
 			entries = append(entries, mqEntry{b.mq(name, q), v})
+			diff += w.BrokerOffset - w.ConsumerOffset
 		}
 	}
 	body := append([]byte(`{"consumeTps":0.0,"offsetTable":`), appendMQMap(nil, entries)...)
-	return bodyResponse(req, append(body, '}'))
+	return append(body, '}'), diff, nil
+}
+
+// getBrokerConsumeStats (317): ConsumeStatsList.java, for every group
+// (those GET_ALL_SUBSCRIPTIONGROUP_CONFIG lists) one ConsumeStats per
+// topic it has committed offsets on, and the total diff: what the
+// console's dashboard and mqadmin's monitoring read. isOrder=true lists
+// no topic: twinmq topics carry no order flag. totalInflightDiff is 0
+// (pull offsets are the consumer offsets).
+func (b *Broker) getBrokerConsumeStats(_ context.Context, _ *netio.Conn, req *remoting.Command) *remoting.Command {
+	e := ext{m: req.ExtFields}
+	isOrder := e.boolean("isOrder")
+	groups := slices.Compact(slices.Sorted(slices.Values(append(b.clients.groupNames(), b.offsets.Groups()...))))
+	body := []byte(`{"brokerAddr":`)
+	body = appendJSONString(body, b.storeHost.String())
+	body = append(body, `,"consumeStatsList":[`...)
+	var total int64
+	for i, g := range groups {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, '{')
+		body = appendJSONString(body, g)
+		body = append(body, ":["...)
+		if !isOrder {
+			topics := slices.Compact(slices.Sorted(slices.Values(topicsOf(b.offsets.List(g, "")))))
+			for j, t := range topics {
+				cs, diff, err := b.consumeStats(g, []string{t})
+				if err != nil {
+					return errorResponse(req, err)
+				}
+				if j > 0 {
+					body = append(body, ',')
+				}
+				body = append(body, cs...)
+				total += diff
+			}
+		}
+		body = append(body, "]}"...)
+	}
+	body = fmt.Appendf(body, `],"totalDiff":%d,"totalInflightDiff":0}`, total)
+	return bodyResponse(req, body)
+}
+
+// topicsOf is the topic of each entry.
+func topicsOf(es []offsets.Entry) []string {
+	out := make([]string, len(es))
+	for i, en := range es {
+		out[i] = en.Topic
+	}
+	return out
 }
 
 // groupTopics returns the topics group has committed offsets on, or

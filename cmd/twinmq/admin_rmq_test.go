@@ -82,7 +82,7 @@ func waitConsumed(t *testing.T, addr, group, topic string, want int64) {
 // rocketmq-dashboard send, with Java's field names, answer what the
 // clients did: topic stats (202), consume stats (208), consumer and
 // producer connections (203, 204), who consumes a topic (300), time spans
-// (303), every offset (43). INVOKE_BROKER_TO_RESET_OFFSET (222) as mqadmin
+// (303), every offset (43), every group's stats (317). INVOKE_BROKER_TO_RESET_OFFSET (222) as mqadmin
 // resetOffsetByTime sends it rewinds the live consumer, which the broker
 // tells with RESET_CONSUMER_CLIENT_OFFSET (220): it consumes everything
 // again; `twinmq group seek --force` does the same through 220. Then
@@ -211,6 +211,14 @@ func TestRocketMQAdminRequests(t *testing.T) {
 	var all struct{ OffsetTable map[string]map[string]int64 }
 	if resp.Code != remoting.Success || json.Unmarshal(resp.Body, &all) != nil || all.OffsetTable["adm@admcg"]["0"] != 2 {
 		t.Fatalf("GET_ALL_CONSUMER_OFFSET: %d %s", resp.Code, resp.Body)
+	}
+
+	// 317: every group's stats, the total diff 0 (all consumed).
+	resp = rmqAdmin(t, rmqAddr, 317, map[string]string{"isOrder": "false"})
+	if b := string(resp.Body); resp.Code != remoting.Success || !strings.HasPrefix(b, `{"brokerAddr":"`+rmqAddr+`","consumeStatsList":[`) ||
+		!strings.Contains(b, `{"admcg":[{"consumeTps":0.0,"offsetTable":{{"brokerName":"broker-a","queueId":0,"topic":"adm"}:{"brokerOffset":2,"consumerOffset":2,`) ||
+		!strings.HasSuffix(b, `],"totalDiff":0,"totalInflightDiff":0}`) {
+		t.Fatalf("GET_BROKER_CONSUME_STATS: %d %s", resp.Code, resp.Body)
 	}
 
 	// 222 as mqadmin resetOffsetByTime -t adm -g admcg -s 0 sends it: back
