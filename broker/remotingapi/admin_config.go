@@ -34,6 +34,10 @@ var startOnlySettings = map[string]string{
 	"fileReservedTime":      "restart with --retention-hours (or set retention.ms per topic: twinmq topic alter -c)",
 }
 
+// configBlackList are the keys Java's AdminBrokerProcessor refuses with
+// NO_PERMISSION.
+var configBlackList = []string{"brokerConfigPath", "rocketmqHome", "configBlackList"}
+
 // maxConfigBody bounds an UPDATE_BROKER_CONFIG body.
 const maxConfigBody = 64 << 10
 
@@ -50,6 +54,13 @@ func (b *Broker) updateBrokerConfigHandler(_ context.Context, _ *netio.Conn, req
 	props := parseProperties(req.Body)
 	if len(props) == 0 {
 		return remoting.NewResponse(req, remoting.Success, "")
+	}
+	for _, k := range configBlackList {
+		if _, ok := props[k]; ok {
+			// As Java since CVE-2023-33246: these keys once let a caller
+			// run commands through the broker's filter-server start-up.
+			return remoting.NewResponse(req, remoting.NoPermission, "Can not update config in black list.")
+		}
 	}
 	var why []string
 	for _, k := range slices.Sorted(maps.Keys(props)) {

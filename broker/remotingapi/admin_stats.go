@@ -34,17 +34,19 @@ const (
 // adminHandlers are the admin codes' entries of the dispatch table.
 func (b *Broker) adminHandlers() map[int32]handlerFunc {
 	return map[int32]handlerFunc{
-		getAllConsumerOffset:      b.getAllConsumerOffset,
-		getTopicStatsInfo:         b.getTopicStatsInfo,
-		getConsumerConnectionList: b.getConsumerConnectionList,
-		getProducerConnectionList: b.getProducerConnectionList,
-		deleteSubscriptionGroup:   b.deleteSubscriptionGroup,
-		getConsumeStats:           b.getConsumeStats,
-		getBrokerConsumeStats:     b.getBrokerConsumeStats,
-		InvokeBrokerToResetOffset: b.invokeBrokerToResetOffset,
-		queryTopicConsumeByWho:    b.queryTopicConsumeByWho,
-		queryConsumeTimeSpan:      b.queryConsumeTimeSpan,
-		updateBrokerConfig:        b.updateBrokerConfigHandler, // admin_config.go
+		getAllConsumerOffset:            b.getAllConsumerOffset,
+		getTopicStatsInfo:               b.getTopicStatsInfo,
+		getConsumerConnectionList:       b.getConsumerConnectionList,
+		getProducerConnectionList:       b.getProducerConnectionList,
+		deleteSubscriptionGroup:         b.deleteSubscriptionGroup,
+		getConsumeStats:                 b.getConsumeStats,
+		getBrokerConsumeStats:           b.getBrokerConsumeStats,
+		InvokeBrokerToResetOffset:       b.invokeBrokerToResetOffset,
+		queryTopicConsumeByWho:          b.queryTopicConsumeByWho,
+		queryConsumeTimeSpan:            b.queryConsumeTimeSpan,
+		updateBrokerConfig:              b.updateBrokerConfigHandler, // admin_config.go
+		remoting.GetConsumerRunningInfo: b.getConsumerRunningInfo,    // admin_relay.go
+		remoting.ConsumeMessageDirectly: b.consumeMessageDirectly,
 	}
 }
 
