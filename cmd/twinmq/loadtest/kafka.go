@@ -56,13 +56,20 @@ type Progress struct {
 	Elapsed  time.Duration
 	Produced int64 // acknowledged so far
 	Consumed int64 // distinct records consumed so far
-	// MsgsPerSec and MBPerSec are the consume rate since the last tick.
+	// MsgsPerSec and MBPerSec are the consume rate since the last tick
+	// (over the whole run in the final report).
 	MsgsPerSec, MBPerSec float64
+	// Final marks the report made when the run ends.
+	Final bool
 	// E2EP99 is the end-to-end latency's 99th percentile so far.
 	E2EP99 time.Duration
 }
 
 func (p Progress) String() string {
+	if p.Final {
+		return fmt.Sprintf("%-8s %6.1fs  done: produced %d consumed %d  %9.0f msgs/s %8.2f MB/s over the run  e2e p99 %v",
+			p.Target, p.Elapsed.Seconds(), p.Produced, p.Consumed, p.MsgsPerSec, p.MBPerSec, p.E2EP99.Round(time.Microsecond))
+	}
 	return fmt.Sprintf("%-8s %6.1fs  produced %d consumed %d  %9.0f msgs/s %8.2f MB/s  e2e p99 so far %v",
 		p.Target, p.Elapsed.Seconds(), p.Produced, p.Consumed, p.MsgsPerSec, p.MBPerSec, p.E2EP99.Round(time.Microsecond))
 }
@@ -81,20 +88,24 @@ func watchProgress(target string, size int, every time.Duration, start time.Time
 		tick := time.NewTicker(every)
 		defer tick.Stop()
 		last, lastAt := int64(0), start
-		emit := func(now time.Time) {
+		emit := func(now time.Time, final bool) {
+			if final {
+				last, lastAt = 0, start // the whole run's rate
+			}
 			c := consumed.Load()
 			secs := max(now.Sub(lastAt).Seconds(), 1e-9)
 			report(Progress{Target: target, Elapsed: now.Sub(start), Produced: produced.Load(), Consumed: c,
-				MsgsPerSec: float64(c-last) / secs, MBPerSec: float64(c-last) * float64(size) / 1e6 / secs, E2EP99: e2e.Quantile(0.99)})
+				MsgsPerSec: float64(c-last) / secs, MBPerSec: float64(c-last) * float64(size) / 1e6 / secs, E2EP99: e2e.Quantile(0.99),
+				Final: final})
 			last, lastAt = c, now
 		}
 		for {
 			select {
 			case <-stop:
-				emit(time.Now()) // the last stretch, so every run reports at least once
+				emit(time.Now(), true) // so every run reports at least once
 				return
 			case now := <-tick.C:
-				emit(now)
+				emit(now, false)
 			}
 		}
 	}()

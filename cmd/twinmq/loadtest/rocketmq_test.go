@@ -110,7 +110,7 @@ func TestRunRocketMQProgressAndCleanup(t *testing.T) {
 	mu.Lock()
 	last := reports[len(reports)-1]
 	mu.Unlock()
-	if last.Produced != 300 || last.Consumed != 300 || last.E2EP99 <= 0 {
+	if !last.Final || last.Produced != 300 || last.Consumed != 300 || last.E2EP99 <= 0 || last.MsgsPerSec <= 0 {
 		t.Fatalf("last progress %+v", last)
 	}
 	c, err := nameserver.Dial(context.Background(), ns)
