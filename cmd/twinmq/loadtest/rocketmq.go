@@ -126,7 +126,9 @@ func RunRocketMQ(ctx context.Context, target string, cfg RocketMQConfig) (SendRe
 	run := fmt.Sprintf("%d", rand.Uint32())
 	resolver := primitive.NewPassthroughResolver(cfg.NamesrvAddrs)
 	if ownTopic {
-		defer deleteRMQTopic(resolver, cfg.Topic) // after the clients below shut down
+		// After the clients below shut down: the topic, and the retry topic
+		// the consumer's heartbeats created (their offsets go with them).
+		defer deleteRMQTopic(resolver, cfg.NamesrvAddrs, cfg.Topic, "%RETRY%bench_cg_"+run)
 	}
 	producers := make([]rocketmq.Producer, cfg.Producers)
 	for i := range producers {
@@ -291,10 +293,10 @@ type rmqConsumer struct {
 	done chan struct{}
 }
 
-// deleteRMQTopic deletes a run's topic from its broker and the name
-// servers (DELETE_TOPIC_IN_BROKER, DELETE_TOPIC_IN_NAMESRV), as the Go
-// admin client does, with a deadline of its own.
-func deleteRMQTopic(resolver primitive.NsResolver, topic string) {
+// deleteRMQTopic deletes a run's topics from their broker and the name
+// servers (DELETE_TOPIC_IN_BROKER, DELETE_TOPIC_IN_NAMESRV) with the Go
+// admin client, with a deadline of its own.
+func deleteRMQTopic(resolver primitive.NsResolver, namesrvs []string, topics ...string) {
 	adm, err := rmqadmin.NewAdmin(rmqadmin.WithResolver(resolver))
 	if err != nil {
 		return
@@ -302,7 +304,12 @@ func deleteRMQTopic(resolver primitive.NsResolver, topic string) {
 	defer adm.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_ = adm.DeleteTopic(ctx, rmqadmin.WithTopicDelete(topic))
+	for _, t := range topics {
+		// The name servers given: without them the client asks for the
+		// route again after the broker dropped the topic and logs that
+		// the topic does not exist.
+		_ = adm.DeleteTopic(ctx, rmqadmin.WithTopicDelete(t), rmqadmin.WithNameSrvAddr(namesrvs))
+	}
 }
 
 // startRMQConsumer starts a push consumer of cfg.Topic. The topic's route

@@ -119,7 +119,7 @@ func TestRunRocketMQProgressAndCleanup(t *testing.T) {
 	}
 	defer c.Close()
 	resp, err := c.Invoke(context.Background(), remoting.NewRequest(remoting.GetAllTopicListFromNameserver, 0))
-	if err != nil || strings.Contains(string(resp.Body), "twinmq-bench-") {
+	if err != nil || strings.Contains(string(resp.Body), "twinmq-bench-") || strings.Contains(string(resp.Body), "bench_cg_") {
 		t.Fatalf("topics after the run: %s %v", resp.Body, err)
 	}
 }
