@@ -1,6 +1,7 @@
 package remotingapi
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -84,4 +85,18 @@ func TestParseProperties(t *testing.T) {
 	if len(m) != 4 || m["a"] != "1" || m["b"] != "2" || m["c"] != "" || m["bare"] != "" {
 		t.Fatalf("parsed %v", m)
 	}
+}
+
+// FuzzParseProperties: any UPDATE_BROKER_CONFIG body parses without a
+// panic into keys without line breaks.
+func FuzzParseProperties(f *testing.F) {
+	f.Add([]byte("a=1\nb:2\n# c\n"))
+	f.Add([]byte("rocketmqHome=-c $@|sh . echo pwned\nfilterServerNums=1"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for k := range parseProperties(b) {
+			if strings.ContainsAny(k, "\n") {
+				t.Fatalf("key %q", k)
+			}
+		}
+	})
 }
