@@ -43,6 +43,25 @@ func rmqAdmin(t *testing.T, addr string, code int32, ext map[string]string) *rem
 	return resp
 }
 
+// waitRoute waits until the name server at nsAddr routes topic with
+// queues write queues: a RocketMQ producer that asks before the broker's
+// registration after a topic creation takes TBW102's route and sends to
+// queues the topic does not have.
+func waitRoute(t *testing.T, nsAddr, topic string, queues int32) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		resp := rmqAdmin(t, nsAddr, remoting.GetRouteinfoByTopic, map[string]string{"topic": topic})
+		var route nameserver.TopicRouteData
+		if resp.Code == remoting.Success && json.Unmarshal(resp.Body, &route) == nil && len(route.QueueDatas) == 1 &&
+			route.QueueDatas[0].WriteQueueNums == queues {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the name server does not route %s with %d queues: %d %s", topic, queues, resp.Code, resp.Body)
+		}
+	}
+}
+
 // consumeStats is GET_CONSUME_STATS (208) decoded: the consumer offsets
 // summed over the queues, and their count.
 func consumeStats(t *testing.T, addr, group, topic string) (sum int64, queues int) {
@@ -95,6 +114,7 @@ func TestRocketMQAdminRequests(t *testing.T) {
 	kafka, nsAddr, rmqAddr := listenAddr(t, logs, "Kafka"), listenAddr(t, logs, "name server"), listenAddr(t, logs, "RocketMQ remoting")
 	bs := "--bootstrap-server=" + kafka
 	mustCmd(t, "topic", "create", "adm", "--partitions", "2", bs)
+	waitRoute(t, nsAddr, "adm", 2)
 	ns := primitive.NewPassthroughResolver([]string{nsAddr})
 
 	p, err := rocketmq.NewProducer(producer.WithNsResolver(ns), producer.WithGroupName("admpg"))

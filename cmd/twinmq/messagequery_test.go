@@ -27,6 +27,7 @@ func TestMessageQueryAndTrim(t *testing.T) {
 	kafka, nsAddr := listenAddr(t, logs, "Kafka"), listenAddr(t, logs, "name server")
 	bs, ns := "--bootstrap-server="+kafka, "--namesrv-addr="+nsAddr
 	mustCmd(t, "topic", "create", "mq", "--partitions", "2", bs)
+	waitRoute(t, nsAddr, "mq", 2)
 
 	kc, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
