@@ -9,18 +9,19 @@
 // and its long poll), clients.go (HEART_BEAT 34, UNREGISTER_CLIENT 35,
 // GET_CONSUMER_LIST_BY_GROUP 38, NOTIFY_CONSUMER_IDS_CHANGED 40),
 // offset.go (14, 15, 29, 30, 31, 32), lock.go (LOCK_BATCH_MQ 41,
-// UNLOCK_BATCH_MQ 42), admin.go (17, 21, 201, 215), admin_stats.go (the
-// admin requests of mqadmin and rocketmq-dashboard: 43, 202, 203, 204,
-// 207, 208, 300, 303, 317), admin_reset.go (INVOKE_BROKER_TO_RESET_OFFSET
-// 222 and the RESET_CONSUMER_CLIENT_OFFSET 220 it sends), admin_relay.go
-// (307 and 309 from an admin, relayed to the client), admin_config.go
-// (UPDATE_BROKER_CONFIG 25), admin_json.go (fastjson's maps keyed by
-// message queue), query.go
+// UNLOCK_BATCH_MQ 42), admin.go (17, 21, 201, 215), query.go
 // (QUERY_MESSAGE 12, VIEW_MESSAGE_BY_ID 33), toclient.go (requests the
 // broker sends on a client's connection and waits for: GET_CONSUMER_RUNNING_INFO
 // 307, CONSUME_MESSAGE_DIRECTLY 309) and register.go (the broker's side of
 // REGISTER_BROKER 103). codes.go holds the one table from errors
 // to response codes.
+//
+// The admin requests of mqadmin and rocketmq-dashboard: admin_stats.go (43,
+// 202, 203, 204, 207, 208, 300, 303, 317), admin_reset.go
+// (INVOKE_BROKER_TO_RESET_OFFSET 222 and the RESET_CONSUMER_CLIENT_OFFSET
+// 220 it sends), admin_relay.go (307 and 309 from an admin, relayed to the
+// client), admin_config.go (UPDATE_BROKER_CONFIG 25) and admin_json.go
+// (fastjson's maps keyed by message queue).
 //
 // A RocketMQ message is stored as its stored-message encoding (wire/remoting,
 // docs/rocketmq-protocol.md §3.3) with QUEUEOFFSET, PHYSICALOFFSET and STORETIMESTAMP written

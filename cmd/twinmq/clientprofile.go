@@ -37,6 +37,17 @@ const (
 // (TWINMQ_NAMESRV_ADDR is also the broker setting namesrvAddr.)
 var clientEnv = []string{envBootstrap, envBrokerAddr, envProfile}
 
+// withoutClientEnv is environ without the clientEnv variables.
+func withoutClientEnv(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		if name, _, _ := strings.Cut(kv, "="); !slices.Contains(clientEnv, name) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
 // adminAnnotation marks the command groups whose commands are admin
 // clients (topic, group, message, cluster, broker).
 const adminAnnotation = "twinmq/admin"

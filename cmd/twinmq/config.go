@@ -177,7 +177,7 @@ func loadConfig(path string, fs *pflag.FlagSet, environ []string) (Config, error
 		}
 	}
 
-	env, err := envMap(environ, known)
+	env, err := envMap(withoutClientEnv(environ), known)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: environment: %w", err)
 	}
@@ -219,9 +219,6 @@ func envMap(environ, known []string) (map[string]any, error) {
 		name, val, ok := strings.Cut(kv, "=")
 		if !ok || !strings.HasPrefix(name, envPrefix) {
 			continue
-		}
-		if slices.Contains(clientEnv, name) {
-			continue // read by the admin commands (clientprofile.go)
 		}
 		key := camelKey(strings.ToLower(strings.TrimPrefix(name, envPrefix)), '_')
 		if !slices.Contains(known, key) {
