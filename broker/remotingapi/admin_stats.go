@@ -437,7 +437,7 @@ func (b *Broker) getProducerConnectionList(_ context.Context, _ *netio.Conn, req
 	ps := b.clients.producers[group]
 	conns := []Connection{}
 	for _, id := range slices.Sorted(maps.Keys(ps)) {
-		conns = append(conns, connectionOf(id, ps[id].conn, ps[id].info))
+		conns = append(conns, connectionOf(id, ps[id], b.clients.producerInfo[group][id]))
 	}
 	b.clients.mu.Unlock()
 	if len(conns) == 0 {

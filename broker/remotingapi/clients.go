@@ -80,22 +80,20 @@ type clientInfo struct {
 	version  int32
 }
 
-// producer is one client of a producer group.
-type producer struct {
-	conn *netio.Conn
-	info clientInfo
-}
-
 // clientTable tracks consumer groups by client id and connection, and
 // producer groups. mu guards every field.
 type clientTable struct {
 	mu        sync.Mutex
 	groups    map[string]map[string]*member // group -> clientID -> member
-	producers map[string]map[string]producer
+	producers map[string]map[string]*netio.Conn
+	// producerInfo is, by group and client id, what producers' heartbeats
+	// said of them; it has the keys of producers.
+	producerInfo map[string]map[string]clientInfo
 }
 
 func newClientTable() *clientTable {
-	return &clientTable{groups: make(map[string]map[string]*member), producers: make(map[string]map[string]producer)}
+	return &clientTable{groups: make(map[string]map[string]*member), producers: make(map[string]map[string]*netio.Conn),
+		producerInfo: make(map[string]map[string]clientInfo)}
 }
 
 // heartbeat records hb from c at now and returns the groups whose member
@@ -127,9 +125,13 @@ func (t *clientTable) heartbeatFrom(c *netio.Conn, hb HeartbeatData, info client
 	}
 	for _, pd := range hb.ProducerDataSet {
 		if t.producers[pd.GroupName] == nil {
-			t.producers[pd.GroupName] = make(map[string]producer)
+			t.producers[pd.GroupName] = make(map[string]*netio.Conn)
 		}
-		t.producers[pd.GroupName][hb.ClientID] = producer{conn: c, info: info}
+		t.producers[pd.GroupName][hb.ClientID] = c
+		if t.producerInfo[pd.GroupName] == nil {
+			t.producerInfo[pd.GroupName] = make(map[string]clientInfo)
+		}
+		t.producerInfo[pd.GroupName][hb.ClientID] = info
 	}
 	return changed
 }
@@ -140,6 +142,7 @@ func (t *clientTable) unregister(clientID, consumerGroup, producerGroup string) 
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.producers[producerGroup], clientID)
+	delete(t.producerInfo[producerGroup], clientID)
 	ms := t.groups[consumerGroup]
 	if _, ok := ms[clientID]; !ok {
 		return false
@@ -177,9 +180,15 @@ func (t *clientTable) removeIf(drop func(*member) bool, dropProducer func(*netio
 		}
 	}
 	for g, ps := range t.producers {
-		maps.DeleteFunc(ps, func(_ string, p producer) bool { return dropProducer(p.conn) })
+		maps.DeleteFunc(ps, func(_ string, c *netio.Conn) bool { return dropProducer(c) })
 		if len(ps) == 0 {
 			delete(t.producers, g)
+		}
+	}
+	for g, infos := range t.producerInfo {
+		maps.DeleteFunc(infos, func(id string, _ clientInfo) bool { _, ok := t.producers[g][id]; return !ok })
+		if len(infos) == 0 {
+			delete(t.producerInfo, g)
 		}
 	}
 	slices.Sort(changed)
