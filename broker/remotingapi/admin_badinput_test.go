@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twinmq/twinmq/nameserver"
 	"github.com/twinmq/twinmq/wire/remoting"
@@ -20,6 +21,20 @@ func TestAdminBadInput(t *testing.T) {
 	}
 	defer c.Close()
 	sendOne(t, c, "bt", "", "x")
+	// The send is acknowledged before the ConsumeQueue has it: wait.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var hi int64
+		for q := range int32(4) {
+			_, h, _ := b.queueRange("bt", q)
+			hi += h
+		}
+		if hi == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the message is not dispatched after 10 s")
+		}
+	}
 	for _, tc := range []struct {
 		code int32
 		ext  map[string]string
