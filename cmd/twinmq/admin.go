@@ -34,6 +34,7 @@ type adminFlags struct {
 func (f *adminFlags) add(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&f.bootstrap, "bootstrap-server", "127.0.0.1:9092",
 		"Kafka listener(s) of the broker, comma-separated")
+	markClient(cmd) // TWINMQ_BOOTSTRAP_SERVER and profiles fill it (clientprofile.go)
 }
 
 // run dials the broker, calls fn with an admin client and a deadline, and

@@ -52,16 +52,25 @@ func withoutClientEnv(environ []string) []string {
 // clients (topic, group, message, cluster, broker).
 const adminAnnotation = "twinmq/admin"
 
-// markAdmin marks c as an admin command group and gives it the
-// --profile and --format flags.
+// markAdmin marks c as an admin command group (markClient) and gives it
+// the --format flag.
 func markAdmin(c *cobra.Command) *cobra.Command {
+	markClient(c)
+	c.PersistentFlags().String("format", "text", "output format: text, json or yaml")
+	return c
+}
+
+// markClient marks c as a group of admin commands, whose address flags
+// the environment and profiles fill, and gives it --profile. adminFlags.add
+// calls it, so every command with --bootstrap-server is one.
+func markClient(c *cobra.Command) {
 	if c.Annotations == nil {
 		c.Annotations = map[string]string{}
 	}
 	c.Annotations[adminAnnotation] = "true"
-	c.PersistentFlags().String("profile", "", "connection profile to use (default: $TWINMQ_PROFILE, else the current one; see twinmq profile)")
-	c.PersistentFlags().String("format", "text", "output format: text, json or yaml")
-	return c
+	if c.PersistentFlags().Lookup("profile") == nil {
+		c.PersistentFlags().String("profile", "", "connection profile to use (default: $TWINMQ_PROFILE, else the current one; see twinmq profile)")
+	}
 }
 
 // isAdmin reports whether cmd is in an admin command group.

@@ -62,6 +62,7 @@ func newRootCommand(environ []string) *cobra.Command {
 	addBrokerFlags(broker.Flags())
 	addCPUProfile(broker)
 	broker.AddCommand(newBrokerConfigCommand()) // twinmq broker config get|set (brokerconfig.go)
+	root.AddCommand(newProfileCommand(environ)) // twinmq profile (clientprofile.go)
 
 	root.Version = buildVersion() + " " + runtime.Version()
 	root.SetVersionTemplate("twinmq {{.Version}}\n")
@@ -75,7 +76,7 @@ func newRootCommand(environ []string) *cobra.Command {
 	}
 
 	root.AddCommand(serve, namesrv, broker, version, newBenchCommand(), newMessageCommand(), newTopicCommand(), newGroupCommand(),
-		newClusterCommand(environ), newProfileCommand(environ))
+		newClusterCommand(environ))
 	return root
 }
 
