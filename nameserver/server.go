@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,6 +68,7 @@ type Server struct {
 	table *Table
 	auth  *verifier
 	codes map[int32]handlerFunc
+	kv    kvConfig // admin.go
 	// controller routes the codes of an embedded controller (issue 14:
 	// "an embedded controller answers brokers on the name server's own
 	// port"); nil until HostController.
@@ -90,6 +92,7 @@ func New(cfg Config) *Server {
 		remoting.DeleteTopicInNamesrv:          s.deleteTopic,
 		remoting.GetClusterView:                s.getClusterView,
 	}
+	maps.Copy(s.codes, s.adminHandlers()) // admin.go
 	return s
 }
 

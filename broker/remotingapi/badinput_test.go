@@ -157,7 +157,7 @@ func TestBadRequestsKeepTheConnection(t *testing.T) {
 		{"unknown request code", 4242, nil, nil, remoting.RequestCodeNotSupported},
 		{"code past int16", remoting.PopMessage, nil, nil, remoting.RequestCodeNotSupported},
 		// CVE-2023-33246: no request rewrites broker configuration.
-		{"UPDATE_BROKER_CONFIG", 25, map[string]string{}, []byte("rocketmqHome=-c $@|sh . echo pwned\nfilterServerNums=1"), remoting.RequestCodeNotSupported},
+		{"UPDATE_BROKER_CONFIG", 25, map[string]string{}, []byte("rocketmqHome=-c $@|sh . echo pwned\nfilterServerNums=1"), remoting.NoPermission},
 		{"message over 4 MiB", remoting.SendMessage, sendExt("Good"), big, remoting.MessageIllegal},
 		{"batch over 4 MiB", remoting.SendBatchMessage, map[string]string{"b": "Good", "c": "TBW102", "m": "true"},
 			remoting.AppendBatchMessage(nil, 0, big, nil), remoting.MessageIllegal},

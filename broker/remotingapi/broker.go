@@ -211,6 +211,9 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.T
 	for code, fn := range b.handlers() {
 		b.codes[code] = &route{serve: fn}
 	}
+	for code, fn := range b.adminHandlers() { // admin_stats.go
+		b.codes[code] = &route{serve: fn}
+	}
 	b.reg = newRegistrar(b)
 	return b, nil
 }

@@ -69,6 +69,15 @@ type member struct {
 	lastSeen time.Time
 	data     ConsumerData
 	subs     map[string]string // topic -> subString
+	info     clientInfo
+}
+
+// clientInfo is what a client's HEART_BEAT request says of the client
+// (its RemotingCommand language and version), which
+// GET_CONSUMER_CONNECTION_LIST and GET_PRODUCER_CONNECTION_LIST report.
+type clientInfo struct {
+	language string
+	version  int32
 }
 
 // clientTable tracks consumer groups by client id and connection, and
@@ -77,15 +86,24 @@ type clientTable struct {
 	mu        sync.Mutex
 	groups    map[string]map[string]*member // group -> clientID -> member
 	producers map[string]map[string]*netio.Conn
+	// producerInfo is, by group and client id, what producers' heartbeats
+	// said of them; it has the keys of producers.
+	producerInfo map[string]map[string]clientInfo
 }
 
 func newClientTable() *clientTable {
-	return &clientTable{groups: make(map[string]map[string]*member), producers: make(map[string]map[string]*netio.Conn)}
+	return &clientTable{groups: make(map[string]map[string]*member), producers: make(map[string]map[string]*netio.Conn),
+		producerInfo: make(map[string]map[string]clientInfo)}
 }
 
 // heartbeat records hb from c at now and returns the groups whose member
 // set changed.
 func (t *clientTable) heartbeat(c *netio.Conn, hb HeartbeatData, now time.Time) []string {
+	return t.heartbeatFrom(c, hb, clientInfo{}, now)
+}
+
+// heartbeatFrom is heartbeat with what the request said of the client.
+func (t *clientTable) heartbeatFrom(c *netio.Conn, hb HeartbeatData, info clientInfo, now time.Time) []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var changed []string
@@ -99,7 +117,7 @@ func (t *clientTable) heartbeat(c *netio.Conn, hb HeartbeatData, now time.Time) 
 		if !ok || old.conn != c {
 			changed = append(changed, cd.GroupName)
 		}
-		m := &member{conn: c, lastSeen: now, data: cd, subs: make(map[string]string)}
+		m := &member{conn: c, lastSeen: now, data: cd, subs: make(map[string]string), info: info}
 		for _, s := range cd.SubscriptionDataSet {
 			m.subs[s.Topic] = s.SubString
 		}
@@ -110,6 +128,10 @@ func (t *clientTable) heartbeat(c *netio.Conn, hb HeartbeatData, now time.Time) 
 			t.producers[pd.GroupName] = make(map[string]*netio.Conn)
 		}
 		t.producers[pd.GroupName][hb.ClientID] = c
+		if t.producerInfo[pd.GroupName] == nil {
+			t.producerInfo[pd.GroupName] = make(map[string]clientInfo)
+		}
+		t.producerInfo[pd.GroupName][hb.ClientID] = info
 	}
 	return changed
 }
@@ -120,6 +142,7 @@ func (t *clientTable) unregister(clientID, consumerGroup, producerGroup string) 
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.producers[producerGroup], clientID)
+	delete(t.producerInfo[producerGroup], clientID)
 	ms := t.groups[consumerGroup]
 	if _, ok := ms[clientID]; !ok {
 		return false
@@ -160,6 +183,12 @@ func (t *clientTable) removeIf(drop func(*member) bool, dropProducer func(*netio
 		maps.DeleteFunc(ps, func(_ string, c *netio.Conn) bool { return dropProducer(c) })
 		if len(ps) == 0 {
 			delete(t.producers, g)
+		}
+	}
+	for g, infos := range t.producerInfo {
+		maps.DeleteFunc(infos, func(id string, _ clientInfo) bool { _, ok := t.producers[g][id]; return !ok })
+		if len(infos) == 0 {
+			delete(t.producerInfo, g)
 		}
 	}
 	slices.Sort(changed)
@@ -213,7 +242,7 @@ func (b *Broker) heartBeat(ctx context.Context, c *netio.Conn, req *remoting.Com
 			b.log.Warn("cannot create retry topic", "group", cd.GroupName, "err", err)
 		}
 	}
-	if changed := b.clients.heartbeat(c, hb, b.cfg.Now()); len(changed) > 0 {
+	if changed := b.clients.heartbeatFrom(c, hb, clientInfo{language: req.Language, version: req.Version}, b.cfg.Now()); len(changed) > 0 {
 		b.log.Info("consumer group changed", "groups", changed, "client", hb.ClientID)
 		go b.notifyGroups(changed)
 	}

@@ -18,6 +18,13 @@
 // REGISTER_BROKER 103). codes.go holds the one table from errors
 // to response codes.
 //
+// The admin requests of mqadmin and rocketmq-dashboard: admin_stats.go (43,
+// 202, 203, 204, 207, 208, 300, 303, 317), admin_reset.go
+// (INVOKE_BROKER_TO_RESET_OFFSET 222 and the RESET_CONSUMER_CLIENT_OFFSET
+// 220 it sends), admin_relay.go (307 and 309 from an admin, relayed to the
+// client), admin_config.go (UPDATE_BROKER_CONFIG 25) and admin_json.go
+// (fastjson's maps keyed by message queue).
+//
 // A RocketMQ message is stored as its stored-message encoding (wire/remoting,
 // docs/rocketmq-protocol.md §3.3) with QUEUEOFFSET, PHYSICALOFFSET and STORETIMESTAMP written
 // under the append lock, so a pull response is the stored payloads

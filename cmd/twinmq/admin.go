@@ -34,6 +34,7 @@ type adminFlags struct {
 func (f *adminFlags) add(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&f.bootstrap, "bootstrap-server", "127.0.0.1:9092",
 		"Kafka listener(s) of the broker, comma-separated")
+	markClient(cmd) // TWINMQ_BOOTSTRAP_SERVER and profiles fill it (clientprofile.go)
 }
 
 // run dials the broker, calls fn with an admin client and a deadline, and
@@ -55,7 +56,7 @@ func (f *adminFlags) run(cmd *cobra.Command, fn func(ctx context.Context, adm *k
 // newTopicCommand builds `twinmq topic ...`.
 func newTopicCommand() *cobra.Command {
 	var f adminFlags
-	topic := groupCommand(&cobra.Command{Use: "topic", Short: "List, create, describe, alter and delete topics (over the Kafka protocol)"})
+	topic := markAdmin(groupCommand(&cobra.Command{Use: "topic", Short: "List, create, describe, alter and delete topics (over the Kafka protocol)"}))
 	f.add(topic)
 
 	var internal bool
@@ -73,12 +74,22 @@ func newTopicCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "TOPIC\tPARTITIONS")
-				for _, td := range tds.Sorted() {
-					fmt.Fprintf(tw, "%s\t%d\n", td.Topic, len(td.Partitions))
+				type row struct {
+					Topic      string `json:"topic"`
+					Partitions int    `json:"partitions"`
 				}
-				return tw.Flush()
+				rows := []row{}
+				for _, td := range tds.Sorted() {
+					rows = append(rows, row{td.Topic, len(td.Partitions)})
+				}
+				return writeOutput(cmd, rows, func(out io.Writer) error {
+					tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "TOPIC\tPARTITIONS")
+					for _, r := range rows {
+						fmt.Fprintf(tw, "%s\t%d\n", r.Topic, r.Partitions)
+					}
+					return tw.Flush()
+				})
 			})
 		},
 	}
@@ -100,14 +111,15 @@ func newTopicCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return report(out, rs.Sorted(), func(r kadm.CreateTopicResponse) (string, string, error) {
-					return r.Topic, fmt.Sprintf("created %s (%s)", r.Topic, plural(int(r.NumPartitions), "partition")), withDetail(r.Err, r.ErrMessage)
+				return report(cmd, rs.Sorted(), func(r kadm.CreateTopicResponse) (string, string, any, error) {
+					return r.Topic, fmt.Sprintf("created %s (%s)", r.Topic, plural(int(r.NumPartitions), "partition")),
+						map[string]any{"topic": r.Topic, "partitions": r.NumPartitions, "created": true}, withDetail(r.Err, r.ErrMessage)
 				})
 			})
 		},
 	}
 	create.Flags().Int32Var(&partitions, "partitions", -1, "partitions (RocketMQ queues) per topic; -1: the broker's num-partitions")
-	create.Flags().StringArrayVar(&configs, "config", nil, "topic config as key=value (retention.ms, retention.bytes, ...); repeatable")
+	topicConfigFlags(create, &configs, "topic config as key=value (retention.ms, retention.bytes, ...); repeatable")
 
 	describe := &cobra.Command{
 		Use:   "describe TOPIC...",
@@ -115,7 +127,7 @@ func newTopicCommand() *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, names []string) error {
 			return f.run(cmd, func(ctx context.Context, adm *kadm.Client, out io.Writer) error {
-				return describeTopics(ctx, adm, out, names)
+				return describeTopics(ctx, cmd, adm, names)
 			})
 		},
 	}
@@ -125,7 +137,7 @@ func newTopicCommand() *cobra.Command {
 		Use:   "alter TOPIC...",
 		Short: "Raise partition counts and set or delete topic configs",
 		Long: "--partitions N raises each topic to N partitions (counts never fall).\n" +
-			"--config key=value sets a config; --config key= deletes it (back to the default).",
+			"-c key=value sets a config; -c key= deletes it (back to the default).",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, names []string) error {
 			cfg, err := parseConfigs(configs)
@@ -133,15 +145,15 @@ func newTopicCommand() *cobra.Command {
 				return err
 			}
 			if alterParts <= 0 && len(cfg) == 0 {
-				return errors.New("nothing to alter: give --partitions or --config")
+				return errors.New("nothing to alter: give --partitions or --topic-config")
 			}
 			return f.run(cmd, func(ctx context.Context, adm *kadm.Client, out io.Writer) error {
-				return alterTopics(ctx, adm, out, names, alterParts, cfg)
+				return alterTopics(ctx, cmd, adm, names, alterParts, cfg)
 			})
 		},
 	}
 	alter.Flags().IntVar(&alterParts, "partitions", 0, "the new partition count")
-	alter.Flags().StringArrayVar(&configs, "config", nil, "key=value to set, key= to delete; repeatable")
+	topicConfigFlags(alter, &configs, "key=value to set, key= to delete; repeatable")
 
 	del := &cobra.Command{
 		Use:   "delete TOPIC...",
@@ -153,14 +165,25 @@ func newTopicCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return report(out, rs.Sorted(), func(r kadm.DeleteTopicResponse) (string, string, error) {
-					return r.Topic, "deleted " + r.Topic, withDetail(r.Err, r.ErrMessage)
+				return report(cmd, rs.Sorted(), func(r kadm.DeleteTopicResponse) (string, string, any, error) {
+					return r.Topic, "deleted " + r.Topic, map[string]any{"topic": r.Topic, "deleted": true}, withDetail(r.Err, r.ErrMessage)
 				})
 			})
 		},
 	}
 	topic.AddCommand(list, create, describe, alter, del, newTopicProduceCommand(&f), newTopicConsumeCommand(&f))
 	return topic
+}
+
+// topicConfigFlags gives cmd -c/--topic-config key=value, and --config
+// key=value as kafka-topics spells it. The global --config FILE (the YAML
+// settings of serve, broker and namesrv) means nothing to an admin
+// command, so here --config takes topic configs; --topic-config is the
+// name help shows, which never looks like a file.
+func topicConfigFlags(cmd *cobra.Command, configs *[]string, usage string) {
+	cmd.Flags().StringArrayVarP(configs, "topic-config", "c", nil, usage)
+	cmd.Flags().StringArrayVar(configs, "config", nil, "the same as --topic-config (kafka-topics' name)")
+	_ = cmd.Flags().MarkHidden("config")
 }
 
 // parseConfigs turns key=value flags into a config map; "key=" is a nil
@@ -173,7 +196,7 @@ func parseConfigs(kvs []string) (map[string]*string, error) {
 	for _, kv := range kvs {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return nil, fmt.Errorf("--config %q: want key=value", kv)
+			return nil, fmt.Errorf("--topic-config %q: want key=value (the YAML --config file is for serve, broker and namesrv)", kv)
 		}
 		if v == "" {
 			m[k] = nil
@@ -192,24 +215,34 @@ func withDetail(err error, msg string) error {
 	return fmt.Errorf("%w (%s)", err, msg)
 }
 
-// report prints the line of each result of rs without an error, in
-// order, and returns the others' errors, each prefixed with its name.
-func report[T any](out io.Writer, rs []T, result func(T) (name, line string, err error)) error {
+// report prints the line (or, with --format json|yaml, the data) of
+// each result of rs without an error, in order, and returns the others'
+// errors, each prefixed with its name.
+func report[T any](cmd *cobra.Command, rs []T, result func(T) (name, line string, data any, err error)) error {
 	var errs []error
+	var lines []string
+	items := []any{}
 	for _, r := range rs {
-		name, line, err := result(r)
+		name, line, data, err := result(r)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 			continue
 		}
-		fmt.Fprintln(out, line)
+		lines = append(lines, line)
+		items = append(items, data)
 	}
-	return errors.Join(errs...)
+	werr := writeOutput(cmd, items, func(out io.Writer) error {
+		for _, l := range lines {
+			fmt.Fprintln(out, l)
+		}
+		return nil
+	})
+	return errors.Join(append(errs, werr)...)
 }
 
 // describeTopics prints, for each of names, its partitions with start and
 // end offsets, and its configs that are not the broker's defaults.
-func describeTopics(ctx context.Context, adm *kadm.Client, out io.Writer, names []string) error {
+func describeTopics(ctx context.Context, cmd *cobra.Command, adm *kadm.Client, names []string) error {
 	tds, err := adm.ListTopics(ctx, names...)
 	if err != nil {
 		return err
@@ -226,58 +259,110 @@ func describeTopics(ctx context.Context, adm *kadm.Client, out io.Writer, names 
 	if err != nil {
 		return err
 	}
+	type partition struct {
+		Partition int32  `json:"partition"`
+		Start     int64  `json:"start"`
+		End       int64  `json:"end"`
+		Messages  int64  `json:"messages"`
+		Error     string `json:"error,omitempty"`
+	}
+	type topic struct {
+		Topic      string            `json:"topic"`
+		Partitions []partition       `json:"partitions"`
+		Configs    map[string]string `json:"configs,omitempty"`
+		configKeys []string
+	}
 	var errs []error
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	for i, name := range names {
+	var view []topic
+	for _, name := range names {
 		td, ok := tds[name]
 		if !ok || td.Err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, firstErr(td.Err, errors.New("not found"))))
 			continue
 		}
-		if i > 0 {
-			fmt.Fprintln(tw)
-		}
-		fmt.Fprintf(tw, "topic %s: %s\n", name, plural(len(td.Partitions), "partition"))
-		fmt.Fprintln(tw, "PARTITION\tSTART\tEND\tMESSAGES")
+		tv := topic{Topic: name, Partitions: []partition{}}
 		for _, p := range td.Partitions.Sorted() {
 			s, _ := starts.Lookup(name, p.Partition)
 			e, _ := ends.Lookup(name, p.Partition)
-			if s.Err != nil || e.Err != nil {
-				fmt.Fprintf(tw, "%d\t-\t-\t%v\n", p.Partition, firstErr(s.Err, e.Err))
+			if err := firstErr(s.Err, e.Err); err != nil {
+				tv.Partitions = append(tv.Partitions, partition{Partition: p.Partition, Error: err.Error()})
 				continue
 			}
-			fmt.Fprintf(tw, "%d\t%d\t%d\t%d\n", p.Partition, s.Offset, e.Offset, e.Offset-s.Offset)
+			tv.Partitions = append(tv.Partitions, partition{p.Partition, s.Offset, e.Offset, e.Offset - s.Offset, ""})
 		}
 		if rc, err := rcs.On(name, nil); err == nil && rc.Err == nil {
-			set := slices.DeleteFunc(slices.Clone(rc.Configs), func(c kadm.Config) bool {
-				return c.Source != kmsg.ConfigSourceDynamicTopicConfig // not set on the topic
-			})
-			if len(set) > 0 {
+			for _, c := range rc.Configs {
+				if c.Source != kmsg.ConfigSourceDynamicTopicConfig {
+					continue // not set on the topic
+				}
+				if tv.Configs == nil {
+					tv.Configs = map[string]string{}
+				}
+				tv.Configs[c.Key] = c.MaybeValue()
+				tv.configKeys = append(tv.configKeys, c.Key)
+			}
+		}
+		view = append(view, tv)
+	}
+	werr := writeOutput(cmd, view, func(out io.Writer) error {
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		for i, tv := range view {
+			if i > 0 {
+				fmt.Fprintln(tw)
+			}
+			fmt.Fprintf(tw, "topic %s: %s\n", tv.Topic, plural(len(tv.Partitions), "partition"))
+			fmt.Fprintln(tw, "PARTITION\tSTART\tEND\tMESSAGES")
+			for _, p := range tv.Partitions {
+				if p.Error != "" {
+					fmt.Fprintf(tw, "%d\t-\t-\t%s\n", p.Partition, p.Error)
+					continue
+				}
+				fmt.Fprintf(tw, "%d\t%d\t%d\t%d\n", p.Partition, p.Start, p.End, p.Messages)
+			}
+			if len(tv.configKeys) > 0 {
 				fmt.Fprintln(tw, "CONFIG\tVALUE")
-				for _, c := range set {
-					fmt.Fprintf(tw, "%s\t%s\n", c.Key, c.MaybeValue())
+				for _, k := range tv.configKeys {
+					fmt.Fprintf(tw, "%s\t%s\n", k, tv.Configs[k])
 				}
 			}
 		}
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	return errors.Join(errs...)
+		return tw.Flush()
+	})
+	return errors.Join(append(errs, werr)...)
 }
 
 // alterTopics raises names to parts partitions (if parts > 0) and applies
 // cfg (nil values delete).
-func alterTopics(ctx context.Context, adm *kadm.Client, out io.Writer, names []string, parts int, cfg map[string]*string) error {
+func alterTopics(ctx context.Context, cmd *cobra.Command, adm *kadm.Client, names []string, parts int, cfg map[string]*string) error {
 	var errs []error
+	var lines []string
+	type row struct {
+		Topic      string   `json:"topic"`
+		Partitions int      `json:"partitions,omitempty"`
+		Configs    []string `json:"configsAltered,omitempty"`
+	}
+	rows := map[string]*row{}
+	var order []string
+	rowOf := func(t string) *row {
+		if rows[t] == nil {
+			rows[t] = &row{Topic: t}
+			order = append(order, t)
+		}
+		return rows[t]
+	}
 	if parts > 0 {
 		rs, err := adm.UpdatePartitions(ctx, parts, names...)
 		if err != nil {
 			return err
 		}
-		errs = append(errs, report(out, rs.Sorted(), func(r kadm.CreatePartitionsResponse) (string, string, error) {
-			return r.Topic, fmt.Sprintf("%s: %s", r.Topic, plural(int(parts), "partition")), withDetail(r.Err, r.ErrMessage)
-		}))
+		for _, r := range rs.Sorted() {
+			if err := withDetail(r.Err, r.ErrMessage); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", r.Topic, err))
+				continue
+			}
+			lines = append(lines, fmt.Sprintf("%s: %s", r.Topic, plural(parts, "partition")))
+			rowOf(r.Topic).Partitions = parts
+		}
 	}
 	if len(cfg) > 0 {
 		var alters []kadm.AlterConfig
@@ -293,17 +378,32 @@ func alterTopics(ctx context.Context, adm *kadm.Client, out io.Writer, names []s
 		if err != nil {
 			return err
 		}
-		errs = append(errs, report(out, rs, func(r kadm.AlterConfigsResponse) (string, string, error) {
-			return r.Name, fmt.Sprintf("%s: configs altered (%s)", r.Name, strings.Join(keys, ", ")), withDetail(r.Err, r.ErrMessage)
-		}))
+		for _, r := range rs {
+			if err := withDetail(r.Err, r.ErrMessage); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", r.Name, err))
+				continue
+			}
+			lines = append(lines, fmt.Sprintf("%s: configs altered (%s)", r.Name, strings.Join(keys, ", ")))
+			rowOf(r.Name).Configs = keys
+		}
 	}
-	return errors.Join(errs...)
+	view := []row{}
+	for _, t := range order {
+		view = append(view, *rows[t])
+	}
+	werr := writeOutput(cmd, view, func(out io.Writer) error {
+		for _, l := range lines {
+			fmt.Fprintln(out, l)
+		}
+		return nil
+	})
+	return errors.Join(append(errs, werr)...)
 }
 
 // newGroupCommand builds `twinmq group ...`.
 func newGroupCommand() *cobra.Command {
 	var f adminFlags
-	group := groupCommand(&cobra.Command{Use: "group", Short: "List, describe (with lag), seek and delete consumer groups (over the Kafka protocol)"})
+	group := markAdmin(groupCommand(&cobra.Command{Use: "group", Short: "List, describe (with lag), seek and delete consumer groups (over the Kafka protocol)"}))
 	f.add(group)
 
 	list := &cobra.Command{
@@ -316,12 +416,23 @@ func newGroupCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "GROUP\tSTATE\tPROTOCOL TYPE")
-				for _, g := range gs.Sorted() {
-					fmt.Fprintf(tw, "%s\t%s\t%s\n", g.Group, g.State, g.ProtocolType)
+				type row struct {
+					Group        string `json:"group"`
+					State        string `json:"state"`
+					ProtocolType string `json:"protocolType"`
 				}
-				return tw.Flush()
+				rows := []row{}
+				for _, g := range gs.Sorted() {
+					rows = append(rows, row{g.Group, g.State, g.ProtocolType})
+				}
+				return writeOutput(cmd, rows, func(out io.Writer) error {
+					tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "GROUP\tSTATE\tPROTOCOL TYPE")
+					for _, r := range rows {
+						fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Group, r.State, r.ProtocolType)
+					}
+					return tw.Flush()
+				})
 			})
 		},
 	}
@@ -336,7 +447,7 @@ func newGroupCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return printLags(out, names, lags)
+				return printLags(cmd, names, lags)
 			})
 		},
 	}
@@ -351,8 +462,8 @@ func newGroupCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return report(out, rs.Sorted(), func(r kadm.DeleteGroupResponse) (string, string, error) {
-					return r.Group, "deleted " + r.Group, r.Err
+				return report(cmd, rs.Sorted(), func(r kadm.DeleteGroupResponse) (string, string, any, error) {
+					return r.Group, "deleted " + r.Group, map[string]any{"group": r.Group, "deleted": true}, r.Err
 				})
 			})
 		},
@@ -363,10 +474,28 @@ func newGroupCommand() *cobra.Command {
 
 // printLags prints each group of names: its state and members, then one
 // row per partition it has committed offsets for or is assigned.
-func printLags(out io.Writer, names []string, lags kadm.DescribedGroupLags) error {
+func printLags(cmd *cobra.Command, names []string, lags kadm.DescribedGroupLags) error {
+	type partition struct {
+		Topic     string `json:"topic"`
+		Partition int32  `json:"partition"`
+		Committed *int64 `json:"committed"`
+		End       int64  `json:"end"`
+		Lag       *int64 `json:"lag"`
+		Member    string `json:"member,omitempty"`
+		Client    string `json:"client,omitempty"`
+		Host      string `json:"host,omitempty"`
+	}
+	type group struct {
+		Group      string      `json:"group"`
+		State      string      `json:"state"`
+		Members    int         `json:"members"`
+		Protocol   string      `json:"protocol"`
+		TotalLag   int64       `json:"totalLag"`
+		Partitions []partition `json:"partitions"`
+	}
 	var errs []error
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	for i, name := range names {
+	var view []group
+	for _, name := range names {
 		l, ok := lags[name]
 		if !ok {
 			errs = append(errs, fmt.Errorf("%s: not described", name))
@@ -376,32 +505,46 @@ func printLags(out io.Writer, names []string, lags kadm.DescribedGroupLags) erro
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 			continue
 		}
-		if i > 0 {
-			fmt.Fprintln(tw)
-		}
-		fmt.Fprintf(tw, "group %s: %s, %d members, protocol %q, total lag %d\n",
-			name, l.State, len(l.Members), l.Protocol, l.Lag.Total())
-		fmt.Fprintln(tw, "TOPIC\tPARTITION\tCOMMITTED\tEND\tLAG\tMEMBER\tCLIENT\tHOST")
+		g := group{Group: name, State: l.State, Members: len(l.Members), Protocol: l.Protocol, TotalLag: l.Lag.Total(),
+			Partitions: []partition{}}
 		for _, ml := range l.Lag.Sorted() {
-			committed, lag := "-", "-"
+			p := partition{Topic: ml.Topic, Partition: ml.Partition, End: ml.End.Offset}
 			if ml.Commit.At >= 0 {
-				committed = fmt.Sprint(ml.Commit.At)
+				p.Committed = &ml.Commit.At
 			}
 			if ml.Lag >= 0 {
-				lag = fmt.Sprint(ml.Lag)
+				p.Lag = &ml.Lag
 			}
-			member, client, host := "-", "-", "-"
 			if m := ml.Member; m != nil {
-				member, client, host = m.MemberID, m.ClientID, m.ClientHost
+				p.Member, p.Client, p.Host = m.MemberID, m.ClientID, m.ClientHost
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\t%s\t%s\n",
-				ml.Topic, ml.Partition, committed, ml.End.Offset, lag, member, client, host)
+			g.Partitions = append(g.Partitions, p)
 		}
+		view = append(view, g)
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	return errors.Join(errs...)
+	werr := writeOutput(cmd, view, func(out io.Writer) error {
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		for i, g := range view {
+			if i > 0 {
+				fmt.Fprintln(tw)
+			}
+			fmt.Fprintf(tw, "group %s: %s, %d members, protocol %q, total lag %d\n", g.Group, g.State, g.Members, g.Protocol, g.TotalLag)
+			fmt.Fprintln(tw, "TOPIC\tPARTITION\tCOMMITTED\tEND\tLAG\tMEMBER\tCLIENT\tHOST")
+			for _, p := range g.Partitions {
+				committed, lag := "-", "-"
+				if p.Committed != nil {
+					committed = fmt.Sprint(*p.Committed)
+				}
+				if p.Lag != nil {
+					lag = fmt.Sprint(*p.Lag)
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\t%s\t%s\n",
+					p.Topic, p.Partition, committed, p.End, lag, dash(p.Member), dash(p.Client), dash(p.Host))
+			}
+		}
+		return tw.Flush()
+	})
+	return errors.Join(append(errs, werr)...)
 }
 
 // firstErr is the first non-nil error.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -19,8 +20,9 @@ func newBenchCommand() *cobra.Command {
 	bench := groupCommand(&cobra.Command{Use: "bench", Short: "Load tools: produce and consume against a broker and report figures"})
 	var cfg loadtest.KafkaConfig
 	var brokers string
-	var kfake, kfakeProcess bool
+	var kfake, kfakeProcess, progress bool
 	var pid int
+	var format string
 	kafka := &cobra.Command{
 		Use:   "kafka",
 		Short: "Produce and consume N records of size S with P producers against Kafka addresses",
@@ -33,7 +35,24 @@ func newBenchCommand() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
+			if format != "text" && format != "json" {
+				return fmt.Errorf("%s: --format %q: want text or json", commandName(cmd), format)
+			}
+			if format == "json" {
+				out = io.Discard // the text lines; the JSON goes to stdout at the end
+			}
+			if progress {
+				errOut := cmd.ErrOrStderr()
+				cfg.Progress = func(p loadtest.Progress) { fmt.Fprintln(errOut, p) }
+			}
 			var results []loadtest.Result
+			if format == "json" {
+				defer func() {
+					if len(results) > 0 {
+						_ = writeBenchJSON(cmd.OutOrStdout(), results)
+					}
+				}()
+			}
 			if kfake || kfakeProcess {
 				start := loadtest.StartKfake
 				if kfakeProcess {
@@ -102,6 +121,9 @@ func newBenchCommand() *cobra.Command {
 	f.Float64Var(&cfg.Rate, "rate", 0, "records per second over all producers (0: as fast as possible)")
 	f.DurationVar(&cfg.Linger, "linger", 0, "producer linger")
 	f.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "give up after this long")
+	f.BoolVar(&progress, "progress", true, "print a progress line to stderr every second (rate, e2e p99 so far)")
+	f.BoolVar(&cfg.KeepTopic, "keep-topic", false, "keep the topic the run created (default: deleted at the end)")
+	f.StringVar(&format, "format", "text", "result format: text or json")
 	bench.AddCommand(kafka, newBenchRocketMQCommand(), newBenchGroupsCommand(), newBenchKfakeCommand(), newBenchEchoCommand())
 	return bench
 }
@@ -157,7 +179,8 @@ func newBenchRocketMQCommand() *cobra.Command {
 	var namesrv, kafkaBrokers string
 	var producers []int
 	var pid int
-	var echoFloor bool
+	var echoFloor, progress bool
+	var format string
 	cmd := &cobra.Command{
 		Use:   "rocketmq",
 		Short: "Send N messages of size S with sync RocketMQ producers and consume them with a push consumer",
@@ -174,6 +197,22 @@ func newBenchRocketMQCommand() *cobra.Command {
 			out := cmd.OutOrStdout()
 			if namesrv == "" {
 				return fmt.Errorf("give --namesrv")
+			}
+			if format != "text" && format != "json" {
+				return fmt.Errorf("%s: --format %q: want text or json", commandName(cmd), format)
+			}
+			var all []loadtest.Result
+			if format == "json" {
+				out = io.Discard // the text lines; the JSON goes to stdout at the end
+				defer func() {
+					if len(all) > 0 {
+						_ = writeBenchJSON(cmd.OutOrStdout(), all)
+					}
+				}()
+			}
+			if progress {
+				errOut := cmd.ErrOrStderr()
+				cfg.Progress = func(p loadtest.Progress) { fmt.Fprintln(errOut, p) }
 			}
 			cfg.NamesrvAddrs = strings.Split(namesrv, ";")
 			var cpu func() (time.Duration, error)
@@ -208,6 +247,7 @@ func newBenchRocketMQCommand() *cobra.Command {
 				}
 				fmt.Fprintln(out, res)
 				bad = append(bad, res.Result)
+				all = append(all, res.Result)
 				if floor > 0 && res.SendCPU > 0 {
 					fmt.Fprintf(out, "rocketmq/%d broker CPU per send: %.1fx the loopback floor\n",
 						n, float64(res.SendCPUPerMessage())/float64(floor))
@@ -221,6 +261,7 @@ func newBenchRocketMQCommand() *cobra.Command {
 					return fmt.Errorf("kafka with %d producers: %w", n, err)
 				}
 				fmt.Fprintln(out, k)
+				all = append(all, k.Result)
 				fmt.Fprintf(out, "ratio rocketmq/kafka with %d producers: send rate %.2fx, send p50 latency %.2fx\n",
 					n, res.SendsPerSec()/k.SendsPerSec(), float64(res.ProduceP50)/float64(k.ProduceP50))
 			}
@@ -241,6 +282,8 @@ func newBenchRocketMQCommand() *cobra.Command {
 	f.BoolVar(&cfg.ConsumeAfterSend, "consume-after-send", false, "start the consumer after the sends, so the send phase's broker CPU is the sends' alone")
 	f.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "give up a run after this long")
 	f.BoolVar(&echoFloor, "echo-floor", false, "first measure a do-nothing server's CPU per round trip, the loopback floor")
+	f.BoolVar(&progress, "progress", true, "print a progress line to stderr every second (rate, e2e p99 so far)")
+	f.StringVar(&format, "format", "text", "result format: text or json")
 	return cmd
 }
 
@@ -299,4 +342,39 @@ func failed(rs []loadtest.Result) string {
 		}
 	}
 	return b.String()
+}
+
+// benchResultJSON is one result of `bench kafka --format json`: rates
+// and latencies in plain numbers (milliseconds).
+type benchResultJSON struct {
+	Target       string  `json:"target"`
+	Records      int64   `json:"records"`
+	Bytes        int64   `json:"bytes"`
+	ElapsedMs    float64 `json:"elapsedMs"`
+	MsgsPerSec   float64 `json:"msgsPerSec"`
+	MBPerSec     float64 `json:"mbPerSec"`
+	ProduceP50Ms float64 `json:"produceP50Ms"`
+	ProduceP99Ms float64 `json:"produceP99Ms"`
+	ProduceP999  float64 `json:"produceP999Ms"`
+	E2EP50Ms     float64 `json:"e2eP50Ms"`
+	E2EP99Ms     float64 `json:"e2eP99Ms"`
+	E2EP999Ms    float64 `json:"e2eP999Ms"`
+	Lost         int64   `json:"lost"`
+	Duplicates   int64   `json:"duplicates"`
+	BrokerCPUMs  float64 `json:"brokerCpuMs,omitempty"`
+}
+
+// writeBenchJSON prints rs as a JSON array.
+func writeBenchJSON(w io.Writer, rs []loadtest.Result) error {
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	out := make([]benchResultJSON, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, benchResultJSON{Target: r.Target, Records: r.Records, Bytes: r.Bytes, ElapsedMs: ms(r.Elapsed),
+			MsgsPerSec: r.MsgsPerSec(), MBPerSec: r.MBPerSec(), ProduceP50Ms: ms(r.ProduceP50), ProduceP99Ms: ms(r.ProduceP99),
+			ProduceP999: ms(r.ProduceP999), E2EP50Ms: ms(r.E2EP50), E2EP99Ms: ms(r.E2EP99), E2EP999Ms: ms(r.E2EP999),
+			Lost: r.Lost, Duplicates: r.Duplicates, BrokerCPUMs: ms(r.BrokerCPU)})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
 }

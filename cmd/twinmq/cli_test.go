@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net"
 	"strings"
@@ -18,7 +19,7 @@ func TestGroupCommandsFail(t *testing.T) {
 	}{
 		{[]string{"topic", "lst"}, `topic: unknown subcommand "lst" (one of: alter, consume, create, delete, describe, list, produce); did you mean list?`},
 		{[]string{"group", "lst"}, `group: unknown subcommand "lst"`},
-		{[]string{"message"}, "message: a subcommand is required (one of: resend-dlq)"},
+		{[]string{"message"}, "message: a subcommand is required (one of: query, resend-dlq, trim)"},
 		{[]string{"topic"}, "topic: a subcommand is required"},
 		{[]string{"bench", "kafak"}, "did you mean kafka or kfake?"},
 	} {
@@ -93,5 +94,60 @@ func TestServingSummary(t *testing.T) {
 		if !strings.Contains(line, want) {
 			t.Errorf("serving line %q lacks %q", line, want)
 		}
+	}
+}
+
+// TestBenchKafka: `bench kafka --format json` against a `twinmq serve`
+// prints its results as JSON (every record once), progress lines on
+// stderr, and deletes the topic it created.
+func TestBenchKafka(t *testing.T) {
+	kafka := listenAddr(t, serveForTest(t), "Kafka")
+	bs := "--bootstrap-server=" + kafka
+	out, errOut, err := twinmqStdin(t, "", "bench", "kafka", "--brokers", kafka, "--records", "3000", "--size", "100",
+		"--partitions", "2", "--topic", "benched", "--format", "json")
+	if err != nil {
+		t.Fatalf("bench: %v\n%s\n%s", err, out, errOut)
+	}
+	var res []benchResultJSON
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res) != 1 || res[0].Records != 3000 || res[0].Lost != 0 ||
+		res[0].Duplicates != 0 || res[0].MsgsPerSec <= 0 || res[0].E2EP99Ms < res[0].E2EP50Ms {
+		t.Fatalf("bench printed %q: %v", out, err)
+	}
+	if !strings.Contains(errOut, "done: produced 3000 consumed 3000") {
+		t.Fatalf("no final progress line on stderr:\n%s", errOut)
+	}
+	if out := mustCmd(t, "topic", "list", bs); strings.Contains(out, "benched") {
+		t.Fatalf("the bench topic is still there:\n%s", out)
+	}
+}
+
+// TestBrokerConfig: `broker config get` prints GET_BROKER_CONFIG's
+// settings (all, or the keys asked, as text or JSON); `broker config set`
+// sends UPDATE_BROKER_CONFIG, which twinmq refuses naming how to change
+// each key, and changes nothing.
+func TestBrokerConfig(t *testing.T) {
+	rmq := "--broker-addr=" + listenAddr(t, serveForTest(t), "RocketMQ remoting")
+	var all map[string]string
+	if out := mustCmd(t, "broker", "config", "get", "--format", "json", rmq); json.Unmarshal([]byte(out), &all) != nil ||
+		all["brokerName"] != "broker-a" || all["fileReservedTime"] != "72" {
+		t.Fatalf("config get --format json:\n%s", out)
+	}
+	if out := mustCmd(t, "broker", "config", "get", "brokerName", "flushDiskType", rmq); !hasRow(out, "brokerName", "broker-a") ||
+		!hasRow(out, "flushDiskType", "ASYNC_FLUSH") || strings.Contains(out, "fileReservedTime") {
+		t.Fatalf("config get of two keys:\n%s", out)
+	}
+	if _, err := twinmqCmd(t, "broker", "config", "get", "nope", rmq); err == nil || !strings.Contains(err.Error(), "reports no nope") {
+		t.Fatalf("get of an unknown key: %v", err)
+	}
+	_, err := twinmqCmd(t, "broker", "config", "set", "fileReservedTime=48", "nope=1", rmq)
+	if err == nil || !strings.Contains(err.Error(), "fileReservedTime cannot change while the broker runs: restart with --retention-hours") ||
+		!strings.Contains(err.Error(), "nope is not a twinmq broker setting") {
+		t.Fatalf("set: %v", err)
+	}
+	if out := mustCmd(t, "broker", "config", "get", "fileReservedTime", rmq); !hasRow(out, "fileReservedTime", "72") {
+		t.Fatalf("the refused set changed the setting:\n%s", out)
+	}
+	if _, err := twinmqCmd(t, "broker", "config", "set", "novalue", rmq); err == nil {
+		t.Fatal("set of a bare key ran")
 	}
 }

@@ -85,8 +85,8 @@ type memberView struct {
 // newClusterCommand builds `twinmq cluster ...`; environ supplies
 // TWINMQ_NAMESRV_ADDR as the default name servers.
 func newClusterCommand(environ []string) *cobra.Command {
-	cluster := groupCommand(&cobra.Command{Use: "cluster", Short: "See the cluster's broker groups (over the RocketMQ remoting protocol)"})
-	var nsAddr, format string
+	cluster := markAdmin(groupCommand(&cobra.Command{Use: "cluster", Short: "See the cluster's broker groups (over the RocketMQ remoting protocol)"}))
+	var nsAddr string
 	var timeout time.Duration
 	info := &cobra.Command{
 		Use:   "info",
@@ -97,14 +97,6 @@ func newClusterCommand(environ []string) *cobra.Command {
 			"many bytes it is behind. A broker that does not answer is listed as such.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "text" && format != "json" {
-				return fmt.Errorf("%s: --format %q: want text or json", commandName(cmd), format)
-			}
-			if !cmd.Flags().Changed("namesrv-addr") {
-				if v, ok := lookupEnv(environ, "TWINMQ_NAMESRV_ADDR"); ok && v != "" {
-					nsAddr = v
-				}
-			}
 			addrs := splitAddrs(nsAddr)
 			if len(addrs) == 0 {
 				return fmt.Errorf("%s: --namesrv-addr lists no name server", commandName(cmd))
@@ -113,17 +105,11 @@ func newClusterCommand(environ []string) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", commandName(cmd), err)
 			}
-			if format == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(v)
-			}
-			return printCluster(cmd.OutOrStdout(), v)
+			return writeOutput(cmd, v, func(w io.Writer) error { return printCluster(w, v) })
 		},
 	}
 	info.Flags().StringVar(&nsAddr, "namesrv-addr", "127.0.0.1:9876",
 		"';'-separated name servers to ask (default: $TWINMQ_NAMESRV_ADDR, else 127.0.0.1:9876)")
-	info.Flags().StringVar(&format, "format", "text", "text or json")
 	info.Flags().DurationVar(&timeout, "timeout", 3*time.Second, "how long to wait for each name server and broker")
 	cluster.AddCommand(info)
 	return cluster

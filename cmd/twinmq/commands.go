@@ -28,7 +28,9 @@ func newRootCommand(environ []string) *cobra.Command {
 		SilenceErrors: true,
 		RunE:          action(environ, run),
 	}
-	root.CompletionOptions.HiddenDefaultCmd = true
+	// Admin commands take their addresses from the environment or a
+	// profile when no flag gives them (clientprofile.go).
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyClientDefaults(cmd, environ) }
 	root.PersistentFlags().String("config", "", "YAML config file (keys as in twinmq.example.yaml)")
 	root.PersistentFlags().String("log-level", defaultConfig().LogLevel, "log level: debug, info, warn or error")
 	addServeFlags(root.Flags())
@@ -59,6 +61,8 @@ func newRootCommand(environ []string) *cobra.Command {
 	}
 	addBrokerFlags(broker.Flags())
 	addCPUProfile(broker)
+	broker.AddCommand(newBrokerConfigCommand()) // twinmq broker config get|set (brokerconfig.go)
+	root.AddCommand(newProfileCommand(environ)) // twinmq profile (clientprofile.go)
 
 	root.Version = buildVersion() + " " + runtime.Version()
 	root.SetVersionTemplate("twinmq {{.Version}}\n")

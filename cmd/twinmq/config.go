@@ -227,7 +227,7 @@ func loadConfig(path string, fs *pflag.FlagSet, environ []string) (Config, error
 		}
 	}
 
-	env, err := envMap(environ, known)
+	env, err := envMap(withoutClientEnv(environ), known)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: environment: %w", err)
 	}

@@ -126,6 +126,24 @@ type seekRow struct {
 	next       int64
 }
 
+// seekView is what `group seek --format json|yaml` prints.
+type seekView struct {
+	Group                 string        `json:"group"`
+	Plan                  []seekViewRow `json:"plan"`
+	DryRun                bool          `json:"dryRun"`
+	Committed             int           `json:"committed"`
+	RocketMQConsumersTold bool          `json:"rocketmqConsumersTold"`
+}
+
+// seekViewRow is one partition of a seekView.
+type seekViewRow struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Current   *int64 `json:"current"` // null: nothing committed
+	New       int64  `json:"new"`
+	LagAfter  int64  `json:"lagAfter"`
+}
+
 // liveMembers returns why group may not be moved now: the Kafka members
 // DescribeGroups (key 15) lists, and, when rmqAddr is set, the RocketMQ
 // consumers that broker knows from their heartbeats
@@ -331,11 +349,27 @@ func newGroupSeekCommand(f *adminFlags) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if err := printSeekPlan(out, rows); err != nil {
-					return err
+				view := seekView{Group: group, DryRun: dryRun, Plan: []seekViewRow{}}
+				for _, r := range rows {
+					vr := seekViewRow{Topic: r.topic, Partition: r.partition, New: r.next, LagAfter: r.end - r.next}
+					if r.current >= 0 {
+						vr.Current = &r.current
+					}
+					view.Plan = append(view.Plan, vr)
+				}
+				text := outputFormat(cmd) == "text"
+				if !text {
+					defer func() { _ = writeOutput(cmd, &view, nil) }()
+				}
+				if text {
+					if err := printSeekPlan(out, rows); err != nil {
+						return err
+					}
 				}
 				if dryRun {
-					fmt.Fprintln(out, "dry run: nothing committed")
+					if text {
+						fmt.Fprintln(out, "dry run: nothing committed")
+					}
 					return nil
 				}
 				if err := commitSeek(ctx, adm, group, rows); err != nil {
@@ -345,7 +379,21 @@ func newGroupSeekCommand(f *adminFlags) *cobra.Command {
 					}
 					return err
 				}
-				fmt.Fprintf(out, "committed %s of group %s\n", plural(len(rows), "offset"), group)
+				view.Committed = len(rows)
+				if text {
+					fmt.Fprintf(out, "committed %s of group %s\n", plural(len(rows), "offset"), group)
+				}
+				if live != "" && !kafka && len(rows) > 0 {
+					// --force with live RocketMQ consumers: tell them (220),
+					// or they write their old offsets back.
+					if err := resetRocketMQConsumers(ctx, rmqAddr, group, rows); err != nil {
+						return err
+					}
+					view.RocketMQConsumersTold = true
+					if text {
+						fmt.Fprintf(out, "told the live RocketMQ consumers of group %s to reset (RESET_CONSUMER_CLIENT_OFFSET)\n", group)
+					}
+				}
 				return nil
 			})
 		},
@@ -356,7 +404,7 @@ func newGroupSeekCommand(f *adminFlags) *cobra.Command {
 	fl.Int64Var(&shiftBy, "shift-by", 0, "move each committed offset by N (negative: back)")
 	fl.StringArrayVar(&topicFlags, "topics", nil, "topic or topic:partition,... to move (repeatable; default: every partition the group committed to)")
 	fl.BoolVar(&dryRun, "dry-run", false, "print the plan and commit nothing")
-	fl.BoolVar(&force, "force", false, "commit even while RocketMQ consumers are live (the coordinator still refuses while Kafka members are)")
+	fl.BoolVar(&force, "force", false, "commit even while RocketMQ consumers are live, and tell them to reset (the coordinator still refuses while Kafka members are)")
 	fl.StringVar(&rmqAddr, "broker-addr", "", "RocketMQ remoting address of the broker (host:10911): also refuse while RocketMQ consumers of the group heartbeat to it")
 	cmd.MarkFlagsMutuallyExclusive("to", "to-offset", "shift-by")
 	return cmd
@@ -417,10 +465,13 @@ func newGroupOffsetDeleteCommand(f *adminFlags) *cobra.Command {
 					}
 				}
 				slices.Sort(deleted)
-				if len(deleted) > 0 {
-					fmt.Fprintf(out, "deleted the offsets of group %s on %s\n", group, strings.Join(deleted, " "))
-				}
-				return errors.Join(errs...)
+				werr := writeOutput(cmd, map[string]any{"group": group, "deleted": deleted}, func(out io.Writer) error {
+					if len(deleted) > 0 {
+						fmt.Fprintf(out, "deleted the offsets of group %s on %s\n", group, strings.Join(deleted, " "))
+					}
+					return nil
+				})
+				return errors.Join(append(errs, werr)...)
 			})
 		},
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"slices"
 	"strconv"
@@ -112,6 +113,12 @@ func TestGroupSeek(t *testing.T) {
 	}
 	if got := committedOffsets(t, addr, "g", "seek"); got != [2]int64{5, 5} {
 		t.Fatalf("after the dry run: committed %v, want [5 5]", got)
+	}
+	var view seekView
+	out = mustCmd(t, "group", "seek", "g", "--to", "start", "--dry-run", "--format", "json", bs)
+	if err := json.Unmarshal([]byte(out), &view); err != nil || view.Group != "g" || !view.DryRun || view.Committed != 0 ||
+		len(view.Plan) != 2 || *view.Plan[0].Current != 5 || view.Plan[0].New != 0 || view.Plan[1].LagAfter != 5 {
+		t.Fatalf("dry run --format json printed %s: %v", out, err)
 	}
 
 	rfc := t0.Add(30 * time.Minute).Format(time.RFC3339)

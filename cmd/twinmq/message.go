@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 // newMessageCommand builds `twinmq message ...`, admin commands on
 // messages over the remoting protocol.
 func newMessageCommand() *cobra.Command {
-	msg := groupCommand(&cobra.Command{Use: "message", Short: "Admin commands on messages (over the RocketMQ remoting protocol)"})
+	msg := markAdmin(groupCommand(&cobra.Command{Use: "message", Short: "Query, trim and re-send messages (query and resend-dlq over RocketMQ remoting, trim over Kafka)"}))
 	var group, addr string
 	var maxN int32
 	resend := &cobra.Command{
@@ -33,16 +34,18 @@ func newMessageCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "resent %d, skipped %d (no original topic); %%DLQ%%%s next offset %d\n",
-				res.Resent, res.Skipped, group, res.NextOffset)
-			return nil
+			return writeOutput(cmd, res, func(out io.Writer) error {
+				_, err := fmt.Fprintf(out, "resent %d, skipped %d (no original topic); %%DLQ%%%s next offset %d\n",
+					res.Resent, res.Skipped, group, res.NextOffset)
+				return err
+			})
 		},
 	}
 	resend.Flags().StringVar(&group, "group", "", "consumer group whose DLQ to re-send (required)")
 	resend.Flags().StringVar(&addr, "broker-addr", "127.0.0.1:10911", "RocketMQ remoting address of the broker holding the DLQ")
 	resend.Flags().Int32Var(&maxN, "max", 10_000, "most messages to re-send in this run")
 	_ = resend.MarkFlagRequired("group")
-	msg.AddCommand(resend)
+	msg.AddCommand(resend, newMessageQueryCommand(), newMessageTrimCommand())
 	return msg
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -16,20 +15,10 @@ import (
 // style format strings, the -o offset spec and times given as RFC3339 or
 // unix milliseconds.
 
-// bootstrapEnv is the environment variable that gives --bootstrap-server
-// when the flag is not set.
-const bootstrapEnv = "TWINMQ_BOOTSTRAP_SERVER"
-
-// bootstrapServers is --bootstrap-server, or TWINMQ_BOOTSTRAP_SERVER when
-// the flag was left at its default.
-func bootstrapServers(cmd *cobra.Command, f *adminFlags) []string {
-	bs := f.bootstrap
-	if fl := cmd.Flags().Lookup("bootstrap-server"); fl != nil && !fl.Changed {
-		if env, ok := os.LookupEnv(bootstrapEnv); ok && env != "" {
-			bs = env
-		}
-	}
-	return strings.Split(bs, ",")
+// bootstrapServers is --bootstrap-server, which the environment or a
+// profile fills when it is not given (applyClientDefaults).
+func bootstrapServers(_ *cobra.Command, f *adminFlags) []string {
+	return strings.Split(f.bootstrap, ",")
 }
 
 // unescape turns the escapes \n, \t, \r and \\ of a format given on a

@@ -21,8 +21,14 @@ import (
 // its stdout, its stderr and its error.
 func twinmqStdin(t *testing.T, stdin string, args ...string) (string, string, error) {
 	t.Helper()
+	return twinmqEnvStdin(t, nil, stdin, args...)
+}
+
+// twinmqEnvStdin is twinmqStdin with environ as the process environment.
+func twinmqEnvStdin(t *testing.T, environ []string, stdin string, args ...string) (string, string, error) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	cmd := newRootCommand(nil)
+	cmd := newRootCommand(environ)
 	cmd.SetIn(strings.NewReader(stdin))
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
@@ -334,7 +340,7 @@ func TestTopicProduceDelay(t *testing.T) {
 func TestTopicConsumeFollow(t *testing.T) {
 	addr := listenAddr(t, serveForTest(t), "Kafka")
 	bs := "--bootstrap-server=" + addr
-	t.Setenv(bootstrapEnv, addr) // read by produce and consume only
+	env := []string{envBootstrap + "=" + addr}
 	mustCmd(t, "topic", "create", "tail", bs)
 	type result struct {
 		out string
@@ -342,7 +348,7 @@ func TestTopicConsumeFollow(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		out, _, err := twinmqStdin(t, "", "topic", "consume", "tail", "--follow", "-g", "tailer", "-n", "2", "-f", `%o:%v\n`)
+		out, _, err := twinmqEnvStdin(t, env, "", "topic", "consume", "tail", "--follow", "-g", "tailer", "-n", "2", "-f", `%o:%v\n`)
 		done <- result{out, err}
 	}()
 	for deadline := time.Now().Add(15 * time.Second); !hasRow(mustCmd(t, "group", "list", bs), "tailer", "Stable", "consumer"); time.Sleep(20 * time.Millisecond) {
@@ -350,7 +356,7 @@ func TestTopicConsumeFollow(t *testing.T) {
 			t.Fatal("the --follow consumer's group is not Stable after 15 s")
 		}
 	}
-	if _, _, err := twinmqStdin(t, "x\ny\n", "topic", "produce", "tail"); err != nil {
+	if _, _, err := twinmqEnvStdin(t, env, "x\ny\n", "topic", "produce", "tail"); err != nil {
 		t.Fatal(err)
 	}
 	select {

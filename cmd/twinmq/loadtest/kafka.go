@@ -41,6 +41,75 @@ type KafkaConfig struct {
 	// CPU, when set, reports the broker's CPU time so far (for example
 	// from /proc/<pid>/stat); the report then gives CPU per MiB.
 	CPU func() (time.Duration, error)
+	// Progress, when set, is called every ProgressEvery (default 1 s)
+	// while the run goes, from a goroutine of its own.
+	Progress      func(Progress)
+	ProgressEvery time.Duration
+	// KeepTopic leaves the topic the run created; by default it is
+	// deleted at the end.
+	KeepTopic bool
+}
+
+// Progress is a run's state at one progress tick.
+type Progress struct {
+	Target   string
+	Elapsed  time.Duration
+	Produced int64 // acknowledged so far
+	Consumed int64 // distinct records consumed so far
+	// MsgsPerSec and MBPerSec are the consume rate since the last tick
+	// (over the whole run in the final report).
+	MsgsPerSec, MBPerSec float64
+	// Final marks the report made when the run ends.
+	Final bool
+	// E2EP99 is the end-to-end latency's 99th percentile so far.
+	E2EP99 time.Duration
+}
+
+func (p Progress) String() string {
+	if p.Final {
+		return fmt.Sprintf("%-8s %6.1fs  done: produced %d consumed %d  %9.0f msgs/s %8.2f MB/s over the run  e2e p99 %v",
+			p.Target, p.Elapsed.Seconds(), p.Produced, p.Consumed, p.MsgsPerSec, p.MBPerSec, p.E2EP99.Round(time.Microsecond))
+	}
+	return fmt.Sprintf("%-8s %6.1fs  produced %d consumed %d  %9.0f msgs/s %8.2f MB/s  e2e p99 so far %v",
+		p.Target, p.Elapsed.Seconds(), p.Produced, p.Consumed, p.MsgsPerSec, p.MBPerSec, p.E2EP99.Round(time.Microsecond))
+}
+
+// watchProgress calls report every interval with what consumed, produced
+// and e2e show, and once more when stop is closed; done is closed when it
+// has returned.
+func watchProgress(target string, size int, every time.Duration, start time.Time, produced, consumed *atomic.Int64,
+	e2e *Histogram, report func(Progress), stop <-chan struct{}) (done <-chan struct{}) {
+	ch := make(chan struct{})
+	if every <= 0 {
+		every = time.Second
+	}
+	go func() {
+		defer close(ch)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		last, lastAt := int64(0), start
+		emit := func(now time.Time, final bool) {
+			if final {
+				last, lastAt = 0, start // the whole run's rate
+			}
+			c := consumed.Load()
+			secs := max(now.Sub(lastAt).Seconds(), 1e-9)
+			report(Progress{Target: target, Elapsed: now.Sub(start), Produced: produced.Load(), Consumed: c,
+				MsgsPerSec: float64(c-last) / secs, MBPerSec: float64(c-last) * float64(size) / 1e6 / secs, E2EP99: e2e.Quantile(0.99),
+				Final: final})
+			last, lastAt = c, now
+		}
+		for {
+			select {
+			case <-stop:
+				emit(time.Now(), true) // so every run reports at least once
+				return
+			case now := <-tick.C:
+				emit(now, false)
+			}
+		}
+	}()
+	return ch
 }
 
 // Result is what a run measured.
@@ -143,6 +212,9 @@ func RunKafka(ctx context.Context, target string, cfg KafkaConfig) (Result, erro
 	if err := createTopic(ctx, cfg); err != nil {
 		return Result{}, err
 	}
+	if !cfg.KeepTopic {
+		defer deleteTopic(cfg)
+	}
 	res := Result{Target: target}
 	var cpu0 time.Duration
 	if cfg.CPU != nil {
@@ -158,7 +230,13 @@ func RunKafka(ctx context.Context, target string, cfg KafkaConfig) (Result, erro
 	go func() { consErr <- cons.run(consCtx, ready) }()
 	<-ready
 	start := time.Now()
-	prodLat, err := produce(ctx, cfg, popts)
+	var produced atomic.Int64
+	if cfg.Progress != nil {
+		stop := make(chan struct{})
+		done := watchProgress(target, cfg.Size, cfg.ProgressEvery, start, &produced, &cons.got, &cons.hist, cfg.Progress, stop)
+		defer func() { close(stop); <-done }()
+	}
+	prodLat, err := produce(ctx, cfg, popts, &produced)
 	if err != nil {
 		return res, err
 	}
@@ -202,9 +280,22 @@ func createTopic(ctx context.Context, cfg KafkaConfig) error {
 	return nil
 }
 
+// deleteTopic deletes the run's topic, with a deadline of its own: the
+// run's context may be over.
+func deleteTopic(cfg KafkaConfig) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
+	if err != nil {
+		return
+	}
+	defer cl.Close()
+	_, _ = kadm.NewClient(cl).DeleteTopics(ctx, cfg.Topic)
+}
+
 // produce runs cfg.Producers clients and returns every record's produce
-// latency (send to acknowledgement).
-func produce(ctx context.Context, cfg KafkaConfig, opts []kgo.Opt) ([]time.Duration, error) {
+// latency (send to acknowledgement); produced counts acknowledgements.
+func produce(ctx context.Context, cfg KafkaConfig, opts []kgo.Opt, produced *atomic.Int64) ([]time.Duration, error) {
 	lat := make([]time.Duration, cfg.Records)
 	var firstErr error
 	var errOnce sync.Once
@@ -243,7 +334,9 @@ func produce(ctx context.Context, cfg KafkaConfig, opts []kgo.Opt) ([]time.Durat
 					lat[i] = time.Since(sent)
 					if err != nil {
 						errOnce.Do(func() { firstErr = fmt.Errorf("loadtest: produce: %w", err) })
+						return
 					}
+					produced.Add(1)
 				})
 			}
 			if err := cl.Flush(ctx); err != nil {
@@ -260,6 +353,7 @@ type consumer struct {
 	seen []uint32 // deliveries per record id
 	lat  []time.Duration
 	got  atomic.Int64
+	hist Histogram // e2e latencies, for progress
 }
 
 func newConsumer(cfg KafkaConfig) *consumer {
@@ -299,7 +393,9 @@ func (c *consumer) run(ctx context.Context, ready chan<- struct{}) error {
 					c.got.Add(1)
 				}
 			}
-			c.lat = append(c.lat, now.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(r.Value)))))
+			d := now.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(r.Value))))
+			c.lat = append(c.lat, d)
+			c.hist.Record(d)
 		})
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apache/rocketmq-client-go/v2"
+	rmqadmin "github.com/apache/rocketmq-client-go/v2/admin"
 	rmqconsumer "github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
@@ -35,6 +36,10 @@ type RocketMQConfig struct {
 	// so the send phase's broker CPU is the sends' alone (with a concurrent
 	// consumer one producer's every send also wakes and answers a pull).
 	ConsumeAfterSend bool
+	// Progress, when set, is called every ProgressEvery (default 1 s)
+	// while the run goes, and once at its end.
+	Progress      func(Progress)
+	ProgressEvery time.Duration
 }
 
 // SendResult is a Result with the send phase timed on its own: the rate
@@ -112,13 +117,19 @@ func RunRocketMQ(ctx context.Context, target string, cfg RocketMQConfig) (SendRe
 		return SendResult{}, err
 	}
 	rlog.SetLogLevel("error")
-	if cfg.Topic == "" {
+	ownTopic := cfg.Topic == ""
+	if ownTopic {
 		cfg.Topic = fmt.Sprintf("twinmq-bench-%d", rand.Uint32())
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	run := fmt.Sprintf("%d", rand.Uint32())
 	resolver := primitive.NewPassthroughResolver(cfg.NamesrvAddrs)
+	if ownTopic {
+		// After the clients below shut down: the topic, and the retry topic
+		// the consumer's heartbeats created (their offsets go with them).
+		defer deleteRMQTopic(resolver, cfg.NamesrvAddrs, cfg.Topic, "%RETRY%bench_cg_"+run)
+	}
 	producers := make([]rocketmq.Producer, cfg.Producers)
 	for i := range producers {
 		// One client (and connection) per producer: the Go client shares
@@ -165,7 +176,13 @@ func RunRocketMQ(ctx context.Context, target string, cfg RocketMQConfig) (SendRe
 		}
 	}
 	start := time.Now()
-	lat, err := sendRocketMQ(ctx, cfg, producers)
+	var sent atomic.Int64
+	if cfg.Progress != nil {
+		stop := make(chan struct{})
+		done := watchProgress(target, cfg.Size, cfg.ProgressEvery, start, &sent, &cons.got, &cons.hist, cfg.Progress, stop)
+		defer func() { close(stop); <-done }()
+	}
+	lat, err := sendRocketMQ(ctx, cfg, producers, &sent)
 	if err != nil {
 		return res, err
 	}
@@ -232,7 +249,7 @@ func idleCPU(ctx context.Context, cpu func() (time.Duration, error), d time.Dura
 
 // sendRocketMQ sends every message with SendSync from cfg.Producers
 // goroutines and returns each send's latency.
-func sendRocketMQ(ctx context.Context, cfg RocketMQConfig, producers []rocketmq.Producer) ([]time.Duration, error) {
+func sendRocketMQ(ctx context.Context, cfg RocketMQConfig, producers []rocketmq.Producer, acked *atomic.Int64) ([]time.Duration, error) {
 	lat := make([]time.Duration, cfg.Messages)
 	var (
 		wg       sync.WaitGroup
@@ -257,6 +274,7 @@ func sendRocketMQ(ctx context.Context, cfg RocketMQConfig, producers []rocketmq.
 					errOnce.Do(func() { firstErr = fmt.Errorf("loadtest: send %d: %w", i, err) })
 					return
 				}
+				acked.Add(1)
 			}
 		})
 	}
@@ -270,8 +288,28 @@ type rmqConsumer struct {
 	seen []uint32
 	lat  []time.Duration
 	got  atomic.Int64
+	hist Histogram // e2e latencies, for progress
 	once sync.Once
 	done chan struct{}
+}
+
+// deleteRMQTopic deletes a run's topics from their broker and the name
+// servers (DELETE_TOPIC_IN_BROKER, DELETE_TOPIC_IN_NAMESRV) with the Go
+// admin client, with a deadline of its own.
+func deleteRMQTopic(resolver primitive.NsResolver, namesrvs []string, topics ...string) {
+	adm, err := rmqadmin.NewAdmin(rmqadmin.WithResolver(resolver))
+	if err != nil {
+		return
+	}
+	defer adm.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, t := range topics {
+		// The name servers given: without them the client asks for the
+		// route again after the broker dropped the topic and logs that
+		// the topic does not exist.
+		_ = adm.DeleteTopic(ctx, rmqadmin.WithTopicDelete(t), rmqadmin.WithNameSrvAddr(namesrvs))
+	}
 }
 
 // startRMQConsumer starts a push consumer of cfg.Topic. The topic's route
@@ -317,7 +355,9 @@ func newRMQConsumer(cfg RocketMQConfig, resolver primitive.NsResolver, run strin
 					c.once.Do(func() { close(c.done) })
 				}
 			}
-			c.lat = append(c.lat, now.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(m.Body)))))
+			d := now.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(m.Body))))
+			c.lat = append(c.lat, d)
+			c.hist.Record(d)
 		}
 		c.mu.Unlock()
 		return rmqconsumer.ConsumeSuccess, nil

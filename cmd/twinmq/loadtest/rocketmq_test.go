@@ -4,6 +4,8 @@ import (
 	"context"
 	"net"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -89,4 +91,35 @@ func TestRunRocketMQ(t *testing.T) {
 		t.Fatalf("result %v", res)
 	}
 	t.Log(res)
+}
+
+// TestRunRocketMQProgressAndCleanup: a run reports progress (at least
+// the final report, with every message sent and consumed) and deletes
+// the topic it created from the name server's routes.
+func TestRunRocketMQProgressAndCleanup(t *testing.T) {
+	ns := startRocketMQ(t)
+	var mu sync.Mutex
+	var reports []Progress
+	res, err := RunRocketMQ(context.Background(), "in-process", RocketMQConfig{
+		NamesrvAddrs: []string{ns}, Messages: 300, Size: 64, Producers: 2, Timeout: time.Minute,
+		Progress: func(p Progress) { mu.Lock(); reports = append(reports, p); mu.Unlock() },
+	})
+	if err != nil || res.Lost != 0 {
+		t.Fatalf("run: %v %v", res, err)
+	}
+	mu.Lock()
+	last := reports[len(reports)-1]
+	mu.Unlock()
+	if !last.Final || last.Produced != 300 || last.Consumed != 300 || last.E2EP99 <= 0 || last.MsgsPerSec <= 0 {
+		t.Fatalf("last progress %+v", last)
+	}
+	c, err := nameserver.Dial(context.Background(), ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	resp, err := c.Invoke(context.Background(), remoting.NewRequest(remoting.GetAllTopicListFromNameserver, 0))
+	if err != nil || strings.Contains(string(resp.Body), "twinmq-bench-") || strings.Contains(string(resp.Body), "bench_cg_") {
+		t.Fatalf("topics after the run: %s %v", resp.Body, err)
+	}
 }
