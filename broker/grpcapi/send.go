@@ -215,19 +215,10 @@ func applyEdit(props []remoting.Property, e delay.Edit) []remoting.Property {
 // queue offset, CommitLog offset and store time under the append lock
 // (as the remoting adapter's sends).
 func (s *Server) entry(m *remoting.MessageExt) log.Message {
-	e := log.Message{Kind: log.KindRocketMQ, Topic: m.Topic, QueueID: m.QueueID, Count: 1}
-	if tags, ok := remoting.PropertyValue(m.Properties, propTags); ok {
-		e.TagsCodes = []int64{remoting.TagsHashCode(string(tags))}
-	}
-	if keys, ok := remoting.LookupProperty(m.Properties, propKeys); ok {
-		e.Keys = strings.Fields(keys)
-	}
-	if u, ok := remoting.LookupProperty(m.Properties, propUniqKey); ok {
-		e.Keys = append(e.Keys, u)
-	}
-	e.Payload = remoting.AppendStoredMessage(make([]byte, 0, remoting.StoredLen(m)), m)
-	e.Encode = func(p []byte, phys, queueOffset, storeTime int64) {
-		_ = remoting.PatchStored(p, queueOffset, phys, storeTime) // p is ours: long enough
-	}
-	return e
+	payload, tags, keys := remoting.StoreParts(m)
+	return log.Message{Kind: log.KindRocketMQ, Topic: m.Topic, QueueID: m.QueueID, Count: 1,
+		TagsCodes: tags, Keys: keys, Payload: payload,
+		Encode: func(p []byte, phys, queueOffset, storeTime int64) {
+			_ = remoting.PatchStored(p, queueOffset, phys, storeTime) // p is the entry's own copy: long enough
+		}}
 }

@@ -326,21 +326,13 @@ func (b *Broker) message(born netip.AddrPort, r *sendRequest, body, props []byte
 // QUEUEOFFSET, PHYSICALOFFSET (the entry's CommitLog offset) and
 // STORETIMESTAMP under the append lock.
 func (b *Broker) entry(m *remoting.MessageExt) log.Message {
-	e := log.Message{Kind: log.KindRocketMQ, Topic: m.Topic, QueueID: m.QueueID, Count: 1}
-	if tags, ok := remoting.PropertyValue(m.Properties, propTags); ok {
-		e.TagsCodes = []int64{remoting.TagsHashCode(string(tags))}
-	}
-	if keys, ok := remoting.LookupProperty(m.Properties, propKeys); ok {
-		e.Keys = strings.Fields(keys)
-	}
-	if u, ok := remoting.LookupProperty(m.Properties, propUniqKey); ok {
-		e.Keys = append(e.Keys, u)
-	}
-	e.Payload = remoting.AppendStoredMessage(make([]byte, 0, remoting.StoredLen(m)), m)
-	e.Encode = func(p []byte, phys, queueOffset, storeTime int64) {
-		_ = remoting.PatchStored(p, queueOffset, phys, storeTime) // p is ours: long enough
-	}
-	return e
+	payload, tags, keys := remoting.StoreParts(m)
+	return log.Message{Kind: log.KindRocketMQ, Topic: m.Topic, QueueID: m.QueueID, Count: 1,
+		TagsCodes: tags, Keys: keys, Payload: payload, Encode: patchStored}
+}
+
+func patchStored(p []byte, phys, queueOffset, storeTime int64) {
+	_ = remoting.PatchStored(p, queueOffset, phys, storeTime) // p is the entry's own copy: long enough
 }
 
 // addrPort converts a connection address; anything else is the zero value.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"net/netip"
+	"strings"
 )
 
 // The stored-message record (MessageExtEncoder.encode,
@@ -300,3 +301,22 @@ func (s *StoredScanner) Offset() int { return s.off }
 
 // Err returns the first error met.
 func (s *StoredScanner) Err() error { return s.err }
+
+// StoreParts is what a broker stores of a message it accepts: the stored
+// encoding of m (QUEUEOFFSET, PHYSICALOFFSET and STORETIMESTAMP still to
+// be patched at append, PatchStored), the TAGS hash code to index it by
+// (none without TAGS) and its keys for the IndexFile: KEYS split on
+// whitespace, then UNIQ_KEY. The remoting and gRPC adapters store sends
+// through it alike.
+func StoreParts(m *MessageExt) (payload []byte, tagsCodes []int64, keys []string) {
+	if tags, ok := PropertyValue(m.Properties, "TAGS"); ok {
+		tagsCodes = []int64{TagsHashCode(string(tags))}
+	}
+	if k, ok := LookupProperty(m.Properties, "KEYS"); ok {
+		keys = strings.Fields(k)
+	}
+	if u, ok := LookupProperty(m.Properties, "UNIQ_KEY"); ok {
+		keys = append(keys, u)
+	}
+	return AppendStoredMessage(make([]byte, 0, StoredLen(m)), m), tagsCodes, keys
+}
