@@ -129,28 +129,8 @@ func TestClusterPartitionMasterFromControllers(t *testing.T) {
 		t.Skip("starts processes")
 	}
 	l := newNetLab(t)
-	dir := t.TempDir()
-	var ctl []string
-	for i := range 3 {
-		ctl = append(ctl, l.host(fmt.Sprint("tqns", i), i+1))
-	}
-	peers := fmt.Sprintf("n0-%s:9878;n1-%s:9878;n2-%s:9878", ctl[0], ctl[1], ctl[2])
-	ns := strings.Join([]string{ctl[0] + ":9876", ctl[1] + ":9876", ctl[2] + ":9876"}, ";")
-	for i := range 3 {
-		startNodeIn(t, fmt.Sprint("tqns", i), dir, fmt.Sprint("ns", i), "namesrv", "--namesrv-listen", ctl[i]+":9876",
-			"--data-dir", filepath.Join(dir, fmt.Sprint("ns", i)), "--enable-controller-in-namesrv",
-			"--controller-peers", peers, "--controller-self-id", fmt.Sprint("n", i))
-	}
-	g := &ctlGroup{dir: dir, ns: ns}
-	for i := range 2 {
-		h := l.host(fmt.Sprint("tqb", i), 11+i)
-		g.hosts[i] = h
-		g.brokers[i] = startNodeIn(t, fmt.Sprint("tqb", i), dir, fmt.Sprint("b", i), "broker",
-			"--data-dir", filepath.Join(dir, fmt.Sprint("b", i)), "--broker-cluster-name", "C", "--broker-name", "b1",
-			"--segment-size", fmt.Sprint(64<<20), "--kafka-addr", h+":9092", "--remoting-addr", h+":10911",
-			"--ha-addr", h+":10912", "--http-addr", h+":8080", "--namesrv-addr", ns, "--enable-controller-mode",
-			"--controller-addr", ns)
-	}
+	g, ctl := startNetCtlGroup(t, l)
+	ns := g.ns
 	m := g.master(t)
 	const topic = "ClusterPartitionTopic"
 	resolver := primitive.NewPassthroughResolver(splitNS(ns))
@@ -228,28 +208,8 @@ func TestClusterPartitionMasterFromSlave(t *testing.T) {
 		t.Skip("starts processes")
 	}
 	l := newNetLab(t)
-	dir := t.TempDir()
-	var ctl []string
-	for i := range 3 {
-		ctl = append(ctl, l.host(fmt.Sprint("tqns", i), i+1))
-	}
-	peers := fmt.Sprintf("n0-%s:9878;n1-%s:9878;n2-%s:9878", ctl[0], ctl[1], ctl[2])
-	ns := strings.Join([]string{ctl[0] + ":9876", ctl[1] + ":9876", ctl[2] + ":9876"}, ";")
-	for i := range 3 {
-		startNodeIn(t, fmt.Sprint("tqns", i), dir, fmt.Sprint("ns", i), "namesrv", "--namesrv-listen", ctl[i]+":9876",
-			"--data-dir", filepath.Join(dir, fmt.Sprint("ns", i)), "--enable-controller-in-namesrv",
-			"--controller-peers", peers, "--controller-self-id", fmt.Sprint("n", i))
-	}
-	g := &ctlGroup{dir: dir, ns: ns}
-	for i := range 2 {
-		h := l.host(fmt.Sprint("tqb", i), 11+i)
-		g.hosts[i] = h
-		g.brokers[i] = startNodeIn(t, fmt.Sprint("tqb", i), dir, fmt.Sprint("b", i), "broker",
-			"--data-dir", filepath.Join(dir, fmt.Sprint("b", i)), "--broker-cluster-name", "C", "--broker-name", "b1",
-			"--segment-size", fmt.Sprint(64<<20), "--kafka-addr", h+":9092", "--remoting-addr", h+":10911",
-			"--ha-addr", h+":10912", "--http-addr", h+":8080", "--namesrv-addr", ns, "--enable-controller-mode",
-			"--controller-addr", ns)
-	}
+	g, _ := startNetCtlGroup(t, l)
+	ns := g.ns
 	m := g.master(t)
 	s := 1 - m
 	const topic = "ClusterPartitionSlaveTopic"
@@ -303,4 +263,34 @@ func TestClusterPartitionMasterFromSlave(t *testing.T) {
 	}
 	g.waitSlaveCaughtUp(t, m)
 	g.stopAndCheck(t, m, topic, acked)
+}
+
+// startNetCtlGroup runs a controller-mode group in l's namespaces: name
+// servers with the controller on .1-.3 (their addresses are returned),
+// brokers on .11 and .12.
+func startNetCtlGroup(t *testing.T, l *netLab) (*ctlGroup, []string) {
+	t.Helper()
+	dir := t.TempDir()
+	var ctl []string
+	for i := range 3 {
+		ctl = append(ctl, l.host(fmt.Sprint("tqns", i), i+1))
+	}
+	peers := fmt.Sprintf("n0-%s:9878;n1-%s:9878;n2-%s:9878", ctl[0], ctl[1], ctl[2])
+	ns := strings.Join([]string{ctl[0] + ":9876", ctl[1] + ":9876", ctl[2] + ":9876"}, ";")
+	for i := range 3 {
+		startNodeIn(t, fmt.Sprint("tqns", i), dir, fmt.Sprint("ns", i), "namesrv", "--namesrv-listen", ctl[i]+":9876",
+			"--data-dir", filepath.Join(dir, fmt.Sprint("ns", i)), "--enable-controller-in-namesrv",
+			"--controller-peers", peers, "--controller-self-id", fmt.Sprint("n", i))
+	}
+	g := &ctlGroup{dir: dir, ns: ns}
+	for i := range 2 {
+		h := l.host(fmt.Sprint("tqb", i), 11+i)
+		g.hosts[i] = h
+		g.brokers[i] = startNodeIn(t, fmt.Sprint("tqb", i), dir, fmt.Sprint("b", i), "broker",
+			"--data-dir", filepath.Join(dir, fmt.Sprint("b", i)), "--broker-cluster-name", "C", "--broker-name", "b1",
+			"--segment-size", fmt.Sprint(64<<20), "--kafka-addr", h+":9092", "--remoting-addr", h+":10911",
+			"--ha-addr", h+":10912", "--http-addr", h+":8080", "--namesrv-addr", ns, "--enable-controller-mode",
+			"--controller-addr", ns)
+	}
+	return g, ctl
 }
