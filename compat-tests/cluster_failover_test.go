@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -739,5 +740,103 @@ func (g *ctlGroup) stopAndCheck(t *testing.T, master int, topic string, acked []
 	}
 	if len(slaveLog) > len(masterLog) || !bytes.Equal(slaveLog, masterLog[:len(slaveLog)]) {
 		t.Errorf("the slave's CommitLog (%d bytes) is not a prefix of the master's (%d)", len(slaveLog), len(masterLog))
+	}
+}
+
+// TestClusterControllerFailoverKafkaTransactions: a franz-go transactional
+// producer across a failover. A transaction committed on the first master
+// stays committed; one left open when that master is killed is aborted
+// through the new master, whose coordinator state and transaction index
+// came with the CommitLog; a transaction on the new master commits. A
+// read_committed consumer then reads exactly the committed records.
+func TestClusterControllerFailoverKafkaTransactions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	g := startCtlGroup(t, "127.0.11")
+	m := g.master(t)
+	seeds := kgo.SeedBrokers(g.hosts[0]+":9092", g.hosts[1]+":9092")
+	const topic = "cluster-failover-txn"
+	adm, err := kgo.NewClient(seeds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	waitFor(t, 60*time.Second, func() bool {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, 2, -1
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(context.Background(), adm)
+		return err == nil && (resp.Topics[0].ErrorCode == 0 || resp.Topics[0].ErrorCode == 36)
+	})
+	p, err := kgo.NewClient(seeds, kgo.TransactionalID("txn-failover"), kgo.DefaultProduceTopic(topic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.TransactionTimeout(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	produce := func(prefix string, n int) {
+		t.Helper()
+		for i := range n {
+			r := &kgo.Record{Partition: int32(i % 2), Value: []byte(fmt.Sprint(prefix, i))}
+			if err := p.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Fatalf("produce %s%d: %v", prefix, i, err)
+			}
+		}
+	}
+	txn := func(prefix string, n int, commit kgo.TransactionEndTry) {
+		t.Helper()
+		waitFor(t, 60*time.Second, func() bool { return p.BeginTransaction() == nil })
+		produce(prefix, n)
+		if err := p.EndTransaction(ctx, commit); err != nil {
+			t.Fatalf("end %s: %v", prefix, err)
+		}
+	}
+	txn("committed-before-", 10, kgo.TryCommit)
+
+	// An open transaction when the master dies.
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	produce("open-at-kill-", 10)
+	g.brokers[m].kill9()
+	waitFor(t, 90*time.Second, func() bool {
+		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
+		defer acancel()
+		return p.EndTransaction(actx, kgo.TryAbort) == nil
+	})
+	txn("committed-after-", 10, kgo.TryCommit)
+
+	c, err := kgo.NewClient(seeds, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got := map[string]int{}
+	deadline := time.Now().Add(60 * time.Second)
+	for len(got) < 20 && time.Now().Before(deadline) {
+		pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
+		c.PollFetches(pctx).EachRecord(func(r *kgo.Record) { got[string(r.Value)]++ })
+		pcancel()
+	}
+	// Nothing more arrives: the aborted transaction stays invisible.
+	pctx, pcancel := context.WithTimeout(ctx, 3*time.Second)
+	c.PollFetches(pctx).EachRecord(func(r *kgo.Record) { got[string(r.Value)]++ })
+	pcancel()
+	for _, prefix := range []string{"committed-before-", "committed-after-"} {
+		for i := range 10 {
+			if n := got[fmt.Sprint(prefix, i)]; n != 1 {
+				t.Errorf("%s%d read %d times", prefix, i, n)
+			}
+		}
+	}
+	for v := range got {
+		if strings.HasPrefix(v, "open-at-kill-") {
+			t.Errorf("read %s of the transaction aborted after the failover", v)
+		}
 	}
 }
