@@ -1,6 +1,10 @@
 package kafkaapi
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
 	"slices"
 	"strconv"
 
@@ -27,6 +31,14 @@ func (h *Handler) describeConfigs(r *request, req *kmsg.DescribeConfigsRequest) 
 			configs = describeTopicConfigs(&cfg)
 		case kmsg.ConfigResourceTypeBroker:
 			configs = h.brokerConfigs()
+		case kmsg.ConfigResourceTypeBrokerLogger:
+			// Kafka's ConfigHelper: the name must be this broker's id.
+			if res.ResourceName != strconv.Itoa(int(h.cfg.NodeID)) {
+				rr.ErrorCode = errInvalidRequest
+				rr.ErrorMessage = strp(fmt.Sprintf("unexpected broker id, expected %d but received %q", h.cfg.NodeID, res.ResourceName))
+				break
+			}
+			configs = h.brokerLoggers()
 		default:
 			rr.ErrorCode, rr.ErrorMessage = errInvalidRequest, strp("unsupported resource type")
 		}
@@ -45,7 +57,16 @@ func describeConfig(d describedConfig, rt kmsg.ConfigResourceType, version int16
 	c := kmsg.NewDescribeConfigsResponseResourceConfig()
 	c.Name, c.Value, c.IsDefault, c.ConfigType = d.name, strp(d.value), d.isDefault, d.typ
 	c.Source = d.source()
-	if rt == kmsg.ConfigResourceTypeBroker {
+	switch rt {
+	case kmsg.ConfigResourceTypeBroker:
+		// No broker config changes while the broker runs: each is
+		// read-only, Kafka's default or set at startup (flags, file,
+		// environment).
+		c.Source, c.ReadOnly = kmsg.ConfigSourceStaticBrokerConfig, true
+		if d.isDefault {
+			c.Source = kmsg.ConfigSourceDefaultConfig
+		}
+	case kmsg.ConfigResourceTypeBrokerLogger:
 		c.Source, c.ReadOnly = kmsg.ConfigSourceStaticBrokerConfig, true
 	}
 	if version == 0 {
@@ -54,21 +75,74 @@ func describeConfig(d describedConfig, rt kmsg.ConfigResourceType, version int16
 	return c
 }
 
-// brokerConfigs reports the broker settings clients look at.
+// brokerConfigs reports the broker settings consoles and tools read
+// (kafka-ui, AKHQ, Redpanda Console show them on their broker page),
+// sorted by name. isDefault marks Kafka's default value, which is then
+// reported as DEFAULT_CONFIG; any other is STATIC_BROKER_CONFIG.
 func (h *Handler) brokerConfigs() []describedConfig {
+	host, port := h.advertisedAddr()
+	listener := "PLAINTEXT://" + net.JoinHostPort(host, strconv.Itoa(int(port)))
+	rf := strconv.Itoa(int(h.replicationFactor()))
+	minISR := max(h.cfg.MinInSyncReplicas, 1)
+	defaultRetention := h.store.RetentionHours() == storage.DefaultRetentionHours
 	return []describedConfig{
-		{"auto.create.topics.enable", strconv.FormatBool(!h.cfg.DisableAutoCreate), false, kmsg.ConfigTypeBoolean},
+		{"advertised.listeners", listener, false, kmsg.ConfigTypeString},
+		{"auto.create.topics.enable", strconv.FormatBool(!h.cfg.DisableAutoCreate), !h.cfg.DisableAutoCreate, kmsg.ConfigTypeBoolean},
 		{"broker.id", strconv.Itoa(int(h.cfg.NodeID)), false, kmsg.ConfigTypeInt},
-		{"default.replication.factor", "1", true, kmsg.ConfigTypeShort},
+		{"compression.type", "producer", true, kmsg.ConfigTypeString},
+		// Every partition has the broker group's members as replicas
+		// (docs/design.md section 6), whatever a topic asks.
+		{"default.replication.factor", rf, rf == "1", kmsg.ConfigTypeInt},
+		{"delete.topic.enable", "true", true, kmsg.ConfigTypeBoolean},
+		{"log.cleanup.policy", topics.DefaultCleanupPolicy, true, kmsg.ConfigTypeList},
+		// One data directory holds the CommitLog of every partition.
+		{"log.dirs", h.store.Dir(), false, kmsg.ConfigTypeString},
+		{"log.message.timestamp.type", topics.DefaultTimestampType, true, kmsg.ConfigTypeString},
 		// What the store enforces (retentionHours) and topics without a
 		// retention.ms of their own follow. log.retention.bytes is per
 		// partition in Kafka, as each topic's retention.bytes (default -1);
 		// the store's retentionBytes caps the whole shared CommitLog and
 		// has no Kafka name.
 		{"log.retention.bytes", strconv.Itoa(topics.DefaultRetentionBytes), true, kmsg.ConfigTypeLong},
-		{"log.retention.hours", strconv.Itoa(h.store.RetentionHours()), h.store.RetentionHours() == storage.DefaultRetentionHours, kmsg.ConfigTypeInt},
-		{"log.retention.ms", strconv.FormatInt(h.reg.DefaultRetentionMs(), 10), h.store.RetentionHours() == storage.DefaultRetentionHours, kmsg.ConfigTypeLong},
+		// topics.Retention looks every 30 s (Kafka: 5 minutes).
+		{"log.retention.check.interval.ms", strconv.FormatInt(topics.DefaultRetentionCheck.Milliseconds(), 10), false, kmsg.ConfigTypeLong},
+		{"log.retention.hours", strconv.Itoa(h.store.RetentionHours()), defaultRetention, kmsg.ConfigTypeInt},
+		{"log.retention.ms", strconv.FormatInt(h.reg.DefaultRetentionMs(), 10), defaultRetention, kmsg.ConfigTypeLong},
 		{"message.max.bytes", strconv.Itoa(topics.DefaultMaxMessageBytes), true, kmsg.ConfigTypeInt},
-		{"num.partitions", strconv.Itoa(int(h.cfg.DefaultPartitions)), false, kmsg.ConfigTypeInt},
+		{"min.insync.replicas", strconv.Itoa(minISR), minISR == 1, kmsg.ConfigTypeInt},
+		{"num.partitions", strconv.Itoa(int(h.cfg.DefaultPartitions)), h.cfg.DefaultPartitions == 1, kmsg.ConfigTypeInt},
+		{"socket.request.max.bytes", strconv.Itoa(MaxRequestSize), true, kmsg.ConfigTypeInt},
+		{"unclean.leader.election.enable", "false", true, kmsg.ConfigTypeBoolean},
 	}
+}
+
+// brokerLoggers answers the BROKER_LOGGER resource (KIP-412): Kafka lists
+// its log4j loggers with their levels; twinmq has one slog logger, which
+// the root logger and this adapter ("kafkaapi") share, at the level set at
+// startup. The levels cannot be changed at run time (AlterConfigs and
+// IncrementalAlterConfigs refuse the resource), so they are read-only.
+func (h *Handler) brokerLoggers() []describedConfig {
+	level := logLevelName(h.log)
+	return []describedConfig{
+		{"kafkaapi", level, false, kmsg.ConfigTypeString},
+		{"root", level, false, kmsg.ConfigTypeString},
+	}
+}
+
+// logLevelName is log4j's name for the lowest level l logs at.
+func logLevelName(l *slog.Logger) string {
+	ctx := context.Background()
+	switch {
+	case l.Enabled(ctx, slog.LevelDebug-4):
+		return "TRACE"
+	case l.Enabled(ctx, slog.LevelDebug):
+		return "DEBUG"
+	case l.Enabled(ctx, slog.LevelInfo):
+		return "INFO"
+	case l.Enabled(ctx, slog.LevelWarn):
+		return "WARN"
+	case l.Enabled(ctx, slog.LevelError):
+		return "ERROR"
+	}
+	return "OFF"
 }

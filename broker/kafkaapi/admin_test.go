@@ -419,3 +419,69 @@ func adminSeeds() []kmsg.Request {
 		kmsg.NewPtrExpireDelegationTokenRequest(), kmsg.NewPtrDescribeDelegationTokenRequest(),
 		el, apr, kmsg.NewPtrListPartitionReassignmentsRequest(), dq, aq, ds, as}
 }
+
+// TestBrokerConfigsAndLoggers: the broker configs consoles read, with
+// Kafka's sources, and the BROKER_LOGGER resource (KIP-412) at the
+// logger's level, read-only.
+func TestBrokerConfigsAndLoggers(t *testing.T) {
+	b := startBroker(t)
+	c := dial(t, b.addr)
+	for _, v := range versions(kmsg.NewPtrDescribeConfigsRequest()) {
+		req := kmsg.NewPtrDescribeConfigsRequest()
+		broker := kmsg.NewDescribeConfigsRequestResource()
+		broker.ResourceType, broker.ResourceName = kmsg.ConfigResourceTypeBroker, "1"
+		loggers := kmsg.NewDescribeConfigsRequestResource()
+		loggers.ResourceType, loggers.ResourceName = kmsg.ConfigResourceTypeBrokerLogger, "1"
+		other := loggers
+		other.ResourceName = "2"
+		req.Resources = append(req.Resources, broker, loggers, other)
+		resp := adminRoundTrip[*kmsg.DescribeConfigsResponse](t, c, req, v)
+		if len(resp.Resources) != 3 {
+			t.Fatalf("v%d: %d resources, want 3", v, len(resp.Resources))
+		}
+		got := map[string]kmsg.DescribeConfigsResponseResourceConfig{}
+		for _, cfg := range resp.Resources[0].Configs {
+			got[cfg.Name] = cfg
+		}
+		for name, want := range map[string]string{"delete.topic.enable": "true", "min.insync.replicas": "1",
+			"log.dirs": b.store.Dir(), "num.partitions": "1", "default.replication.factor": "1",
+			"unclean.leader.election.enable": "false"} {
+			cfg, ok := got[name]
+			if !ok || *cfg.Value != want || !cfg.ReadOnly {
+				t.Errorf("v%d: broker %s = %+v, want %q read-only", v, name, cfg, want)
+			}
+		}
+		if v > 0 {
+			if s := got["delete.topic.enable"].Source; s != kmsg.ConfigSourceDefaultConfig {
+				t.Errorf("v%d: delete.topic.enable source %v, want DEFAULT_CONFIG", v, s)
+			}
+			if s := got["log.dirs"].Source; s != kmsg.ConfigSourceStaticBrokerConfig {
+				t.Errorf("v%d: log.dirs source %v, want STATIC_BROKER_CONFIG", v, s)
+			}
+		} else if !got["delete.topic.enable"].IsDefault || got["log.dirs"].IsDefault {
+			t.Errorf("v0: delete.topic.enable default %v, log.dirs default %v", got["delete.topic.enable"].IsDefault, got["log.dirs"].IsDefault)
+		}
+		lg := map[string]string{}
+		for _, cfg := range resp.Resources[1].Configs {
+			lg[cfg.Name] = *cfg.Value
+			if !cfg.ReadOnly {
+				t.Errorf("v%d: logger %s not read-only", v, cfg.Name)
+			}
+		}
+		// testLogger logs errors only, unless TWINMQ_TEST_DEBUG.
+		if resp.Resources[1].ErrorCode != 0 || (lg["root"] != "ERROR" && lg["root"] != "DEBUG") || lg["kafkaapi"] != lg["root"] {
+			t.Errorf("v%d: loggers code %d %v, want root and kafkaapi at the test logger's level", v, resp.Resources[1].ErrorCode, lg)
+		}
+		if resp.Resources[2].ErrorCode != 42 || len(resp.Resources[2].Configs) != 0 {
+			t.Errorf("v%d: loggers of broker 2 on broker 1: code %d, want INVALID_REQUEST", v, resp.Resources[2].ErrorCode)
+		}
+	}
+	alter := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	ar := kmsg.NewIncrementalAlterConfigsRequestResource()
+	ar.ResourceType, ar.ResourceName = kmsg.ConfigResourceTypeBrokerLogger, "1"
+	ar.Configs = append(ar.Configs, kmsg.IncrementalAlterConfigsRequestResourceConfig{Name: "root", Value: kmsg.StringPtr("DEBUG")})
+	alter.Resources = append(alter.Resources, ar)
+	if resp := adminRoundTrip[*kmsg.IncrementalAlterConfigsResponse](t, c, alter, 1); resp.Resources[0].ErrorCode != 42 {
+		t.Errorf("IncrementalAlterConfigs of a logger: code %d, want INVALID_REQUEST", resp.Resources[0].ErrorCode)
+	}
+}

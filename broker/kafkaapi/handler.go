@@ -119,6 +119,10 @@ type Config struct {
 	// offset each began at (the HA epoch file), oldest first: where
 	// OffsetForLeaderEpoch finds an epoch's end.
 	Epochs func() []EpochStart
+	// MinInSyncReplicas is the broker group's minInSyncReplicas, which
+	// DescribeConfigs reports as min.insync.replicas (0: 1, Kafka's
+	// default).
+	MinInSyncReplicas int
 	// ClusterRefresh, if set, reads the cluster view again now
 	// (cluster.Poller.Refresh): after this broker created or deleted a
 	// topic on other groups, it waits for the view to show them.
