@@ -62,12 +62,16 @@ func TestKafkaAdminPagesSarama(t *testing.T) {
 		t.Fatalf("DescribeCluster: %v, %v", brokers, err)
 	}
 	id := strconv.Itoa(int(brokers[0].ID()))
-	entries, err := adm.DescribeConfig(sarama.ConfigResource{Type: sarama.BrokerResource, Name: id})
+	results, err := adm.DescribeConfigs([]*sarama.ConfigResource{{Type: sarama.BrokerResource, Name: id},
+		{Type: sarama.BrokerLoggerResource, Name: id}}, sarama.DescribeConfigsOptions{IncludeSynonyms: true, IncludeDocumentation: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(results) != 2 || results[0].ErrorCode != sarama.ErrNoError || results[1].ErrorCode != sarama.ErrNoError {
+		t.Fatalf("DescribeConfigs of the broker and its loggers: %+v", results)
+	}
 	got := map[string]sarama.ConfigEntry{}
-	for _, e := range entries {
+	for _, e := range results[0].Configs {
 		got[e.Name] = e
 	}
 	if e := got["delete.topic.enable"]; e.Value != "true" || e.Source != sarama.SourceDefault || !e.ReadOnly {
@@ -76,12 +80,9 @@ func TestKafkaAdminPagesSarama(t *testing.T) {
 	if e := got["log.dirs"]; e.Value != b.dir || e.Source != sarama.SourceStaticBroker {
 		t.Errorf("log.dirs: %+v, want %s from the static config", e, b.dir)
 	}
-	loggers, err := adm.DescribeConfig(sarama.ConfigResource{Type: sarama.BrokerLoggerResource, Name: id})
-	if err != nil {
-		t.Fatal(err)
-	}
+	loggers := results[1].Configs
 	if len(loggers) == 0 {
-		t.Error("DescribeConfig of the broker loggers: none")
+		t.Error("DescribeConfigs of the broker loggers: none")
 	}
 	for _, l := range loggers {
 		if l.Value != "WARN" {

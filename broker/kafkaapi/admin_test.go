@@ -182,6 +182,10 @@ func TestElectLeaders(t *testing.T) {
 			t.Errorf("v%d: ElectLeaders of all: code %d, %d topics, want none", v, resp.ErrorCode, len(resp.Topics))
 		}
 	}
+	// Asking about a topic never creates it.
+	if _, ok := b.reg.Get("missing"); ok {
+		t.Error("ElectLeaders created the topic it was asked about")
+	}
 	bad := kmsg.NewPtrElectLeadersRequest()
 	bad.ElectionType = 7
 	if resp := adminRoundTrip[*kmsg.ElectLeadersResponse](t, c, bad, 2); resp.ErrorCode != 42 {
