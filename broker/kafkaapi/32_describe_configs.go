@@ -1,9 +1,6 @@
 package kafkaapi
 
 import (
-	"context"
-	"fmt"
-	"log/slog"
 	"net"
 	"slices"
 	"strconv"
@@ -32,13 +29,9 @@ func (h *Handler) describeConfigs(r *request, req *kmsg.DescribeConfigsRequest) 
 		case kmsg.ConfigResourceTypeBroker:
 			configs = h.brokerConfigs()
 		case kmsg.ConfigResourceTypeBrokerLogger:
-			// Kafka's ConfigHelper: the name must be this broker's id.
-			if res.ResourceName != strconv.Itoa(int(h.cfg.NodeID)) {
-				rr.ErrorCode = errInvalidRequest
-				rr.ErrorMessage = strp(fmt.Sprintf("unexpected broker id, expected %d but received %q", h.cfg.NodeID, res.ResourceName))
-				break
+			if rr.ErrorCode, rr.ErrorMessage = h.checkLoggerName(res.ResourceName); rr.ErrorCode == errNone {
+				configs = h.brokerLoggers()
 			}
-			configs = h.brokerLoggers()
 		default:
 			rr.ErrorCode, rr.ErrorMessage = errInvalidRequest, strp("unsupported resource type")
 		}
@@ -46,7 +39,11 @@ func (h *Handler) describeConfigs(r *request, req *kmsg.DescribeConfigsRequest) 
 			if res.ConfigNames != nil && !slices.Contains(res.ConfigNames, d.name) {
 				continue
 			}
-			rr.Configs = append(rr.Configs, describeConfig(d, res.ResourceType, req.Version))
+			c := describeConfig(d, res.ResourceType, req.Version)
+			if res.ResourceType == kmsg.ConfigResourceTypeBrokerLogger {
+				c.ReadOnly = h.cfg.LogLevel == nil
+			}
+			rr.Configs = append(rr.Configs, c)
 		}
 		resp.Resources = append(resp.Resources, rr)
 	}
@@ -67,7 +64,7 @@ func describeConfig(d describedConfig, rt kmsg.ConfigResourceType, version int16
 			c.Source = kmsg.ConfigSourceDefaultConfig
 		}
 	case kmsg.ConfigResourceTypeBrokerLogger:
-		c.Source, c.ReadOnly = kmsg.ConfigSourceStaticBrokerConfig, true
+		c.Source = d.loggerSource() // ReadOnly: see describeConfigs
 	}
 	if version == 0 {
 		c.IsDefault = c.Source == kmsg.ConfigSourceDefaultConfig
@@ -114,35 +111,4 @@ func (h *Handler) brokerConfigs() []describedConfig {
 		{"socket.request.max.bytes", strconv.Itoa(MaxRequestSize), true, kmsg.ConfigTypeInt},
 		{"unclean.leader.election.enable", "false", true, kmsg.ConfigTypeBoolean},
 	}
-}
-
-// brokerLoggers answers the BROKER_LOGGER resource (KIP-412): Kafka lists
-// its log4j loggers with their levels; twinmq has one slog logger, which
-// the root logger and this adapter ("kafkaapi") share, at the level set at
-// startup. The levels cannot be changed at run time (AlterConfigs and
-// IncrementalAlterConfigs refuse the resource), so they are read-only.
-func (h *Handler) brokerLoggers() []describedConfig {
-	level := logLevelName(h.log)
-	return []describedConfig{
-		{"kafkaapi", level, false, kmsg.ConfigTypeString},
-		{"root", level, false, kmsg.ConfigTypeString},
-	}
-}
-
-// logLevelName is log4j's name for the lowest level l logs at.
-func logLevelName(l *slog.Logger) string {
-	ctx := context.Background()
-	switch {
-	case l.Enabled(ctx, slog.LevelDebug-4):
-		return "TRACE"
-	case l.Enabled(ctx, slog.LevelDebug):
-		return "DEBUG"
-	case l.Enabled(ctx, slog.LevelInfo):
-		return "INFO"
-	case l.Enabled(ctx, slog.LevelWarn):
-		return "WARN"
-	case l.Enabled(ctx, slog.LevelError):
-		return "ERROR"
-	}
-	return "OFF"
 }

@@ -1,6 +1,7 @@
 package kafkaapi_test
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -473,8 +474,8 @@ func TestBrokerConfigsAndLoggers(t *testing.T) {
 			}
 		}
 		// testLogger logs errors only, unless TWINMQ_TEST_DEBUG.
-		if resp.Resources[1].ErrorCode != 0 || (lg["root"] != "ERROR" && lg["root"] != "DEBUG") || lg["kafkaapi"] != lg["root"] {
-			t.Errorf("v%d: loggers code %d %v, want root and kafkaapi at the test logger's level", v, resp.Resources[1].ErrorCode, lg)
+		if resp.Resources[1].ErrorCode != 0 || len(lg) != 1 || (lg["root"] != "ERROR" && lg["root"] != "DEBUG") {
+			t.Errorf("v%d: loggers code %d %v, want root at the test logger's level", v, resp.Resources[1].ErrorCode, lg)
 		}
 		if resp.Resources[2].ErrorCode != 42 || len(resp.Resources[2].Configs) != 0 {
 			t.Errorf("v%d: loggers of broker 2 on broker 1: code %d, want INVALID_REQUEST", v, resp.Resources[2].ErrorCode)
@@ -486,6 +487,71 @@ func TestBrokerConfigsAndLoggers(t *testing.T) {
 	ar.Configs = append(ar.Configs, kmsg.IncrementalAlterConfigsRequestResourceConfig{Name: "root", Value: kmsg.StringPtr("DEBUG")})
 	alter.Resources = append(alter.Resources, ar)
 	if resp := adminRoundTrip[*kmsg.IncrementalAlterConfigsResponse](t, c, alter, 1); resp.Resources[0].ErrorCode != 42 {
-		t.Errorf("IncrementalAlterConfigs of a logger: code %d, want INVALID_REQUEST", resp.Resources[0].ErrorCode)
+		t.Errorf("IncrementalAlterConfigs of a logger without a level to change: code %d, want INVALID_REQUEST", resp.Resources[0].ErrorCode)
+	}
+}
+
+// TestBrokerLoggerLevel: with Config.LogLevel, IncrementalAlterConfigs
+// changes the root logger's level at run time (as kafka-configs
+// --entity-type broker-loggers does), DELETE restores the startup level,
+// and bad input changes nothing.
+func TestBrokerLoggerLevel(t *testing.T) {
+	level := new(slog.LevelVar)
+	level.Set(slog.LevelError)
+	b := startBrokerWith(t, brokerOpts{level: level})
+	c := dial(t, b.addr)
+	root := func() kmsg.DescribeConfigsResponseResourceConfig {
+		t.Helper()
+		req := kmsg.NewPtrDescribeConfigsRequest()
+		res := kmsg.NewDescribeConfigsRequestResource()
+		res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeBrokerLogger, "1"
+		req.Resources = append(req.Resources, res)
+		resp := adminRoundTrip[*kmsg.DescribeConfigsResponse](t, c, req, 4)
+		if len(resp.Resources) != 1 || len(resp.Resources[0].Configs) != 1 {
+			t.Fatalf("loggers: %+v", resp.Resources)
+		}
+		return resp.Resources[0].Configs[0]
+	}
+	alter := func(name string, validateOnly bool, ops ...kmsg.IncrementalAlterConfigsRequestResourceConfig) int16 {
+		t.Helper()
+		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		req.ValidateOnly = validateOnly
+		res := kmsg.NewIncrementalAlterConfigsRequestResource()
+		res.ResourceType, res.ResourceName, res.Configs = kmsg.ConfigResourceTypeBrokerLogger, name, ops
+		req.Resources = append(req.Resources, res)
+		return adminRoundTrip[*kmsg.IncrementalAlterConfigsResponse](t, c, req, 1).Resources[0].ErrorCode
+	}
+	set := func(name, v string) kmsg.IncrementalAlterConfigsRequestResourceConfig {
+		return kmsg.IncrementalAlterConfigsRequestResourceConfig{Name: name, Op: kmsg.IncrementalAlterConfigOpSet, Value: kmsg.StringPtr(v)}
+	}
+	if r := root(); *r.Value != "ERROR" || r.ReadOnly || r.Source != kmsg.ConfigSourceStaticBrokerConfig {
+		t.Fatalf("root at start: %+v, want ERROR, writable, STATIC_BROKER_CONFIG", r)
+	}
+	for _, bad := range []struct {
+		name string
+		ops  []kmsg.IncrementalAlterConfigsRequestResourceConfig
+		code int16
+	}{
+		{"1", []kmsg.IncrementalAlterConfigsRequestResourceConfig{set("root", "LOUD")}, 40},
+		{"1", []kmsg.IncrementalAlterConfigsRequestResourceConfig{set("root", "DEBUG"), set("kafka.server", "DEBUG")}, 40},
+		{"1", []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: "root", Op: kmsg.IncrementalAlterConfigOpAppend, Value: kmsg.StringPtr("DEBUG")}}, 40},
+		{"2", []kmsg.IncrementalAlterConfigsRequestResourceConfig{set("root", "DEBUG")}, 42},
+	} {
+		if code := alter(bad.name, false, bad.ops...); code != bad.code {
+			t.Errorf("alter %s %+v: code %d, want %d", bad.name, bad.ops, code, bad.code)
+		}
+	}
+	if code := alter("1", true, set("root", "DEBUG")); code != 0 || level.Level() != slog.LevelError {
+		t.Errorf("validate-only: code %d, level %v, want 0 and no change", code, level.Level())
+	}
+	if code := alter("1", false, set("root", "DEBUG")); code != 0 || level.Level() != slog.LevelDebug {
+		t.Fatalf("set root DEBUG: code %d, level %v", code, level.Level())
+	}
+	if r := root(); *r.Value != "DEBUG" || r.Source != kmsg.ConfigSourceDynamicBrokerLoggerConfig {
+		t.Errorf("root after the change: %+v, want DEBUG from DYNAMIC_BROKER_LOGGER_CONFIG", r)
+	}
+	if code := alter("1", false, kmsg.IncrementalAlterConfigsRequestResourceConfig{Name: "root", Op: kmsg.IncrementalAlterConfigOpDelete}); code != 0 ||
+		level.Level() != slog.LevelError {
+		t.Errorf("delete root: code %d, level %v, want the startup level back", code, level.Level())
 	}
 }
