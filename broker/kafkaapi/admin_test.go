@@ -375,7 +375,8 @@ func TestAdvertisedKeysAnswer(t *testing.T) {
 }
 
 // adminSeeds are FuzzHandlerFrame seeds of the admin keys (17, 29-31,
-// 34, 36, 38-41, 43, 45, 46, 48-51) at their highest versions.
+// 34, 36, 38-41, 43, 45, 46, 48-51) and of the broker configs and loggers,
+// at their highest versions.
 func adminSeeds() []kmsg.Request {
 	dacl := kmsg.NewPtrDescribeACLsRequest()
 	dacl.ResourceType, dacl.ResourcePatternType, dacl.Operation, dacl.PermissionType = 1, 1, 1, 1
@@ -419,7 +420,13 @@ func adminSeeds() []kmsg.Request {
 	as.Deletions = append(as.Deletions, kmsg.AlterUserSCRAMCredentialsRequestDeletion{Name: "bob", Mechanism: 1})
 	hs := kmsg.NewPtrSASLHandshakeRequest()
 	hs.Mechanism = "PLAIN"
-	return []kmsg.Request{hs, dacl, cacl, delacl, ard, kmsg.NewPtrSASLAuthenticateRequest(),
+	lg := kmsg.NewPtrDescribeConfigsRequest()
+	lg.Resources = append(lg.Resources, kmsg.DescribeConfigsRequestResource{ResourceType: kmsg.ConfigResourceTypeBrokerLogger, ResourceName: "1"},
+		kmsg.DescribeConfigsRequestResource{ResourceType: kmsg.ConfigResourceTypeBroker, ResourceName: "1"})
+	lga := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	lga.Resources = append(lga.Resources, kmsg.IncrementalAlterConfigsRequestResource{ResourceType: kmsg.ConfigResourceTypeBrokerLogger,
+		ResourceName: "1", Configs: []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: "root", Value: kmsg.StringPtr("DEBUG")}}})
+	return []kmsg.Request{hs, lg, lga, dacl, cacl, delacl, ard, kmsg.NewPtrSASLAuthenticateRequest(),
 		kmsg.NewPtrCreateDelegationTokenRequest(), kmsg.NewPtrRenewDelegationTokenRequest(),
 		kmsg.NewPtrExpireDelegationTokenRequest(), kmsg.NewPtrDescribeDelegationTokenRequest(),
 		el, apr, kmsg.NewPtrListPartitionReassignmentsRequest(), dq, aq, ds, as}
