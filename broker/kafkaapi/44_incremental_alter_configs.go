@@ -11,7 +11,8 @@ import (
 )
 
 // incrementalAlterConfigs answers key 44 (KIP-339): SET, DELETE (back to
-// the default), and APPEND / SUBTRACT on list configs (cleanup.policy).
+// the default), and APPEND / SUBTRACT on list configs (cleanup.policy);
+// the broker loggers (loggers.go) change too.
 func (h *Handler) incrementalAlterConfigs(r *request, req *kmsg.IncrementalAlterConfigsRequest) {
 	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
 	ctx, cancel := requestContext(0)
@@ -19,6 +20,11 @@ func (h *Handler) incrementalAlterConfigs(r *request, req *kmsg.IncrementalAlter
 	for _, res := range req.Resources {
 		rr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		rr.ResourceType, rr.ResourceName = res.ResourceType, res.ResourceName
+		if res.ResourceType == kmsg.ConfigResourceTypeBrokerLogger {
+			rr.ErrorCode, rr.ErrorMessage = h.alterBrokerLoggers(res.ResourceName, res.Configs, req.ValidateOnly)
+			resp.Resources = append(resp.Resources, rr)
+			continue
+		}
 		rr.ErrorCode, rr.ErrorMessage = h.alterTopic(ctx, res.ResourceType, res.ResourceName, req.ValidateOnly,
 			func(c *topics.Config) error {
 				for _, op := range res.Configs {

@@ -36,5 +36,48 @@ func apiTable() map[int16]api {
 			h.incrementalAlterConfigs(r, q.(*kmsg.IncrementalAlterConfigsRequest))
 		}},
 		60: {1, func(h *Handler, r *request, q kmsg.Request) { h.describeCluster(r, q.(*kmsg.DescribeClusterRequest)) }},
+
+		// Admin keys that consoles and tools send (issue #16): answered
+		// as a Kafka broker without an authorizer, SASL, delegation
+		// tokens, quotas or reassignments answers them.
+		17: {1, func(h *Handler, r *request, q kmsg.Request) { h.saslHandshake(r, q.(*kmsg.SASLHandshakeRequest)) }},
+		29: {3, func(h *Handler, r *request, q kmsg.Request) { h.describeACLs(r, q.(*kmsg.DescribeACLsRequest)) }},
+		30: {3, func(h *Handler, r *request, q kmsg.Request) { h.createACLs(r, q.(*kmsg.CreateACLsRequest)) }},
+		31: {3, func(h *Handler, r *request, q kmsg.Request) { h.deleteACLs(r, q.(*kmsg.DeleteACLsRequest)) }},
+		34: {2, func(h *Handler, r *request, q kmsg.Request) {
+			h.alterReplicaLogDirs(r, q.(*kmsg.AlterReplicaLogDirsRequest))
+		}},
+		36: {2, func(h *Handler, r *request, q kmsg.Request) { h.saslAuthenticate(r, q.(*kmsg.SASLAuthenticateRequest)) }},
+		38: {3, func(h *Handler, r *request, q kmsg.Request) {
+			h.createDelegationToken(r, q.(*kmsg.CreateDelegationTokenRequest))
+		}},
+		39: {2, func(h *Handler, r *request, q kmsg.Request) {
+			h.renewDelegationToken(r, q.(*kmsg.RenewDelegationTokenRequest))
+		}},
+		40: {2, func(h *Handler, r *request, q kmsg.Request) {
+			h.expireDelegationToken(r, q.(*kmsg.ExpireDelegationTokenRequest))
+		}},
+		41: {3, func(h *Handler, r *request, q kmsg.Request) {
+			h.describeDelegationToken(r, q.(*kmsg.DescribeDelegationTokenRequest))
+		}},
+		43: {2, func(h *Handler, r *request, q kmsg.Request) { h.electLeaders(r, q.(*kmsg.ElectLeadersRequest)) }},
+		45: {1, func(h *Handler, r *request, q kmsg.Request) {
+			h.alterPartitionReassignments(r, q.(*kmsg.AlterPartitionAssignmentsRequest))
+		}},
+		46: {0, func(h *Handler, r *request, q kmsg.Request) {
+			h.listPartitionReassignments(r, q.(*kmsg.ListPartitionReassignmentsRequest))
+		}},
+		48: {1, func(h *Handler, r *request, q kmsg.Request) {
+			h.describeClientQuotas(r, q.(*kmsg.DescribeClientQuotasRequest))
+		}},
+		49: {1, func(h *Handler, r *request, q kmsg.Request) {
+			h.alterClientQuotas(r, q.(*kmsg.AlterClientQuotasRequest))
+		}},
+		50: {0, func(h *Handler, r *request, q kmsg.Request) {
+			h.describeUserSCRAMCredentials(r, q.(*kmsg.DescribeUserSCRAMCredentialsRequest))
+		}},
+		51: {0, func(h *Handler, r *request, q kmsg.Request) {
+			h.alterUserSCRAMCredentials(r, q.(*kmsg.AlterUserSCRAMCredentialsRequest))
+		}},
 	}
 }

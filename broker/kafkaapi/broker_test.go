@@ -50,6 +50,8 @@ type brokerOpts struct {
 	// epoch and epochs, if set, are Config.LeaderEpoch and Config.Epochs.
 	epoch  func() int32
 	epochs func() []kafkaapi.EpochStart
+	// level, if set, is the logger's level and Config.LogLevel.
+	level *slog.LevelVar
 }
 
 // startBroker serves Kafka without the consumer-group keys.
@@ -62,6 +64,9 @@ func startBrokerWith(t testing.TB, opts brokerOpts) *testBroker {
 	log := opts.log
 	if log == nil {
 		log = testLogger()
+	}
+	if opts.level != nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: opts.level}))
 	}
 	store, err := storage.Open(ctx, storage.Config{Dir: t.TempDir(), SegmentSize: 16 << 20, Logger: log,
 		RetentionHours: opts.retentionHours})
@@ -76,7 +81,7 @@ func startBrokerWith(t testing.TB, opts brokerOpts) *testBroker {
 	if opts.groupSize > 0 {
 		cfg.GroupSize = func() int { return opts.groupSize }
 	}
-	cfg.LeaderEpoch, cfg.Epochs = opts.epoch, opts.epochs
+	cfg.LeaderEpoch, cfg.Epochs, cfg.LogLevel = opts.epoch, opts.epochs, opts.level
 	closeGroups := func() {}
 	if opts.groups {
 		offs, err := offsets.Open(ctx, store, log)

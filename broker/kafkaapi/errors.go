@@ -29,6 +29,8 @@ const (
 	errNotEnoughReplicasAfter      int16 = 20
 	errInvalidRequiredAcks         int16 = 21
 	errInvalidTimestamp            int16 = 32
+	errUnsupportedSaslMechanism    int16 = 33
+	errIllegalSaslState            int16 = 34
 	errUnsupportedVersion          int16 = 35
 	errTopicAlreadyExists          int16 = 36
 	errInvalidPartitions           int16 = 37
@@ -40,12 +42,19 @@ const (
 	errOutOfOrderSequence          int16 = 45
 	errDuplicateSequence           int16 = 46
 	errInvalidProducerEpoch        int16 = 47
-	errUnknownProducerID           int16 = 59
+	errSecurityDisabled            int16 = 54
 	errKafkaStorageError           int16 = 56
+	errLogDirNotFound              int16 = 57
+	errUnknownProducerID           int16 = 59
+	errTokenRequestNotAllowed      int16 = 64
 	errFetchSessionIDNotFound      int16 = 70
 	errFencedLeaderEpoch           int16 = 74
 	errUnknownLeaderEpoch          int16 = 75
+	errElectionNotNeeded           int16 = 84
+	errNoReassignmentInProgress    int16 = 85
 	errInvalidRecord               int16 = 87
+	errResourceNotFound            int16 = 91
+	errDuplicateResource           int16 = 92
 	errUnknownTopicID              int16 = 100
 	errUnknownServerError          int16 = -1
 )

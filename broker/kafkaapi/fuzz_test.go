@@ -162,6 +162,7 @@ func handlerSeeds(f *testing.F) [][]byte {
 	av.Version = 3
 	reqs = append(reqs, fetch, lo, ct, dc, md, av, kmsg.NewPtrInitProducerIDRequest(), kmsg.NewPtrFindCoordinatorRequest())
 	reqs = append(reqs, txnSeeds()...)
+	reqs = append(reqs, adminSeeds()...)
 	fm := kmsg.NewRequestFormatter(kmsg.FormatterClientID("seed"))
 	var seeds [][]byte
 	for i, r := range reqs {

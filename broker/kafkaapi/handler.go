@@ -119,6 +119,16 @@ type Config struct {
 	// offset each began at (the HA epoch file), oldest first: where
 	// OffsetForLeaderEpoch finds an epoch's end.
 	Epochs func() []EpochStart
+	// LogLevel, if set, is Logger's level: the broker's root logger
+	// (KIP-412, loggers.go), which IncrementalAlterConfigs then changes
+	// at run time. Nil: the broker loggers are read-only.
+	LogLevel *slog.LevelVar
+	// startLevel is LogLevel's level at New, which a DELETE restores.
+	startLevel slog.Level
+	// MinInSyncReplicas is the broker group's minInSyncReplicas, which
+	// DescribeConfigs reports as min.insync.replicas (0: 1, Kafka's
+	// default).
+	MinInSyncReplicas int
 	// ClusterRefresh, if set, reads the cluster view again now
 	// (cluster.Poller.Refresh): after this broker created or deleted a
 	// topic on other groups, it waits for the view to show them.
@@ -143,6 +153,9 @@ func (c *Config) validate() error {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.LogLevel != nil {
+		c.startLevel = c.LogLevel.Level()
 	}
 	return nil
 }

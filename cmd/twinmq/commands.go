@@ -92,14 +92,22 @@ func action(environ []string, fn func(context.Context, Config, *slog.Logger) err
 		if err != nil {
 			return err
 		}
+		cfg.levelVar = new(slog.LevelVar)
 		return fn(cmd.Context(), cfg, newLogger(cmd.ErrOrStderr(), cfg))
 	}
 }
 
-// newLogger returns a text logger at cfg's (validated) level.
+// newLogger returns a text logger at cfg's (validated) level, through
+// cfg.levelVar when set so that the level can change at run time (Kafka's
+// broker loggers, KIP-412).
 func newLogger(w io.Writer, cfg Config) *slog.Logger {
 	level, _ := cfg.slogLevel()
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	var leveler slog.Leveler = level
+	if cfg.levelVar != nil {
+		cfg.levelVar.Set(level)
+		leveler = cfg.levelVar
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: leveler}))
 }
 
 // Flag names are the config keys in kebab case (flushDiskType is

@@ -122,6 +122,9 @@ type Config struct {
 
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `koanf:"logLevel"`
+	// levelVar, set by action, holds the logger's level at run time:
+	// Kafka's IncrementalAlterConfigs of the root broker logger changes it.
+	levelVar *slog.LevelVar
 
 	// Storage, as storage.Config.
 	FlushDiskType   string `koanf:"flushDiskType"`

@@ -70,6 +70,7 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 		NodeID: node, ClusterID: id.ClusterID, Logger: logger, Groups: coord, Transactions: txns, Txns: txIndex, Sizes: sizes,
 		DisableAutoCreate: !cfg.AutoCreateTopicsEnable, DefaultPartitions: int32(cfg.NumPartitions),
 		Logs: replLogs(repl), GroupSize: replGroupSize(repl), DecompressBudget: lim.decompress,
+		MinInSyncReplicas: cfg.MinInSyncReplicas, LogLevel: cfg.levelVar,
 	}
 	kafkaEpochs(&kcfg, repl)
 	kcfg.Replicas = kafkaReplicas(repl, id.NodeID)

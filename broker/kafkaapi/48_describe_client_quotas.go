@@ -1,0 +1,34 @@
+package kafkaapi
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// describeClientQuotas answers key 48 (KIP-546). twinmq stores no client
+// quotas (49_alter_client_quotas.go), so a valid filter matches nothing:
+// an empty list and no error. A filter Kafka would reject gets
+// INVALID_REQUEST as there (ClientQuotaManager's validation): an unknown
+// match type, an exact match without a name, or a type named twice.
+func (h *Handler) describeClientQuotas(r *request, req *kmsg.DescribeClientQuotasRequest) {
+	resp := req.ResponseKind().(*kmsg.DescribeClientQuotasResponse)
+	seen := map[string]bool{}
+	for _, c := range req.Components {
+		var bad string
+		switch {
+		case c.MatchType > 2 || c.MatchType < 0:
+			bad = fmt.Sprintf("unknown match type %d", c.MatchType)
+		case c.MatchType == 0 && c.Match == nil:
+			bad = fmt.Sprintf("exact match of %q without a name", c.EntityType)
+		case seen[c.EntityType]:
+			bad = fmt.Sprintf("duplicate filter component entity type %q", c.EntityType)
+		}
+		if bad != "" {
+			resp.ErrorCode, resp.ErrorMessage = errInvalidRequest, strp(bad)
+			break
+		}
+		seen[c.EntityType] = true
+	}
+	r.reply(resp)
+}
