@@ -122,6 +122,11 @@ type Config struct {
 
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `koanf:"logLevel"`
+	// LogFormat is text (logfmt-like, slog's TextHandler) or json.
+	LogFormat string `koanf:"logFormat"`
+	// EnablePprof serves net/http/pprof under /debug/pprof/ on the HTTP
+	// port (off by default: profiles cost CPU and show internals).
+	EnablePprof bool `koanf:"enablePprof"`
 
 	// Storage, as storage.Config.
 	FlushDiskType   string `koanf:"flushDiskType"`
@@ -183,6 +188,7 @@ func defaultConfig() Config {
 		NumPartitions:                 1,
 		GroupInitialRebalanceDelayMs:  3000,
 		LogLevel:                      "info",
+		LogFormat:                     "text",
 		FlushDiskType:                 string(storage.AsyncFlush),
 		FlushIntervalMs:               500,
 		SegmentSize:                   1 << 30,
@@ -362,6 +368,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := c.slogLevel(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.LogFormat = strings.ToLower(c.LogFormat); c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("logFormat %q: want text or json", c.LogFormat))
 	}
 	c.FlushDiskType = strings.ToUpper(c.FlushDiskType)
 	switch storage.FlushDiskType(c.FlushDiskType) {

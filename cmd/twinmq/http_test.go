@@ -5,11 +5,13 @@ import (
 	"maps"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -91,13 +93,9 @@ func TestHTTPEndpoints(t *testing.T) {
 	_, metrics := get("/metrics")
 	value := func(series string) float64 {
 		t.Helper()
-		m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(metrics)
-		if m == nil {
+		v, ok := seriesValue(t, metrics, series)
+		if !ok {
 			t.Fatalf("no series %s in /metrics:\n%s", series, metrics)
-		}
-		v, err := strconv.ParseFloat(m[1], 64)
-		if err != nil {
-			t.Fatalf("%s: %v", series, err)
 		}
 		return v
 	}
@@ -154,4 +152,56 @@ func TestHTTPEndpoints(t *testing.T) {
 			t.Errorf("no %s family", family)
 		}
 	}
+}
+
+// parseMetrics parses a /metrics body with expfmt, as Prometheus does.
+func parseMetrics(t *testing.T, body string) map[string]*dto.MetricFamily {
+	t.Helper()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("parse /metrics: %v\n%s", err, body)
+	}
+	return fams
+}
+
+var selectorLabel = regexp.MustCompile(`(\w+)="([^"]*)"`)
+
+// seriesValue finds a series given as name{label="value",...} (labels in
+// any order, a subset of the series' labels) in a /metrics body: a
+// counter's or gauge's value, a histogram's sample count.
+func seriesValue(t *testing.T, body, series string) (float64, bool) {
+	t.Helper()
+	name, sel, _ := strings.Cut(series, "{")
+	want := map[string]string{}
+	for _, m := range selectorLabel.FindAllStringSubmatch(sel, -1) {
+		want[m[1]] = m[2]
+	}
+	f := parseMetrics(t, body)[name]
+	if f == nil {
+		return 0, false
+	}
+next:
+	for _, m := range f.Metric {
+		have := map[string]string{}
+		for _, l := range m.GetLabel() {
+			have[l.GetName()] = l.GetValue()
+		}
+		for k, v := range want {
+			if have[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.GetCounter().GetValue(), true
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue(), true
+		case m.Histogram != nil:
+			return float64(m.GetHistogram().GetSampleCount()), true
+		default:
+			return m.GetUntyped().GetValue(), true
+		}
+	}
+	return 0, false
 }
