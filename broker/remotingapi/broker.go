@@ -164,13 +164,15 @@ type Broker struct {
 	codes     map[int32]*route // read-only map after New
 	// unsupported counts requests of codes not in codes (Requests).
 	unsupported atomic.Int64
-	opaque      atomic.Int32
-	reg         *registrar
-	delay       atomic.Pointer[delayHook] // nil until EnableDelay (sendback.go)
-	pcache      *pullCache                // converted rest of Kafka batches (xproto_pullcache.go)
-	logs        *log.Log                  // appends and their acknowledgement
-	brokerID    atomic.Int64              // cfg.BrokerID until SetBrokerID
-	holds       *log.Holds                // parked long polls (pull.go)
+	// latency resolves a request's Observer; nil until SetLatency.
+	latency  atomic.Pointer[func(code, responseCode int32) Observer]
+	opaque   atomic.Int32
+	reg      *registrar
+	delay    atomic.Pointer[delayHook] // nil until EnableDelay (sendback.go)
+	pcache   *pullCache                // converted rest of Kafka batches (xproto_pullcache.go)
+	logs     *log.Log                  // appends and their acknowledgement
+	brokerID atomic.Int64              // cfg.BrokerID until SetBrokerID
+	holds    *log.Holds                // parked long polls (pull.go)
 
 	// txn holds the half messages; nil until EnableTransactions
 	// (end_transaction.go).
@@ -222,6 +224,37 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.T
 type route struct {
 	serve  handlerFunc
 	served atomic.Int64
+	// latency holds the Observer of each response code met (int32 ->
+	// Observer), resolved once: response codes are the broker's own, a
+	// handful per request code.
+	latency sync.Map
+}
+
+// Observer receives a request's latency in seconds; a Prometheus
+// histogram's child (prometheus.Observer) is one.
+type Observer interface{ Observe(seconds float64) }
+
+// SetLatency makes the broker report, for each request of a code it
+// serves that it answers at once, the time from its frame reaching the
+// broker to its response encoded, to the Observer resolve returns for the
+// request code and the response's code. resolve is called once per pair.
+// Pulls parked for a long poll and oneway requests are not measured.
+func (b *Broker) SetLatency(resolve func(code, responseCode int32) Observer) {
+	b.latency.Store(&resolve)
+}
+
+// observe reports the latency of a request of code, served by r, answered
+// with resp (nil: parked or oneway, not measured).
+func (b *Broker) observe(code int32, r *route, resp *remoting.Command, start time.Time) {
+	resolve := b.latency.Load()
+	if resolve == nil || resp == nil {
+		return
+	}
+	o, ok := r.latency.Load(resp.Code)
+	if !ok {
+		o, _ = r.latency.LoadOrStore(resp.Code, (*resolve)(code, resp.Code))
+	}
+	o.(Observer).Observe(time.Since(start).Seconds())
 }
 
 // handlers is the dispatch table by request code.
@@ -314,7 +347,12 @@ func (b *Broker) OnFrame(c *netio.Conn, frame []byte, done func()) {
 			return nil
 		}
 		r.served.Add(1)
-		return func(req *remoting.Command) *remoting.Command { return r.serve(b.ctx, c, req) }
+		return func(req *remoting.Command) *remoting.Command {
+			start := time.Now()
+			resp := r.serve(b.ctx, c, req)
+			b.observe(code, r, resp, start)
+			return resp
+		}
 	}
 	// Answers to GET_CONSUMER_RUNNING_INFO and CONSUME_MESSAGE_DIRECTLY go
 	// to their caller; stray ones are dropped.

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/http"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +134,26 @@ func TestHTTPEndpoints(t *testing.T) {
 	}
 	if v := value(`twinmq_remoting_requests_total{code="30"}`); v != 1 {
 		t.Errorf("%v GET_MAX_OFFSET requests counted, want 1", v)
+	}
+	// Latency histograms: every Produce measured (inline or not), the
+	// GET_MAX_OFFSET answered with SUCCESS, the unserved code not at all.
+	if v, n := value(`twinmq_kafka_request_duration_seconds{api="Produce"}`), value(`twinmq_kafka_requests_total{api="Produce"}`); v != n {
+		t.Errorf("%v Produce latencies observed, %v requests", v, n)
+	}
+	if v := value(`twinmq_remoting_request_duration_seconds{code="30",response_code="0"}`); v != 1 {
+		t.Errorf("%v GET_MAX_OFFSET latencies observed, want 1", v)
+	}
+	if _, ok := seriesValue(t, metrics, `twinmq_remoting_request_duration_seconds{code="9999"}`); ok {
+		t.Error("latency observed for a code not served")
+	}
+	if v := value(`twinmq_build_info{goversion="` + runtime.Version() + `"}`); v != 1 {
+		t.Errorf("build info %v", v)
+	}
+	if free, used := value("twinmq_data_dir_disk_free_bytes"), value("twinmq_data_dir_disk_used_bytes"); free <= 0 || used <= 0 {
+		t.Errorf("data dir disk: free %v, used %v", free, used)
+	}
+	if v := value("process_resident_memory_bytes"); v <= 0 {
+		t.Errorf("resident memory %v", v)
 	}
 	if v := value("twinmq_rocketmq_transactions_pending"); v != 1 {
 		t.Errorf("%v transactions pending, want 1", v)
