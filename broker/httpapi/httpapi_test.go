@@ -2,9 +2,9 @@ package httpapi
 
 import (
 	"errors"
-	"maps"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"sync/atomic"

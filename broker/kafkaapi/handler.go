@@ -162,6 +162,7 @@ type Handler struct {
 	apis       map[int16]api              // read-only after New
 	served     []atomic.Int64             // requests served, by API key (Requests)
 	latency    atomic.Pointer[[]Observer] // by API key; nil until SetLatency
+	meter      atomic.Pointer[TopicMeter] // nil until SetTopicMeter
 	inlined    atomic.Int64               // Produce requests answered on the event loop
 	delay      atomic.Pointer[delayHook]  // nil until EnableDelay (00_produce_delay.go)
 	xcache     *xcache                    // nil: off (xproto_fetchcache.go)
@@ -237,6 +238,40 @@ func (h *Handler) SetLatency(resolve func(key int16) Observer) {
 		obs[k] = resolve(k)
 	}
 	h.latency.Store(&obs)
+}
+
+// TopicMeter counts the messages and bytes that producers append to a
+// topic (In) and that consumers are sent (Out), for metrics.
+type TopicMeter interface {
+	In(topic string, messages, bytes int)
+	Out(topic string, messages, bytes int)
+}
+
+// SetTopicMeter makes the handler count produced and fetched records per
+// topic on m.
+func (h *Handler) SetTopicMeter(m TopicMeter) { h.meter.Store(&m) }
+
+// countIn counts a partition's appended batch of n records.
+func (h *Handler) countIn(topic string, code int16, n int32, bytes int) {
+	if m := h.meter.Load(); m != nil && code == errNone {
+		(*m).In(topic, int(n), bytes)
+	}
+}
+
+// topicBytes is what a fetch sends of one partition.
+type topicBytes struct {
+	topic string
+	bytes int
+}
+
+// countOut counts what a fetch sends: bytes only, as Kafka's BytesOut (a
+// fetch sends batches; counting their records would mean reading them).
+func (h *Handler) countOut(sent []topicBytes) {
+	if m := h.meter.Load(); m != nil {
+		for _, s := range sent {
+			(*m).Out(s.topic, 0, s.bytes)
+		}
+	}
 }
 
 // observe reports a request of key that started at start.

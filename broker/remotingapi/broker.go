@@ -165,7 +165,9 @@ type Broker struct {
 	// unsupported counts requests of codes not in codes (Requests).
 	unsupported atomic.Int64
 	// latency resolves a request's Observer; nil until SetLatency.
-	latency  atomic.Pointer[func(code, responseCode int32) Observer]
+	latency atomic.Pointer[func(code, responseCode int32) Observer]
+	// meter counts messages in and out per topic; nil until SetTopicMeter.
+	meter    atomic.Pointer[TopicMeter]
 	opaque   atomic.Int32
 	reg      *registrar
 	delay    atomic.Pointer[delayHook] // nil until EnableDelay (sendback.go)
@@ -241,6 +243,24 @@ type Observer interface{ Observe(seconds float64) }
 // Pulls parked for a long poll and oneway requests are not measured.
 func (b *Broker) SetLatency(resolve func(code, responseCode int32) Observer) {
 	b.latency.Store(&resolve)
+}
+
+// TopicMeter counts the messages and bytes that producers append to a
+// topic (In) and that consumers are sent (Out), for metrics.
+type TopicMeter interface {
+	In(topic string, messages, bytes int)
+	Out(topic string, messages, bytes int)
+}
+
+// SetTopicMeter makes the broker count sent and pulled messages per topic
+// on m.
+func (b *Broker) SetTopicMeter(m TopicMeter) { b.meter.Store(&m) }
+
+// countIn counts messages a send appended.
+func (b *Broker) countIn(topic string, messages, bytes int) {
+	if m := b.meter.Load(); m != nil {
+		(*m).In(topic, messages, bytes)
+	}
 }
 
 // observe reports the latency of a request of code, served by r, answered

@@ -195,9 +195,18 @@ func tagCodes(expr string) map[int64]struct{} {
 	return codes
 }
 
-// readPull reads for r and classifies the outcome (docs/rocketmq-protocol.md §2.5 table).
-// ctx bounds waiting for a conversion another pull is making.
+// readPull reads for r and classifies the outcome (docs/rocketmq-protocol.md §2.5 table),
+// counting what a FOUND answer sends (SetTopicMeter): every FOUND result
+// is sent. ctx bounds waiting for a conversion another pull is making.
 func (b *Broker) readPull(ctx context.Context, r *pullRequest, filter func(int64) bool) (pullResult, error) {
+	out, err := b.readPullUncounted(ctx, r, filter)
+	if m := b.meter.Load(); m != nil && err == nil && out.code == remoting.Success {
+		(*m).Out(r.topic, len(out.parts), out.n)
+	}
+	return out, err
+}
+
+func (b *Broker) readPullUncounted(ctx context.Context, r *pullRequest, filter func(int64) bool) (pullResult, error) {
 	maxMsgs := int(min(max(r.maxMsgs, 1), maxPullMessages))
 	if out, ok := b.pullCached(ctx, r, maxMsgs, filter); ok { // xproto_pullcache.go
 		return out, nil

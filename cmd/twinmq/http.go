@@ -70,6 +70,7 @@ func brokerMetrics(mon *httpapi.Server, b *brokerState) {
 			return 0
 		})
 	dataDirDisk(mon, b.dir)
+	b.traffic.register(mon)
 	mon.Value("twinmq_topics", "Topics, internal ones included.", httpapi.Gauge, func() float64 { return float64(len(b.reg.List())) })
 	queues := func(name, help string, at func(storage.QueueInfo) int64) {
 		mon.Metric(name, help, httpapi.Gauge, func() []httpapi.Sample {

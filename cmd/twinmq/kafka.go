@@ -26,7 +26,8 @@ import (
 // port, which is logged and advertised. stop ends the listener, draining
 // requests in flight, then the coordinator.
 func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry,
-	offs *offsets.Table, repl *replication, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView, txIndex *log.Txns) (stop func(context.Context), advertised string, err error) {
+	offs *offsets.Table, repl *replication, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView, txIndex *log.Txns,
+	traffic *topicTraffic) (stop func(context.Context), advertised string, err error) {
 	id, stopID, err := broker.LoadIdentity(ctx, store, int32(cfg.NodeID), logger)
 	if err != nil {
 		return nil, "", fmt.Errorf("kafka: %w", err)
@@ -79,6 +80,7 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 	h, err := kafkaapi.New(kcfg, store, reg)
 	if err == nil {
 		dl.kafka(h)
+		h.SetTopicMeter(protoMeter{traffic, protoKafka})
 		var srv *netio.Server
 		srv, err = netio.New(lim.serverConfig(cfg, kafkaapi.ServerConfig(cfg.KafkaAddr, logger)), h)
 		if err == nil {

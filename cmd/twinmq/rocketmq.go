@@ -62,7 +62,8 @@ func warnOpenRegistration(logger *slog.Logger, secret string) {
 // startRemoting runs the RocketMQ broker on cfg.RemotingAddr, registering
 // with namesrvAddrs; stop ends it.
 func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.Table,
-	repl *replication, namesrvAddrs []string, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView, txns *log.Txns) (func(context.Context), string, error) {
+	repl *replication, namesrvAddrs []string, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView, txns *log.Txns,
+	traffic *topicTraffic) (func(context.Context), string, error) {
 	addr, err := fixPort(cfg.RemotingAddr)
 	if err != nil {
 		return nil, "", fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", cfg.RemotingAddr))
@@ -121,6 +122,7 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 		_ = srv.Shutdown(ctx)
 		return nil, "", fmt.Errorf("remoting: %w", err)
 	}
+	b.SetTopicMeter(protoMeter{traffic, protoRocketMQ})
 	b.SetLatency(func(code, resp int32) remotingapi.Observer {
 		return lat.WithLabelValues(strconv.Itoa(int(code)), strconv.Itoa(int(resp)))
 	})
