@@ -349,7 +349,7 @@ func (r *request) finish() {
 // closeConn closes the connection for a request Kafka would not answer.
 func (r *request) closeConn(reason string, err error) {
 	r.h.log.Info("kafkaapi: closing connection", "conn", r.conn.ID(), "remote", r.conn.RemoteAddr(),
-		"key", r.hdr.APIKey, "version", r.hdr.APIVersion, "reason", reason, "err", err)
+		"api", kmsg.NameForKey(r.hdr.APIKey), "key", r.hdr.APIKey, "version", r.hdr.APIVersion, "reason", reason, "err", err)
 	_ = r.conn.Close()
 	r.finish()
 }
@@ -376,7 +376,7 @@ func (h *Handler) OnFrame(c *netio.Conn, frame []byte, done func()) {
 		// A handler bug must not take the broker down with it; the
 		// connection is closed so the client retries elsewhere.
 		if p := recover(); p != nil {
-			h.log.Error("kafkaapi: handler panic", "key", hdr.APIKey, "version", hdr.APIVersion, "panic", p)
+			h.log.Error("kafkaapi: handler panic", "api", kmsg.NameForKey(hdr.APIKey), "version", hdr.APIVersion, "panic", p)
 			r.closeConn("internal error", fmt.Errorf("panic: %v", p))
 		}
 	}()

@@ -237,10 +237,11 @@ type route struct {
 type Observer interface{ Observe(seconds float64) }
 
 // SetLatency makes the broker report, for each request of a code it
-// serves that it answers at once, the time from its frame reaching the
-// broker to its response encoded, to the Observer resolve returns for the
-// request code and the response's code. resolve is called once per pair.
-// Pulls parked for a long poll and oneway requests are not measured.
+// serves, the time from its frame reaching the broker to its response
+// encoded, to the Observer resolve returns for the request code and the
+// response's code. resolve is called once per pair. A pull parked for a
+// long poll is measured when answered, its wait included; oneway requests
+// are not measured.
 func (b *Broker) SetLatency(resolve func(code, responseCode int32) Observer) {
 	b.latency.Store(&resolve)
 }
@@ -264,15 +265,15 @@ func (b *Broker) countIn(topic string, messages, bytes int) {
 }
 
 // observe reports the latency of a request of code, served by r, answered
-// with resp (nil: parked or oneway, not measured).
-func (b *Broker) observe(code int32, r *route, resp *remoting.Command, start time.Time) {
+// with responseCode.
+func (b *Broker) observe(code int32, r *route, responseCode int32, start time.Time) {
 	resolve := b.latency.Load()
-	if resolve == nil || resp == nil {
+	if resolve == nil || r == nil {
 		return
 	}
-	o, ok := r.latency.Load(resp.Code)
+	o, ok := r.latency.Load(responseCode)
 	if !ok {
-		o, _ = r.latency.LoadOrStore(resp.Code, (*resolve)(code, resp.Code))
+		o, _ = r.latency.LoadOrStore(responseCode, (*resolve)(code, responseCode))
 	}
 	o.(Observer).Observe(time.Since(start).Seconds())
 }
@@ -370,7 +371,9 @@ func (b *Broker) OnFrame(c *netio.Conn, frame []byte, done func()) {
 		return func(req *remoting.Command) *remoting.Command {
 			start := time.Now()
 			resp := r.serve(b.ctx, c, req)
-			b.observe(code, r, resp, start)
+			if resp != nil { // nil: oneway, or a pull that answers itself (pull.go)
+				b.observe(code, r, resp.Code, start)
+			}
 			return resp
 		}
 	}

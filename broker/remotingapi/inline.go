@@ -60,7 +60,7 @@ func (b *Broker) answerInline(c *netio.Conn, remote func() net.Addr, frame, dst 
 		return dst, true
 	}
 	dst = remoting.AppendCommand(dst, resp)
-	b.observe(code, rt, resp, start)
+	b.observe(code, rt, resp.Code, start)
 	return dst, true
 }
 

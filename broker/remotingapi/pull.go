@@ -30,6 +30,7 @@ type pullRequest struct {
 	commitOffset int64
 	suspend      time.Duration
 	subscription string
+	start        time.Time // the frame reached the broker (latency)
 }
 
 func parsePullRequest(m map[string]string) (pullRequest, error) {
@@ -79,10 +80,12 @@ func (r *pullResult) release() {
 }
 
 func (b *Broker) pullMessage(ctx context.Context, c *netio.Conn, req *remoting.Command) *remoting.Command {
+	start := time.Now()
 	r, err := parsePullRequest(req.ExtFields)
 	if err != nil {
 		return errorResponse(req, err)
 	}
+	r.start = start
 	if err := b.checkPull(&r); err != nil {
 		return errorResponse(req, err)
 	}
@@ -96,8 +99,16 @@ func (b *Broker) pullMessage(ctx context.Context, c *netio.Conn, req *remoting.C
 		b.park(c, req, &r, filter, max(r.offset, res.waitAt))
 		return nil
 	}
+	b.observePull(&r, res.code)
 	b.sendPull(c, req, res)
 	return nil
+}
+
+// observePull reports the latency of a pull that is answered with code
+// now: before the write, so that a client holding its answer finds it
+// counted.
+func (b *Broker) observePull(r *pullRequest, code int32) {
+	b.observe(remoting.PullMessage, b.codes[remoting.PullMessage], code, r.start)
 }
 
 // checkPull applies the topic, permission and queue checks of a pull.
@@ -136,6 +147,7 @@ func (b *Broker) parkInline(c *netio.Conn, req *remoting.Command) bool {
 	if err != nil || r.sysFlag&pullSuspend == 0 || r.suspend <= 0 || b.checkPull(&r) != nil {
 		return false
 	}
+	r.start = time.Now()
 	if end, err := b.logs.End(r.topic, r.queueID); err != nil || r.offset != end {
 		return false
 	}
@@ -299,7 +311,9 @@ type parkedPull struct {
 func (p *parkedPull) answer(woken bool) {
 	res, err := p.b.readPull(p.b.ctx, p.r, p.filter)
 	if err != nil {
-		p.b.reply(p.c, p.req, errorResponse(p.req, err))
+		resp := errorResponse(p.req, err)
+		p.b.observePull(p.r, resp.Code)
+		p.b.reply(p.c, p.req, resp)
 		return
 	}
 	if woken && res.code == remoting.PullNotFound {
@@ -307,6 +321,7 @@ func (p *parkedPull) answer(woken bool) {
 		// rather than wait a whole suspend again.
 		res.code = remoting.PullRetryImmediately
 	}
+	p.b.observePull(p.r, res.code)
 	p.b.sendPull(p.c, p.req, res)
 }
 

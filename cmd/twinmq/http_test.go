@@ -204,8 +204,8 @@ func TestHTTPEndpoints(t *testing.T) {
 	if in, out := value(`kafka_server_brokertopicmetrics_bytesin_total{topic="metered"}`), value(`kafka_server_brokertopicmetrics_bytesout_total{topic="metered"}`); in <= 0 || out < in {
 		t.Errorf("metered: %v bytes in, %v bytes out after reading it all", in, out)
 	}
-	if _, ok := seriesValue(t, metrics, `twinmq_remoting_request_duration_seconds{code="11"}`); ok {
-		t.Errorf("pulls measured; pulls answered by writev are not measured yet (docs/operations.md)")
+	if v := value(`twinmq_remoting_request_duration_seconds{code="11",response_code="0"}`); v != 1 {
+		t.Errorf("%v pulls that found messages measured, want 1", v)
 	}
 	if v := value(`twinmq_build_info{goversion="` + runtime.Version() + `"}`); v != 1 {
 		t.Errorf("build info %v", v)
