@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -187,4 +188,31 @@ func TestDebugEndpoints(t *testing.T) {
 			t.Fatalf("%s when off: %d", path, code)
 		}
 	}
+}
+
+// FuzzPutLogLevel: any body gets 200 with a level slog knows, set, or 400
+// with the level unchanged; never a panic.
+func FuzzPutLogLevel(f *testing.F) {
+	for _, s := range []string{"debug", "INFO\n", "warn+1", "error-2", "", "loud", strings.Repeat("x", 100)} {
+		f.Add(s)
+	}
+	s := New(slog.New(slog.DiscardHandler), Config{})
+	f.Fuzz(func(t *testing.T, body string) {
+		var lv slog.LevelVar
+		lv.Set(slog.LevelWarn)
+		w := httptest.NewRecorder()
+		s.putLogLevel(w, httptest.NewRequest(http.MethodPut, "/debug/loglevel", strings.NewReader(body)), &lv)
+		switch w.Code {
+		case http.StatusOK:
+			if got := strings.TrimSpace(w.Body.String()); got != strings.ToLower(lv.Level().String()) {
+				t.Fatalf("answered %q, level %v", got, lv.Level())
+			}
+		case http.StatusBadRequest:
+			if lv.Level() != slog.LevelWarn {
+				t.Fatalf("refused %q yet set %v", body, lv.Level())
+			}
+		default:
+			t.Fatalf("%q: status %d", body, w.Code)
+		}
+	})
 }

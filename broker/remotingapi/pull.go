@@ -2,6 +2,7 @@ package remotingapi
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -213,9 +214,35 @@ func tagCodes(expr string) map[int64]struct{} {
 func (b *Broker) readPull(ctx context.Context, r *pullRequest, filter func(int64) bool) (pullResult, error) {
 	out, err := b.readPullUncounted(ctx, r, filter)
 	if m := b.meter.Load(); m != nil && err == nil && out.code == remoting.Success {
-		(*m).Out(r.topic, len(out.parts), out.n)
+		(*m).Out(r.topic, countMessages(out.parts), out.n)
 	}
 	return out, err
+}
+
+// countMessages counts the stored-message encodings in parts, which a
+// pull sends back to back: each starts with its TOTALSIZE (int32,
+// itself included, docs/rocketmq-protocol.md), and a part holds whole
+// messages or one message's head, body or tail, so a size never straddles
+// two parts. It stops at a size it cannot read or that is below 4.
+func countMessages(parts [][]byte) int {
+	n, left := 0, 0 // left: bytes of the current message still to skip
+	for _, part := range parts {
+		for o := 0; o < len(part); {
+			if left == 0 {
+				if len(part)-o < 4 {
+					return n
+				}
+				if left = int(int32(binary.BigEndian.Uint32(part[o:]))); left < 4 {
+					return n
+				}
+				n++
+			}
+			step := min(left, len(part)-o)
+			o += step
+			left -= step
+		}
+	}
+	return n
 }
 
 func (b *Broker) readPullUncounted(ctx context.Context, r *pullRequest, filter func(int64) bool) (pullResult, error) {
