@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"regexp"
 	"runtime"
 	"strings"
@@ -229,6 +231,7 @@ func TestHTTPEndpoints(t *testing.T) {
 			t.Fatalf("no broker registered with the name server:\n%s", metrics)
 		}
 	}
+	checkDashboard(t, parseMetrics(t, metrics))
 	for _, family := range []string{"twinmq_remoting_connections", "twinmq_topics", "twinmq_kafka_xproto_cache_bytes", "twinmq_remoting_xproto_cache_hit_records_total", "go_goroutines"} {
 		if !strings.Contains(metrics, "# TYPE "+family+" ") {
 			t.Errorf("no %s family", family)
@@ -286,4 +289,45 @@ next:
 		}
 	}
 	return 0, false
+}
+
+// checkDashboard: every metric the Grafana dashboard in deploy/ queries is
+// one serve exposes (a histogram's by its _bucket, _count or _sum), but
+// for the replication ones only a broker with slaves has.
+func checkDashboard(t *testing.T, fams map[string]*dto.MetricFamily) {
+	t.Helper()
+	b, err := os.ReadFile("../../deploy/grafana/twinmq.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatalf("deploy/grafana/twinmq.json: %v", err)
+	}
+	name := regexp.MustCompile(`\b(twinmq|kafka|rocketmq|go|process)_[a-z_]+\b`)
+	n := 0
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			for _, m := range name.FindAllString(tg.Expr, -1) {
+				n++
+				base := m
+				for _, suffix := range []string{"_bucket", "_count", "_sum"} {
+					if f := fams[strings.TrimSuffix(m, suffix)]; f != nil && f.GetType() == dto.MetricType_HISTOGRAM {
+						base = strings.TrimSuffix(m, suffix)
+					}
+				}
+				if fams[base] == nil && !strings.HasPrefix(m, "twinmq_ha_") {
+					t.Errorf("dashboard panel %q queries %s, which serve does not expose", p.Title, m)
+				}
+			}
+		}
+	}
+	if n < 20 {
+		t.Fatalf("only %d metric references found in the dashboard", n)
+	}
 }
