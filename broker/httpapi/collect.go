@@ -37,18 +37,26 @@ func (s *Server) Metric(name, help string, kind Kind, collect func() []Sample) {
 	if kind == Counter {
 		vt = prometheus.CounterValue
 	}
-	// Registering an unchecked collector (it describes nothing) cannot
+	// An unchecked collector (it describes nothing) registers without
 	// fail: name clashes show at scrape time, in the log.
-	s.reg.MustRegister(&family{name: name, help: help, vt: vt, collect: collect})
+	s.register(name, &family{name: name, help: help, vt: vt, collect: collect})
+}
+
+// register adds c, logging a refusal (a name registered twice) rather
+// than taking the broker down for a metric.
+func (s *Server) register(name string, c prometheus.Collector) {
+	if err := s.reg.Register(c); err != nil {
+		s.log.Error("httpapi: metric not registered", "name", name, "err", err)
+	}
 }
 
 // Value registers a metric family of one unlabelled series.
 func (s *Server) Value(name, help string, kind Kind, value func() float64) {
 	if kind == Counter {
-		s.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, value))
+		s.register(name, prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, value))
 		return
 	}
-	s.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, value))
+	s.register(name, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, value))
 }
 
 // Histogram registers a histogram vector with LatencyBuckets. Callers

@@ -71,6 +71,9 @@ func TestEndpoints(t *testing.T) {
 		}
 	})
 	s.Metric("t_empty", "No series yet.", Gauge, func() []Sample { return nil })
+	// A name registered twice is refused (logged), not a crash; the first
+	// stays.
+	s.Value("t_total", "Again.", Counter, func() float64 { return -1 })
 	if err := s.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
