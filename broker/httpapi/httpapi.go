@@ -1,14 +1,24 @@
 // Package httpapi is twinmq's HTTP listener (docs/design.md section 1, port
-// 8080): liveness and readiness for orchestrators, and metrics in the
-// Prometheus text format. It knows no broker internals: the command that
-// builds a broker registers what to report (Server.Metric) and what must
-// hold for the broker to take traffic (Server.Check).
+// 8080): liveness and readiness for orchestrators, metrics for Prometheus,
+// and the operator's debug endpoints. It knows no broker internals: the
+// command that builds a broker registers what to report (Server.Metric,
+// Server.Value, Server.Histogram) and what must hold for the broker to
+// take traffic (Server.Check).
 //
-//	GET /healthz   200 "ok" while the process serves HTTP at all
-//	GET /readyz    200 "ready" once Ready was called and every check
-//	               passes; 503 with the failing checks otherwise (during
-//	               start-up, after a failed fsync, while shutting down)
-//	GET /metrics   text format 0.0.4
+//	GET /healthz        200 "ok" while the process serves HTTP at all
+//	GET /readyz         200 "ready" once Ready was called and every check
+//	                    passes; 503 with the failing checks otherwise
+//	                    (during start-up, after a failed fsync, while
+//	                    shutting down)
+//	GET /metrics        prometheus/client_golang's promhttp: text format,
+//	                    or OpenMetrics/protobuf when the scraper asks
+//	GET /debug/loglevel the current slog level (Config.LogLevel set)
+//	PUT /debug/loglevel body "debug", "info", "warn" or "error"
+//	/debug/pprof/...    net/http/pprof, only with Config.Pprof
+//
+// Every Server has its own prometheus.Registry (no global registry: two
+// brokers in one test process report apart), with the Go runtime and
+// process collectors registered.
 //
 // It runs on net/http, not on gnet (docs/design.md section 5 is about the
 // protocol listeners): probes and scrapes are a few requests a second.
@@ -16,91 +26,115 @@
 package httpapi
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Kind is a metric's Prometheus type.
-type Kind string
-
-// The metric kinds.
-const (
-	Gauge   Kind = "gauge"
-	Counter Kind = "counter"
-)
-
-// Sample is one series of a metric: label pairs (name, value, name,
-// value, ...) and its value.
-type Sample struct {
-	Labels []string
-	Value  float64
-}
-
-// metric is a registered metric family.
-type metric struct {
-	name, help string
-	kind       Kind
-	collect    func() []Sample
-}
-
-// check is a registered readiness check.
-type check struct {
-	name string
-	fn   func() error
+// Config is what New needs beyond the logger.
+type Config struct {
+	// LogLevel, when set, is served and changed at /debug/loglevel.
+	LogLevel *slog.LevelVar
+	// Pprof serves net/http/pprof under /debug/pprof/ (off by default:
+	// a profile costs CPU and shows internals).
+	Pprof bool
 }
 
 // Server serves the HTTP endpoints.
 type Server struct {
 	log   *slog.Logger
 	ready atomic.Bool
+	reg   *prometheus.Registry
 
-	mu      sync.Mutex // guards metrics and checks
-	metrics []metric
-	checks  []check
+	mu     sync.Mutex // guards checks
+	checks []check
 
 	srv *http.Server
 	ln  net.Listener
 }
 
 // New returns a Server that is not listening yet.
-func New(logger *slog.Logger) *Server {
+func New(logger *slog.Logger, cfg Config) *Server {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &Server{log: logger}
+	s := &Server{log: logger, reg: prometheus.NewRegistry()}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", s.serveReady)
-	mux.HandleFunc("GET /metrics", s.serveMetrics)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError, // a bad family must not hide the others
+	}))
+	if cfg.LogLevel != nil {
+		mux.HandleFunc("GET /debug/loglevel", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			fmt.Fprintln(w, strings.ToLower(cfg.LogLevel.Level().String()))
+		})
+		mux.HandleFunc("PUT /debug/loglevel", func(w http.ResponseWriter, r *http.Request) {
+			s.putLogLevel(w, r, cfg.LogLevel)
+		})
+	}
+	if cfg.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return s
 }
 
-// Metric registers a metric family: collect returns its series at each
-// scrape. name must be a valid Prometheus metric name, unique.
-func (s *Server) Metric(name, help string, kind Kind, collect func() []Sample) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.metrics = append(s.metrics, metric{name, help, kind, collect})
+// putLogLevel sets the level from the request body ("debug", "info",
+// "warn", "error", or slog's "info+2" form); 400 for anything else.
+func (s *Server) putLogLevel(w http.ResponseWriter, r *http.Request, lv *slog.LevelVar) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	body, err := io.ReadAll(io.LimitReader(r.Body, 64))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.TrimSpace(string(body)))); err != nil {
+		http.Error(w, "want debug, info, warn or error: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	old := lv.Level()
+	lv.Set(l)
+	s.log.Info("httpapi: log level changed", "from", old, "to", l)
+	fmt.Fprintln(w, strings.ToLower(l.String()))
 }
 
-// Value registers a metric family of one unlabelled series.
-func (s *Server) Value(name, help string, kind Kind, value func() float64) {
-	s.Metric(name, help, kind, func() []Sample { return []Sample{{Value: value()}} })
+// Registerer is where collectors beyond Metric and Value go (histograms,
+// counter vectors the adapters update).
+func (s *Server) Registerer() prometheus.Registerer { return s.reg }
+
+// Gatherer gathers every registered family (for tests and benchmarks).
+func (s *Server) Gatherer() prometheus.Gatherer { return s.reg }
+
+// check is a registered readiness check.
+type check struct {
+	name string
+	fn   func() error
 }
 
 // Check registers a readiness check: /readyz fails while fn returns an
@@ -163,47 +197,3 @@ func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
 	}
 	fmt.Fprintln(w, "ready")
 }
-
-func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	s.mu.Lock()
-	metrics := slices.Clone(s.metrics)
-	s.mu.Unlock()
-	bw := bufio.NewWriter(w)
-	for _, m := range metrics {
-		writeFamily(bw, m.name, m.help, m.kind, m.collect())
-	}
-	_ = bw.Flush()
-}
-
-// writeFamily writes one metric family in the text format.
-func writeFamily(w *bufio.Writer, name, help string, kind Kind, samples []Sample) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, escapeHelp(help), name, kind)
-	for _, sm := range samples {
-		w.WriteString(name)
-		if len(sm.Labels) > 0 {
-			w.WriteByte('{')
-			for i := 0; i+1 < len(sm.Labels); i += 2 {
-				if i > 0 {
-					w.WriteByte(',')
-				}
-				w.WriteString(sm.Labels[i])
-				w.WriteString(`="`)
-				w.WriteString(escapeLabel(sm.Labels[i+1]))
-				w.WriteByte('"')
-			}
-			w.WriteByte('}')
-		}
-		w.WriteByte(' ')
-		w.WriteString(strconv.FormatFloat(sm.Value, 'g', -1, 64))
-		w.WriteByte('\n')
-	}
-}
-
-var (
-	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
-	labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
-)
-
-func escapeHelp(s string) string  { return helpEscaper.Replace(s) }
-func escapeLabel(s string) string { return labelEscaper.Replace(s) }

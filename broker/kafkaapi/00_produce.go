@@ -89,6 +89,7 @@ func (h *Handler) producePartition(ctx context.Context, cfg topics.Config, code 
 		res = h.appendBatch(ctx, cfg, entry, &hdr, acks)
 	}
 	h.fillProduced(&pr, cfg, p.Partition, res)
+	h.countIn(cfg.Name, res.code, hdr.NumRecords, len(p.Records))
 	return pr
 }
 

@@ -3,6 +3,7 @@ package kafkaapi
 import (
 	"context"
 	"encoding/binary"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -24,6 +25,7 @@ func (h *Handler) OnFrameInline(_ *netio.Conn, frame, dst []byte) ([]byte, bool)
 	if len(frame) < 4 || int16(binary.BigEndian.Uint16(frame)) != produceKey {
 		return dst, false
 	}
+	start := time.Now()
 	hdr, req, err := kafka.ParseRequest(frame)
 	if err != nil || hdr.APIVersion > h.apis[produceKey].max {
 		return dst, false // OnFrame answers or closes
@@ -35,10 +37,11 @@ func (h *Handler) OnFrameInline(_ *netio.Conn, frame, dst []byte) ([]byte, bool)
 	}
 	h.served[produceKey].Add(1)
 	h.inlined.Add(1)
-	if preq.Acks == 0 {
-		return dst, true
+	if preq.Acks != 0 {
+		dst = kafka.AppendResponse(dst, hdr.CorrelationID, resp)
 	}
-	return kafka.AppendResponse(dst, hdr.CorrelationID, resp), true
+	h.observe(produceKey, start)
+	return dst, true
 }
 
 // produceInline appends a Produce request's one batch and makes it
@@ -100,6 +103,7 @@ func (h *Handler) produceInline(req *kmsg.ProduceRequest) (*kmsg.ProduceResponse
 	pr := kmsg.NewProduceResponseTopicPartition()
 	pr.Partition, pr.BaseOffset, pr.LogAppendTime, pr.LogStartOffset = part, -1, -1, -1
 	h.fillProduced(&pr, cfg, p.Partition, res)
+	h.countIn(cfg.Name, res.code, hdr.NumRecords, len(p.Records))
 	rt.Partitions = append(rt.Partitions, pr)
 	resp.Topics = append(resp.Topics, rt)
 	return resp, true

@@ -52,6 +52,8 @@ type fetchState struct {
 	// written by replyParts without a copy (xproto_fetch.go).
 	markers fetchMarkers
 	data    [][][]byte
+	// sent: the topic and bytes of each data entry, counted on reply.
+	sent []topicBytes
 	// cut: the connection closed or the listener drains; do not park.
 	cut bool
 }
@@ -79,6 +81,7 @@ func (f *fetchState) run() {
 	remaining := time.Until(f.deadline)
 	if n >= int(f.req.MinBytes) || errs || remaining <= 0 || len(waits) == 0 || f.cut || f.h.holds.Draining() {
 		if len(f.data) > 0 {
+			f.h.countOut(f.sent)
 			f.r.replyParts(resp, &f.markers, f.data, release) // releases once written
 			return
 		}
@@ -101,7 +104,7 @@ func (f *fetchState) build(ctx context.Context) (*kmsg.FetchResponse, []*log.Rea
 	var reads []*log.ReadResult
 	var waits []waitPart
 	total, errs := 0, false
-	f.data = f.data[:0]
+	f.data, f.sent = f.data[:0], f.sent[:0]
 	byID := f.req.Version >= 13
 	for _, t := range f.req.Topics {
 		rt := kmsg.NewFetchResponseTopic()
@@ -183,6 +186,7 @@ func (f *fetchState) readPartition(ctx context.Context, cfg topics.Config, p kms
 	if len(parts) > 0 {
 		rp.RecordBatches = f.markers.marker(len(f.data))
 		f.data = append(f.data, parts)
+		f.sent = append(f.sent, topicBytes{topic, size})
 	}
 	return rd, size, w, errNone
 }

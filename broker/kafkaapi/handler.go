@@ -172,16 +172,18 @@ type Handler struct {
 	// clusterIDs caches the topic ids of the latest cluster view (cluster.go).
 	clusterIDs atomic.Pointer[topicIDs]
 	advert     atomic.Pointer[advertised]
-	apis       map[int16]api             // read-only after New
-	served     []atomic.Int64            // requests served, by API key (Requests)
-	inlined    atomic.Int64              // Produce requests answered on the event loop
-	delay      atomic.Pointer[delayHook] // nil until EnableDelay (00_produce_delay.go)
-	xcache     *xcache                   // nil: off (xproto_fetchcache.go)
-	xconvert   converter                 // convertBatch; tests replace it
-	aheads     readAheads                // xproto_fetchahead.go
-	logs       *log.Log                  // appends, acknowledgement, visibility
-	holds      *log.Holds                // parked fetches (01_fetch.go)
-	txns       *log.Txns                 // LSO and aborted transactions (txn.go)
+	apis       map[int16]api              // read-only after New
+	served     []atomic.Int64             // requests served, by API key (Requests)
+	latency    atomic.Pointer[[]Observer] // by API key; nil until SetLatency
+	meter      atomic.Pointer[TopicMeter] // nil until SetTopicMeter
+	inlined    atomic.Int64               // Produce requests answered on the event loop
+	delay      atomic.Pointer[delayHook]  // nil until EnableDelay (00_produce_delay.go)
+	xcache     *xcache                    // nil: off (xproto_fetchcache.go)
+	xconvert   converter                  // convertBatch; tests replace it
+	aheads     readAheads                 // xproto_fetchahead.go
+	logs       *log.Log                   // appends, acknowledgement, visibility
+	holds      *log.Holds                 // parked fetches (01_fetch.go)
+	txns       *log.Txns                  // LSO and aborted transactions (txn.go)
 }
 
 type advertised struct {
@@ -234,6 +236,64 @@ func (h *Handler) Requests(fn func(key int16, n int64)) {
 	}
 }
 
+// Observer receives a request's latency in seconds; a Prometheus
+// histogram's child (prometheus.Observer) is one.
+type Observer interface{ Observe(seconds float64) }
+
+// SetLatency makes the handler report, for each request it serves, the
+// time from its frame reaching the handler to its response written (or
+// handed to netio), to the Observer that resolve returned for its API
+// key. resolve is called once per served key, here: a request pays a
+// clock read and an Observe, no lookup by label.
+func (h *Handler) SetLatency(resolve func(key int16) Observer) {
+	obs := make([]Observer, len(h.served))
+	for k := range h.apis {
+		obs[k] = resolve(k)
+	}
+	h.latency.Store(&obs)
+}
+
+// TopicMeter counts the messages and bytes that producers append to a
+// topic (In) and that consumers are sent (Out), for metrics.
+type TopicMeter interface {
+	In(topic string, messages, bytes int)
+	Out(topic string, messages, bytes int)
+}
+
+// SetTopicMeter makes the handler count produced and fetched records per
+// topic on m.
+func (h *Handler) SetTopicMeter(m TopicMeter) { h.meter.Store(&m) }
+
+// countIn counts a partition's appended batch of n records.
+func (h *Handler) countIn(topic string, code int16, n int32, bytes int) {
+	if m := h.meter.Load(); m != nil && code == errNone {
+		(*m).In(topic, int(n), bytes)
+	}
+}
+
+// topicBytes is what a fetch sends of one partition.
+type topicBytes struct {
+	topic string
+	bytes int
+}
+
+// countOut counts what a fetch sends: bytes only, as Kafka's BytesOut (a
+// fetch sends batches; counting their records would mean reading them).
+func (h *Handler) countOut(sent []topicBytes) {
+	if m := h.meter.Load(); m != nil {
+		for _, s := range sent {
+			(*m).Out(s.topic, 0, s.bytes)
+		}
+	}
+}
+
+// observe reports a request of key that started at start.
+func (h *Handler) observe(key int16, start time.Time) {
+	if obs := h.latency.Load(); obs != nil && key >= 0 && int(key) < len(*obs) && (*obs)[key] != nil {
+		(*obs)[key].Observe(time.Since(start).Seconds())
+	}
+}
+
 // SetAdvertised sets the host and port Metadata advertises.
 func (h *Handler) SetAdvertised(host string, port int32) {
 	h.advert.Store(&advertised{host, port})
@@ -266,7 +326,15 @@ type request struct {
 	conn    *netio.Conn
 	hdr     kafka.RequestHeader
 	done    func()
+	start   time.Time // the frame reached OnFrame (latency)
 	replied atomic.Bool
+}
+
+// end reports the request's latency and releases its connection for the
+// next request.
+func (r *request) end() {
+	r.h.observe(r.hdr.APIKey, r.start)
+	r.done()
 }
 
 // reply encodes resp, writes it and finishes the request.
@@ -276,6 +344,9 @@ func (r *request) reply(resp kmsg.Response) {
 	}
 	defer r.done()
 	buf := kafka.AppendResponse(nil, r.hdr.CorrelationID, resp)
+	// Observed before the write: a client that has its answer finds it
+	// counted.
+	r.h.observe(r.hdr.APIKey, r.start)
 	if err := r.conn.Write(buf); err != nil && !errors.Is(err, netio.ErrClosed) {
 		r.h.log.Debug("kafkaapi: write", "conn", r.conn.ID(), "err", err)
 	}
@@ -284,14 +355,14 @@ func (r *request) reply(resp kmsg.Response) {
 // finish ends a request that gets no reply (acks=0 produce).
 func (r *request) finish() {
 	if r.replied.CompareAndSwap(false, true) {
-		r.done()
+		r.end()
 	}
 }
 
 // closeConn closes the connection for a request Kafka would not answer.
 func (r *request) closeConn(reason string, err error) {
 	r.h.log.Info("kafkaapi: closing connection", "conn", r.conn.ID(), "remote", r.conn.RemoteAddr(),
-		"key", r.hdr.APIKey, "version", r.hdr.APIVersion, "reason", reason, "err", err)
+		"api", kmsg.NameForKey(r.hdr.APIKey), "key", r.hdr.APIKey, "version", r.hdr.APIVersion, "reason", reason, "err", err)
 	_ = r.conn.Close()
 	r.finish()
 }
@@ -299,7 +370,7 @@ func (r *request) closeConn(reason string, err error) {
 // OnFrame implements netio.Handler: parse, dispatch by key, reply.
 func (h *Handler) OnFrame(c *netio.Conn, frame []byte, done func()) {
 	hdr, req, err := kafka.ParseRequest(frame)
-	r := &request{h: h, conn: c, hdr: hdr, done: done}
+	r := &request{h: h, conn: c, hdr: hdr, done: done, start: time.Now()}
 	if err != nil {
 		h.badRequest(r, err)
 		return
@@ -318,7 +389,7 @@ func (h *Handler) OnFrame(c *netio.Conn, frame []byte, done func()) {
 		// A handler bug must not take the broker down with it; the
 		// connection is closed so the client retries elsewhere.
 		if p := recover(); p != nil {
-			h.log.Error("kafkaapi: handler panic", "key", hdr.APIKey, "version", hdr.APIVersion, "panic", p)
+			h.log.Error("kafkaapi: handler panic", "api", kmsg.NameForKey(hdr.APIKey), "version", hdr.APIVersion, "panic", p)
 			r.closeConn("internal error", fmt.Errorf("panic: %v", p))
 		}
 	}()

@@ -164,13 +164,17 @@ type Broker struct {
 	codes     map[int32]*route // read-only map after New
 	// unsupported counts requests of codes not in codes (Requests).
 	unsupported atomic.Int64
-	opaque      atomic.Int32
-	reg         *registrar
-	delay       atomic.Pointer[delayHook] // nil until EnableDelay (sendback.go)
-	pcache      *pullCache                // converted rest of Kafka batches (xproto_pullcache.go)
-	logs        *log.Log                  // appends and their acknowledgement
-	brokerID    atomic.Int64              // cfg.BrokerID until SetBrokerID
-	holds       *log.Holds                // parked long polls (pull.go)
+	// latency resolves a request's Observer; nil until SetLatency.
+	latency atomic.Pointer[func(code, responseCode int32) Observer]
+	// meter counts messages in and out per topic; nil until SetTopicMeter.
+	meter    atomic.Pointer[TopicMeter]
+	opaque   atomic.Int32
+	reg      *registrar
+	delay    atomic.Pointer[delayHook] // nil until EnableDelay (sendback.go)
+	pcache   *pullCache                // converted rest of Kafka batches (xproto_pullcache.go)
+	logs     *log.Log                  // appends and their acknowledgement
+	brokerID atomic.Int64              // cfg.BrokerID until SetBrokerID
+	holds    *log.Holds                // parked long polls (pull.go)
 
 	// txn holds the half messages; nil until EnableTransactions
 	// (end_transaction.go).
@@ -222,6 +226,56 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.T
 type route struct {
 	serve  handlerFunc
 	served atomic.Int64
+	// latency holds the Observer of each response code met (int32 ->
+	// Observer), resolved once: response codes are the broker's own, a
+	// handful per request code.
+	latency sync.Map
+}
+
+// Observer receives a request's latency in seconds; a Prometheus
+// histogram's child (prometheus.Observer) is one.
+type Observer interface{ Observe(seconds float64) }
+
+// SetLatency makes the broker report, for each request of a code it
+// serves, the time from its frame reaching the broker to its response
+// encoded, to the Observer resolve returns for the request code and the
+// response's code. resolve is called once per pair. A pull parked for a
+// long poll is measured when answered, its wait included; oneway requests
+// are not measured.
+func (b *Broker) SetLatency(resolve func(code, responseCode int32) Observer) {
+	b.latency.Store(&resolve)
+}
+
+// TopicMeter counts the messages and bytes that producers append to a
+// topic (In) and that consumers are sent (Out), for metrics.
+type TopicMeter interface {
+	In(topic string, messages, bytes int)
+	Out(topic string, messages, bytes int)
+}
+
+// SetTopicMeter makes the broker count sent and pulled messages per topic
+// on m.
+func (b *Broker) SetTopicMeter(m TopicMeter) { b.meter.Store(&m) }
+
+// countIn counts messages a send appended.
+func (b *Broker) countIn(topic string, messages, bytes int) {
+	if m := b.meter.Load(); m != nil {
+		(*m).In(topic, messages, bytes)
+	}
+}
+
+// observe reports the latency of a request of code, served by r, answered
+// with responseCode.
+func (b *Broker) observe(code int32, r *route, responseCode int32, start time.Time) {
+	resolve := b.latency.Load()
+	if resolve == nil || r == nil {
+		return
+	}
+	o, ok := r.latency.Load(responseCode)
+	if !ok {
+		o, _ = r.latency.LoadOrStore(responseCode, (*resolve)(code, responseCode))
+	}
+	o.(Observer).Observe(time.Since(start).Seconds())
 }
 
 // handlers is the dispatch table by request code.
@@ -314,7 +368,14 @@ func (b *Broker) OnFrame(c *netio.Conn, frame []byte, done func()) {
 			return nil
 		}
 		r.served.Add(1)
-		return func(req *remoting.Command) *remoting.Command { return r.serve(b.ctx, c, req) }
+		return func(req *remoting.Command) *remoting.Command {
+			start := time.Now()
+			resp := r.serve(b.ctx, c, req)
+			if resp != nil { // nil: oneway, or a pull that answers itself (pull.go)
+				b.observe(code, r, resp.Code, start)
+			}
+			return resp
+		}
 	}
 	// Answers to GET_CONSUMER_RUNNING_INFO and CONSUME_MESSAGE_DIRECTLY go
 	// to their caller; stray ones are dropped.

@@ -3,6 +3,7 @@ package remotingapi
 import (
 	"net"
 	"strings"
+	"time"
 
 	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/wire/remoting"
@@ -33,6 +34,7 @@ func (b *Broker) answerInline(c *netio.Conn, remote func() net.Addr, frame, dst 
 	if !ok || !(isSingleSend(code) && b.logs.AcksWhenWritten() || code == remoting.PullMessage && c != nil) {
 		return dst, false
 	}
+	start := time.Now()
 	req, err := remoting.Decode(frame)
 	if err != nil || req.IsResponse() || req.Code != code {
 		return dst, false // OnFrame logs and closes, or answers
@@ -52,11 +54,14 @@ func (b *Broker) answerInline(c *netio.Conn, remote func() net.Addr, frame, dst 
 		return dst, false
 	}
 	resp := b.send(b.ctx, addrPort(remote()), req, &r)
-	b.codes[code].served.Add(1)
+	rt := b.codes[code]
+	rt.served.Add(1)
 	if req.IsOneway() {
 		return dst, true
 	}
-	return remoting.AppendCommand(dst, resp), true
+	dst = remoting.AppendCommand(dst, resp)
+	b.observe(code, rt, resp.Code, start)
+	return dst, true
 }
 
 func isSingleSend(code int32) bool {

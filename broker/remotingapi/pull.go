@@ -2,6 +2,7 @@ package remotingapi
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -30,6 +31,7 @@ type pullRequest struct {
 	commitOffset int64
 	suspend      time.Duration
 	subscription string
+	start        time.Time // the frame reached the broker (latency)
 }
 
 func parsePullRequest(m map[string]string) (pullRequest, error) {
@@ -79,10 +81,12 @@ func (r *pullResult) release() {
 }
 
 func (b *Broker) pullMessage(ctx context.Context, c *netio.Conn, req *remoting.Command) *remoting.Command {
+	start := time.Now()
 	r, err := parsePullRequest(req.ExtFields)
 	if err != nil {
 		return errorResponse(req, err)
 	}
+	r.start = start
 	if err := b.checkPull(&r); err != nil {
 		return errorResponse(req, err)
 	}
@@ -96,8 +100,16 @@ func (b *Broker) pullMessage(ctx context.Context, c *netio.Conn, req *remoting.C
 		b.park(c, req, &r, filter, max(r.offset, res.waitAt))
 		return nil
 	}
+	b.observePull(&r, res.code)
 	b.sendPull(c, req, res)
 	return nil
+}
+
+// observePull reports the latency of a pull that is answered with code
+// now: before the write, so that a client holding its answer finds it
+// counted.
+func (b *Broker) observePull(r *pullRequest, code int32) {
+	b.observe(remoting.PullMessage, b.codes[remoting.PullMessage], code, r.start)
 }
 
 // checkPull applies the topic, permission and queue checks of a pull.
@@ -136,6 +148,7 @@ func (b *Broker) parkInline(c *netio.Conn, req *remoting.Command) bool {
 	if err != nil || r.sysFlag&pullSuspend == 0 || r.suspend <= 0 || b.checkPull(&r) != nil {
 		return false
 	}
+	r.start = time.Now()
 	if end, err := b.logs.End(r.topic, r.queueID); err != nil || r.offset != end {
 		return false
 	}
@@ -195,9 +208,44 @@ func tagCodes(expr string) map[int64]struct{} {
 	return codes
 }
 
-// readPull reads for r and classifies the outcome (docs/rocketmq-protocol.md §2.5 table).
-// ctx bounds waiting for a conversion another pull is making.
+// readPull reads for r and classifies the outcome (docs/rocketmq-protocol.md §2.5 table),
+// counting what a FOUND answer sends (SetTopicMeter): every FOUND result
+// is sent. ctx bounds waiting for a conversion another pull is making.
 func (b *Broker) readPull(ctx context.Context, r *pullRequest, filter func(int64) bool) (pullResult, error) {
+	out, err := b.readPullUncounted(ctx, r, filter)
+	if m := b.meter.Load(); m != nil && err == nil && out.code == remoting.Success {
+		(*m).Out(r.topic, countMessages(out.parts), out.n)
+	}
+	return out, err
+}
+
+// countMessages counts the stored-message encodings in parts, which a
+// pull sends back to back: each starts with its TOTALSIZE (int32,
+// itself included, docs/rocketmq-protocol.md), and a part holds whole
+// messages or one message's head, body or tail, so a size never straddles
+// two parts. It stops at a size it cannot read or that is below 4.
+func countMessages(parts [][]byte) int {
+	n, left := 0, 0 // left: bytes of the current message still to skip
+	for _, part := range parts {
+		for o := 0; o < len(part); {
+			if left == 0 {
+				if len(part)-o < 4 {
+					return n
+				}
+				if left = int(int32(binary.BigEndian.Uint32(part[o:]))); left < 4 {
+					return n
+				}
+				n++
+			}
+			step := min(left, len(part)-o)
+			o += step
+			left -= step
+		}
+	}
+	return n
+}
+
+func (b *Broker) readPullUncounted(ctx context.Context, r *pullRequest, filter func(int64) bool) (pullResult, error) {
 	maxMsgs := int(min(max(r.maxMsgs, 1), maxPullMessages))
 	if out, ok := b.pullCached(ctx, r, maxMsgs, filter); ok { // xproto_pullcache.go
 		return out, nil
@@ -290,7 +338,9 @@ type parkedPull struct {
 func (p *parkedPull) answer(woken bool) {
 	res, err := p.b.readPull(p.b.ctx, p.r, p.filter)
 	if err != nil {
-		p.b.reply(p.c, p.req, errorResponse(p.req, err))
+		resp := errorResponse(p.req, err)
+		p.b.observePull(p.r, resp.Code)
+		p.b.reply(p.c, p.req, resp)
 		return
 	}
 	if woken && res.code == remoting.PullNotFound {
@@ -298,6 +348,7 @@ func (p *parkedPull) answer(woken bool) {
 		// rather than wait a whole suspend again.
 		res.code = remoting.PullRetryImmediately
 	}
+	p.b.observePull(p.r, res.code)
 	p.b.sendPull(p.c, p.req, res)
 }
 

@@ -235,6 +235,7 @@ func (b *Broker) send(ctx context.Context, born netip.AddrPort, req *remoting.Co
 	}
 	resp := b.sendResponse(req, code, r.queueID, pos[0].QueueOffset, remoting.OffsetMsgID(b.storeHost, pos[0].Phys))
 	resp.ExtFields["transactionId"] = uniq
+	b.countIn(r.topic, 1, len(req.Body))
 	return resp
 }
 
@@ -280,6 +281,7 @@ func (b *Broker) sendBatchMessage(ctx context.Context, c *netio.Conn, req *remot
 	for i, p := range pos {
 		ids[i] = remoting.OffsetMsgID(b.storeHost, p.Phys)
 	}
+	b.countIn(r.topic, len(msgs), len(req.Body))
 	return b.sendResponse(req, code, r.queueID, pos[0].QueueOffset, strings.Join(ids, ","))
 }
 

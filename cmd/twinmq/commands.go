@@ -32,7 +32,8 @@ func newRootCommand(environ []string) *cobra.Command {
 	// profile when no flag gives them (clientprofile.go).
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyClientDefaults(cmd, environ) }
 	root.PersistentFlags().String("config", "", "YAML config file (keys as in twinmq.example.yaml)")
-	root.PersistentFlags().String("log-level", defaultConfig().LogLevel, "log level: debug, info, warn or error")
+	root.PersistentFlags().String("log-level", defaultConfig().LogLevel, "log level: debug, info, warn or error (changeable at run time: PUT /debug/loglevel)")
+	root.PersistentFlags().String("log-format", defaultConfig().LogFormat, "log format: text or json")
 	addServeFlags(root.Flags())
 
 	serve := &cobra.Command{
@@ -97,17 +98,43 @@ func action(environ []string, fn func(context.Context, Config, *slog.Logger) err
 	}
 }
 
-// newLogger returns a text logger at cfg's (validated) level, through
-// cfg.levelVar when set so that the level can change at run time (Kafka's
-// broker loggers, KIP-412).
+// newLogger returns a text or JSON logger (cfg.LogFormat) at cfg's
+// (validated) level, held in cfg.levelVar when set (Kafka's broker
+// loggers change it, KIP-412) and reachable through the logger for the
+// HTTP listener's PUT /debug/loglevel (logLevelOf): one level both change.
 func newLogger(w io.Writer, cfg Config) *slog.Logger {
 	level, _ := cfg.slogLevel()
-	var leveler slog.Leveler = level
-	if cfg.levelVar != nil {
-		cfg.levelVar.Set(level)
-		leveler = cfg.levelVar
+	lv := cfg.levelVar
+	if lv == nil {
+		lv = new(slog.LevelVar)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: leveler}))
+	lv.Set(level)
+	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if cfg.LogFormat == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(leveled{h, lv})
+}
+
+// leveled is a handler that carries the LevelVar it filters by, so that
+// PUT /debug/loglevel reaches the logger the command was given.
+type leveled struct {
+	slog.Handler
+	lv *slog.LevelVar
+}
+
+func (l leveled) WithAttrs(as []slog.Attr) slog.Handler {
+	return leveled{l.Handler.WithAttrs(as), l.lv}
+}
+func (l leveled) WithGroup(g string) slog.Handler { return leveled{l.Handler.WithGroup(g), l.lv} }
+
+// logLevelOf is the LevelVar of a logger newLogger built, or nil.
+func logLevelOf(logger *slog.Logger) *slog.LevelVar {
+	if l, ok := logger.Handler().(leveled); ok {
+		return l.lv
+	}
+	return nil
 }
 
 // Flag names are the config keys in kebab case (flushDiskType is
@@ -172,7 +199,8 @@ func addBrokerListenFlags(fs *pflag.FlagSet) {
 	fs.String("kafka-addr", d.KafkaAddr, "Kafka protocol listen address")
 	fs.String("remoting-addr", d.RemotingAddr, "RocketMQ remoting listen address")
 	addGRPCFlags(fs)
-	fs.String("http-addr", d.HTTPAddr, "HTTP listen address (/healthz, /readyz, /metrics)")
+	fs.String("http-addr", d.HTTPAddr, "HTTP listen address (/healthz, /readyz, /metrics, /debug/loglevel)")
+	fs.Bool("enable-pprof", d.EnablePprof, "serve net/http/pprof under /debug/pprof/ on the HTTP address")
 	fs.String("advertised-host", d.AdvertisedHost, "host advertised to clients (empty: derive)")
 	fs.Int("node-id", d.NodeID, "Kafka node id (-1: keep the persisted one, random at first start)")
 	fs.Bool("auto-create-topics-enable", d.AutoCreateTopicsEnable, "Kafka Metadata creates missing topics")

@@ -125,6 +125,11 @@ type Config struct {
 	// levelVar, set by action, holds the logger's level at run time:
 	// Kafka's IncrementalAlterConfigs of the root broker logger changes it.
 	levelVar *slog.LevelVar
+	// LogFormat is text (logfmt-like, slog's TextHandler) or json.
+	LogFormat string `koanf:"logFormat"`
+	// EnablePprof serves net/http/pprof under /debug/pprof/ on the HTTP
+	// port (off by default: profiles cost CPU and show internals).
+	EnablePprof bool `koanf:"enablePprof"`
 
 	// Storage, as storage.Config.
 	FlushDiskType   string `koanf:"flushDiskType"`
@@ -186,6 +191,7 @@ func defaultConfig() Config {
 		NumPartitions:                 1,
 		GroupInitialRebalanceDelayMs:  3000,
 		LogLevel:                      "info",
+		LogFormat:                     "text",
 		FlushDiskType:                 string(storage.AsyncFlush),
 		FlushIntervalMs:               500,
 		SegmentSize:                   1 << 30,
@@ -365,6 +371,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := c.slogLevel(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.LogFormat = strings.ToLower(c.LogFormat); c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("logFormat %q: want text or json", c.LogFormat))
 	}
 	c.FlushDiskType = strings.ToUpper(c.FlushDiskType)
 	switch storage.FlushDiskType(c.FlushDiskType) {

@@ -4,10 +4,13 @@ import (
 	"cmp"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/twinmq/twinmq/broker/httpapi"
 	"github.com/twinmq/twinmq/broker/offsets"
@@ -19,12 +22,19 @@ import (
 // what runs registers its metrics (brokerMetrics, startNamesrv, the Kafka
 // and RocketMQ listeners).
 func listenHTTP(cfg Config, logger *slog.Logger) (*httpapi.Server, error) {
-	mon := httpapi.New(logger)
-	mon.Value("go_goroutines", "Goroutines that currently exist.", httpapi.Gauge, func() float64 { return float64(runtime.NumGoroutine()) })
+	mon := httpapi.New(logger, httpapi.Config{LogLevel: logLevelOf(logger), Pprof: cfg.EnablePprof})
+	mon.Metric("twinmq_build_info", "1, labelled with the version and the Go version twinmq was built with.", httpapi.Gauge,
+		func() []httpapi.Sample {
+			return []httpapi.Sample{{Labels: []string{"version", buildVersion(), "goversion", runtime.Version()}, Value: 1}}
+		})
 	if err := mon.Listen(cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("http: %w", portInUse(err, "httpAddr", cfg.HTTPAddr))
 	}
-	logger.Info("HTTP listening", "addr", mon.Addr().String(), "paths", "/healthz /readyz /metrics")
+	paths := "/healthz /readyz /metrics /debug/loglevel"
+	if cfg.EnablePprof {
+		paths += " /debug/pprof/"
+	}
+	logger.Info("HTTP listening", "addr", mon.Addr().String(), "paths", paths)
 	return mon, nil
 }
 
@@ -59,6 +69,8 @@ func brokerMetrics(mon *httpapi.Server, b *brokerState) {
 			}
 			return 0
 		})
+	dataDirDisk(mon, b.dir)
+	b.traffic.register(mon)
 	mon.Value("twinmq_topics", "Topics, internal ones included.", httpapi.Gauge, func() float64 { return float64(len(b.reg.List())) })
 	queues := func(name, help string, at func(storage.QueueInfo) int64) {
 		mon.Metric(name, help, httpapi.Gauge, func() []httpapi.Sample {
@@ -119,4 +131,24 @@ func allQueues(b *brokerState) []storage.QueueInfo {
 		return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Queue, b.Queue))
 	})
 	return all
+}
+
+// dataDirDisk registers the free and used bytes of the file system that
+// holds the data directory (statfs at each scrape: one syscall).
+func dataDirDisk(mon *httpapi.Server, dir string) {
+	stat := func(at func(st *unix.Statfs_t) uint64) func() float64 {
+		return func() float64 {
+			var st unix.Statfs_t
+			if err := unix.Statfs(dir, &st); err != nil {
+				return math.NaN()
+			}
+			return float64(at(&st)) * float64(st.Bsize)
+		}
+	}
+	mon.Value("twinmq_data_dir_disk_free_bytes", "Bytes an unprivileged writer may still allocate on the data directory's file system.",
+		httpapi.Gauge, stat(func(st *unix.Statfs_t) uint64 { return st.Bavail }))
+	mon.Value("twinmq_data_dir_disk_used_bytes", "Bytes in use on the data directory's file system.",
+		httpapi.Gauge, stat(func(st *unix.Statfs_t) uint64 { return st.Blocks - st.Bfree }))
+	mon.Value("twinmq_data_dir_disk_size_bytes", "Size of the data directory's file system.",
+		httpapi.Gauge, stat(func(st *unix.Statfs_t) uint64 { return st.Blocks }))
 }

@@ -1,15 +1,20 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"regexp"
-	"strconv"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -81,6 +86,45 @@ func TestHTTPEndpoints(t *testing.T) {
 	if resp, err := rc.Invoke(t.Context(), txn); err != nil || resp.Code != remoting.Success {
 		t.Fatalf("transactional send: %v %+v", err, resp)
 	}
+	// Traffic on the RocketMQ side: one 5-byte send and one pull of it.
+	mustCmd(t, "topic", "create", "rocket", "--partitions", "1", "--bootstrap-server", kafka)
+	send := remoting.NewRequest(remoting.SendMessage, 0)
+	maps.Copy(send.ExtFields, map[string]string{"producerGroup": "pg", "topic": "rocket", "queueId": "0", "sysFlag": "0",
+		"bornTimestamp": "1", "flag": "0", "properties": ""})
+	send.Body = []byte("hello")
+	if resp, err := rc.Invoke(t.Context(), send); err != nil || resp.Code != remoting.Success {
+		t.Fatalf("send: %v %+v", err, resp)
+	}
+	pull := remoting.NewRequest(remoting.PullMessage, 0)
+	maps.Copy(pull.ExtFields, map[string]string{"consumerGroup": "cg", "topic": "rocket", "queueId": "0", "queueOffset": "0",
+		"maxMsgNums": "32", "sysFlag": "0", "commitOffset": "0", "suspendTimeoutMillis": "0", "subscription": "*"})
+	// The send is acknowledged once written; it is readable once
+	// dispatched, a moment later.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		resp, err := rc.Invoke(t.Context(), pull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Code == remoting.Success {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pull: %+v", resp)
+		}
+	}
+	// A Kafka consumer that reads metered.
+	cons, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.ConsumeTopics("metered"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	for got := 0; got < 3; {
+		fs := cons.PollFetches(t.Context())
+		if err := fs.Err0(); err != nil {
+			t.Fatal(err)
+		}
+		got += fs.NumRecords()
+	}
 	// A group that read one message of metered/0.
 	adm := kadm.NewClient(cl)
 	var commit kadm.Offsets
@@ -91,13 +135,9 @@ func TestHTTPEndpoints(t *testing.T) {
 	_, metrics := get("/metrics")
 	value := func(series string) float64 {
 		t.Helper()
-		m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(metrics)
-		if m == nil {
+		v, ok := seriesValue(t, metrics, series)
+		if !ok {
 			t.Fatalf("no series %s in /metrics:\n%s", series, metrics)
-		}
-		v, err := strconv.ParseFloat(m[1], 64)
-		if err != nil {
-			t.Fatalf("%s: %v", series, err)
 		}
 		return v
 	}
@@ -136,6 +176,48 @@ func TestHTTPEndpoints(t *testing.T) {
 	if v := value(`twinmq_remoting_requests_total{code="30"}`); v != 1 {
 		t.Errorf("%v GET_MAX_OFFSET requests counted, want 1", v)
 	}
+	// Latency histograms: every Produce measured (inline or not), the
+	// GET_MAX_OFFSET answered with SUCCESS, the unserved code not at all.
+	if v, n := value(`twinmq_kafka_request_duration_seconds{api="Produce"}`), value(`twinmq_kafka_requests_total{api="Produce"}`); v != n {
+		t.Errorf("%v Produce latencies observed, %v requests", v, n)
+	}
+	if v := value(`twinmq_remoting_request_duration_seconds{code="30",response_code="0"}`); v != 1 {
+		t.Errorf("%v GET_MAX_OFFSET latencies observed, want 1", v)
+	}
+	if _, ok := seriesValue(t, metrics, `twinmq_remoting_request_duration_seconds{code="9999"}`); ok {
+		t.Error("latency observed for a code not served")
+	}
+	// Per-topic traffic, under twinmq's names and the exporters' names.
+	for series, want := range map[string]float64{
+		`twinmq_topic_messages_in_total{topic="metered",protocol="kafka"}`:    3,
+		`twinmq_topic_messages_in_total{topic="rocket",protocol="rocketmq"}`:  1,
+		`twinmq_topic_bytes_in_total{topic="rocket",protocol="rocketmq"}`:     5,
+		`twinmq_topic_messages_out_total{topic="rocket",protocol="rocketmq"}`: 1,
+		`kafka_server_brokertopicmetrics_messagesin_total{topic="metered"}`:   3,
+		`kafka_server_brokertopicmetrics_messagesin_total{topic="rocket"}`:    1,
+		`rocketmq_messages_in_total{topic="metered"}`:                         3,
+		`rocketmq_messages_out_total{topic="rocket"}`:                         1,
+		`rocketmq_throughput_in_total{topic="rocket"}`:                        5,
+	} {
+		if v := value(series); v != want {
+			t.Errorf("%s = %v, want %v", series, v, want)
+		}
+	}
+	if in, out := value(`kafka_server_brokertopicmetrics_bytesin_total{topic="metered"}`), value(`kafka_server_brokertopicmetrics_bytesout_total{topic="metered"}`); in <= 0 || out < in {
+		t.Errorf("metered: %v bytes in, %v bytes out after reading it all", in, out)
+	}
+	if v := value(`twinmq_remoting_request_duration_seconds{code="11",response_code="0"}`); v != 1 {
+		t.Errorf("%v pulls that found messages measured, want 1", v)
+	}
+	if v := value(`twinmq_build_info{goversion="` + runtime.Version() + `"}`); v != 1 {
+		t.Errorf("build info %v", v)
+	}
+	if free, used := value("twinmq_data_dir_disk_free_bytes"), value("twinmq_data_dir_disk_used_bytes"); free <= 0 || used <= 0 {
+		t.Errorf("data dir disk: free %v, used %v", free, used)
+	}
+	if v := value("process_resident_memory_bytes"); v <= 0 {
+		t.Errorf("resident memory %v", v)
+	}
 	if v := value("twinmq_rocketmq_transactions_pending"); v != 1 {
 		t.Errorf("%v transactions pending, want 1", v)
 	}
@@ -149,9 +231,103 @@ func TestHTTPEndpoints(t *testing.T) {
 			t.Fatalf("no broker registered with the name server:\n%s", metrics)
 		}
 	}
+	checkDashboard(t, parseMetrics(t, metrics))
 	for _, family := range []string{"twinmq_remoting_connections", "twinmq_topics", "twinmq_kafka_xproto_cache_bytes", "twinmq_remoting_xproto_cache_hit_records_total", "go_goroutines"} {
 		if !strings.Contains(metrics, "# TYPE "+family+" ") {
 			t.Errorf("no %s family", family)
 		}
+	}
+}
+
+// parseMetrics parses a /metrics body with expfmt, as Prometheus does.
+func parseMetrics(t *testing.T, body string) map[string]*dto.MetricFamily {
+	t.Helper()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("parse /metrics: %v\n%s", err, body)
+	}
+	return fams
+}
+
+var selectorLabel = regexp.MustCompile(`(\w+)="([^"]*)"`)
+
+// seriesValue finds a series given as name{label="value",...} (labels in
+// any order, a subset of the series' labels) in a /metrics body: a
+// counter's or gauge's value, a histogram's sample count.
+func seriesValue(t *testing.T, body, series string) (float64, bool) {
+	t.Helper()
+	name, sel, _ := strings.Cut(series, "{")
+	want := map[string]string{}
+	for _, m := range selectorLabel.FindAllStringSubmatch(sel, -1) {
+		want[m[1]] = m[2]
+	}
+	f := parseMetrics(t, body)[name]
+	if f == nil {
+		return 0, false
+	}
+next:
+	for _, m := range f.Metric {
+		have := map[string]string{}
+		for _, l := range m.GetLabel() {
+			have[l.GetName()] = l.GetValue()
+		}
+		for k, v := range want {
+			if have[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.GetCounter().GetValue(), true
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue(), true
+		case m.Histogram != nil:
+			return float64(m.GetHistogram().GetSampleCount()), true
+		default:
+			return m.GetUntyped().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// checkDashboard: every metric the Grafana dashboard in deploy/ queries is
+// one serve exposes (a histogram's by its _bucket, _count or _sum), but
+// for the replication ones only a broker with slaves has.
+func checkDashboard(t *testing.T, fams map[string]*dto.MetricFamily) {
+	t.Helper()
+	b, err := os.ReadFile("../../deploy/grafana/twinmq.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatalf("deploy/grafana/twinmq.json: %v", err)
+	}
+	name := regexp.MustCompile(`\b(twinmq|kafka|rocketmq|go|process)_[a-z_]+\b`)
+	n := 0
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			for _, m := range name.FindAllString(tg.Expr, -1) {
+				n++
+				base := m
+				for _, suffix := range []string{"_bucket", "_count", "_sum"} {
+					if f := fams[strings.TrimSuffix(m, suffix)]; f != nil && f.GetType() == dto.MetricType_HISTOGRAM {
+						base = strings.TrimSuffix(m, suffix)
+					}
+				}
+				if fams[base] == nil && !strings.HasPrefix(m, "twinmq_ha_") {
+					t.Errorf("dashboard panel %q queries %s, which serve does not expose", p.Title, m)
+				}
+			}
+		}
+	}
+	if n < 20 {
+		t.Fatalf("only %d metric references found in the dashboard", n)
 	}
 }

@@ -26,7 +26,8 @@ import (
 // port, which is logged and advertised. stop ends the listener, draining
 // requests in flight, then the coordinator.
 func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry,
-	offs *offsets.Table, repl *replication, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView, txIndex *log.Txns) (stop func(context.Context), advertised string, err error) {
+	offs *offsets.Table, repl *replication, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView, txIndex *log.Txns,
+	traffic *topicTraffic) (stop func(context.Context), advertised string, err error) {
 	id, stopID, err := broker.LoadIdentity(ctx, store, int32(cfg.NodeID), logger)
 	if err != nil {
 		return nil, "", fmt.Errorf("kafka: %w", err)
@@ -80,6 +81,7 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 	h, err := kafkaapi.New(kcfg, store, reg)
 	if err == nil {
 		dl.kafka(h)
+		h.SetTopicMeter(protoMeter{traffic, protoKafka})
 		var srv *netio.Server
 		srv, err = netio.New(lim.serverConfig(cfg, kafkaapi.ServerConfig(cfg.KafkaAddr, logger)), h)
 		if err == nil {
@@ -90,7 +92,11 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 			host := kafkaAdvertisedHost(cfg.AdvertisedHost, bound.IP)
 			h.SetAdvertised(host, int32(bound.Port))
 			cv.setKafka(host, int32(bound.Port), node, id.ClusterID, kcfg.Replicas) // registers it: the other groups list it
-			kafkaMetrics(mon, srv, h)
+			if err = kafkaMetrics(mon, srv, h); err != nil {
+				_ = srv.Shutdown(ctx)
+				stopAll()
+				return nil, "", fmt.Errorf("kafka: %w", err)
+			}
 			adv := net.JoinHostPort(host, fmt.Sprint(bound.Port))
 			logger.Info("Kafka listening", "addr", bound.String(), "advertised", adv,
 				"nodeId", node, "clusterId", id.ClusterID)
@@ -105,7 +111,13 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 }
 
 // kafkaMetrics registers the Kafka listener's metrics with mon.
-func kafkaMetrics(mon *httpapi.Server, srv *netio.Server, h *kafkaapi.Handler) {
+func kafkaMetrics(mon *httpapi.Server, srv *netio.Server, h *kafkaapi.Handler) error {
+	lat, err := mon.Histogram("twinmq_kafka_request_duration_seconds",
+		"Kafka requests from the frame reaching the handler to the response written, by API.", "api")
+	if err != nil {
+		return err
+	}
+	h.SetLatency(func(key int16) kafkaapi.Observer { return lat.WithLabelValues(kmsg.NameForKey(key)) })
 	mon.Value("twinmq_kafka_connections", "Open Kafka connections.", httpapi.Gauge, func() float64 { return float64(srv.Conns()) })
 	mon.Metric("twinmq_kafka_requests_total", "Kafka requests served, by API.", httpapi.Counter, func() []httpapi.Sample {
 		var out []httpapi.Sample
@@ -117,6 +129,7 @@ func kafkaMetrics(mon *httpapi.Server, srv *netio.Server, h *kafkaapi.Handler) {
 	mon.Value("twinmq_kafka_produce_inline_total", "Kafka Produce requests answered on the event loop (also counted in twinmq_kafka_requests_total).",
 		httpapi.Counter, func() float64 { return float64(h.ProducesInline()) })
 	xprotoCacheMetrics(mon, "kafka", "Kafka fetches of RocketMQ-produced messages", h.XProtoCacheStats)
+	return nil
 }
 
 // xprotoCacheMetrics registers the metrics of an adapter's cross-protocol

@@ -62,7 +62,8 @@ func warnOpenRegistration(logger *slog.Logger, secret string) {
 // startRemoting runs the RocketMQ broker on cfg.RemotingAddr, registering
 // with namesrvAddrs; stop ends it.
 func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.Table,
-	repl *replication, namesrvAddrs []string, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView, txns *log.Txns) (func(context.Context), string, error) {
+	repl *replication, namesrvAddrs []string, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView, txns *log.Txns,
+	traffic *topicTraffic) (func(context.Context), string, error) {
 	addr, err := fixPort(cfg.RemotingAddr)
 	if err != nil {
 		return nil, "", fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", cfg.RemotingAddr))
@@ -113,6 +114,18 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 		stopTxn()
 		return nil, "", fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", addr))
 	}
+	lat, err := mon.Histogram("twinmq_remoting_request_duration_seconds",
+		"RocketMQ remoting requests answered at once, from the frame reaching the broker to the response encoded, by request code and response code.",
+		"code", "response_code")
+	if err != nil {
+		stopTxn()
+		_ = srv.Shutdown(ctx)
+		return nil, "", fmt.Errorf("remoting: %w", err)
+	}
+	b.SetTopicMeter(protoMeter{traffic, protoRocketMQ})
+	b.SetLatency(func(code, resp int32) remotingapi.Observer {
+		return lat.WithLabelValues(strconv.Itoa(int(code)), strconv.Itoa(int(resp)))
+	})
 	b.Start()
 	mon.Value("twinmq_remoting_connections", "Open RocketMQ remoting connections.", httpapi.Gauge,
 		func() float64 { return float64(srv.Conns()) })

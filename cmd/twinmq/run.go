@@ -137,6 +137,8 @@ type brokerState struct {
 	// txIndex is the Kafka transaction index both adapters read (Kafka
 	// read_committed fetches, RocketMQ pulls of Kafka-written queues).
 	txIndex *log.Txns
+	// traffic counts messages and bytes per topic (traffic.go).
+	traffic *topicTraffic
 }
 
 // txnIndexScan bounds how far back a partition's log is read to rebuild
@@ -176,7 +178,7 @@ func openBroker(ctx context.Context, cfg Config, logger *slog.Logger) (*brokerSt
 		return nil, err
 	}
 	return &brokerState{dir: cfg.storeDir(), store: store, reg: reg, offs: offs,
-		txIndex: log.NewTxns(store, txnIndexScan, kafkaapi.LoadTxnBatch)}, nil
+		txIndex: log.NewTxns(store, txnIndexScan, kafkaapi.LoadTxnBatch), traffic: newTopicTraffic(reg)}, nil
 }
 
 // serve runs the RocketMQ broker (registered with nsAddrs), the Kafka
@@ -204,7 +206,7 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 	if cv != nil { // a topic created or deleted here: read the view again
 		defer b.reg.Watch(func(topics.Config, bool) { cv.poller.Kick() })()
 	}
-	stopRemoting, storeHost, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, lim, mon, logger, cv, b.pullTxns())
+	stopRemoting, storeHost, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, lim, mon, logger, cv, b.pullTxns(), b.traffic)
 	if err != nil {
 		failed()
 		return err
@@ -216,7 +218,7 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 	var wmu sync.Mutex
 	stopKafka, kafkaAdv := func(context.Context) {}, "(off on a slave)"
 	startWriters := func() error {
-		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, lim, mon, logger, cv, b.txIndex)
+		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, lim, mon, logger, cv, b.txIndex, b.traffic)
 		if err == nil {
 			stop, err = withDelay(ctx, dl, b.store, logger, stop)
 		}

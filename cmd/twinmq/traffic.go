@@ -1,0 +1,132 @@
+package main
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/twinmq/twinmq/broker/httpapi"
+	"github.com/twinmq/twinmq/broker/topics"
+)
+
+// The protocols traffic is counted by, as the protocol label says them.
+const (
+	protoKafka = iota
+	protoRocketMQ
+	numProtos
+)
+
+var protoNames = [numProtos]string{"kafka", "rocketmq"}
+
+// topicTraffic counts messages and bytes in and out per topic and
+// protocol, for twinmq_topic_* and the Kafka JMX-exporter and RocketMQ
+// exporter names (docs/operations.md). The adapters add to it through
+// protoMeter (a map load and two atomic adds a request); a scrape reads
+// it. A deleted topic's counts go with it.
+type topicTraffic struct {
+	topics sync.Map // topic name -> *topicCounts
+}
+
+type topicCounts struct {
+	msgsIn, bytesIn, msgsOut, bytesOut [numProtos]atomic.Int64
+}
+
+func newTopicTraffic(reg *topics.Registry) *topicTraffic {
+	t := &topicTraffic{}
+	reg.Watch(func(c topics.Config, deleted bool) {
+		if deleted {
+			t.topics.Delete(c.Name)
+		}
+	})
+	return t
+}
+
+func (t *topicTraffic) counts(topic string) *topicCounts {
+	if c, ok := t.topics.Load(topic); ok {
+		return c.(*topicCounts)
+	}
+	c, _ := t.topics.LoadOrStore(topic, new(topicCounts))
+	return c.(*topicCounts)
+}
+
+// protoMeter is one protocol's view of topicTraffic: the adapters'
+// TopicMeter.
+type protoMeter struct {
+	t     *topicTraffic
+	proto int
+}
+
+func (m protoMeter) In(topic string, messages, bytes int) {
+	c := m.t.counts(topic)
+	c.msgsIn[m.proto].Add(int64(messages))
+	c.bytesIn[m.proto].Add(int64(bytes))
+}
+
+func (m protoMeter) Out(topic string, messages, bytes int) {
+	c := m.t.counts(topic)
+	c.msgsOut[m.proto].Add(int64(messages))
+	c.bytesOut[m.proto].Add(int64(bytes))
+}
+
+// snapshot lists the topics with their counts, sorted by name.
+func (t *topicTraffic) snapshot() (names []string, counts []*topicCounts) {
+	t.topics.Range(func(k, v any) bool {
+		names = append(names, k.(string))
+		return true
+	})
+	slices.Sort(names)
+	for _, n := range names {
+		counts = append(counts, t.counts(n))
+	}
+	return names, counts
+}
+
+// register adds the traffic families to mon: twinmq's own, by protocol,
+// and the sums under the names Kafka's JMX exporter and RocketMQ 5's
+// exporter give the same quantities.
+func (t *topicTraffic) register(mon *httpapi.Server) {
+	type field func(c *topicCounts, proto int) int64
+	byProto := func(name, help string, at field) {
+		mon.Metric(name, help, httpapi.Counter, func() []httpapi.Sample {
+			names, counts := t.snapshot()
+			out := make([]httpapi.Sample, 0, len(names)*numProtos)
+			for i, n := range names {
+				for p := range numProtos {
+					if v := at(counts[i], p); v > 0 {
+						out = append(out, httpapi.Sample{Labels: []string{"topic", n, "protocol", protoNames[p]}, Value: float64(v)})
+					}
+				}
+			}
+			return out
+		})
+	}
+	summed := func(name, help string, at field) {
+		mon.Metric(name, help, httpapi.Counter, func() []httpapi.Sample {
+			names, counts := t.snapshot()
+			out := make([]httpapi.Sample, 0, len(names))
+			for i, n := range names {
+				var v int64
+				for p := range numProtos {
+					v += at(counts[i], p)
+				}
+				out = append(out, httpapi.Sample{Labels: []string{"topic", n}, Value: float64(v)})
+			}
+			return out
+		})
+	}
+	msgsIn := func(c *topicCounts, p int) int64 { return c.msgsIn[p].Load() }
+	bytesIn := func(c *topicCounts, p int) int64 { return c.bytesIn[p].Load() }
+	msgsOut := func(c *topicCounts, p int) int64 { return c.msgsOut[p].Load() }
+	bytesOut := func(c *topicCounts, p int) int64 { return c.bytesOut[p].Load() }
+	byProto("twinmq_topic_messages_in_total", "Messages appended to a topic by producers, by protocol.", msgsIn)
+	byProto("twinmq_topic_bytes_in_total", "Bytes of messages producers appended to a topic (record batches or message bodies as sent), by protocol.", bytesIn)
+	byProto("twinmq_topic_messages_out_total", "Messages of a topic sent to consumers (Kafka fetches, RocketMQ pulls), by protocol.", msgsOut)
+	byProto("twinmq_topic_bytes_out_total", "Bytes of a topic's messages sent to consumers, by protocol.", bytesOut)
+	summed("kafka_server_brokertopicmetrics_messagesin_total", "Kafka JMX MessagesInPerSec: messages appended to a topic (both protocols).", msgsIn)
+	summed("kafka_server_brokertopicmetrics_bytesin_total", "Kafka JMX BytesInPerSec: bytes producers appended to a topic (both protocols).", bytesIn)
+	summed("kafka_server_brokertopicmetrics_bytesout_total", "Kafka JMX BytesOutPerSec: bytes of a topic sent to consumers (both protocols).", bytesOut)
+	summed("rocketmq_messages_in_total", "RocketMQ 5 exporter: messages produced to a topic (both protocols).", msgsIn)
+	summed("rocketmq_messages_out_total", "RocketMQ 5 exporter: messages consumed from a topic (both protocols).", msgsOut)
+	summed("rocketmq_throughput_in_total", "RocketMQ 5 exporter: bytes produced to a topic (both protocols).", bytesIn)
+	summed("rocketmq_throughput_out_total", "RocketMQ 5 exporter: bytes consumed from a topic (both protocols).", bytesOut)
+}
