@@ -167,7 +167,11 @@ func (h *Handler) topicByClusterID(v *cluster.View, id [16]byte) (string, bool) 
 func (h *Handler) createEverywhere(ctx context.Context, cfg topics.Config) (topics.Config, error) {
 	v := h.view()
 	if v == nil {
-		return h.reg.Create(ctx, cfg)
+		created, err := h.reg.Create(ctx, cfg)
+		if err == nil {
+			h.awaitRegistered(ctx)
+		}
+		return created, err
 	}
 	if _, ok := h.remoteTopic(cfg.Name); ok {
 		return topics.Config{}, fmt.Errorf("%w: %s (on another broker group)", topics.ErrTopicExists, cfg.Name)
@@ -212,6 +216,7 @@ func (h *Handler) createEverywhere(ctx context.Context, cfg topics.Config) (topi
 		h.log.Warn("kafkaapi: topic created on some broker groups only", "topic", cfg.Name, "err", err)
 		return local, err
 	}
+	h.awaitRegistered(ctx)
 	h.awaitView(ctx, cfg.Name, func(ps []cluster.Placement) bool { return cluster.Count(ps) == total })
 	return local, nil
 }
@@ -403,4 +408,15 @@ func (h *Handler) withRemotePartitions(topic string, parts []int32) []int32 {
 		next += pl.Queues
 	}
 	return parts
+}
+
+// awaitRegistered waits, at most 2 s, until this broker has registered
+// its topics with the name servers again (Config.TopicsRegistered).
+func (h *Handler) awaitRegistered(ctx context.Context) {
+	if h.cfg.TopicsRegistered == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	h.cfg.TopicsRegistered(ctx)
 }

@@ -129,6 +129,11 @@ type Config struct {
 	// DescribeConfigs reports as min.insync.replicas (0: 1, Kafka's
 	// default).
 	MinInSyncReplicas int
+	// TopicsRegistered, if set, returns once the broker has registered its
+	// topics with the name servers again (remotingapi.AwaitRegistered):
+	// CreateTopics waits for it, bounded, so that a RocketMQ client finds
+	// a topic Kafka created as soon as the answer arrives.
+	TopicsRegistered func(ctx context.Context)
 	// ClusterRefresh, if set, reads the cluster view again now
 	// (cluster.Poller.Refresh): after this broker created or deleted a
 	// topic on other groups, it waits for the view to show them.

@@ -39,6 +39,11 @@ func newRegistrar(b *Broker) *registrar {
 		clients: make(map[string]*nameserver.Client)}
 }
 
+// AwaitRegistered registers with the name servers now and returns once
+// that registration has finished, successfully or not, or ctx ends: a
+// topic another adapter created is then routable for RocketMQ clients.
+func (b *Broker) AwaitRegistered(ctx context.Context) { b.reg.registered(ctx) }
+
 // kick asks for a registration now; it never blocks.
 func (r *registrar) kick() {
 	select {

@@ -115,3 +115,11 @@ func (cv *groupsView) endpoint() (string, int32, string, bool) {
 	}
 	return e.addr, e.nodeID, e.clusterID, true
 }
+
+// awaitRegistered is kafkaapi.Config.TopicsRegistered: the RocketMQ
+// broker's registration with the name servers, once it runs.
+func (cv *groupsView) awaitRegistered(ctx context.Context) {
+	if b := cv.reregister.Load(); b != nil {
+		(*b).AwaitRegistered(ctx)
+	}
+}

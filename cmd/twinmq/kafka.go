@@ -75,6 +75,9 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 	}
 	kafkaEpochs(&kcfg, repl)
 	kcfg.Replicas = kafkaReplicas(repl, id.NodeID)
+	if cv != nil {
+		kcfg.TopicsRegistered = cv.awaitRegistered
+	}
 	if cv != nil { // partitions numbered across the cluster's broker groups
 		kcfg.Cluster, kcfg.Peers, kcfg.ClusterRefresh = cv.poller.View, cv.peers, cv.poller.Refresh
 	}
