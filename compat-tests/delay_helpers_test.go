@@ -2,6 +2,7 @@ package compattests
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"strconv"
 	"sync"
@@ -118,19 +119,7 @@ func (c *delayCluster) start() *delayRun {
 	r.svc, err = timer.StartServices(ctx, r.store, policy, builds.Build, log)
 	must(err)
 	r.closer = append(r.closer, r.svc.Close)
-	rsrv, err := netio.New(netio.Config{Addr: c.brokerAddr, Framer: netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
-		Ordering: netio.Concurrent, Logger: log}, r.b)
-	must(err)
-	must(rsrv.Start(ctx))
-	r.b.Start()
-	r.closer = append(r.closer, func() { _ = rsrv.Shutdown(ctx); r.b.Close(ctx) }) // as cmd/twinmq
-	ksrv, err := netio.New(kafkaapi.ServerConfig(c.kafkaURL, log), h)
-	must(err)
-	must(ksrv.Start(ctx))
-	host, port, _ := net.SplitHostPort(c.kafkaURL)
-	p, _ := strconv.Atoi(port)
-	h.SetAdvertised(host, int32(p))
-	r.closer = append(r.closer, func() { _ = ksrv.Shutdown(ctx) })
+	r.closer = append(r.closer, serveBoth(t, c.brokerAddr, c.kafkaURL, r.b, h, log)...)
 	waitFor(t, 5*time.Second, func() bool {
 		rt, ok := c.ns.Table().Route("TBW102")
 		return ok && len(rt.BrokerDatas) > 0
@@ -165,4 +154,31 @@ func (c *delayCluster) current() *delayRun {
 // rmq gives the rocketmq-client-go helpers of rocketmq_helpers_test.go.
 func (c *delayCluster) rmq() *rmqCluster {
 	return &rmqCluster{nsAddr: c.nsAddr, ns: c.ns, brokerAddr: c.brokerAddr}
+}
+
+// serveBoth serves b's RocketMQ remoting on remotingAddr and h's Kafka on
+// kafkaAddr (advertised as such) as cmd/twinmq does, and returns what
+// stops them, in the order they were started.
+func serveBoth(t testing.TB, remotingAddr, kafkaAddr string, b *remotingapi.Broker, h *kafkaapi.Handler, log *slog.Logger) []func() {
+	t.Helper()
+	ctx := context.Background()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rsrv, err := netio.New(netio.Config{Addr: remotingAddr, Framer: netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
+		Ordering: netio.Concurrent, Logger: log}, b)
+	must(err)
+	must(rsrv.Start(ctx))
+	b.Start()
+	stops := []func(){func() { _ = rsrv.Shutdown(ctx); b.Close(ctx) }} // as cmd/twinmq
+	ksrv, err := netio.New(kafkaapi.ServerConfig(kafkaAddr, log), h)
+	must(err)
+	must(ksrv.Start(ctx))
+	host, port, _ := net.SplitHostPort(kafkaAddr)
+	p, _ := strconv.Atoi(port)
+	h.SetAdvertised(host, int32(p))
+	return append(stops, func() { _ = ksrv.Shutdown(ctx) })
 }

@@ -3,7 +3,6 @@ package compattests
 import (
 	"context"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,9 +19,7 @@ import (
 	"github.com/twinmq/twinmq/broker/remotingapi"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/nameserver"
-	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/storage"
-	"github.com/twinmq/twinmq/wire/remoting"
 )
 
 // txnCluster is what `twinmq serve` runs for transactions, in process on
@@ -111,19 +108,7 @@ func (c *txnCluster) start() *txnRun {
 	r.closer = append(r.closer, stopID)
 	h, err := kafkaapi.New(kafkaapi.Config{NodeID: id.NodeID, ClusterID: id.ClusterID, Logger: log}, r.store, reg)
 	must(err)
-	rsrv, err := netio.New(netio.Config{Addr: c.brokerAddr, Framer: netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
-		Ordering: netio.Concurrent, Logger: log}, r.b)
-	must(err)
-	must(rsrv.Start(ctx))
-	r.b.Start()
-	r.closer = append(r.closer, func() { _ = rsrv.Shutdown(ctx); r.b.Close(ctx) }) // as cmd/twinmq
-	ksrv, err := netio.New(kafkaapi.ServerConfig(c.kafkaURL, log), h)
-	must(err)
-	must(ksrv.Start(ctx))
-	host, port, _ := net.SplitHostPort(c.kafkaURL)
-	p, _ := strconv.Atoi(port)
-	h.SetAdvertised(host, int32(p))
-	r.closer = append(r.closer, func() { _ = ksrv.Shutdown(ctx) })
+	r.closer = append(r.closer, serveBoth(t, c.brokerAddr, c.kafkaURL, r.b, h, log)...)
 	waitForTB(t, 5*time.Second, func() bool {
 		rt, ok := c.ns.Table().Route("TBW102")
 		return ok && len(rt.BrokerDatas) > 0
