@@ -30,6 +30,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/twinmq/twinmq/broker/auth"
 	"github.com/twinmq/twinmq/broker/cluster"
 	"github.com/twinmq/twinmq/broker/groups"
 	"github.com/twinmq/twinmq/broker/log"
@@ -310,7 +311,9 @@ func (h *Handler) advertisedAddr() (string, int32) {
 }
 
 // OnOpen implements netio.Handler.
-func (h *Handler) OnOpen(*netio.Conn) {}
+func (h *Handler) OnOpen(c *netio.Conn) {
+	c.SetValue(&connState{principal: auth.Anonymous})
+}
 
 // OnClose implements netio.Handler. A connection the broker closes (a bad
 // frame, a backlog, a handler panic, an idle timeout) is logged at info
@@ -322,7 +325,7 @@ func (h *Handler) OnClose(c *netio.Conn, err error) {
 		h.log.Debug("kafkaapi: connection closed", "conn", c.ID(), "remote", c.RemoteAddr(), "err", err)
 		return
 	}
-	h.log.Info("kafkaapi: connection closed", "conn", c.ID(), "remote", c.RemoteAddr(), "err", err)
+	h.log.Info("kafkaapi: connection closed", "conn", c.ID(), "remote", c.RemoteAddr(), "principal", principalOf(c), "err", err)
 }
 
 // request is one request in flight: it replies once and then calls done.

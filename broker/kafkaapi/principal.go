@@ -1,0 +1,28 @@
+package kafkaapi
+
+import (
+	"sync"
+
+	"github.com/twinmq/twinmq/broker/auth"
+	"github.com/twinmq/twinmq/netio"
+)
+
+// connState is what the adapter keeps per connection (netio.Conn's value,
+// set by OnOpen):
+// who the connection is. The authentication code (TLS client
+// certificates, SASL) sets it; authorization reads it.
+type connState struct {
+	mu        sync.Mutex
+	principal auth.Principal
+}
+
+// principalOf is who c authenticated as: auth.Anonymous until it has.
+func principalOf(c *netio.Conn) auth.Principal {
+	s, ok := c.Value().(*connState)
+	if !ok {
+		return auth.Anonymous
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.principal
+}
