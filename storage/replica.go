@@ -182,6 +182,12 @@ func (s *Store) GateVisible(on bool) {
 	}
 }
 
+// VisibleOffset is the CommitLog offset below which readers may see:
+// the durable end in SYNC_FLUSH, the written end in ASYNC_FLUSH, and
+// never the replicated mark or past it while the gate is on. A master's
+// HA stream sends it to its slaves as the confirmed offset.
+func (s *Store) VisibleOffset() int64 { return s.visibleOffset() }
+
 // SetReplicated raises the replicated mark to off (never lowers it) and
 // wakes the dispatcher. off is an offset a replica reported as its
 // written end: an entry boundary or a segment start.
@@ -270,6 +276,14 @@ func (s *Store) truncate(phys int64) error {
 	s.queuesMu.RUnlock()
 	if s.dispatched.Load() > phys {
 		s.dispatched.Store(phys)
+	}
+	// The replicated mark only rises, except here: what is cut was never
+	// confirmed, and what replaces it must be confirmed again.
+	for {
+		cur := s.replicated.Load()
+		if cur <= phys || s.replicated.CompareAndSwap(cur, phys) {
+			break
+		}
 	}
 	if err := s.checkpoint(); err != nil {
 		return err

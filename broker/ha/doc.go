@@ -34,7 +34,10 @@
 //	 0        4         6       8          16          24            32
 //	then clusterLen u16, cluster, brokerNameLen u16, brokerName (each
 //	at most 255 bytes), and, when flags bit 0 is set, the slave's epoch
-//	list. magic = 0x54514841 ("TQHA"); other flag bits are refused.
+//	list. Flags bit 1 asks for confirmed offsets in the frames (below).
+//	magic = 0x54514841 ("TQHA"); other flag bits are refused, so a
+//	twinmq slave that asks for confirmed offsets needs a master that
+//	knows them (upgrade masters first).
 //
 //	epoch list: count u16 (<= 1024), then count x (epoch i32, start i64),
 //	sorted by both
@@ -55,10 +58,20 @@
 // Then the master sends frames and the slave sends reports, until either
 // closes:
 //
-//	frame:  phyOffset i64 | bodySize i32 | bodySize bytes of CommitLog
-//	        (bodySize <= 256 KiB; 0 is a heartbeat, sent after 5 s idle)
+//	frame:  phyOffset i64 | bodySize i32 | [confirmOffset i64] |
+//	        bodySize bytes of CommitLog (bodySize <= 256 KiB; 0 is a
+//	        heartbeat, sent after 5 s idle, and on a stream with confirmed
+//	        offsets whenever the confirmed offset moved)
 //	report: maxPhyOffset i64, the slave's written end, after every append
 //	        and every 5 s
+//
+// confirmOffset, present when the hello asked for it, is the master's
+// high watermark when it sent the frame: what every in-sync replica holds
+// (a SYNC_MASTER's replicated mark; an ASYNC_MASTER's written end). The
+// slave keeps its store's visibility gate on and raises it to that
+// offset, so its readers (RocketMQ pulls from the slave, Kafka follower
+// fetches) never see a record a failover could take back. RocketMQ 5's
+// AutoSwitchHAService carries its confirmOffset in the same place.
 //
 // The body is raw CommitLog bytes from phyOffset, not cut at entry
 // boundaries; the slave holds back an incomplete entry until the next

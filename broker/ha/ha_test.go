@@ -238,6 +238,63 @@ func TestSyncMasterGatesOnTheSlave(t *testing.T) {
 	}
 }
 
+// TestSlaveShowsOnlyConfirmed: a slave shows its readers (its
+// ConsumeQueues, and so Kafka follower fetches and RocketMQ pulls) only
+// what the master confirmed. With a second, silent slave in sync, an
+// entry reaches the real slave's log but stays invisible there as on the
+// master; the silent slave's report confirms it, and the real slave shows
+// it then.
+func TestSlaveShowsOnlyConfirmed(t *testing.T) {
+	master := openStore(t, false)
+	master.GateVisible(true)
+	m, addr := startMaster(t, MasterConfig{Store: master, Sync: true, SlaveTimeout: 300 * time.Millisecond})
+	logs := blog.NewReplicated(master, m)
+	ctx := context.Background()
+	slave := openStore(t, true)
+	slave.GateVisible(true)
+	s, _ := startSlave(t, slave, addr)
+	for i := range 20 {
+		if _, err := logs.Append(ctx, []blog.Message{message("T0", 0, i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "the slave showing the acknowledged entries", func() bool { max, _ := slave.MaxOffset("T0", 0); return max == 20 })
+
+	c, err := net.Dial("tcp", addr) // the silent slave
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	min, written := master.LogRange()
+	hello, _ := AppendHello(nil, Hello{Cluster: "C", Broker: "b1", BrokerID: 2, MinOffset: min, WrittenOffset: written})
+	if _, err := c.Write(hello); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := readReply(c, 5*time.Second); err != nil || r.Status != StatusOK {
+		t.Fatalf("reply %+v %v", r, err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, c) }()
+	eventually(t, "both slaves in sync", func() bool { s := m.Slaves(); return len(s) == 2 && s[0].InSync && s[1].InSync })
+
+	pos, err := logs.Append(ctx, []blog.Message{message("T0", 0, 20)})
+	if !errors.Is(err, blog.ErrReplicationTimeout) || len(pos) != 1 {
+		t.Fatalf("append with a silent slave: %v %v", pos, err)
+	}
+	end := pos[0].Phys + int64(pos[0].Size)
+	eventually(t, "the entry in the slave's log", func() bool { _, w := slave.LogRange(); return w >= end })
+	time.Sleep(100 * time.Millisecond) // time to dispatch it, were it not gated
+	if max, _ := slave.MaxOffset("T0", 0); max != 20 || s.Status().Confirmed >= end {
+		t.Fatalf("the slave shows an unconfirmed entry: max offset %d, confirmed %d, entry ends at %d", max, s.Status().Confirmed, end)
+	}
+	if _, err := c.Write(AppendReport(nil, end)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the slave showing the confirmed entry", func() bool { max, _ := slave.MaxOffset("T0", 0); return max == 21 })
+	if got := s.Status().Confirmed; got < end {
+		t.Fatalf("confirmed %d, want >= %d", got, end)
+	}
+}
+
 // TestMinInSyncReplicas: with minInSyncReplicas 2 and no slave, a
 // SYNC_MASTER refuses appends before writing them.
 func TestMinInSyncReplicas(t *testing.T) {

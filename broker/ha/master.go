@@ -28,6 +28,9 @@ type Source interface {
 	// OnWritten sets the function called after every local write (nil:
 	// none): the master's Wake, from NewMaster until Close.
 	OnWritten(fn func())
+	// VisibleOffset is how far readers may see: the confirmed offset a
+	// stream with Hello.Confirm carries.
+	VisibleOffset() int64
 }
 
 // MasterConfig configures a Master.
@@ -346,6 +349,22 @@ func (m *Master) updateWatermark() {
 	}
 	m.mu.Unlock()
 	m.cfg.Store.SetReplicated(hw)
+	m.wakeConfirm()
+}
+
+// wakeConfirm wakes the streams that carry confirmed offsets, so that a
+// raised high watermark reaches their slaves without waiting for data.
+func (m *Master) wakeConfirm() {
+	m.mu.Lock()
+	for sc := range m.conns {
+		if sc.confirm {
+			select {
+			case sc.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+	m.mu.Unlock()
 }
 
 // slaveConn is one slave's connection: its reader goroutine (reports)
@@ -353,6 +372,8 @@ func (m *Master) updateWatermark() {
 type slaveConn struct {
 	conn net.Conn
 	id   int64
+	// confirm: the slave asked for confirmed offsets (Hello.Confirm).
+	confirm bool
 	wake chan struct{}
 	quit chan struct{} // closed once the reader is done
 
@@ -393,7 +414,7 @@ func (m *Master) serveConn(c net.Conn) {
 		return
 	}
 	start := reply.StartOffset
-	sc := &slaveConn{conn: c, id: h.BrokerID, wake: make(chan struct{}, 1), quit: make(chan struct{}), acked: h.WrittenOffset}
+	sc := &slaveConn{conn: c, id: h.BrokerID, confirm: h.Confirm, wake: make(chan struct{}, 1), quit: make(chan struct{}), acked: h.WrittenOffset}
 	if !m.add(sc) {
 		return
 	}
@@ -491,18 +512,33 @@ func (m *Master) remove(sc *slaveConn) {
 }
 
 // stream sends the CommitLog from start: data frames as bytes are
-// written, an empty frame after a heartbeat interval of silence.
+// written, an empty frame after a heartbeat interval of silence, and on a
+// stream with confirmed offsets an empty frame when only the confirmed
+// offset moved.
 func (m *Master) stream(sc *slaveConn, start int64) error {
-	buf := make([]byte, FrameHeaderSize+MaxFrameBody)
-	next := start
+	hdrSize := FrameHeaderSize
+	if sc.confirm {
+		hdrSize = ConfirmHeaderSize
+	}
+	buf := make([]byte, hdrSize+MaxFrameBody)
+	next, sent := start, int64(0)
+	if sc.confirm {
+		sent = -1 // the first confirmed offset goes out at once
+	}
 	beat := time.NewTimer(m.cfg.Heartbeat)
 	defer beat.Stop()
 	for {
-		n, err := m.cfg.Store.ReadLog(next, buf[FrameHeaderSize:])
+		n, err := m.cfg.Store.ReadLog(next, buf[hdrSize:])
 		if err != nil {
 			return fmt.Errorf("read the CommitLog at %d: %w", next, err)
 		}
-		if n == 0 {
+		confirm := int64(0)
+		if sc.confirm {
+			// Read after the data: it covers the data sent with it when
+			// that is confirmed already (an ASYNC_MASTER's written end).
+			confirm = m.cfg.Store.VisibleOffset()
+		}
+		if n == 0 && confirm == sent {
 			select {
 			case <-sc.wake:
 				continue
@@ -511,12 +547,17 @@ func (m *Master) stream(sc *slaveConn, start int64) error {
 			case <-beat.C:
 			}
 		}
-		AppendFrameHeader(buf[:0], next, n)
+		if sc.confirm {
+			AppendConfirmHeader(buf[:0], next, n, confirm)
+		} else {
+			AppendFrameHeader(buf[:0], next, n)
+		}
 		_ = sc.conn.SetWriteDeadline(time.Now().Add(m.cfg.Housekeeping))
-		if _, err := sc.conn.Write(buf[:FrameHeaderSize+n]); err != nil {
+		if _, err := sc.conn.Write(buf[:hdrSize+n]); err != nil {
 			return err
 		}
 		next += int64(n)
+		sent = confirm
 		beat.Reset(m.cfg.Heartbeat)
 	}
 }

@@ -24,6 +24,10 @@ type Replica interface {
 	// Truncate cuts the log back to phys (an entry boundary), when the
 	// master says it goes past where the two agree.
 	Truncate(phys int64) error
+	// SetReplicated raises the offset below which readers may see: the
+	// master's confirmed offset (the store's visibility gate is on while
+	// it is a replica, so it shows nothing a failover could take back).
+	SetReplicated(off int64)
 }
 
 // SlaveConfig configures a Slave.
@@ -92,6 +96,9 @@ type SlaveStatus struct {
 	MasterOffset int64
 	// Written is the slave's own written end.
 	Written int64
+	// Confirmed is the highest confirmed offset the master sent: its high
+	// watermark, beyond which the slave shows readers nothing.
+	Confirmed int64
 	// LastError is why the last session ended, if it failed.
 	LastError string
 }
@@ -175,7 +182,7 @@ func (s *Slave) session(ctx context.Context, addr string) error {
 		}
 	}
 	hello, err := AppendHello(nil, Hello{Cluster: s.cfg.Cluster, Broker: s.cfg.Broker, BrokerID: s.cfg.BrokerID,
-		MinOffset: min, WrittenOffset: written, Epochs: epochs})
+		MinOffset: min, WrittenOffset: written, Epochs: epochs, Confirm: true})
 	if err != nil {
 		return err
 	}
@@ -243,13 +250,13 @@ func (s *Slave) receive(ctx context.Context, c net.Conn, start int64, rep *repor
 		at = start
 	}
 	var held []byte
-	var hdr [FrameHeaderSize]byte
+	var hdr [ConfirmHeaderSize]byte
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(s.cfg.Housekeeping))
 		if _, err := io.ReadFull(c, hdr[:]); err != nil {
 			return fmt.Errorf("read frame: %w", err)
 		}
-		phys, size, err := DecodeFrameHeader(hdr[:])
+		phys, size, confirm, err := DecodeConfirmHeader(hdr[:])
 		if err != nil {
 			return err
 		}
@@ -257,8 +264,13 @@ func (s *Slave) receive(ctx context.Context, c net.Conn, start int64, rep *repor
 		if phys != next {
 			return fmt.Errorf("frame at %d, expected %d", phys, next)
 		}
+		s.mu.Lock()
+		s.status.Confirmed = max(s.status.Confirmed, confirm)
+		s.mu.Unlock()
 		if size == 0 {
-			continue // a heartbeat
+			// A heartbeat, or the master's confirmed offset moved.
+			s.cfg.Store.SetReplicated(confirm)
+			continue
 		}
 		if len(held)+size > s.cfg.MaxEntrySize+MaxFrameBody {
 			return fmt.Errorf("%d bytes held without a whole entry", len(held)+size)
@@ -281,6 +293,8 @@ func (s *Slave) receive(ctx context.Context, c net.Conn, start int64, rep *repor
 		if err != nil {
 			return fmt.Errorf("append at %d: %w", at, err)
 		}
+		// After the append: what the master confirmed may include it.
+		s.cfg.Store.SetReplicated(confirm)
 	}
 }
 

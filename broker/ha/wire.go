@@ -15,6 +15,11 @@ const (
 	// FrameHeaderSize is a data frame's header: phyOffset int64, bodySize
 	// int32 (RocketMQ's classic HA frame).
 	FrameHeaderSize = 12
+	// ConfirmHeaderSize is a data frame's header on a stream whose slave
+	// asked for confirmed offsets (Hello.Confirm): the classic header and
+	// confirmOffset int64, the master's high watermark when it sent the
+	// frame.
+	ConfirmHeaderSize = FrameHeaderSize + 8
 	// ReportSize is a slave's report: its max physical offset, int64.
 	ReportSize = 8
 
@@ -36,6 +41,10 @@ const (
 
 	// helloEpochs is the hello flag saying an epoch list follows.
 	helloEpochs uint16 = 1
+	// helloConfirm is the hello flag asking for confirmed offsets in the
+	// frames (ConfirmHeaderSize).
+	helloConfirm uint16 = 2
+	helloFlags          = helloEpochs | helloConfirm
 )
 
 // The timing both ends share (RocketMQ's haSendHeartbeatInterval and
@@ -71,6 +80,10 @@ type Hello struct {
 	// Epochs is the slave's epoch list (controller mode; nil in classic
 	// mode, and then not sent).
 	Epochs []Epoch
+	// Confirm asks the master to send its confirmed offset (the high
+	// watermark: what every in-sync replica holds) in every frame, so that
+	// the slave shows readers nothing a failover could take back.
+	Confirm bool
 }
 
 // AppendHello appends h's encoding to dst. Names longer than 255 bytes
@@ -85,6 +98,9 @@ func AppendHello(dst []byte, h Hello) ([]byte, error) {
 	var flags uint16
 	if h.Epochs != nil {
 		flags |= helloEpochs
+	}
+	if h.Confirm {
+		flags |= helloConfirm
 	}
 	dst = binary.BigEndian.AppendUint32(dst, Magic)
 	dst = binary.BigEndian.AppendUint16(dst, Version)
@@ -116,9 +132,10 @@ func DecodeHello(b []byte) (h Hello, n int, err error) {
 		return h, 0, fmt.Errorf("%w: hello offsets [%d, %d)", ErrMalformed, h.MinOffset, h.WrittenOffset)
 	}
 	flags := binary.BigEndian.Uint16(b[6:])
-	if flags&^helloEpochs != 0 {
+	if flags&^helloFlags != 0 {
 		return h, 0, fmt.Errorf("%w: hello flags %#x", ErrMalformed, flags)
 	}
+	h.Confirm = flags&helloConfirm != 0
 	n = helloFixed
 	if h.Cluster, n, err = readString(b, n, maxName); err != nil || n == 0 {
 		return h, 0, err
@@ -208,6 +225,30 @@ func DecodeFrameHeader(b []byte) (phys int64, size int, err error) {
 		return 0, 0, fmt.Errorf("%w: frame at %d of %d bytes", ErrMalformed, phys, s)
 	}
 	return phys, int(s), nil
+}
+
+// AppendConfirmHeader appends a data frame's header on a stream with
+// confirmed offsets: the classic header and the master's confirmed offset.
+func AppendConfirmHeader(dst []byte, phys int64, size int, confirm int64) []byte {
+	dst = AppendFrameHeader(dst, phys, size)
+	return binary.BigEndian.AppendUint64(dst, uint64(confirm))
+}
+
+// DecodeConfirmHeader decodes a data frame's header on a stream with
+// confirmed offsets (ConfirmHeaderSize bytes); a negative confirmed
+// offset is malformed.
+func DecodeConfirmHeader(b []byte) (phys int64, size int, confirm int64, err error) {
+	if len(b) < ConfirmHeaderSize {
+		return 0, 0, 0, fmt.Errorf("%w: frame header of %d bytes", ErrMalformed, len(b))
+	}
+	if phys, size, err = DecodeFrameHeader(b); err != nil {
+		return 0, 0, 0, err
+	}
+	confirm = int64(binary.BigEndian.Uint64(b[FrameHeaderSize:]))
+	if confirm < 0 {
+		return 0, 0, 0, fmt.Errorf("%w: confirmed offset %d", ErrMalformed, confirm)
+	}
+	return phys, size, confirm, nil
 }
 
 // AppendReport appends a slave's report of its max physical offset.

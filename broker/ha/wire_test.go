@@ -14,6 +14,8 @@ func TestHelloRoundTrip(t *testing.T) {
 		{Cluster: "", Broker: string(bytes.Repeat([]byte("x"), maxName)), BrokerID: 1},
 		{Cluster: "C", Broker: "b1", BrokerID: 2, WrittenOffset: 99, Epochs: []Epoch{{1, 0}, {3, 40}, {4, 99}}},
 		{Cluster: "C", Broker: "b1", BrokerID: 2, Epochs: []Epoch{}},
+		{Cluster: "C", Broker: "b1", BrokerID: 3, WrittenOffset: 7, Confirm: true},
+		{Cluster: "C", Broker: "b1", BrokerID: 3, Epochs: []Epoch{{2, 0}}, Confirm: true},
 	} {
 		b, err := AppendHello(nil, h)
 		if err != nil {
@@ -43,7 +45,7 @@ func TestHelloRefused(t *testing.T) {
 		"negative":  func(b []byte) { b[16] = 0x80 },
 		"backwards": func(b []byte) { b[31] = 1 }, // written 1 < min 5
 		"long name": func(b []byte) { b[32], b[33] = 0xff, 0xff },
-		"flags":     func(b []byte) { b[7] = 2 },
+		"flags":     func(b []byte) { b[7] = 4 },
 	} {
 		b := bytes.Clone(good)
 		mutate(b)
@@ -95,6 +97,19 @@ func TestFrameAndReport(t *testing.T) {
 			t.Errorf("% x: %v", b, err)
 		}
 	}
+	c := AppendConfirmHeader(nil, 1<<40, 100, 1<<40+50)
+	if phys, size, confirm, err := DecodeConfirmHeader(c); err != nil || phys != 1<<40 || size != 100 || confirm != 1<<40+50 {
+		t.Fatalf("confirm frame: %d %d %d %v", phys, size, confirm, err)
+	}
+	for _, b := range [][]byte{
+		AppendConfirmHeader(nil, 0, 1, -1),
+		AppendConfirmHeader(nil, 0, MaxFrameBody+1, 0),
+		c[:ConfirmHeaderSize-1],
+	} {
+		if _, _, _, err := DecodeConfirmHeader(b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("% x: %v", b, err)
+		}
+	}
 	if off, err := DecodeReport(AppendReport(nil, 12345)); err != nil || off != 12345 {
 		t.Fatalf("report: %d %v", off, err)
 	}
@@ -110,6 +125,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(h)
 	f.Add(AppendReply(nil, Reply{Status: StatusRefused, Reason: "no"}))
 	f.Add(AppendFrameHeader(nil, 4096, 100))
+	f.Add(AppendConfirmHeader(nil, 4096, 100, 4000))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if h, n, err := DecodeHello(b); err == nil && n > 0 {
@@ -126,6 +142,11 @@ func FuzzDecode(f *testing.F) {
 		if phys, size, err := DecodeFrameHeader(b); err == nil {
 			if re := AppendFrameHeader(nil, phys, size); !bytes.Equal(re, b[:FrameHeaderSize]) {
 				t.Fatalf("frame re-encodes to % x", re)
+			}
+		}
+		if phys, size, confirm, err := DecodeConfirmHeader(b); err == nil {
+			if re := AppendConfirmHeader(nil, phys, size, confirm); !bytes.Equal(re, b[:ConfirmHeaderSize]) {
+				t.Fatalf("confirm frame re-encodes to % x", re)
 			}
 		}
 		_, _ = DecodeReport(b)

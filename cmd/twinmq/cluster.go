@@ -115,6 +115,9 @@ func (r *replication) stop() {
 // startSlave makes the store a replica streaming from r's master.
 func (r *replication) startSlave(ctx context.Context) error {
 	r.store.SetReplica(true)
+	// Readers of a slave see only what the master confirmed (the HA
+	// stream's confirmed offsets): nothing a failover can take back.
+	r.store.GateVisible(true)
 	s, err := ha.NewSlave(ha.SlaveConfig{Cluster: r.cfg.BrokerClusterName, Broker: r.cfg.BrokerName, BrokerID: r.cfg.BrokerID,
 		Store: r.store, MasterAddr: r.masterAddr, LocalAddr: localAddr(r.cfg), EpochPath: r.epochPath, Logger: r.logger})
 	if err != nil {
