@@ -166,6 +166,15 @@ func (f *IdentityFollower) Identity() Identity {
 	return id
 }
 
+// Recorded returns the identity as Identity does, and whether the
+// master's record has arrived (false: the provisional identity).
+func (f *IdentityFollower) Recorded() (Identity, bool) {
+	if _, ok, err := recordedIdentity(f.kv); err != nil || !ok {
+		return f.fallback, false
+	}
+	return f.Identity(), true
+}
+
 // Promote makes the slave the writer of its identity (failover), once the
 // store accepts appends: what LoadIdentity does at a master's start, over
 // the replicated record (or the provisional identity when none arrived).

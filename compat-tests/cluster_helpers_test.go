@@ -185,6 +185,12 @@ type rmqGroup struct {
 // the slave is in sync.
 func startGroup(t *testing.T, role string, masterArgs ...string) *rmqGroup {
 	t.Helper()
+	return startGroupWith(t, role, masterArgs, nil)
+}
+
+// startGroupWith is startGroup with extra arguments for the slave too.
+func startGroupWith(t *testing.T, role string, masterArgs, slaveArgs []string) *rmqGroup {
+	t.Helper()
 	dir := t.TempDir()
 	g := &rmqGroup{dir: dir, nsAddr: "127.0.2.1:9876", masterHTTP: "127.0.2.11:8080"}
 	for _, a := range []string{g.nsAddr, "127.0.2.11:10911", "127.0.2.12:10911", "127.0.2.11:10912"} {
@@ -201,7 +207,7 @@ func startGroup(t *testing.T, role string, masterArgs ...string) *rmqGroup {
 	}
 	waitFor(t, 20*time.Second, func() bool { return listening(g.nsAddr) })
 	g.master = startNode(t, dir, "master", append(brokerArgs("127.0.2.11", "0", role), masterArgs...)...)
-	g.slave = startNode(t, dir, "slave", brokerArgs("127.0.2.12", "1", "SLAVE")...)
+	g.slave = startNode(t, dir, "slave", append(brokerArgs("127.0.2.12", "1", "SLAVE"), slaveArgs...)...)
 	g.waitInSync(t)
 	return g
 }

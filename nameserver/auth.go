@@ -23,13 +23,13 @@ import (
 //	registrationTimestamp  decimal Unix nanoseconds, strictly increasing per broker address
 //	registrationSignature  lowercase hex HMAC-SHA256(secret, signed content)
 //
-// The signed content, layout version 1, is each of these as a uvarint
+// The signed content, layout version 2, is each of these as a uvarint
 // length followed by its bytes, in this order:
 //
-//	"twinmq-registration-v1", request code (decimal), clusterName,
+//	"twinmq-registration-v2", request code (decimal), clusterName,
 //	brokerName, brokerId, brokerAddr, haServerAddr, masterEpoch,
 //	twinmqKafkaAddr, twinmqKafkaNodeId, twinmqKafkaClusterId,
-//	twinmqKafkaReplicas, twinmqKafkaIsr,
+//	twinmqKafkaReplicas, twinmqKafkaIsr, twinmqKafkaRack,
 //	registrationTimestamp, SHA-256 of the body (32 bytes)
 //
 // The secret never travels. A captured request is refused once its
@@ -40,7 +40,7 @@ import (
 const (
 	extRegTimestamp = "registrationTimestamp"
 	extRegSignature = "registrationSignature"
-	signContextV1   = "twinmq-registration-v1"
+	signContext     = "twinmq-registration-v2" // v2 added twinmqKafkaRack
 	// MaxRegistrationSkew bounds the difference between a signed
 	// request's timestamp and the name server's clock.
 	MaxRegistrationSkew = 5 * time.Minute
@@ -51,7 +51,7 @@ var ErrUnauthorized = errors.New("nameserver: registration not signed with the r
 
 // signedFields are the ext fields the signature covers, in order.
 var signedFields = []string{"clusterName", "brokerName", "brokerId", "brokerAddr", "haServerAddr", "masterEpoch",
-	"twinmqKafkaAddr", "twinmqKafkaNodeId", "twinmqKafkaClusterId", "twinmqKafkaReplicas", "twinmqKafkaIsr", extRegTimestamp}
+	"twinmqKafkaAddr", "twinmqKafkaNodeId", "twinmqKafkaClusterId", "twinmqKafkaReplicas", "twinmqKafkaIsr", "twinmqKafkaRack", extRegTimestamp}
 
 // SignRegistration adds the timestamp ts (Unix nanoseconds) and the
 // signature under secret to req, a REGISTER_BROKER or UNREGISTER_BROKER
@@ -69,7 +69,7 @@ func registrationMAC(secret string, req *remoting.Command) []byte {
 		m.Write(buf)
 		m.Write([]byte(s))
 	}
-	field(signContextV1)
+	field(signContext)
 	field(strconv.Itoa(int(req.Code)))
 	for _, k := range signedFields {
 		field(req.ExtFields[k])

@@ -68,7 +68,19 @@ type ViewGroup struct {
 	KafkaClusterID string  `json:"kafkaClusterId,omitempty"`
 	KafkaReplicas  []int32 `json:"kafkaReplicas,omitempty"`
 	KafkaISR       []int32 `json:"kafkaIsr,omitempty"`
+	KafkaRack      string  `json:"kafkaRack,omitempty"`
 	Members        int     `json:"members"`
+	// Followers are the group's live slaves that registered a Kafka
+	// listener (follower fetch, KIP-392), by broker id.
+	Followers []ViewFollower `json:"followers,omitempty"`
+}
+
+// ViewFollower is a slave's Kafka listener.
+type ViewFollower struct {
+	BrokerID    int64  `json:"brokerId"`
+	KafkaAddr   string `json:"kafkaAddr"`
+	KafkaNodeID int32  `json:"kafkaNodeId"`
+	KafkaRack   string `json:"kafkaRack,omitempty"`
 }
 
 // ViewPlacement is a group's queues of a topic.

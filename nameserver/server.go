@@ -184,6 +184,7 @@ func (s *Server) registerBroker(c *netio.Conn, req *remoting.Command) *remoting.
 	if n, err := strconv.ParseInt(f["twinmqKafkaNodeId"], 10, 32); err == nil && n >= 0 && f["twinmqKafkaAddr"] != "" {
 		b.KafkaAddr, b.KafkaNodeID, b.KafkaClusterID = f["twinmqKafkaAddr"], int32(n), f["twinmqKafkaClusterId"]
 		b.KafkaReplicas, b.KafkaISR = nodeList(f["twinmqKafkaReplicas"]), nodeList(f["twinmqKafkaIsr"])
+		b.KafkaRack = f["twinmqKafkaRack"]
 	}
 	isNew, err := s.table.Register(b, body.TopicConfigSerializeWrapper.TopicConfigTable, s.cfg.Now())
 	if err != nil {

@@ -31,6 +31,8 @@ type Broker struct {
 	// KafkaReplicas and KafkaISR are a master's group members and its
 	// in-sync ones as Kafka node ids (twinmq's own fields).
 	KafkaReplicas, KafkaISR []int32
+	// KafkaRack is the broker's brokerRack (twinmq's own field).
+	KafkaRack string
 }
 
 // liveBroker is a registered broker and when it last registered.
@@ -358,9 +360,18 @@ func (t *Table) ClusterView(cluster string) ClusterView {
 			if lb, ok := t.live[bd.BrokerAddrs[0]]; ok {
 				g.MasterAddr, g.MasterEpoch = lb.Addr, lb.MasterEpoch
 				g.KafkaAddr, g.KafkaNodeID, g.KafkaClusterID = lb.KafkaAddr, lb.KafkaNodeID, lb.KafkaClusterID
-				g.KafkaReplicas, g.KafkaISR = lb.KafkaReplicas, lb.KafkaISR
+				g.KafkaReplicas, g.KafkaISR, g.KafkaRack = lb.KafkaReplicas, lb.KafkaISR, lb.KafkaRack
 			}
 			g.Members = len(bd.BrokerAddrs)
+			for _, id := range slices.Sorted(maps.Keys(bd.BrokerAddrs)) {
+				if id == 0 {
+					continue
+				}
+				if lb, ok := t.live[bd.BrokerAddrs[id]]; ok && lb.KafkaAddr != "" {
+					g.Followers = append(g.Followers, ViewFollower{BrokerID: id, KafkaAddr: lb.KafkaAddr,
+						KafkaNodeID: lb.KafkaNodeID, KafkaRack: lb.KafkaRack})
+				}
+			}
 		}
 		v.Groups = append(v.Groups, g)
 		for topic, tc := range t.configs[name] {

@@ -136,14 +136,18 @@ func TestClusterView(t *testing.T) {
 	}
 	reg(Broker{Cluster: "C", Name: "b2", Addr: "10.0.0.2:10911", KafkaAddr: "10.0.0.2:9092", KafkaNodeID: 7, MasterEpoch: 3}, topicsOf("T", "U"))
 	reg(Broker{Cluster: "C", Name: "b1", Addr: "10.0.0.1:10911", KafkaAddr: "10.0.0.1:9092", KafkaNodeID: 5}, topicsOf("T"))
-	reg(Broker{Cluster: "C", Name: "b1", ID: 1, Addr: "10.0.0.3:10911"}, nil)
+	reg(Broker{Cluster: "C", Name: "b1", ID: 1, Addr: "10.0.0.3:10911", KafkaAddr: "10.0.0.3:9092", KafkaNodeID: 10005, KafkaRack: "rb"}, nil)
+	reg(Broker{Cluster: "C", Name: "b1", ID: 2, Addr: "10.0.0.4:10911"}, nil) // no Kafka listener: not a follower
 	reg(Broker{Cluster: "other", Name: "x1", Addr: "10.0.0.9:10911"}, topicsOf("T"))
 	v := tab.ClusterView("C")
 	if len(v.Groups) != 2 || v.Groups[0].Name != "b1" || v.Groups[1].Name != "b2" {
 		t.Fatalf("groups %+v, want b1, b2", v.Groups)
 	}
-	if g := v.Groups[0]; g.KafkaAddr != "10.0.0.1:9092" || g.KafkaNodeID != 5 || g.Members != 2 || g.MasterAddr != "10.0.0.1:10911" {
+	if g := v.Groups[0]; g.KafkaAddr != "10.0.0.1:9092" || g.KafkaNodeID != 5 || g.Members != 3 || g.MasterAddr != "10.0.0.1:10911" {
 		t.Errorf("b1: %+v", g)
+	}
+	if f := v.Groups[0].Followers; len(f) != 1 || f[0] != (ViewFollower{BrokerID: 1, KafkaAddr: "10.0.0.3:9092", KafkaNodeID: 10005, KafkaRack: "rb"}) {
+		t.Errorf("b1's followers: %+v", f)
 	}
 	if g := v.Groups[1]; g.MasterEpoch != 3 || g.KafkaNodeID != 7 {
 		t.Errorf("b2: %+v", g)

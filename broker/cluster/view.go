@@ -14,11 +14,13 @@ import (
 	"strings"
 )
 
-// Node is a broker group's master as Kafka clients see it.
+// Node is a broker's Kafka listener as clients see it.
 type Node struct {
 	NodeID int32
 	Host   string
 	Port   int32
+	// Rack is the broker's brokerRack (Kafka's broker.rack), "" if none.
+	Rack string
 }
 
 // Group is one broker group of the cluster.
@@ -35,6 +37,19 @@ type Group struct {
 	// Replicas are the node ids of the group's members as Kafka sees
 	// them; ISR the in-sync ones. Both start with the master.
 	Replicas, ISR []int32
+	// Followers are the group's live slaves with a Kafka listener, which
+	// serve follower fetches (KIP-392), by node id.
+	Followers []Node
+}
+
+// Follower returns the follower of g whose node id is id.
+func (g Group) Follower(id int32) (Node, bool) {
+	for _, n := range g.Followers {
+		if n.NodeID == id {
+			return n, true
+		}
+	}
+	return Node{}, false
 }
 
 // Placement is one group's share of a topic.

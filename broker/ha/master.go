@@ -374,8 +374,8 @@ type slaveConn struct {
 	id   int64
 	// confirm: the slave asked for confirmed offsets (Hello.Confirm).
 	confirm bool
-	wake chan struct{}
-	quit chan struct{} // closed once the reader is done
+	wake    chan struct{}
+	quit    chan struct{} // closed once the reader is done
 
 	mu    sync.Mutex // guards acked
 	acked int64

@@ -22,7 +22,7 @@ const produceKey = 0
 // nor the event-loop wake-up of an asynchronous reply: the reply leaves
 // with the loop's own write. Every other request goes to OnFrame.
 func (h *Handler) OnFrameInline(_ *netio.Conn, frame, dst []byte) ([]byte, bool) {
-	if len(frame) < 4 || int16(binary.BigEndian.Uint16(frame)) != produceKey {
+	if len(frame) < 4 || int16(binary.BigEndian.Uint16(frame)) != produceKey || h.following() {
 		return dst, false
 	}
 	start := time.Now()

@@ -106,6 +106,7 @@ func (f *fetchState) build(ctx context.Context) (*kmsg.FetchResponse, []*log.Rea
 	total, errs := 0, false
 	f.data, f.sent = f.data[:0], f.sent[:0]
 	byID := f.req.Version >= 13
+	preferred := f.h.preferredReplica(f.req) // follower.go
 	for _, t := range f.req.Topics {
 		rt := kmsg.NewFetchResponseTopic()
 		rt.Topic, rt.TopicID = t.Topic, t.TopicID
@@ -122,6 +123,21 @@ func (f *fetchState) build(ctx context.Context) (*kmsg.FetchResponse, []*log.Rea
 			}
 			if c == errNone {
 				c = f.h.checkLeaderEpoch(p.CurrentLeaderEpoch)
+			}
+			if c == errNone && f.req.IsolationLevel == 1 && f.h.following() {
+				c = errNotLeaderOrFollower // the master keeps the transaction index
+			}
+			if c == errNone && preferred >= 0 {
+				// KIP-392: fetch this from the follower in the
+				// consumer's rack; no records from here.
+				min, hwm, err := f.h.queueRange(cfg.Name, p.Partition)
+				c = codeOf(err)
+				rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = hwm, hwm, min
+				if c == errNone {
+					rp.PreferredReadReplica = preferred
+					rt.Partitions = append(rt.Partitions, rp)
+					continue
+				}
 			}
 			if c != errNone {
 				rp.ErrorCode, errs = c, true
@@ -156,6 +172,11 @@ func (f *fetchState) readPartition(ctx context.Context, cfg topics.Config, p kms
 		return nil, 0, nil, codeOf(err)
 	}
 	rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = hwm, hwm, min
+	if p.FetchOffset > hwm && f.h.following() {
+		// The master confirmed more than this follower has yet (KIP-392
+		// case 4 as Kafka's followers answer it): wait for it here.
+		return nil, 0, &waitPart{topic, p.Partition, hwm}, errNone
+	}
 	if p.FetchOffset < min || p.FetchOffset > hwm {
 		return nil, 0, nil, errOffsetOutOfRange
 	}

@@ -47,23 +47,51 @@ func (h *Handler) metadata(r *request, req *kmsg.MetadataRequest) {
 	r.reply(resp)
 }
 
-// metadataBrokers lists this broker and, in a cluster of several broker
-// groups, every other group's master with a Kafka listener.
+// metadataBrokers lists this broker, every other group's master with a
+// Kafka listener in a cluster of several broker groups, and every
+// group's followers (slaves with a Kafka listener, KIP-392), with their
+// racks.
 func (h *Handler) metadataBrokers(v *cluster.View) []kmsg.MetadataResponseBroker {
 	host, port := h.advertisedAddr()
 	b := kmsg.NewMetadataResponseBroker()
 	b.NodeID, b.Host, b.Port = h.cfg.NodeID, host, port
+	if h.cfg.Rack != "" {
+		b.Rack = strp(h.cfg.Rack)
+	}
 	out := []kmsg.MetadataResponseBroker{b}
+	add := func(n cluster.Node) {
+		if slices.ContainsFunc(out, func(b kmsg.MetadataResponseBroker) bool { return b.NodeID == n.NodeID }) {
+			return
+		}
+		b := kmsg.NewMetadataResponseBroker()
+		b.NodeID, b.Host, b.Port = n.NodeID, n.Host, n.Port
+		if n.Rack != "" {
+			b.Rack = strp(n.Rack)
+		}
+		out = append(out, b)
+	}
+	if v == nil && h.cfg.Cluster != nil {
+		v = h.cfg.Cluster() // one group: only its followers are listed
+		if v == nil {
+			return out
+		}
+		if g, ok := v.Group(v.Self); ok {
+			for _, f := range g.Followers {
+				add(f)
+			}
+		}
+		return out
+	}
 	if v == nil {
 		return out
 	}
 	for _, g := range v.Groups {
-		if g.Name == v.Self || !g.HasNode || g.Master.NodeID == h.cfg.NodeID {
-			continue
+		if g.Name != v.Self && g.HasNode {
+			add(g.Master)
 		}
-		b := kmsg.NewMetadataResponseBroker()
-		b.NodeID, b.Host, b.Port = g.Master.NodeID, g.Master.Host, g.Master.Port
-		out = append(out, b)
+		for _, f := range g.Followers {
+			add(f)
+		}
 	}
 	return out
 }

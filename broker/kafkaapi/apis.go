@@ -2,7 +2,10 @@ package kafkaapi
 
 import "github.com/twmb/franz-go/pkg/kmsg"
 
-const apiVersionsKey = 18
+const (
+	fetchKey       = 1
+	apiVersionsKey = 18
+)
 
 // api is one served key: the highest version we implement (the lowest is 0
 // for every key: see apiVersions) and its handler.

@@ -135,6 +135,15 @@ type Config struct {
 	// CreateTopics waits for it, bounded, so that a RocketMQ client finds
 	// a topic Kafka created as soon as the answer arrives.
 	TopicsRegistered func(ctx context.Context)
+	// Follower, if set, makes this handler a slave's Kafka listener
+	// (follower.go): it serves Fetch of its group's partitions and
+	// forwards every other request to the master's Kafka listener at the
+	// address Follower returns ("" while the group has no master).
+	Follower func() string
+	// Rack is brokerRack (Kafka's broker.rack), shown in Metadata; a
+	// master sends consumers of another rack to an in-sync follower of
+	// theirs (follower.go).
+	Rack string
 	// ClusterRefresh, if set, reads the cluster view again now
 	// (cluster.Poller.Refresh): after this broker created or deleted a
 	// topic on other groups, it waits for the view to show them.
@@ -321,6 +330,7 @@ func (h *Handler) OnOpen(c *netio.Conn) {
 // it; the client's own orderly close (nil, EOF) and shutdown are debug.
 func (h *Handler) OnClose(c *netio.Conn, err error) {
 	h.holds.Cut(c)
+	closeUpstream(c)
 	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, netio.ErrServerClosed) {
 		h.log.Debug("kafkaapi: connection closed", "conn", c.ID(), "remote", c.RemoteAddr(), "err", err)
 		return
@@ -381,6 +391,10 @@ func (h *Handler) OnFrame(c *netio.Conn, frame []byte, done func()) {
 	r := &request{h: h, conn: c, hdr: hdr, done: done, start: time.Now()}
 	if err != nil {
 		h.badRequest(r, err)
+		return
+	}
+	if h.following() && hdr.APIKey != fetchKey {
+		h.forward(r, frame, req) // follower.go
 		return
 	}
 	api, ok := h.apis[hdr.APIKey]

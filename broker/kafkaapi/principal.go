@@ -14,6 +14,9 @@ import (
 type connState struct {
 	mu        sync.Mutex
 	principal auth.Principal
+	// upstream is a follower's connection to its master for this
+	// client's forwarded requests (follower.go); nil until the first.
+	upstream *upstream
 }
 
 // principalOf is who c authenticated as: auth.Anonymous until it has.

@@ -69,10 +69,15 @@ type Config struct {
 	// that the name servers let it replace the master it succeeded.
 	MasterEpoch func() int32
 	// KafkaEndpoint, if set, is the broker's Kafka listener (advertised
-	// host:port, node id, cluster id; ok false while it has none), which a
-	// master registers with so that every broker of the cluster can list
-	// it in Kafka Metadata (package broker/cluster).
+	// host:port, node id, cluster id; ok false while it has none), which
+	// the broker registers with so that every broker of the cluster can
+	// list it in Kafka Metadata (package broker/cluster): a master's leads
+	// its group's partitions, a slave's serves follower fetches.
 	KafkaEndpoint func() (addr string, nodeID int32, clusterID string, ok bool)
+	// KafkaRack is brokerRack (Kafka's broker.rack), registered with the
+	// Kafka listener: a master sends a consumer of the same rack to fetch
+	// from this broker when it is a slave (KIP-392).
+	KafkaRack string
 	// KafkaReplicas, if set, are the group's members and in-sync ones as
 	// Kafka node ids, which a master registers with its Kafka listener.
 	KafkaReplicas func() (replicas, isr []int32)

@@ -128,11 +128,20 @@ func viewOf(cv nameserver.ClusterView) cluster.View {
 		cg := cluster.Group{Name: g.Name, Remoting: g.MasterAddr, Epoch: g.MasterEpoch}
 		if host, port, err := net.SplitHostPort(g.KafkaAddr); err == nil && g.KafkaAddr != "" {
 			if n, err := strconv.ParseInt(port, 10, 32); err == nil {
-				cg.Master, cg.HasNode = cluster.Node{NodeID: g.KafkaNodeID, Host: host, Port: int32(n)}, true
+				cg.Master, cg.HasNode = cluster.Node{NodeID: g.KafkaNodeID, Host: host, Port: int32(n), Rack: g.KafkaRack}, true
 				cg.Replicas, cg.ISR = []int32{g.KafkaNodeID}, []int32{g.KafkaNodeID}
 				if len(g.KafkaReplicas) > 0 && len(g.KafkaISR) > 0 {
 					cg.Replicas, cg.ISR = g.KafkaReplicas, g.KafkaISR
 				}
+			}
+		}
+		for _, f := range g.Followers {
+			host, port, err := net.SplitHostPort(f.KafkaAddr)
+			if err != nil {
+				continue
+			}
+			if n, err := strconv.ParseInt(port, 10, 32); err == nil {
+				cg.Followers = append(cg.Followers, cluster.Node{NodeID: f.KafkaNodeID, Host: host, Port: int32(n), Rack: f.KafkaRack})
 			}
 		}
 		v.Groups = append(v.Groups, cg)

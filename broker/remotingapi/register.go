@@ -127,10 +127,15 @@ func (r *registrar) registerAll(ctx context.Context) bool {
 				f["masterEpoch"] = strconv.Itoa(int(e)) // a controller-elected master (nameserver.Table.Register)
 			}
 		}
-		if ke := r.b.cfg.KafkaEndpoint; ke != nil && r.b.brokerID.Load() == 0 {
+		if ke := r.b.cfg.KafkaEndpoint; ke != nil {
+			// A master's Kafka listener leads its group's partitions; a
+			// slave's serves follower fetches (KIP-392).
 			if ka, node, cid, ok := ke(); ok {
 				f["twinmqKafkaAddr"], f["twinmqKafkaNodeId"], f["twinmqKafkaClusterId"] = ka, strconv.Itoa(int(node)), cid
-				if kr := r.b.cfg.KafkaReplicas; kr != nil {
+				if r.b.cfg.KafkaRack != "" {
+					f["twinmqKafkaRack"] = r.b.cfg.KafkaRack
+				}
+				if kr := r.b.cfg.KafkaReplicas; kr != nil && r.b.brokerID.Load() == 0 {
 					replicas, isr := kr()
 					f["twinmqKafkaReplicas"], f["twinmqKafkaIsr"] = joinNodes(replicas), joinNodes(isr)
 				}

@@ -184,6 +184,7 @@ func addBrokerFlags(fs *pflag.FlagSet) {
 	fs.Bool("slave-read-enable", d.SlaveReadEnable, "a master sends consumers that fell behind to its slave (suggestWhichBrokerId)")
 	fs.Int("access-message-in-memory-max-ratio", d.AccessMessageInMemoryMaxRatio, "with --slave-read-enable: how far behind (percent of the machine's memory) a consumer reads from the slave")
 	fs.Int("in-sync-replicas", d.InSyncReplicas, "replicas (master included) that must hold a SYNC_MASTER's write to acknowledge it (RocketMQ 5); 0: every in-sync slave")
+	fs.String("broker-rack", d.BrokerRack, "Kafka's broker.rack: consumers with this client.rack fetch from this broker when it is a slave (KIP-392)")
 	fs.String("ha-master-address", d.HAMasterAddress, "a slave's master HA address (empty: learn it from the name servers)")
 	fs.Bool("enable-controller-mode", d.EnableControllerMode, "let the controller assign brokerId and role, and fail over automatically")
 	fs.String("controller-addr", d.ControllerAddr, "';'-separated controller addresses (the name servers that embed it)")

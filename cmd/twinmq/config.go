@@ -91,6 +91,10 @@ type Config struct {
 	SlaveReadEnable               bool   `koanf:"slaveReadEnable"`
 	AccessMessageInMemoryMaxRatio int    `koanf:"accessMessageInMemoryMaxRatio"`
 	HAMasterAddress               string `koanf:"haMasterAddress"`
+	// BrokerRack is Kafka's broker.rack: shown in Metadata, and a master
+	// sends a consumer whose client.rack matches a slave's to fetch from
+	// that slave (KIP-392, docs/cluster.md).
+	BrokerRack string `koanf:"brokerRack"`
 
 	// The controller embedded in `twinmq namesrv` (docs/cluster.md#controller):
 	// enableControllerInNamesrv turns it on; controllerPeers lists the raft

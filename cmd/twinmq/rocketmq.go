@@ -77,7 +77,7 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 		BrokerRole: cfg.BrokerRole, RuntimeInfo: runtimeInfo(repl), Txns: txns,
 		SlaveReadEnable: cfg.SlaveReadEnable, SlowPullBytes: memoryShare(cfg.AccessMessageInMemoryMaxRatio)}
 	if cv != nil {
-		rcfg.KafkaEndpoint, rcfg.KafkaReplicas = cv.endpoint, cv.replicas
+		rcfg.KafkaEndpoint, rcfg.KafkaReplicas, rcfg.KafkaRack = cv.endpoint, cv.replicas, cfg.BrokerRack
 	}
 	if repl != nil {
 		if rcfg.HAAddr, err = advertisedAddr(cfg.AdvertisedHost, cfg.HAAddr); err != nil {

@@ -212,12 +212,20 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 		return err
 	}
 	// The writers: Kafka (its groups and identity write) and the delay
-	// services. A slave serves RocketMQ pulls only (Kafka follower fetch,
-	// KIP-392, and the cluster-wide Kafka metadata are not built yet:
-	// docs/cluster.md); a promoted slave starts them then.
+	// services. A slave serves RocketMQ pulls and Kafka follower fetches
+	// (KIP-392: kafka_follower.go); a promoted slave closes its follower
+	// listener and starts the writers then.
 	var wmu sync.Mutex
-	stopKafka, kafkaAdv := func(context.Context) {}, "(off on a slave)"
+	stopKafka, kafkaAdv := func(context.Context) {}, "(a follower on a slave)"
+	stopFollower := func(context.Context) {}
 	startWriters := func() error {
+		wmu.Lock()
+		stopF := stopFollower
+		stopFollower = func(context.Context) {}
+		wmu.Unlock()
+		fctx, cancel := context.WithTimeout(context.Background(), remotingStopTimeout)
+		stopF(fctx) // the master's listener takes the same address
+		cancel()
 		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, lim, mon, logger, cv, b.txIndex, b.traffic)
 		if err == nil {
 			stop, err = withDelay(ctx, dl, b.store, logger, stop)
@@ -236,7 +244,12 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 	if b.repl == nil || !b.repl.isSlave() {
 		err = startWriters()
 	} else {
-		logger.Info("Kafka listener off: this broker is a slave", "kafkaAddr", cfg.KafkaAddr)
+		var stop func(context.Context)
+		if stop, err = startKafkaFollower(ctx, cfg, b.store, b.reg, b.repl, lim, mon, logger, cv); err == nil {
+			wmu.Lock()
+			stopFollower = stop
+			wmu.Unlock()
+		}
 	}
 	if err != nil {
 		stopRemoting(context.Background())
@@ -286,6 +299,10 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 	stopWriters := stopKafka
 	wmu.Unlock()
 	stopWriters(sctx)
+	wmu.Lock()
+	stopF := stopFollower
+	wmu.Unlock()
+	stopF(sctx)
 	stopRemoting(sctx)
 	if stopped != nil {
 		stopped(sctx)
