@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -268,6 +269,52 @@ func TestClusterKafkaAcrossGroups(t *testing.T) {
 			t.Errorf("b2 queue %d: QUERY_CONSUMER_OFFSET code %d offset %q, want the commit of partition %d: %d",
 				q, r.Code, r.ExtFields["offset"], 3+q, want)
 		}
+	}
+
+	// CreatePartitions through b1 grows the topic on b2, the last group:
+	// partitions 6 and 7 are b2's new queues 3 and 4, and partitions 0-5
+	// keep their numbers and their records.
+	before, err := a1.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := a1.CreatePartitions(ctx, 2, topic); err != nil || r[topic].Err != nil {
+		t.Fatalf("create partitions: %v / %v", err, r[topic].Err)
+	}
+	waitFor(t, 10*time.Second, func() bool { return len(describe(a1).Partitions) == 8 && len(describe(a2).Partitions) == 8 })
+	after, err := a2.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := int32(0); p < 8; p++ {
+		b, _ := before.Lookup(topic, p)
+		a, ok := after.Lookup(topic, p)
+		if !ok || a.Err != nil || a.Offset != b.Offset {
+			t.Errorf("partition %d after growing: end offset %d (%v), was %d", p, a.Offset, a.Err, b.Offset)
+		}
+	}
+	if d := describe(a1); d.Partitions[7].Leader != node[b2] || d.Partitions[6].Leader != node[b2] {
+		t.Errorf("new partitions 6, 7 led by %d, %d; want b2 (%d)", d.Partitions[6].Leader, d.Partitions[7].Leader, node[b2])
+	}
+	pc, err := kgo.NewClient(kgo.SeedBrokers(b1), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if err := pc.ProduceSync(ctx, &kgo.Record{Partition: 7, Value: []byte("on-7")}).FirstErr(); err != nil {
+		t.Fatalf("produce to new partition 7: %v", err)
+	}
+	rd, err := kgo.NewClient(kgo.SeedBrokers(b1), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {7: kgo.NewOffset().AtStart()}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	var on7 []string
+	for ctx.Err() == nil && !slices.Contains(on7, "on-7") {
+		rd.PollFetches(ctx).EachRecord(func(r *kgo.Record) { on7 = append(on7, string(r.Value)) })
+	}
+	if !slices.Contains(on7, "on-7") {
+		t.Errorf("partition 7 holds %q", on7)
 	}
 }
 

@@ -1,6 +1,7 @@
 package kafkaapi
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -42,15 +43,54 @@ type upstream struct {
 // request can ask for (a JoinGroup's rebalance, a produce's timeout).
 const forwardTimeout = 5 * time.Minute
 
+// followerAPIs adds to a follower's keys those its master serves with
+// its coordinators, so that the ApiVersions it answers itself (when its
+// master is unreachable) advertises what its forwarded requests reach.
+func (h *Handler) followerAPIs() {
+	for k, a := range groupAPIs() {
+		h.apis[k] = a
+	}
+	for k, a := range txnAPIs() {
+		h.apis[k] = a
+	}
+}
+
+// masterWait bounds how long a follower waits to learn its master's Kafka
+// listener (the cluster view refreshes every second; a master elected a
+// moment ago registers within one).
+const masterWait = 5 * time.Second
+
+// masterAddr is the master's Kafka listener, waiting up to masterWait
+// (and refreshing the cluster view) while the group has none.
+func (h *Handler) masterAddr() string {
+	deadline := time.Now().Add(masterWait)
+	for {
+		if addr := h.cfg.Follower(); addr != "" || time.Now().After(deadline) {
+			return addr
+		}
+		if h.cfg.ClusterRefresh != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = h.cfg.ClusterRefresh(ctx)
+			cancel()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // forward sends frame (a whole request, without its size prefix) to the
-// master and writes the master's response back unchanged. Without a
-// master, or when the master fails, the connection is closed: the client
-// refreshes its metadata and goes elsewhere.
-func (h *Handler) forward(r *request, frame []byte, req kmsg.Request) {
-	addr := h.cfg.Follower()
+// master and writes the master's response back unchanged; it reports
+// whether it answered. Without a reachable master an ApiVersions is left
+// to the caller to answer here (closing the connection at the first
+// request makes clients suspect TLS), and anything else closes the
+// connection: the client refreshes its metadata and goes elsewhere.
+func (h *Handler) forward(r *request, frame []byte, req kmsg.Request) bool {
+	addr := h.masterAddr()
 	if addr == "" {
+		if r.hdr.APIKey == apiVersionsKey {
+			return false
+		}
 		r.closeConn("a follower without a master", nil)
-		return
+		return true
 	}
 	answered := true
 	if p, ok := req.(*kmsg.ProduceRequest); ok && p.Acks == 0 {
@@ -60,21 +100,25 @@ func (h *Handler) forward(r *request, frame []byte, req kmsg.Request) {
 	resp, err := up.roundTrip(addr, frame, answered)
 	if err != nil {
 		up.close()
+		if r.hdr.APIKey == apiVersionsKey {
+			return false
+		}
 		r.closeConn("forward to the master", err)
-		return
+		return true
 	}
 	if resp == nil {
 		r.finish()
-		return
+		return true
 	}
 	if !r.replied.CompareAndSwap(false, true) {
-		return
+		return true
 	}
 	defer r.done()
 	r.h.observe(r.hdr.APIKey, r.start)
 	if err := r.conn.Write(resp); err != nil && !errors.Is(err, netio.ErrClosed) {
 		r.h.log.Debug("kafkaapi: write", "conn", r.conn.ID(), "err", err)
 	}
+	return true
 }
 
 // roundTrip writes frame to the master at addr and, if answered, reads

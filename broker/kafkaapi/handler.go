@@ -238,6 +238,9 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry) (*Handler, erro
 	if cfg.Transactions != nil {
 		h.startTransactions()
 	}
+	if cfg.Follower != nil {
+		h.followerAPIs() // follower.go
+	}
 	h.advert.Store(&advertised{cfg.AdvertisedHost, cfg.AdvertisedPort})
 	h.served = make([]atomic.Int64, slices.Max(slices.Collect(maps.Keys(h.apis)))+1)
 	return h, nil
@@ -393,8 +396,7 @@ func (h *Handler) OnFrame(c *netio.Conn, frame []byte, done func()) {
 		h.badRequest(r, err)
 		return
 	}
-	if h.following() && hdr.APIKey != fetchKey {
-		h.forward(r, frame, req) // follower.go
+	if h.following() && hdr.APIKey != fetchKey && h.forward(r, frame, req) { // follower.go
 		return
 	}
 	api, ok := h.apis[hdr.APIKey]

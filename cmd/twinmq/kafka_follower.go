@@ -82,7 +82,7 @@ func serveFollower(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	node := kafkaNode(id.NodeID, repl.memberID())
 	view := cv.poller.View
 	kcfg := kafkaapi.Config{NodeID: node, ClusterID: id.ClusterID, Logger: logger, DisableAutoCreate: true,
-		Rack: cfg.BrokerRack, Cluster: view, DecompressBudget: lim.decompress,
+		Rack: cfg.BrokerRack, Cluster: view, ClusterRefresh: cv.poller.Refresh, DecompressBudget: lim.decompress,
 		Follower: func() string {
 			v := view()
 			if v == nil {
