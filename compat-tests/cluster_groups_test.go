@@ -35,6 +35,8 @@ import (
 // reads every one of them once, in order per key, and commits; the
 // commits of b2's partitions are kept by b2 (its RocketMQ offset table
 // answers QUERY_CONSUMER_OFFSET with them), whichever broker coordinates.
+// CreatePartitions sent to b1 then adds partitions 6 and 7 on b2, the last
+// group, and partitions 0-5 keep their numbers and records.
 func TestClusterKafkaAcrossGroups(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
