@@ -83,8 +83,10 @@ func plainBody(m *remoting.MessageExt, limit int) ([]byte, error) {
 }
 
 // toProto is the protobuf form of a stored message delivered under a
-// lock: what a SimpleConsumer or PushConsumer receives.
-func (s *Server) toProto(m *remoting.MessageExt, queue int32, offset int64, handle string, attempts int32, invisible time.Duration) *rmqpb.Message {
+// lock: what a SimpleConsumer or PushConsumer receives, with its body
+// digest as a client in lang checks it (bodyDigest).
+func (s *Server) toProto(m *remoting.MessageExt, queue int32, offset int64, handle string, attempts int32, invisible time.Duration,
+	lang rmqpb.Language) *rmqpb.Message {
 	body, err := plainBody(m, s.cfg.MaxMessageSize)
 	if err != nil {
 		s.log.Warn("grpcapi: delivering a body that does not inflate as is", "topic", m.Topic, "offset", offset, "err", err)
@@ -92,7 +94,7 @@ func (s *Server) toProto(m *remoting.MessageExt, queue int32, offset int64, hand
 	}
 	sp := &rmqpb.SystemProperties{
 		MessageId:         messageID(m),
-		BodyDigest:        &rmqpb.Digest{Type: rmqpb.DigestType_CRC32, Checksum: strconv.FormatInt(int64(crc32.ChecksumIEEE(body)), 16)},
+		BodyDigest:        bodyDigest(lang, body),
 		BodyEncoding:      rmqpb.Encoding_IDENTITY,
 		MessageType:       rmqpb.MessageType_NORMAL,
 		BornTimestamp:     timestamppb.New(time.UnixMilli(m.BornTimestamp)),
@@ -127,4 +129,23 @@ func (s *Server) toProto(m *remoting.MessageExt, queue int32, offset int64, hand
 		}
 	}
 	return &rmqpb.Message{Topic: &rmqpb.Resource{Name: m.Topic}, UserProperties: user, SystemProperties: sp, Body: body}
+}
+
+// bodyDigest is body's digest as a client in lang checks it. The v5
+// clients disagree on how a CRC32 checksum is written (Java upper-case
+// hex, Go lower-case hex, Node.js decimal), and a push consumer discards a
+// message whose digest does not match as corrupted; a client of another
+// language gets an unspecified digest, which every client accepts
+// unchecked (the store verifies its own CRCs).
+func bodyDigest(lang rmqpb.Language, body []byte) *rmqpb.Digest {
+	crc := uint64(crc32.ChecksumIEEE(body))
+	switch lang {
+	case rmqpb.Language_JAVA, rmqpb.Language_KOTLIN:
+		return &rmqpb.Digest{Type: rmqpb.DigestType_CRC32, Checksum: strings.ToUpper(strconv.FormatUint(crc, 16))}
+	case rmqpb.Language_GOLANG:
+		return &rmqpb.Digest{Type: rmqpb.DigestType_CRC32, Checksum: strconv.FormatUint(crc, 16)}
+	case rmqpb.Language_NODE_JS:
+		return &rmqpb.Digest{Type: rmqpb.DigestType_CRC32, Checksum: strconv.FormatUint(crc, 10)}
+	}
+	return &rmqpb.Digest{Type: rmqpb.DigestType_DIGEST_TYPE_UNSPECIFIED}
 }

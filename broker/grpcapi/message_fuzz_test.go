@@ -42,7 +42,7 @@ func FuzzMessageRoundTrip(f *testing.F) {
 		if err != nil {
 			t.Fatalf("stored message does not decode: %v", err)
 		}
-		out := s.toProto(&dm, dm.QueueID, 0, "h", 1, time.Second)
+		out := s.toProto(&dm, dm.QueueID, 0, "h", 1, time.Second, rmqpb.Language_GOLANG)
 		sp := out.GetSystemProperties()
 		if !bytes.Equal(out.GetBody(), body) || sp.GetTag() != tag || !slices.Equal(sp.GetKeys(), []string{k1, k2}) ||
 			sp.GetMessageGroup() != group || !maps.Equal(out.GetUserProperties(), map[string]string{pk: pv}) {

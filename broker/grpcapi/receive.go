@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
+
 	"github.com/twinmq/twinmq/broker/delay"
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/pop"
@@ -19,6 +21,23 @@ import (
 
 // maxReadBytes bounds the payload bytes one read of a queue maps.
 const maxReadBytes = 4 << 20
+
+// clientLanguage is the language of the client of ctx, from the settings
+// it sent on its telemetry stream (unspecified if it sent none).
+func (s *Server) clientLanguage(ctx context.Context) rmqpb.Language {
+	id := clientID(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.clients[id]; c != nil {
+		return c.lang
+	}
+	return rmqpb.Language_LANGUAGE_UNSPECIFIED
+}
+
+// defaultAutoRenewInvisible is the lock of a message received with
+// auto_renew and no invisible duration (a push consumer): RocketMQ
+// proxy's defaultInvisibleTimeMills.
+const defaultAutoRenewInvisible = time.Minute
 
 // filter is a TAG subscription expression ("*" or "a || b").
 type filter struct {
@@ -206,7 +225,7 @@ func (s *Server) ReceiveMessage(req *rmqpb.ReceiveMessageRequest, stream rmqpb.M
 		}
 		if len(ds) > 0 {
 			for _, d := range ds {
-				msg := s.toProto(d.Msg, d.Key.Queue, d.Offset, d.Handle, d.Lock.Attempts, r.invisible)
+				msg := s.toProto(d.Msg, d.Key.Queue, d.Offset, d.Handle, d.Lock.Attempts, r.invisible, r.lang)
 				if err := stream.Send(&rmqpb.ReceiveMessageResponse{Content: &rmqpb.ReceiveMessageResponse_Message{Message: msg}}); err != nil {
 					return err // the locks expire: the records come back
 				}
@@ -227,11 +246,12 @@ type receive struct {
 	batch     int
 	invisible time.Duration
 	filter    filter
-	deadline  time.Time // end of the long poll (wall clock)
+	deadline  time.Time      // end of the long poll (wall clock)
+	lang      rmqpb.Language // the client's, for body digests
 }
 
 func (s *Server) parseReceive(ctx context.Context, req *rmqpb.ReceiveMessageRequest) (*receive, error) {
-	r := &receive{group: req.GetGroup().GetName()}
+	r := &receive{group: req.GetGroup().GetName(), lang: s.clientLanguage(ctx)}
 	if err := validName(errIllegalGroup, r.group); err != nil {
 		return nil, err
 	}
@@ -255,6 +275,12 @@ func (s *Server) parseReceive(ctx context.Context, req *rmqpb.ReceiveMessageRequ
 		r.first = id
 	}
 	inv := req.GetInvisibleDuration()
+	if req.GetAutoRenew() && (inv == nil || inv.AsDuration() == 0) {
+		// A push consumer leaves the lock to the server (RocketMQ's proxy:
+		// defaultInvisibleTimeMills, renewed while the client holds the
+		// message; twinmq does not renew, docs/grpc.md).
+		inv = durationpb.New(defaultAutoRenewInvisible)
+	}
 	if inv == nil || inv.CheckValid() != nil || inv.AsDuration() < s.cfg.MinInvisible || inv.AsDuration() > s.cfg.MaxInvisible {
 		return nil, errf(errIllegalInvis, "invisible duration %v not in [%v, %v]", inv.AsDuration(), s.cfg.MinInvisible, s.cfg.MaxInvisible)
 	}

@@ -208,4 +208,5 @@ func (s *Server) Close() { s.cancel() }
 type client struct {
 	typ   rmqpb.ClientType
 	group string
+	lang  rmqpb.Language // from its settings' user agent
 }

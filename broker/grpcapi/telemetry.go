@@ -91,18 +91,28 @@ func (s *Server) Telemetry(stream rmqpb.MessagingService_TelemetryServer) error 
 // applies to it.
 func (s *Server) settings(id string, in *rmqpb.Settings) *rmqpb.Settings {
 	out := proto.Clone(in).(*rmqpb.Settings)
-	c := &client{typ: in.GetClientType()}
+	c := &client{typ: in.GetClientType(), lang: in.GetUserAgent().GetLanguage()}
 	switch ps := out.PubSub.(type) {
 	case *rmqpb.Settings_Publishing:
 		ps.Publishing.MaxBodySize = int32(s.cfg.MaxMessageSize)
 		ps.Publishing.ValidateMessageType = true
+		if out.BackoffPolicy == nil {
+			// A producer that sent none gets the Java client's default
+			// (rocketmq-client-nodejs requires one in the answer).
+			out.BackoffPolicy = &rmqpb.RetryPolicy{MaxAttempts: 3,
+				Strategy: &rmqpb.RetryPolicy_ExponentialBackoff{ExponentialBackoff: &rmqpb.ExponentialBackoff{
+					Initial: durationpb.New(10 * time.Millisecond), Max: durationpb.New(time.Second), Multiplier: 2}}}
+		}
 	case *rmqpb.Settings_Subscription:
 		c.group = ps.Subscription.GetGroup().GetName()
 		ps.Subscription.ReceiveBatchSize = proto.Int32(s.cfg.MaxReceiveBatch)
 		ps.Subscription.LongPollingTimeout = durationpb.New(s.cfg.MaxLongPolling)
+		// Exponential, not RocketMQ's customized (delay-level) policy:
+		// rocketmq-client-nodejs ignores a customized one and then
+		// dead-letters a push consumer's message at its first failure.
 		out.BackoffPolicy = &rmqpb.RetryPolicy{MaxAttempts: s.pop.MaxAttempts(),
-			Strategy: &rmqpb.RetryPolicy_CustomizedBackoff{CustomizedBackoff: &rmqpb.CustomizedBackoff{
-				Next: []*durationpb.Duration{durationpb.New(time.Second)}}}}
+			Strategy: &rmqpb.RetryPolicy_ExponentialBackoff{ExponentialBackoff: &rmqpb.ExponentialBackoff{
+				Initial: durationpb.New(time.Second), Max: durationpb.New(time.Minute), Multiplier: 2}}}
 	}
 	if id != "" {
 		s.mu.Lock()
