@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/twinmq/twinmq/broker/delay"
+	sqlfilter "github.com/twinmq/twinmq/broker/filter"
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/pop"
 	"github.com/twinmq/twinmq/broker/topics"
@@ -39,17 +40,23 @@ func (s *Server) clientLanguage(ctx context.Context) rmqpb.Language {
 // proxy's defaultInvisibleTimeMills.
 const defaultAutoRenewInvisible = time.Minute
 
-// filter is a TAG subscription expression ("*" or "a || b").
+// filter is a TAG subscription expression ("*" or "a || b") or an SQL92
+// one (broker/filter).
 type filter struct {
 	tags  map[string]bool // nil: every tag
 	codes map[int64]bool
+	sql   *sqlfilter.Expr // nil: none
 }
 
 func parseFilter(fe *rmqpb.FilterExpression) (filter, error) {
 	switch fe.GetType() {
 	case rmqpb.FilterType_TAG, rmqpb.FilterType_FILTER_TYPE_UNSPECIFIED:
 	case rmqpb.FilterType_SQL:
-		return filter{}, errf(errUnsupported, "SQL92 filter expressions")
+		e, err := sqlfilter.Compile(fe.GetExpression())
+		if err != nil {
+			return filter{}, errf(errIllegalFilter, "%v", err)
+		}
+		return filter{sql: e}, nil
 	default:
 		return filter{}, errf(errIllegalFilter, "filter type %d", fe.GetType())
 	}
@@ -81,6 +88,9 @@ func (f filter) codeFilter() func(int64) bool {
 
 // keep checks the tag itself (hash codes collide).
 func (f filter) keep(props []byte) bool {
+	if f.sql != nil {
+		return f.sql.Match(func(name string) (string, bool) { return remoting.LookupProperty(props, name) })
+	}
 	if f.tags == nil {
 		return true
 	}

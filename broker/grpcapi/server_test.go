@@ -259,7 +259,7 @@ func TestReceiveBadRequests(t *testing.T) {
 		"negative batch":     {func(r *rmqpb.ReceiveMessageRequest) { r.BatchSize = -5 }, rmqpb.Code_BAD_REQUEST},
 		"no invisible":       {func(r *rmqpb.ReceiveMessageRequest) { r.InvisibleDuration = nil }, rmqpb.Code_ILLEGAL_INVISIBLE_TIME},
 		"tiny invisible":     {func(r *rmqpb.ReceiveMessageRequest) { r.InvisibleDuration = durationpb.New(time.Millisecond) }, rmqpb.Code_ILLEGAL_INVISIBLE_TIME},
-		"sql filter":         {func(r *rmqpb.ReceiveMessageRequest) { r.FilterExpression.Type = rmqpb.FilterType_SQL }, rmqpb.Code_NOT_IMPLEMENTED},
+		"bad sql filter":     {func(r *rmqpb.ReceiveMessageRequest) { r.FilterExpression.Type = rmqpb.FilterType_SQL }, rmqpb.Code_ILLEGAL_FILTER_EXPRESSION},
 		"bad tag filter":     {func(r *rmqpb.ReceiveMessageRequest) { r.FilterExpression.Expression = "a||\x01" }, rmqpb.Code_ILLEGAL_FILTER_EXPRESSION},
 		"unknown topic":      {func(r *rmqpb.ReceiveMessageRequest) { r.MessageQueue.Topic.Name = "nope" }, rmqpb.Code_TOPIC_NOT_FOUND},
 		"internal topic":     {func(r *rmqpb.ReceiveMessageRequest) { r.MessageQueue.Topic.Name = "__twinmq_pop" }, rmqpb.Code_ILLEGAL_TOPIC},

@@ -271,3 +271,18 @@ func TestSendBodyChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestPullSQL92Refused: a pull whose subscription is SQL92 gets
+// SYSTEM_ERROR with RocketMQ's remark for a broker without
+// enablePropertyFilter (remoting pulls are filtered by tags only).
+func TestPullSQL92Refused(t *testing.T) {
+	_, err := parsePullRequest(map[string]string{"consumerGroup": "g", "topic": "t", "queueId": "0", "queueOffset": "0",
+		"expressionType": "SQL92", "subscription": "a > 1"})
+	if err == nil || codeFor(err) != remoting.SystemError || err.Error() != "The broker does not support consumer to filter message by SQL92" {
+		t.Fatalf("SQL92 pull: %v (code %d)", err, codeFor(err))
+	}
+	if _, err := parsePullRequest(map[string]string{"consumerGroup": "g", "topic": "t", "queueId": "0", "queueOffset": "0",
+		"expressionType": "TAG", "subscription": "*"}); err != nil {
+		t.Fatalf("TAG pull: %v", err)
+	}
+}

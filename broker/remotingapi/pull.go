@@ -31,7 +31,9 @@ type pullRequest struct {
 	commitOffset int64
 	suspend      time.Duration
 	subscription string
-	start        time.Time // the frame reached the broker (latency)
+	// expressionType is the subscription's: TAG ("" too) or SQL92.
+	expressionType string
+	start          time.Time // the frame reached the broker (latency)
 }
 
 func parsePullRequest(m map[string]string) (pullRequest, error) {
@@ -42,11 +44,26 @@ func parsePullRequest(m map[string]string) (pullRequest, error) {
 		offset: e.i64("queueOffset", 0), maxMsgs: e.i32("maxMsgNums", maxPullMessages),
 		sysFlag: e.i32("sysFlag", 0), commitOffset: e.i64("commitOffset", -1),
 		suspend: time.Duration(e.i64("suspendTimeoutMillis", 0)) * time.Millisecond, subscription: e.str("subscription"),
+		expressionType: e.str("expressionType"),
 	}
 	if r.queueID < 0 || r.offset < 0 {
 		return r, fmt.Errorf("%w: queueId %d, queueOffset %d", errInvalidParameter, r.queueID, r.offset)
 	}
+	if t := r.expressionType; t != "" && !strings.EqualFold(t, "TAG") {
+		// SQL92 pulls are not filtered here yet (RocketMQ 5 gRPC consumers'
+		// are, broker/filter): the answer of a RocketMQ broker without
+		// enablePropertyFilter, SYSTEM_ERROR with its remark.
+		return r, unsupportedFilter(t)
+	}
 	return r, e.err
+}
+
+// unsupportedFilter refuses a pull by a subscription type not served, with
+// RocketMQ's remark (a SYSTEM_ERROR, as codeFor answers it).
+type unsupportedFilter string
+
+func (t unsupportedFilter) Error() string {
+	return "The broker does not support consumer to filter message by " + string(t)
 }
 
 // pullResult is one evaluation of a pull: the status table of docs/rocketmq-protocol.md §2.5.
