@@ -38,7 +38,7 @@ func TestMatch(t *testing.T) {
 		{"missing = 1 OR a = 10", true},
 		{"missing = 1 AND a = 10", false},
 		{"NOT (missing = 1) OR a = 10", true},
-		{"x > 1", false},     // not a number
+		{"x > 1", false},      // not a number
 		{"NOT (x > 1)", true}, // false, not unknown
 		{"b STARTSWITH 'ab'", true},
 		{"b ENDSWITH 'bc'", true},
