@@ -201,6 +201,8 @@ func addBrokerListenFlags(fs *pflag.FlagSet) {
 	addGRPCFlags(fs)
 	fs.String("http-addr", d.HTTPAddr, "HTTP listen address (/healthz, /readyz, /metrics, /debug/loglevel)")
 	fs.Bool("enable-pprof", d.EnablePprof, "serve net/http/pprof under /debug/pprof/ on the HTTP address")
+	fs.Bool("console-enable", d.ConsoleEnable, "serve the web console (/console/ and its API /api/) on the HTTP address")
+	fs.Bool("console-read-only", d.ConsoleReadOnly, "the web console shows everything and changes nothing")
 	fs.String("advertised-host", d.AdvertisedHost, "host advertised to clients (empty: derive)")
 	fs.Int("node-id", d.NodeID, "Kafka node id (-1: keep the persisted one, random at first start)")
 	fs.Bool("auto-create-topics-enable", d.AutoCreateTopicsEnable, "Kafka Metadata creates missing topics")

@@ -65,6 +65,11 @@ func serveBroker(ctx context.Context, cfg Config, cmd string, replicate bool, lo
 			return stoppedEarly(ctx, fmt.Errorf("%s: %w", cmd, err), logger)
 		}
 	}
+	if b.console, err = startConsole(cfg, b, mon, logger); err != nil {
+		_ = mon.Shutdown(context.Background())
+		_ = b.close()
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
 	addrs, stopNamesrv, err := namesrv(mon)
 	if err != nil {
 		_ = mon.Shutdown(context.Background())
@@ -139,6 +144,8 @@ type brokerState struct {
 	txIndex *log.Txns
 	// traffic counts messages and bytes per topic (traffic.go).
 	traffic *topicTraffic
+	// console is the web console (console.go); nil when off.
+	console *consoleHook
 }
 
 // txnIndexScan bounds how far back a partition's log is read to rebuild
@@ -206,7 +213,7 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 	if cv != nil { // a topic created or deleted here: read the view again
 		defer b.reg.Watch(func(topics.Config, bool) { cv.poller.Kick() })()
 	}
-	stopRemoting, storeHost, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, lim, mon, logger, cv, b.pullTxns(), b.traffic)
+	stopRemoting, storeHost, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, lim, mon, logger, cv, b.pullTxns(), b.traffic, b.console)
 	if err != nil {
 		failed()
 		return err
@@ -218,9 +225,12 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 	var wmu sync.Mutex
 	stopKafka, kafkaAdv := func(context.Context) {}, "(off on a slave)"
 	startWriters := func() error {
-		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, lim, mon, logger, cv, b.txIndex, b.traffic)
+		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, lim, mon, logger, cv, b.txIndex, b.traffic, b.console)
 		if err == nil {
 			stop, err = withDelay(ctx, dl, b.store, logger, stop)
+		}
+		if err == nil {
+			b.console.delay(dl.services(), dl.policy)
 		}
 		if err == nil {
 			stop, err = withGRPC(ctx, cfg, b, storeHost, dl, logger, stop) // grpc.go
