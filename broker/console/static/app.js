@@ -79,7 +79,7 @@ async function clusterPage() {
     h('div', { class: 'cards' },
       card('Broker', (b.brokerName || '-') + ' (id ' + b.brokerId + ')'), card('Role', b.role || '-'),
       card('Cluster', b.clusterName || '-'), card('Kafka node id', b.nodeId), card('Version', b.version || '-'),
-      card('Uptime', o.uptimeMs ? dur(o.uptimeMs) : '-'), card('Topics', num(o.topics)), card('Groups', num(o.groups))),
+      card('Uptime', o.uptimeMs ? dur(o.uptimeMs) : '-'), card('Topics', num(o.topics)), card('Groups with offsets', num(o.groups))),
     h('h2', {}, 'Store'),
     h('div', { class: 'cards' },
       card('Written', bytes(o.store.writtenOffset)), card('Flushed', bytes(o.store.flushedOffset)),
@@ -106,7 +106,7 @@ async function topicsPage(params) {
     try {
       await api('/topics', { method: 'POST', body: { name: f.get('name'), partitions: Number(f.get('partitions')) || 0 } });
       say('created topic ' + f.get('name'));
-      route();
+      route(true);
     } catch (err) { say(err.message, true); }
   } },
   h('label', {}, 'name', h('input', { name: 'name', required: true })),
@@ -136,7 +136,7 @@ async function topicPage(params, name) {
     const body = {};
     if (f.get('config')) body.configs = { [f.get('config')]: f.get('value') === '' ? null : f.get('value') };
     if (Number(f.get('partitions')) > t.queues) body.partitions = Number(f.get('partitions'));
-    try { await api('/topics/' + enc(name), { method: 'PATCH', body }); say('altered ' + name); route(); } catch (err) { say(err.message, true); }
+    try { await api('/topics/' + enc(name), { method: 'PATCH', body }); say('altered ' + name); route(true); } catch (err) { say(err.message, true); }
   } },
   h('label', {}, 'config', h('input', { name: 'config', placeholder: 'retention.ms' })),
   h('label', {}, 'value (empty: default)', h('input', { name: 'value' })),
@@ -195,7 +195,7 @@ async function groupPage(params, name) {
     try {
       const r = await api('/groups/' + enc(name) + '/reset', { method: 'POST', body });
       say('moved ' + r.committed + ' offset(s) of ' + name + (r.rocketmqConsumersTold ? ' and told its RocketMQ consumers' : ''));
-      route();
+      route(true);
     } catch (err) { say(err.message, true); }
   } },
   h('label', {}, 'topic', h('select', { name: 'topic' }, h('option', { value: '' }, 'all committed'), topics.map((t) => h('option', { value: t }, t)))),
@@ -297,7 +297,7 @@ async function dlqPage() {
       { title: 'stored', num: true, cell: (d) => num(d.end - d.start) },
       { title: 'not yet re-sent', num: true, cell: (d) => num(d.pending) },
       { title: '', cell: (d) => h('button', { class: 'resend', dataset: { group: d.group }, onclick: async () => {
-        try { const r = await api('/dlq/' + enc(d.group) + '/resend', { method: 'POST' }); say('re-sent ' + r.resent + ', skipped ' + r.skipped); route(); } catch (err) { say(err.message, true); }
+        try { const r = await api('/dlq/' + enc(d.group) + '/resend', { method: 'POST' }); say('re-sent ' + r.resent + ', skipped ' + r.skipped); route(true); } catch (err) { say(err.message, true); }
       } }, 'Re-send') },
     ], list, { id: 'dlq' }),
   ];
