@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/twinmq/twinmq/broker/cluster"
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/topics"
@@ -121,6 +122,7 @@ type Server struct {
 	kafka atomic.Pointer[KafkaAdmin]
 	rmq   atomic.Pointer[RocketMQAdmin]
 	delay atomic.Pointer[DelayStats]
+	view  atomic.Pointer[func() *cluster.View]
 	mux   *http.ServeMux
 }
 
@@ -153,6 +155,10 @@ func (s *Server) SetKafka(k KafkaAdmin) { s.kafka.Store(&k) }
 
 // SetRocketMQ makes the RocketMQ adapter available.
 func (s *Server) SetRocketMQ(r RocketMQAdmin) { s.rmq.Store(&r) }
+
+// SetCluster makes the cluster view (the broker groups the name servers
+// know) available to the cluster page.
+func (s *Server) SetCluster(view func() *cluster.View) { s.view.Store(&view) }
 
 // SetDelay makes the delivery services' progress available.
 func (s *Server) SetDelay(d DelayStats) { s.delay.Store(&d) }

@@ -3,7 +3,6 @@ package console
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -227,8 +226,8 @@ func (s *Server) describeGroup(r *http.Request) (any, error) {
 			return nil, err
 		}
 		for _, d := range ds {
-			if d.ErrorCode != 0 && kafkaError(d.ErrorCode, nil) != nil && d.State == "" {
-				continue
+			if d.ErrorCode != 0 {
+				continue // GROUP_ID_NOT_FOUND: no Kafka group; offsets and RocketMQ below
 			}
 			v.State, v.ProtocolType, v.Protocol = d.State, d.ProtocolType, d.Protocol
 			if d.ProtocolType != "" {
@@ -534,5 +533,3 @@ func (s *Server) tellRocketMQ(ctx context.Context, group string, plan []ResetRow
 	}
 	return nil
 }
-
-var _ = errors.New

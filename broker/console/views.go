@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -25,7 +26,22 @@ type Overview struct {
 	Groups      int            `json:"groups"`
 	Store       StoreView      `json:"store"`
 	Replication []MetricSample `json:"replication"`
-	ReadOnly    bool           `json:"readOnly"`
+	// BrokerGroups are the cluster's broker groups as the name servers
+	// publish them (every broker's view is the same).
+	BrokerGroups []BrokerGroupView `json:"brokerGroups"`
+	ReadOnly     bool              `json:"readOnly"`
+}
+
+// BrokerGroupView is one broker group: its master and members.
+type BrokerGroupView struct {
+	Name     string  `json:"name"`
+	Self     bool    `json:"self"`
+	Master   string  `json:"master"` // the master's Kafka address, "" without a live master
+	NodeID   int32   `json:"nodeId"`
+	Remoting string  `json:"remoting"`
+	Epoch    int32   `json:"epoch"`
+	Replicas []int32 `json:"replicas"`
+	ISR      []int32 `json:"isr"`
 }
 
 // StoreView is the store's figures.
@@ -58,6 +74,19 @@ func (s *Server) overview(*http.Request) (any, error) {
 			Records: st.Records, Writable: st.Err == nil, DiskFull: st.NoSpace}}
 	if st.Err != nil {
 		o.Store.Error = st.Err.Error()
+	}
+	o.BrokerGroups = []BrokerGroupView{}
+	if fn := s.view.Load(); fn != nil {
+		if v := (*fn)(); v != nil {
+			for _, g := range v.Groups {
+				bg := BrokerGroupView{Name: g.Name, Self: g.Name == v.Self, Remoting: g.Remoting, Epoch: g.Epoch,
+					Replicas: g.Replicas, ISR: g.ISR}
+				if g.HasNode {
+					bg.Master, bg.NodeID = net.JoinHostPort(g.Master.Host, strconv.Itoa(int(g.Master.Port))), g.Master.NodeID
+				}
+				o.BrokerGroups = append(o.BrokerGroups, bg)
+			}
+		}
 	}
 	if info.StartedMs > 0 {
 		o.UptimeMs = s.cfg.Now().UnixMilli() - info.StartedMs

@@ -88,6 +88,14 @@ func (c *consoleHook) remoting(b *remotingapi.Broker, advertised string) {
 	c.srv.SetRocketMQ(b)
 }
 
+// cluster shows the cluster's broker groups (the name servers' view).
+func (c *consoleHook) cluster(cv *groupsView) {
+	if c == nil || cv == nil {
+		return
+	}
+	c.srv.SetCluster(cv.poller.View)
+}
+
 // delay shows the delivery services' progress.
 func (c *consoleHook) delay(svc *timer.Services, p delay.Policy) {
 	if c == nil || svc == nil {

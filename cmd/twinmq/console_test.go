@@ -52,6 +52,16 @@ func TestConsoleAPI(t *testing.T) {
 			o.Broker.NodeID == 0 || o.Broker.ClusterID == "" || o.Store.Records < 40 || !o.Store.Writable || o.Topics < 3 {
 			t.Fatalf("overview %+v", o)
 		}
+		// The cluster view arrives with the first poll of the name server.
+		for deadline := time.Now().Add(20 * time.Second); len(o.BrokerGroups) == 0; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no broker group in the overview: %+v", o)
+			}
+			e.call(t, "GET", "/api/overview", nil, &o)
+		}
+		if g := o.BrokerGroups[0]; len(o.BrokerGroups) != 1 || g.Name != "broker-a" || !g.Self || g.Master != e.kafka || g.NodeID != o.Broker.NodeID {
+			t.Fatalf("broker groups %+v, want broker-a with its master at %s", o.BrokerGroups, e.kafka)
+		}
 	})
 
 	t.Run("topics", func(t *testing.T) {

@@ -210,6 +210,7 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 		httpapi.Gauge, func() float64 { return float64(lim.decompress.Used()) })
 	cv := startGroupsView(ctx, cfg, nsAddrs, logger)
 	defer cv.stop()
+	b.console.cluster(cv)
 	if cv != nil { // a topic created or deleted here: read the view again
 		defer b.reg.Watch(func(topics.Config, bool) { cv.poller.Kick() })()
 	}

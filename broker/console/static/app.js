@@ -87,6 +87,16 @@ async function clusterPage() {
       card('Disk free', bytes(o.store.diskFreeBytes)), card('Disk used', bytes(o.store.diskUsedBytes))),
     h('h2', {}, 'Listeners'),
     table([{ title: 'listener', cell: (r) => r[0] }, { title: 'address', cell: (r) => r[1] }], listeners, { id: 'listeners' }),
+    h('h2', {}, 'Broker groups'),
+    table([
+      { title: 'group', cell: (g) => [g.name, g.self ? h('span', { class: 'tag' }, 'this broker') : null] },
+      { title: 'master (Kafka)', cell: (g) => g.master || 'no live master' },
+      { title: 'node', num: true, cell: (g) => g.nodeId },
+      { title: 'remoting', cell: (g) => g.remoting || '-' },
+      { title: 'epoch', num: true, cell: (g) => g.epoch },
+      { title: 'replicas', cell: (g) => (g.replicas || []).join(', ') },
+      { title: 'in sync', cell: (g) => (g.isr || []).join(', ') },
+    ], o.brokerGroups, { id: 'broker-groups' }),
     h('h2', {}, 'Replication'),
     o.replication.length === 0 ? h('p', { class: 'muted' }, 'No broker group: this broker has no slaves or master (replication lag shows here once it has).')
       : table([{ title: 'metric', cell: (r) => r.name }, { title: 'labels', cell: (r) => Object.entries(r.labels || {}).map(([k, v]) => k + '=' + v).join(' ') },
