@@ -154,13 +154,26 @@ func (s *Server) listGroups(r *http.Request) (any, error) {
 		if err := kafkaError(lr.ErrorCode, nil); err != nil {
 			return nil, err
 		}
-		var described []string
+		var described, consumers []string
 		for _, g := range lr.Groups {
 			gs := get(g.Group)
 			gs.State, gs.Type = g.GroupState, g.GroupType
-			if g.ProtocolType != "" || g.GroupType == "consumer" {
+			switch {
+			case g.GroupType == "consumer":
+				gs.Protocols = append(gs.Protocols, "kafka")
+				consumers = append(consumers, g.Group)
+			case g.ProtocolType != "":
 				gs.Protocols = append(gs.Protocols, "kafka")
 				described = append(described, g.Group)
+			}
+		}
+		if len(consumers) > 0 {
+			cgs, err := s.consumerGroups(ctx, k, consumers)
+			if err != nil {
+				return nil, err
+			}
+			for name, cg := range cgs {
+				get(name).KafkaMembers = len(cg.members)
 			}
 		}
 		if len(described) > 0 {
@@ -199,6 +212,47 @@ func (s *Server) listGroups(r *http.Request) (any, error) {
 		out = append(out, *gs)
 	}
 	return out, nil
+}
+
+// consumerGroups describes KIP-848 groups (ConsumerGroupDescribe, key
+// 69): their state and members, by group; a group that is not one is
+// absent.
+func (s *Server) consumerGroups(ctx context.Context, k KafkaAdmin, groups []string) (map[string]consumerGroup, error) {
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = groups
+	resp, err := k.Do(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]consumerGroup{}
+	for _, g := range resp.(*kmsg.ConsumerGroupDescribeResponse).Groups {
+		if g.ErrorCode != 0 {
+			continue
+		}
+		cg := consumerGroup{state: g.State}
+		for _, m := range g.Members {
+			mv := MemberView{ID: m.MemberID, ClientID: m.ClientID, ClientHost: m.ClientHost, Assigned: map[string][]int32{}}
+			if m.InstanceID != nil {
+				mv.InstanceID = *m.InstanceID
+			}
+			for _, tp := range m.Assignment.TopicPartitions {
+				name := tp.Topic
+				if c, ok := s.cfg.Topics.GetByID(tp.TopicID); name == "" && ok {
+					name = c.Name
+				}
+				mv.Assigned[name] = tp.Partitions
+			}
+			cg.members = append(cg.members, mv)
+		}
+		out[g.Group] = cg
+	}
+	return out, nil
+}
+
+// consumerGroup is a KIP-848 group's state and members.
+type consumerGroup struct {
+	state   string
+	members []MemberView
 }
 
 // describeGroups is DescribeGroups (key 15).
@@ -249,6 +303,18 @@ func (s *Server) describeGroup(r *http.Request) (any, error) {
 				v.Members = append(v.Members, mv)
 			}
 			v.KafkaMembers = len(v.Members)
+		}
+		if len(v.Members) == 0 {
+			cgs, err := s.consumerGroups(ctx, k, []string{group})
+			if err != nil {
+				return nil, err
+			}
+			if cg, ok := cgs[group]; ok {
+				v.State, v.Type, v.Members, v.KafkaMembers = cg.state, "consumer", append(v.Members, cg.members...), len(cg.members)
+				if !slices.Contains(v.Protocols, "kafka") {
+					v.Protocols = append(v.Protocols, "kafka")
+				}
+			}
 		}
 	}
 	v.Offsets = s.offsetViews(group, map[string][2]int64{})
@@ -364,6 +430,14 @@ func (s *Server) resetGroup(r *http.Request) (any, error) {
 			return nil, fmt.Errorf("%w: group %s is %s with %d Kafka member(s): stop them first (Kafka's coordinator takes no offsets from outside a group with live members, forced or not)",
 				ErrConflict, group, d.State, len(d.Members))
 		}
+	}
+	cgs, err := s.consumerGroups(ctx, k, []string{group})
+	if err != nil {
+		return nil, err
+	}
+	if cg := cgs[group]; len(cg.members) > 0 {
+		return nil, fmt.Errorf("%w: group %s is %s with %d Kafka member(s) (KIP-848): stop them first (the coordinator takes no offsets from outside a group with live members, forced or not)",
+			ErrConflict, group, cg.state, len(cg.members))
 	}
 	clients := s.rocketMQClients(ctx, group)
 	if len(clients) > 0 && !body.Force && !body.DryRun {

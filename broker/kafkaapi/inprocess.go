@@ -29,6 +29,7 @@ var inProcessKeys = map[int16]bool{
 	37: true, // CreatePartitions
 	44: true, // IncrementalAlterConfigs
 	47: true, // OffsetDelete
+	69: true, // ConsumerGroupDescribe (KIP-848 groups)
 }
 
 // Do serves req in process, through the same handler a request from the

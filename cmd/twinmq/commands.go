@@ -199,7 +199,7 @@ func addBrokerListenFlags(fs *pflag.FlagSet) {
 	fs.String("kafka-addr", d.KafkaAddr, "Kafka protocol listen address")
 	fs.String("remoting-addr", d.RemotingAddr, "RocketMQ remoting listen address")
 	addGRPCFlags(fs)
-	fs.String("http-addr", d.HTTPAddr, "HTTP listen address (/healthz, /readyz, /metrics, /debug/loglevel)")
+	fs.String("http-addr", d.HTTPAddr, "HTTP listen address (/healthz, /readyz, /metrics, /debug/loglevel, the web console)")
 	fs.Bool("enable-pprof", d.EnablePprof, "serve net/http/pprof under /debug/pprof/ on the HTTP address")
 	fs.Bool("console-enable", d.ConsoleEnable, "serve the web console (/console/ and its API /api/) on the HTTP address")
 	fs.Bool("console-read-only", d.ConsoleReadOnly, "the web console shows everything and changes nothing")

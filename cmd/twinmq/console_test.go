@@ -324,6 +324,38 @@ func TestConsoleAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("kip848", func(t *testing.T) {
+		live, err := kgo.NewClient(kgo.SeedBrokers(e.kafka), kgo.ConsumerGroup("k848"), kgo.ServerSideBalancer(), kgo.ConsumeTopics("orders"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer live.Close()
+		var g console.GroupView
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			pctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+			live.PollRecords(pctx, 0)
+			cancel()
+			if e.call(t, "GET", "/api/groups/k848", nil, &g) == 200 && len(g.Members) == 1 && len(g.Members[0].Assigned["orders"]) == 3 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the KIP-848 member does not show with its assignment: %+v", g)
+			}
+		}
+		if g.State != "Stable" || !slices.Contains(g.Protocols, "kafka") {
+			t.Fatalf("k848 %+v", g)
+		}
+		var gs []console.GroupSummary
+		e.call(t, "GET", "/api/groups", nil, &gs)
+		if i := slices.IndexFunc(gs, func(x console.GroupSummary) bool { return x.Group == "k848" }); i < 0 || gs[i].KafkaMembers != 1 {
+			t.Fatalf("groups list: %+v", gs)
+		}
+		var errBody struct{ Error string }
+		if s := e.call(t, "POST", "/api/groups/k848/reset", map[string]any{"topic": "orders", "to": "start", "force": true}, &errBody); s != 409 || !strings.Contains(errBody.Error, "Kafka member") {
+			t.Fatalf("reset of a live KIP-848 group: %d %+v", s, errBody)
+		}
+	})
+
 	t.Run("dlq", func(t *testing.T) {
 		var ds []console.DLQView
 		e.call(t, "GET", "/api/dlq", nil, &ds)

@@ -284,8 +284,12 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 	wmu.Lock()
 	adv := kafkaAdv
 	wmu.Unlock()
-	logger.Info("serving", "kafkaBootstrap", adv, "rocketmqNamesrv", strings.Join(nsAddrs, ";"),
-		"metrics", "http://"+mon.Addr().String()+"/metrics")
+	where := []any{"kafkaBootstrap", adv, "rocketmqNamesrv", strings.Join(nsAddrs, ";"),
+		"metrics", "http://" + mon.Addr().String() + "/metrics"}
+	if b.console != nil {
+		where = append(where, "console", "http://"+mon.Addr().String()+"/console/")
+	}
+	logger.Info("serving", where...)
 
 	<-ctx.Done()
 	logger.Info("stopping", "cause", context.Cause(ctx))
