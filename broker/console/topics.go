@@ -28,7 +28,7 @@ type TopicSummary struct {
 
 // QueueView is one queue (partition) of a topic.
 type QueueView struct {
-	Queue int32 `json:"queue"`
+	Queue int32 `json:"partition"`
 	Start int64 `json:"start"`
 	End   int64 `json:"end"`
 	Bytes int64 `json:"bytes"` // -1: unknown

@@ -121,8 +121,13 @@ func TestConsoleBrowser(t *testing.T) {
 	if n := rows("#partitions tbody tr"); n != 3 {
 		t.Errorf("topic orders shows %d partitions, want 3", n)
 	}
+	if got := evalString(t, ctx, `[...document.querySelectorAll('#partitions tbody td:first-child')].map(e => e.textContent).join(',')`); got != "0,1,2" {
+		t.Errorf("topic orders' partition column: %q, want 0,1,2", got)
+	}
 	wantIn("topic configs", text("#configs"), "retention.ms", "cleanup.policy")
-	wantIn("topic groups", text("main"), "kgroup")
+	if got := evalString(t, ctx, `[...document.querySelectorAll('main a[href^="#/groups/"]')].map(e => e.textContent).join(',')`); got != "kgroup" {
+		t.Errorf("topic orders' groups: %q, want kgroup", got)
+	}
 	shot("topic")
 
 	show("#/groups", "groups")
@@ -181,7 +186,8 @@ func TestConsoleBrowser(t *testing.T) {
 	}
 	// The page polls every 2 s; rates need two polls.
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		h3 := text("#charts .chart h3")
+		// In one evaluation: the page replaces its charts at every poll.
+		h3 := evalString(t, ctx, `document.querySelector('#charts .chart h3')?.textContent ?? ''`)
 		if !strings.HasPrefix(h3, "Messages in: 0.00") && rows("#charts polyline") == 6 {
 			break
 		}
@@ -211,6 +217,16 @@ func TestConsoleBrowser(t *testing.T) {
 			t.Errorf("after the reset from the page: orders/%d at %+v, want 0", p, o)
 		}
 	}
+}
+
+// evalString evaluates a JavaScript expression that gives a string.
+func evalString(t *testing.T, ctx context.Context, js string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return s
 }
 
 // jsString quotes s as a JavaScript string literal.

@@ -14,7 +14,7 @@ function h(tag, attrs, ...kids) {
     else if (k === 'dataset') Object.assign(el.dataset, v);
     else el.setAttribute(k, v === true ? '' : String(v));
   }
-  for (const kid of kids.flat()) {
+  for (const kid of kids.flat(Infinity)) {
     if (kid === undefined || kid === null || kid === false) continue;
     el.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
   }
@@ -259,13 +259,15 @@ async function messagesPage(params) {
     e.preventDefault();
     const f = new FormData(e.target);
     const p = new URLSearchParams();
-    for (const k of ['topic', 'partition', 'offset', 'time']) if (f.get(k)) p.set(k, f.get(k));
+    for (const k of ['topic', 'partition', 'offset']) if (f.get(k)) p.set(k, f.get(k));
+    const t = f.get('time');
+    if (t && !f.get('offset')) p.set('time', /^\d+$/.test(t) ? t : String(Date.parse(t)));
     location.hash = '#/messages?' + p;
   } },
   h('label', {}, 'topic', h('select', { name: 'topic' }, names.map((n) => h('option', { value: n, selected: n === topic }, n)))),
   h('label', {}, 'partition', h('input', { name: 'partition', type: 'number', min: 0, value: params.get('partition') || 0 })),
   h('label', {}, 'from offset', h('input', { name: 'offset', type: 'number', min: 0, value: params.get('offset') || '' })),
-  h('label', {}, 'or from time (ms)', h('input', { name: 'time', value: params.get('time') || '' })),
+  h('label', {}, 'or from time (ISO or ms)', h('input', { name: 'time', value: params.get('time') || '' })),
   h('button', { type: 'submit' }, 'Browse'));
   const search = h('form', { class: 'inline', id: 'search', onsubmit: (e) => {
     e.preventDefault();
