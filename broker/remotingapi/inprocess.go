@@ -30,14 +30,21 @@ var inProcessCodes = map[int32]bool{
 // without a connection, so as an anonymous client: once the broker checks
 // AK/SK ACLs, the console must authenticate its user and sign here
 // (docs/console.md, "Security").
-func (b *Broker) Invoke(ctx context.Context, req *remoting.Command) (*remoting.Command, error) {
+func (b *Broker) Invoke(ctx context.Context, req *remoting.Command) (resp *remoting.Command, err error) {
 	r := b.codes[req.Code]
 	if r == nil || !inProcessCodes[req.Code] {
 		return nil, fmt.Errorf("%w: %d", ErrNotInProcess, req.Code)
 	}
 	r.served.Add(1)
+	defer func() {
+		// A handler bug must not take the broker down with it.
+		if p := recover(); p != nil {
+			b.log.Error("remotingapi: in-process handler panic", "code", req.Code, "panic", p)
+			resp, err = nil, fmt.Errorf("remotingapi: request %d: internal error", req.Code)
+		}
+	}()
 	start := time.Now()
-	resp := r.serve(ctx, nil, req)
+	resp = r.serve(ctx, nil, req)
 	if resp == nil {
 		return nil, fmt.Errorf("remotingapi: request %d: no response", req.Code)
 	}
