@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/twinmq/twinmq/broker/remotingapi"
 	"github.com/twinmq/twinmq/wire/remoting"
 )
 
@@ -56,8 +57,34 @@ type GroupView struct {
 	Protocol          string       `json:"protocol"`
 	Members           []MemberView `json:"members"`
 	RocketMQClientIDs []string     `json:"rocketmqClientIds"`
-	Offsets           []OffsetView `json:"offsets"`
+	// RocketMQ is the live RocketMQ consumers' connection list
+	// (GET_CONSUMER_CONNECTION_LIST, 203), nil without any.
+	RocketMQ *remotingapi.ConsumerConnection `json:"rocketmq"`
+	Offsets  []OffsetView                    `json:"offsets"`
 }
+
+// rocketMQConnections is GET_CONSUMER_CONNECTION_LIST (203) of a group:
+// nil when none of its consumers is live or the adapter does not run.
+func (s *Server) rocketMQConnections(ctx context.Context, group string) *remotingapi.ConsumerConnection {
+	rmq, err := s.rocketMQAdmin()
+	if err != nil {
+		return nil
+	}
+	req := remoting.NewRequest(getConsumerConnectionList, 0)
+	req.ExtFields["consumerGroup"] = group
+	resp, err := rmq.Invoke(ctx, req)
+	if err != nil || resp.Code != remoting.Success {
+		return nil
+	}
+	var cc remotingapi.ConsumerConnection
+	if json.Unmarshal(resp.Body, &cc) != nil {
+		return nil
+	}
+	return &cc
+}
+
+// getConsumerConnectionList is GET_CONSUMER_CONNECTION_LIST's code.
+const getConsumerConnectionList int32 = 203
 
 // offsetViews are a group's committed offsets with lag, sorted; ends
 // caches queue ranges across groups of one request.
@@ -323,11 +350,21 @@ func (s *Server) describeGroup(r *http.Request) (any, error) {
 			v.Topics = append(v.Topics, o.Topic)
 		}
 	}
-	if ids := s.rocketMQClients(ctx, group); len(ids) > 0 {
-		v.RocketMQClientIDs, v.RocketMQClients = ids, len(ids)
+	if cc := s.rocketMQConnections(ctx, group); cc != nil && len(cc.ConnectionSet) > 0 {
+		v.RocketMQ = cc
+		for _, c := range cc.ConnectionSet {
+			v.RocketMQClientIDs = append(v.RocketMQClientIDs, c.ClientID)
+		}
+		v.RocketMQClients = len(cc.ConnectionSet)
 		v.Protocols = append(v.Protocols, "rocketmq")
 		if v.KafkaMembers == 0 {
 			v.State = "Stable"
+		}
+		// Subscribed topics the group has no offsets on yet.
+		for _, t := range sortedKeys(cc.SubscriptionTable) {
+			if !slices.Contains(v.Topics, t) && !strings.HasPrefix(t, "%RETRY%") {
+				v.Topics = append(v.Topics, t)
+			}
 		}
 	}
 	if v.State == "Dead" && len(v.Offsets) > 0 {

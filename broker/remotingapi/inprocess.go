@@ -18,6 +18,7 @@ var ErrNotInProcess = errors.New("remotingapi: request code not served in proces
 var inProcessCodes = map[int32]bool{
 	remoting.GetConsumerListByGroup:        true, // who is live in a group
 	remoting.GetAllSubscriptionGroupConfig: true, // every group the broker knows
+	getConsumerConnectionList:              true, // a group's clients and subscriptions
 	InvokeBrokerToResetOffset:              true, // tell live consumers their new offsets (220)
 	ResendDLQ:                              true, // re-send a group's dead letters
 	remoting.QueryMessage:                  true, // IndexFile query by key

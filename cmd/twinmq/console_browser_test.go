@@ -135,7 +135,8 @@ func TestConsoleBrowser(t *testing.T) {
 	shot("groups")
 
 	show("#/groups/rgroup", "group")
-	wantIn("group rgroup", text("#rocketmq-clients"), "@") // a RocketMQ client id is ip@instance
+	wantIn("group rgroup", text("#rocketmq-clients"), "@", "GO") // a RocketMQ client id is ip@instance
+	wantIn("group rgroup", text("main"), "CLUSTERING", "rmq-orders (*)")
 
 	show("#/messages?topic=orders&partition=1", "messages")
 	wantIn("messages of orders/1", text("#messages"), "order-1", "order-28", "kafka value 28", "source=kafka", "TagK")

@@ -253,8 +253,9 @@ func TestConsoleAPI(t *testing.T) {
 			}
 		}
 		e.call(t, "GET", "/api/groups/rgroup", nil, &g)
-		if len(g.RocketMQClientIDs) != 1 || g.State != "Stable" {
-			t.Fatalf("rgroup %+v", g)
+		if len(g.RocketMQClientIDs) != 1 || g.State != "Stable" || g.RocketMQ == nil || g.RocketMQ.MessageModel != "CLUSTERING" ||
+			!slices.Contains(g.Topics, "rmq-orders") || g.RocketMQ.ConnectionSet[0].Language != "GO" {
+			t.Fatalf("rgroup %+v %+v", g, g.RocketMQ)
 		}
 		if s := e.call(t, "GET", "/api/groups/nobody", nil, nil); s != 404 {
 			t.Errorf("unknown group: %d", s)

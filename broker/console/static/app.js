@@ -233,7 +233,11 @@ async function groupPage(params, name) {
     table([{ title: 'member', cell: (m) => m.id }, { title: 'client', cell: (m) => m.clientId }, { title: 'host', cell: (m) => m.clientHost },
       { title: 'assigned', cell: (m) => Object.entries(m.assigned).map(([t, ps]) => t + ': ' + ps.join(',')).join('; ') }], g.members, { id: 'members' }),
     h('h2', {}, 'RocketMQ consumers'),
-    table([{ title: 'client id', cell: (c) => c }], g.rocketmqClientIds, { id: 'rocketmq-clients' }),
+    g.rocketmq ? h('p', { class: 'muted' }, g.rocketmq.consumeType + ', ' + g.rocketmq.messageModel + ', ' + g.rocketmq.consumeFromWhere + '; subscribes to ' +
+      Object.values(g.rocketmq.subscriptionTable || {}).map((x) => x.topic + ' (' + x.subString + ')').join(', ')) : null,
+    table([{ title: 'client id', cell: (c) => c.clientId }, { title: 'address', cell: (c) => c.clientAddr },
+      { title: 'language', cell: (c) => c.language }, { title: 'version', num: true, cell: (c) => c.version }],
+    g.rocketmq ? g.rocketmq.connectionSet : [], { id: 'rocketmq-clients' }),
   ];
 }
 
