@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/twinmq/twinmq/broker/delay"
 	"github.com/twinmq/twinmq/broker/remotingapi"
 	"github.com/twinmq/twinmq/wire/remoting"
 )
@@ -371,7 +372,13 @@ func (s *Server) describeGroup(r *http.Request) (any, error) {
 		v.State = "Empty"
 	}
 	if v.State == "Dead" && len(v.RocketMQClientIDs) == 0 {
-		return nil, fmt.Errorf("%w: group %s", ErrNotFound, group)
+		// A RocketMQ group is known by its retry or dead-letter topic too.
+		_, dlq := s.cfg.Topics.Get(delay.DLQTopic(group))
+		_, retry := s.cfg.Topics.Get(delay.RetryTopic(group))
+		if !dlq && !retry {
+			return nil, fmt.Errorf("%w: group %s", ErrNotFound, group)
+		}
+		v.State = "Empty"
 	}
 	return v, nil
 }

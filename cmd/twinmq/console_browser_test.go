@@ -161,6 +161,9 @@ func TestConsoleBrowser(t *testing.T) {
 	show("#/dlq", "dlq")
 	wantIn("dlq", text("#dlq"), "dgroup", "%DLQ%dgroup")
 	shot("dlq")
+	show("", "dlq", chromedp.Click(chromedp.CSS(`button.resend[data-group="dgroup"]`)))
+	wantIn("re-send message", text("#flash"), "re-sent 2, skipped 0")
+	show("#/groups/dgroup", "group") // a group known by its DLQ
 
 	show("#/delay", "delay")
 	wantIn("delay", text("#levels"), "2h0m0s", "1s")
