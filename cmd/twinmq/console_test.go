@@ -355,6 +355,26 @@ func TestConsoleAPI(t *testing.T) {
 		if s := e.call(t, "POST", "/api/groups/k848/reset", map[string]any{"topic": "orders", "to": "start", "force": true}, &errBody); s != 409 || !strings.Contains(errBody.Error, "Kafka member") {
 			t.Fatalf("reset of a live KIP-848 group: %d %+v", s, errBody)
 		}
+		// Once its member left, the empty group takes the reset.
+		live.Close()
+		var res console.ResetResult
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if s := e.call(t, "POST", "/api/groups/k848/reset", map[string]any{"topic": "orders", "to": "offset", "value": 3}, &res); s == 200 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the KIP-848 group did not take a reset after its member left")
+			}
+		}
+		offs, err := e.freshAdmin(t).FetchOffsets(t.Context(), "k848")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p := range int32(3) {
+			if o, _ := offs.Lookup("orders", p); o.At != 3 {
+				t.Errorf("k848 orders/%d at %d after the reset, want 3", p, o.At)
+			}
+		}
 	})
 
 	t.Run("dlq", func(t *testing.T) {
