@@ -22,7 +22,8 @@
 //
 // It runs on net/http, not on gnet (docs/design.md section 5 is about the
 // protocol listeners): probes and scrapes are a few requests a second.
-// A console is not implemented.
+// The web console (broker/console) mounts its pages and its JSON API
+// with Server.Handle.
 package httpapi
 
 import (
@@ -63,6 +64,7 @@ type Server struct {
 	mu     sync.Mutex // guards checks
 	checks []check
 
+	mux *http.ServeMux
 	srv *http.Server
 	ln  net.Listener
 }
@@ -100,9 +102,15 @@ func New(logger *slog.Logger, cfg Config) *Server {
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
+	s.mux = mux
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return s
 }
+
+// Handle serves pattern (net/http.ServeMux syntax) with h beside the
+// endpoints above: the web console (broker/console) mounts itself here.
+// Safe to call while serving.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // putLogLevel sets the level from the request body ("debug", "info",
 // "warn", "error", or slog's "info+2" form); 400 for anything else.

@@ -349,6 +349,9 @@ type request struct {
 	done    func()
 	start   time.Time // the frame reached OnFrame (latency)
 	replied atomic.Bool
+	// sink, when set, takes the response instead of conn (nil): an
+	// in-process request (inprocess.go).
+	sink chan<- kmsg.Response
 }
 
 // end reports the request's latency and releases its connection for the
@@ -364,6 +367,11 @@ func (r *request) reply(resp kmsg.Response) {
 		return
 	}
 	defer r.done()
+	if r.sink != nil {
+		r.h.observe(r.hdr.APIKey, r.start)
+		r.sink <- resp
+		return
+	}
 	buf := kafka.AppendResponse(nil, r.hdr.CorrelationID, resp)
 	// Observed before the write: a client that has its answer finds it
 	// counted.
@@ -382,6 +390,14 @@ func (r *request) finish() {
 
 // closeConn closes the connection for a request Kafka would not answer.
 func (r *request) closeConn(reason string, err error) {
+	if r.sink != nil {
+		r.h.log.Info("kafkaapi: in-process request refused", "api", kmsg.NameForKey(r.hdr.APIKey), "reason", reason, "err", err)
+		if r.replied.CompareAndSwap(false, true) {
+			r.sink <- nil
+			r.end()
+		}
+		return
+	}
 	r.h.log.Info("kafkaapi: closing connection", "conn", r.conn.ID(), "remote", r.conn.RemoteAddr(),
 		"api", kmsg.NameForKey(r.hdr.APIKey), "key", r.hdr.APIKey, "version", r.hdr.APIVersion, "reason", reason, "err", err)
 	_ = r.conn.Close()

@@ -80,7 +80,7 @@ func TestPortInUse(t *testing.T) {
 }
 
 // TestServingSummary: once everything runs, one line says where Kafka
-// clients, RocketMQ clients and the metrics connect.
+// clients, RocketMQ clients, the metrics and the console connect.
 func TestServingSummary(t *testing.T) {
 	logs := serveForTest(t)
 	kafka, namesrv := listenAddr(t, logs, "Kafka"), listenAddr(t, logs, "name server")
@@ -90,7 +90,7 @@ func TestServingSummary(t *testing.T) {
 			line = l
 		}
 	}
-	for _, want := range []string{"kafkaBootstrap=" + kafka, "rocketmqNamesrv=" + namesrv, "metrics=http://"} {
+	for _, want := range []string{"kafkaBootstrap=" + kafka, "rocketmqNamesrv=" + namesrv, "metrics=http://", "console=http://"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("serving line %q lacks %q", line, want)
 		}

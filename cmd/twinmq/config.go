@@ -134,6 +134,11 @@ type Config struct {
 	// EnablePprof serves net/http/pprof under /debug/pprof/ on the HTTP
 	// port (off by default: profiles cost CPU and show internals).
 	EnablePprof bool `koanf:"enablePprof"`
+	// ConsoleEnable serves the web console (/console/, /api/) on the
+	// HTTP port (on by default: the HTTP port is an admin port; bind it
+	// to a private address). ConsoleReadOnly refuses its changes.
+	ConsoleEnable   bool `koanf:"consoleEnable"`
+	ConsoleReadOnly bool `koanf:"consoleReadOnly"`
 
 	// Storage, as storage.Config.
 	FlushDiskType   string `koanf:"flushDiskType"`
@@ -182,6 +187,7 @@ func defaultConfig() Config {
 		RemotingAddr:                  ":10911",
 		HAAddr:                        ":10912",
 		HTTPAddr:                      ":8080",
+		ConsoleEnable:                 true,
 		NamesrvListen:                 ":9876",
 		NamesrvAddr:                   "127.0.0.1:9876",
 		BrokerClusterName:             "DefaultCluster",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -54,6 +55,16 @@ func addDelayFlags(fs *pflag.FlagSet) {
 type delaySetup struct {
 	policy delay.Policy
 	builds delay.Builds
+	// svc are the services once started (the web console shows them).
+	svc atomic.Pointer[timer.Services]
+}
+
+// services returns the running delivery services, or nil.
+func (d *delaySetup) services() *timer.Services {
+	if d == nil {
+		return nil
+	}
+	return d.svc.Load()
 }
 
 func newDelaySetup(cfg Config) *delaySetup {
@@ -89,7 +100,11 @@ func (d *delaySetup) start(ctx context.Context, store *storage.Store, logger *sl
 	logger.Info("delay services running", "messageDelayLevel", d.policy.Levels.String(),
 		"timerWheelEnable", !d.policy.TimerDisabled, "timerMaxDelay", d.policy.TimerMaxDelay,
 		"timerPrecision", d.policy.TimerPrecision)
-	return svc.Close, nil
+	d.svc.Store(svc)
+	return func() {
+		d.svc.CompareAndSwap(svc, nil)
+		svc.Close()
+	}, nil
 }
 
 // withDelay starts the delay services once the listeners before it are

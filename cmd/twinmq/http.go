@@ -31,6 +31,9 @@ func listenHTTP(cfg Config, logger *slog.Logger) (*httpapi.Server, error) {
 		return nil, fmt.Errorf("http: %w", portInUse(err, "httpAddr", cfg.HTTPAddr))
 	}
 	paths := "/healthz /readyz /metrics /debug/loglevel"
+	if cfg.ConsoleEnable {
+		paths += " /console/ /api/"
+	}
 	if cfg.EnablePprof {
 		paths += " /debug/pprof/"
 	}

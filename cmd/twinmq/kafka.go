@@ -27,7 +27,7 @@ import (
 // requests in flight, then the coordinator.
 func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry,
 	offs *offsets.Table, repl *replication, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView, txIndex *log.Txns,
-	traffic *topicTraffic) (stop func(context.Context), advertised string, err error) {
+	traffic *topicTraffic, con *consoleHook) (stop func(context.Context), advertised string, err error) {
 	id, stopID, err := broker.LoadIdentity(ctx, store, int32(cfg.NodeID), logger)
 	if err != nil {
 		return nil, "", fmt.Errorf("kafka: %w", err)
@@ -101,6 +101,7 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 				return nil, "", fmt.Errorf("kafka: %w", err)
 			}
 			adv := net.JoinHostPort(host, fmt.Sprint(bound.Port))
+			con.kafka(h, adv, node, id.ClusterID)
 			logger.Info("Kafka listening", "addr", bound.String(), "advertised", adv,
 				"nodeId", node, "clusterId", id.ClusterID)
 			return func(sctx context.Context) {

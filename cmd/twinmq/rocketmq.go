@@ -63,7 +63,7 @@ func warnOpenRegistration(logger *slog.Logger, secret string) {
 // with namesrvAddrs; stop ends it.
 func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.Table,
 	repl *replication, namesrvAddrs []string, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView, txns *log.Txns,
-	traffic *topicTraffic) (func(context.Context), string, error) {
+	traffic *topicTraffic, con *consoleHook) (func(context.Context), string, error) {
 	addr, err := fixPort(cfg.RemotingAddr)
 	if err != nil {
 		return nil, "", fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", cfg.RemotingAddr))
@@ -140,6 +140,7 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	mon.Value("twinmq_rocketmq_transactions_pending", "RocketMQ half messages neither committed, rolled back nor given up.",
 		httpapi.Gauge, func() float64 { return float64(b.TransactionsPending()) })
 	xprotoCacheMetrics(mon, "remoting", "RocketMQ pulls of Kafka-produced batches", b.XProtoCacheStats)
+	con.remoting(b, adv)
 	logger.Info("RocketMQ remoting listening", "addr", srv.Addr().String(), "advertised", adv, "namesrvAddr", namesrvAddrs)
 	return func(sctx context.Context) {
 		// The listener first: requests already read finish under the

@@ -65,6 +65,11 @@ func serveBroker(ctx context.Context, cfg Config, cmd string, replicate bool, lo
 			return stoppedEarly(ctx, fmt.Errorf("%s: %w", cmd, err), logger)
 		}
 	}
+	if b.console, err = startConsole(cfg, b, mon, logger); err != nil {
+		_ = mon.Shutdown(context.Background())
+		_ = b.close()
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
 	addrs, stopNamesrv, err := namesrv(mon)
 	if err != nil {
 		_ = mon.Shutdown(context.Background())
@@ -139,6 +144,8 @@ type brokerState struct {
 	txIndex *log.Txns
 	// traffic counts messages and bytes per topic (traffic.go).
 	traffic *topicTraffic
+	// console is the web console (console.go); nil when off.
+	console *consoleHook
 }
 
 // txnIndexScan bounds how far back a partition's log is read to rebuild
@@ -203,10 +210,11 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 		httpapi.Gauge, func() float64 { return float64(lim.decompress.Used()) })
 	cv := startGroupsView(ctx, cfg, nsAddrs, logger)
 	defer cv.stop()
+	b.console.cluster(cv)
 	if cv != nil { // a topic created or deleted here: read the view again
 		defer b.reg.Watch(func(topics.Config, bool) { cv.poller.Kick() })()
 	}
-	stopRemoting, storeHost, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, lim, mon, logger, cv, b.pullTxns(), b.traffic)
+	stopRemoting, storeHost, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, lim, mon, logger, cv, b.pullTxns(), b.traffic, b.console)
 	if err != nil {
 		failed()
 		return err
@@ -226,9 +234,12 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 		fctx, cancel := context.WithTimeout(context.Background(), remotingStopTimeout)
 		stopF(fctx) // the master's listener takes the same address
 		cancel()
-		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, lim, mon, logger, cv, b.txIndex, b.traffic)
+		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, lim, mon, logger, cv, b.txIndex, b.traffic, b.console)
 		if err == nil {
 			stop, err = withDelay(ctx, dl, b.store, logger, stop)
+		}
+		if err == nil {
+			b.console.delay(dl.services(), dl.policy)
 		}
 		if err == nil {
 			stop, err = withGRPC(ctx, cfg, b, storeHost, dl, logger, stop) // grpc.go
@@ -286,8 +297,12 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 	wmu.Lock()
 	adv := kafkaAdv
 	wmu.Unlock()
-	logger.Info("serving", "kafkaBootstrap", adv, "rocketmqNamesrv", strings.Join(nsAddrs, ";"),
-		"metrics", "http://"+mon.Addr().String()+"/metrics")
+	where := []any{"kafkaBootstrap", adv, "rocketmqNamesrv", strings.Join(nsAddrs, ";"),
+		"metrics", "http://" + mon.Addr().String() + "/metrics"}
+	if b.console != nil {
+		where = append(where, "console", "http://"+mon.Addr().String()+"/console/")
+	}
+	logger.Info("serving", where...)
 
 	<-ctx.Done()
 	logger.Info("stopping", "cause", context.Cause(ctx))

@@ -133,8 +133,9 @@ func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/"
 
 // adapters speak the wire protocols to the broker services. nameserver is
 // a RocketMQ remoting server of its own, and so is controller, which the
-// name server hosts (docs/deviations.md #3).
-var adapters = []string{"broker/kafkaapi", "broker/remotingapi", "broker/grpcapi", "nameserver", "controller"}
+// name server hosts (docs/deviations.md #3). The web console speaks HTTP
+// and shows both protocols' messages, so it decodes both encodings.
+var adapters = []string{"broker/kafkaapi", "broker/remotingapi", "broker/grpcapi", "broker/console", "nameserver", "controller"}
 
 func isAdapter(p string) bool {
 	for _, a := range adapters {
