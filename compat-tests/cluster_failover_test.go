@@ -45,8 +45,9 @@ type ctlGroup struct {
 }
 
 // startCtlGroup starts it on net (e.g. "127.0.5"): name servers on .1-.3,
-// brokers on .11 and .12.
-func startCtlGroup(t *testing.T, net string) *ctlGroup {
+// brokers on .11 and .12; extra arguments go to every node (a
+// --registration-secret).
+func startCtlGroup(t *testing.T, net string, extra ...string) *ctlGroup {
 	t.Helper()
 	g := &ctlGroup{dir: t.TempDir(), hosts: [2]string{net + ".11", net + ".12"}}
 	peers := fmt.Sprintf("n0-%[1]s.1:9878;n1-%[1]s.2:9878;n2-%[1]s.3:9878", net)
@@ -57,15 +58,17 @@ func startCtlGroup(t *testing.T, net string) *ctlGroup {
 		}
 	}
 	for i := range 3 {
-		g.nss[i] = startNode(t, g.dir, fmt.Sprint("ns", i), "namesrv", "--namesrv-listen", fmt.Sprintf("%s.%d:9876", net, i+1),
+		args := []string{"namesrv", "--namesrv-listen", fmt.Sprintf("%s.%d:9876", net, i+1),
 			"--data-dir", filepath.Join(g.dir, fmt.Sprint("ns", i)), "--enable-controller-in-namesrv",
-			"--controller-peers", peers, "--controller-self-id", fmt.Sprint("n", i))
+			"--controller-peers", peers, "--controller-self-id", fmt.Sprint("n", i)}
+		g.nss[i] = startNode(t, g.dir, fmt.Sprint("ns", i), append(args, extra...)...)
 	}
 	for i, h := range g.hosts {
-		g.brokers[i] = startNode(t, g.dir, fmt.Sprint("b", i), "broker", "--data-dir", filepath.Join(g.dir, fmt.Sprint("b", i)),
-			"--broker-cluster-name", "C", "--broker-name", "b1", "--segment-size", fmt.Sprint(64<<20),
-			"--kafka-addr", h+":9092", "--remoting-addr", h+":10911", "--ha-addr", h+":10912", "--http-addr", h+":8080",
-			"--namesrv-addr", g.ns, "--enable-controller-mode", "--controller-addr", g.ns)
+		args := []string{"broker", "--data-dir", filepath.Join(g.dir, fmt.Sprint("b", i)),
+			"--broker-cluster-name", "C", "--broker-name", "b1", "--segment-size", fmt.Sprint(64 << 20),
+			"--kafka-addr", h + ":9092", "--remoting-addr", h + ":10911", "--ha-addr", h + ":10912", "--http-addr", h + ":8080",
+			"--namesrv-addr", g.ns, "--enable-controller-mode", "--controller-addr", g.ns}
+		g.brokers[i] = startNode(t, g.dir, fmt.Sprint("b", i), append(args, extra...)...)
 	}
 	return g
 }
@@ -102,7 +105,7 @@ func TestClusterControllerFailover(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("TWINMQ_FAILOVER_KILLS")); err == nil && v > 0 {
 		kills = v
 	}
-	g := startCtlGroup(t, "127.0.5")
+	g := startCtlGroup(t, "127.0.5", "--registration-secret", "failover-secret") // controller requests signed
 	const topic = "ClusterFailoverTopic"
 	resolver := primitive.NewPassthroughResolver(splitNS(g.ns))
 	newProducer := func(name string) rocketmq.Producer {

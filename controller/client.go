@@ -41,11 +41,19 @@ func IsCode(err error, code Code) bool {
 // methods are safe for concurrent use.
 type Client struct {
 	addrs []string
+	// secret signs the requests that change the controller's state
+	// (nameserver.SignControllerRequest); "" sends them unsigned.
+	secret string
 
 	mu     sync.Mutex // guards leader and conns
 	leader string
 	conns  map[string]*nameserver.Client
 }
+
+// SetSecret makes c sign its state-changing requests with the
+// registration secret the name servers hosting the controller share. Call
+// it before the first request.
+func (c *Client) SetSecret(secret string) { c.secret = secret }
 
 // NewClient returns a client of the controllers at controllerAddr,
 // "host:port;host:port". It dials lazily.
@@ -329,6 +337,7 @@ func (c *Client) invokeAt(ctx context.Context, addr string, req *remoting.Comman
 		c.conns[addr] = conn
 		c.mu.Unlock()
 	}
+	nameserver.SignControllerRequest(c.secret, req, time.Now().UnixNano()) // anew at each attempt
 	resp, err := conn.Invoke(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("controller: %s at %s: %w", codeName(req.Code), addr, err)

@@ -140,7 +140,18 @@ func (s *Server) OnFrame(c *netio.Conn, frame []byte, done func()) {
 		h := s.codes[code]
 		if h == nil {
 			if ctl := s.controller.Load(); ctl != nil {
-				return (*ctl)(code)
+				h := (*ctl)(code)
+				if h == nil {
+					return nil
+				}
+				return func(req *remoting.Command) *remoting.Command {
+					if err := s.auth.verifyController(req, s.cfg.Now()); err != nil {
+						s.log.Warn("controller request refused: not signed with the registration secret", "code", req.Code,
+							"remote", c.RemoteAddr().String(), "err", err)
+						return remoting.NewResponse(req, remoting.NoPermission, err.Error())
+					}
+					return h(req)
+				}
 			}
 			return nil
 		}

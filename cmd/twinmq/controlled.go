@@ -74,6 +74,8 @@ func joinController(ctx context.Context, cfg Config, logger *slog.Logger) (Confi
 	if err != nil {
 		return cfg, nil, controller.ReplicaInfo{}, err
 	}
+	client.SetSecret(cfg.RegistrationSecret) // signs heartbeats, elections, registrations
+
 	haAddr, err := advertisedAddr(cfg.AdvertisedHost, cfg.HAAddr)
 	if err != nil {
 		return cfg, nil, controller.ReplicaInfo{}, fmt.Errorf("haAddr: %w", err)
