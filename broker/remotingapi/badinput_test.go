@@ -272,17 +272,19 @@ func TestSendBodyChecks(t *testing.T) {
 	}
 }
 
-// TestPullSQL92Refused: a pull whose subscription is SQL92 gets
-// SYSTEM_ERROR with RocketMQ's remark for a broker without
-// enablePropertyFilter (remoting pulls are filtered by tags only).
-func TestPullSQL92Refused(t *testing.T) {
-	_, err := parsePullRequest(map[string]string{"consumerGroup": "g", "topic": "t", "queueId": "0", "queueOffset": "0",
-		"expressionType": "SQL92", "subscription": "a > 1"})
-	if err == nil || codeFor(err) != remoting.SystemError || err.Error() != "The broker does not support consumer to filter message by SQL92" {
-		t.Fatalf("SQL92 pull: %v (code %d)", err, codeFor(err))
+// TestPullFilterTypes: a pull with an SQL92 subscription is accepted (and
+// filtered, pull_sql.go); a filter type RocketMQ does not know gets
+// SYSTEM_ERROR with its remark.
+func TestPullFilterTypes(t *testing.T) {
+	for _, typ := range []string{"", "TAG", "SQL92"} {
+		if _, err := parsePullRequest(map[string]string{"consumerGroup": "g", "topic": "t", "queueId": "0", "queueOffset": "0",
+			"expressionType": typ, "subscription": "*"}); err != nil {
+			t.Errorf("%q pull: %v", typ, err)
+		}
 	}
-	if _, err := parsePullRequest(map[string]string{"consumerGroup": "g", "topic": "t", "queueId": "0", "queueOffset": "0",
-		"expressionType": "TAG", "subscription": "*"}); err != nil {
-		t.Fatalf("TAG pull: %v", err)
+	_, err := parsePullRequest(map[string]string{"consumerGroup": "g", "topic": "t", "queueId": "0", "queueOffset": "0",
+		"expressionType": "CLASS", "subscription": "x"})
+	if err == nil || codeFor(err) != remoting.SystemError || err.Error() != "The broker does not support consumer to filter message by CLASS" {
+		t.Fatalf("CLASS pull: %v (code %d)", err, codeFor(err))
 	}
 }

@@ -155,6 +155,8 @@ type handlerFunc func(ctx context.Context, c *netio.Conn, req *remoting.Command)
 
 // Broker is the RocketMQ adapter; it implements netio.Handler.
 type Broker struct {
+	// sqls caches the compiled SQL92 subscriptions of pulls (pull_sql.go).
+	sqls      sqlCache
 	cfg       Config
 	log       *slog.Logger
 	store     *storage.Store

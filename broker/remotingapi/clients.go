@@ -220,6 +220,21 @@ func (t *clientTable) subscription(group, topic string) string {
 	return ""
 }
 
+// subscriptionOf returns the expression and its type (TAG, SQL92) a member
+// of group registered for topic.
+func (t *clientTable) subscriptionOf(group, topic string) (expr, typ string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, m := range t.groups[group] {
+		for _, s := range m.data.SubscriptionDataSet {
+			if s.Topic == topic {
+				return s.SubString, s.ExpressionType
+			}
+		}
+	}
+	return "", ""
+}
+
 // groupNames returns the consumer groups with members, sorted.
 func (t *clientTable) groupNames() []string {
 	t.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	sqlfilter "github.com/twinmq/twinmq/broker/filter"
 	"strconv"
 	"strings"
 	"time"
@@ -33,7 +34,9 @@ type pullRequest struct {
 	subscription string
 	// expressionType is the subscription's: TAG ("" too) or SQL92.
 	expressionType string
-	start          time.Time // the frame reached the broker (latency)
+	// sql is the compiled SQL92 subscription (pull_sql.go), nil for TAG.
+	sql   *sqlfilter.Expr
+	start time.Time // the frame reached the broker (latency)
 }
 
 func parsePullRequest(m map[string]string) (pullRequest, error) {
@@ -49,11 +52,8 @@ func parsePullRequest(m map[string]string) (pullRequest, error) {
 	if r.queueID < 0 || r.offset < 0 {
 		return r, fmt.Errorf("%w: queueId %d, queueOffset %d", errInvalidParameter, r.queueID, r.offset)
 	}
-	if t := r.expressionType; t != "" && !strings.EqualFold(t, "TAG") {
-		// SQL92 pulls are not filtered here yet (RocketMQ 5 gRPC consumers'
-		// are, broker/filter): the answer of a RocketMQ broker without
-		// enablePropertyFilter, SYSTEM_ERROR with its remark.
-		return r, unsupportedFilter(t)
+	if t := r.expressionType; t != "" && !strings.EqualFold(t, "TAG") && !strings.EqualFold(t, "SQL92") {
+		return r, unsupportedFilter(t) // as a RocketMQ broker answers a filter type it lacks
 	}
 	return r, e.err
 }
@@ -108,6 +108,9 @@ func (b *Broker) pullMessage(ctx context.Context, c *netio.Conn, req *remoting.C
 		return errorResponse(req, err)
 	}
 	b.commitPulled(&r)
+	if err := b.compileSQL(&r); err != nil { // pull_sql.go
+		return remoting.NewResponse(req, remoting.SubscriptionParseFailed, err.Error())
+	}
 	filter := b.pullFilter(&r, c)
 	res, err := b.readPull(ctx, &r, filter)
 	if err != nil {
@@ -196,6 +199,9 @@ func (b *Broker) sendPull(c *netio.Conn, req *remoting.Command, res pullResult) 
 // registered (the Go client never sends it on pulls, docs/rocketmq-protocol.md §2.5). No
 // subscription, or "*", takes everything.
 func (b *Broker) pullFilter(r *pullRequest, c *netio.Conn) func(int64) bool {
+	if r.sql != nil {
+		return nil // SQL92: every message is read and matched (pull_sql.go)
+	}
 	expr := r.subscription
 	if r.sysFlag&pullSubscription == 0 {
 		expr = b.clients.subscription(r.group, r.topic)
@@ -230,6 +236,9 @@ func tagCodes(expr string) map[int64]struct{} {
 // is sent. ctx bounds waiting for a conversion another pull is making.
 func (b *Broker) readPull(ctx context.Context, r *pullRequest, filter func(int64) bool) (pullResult, error) {
 	out, err := b.readPullUncounted(ctx, r, filter)
+	if err == nil && r.sql != nil && out.code == remoting.Success {
+		matchSQL(&out, r.sql) // pull_sql.go
+	}
 	if m := b.meter.Load(); m != nil && err == nil && out.code == remoting.Success {
 		(*m).Out(r.topic, countMessages(out.parts), out.n)
 	}
