@@ -101,6 +101,17 @@ func (v clusterView) member(group string, id int64) (memberView, bool) {
 func TestClusterInfo(t *testing.T) {
 	ns := startNamesrvForTest(t)
 	masterAddr, masterHA, stopMaster := startGroupBroker(t, ns, 0, "SYNC_MASTER")
+	// The master holds its ports before the slave starts: the slave's
+	// ":0" listeners could otherwise take one freeAddr picked for it.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", masterHA); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the master's HA port %s never opened", masterHA)
+		}
+	}
 	slaveAddr, slaveHA, _ := startGroupBroker(t, ns, 1, "SLAVE")
 
 	// A broker group b2 whose master registered and then stopped
