@@ -76,7 +76,7 @@ func newRootCommand(environ []string) *cobra.Command {
 		},
 	}
 
-	root.AddCommand(serve, namesrv, broker, version, newBenchCommand(), newMessageCommand(), newTopicCommand(), newGroupCommand(), newTxnCommand(),
+	root.AddCommand(serve, namesrv, broker, version, newBenchCommand(), newMessageCommand(), newTopicCommand(), newGroupCommand(), newTxnCommand(), newUserCommand(),
 		newClusterCommand(environ))
 	return root
 }
@@ -196,7 +196,8 @@ func addBrokerFlags(fs *pflag.FlagSet) {
 
 func addBrokerListenFlags(fs *pflag.FlagSet) {
 	d := defaultConfig()
-	fs.String("kafka-addr", d.KafkaAddr, "Kafka protocol listen address")
+	fs.String("kafka-addr", d.KafkaAddr, "Kafka protocol listen address (a PLAINTEXT listener; see --listeners)")
+	addSecurityFlags(fs)
 	fs.String("remoting-addr", d.RemotingAddr, "RocketMQ remoting listen address")
 	addGRPCFlags(fs)
 	fs.String("http-addr", d.HTTPAddr, "HTTP listen address (/healthz, /readyz, /metrics, /debug/loglevel)")
