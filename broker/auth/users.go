@@ -151,7 +151,10 @@ func PasswordCredential(m Mechanism, password string, iterations int) (Credentia
 	if iterations == 0 {
 		iterations = DefaultIterations
 	}
-	salt := make([]byte, 32)
+	// 24 bytes: base64 without padding. librdkafka 2.0 (kcat 1.7)
+	// decodes a padded salt wrongly and its proofs then fail (found with
+	// a 32-byte salt); kadm salts with 24 bytes too.
+	salt := make([]byte, 24)
 	if _, err := rand.Read(salt); err != nil {
 		return Credential{}, fmt.Errorf("auth: salt: %w", err)
 	}

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/xdg-go/scram"
-
 	"github.com/twinmq/twinmq/broker/auth"
 )
 
@@ -119,78 +117,33 @@ func parsePlain(token []byte) (authzid, user, password string, err error) {
 	return string(parts[0]), string(parts[1]), string(parts[2]), nil
 }
 
-// scramSession is SCRAM-SHA-256/512 over xdg-go/scram's server.
-type scramSession struct {
-	conv  *scram.ServerConversation
-	mech  auth.Mechanism
-	steps int
-}
-
-func newScramSession(users *auth.Users, m auth.Mechanism) *scramSession {
-	srv, err := m.HashGenerator().NewServer(func(name string) (scram.StoredCredentials, error) {
-		if users != nil {
-			if c, ok := users.Lookup(name, m); ok {
-				return c.Stored(), nil
-			}
-		}
-		return scram.StoredCredentials{}, auth.ErrNoCredential
-	})
-	if err != nil { // only for a nil lookup function
-		return nil
-	}
-	return &scramSession{conv: srv.NewConversation(), mech: m}
-}
-
-func (s *scramSession) step(token []byte) ([]byte, bool, error) {
-	if s == nil {
-		return nil, false, errAuthFailed
-	}
-	s.steps++
-	if s.steps == 1 {
-		// xdg-go/scram v1.1.2 indexes the GS2 flag unchecked: a
-		// client-first message starting with ',' made it panic
-		// (FuzzSASLAuthenticate found it).
-		if len(token) == 0 || token[0] == ',' {
-			return nil, false, fmt.Errorf("%w: invalid SCRAM client-first message", errAuthFailed)
-		}
-		if bytes.Contains(token, []byte("tokenauth=")) {
-			return nil, false, fmt.Errorf("%w: delegation tokens are not supported", errAuthFailed)
-		}
-	}
-	out, err := s.conv.Step(string(token))
-	if err != nil {
-		return nil, false, fmt.Errorf("%w during authentication due to invalid credentials with SASL mechanism %s", errAuthFailed, s.mech)
-	}
-	if s.conv.Done() {
-		if !s.conv.Valid() {
-			return nil, false, fmt.Errorf("%w: invalid credentials with SASL mechanism %s", errAuthFailed, s.mech)
-		}
-		if a := s.conv.AuthzID(); a != "" && a != s.conv.Username() {
-			return nil, false, fmt.Errorf("%w: authorization id %q differs from user", errAuthFailed, a)
-		}
-		return []byte(out), true, nil
-	}
-	return []byte(out), false, nil
-}
-
-func (s *scramSession) principal() auth.Principal      { return auth.User(s.conv.Username()) }
-func (*scramSession) lifetime(time.Time) time.Duration { return 0 }
-
-// oauthSession is OAUTHBEARER with unsecured JWS tokens.
+// oauthSession is OAUTHBEARER with unsecured JWS tokens. A token the
+// validator refuses is answered as RFC 7628 section 3.2.2 and Kafka's
+// OAuthBearerSaslServer answer it: an error challenge
+// {"status":"invalid_token"}, to which the client replies 0x01, and then
+// SASL_AUTHENTICATION_FAILED with that JSON as the message.
 type oauthSession struct {
-	now func() time.Time
-	sub string
-	exp time.Time
+	now     func() time.Time
+	sub     string
+	exp     time.Time
+	refused error // the validator's reason, once the error challenge went out
 }
+
+// oauthInvalidToken is the error challenge Kafka sends.
+const oauthInvalidToken = `{"status":"invalid_token"}`
 
 func (s *oauthSession) step(token []byte) ([]byte, bool, error) {
+	if s.refused != nil {
+		return nil, false, fmt.Errorf("%w: %s (%v)", errAuthFailed, oauthInvalidToken, s.refused)
+	}
 	jws, err := parseOAuthBearer(token)
 	if err != nil {
 		return nil, false, err
 	}
 	sub, exp, err := validateUnsecuredJWS(jws, s.now())
 	if err != nil {
-		return nil, false, err
+		s.refused = err
+		return []byte(oauthInvalidToken), false, nil
 	}
 	s.sub, s.exp = sub, exp
 	return nil, true, nil

@@ -133,3 +133,17 @@ func (ca *CA) Files(dir string) (caFile, certFile, keyFile string, err error) {
 	}
 	return caFile, certFile, keyFile, nil
 }
+
+// ClientKeyPEM is the PEM of cert's private key (an ECDSA key made by
+// Client), for clients that read keys from files (librdkafka, kcat).
+func (ca *CA) ClientKeyPEM(cert tls.Certificate) ([]byte, error) {
+	key, ok := cert.PrivateKey.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("testcerts: not an ECDSA key")
+	}
+	der, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), nil
+}
