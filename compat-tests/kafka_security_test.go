@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -227,5 +228,30 @@ func TestSecurityNothingBeforeAuth(t *testing.T) {
 	defer cl.Close()
 	if err := cl.Ping(ctx); err != nil {
 		t.Fatalf("SCRAM client: %v", err)
+	}
+}
+
+// TestSecurityKgoSuite runs the SASL tests of franz-go's own kgo
+// integration suite (TestSCRAMAuth, TestSCRAMAuthBadCredentials,
+// TestOAuthAuth: skipped unless their variables point at SASL listeners)
+// against the SASL_PLAINTEXT listener. Building the suite's test binary is
+// most of the time (cached after the first run).
+func TestSecurityKgoSuite(t *testing.T) {
+	sk := startSecureKafka(t)
+	sasl := sk.addr[kafkaapi.SASLPlaintext]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-v", "-run", "^(TestSCRAMAuth|TestSCRAMAuthBadCredentials|TestOAuthAuth)$",
+		"github.com/twmb/franz-go/pkg/kgo")
+	cmd.Env = append(os.Environ(), "KGO_SEEDS="+sk.addr[kafkaapi.Plaintext], "KGO_TEST_RF=1",
+		"KGO_TEST_SCRAM="+secUser+":"+secPassword+":512", "KGO_TEST_SCRAM_SEEDS="+sasl, "KGO_TEST_OAUTH_SEEDS="+sasl)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("kgo suite: %v\n%s", err, out)
+	}
+	for _, name := range []string{"TestSCRAMAuth", "TestSCRAMAuthBadCredentials", "TestOAuthAuth"} {
+		if !strings.Contains(string(out), "--- PASS: "+name+" ") {
+			t.Errorf("%s did not pass:\n%s", name, out)
+		}
 	}
 }

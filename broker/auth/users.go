@@ -203,7 +203,7 @@ func OpenUsers(dir string) (*Users, error) {
 	}
 	for name, creds := range f.Users {
 		for m, c := range creds {
-			if _, err := ParseMechanism(string(m)); err != nil || c.Iterations < MinIterations || len(c.StoredKey) == 0 {
+			if _, err := ParseMechanism(string(m)); err != nil || c.Iterations < MinIterations || c.Iterations > MaxIterations || len(c.StoredKey) == 0 || len(c.Salt) == 0 {
 				return nil, fmt.Errorf("%w: %s: user %q %s", ErrCorruptUsers, u.path, name, m)
 			}
 		}
