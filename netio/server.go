@@ -2,6 +2,7 @@ package netio
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"golang.org/x/sys/unix"
@@ -65,6 +66,7 @@ type Server struct {
 	// goroutines of its accept loop and connections, and the stop of its
 	// clock.
 	ln         net.Listener
+	tlsCfg     *tls.Config // Config.TLS as the transport uses it
 	streamsWG  sync.WaitGroup
 	streamStop chan struct{}
 	streamOnce sync.Once
