@@ -3,6 +3,7 @@ package compattests
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -253,5 +254,48 @@ func TestSecurityKgoSuite(t *testing.T) {
 		if !strings.Contains(string(out), "--- PASS: "+name+" ") {
 			t.Errorf("%s did not pass:\n%s", name, out)
 		}
+	}
+}
+
+// TestSecurityKafkajs: kafkajs sends over SASL_SSL with SCRAM-SHA-256,
+// SCRAM-SHA-512 and PLAIN (node/ksecure.js), its admin client reads the
+// offsets, and a wrong password gets KafkaJSSASLAuthenticationError.
+func TestSecurityKafkajs(t *testing.T) {
+	nodeBin, dir := nodeClients(t)
+	sk := startSecureKafka(t)
+	topic := "kafkajs-sec"
+	createTopic(t, sk.addr[kafkaapi.Plaintext], topic, 1, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, nodeBin, "ksecure.js")
+	cmd.Dir = dir
+	cmd.Env = append(cmd.Environ(), "BROKER="+sk.addr[kafkaapi.SASLSSL], "CA="+sk.caPEM, "TOPIC="+topic,
+		"USER_NAME="+secUser, "PASSWORD="+secPassword)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ksecure.js: %v\n%s", err, stderr.String())
+	}
+	var got struct {
+		Sent    []string `json:"sent"`
+		Offsets []struct {
+			Partition int    `json:"partition"`
+			High      string `json:"high"`
+		} `json:"offsets"`
+		Wrong string `json:"wrong"`
+	}
+	if err := json.Unmarshal(stdout, &got); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	if len(got.Sent) != 3 || len(got.Offsets) != 1 || got.Offsets[0].High != "3" {
+		t.Fatalf("kafkajs: %s", stdout)
+	}
+	if !strings.Contains(got.Wrong, "KafkaJSSASLAuthenticationError") {
+		t.Fatalf("wrong password: %s", got.Wrong)
+	}
+	recs := consumeKgo(t, sk.addr[kafkaapi.Plaintext], topic, map[int32]kgo.Offset{0: kgo.NewOffset().AtStart()}, 3)
+	if string(recs[0].Value) != "kafkajs scram-sha-256" || string(recs[2].Value) != "kafkajs plain" {
+		t.Fatalf("records %q %q", recs[0].Value, recs[2].Value)
 	}
 }
