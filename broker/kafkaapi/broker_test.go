@@ -62,6 +62,8 @@ type brokerOpts struct {
 	users      *auth.Users
 	mechanisms []string
 	reauthMs   int64
+	// now, if set, is Config.Now.
+	now func() time.Time
 }
 
 // startBroker serves Kafka without the consumer-group keys.
@@ -92,7 +94,7 @@ func startBrokerWith(t testing.TB, opts brokerOpts) *testBroker {
 		cfg.GroupSize = func() int { return opts.groupSize }
 	}
 	cfg.LeaderEpoch, cfg.Epochs, cfg.LogLevel = opts.epoch, opts.epochs, opts.level
-	cfg.Users, cfg.SASLMechanisms, cfg.ReauthMs = opts.users, opts.mechanisms, opts.reauthMs
+	cfg.Users, cfg.SASLMechanisms, cfg.ReauthMs, cfg.Now = opts.users, opts.mechanisms, opts.reauthMs, opts.now
 	closeGroups := func() {}
 	if opts.groups {
 		offs, err := offsets.Open(ctx, store, log)

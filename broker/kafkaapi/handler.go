@@ -415,7 +415,7 @@ func (h *Handler) OnFrame(c *netio.Conn, frame []byte, done func()) {
 		h.badRequest(r, err)
 		return
 	}
-	if st != nil && st.listener != nil && st.listener.proto.SASL() && !st.saslGate(hdr.APIKey, r.start) {
+	if st != nil && st.listener != nil && st.listener.proto.SASL() && !st.saslGate(hdr.APIKey, h.cfg.Now()) {
 		r.closeConn("request before SASL authentication or after the session expired", nil)
 		return
 	}

@@ -377,3 +377,40 @@ func TestAlterUserSCRAMOnline(t *testing.T) {
 		t.Fatalf("bob's login after deletion: %v", err)
 	}
 }
+
+// TestSASLSessionExpiry (KIP-368): once the session lifetime has passed
+// (on the handler's clock), a request other than the SASL ones closes the
+// connection; a client that re-authenticates in time keeps being served.
+func TestSASLSessionExpiry(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	b := startBrokerWith(t, brokerOpts{proto: kafkaapi.SASLPlaintext, users: testUsers(t), reauthMs: 10_000, now: clock})
+	login := func(c *rawConn) {
+		t.Helper()
+		if resp := saslHandshake(t, c, 1, "PLAIN"); resp.ErrorCode != 0 {
+			t.Fatalf("handshake: %d", resp.ErrorCode)
+		}
+		if resp := saslAuth(t, c, 2, "\x00alice\x00alice-secret"); resp.ErrorCode != 0 || resp.SessionLifetimeMillis != 10_000 {
+			t.Fatalf("authenticate: %d, lifetime %d", resp.ErrorCode, resp.SessionLifetimeMillis)
+		}
+	}
+	metadata := func(c *rawConn) {
+		t.Helper()
+		if m := adminRoundTrip[*kmsg.MetadataResponse](t, c, kmsg.NewPtrMetadataRequest(), 9); len(m.Brokers) != 1 {
+			t.Fatalf("metadata: %+v", m.Brokers)
+		}
+	}
+	c := dial(t, b.addr)
+	login(c)
+	advance(9 * time.Second)
+	metadata(c)
+	login(c) // re-authentication on the same connection: a new session
+	advance(9 * time.Second)
+	metadata(c) // 18 s after the first login, 9 s into the second session
+	advance(2 * time.Second)
+	f, _ := c.frame(kmsg.NewPtrMetadataRequest())
+	c.write(f)
+	c.expectClosed(t, "a request after the session expired")
+}
