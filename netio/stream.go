@@ -276,11 +276,7 @@ func (s *Server) acceptStream(ln net.Listener) {
 // OnClose.
 func (s *Server) serveStream(raw net.Conn) {
 	defer s.streamsWG.Done()
-	fc := &flushConn{Conn: raw}
-	fc.w = bufio.NewWriterSize(raw, recordBuf)
-	tc := tls.Server(fc, s.tlsCfg)
-	st := newStream(tc)
-	st.fc = fc
+	st := newStream(raw)
 	c := &Conn{id: s.nextID.Add(1), srv: s, st: st, local: raw.LocalAddr(), remote: raw.RemoteAddr()}
 	c.lastActive.Store(s.now.Load())
 	c.budgetWake = st.kick
@@ -306,22 +302,13 @@ func (s *Server) serveStream(raw net.Conn) {
 		s.cfg.Limits.releaseConn(c.remote)
 	}
 
-	hsTimeout := s.cfg.ReadTimeout
-	if hsTimeout <= 0 {
-		hsTimeout = handshakeTimeout
-	}
-	_ = tc.SetDeadline(time.Now().Add(hsTimeout))
-	if err := tc.Handshake(); err != nil {
+	if err := s.handshake(raw, st); err != nil {
 		s.log.Debug("netio: TLS handshake failed", "remote", c.remote.String(), "err", err)
-		_ = tc.Close()
+		_ = st.nc.Close()
 		c.markClosed()
 		forget()
 		return
 	}
-	_ = tc.SetDeadline(time.Time{})
-	fc.buffering.Store(true) // the writer flushes from now on
-	cs := tc.ConnectionState()
-	st.state = &cs
 	go st.writeLoop(2 * max(s.cfg.ReadTimeout, DefaultReadTimeout))
 
 	s.h.OnOpen(c)
@@ -343,6 +330,53 @@ func (s *Server) serveStream(raw net.Conn) {
 	forget()
 	s.h.OnClose(c, err)
 }
+
+// tlsRecordHandshake is the first byte of a TLS connection (a handshake
+// record's content type), which Config.TLSOptional looks for.
+const tlsRecordHandshake = 0x16
+
+// handshake runs the TLS handshake on raw and sets st's connection and
+// TLS state; with Config.TLSOptional, a connection whose first byte does
+// not start a TLS handshake is served in plaintext (st.state stays nil).
+func (s *Server) handshake(raw net.Conn, st *stream) error {
+	timeout := s.cfg.ReadTimeout
+	if timeout <= 0 {
+		timeout = handshakeTimeout
+	}
+	_ = raw.SetDeadline(time.Now().Add(timeout))
+	defer func() { _ = raw.SetDeadline(time.Time{}) }()
+	under := raw
+	if s.cfg.TLSOptional {
+		pc := &peekedConn{Conn: raw, r: bufio.NewReaderSize(raw, 512)}
+		first, err := pc.r.Peek(1)
+		if err != nil {
+			return err
+		}
+		if first[0] != tlsRecordHandshake {
+			st.nc = pc // plaintext, from the byte peeked
+			return nil
+		}
+		under = pc
+	}
+	fc := &flushConn{Conn: under, w: bufio.NewWriterSize(under, recordBuf)}
+	tc := tls.Server(fc, s.tlsCfg)
+	st.nc, st.fc = tc, fc
+	if err := tc.Handshake(); err != nil {
+		return err
+	}
+	fc.buffering.Store(true) // the writer flushes from now on
+	cs := tc.ConnectionState()
+	st.state = &cs
+	return nil
+}
+
+// peekedConn is a connection whose first bytes were read ahead into r.
+type peekedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (p *peekedConn) Read(b []byte) (int, error) { return p.r.Read(b) }
 
 // readStream reads frames off c and hands them on until the connection
 // fails or closes; it returns why.

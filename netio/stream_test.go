@@ -250,3 +250,34 @@ func TestTLSShutdown(t *testing.T) {
 		t.Fatalf("%d conns after Shutdown", s.Conns())
 	}
 }
+
+// TestTLSOptional: with TLSOptional one port serves TLS clients and
+// plaintext ones (RocketMQ's permissive mode), told apart by the first
+// byte; Conn.TLS says which.
+func TestTLSOptional(t *testing.T) {
+	ca := newCA(t)
+	tlsSeen := make(chan bool, 2)
+	h := &funcHandler{open: func(c *Conn) { tlsSeen <- c.TLS() != nil }}
+	s := startServer(t, Config{TLS: ca.ServerConfig(tls.NoClientCert), TLSOptional: true, Ordering: Concurrent}, h)
+	tc := dialTLS(t, s, ca.ClientConfig())
+	writeFrame(t, tc, []byte("secure"))
+	if got := string(mustReadFrame(t, tc)); got != "secure" {
+		t.Fatalf("TLS echo %q", got)
+	}
+	if !<-tlsSeen {
+		t.Fatal("the TLS client's Conn.TLS is nil")
+	}
+	nc := dial(t, s)
+	writeFrame(t, nc, []byte("plain"))
+	if got := string(mustReadFrame(t, nc)); got != "plain" {
+		t.Fatalf("plaintext echo %q", got)
+	}
+	if <-tlsSeen {
+		t.Fatal("the plaintext client's Conn.TLS is set")
+	}
+	// Without TLSOptional a plaintext client gets nothing.
+	s2 := startServer(t, Config{TLS: ca.ServerConfig(tls.NoClientCert)}, &funcHandler{})
+	nc2 := dial(t, s2)
+	writeFrame(t, nc2, []byte("plain"))
+	expectClosed(t, nc2)
+}
