@@ -78,6 +78,10 @@ type Config struct {
 	TLSClientAuth               string `koanf:"tlsClientAuth"`
 	SASLEnabledMechanisms       string `koanf:"saslEnabledMechanisms"`
 	ConnectionsMaxReauthMs      int64  `koanf:"connectionsMaxReauthMs"`
+	// TLSMode is RocketMQ's tlsMode for the remoting and name-server
+	// ports: disabled, permissive (TLS and plaintext clients) or enforcing
+	// (TLS only), with tlsCertFile and tlsKeyFile (security.go).
+	TLSMode string `koanf:"tlsMode"`
 
 	// The broker group (RocketMQ's names; docs/cluster.md): a group is one
 	// master (brokerId 0) and its slaves (brokerId >= 1), all with the same
@@ -226,6 +230,7 @@ func defaultConfig() Config {
 		RequestReadTimeoutMs:          int(netio.DefaultReadTimeout / time.Millisecond),
 		TransactionMaxTimeoutMs:       900000,
 		TLSClientAuth:                 "none",
+		TLSMode:                       tlsDisabled,
 		SASLEnabledMechanisms:         strings.Join(kafkaapi.DefaultSASLMechanisms, ","),
 	}
 }

@@ -42,6 +42,49 @@ func addSecurityFlags(fs *pflag.FlagSet) {
 	fs.Int64("connections-max-reauth-ms", d.ConnectionsMaxReauthMs, "SASL session lifetime before clients re-authenticate (KIP-368); 0: none")
 }
 
+// addTLSModeFlag is --tls-mode, for the commands with a RocketMQ port.
+func addTLSModeFlag(fs *pflag.FlagSet) {
+	fs.String("tls-mode", defaultConfig().TLSMode, "RocketMQ remoting and name-server ports: disabled, permissive (TLS and plaintext) or enforcing (TLS only); needs --tls-cert-file and --tls-key-file")
+}
+
+// RocketMQ's tlsMode values.
+const (
+	tlsDisabled   = "disabled"
+	tlsPermissive = "permissive"
+	tlsEnforcing  = "enforcing"
+)
+
+// rocketmqTLS is the TLS of the RocketMQ ports as tlsMode says: the
+// servers' configuration (nil: disabled), whether plaintext clients are
+// served too, and the configuration this broker dials name servers and
+// other brokers with (set in enforcing mode only: they then refuse
+// plaintext; it trusts tlsCaFile's CAs, or the system's).
+type rocketmqTLS struct {
+	server   *tls.Config
+	optional bool
+	client   *tls.Config
+}
+
+func (c *Config) rocketmqTLS() (rocketmqTLS, error) {
+	if c.TLSMode == tlsDisabled {
+		return rocketmqTLS{}, nil
+	}
+	srv, err := c.serverTLS()
+	if err != nil {
+		return rocketmqTLS{}, fmt.Errorf("tlsMode %s: %w", c.TLSMode, err)
+	}
+	out := rocketmqTLS{server: srv, optional: c.TLSMode == tlsPermissive}
+	if c.TLSMode == tlsEnforcing {
+		out.client = &tls.Config{MinVersion: tls.VersionTLS12}
+		if c.TLSCAFile != "" {
+			if out.client.RootCAs, err = loadCAs(c.TLSCAFile); err != nil {
+				return rocketmqTLS{}, fmt.Errorf("tlsCaFile: %w", err)
+			}
+		}
+	}
+	return out, nil
+}
+
 // kafkaListeners parses the listener settings.
 func (c *Config) kafkaListeners() ([]listenerSpec, error) {
 	protoOf := map[string]kafkaapi.SecurityProtocol{}
@@ -123,9 +166,15 @@ func (c *Config) validateSecurity() []error {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	needTLS := slices.ContainsFunc(ls, func(l listenerSpec) bool { return l.proto.TLS() })
+	c.TLSMode = strings.ToLower(c.TLSMode)
+	switch c.TLSMode {
+	case tlsDisabled, tlsPermissive, tlsEnforcing:
+	default:
+		errs = append(errs, fmt.Errorf("tlsMode %q: want disabled, permissive or enforcing", c.TLSMode))
+	}
+	needTLS := c.TLSMode != tlsDisabled || slices.ContainsFunc(ls, func(l listenerSpec) bool { return l.proto.TLS() })
 	if needTLS && (c.TLSCertFile == "" || c.TLSKeyFile == "") {
-		errs = append(errs, errors.New("an SSL or SASL_SSL listener needs tlsCertFile and tlsKeyFile"))
+		errs = append(errs, errors.New("an SSL or SASL_SSL listener, and tlsMode permissive or enforcing, need tlsCertFile and tlsKeyFile"))
 	}
 	c.TLSClientAuth = strings.ToLower(c.TLSClientAuth)
 	switch c.TLSClientAuth {

@@ -2,13 +2,21 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/apache/rocketmq-client-go/v2"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"github.com/apache/rocketmq-client-go/v2/producer"
+	"github.com/apache/rocketmq-client-go/v2/rlog"
+
 	"github.com/twinmq/twinmq/internal/testcerts"
+	"github.com/twinmq/twinmq/nameserver"
+	"github.com/twinmq/twinmq/wire/remoting"
 )
 
 // TestListenerConfig: listeners parse as Kafka writes them, custom names
@@ -35,7 +43,9 @@ func TestListenerConfig(t *testing.T) {
 		want string
 	}{
 		{func(c *Config) { c.Listeners = "CLIENT://:9094" }, "no security protocol for listener name CLIENT"},
-		{func(c *Config) { c.Listeners = "SSL://:9093" }, "needs tlsCertFile and tlsKeyFile"},
+		{func(c *Config) { c.Listeners = "SSL://:9093" }, "need tlsCertFile and tlsKeyFile"},
+		{func(c *Config) { c.TLSMode = "enforcing" }, "need tlsCertFile and tlsKeyFile"},
+		{func(c *Config) { c.TLSMode = "strict" }, "tlsMode \"strict\""},
 		{func(c *Config) { c.Listeners = "PLAINTEXT://:1,PLAINTEXT://:2" }, "PLAINTEXT twice"},
 		{func(c *Config) { c.AdvertisedListeners = "SSL://h:1" }, "names no listener"},
 		{func(c *Config) { c.TLSClientAuth = "maybe" }, "tlsClientAuth"},
@@ -73,16 +83,7 @@ func TestSecuredAdminCommands(t *testing.T) {
 	if out, err := twinmqCmd(t, "user", "list", "--data-dir", cfg.DataDir); err != nil || !strings.Contains(out, "admin  SCRAM-SHA-256  8192") {
 		t.Fatalf("offline list: %v\n%s", err, out)
 	}
-	logs := &syncBuffer{}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil))) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	logs := serveConfig(t, cfg)
 	re := regexp.MustCompile(`msg="Kafka listening" addr=(\S+) advertised=\S+ listener=SASL_SSL`)
 	var secure string
 	for deadline := time.Now().Add(10 * time.Second); secure == ""; time.Sleep(5 * time.Millisecond) {
@@ -120,4 +121,111 @@ func TestSecuredAdminCommands(t *testing.T) {
 	if _, err := twinmqCmd(t, "topic", "list", "--bootstrap-server", secure, "--tls-ca-file", caFile, "--user", "bob", "--password", "bob-pw", "--sasl-mechanism", "SCRAM-SHA-512"); err == nil {
 		t.Fatal("deleted bob still logs in")
 	}
+}
+
+// serveConfig runs serve with cfg until the test ends and returns its logs.
+func serveConfig(t *testing.T, cfg Config) *syncBuffer {
+	t.Helper()
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil))) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return logs
+}
+
+// TestRocketMQTLSModes: with tlsMode enforcing, rocketmq-client-go with
+// WithTls(true) sends through the name server and the broker (which
+// registered over TLS) and a plaintext client cannot; with permissive,
+// both send.
+func TestRocketMQTLSModes(t *testing.T) {
+	rlog.SetLogLevel("fatal")
+	ca, err := testcerts.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile, certFile, keyFile, err := ca.Files(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(nsAddr string, useTLS bool, topic string, attempts int) error {
+		p, err := rocketmq.NewProducer(producer.WithNsResolver(primitive.NewPassthroughResolver([]string{nsAddr})),
+			producer.WithGroupName("tlspg"), producer.WithTls(useTLS), producer.WithRetry(1),
+			producer.WithSendMsgTimeout(5*time.Second), producer.WithInstanceName(fmt.Sprintf("tls-%v-%s", useTLS, topic)))
+		if err != nil {
+			return err
+		}
+		if err := p.Start(); err != nil {
+			return err
+		}
+		defer func() { _ = p.Shutdown() }()
+		var last error
+		for range attempts { // the first sends may miss the route of the new topic
+			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+			res, err := p.SendSync(ctx, primitive.NewMessage(topic, []byte("over tls")))
+			cancel()
+			if err == nil && res.Status == primitive.SendOK {
+				return nil
+			}
+			last = err
+			time.Sleep(100 * time.Millisecond)
+		}
+		return fmt.Errorf("no SEND_OK: %v", last)
+	}
+	for _, mode := range []string{tlsEnforcing, tlsPermissive} {
+		t.Run(mode, func(t *testing.T) {
+			cfg := testConfig(t, func(c *Config) {
+				c.TLSMode, c.TLSCertFile, c.TLSKeyFile, c.TLSCAFile = mode, certFile, keyFile, caFile
+			})
+			logs := serveConfig(t, cfg)
+			nsAddr := listenAddr(t, logs, "name server")
+			if err := send(nsAddr, true, "tls-"+mode, 20); err != nil {
+				t.Fatalf("TLS client: %v\n%s", err, logs)
+			}
+			if mode == tlsPermissive {
+				if err := send(nsAddr, false, "plain-"+mode, 20); err != nil {
+					t.Fatalf("plaintext client in permissive mode: %v", err)
+				}
+				return
+			}
+			// Enforcing: a plaintext request (GET_ROUTEINFO_BY_TOPIC, as
+			// clients send first) gets no answer, from either port.
+			rmqAddr := listenAddr(t, logs, "RocketMQ remoting")
+			for _, addr := range []string{nsAddr, rmqAddr} {
+				c, err := nameserver.Dial(t.Context(), addr)
+				if err != nil {
+					continue // refused: fine
+				}
+				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+				resp, err := c.Invoke(ctx, routeRequest("tls-" + mode))
+				cancel()
+				_ = c.Close()
+				if err == nil {
+					t.Fatalf("%s answered a plaintext request in enforcing mode: %d", addr, resp.Code)
+				}
+			}
+			// And the TLS client of the name server gets the route.
+			c, err := nameserver.DialTLS(t.Context(), nsAddr, ca.ClientConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			resp, err := c.Invoke(t.Context(), routeRequest("tls-" + mode))
+			if err != nil || resp.Code != remoting.Success {
+				t.Fatalf("route over TLS: %v %+v", err, resp)
+			}
+		})
+	}
+}
+
+// routeRequest is GET_ROUTEINFO_BY_TOPIC for topic.
+func routeRequest(topic string) *remoting.Command {
+	req := remoting.NewRequest(remoting.GetRouteinfoByTopic, 0)
+	req.ExtFields["topic"] = topic
+	return req
 }
