@@ -1,8 +1,8 @@
 package remotingapi
 
 import (
-	"crypto/tls"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"maps"

@@ -77,7 +77,7 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 		return nil, "", fmt.Errorf("remoting: %w", err)
 	}
 	rcfg := remotingapi.Config{AdvertisedAddr: adv, NamesrvAddrs: namesrvAddrs, RegistrationSecret: cfg.RegistrationSecret, Logger: logger,
-		NamesrvTLS: rt.client,
+		NamesrvTLS:  rt.client,
 		ClusterName: cfg.BrokerClusterName, BrokerName: cfg.BrokerName, BrokerID: cfg.BrokerID,
 		BrokerRole: cfg.BrokerRole, RuntimeInfo: runtimeInfo(repl), Txns: txns,
 		SlaveReadEnable: cfg.SlaveReadEnable, SlowPullBytes: memoryShare(cfg.AccessMessageInMemoryMaxRatio)}

@@ -202,7 +202,7 @@ func TestRocketMQTLSModes(t *testing.T) {
 					continue // refused: fine
 				}
 				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-				resp, err := c.Invoke(ctx, routeRequest("tls-" + mode))
+				resp, err := c.Invoke(ctx, routeRequest("tls-"+mode))
 				cancel()
 				_ = c.Close()
 				if err == nil {
@@ -215,7 +215,7 @@ func TestRocketMQTLSModes(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			resp, err := c.Invoke(t.Context(), routeRequest("tls-" + mode))
+			resp, err := c.Invoke(t.Context(), routeRequest("tls-"+mode))
 			if err != nil || resp.Code != remoting.Success {
 				t.Fatalf("route over TLS: %v %+v", err, resp)
 			}
