@@ -44,8 +44,12 @@ func principalOf(c *netio.Conn) auth.Principal {
 	return s.principal
 }
 
-// stateOf is c's connState, or nil.
+// stateOf is c's connState, or nil (also for a request without a
+// connection).
 func stateOf(c *netio.Conn) *connState {
+	if c == nil {
+		return nil
+	}
 	s, _ := c.Value().(*connState)
 	return s
 }
