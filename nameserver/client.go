@@ -2,6 +2,7 @@ package nameserver
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -31,9 +32,20 @@ type Client struct {
 }
 
 // Dial connects to addr.
-func Dial(ctx context.Context, addr string) (*Client, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+func Dial(ctx context.Context, addr string) (*Client, error) { return DialTLS(ctx, addr, nil) }
+
+// DialTLS connects to addr over TLS with cfg (a name server or broker
+// with tlsMode enforcing), or in plaintext when cfg is nil.
+func DialTLS(ctx context.Context, addr string, cfg *tls.Config) (*Client, error) {
+	var conn net.Conn
+	var err error
+	if cfg != nil {
+		d := tls.Dialer{Config: cfg}
+		conn, err = d.DialContext(ctx, "tcp", addr)
+	} else {
+		var d net.Dialer
+		conn, err = d.DialContext(ctx, "tcp", addr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("nameserver: dial %s: %w", addr, err)
 	}

@@ -2,6 +2,7 @@ package nameserver
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -40,6 +41,11 @@ type Config struct {
 	MaxRegistrationSkew time.Duration
 	Logger              *slog.Logger
 	Now                 func() time.Time
+	// TLS, if set, serves Listen's port over TLS (RocketMQ's tlsMode
+	// enforcing), or with TLSOptional TLS and plaintext alike
+	// (permissive); nil: plaintext (disabled).
+	TLS         *tls.Config
+	TLSOptional bool
 }
 
 func (c *Config) validate() {
@@ -294,6 +300,7 @@ func Listen(ctx context.Context, addr string, s *Server) (srv *netio.Server, sto
 		Framer:   netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
 		Ordering: netio.Concurrent,
 		Logger:   s.cfg.Logger,
+		TLS:      s.cfg.TLS, TLSOptional: s.cfg.TLSOptional,
 	}, s)
 	if err != nil {
 		return nil, nil, fmt.Errorf("nameserver: %w", err)

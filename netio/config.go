@@ -1,6 +1,7 @@
 package netio
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,6 +79,15 @@ type Config struct {
 	NumLoops  int
 	// Logger receives netio's and gnet's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// TLS, if set, serves the listener over crypto/tls with a goroutine
+	// per connection (stream.go) instead of gnet's event loops; the
+	// Handler sees the same Conn (Conn.TLS has the peer's certificates).
+	// InlineHandler is not used there, Multicore and NumLoops neither.
+	TLS *tls.Config
+	// TLSOptional, with TLS, also serves plaintext clients on the same
+	// port: a connection whose first byte starts a TLS handshake (0x16)
+	// gets TLS, any other plaintext (RocketMQ's tlsMode permissive).
+	TLSOptional bool
 	// OnFrameError, if set, is called on the event loop before a connection
 	// is closed for a bad frame length (ErrFrameTooLarge, ErrBadFrame) or
 	// ErrBacklog, so the adapter can log it. It must not block.

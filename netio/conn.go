@@ -43,10 +43,14 @@ type Drainer interface {
 type Conn struct {
 	id     uint64
 	srv    *Server
-	gc     gnet.Conn
+	gc     gnet.Conn // the gnet transport; nil on a TLS listener
+	st     *stream   // the stream (TLS) transport; nil on gnet
 	local  net.Addr
 	remote net.Addr
 	value  atomic.Pointer[any]
+	// maxFrame, if positive, bounds this connection's frames below the
+	// Framer's maximum (SetMaxFrame).
+	maxFrame atomic.Int64
 
 	// inflight counts frames handed to the handler whose done is pending.
 	inflight atomic.Int32
@@ -131,6 +135,12 @@ func (c *Conn) Write(bufs ...[]byte) error {
 		return ErrClosed
 	}
 	c.lastActive.Store(c.srv.now.Load())
+	if c.st != nil {
+		if !c.st.enqueue(pendingWrite{bufs: bufs}) {
+			return ErrClosed
+		}
+		return nil
+	}
 	var cb gnet.AsyncCallback
 	if c.srv.serialInline {
 		cb = c.srv.wrote
@@ -195,7 +205,11 @@ func (c *Conn) closeWith(err error) {
 	}
 	c.closing = true
 	dropped := c.serial.reset() // a closing connection hands no more frames
-	_ = c.gc.Close()
+	if c.st != nil {
+		c.st.closeAfterWrites()
+	} else {
+		_ = c.gc.Close()
+	}
 	c.mu.Unlock()
 	c.srv.releaseFrames(dropped...)
 }
@@ -228,6 +242,10 @@ func (c *Conn) markClosed() error {
 func (c *Conn) wake() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.st != nil {
+		c.st.kick()
+		return
+	}
 	if !c.closed {
 		_ = c.gc.Wake(nil)
 	}
@@ -249,6 +267,11 @@ func (d *frameDone) done() {
 	c.srv.budget().Release(int64(d.n))
 	c.lastActive.Store(c.srv.now.Load())
 	c.inflight.Add(-1)
+	if c.st != nil {
+		c.st.kick() // the reader hands the next frame
+		c.srv.frameFinished()
+		return
+	}
 	if c.srv.cfg.Ordering == Serial {
 		c.srv.serialDone(c)
 	}

@@ -66,6 +66,11 @@
 // Lock order: Server.mu, then Conn.mu. Neither is held while calling the
 // Handler.
 //
-// TLS listeners (docs/design.md section 5) are not implemented yet; they will be a
-// second transport behind the same Handler.
+// TLS listeners (docs/design.md section 5) are a second transport behind
+// the same Handler and Conn (stream.go): with Config.TLS set, a Server
+// accepts with net.Listener, runs the crypto/tls handshake, and reads each
+// connection on a goroutine of its own (gnet has no TLS). Framing, the
+// per-connection frame bound (Conn.SetMaxFrame, which both transports
+// check), ordering, the memory budget, the read and idle timeouts and
+// Close behave as on gnet; Conn.TLS gives the peer's certificates.
 package netio

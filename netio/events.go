@@ -149,6 +149,9 @@ func (s *Server) frameLen(c *Conn, buffered int) (n int, ok bool, err error) {
 		return 0, false, nil
 	}
 	n, err = s.cfg.Framer.FrameLen(hdr)
+	if err == nil {
+		err = c.checkMaxFrame(n)
+	}
 	return n, err == nil, err
 }
 

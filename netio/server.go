@@ -2,6 +2,7 @@ package netio
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"golang.org/x/sys/unix"
@@ -60,6 +61,15 @@ type Server struct {
 	// lnShut says stopListening ran.
 	lnFD   int
 	lnShut bool
+
+	// The stream (TLS) transport's (stream.go): its listener, the
+	// goroutines of its accept loop and connections, and the stop of its
+	// clock.
+	ln         net.Listener
+	tlsCfg     *tls.Config // Config.TLS as the transport uses it
+	streamsWG  sync.WaitGroup
+	streamStop chan struct{}
+	streamOnce sync.Once
 }
 
 // New checks cfg and returns a Server that is not yet listening.
@@ -101,6 +111,9 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.started = true
 	s.mu.Unlock()
+	if s.cfg.TLS != nil {
+		return s.startStream(ctx)
+	}
 
 	opts := []gnet.Option{
 		gnet.WithMulticore(s.cfg.Multicore),
@@ -178,6 +191,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 			waitErr = ctx.Err()
 		}
+	}
+	if s.cfg.TLS != nil {
+		return s.shutdownStream(ctx, waitErr)
 	}
 	select {
 	case <-s.booted:

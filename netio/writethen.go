@@ -41,6 +41,14 @@ func (c *Conn) WriteThen(done func(error), bufs ...[]byte) error {
 		finish(nil)
 		return nil
 	}
+	if c.st != nil {
+		c.mu.Unlock()
+		if !c.st.enqueue(pendingWrite{bufs: bufs, done: finish}) {
+			finish(ErrClosed)
+			return ErrClosed
+		}
+		return nil
+	}
 	left := (len(bufs) + maxIovecs - 1) / maxIovecs
 	counted := c.srv.serialInline
 	var err error

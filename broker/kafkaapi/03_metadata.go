@@ -10,6 +10,7 @@ import (
 
 	"github.com/twinmq/twinmq/broker/cluster"
 	"github.com/twinmq/twinmq/broker/topics"
+	"github.com/twinmq/twinmq/netio"
 )
 
 // metadata answers key 3: this one broker leads every partition with epoch
@@ -21,7 +22,7 @@ import (
 func (h *Handler) metadata(r *request, req *kmsg.MetadataRequest) {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	v := h.view()
-	resp.Brokers = h.metadataBrokers(v)
+	resp.Brokers = h.metadataBrokers(r.conn, v)
 	resp.ClusterID = strp(h.clusterID(v))
 	resp.ControllerID = h.cfg.NodeID
 	// v0 has no null topic list: an empty one means all topics.
@@ -47,12 +48,12 @@ func (h *Handler) metadata(r *request, req *kmsg.MetadataRequest) {
 	r.reply(resp)
 }
 
-// metadataBrokers lists this broker, every other group's master with a
-// Kafka listener in a cluster of several broker groups, and every
-// group's followers (slaves with a Kafka listener, KIP-392), with their
-// racks.
-func (h *Handler) metadataBrokers(v *cluster.View) []kmsg.MetadataResponseBroker {
-	host, port := h.advertisedAddr()
+// metadataBrokers lists this broker (at the address of the listener c
+// came through), every other group's master with a Kafka listener in a
+// cluster of several broker groups, and every group's followers (slaves
+// with a Kafka listener, KIP-392), with their racks.
+func (h *Handler) metadataBrokers(c *netio.Conn, v *cluster.View) []kmsg.MetadataResponseBroker {
+	host, port := h.advertisedFor(c)
 	b := kmsg.NewMetadataResponseBroker()
 	b.NodeID, b.Host, b.Port = h.cfg.NodeID, host, port
 	if h.cfg.Rack != "" {

@@ -117,7 +117,7 @@ func (h *Handler) registerGroups() {
 // every transactional id. v4+ carries several keys (KIP-699).
 func (h *Handler) findCoordinator(r *request, req *kmsg.FindCoordinatorRequest) {
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
-	host, port := h.advertisedAddr()
+	host, port := h.advertisedFor(r.conn)
 	code := errNone
 	if req.CoordinatorType != 0 && req.CoordinatorType != 1 {
 		code = errInvalidRequest

@@ -1,7 +1,6 @@
 package kafkaapi
 
 import (
-	"net"
 	"slices"
 	"strconv"
 
@@ -77,8 +76,7 @@ func describeConfig(d describedConfig, rt kmsg.ConfigResourceType, version int16
 // sorted by name. isDefault marks Kafka's default value, which is then
 // reported as DEFAULT_CONFIG; any other is STATIC_BROKER_CONFIG.
 func (h *Handler) brokerConfigs() []describedConfig {
-	host, port := h.advertisedAddr()
-	listener := "PLAINTEXT://" + net.JoinHostPort(host, strconv.Itoa(int(port)))
+	listener := h.advertisedListeners()
 	rf := strconv.Itoa(int(h.replicationFactor()))
 	minISR := max(h.cfg.MinInSyncReplicas, 1)
 	defaultRetention := h.store.RetentionHours() == storage.DefaultRetentionHours

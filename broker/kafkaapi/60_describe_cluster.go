@@ -14,7 +14,7 @@ func (h *Handler) describeCluster(r *request, req *kmsg.DescribeClusterRequest) 
 		return
 	}
 	v := h.view()
-	for _, mb := range h.metadataBrokers(v) { // every broker group's master
+	for _, mb := range h.metadataBrokers(r.conn, v) { // every broker group's master
 		b := kmsg.NewDescribeClusterResponseBroker()
 		b.NodeID, b.Host, b.Port = mb.NodeID, mb.Host, mb.Port
 		resp.Brokers = append(resp.Brokers, b)

@@ -7,6 +7,12 @@ const (
 	apiVersionsKey = 18
 )
 
+// The SASL keys, which a SASL listener serves before authentication.
+const (
+	saslHandshakeKey    = 17
+	saslAuthenticateKey = 36
+)
+
 // api is one served key: the highest version we implement (the lowest is 0
 // for every key: see apiVersions) and its handler.
 type api struct {

@@ -2,6 +2,7 @@ package kafkaapi_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/twinmq/twinmq/broker/auth"
 	"github.com/twinmq/twinmq/broker/groups"
 	"github.com/twinmq/twinmq/broker/kafkaapi"
 	"github.com/twinmq/twinmq/broker/offsets"
@@ -52,6 +54,16 @@ type brokerOpts struct {
 	epochs func() []kafkaapi.EpochStart
 	// level, if set, is the logger's level and Config.LogLevel.
 	level *slog.LevelVar
+	// proto, if set, serves the handler as a listener with this security
+	// protocol (TLS, if it needs it, from tls), with users' credentials,
+	// mechanisms (nil: the default) and reauthMs.
+	proto      kafkaapi.SecurityProtocol
+	tls        *tls.Config
+	users      *auth.Users
+	mechanisms []string
+	reauthMs   int64
+	// now, if set, is Config.Now.
+	now func() time.Time
 }
 
 // startBroker serves Kafka without the consumer-group keys.
@@ -82,6 +94,7 @@ func startBrokerWith(t testing.TB, opts brokerOpts) *testBroker {
 		cfg.GroupSize = func() int { return opts.groupSize }
 	}
 	cfg.LeaderEpoch, cfg.Epochs, cfg.LogLevel = opts.epoch, opts.epochs, opts.level
+	cfg.Users, cfg.SASLMechanisms, cfg.ReauthMs, cfg.Now = opts.users, opts.mechanisms, opts.reauthMs, opts.now
 	closeGroups := func() {}
 	if opts.groups {
 		offs, err := offsets.Open(ctx, store, log)
@@ -103,12 +116,25 @@ func startBrokerWith(t testing.TB, opts brokerOpts) *testBroker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := netio.New(kafkaapi.ServerConfig("127.0.0.1:0", log), h)
+	var nh netio.Handler = h
+	var l *kafkaapi.Listener
+	ncfg := kafkaapi.ServerConfig("127.0.0.1:0", log)
+	if opts.proto != "" {
+		l = h.Listener(string(opts.proto), opts.proto)
+		nh = l
+		if opts.proto.TLS() {
+			ncfg.TLS = opts.tls
+		}
+	}
+	srv, err := netio.New(ncfg, nh)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Start(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if l != nil {
+		l.SetAdvertised("127.0.0.1", int32(srv.Addr().(*net.TCPAddr).Port))
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -31,6 +31,7 @@ const (
 	errInvalidTimestamp            int16 = 32
 	errUnsupportedSaslMechanism    int16 = 33
 	errIllegalSaslState            int16 = 34
+	errSaslAuthenticationFailed    int16 = 58
 	errUnsupportedVersion          int16 = 35
 	errTopicAlreadyExists          int16 = 36
 	errInvalidPartitions           int16 = 37
@@ -55,6 +56,7 @@ const (
 	errInvalidRecord               int16 = 87
 	errResourceNotFound            int16 = 91
 	errDuplicateResource           int16 = 92
+	errUnacceptableCredential      int16 = 93
 	errUnknownTopicID              int16 = 100
 	errUnknownServerError          int16 = -1
 )

@@ -25,6 +25,8 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -148,6 +150,17 @@ type Config struct {
 	// (cluster.Poller.Refresh): after this broker created or deleted a
 	// topic on other groups, it waits for the view to show them.
 	ClusterRefresh func(ctx context.Context) error
+
+	// Users are the SCRAM credentials SASL checks (PLAIN and SCRAM) and
+	// Describe/AlterUserScramCredentials serve; nil: none, and those keys
+	// answer as a broker without SCRAM.
+	Users *auth.Users
+	// SASLMechanisms are sasl.enabled.mechanisms (default
+	// DefaultSASLMechanisms); SaslHandshake offers these.
+	SASLMechanisms []string
+	// ReauthMs is connections.max.reauth.ms (KIP-368): the session
+	// lifetime SaslAuthenticate announces; 0: sessions do not expire.
+	ReauthMs int64
 }
 
 func (c *Config) validate() error {
@@ -171,6 +184,17 @@ func (c *Config) validate() error {
 	}
 	if c.LogLevel != nil {
 		c.startLevel = c.LogLevel.Level()
+	}
+	if c.SASLMechanisms == nil {
+		c.SASLMechanisms = DefaultSASLMechanisms
+	}
+	for _, m := range c.SASLMechanisms {
+		if !slices.Contains(KnownSASLMechanisms, m) {
+			return fmt.Errorf("kafkaapi: unknown SASL mechanism %q (known: %s)", m, strings.Join(KnownSASLMechanisms, ", "))
+		}
+	}
+	if c.ReauthMs < 0 {
+		return fmt.Errorf("kafkaapi: negative connections.max.reauth.ms %d", c.ReauthMs)
 	}
 	return nil
 }
@@ -199,6 +223,9 @@ type Handler struct {
 	logs       *log.Log                   // appends, acknowledgement, visibility
 	holds      *log.Holds                 // parked fetches (01_fetch.go)
 	txns       *log.Txns                  // LSO and aborted transactions (txn.go)
+
+	lmu       sync.Mutex  // guards listeners
+	listeners []*Listener // those with an advertised address (listener.go)
 }
 
 type advertised struct {
@@ -406,13 +433,25 @@ func (r *request) closeConn(reason string, err error) {
 
 // OnFrame implements netio.Handler: parse, dispatch by key, reply.
 func (h *Handler) OnFrame(c *netio.Conn, frame []byte, done func()) {
+	st := stateOf(c)
+	if st != nil && st.rawTokens.Load() {
+		h.saslRawToken(st, c, frame, done)
+		return
+	}
 	hdr, req, err := kafka.ParseRequest(frame)
 	r := &request{h: h, conn: c, hdr: hdr, done: done, start: time.Now()}
 	if err != nil {
 		h.badRequest(r, err)
 		return
 	}
-	if h.following() && hdr.APIKey != fetchKey && h.forward(r, frame, req) { // follower.go
+	if st != nil && st.listener != nil && st.listener.proto.SASL() && !st.saslGate(hdr.APIKey, h.cfg.Now()) {
+		r.closeConn("request before SASL authentication or after the session expired", nil)
+		return
+	}
+	// A follower authenticates its clients itself (the SASL keys stay
+	// here) and forwards what it does not serve to its master.
+	if h.following() && hdr.APIKey != fetchKey && hdr.APIKey != saslHandshakeKey && hdr.APIKey != saslAuthenticateKey &&
+		h.forward(r, frame, req) { // follower.go
 		return
 	}
 	api, ok := h.apis[hdr.APIKey]

@@ -2,6 +2,7 @@ package remotingapi
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -101,6 +102,10 @@ type Config struct {
 	// NamesrvAddrs are the name servers to register with (none: no
 	// registration).
 	NamesrvAddrs []string
+	// NamesrvTLS, if set, is the TLS configuration of this broker's
+	// connections to the name servers and to other brokers (their tlsMode
+	// enforcing); nil: plaintext.
+	NamesrvTLS *tls.Config
 	// RegistrationSecret, if set, signs every REGISTER_BROKER and
 	// UNREGISTER_BROKER (nameserver.SignRegistration); the name servers
 	// must be configured with the same secret.

@@ -2,6 +2,7 @@ package remotingapi
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 type Peers struct {
 	cluster  string
 	namesrvs []string
+	tls      *tls.Config // nil: plaintext (WithTLS)
 
 	mu      sync.Mutex
 	clients map[string]*nameserver.Client
@@ -31,6 +33,13 @@ type Peers struct {
 // servers namesrvs for the view.
 func NewPeers(cluster string, namesrvs []string) *Peers {
 	return &Peers{cluster: cluster, namesrvs: namesrvs, clients: make(map[string]*nameserver.Client)}
+}
+
+// WithTLS makes p connect over TLS with cfg (peers and name servers with
+// tlsMode enforcing); call it before p is used.
+func (p *Peers) WithTLS(cfg *tls.Config) *Peers {
+	p.tls = cfg
+	return p
 }
 
 // Close closes every connection.
@@ -55,7 +64,7 @@ func (p *Peers) invoke(ctx context.Context, addr string, req *remoting.Command) 
 	}
 	p.mu.Unlock()
 	if c == nil {
-		nc, err := nameserver.Dial(ctx, addr)
+		nc, err := nameserver.DialTLS(ctx, addr, p.tls)
 		if err != nil {
 			return nil, err
 		}

@@ -171,7 +171,7 @@ func (r *registrar) invoke(ctx context.Context, addr string, req *remoting.Comma
 	}
 	if c == nil {
 		var err error
-		if c, err = nameserver.Dial(ctx, addr); err != nil {
+		if c, err = nameserver.DialTLS(ctx, addr, r.b.cfg.NamesrvTLS); err != nil {
 			return nil, err
 		}
 		r.clients[addr] = c

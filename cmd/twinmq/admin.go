@@ -29,18 +29,30 @@ const adminTimeout = 30 * time.Second
 // adminFlags are the flags every admin command takes.
 type adminFlags struct {
 	bootstrap string
+	clientSecurity
 }
 
 func (f *adminFlags) add(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&f.bootstrap, "bootstrap-server", "127.0.0.1:9092",
 		"Kafka listener(s) of the broker, comma-separated")
+	f.clientSecurity.add(cmd)
 	markClient(cmd) // TWINMQ_BOOTSTRAP_SERVER and profiles fill it (clientprofile.go)
+}
+
+// newClient is a Kafka client of the broker with opts, authenticated and
+// over TLS as the flags say.
+func (f *adminFlags) newClient(opts ...kgo.Opt) (*kgo.Client, error) {
+	sec, err := f.clientSecurity.opts()
+	if err != nil {
+		return nil, err
+	}
+	return kgo.NewClient(append(append([]kgo.Opt{kgo.SeedBrokers(strings.Split(f.bootstrap, ",")...)}, sec...), opts...)...)
 }
 
 // run dials the broker, calls fn with an admin client and a deadline, and
 // closes the client.
 func (f *adminFlags) run(cmd *cobra.Command, fn func(ctx context.Context, adm *kadm.Client, out io.Writer) error) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(f.bootstrap, ",")...))
+	cl, err := f.newClient()
 	if err != nil {
 		return fmt.Errorf("%s: %w", commandName(cmd), err)
 	}

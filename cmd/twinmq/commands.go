@@ -76,7 +76,7 @@ func newRootCommand(environ []string) *cobra.Command {
 		},
 	}
 
-	root.AddCommand(serve, namesrv, broker, version, newBenchCommand(), newMessageCommand(), newTopicCommand(), newGroupCommand(), newTxnCommand(),
+	root.AddCommand(serve, namesrv, broker, version, newBenchCommand(), newMessageCommand(), newTopicCommand(), newGroupCommand(), newTxnCommand(), newUserCommand(),
 		newClusterCommand(environ))
 	return root
 }
@@ -163,6 +163,9 @@ func addNamesrvFlags(fs *pflag.FlagSet) {
 	fs.String("controller-self-id", d.ControllerSelfID, "this node's id in --controller-peers")
 	fs.Int("broker-heartbeat-timeout-ms", d.BrokerHeartbeatTimeoutMs, "the controller counts a broker silent this long as dead")
 	addRegistrationSecretFlag(fs)
+	addTLSModeFlag(fs)
+	fs.String("tls-cert-file", d.TLSCertFile, "PEM certificate of the name server port (--tls-mode permissive or enforcing)")
+	fs.String("tls-key-file", d.TLSKeyFile, "PEM private key of --tls-cert-file")
 }
 
 func addRegistrationSecretFlag(fs *pflag.FlagSet) {
@@ -197,7 +200,9 @@ func addBrokerFlags(fs *pflag.FlagSet) {
 
 func addBrokerListenFlags(fs *pflag.FlagSet) {
 	d := defaultConfig()
-	fs.String("kafka-addr", d.KafkaAddr, "Kafka protocol listen address")
+	fs.String("kafka-addr", d.KafkaAddr, "Kafka protocol listen address (a PLAINTEXT listener; see --listeners)")
+	addSecurityFlags(fs)
+	addTLSModeFlag(fs)
 	fs.String("remoting-addr", d.RemotingAddr, "RocketMQ remoting listen address")
 	addGRPCFlags(fs)
 	fs.String("http-addr", d.HTTPAddr, "HTTP listen address (/healthz, /readyz, /metrics, /debug/loglevel, the web console)")

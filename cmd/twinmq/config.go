@@ -22,6 +22,7 @@ import (
 
 	"github.com/twinmq/twinmq/broker/delay"
 	"github.com/twinmq/twinmq/broker/halfmsg"
+	"github.com/twinmq/twinmq/broker/kafkaapi"
 	"github.com/twinmq/twinmq/controller"
 	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/storage"
@@ -62,6 +63,25 @@ type Config struct {
 	// AdvertisedHost is the host clients are told to connect to; empty
 	// means derive it from the listen address.
 	AdvertisedHost string `koanf:"advertisedHost"`
+
+	// Kafka listeners and their security (security.go, docs/security.md):
+	// Kafka's listeners, advertised.listeners and
+	// listener.security.protocol.map; the PEM files of the TLS listeners
+	// and the client certificates they ask for; the SASL mechanisms and
+	// the session lifetime (connections.max.reauth.ms).
+	Listeners                   string `koanf:"listeners"`
+	AdvertisedListeners         string `koanf:"advertisedListeners"`
+	ListenerSecurityProtocolMap string `koanf:"listenerSecurityProtocolMap"`
+	TLSCertFile                 string `koanf:"tlsCertFile"`
+	TLSKeyFile                  string `koanf:"tlsKeyFile"`
+	TLSCAFile                   string `koanf:"tlsCaFile"`
+	TLSClientAuth               string `koanf:"tlsClientAuth"`
+	SASLEnabledMechanisms       string `koanf:"saslEnabledMechanisms"`
+	ConnectionsMaxReauthMs      int64  `koanf:"connectionsMaxReauthMs"`
+	// TLSMode is RocketMQ's tlsMode for the remoting and name-server
+	// ports: disabled, permissive (TLS and plaintext clients) or enforcing
+	// (TLS only), with tlsCertFile and tlsKeyFile (security.go).
+	TLSMode string `koanf:"tlsMode"`
 
 	// The broker group (RocketMQ's names; docs/cluster.md): a group is one
 	// master (brokerId 0) and its slaves (brokerId >= 1), all with the same
@@ -219,6 +239,9 @@ func defaultConfig() Config {
 		QueuedMaxDecompressBytes:      128 << 20,
 		RequestReadTimeoutMs:          int(netio.DefaultReadTimeout / time.Millisecond),
 		TransactionMaxTimeoutMs:       900000,
+		TLSClientAuth:                 "none",
+		TLSMode:                       tlsDisabled,
+		SASLEnabledMechanisms:         strings.Join(kafkaapi.DefaultSASLMechanisms, ","),
 	}
 }
 
@@ -411,6 +434,7 @@ func (c *Config) validate() error {
 	}
 	errs = append(errs, c.validateTransactions()...)
 	errs = append(errs, c.validateLimits()...)
+	errs = append(errs, c.validateSecurity()...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}

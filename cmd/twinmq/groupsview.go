@@ -43,7 +43,11 @@ func startGroupsView(ctx context.Context, cfg Config, nsAddrs []string, logger *
 	if len(nsAddrs) == 0 {
 		return nil
 	}
-	cv := &groupsView{peers: remotingapi.NewPeers(cfg.BrokerClusterName, nsAddrs)}
+	rt, err := cfg.rocketmqTLS()
+	if err != nil { // validated at start; plaintext is what remains
+		logger.Warn("cluster view: tlsMode", "err", err)
+	}
+	cv := &groupsView{peers: remotingapi.NewPeers(cfg.BrokerClusterName, nsAddrs).WithTLS(rt.client)}
 	cv.poller = cluster.NewPoller(cfg.BrokerName, cv.peers.View, 0, logger)
 	ctx, cv.cancel = context.WithCancel(ctx)
 	cv.wg.Add(2)

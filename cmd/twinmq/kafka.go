@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/twinmq/twinmq/broker"
+	"github.com/twinmq/twinmq/broker/auth"
 	"github.com/twinmq/twinmq/broker/groups"
 	"github.com/twinmq/twinmq/broker/httpapi"
 	"github.com/twinmq/twinmq/broker/kafkaapi"
@@ -81,48 +84,137 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 	if cv != nil { // partitions numbered across the cluster's broker groups
 		kcfg.Cluster, kcfg.Peers, kcfg.ClusterRefresh = cv.poller.View, cv.peers, cv.poller.Refresh
 	}
+	if err := kafkaSecurity(&kcfg, cfg); err != nil {
+		stopAll()
+		return nil, "", fmt.Errorf("kafka: %w", err)
+	}
 	h, err := kafkaapi.New(kcfg, store, reg)
-	if err == nil {
-		dl.kafka(h)
-		h.SetTopicMeter(protoMeter{traffic, protoKafka})
-		var srv *netio.Server
-		srv, err = netio.New(lim.serverConfig(cfg, kafkaapi.ServerConfig(cfg.KafkaAddr, logger)), h)
+	if err != nil {
+		stopAll()
+		return nil, "", fmt.Errorf("kafka: %w", err)
+	}
+	dl.kafka(h)
+	h.SetTopicMeter(protoMeter{traffic, protoKafka})
+	srvs, adv, err := startKafkaListeners(ctx, cfg, h, lim, logger)
+	if err != nil {
+		stopAll()
+		return nil, "", fmt.Errorf("kafka: %w", err)
+	}
+	shutdown := func(sctx context.Context) {
+		for _, srv := range srvs {
+			_ = srv.Shutdown(sctx)
+		}
+	}
+	host, portStr, _ := net.SplitHostPort(adv)
+	port, _ := strconv.Atoi(portStr)
+	h.SetAdvertised(host, int32(port))
+	cv.setKafka(host, int32(port), node, id.ClusterID, kcfg.Replicas) // registers it: the other groups list it
+	if err = kafkaMetrics(mon, srvs, h); err != nil {
+		shutdown(ctx)
+		stopAll()
+		return nil, "", fmt.Errorf("kafka: %w", err)
+	}
+	con.kafka(h, adv, node, id.ClusterID) // the web console's in-process Kafka requests
+	logger.Info("Kafka serving", "advertised", adv, "listeners", len(srvs), "nodeId", node, "clusterId", id.ClusterID)
+	return func(sctx context.Context) {
+		shutdown(sctx)
+		stopAll()
+	}, adv, nil
+}
+
+// kafkaSecurity sets the SASL settings and the credential store
+// (DataDir/scram-credentials.json) of the Kafka adapter.
+func kafkaSecurity(kcfg *kafkaapi.Config, cfg Config) error {
+	mechs, err := cfg.saslMechanisms()
+	if err != nil {
+		return err
+	}
+	users, err := auth.OpenUsers(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	kcfg.Users, kcfg.SASLMechanisms, kcfg.ReauthMs = users, mechs, cfg.ConnectionsMaxReauthMs
+	return nil
+}
+
+// startKafkaListeners starts one netio server per Kafka listener (TLS
+// ones over crypto/tls) and returns them with the address registered with
+// the name servers for the other broker groups: the first PLAINTEXT
+// listener's, else the first listener's.
+func startKafkaListeners(ctx context.Context, cfg Config, h *kafkaapi.Handler, lim limits, logger *slog.Logger) ([]*netio.Server, string, error) {
+	specs, err := cfg.kafkaListeners()
+	if err != nil {
+		return nil, "", err
+	}
+	var tlsCfg *tls.Config
+	var srvs []*netio.Server
+	fail := func(err error) ([]*netio.Server, string, error) {
+		for _, s := range srvs {
+			_ = s.Shutdown(ctx)
+		}
+		return nil, "", err
+	}
+	primary, first := "", ""
+	for _, spec := range specs {
+		ncfg := lim.serverConfig(cfg, kafkaapi.ServerConfig(spec.addr, logger.With("listener", spec.name)))
+		if spec.proto.TLS() {
+			if tlsCfg == nil {
+				if tlsCfg, err = cfg.serverTLS(); err != nil {
+					return fail(err)
+				}
+			}
+			ncfg.TLS = tlsCfg
+		}
+		l := h.Listener(spec.name, spec.proto)
+		srv, err := netio.New(ncfg, l)
 		if err == nil {
 			err = srv.Start(ctx)
 		}
-		if err == nil {
-			bound := srv.Addr().(*net.TCPAddr)
-			host := kafkaAdvertisedHost(cfg.AdvertisedHost, bound.IP)
-			h.SetAdvertised(host, int32(bound.Port))
-			cv.setKafka(host, int32(bound.Port), node, id.ClusterID, kcfg.Replicas) // registers it: the other groups list it
-			if err = kafkaMetrics(mon, srv, h); err != nil {
-				_ = srv.Shutdown(ctx)
-				stopAll()
-				return nil, "", fmt.Errorf("kafka: %w", err)
+		if err != nil {
+			key := "listeners"
+			if cfg.Listeners == "" {
+				key = "kafkaAddr"
 			}
-			adv := net.JoinHostPort(host, fmt.Sprint(bound.Port))
-			con.kafka(h, adv, node, id.ClusterID)
-			logger.Info("Kafka listening", "addr", bound.String(), "advertised", adv,
-				"nodeId", node, "clusterId", id.ClusterID)
-			return func(sctx context.Context) {
-				_ = srv.Shutdown(sctx)
-				stopAll()
-			}, adv, nil
+			return fail(portInUse(err, key, spec.addr))
 		}
+		srvs = append(srvs, srv)
+		bound := srv.Addr().(*net.TCPAddr)
+		adv := spec.advertise
+		if adv == "" {
+			adv = net.JoinHostPort(kafkaAdvertisedHost(cfg.AdvertisedHost, bound.IP), strconv.Itoa(bound.Port))
+		}
+		host, port, _ := net.SplitHostPort(adv)
+		p, _ := strconv.Atoi(port)
+		l.SetAdvertised(host, int32(p))
+		if primary == "" && spec.proto == kafkaapi.Plaintext {
+			primary = adv
+		}
+		if first == "" {
+			first = adv
+		}
+		logger.Info("Kafka listening", "addr", bound.String(), "advertised", adv, "listener", spec.name, "protocol", spec.proto)
 	}
-	stopAll()
-	return nil, "", fmt.Errorf("kafka: %w", portInUse(err, "kafkaAddr", cfg.KafkaAddr))
+	if primary == "" {
+		primary = first
+	}
+	return srvs, primary, nil
 }
 
 // kafkaMetrics registers the Kafka listener's metrics with mon.
-func kafkaMetrics(mon *httpapi.Server, srv *netio.Server, h *kafkaapi.Handler) error {
+func kafkaMetrics(mon *httpapi.Server, srvs []*netio.Server, h *kafkaapi.Handler) error {
 	lat, err := mon.Histogram("twinmq_kafka_request_duration_seconds",
 		"Kafka requests from the frame reaching the handler to the response written, by API.", "api")
 	if err != nil {
 		return err
 	}
 	h.SetLatency(func(key int16) kafkaapi.Observer { return lat.WithLabelValues(kmsg.NameForKey(key)) })
-	mon.Value("twinmq_kafka_connections", "Open Kafka connections.", httpapi.Gauge, func() float64 { return float64(srv.Conns()) })
+	mon.Value("twinmq_kafka_connections", "Open Kafka connections.", httpapi.Gauge, func() float64 {
+		n := 0
+		for _, srv := range srvs {
+			n += srv.Conns()
+		}
+		return float64(n)
+	})
 	mon.Metric("twinmq_kafka_requests_total", "Kafka requests served, by API.", httpapi.Counter, func() []httpapi.Sample {
 		var out []httpapi.Sample
 		h.Requests(func(key int16, n int64) {

@@ -26,9 +26,9 @@ import (
 // startNamesrv runs a name server on addr, its metrics registered with
 // mon if not nil; it returns the address brokers on this host reach it at
 // and its stop function.
-func startNamesrv(ctx context.Context, addr, secret string, mon *httpapi.Server, logger *slog.Logger) (string, func(context.Context) error, error) {
+func startNamesrv(ctx context.Context, addr, secret string, rt rocketmqTLS, mon *httpapi.Server, logger *slog.Logger) (string, func(context.Context) error, error) {
 	warnOpenRegistration(logger, secret)
-	ns := nameserver.New(nameserver.Config{Logger: logger, RegistrationSecret: secret})
+	ns := nameserver.New(nameserver.Config{Logger: logger, RegistrationSecret: secret, TLS: rt.server, TLSOptional: rt.optional})
 	srv, stop, err := nameserver.Listen(ctx, addr, ns)
 	if err != nil {
 		return "", nil, portInUse(err, "namesrvListen", addr)
@@ -68,11 +68,16 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	if err != nil {
 		return nil, "", fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", cfg.RemotingAddr))
 	}
+	rt, err := cfg.rocketmqTLS()
+	if err != nil {
+		return nil, "", fmt.Errorf("remoting: %w", err)
+	}
 	adv, err := advertisedAddr(cfg.AdvertisedHost, addr)
 	if err != nil {
 		return nil, "", fmt.Errorf("remoting: %w", err)
 	}
 	rcfg := remotingapi.Config{AdvertisedAddr: adv, NamesrvAddrs: namesrvAddrs, RegistrationSecret: cfg.RegistrationSecret, Logger: logger,
+		NamesrvTLS:  rt.client,
 		ClusterName: cfg.BrokerClusterName, BrokerName: cfg.BrokerName, BrokerID: cfg.BrokerID,
 		BrokerRole: cfg.BrokerRole, RuntimeInfo: runtimeInfo(repl), Txns: txns,
 		SlaveReadEnable: cfg.SlaveReadEnable, SlowPullBytes: memoryShare(cfg.AccessMessageInMemoryMaxRatio)}
@@ -105,7 +110,7 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 		cv.reregister.Store(&b) // registers the Kafka listener once it runs
 	}
 	srv, err := netio.New(lim.serverConfig(cfg, netio.Config{Addr: addr, Framer: netio.LengthPrefixed{Max: remoting.MaxFrameSize - 4},
-		Ordering: netio.Concurrent, Logger: logger}), b)
+		Ordering: netio.Concurrent, Logger: logger, TLS: rt.server, TLSOptional: rt.optional}), b)
 	if err != nil {
 		stopTxn()
 		return nil, "", fmt.Errorf("remoting: %w", err)

@@ -22,7 +22,11 @@ import (
 // with, until ctx is done.
 func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	return serveBroker(ctx, cfg, "serve", false, logger, func(mon *httpapi.Server) ([]string, func(context.Context), error) {
-		addr, stop, err := startNamesrv(ctx, cfg.NamesrvListen, cfg.RegistrationSecret, mon, logger)
+		rt, err := cfg.rocketmqTLS()
+		if err != nil {
+			return nil, nil, err
+		}
+		addr, stop, err := startNamesrv(ctx, cfg.NamesrvListen, cfg.RegistrationSecret, rt, mon, logger)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -106,7 +110,10 @@ func runNamesrv(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if cfg.EnableControllerInNamesrv {
 		_, stop, err = startNamesrvController(ctx, cfg, logger)
 	} else {
-		_, stop, err = startNamesrv(ctx, cfg.NamesrvListen, cfg.RegistrationSecret, nil, logger)
+		var rt rocketmqTLS
+		if rt, err = cfg.rocketmqTLS(); err == nil {
+			_, stop, err = startNamesrv(ctx, cfg.NamesrvListen, cfg.RegistrationSecret, rt, nil, logger)
+		}
 	}
 	if err != nil {
 		return stoppedEarly(ctx, fmt.Errorf("namesrv: %w", err), logger)

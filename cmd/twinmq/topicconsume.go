@@ -85,7 +85,7 @@ func consume(cmd *cobra.Command, af *adminFlags, topic string, f consumeFlags) e
 		return err
 	}
 	bs := bootstrapServers(cmd, af)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(bs...))
+	cl, err := af.newClient()
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func consume(cmd *cobra.Command, af *adminFlags, topic string, f consumeFlags) e
 	if err != nil {
 		return explainPort(strings.Join(bs, ","), err)
 	}
-	opts := []kgo.Opt{kgo.SeedBrokers(bs...)}
+	var opts []kgo.Opt
 	if f.group != "" {
 		opts = append(opts, kgo.ConsumerGroup(f.group), kgo.ConsumeTopics(topic),
 			kgo.ConsumeResetOffset(spec.kgoOffset()), kgo.DisableAutoCommit())
@@ -105,7 +105,7 @@ func consume(cmd *cobra.Command, af *adminFlags, topic string, f consumeFlags) e
 		}
 		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}))
 	}
-	cons, err := kgo.NewClient(opts...)
+	cons, err := af.newClient(opts...)
 	if err != nil {
 		return err
 	}

@@ -198,12 +198,12 @@ func produce(cmd *cobra.Command, af *adminFlags, topic string, f produceFlags) e
 		return err
 	}
 	bs := bootstrapServers(cmd, af)
-	opts := []kgo.Opt{kgo.SeedBrokers(bs...), kgo.DefaultProduceTopic(topic),
+	opts := []kgo.Opt{kgo.DefaultProduceTopic(topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordDeliveryTimeout(adminTimeout)}
 	if f.partition >= 0 {
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := af.newClient(opts...)
 	if err != nil {
 		return err
 	}

@@ -122,7 +122,7 @@ func newTxnCommand() *cobra.Command {
 // runTxnClient is adminFlags.run with the Kafka client itself, for
 // requests kadm does not wrap.
 func runTxnClient(cmd *cobra.Command, f *adminFlags, fn func(ctx context.Context, cl *kgo.Client, out io.Writer) error) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(f.bootstrap, ",")...))
+	cl, err := f.newClient()
 	if err != nil {
 		return fmt.Errorf("%s: %w", commandName(cmd), err)
 	}
