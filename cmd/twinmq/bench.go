@@ -55,13 +55,16 @@ func newBenchCommand() *cobra.Command {
 			}
 			if kfake || kfakeProcess {
 				start := loadtest.StartKfake
+				kfakePid := 0
 				if kfakeProcess {
 					start = func() (string, func(), error) {
 						exe, err := os.Executable()
 						if err != nil {
 							return "", nil, fmt.Errorf("kfake process: %w", err)
 						}
-						return loadtest.StartKfakeProcess(exe, "bench", "kfake", "--port", "0")
+						addr, pid, stop, err := loadtest.StartServerProcess(exe, "bench", "kfake", "--port", "0")
+						kfakePid = pid
+						return addr, stop, err
 					}
 				}
 				addr, stop, err := start()
@@ -70,6 +73,11 @@ func newBenchCommand() *cobra.Command {
 				}
 				c := cfg
 				c.Brokers = []string{addr}
+				if kfakePid > 0 {
+					// kfake in its own process: its CPU per message is the
+					// baseline the broker's is compared with (issue 19).
+					c.CPU = loadtest.ProcessCPU(kfakePid)
+				}
 				res, err := loadtest.RunKafka(cmd.Context(), "kfake", c)
 				stop()
 				if err != nil {
@@ -96,8 +104,12 @@ func newBenchCommand() *cobra.Command {
 			}
 			if len(results) == 2 {
 				k, t := results[0], results[1]
-				fmt.Fprintf(out, "ratio to kfake: throughput %.2fx, produce p50 latency %.2fx, e2e p50 latency %.2fx\n",
+				fmt.Fprintf(out, "ratio to kfake: throughput %.2fx, produce p50 latency %.2fx, e2e p50 latency %.2fx",
 					t.MsgsPerSec()/k.MsgsPerSec(), float64(t.ProduceP50)/float64(k.ProduceP50), float64(t.E2EP50)/float64(k.E2EP50))
+				if k.BrokerCPU > 0 && t.BrokerCPU > 0 {
+					fmt.Fprintf(out, ", broker CPU per message %.2fx", (float64(t.BrokerCPU)/float64(t.Records))/(float64(k.BrokerCPU)/float64(k.Records)))
+				}
+				fmt.Fprintln(out)
 			}
 			if bad := failed(results); bad != "" {
 				return fmt.Errorf("records lost or duplicated: %s", bad)
