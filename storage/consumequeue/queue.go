@@ -34,6 +34,13 @@ type Queue struct {
 	pendN int        // units in pend not yet written to the file
 	buf   []byte     // encoding scratch
 	werr  error      // sticky write or sync error
+	// syncDirs are directories whose new entries (a file or directory
+	// created in them) the next Flush makes durable. Created on the
+	// dispatch path, which a produce waits on, and synced at Flush (the
+	// checkpoint), which claims nothing about the queue before: a
+	// directory fsync per new queue file was 8.6% of the broker's CPU
+	// with 1,000 partitions (issue 19).
+	syncDirs []string
 }
 
 // files is an immutable snapshot of a queue's files: segs[i] holds units
@@ -51,9 +58,9 @@ type segment struct {
 	dirty bool     // writer-owned: listed in Queue.dirty
 }
 
-// Open opens the queue in dir, creating dir (durably) if it is missing.
-// unitsPerFile 0 means DefaultUnitsPerFile. It validates and recovers the
-// files as the package doc says.
+// Open opens the queue in dir, creating dir if it is missing (durably at
+// the first Flush). unitsPerFile 0 means DefaultUnitsPerFile. It validates
+// and recovers the files as the package doc says.
 func Open(fsys vfs.FS, dir string, unitsPerFile int) (*Queue, error) {
 	if unitsPerFile == 0 {
 		unitsPerFile = DefaultUnitsPerFile
@@ -62,8 +69,12 @@ func Open(fsys vfs.FS, dir string, unitsPerFile int) (*Queue, error) {
 		return nil, fmt.Errorf("consumequeue: open %s: unitsPerFile %d out of [1, %d]", dir, unitsPerFile, maxFileBytes/UnitSize)
 	}
 	q := &Queue{fs: fsys, dir: path.Clean(dir), upf: int64(unitsPerFile), fileBytes: unitsPerFile * UnitSize}
-	if err := ensureDir(fsys, q.dir); err != nil {
+	created, err := ensureDir(fsys, q.dir)
+	if err != nil {
 		return nil, fmt.Errorf("consumequeue: open %s: %w", q.dir, err)
+	}
+	for _, d := range created {
+		q.syncDirs = append(q.syncDirs, path.Dir(d))
 	}
 	st, err := q.load()
 	if err != nil {
@@ -73,20 +84,20 @@ func Open(fsys vfs.FS, dir string, unitsPerFile int) (*Queue, error) {
 	return q, nil
 }
 
-// ensureDir creates dir if it is missing and makes each created directory
-// durable by syncing its parent.
-func ensureDir(fsys vfs.FS, dir string) error {
+// ensureDir creates dir if it is missing and returns the directories it
+// created, deepest first: each is durable once its parent is synced.
+func ensureDir(fsys vfs.FS, dir string) ([]string, error) {
 	var created []string
 	for d := dir; ; d = path.Dir(d) {
 		fi, err := fsys.Stat(d)
 		if err == nil {
 			if !fi.IsDir() {
-				return fmt.Errorf("%s is not a directory: %w", d, ErrCorrupt)
+				return nil, fmt.Errorf("%s is not a directory: %w", d, ErrCorrupt)
 			}
 			break
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
-			return err
+			return nil, err
 		}
 		created = append(created, d)
 		if d == path.Dir(d) {
@@ -94,17 +105,12 @@ func ensureDir(fsys vfs.FS, dir string) error {
 		}
 	}
 	if len(created) == 0 {
-		return nil
+		return nil, nil
 	}
 	if err := fsys.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return nil, err
 	}
-	for _, d := range created {
-		if err := fsys.SyncDir(path.Dir(d)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return created, nil
 }
 
 // fileName returns the name of the file whose first unit is offset.

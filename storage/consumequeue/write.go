@@ -242,7 +242,8 @@ func (q *Queue) segmentFor(offset int64) (*segment, bool, error) {
 	return s, true, nil
 }
 
-// createSegment creates, maps and durably links the file starting at start.
+// createSegment creates and maps the file starting at start; its name is
+// durable after the next Flush (syncDirs).
 func (q *Queue) createSegment(start int64) (*segment, error) {
 	p := path.Join(q.dir, fileName(start))
 	f, err := q.fs.Create(p)
@@ -250,8 +251,8 @@ func (q *Queue) createSegment(start int64) (*segment, error) {
 		return nil, fmt.Errorf("consumequeue: create %s: %w", p, err)
 	}
 	view, err := f.Map(q.fileBytes)
-	if err == nil {
-		err = q.fs.SyncDir(q.dir)
+	if err == nil && !slices.Contains(q.syncDirs, q.dir) {
+		q.syncDirs = append(q.syncDirs, q.dir)
 	}
 	if err != nil {
 		if view != nil {
@@ -284,8 +285,11 @@ func (q *Queue) dropDirty(segs []*segment) {
 	q.dirty = slices.DeleteFunc(q.dirty, func(s *segment) bool { return slices.Contains(segs, s) })
 }
 
-// Flush fsyncs the files written since the last Flush. An fsync error is
-// sticky: every later write and Flush fails with it. Writer only.
+// Flush fsyncs the files written since the last Flush, then the
+// directories of the files and directories created since (files first: a
+// name made durable before its data would survive a crash empty, which
+// recovery handles, but there is no reason to). An fsync error is sticky:
+// every later write and Flush fails with it. Writer only.
 func (q *Queue) Flush() error {
 	if err := q.writable("flush", q.max.Load()); err != nil {
 		return err
@@ -302,6 +306,13 @@ func (q *Queue) Flush() error {
 		q.dirty = q.dirty[1:]
 	}
 	q.dirty = q.dirty[:0]
+	for len(q.syncDirs) > 0 {
+		if err := q.fs.SyncDir(q.syncDirs[0]); err != nil {
+			return q.fail(fmt.Errorf("consumequeue: sync dir %s: %w", q.syncDirs[0], err))
+		}
+		q.syncDirs = q.syncDirs[1:]
+	}
+	q.syncDirs = nil
 	return nil
 }
 
