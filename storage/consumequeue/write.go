@@ -106,6 +106,32 @@ func (q *Queue) Reset(offset int64) error {
 	return q.fillPreBlank(s, offset%q.upf)
 }
 
+// Prepare creates the file that the next Append will write into, if it
+// does not exist, so that the Append does not (Store.PrepareQueues). Its
+// name is durable after the next Flush. Writer only.
+func (q *Queue) Prepare() error {
+	if err := q.writable("prepare", q.max.Load()); err != nil {
+		return err
+	}
+	offset := q.max.Load()
+	if st := q.st.Load(); len(st.segs) > 0 && offset < st.segs[len(st.segs)-1].start+q.upf {
+		return nil
+	}
+	s, fresh, err := q.segmentFor(offset)
+	if err != nil {
+		if isNoSpace(err) {
+			return err
+		}
+		return q.fail(err)
+	}
+	if fresh {
+		if err := q.fillPreBlank(s, offset%q.upf); err != nil {
+			return q.fail(err)
+		}
+	}
+	return nil
+}
+
 // pendingUnits is the size of the tail page. Appends land in it and reach
 // the file in one write when it fills or on Flush, so a queue of single
 // messages costs one pwrite per page instead of one per message.
