@@ -94,6 +94,7 @@ type Store struct {
 	dispatchMu sync.Mutex          // owns derived data; see above
 	held       atomic.Bool         // an appender holds dispatchMu (HoldDispatch)
 	dispatched atomic.Int64        // every entry below is in the ConsumeQueues
+	cpGen      uint64              // checkpoints written; owned with dispatchMu (checkpointConcurrent)
 	units      []consumequeue.Unit // dispatcher scratch
 	touched    map[queueKey]int64  // dispatcher scratch
 	kick       chan struct{}

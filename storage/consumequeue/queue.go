@@ -41,6 +41,13 @@ type Queue struct {
 	// directory fsync per new queue file was 8.6% of the broker's CPU
 	// with 1,000 partitions (issue 19).
 	syncDirs []string
+
+	// syncMu is held by Dirty.Sync while it syncs the queue's files, and
+	// by the writer while it closes files, so that no file is closed
+	// under a Sync (sync.go). It guards segment.closed and gone.
+	syncMu sync.Mutex
+	gone   bool                  // Destroy removed the queue's directory
+	serr   atomic.Pointer[error] // a Dirty.Sync's error, sticky like werr
 }
 
 // files is an immutable snapshot of a queue's files: segs[i] holds units
@@ -51,11 +58,12 @@ type files struct {
 
 // segment is one open, mapped file.
 type segment struct {
-	start int64    // logical offset of its first unit
-	path  string   // dir/<20-digit byte offset>
-	f     vfs.File // read-write
-	view  []byte   // read-only view of fileBytes bytes
-	dirty bool     // writer-owned: listed in Queue.dirty
+	start  int64    // logical offset of its first unit
+	path   string   // dir/<20-digit byte offset>
+	f      vfs.File // read-write
+	view   []byte   // read-only view of fileBytes bytes
+	dirty  bool     // writer-owned: listed in Queue.dirty
+	closed bool     // released; guarded by Queue.syncMu
 }
 
 // Open opens the queue in dir, creating dir if it is missing (durably at
@@ -150,9 +158,11 @@ func (q *Queue) release() error {
 		return fmt.Errorf("consumequeue: close %s: %w", q.dir, ErrClosed)
 	}
 	errs := make([]error, 0, len(st.segs))
+	q.syncMu.Lock()
 	for _, s := range st.segs {
 		errs = append(errs, s.release())
 	}
+	q.syncMu.Unlock()
 	q.dirty = nil
 	return errors.Join(errs...)
 }
@@ -164,6 +174,9 @@ func (q *Queue) Destroy() error {
 	if err := q.release(); err != nil && !errors.Is(err, ErrClosed) {
 		return err
 	}
+	q.syncMu.Lock()
+	q.gone = true
+	q.syncMu.Unlock()
 	if err := q.fs.RemoveAll(q.dir); err != nil {
 		return fmt.Errorf("consumequeue: destroy %s: %w", q.dir, err)
 	}
@@ -173,8 +186,10 @@ func (q *Queue) Destroy() error {
 	return nil
 }
 
-// release unmaps and closes s. Callers ensure no reader uses s.view.
+// release unmaps and closes s. Callers ensure no reader uses s.view, and
+// hold the queue's syncMu.
 func (s *segment) release() error {
+	s.closed = true
 	var uerr error
 	if s.view != nil {
 		uerr = s.f.Unmap(s.view)

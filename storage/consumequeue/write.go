@@ -212,6 +212,9 @@ func (q *Queue) writable(op string, offset int64) error {
 	if q.werr != nil {
 		return q.werr
 	}
+	if e := q.serr.Load(); e != nil {
+		return *e
+	}
 	if q.st.Load() == nil {
 		return fmt.Errorf("consumequeue: %s %s@%d: %w", op, q.dir, offset, ErrClosed)
 	}
