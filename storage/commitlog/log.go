@@ -72,6 +72,12 @@ type Log struct {
 	zeroed    int64  // the active file is zero-filled up to here
 	zeros     []byte // zeroPiece zero bytes, allocated on first use
 	storeTime int64  // the last store time stamped: the next is never below
+	// The zero-filler goroutine (zerofill.go): zeroFill is its claimed
+	// fill, if any; zeroKick wakes it, zeroDone is closed when it ends.
+	zeroFill    *zeroFill
+	zeroKick    chan struct{}
+	zeroDone    chan struct{}
+	inlineFills int64 // zero-fills made by appends (zeroAheadLocked), for tests
 
 	// Readers and the dispatcher load segs and written all the time; keep
 	// them off the cache line the appender writes under mu.
@@ -366,6 +372,9 @@ func (l *Log) writeLocked(bufStart int64) error {
 		return nil
 	}
 	end := bufStart + int64(len(l.buf))
+	if za, _ := l.zeroAhead(); end+za/2 >= l.zeroed {
+		l.waitZeroLocked() // the filler may be writing there, or about to give the zeros needed
+	}
 	if err := l.zeroAheadLocked(end); err != nil {
 		return err
 	}
@@ -385,6 +394,9 @@ func (l *Log) writeLocked(bufStart int64) error {
 	}
 	l.written.Store(end)
 	l.buf = l.buf[:0]
+	if za, _ := l.zeroAhead(); za > 0 {
+		l.kickZeroLocked(end, za)
+	}
 	return nil
 }
 
@@ -395,10 +407,7 @@ func (l *Log) writeLocked(bufStart int64) error {
 // end. With MappedWrites the zeros go in aligned pieces of
 // mappedZeroPiece, at least two of them ahead.
 func (l *Log) zeroAheadLocked(end int64) error {
-	za, piece := l.opt.ZeroAhead, int64(zeroPiece)
-	if za > 0 && l.opt.MappedWrites {
-		za, piece = max(za, 2*mappedZeroPiece), mappedZeroPiece
-	}
+	za, piece := l.zeroAhead()
 	if za <= 0 || l.active == nil || end+za/2 < l.zeroed {
 		return nil
 	}
@@ -410,6 +419,9 @@ func (l *Log) zeroAheadLocked(end int64) error {
 	}
 	if int64(len(l.zeros)) < min(za, piece) {
 		l.zeros = make([]byte, min(za, piece))
+	}
+	if from < to {
+		l.inlineFills++
 	}
 	for from < to {
 		// Up to the next multiple of the piece size in the file.
@@ -462,6 +474,7 @@ func (l *Log) undoTornLocked(off int64, n int, cause error) error {
 			done += k
 		}
 	default:
+		l.waitZeroLocked()
 		if err := s.file.Truncate(off); err != nil {
 			return l.fail(fmt.Errorf("%w; cutting it off: %w", cause, err))
 		}
@@ -585,6 +598,7 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
+	l.stopZeroLocked()
 	segs := *l.segs.Load()
 	l.segs.Store(&[]*segment{})
 	closeAll(segs)
