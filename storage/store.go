@@ -238,7 +238,8 @@ func (s *Store) open(ctx context.Context) error {
 		FS: fsys, Dir: path.Join(dir, clDir), SegmentSize: s.cfg.SegmentSize,
 		MaxEntrySize: s.cfg.MaxEntrySize, ZeroAhead: s.cfg.ZeroAhead,
 		MappedWrites: s.cfg.FlushDiskType == AsyncFlush, MappedMinUnflushed: s.cfg.MappedMinUnflushed,
-		Logger: s.cfg.Logger, Now: s.cfg.Now,
+		ResidentSegments: max(s.cfg.ResidentSegments, 0),
+		Logger:           s.cfg.Logger, Now: s.cfg.Now,
 	})
 	if err != nil {
 		return err

@@ -37,7 +37,13 @@ type Options struct {
 	// bytes past which MappedWrites stores (0: the default; negative:
 	// from the first byte, for tests).
 	MappedMinUnflushed int64
-	Logger             *slog.Logger
+	// ResidentSegments bounds the sealed segments whose pages stay in the
+	// process's resident set: after each Flush the pages of older sealed,
+	// flushed segments that were read since are evicted (vfs.Evicter),
+	// so that resident memory does not grow with everything written
+	// since start (issue 19). 0 keeps every segment resident.
+	ResidentSegments int
+	Logger           *slog.Logger
 	// Now is the wall clock store times come from; Append never lets them
 	// go back (see the package doc).
 	Now func() time.Time
@@ -581,7 +587,34 @@ func (l *Log) Flush() (int64, error) {
 	}
 	l.flushed.Store(w)
 	l.flushedNow(w - f)
+	l.evictOld(w)
 	return w, nil
+}
+
+// evictOld evicts the pages of the sealed segments, all flushed below
+// flushed, older than the newest ResidentSegments sealed ones, if they
+// were touched since they were last evicted. flushMu is held.
+func (l *Log) evictOld(flushed int64) {
+	keep := l.opt.ResidentSegments
+	if keep <= 0 {
+		return
+	}
+	segs := *l.segs.Load()
+	sealed := len(segs) - 1 // the newest is the active one
+	for _, s := range segs[:max(sealed-keep, 0)] {
+		if s.start+l.opt.SegmentSize > flushed || !s.touched.Load() {
+			continue
+		}
+		e, ok := s.file.(vfs.Evicter)
+		if !ok || !s.acquire() {
+			continue
+		}
+		s.touched.Store(false)
+		if err := e.Evict(s.view); err != nil {
+			l.opt.Logger.Warn("commitlog: evicting a segment's pages", "segment", s.name, "err", err)
+		}
+		s.release()
+	}
 }
 
 // flushedNow records that a Flush made n bytes durable. flushMu is held.
@@ -637,6 +670,9 @@ func (l *Log) findSegment(phys int64) (*segment, error) {
 	})
 	if !found || !segs[i].acquire() {
 		return nil, fmt.Errorf("commitlog: offset %d (log starts at %d): %w", phys, l.MinOffset(), ErrOffsetNotFound)
+	}
+	if !segs[i].touched.Load() {
+		segs[i].touched.Store(true)
 	}
 	return segs[i], nil
 }
