@@ -84,6 +84,7 @@ type Log struct {
 	zeroKick    chan struct{}
 	zeroDone    chan struct{}
 	inlineFills int64 // zero-fills made by appends (zeroAheadLocked), for tests
+	noFiller    bool  // tests of the inline zero-fill turn the filler off
 
 	// Readers and the dispatcher load segs and written all the time; keep
 	// them off the cache line the appender writes under mu.

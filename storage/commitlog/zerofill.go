@@ -33,7 +33,7 @@ type zeroFill struct {
 // kickZeroLocked wakes the filler when fewer than za zeros are left past
 // end. mu is held.
 func (l *Log) kickZeroLocked(end int64, za int64) {
-	if l.closed || l.active == nil || end+za < l.zeroed || l.zeroFill != nil {
+	if l.closed || l.active == nil || end+za < l.zeroed || l.zeroFill != nil || l.noFiller {
 		return
 	}
 	if l.zeroKick == nil {
