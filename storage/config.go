@@ -81,6 +81,13 @@ type Config struct {
 	// (0: 2 MiB; negative: always, as the tests do). Below it a trickle of
 	// appends dirties only the blocks it writes.
 	MappedMinUnflushed int64
+	// ResidentSegments bounds the sealed CommitLog segments whose pages
+	// stay in the broker's resident set (the active one always does):
+	// older ones read since are evicted after each flush, back to the
+	// page cache, which the kernel may reclaim. Default 2; -1 keeps every
+	// segment resident (resident memory then grows with what was
+	// written and read since start).
+	ResidentSegments int
 
 	// DiskReserveBytes is the free space below which appends are refused
 	// (ErrNoSpace, which the adapters answer with a retriable error) so
@@ -115,6 +122,9 @@ func (c *Config) validate() error {
 	}
 	if c.ZeroAhead == 0 {
 		c.ZeroAhead = 1 << 20
+	}
+	if c.ResidentSegments == 0 {
+		c.ResidentSegments = 2
 	}
 	if c.MaxEntrySize == 0 {
 		c.MaxEntrySize = 16 << 20

@@ -32,6 +32,14 @@
 //     ConsumeQueues and the IndexFile, then record the dispatched offset
 //     as the next recovery point; every CheckpointInterval, and at once
 //     after DeleteTopic, SetMinOffset, retention, recovery and in Close.
+//     The periodic one owns the derived data only to take the queues'
+//     marks and dirty files and to write the checkpoint; the fsyncs run
+//     in between without it (checkpointConcurrent), and it is dropped if
+//     another checkpoint was written meanwhile.
+//   - queue creation: a topic's ConsumeQueues are created, durably, when
+//     the topic is (PrepareQueues, from broker/topics), not by the
+//     dispatch of their first message; dispatch still creates a missing
+//     one, whose directory entries become durable at the next checkpoint.
 //   - retention (retention.go): delete whole CommitLog segments past the
 //     retention age or size, oldest first, never the active one nor one
 //     not yet dispatched, then move every queue's start past them.
@@ -55,9 +63,9 @@
 //     does not: the page cache keeps it). ReadAt is bounded by the visible
 //     end too, QueryByKey by the dispatched offset.
 //   - On disk, derived data is never trusted past the checkpoint's
-//     recovery offset R, and R is never past the durable CommitLog: a
-//     checkpoint flushes the CommitLog first, and R is the dispatched
-//     offset, which is at most what that flush covered. Above R a
+//     recovery offset R, and R is never past the durable CommitLog: R is
+//     the dispatched offset when the checkpoint starts, and the CommitLog
+//     is flushed after that, before the checkpoint is written. Above R a
 //     ConsumeQueue file may hold units the OS wrote back early (a full
 //     tail page) that point at CommitLog bytes a crash took back; recovery
 //     cuts every queue and the index at R and re-dispatches from there.

@@ -218,6 +218,18 @@ func (s *Store) MinOffset(topic string, queue int32) (int64, error) {
 	return q.MinOffset(), nil
 }
 
+// Bounds is MinOffset and MaxOffset in one look-up, with ok false (and no
+// error built) when the queue does not exist: a fetch over 1,000 mostly
+// empty partitions asked for both of each, and the wrapped "not found"
+// errors were 7% of the broker's CPU (issue 19).
+func (s *Store) Bounds(topic string, queue int32) (min, max int64, ok bool) {
+	q := s.queue(topic, queue)
+	if q == nil {
+		return 0, 0, false
+	}
+	return q.MinOffset(), q.MaxOffset(), true
+}
+
 // MaxOffset is the offset the next entry will get once dispatched.
 func (s *Store) MaxOffset(topic string, queue int32) (int64, error) {
 	q := s.queue(topic, queue)

@@ -94,6 +94,7 @@ type Store struct {
 	dispatchMu sync.Mutex          // owns derived data; see above
 	held       atomic.Bool         // an appender holds dispatchMu (HoldDispatch)
 	dispatched atomic.Int64        // every entry below is in the ConsumeQueues
+	cpGen      uint64              // checkpoints written; owned with dispatchMu (checkpointConcurrent)
 	units      []consumequeue.Unit // dispatcher scratch
 	touched    map[queueKey]int64  // dispatcher scratch
 	kick       chan struct{}
@@ -237,7 +238,8 @@ func (s *Store) open(ctx context.Context) error {
 		FS: fsys, Dir: path.Join(dir, clDir), SegmentSize: s.cfg.SegmentSize,
 		MaxEntrySize: s.cfg.MaxEntrySize, ZeroAhead: s.cfg.ZeroAhead,
 		MappedWrites: s.cfg.FlushDiskType == AsyncFlush, MappedMinUnflushed: s.cfg.MappedMinUnflushed,
-		Logger: s.cfg.Logger, Now: s.cfg.Now,
+		ResidentSegments: max(s.cfg.ResidentSegments, 0),
+		Logger:           s.cfg.Logger, Now: s.cfg.Now,
 	})
 	if err != nil {
 		return err

@@ -76,6 +76,8 @@ func New(logger *slog.Logger, cfg Config) *Server {
 	}
 	s := &Server{log: logger, reg: prometheus.NewRegistry()}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.Metric(residentMemoryMetric, "Resident memory of the process by kind: anon (heap, stacks), file (mapped and cached files: the CommitLog and ConsumeQueues), shmem.",
+		Gauge, residentMemory)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

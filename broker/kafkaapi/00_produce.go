@@ -125,8 +125,7 @@ func (h *Handler) buildEntry(cfg topics.Config, part int32, records []byte, budg
 	}
 	var keys []string
 	var tags []int64
-	rd := kafka.BatchReader{Budget: budget}
-	hdr, err := rd.Validate(b, func(rec kafka.Record) error {
+	hdr, err := kafka.ValidateBatchFunc(b, budget, func(rec kafka.Record) error {
 		if rec.Key != nil && len(rec.Key) <= maxIndexedKey {
 			keys = append(keys, string(rec.Key))
 		}

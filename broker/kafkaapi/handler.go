@@ -499,12 +499,12 @@ func requestContext(timeoutMs int32) (context.Context, context.CancelFunc) {
 // queueRange returns a partition's [logStartOffset, highWatermark) as the
 // log service lets readers see it; a topic that has no entry yet has
 // neither queue nor data: (0, 0).
+// (Bounds, not Range: a wrapped "not found" error per empty partition per
+// fetch was 7% of the CPU with 1,000 partitions, issue 19.) The error is
+// always nil; it stays for the callers' sake.
 func (h *Handler) queueRange(topic string, part int32) (int64, int64, error) {
-	min, max, err := h.logs.Range(topic, part)
-	if errors.Is(err, log.ErrQueueNotFound) {
-		return 0, 0, nil
-	}
-	return min, max, err
+	min, max, _ := h.logs.Bounds(topic, part)
+	return min, max, nil
 }
 
 // lookupTopic finds a topic by id when the request version carries ids

@@ -201,6 +201,12 @@ func (l *Log) Range(topic string, queue int32) (start, end int64, err error) {
 	return start, end, err
 }
 
+// Bounds is Range for a hot path: ok is false, with no error built, when
+// the queue does not exist (yet).
+func (l *Log) Bounds(topic string, queue int32) (start, end int64, ok bool) {
+	return l.store.Bounds(topic, queue)
+}
+
 // End returns the visible end of (topic, queue).
 func (l *Log) End(topic string, queue int32) (int64, error) {
 	return l.store.MaxOffset(topic, queue)

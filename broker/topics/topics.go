@@ -427,8 +427,18 @@ func (r *Registry) Create(ctx context.Context, cfg Config) (Config, error) {
 		return Config{}, err
 	}
 	r.log.Info("topics: created", "topic", cfg.Name, "queues", cfg.Queues)
+	r.prepareQueues(ctx, cfg)
 	r.publish(cfg, false)
 	return cfg.Clone(), nil
+}
+
+// prepareQueues creates the topic's ConsumeQueues ahead of its first
+// messages (storage.Store.PrepareQueues). A failure is only logged: the
+// store creates a queue at its first message anyway.
+func (r *Registry) prepareQueues(ctx context.Context, cfg Config) {
+	if err := r.store.PrepareQueues(ctx, cfg.Name, cfg.Queues); err != nil {
+		r.log.Warn("topics: creating the topic's queues ahead of its messages", "topic", cfg.Name, "err", err)
+	}
 }
 
 // Update changes a topic with fn (which may refuse with an error). Name
@@ -453,6 +463,9 @@ func (r *Registry) Update(ctx context.Context, name string, fn func(*Config) err
 	}
 	if err := r.persist(ctx, &cfg); err != nil {
 		return Config{}, err
+	}
+	if cfg.Queues > old.Queues {
+		r.prepareQueues(ctx, cfg)
 	}
 	r.publish(cfg, false)
 	return cfg.Clone(), nil

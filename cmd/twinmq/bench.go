@@ -23,6 +23,7 @@ func newBenchCommand() *cobra.Command {
 	var kfake, kfakeProcess, progress bool
 	var pid int
 	var format string
+	var parts []int32
 	kafka := &cobra.Command{
 		Use:   "kafka",
 		Short: "Produce and consume N records of size S with P producers against Kafka addresses",
@@ -53,51 +54,23 @@ func newBenchCommand() *cobra.Command {
 					}
 				}()
 			}
-			if kfake || kfakeProcess {
-				start := loadtest.StartKfake
-				if kfakeProcess {
-					start = func() (string, func(), error) {
-						exe, err := os.Executable()
-						if err != nil {
-							return "", nil, fmt.Errorf("kfake process: %w", err)
-						}
-						return loadtest.StartKfakeProcess(exe, "bench", "kfake", "--port", "0")
-					}
+			if len(parts) > 1 && cfg.Topic != "" {
+				return fmt.Errorf("%s: --topic with several --partitions: the sweep creates a topic per count", commandName(cmd))
+			}
+			for _, np := range parts {
+				cfg := cfg
+				cfg.Partitions = np
+				if len(parts) > 1 {
+					fmt.Fprintf(out, "partitions %d:\n", np)
 				}
-				addr, stop, err := start()
+				round, err := runBenchRound(cmd, out, cfg, brokers, kfake, kfakeProcess, pid)
+				results = append(results, round...)
 				if err != nil {
 					return err
 				}
-				c := cfg
-				c.Brokers = []string{addr}
-				res, err := loadtest.RunKafka(cmd.Context(), "kfake", c)
-				stop()
-				if err != nil {
-					return fmt.Errorf("kfake: %w", err)
-				}
-				fmt.Fprintln(out, res)
-				results = append(results, res)
 			}
-			if brokers != "" {
-				c := cfg
-				c.Brokers = strings.Split(brokers, ",")
-				if pid > 0 {
-					c.CPU = loadtest.ProcessCPU(pid)
-				}
-				res, err := loadtest.RunKafka(cmd.Context(), brokers, c)
-				if err != nil {
-					return fmt.Errorf("%s: %w", brokers, err)
-				}
-				fmt.Fprintln(out, res)
-				results = append(results, res)
-			}
-			if len(results) == 0 {
-				return fmt.Errorf("nothing to run: give --brokers and/or --kfake or --kfake-process")
-			}
-			if len(results) == 2 {
-				k, t := results[0], results[1]
-				fmt.Fprintf(out, "ratio to kfake: throughput %.2fx, produce p50 latency %.2fx, e2e p50 latency %.2fx\n",
-					t.MsgsPerSec()/k.MsgsPerSec(), float64(t.ProduceP50)/float64(k.ProduceP50), float64(t.E2EP50)/float64(k.E2EP50))
+			if len(parts) > 1 {
+				printSweep(out, results, parts)
 			}
 			if bad := failed(results); bad != "" {
 				return fmt.Errorf("records lost or duplicated: %s", bad)
@@ -111,7 +84,7 @@ func newBenchCommand() *cobra.Command {
 	f.BoolVar(&kfakeProcess, "kfake-process", false, "also run against a franz-go kfake broker in a child process (twinmq bench kfake), as a peer baseline")
 	f.IntVar(&pid, "broker-pid", 0, "pid of the broker process, to report its CPU per MiB")
 	f.StringVar(&cfg.Topic, "topic", "", "topic to create and use (default: a random name)")
-	f.Int32Var(&cfg.Partitions, "partitions", 4, "partitions of the topic")
+	f.Int32SliceVar(&parts, "partitions", []int32{4}, "partitions of the topic; several (6,1000) run one round per count, each against every target, and print each target's rate at each count against the first")
 	f.IntVar(&cfg.Records, "records", 100_000, "records to produce and consume")
 	f.IntVar(&cfg.Size, "size", 1024, "bytes per record value (>= 16)")
 	f.IntVar(&cfg.Producers, "producers", 2, "concurrent producer clients")
@@ -377,4 +350,90 @@ func writeBenchJSON(w io.Writer, rs []loadtest.Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+// runBenchRound runs one `bench kafka` round with cfg: against kfake
+// first when asked, then against brokers, and prints each result and the
+// ratio to kfake.
+func runBenchRound(cmd *cobra.Command, out io.Writer, cfg loadtest.KafkaConfig, brokers string, kfake, kfakeProcess bool, pid int) ([]loadtest.Result, error) {
+	var results []loadtest.Result
+	if kfake || kfakeProcess {
+		start := loadtest.StartKfake
+		kfakePid := 0
+		if kfakeProcess {
+			start = func() (string, func(), error) {
+				exe, err := os.Executable()
+				if err != nil {
+					return "", nil, fmt.Errorf("kfake process: %w", err)
+				}
+				addr, pid, stop, err := loadtest.StartServerProcess(exe, "bench", "kfake", "--port", "0")
+				kfakePid = pid
+				return addr, stop, err
+			}
+		}
+		addr, stop, err := start()
+		if err != nil {
+			return nil, err
+		}
+		c := cfg
+		c.Brokers = []string{addr}
+		if kfakePid > 0 {
+			// kfake in its own process: its CPU per message is the
+			// baseline the broker's is compared with (issue 19).
+			c.CPU = loadtest.ProcessCPU(kfakePid)
+		}
+		res, err := loadtest.RunKafka(cmd.Context(), "kfake", c)
+		stop()
+		if err != nil {
+			return results, fmt.Errorf("kfake: %w", err)
+		}
+		fmt.Fprintln(out, res)
+		results = append(results, res)
+	}
+	if brokers != "" {
+		c := cfg
+		c.Brokers = strings.Split(brokers, ",")
+		if pid > 0 {
+			c.CPU = loadtest.ProcessCPU(pid)
+		}
+		res, err := loadtest.RunKafka(cmd.Context(), brokers, c)
+		if err != nil {
+			return results, fmt.Errorf("%s: %w", brokers, err)
+		}
+		fmt.Fprintln(out, res)
+		results = append(results, res)
+	}
+	if len(results) == 0 {
+		return nil, fmt.Errorf("nothing to run: give --brokers and/or --kfake or --kfake-process")
+	}
+	if len(results) == 2 {
+		k, t := results[0], results[1]
+		fmt.Fprintf(out, "ratio to kfake: throughput %.2fx, produce p50 latency %.2fx, e2e p50 latency %.2fx",
+			t.MsgsPerSec()/k.MsgsPerSec(), float64(t.ProduceP50)/float64(k.ProduceP50), float64(t.E2EP50)/float64(k.E2EP50))
+		if k.BrokerCPU > 0 && t.BrokerCPU > 0 {
+			fmt.Fprintf(out, ", broker CPU per message %.2fx", (float64(t.BrokerCPU)/float64(t.Records))/(float64(k.BrokerCPU)/float64(k.Records)))
+		}
+		fmt.Fprintln(out)
+	}
+	return results, nil
+}
+
+// printSweep prints, for each target of a --partitions sweep, its rate
+// and broker CPU per message at each partition count and the ratio of
+// the rate to that at the first count (issue 19: a broker with one
+// shared CommitLog should keep its rate with many partitions).
+func printSweep(out io.Writer, results []loadtest.Result, parts []int32) {
+	perRound := len(results) / len(parts)
+	fmt.Fprintln(out, "partition sweep (rate against the first count):")
+	for t := range perRound {
+		first := results[t]
+		for i, np := range parts {
+			r := results[i*perRound+t]
+			fmt.Fprintf(out, "  %-20s %6d partitions %10.0f msgs/s  %.2fx", r.Target, np, r.MsgsPerSec(), r.MsgsPerSec()/first.MsgsPerSec())
+			if r.BrokerCPU > 0 {
+				fmt.Fprintf(out, "  %.2f µs CPU/msg", float64(r.BrokerCPU.Microseconds())/float64(r.Records))
+			}
+			fmt.Fprintln(out)
+		}
+	}
 }

@@ -121,6 +121,33 @@ func TestBenchKafka(t *testing.T) {
 	}
 }
 
+// TestBenchKafkaPartitionSweep: `bench kafka --partitions 2,5` runs a
+// round per partition count against every target (kfake and the broker)
+// and prints each target's rate at each count against the first.
+func TestBenchKafkaPartitionSweep(t *testing.T) {
+	kafka := listenAddr(t, serveForTest(t), "Kafka")
+	out, errOut, err := twinmqStdin(t, "", "bench", "kafka", "--brokers", kafka, "--kfake", "--records", "500", "--size", "100",
+		"--partitions", "2,5", "--progress=false")
+	if err != nil {
+		t.Fatalf("bench: %v\n%s\n%s", err, out, errOut)
+	}
+	_, sweep, ok := strings.Cut(out, "partition sweep (rate against the first count):\n")
+	if !ok || strings.Count(out, "ratio to kfake") != 2 {
+		t.Fatalf("no sweep, or not two rounds:\n%s", out)
+	}
+	var rows []string
+	for _, l := range strings.Split(strings.TrimSpace(sweep), "\n") {
+		f := strings.Fields(l)
+		rows = append(rows, f[0]+" "+f[1]+" "+f[len(f)-1])
+	}
+	want := []string{"kfake 2 1.00x", "kfake 5", kafka + " 2 1.00x", kafka + " 5"}
+	for i, w := range want {
+		if i >= len(rows) || !strings.HasPrefix(rows[i], w) {
+			t.Fatalf("sweep rows %q, want them to start %q", rows, want)
+		}
+	}
+}
+
 // TestBrokerConfig: `broker config get` prints GET_BROKER_CONFIG's
 // settings (all, or the keys asked, as text or JSON); `broker config set`
 // sends UPDATE_BROKER_CONFIG, which twinmq refuses naming how to change

@@ -227,6 +227,7 @@ func addStoreFlags(fs *pflag.FlagSet) {
 	fs.Int("retention-hours", d.RetentionHours, "delete segments older than this (-1: keep)")
 	fs.Int64("retention-bytes", d.RetentionBytes, "delete oldest segments above this total (-1: no limit)")
 	fs.Int64("disk-reserve-bytes", d.DiskReserveBytes, "refuse writes (retriable) while less is free on the data disk (-1: no reserve)")
+	fs.Int("resident-segments", d.ResidentSegments, "sealed CommitLog segments kept in resident memory after each flush; older ones go back to the page cache (-1: all)")
 }
 
 func addLimitFlags(fs *pflag.FlagSet) {

@@ -171,6 +171,9 @@ type Config struct {
 	// is free on the data directory's file system, and resume when there
 	// is room again (docs/limits.md); -1 turns the guard off.
 	DiskReserveBytes int64 `koanf:"diskReserveBytes"`
+	// ResidentSegments bounds the sealed CommitLog segments whose pages
+	// stay in the broker's resident memory (storage.Config); -1: all.
+	ResidentSegments int `koanf:"residentSegments"`
 
 	// Resource limits over both protocols (docs/limits.md; Kafka's names).
 	// queuedMaxRequestBytes bounds request bytes held in memory (read,
@@ -235,6 +238,7 @@ func defaultConfig() Config {
 		TransactionCheckInterval:      halfmsg.DefaultInterval.Milliseconds(),
 		TransactionCheckMax:           halfmsg.DefaultMaxChecks,
 		DiskReserveBytes:              storage.DefaultDiskReserveBytes,
+		ResidentSegments:              2,
 		QueuedMaxRequestBytes:         256 << 20,
 		QueuedMaxDecompressBytes:      128 << 20,
 		RequestReadTimeoutMs:          int(netio.DefaultReadTimeout / time.Millisecond),
@@ -536,12 +540,16 @@ func (c *Config) storageConfig(logger *slog.Logger) storage.Config {
 		// 0 would mean storage's default: the key's default is that
 		// already, so 0 here can only mean "no reserve".
 		DiskReserveBytes: cmp.Or(c.DiskReserveBytes, -1),
+		ResidentSegments: c.ResidentSegments, // -1 or >= 1 (validated)
 	}
 }
 
 // validateLimits checks the resource limits.
 func (c *Config) validateLimits() []error {
 	var errs []error
+	if c.ResidentSegments < -1 || c.ResidentSegments == 0 {
+		errs = append(errs, fmt.Errorf("residentSegments %d: use a count of segments (at least 1), or -1 for all", c.ResidentSegments))
+	}
 	if c.DiskReserveBytes < -1 {
 		errs = append(errs, fmt.Errorf("diskReserveBytes %d: use a size, 0 or -1 for no reserve", c.DiskReserveBytes))
 	}

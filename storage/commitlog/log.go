@@ -37,7 +37,13 @@ type Options struct {
 	// bytes past which MappedWrites stores (0: the default; negative:
 	// from the first byte, for tests).
 	MappedMinUnflushed int64
-	Logger             *slog.Logger
+	// ResidentSegments bounds the sealed segments whose pages stay in the
+	// process's resident set: after each Flush the pages of older sealed,
+	// flushed segments that were read since are evicted (vfs.Evicter),
+	// so that resident memory does not grow with everything written
+	// since start (issue 19). 0 keeps every segment resident.
+	ResidentSegments int
+	Logger           *slog.Logger
 	// Now is the wall clock store times come from; Append never lets them
 	// go back (see the package doc).
 	Now func() time.Time
@@ -72,6 +78,13 @@ type Log struct {
 	zeroed    int64  // the active file is zero-filled up to here
 	zeros     []byte // zeroPiece zero bytes, allocated on first use
 	storeTime int64  // the last store time stamped: the next is never below
+	// The zero-filler goroutine (zerofill.go): zeroFill is its claimed
+	// fill, if any; zeroKick wakes it, zeroDone is closed when it ends.
+	zeroFill    *zeroFill
+	zeroKick    chan struct{}
+	zeroDone    chan struct{}
+	inlineFills int64 // zero-fills made by appends (zeroAheadLocked), for tests
+	noFiller    bool  // tests of the inline zero-fill turn the filler off
 
 	// Readers and the dispatcher load segs and written all the time; keep
 	// them off the cache line the appender writes under mu.
@@ -366,6 +379,9 @@ func (l *Log) writeLocked(bufStart int64) error {
 		return nil
 	}
 	end := bufStart + int64(len(l.buf))
+	if za, _ := l.zeroAhead(); end+za/2 >= l.zeroed {
+		l.waitZeroLocked() // the filler may be writing there, or about to give the zeros needed
+	}
 	if err := l.zeroAheadLocked(end); err != nil {
 		return err
 	}
@@ -385,6 +401,9 @@ func (l *Log) writeLocked(bufStart int64) error {
 	}
 	l.written.Store(end)
 	l.buf = l.buf[:0]
+	if za, _ := l.zeroAhead(); za > 0 {
+		l.kickZeroLocked(end, za)
+	}
 	return nil
 }
 
@@ -395,10 +414,7 @@ func (l *Log) writeLocked(bufStart int64) error {
 // end. With MappedWrites the zeros go in aligned pieces of
 // mappedZeroPiece, at least two of them ahead.
 func (l *Log) zeroAheadLocked(end int64) error {
-	za, piece := l.opt.ZeroAhead, int64(zeroPiece)
-	if za > 0 && l.opt.MappedWrites {
-		za, piece = max(za, 2*mappedZeroPiece), mappedZeroPiece
-	}
+	za, piece := l.zeroAhead()
 	if za <= 0 || l.active == nil || end+za/2 < l.zeroed {
 		return nil
 	}
@@ -410,6 +426,9 @@ func (l *Log) zeroAheadLocked(end int64) error {
 	}
 	if int64(len(l.zeros)) < min(za, piece) {
 		l.zeros = make([]byte, min(za, piece))
+	}
+	if from < to {
+		l.inlineFills++
 	}
 	for from < to {
 		// Up to the next multiple of the piece size in the file.
@@ -462,6 +481,7 @@ func (l *Log) undoTornLocked(off int64, n int, cause error) error {
 			done += k
 		}
 	default:
+		l.waitZeroLocked()
 		if err := s.file.Truncate(off); err != nil {
 			return l.fail(fmt.Errorf("%w; cutting it off: %w", cause, err))
 		}
@@ -568,7 +588,34 @@ func (l *Log) Flush() (int64, error) {
 	}
 	l.flushed.Store(w)
 	l.flushedNow(w - f)
+	l.evictOld(w)
 	return w, nil
+}
+
+// evictOld evicts the pages of the sealed segments, all flushed below
+// flushed, older than the newest ResidentSegments sealed ones, if they
+// were touched since they were last evicted. flushMu is held.
+func (l *Log) evictOld(flushed int64) {
+	keep := l.opt.ResidentSegments
+	if keep <= 0 {
+		return
+	}
+	segs := *l.segs.Load()
+	sealed := len(segs) - 1 // the newest is the active one
+	for _, s := range segs[:max(sealed-keep, 0)] {
+		if s.start+l.opt.SegmentSize > flushed || !s.touched.Load() {
+			continue
+		}
+		e, ok := s.file.(vfs.Evicter)
+		if !ok || !s.acquire() {
+			continue
+		}
+		s.touched.Store(false)
+		if err := e.Evict(s.view); err != nil {
+			l.opt.Logger.Warn("commitlog: evicting a segment's pages", "segment", s.name, "err", err)
+		}
+		s.release()
+	}
 }
 
 // flushedNow records that a Flush made n bytes durable. flushMu is held.
@@ -585,6 +632,7 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
+	l.stopZeroLocked()
 	segs := *l.segs.Load()
 	l.segs.Store(&[]*segment{})
 	closeAll(segs)
@@ -623,6 +671,9 @@ func (l *Log) findSegment(phys int64) (*segment, error) {
 	})
 	if !found || !segs[i].acquire() {
 		return nil, fmt.Errorf("commitlog: offset %d (log starts at %d): %w", phys, l.MinOffset(), ErrOffsetNotFound)
+	}
+	if !segs[i].touched.Load() {
+		segs[i].touched.Store(true)
 	}
 	return segs[i], nil
 }

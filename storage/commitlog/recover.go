@@ -170,6 +170,7 @@ func dataEnd(s *segment, size int64) int64 {
 func (l *Log) setActive(end int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.waitZeroLocked()
 	l.active = nil
 	l.zeroed = end // truncate cut the file at end
 	segs := *l.segs.Load()

@@ -252,6 +252,7 @@ func (l *Log) RestartAt(phys int64) error {
 	if phys <= w || phys%l.opt.SegmentSize != 0 {
 		return &ReplicaOffsetError{Want: w, Got: phys}
 	}
+	l.waitZeroLocked()
 	segs := *l.segs.Load()
 	l.segs.Store(&[]*segment{})
 	l.active = nil
@@ -289,6 +290,7 @@ func (l *Log) openActiveLocked(start int64) error {
 	segs := slices.Clone(*l.segs.Load())
 	segs = append(segs, s)
 	l.segs.Store(&segs)
+	l.waitZeroLocked() // before zeroed moves to the new file
 	l.active = s
 	l.zeroed = start
 	return nil
@@ -379,6 +381,7 @@ func (l *Log) Truncate(phys int64, next []QueueNext) error {
 		return fmt.Errorf("commitlog: truncate at %d: outside the log [%d, %d]: %w", phys, min, w, ErrOffsetNotFound)
 	}
 	if phys < w {
+		l.waitZeroLocked()
 		if err := l.cutLocked(phys); err != nil {
 			return l.fail(err)
 		}

@@ -30,6 +30,9 @@ type segment struct {
 	// Set before the log is shared (Open, Recover), read-only after.
 	end  int64
 	refs atomic.Int32
+	// touched: read since its pages were last evicted (Log.evictOld);
+	// true from the start, as recovery may have read it.
+	touched atomic.Bool
 }
 
 func segmentName(start int64) string { return fmt.Sprintf("%020d", start) }
@@ -75,6 +78,7 @@ func openSegment(fs vfs.FS, dir string, start, size int64, create bool) (*segmen
 	}
 	s := &segment{start: start, name: p, file: f, view: view, end: end}
 	s.refs.Store(1)
+	s.touched.Store(true)
 	return s, nil
 }
 

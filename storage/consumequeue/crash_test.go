@@ -2,6 +2,7 @@ package consumequeue
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"path"
 	"strings"
@@ -182,6 +183,42 @@ func TestNewDirIsDurable(t *testing.T) {
 	checkQueue(t, mustOpen(t, m.CrashClone(vfs.CrashConfig{}), "/data/consumequeue/topic/3", 4), 0, 5)
 }
 
+// TestCreateDefersDirSync: opening a new queue and appending across file
+// boundaries syncs no directory (that is the produce path, issue 19); the
+// next Flush makes every new name durable, and a crash before it loses
+// only what no checkpoint claimed.
+func TestCreateDefersDirSync(t *testing.T) {
+	m := vfs.NewMem()
+	var dirSyncs []string
+	m.InjectError(func(op vfs.Op, name string) error {
+		if op == vfs.OpSyncDir {
+			dirSyncs = append(dirSyncs, name)
+		}
+		return nil
+	})
+	q := mustOpen(t, m, "/data/consumequeue/topic/3", 4)
+	mustAppend(t, q, 0, 9) // three files
+	if len(dirSyncs) != 0 {
+		t.Fatalf("directory syncs before Flush: %v", dirSyncs)
+	}
+	if _, err := Open(m.CrashClone(vfs.CrashConfig{}), "/data/consumequeue/topic/3", 4); err != nil {
+		t.Fatal(err) // the unflushed queue is gone or empty, never corrupt
+	}
+	if err := q.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// The parent of each directory Open created, then the queue's own
+	// for its files.
+	if want := "[/data/consumequeue/topic /data/consumequeue /data / /data/consumequeue/topic/3]"; fmt.Sprint(dirSyncs) != want {
+		t.Fatalf("Flush synced %v, want %s", dirSyncs, want)
+	}
+	checkQueue(t, mustOpen(t, m.CrashClone(vfs.CrashConfig{}), "/data/consumequeue/topic/3", 4), 0, 9)
+	dirSyncs = nil
+	if err := q.Flush(); err != nil || len(dirSyncs) != 0 {
+		t.Fatalf("second Flush: %v, synced %v", err, dirSyncs)
+	}
+}
+
 func TestStickyWriteError(t *testing.T) {
 	boom := errors.New("disk on fire")
 	tests := []struct {
@@ -199,6 +236,13 @@ func TestStickyWriteError(t *testing.T) {
 		}, 7},
 		{"sync", vfs.OpSync, func(q *Queue) error { return q.Flush() }, 6},
 		{"create", vfs.OpCreate, func(q *Queue) error { return q.Append(6, unitsFrom(6, 3)) }, 6},
+		// A new file's name is made durable at Flush.
+		{"sync dir", vfs.OpSyncDir, func(q *Queue) error {
+			if err := q.Append(6, unitsFrom(6, 3)); err != nil {
+				return err
+			}
+			return q.Flush()
+		}, 9},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -153,6 +153,8 @@ func (q *Queue) firstNonBlank(segs []*segment, max int64) int64 {
 // directory. Callers ensure no reader can reach segs.
 func (q *Queue) removeSegments(segs []*segment) error {
 	var errs []error
+	q.syncMu.Lock()
+	defer q.syncMu.Unlock()
 	for _, s := range segs {
 		errs = append(errs, s.release())
 		if err := q.fs.Remove(s.path); err != nil {
@@ -175,7 +177,7 @@ func allDigits(s string) bool {
 	return true
 }
 
-// releaseAll releases segs after a failed Open.
+// releaseAll releases segs after a failed Open (no Sync can hold them).
 func releaseAll(segs []*segment) {
 	for _, s := range segs {
 		_ = s.release()

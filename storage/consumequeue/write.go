@@ -106,6 +106,32 @@ func (q *Queue) Reset(offset int64) error {
 	return q.fillPreBlank(s, offset%q.upf)
 }
 
+// Prepare creates the file that the next Append will write into, if it
+// does not exist, so that the Append does not (Store.PrepareQueues). Its
+// name is durable after the next Flush. Writer only.
+func (q *Queue) Prepare() error {
+	if err := q.writable("prepare", q.max.Load()); err != nil {
+		return err
+	}
+	offset := q.max.Load()
+	if st := q.st.Load(); len(st.segs) > 0 && offset < st.segs[len(st.segs)-1].start+q.upf {
+		return nil
+	}
+	s, fresh, err := q.segmentFor(offset)
+	if err != nil {
+		if isNoSpace(err) {
+			return err
+		}
+		return q.fail(err)
+	}
+	if fresh {
+		if err := q.fillPreBlank(s, offset%q.upf); err != nil {
+			return q.fail(err)
+		}
+	}
+	return nil
+}
+
 // pendingUnits is the size of the tail page. Appends land in it and reach
 // the file in one write when it fills or on Flush, so a queue of single
 // messages costs one pwrite per page instead of one per message.
@@ -186,6 +212,9 @@ func (q *Queue) writable(op string, offset int64) error {
 	if q.werr != nil {
 		return q.werr
 	}
+	if e := q.serr.Load(); e != nil {
+		return *e
+	}
 	if q.st.Load() == nil {
 		return fmt.Errorf("consumequeue: %s %s@%d: %w", op, q.dir, offset, ErrClosed)
 	}
@@ -242,7 +271,8 @@ func (q *Queue) segmentFor(offset int64) (*segment, bool, error) {
 	return s, true, nil
 }
 
-// createSegment creates, maps and durably links the file starting at start.
+// createSegment creates and maps the file starting at start; its name is
+// durable after the next Flush (syncDirs).
 func (q *Queue) createSegment(start int64) (*segment, error) {
 	p := path.Join(q.dir, fileName(start))
 	f, err := q.fs.Create(p)
@@ -250,8 +280,8 @@ func (q *Queue) createSegment(start int64) (*segment, error) {
 		return nil, fmt.Errorf("consumequeue: create %s: %w", p, err)
 	}
 	view, err := f.Map(q.fileBytes)
-	if err == nil {
-		err = q.fs.SyncDir(q.dir)
+	if err == nil && !slices.Contains(q.syncDirs, q.dir) {
+		q.syncDirs = append(q.syncDirs, q.dir)
 	}
 	if err != nil {
 		if view != nil {
@@ -284,8 +314,11 @@ func (q *Queue) dropDirty(segs []*segment) {
 	q.dirty = slices.DeleteFunc(q.dirty, func(s *segment) bool { return slices.Contains(segs, s) })
 }
 
-// Flush fsyncs the files written since the last Flush. An fsync error is
-// sticky: every later write and Flush fails with it. Writer only.
+// Flush fsyncs the files written since the last Flush, then the
+// directories of the files and directories created since (files first: a
+// name made durable before its data would survive a crash empty, which
+// recovery handles, but there is no reason to). An fsync error is sticky:
+// every later write and Flush fails with it. Writer only.
 func (q *Queue) Flush() error {
 	if err := q.writable("flush", q.max.Load()); err != nil {
 		return err
@@ -302,6 +335,13 @@ func (q *Queue) Flush() error {
 		q.dirty = q.dirty[1:]
 	}
 	q.dirty = q.dirty[:0]
+	for len(q.syncDirs) > 0 {
+		if err := q.fs.SyncDir(q.syncDirs[0]); err != nil {
+			return q.fail(fmt.Errorf("consumequeue: sync dir %s: %w", q.syncDirs[0], err))
+		}
+		q.syncDirs = q.syncDirs[1:]
+	}
+	q.syncDirs = nil
 	return nil
 }
 

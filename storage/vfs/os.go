@@ -169,6 +169,20 @@ func (o *osFile) MapWritable(length int) ([]byte, error) {
 	return o.mmap(length, unix.PROT_READ|unix.PROT_WRITE)
 }
 
+// Evict madvises view MADV_DONTNEED: on a shared file mapping that only
+// unmaps the pages from this process (a dirty page stays dirty in the page
+// cache), and the next access maps them again from the page cache or the
+// file.
+func (o *osFile) Evict(view []byte) error {
+	if len(view) == 0 {
+		return nil
+	}
+	if err := unix.Madvise(view, unix.MADV_DONTNEED); err != nil {
+		return &os.PathError{Op: "madvise", Path: o.f.Name(), Err: err}
+	}
+	return nil
+}
+
 // Wrote does nothing: the store already dirtied the page-cache pages.
 func (o *osFile) Wrote([]byte, int64, int) error { return nil }
 

@@ -87,6 +87,17 @@ type File interface {
 // refuses appends while less than its reserve is free (storage.Config
 // DiskReserveBytes). OS implements it; MemFS does not (its tests inject
 // ENOSPC instead).
+// Evicter is a File whose mapped views can give their resident pages
+// back to the kernel: they stay in the page cache (reclaimable, written
+// back if dirty), leave the process's resident set, and a later read of
+// the view faults them in again. MemFS files do not implement it: their
+// views are heap memory.
+type Evicter interface {
+	// Evict drops view's pages from the process's resident set; view
+	// is a whole view from Map or MapWritable of this file.
+	Evict(view []byte) error
+}
+
 type SpaceReporter interface {
 	// FreeSpace reports the bytes that may still be allocated on the file
 	// system holding dir.

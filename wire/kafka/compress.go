@@ -49,20 +49,6 @@ func zstdWindow(src []byte) (window, size int64) {
 	return int64(min(w, zstdMaxWindow)), size
 }
 
-// lz4BlockBuffers is what an LZ4 frame reader holds for the frame at the
-// start of src: two buffers of its block maximum size (KIP-57 frames;
-// 64 KiB to 4 MiB), or 0 if src does not start with a frame header.
-func lz4BlockBuffers(src []byte) int64 {
-	if len(src) < 6 || binary.LittleEndian.Uint32(src) != 0x184D2204 {
-		return 0
-	}
-	id := (src[5] >> 4) & 0x7 // BD byte: block maximum size id 4..7
-	if id < 4 {
-		return 0
-	}
-	return 2 * int64(64<<10) << (2 * (id - 4))
-}
-
 // xerialMagic starts a snappy-java (xerial) framed stream: magic, then
 // version and min-compatible version (int32 each), then chunks of int32
 // length + raw snappy block. sarama and kafka-go send it; kgo and
@@ -78,11 +64,6 @@ var (
 		w := new(gzipWriter)
 		w.w = gzip.NewWriter(&w.out)
 		return w
-	}}
-	lz4Readers = sync.Pool{New: func() any {
-		r := new(lz4Reader)
-		r.r = lz4.NewReader(&r.src)
-		return r
 	}}
 	lz4Writers = sync.Pool{New: func() any {
 		w := new(lz4Writer)
@@ -111,11 +92,6 @@ type gzipReader struct {
 type gzipWriter struct {
 	out appendWriter
 	w   *gzip.Writer
-}
-
-type lz4Reader struct {
-	src bytes.Reader
-	r   *lz4.Reader
 }
 
 type lz4Writer struct {
@@ -190,21 +166,7 @@ func decompress(codec int8, src, dst []byte, limit int, budget Budget) (_ []byte
 	case CodecSnappy:
 		dst, err = g.decodeSnappy(src, dst, limit)
 	case CodecLZ4:
-		// The reader keeps a block buffer of the frame's block size (up
-		// to 4 MiB) for the compressed and the decompressed block:
-		// charged too, before it allocates them.
-		if buf := lz4BlockBuffers(src); budget != nil && buf > 0 {
-			if !budget.TryCharge(buf) {
-				return dst, 0, fmt.Errorf("kafka: decompress codec %d: %w", codec, ErrBudget)
-			}
-			g.charged += buf
-		}
-		r := lz4Readers.Get().(*lz4Reader)
-		r.src.Reset(src)
-		r.r.Reset(&r.src)
-		dst, err = g.readLimited(r.r, dst, limit, len(src))
-		r.src.Reset(nil)
-		lz4Readers.Put(r)
+		dst, err = g.decodeLZ4(src, dst, limit)
 	case CodecZstd:
 		// The decoder keeps a window of the frame's size (up to
 		// zstdMaxWindow) besides the output: charged too, before the

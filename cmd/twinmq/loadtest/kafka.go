@@ -137,7 +137,8 @@ func (r Result) String() string {
 		r.Lost, r.Duplicates)
 	if r.BrokerCPU > 0 {
 		mib := float64(r.Bytes) / (1 << 20)
-		s += fmt.Sprintf("  broker CPU %v (%.1f ms/MiB)", r.BrokerCPU.Round(time.Millisecond), float64(r.BrokerCPU.Milliseconds())/mib)
+		s += fmt.Sprintf("  broker CPU %v (%.1f ms/MiB, %.2f µs/msg)", r.BrokerCPU.Round(time.Millisecond),
+			float64(r.BrokerCPU.Milliseconds())/mib, float64(r.BrokerCPU.Microseconds())/float64(r.Records))
 	}
 	return s
 }
