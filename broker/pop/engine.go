@@ -57,6 +57,7 @@ type Engine struct {
 
 	mu     sync.Mutex // guards queues (the map, not the entries)
 	queues map[Key]*entry
+	cfgMu  sync.Mutex // serializes SetGroupConfig's writes
 }
 
 // entry is one key's state; mu serializes its steps and their writes,
@@ -187,6 +188,9 @@ type Source[M any] struct {
 	// Dead dead-letters a record whose lock expired after its last
 	// allowed delivery; the engine counts it done once Dead returns nil.
 	Dead func(ctx context.Context, off int64, m M, attempts int32) error
+	// MaxAttempts, if positive, replaces the engine's MaxAttempts for
+	// this read (a Kafka share group's share.delivery.count.limit).
+	MaxAttempts int32
 }
 
 // Acquire locks up to max records of k for invisible: first records
@@ -202,6 +206,10 @@ func Acquire[M any](ctx context.Context, e *Engine, k Key, max int, invisible ti
 		return nil, err
 	}
 	now, inv := e.nowMs(), invisible.Milliseconds()
+	maxAttempts := e.opt.MaxAttempts
+	if src.MaxAttempts > 0 {
+		maxAttempts = src.MaxAttempts
+	}
 	var out []Delivery[M]
 	changed := false
 	for _, off := range q.Expired(now, max) {
@@ -214,7 +222,7 @@ func Acquire[M any](ctx context.Context, e *Engine, k Key, max int, invisible ti
 			changed = true
 			continue
 		}
-		if q.InFlight[off].Attempts >= e.opt.MaxAttempts {
+		if q.InFlight[off].Attempts >= maxAttempts {
 			if err := src.Dead(ctx, off, m, q.InFlight[off].Attempts); err != nil {
 				return finishAcquire(ctx, e, k, en, out, changed, err)
 			}
