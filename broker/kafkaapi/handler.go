@@ -34,6 +34,8 @@ import (
 	"github.com/twinmq/twinmq/broker/cluster"
 	"github.com/twinmq/twinmq/broker/groups"
 	"github.com/twinmq/twinmq/broker/log"
+	"github.com/twinmq/twinmq/broker/pop"
+	"github.com/twinmq/twinmq/broker/sharegroup"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/broker/txn"
 	"github.com/twinmq/twinmq/netio"
@@ -139,6 +141,13 @@ type Config struct {
 	// (cluster.Poller.Refresh): after this broker created or deleted a
 	// topic on other groups, it waits for the view to show them.
 	ClusterRefresh func(ctx context.Context) error
+	// Pop is the POP engine (broker/pop), shared with the RocketMQ 5 gRPC
+	// adapter; the share-group keys (76-79, 90-92) and GROUP configs are
+	// served only when it is set (share.go).
+	Pop *pop.Engine
+	// ShareGroups is the share-group membership (nil with Pop: New makes
+	// one).
+	ShareGroups *sharegroup.Coordinator
 }
 
 func (c *Config) validate() error {
@@ -190,6 +199,7 @@ type Handler struct {
 	logs       *log.Log                   // appends, acknowledgement, visibility
 	holds      *log.Holds                 // parked fetches (01_fetch.go)
 	txns       *log.Txns                  // LSO and aborted transactions (txn.go)
+	share      *shareState                // nil without Config.Pop (share.go)
 }
 
 type advertised struct {
@@ -228,6 +238,9 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry) (*Handler, erro
 	}
 	if cfg.Transactions != nil {
 		h.startTransactions()
+	}
+	if cfg.Pop != nil {
+		h.registerShare()
 	}
 	h.advert.Store(&advertised{cfg.AdvertisedHost, cfg.AdvertisedPort})
 	h.served = make([]atomic.Int64, slices.Max(slices.Collect(maps.Keys(h.apis)))+1)

@@ -1,0 +1,376 @@
+package kafkaapi
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/twinmq/twinmq/broker/log"
+	"github.com/twinmq/twinmq/broker/pop"
+	"github.com/twinmq/twinmq/broker/topics"
+)
+
+// Bounds of a share fetch.
+const (
+	shareDefaultMaxRecords = 500     // KIP-1206's default max.poll.records
+	shareMaxRecords        = 10_000  // at most this many records per request
+	shareReadBytes         = 4 << 20 // record bytes read per run of acquired offsets
+)
+
+// shareFetch answers key 78 (KIP-932). In order: the share session step
+// (epoch 0 opens a session with the partitions named, a later epoch must
+// be the session's next and adds and forgets partitions, -1 closes it),
+// the acknowledgements piggybacked on it, then records acquired from the
+// session's partitions through the POP engine, each run of consecutive
+// offsets with its delivery count in AcquiredRecords and the stored
+// batches that hold them in Records (the client keeps the acquired
+// offsets only). With nothing to hand out it waits up to MaxWaitMillis for
+// an append or an expiring lock.
+//
+// The work runs on its own goroutine: a long poll holds no worker. One
+// request per connection is in flight, so the session's epochs stay in
+// order.
+func (h *Handler) shareFetch(r *request, req *kmsg.ShareFetchRequest) {
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				h.log.Error("kafkaapi: share fetch panic", "panic", p)
+				r.closeConn("internal error", fmt.Errorf("panic: %v", p))
+			}
+		}()
+		h.shareFetchRun(r, req)
+	}()
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func (h *Handler) shareFetchRun(r *request, req *kmsg.ShareFetchRequest) {
+	resp := req.ResponseKind().(*kmsg.ShareFetchResponse)
+	m := shareMember{deref(req.GroupID), deref(req.MemberID)}
+	if m.group == "" || m.member == "" {
+		resp.ErrorCode, resp.ErrorMessage = errInvalidRequest, strp("group and member ids are required")
+		r.reply(resp)
+		return
+	}
+	if code := h.notCoordinator(m.group); code != errNone {
+		resp.ErrorCode = code
+		r.reply(resp)
+		return
+	}
+	st := h.shareSettings(m.group)
+	resp.AcquisitionLockTimeoutMillis = int32(st.lock.Milliseconds())
+	hasAcks := false
+	var adds []sharePart
+	unknown := map[[16]byte]bool{}
+	for _, t := range req.Topics {
+		c, ok := h.shareTopicByID(t.TopicID)
+		if !ok {
+			unknown[t.TopicID] = true
+		}
+		for _, p := range t.Partitions {
+			hasAcks = hasAcks || len(p.AcknowledgementBatches) > 0
+			if ok && p.Partition >= 0 && p.Partition < c.Queues {
+				adds = append(adds, sharePart{topic: c.Name, id: c.ID, part: p.Partition})
+			}
+		}
+	}
+	var forgets []sharePart
+	for _, f := range req.ForgottenTopicsData {
+		for _, p := range f.Partitions {
+			forgets = append(forgets, sharePart{id: f.TopicID, part: p})
+		}
+	}
+	parts, code := h.share.step(m, req.ShareSessionEpoch, adds, forgets, hasAcks)
+	if code != errNone {
+		resp.ErrorCode = code
+		r.reply(resp)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out := newShareAnswer(h)
+	// Acknowledgements first: what they release may be fetched below.
+	for _, t := range req.Topics {
+		c, ok := h.shareTopicByID(t.TopicID)
+		for _, p := range t.Partitions {
+			if len(p.AcknowledgementBatches) == 0 && ok {
+				continue
+			}
+			rp := out.part(t.TopicID, p.Partition)
+			if !ok {
+				rp.ErrorCode = errUnknownTopicID
+				if len(p.AcknowledgementBatches) > 0 {
+					rp.AcknowledgeErrorCode = errUnknownTopicID
+				}
+				continue
+			}
+			batches := make([]shareAckBatch, len(p.AcknowledgementBatches))
+			for i, b := range p.AcknowledgementBatches {
+				batches[i] = shareAckBatch{b.FirstOffset, b.LastOffset, b.AcknowledgeTypes}
+			}
+			rp.AcknowledgeErrorCode = h.shareSettle(ctx, m, c, p.Partition, batches, req.IsRenewAck, st)
+		}
+	}
+	if req.ShareSessionEpoch == -1 {
+		h.releaseMember(ctx, m)
+		r.reply(out.response(resp))
+		return
+	}
+	if req.IsRenewAck {
+		// KIP-1222: a renewing request fetches nothing.
+		r.reply(out.response(resp))
+		return
+	}
+	maxRecs := int(req.MaxRecords)
+	if maxRecs <= 0 {
+		maxRecs = shareDefaultMaxRecords
+	}
+	maxRecs = min(maxRecs, shareMaxRecords)
+	deadline := time.Now().Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
+	for {
+		n, err := h.shareAcquireAll(ctx, m, parts, maxRecs, int(req.MaxBytes), st, out)
+		if err != nil {
+			resp.ErrorCode, resp.ErrorMessage = codeOf(err), strp(err.Error())
+			r.reply(resp)
+			return
+		}
+		if n > 0 || hasAcks || len(parts) == 0 || !time.Now().Before(deadline) || h.share.draining() {
+			break
+		}
+		if !h.shareWait(m, parts, deadline) {
+			break
+		}
+	}
+	r.reply(out.response(resp))
+}
+
+// shareAnswer collects a share fetch's partitions in request order.
+type shareAnswer struct {
+	h      *Handler
+	topics [][16]byte
+	parts  map[[16]byte][]*kmsg.ShareFetchResponseTopicPartition
+}
+
+func newShareAnswer(h *Handler) *shareAnswer {
+	return &shareAnswer{h: h, parts: map[[16]byte][]*kmsg.ShareFetchResponseTopicPartition{}}
+}
+
+func (a *shareAnswer) part(id [16]byte, p int32) *kmsg.ShareFetchResponseTopicPartition {
+	ps, ok := a.parts[id]
+	if !ok {
+		a.topics = append(a.topics, id)
+	}
+	for _, rp := range ps {
+		if rp.Partition == p {
+			return rp
+		}
+	}
+	rp := kmsg.NewShareFetchResponseTopicPartition()
+	rp.Partition = p
+	rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = a.h.cfg.NodeID, a.h.leaderEpoch()
+	a.parts[id] = append(ps, &rp)
+	return &rp
+}
+
+func (a *shareAnswer) response(resp *kmsg.ShareFetchResponse) *kmsg.ShareFetchResponse {
+	for _, id := range a.topics {
+		t := kmsg.NewShareFetchResponseTopic()
+		t.TopicID = id
+		for _, rp := range a.parts[id] {
+			t.Partitions = append(t.Partitions, *rp)
+		}
+		resp.Topics = append(resp.Topics, t)
+	}
+	return resp
+}
+
+// shareAcquireAll acquires up to maxRecs records over the session's
+// partitions, into out, and returns how many it acquired.
+func (h *Handler) shareAcquireAll(ctx context.Context, m shareMember, parts []sharePart, maxRecs, maxBytes int, st shareSettings,
+	out *shareAnswer) (int, error) {
+	if maxBytes <= 0 {
+		maxBytes = math.MaxInt32
+	}
+	total, bytes := 0, 0
+	// Start at a different partition each time, so one busy partition
+	// does not starve the others.
+	first := int(h.share.rotate.Add(1))
+	for i := range parts {
+		if total >= maxRecs || bytes >= maxBytes {
+			break
+		}
+		sp := parts[(first+i)%len(parts)]
+		c, ok := h.shareTopic(sp.topic)
+		if !ok || c.ID != sp.id {
+			out.part(sp.id, sp.part).ErrorCode = errUnknownTopicID
+			continue
+		}
+		n, size, err := h.shareAcquire(ctx, m, c, sp.part, maxRecs-total, st, out.part(sp.id, sp.part))
+		if err != nil {
+			out.part(sp.id, sp.part).ErrorCode = codeOf(err)
+			continue
+		}
+		total += n
+		bytes += size
+	}
+	return total, nil
+}
+
+// shareAcquire acquires up to max records of one partition for m and
+// fills rp with them.
+func (h *Handler) shareAcquire(ctx context.Context, m shareMember, c topics.Config, part int32, max int, st shareSettings,
+	rp *kmsg.ShareFetchResponseTopicPartition) (int, int, error) {
+	k := pop.Key{Group: m.group, Topic: c.Name, Queue: part}
+	ds, err := pop.Acquire(ctx, h.cfg.Pop, k, max, st.lock, h.shareSource(c.Name, part, st))
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(ds) == 0 {
+		return 0, 0, nil
+	}
+	slices.SortFunc(ds, func(a, b pop.Delivery[struct{}]) int { return int(a.Offset - b.Offset) })
+	offs := make([]int64, len(ds))
+	serials := make([]uint32, len(ds))
+	for i, d := range ds {
+		offs[i], serials[i] = d.Offset, d.Lock.Serial
+		n := len(rp.AcquiredRecords)
+		if n > 0 && rp.AcquiredRecords[n-1].LastOffset == d.Offset-1 && rp.AcquiredRecords[n-1].DeliveryCount == int16(d.Lock.Attempts) {
+			rp.AcquiredRecords[n-1].LastOffset = d.Offset
+			continue
+		}
+		ar := kmsg.NewShareFetchResponseTopicPartitionAcquiredRecord()
+		ar.FirstOffset, ar.LastOffset, ar.DeliveryCount = d.Offset, d.Offset, int16(min(d.Lock.Attempts, math.MaxInt16))
+		rp.AcquiredRecords = append(rp.AcquiredRecords, ar)
+	}
+	h.share.hold(m, k, offs, serials)
+	recs, err := h.shareRecords(ctx, c.Name, part, rp.AcquiredRecords)
+	if err != nil {
+		// The records stay acquired: their locks expire and they are
+		// delivered again.
+		return 0, 0, err
+	}
+	rp.Records = recs
+	return len(ds), len(recs), nil
+}
+
+// shareSource reads a partition for a share group: every offset of the
+// partition is a record to hand out (control records and aborted ones
+// too: the client acknowledges those as gaps); a record past
+// share.delivery.count.limit is archived (Kafka: no dead-letter queue).
+func (h *Handler) shareSource(topic string, part int32, st shareSettings) pop.Source[struct{}] {
+	return pop.Source[struct{}]{
+		Start: func() (int64, error) {
+			start, end, err := h.queueRange(topic, part)
+			if st.earliest {
+				return start, err
+			}
+			return end, err
+		},
+		Read: func(from int64, n int) ([]pop.Record[struct{}], int64, error) {
+			start, end, err := h.queueRange(topic, part)
+			if err != nil {
+				return nil, from, err
+			}
+			from = max(from, start)
+			cnt := min(max(end-from, 0), int64(n))
+			out := make([]pop.Record[struct{}], cnt)
+			for i := range out {
+				out[i].Offset = from + int64(i)
+			}
+			return out, from + cnt, nil
+		},
+		At: func(off int64) (struct{}, bool, error) {
+			start, end, err := h.queueRange(topic, part)
+			return struct{}{}, off >= start && off < end, err
+		},
+		Dead:        func(context.Context, int64, struct{}, int32) error { return nil },
+		MaxAttempts: st.limit,
+	}
+}
+
+// shareRecords reads the record batches that hold the acquired offsets:
+// stored Kafka batches as they are, RocketMQ messages converted (the
+// fetch path's fetchParts), each batch once.
+func (h *Handler) shareRecords(ctx context.Context, topic string, part int32, acq []kmsg.ShareFetchResponseTopicPartitionAcquiredRecord) ([]byte, error) {
+	start, _, err := h.queueRange(topic, part)
+	if err != nil {
+		return nil, err
+	}
+	out := []byte{}
+	covered := int64(-1)
+	for _, ar := range acq {
+		for off := max(ar.FirstOffset, covered); off <= ar.LastOffset; {
+			rd, err := h.logs.Read(topic, part, off, log.ReadOptions{MaxBytes: shareReadBytes, MaxUnits: int(ar.LastOffset - off + 1)})
+			if err != nil {
+				return nil, err
+			}
+			ps, _, _ := h.fetchParts(ctx, topic, part, start, rd.Entries)
+			for _, p := range ps {
+				out = append(out, p...)
+			}
+			next := rd.Next
+			rd.Release()
+			if next <= off {
+				break // nothing there any more (retention): the client acks a gap
+			}
+			off, covered = next, next
+		}
+	}
+	return out, nil
+}
+
+// shareWait parks until a session partition may have something: an
+// append past what the group has taken, a lock that expires, the
+// deadline, or the listener draining. It reports false at the deadline.
+func (h *Handler) shareWait(m shareMember, parts []sharePart, deadline time.Time) bool {
+	d := time.Until(deadline)
+	if d <= 0 {
+		return false
+	}
+	now := h.cfg.Now()
+	type at struct {
+		topic string
+		part  int32
+		next  int64
+	}
+	var watch []at
+	for _, sp := range parts {
+		k := pop.Key{Group: m.group, Topic: sp.topic, Queue: sp.part}
+		s, ok := h.cfg.Pop.Status(k)
+		if ok && s.HasDeadline {
+			d = min(d, max(time.UnixMilli(s.NextDeadline).Sub(now), time.Millisecond))
+		}
+		if ok && s.InFlight >= h.cfg.Pop.MaxInFlight() {
+			continue
+		}
+		next := s.Next
+		if !ok {
+			_, end, err := h.queueRange(sp.topic, sp.part)
+			if err != nil {
+				continue
+			}
+			next = end
+		}
+		watch = append(watch, at{sp.topic, sp.part, next})
+	}
+	ctx, cancel := context.WithTimeout(h.share.ctx, d)
+	defer cancel()
+	for _, w := range watch {
+		go func() {
+			if h.logs.WaitVisible(ctx, w.topic, w.part, w.next) == nil {
+				cancel()
+			}
+		}()
+	}
+	<-ctx.Done()
+	return time.Now().Before(deadline) && h.share.ctx.Err() == nil
+}
