@@ -33,7 +33,7 @@ func (h *Handler) describeConfigs(r *request, req *kmsg.DescribeConfigsRequest) 
 				configs = h.brokerLoggers()
 			}
 		case kmsg.ConfigResourceTypeGroupConfig:
-			if h.cfg.Pop == nil {
+			if h.share == nil {
 				rr.ErrorCode, rr.ErrorMessage = errInvalidRequest, strp("unsupported resource type")
 				break
 			}

@@ -14,7 +14,7 @@ func (h *Handler) deleteGroups(r *request, req *kmsg.DeleteGroupsRequest) {
 		g := kmsg.NewDeleteGroupsResponseGroup()
 		g.Group = id
 		g.ErrorCode = groupCode(h.cfg.Groups.Delete(ctx, id))
-		if g.ErrorCode == errGroupIDNotFound && h.cfg.Pop != nil {
+		if g.ErrorCode == errGroupIDNotFound && h.share != nil {
 			g.ErrorCode = h.deleteShareGroup(ctx, id) // share.go
 		}
 		resp.Groups = append(resp.Groups, g)

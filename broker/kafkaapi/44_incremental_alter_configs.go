@@ -25,7 +25,7 @@ func (h *Handler) incrementalAlterConfigs(r *request, req *kmsg.IncrementalAlter
 			resp.Resources = append(resp.Resources, rr)
 			continue
 		}
-		if res.ResourceType == kmsg.ConfigResourceTypeGroupConfig && h.cfg.Pop != nil {
+		if res.ResourceType == kmsg.ConfigResourceTypeGroupConfig && h.share != nil {
 			rr.ErrorCode, rr.ErrorMessage = h.alterGroupConfigs(ctx, res.ResourceName, res.Configs, req.ValidateOnly) // share.go
 			resp.Resources = append(resp.Resources, rr)
 			continue

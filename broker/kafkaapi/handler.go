@@ -143,7 +143,7 @@ type Config struct {
 	ClusterRefresh func(ctx context.Context) error
 	// Pop is the POP engine (broker/pop), shared with the RocketMQ 5 gRPC
 	// adapter; the share-group keys (76-79, 90-92) and GROUP configs are
-	// served only when it is set (share.go).
+	// served only when it and Groups are set (share.go).
 	Pop *pop.Engine
 	// ShareGroups is the share-group membership (nil with Pop: New makes
 	// one).
@@ -239,8 +239,8 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry) (*Handler, erro
 	if cfg.Transactions != nil {
 		h.startTransactions()
 	}
-	if cfg.Pop != nil {
-		h.registerShare()
+	if cfg.Pop != nil && cfg.Groups != nil {
+		h.registerShare() // FindCoordinator comes with Groups
 	}
 	h.advert.Store(&advertised{cfg.AdvertisedHost, cfg.AdvertisedPort})
 	h.served = make([]atomic.Int64, slices.Max(slices.Collect(maps.Keys(h.apis)))+1)
