@@ -67,6 +67,7 @@ func (h *Handler) shareFetchRun(r *request, req *kmsg.ShareFetchRequest) {
 		return
 	}
 	st := h.shareSettings(m.group)
+	st.align = req.ShareAcquireMode == 0 // KIP-1206: 1 is record-limit mode
 	resp.AcquisitionLockTimeoutMillis = int32(st.lock.Milliseconds())
 	hasAcks := false
 	var adds []sharePart
@@ -282,6 +283,10 @@ func (h *Handler) shareSource(topic string, part int32, st shareSettings) pop.So
 			}
 			from = max(from, start)
 			cnt := min(max(end-from, 0), int64(n))
+			if cnt > 0 && st.align {
+				// To the end of the batch holding the last offset.
+				cnt = min(h.batchEnd(topic, part, from, int(cnt)), end) - from
+			}
 			out := make([]pop.Record[struct{}], cnt)
 			for i := range out {
 				out[i].Offset = from + int64(i)
@@ -294,7 +299,26 @@ func (h *Handler) shareSource(topic string, part int32, st shareSettings) pop.So
 		},
 		Dead:        func(context.Context, int64, struct{}, int32) error { return nil },
 		MaxAttempts: st.limit,
+		Slack:       shareAlignSlack,
+		NoHandles:   true,
 	}
+}
+
+// shareAlignSlack bounds how many records batch alignment may add to a
+// share fetch's MaxRecords.
+const shareAlignSlack = 10_000
+
+// batchEnd returns the offset after the stored entry (a Kafka batch, or
+// one RocketMQ message) that holds offset from+n-1; from+n when it cannot
+// tell.
+func (h *Handler) batchEnd(topic string, part int32, from int64, n int) int64 {
+	rd, err := h.logs.Read(topic, part, from, log.ReadOptions{MaxUnits: n, MaxBytes: math.MaxInt32})
+	if err != nil || len(rd.Entries) == 0 {
+		return from + int64(n)
+	}
+	defer rd.Release()
+	e := rd.Entries[len(rd.Entries)-1]
+	return max(e.QueueOffset+int64(e.Count), from+int64(n))
 }
 
 // shareRecords reads the record batches that hold the acquired offsets:
@@ -329,8 +353,9 @@ func (h *Handler) shareRecords(ctx context.Context, topic string, part int32, ac
 }
 
 // shareWait parks until a session partition may have something: an
-// append past what the group has taken, a lock that expires, the
-// deadline, or the listener draining. It reports false at the deadline.
+// append past what the group has taken, a lock that expires, records
+// settled by a Kafka member (released, or room under the in-flight
+// bound), the deadline, or the listener draining. It reports false at the deadline.
 func (h *Handler) shareWait(m shareMember, parts []sharePart, deadline time.Time) bool {
 	d := time.Until(deadline)
 	if d <= 0 {
@@ -364,6 +389,14 @@ func (h *Handler) shareWait(m shareMember, parts []sharePart, deadline time.Time
 	}
 	ctx, cancel := context.WithTimeout(h.share.ctx, d)
 	defer cancel()
+	settled := h.share.settledCh()
+	go func() {
+		select {
+		case <-settled:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	for _, w := range watch {
 		go func() {
 			if h.logs.WaitVisible(ctx, w.topic, w.part, w.next) == nil {

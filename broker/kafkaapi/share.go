@@ -86,6 +86,7 @@ type shareSettings struct {
 	lock     time.Duration
 	limit    int32
 	earliest bool
+	align    bool // acquire whole batches (ShareAcquireMode 0)
 }
 
 func (h *Handler) shareSettings(group string) shareSettings {
@@ -200,6 +201,10 @@ type shareState struct {
 	sessions map[shareMember]*shareSession
 	held     map[shareMember]map[pop.Key]map[int64]uint32
 	rotate   atomic.Uint32 // where the next fetch starts among its partitions
+	// settled is closed (and replaced) when records are settled: a
+	// parked share fetch may find records made free (released, or room
+	// under the in-flight bound). Guarded by mu.
+	settled chan struct{}
 	// ctx ends when the listener drains: parked share fetches answer.
 	ctx   context.Context
 	drain context.CancelFunc
@@ -208,7 +213,22 @@ type shareState struct {
 func newShareState() *shareState {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &shareState{sessions: map[shareMember]*shareSession{}, held: map[shareMember]map[pop.Key]map[int64]uint32{},
-		ctx: ctx, drain: cancel}
+		ctx: ctx, drain: cancel, settled: make(chan struct{})}
+}
+
+// settledCh returns the channel the next settlement closes.
+func (s *shareState) settledCh() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.settled
+}
+
+// kick wakes the share fetches parked on settledCh.
+func (s *shareState) kick() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	close(s.settled)
+	s.settled = make(chan struct{})
 }
 
 func (s *shareState) draining() bool { return s.ctx.Err() != nil }
@@ -312,12 +332,11 @@ func (h *Handler) shareSettle(ctx context.Context, m shareMember, c topics.Confi
 			return errInvalidRequest
 		}
 		for i := int64(0); i < n; i++ {
-			off := b.first + i
 			typ := b.types[0]
 			if len(b.types) > 1 {
 				typ = b.types[i]
 			}
-			op := pop.Op{Offset: off}
+			op := pop.Op{Offset: b.first + i}
 			switch typ {
 			case ackGap, ackAccept:
 				op.Kind = pop.OpAccept
@@ -333,16 +352,17 @@ func (h *Handler) shareSettle(ctx context.Context, m shareMember, c topics.Confi
 			default:
 				return errInvalidRequest
 			}
-			serial, ok := h.share.serial(m, k, off)
-			if !ok {
-				return errInvalidRecordState
+			if len(ops) >= h.cfg.Pop.MaxInFlight() {
+				return errInvalidRecordState // more than anyone can hold
 			}
-			op.Serial = serial
 			ops = append(ops, op)
 			if op.Kind != pop.OpRenew {
-				done = append(done, off)
+				done = append(done, op.Offset)
 			}
 		}
+	}
+	if !h.share.serials(m, k, ops) {
+		return errInvalidRecordState
 	}
 	if err := h.cfg.Pop.Settle(ctx, k, ops); err != nil {
 		if errors.Is(err, pop.ErrNotHeld) || errors.Is(err, pop.ErrLockExpired) || errors.Is(err, pop.ErrDuplicateOp) {
@@ -352,6 +372,7 @@ func (h *Handler) shareSettle(ctx context.Context, m shareMember, c topics.Confi
 		return codeOf(err)
 	}
 	h.share.drop(m, k, done)
+	h.share.kick()
 	return errNone
 }
 
@@ -374,12 +395,20 @@ func (s *shareState) hold(m shareMember, k pop.Key, offs []int64, serials []uint
 	}
 }
 
-// serial returns the member's lock on off of k.
-func (s *shareState) serial(m shareMember, k pop.Key, off int64) (uint32, bool) {
+// serials fills each op's lock serial with the member's lock on its
+// offset; false when the member holds one of them not.
+func (s *shareState) serials(m shareMember, k pop.Key, ops []pop.Op) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sv, ok := s.held[m][k][off]
-	return sv, ok
+	locks := s.held[m][k]
+	for i := range ops {
+		sv, ok := locks[ops[i].Offset]
+		if !ok {
+			return false
+		}
+		ops[i].Serial = sv
+	}
+	return true
 }
 
 // drop forgets locks the member settled (or lost).
@@ -413,6 +442,7 @@ func (h *Handler) releaseMember(ctx context.Context, m shareMember) {
 		for off, serial := range locks {
 			ops = append(ops, pop.Op{Offset: off, Serial: serial, Kind: pop.OpRelease})
 		}
+		h.share.kick()
 		if h.cfg.Pop.Settle(ctx, k, ops) == nil {
 			continue
 		}

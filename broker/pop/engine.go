@@ -191,6 +191,14 @@ type Source[M any] struct {
 	// MaxAttempts, if positive, replaces the engine's MaxAttempts for
 	// this read (a Kafka share group's share.delivery.count.limit).
 	MaxAttempts int32
+	// Slack lets Read return up to this many records more than asked
+	// (within MaxInFlight): a Kafka share fetch acquires whole record
+	// batches (KIP-932's batch alignment), so a batch is not sent to
+	// several consumers for a part each.
+	Slack int
+	// NoHandles leaves Delivery.Handle empty: a Kafka share group names
+	// records by offset and keeps each lock's serial itself.
+	NoHandles bool
 }
 
 // Acquire locks up to max records of k for invisible: first records
@@ -235,15 +243,19 @@ func Acquire[M any](ctx context.Context, e *Engine, k Key, max int, invisible ti
 			return finishAcquire(ctx, e, k, en, out, changed, err)
 		}
 		changed = true
-		out = append(out, delivery(e, k, off, l, m))
+		out = append(out, delivery(e, k, off, l, m, src.NoHandles))
 	}
 	if room := min(max-len(out), e.opt.MaxInFlight-len(q.InFlight)); room > 0 {
 		recs, next, err := src.Read(q.Next, room)
 		if err != nil {
 			return finishAcquire(ctx, e, k, en, out, changed, err)
 		}
-		if len(recs) > room {
-			recs, next = recs[:room], recs[room].Offset
+		slack := 0
+		if src.Slack > 0 {
+			slack = src.Slack
+		}
+		if limit := min(room+slack, e.opt.MaxInFlight-len(q.InFlight)); len(recs) > limit {
+			recs, next = recs[:limit], recs[limit].Offset
 		}
 		// While ordered records are locked, the read stops before the
 		// next ordered one: it is delivered after them.
@@ -264,7 +276,7 @@ func Acquire[M any](ctx context.Context, e *Engine, k Key, max int, invisible ti
 			changed = true
 			for i, r := range recs {
 				if i < len(locks) {
-					out = append(out, delivery(e, k, r.Offset, locks[i], r.Msg))
+					out = append(out, delivery(e, k, r.Offset, locks[i], r.Msg, src.NoHandles))
 				}
 			}
 		}
@@ -287,9 +299,12 @@ func finishAcquire[M any](ctx context.Context, e *Engine, k Key, en *entry, out 
 	return out, nil
 }
 
-func delivery[M any](e *Engine, k Key, off int64, l Lock, m M) Delivery[M] {
-	return Delivery[M]{Key: k, Offset: off, Lock: l, Msg: m,
-		Handle: EncodeHandle(e.secret, k.Group, k.Topic, Handle{Queue: k.Queue, Offset: off, Serial: l.Serial})}
+func delivery[M any](e *Engine, k Key, off int64, l Lock, m M, noHandle bool) Delivery[M] {
+	d := Delivery[M]{Key: k, Offset: off, Lock: l, Msg: m}
+	if !noHandle {
+		d.Handle = EncodeHandle(e.secret, k.Group, k.Topic, Handle{Queue: k.Queue, Offset: off, Serial: l.Serial})
+	}
+	return d
 }
 
 // Decode checks a receipt handle sent for group and topic and returns

@@ -136,7 +136,7 @@ func (c *Coordinator) Heartbeat(hb Heartbeat, parts Partitions, now time.Time) (
 		res.MemberEpoch = -1
 		return res, nil
 	case hb.MemberEpoch == 0:
-		if hb.Topics == nil || len(hb.Topics) == 0 {
+		if len(hb.Topics) == 0 {
 			return res, fmt.Errorf("%w: joining with no subscribed topics", ErrInvalidRequest)
 		}
 		if g == nil {
