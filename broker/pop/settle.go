@@ -174,37 +174,47 @@ const configPrefix = "c/"
 
 // GroupConfig returns the configs set on group (name to value).
 func (e *Engine) GroupConfig(group string) map[string]string {
-	out := map[string]string{}
-	b, ok := e.kv.Get(configPrefix + group)
-	if !ok {
-		return out
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok && k != "" {
-			out[k] = v
-		}
-	}
-	return out
+	b, _ := e.kv.Get(configPrefix + group)
+	return decodeGroupConfig(b)
 }
 
 // SetGroupConfig replaces group's configs (an empty map deletes them).
-// Names and values hold no '=' in names and no newline in either; the
-// adapter checks them.
+// A name with '=' or a newline, or a value with a newline, is refused.
 func (e *Engine) SetGroupConfig(ctx context.Context, group string, cfg map[string]string) error {
 	e.cfgMu.Lock()
 	defer e.cfgMu.Unlock()
 	if len(cfg) == 0 {
 		return e.kv.Delete(ctx, configPrefix+group)
 	}
-	var b strings.Builder
-	for _, k := range slices.Sorted(maps.Keys(cfg)) {
-		if strings.ContainsAny(k, "=\n") || strings.Contains(cfg[k], "\n") {
-			return fmt.Errorf("pop: group config %q", k)
-		}
-		b.WriteString(k + "=" + cfg[k] + "\n")
+	b, err := appendGroupConfig(nil, cfg)
+	if err != nil {
+		return err
 	}
-	if err := e.kv.Put(ctx, configPrefix+group, []byte(b.String())); err != nil {
+	if err := e.kv.Put(ctx, configPrefix+group, b); err != nil {
 		return fmt.Errorf("pop: group config of %s: %w", group, err)
 	}
 	return nil
+}
+
+// appendGroupConfig appends cfg as "name=value\n" lines, sorted by name.
+func appendGroupConfig(dst []byte, cfg map[string]string) ([]byte, error) {
+	for _, k := range slices.Sorted(maps.Keys(cfg)) {
+		if k == "" || strings.ContainsAny(k, "=\n") || strings.Contains(cfg[k], "\n") {
+			return nil, fmt.Errorf("pop: group config %q", k)
+		}
+		dst = append(dst, k+"="+cfg[k]+"\n"...)
+	}
+	return dst, nil
+}
+
+// decodeGroupConfig reads appendGroupConfig's lines; a line without '='
+// or with an empty name is skipped.
+func decodeGroupConfig(b []byte) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && k != "" {
+			out[k] = v
+		}
+	}
+	return out
 }

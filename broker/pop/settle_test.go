@@ -130,3 +130,26 @@ func TestEngineShareLimit(t *testing.T) {
 		t.Fatal("state left after Forget")
 	}
 }
+
+// FuzzGroupConfig: any stored bytes decode without panic, and what they
+// decode to encodes and decodes to the same configs.
+func FuzzGroupConfig(f *testing.F) {
+	f.Add([]byte("share.auto.offset.reset=earliest\nshare.record.lock.duration.ms=15000\n"))
+	f.Add([]byte("a=b=c\n=x\nnoequals\n\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cfg := decodeGroupConfig(b)
+		enc, err := appendGroupConfig(nil, cfg)
+		if err != nil {
+			t.Fatalf("decoded configs do not encode: %v", err)
+		}
+		again := decodeGroupConfig(enc)
+		if len(again) != len(cfg) {
+			t.Fatalf("round trip: %q -> %q", cfg, again)
+		}
+		for k, v := range cfg {
+			if again[k] != v {
+				t.Fatalf("round trip of %q: %q, want %q", k, again[k], v)
+			}
+		}
+	})
+}
