@@ -374,3 +374,73 @@ func TestKafkaShareCrossProtocol(t *testing.T) {
 		}
 	}
 }
+
+// TestKafkaShareRestart: the share state and the group configs survive a
+// broker restart: records accepted before it are never delivered again,
+// records held by a member when it stopped come back once their locks
+// (kept in the store) expire, with delivery count 2.
+func TestKafkaShareRestart(t *testing.T) {
+	c := startGRPCCluster(t, 0)
+	const n, topic, group = 20, "share-restart", "share-restart-g"
+	c.createTopic(t, topic, 1)
+	admin := kgoClient(t, c.kafkaAddr)
+	produceValues(t, admin, topic, n)
+	setShareConfigs(t, admin, group, "share.auto.offset.reset", "earliest", "share.record.lock.duration.ms", "2000")
+	id := shareTopicID(t, admin, topic)
+
+	member := func(name string) (*kgo.Client, *kmsg.ShareFetchRequest) {
+		cl := kgoClient(t, c.kafkaAddr)
+		hb := kmsg.NewPtrShareGroupHeartbeatRequest()
+		hb.GroupID, hb.MemberID, hb.SubscribedTopicNames = group, name, []string{topic}
+		if r, err := hb.RequestWith(context.Background(), cl); err != nil || r.ErrorCode != 0 {
+			t.Fatalf("join %s: %v %+v", name, err, r)
+		}
+		f := kmsg.NewPtrShareFetchRequest()
+		f.GroupID, f.MemberID, f.MaxRecords, f.BatchSize, f.MaxWaitMillis, f.MaxBytes = kmsg.StringPtr(group), kmsg.StringPtr(name), 100, 100, 500, 1<<20
+		f.Topics = []kmsg.ShareFetchRequestTopic{{TopicID: id, Partitions: []kmsg.ShareFetchRequestTopicPartition{{Partition: 0, PartitionMaxBytes: 1 << 20}}}}
+		return cl, f
+	}
+	fetch := func(cl *kgo.Client, f *kmsg.ShareFetchRequest) []kmsg.ShareFetchResponseTopicPartitionAcquiredRecord {
+		r, err := f.RequestWith(context.Background(), cl)
+		if err != nil || r.ErrorCode != 0 {
+			t.Fatalf("share fetch: %v %+v", err, r)
+		}
+		f.ShareSessionEpoch++
+		f.Topics[0].Partitions[0].AcknowledgementBatches = nil
+		if len(r.Topics) == 0 {
+			return nil
+		}
+		return r.Topics[0].Partitions[0].AcquiredRecords
+	}
+	cl, f := member("before")
+	got := fetch(cl, f)
+	if len(got) != 1 || got[0].FirstOffset != 0 || got[0].LastOffset != n-1 {
+		t.Fatalf("first fetch: %+v", got)
+	}
+	f.Topics[0].Partitions[0].AcknowledgementBatches = []kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch{{FirstOffset: 0, LastOffset: 9, AcknowledgeTypes: []int8{1}}}
+	f.MaxRecords = 1 // nothing left to acquire anyway
+	r, err := f.RequestWith(context.Background(), cl)
+	if err != nil || r.ErrorCode != 0 || r.Topics[0].Partitions[0].AcknowledgeErrorCode != 0 {
+		t.Fatalf("accept 0..9: %v %+v", err, r)
+	}
+	cl.Close()
+
+	c.restart()
+	admin = kgoClient(t, c.kafkaAddr)
+	if so := shareStartOffset(t, admin, group, topic, 0); so != 10 {
+		t.Fatalf("start offset after the restart: %d, want 10", so)
+	}
+	dc := kmsg.NewPtrDescribeConfigsRequest()
+	dc.Resources = []kmsg.DescribeConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeGroupConfig, ResourceName: group,
+		ConfigNames: []string{"share.record.lock.duration.ms"}}}
+	dr, err := dc.RequestWith(context.Background(), admin)
+	if err != nil || len(dr.Resources) != 1 || len(dr.Resources[0].Configs) != 1 || *dr.Resources[0].Configs[0].Value != "2000" {
+		t.Fatalf("group config after the restart: %v %+v", err, dr)
+	}
+	cl2, f2 := member("after")
+	var again []kmsg.ShareFetchResponseTopicPartitionAcquiredRecord
+	waitFor(t, 20*time.Second, func() bool { again = append(again, fetch(cl2, f2)...); return len(again) > 0 })
+	if len(again) != 1 || again[0].FirstOffset != 10 || again[0].LastOffset != n-1 || again[0].DeliveryCount != 2 {
+		t.Fatalf("after the restart: %+v, want 10..%d at delivery 2", again, n-1)
+	}
+}

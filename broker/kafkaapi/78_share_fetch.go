@@ -253,6 +253,7 @@ func (h *Handler) shareAcquire(ctx context.Context, m shareMember, c topics.Conf
 		rp.AcquiredRecords = append(rp.AcquiredRecords, ar)
 	}
 	h.share.hold(m, k, offs, serials)
+	h.share.prune(m, k, h.cfg.Pop.MaxInFlight(), func() int64 { st, _ := h.cfg.Pop.Status(k); return st.Acked })
 	recs, err := h.shareRecords(ctx, c.Name, part, rp.AcquiredRecords)
 	if err != nil {
 		// The records stay acquired: their locks expire and they are

@@ -395,6 +395,27 @@ func (s *shareState) hold(m shareMember, k pop.Key, offs []int64, serials []uint
 	}
 }
 
+// prune forgets, once the member's locks on k pass max, those below
+// acked: records done since (settled by others after this member's lock
+// expired). Locks it lost are otherwise only dropped when it settles them
+// (refused) or leaves.
+func (s *shareState) prune(m shareMember, k pop.Key, max int, acked func() int64) {
+	s.mu.Lock()
+	n := len(s.held[m][k])
+	s.mu.Unlock()
+	if n <= max {
+		return
+	}
+	low := acked() // the engine's lock: never under mu
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for off := range s.held[m][k] {
+		if off < low {
+			delete(s.held[m][k], off)
+		}
+	}
+}
+
 // serials fills each op's lock serial with the member's lock on its
 // offset; false when the member holds one of them not.
 func (s *shareState) serials(m shareMember, k pop.Key, ops []pop.Op) bool {
