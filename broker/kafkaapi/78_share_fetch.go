@@ -99,7 +99,9 @@ func (h *Handler) shareFetchRun(r *request, req *kmsg.ShareFetchRequest) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out := newShareAnswer(h)
-	// Acknowledgements first: what they release may be fetched below.
+	// Acknowledgements first (a partition's are applied in one step with
+	// its acquisition below: one write of its state).
+	pending := map[sharePart]pendingAck{}
 	for _, t := range req.Topics {
 		c, ok := h.shareTopicByID(t.TopicID)
 		for _, p := range t.Partitions {
@@ -118,16 +120,26 @@ func (h *Handler) shareFetchRun(r *request, req *kmsg.ShareFetchRequest) {
 			for i, b := range p.AcknowledgementBatches {
 				batches[i] = shareAckBatch{b.FirstOffset, b.LastOffset, b.AcknowledgeTypes}
 			}
-			rp.AcknowledgeErrorCode = h.shareSettle(ctx, m, c, p.Partition, batches, req.IsRenewAck, st)
+			a, code := h.shareAckOps(m, c, p.Partition, batches, req.IsRenewAck, st)
+			if code != errNone {
+				rp.AcknowledgeErrorCode = code
+				continue
+			}
+			pending[sharePart{topic: c.Name, id: c.ID, part: p.Partition}] = pendingAck{a, c, rp}
 		}
 	}
-	if req.ShareSessionEpoch == -1 {
-		h.releaseMember(ctx, m)
-		r.reply(out.response(resp))
-		return
+	settleRest := func() {
+		for sp, pa := range pending {
+			pa.rp.AcknowledgeErrorCode = h.settled(m, pa.c, pa.ack, h.cfg.Pop.Settle(ctx, pa.ack.key, pa.ack.ops))
+			delete(pending, sp)
+		}
 	}
-	if req.IsRenewAck {
-		// KIP-1222: a renewing request fetches nothing.
+	if req.ShareSessionEpoch == -1 || req.IsRenewAck {
+		// Closing the session, or renewing (KIP-1222): nothing is fetched.
+		settleRest()
+		if req.ShareSessionEpoch == -1 {
+			h.releaseMember(ctx, m)
+		}
 		r.reply(out.response(resp))
 		return
 	}
@@ -138,12 +150,8 @@ func (h *Handler) shareFetchRun(r *request, req *kmsg.ShareFetchRequest) {
 	maxRecs = min(maxRecs, shareMaxRecords)
 	deadline := time.Now().Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
 	for {
-		n, err := h.shareAcquireAll(ctx, m, parts, maxRecs, int(req.MaxBytes), st, out)
-		if err != nil {
-			resp.ErrorCode, resp.ErrorMessage = codeOf(err), strp(err.Error())
-			r.reply(resp)
-			return
-		}
+		n := h.shareAcquireAll(ctx, m, parts, maxRecs, int(req.MaxBytes), st, out, pending)
+		settleRest() // partitions whose acquisition did not run
 		if n > 0 || hasAcks || len(parts) == 0 || !time.Now().Before(deadline) || h.share.draining() {
 			break
 		}
@@ -194,10 +202,19 @@ func (a *shareAnswer) response(resp *kmsg.ShareFetchResponse) *kmsg.ShareFetchRe
 	return resp
 }
 
+// pendingAck is a partition's checked acknowledgements waiting to be
+// applied with its acquisition.
+type pendingAck struct {
+	ack shareAck
+	c   topics.Config
+	rp  *kmsg.ShareFetchResponseTopicPartition
+}
+
 // shareAcquireAll acquires up to maxRecs records over the session's
-// partitions, into out, and returns how many it acquired.
+// partitions, into out, applying first the acknowledgements pending for
+// each (taken out of pending), and returns how many it acquired.
 func (h *Handler) shareAcquireAll(ctx context.Context, m shareMember, parts []sharePart, maxRecs, maxBytes int, st shareSettings,
-	out *shareAnswer) (int, error) {
+	out *shareAnswer, pending map[sharePart]pendingAck) int {
 	if maxBytes <= 0 {
 		maxBytes = math.MaxInt32
 	}
@@ -215,28 +232,32 @@ func (h *Handler) shareAcquireAll(ctx context.Context, m shareMember, parts []sh
 			out.part(sp.id, sp.part).ErrorCode = errUnknownTopicID
 			continue
 		}
-		n, size, err := h.shareAcquire(ctx, m, c, sp.part, maxRecs-total, st, out.part(sp.id, sp.part))
+		rp := out.part(sp.id, sp.part)
+		pa, acks := pending[sp]
+		delete(pending, sp)
+		n, size, settleErr, err := h.shareAcquire(ctx, m, c, sp.part, maxRecs-total, st, rp, pa.ack.ops)
+		if acks {
+			rp.AcknowledgeErrorCode = h.settled(m, c, pa.ack, settleErr)
+		}
 		if err != nil {
-			out.part(sp.id, sp.part).ErrorCode = codeOf(err)
+			rp.ErrorCode = codeOf(err)
 			continue
 		}
 		total += n
 		bytes += size
 	}
-	return total, nil
+	return total
 }
 
-// shareAcquire acquires up to max records of one partition for m and
-// fills rp with them.
+// shareAcquire applies ops (a partition's acknowledgements), then
+// acquires up to max records of the partition for m and fills rp with
+// them: one step of the POP engine.
 func (h *Handler) shareAcquire(ctx context.Context, m shareMember, c topics.Config, part int32, max int, st shareSettings,
-	rp *kmsg.ShareFetchResponseTopicPartition) (int, int, error) {
+	rp *kmsg.ShareFetchResponseTopicPartition, ops []pop.Op) (n, size int, settleErr, err error) {
 	k := pop.Key{Group: m.group, Topic: c.Name, Queue: part}
-	ds, err := pop.Acquire(ctx, h.cfg.Pop, k, max, st.lock, h.shareSource(c.Name, part, st))
-	if err != nil {
-		return 0, 0, err
-	}
-	if len(ds) == 0 {
-		return 0, 0, nil
+	ds, settleErr, err := pop.SettleAndAcquire(ctx, h.cfg.Pop, k, ops, max, st.lock, h.shareSource(c.Name, part, st))
+	if err != nil || len(ds) == 0 {
+		return 0, 0, settleErr, err
 	}
 	slices.SortFunc(ds, func(a, b pop.Delivery[struct{}]) int { return int(a.Offset - b.Offset) })
 	offs := make([]int64, len(ds))
@@ -258,10 +279,11 @@ func (h *Handler) shareAcquire(ctx context.Context, m shareMember, c topics.Conf
 	if err != nil {
 		// The records stay acquired: their locks expire and they are
 		// delivered again.
-		return 0, 0, err
+		rp.AcquiredRecords = nil
+		return 0, 0, settleErr, err
 	}
 	rp.Records = recs
-	return len(ds), len(recs), nil
+	return len(ds), len(recs), settleErr, nil
 }
 
 // shareSource reads a partition for a share group: every offset of the

@@ -320,8 +320,41 @@ const (
 // nothing is applied and the answer is INVALID_RECORD_STATE. A gap (an
 // offset with no record) is accepted.
 func (h *Handler) shareSettle(ctx context.Context, m shareMember, c topics.Config, part int32, batches []shareAckBatch, renew bool, st shareSettings) int16 {
+	a, code := h.shareAckOps(m, c, part, batches, renew, st)
+	if code != errNone {
+		return code
+	}
+	return h.settled(m, c, a, h.cfg.Pop.Settle(ctx, a.key, a.ops))
+}
+
+// shareAck is a partition's checked acknowledgements: the POP step's
+// settlements, and the offsets the member stops holding with them.
+type shareAck struct {
+	key  pop.Key
+	ops  []pop.Op
+	done []int64
+}
+
+// settled finishes a settlement step: its error as a Kafka code, and on
+// success the member's settled locks forgotten and parked fetches woken.
+func (h *Handler) settled(m shareMember, c topics.Config, a shareAck, err error) int16 {
+	if err != nil {
+		if errors.Is(err, pop.ErrNotHeld) || errors.Is(err, pop.ErrLockExpired) || errors.Is(err, pop.ErrDuplicateOp) {
+			return errInvalidRecordState
+		}
+		h.log.Warn("kafkaapi: share acknowledgement", "group", m.group, "topic", c.Name, "partition", a.key.Queue, "err", err)
+		return codeOf(err)
+	}
+	h.share.drop(m, a.key, a.done)
+	h.share.kick()
+	return errNone
+}
+
+// shareAckOps checks a partition's acknowledgement batches and turns them
+// into POP settlements with the member's lock serials.
+func (h *Handler) shareAckOps(m shareMember, c topics.Config, part int32, batches []shareAckBatch, renew bool, st shareSettings) (shareAck, int16) {
 	if part < 0 || part >= c.Queues {
-		return errUnknownTopicOrPartition
+		return shareAck{}, errUnknownTopicOrPartition
 	}
 	k := pop.Key{Group: m.group, Topic: c.Name, Queue: part}
 	var ops []pop.Op
@@ -329,7 +362,7 @@ func (h *Handler) shareSettle(ctx context.Context, m shareMember, c topics.Confi
 	for _, b := range batches {
 		n := b.last - b.first + 1
 		if b.first < 0 || n <= 0 || n > int64(h.cfg.Pop.MaxInFlight()) || (len(b.types) != 1 && int64(len(b.types)) != n) {
-			return errInvalidRequest
+			return shareAck{}, errInvalidRequest
 		}
 		for i := int64(0); i < n; i++ {
 			typ := b.types[0]
@@ -346,14 +379,14 @@ func (h *Handler) shareSettle(ctx context.Context, m shareMember, c topics.Confi
 				op.Kind = pop.OpReject
 			case ackRenew:
 				if !renew {
-					return errInvalidRequest
+					return shareAck{}, errInvalidRequest
 				}
 				op.Kind, op.Invisible = pop.OpRenew, st.lock.Milliseconds()
 			default:
-				return errInvalidRequest
+				return shareAck{}, errInvalidRequest
 			}
 			if len(ops) >= h.cfg.Pop.MaxInFlight() {
-				return errInvalidRecordState // more than anyone can hold
+				return shareAck{}, errInvalidRecordState // more than anyone can hold
 			}
 			ops = append(ops, op)
 			if op.Kind != pop.OpRenew {
@@ -362,19 +395,11 @@ func (h *Handler) shareSettle(ctx context.Context, m shareMember, c topics.Confi
 		}
 	}
 	if !h.share.serials(m, k, ops) {
-		return errInvalidRecordState
+		return shareAck{}, errInvalidRecordState
 	}
-	if err := h.cfg.Pop.Settle(ctx, k, ops); err != nil {
-		if errors.Is(err, pop.ErrNotHeld) || errors.Is(err, pop.ErrLockExpired) || errors.Is(err, pop.ErrDuplicateOp) {
-			return errInvalidRecordState
-		}
-		h.log.Warn("kafkaapi: share acknowledgement", "group", m.group, "topic", c.Name, "partition", part, "err", err)
-		return codeOf(err)
-	}
-	h.share.drop(m, k, done)
-	h.share.kick()
-	return errNone
+	return shareAck{key: k, ops: ops, done: done}, errNone
 }
+
 
 // hold records locks a member was given.
 func (s *shareState) hold(m shareMember, k pop.Key, offs []int64, serials []uint32) {

@@ -206,24 +206,64 @@ type Source[M any] struct {
 // MaxAttempts), then records not yet delivered. The state is written
 // before Acquire returns.
 func Acquire[M any](ctx context.Context, e *Engine, k Key, max int, invisible time.Duration, src Source[M]) ([]Delivery[M], error) {
+	ds, _, err := SettleAndAcquire(ctx, e, k, nil, max, invisible, src)
+	return ds, err
+}
+
+// SettleAndAcquire is Settle then Acquire as one step of k, with one
+// write of the state: a Kafka share fetch's piggybacked acknowledgements
+// and its acquisition. settleErr is the settlement's (then nothing of it
+// applied; also when the write failed), err the acquisition's.
+func SettleAndAcquire[M any](ctx context.Context, e *Engine, k Key, ops []Op, max int, invisible time.Duration,
+	src Source[M]) (ds []Delivery[M], settleErr, err error) {
 	en := e.entry(k)
 	en.mu.Lock()
 	defer en.mu.Unlock()
 	q, err := e.loadLocked(k, en, src.Start)
 	if err != nil {
-		return nil, err
+		if len(ops) > 0 {
+			settleErr = err
+		}
+		return nil, settleErr, err
+	}
+	settled := false
+	if len(ops) > 0 {
+		settleErr = q.Settle(ops, e.nowMs())
+		settled = settleErr == nil
+	}
+	out, changed, aerr := acquireLocked(ctx, e, k, q, max, invisible, src)
+	if changed || settled {
+		if perr := e.persistLocked(ctx, k, en); perr != nil {
+			if settled {
+				settleErr = perr
+			}
+			// The deliveries are dropped: their locks expire as if the
+			// consumer had died, nothing is lost.
+			return nil, settleErr, errors.Join(aerr, perr)
+		}
+	}
+	if aerr != nil && len(out) == 0 {
+		return nil, settleErr, aerr
+	}
+	return out, settleErr, nil
+}
+
+// acquireLocked is Acquire's step on q; changed reports whether q must
+// be written.
+func acquireLocked[M any](ctx context.Context, e *Engine, k Key, q *Queue, max int, invisible time.Duration,
+	src Source[M]) (out []Delivery[M], changed bool, err error) {
+	if max <= 0 {
+		return nil, false, nil
 	}
 	now, inv := e.nowMs(), invisible.Milliseconds()
 	maxAttempts := e.opt.MaxAttempts
 	if src.MaxAttempts > 0 {
 		maxAttempts = src.MaxAttempts
 	}
-	var out []Delivery[M]
-	changed := false
 	for _, off := range q.Expired(now, max) {
 		m, ok, err := src.At(off)
 		if err != nil {
-			return finishAcquire(ctx, e, k, en, out, changed, err)
+			return out, changed, err
 		}
 		if !ok {
 			q.Done(off)
@@ -232,7 +272,7 @@ func Acquire[M any](ctx context.Context, e *Engine, k Key, max int, invisible ti
 		}
 		if q.InFlight[off].Attempts >= maxAttempts {
 			if err := src.Dead(ctx, off, m, q.InFlight[off].Attempts); err != nil {
-				return finishAcquire(ctx, e, k, en, out, changed, err)
+				return out, changed, err
 			}
 			q.Done(off)
 			changed = true
@@ -240,7 +280,7 @@ func Acquire[M any](ctx context.Context, e *Engine, k Key, max int, invisible ti
 		}
 		l, err := q.Redeliver(off, now, inv)
 		if err != nil {
-			return finishAcquire(ctx, e, k, en, out, changed, err)
+			return out, changed, err
 		}
 		changed = true
 		out = append(out, delivery(e, k, off, l, m, src.NoHandles))
@@ -248,7 +288,7 @@ func Acquire[M any](ctx context.Context, e *Engine, k Key, max int, invisible ti
 	if room := min(max-len(out), e.opt.MaxInFlight-len(q.InFlight)); room > 0 {
 		recs, next, err := src.Read(q.Next, room)
 		if err != nil {
-			return finishAcquire(ctx, e, k, en, out, changed, err)
+			return out, changed, err
 		}
 		slack := 0
 		if src.Slack > 0 {
@@ -281,22 +321,7 @@ func Acquire[M any](ctx context.Context, e *Engine, k Key, max int, invisible ti
 			}
 		}
 	}
-	return finishAcquire(ctx, e, k, en, out, changed, nil)
-}
-
-// finishAcquire writes the state if it changed and returns the
-// deliveries: all of them when the write succeeded, none when it failed
-// (their locks then expire as if the consumer had died: nothing is lost).
-func finishAcquire[M any](ctx context.Context, e *Engine, k Key, en *entry, out []Delivery[M], changed bool, err error) ([]Delivery[M], error) {
-	if changed {
-		if perr := e.persistLocked(ctx, k, en); perr != nil {
-			return nil, errors.Join(err, perr)
-		}
-	}
-	if err != nil && len(out) == 0 {
-		return nil, err
-	}
-	return out, nil
+	return out, changed, nil
 }
 
 func delivery[M any](e *Engine, k Key, off int64, l Lock, m M, noHandle bool) Delivery[M] {
