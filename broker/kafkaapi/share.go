@@ -400,7 +400,6 @@ func (h *Handler) shareAckOps(m shareMember, c topics.Config, part int32, batche
 	return shareAck{key: k, ops: ops, done: done}, errNone
 }
 
-
 // hold records locks a member was given.
 func (s *shareState) hold(m shareMember, k pop.Key, offs []int64, serials []uint32) {
 	s.mu.Lock()
