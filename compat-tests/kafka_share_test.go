@@ -78,6 +78,7 @@ func shareMemberDies(t *testing.T, addr, group string, topicID [16]byte, topic s
 	}
 	f := kmsg.NewPtrShareFetchRequest()
 	f.GroupID, f.MemberID, f.MaxRecords, f.BatchSize, f.MaxWaitMillis, f.MaxBytes = &group, &hb.MemberID, max, max, 1000, 1<<20
+	f.ShareAcquireMode = 1 // exactly max records, not whole batches
 	ft := kmsg.NewShareFetchRequestTopic()
 	ft.TopicID = topicID
 	fp := kmsg.NewShareFetchRequestTopicPartition()
@@ -169,11 +170,14 @@ func TestKafkaShareGroupConsumers(t *testing.T) {
 	c.createTopic(t, topic, 1)
 	admin := kgoClient(t, c.kafkaAddr)
 	produceValues(t, admin, topic, n)
-	setShareConfigs(t, admin, group, "share.auto.offset.reset", "earliest", "share.record.lock.duration.ms", "2000")
+	// The dying member's records are locked for 1 s; the live members'
+	// for 30 s, so none of theirs expires before they accept it.
+	setShareConfigs(t, admin, group, "share.auto.offset.reset", "earliest", "share.record.lock.duration.ms", "1000")
 	held := shareMemberDies(t, c.kafkaAddr, group, shareTopicID(t, admin, topic), topic, 40)
-	if len(held) == 0 {
-		t.Fatal("the dying member got nothing")
+	if len(held) != 40 {
+		t.Fatalf("the dying member got %d records, want 40", len(held))
 	}
+	setShareConfigs(t, admin, group, "share.record.lock.duration.ms", "30000")
 
 	seen := &shareSeen{accepted: map[string]int{}, dc: map[string]int32{}}
 	stop := make(chan struct{})
@@ -385,7 +389,7 @@ func TestKafkaShareRestart(t *testing.T) {
 	c.createTopic(t, topic, 1)
 	admin := kgoClient(t, c.kafkaAddr)
 	produceValues(t, admin, topic, n)
-	setShareConfigs(t, admin, group, "share.auto.offset.reset", "earliest", "share.record.lock.duration.ms", "2000")
+	setShareConfigs(t, admin, group, "share.auto.offset.reset", "earliest")
 	id := shareTopicID(t, admin, topic)
 
 	member := func(name string) (*kgo.Client, *kmsg.ShareFetchRequest) {
@@ -412,16 +416,22 @@ func TestKafkaShareRestart(t *testing.T) {
 		}
 		return r.Topics[0].Partitions[0].AcquiredRecords
 	}
+	// 0..9 under the default 30 s lock (record-limit mode: exactly 10),
+	// accepted; then 10..19 under a 2 s lock, held over the restart.
 	cl, f := member("before")
+	f.MaxRecords, f.ShareAcquireMode = 10, 1
 	got := fetch(cl, f)
-	if len(got) != 1 || got[0].FirstOffset != 0 || got[0].LastOffset != n-1 {
+	if len(got) != 1 || got[0].FirstOffset != 0 || got[0].LastOffset != 9 {
 		t.Fatalf("first fetch: %+v", got)
 	}
+	setShareConfigs(t, admin, group, "share.record.lock.duration.ms", "2000")
 	f.Topics[0].Partitions[0].AcknowledgementBatches = []kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch{{FirstOffset: 0, LastOffset: 9, AcknowledgeTypes: []int8{1}}}
-	f.MaxRecords = 1 // nothing left to acquire anyway
 	r, err := f.RequestWith(context.Background(), cl)
 	if err != nil || r.ErrorCode != 0 || r.Topics[0].Partitions[0].AcknowledgeErrorCode != 0 {
 		t.Fatalf("accept 0..9: %v %+v", err, r)
+	}
+	if ar := r.Topics[0].Partitions[0].AcquiredRecords; len(ar) != 1 || ar[0].FirstOffset != 10 || ar[0].LastOffset != n-1 {
+		t.Fatalf("second fetch: %+v", ar)
 	}
 	cl.Close()
 

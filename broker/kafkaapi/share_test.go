@@ -123,17 +123,22 @@ func TestShareBadInput(t *testing.T) {
 	if code := produceOne(rc, "share-bad", 0, testBatch(t, "v", 10)); code != 0 {
 		t.Fatalf("produce: %d", code)
 	}
-	// Earliest start, and the shortest lock Kafka allows.
-	alter := kmsg.NewPtrIncrementalAlterConfigsRequest()
-	res := kmsg.NewIncrementalAlterConfigsRequestResource()
-	res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeGroupConfig, "sg"
-	for _, kv := range [][2]string{{"share.auto.offset.reset", "earliest"}, {"share.record.lock.duration.ms", "1000"}} {
-		res.Configs = append(res.Configs, kmsg.IncrementalAlterConfigsRequestResourceConfig{Name: kv[0], Value: kmsg.StringPtr(kv[1])})
+	setConfigs := func(kvs ...[2]string) {
+		t.Helper()
+		alter := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		res := kmsg.NewIncrementalAlterConfigsRequestResource()
+		res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeGroupConfig, "sg"
+		for _, kv := range kvs {
+			res.Configs = append(res.Configs, kmsg.IncrementalAlterConfigsRequestResourceConfig{Name: kv[0], Value: kmsg.StringPtr(kv[1])})
+		}
+		alter.Resources = append(alter.Resources, res)
+		if r := rc.roundTrip(alter).(*kmsg.IncrementalAlterConfigsResponse); r.Resources[0].ErrorCode != 0 {
+			t.Fatalf("alter group configs: %d", r.Resources[0].ErrorCode)
+		}
 	}
-	alter.Resources = append(alter.Resources, res)
-	if r := rc.roundTrip(alter).(*kmsg.IncrementalAlterConfigsResponse); r.Resources[0].ErrorCode != 0 {
-		t.Fatalf("alter group configs: %d", r.Resources[0].ErrorCode)
-	}
+	// Earliest start; the default 30 s lock: nothing below depends on
+	// timing until the lock is shortened on purpose.
+	setConfigs([2]string{"share.auto.offset.reset", "earliest"})
 	bad := kmsg.NewPtrIncrementalAlterConfigsRequest()
 	bres := kmsg.NewIncrementalAlterConfigsRequestResource()
 	bres.ResourceType, bres.ResourceName = kmsg.ConfigResourceTypeGroupConfig, "sg"
@@ -187,12 +192,20 @@ func TestShareBadInput(t *testing.T) {
 	if so := startOffset(t, rc, "sg", "share-bad"); so != 0 {
 		t.Fatalf("start offset %d after refused acks, want 0", so)
 	}
-	// a accepts 0..4; its lock on 5..9 then expires and b gets them.
+	// a accepts 0..4 and releases 5..9, then takes them again under the
+	// shortest lock Kafka allows; it expires and b gets them.
 	if c := ackCode(a.ack(a.epoch, 0, 4, 1)); c != 0 {
 		t.Fatalf("accept: %d", c)
 	}
 	if c := ackCode(a.ack(a.epoch, 0, 0, 1)); c != 121 {
 		t.Fatalf("second accept: %d, want INVALID_RECORD_STATE", c)
+	}
+	if c := ackCode(a.ack(a.epoch, 5, 9, 2)); c != 0 {
+		t.Fatalf("release: %d", c)
+	}
+	setConfigs([2]string{"share.record.lock.duration.ms", "1000"})
+	if got := acquired(a.fetch()); len(got) != 1 || got[0].FirstOffset != 5 || got[0].LastOffset != 9 || got[0].DeliveryCount != 2 {
+		t.Fatalf("after the release a got %+v, want 5..9 delivered twice", got)
 	}
 	var got []kmsg.ShareFetchResponseTopicPartitionAcquiredRecord
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -200,8 +213,8 @@ func TestShareBadInput(t *testing.T) {
 	for len(got) == 0 && ctx.Err() == nil {
 		got = acquired(bc.fetch())
 	}
-	if len(got) != 1 || got[0].FirstOffset != 5 || got[0].LastOffset != 9 || got[0].DeliveryCount != 2 {
-		t.Fatalf("after a's lock expired b got %+v, want 5..9 delivered twice", got)
+	if len(got) != 1 || got[0].FirstOffset != 5 || got[0].LastOffset != 9 || got[0].DeliveryCount != 3 {
+		t.Fatalf("after a's lock expired b got %+v, want 5..9 at their third delivery", got)
 	}
 	if c := ackCode(a.ack(a.epoch, 5, 9, 1)); c != 121 {
 		t.Fatalf("ack with an expired lock: %d, want INVALID_RECORD_STATE", c)
