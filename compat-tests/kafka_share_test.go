@@ -10,6 +10,7 @@ import (
 	"time"
 
 	rmq5 "github.com/apache/rocketmq-clients/golang/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -184,6 +185,24 @@ func TestKafkaShareGroupConsumers(t *testing.T) {
 	var cls []*kgo.Client
 	for range 3 {
 		cls = append(cls, runShareConsumer(t, c.kafkaAddr, group, topic, seen, stop))
+	}
+	// kadm sees the group: three members, each assigned the partition.
+	adm := kadm.NewClient(admin)
+	waitFor(t, 30*time.Second, func() bool {
+		ds, err := adm.DescribeShareGroups(context.Background(), group)
+		if err != nil || len(ds[group].Members) != 3 || ds[group].GroupState != "Stable" {
+			return false
+		}
+		for _, m := range ds[group].Members {
+			if _, ok := m.Assignment[topic][0]; !ok {
+				return false
+			}
+		}
+		return true
+	})
+	listed, err := adm.ListGroupsByType(context.Background(), []string{"share"})
+	if err != nil || listed[group].State != "Stable" || listed[group].ProtocolType != "share" {
+		t.Fatalf("ListGroups type share: %v %+v", err, listed)
 	}
 	waitFor(t, 60*time.Second, func() bool { return shareStartOffset(t, admin, group, topic, 0) == n })
 	close(stop)
