@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -186,20 +187,30 @@ func TestKafkaShareGroupConsumers(t *testing.T) {
 	for range 3 {
 		cls = append(cls, runShareConsumer(t, c.kafkaAddr, group, topic, seen, stop))
 	}
-	// kadm sees the group: three members, each assigned the partition.
+	// kadm sees the group: the three live members (and the dead one until
+	// its session times out), each assigned the partition.
 	adm := kadm.NewClient(admin)
-	waitFor(t, 30*time.Second, func() bool {
-		ds, err := adm.DescribeShareGroups(context.Background(), group)
-		if err != nil || len(ds[group].Members) != 3 || ds[group].GroupState != "Stable" {
-			return false
+	var last kadm.DescribedShareGroup
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for live := 0; live != 3; {
+		if ctx.Err() != nil {
+			t.Fatalf("DescribeShareGroups: %+v", last)
 		}
-		for _, m := range ds[group].Members {
-			if _, ok := m.Assignment[topic][0]; !ok {
-				return false
+		ds, err := adm.DescribeShareGroups(ctx, group)
+		if err != nil {
+			continue
+		}
+		last, live = ds[group], 0
+		for _, m := range last.Members {
+			if _, ok := m.Assignment[topic][0]; ok && last.GroupState == "Stable" && !strings.HasPrefix(m.MemberID, "dies-") {
+				live++
 			}
 		}
-		return true
-	})
+		if live != 3 {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 	listed, err := adm.ListGroupsByType(context.Background(), []string{"share"})
 	if err != nil || listed[group].State != "Stable" || listed[group].ProtocolType != "share" {
 		t.Fatalf("ListGroups type share: %v %+v", err, listed)

@@ -150,12 +150,14 @@ func (h *Handler) shareFetchRun(r *request, req *kmsg.ShareFetchRequest) {
 	maxRecs = min(maxRecs, shareMaxRecords)
 	deadline := time.Now().Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
 	for {
+		// Taken before looking: a settlement from now on wakes the wait.
+		settled := h.share.settledCh()
 		n := h.shareAcquireAll(ctx, m, parts, maxRecs, int(req.MaxBytes), st, out, pending)
 		settleRest() // partitions whose acquisition did not run
 		if n > 0 || hasAcks || len(parts) == 0 || !time.Now().Before(deadline) || h.share.draining() {
 			break
 		}
-		if !h.shareWait(m, parts, deadline) {
+		if !h.shareWait(m, parts, deadline, settled) {
 			break
 		}
 	}
@@ -379,7 +381,7 @@ func (h *Handler) shareRecords(ctx context.Context, topic string, part int32, ac
 // append past what the group has taken, a lock that expires, records
 // settled by a Kafka member (released, or room under the in-flight
 // bound), the deadline, or the listener draining. It reports false at the deadline.
-func (h *Handler) shareWait(m shareMember, parts []sharePart, deadline time.Time) bool {
+func (h *Handler) shareWait(m shareMember, parts []sharePart, deadline time.Time, settled <-chan struct{}) bool {
 	d := time.Until(deadline)
 	if d <= 0 {
 		return false
@@ -412,7 +414,6 @@ func (h *Handler) shareWait(m shareMember, parts []sharePart, deadline time.Time
 	}
 	ctx, cancel := context.WithTimeout(h.share.ctx, d)
 	defer cancel()
-	settled := h.share.settledCh()
 	go func() {
 		select {
 		case <-settled:
