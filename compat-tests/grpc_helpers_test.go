@@ -15,6 +15,7 @@ import (
 
 	"github.com/twinmq/twinmq/broker"
 	"github.com/twinmq/twinmq/broker/delay"
+	"github.com/twinmq/twinmq/broker/groups"
 	"github.com/twinmq/twinmq/broker/grpcapi"
 	"github.com/twinmq/twinmq/broker/kafkaapi"
 	"github.com/twinmq/twinmq/broker/log"
@@ -120,7 +121,16 @@ func (c *grpcCluster) start() *grpcRun {
 	id, stopID, err := broker.LoadIdentity(ctx, r.store, -1, lg)
 	must(err)
 	r.closer = append(r.closer, stopID)
-	h, err := kafkaapi.New(kafkaapi.Config{NodeID: id.NodeID, ClusterID: id.ClusterID, Logger: lg}, r.store, r.reg)
+	// One POP engine under the gRPC consumers and the Kafka share groups,
+	// as cmd/twinmq wires it.
+	r.engine, err = pop.Open(ctx, r.store, pop.Options{Logger: lg, MaxAttempts: c.maxAttempts})
+	must(err)
+	r.closer = append(r.closer, r.engine.Close)
+	coord, err := groups.Open(ctx, r.store, offs, groups.CoordinatorConfig{InitialRebalanceDelay: -1, Logger: lg})
+	must(err)
+	r.closer = append(r.closer, coord.Close)
+	h, err := kafkaapi.New(kafkaapi.Config{NodeID: id.NodeID, ClusterID: id.ClusterID, Logger: lg, Groups: coord, Pop: r.engine},
+		r.store, r.reg)
 	must(err)
 	h.EnableDelay(policy)
 	builds := delay.Builds{storage.KindRocketMQ: b.DelayBuild, storage.KindKafka: h.DelayBuild}
@@ -140,9 +150,6 @@ func (c *grpcCluster) start() *grpcRun {
 	h.SetAdvertised(host, int32(mustAtoi(t, port)))
 	r.closer = append(r.closer, func() { _ = ksrv.Shutdown(ctx) })
 
-	r.engine, err = pop.Open(ctx, r.store, pop.Options{Logger: lg, MaxAttempts: c.maxAttempts})
-	must(err)
-	r.closer = append(r.closer, r.engine.Close)
 	gs, err := grpcapi.New(grpcapi.Config{Endpoint: c.grpcAddr, StoreHost: c.brokerAddr, AutoCreateTopics: true,
 		Delay: &policy, Logger: lg}, log.New(r.store), r.reg, r.engine)
 	must(err)

@@ -249,7 +249,12 @@ func (f *fetchState) arm(waits []waitPart, remaining time.Duration) {
 // every parked fetch at once, and fetches that come later do not park
 // (Shutdown waits for every request in flight, and franz-go's fetch would
 // hold it up to 5 s).
-func (h *Handler) OnDrain() { h.holds.Drain() }
+func (h *Handler) OnDrain() {
+	h.holds.Drain()
+	if h.share != nil {
+		h.share.drain() // parked share fetches answer too (78_share_fetch.go)
+	}
+}
 
 // stable fills a read_committed answer's LastStableOffset and
 // AbortedTransactions and returns the LSO.

@@ -34,6 +34,9 @@ func (h *Handler) listGroups(r *request, req *kmsg.ListGroupsRequest) {
 		g.Group, g.ProtocolType, g.GroupState, g.GroupType = l.Group, l.ProtocolType, l.StateName, l.Type
 		resp.Groups = append(resp.Groups, g)
 	}
+	if h.share != nil {
+		resp.Groups = append(resp.Groups, h.listShareGroups(req, resp.Groups)...) // share.go
+	}
 	r.reply(resp)
 }
 

@@ -22,5 +22,14 @@ func (h *Handler) apiVersions(r *request, req *kmsg.ApiVersionsRequest) {
 		ak.ApiKey, ak.MinVersion, ak.MaxVersion = k, 0, h.apis[k].max
 		resp.ApiKeys = append(resp.ApiKeys, ak)
 	}
+	if h.share != nil {
+		// KIP-932: Java clients use share groups only with the share.version
+		// feature finalized at 1 (franz-go looks at the keys' versions).
+		resp.SupportedFeatures = append(resp.SupportedFeatures,
+			kmsg.ApiVersionsResponseSupportedFeature{Name: "share.version", MinVersion: 0, MaxVersion: 1})
+		resp.FinalizedFeaturesEpoch = 1
+		resp.FinalizedFeatures = append(resp.FinalizedFeatures,
+			kmsg.ApiVersionsResponseFinalizedFeature{Name: "share.version", MinVersionLevel: 1, MaxVersionLevel: 1})
+	}
 	r.reply(resp)
 }

@@ -31,6 +31,12 @@ func (h *Handler) describeConfigs(r *request, req *kmsg.DescribeConfigsRequest) 
 			if rr.ErrorCode, rr.ErrorMessage = h.checkLoggerName(res.ResourceName); rr.ErrorCode == errNone {
 				configs = h.brokerLoggers()
 			}
+		case kmsg.ConfigResourceTypeGroupConfig:
+			if h.share == nil {
+				rr.ErrorCode, rr.ErrorMessage = errInvalidRequest, strp("unsupported resource type")
+				break
+			}
+			configs = h.describeGroupConfigs(res.ResourceName) // share.go
 		default:
 			rr.ErrorCode, rr.ErrorMessage = errInvalidRequest, strp("unsupported resource type")
 		}
@@ -64,6 +70,11 @@ func describeConfig(d describedConfig, rt kmsg.ConfigResourceType, version int16
 		}
 	case kmsg.ConfigResourceTypeBrokerLogger:
 		c.Source = d.loggerSource() // ReadOnly: see describeConfigs
+	case kmsg.ConfigResourceTypeGroupConfig:
+		c.Source = kmsg.ConfigSourceGroupConfig
+		if d.isDefault {
+			c.Source = kmsg.ConfigSourceDefaultConfig
+		}
 	}
 	if version == 0 {
 		c.IsDefault = c.Source == kmsg.ConfigSourceDefaultConfig

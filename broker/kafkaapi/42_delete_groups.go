@@ -14,6 +14,9 @@ func (h *Handler) deleteGroups(r *request, req *kmsg.DeleteGroupsRequest) {
 		g := kmsg.NewDeleteGroupsResponseGroup()
 		g.Group = id
 		g.ErrorCode = groupCode(h.cfg.Groups.Delete(ctx, id))
+		if g.ErrorCode == errGroupIDNotFound && h.share != nil {
+			g.ErrorCode = h.deleteShareGroup(ctx, id) // share.go
+		}
 		resp.Groups = append(resp.Groups, g)
 	}
 	r.reply(resp)

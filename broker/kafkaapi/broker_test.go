@@ -18,6 +18,7 @@ import (
 	"github.com/twinmq/twinmq/broker/groups"
 	"github.com/twinmq/twinmq/broker/kafkaapi"
 	"github.com/twinmq/twinmq/broker/offsets"
+	"github.com/twinmq/twinmq/broker/pop"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/broker/txn"
 	"github.com/twinmq/twinmq/netio"
@@ -109,8 +110,12 @@ func startBrokerWith(t testing.TB, opts brokerOpts) *testBroker {
 		if err != nil {
 			t.Fatal(err)
 		}
-		closeGroups = func() { txns.Close(); coord.Close(); offs.Close() }
-		cfg.Groups, cfg.Transactions = coord, txns
+		engine, err := pop.Open(ctx, store, pop.Options{Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeGroups = func() { txns.Close(); coord.Close(); offs.Close(); engine.Close() }
+		cfg.Groups, cfg.Transactions, cfg.Pop = coord, txns, engine
 	}
 	h, err := kafkaapi.New(cfg, store, reg)
 	if err != nil {

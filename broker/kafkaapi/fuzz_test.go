@@ -163,6 +163,7 @@ func handlerSeeds(f *testing.F) [][]byte {
 	reqs = append(reqs, fetch, lo, ct, dc, md, av, kmsg.NewPtrInitProducerIDRequest(), kmsg.NewPtrFindCoordinatorRequest())
 	reqs = append(reqs, txnSeeds()...)
 	reqs = append(reqs, adminSeeds()...)
+	reqs = append(reqs, shareSeeds()...)
 	fm := kmsg.NewRequestFormatter(kmsg.FormatterClientID("seed"))
 	var seeds [][]byte
 	for i, r := range reqs {

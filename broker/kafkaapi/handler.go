@@ -36,6 +36,8 @@ import (
 	"github.com/twinmq/twinmq/broker/cluster"
 	"github.com/twinmq/twinmq/broker/groups"
 	"github.com/twinmq/twinmq/broker/log"
+	"github.com/twinmq/twinmq/broker/pop"
+	"github.com/twinmq/twinmq/broker/sharegroup"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/broker/txn"
 	"github.com/twinmq/twinmq/netio"
@@ -161,6 +163,13 @@ type Config struct {
 	// ReauthMs is connections.max.reauth.ms (KIP-368): the session
 	// lifetime SaslAuthenticate announces; 0: sessions do not expire.
 	ReauthMs int64
+	// Pop is the POP engine (broker/pop), shared with the RocketMQ 5 gRPC
+	// adapter; the share-group keys (76-79, 90-92) and GROUP configs are
+	// served only when it and Groups are set (share.go).
+	Pop *pop.Engine
+	// ShareGroups is the share-group membership (nil with Pop: New makes
+	// one).
+	ShareGroups *sharegroup.Coordinator
 }
 
 func (c *Config) validate() error {
@@ -223,6 +232,7 @@ type Handler struct {
 	logs       *log.Log                   // appends, acknowledgement, visibility
 	holds      *log.Holds                 // parked fetches (01_fetch.go)
 	txns       *log.Txns                  // LSO and aborted transactions (txn.go)
+	share      *shareState                // nil without Config.Pop (share.go)
 
 	lmu       sync.Mutex  // guards listeners
 	listeners []*Listener // those with an advertised address (listener.go)
@@ -267,6 +277,9 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry) (*Handler, erro
 	}
 	if cfg.Follower != nil {
 		h.followerAPIs() // follower.go
+	}
+	if cfg.Pop != nil && cfg.Groups != nil {
+		h.registerShare() // FindCoordinator comes with Groups
 	}
 	h.advert.Store(&advertised{cfg.AdvertisedHost, cfg.AdvertisedPort})
 	h.served = make([]atomic.Int64, slices.Max(slices.Collect(maps.Keys(h.apis)))+1)

@@ -57,6 +57,7 @@ type Engine struct {
 
 	mu     sync.Mutex // guards queues (the map, not the entries)
 	queues map[Key]*entry
+	cfgMu  sync.Mutex // serializes SetGroupConfig's writes
 }
 
 // entry is one key's state; mu serializes its steps and their writes,
@@ -187,6 +188,17 @@ type Source[M any] struct {
 	// Dead dead-letters a record whose lock expired after its last
 	// allowed delivery; the engine counts it done once Dead returns nil.
 	Dead func(ctx context.Context, off int64, m M, attempts int32) error
+	// MaxAttempts, if positive, replaces the engine's MaxAttempts for
+	// this read (a Kafka share group's share.delivery.count.limit).
+	MaxAttempts int32
+	// Slack lets Read return up to this many records more than asked
+	// (within MaxInFlight): a Kafka share fetch acquires whole record
+	// batches (KIP-932's batch alignment), so a batch is not sent to
+	// several consumers for a part each.
+	Slack int
+	// NoHandles leaves Delivery.Handle empty: a Kafka share group names
+	// records by offset and keeps each lock's serial itself.
+	NoHandles bool
 }
 
 // Acquire locks up to max records of k for invisible: first records
@@ -194,29 +206,73 @@ type Source[M any] struct {
 // MaxAttempts), then records not yet delivered. The state is written
 // before Acquire returns.
 func Acquire[M any](ctx context.Context, e *Engine, k Key, max int, invisible time.Duration, src Source[M]) ([]Delivery[M], error) {
+	ds, _, err := SettleAndAcquire(ctx, e, k, nil, max, invisible, src)
+	return ds, err
+}
+
+// SettleAndAcquire is Settle then Acquire as one step of k, with one
+// write of the state: a Kafka share fetch's piggybacked acknowledgements
+// and its acquisition. settleErr is the settlement's (then nothing of it
+// applied; also when the write failed), err the acquisition's.
+func SettleAndAcquire[M any](ctx context.Context, e *Engine, k Key, ops []Op, max int, invisible time.Duration,
+	src Source[M]) (ds []Delivery[M], settleErr, err error) {
 	en := e.entry(k)
 	en.mu.Lock()
 	defer en.mu.Unlock()
 	q, err := e.loadLocked(k, en, src.Start)
 	if err != nil {
-		return nil, err
+		if len(ops) > 0 {
+			settleErr = err
+		}
+		return nil, settleErr, err
+	}
+	settled := false
+	if len(ops) > 0 {
+		settleErr = q.Settle(ops, e.nowMs())
+		settled = settleErr == nil
+	}
+	out, changed, aerr := acquireLocked(ctx, e, k, q, max, invisible, src)
+	if changed || settled {
+		if perr := e.persistLocked(ctx, k, en); perr != nil {
+			if settled {
+				settleErr = perr
+			}
+			// The deliveries are dropped: their locks expire as if the
+			// consumer had died, nothing is lost.
+			return nil, settleErr, errors.Join(aerr, perr)
+		}
+	}
+	if aerr != nil && len(out) == 0 {
+		return nil, settleErr, aerr
+	}
+	return out, settleErr, nil
+}
+
+// acquireLocked is Acquire's step on q; changed reports whether q must
+// be written.
+func acquireLocked[M any](ctx context.Context, e *Engine, k Key, q *Queue, max int, invisible time.Duration,
+	src Source[M]) (out []Delivery[M], changed bool, err error) {
+	if max <= 0 {
+		return nil, false, nil
 	}
 	now, inv := e.nowMs(), invisible.Milliseconds()
-	var out []Delivery[M]
-	changed := false
+	maxAttempts := e.opt.MaxAttempts
+	if src.MaxAttempts > 0 {
+		maxAttempts = src.MaxAttempts
+	}
 	for _, off := range q.Expired(now, max) {
 		m, ok, err := src.At(off)
 		if err != nil {
-			return finishAcquire(ctx, e, k, en, out, changed, err)
+			return out, changed, err
 		}
 		if !ok {
 			q.Done(off)
 			changed = true
 			continue
 		}
-		if q.InFlight[off].Attempts >= e.opt.MaxAttempts {
+		if q.InFlight[off].Attempts >= maxAttempts {
 			if err := src.Dead(ctx, off, m, q.InFlight[off].Attempts); err != nil {
-				return finishAcquire(ctx, e, k, en, out, changed, err)
+				return out, changed, err
 			}
 			q.Done(off)
 			changed = true
@@ -224,18 +280,22 @@ func Acquire[M any](ctx context.Context, e *Engine, k Key, max int, invisible ti
 		}
 		l, err := q.Redeliver(off, now, inv)
 		if err != nil {
-			return finishAcquire(ctx, e, k, en, out, changed, err)
+			return out, changed, err
 		}
 		changed = true
-		out = append(out, delivery(e, k, off, l, m))
+		out = append(out, delivery(e, k, off, l, m, src.NoHandles))
 	}
 	if room := min(max-len(out), e.opt.MaxInFlight-len(q.InFlight)); room > 0 {
 		recs, next, err := src.Read(q.Next, room)
 		if err != nil {
-			return finishAcquire(ctx, e, k, en, out, changed, err)
+			return out, changed, err
 		}
-		if len(recs) > room {
-			recs, next = recs[:room], recs[room].Offset
+		slack := 0
+		if src.Slack > 0 {
+			slack = src.Slack
+		}
+		if limit := min(room+slack, e.opt.MaxInFlight-len(q.InFlight)); len(recs) > limit {
+			recs, next = recs[:limit], recs[limit].Offset
 		}
 		// While ordered records are locked, the read stops before the
 		// next ordered one: it is delivered after them.
@@ -256,32 +316,20 @@ func Acquire[M any](ctx context.Context, e *Engine, k Key, max int, invisible ti
 			changed = true
 			for i, r := range recs {
 				if i < len(locks) {
-					out = append(out, delivery(e, k, r.Offset, locks[i], r.Msg))
+					out = append(out, delivery(e, k, r.Offset, locks[i], r.Msg, src.NoHandles))
 				}
 			}
 		}
 	}
-	return finishAcquire(ctx, e, k, en, out, changed, nil)
+	return out, changed, nil
 }
 
-// finishAcquire writes the state if it changed and returns the
-// deliveries: all of them when the write succeeded, none when it failed
-// (their locks then expire as if the consumer had died: nothing is lost).
-func finishAcquire[M any](ctx context.Context, e *Engine, k Key, en *entry, out []Delivery[M], changed bool, err error) ([]Delivery[M], error) {
-	if changed {
-		if perr := e.persistLocked(ctx, k, en); perr != nil {
-			return nil, errors.Join(err, perr)
-		}
+func delivery[M any](e *Engine, k Key, off int64, l Lock, m M, noHandle bool) Delivery[M] {
+	d := Delivery[M]{Key: k, Offset: off, Lock: l, Msg: m}
+	if !noHandle {
+		d.Handle = EncodeHandle(e.secret, k.Group, k.Topic, Handle{Queue: k.Queue, Offset: off, Serial: l.Serial})
 	}
-	if err != nil && len(out) == 0 {
-		return nil, err
-	}
-	return out, nil
-}
-
-func delivery[M any](e *Engine, k Key, off int64, l Lock, m M) Delivery[M] {
-	return Delivery[M]{Key: k, Offset: off, Lock: l, Msg: m,
-		Handle: EncodeHandle(e.secret, k.Group, k.Topic, Handle{Queue: k.Queue, Offset: off, Serial: l.Serial})}
+	return d
 }
 
 // Decode checks a receipt handle sent for group and topic and returns

@@ -38,9 +38,10 @@ func grpcListenAddr(cfg Config) (string, error) {
 }
 
 // startGRPC runs the RocketMQ 5 gRPC adapter (a master's writer: its POP
-// state is written to the store) on its listen address; storeHost is the
+// state is written to the store) on its listen address over engine, which
+// the Kafka share groups share and the caller closes; storeHost is the
 // remoting listener's advertised address. stop ends it.
-func startGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string, dl *delaySetup, logger *slog.Logger) (func(context.Context), error) {
+func startGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string, dl *delaySetup, logger *slog.Logger, engine *pop.Engine) (func(context.Context), error) {
 	addr, err := grpcListenAddr(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("grpc: %w", err)
@@ -50,11 +51,6 @@ func startGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string
 		return nil, fmt.Errorf("grpc: %w", portInUse(err, "grpcAddr", addr))
 	}
 	adv, err := advertisedAddr(cfg.AdvertisedHost, ln.Addr().String())
-	if err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("grpc: %w", err)
-	}
-	engine, err := pop.Open(ctx, b.store, pop.Options{Logger: logger})
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("grpc: %w", err)
@@ -70,7 +66,6 @@ func startGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string
 	}
 	s, err := grpcapi.New(gcfg, logs, b.reg, engine)
 	if err != nil {
-		engine.Close()
 		ln.Close()
 		return nil, fmt.Errorf("grpc: %w", err)
 	}
@@ -90,7 +85,6 @@ func startGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string
 		if err := <-done; err != nil {
 			logger.Warn("grpc listener", "err", err)
 		}
-		engine.Close()
 	}, nil
 }
 
@@ -98,8 +92,8 @@ func startGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string
 // and returns a stop for both (the gRPC listener first); when it cannot
 // start, it stops them.
 func withGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string, dl *delaySetup, logger *slog.Logger,
-	stop func(context.Context)) (func(context.Context), error) {
-	stopGRPC, err := startGRPC(ctx, cfg, b, storeHost, dl, logger)
+	engine *pop.Engine, stop func(context.Context)) (func(context.Context), error) {
+	stopGRPC, err := startGRPC(ctx, cfg, b, storeHost, dl, logger, engine)
 	if err != nil {
 		stop(context.Background())
 		return nil, err

@@ -18,6 +18,7 @@ import (
 	"github.com/twinmq/twinmq/broker/kafkaapi"
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/offsets"
+	"github.com/twinmq/twinmq/broker/pop"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/broker/txn"
 	"github.com/twinmq/twinmq/netio"
@@ -30,7 +31,7 @@ import (
 // requests in flight, then the coordinator.
 func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry,
 	offs *offsets.Table, repl *replication, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView, txIndex *log.Txns,
-	traffic *topicTraffic, con *consoleHook) (stop func(context.Context), advertised string, err error) {
+	traffic *topicTraffic, con *consoleHook, engine *pop.Engine) (stop func(context.Context), advertised string, err error) {
 	id, stopID, err := broker.LoadIdentity(ctx, store, int32(cfg.NodeID), logger)
 	if err != nil {
 		return nil, "", fmt.Errorf("kafka: %w", err)
@@ -74,7 +75,7 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 		NodeID: node, ClusterID: id.ClusterID, Logger: logger, Groups: coord, Transactions: txns, Txns: txIndex, Sizes: sizes,
 		DisableAutoCreate: !cfg.AutoCreateTopicsEnable, DefaultPartitions: int32(cfg.NumPartitions),
 		Logs: replLogs(repl), GroupSize: replGroupSize(repl), DecompressBudget: lim.decompress,
-		MinInSyncReplicas: cfg.MinInSyncReplicas, LogLevel: cfg.levelVar, Rack: cfg.BrokerRack,
+		MinInSyncReplicas: cfg.MinInSyncReplicas, LogLevel: cfg.levelVar, Rack: cfg.BrokerRack, Pop: engine,
 	}
 	kafkaEpochs(&kcfg, repl)
 	kcfg.Replicas = kafkaReplicas(repl, id.NodeID)

@@ -12,6 +12,7 @@ import (
 	"github.com/twinmq/twinmq/broker/kafkaapi"
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/offsets"
+	"github.com/twinmq/twinmq/broker/pop"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/controller"
 	"github.com/twinmq/twinmq/netio"
@@ -241,15 +242,25 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 		fctx, cancel := context.WithTimeout(context.Background(), remotingStopTimeout)
 		stopF(fctx) // the master's listener takes the same address
 		cancel()
-		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, lim, mon, logger, cv, b.txIndex, b.traffic, b.console)
-		if err == nil {
+		// One POP engine under the RocketMQ 5 gRPC consumers and the
+		// Kafka share groups: a group of one name shares one POP state.
+		engine, err := pop.Open(ctx, b.store, pop.Options{Logger: logger})
+		if err != nil {
+			return fmt.Errorf("pop: %w", err)
+		}
+		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, lim, mon, logger, cv, b.txIndex, b.traffic, b.console, engine)
+		if err != nil {
+			engine.Close()
+		} else {
+			stopKafkaOnly := stop
+			stop = func(sctx context.Context) { stopKafkaOnly(sctx); engine.Close() }
 			stop, err = withDelay(ctx, dl, b.store, logger, stop)
 		}
 		if err == nil {
 			b.console.delay(dl.services(), dl.policy)
 		}
 		if err == nil {
-			stop, err = withGRPC(ctx, cfg, b, storeHost, dl, logger, stop) // grpc.go
+			stop, err = withGRPC(ctx, cfg, b, storeHost, dl, logger, engine, stop) // grpc.go
 		}
 		if err != nil {
 			return err
