@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/twinmq/twinmq/broker/auth"
 	"github.com/twinmq/twinmq/broker/groups"
 	"github.com/twinmq/twinmq/broker/kafkaapi"
 	"github.com/twinmq/twinmq/broker/offsets"
@@ -52,6 +53,10 @@ type brokerOpts struct {
 	epochs func() []kafkaapi.EpochStart
 	// level, if set, is the logger's level and Config.LogLevel.
 	level *slog.LevelVar
+	// authz, if set, is Config.Authorizer; principals gives connections
+	// from an IP (127.0.0.N) a principal (authz_test.go).
+	authz      *auth.Authorizer
+	principals map[string]auth.Principal
 }
 
 // startBroker serves Kafka without the consumer-group keys.
@@ -82,6 +87,7 @@ func startBrokerWith(t testing.TB, opts brokerOpts) *testBroker {
 		cfg.GroupSize = func() int { return opts.groupSize }
 	}
 	cfg.LeaderEpoch, cfg.Epochs, cfg.LogLevel = opts.epoch, opts.epochs, opts.level
+	cfg.Authorizer = opts.authz
 	closeGroups := func() {}
 	if opts.groups {
 		offs, err := offsets.Open(ctx, store, log)
@@ -103,7 +109,11 @@ func startBrokerWith(t testing.TB, opts brokerOpts) *testBroker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := netio.New(kafkaapi.ServerConfig("127.0.0.1:0", log), h)
+	var nh netio.Handler = h
+	if opts.principals != nil {
+		nh = principalsByHost{h, opts.principals}
+	}
+	srv, err := netio.New(kafkaapi.ServerConfig("127.0.0.1:0", log), nh)
 	if err != nil {
 		t.Fatal(err)
 	}

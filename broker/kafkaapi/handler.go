@@ -135,6 +135,9 @@ type Config struct {
 	// CreateTopics waits for it, bounded, so that a RocketMQ client finds
 	// a topic Kafka created as soon as the answer arrives.
 	TopicsRegistered func(ctx context.Context)
+	// Authorizer, if set, checks every request against the ACLs
+	// (authz.go; Kafka's authorizer.class.name). Nil: no checks.
+	Authorizer *auth.Authorizer
 	// ClusterRefresh, if set, reads the cluster view again now
 	// (cluster.Poller.Refresh): after this broker created or deleted a
 	// topic on other groups, it waits for the view to show them.
@@ -336,6 +339,7 @@ type request struct {
 	done    func()
 	start   time.Time // the frame reached OnFrame (latency)
 	replied atomic.Bool
+	patch   func(kmsg.Response) // authorization results to add (authz.go)
 }
 
 // end reports the request's latency and releases its connection for the
@@ -351,6 +355,7 @@ func (r *request) reply(resp kmsg.Response) {
 		return
 	}
 	defer r.done()
+	r.applyPatch(resp)
 	buf := kafka.AppendResponse(nil, r.hdr.CorrelationID, resp)
 	// Observed before the write: a client that has its answer finds it
 	// counted.
@@ -401,6 +406,9 @@ func (h *Handler) OnFrame(c *netio.Conn, frame []byte, done func()) {
 			r.closeConn("internal error", fmt.Errorf("panic: %v", p))
 		}
 	}()
+	if !h.authorize(r, req) {
+		return
+	}
 	api.serve(h, r, req)
 }
 

@@ -95,6 +95,7 @@ func (r *request) replyParts(resp *kmsg.FetchResponse, m *fetchMarkers, data [][
 		return
 	}
 	defer r.done()
+	r.applyPatch(resp)
 	enc := kafka.AppendResponse(nil, r.hdr.CorrelationID, resp)
 	bufs, ok := spliceParts(enc, m, data, resp.IsFlexible())
 	if !ok {
