@@ -77,7 +77,7 @@ func newRootCommand(environ []string) *cobra.Command {
 	}
 
 	root.AddCommand(serve, namesrv, broker, version, newBenchCommand(), newMessageCommand(), newTopicCommand(), newGroupCommand(), newTxnCommand(),
-		newClusterCommand(environ))
+		newClusterCommand(environ), newACLCommand())
 	return root
 }
 
@@ -209,6 +209,7 @@ func addBrokerListenFlags(fs *pflag.FlagSet) {
 		"how long a new Kafka consumer group's first rebalance waits for more members")
 	fs.Int("transaction-max-timeout-ms", d.TransactionMaxTimeoutMs,
 		"longest Kafka transaction timeout a producer may ask for (transaction.max.timeout.ms)")
+	addAuthzFlags(fs)
 }
 
 func addStoreFlags(fs *pflag.FlagSet) {

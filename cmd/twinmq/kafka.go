@@ -71,7 +71,7 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 		NodeID: node, ClusterID: id.ClusterID, Logger: logger, Groups: coord, Transactions: txns, Txns: txIndex, Sizes: sizes,
 		DisableAutoCreate: !cfg.AutoCreateTopicsEnable, DefaultPartitions: int32(cfg.NumPartitions),
 		Logs: replLogs(repl), GroupSize: replGroupSize(repl), DecompressBudget: lim.decompress,
-		MinInSyncReplicas: cfg.MinInSyncReplicas, LogLevel: cfg.levelVar,
+		MinInSyncReplicas: cfg.MinInSyncReplicas, LogLevel: cfg.levelVar, Authorizer: cfg.kafkaAuthorizer(),
 	}
 	kafkaEpochs(&kcfg, repl)
 	kcfg.Replicas = kafkaReplicas(repl, id.NodeID)

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/twinmq/twinmq/broker/auth"
+)
+
+// serveConfigForTest runs `twinmq serve` with cfg until the test ends
+// and returns its logs once it serves.
+func serveConfigForTest(t *testing.T, cfg Config) *syncBuffer {
+	t.Helper()
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil))) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "msg=serving"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start in 10 s:\n%s", logs)
+		}
+	}
+	return logs
+}
+
+// TestACLCommands drives `twinmq acl create|list|delete` against a broker
+// with --authorizer-enable, connecting as User:ANONYMOUS (PLAINTEXT),
+// whose only ACLs at start let it manage ACLs (Alter and Describe on the
+// cluster, written to the data directory before the start).
+func TestACLCommands(t *testing.T) {
+	cfg := testConfig(t, func(c *Config) { c.AuthorizerEnable = true })
+	az, err := auth.OpenAuthorizer(cfg.DataDir, auth.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []auth.Operation{auth.OpAlter, auth.OpDescribe} {
+		if _, err := az.Create([]auth.ACL{{Resource: auth.ResourceCluster, Name: auth.ClusterName, Pattern: auth.PatternLiteral,
+			Principal: auth.Anonymous, Host: "*", Operation: op, Permission: auth.PermissionAllow}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := serveConfigForTest(t, cfg)
+	bs := "--bootstrap-server=" + listenAddr(t, logs, "Kafka")
+
+	// Creating a topic needs Create: refused, then granted.
+	if out, err := twinmqCmd(t, "topic", "create", "orders", bs); err == nil || !strings.Contains(out+err.Error(), "TOPIC_AUTHORIZATION_FAILED") {
+		t.Fatalf("topic create without Create: %v\n%s", err, out)
+	}
+	out := mustCmd(t, "acl", "create", bs, "--allow-principal", "User:ANONYMOUS", "--operation", "Create", "--cluster")
+	if !strings.Contains(out, "created ALLOW User:ANONYMOUS CREATE from * on CLUSTER:kafka-cluster") {
+		t.Errorf("acl create output:\n%s", out)
+	}
+	mustCmd(t, "topic", "create", "orders", bs)
+	mustCmd(t, "acl", "create", bs, "--allow-principal", "User:ANONYMOUS", "--operation", "Write", "--operation", "Describe",
+		"--topic", "ord", "--resource-pattern-type", "prefixed")
+
+	out = mustCmd(t, "acl", "list", bs)
+	if n := strings.Count(out, "\n"); n != 5 {
+		t.Errorf("acl list: %d lines, want 5:\n%s", n, out)
+	}
+	out = mustCmd(t, "acl", "list", bs, "--topic", "ord", "--format", "json")
+	if strings.Count(out, `"principal": "User:ANONYMOUS"`) != 2 || !strings.Contains(out, `"patternType": "PREFIXED"`) {
+		t.Errorf("acl list --topic ord --format json:\n%s", out)
+	}
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.TrimPrefix(bs, "--bootstrap-server=")), kgo.DisableIdempotentWrite(),
+		kgo.RetryTimeout(3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatalf("produce with Write on prefix ord: %v", err)
+	}
+
+	out = mustCmd(t, "acl", "delete", bs, "--allow-principal", "User:ANONYMOUS", "--operation", "Write", "--topic", "ord",
+		"--resource-pattern-type", "prefixed")
+	if !strings.Contains(out, "deleted ALLOW User:ANONYMOUS WRITE from * on TOPIC:ord (PREFIXED)") || strings.Count(out, "\n") != 1 {
+		t.Errorf("acl delete output:\n%s", out)
+	}
+	err = cl.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte("v")}).FirstErr()
+	if !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Errorf("produce after the delete: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+
+	// Flags kafka-acls would refuse.
+	for _, args := range [][]string{
+		{"acl", "create", bs, "--allow-principal", "User:x", "--operation", "Read"},                                                   // no resource
+		{"acl", "create", bs, "--topic", "t", "--operation", "Read"},                                                                  // no principal
+		{"acl", "create", bs, "--allow-principal", "x", "--topic", "t", "--operation", "Read"},                                        // not Type:name
+		{"acl", "create", bs, "--allow-principal", "User:x", "--topic", "t", "--operation", "Fly"},                                    // no such operation
+		{"acl", "create", bs, "--allow-principal", "User:x", "--topic", "t", "--operation", "Read", "--resource-pattern-type", "any"}, // not storable
+	} {
+		if out, err := twinmqCmd(t, args...); err == nil {
+			t.Errorf("twinmq %s succeeded:\n%s", strings.Join(args, " "), out)
+		}
+	}
+}
