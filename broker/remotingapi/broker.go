@@ -2,6 +2,7 @@ package remotingapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -13,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twinmq/twinmq/broker/auth"
 	"github.com/twinmq/twinmq/broker/halfmsg"
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/offsets"
@@ -112,6 +114,11 @@ type Config struct {
 	MaxSuspend         time.Duration
 	Logger             *slog.Logger
 	Now                func() time.Time
+	// Accounts, if set, turns RocketMQ's ACL on (aclEnable, acl.go): every
+	// request must be signed by one of them, and what it names is checked
+	// with Authorizer (which must then be set too).
+	Accounts   *auth.Accounts
+	Authorizer *auth.Authorizer
 }
 
 func (c *Config) validate() (netip.AddrPort, error) {
@@ -133,6 +140,9 @@ func (c *Config) validate() (netip.AddrPort, error) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Accounts != nil && c.Authorizer == nil {
+		return ap, errors.New("remotingapi: Accounts (the ACL) needs an Authorizer")
 	}
 	return ap, nil
 }
@@ -370,6 +380,10 @@ func (b *Broker) OnFrame(c *netio.Conn, frame []byte, done func()) {
 		r.served.Add(1)
 		return func(req *remoting.Command) *remoting.Command {
 			start := time.Now()
+			if denied := b.checkACL(c, code, req); denied != nil {
+				b.observe(code, r, denied.Code, start)
+				return denied
+			}
 			resp := r.serve(b.ctx, c, req)
 			if resp != nil { // nil: oneway, or a pull that answers itself (pull.go)
 				b.observe(code, r, resp.Code, start)

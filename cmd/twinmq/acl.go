@@ -265,6 +265,6 @@ func newACLCommand() *cobra.Command {
 		},
 	}
 	df.add(del, false)
-	acl.AddCommand(create, list, del)
+	acl.AddCommand(create, list, del, newACLAKCommand())
 	return acl
 }

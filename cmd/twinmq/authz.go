@@ -40,22 +40,38 @@ func (c *Config) superUsers() ([]auth.Principal, error) {
 
 // openAuthz opens the ACLs and RocketMQ accounts of cfg's data directory
 // when Kafka's authorizer or RocketMQ's ACL is on; nil when both are off.
-func openAuthz(cfg Config, logger *slog.Logger) (*auth.Authorizer, error) {
+func openAuthz(cfg Config, logger *slog.Logger) (*auth.Authorizer, *auth.Accounts, error) {
 	if !cfg.AuthorizerEnable && !cfg.ACLEnable {
-		return nil, nil
+		return nil, nil, nil
 	}
 	supers, err := cfg.superUsers()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	az, err := auth.OpenAuthorizer(cfg.DataDir, auth.Policy{SuperUsers: supers, AllowEveryoneIfNoACLFound: cfg.AllowEveryoneIfNoACLFound})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	accs, err := auth.OpenAccounts(cfg.DataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	// An admin account may do anything from either protocol.
+	az.SetExtraSuperUsers(accs.IsAdmin)
+	list, _ := accs.List()
 	logger.Info("authorization on", "kafka", cfg.AuthorizerEnable, "rocketmq", cfg.ACLEnable,
-		"acls", len(az.Describe(auth.MatchAll)), "superUsers", cfg.SuperUsers,
+		"acls", len(az.Describe(auth.MatchAll)), "rocketmqAccounts", len(list), "superUsers", cfg.SuperUsers,
 		"allowEveryoneIfNoAclFound", cfg.AllowEveryoneIfNoACLFound)
-	return az, nil
+	return az, accs, nil
+}
+
+// rocketMQACL is the RocketMQ listener's accounts and authorizer: nil
+// unless aclEnable.
+func (c *Config) rocketMQACL() (*auth.Accounts, *auth.Authorizer) {
+	if !c.ACLEnable {
+		return nil, nil
+	}
+	return c.accounts, c.authz
 }
 
 // kafkaAuthorizer is the Kafka listener's authorizer: nil unless

@@ -166,8 +166,10 @@ type Config struct {
 	AllowEveryoneIfNoACLFound bool   `koanf:"allowEveryoneIfNoAclFound"`
 	SuperUsers                string `koanf:"superUsers"`
 	ACLEnable                 bool   `koanf:"aclEnable"`
-	// authz, set by serveBroker, is the ACL store both adapters check.
-	authz *auth.Authorizer
+	// authz and accounts, set by serveBroker, are the ACL store both
+	// adapters check and RocketMQ's AccessKey accounts.
+	authz    *auth.Authorizer
+	accounts *auth.Accounts
 
 	// Delay, timer, retry and DLQ (RocketMQ's names; delay.go).
 	MessageDelayLevel string `koanf:"messageDelayLevel"`

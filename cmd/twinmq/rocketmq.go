@@ -79,6 +79,7 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	if cv != nil {
 		rcfg.KafkaEndpoint, rcfg.KafkaReplicas = cv.endpoint, cv.replicas
 	}
+	rcfg.Accounts, rcfg.Authorizer = cfg.rocketMQACL() // authz.go
 	if repl != nil {
 		if rcfg.HAAddr, err = advertisedAddr(cfg.AdvertisedHost, cfg.HAAddr); err != nil {
 			return nil, "", fmt.Errorf("remoting: haAddr: %w", err)

@@ -52,7 +52,7 @@ func serveBroker(ctx context.Context, cfg Config, cmd string, replicate bool, lo
 		return stoppedEarly(ctx, fmt.Errorf("%s: %w", cmd, err), logger)
 	}
 	b.ctl = ctl
-	if cfg.authz, err = openAuthz(cfg, logger); err != nil { // authz.go
+	if cfg.authz, cfg.accounts, err = openAuthz(cfg, logger); err != nil { // authz.go
 		_ = b.close()
 		return stoppedEarly(ctx, fmt.Errorf("%s: %w", cmd, err), logger)
 	}
