@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twinmq/twinmq/broker/auth"
+
 	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/wire/remoting"
 )
@@ -38,8 +40,11 @@ type Config struct {
 	// MaxRegistrationSkew bounds a signed request's clock difference
 	// (default MaxRegistrationSkew).
 	MaxRegistrationSkew time.Duration
-	Logger              *slog.Logger
-	Now                 func() time.Time
+	// Accounts, if set (aclEnable), makes the destructive codes need an
+	// admin account's signature (acl.go).
+	Accounts *auth.Accounts
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 func (c *Config) validate() {
@@ -93,6 +98,7 @@ func New(cfg Config) *Server {
 		remoting.GetClusterView:                s.getClusterView,
 	}
 	maps.Copy(s.codes, s.adminHandlers()) // admin.go
+	s.guardAdminCodes()                   // acl.go
 	return s
 }
 

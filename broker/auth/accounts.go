@@ -25,6 +25,7 @@ var (
 	ErrNoAccessKey      = errors.New("auth: no AccessKey in the request")
 	ErrUnknownAccessKey = errors.New("auth: unknown AccessKey")
 	ErrBadSignature     = errors.New("auth: signature check failed")
+	ErrNotAdmin         = errors.New("auth: this request needs an admin account")
 )
 
 // AccountsFile is the accounts file in the data directory, mode 0600: the

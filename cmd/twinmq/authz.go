@@ -82,3 +82,13 @@ func (c *Config) kafkaAuthorizer() *auth.Authorizer {
 	}
 	return c.authz
 }
+
+// namesrvAccounts are the accounts a name server checks its destructive
+// requests against: nil unless aclEnable (nameserver/acl.go). It reads
+// the accounts file of cfg's data directory at start.
+func namesrvAccounts(cfg Config) (*auth.Accounts, error) {
+	if !cfg.ACLEnable {
+		return nil, nil
+	}
+	return auth.OpenAccounts(cfg.DataDir)
+}

@@ -163,6 +163,8 @@ func addNamesrvFlags(fs *pflag.FlagSet) {
 	fs.String("controller-self-id", d.ControllerSelfID, "this node's id in --controller-peers")
 	fs.Int("broker-heartbeat-timeout-ms", d.BrokerHeartbeatTimeoutMs, "the controller counts a broker silent this long as dead")
 	addRegistrationSecretFlag(fs)
+	fs.Bool("acl-enable", d.ACLEnable, "RocketMQ: DELETE_TOPIC_IN_NAMESRV, the KV config writes and (without a registration secret) "+
+		"UNREGISTER_BROKER need an admin account's AccessKey (accounts from <data-dir>, twinmq acl ak)")
 }
 
 func addRegistrationSecretFlag(fs *pflag.FlagSet) {

@@ -20,7 +20,11 @@ import (
 // controllerPeers entry. stop ends both, the controller first.
 func startNamesrvController(ctx context.Context, cfg Config, logger *slog.Logger) (string, func(context.Context) error, error) {
 	warnOpenRegistration(logger, cfg.RegistrationSecret)
-	ns := nameserver.New(nameserver.Config{Logger: logger, RegistrationSecret: cfg.RegistrationSecret})
+	accs, err := namesrvAccounts(cfg) // authz.go
+	if err != nil {
+		return "", nil, err
+	}
+	ns := nameserver.New(nameserver.Config{Logger: logger, RegistrationSecret: cfg.RegistrationSecret, Accounts: accs})
 	srv, stopNS, err := nameserver.Listen(ctx, cfg.NamesrvListen, ns)
 	if err != nil {
 		return "", nil, portInUse(err, "namesrvListen", cfg.NamesrvListen)

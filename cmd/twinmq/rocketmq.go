@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/twinmq/twinmq/broker/auth"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/twinmq/twinmq/broker/httpapi"
@@ -26,9 +28,9 @@ import (
 // startNamesrv runs a name server on addr, its metrics registered with
 // mon if not nil; it returns the address brokers on this host reach it at
 // and its stop function.
-func startNamesrv(ctx context.Context, addr, secret string, mon *httpapi.Server, logger *slog.Logger) (string, func(context.Context) error, error) {
+func startNamesrv(ctx context.Context, addr, secret string, accs *auth.Accounts, mon *httpapi.Server, logger *slog.Logger) (string, func(context.Context) error, error) {
 	warnOpenRegistration(logger, secret)
-	ns := nameserver.New(nameserver.Config{Logger: logger, RegistrationSecret: secret})
+	ns := nameserver.New(nameserver.Config{Logger: logger, RegistrationSecret: secret, Accounts: accs})
 	srv, stop, err := nameserver.Listen(ctx, addr, ns)
 	if err != nil {
 		return "", nil, portInUse(err, "namesrvListen", addr)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/twinmq/twinmq/broker/auth"
+
 	"github.com/twinmq/twinmq/broker/httpapi"
 	"github.com/twinmq/twinmq/broker/kafkaapi"
 	"github.com/twinmq/twinmq/broker/log"
@@ -22,7 +24,11 @@ import (
 // with, until ctx is done.
 func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	return serveBroker(ctx, cfg, "serve", false, logger, func(mon *httpapi.Server) ([]string, func(context.Context), error) {
-		addr, stop, err := startNamesrv(ctx, cfg.NamesrvListen, cfg.RegistrationSecret, mon, logger)
+		accs, err := namesrvAccounts(cfg) // authz.go
+		if err != nil {
+			return nil, nil, err
+		}
+		addr, stop, err := startNamesrv(ctx, cfg.NamesrvListen, cfg.RegistrationSecret, accs, mon, logger)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -105,7 +111,10 @@ func runNamesrv(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if cfg.EnableControllerInNamesrv {
 		_, stop, err = startNamesrvController(ctx, cfg, logger)
 	} else {
-		_, stop, err = startNamesrv(ctx, cfg.NamesrvListen, cfg.RegistrationSecret, nil, logger)
+		var accs *auth.Accounts
+		if accs, err = namesrvAccounts(cfg); err == nil { // authz.go
+			_, stop, err = startNamesrv(ctx, cfg.NamesrvListen, cfg.RegistrationSecret, accs, nil, logger)
+		}
 	}
 	if err != nil {
 		return stoppedEarly(ctx, fmt.Errorf("namesrv: %w", err), logger)
