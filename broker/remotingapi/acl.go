@@ -24,7 +24,8 @@ import (
 //	offsets (14, 15)               Read on the topic and the group
 //	consumer list (38), send back (36), unregister (35)
 //	                               Read on the group
-//	admin (17, 25, 200, 207, 215, 220, 222, 19601)
+//	admin (17, 25, 200, 207, 215, 220, 222, 19601; the ACL admin
+//	requests 50, 51, 53: acl_admin.go)
 //	                               an admin account
 //
 // Anything else (heartbeats, offsets lookups, lock, transactions, stats) needs
@@ -42,6 +43,9 @@ var adminCodes = map[int32]bool{
 	remoting.ResetConsumerClientOffset: true,
 	InvokeBrokerToResetOffset:          true,
 	ResendDLQ:                          true,
+	updateAndCreateACLConfig:           true, // acl_admin.go
+	deleteACLConfig:                    true,
+	updateGlobalWhiteAddrsConfig:       true,
 }
 
 // need is one resource a request names.

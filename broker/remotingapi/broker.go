@@ -314,9 +314,12 @@ func (b *Broker) handlers() map[int32]handlerFunc {
 		remoting.GetAllSubscriptionGroupConfig: b.getAllSubscriptionGroupConfig,
 		remoting.QueryMessage:                  b.queryMessage,
 		remoting.ViewMessageByID:               b.viewMessageByID,
-		remoting.ConsumerSendMsgBack:           b.consumerSendMsgBack, // sendback.go
-		ResendDLQ:                              b.resendDLQ,           // delay_resend.go
-		remoting.EndTransaction:                b.endTransaction,      // end_transaction.go
+		remoting.ConsumerSendMsgBack:           b.consumerSendMsgBack,      // sendback.go
+		ResendDLQ:                              b.resendDLQ,                // delay_resend.go
+		remoting.EndTransaction:                b.endTransaction,           // end_transaction.go
+		updateAndCreateACLConfig:               b.updateAndCreateACLConfig, // acl_admin.go
+		deleteACLConfig:                        b.deleteACLConfig,
+		updateGlobalWhiteAddrsConfig:           b.updateGlobalWhiteAddrs,
 	}
 }
 

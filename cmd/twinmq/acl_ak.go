@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/twinmq/twinmq/broker/auth"
+	"github.com/twinmq/twinmq/nameserver"
+	"github.com/twinmq/twinmq/wire/remoting"
 )
 
 // `twinmq acl ak create|list|delete|whitelist`: RocketMQ AccessKey
@@ -16,6 +20,50 @@ import (
 // broker reads them at start. An account NAME is the principal User:NAME;
 // its --topic-perm and --group-perm become ACLs in the same data
 // directory, which `twinmq acl list` then shows with the Kafka ones.
+//
+// With --broker-addr, create, delete and whitelist go to a running broker
+// instead, as RocketMQ's ACL admin requests (UPDATE_AND_CREATE_ACL_CONFIG
+// 50, DELETE_ACL_CONFIG 51, UPDATE_GLOBAL_WHITE_ADDRS_CONFIG 53, as
+// mqadmin sends them), signed with an admin account's --admin-access-key
+// and --admin-secret-key; there an account is named by its access key.
+
+// akOnline is where and as whom the online forms send.
+type akOnline struct {
+	broker, ak, sk string
+}
+
+func (o *akOnline) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.broker, "broker-addr", "", "a running broker's RocketMQ address (host:port): change it online instead of --data-dir")
+	cmd.Flags().StringVar(&o.ak, "admin-access-key", "", "with --broker-addr: the admin account's access key the request is signed with")
+	cmd.Flags().StringVar(&o.sk, "admin-secret-key", "", "with --broker-addr: the admin account's secret key")
+}
+
+// call sends a signed ACL admin request to the broker.
+func (o *akOnline) call(cmd *cobra.Command, code int32, ext map[string]string) error {
+	ctx, cancel := context.WithTimeout(cmd.Context(), adminTimeout)
+	defer cancel()
+	c, err := nameserver.Dial(ctx, o.broker)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	req := remoting.NewRequest(code, 0)
+	for k, v := range ext {
+		req.ExtFields[k] = v
+	}
+	if o.ak != "" {
+		req.ExtFields[auth.FieldAccessKey] = o.ak
+		req.ExtFields[auth.FieldSignature] = auth.Sign(req.ExtFields, nil, o.sk)
+	}
+	resp, err := c.Invoke(ctx, req)
+	if err != nil {
+		return err
+	}
+	if resp.Code != remoting.Success {
+		return fmt.Errorf("%s (%d): %s", remoting.ResponseName(resp.Code), resp.Code, resp.Remark)
+	}
+	return nil
+}
 
 func newACLAKCommand() *cobra.Command {
 	var dataDir string
@@ -26,6 +74,7 @@ func newACLAKCommand() *cobra.Command {
 	var acc auth.Account
 	var topicPerms, groupPerms []string
 	var defTopic, defGroup string
+	var createOn akOnline
 	create := &cobra.Command{
 		Use:   "create NAME --secret-key SK",
 		Short: "Create or replace the account NAME (principal User:NAME) and add ACLs for its permissions",
@@ -34,6 +83,20 @@ func newACLAKCommand() *cobra.Command {
 			acc.Name = args[0]
 			if acc.SecretKey == "" {
 				return fmt.Errorf("%s: --secret-key is required", commandName(cmd))
+			}
+			if createOn.broker != "" {
+				if acc.AccessKey != "" && acc.AccessKey != acc.Name {
+					return fmt.Errorf("%s: online, an account is named by its access key: leave --access-key out", commandName(cmd))
+				}
+				err := createOn.call(cmd, 50, map[string]string{"accessKey": acc.Name, "secretKey": acc.SecretKey,
+					"admin": fmt.Sprint(acc.Admin), "whiteRemoteAddress": acc.WhiteRemoteAddress,
+					"defaultTopicPerm": defTopic, "defaultGroupPerm": defGroup,
+					"topicPerms": strings.Join(topicPerms, ","), "groupPerms": strings.Join(groupPerms, ",")})
+				if err != nil {
+					return fmt.Errorf("%s: %w", commandName(cmd), err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "account %s (principal User:%s) created on %s\n", acc.Name, acc.Name, createOn.broker)
+				return nil
 			}
 			acls, err := auth.PermACLs(auth.User(acc.Name), topicPerms, groupPerms, defTopic, defGroup)
 			if err != nil {
@@ -75,6 +138,7 @@ func newACLAKCommand() *cobra.Command {
 	create.Flags().StringArrayVar(&groupPerms, "group-perm", nil, "GROUP=SUB|DENY (repeatable)")
 	create.Flags().StringVar(&defTopic, "default-topic-perm", "", "the permission on every topic (an ACL on *; DENY adds none)")
 	create.Flags().StringVar(&defGroup, "default-group-perm", "", "the permission on every group (an ACL on *; DENY adds none)")
+	createOn.add(create)
 
 	list := &cobra.Command{
 		Use:   "list",
@@ -106,11 +170,19 @@ func newACLAKCommand() *cobra.Command {
 		},
 	}
 
+	var delOn akOnline
 	del := &cobra.Command{
 		Use:   "delete NAME",
 		Short: "Delete the account NAME (its ACLs stay: twinmq acl delete removes them)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if delOn.broker != "" {
+				if err := delOn.call(cmd, 51, map[string]string{"accessKey": args[0]}); err != nil {
+					return fmt.Errorf("%s: %w", commandName(cmd), err)
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), "deleted account", args[0], "on", delOn.broker)
+				return nil
+			}
 			accs, err := auth.OpenAccounts(dataDir)
 			if err != nil {
 				return fmt.Errorf("%s: %w", commandName(cmd), err)
@@ -127,12 +199,22 @@ func newACLAKCommand() *cobra.Command {
 		},
 	}
 
+	delOn.add(del)
+
 	var addrs []string
+	var whiteOn akOnline
 	white := &cobra.Command{
 		Use:   "whitelist --address A [--address B]",
 		Short: "Set the global whitelist: requests from these addresses skip every check (none: clear it)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if whiteOn.broker != "" {
+				if err := whiteOn.call(cmd, 53, map[string]string{"globalWhiteAddrs": strings.Join(addrs, ",")}); err != nil {
+					return fmt.Errorf("%s: %w", commandName(cmd), err)
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), "global whitelist:", addrs, "on", whiteOn.broker)
+				return nil
+			}
 			accs, err := auth.OpenAccounts(dataDir)
 			if err != nil {
 				return fmt.Errorf("%s: %w", commandName(cmd), err)
@@ -144,6 +226,7 @@ func newACLAKCommand() *cobra.Command {
 			return nil
 		},
 	}
+	whiteOn.add(white)
 	white.Flags().StringArrayVar(&addrs, "address", nil, "an address pattern: 10.0.0.1, 10.0.*.*, 10.0.0.1-9, 10.0.0.{1,2} (repeatable)")
 	ak.AddCommand(create, list, del, white)
 	return ak

@@ -130,6 +130,7 @@ func TestACLAKCommands(t *testing.T) {
 	if !strings.Contains(out, "account alice (principal User:alice, accessKey alice-ak)") {
 		t.Errorf("ak create:\n%s", out)
 	}
+	mustCmd(t, "acl", "ak", "create", "opsadmin", "--secret-key", "root-secret", "--admin", dd)
 	if _, err := twinmqCmd(t, "acl", "ak", "create", "bob", "--secret-key", "x", dd); err == nil {
 		t.Error("a 1-character secret key was accepted")
 	}
@@ -174,5 +175,32 @@ func TestACLAKCommands(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "RocketMQ 5 gRPC listener off") {
 		t.Error("the gRPC listener runs with aclEnable")
+	}
+
+	// Online: UPDATE_AND_CREATE_ACL_CONFIG signed by the admin account
+	// creates bob, who may then send to other; alice (no admin) may not
+	// create accounts; DELETE_ACL_CONFIG removes bob.
+	ba := "--broker-addr=" + listenAddr(t, logs, "RocketMQ remoting")
+	if out, err := twinmqCmd(t, "acl", "ak", "create", "bob-ak", "--secret-key", "bob-secret", "--topic-perm", "other=PUB", ba,
+		"--admin-access-key", "alice-ak", "--admin-secret-key", "alice-secret"); err == nil || !strings.Contains(err.Error(), "NO_PERMISSION") {
+		t.Errorf("alice creating an account: %v\n%s", err, out)
+	}
+	mustCmd(t, "acl", "ak", "create", "bob-ak", "--secret-key", "bob-secret", "--topic-perm", "other=PUB", ba,
+		"--admin-access-key", "opsadmin", "--admin-secret-key", "root-secret")
+	bob, err := rocketmq.NewProducer(producer.WithNsResolver(ns), producer.WithGroupName("ak_bob"), producer.WithRetry(1),
+		producer.WithInstanceName("bob"), producer.WithCredentials(primitive.Credentials{AccessKey: "bob-ak", SecretKey: "bob-secret"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Shutdown()
+	if _, err := bob.SendSync(ctx, primitive.NewMessage("other", []byte("bob"))); err != nil {
+		t.Errorf("bob to other: %v", err)
+	}
+	mustCmd(t, "acl", "ak", "delete", "bob-ak", ba, "--admin-access-key", "opsadmin", "--admin-secret-key", "root-secret")
+	if _, err := bob.SendSync(ctx, primitive.NewMessage("other", []byte("bob"))); err == nil || !strings.Contains(err.Error(), "unknown AccessKey") {
+		t.Errorf("bob after his account's deletion: %v", err)
 	}
 }
