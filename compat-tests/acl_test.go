@@ -199,7 +199,21 @@ func TestACLOnePrincipalBothProtocols(t *testing.T) {
 		t.Errorf("sarama to AclNope: %v, want ErrTopicAuthorizationFailed", err)
 	}
 
-	// kcat: the metadata shows only the topic it may describe.
+	// sarama's consumer group on a group without an ACL.
+	gcfg := saramaConfig(sarama.MaxVersion, sarama.WaitForLocal, sarama.CompressionNone)
+	gcfg.Consumer.Group.Rebalance.Retry.Max = 0 // the refusal is not retriable: no 4 x 2 s of retries
+	gcfg.Metadata.Retry.Max = 0
+	cg, err := sarama.NewConsumerGroup([]string{c.kafkaAddr}, "acl_no_group", gcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cg.Close()
+	if err := cg.Consume(ctx, []string{"AclBoth"}, nopGroupHandler{}); !errors.Is(err, sarama.ErrGroupAuthorizationFailed) {
+		t.Errorf("sarama joining acl_no_group: %v, want ErrGroupAuthorizationFailed", err)
+	}
+
+	// kcat: the metadata shows only the topic it may describe, and a
+	// produce to the other is refused.
 	if kcat, err := exec.LookPath("kcat"); err == nil {
 		out, err := exec.CommandContext(ctx, kcat, "-b", c.kafkaAddr, "-L", "-J").CombinedOutput()
 		if err != nil {
@@ -207,6 +221,12 @@ func TestACLOnePrincipalBothProtocols(t *testing.T) {
 		}
 		if !strings.Contains(string(out), `"topic":"AclBoth"`) || strings.Contains(string(out), "AclNope") {
 			t.Errorf("kcat -L shows:\n%s", out)
+		}
+		cmd := exec.CommandContext(ctx, kcat, "-b", c.kafkaAddr, "-P", "-t", "AclNope", "-X", "message.timeout.ms=5000")
+		cmd.Stdin = strings.NewReader("refused\n")
+		out, err = cmd.CombinedOutput()
+		if !strings.Contains(string(out), "Topic authorization failed") {
+			t.Errorf("kcat -P to AclNope: %v\n%s", err, out)
 		}
 	} else {
 		t.Error("kcat is not installed (apt-get install -y kcat)")
@@ -237,4 +257,13 @@ func TestACLOnePrincipalBothProtocols(t *testing.T) {
 	if _, err := p.SendSync(ctx, primitive.NewMessage("AclBoth", []byte("x"))); err == nil || !strings.Contains(err.Error(), "no permission") {
 		t.Errorf("rocketmq to AclBoth after Kafka's DeleteAcls: %v, want NO_PERMISSION", err)
 	}
+}
+
+// nopGroupHandler is a sarama consumer group handler that consumes nothing.
+type nopGroupHandler struct{}
+
+func (nopGroupHandler) Setup(sarama.ConsumerGroupSession) error   { return nil }
+func (nopGroupHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+func (nopGroupHandler) ConsumeClaim(sarama.ConsumerGroupSession, sarama.ConsumerGroupClaim) error {
+	return nil
 }
