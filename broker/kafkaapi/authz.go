@@ -42,10 +42,11 @@ type authzFunc func(h *Handler, r *request, req kmsg.Request) bool
 var authzTable = map[int16]authzFunc{}
 
 // authzFree are the keys Kafka serves to anyone: version negotiation and
-// authentication (the principal does not exist yet), the delegation-token
-// keys (they answer as without tokens: 38_create_delegation_token.go) and
-// DescribeCluster (only its authorized-operations field depends on ACLs).
-var authzFree = map[int16]bool{17: true, 18: true, 36: true, 38: true, 39: true, 40: true, 41: true, 60: true}
+// authentication (the principal does not exist yet) and the
+// delegation-token keys (they answer as without tokens:
+// 38_create_delegation_token.go). DescribeCluster is served to anyone too;
+// its rule only fills the authorized operations (authz_ops.go).
+var authzFree = map[int16]bool{17: true, 18: true, 36: true, 38: true, 39: true, 40: true, 41: true}
 
 // regAuthz registers a key's check (called from the authz_*.go files).
 func regAuthz(key int16, fn authzFunc) { authzTable[key] = fn }

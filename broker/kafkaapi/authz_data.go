@@ -228,6 +228,9 @@ func authzOffsetForLeaderEpoch(h *Handler, r *request, q kmsg.Request) bool {
 // (else TOPIC_AUTHORIZATION_FAILED), as KafkaApis.getTopicMetadata.
 func authzMetadata(h *Handler, r *request, q kmsg.Request) bool {
 	req := q.(*kmsg.MetadataRequest)
+	if req.IncludeTopicAuthorizedOperations || req.IncludeClusterAuthorizedOperations {
+		defer r.addPatch(func(s kmsg.Response) { metadataOps(r, req, s.(*kmsg.MetadataResponse)) }) // after the errors are added
+	}
 	if req.Topics == nil {
 		r.addPatch(func(s kmsg.Response) {
 			resp := s.(*kmsg.MetadataResponse)

@@ -253,6 +253,7 @@ func authzFindCoordinator(h *Handler, r *request, q kmsg.Request) bool {
 // authzDescribeGroups: Describe on each group.
 func authzDescribeGroups(h *Handler, r *request, q kmsg.Request) bool {
 	req := q.(*kmsg.DescribeGroupsRequest)
+	r.addPatch(func(s kmsg.Response) { groupOps(r, req, s.(*kmsg.DescribeGroupsResponse)) })
 	var errs []kmsg.DescribeGroupsResponseGroup
 	kept := req.Groups[:0:0]
 	for _, g := range req.Groups {
@@ -261,7 +262,7 @@ func authzDescribeGroups(h *Handler, r *request, q kmsg.Request) bool {
 			continue
 		}
 		rg := kmsg.NewDescribeGroupsResponseGroup()
-		rg.Group, rg.ErrorCode = g, errGroupAuthorizationFailed
+		rg.Group, rg.ErrorCode, rg.AuthorizedOperations = g, errGroupAuthorizationFailed, notComputed
 		errs = append(errs, rg)
 	}
 	if len(errs) > 0 {
@@ -277,6 +278,16 @@ func authzDescribeGroups(h *Handler, r *request, q kmsg.Request) bool {
 // authzConsumerGroupDescribe: Describe on each group (KIP-848).
 func authzConsumerGroupDescribe(h *Handler, r *request, q kmsg.Request) bool {
 	req := q.(*kmsg.ConsumerGroupDescribeRequest)
+	if req.IncludeAuthorizedOperations {
+		r.addPatch(func(s kmsg.Response) {
+			resp := s.(*kmsg.ConsumerGroupDescribeResponse)
+			for i := range resp.Groups {
+				if g := &resp.Groups[i]; g.ErrorCode == errNone {
+					g.AuthorizedOperations = r.authorizedOps(auth.ResourceGroup, g.Group)
+				}
+			}
+		})
+	}
 	var errs []kmsg.ConsumerGroupDescribeResponseGroup
 	kept := req.Groups[:0:0]
 	for _, g := range req.Groups {
@@ -285,7 +296,7 @@ func authzConsumerGroupDescribe(h *Handler, r *request, q kmsg.Request) bool {
 			continue
 		}
 		rg := kmsg.NewConsumerGroupDescribeResponseGroup()
-		rg.Group, rg.ErrorCode = g, errGroupAuthorizationFailed
+		rg.Group, rg.ErrorCode, rg.AuthorizedOperations = g, errGroupAuthorizationFailed, notComputed
 		errs = append(errs, rg)
 	}
 	if len(errs) > 0 {

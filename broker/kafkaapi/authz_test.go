@@ -153,6 +153,24 @@ func TestAuthzKafgoEndToEnd(t *testing.T) {
 		t.Errorf("bob's metadata of orders: %v / %v", err, got)
 	}
 
+	// KIP-430: the operations she may do on orders (Read, Write and the
+	// Describe they imply) and what the admin may do on the cluster.
+	rc := dialFrom(t, b.addr, aliceIP)
+	mreq := kmsg.NewPtrMetadataRequest()
+	mreq.Version, mreq.IncludeTopicAuthorizedOperations = 12, true
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr("orders")
+	mreq.Topics = append(mreq.Topics, mt)
+	mresp := rc.roundTrip(mreq).(*kmsg.MetadataResponse)
+	if want := int32(1<<3 | 1<<4 | 1<<8); len(mresp.Topics) != 1 || mresp.Topics[0].AuthorizedOperations != want {
+		t.Errorf("alice's operations on orders: %+v, want %b", mresp.Topics, want)
+	}
+	dcr := kmsg.NewPtrDescribeClusterRequest()
+	dcr.IncludeClusterAuthorizedOperations = true
+	if got := dialFrom(t, b.addr, adminIP).roundTrip(dcr).(*kmsg.DescribeClusterResponse); got.ClusterAuthorizedOperations != 1<<5|1<<7|1<<8|1<<9|1<<10|1<<11|1<<12 {
+		t.Errorf("admin's cluster operations: %b", got.ClusterAuthorizedOperations)
+	}
+
 	// Admin keys: deleting or creating topics, creating ACLs.
 	del, err := aliceAdm.DeleteTopics(ctx, "orders")
 	if err != nil {
