@@ -86,8 +86,12 @@ func produceErrors(ts []kmsg.ProduceRequestTopic, code int16) []kmsg.ProduceResp
 
 // inlineAllowed says whether the event loop may answer a Produce itself
 // (00_produce_inline.go): with an authorizer, only when every topic may
-// be written; otherwise OnFrame answers with the errors.
+// be written; otherwise OnFrame answers with the errors. With quotas set,
+// never: OnFrame meters it.
 func (h *Handler) inlineAllowed(c *netio.Conn, req *kmsg.ProduceRequest) bool {
+	if h.cfg.Quotas != nil && h.cfg.Quotas.Active() {
+		return false // metered on the worker's path (quotas.go)
+	}
 	if h.cfg.Authorizer == nil {
 		return true
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/twinmq/twinmq/broker/auth"
+	"github.com/twinmq/twinmq/broker/quota"
 )
 
 // aclSeeds are CreateAcls, DescribeAcls and DeleteAcls requests at every
@@ -34,14 +35,33 @@ func aclSeeds() []kmsg.Request {
 		del.Filters = append(del.Filters, f)
 		reqs = append(reqs, c, d, del)
 	}
+	for v := range int16(2) {
+		aq := kmsg.NewPtrAlterClientQuotasRequest()
+		aq.Version = v
+		e := kmsg.NewAlterClientQuotasRequestEntry()
+		ent := kmsg.NewAlterClientQuotasRequestEntryEntity()
+		ent.Type, ent.Name = "user", kmsg.StringPtr("alice")
+		e.Entity = append(e.Entity, ent)
+		op := kmsg.NewAlterClientQuotasRequestEntryOp()
+		op.Key, op.Value = "producer_byte_rate", 1e6
+		e.Ops = append(e.Ops, op)
+		aq.Entries = append(aq.Entries, e)
+		dq := kmsg.NewPtrDescribeClientQuotasRequest()
+		dq.Version = v
+		comp := kmsg.NewDescribeClientQuotasRequestComponent()
+		comp.EntityType, comp.MatchType = "user", 2
+		dq.Components = append(dq.Components, comp)
+		reqs = append(reqs, aq, dq)
+	}
 	return reqs
 }
 
-// FuzzAuthzFrame is FuzzHandlerFrame with an authorizer: every key's
-// check (authz*.go) trims or answers arbitrary requests of a principal
-// that may do some things and not others, and the ACL keys store what
-// they are sent. Invariants: no panic, whole frames or a closed
-// connection, and the ACL file always reopens.
+// FuzzAuthzFrame is FuzzHandlerFrame with an authorizer and a quota
+// store: every key's check (authz*.go) trims or answers arbitrary
+// requests of a principal that may do some things and not others, the
+// ACL and quota keys store what they are sent, and produces and fetches
+// are metered. Invariants: no panic, whole frames or a closed connection,
+// and the ACL and quota files always reopen.
 func FuzzAuthzFrame(f *testing.F) {
 	fm := kmsg.NewRequestFormatter(kmsg.FormatterClientID("seed"))
 	for i, r := range aclSeeds() {
@@ -60,12 +80,18 @@ func FuzzAuthzFrame(f *testing.F) {
 	alice := auth.User("alice")
 	if _, err := az.Create([]auth.ACL{
 		{Resource: auth.ResourceCluster, Name: auth.ClusterName, Pattern: auth.PatternLiteral, Principal: alice, Host: "*", Operation: auth.OpAlter, Permission: auth.PermissionAllow},
+		{Resource: auth.ResourceCluster, Name: auth.ClusterName, Pattern: auth.PatternLiteral, Principal: alice, Host: "*", Operation: auth.OpAlterConfigs, Permission: auth.PermissionAllow},
 		{Resource: auth.ResourceTopic, Name: "fuzz", Pattern: auth.PatternLiteral, Principal: alice, Host: "*", Operation: auth.OpRead, Permission: auth.PermissionAllow},
 		{Resource: auth.ResourceGroup, Name: "g", Pattern: auth.PatternPrefixed, Principal: alice, Host: "*", Operation: auth.OpAll, Permission: auth.PermissionAllow},
 	}); err != nil {
 		f.Fatal(err)
 	}
-	b := startBrokerWith(f, brokerOpts{groups: true, log: log, authz: az,
+	qdir := f.TempDir()
+	qs, err := quota.Open(qdir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	b := startBrokerWith(f, brokerOpts{groups: true, log: log, authz: az, quotas: qs,
 		principals: map[string]auth.Principal{"127.0.0.1": alice}})
 	b.createTopic(f, "fuzz", 2)
 	health := dial(f, b.addr)
@@ -93,6 +119,9 @@ func FuzzAuthzFrame(f *testing.F) {
 		health.roundTrip(kmsg.NewPtrApiVersionsRequest())
 		if _, err := auth.ReadACLs(dir); err != nil {
 			t.Fatalf("acl file: %v", err)
+		}
+		if _, err := quota.Open(qdir); err != nil {
+			t.Fatalf("quota file: %v", err)
 		}
 	})
 }

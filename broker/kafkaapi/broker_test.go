@@ -17,6 +17,7 @@ import (
 	"github.com/twinmq/twinmq/broker/groups"
 	"github.com/twinmq/twinmq/broker/kafkaapi"
 	"github.com/twinmq/twinmq/broker/offsets"
+	"github.com/twinmq/twinmq/broker/quota"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/broker/txn"
 	"github.com/twinmq/twinmq/netio"
@@ -57,6 +58,7 @@ type brokerOpts struct {
 	// from an IP (127.0.0.N) a principal (authz_test.go).
 	authz      *auth.Authorizer
 	principals map[string]auth.Principal
+	quotas     *quota.Store // Config.Quotas (quotas_test.go)
 }
 
 // startBroker serves Kafka without the consumer-group keys.
@@ -87,7 +89,7 @@ func startBrokerWith(t testing.TB, opts brokerOpts) *testBroker {
 		cfg.GroupSize = func() int { return opts.groupSize }
 	}
 	cfg.LeaderEpoch, cfg.Epochs, cfg.LogLevel = opts.epoch, opts.epochs, opts.level
-	cfg.Authorizer = opts.authz
+	cfg.Authorizer, cfg.Quotas = opts.authz, opts.quotas
 	closeGroups := func() {}
 	if opts.groups {
 		offs, err := offsets.Open(ctx, store, log)

@@ -34,6 +34,7 @@ import (
 	"github.com/twinmq/twinmq/broker/cluster"
 	"github.com/twinmq/twinmq/broker/groups"
 	"github.com/twinmq/twinmq/broker/log"
+	"github.com/twinmq/twinmq/broker/quota"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/broker/txn"
 	"github.com/twinmq/twinmq/netio"
@@ -138,6 +139,10 @@ type Config struct {
 	// Authorizer, if set, checks every request against the ACLs
 	// (authz.go; Kafka's authorizer.class.name). Nil: no checks.
 	Authorizer *auth.Authorizer
+	// Quotas, if set, serves DescribeClientQuotas and AlterClientQuotas
+	// from it and throttles Produce and Fetch (quotas.go). Nil: the two
+	// keys answer as a broker without quotas.
+	Quotas *quota.Store
 	// ClusterRefresh, if set, reads the cluster view again now
 	// (cluster.Poller.Refresh): after this broker created or deleted a
 	// topic on other groups, it waits for the view to show them.
@@ -340,6 +345,10 @@ type request struct {
 	start   time.Time // the frame reached OnFrame (latency)
 	replied atomic.Bool
 	patch   func(kmsg.Response) // authorization results to add (authz.go)
+	// throttle delays done (quotas.go); fetchBytes is what a marker
+	// response carries (-1: count its batches).
+	throttle   time.Duration
+	fetchBytes int
 }
 
 // end reports the request's latency and releases its connection for the
@@ -354,7 +363,7 @@ func (r *request) reply(resp kmsg.Response) {
 	if !r.replied.CompareAndSwap(false, true) {
 		return
 	}
-	defer r.done()
+	defer r.release()
 	r.applyPatch(resp)
 	buf := kafka.AppendResponse(nil, r.hdr.CorrelationID, resp)
 	// Observed before the write: a client that has its answer finds it
@@ -383,7 +392,7 @@ func (r *request) closeConn(reason string, err error) {
 // OnFrame implements netio.Handler: parse, dispatch by key, reply.
 func (h *Handler) OnFrame(c *netio.Conn, frame []byte, done func()) {
 	hdr, req, err := kafka.ParseRequest(frame)
-	r := &request{h: h, conn: c, hdr: hdr, done: done, start: time.Now()}
+	r := &request{h: h, conn: c, hdr: hdr, done: done, start: time.Now(), fetchBytes: -1}
 	if err != nil {
 		h.badRequest(r, err)
 		return
@@ -409,6 +418,7 @@ func (h *Handler) OnFrame(c *netio.Conn, frame []byte, done func()) {
 	if !h.authorize(r, req) {
 		return
 	}
+	h.quotaHook(r, req)
 	api.serve(h, r, req)
 }
 
