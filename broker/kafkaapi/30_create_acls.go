@@ -46,7 +46,7 @@ func (h *Handler) createACLs(r *request, req *kmsg.CreateACLsRequest) {
 	if err != nil {
 		h.log.Error("kafkaapi: create acls", "err", err)
 	} else {
-		h.log.Info("kafkaapi: acls created", "principal", principalOf(r.conn), "count", len(acls))
+		h.log.Info("kafkaapi: acls created", "principal", r.principal(), "count", len(acls))
 	}
 	r.reply(resp)
 }

@@ -69,7 +69,7 @@ func (h *Handler) authorize(r *request, req kmsg.Request) bool {
 // denial at debug (Kafka's authorizer log logs denials at info; a denied
 // client retrying in a loop would flood ours).
 func (r *request) can(op auth.Operation, typ auth.ResourceType, name string) bool {
-	p := principalOf(r.conn)
+	p := r.principal()
 	d := r.h.cfg.Authorizer.Check(p, connHost(r.conn), op, typ, name)
 	if !d.Allowed {
 		r.h.log.Debug("kafkaapi: denied", "principal", p, "remote", r.conn.RemoteAddr(), "op", op,
@@ -133,8 +133,21 @@ func clusterOnly[Q kmsg.Request, S kmsg.Response](op auth.Operation, fill func(Q
 	}
 }
 
-// connHost is the IP c connects from, as ACL hosts name it.
+// principal is who r's connection authenticated as (auth.Anonymous for a
+// request served without a connection).
+func (r *request) principal() auth.Principal {
+	if r.conn == nil {
+		return auth.Anonymous
+	}
+	return principalOf(r.conn)
+}
+
+// connHost is the IP c connects from, as ACL hosts name it ("" without a
+// connection).
 func connHost(c *netio.Conn) string {
+	if c == nil {
+		return ""
+	}
 	addr := c.RemoteAddr()
 	if addr == nil {
 		return ""

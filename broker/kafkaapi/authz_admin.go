@@ -355,7 +355,7 @@ func authzInitProducerID(h *Handler, r *request, q kmsg.Request) bool {
 			code = errTxnIDAuthorizationFailed
 		}
 	} else if !r.canCluster(auth.OpIdempotentWrite) &&
-		!h.cfg.Authorizer.AuthorizeAny(principalOf(r.conn), connHost(r.conn), auth.OpWrite, auth.ResourceTopic) {
+		!h.cfg.Authorizer.AuthorizeAny(r.principal(), connHost(r.conn), auth.OpWrite, auth.ResourceTopic) {
 		code = errClusterAuthorizationFailed
 	}
 	if code == errNone {

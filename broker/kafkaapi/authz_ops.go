@@ -27,7 +27,7 @@ var supportedOps = map[auth.ResourceType][]auth.Operation{
 // authorizedOps is the KIP-430 bit field of what r's principal may do on
 // (typ, name). It does not log: it asks about every operation.
 func (r *request) authorizedOps(typ auth.ResourceType, name string) int32 {
-	p, host := principalOf(r.conn), connHost(r.conn)
+	p, host := r.principal(), connHost(r.conn)
 	var bits int32
 	for _, op := range supportedOps[typ] {
 		if r.h.cfg.Authorizer.Authorize(p, host, op, typ, name) {

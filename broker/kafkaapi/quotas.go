@@ -34,7 +34,7 @@ func (h *Handler) quotaHook(r *request, req kmsg.Request) {
 				n += len(p.Records)
 			}
 		}
-		d := h.cfg.Quotas.Throttle(principalOf(r.conn).Name(), r.clientID(), quota.ProducerByteRate, n, time.Now())
+		d := h.cfg.Quotas.Throttle(r.principal().Name(), r.clientID(), quota.ProducerByteRate, n, time.Now())
 		r.throttle = d
 		r.addPatch(func(s kmsg.Response) { s.(*kmsg.ProduceResponse).ThrottleMillis += int32(d / time.Millisecond) })
 	case *kmsg.FetchRequest:
@@ -49,7 +49,7 @@ func (h *Handler) quotaHook(r *request, req kmsg.Request) {
 					}
 				}
 			}
-			d := h.cfg.Quotas.Throttle(principalOf(r.conn).Name(), r.clientID(), quota.ConsumerByteRate, n, time.Now())
+			d := h.cfg.Quotas.Throttle(r.principal().Name(), r.clientID(), quota.ConsumerByteRate, n, time.Now())
 			r.throttle = d
 			resp.ThrottleMillis += int32(d / time.Millisecond)
 		})
