@@ -72,7 +72,7 @@ func (r *request) can(op auth.Operation, typ auth.ResourceType, name string) boo
 	p := r.principal()
 	d := r.h.cfg.Authorizer.Check(p, connHost(r.conn), op, typ, name)
 	if !d.Allowed {
-		r.h.log.Debug("kafkaapi: denied", "principal", p, "remote", r.conn.RemoteAddr(), "op", op,
+		r.h.log.Debug("kafkaapi: denied", "principal", p, "remote", connHost(r.conn), "op", op,
 			"resource", typ, "name", name, "reason", d.Reason, "api", kmsg.NameForKey(r.hdr.APIKey))
 	}
 	return d.Allowed
