@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twinmq/twinmq/broker/auth"
+
 	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/wire/remoting"
 )
@@ -39,8 +41,11 @@ type Config struct {
 	// MaxRegistrationSkew bounds a signed request's clock difference
 	// (default MaxRegistrationSkew).
 	MaxRegistrationSkew time.Duration
-	Logger              *slog.Logger
-	Now                 func() time.Time
+	// Accounts, if set (aclEnable), makes the destructive codes need an
+	// admin account's signature (acl.go).
+	Accounts *auth.Accounts
+	Logger   *slog.Logger
+	Now      func() time.Time
 	// TLS, if set, serves Listen's port over TLS (RocketMQ's tlsMode
 	// enforcing), or with TLSOptional TLS and plaintext alike
 	// (permissive); nil: plaintext (disabled).
@@ -99,6 +104,7 @@ func New(cfg Config) *Server {
 		remoting.GetClusterView:                s.getClusterView,
 	}
 	maps.Copy(s.codes, s.adminHandlers()) // admin.go
+	s.guardAdminCodes()                   // acl.go
 	return s
 }
 

@@ -21,7 +21,7 @@ const produceKey = 0
 // off to a worker goroutine, nor one to the store's dispatcher and back,
 // nor the event-loop wake-up of an asynchronous reply: the reply leaves
 // with the loop's own write. Every other request goes to OnFrame.
-func (h *Handler) OnFrameInline(_ *netio.Conn, frame, dst []byte) ([]byte, bool) {
+func (h *Handler) OnFrameInline(c *netio.Conn, frame, dst []byte) ([]byte, bool) {
 	if len(frame) < 4 || int16(binary.BigEndian.Uint16(frame)) != produceKey || h.following() {
 		return dst, false
 	}
@@ -31,6 +31,9 @@ func (h *Handler) OnFrameInline(_ *netio.Conn, frame, dst []byte) ([]byte, bool)
 		return dst, false // OnFrame answers or closes
 	}
 	preq := req.(*kmsg.ProduceRequest)
+	if !h.inlineAllowed(c, preq) {
+		return dst, false // OnFrame answers the authorization errors
+	}
 	resp, ok := h.produceInline(preq)
 	if !ok {
 		return dst, false

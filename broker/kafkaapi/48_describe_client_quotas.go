@@ -6,9 +6,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// describeClientQuotas answers key 48 (KIP-546). twinmq stores no client
-// quotas (49_alter_client_quotas.go), so a valid filter matches nothing:
-// an empty list and no error. A filter Kafka would reject gets
+// describeClientQuotas answers key 48 (KIP-546). Without a quota store
+// (Config.Quotas) a valid filter matches nothing: an empty list and no
+// error; with one, quotas.go answers. A filter Kafka would reject gets
 // INVALID_REQUEST as there (ClientQuotaManager's validation): an unknown
 // match type, an exact match without a name, or a type named twice.
 func (h *Handler) describeClientQuotas(r *request, req *kmsg.DescribeClientQuotasRequest) {
@@ -29,6 +29,10 @@ func (h *Handler) describeClientQuotas(r *request, req *kmsg.DescribeClientQuota
 			break
 		}
 		seen[c.EntityType] = true
+	}
+	if h.cfg.Quotas != nil && resp.ErrorCode == errNone {
+		h.describeQuotas(r, req, resp) // quotas.go
+		return
 	}
 	r.reply(resp)
 }

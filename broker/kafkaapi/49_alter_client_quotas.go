@@ -2,11 +2,16 @@ package kafkaapi
 
 import "github.com/twmb/franz-go/pkg/kmsg"
 
-// alterClientQuotas answers key 49 (KIP-546) by refusing every entry with
-// INVALID_REQUEST: twinmq does not enforce client quotas yet, and storing
-// quotas it would not enforce would let an operator believe a producer is
-// throttled. Nothing is stored, with or without ValidateOnly.
+// alterClientQuotas answers key 49 (KIP-546). With a quota store
+// (Config.Quotas) quotas.go stores them. Without one it refuses every
+// entry with INVALID_REQUEST: storing quotas it would not enforce would
+// let an operator believe a producer is throttled. Nothing is stored,
+// with or without ValidateOnly.
 func (h *Handler) alterClientQuotas(r *request, req *kmsg.AlterClientQuotasRequest) {
+	if h.cfg.Quotas != nil {
+		h.alterQuotas(r, req) // quotas.go
+		return
+	}
 	resp := req.ResponseKind().(*kmsg.AlterClientQuotasResponse)
 	for _, e := range req.Entries {
 		re := kmsg.NewAlterClientQuotasResponseEntry()

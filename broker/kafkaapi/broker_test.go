@@ -19,6 +19,7 @@ import (
 	"github.com/twinmq/twinmq/broker/kafkaapi"
 	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/pop"
+	"github.com/twinmq/twinmq/broker/quota"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/broker/txn"
 	"github.com/twinmq/twinmq/netio"
@@ -65,6 +66,11 @@ type brokerOpts struct {
 	reauthMs   int64
 	// now, if set, is Config.Now.
 	now func() time.Time
+	// authz, if set, is Config.Authorizer; principals gives connections
+	// from an IP (127.0.0.N) a principal (authz_test.go).
+	authz      *auth.Authorizer
+	principals map[string]auth.Principal
+	quotas     *quota.Store // Config.Quotas (quotas_test.go)
 }
 
 // startBroker serves Kafka without the consumer-group keys.
@@ -96,6 +102,7 @@ func startBrokerWith(t testing.TB, opts brokerOpts) *testBroker {
 	}
 	cfg.LeaderEpoch, cfg.Epochs, cfg.LogLevel = opts.epoch, opts.epochs, opts.level
 	cfg.Users, cfg.SASLMechanisms, cfg.ReauthMs, cfg.Now = opts.users, opts.mechanisms, opts.reauthMs, opts.now
+	cfg.Authorizer, cfg.Quotas = opts.authz, opts.quotas
 	closeGroups := func() {}
 	if opts.groups {
 		offs, err := offsets.Open(ctx, store, log)
@@ -130,6 +137,9 @@ func startBrokerWith(t testing.TB, opts brokerOpts) *testBroker {
 		if opts.proto.TLS() {
 			ncfg.TLS = opts.tls
 		}
+	}
+	if opts.principals != nil {
+		nh = principalsByHost{h, opts.principals}
 	}
 	srv, err := netio.New(ncfg, nh)
 	if err != nil {

@@ -37,6 +37,7 @@ import (
 	"github.com/twinmq/twinmq/broker/groups"
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/pop"
+	"github.com/twinmq/twinmq/broker/quota"
 	"github.com/twinmq/twinmq/broker/sharegroup"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/broker/txn"
@@ -148,6 +149,13 @@ type Config struct {
 	// master sends consumers of another rack to an in-sync follower of
 	// theirs (follower.go).
 	Rack string
+	// Authorizer, if set, checks every request against the ACLs
+	// (authz.go; Kafka's authorizer.class.name). Nil: no checks.
+	Authorizer *auth.Authorizer
+	// Quotas, if set, serves DescribeClientQuotas and AlterClientQuotas
+	// from it and throttles Produce and Fetch (quotas.go). Nil: the two
+	// keys answer as a broker without quotas.
+	Quotas *quota.Store
 	// ClusterRefresh, if set, reads the cluster view again now
 	// (cluster.Poller.Refresh): after this broker created or deleted a
 	// topic on other groups, it waits for the view to show them.
@@ -391,7 +399,12 @@ type request struct {
 	replied atomic.Bool
 	// sink, when set, takes the response instead of conn (nil): an
 	// in-process request (inprocess.go).
-	sink chan<- kmsg.Response
+	sink  chan<- kmsg.Response
+	patch func(kmsg.Response) // authorization results to add (authz.go)
+	// throttle delays done (quotas.go); fetchBytes is what a marker
+	// response carries (-1: count its batches).
+	throttle   time.Duration
+	fetchBytes int
 }
 
 // end reports the request's latency and releases its connection for the
@@ -406,7 +419,8 @@ func (r *request) reply(resp kmsg.Response) {
 	if !r.replied.CompareAndSwap(false, true) {
 		return
 	}
-	defer r.done()
+	defer r.release()
+	r.applyPatch(resp)
 	if r.sink != nil {
 		r.h.observe(r.hdr.APIKey, r.start)
 		r.sink <- resp
@@ -452,7 +466,7 @@ func (h *Handler) OnFrame(c *netio.Conn, frame []byte, done func()) {
 		return
 	}
 	hdr, req, err := kafka.ParseRequest(frame)
-	r := &request{h: h, conn: c, hdr: hdr, done: done, start: time.Now()}
+	r := &request{h: h, conn: c, hdr: hdr, done: done, start: time.Now(), fetchBytes: -1}
 	if err != nil {
 		h.badRequest(r, err)
 		return
@@ -485,6 +499,10 @@ func (h *Handler) OnFrame(c *netio.Conn, frame []byte, done func()) {
 			r.closeConn("internal error", fmt.Errorf("panic: %v", p))
 		}
 	}()
+	if !h.authorize(r, req) {
+		return
+	}
+	h.quotaHook(r, req)
 	api.serve(h, r, req)
 }
 

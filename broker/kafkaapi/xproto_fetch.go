@@ -94,7 +94,14 @@ func (r *request) replyParts(resp *kmsg.FetchResponse, m *fetchMarkers, data [][
 		release()
 		return
 	}
-	defer r.done()
+	defer r.release()
+	r.fetchBytes = 0
+	for _, parts := range data {
+		for _, p := range parts {
+			r.fetchBytes += len(p)
+		}
+	}
+	r.applyPatch(resp)
 	enc := kafka.AppendResponse(nil, r.hdr.CorrelationID, resp)
 	bufs, ok := spliceParts(enc, m, data, resp.IsFlexible())
 	if !ok {

@@ -3,6 +3,7 @@ package remotingapi
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -14,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twinmq/twinmq/broker/auth"
 	"github.com/twinmq/twinmq/broker/halfmsg"
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/offsets"
@@ -122,6 +124,11 @@ type Config struct {
 	MaxSuspend         time.Duration
 	Logger             *slog.Logger
 	Now                func() time.Time
+	// Accounts, if set, turns RocketMQ's ACL on (aclEnable, acl.go): every
+	// request must be signed by one of them, and what it names is checked
+	// with Authorizer (which must then be set too).
+	Accounts   *auth.Accounts
+	Authorizer *auth.Authorizer
 }
 
 func (c *Config) validate() (netip.AddrPort, error) {
@@ -143,6 +150,9 @@ func (c *Config) validate() (netip.AddrPort, error) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Accounts != nil && c.Authorizer == nil {
+		return ap, errors.New("remotingapi: Accounts (the ACL) needs an Authorizer")
 	}
 	return ap, nil
 }
@@ -316,9 +326,12 @@ func (b *Broker) handlers() map[int32]handlerFunc {
 		remoting.GetAllSubscriptionGroupConfig: b.getAllSubscriptionGroupConfig,
 		remoting.QueryMessage:                  b.queryMessage,
 		remoting.ViewMessageByID:               b.viewMessageByID,
-		remoting.ConsumerSendMsgBack:           b.consumerSendMsgBack, // sendback.go
-		ResendDLQ:                              b.resendDLQ,           // delay_resend.go
-		remoting.EndTransaction:                b.endTransaction,      // end_transaction.go
+		remoting.ConsumerSendMsgBack:           b.consumerSendMsgBack,      // sendback.go
+		ResendDLQ:                              b.resendDLQ,                // delay_resend.go
+		remoting.EndTransaction:                b.endTransaction,           // end_transaction.go
+		updateAndCreateACLConfig:               b.updateAndCreateACLConfig, // acl_admin.go
+		deleteACLConfig:                        b.deleteACLConfig,
+		updateGlobalWhiteAddrsConfig:           b.updateGlobalWhiteAddrs,
 	}
 }
 
@@ -382,6 +395,10 @@ func (b *Broker) OnFrame(c *netio.Conn, frame []byte, done func()) {
 		r.served.Add(1)
 		return func(req *remoting.Command) *remoting.Command {
 			start := time.Now()
+			if denied := b.checkACL(c, code, req); denied != nil {
+				b.observe(code, r, denied.Code, start)
+				return denied
+			}
 			resp := r.serve(b.ctx, c, req)
 			if resp != nil { // nil: oneway, or a pull that answers itself (pull.go)
 				b.observe(code, r, resp.Code, start)

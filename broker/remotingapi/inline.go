@@ -31,6 +31,9 @@ func (b *Broker) OnFrameInline(c *netio.Conn, frame, dst []byte) ([]byte, bool) 
 // tests: no pull is then parked inline).
 func (b *Broker) answerInline(c *netio.Conn, remote func() net.Addr, frame, dst []byte) ([]byte, bool) {
 	code, ok := remoting.PeekCode(frame)
+	if b.cfg.Accounts != nil {
+		return dst, false // OnFrame checks the signature and the ACL (acl.go)
+	}
 	if !ok || !(isSingleSend(code) && b.logs.AcksWhenWritten() || code == remoting.PullMessage && c != nil) {
 		return dst, false
 	}

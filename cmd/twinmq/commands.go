@@ -77,7 +77,7 @@ func newRootCommand(environ []string) *cobra.Command {
 	}
 
 	root.AddCommand(serve, namesrv, broker, version, newBenchCommand(), newMessageCommand(), newTopicCommand(), newGroupCommand(), newTxnCommand(), newUserCommand(),
-		newClusterCommand(environ))
+		newClusterCommand(environ), newACLCommand())
 	return root
 }
 
@@ -166,6 +166,8 @@ func addNamesrvFlags(fs *pflag.FlagSet) {
 	addTLSModeFlag(fs)
 	fs.String("tls-cert-file", d.TLSCertFile, "PEM certificate of the name server port (--tls-mode permissive or enforcing)")
 	fs.String("tls-key-file", d.TLSKeyFile, "PEM private key of --tls-cert-file")
+	fs.Bool("acl-enable", d.ACLEnable, "RocketMQ: DELETE_TOPIC_IN_NAMESRV, the KV config writes and (without a registration secret) "+
+		"UNREGISTER_BROKER need an admin account's AccessKey (accounts from <data-dir>, twinmq acl ak)")
 }
 
 func addRegistrationSecretFlag(fs *pflag.FlagSet) {
@@ -217,6 +219,7 @@ func addBrokerListenFlags(fs *pflag.FlagSet) {
 		"how long a new Kafka consumer group's first rebalance waits for more members")
 	fs.Int("transaction-max-timeout-ms", d.TransactionMaxTimeoutMs,
 		"longest Kafka transaction timeout a producer may ask for (transaction.max.timeout.ms)")
+	addAuthzFlags(fs)
 }
 
 func addStoreFlags(fs *pflag.FlagSet) {

@@ -20,6 +20,7 @@ import (
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
 
+	"github.com/twinmq/twinmq/broker/auth"
 	"github.com/twinmq/twinmq/broker/delay"
 	"github.com/twinmq/twinmq/broker/halfmsg"
 	"github.com/twinmq/twinmq/broker/kafkaapi"
@@ -187,6 +188,20 @@ type Config struct {
 	MaxConnections           int   `koanf:"maxConnections"`
 	MaxConnectionsPerIP      int   `koanf:"maxConnectionsPerIp"`
 	RequestReadTimeoutMs     int   `koanf:"requestReadTimeoutMs"`
+
+	// Authorization (docs/security.md; authz.go). authorizerEnable checks
+	// Kafka requests against the ACLs (Kafka's authorizer.class.name),
+	// superUsers ("User:admin;User:ops") may do anything,
+	// allowEveryoneIfNoAclFound opens resources no ACL names. aclEnable
+	// is RocketMQ's: AccessKey signatures and the same ACLs.
+	AuthorizerEnable          bool   `koanf:"authorizerEnable"`
+	AllowEveryoneIfNoACLFound bool   `koanf:"allowEveryoneIfNoAclFound"`
+	SuperUsers                string `koanf:"superUsers"`
+	ACLEnable                 bool   `koanf:"aclEnable"`
+	// authz and accounts, set by serveBroker, are the ACL store both
+	// adapters check and RocketMQ's AccessKey accounts.
+	authz    *auth.Authorizer
+	accounts *auth.Accounts
 
 	// Delay, timer, retry and DLQ (RocketMQ's names; delay.go).
 	MessageDelayLevel string `koanf:"messageDelayLevel"`
@@ -390,6 +405,9 @@ func (c *Config) validate() error {
 		}
 	}
 	errs = append(errs, c.validateGroup()...)
+	if _, err := c.superUsers(); err != nil {
+		errs = append(errs, err)
+	}
 	errs = append(errs, c.validateController()...)
 	if c.NodeID < -1 {
 		errs = append(errs, fmt.Errorf("nodeId %d: must be -1 (persisted) or >= 0", c.NodeID))

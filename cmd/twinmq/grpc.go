@@ -93,6 +93,12 @@ func startGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string
 // start, it stops them.
 func withGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string, dl *delaySetup, logger *slog.Logger,
 	engine *pop.Engine, stop func(context.Context)) (func(context.Context), error) {
+	if cfg.ACLEnable {
+		// The gRPC adapter does not check AccessKeys yet: serving it would
+		// let RocketMQ 5 clients around the ACL (docs/security.md).
+		logger.Warn("RocketMQ 5 gRPC listener off: it does not check the ACL (aclEnable) yet")
+		return stop, nil
+	}
 	stopGRPC, err := startGRPC(ctx, cfg, b, storeHost, dl, logger, engine)
 	if err != nil {
 		stop(context.Background())

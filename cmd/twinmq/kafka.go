@@ -19,6 +19,7 @@ import (
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/pop"
+	"github.com/twinmq/twinmq/broker/quota"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/broker/txn"
 	"github.com/twinmq/twinmq/netio"
@@ -76,6 +77,13 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 		DisableAutoCreate: !cfg.AutoCreateTopicsEnable, DefaultPartitions: int32(cfg.NumPartitions),
 		Logs: replLogs(repl), GroupSize: replGroupSize(repl), DecompressBudget: lim.decompress,
 		MinInSyncReplicas: cfg.MinInSyncReplicas, LogLevel: cfg.levelVar, Rack: cfg.BrokerRack, Pop: engine,
+		Authorizer: cfg.kafkaAuthorizer(),
+	}
+	// Client quotas (<dataDir>/quotas.json): DescribeClientQuotas and
+	// AlterClientQuotas, and Produce and Fetch throttled by them.
+	if kcfg.Quotas, err = quota.Open(cfg.DataDir); err != nil {
+		stopAll()
+		return nil, "", fmt.Errorf("kafka: %w", err)
 	}
 	kafkaEpochs(&kcfg, repl)
 	kcfg.Replicas = kafkaReplicas(repl, id.NodeID)

@@ -24,7 +24,12 @@ func startNamesrvController(ctx context.Context, cfg Config, logger *slog.Logger
 	if err != nil {
 		return "", nil, err
 	}
-	ns := nameserver.New(nameserver.Config{Logger: logger, RegistrationSecret: cfg.RegistrationSecret, TLS: rt.server, TLSOptional: rt.optional})
+	accs, err := namesrvAccounts(cfg) // authz.go
+	if err != nil {
+		return "", nil, err
+	}
+	ns := nameserver.New(nameserver.Config{Logger: logger, RegistrationSecret: cfg.RegistrationSecret, TLS: rt.server, TLSOptional: rt.optional,
+		Accounts: accs})
 	srv, stopNS, err := nameserver.Listen(ctx, cfg.NamesrvListen, ns)
 	if err != nil {
 		return "", nil, portInUse(err, "namesrvListen", cfg.NamesrvListen)

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/twinmq/twinmq/broker/auth"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/twinmq/twinmq/broker/httpapi"
@@ -26,9 +28,11 @@ import (
 // startNamesrv runs a name server on addr, its metrics registered with
 // mon if not nil; it returns the address brokers on this host reach it at
 // and its stop function.
-func startNamesrv(ctx context.Context, addr, secret string, rt rocketmqTLS, mon *httpapi.Server, logger *slog.Logger) (string, func(context.Context) error, error) {
+func startNamesrv(ctx context.Context, addr, secret string, rt rocketmqTLS, accs *auth.Accounts, mon *httpapi.Server,
+	logger *slog.Logger) (string, func(context.Context) error, error) {
 	warnOpenRegistration(logger, secret)
-	ns := nameserver.New(nameserver.Config{Logger: logger, RegistrationSecret: secret, TLS: rt.server, TLSOptional: rt.optional})
+	ns := nameserver.New(nameserver.Config{Logger: logger, RegistrationSecret: secret, TLS: rt.server, TLSOptional: rt.optional,
+		Accounts: accs})
 	srv, stop, err := nameserver.Listen(ctx, addr, ns)
 	if err != nil {
 		return "", nil, portInUse(err, "namesrvListen", addr)
@@ -84,6 +88,7 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	if cv != nil {
 		rcfg.KafkaEndpoint, rcfg.KafkaReplicas, rcfg.KafkaRack = cv.endpoint, cv.replicas, cfg.BrokerRack
 	}
+	rcfg.Accounts, rcfg.Authorizer = cfg.rocketMQACL() // authz.go
 	if repl != nil {
 		if rcfg.HAAddr, err = advertisedAddr(cfg.AdvertisedHost, cfg.HAAddr); err != nil {
 			return nil, "", fmt.Errorf("remoting: haAddr: %w", err)

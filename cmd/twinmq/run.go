@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/twinmq/twinmq/broker/auth"
+
 	"github.com/twinmq/twinmq/broker/httpapi"
 	"github.com/twinmq/twinmq/broker/kafkaapi"
 	"github.com/twinmq/twinmq/broker/log"
@@ -27,7 +29,11 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		if err != nil {
 			return nil, nil, err
 		}
-		addr, stop, err := startNamesrv(ctx, cfg.NamesrvListen, cfg.RegistrationSecret, rt, mon, logger)
+		accs, err := namesrvAccounts(cfg) // authz.go
+		if err != nil {
+			return nil, nil, err
+		}
+		addr, stop, err := startNamesrv(ctx, cfg.NamesrvListen, cfg.RegistrationSecret, rt, accs, mon, logger)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -57,6 +63,10 @@ func serveBroker(ctx context.Context, cfg Config, cmd string, replicate bool, lo
 		return stoppedEarly(ctx, fmt.Errorf("%s: %w", cmd, err), logger)
 	}
 	b.ctl = ctl
+	if cfg.authz, cfg.accounts, err = openAuthz(cfg, logger); err != nil { // authz.go
+		_ = b.close()
+		return stoppedEarly(ctx, fmt.Errorf("%s: %w", cmd, err), logger)
+	}
 	mon, err := listenHTTP(cfg, logger)
 	if err != nil {
 		_ = b.close()
@@ -112,8 +122,12 @@ func runNamesrv(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		_, stop, err = startNamesrvController(ctx, cfg, logger)
 	} else {
 		var rt rocketmqTLS
+		var accs *auth.Accounts
 		if rt, err = cfg.rocketmqTLS(); err == nil {
-			_, stop, err = startNamesrv(ctx, cfg.NamesrvListen, cfg.RegistrationSecret, rt, nil, logger)
+			accs, err = namesrvAccounts(cfg) // authz.go
+		}
+		if err == nil {
+			_, stop, err = startNamesrv(ctx, cfg.NamesrvListen, cfg.RegistrationSecret, rt, accs, nil, logger)
 		}
 	}
 	if err != nil {
