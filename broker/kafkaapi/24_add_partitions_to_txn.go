@@ -71,8 +71,10 @@ func (h *Handler) addTxnPartitions(ctx context.Context, version int16, tx kmsg.A
 	case tx.VerifyOnly:
 		code = txnCode(h.cfg.Transactions.Verify(tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, parts), errInvalidProducerEpoch)
 	default:
-		code = txnCode(h.cfg.Transactions.AddPartitions(ctx, tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, parts),
-			fencedSince(version, 2))
+		// v4+ without VerifyOnly comes from a partition leader adding a
+		// Produce v12+ batch's partition (KIP-890 part 2).
+		code = txnCode(h.cfg.Transactions.AddPartitions(ctx, tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, parts,
+			version >= 4), fencedSince(version, 2))
 	}
 	res := kmsg.NewAddPartitionsToTxnResponseTransaction()
 	res.TransactionalID = tx.TransactionalID

@@ -19,7 +19,9 @@ import (
 // group generation and member (KIP-447): a member the group no longer
 // knows, or an old generation, gets the group's error (ILLEGAL_GENERATION,
 // UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID), so a consumer fenced by a
-// rebalance cannot commit the offsets of partitions it lost.
+// rebalance cannot commit the offsets of partitions it lost. v5+ is
+// KIP-890 part 2: the request adds its group to the transaction itself
+// (and opens the transaction if none is), no AddOffsetsToTxn first.
 func (h *Handler) txnOffsetCommit(r *request, req *kmsg.TxnOffsetCommitRequest) {
 	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
 	codes := make([][]int16, len(req.Topics))
@@ -63,7 +65,8 @@ func (h *Handler) txnOffsetCommit(r *request, req *kmsg.TxnOffsetCommitRequest) 
 		if code = h.checkTxnMember(ctx, req); code != errNone {
 			break
 		}
-		err := h.cfg.Transactions.CommitOffsets(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group, offs)
+		err := h.cfg.Transactions.CommitOffsets(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group, offs,
+			req.Version >= 5)
 		code = txnCode(err, fencedSince(req.Version, 3))
 	}
 	for ti, t := range req.Topics {

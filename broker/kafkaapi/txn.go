@@ -31,7 +31,13 @@ const (
 	errUnstableOffsetCommit      int16 = 88
 	errProducerFenced            int16 = 90
 	errTransactionalIDNotFound   int16 = 105
+	errTransactionAbortable      int16 = 120
 )
+
+// transactionVersion is the level of Kafka's transaction.version feature
+// this broker finalizes (KIP-584 features in ApiVersions v3+): 2 is
+// KIP-890 part 2, which clients use only when it is finalized.
+const transactionVersion = 2
 
 // Batch attributes of a control batch: transactional and control
 // (KIP-98's record batch attributes, bits 4 and 5).
@@ -198,17 +204,18 @@ func (h *Handler) startTransactions() {
 }
 
 // txnAPIs are the transaction keys, served when Config.Transactions is
-// set. EndTxn stops at v4, AddOffsetsToTxn at v3 and TxnOffsetCommit at
-// v4: the next versions are KIP-890 part 2 (an epoch bump on every
-// commit), which this broker does not advertise.
+// set, up to KIP-890 part 2 (EndTxn v5, TxnOffsetCommit v5; AddOffsetsToTxn
+// v4 and AddPartitionsToTxn v5 only add TRANSACTION_ABORTABLE, which
+// this broker does not send). TxnOffsetCommit v6 (KIP-1319) is not
+// served.
 func txnAPIs() map[int16]api {
 	return map[int16]api{
 		24: {5, func(h *Handler, r *request, q kmsg.Request) {
 			h.addPartitionsToTxn(r, q.(*kmsg.AddPartitionsToTxnRequest))
 		}},
-		25: {3, func(h *Handler, r *request, q kmsg.Request) { h.addOffsetsToTxn(r, q.(*kmsg.AddOffsetsToTxnRequest)) }},
-		26: {4, func(h *Handler, r *request, q kmsg.Request) { h.endTxn(r, q.(*kmsg.EndTxnRequest)) }},
-		28: {4, func(h *Handler, r *request, q kmsg.Request) { h.txnOffsetCommit(r, q.(*kmsg.TxnOffsetCommitRequest)) }},
+		25: {4, func(h *Handler, r *request, q kmsg.Request) { h.addOffsetsToTxn(r, q.(*kmsg.AddOffsetsToTxnRequest)) }},
+		26: {5, func(h *Handler, r *request, q kmsg.Request) { h.endTxn(r, q.(*kmsg.EndTxnRequest)) }},
+		28: {5, func(h *Handler, r *request, q kmsg.Request) { h.txnOffsetCommit(r, q.(*kmsg.TxnOffsetCommitRequest)) }},
 		61: {0, func(h *Handler, r *request, q kmsg.Request) {
 			h.describeProducers(r, q.(*kmsg.DescribeProducersRequest))
 		}},

@@ -69,9 +69,26 @@ type Meta struct {
 	Partitions        []Partition // sorted, unique
 	Groups            []string    // sorted, unique
 	Offsets           []Offset    // last commit of a (group, topic, partition) wins
+	// V2: the transaction runs KIP-890 part 2 (Kafka's transaction.version
+	// 2): its EndTxn bumps the epoch. Set by the request that opened or
+	// ended it.
+	V2 bool
+	// NextProducerID is the producer id a KIP-890 part 2 Prepare state
+	// whose epoch bump exhausted the epoch moves to at Complete;
+	// PrevProducerID the id it moved from, so that a retried EndTxn of
+	// the old id is recognized. -1: none.
+	NextProducerID, PrevProducerID int64
 }
 
-const recordVersion = 1
+// Record layout versions: 1 is the package doc's; 2 appends the KIP-890
+// part 2 fields. Records are written at recordVersion; both are read.
+const (
+	recordVersion1 = 1
+	recordVersion  = 2
+)
+
+// flagV2 is Meta.V2 in a version 2 record's flags.
+const flagV2 = 1
 
 // ErrCorrupt marks a record that does not decode.
 var ErrCorrupt = errors.New("txn: corrupt record")
@@ -105,7 +122,13 @@ func AppendMeta(dst []byte, m *Meta) []byte {
 		dst = binary.BigEndian.AppendUint32(dst, uint32(o.LeaderEpoch))
 		dst = appendString(dst, o.Metadata)
 	}
-	return dst
+	var flags byte
+	if m.V2 {
+		flags |= flagV2
+	}
+	dst = append(dst, flags)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(m.NextProducerID))
+	return binary.BigEndian.AppendUint64(dst, uint64(m.PrevProducerID))
 }
 
 // appendString writes a u16 length and s; callers bound s to maxString
@@ -180,7 +203,8 @@ func (r *reader) count(minSize int) int {
 // DecodeMeta decodes a record value of transactional id id.
 func DecodeMeta(id string, b []byte) (Meta, error) {
 	r := reader{b: b}
-	if v := r.u8(); r.err == nil && v != recordVersion {
+	v := r.u8()
+	if r.err == nil && v != recordVersion1 && v != recordVersion {
 		return Meta{}, fmt.Errorf("txn: %q: version %d: %w", id, v, ErrCorrupt)
 	}
 	m := Meta{ID: id, State: State(r.u8()), ProducerID: int64(r.u64()), Epoch: int16(r.u16()),
@@ -205,6 +229,15 @@ func DecodeMeta(id string, b []byte) (Meta, error) {
 		for i := range m.Offsets {
 			m.Offsets[i] = Offset{Group: r.str(), Topic: r.str(), Partition: int32(r.u32()),
 				Offset: int64(r.u64()), LeaderEpoch: int32(r.u32()), Metadata: r.str()}
+		}
+	}
+	m.NextProducerID, m.PrevProducerID = -1, -1
+	if v == recordVersion {
+		flags := r.u8()
+		m.V2 = flags&flagV2 != 0
+		m.NextProducerID, m.PrevProducerID = int64(r.u64()), int64(r.u64())
+		if flags&^flagV2 != 0 {
+			r.err = ErrCorrupt
 		}
 	}
 	if r.err == nil && len(r.b) != 0 {
