@@ -31,6 +31,7 @@ func TestKafkaTxnRequests(t *testing.T) {
 	createTopic(t, b.addr, "rq", 2, nil)
 	v := tv1Versions()
 	v.SetMaxKeyVersion(int16(kmsg.TxnOffsetCommit), 4)
+	v.SetMaxKeyVersion(int16(kmsg.AddPartitionsToTxn), 4) // v5 verification answers TRANSACTION_ABORTABLE
 	cl := kgoClient(t, b.addr, kgo.MaxVersions(v))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

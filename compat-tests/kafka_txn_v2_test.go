@@ -114,6 +114,24 @@ func TestKafkaTxnRequestsV2(t *testing.T) {
 	if d := describe(); d.State != "Ongoing" || len(d.Topics["v2"]) != 1 {
 		t.Fatalf("after the produce: %+v", d)
 	}
+	// A partition leader's verification (AddPartitionsToTxn v5, KIP-890):
+	// per partition, TRANSACTION_ABORTABLE for one not in the transaction.
+	vreq := kmsg.NewPtrAddPartitionsToTxnRequest()
+	vtx := kmsg.NewAddPartitionsToTxnRequestTransaction()
+	vtx.TransactionalID, vtx.ProducerID, vtx.ProducerEpoch, vtx.VerifyOnly = "v2", pid, 0, true
+	vt := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
+	vt.Topic, vt.Partitions = "v2", []int32{0}
+	vtx.Topics = append(vtx.Topics, vt)
+	vtx2 := vtx
+	vtx2.TransactionalID = "v2-other"
+	vreq.Transactions = append(vreq.Transactions, vtx, vtx2)
+	vr, err := vreq.RequestWith(ctx, cl)
+	if err != nil || vr.Version != 5 || len(vr.Transactions) != 2 {
+		t.Fatalf("verify: %v %+v", err, vr)
+	}
+	if c0, c1 := vr.Transactions[0].Topics[0].Partitions[0].ErrorCode, vr.Transactions[1].Topics[0].Partitions[0].ErrorCode; c0 != 0 || c1 != codeInvalidProducerIDMapping {
+		t.Fatalf("verify: %d, of an unknown id %d", c0, c1)
+	}
 	// No AddOffsetsToTxn: TxnOffsetCommit v5 adds the group.
 	toc := kmsg.NewPtrTxnOffsetCommitRequest()
 	toc.TransactionalID, toc.Group, toc.ProducerID, toc.ProducerEpoch, toc.Generation = "v2", "g2", pid, 0, -1
@@ -175,6 +193,27 @@ func TestKafkaTxnRequestsV2(t *testing.T) {
 	}
 	if d := describe(); d.State != "CompleteAbort" || d.ProducerEpoch != 3 {
 		t.Fatalf("after the bad input: %+v", d)
+	}
+
+	// WriteTxnMarkers comes from other broker groups' masters only: a
+	// client's (here, with no other group) is refused, nothing written.
+	wm := kmsg.NewPtrWriteTxnMarkersRequest()
+	m := kmsg.NewWriteTxnMarkersRequestMarker()
+	m.ProducerID, m.ProducerEpoch, m.Committed = pid, 3, true
+	mt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+	mt.Topic, mt.Partitions = "v2", []int32{0}
+	m.Topics = append(m.Topics, mt)
+	wm.Markers = append(wm.Markers, m)
+	wr, err := wm.RequestWith(ctx, cl)
+	if err != nil || wr.Markers[0].Topics[0].Partitions[0].ErrorCode != 31 {
+		t.Fatalf("WriteTxnMarkers from a client: %v %+v", err, wr)
+	}
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, "v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := ends.Lookup("v2", 0); o.Offset != 4 { // committed, its marker, aborted, its marker
+		t.Fatalf("end offset after a refused WriteTxnMarkers: %d", o.Offset)
 	}
 
 	offs, err := kadm.NewClient(cl).FetchOffsets(ctx, "g2")

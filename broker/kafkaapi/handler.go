@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -190,6 +191,7 @@ type Handler struct {
 	logs       *log.Log                   // appends, acknowledgement, visibility
 	holds      *log.Holds                 // parked fetches (01_fetch.go)
 	txns       *log.Txns                  // LSO and aborted transactions (txn.go)
+	markerGens sync.Map                   // log.PartKey -> *atomic.Uint64: markers written (00_produce_txn.go)
 }
 
 type advertised struct {

@@ -86,7 +86,7 @@ func TestRestartCompletesPreparedCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	must(t, c.AddPartitions(ctx, "tx", pid, epoch, []Partition{{"out", 0}, {"out", 1}}, false))
+	must(t, c.AddPartitions(ctx, "tx", pid, epoch, []Partition{{Topic: "out", Partition: 0}, {Topic: "out", Partition: 1}}, false))
 	must(t, c.AddOffsets(ctx, "tx", pid, epoch, "g"))
 	must(t, c.CommitOffsets(ctx, "tx", pid, epoch, "g", []Offset{{Topic: "in", Partition: 0, Offset: 10}}, false))
 	if !c.Pending("g", "in", 0) {
@@ -142,7 +142,7 @@ func TestTimeoutAbortsAndFences(t *testing.T) {
 	defer c.Close()
 	pid, epoch, err := c.InitProducer(ctx, "tx", InitRequest{TimeoutMs: 1000, ProducerID: -1, Epoch: -1})
 	must(t, err)
-	must(t, c.AddPartitions(ctx, "tx", pid, epoch, []Partition{{"out", 0}}, false))
+	must(t, c.AddPartitions(ctx, "tx", pid, epoch, []Partition{{Topic: "out", Partition: 0}}, false))
 	mu.Lock()
 	now = now.Add(2 * time.Second)
 	mu.Unlock()
@@ -193,7 +193,7 @@ func TestBadInputLeavesNothing(t *testing.T) {
 		if err := endTxn(ctx, c, id, 1, 0, true); !errors.Is(err, ErrInvalidMapping) {
 			t.Fatalf("EndTxn: %v", err)
 		}
-		if err := c.AddPartitions(ctx, id, 1, 0, []Partition{{"t", 0}}, false); !errors.Is(err, ErrInvalidMapping) {
+		if err := c.AddPartitions(ctx, id, 1, 0, []Partition{{Topic: "t", Partition: 0}}, false); !errors.Is(err, ErrInvalidMapping) {
 			t.Fatalf("AddPartitions: %v", err)
 		}
 		if err := c.Abort(ctx, id); !errors.Is(err, ErrNotFound) {

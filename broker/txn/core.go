@@ -339,7 +339,7 @@ func ForceAbort(m *Meta, now int64) (Meta, bool) {
 }
 
 func comparePartition(a, b Partition) int {
-	return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Group, b.Group), cmp.Compare(a.Partition, b.Partition))
 }
 
 func clone(m *Meta) Meta {

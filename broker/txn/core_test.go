@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -20,15 +21,15 @@ func TestLifecycle(t *testing.T) {
 	if err != nil || abort || m0.ProducerID != 101 || m0.Epoch != 0 || m0.State != Empty {
 		t.Fatalf("init: %+v %v %v", m0, abort, err)
 	}
-	p := []Partition{{"b", 1}, {"a", 0}, {"b", 1}}
+	p := []Partition{{Topic: "b", Partition: 1}, {Topic: "a", Partition: 0}, {Topic: "b", Partition: 1}}
 	m1, err := AddPartitions(&m0, 101, 0, p, false, 5)
-	if err != nil || m1.State != Ongoing || m1.StartMs != 5 || !reflect.DeepEqual(m1.Partitions, []Partition{{"a", 0}, {"b", 1}}) {
+	if err != nil || m1.State != Ongoing || m1.StartMs != 5 || !reflect.DeepEqual(m1.Partitions, []Partition{{Topic: "a", Partition: 0}, {Topic: "b", Partition: 1}}) {
 		t.Fatalf("add: %+v %v", m1, err)
 	}
-	if err := Verify(&m1, 101, 0, []Partition{{"a", 0}}); err != nil {
+	if err := Verify(&m1, 101, 0, []Partition{{Topic: "a", Partition: 0}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := Verify(&m1, 101, 0, []Partition{{"c", 0}}); !errors.Is(err, ErrInvalidState) {
+	if err := Verify(&m1, 101, 0, []Partition{{Topic: "c", Partition: 0}}); !errors.Is(err, ErrInvalidState) {
 		t.Fatalf("verify unknown partition: %v", err)
 	}
 	if _, err := CommitOffsets(&m1, 101, 0, "g", []Offset{{Topic: "a", Offset: 3}}, false, 6); !errors.Is(err, ErrInvalidState) {
@@ -75,7 +76,7 @@ func TestLifecycle(t *testing.T) {
 func TestInitFencesOpenTransaction(t *testing.T) {
 	alloc := allocFrom(0)
 	m0, _, _ := Init(nil, "t", InitRequest{TimeoutMs: 1000, ProducerID: -1, Epoch: -1}, 60000, 1, alloc)
-	m1, _ := AddPartitions(&m0, m0.ProducerID, 0, []Partition{{"a", 0}}, false, 2)
+	m1, _ := AddPartitions(&m0, m0.ProducerID, 0, []Partition{{Topic: "a", Partition: 0}}, false, 2)
 	m2, abort, err := Init(&m1, "t", InitRequest{TimeoutMs: 1000, ProducerID: -1, Epoch: -1}, 60000, 3, alloc)
 	if err != nil || !abort || m2.State != PrepareAbort || m2.Epoch != 1 || len(m2.Partitions) != 1 {
 		t.Fatalf("fence: %+v %v %v", m2, abort, err)
@@ -85,7 +86,7 @@ func TestInitFencesOpenTransaction(t *testing.T) {
 	if err != nil || abort || m4.Epoch != 2 || m4.State != Empty || m4.ProducerID != m0.ProducerID {
 		t.Fatalf("re-init: %+v %v %v", m4, abort, err)
 	}
-	if _, err := AddPartitions(&m4, m0.ProducerID, 0, []Partition{{"a", 0}}, false, 6); !errors.Is(err, ErrFenced) {
+	if _, err := AddPartitions(&m4, m0.ProducerID, 0, []Partition{{Topic: "a", Partition: 0}}, false, 6); !errors.Is(err, ErrFenced) {
 		t.Fatalf("zombie add: %v", err)
 	}
 	if _, _, err := Init(&m4, "t", InitRequest{TimeoutMs: 1000, ProducerID: m0.ProducerID, Epoch: 0}, 60000, 7, alloc); !errors.Is(err, ErrFenced) {
@@ -126,9 +127,10 @@ func TestExpire(t *testing.T) {
 
 func TestMetaRoundTrip(t *testing.T) {
 	m := Meta{ID: "x", ProducerID: 1 << 40, Epoch: 9, TimeoutMs: 60000, State: PrepareCommit, StartMs: 5, UpdateMs: 6,
-		Partitions: []Partition{{"a", 0}, {"b", 7}}, Groups: []string{"g"},
-		Offsets: []Offset{{Group: "g", Topic: "a", Partition: 0, Offset: 42, LeaderEpoch: -1, Metadata: "m"}},
-		V2:      true, NextProducerID: 77, PrevProducerID: -1}
+		Partitions: []Partition{{Topic: "a", Partition: 0}, {Topic: "a", Partition: 1, Group: "b2"}, {Topic: "b", Partition: 7}},
+		Groups:     []string{"g"},
+		Offsets:    []Offset{{Group: "g", Topic: "a", Partition: 0, Offset: 42, LeaderEpoch: -1, Metadata: "m"}},
+		V2:         true, NextProducerID: 77, PrevProducerID: -1}
 	got, err := DecodeMeta("x", AppendMeta(nil, &m))
 	if err != nil || !reflect.DeepEqual(got, m) {
 		t.Fatalf("round trip: %+v %v", got, err)
@@ -146,7 +148,7 @@ func TestMetaRoundTrip(t *testing.T) {
 // transaction with no producer id to move to.
 func TestMetaVersion1(t *testing.T) {
 	m := Meta{ID: "x", ProducerID: 5, Epoch: 2, TimeoutMs: 1000, State: Ongoing, StartMs: 1, UpdateMs: 2,
-		Partitions: []Partition{{"a", 1}}, NextProducerID: -1, PrevProducerID: -1}
+		Partitions: []Partition{{Topic: "a", Partition: 1}}, NextProducerID: -1, PrevProducerID: -1}
 	b := v1Record(&m)
 	got, err := DecodeMeta("x", b)
 	if err != nil || !reflect.DeepEqual(got, m) {
@@ -157,10 +159,11 @@ func TestMetaVersion1(t *testing.T) {
 	}
 }
 
-// v1Record is m as a version 1 record: version 2 without its tail.
+// v1Record is m as a version 1 record: version 2 without its tail (m has
+// no other group's partitions).
 func v1Record(m *Meta) []byte {
 	b := AppendMeta(nil, m)
-	b = b[:len(b)-17]
+	b = b[:len(b)-21]
 	b[0] = recordVersion1
 	return b
 }
@@ -169,7 +172,7 @@ func v1Record(m *Meta) []byte {
 // decodes encodes back to the same bytes (a version 1 record to the
 // same bytes as version 1).
 func FuzzDecodeMeta(f *testing.F) {
-	m := Meta{State: Ongoing, Partitions: []Partition{{"t", 1}}, Groups: []string{"g"},
+	m := Meta{State: Ongoing, Partitions: []Partition{{Topic: "t", Partition: 1}}, Groups: []string{"g"},
 		Offsets: []Offset{{Group: "g", Topic: "t", Offset: 1}}, NextProducerID: -1, PrevProducerID: -1}
 	f.Add(AppendMeta(nil, &m))
 	f.Add(v1Record(&m))
@@ -181,6 +184,9 @@ func FuzzDecodeMeta(f *testing.F) {
 			return
 		}
 		again := AppendMeta(nil, &m)
+		if !slices.IsSortedFunc(m.Partitions, comparePartition) {
+			t.Fatalf("partitions out of order: %+v", m.Partitions)
+		}
 		if b[0] == recordVersion1 {
 			if m.V2 || m.NextProducerID != -1 || m.PrevProducerID != -1 {
 				t.Fatalf("version 1 read with version 2 fields: %+v", m)
@@ -202,7 +208,7 @@ func TestEndV2(t *testing.T) {
 	m0, _, _ := Init(nil, "t", InitRequest{TimeoutMs: 1000, ProducerID: -1, Epoch: -1}, 60000, 1, alloc)
 	pid := m0.ProducerID
 	// Produce v12 adds its partition itself; TxnOffsetCommit v5 its group.
-	m1, err := AddPartitions(&m0, pid, 0, []Partition{{"a", 0}}, true, 2)
+	m1, err := AddPartitions(&m0, pid, 0, []Partition{{Topic: "a", Partition: 0}}, true, 2)
 	if err != nil || !m1.V2 || m1.State != Ongoing {
 		t.Fatalf("implicit add: %+v %v", m1, err)
 	}
@@ -245,7 +251,7 @@ func TestEndV2(t *testing.T) {
 	}
 	// A late batch of the committed transaction (epoch 0) cannot reopen it.
 	m5 := Complete(&m4, 8)
-	if _, err := AddPartitions(&m5, pid, 0, []Partition{{"a", 0}}, true, 9); !errors.Is(err, ErrFenced) {
+	if _, err := AddPartitions(&m5, pid, 0, []Partition{{Topic: "a", Partition: 0}}, true, 9); !errors.Is(err, ErrFenced) {
 		t.Fatalf("late batch of an old epoch: %v", err)
 	}
 	if _, _, err := End(&m5, pid+1, 2, true, true, 9, alloc); !errors.Is(err, ErrInvalidMapping) {
@@ -258,7 +264,7 @@ func TestEndV2(t *testing.T) {
 // with the old id and epoch is still recognized.
 func TestEndV2Overflow(t *testing.T) {
 	m := Meta{ID: "t", ProducerID: 9, Epoch: math.MaxInt16 - 1, TimeoutMs: 1000, State: Ongoing, V2: true,
-		Partitions: []Partition{{"a", 0}}, NextProducerID: -1, PrevProducerID: -1}
+		Partitions: []Partition{{Topic: "a", Partition: 0}}, NextProducerID: -1, PrevProducerID: -1}
 	p, markers, err := End(&m, 9, math.MaxInt16-1, false, true, 1, allocFrom(40))
 	if err != nil || !markers || p.Epoch != math.MaxInt16 || p.ProducerID != 9 || p.NextProducerID != 41 {
 		t.Fatalf("prepare: %+v %v %v", p, markers, err)

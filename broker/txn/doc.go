@@ -49,9 +49,13 @@
 //	+-------------------+--------------------+--------------------+
 //	| flags u8 (1: V2)  | nextProducerId i64 | prevProducerId i64 |
 //	+-------------------+--------------------+--------------------+
+//	| nRemote u32 | nRemote x (topic str, partition i32, group str) |
+//	+---------------------------------------------------------------+
 //
 // (KIP-890 part 2: the transaction's EndTxn bumps the epoch; the producer
-// id an exhausted epoch moves to at Complete, and the one it moved from.)
+// id an exhausted epoch moves to at Complete, and the one it moved from.
+// The remote partitions are queues of other broker groups, group never
+// empty; nParts counts the coordinator's own group's queues only.)
 // Version 2 is written; both are read.
 //
 // Integers are big-endian; str is a u16 length and the bytes. The

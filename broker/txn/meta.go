@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // State is a transaction's state (Kafka's TransactionState names).
@@ -40,10 +41,13 @@ func ParseState(name string) (State, bool) {
 	return 0, false
 }
 
-// Partition is one partition a transaction wrote to.
+// Partition is one partition a transaction wrote to: a queue of the
+// coordinator's broker group, or with Group set, of another group of its
+// cluster (whose master the coordinator sends the markers).
 type Partition struct {
 	Topic     string
 	Partition int32
+	Group     string
 }
 
 // Offset is one consumer offset a transaction commits (TxnOffsetCommit).
@@ -104,10 +108,20 @@ func AppendMeta(dst []byte, m *Meta) []byte {
 	dst = binary.BigEndian.AppendUint32(dst, uint32(m.TimeoutMs))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(m.StartMs))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(m.UpdateMs))
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(m.Partitions)))
+	local, remote := 0, 0
 	for _, p := range m.Partitions {
-		dst = appendString(dst, p.Topic)
-		dst = binary.BigEndian.AppendUint32(dst, uint32(p.Partition))
+		if p.Group == "" {
+			local++
+		} else {
+			remote++
+		}
+	}
+	dst = binary.BigEndian.AppendUint32(dst, uint32(local))
+	for _, p := range m.Partitions {
+		if p.Group == "" {
+			dst = appendString(dst, p.Topic)
+			dst = binary.BigEndian.AppendUint32(dst, uint32(p.Partition))
+		}
 	}
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(m.Groups)))
 	for _, g := range m.Groups {
@@ -128,7 +142,16 @@ func AppendMeta(dst []byte, m *Meta) []byte {
 	}
 	dst = append(dst, flags)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(m.NextProducerID))
-	return binary.BigEndian.AppendUint64(dst, uint64(m.PrevProducerID))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(m.PrevProducerID))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(remote))
+	for _, p := range m.Partitions {
+		if p.Group != "" {
+			dst = appendString(dst, p.Topic)
+			dst = binary.BigEndian.AppendUint32(dst, uint32(p.Partition))
+			dst = appendString(dst, p.Group)
+		}
+	}
+	return dst
 }
 
 // appendString writes a u16 length and s; callers bound s to maxString
@@ -217,6 +240,10 @@ func DecodeMeta(id string, b []byte) (Meta, error) {
 		for i := range m.Partitions {
 			m.Partitions[i] = Partition{Topic: r.str(), Partition: int32(r.u32())}
 		}
+		// The core keeps them sorted and unique (it searches them).
+		if !strictlySorted(m.Partitions) {
+			r.err = ErrCorrupt
+		}
 	}
 	if n := r.count(2); n > 0 {
 		m.Groups = make([]string, n)
@@ -239,6 +266,20 @@ func DecodeMeta(id string, b []byte) (Meta, error) {
 		if flags&^flagV2 != 0 {
 			r.err = ErrCorrupt
 		}
+		if n := r.count(8); n > 0 {
+			remote := make([]Partition, n)
+			for i := range remote {
+				remote[i] = Partition{Topic: r.str(), Partition: int32(r.u32()), Group: r.str()}
+				if remote[i].Group == "" {
+					r.err = ErrCorrupt
+				}
+			}
+			if !strictlySorted(remote) {
+				r.err = ErrCorrupt
+			}
+			m.Partitions = append(m.Partitions, remote...)
+			slices.SortFunc(m.Partitions, comparePartition)
+		}
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.err = ErrCorrupt
@@ -247,4 +288,13 @@ func DecodeMeta(id string, b []byte) (Meta, error) {
 		return Meta{}, fmt.Errorf("txn: %q: %w", id, r.err)
 	}
 	return m, nil
+}
+
+func strictlySorted(ps []Partition) bool {
+	for i := 1; i < len(ps); i++ {
+		if comparePartition(ps[i-1], ps[i]) >= 0 {
+			return false
+		}
+	}
+	return true
 }
