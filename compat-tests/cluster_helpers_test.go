@@ -185,9 +185,16 @@ type rmqGroup struct {
 // the slave is in sync.
 func startGroup(t *testing.T, role string, masterArgs ...string) *rmqGroup {
 	t.Helper()
+	return startGroupAt(t, "127.0.2.1", "127.0.2.11", "127.0.2.12", role, masterArgs...)
+}
+
+// startGroupAt is startGroup on other addresses: the name server on
+// nsHost, the master on masterHost, the slave on slaveHost.
+func startGroupAt(t *testing.T, nsHost, masterHost, slaveHost, role string, masterArgs ...string) *rmqGroup {
+	t.Helper()
 	dir := t.TempDir()
-	g := &rmqGroup{dir: dir, nsAddr: "127.0.2.1:9876", masterHTTP: "127.0.2.11:8080"}
-	for _, a := range []string{g.nsAddr, "127.0.2.11:10911", "127.0.2.12:10911", "127.0.2.11:10912"} {
+	g := &rmqGroup{dir: dir, nsAddr: nsHost + ":9876", masterHTTP: masterHost + ":8080"}
+	for _, a := range []string{g.nsAddr, masterHost + ":10911", slaveHost + ":10911", masterHost + ":10912"} {
 		if listening(a) {
 			t.Skipf("%s is taken: another cluster test or broker runs here", a)
 		}
@@ -200,8 +207,8 @@ func startGroup(t *testing.T, role string, masterArgs ...string) *rmqGroup {
 			"--http-addr", host + ":8080", "--namesrv-addr", g.nsAddr}
 	}
 	waitFor(t, 20*time.Second, func() bool { return listening(g.nsAddr) })
-	g.master = startNode(t, dir, "master", append(brokerArgs("127.0.2.11", "0", role), masterArgs...)...)
-	g.slave = startNode(t, dir, "slave", brokerArgs("127.0.2.12", "1", "SLAVE")...)
+	g.master = startNode(t, dir, "master", append(brokerArgs(masterHost, "0", role), masterArgs...)...)
+	g.slave = startNode(t, dir, "slave", brokerArgs(slaveHost, "1", "SLAVE")...)
 	g.waitInSync(t)
 	return g
 }

@@ -153,6 +153,12 @@ func (b *Broker) endTransaction(ctx context.Context, c *netio.Conn, req *remotin
 	err = svc.Resolve(ctx, r.tranStateTableOffset, r.commitLogOffset, action, func(e storage.ReadEntry) ([]storage.Entry, error) {
 		return b.endMessage(ctx, &r, action, e)
 	})
+	if errors.Is(err, log.ErrReplicationTimeout) || errors.Is(err, log.ErrNotEnoughReplicasAfterAppend) {
+		// Resolved on this master; its slaves did not confirm it in time.
+		b.log.Info("END_TRANSACTION written, not confirmed by the slaves", "producerGroup", r.producerGroup,
+			"msgId", r.msgID, "err", err)
+		return errorResponse(req, err)
+	}
 	if err != nil {
 		b.log.Warn("END_TRANSACTION refused", "producerGroup", r.producerGroup, "msgId", r.msgID,
 			"tranStateTableOffset", r.tranStateTableOffset, "commitLogOffset", r.commitLogOffset,
@@ -202,6 +208,16 @@ func (b *Broker) endMessage(ctx context.Context, r *endTransactionRequest, actio
 		return nil, err
 	}
 	return []storage.Entry{entry.StoreEntry()}, nil
+}
+
+// AppendResolution is the halfmsg.Service's Append: a resolution goes
+// through the log service sends go through, so on a SYNC_MASTER a commit
+// (the message in its real topic) waits for the in-sync slaves as a sync
+// send does, and END_TRANSACTION answers FLUSH_SLAVE_TIMEOUT or
+// SLAVE_NOT_AVAILABLE when they do not confirm it (codes.go), as
+// EndTransactionProcessor answers from its put result.
+func (b *Broker) AppendResolution(ctx context.Context, entries []storage.Entry) ([]storage.Position, error) {
+	return b.logs.AppendEntries(ctx, entries)
 }
 
 // TransactionDiscarded is the halfmsg.Service's Discarded: the copy of a
