@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,7 +27,8 @@ import (
 // transaction it does not coordinate. read_committed consumers see
 // exactly the committed records, read_uncommitted ones everything; a
 // WriteTxnMarkers from a client is refused with
-// CLUSTER_AUTHORIZATION_FAILED and writes nothing.
+// CLUSTER_AUTHORIZATION_FAILED and writes nothing. Then
+// consume-transform-produce across the groups (clusterETL).
 func TestClusterKafkaTxnAcrossGroups(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
@@ -185,5 +187,117 @@ func TestClusterKafkaTxnAcrossGroups(t *testing.T) {
 		if a.Offset != b.Offset+1 {
 			t.Errorf("partition %d: end offset %d before the sentinel, %d after", p, b.Offset, a.Offset)
 		}
+	}
+
+	clusterETL(t, b1, b2, view)
+}
+
+// clusterETL: two franz-go GroupTransactSessions consume-transform-produce
+// between topics spread over both groups; the consumer group is
+// coordinated by one group, one session's transactional id by the other
+// (its TxnOffsetCommit goes to the group's coordinator, which forwards it
+// to the transaction's), the other's by the same. Every input record is
+// in the output exactly once (read_committed), and the group's committed
+// offsets reach the input's end.
+func clusterETL(t *testing.T, b1, b2 string, view cluster.View) {
+	const n, parts = 1000, 4
+	in, out := "XgEtlIn", "XgEtlOut"
+	a := kadm.NewClient(kgoClient(t, b1))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, tp := range []string{in, out} {
+		if res, err := a.CreateTopic(ctx, parts, -1, nil, tp); err != nil || res.Err != nil {
+			t.Fatalf("create %s: %v / %v", tp, err, res.Err)
+		}
+	}
+	var group string
+	for i := 0; group == ""; i++ {
+		if g, _ := view.Coordinator(fmt.Sprint("xg-etl-", i)); g.Name == "b1" {
+			group = fmt.Sprint("xg-etl-", i)
+		}
+	}
+	txnIDs := map[string]string{}
+	for i := 0; len(txnIDs) < 2; i++ {
+		id := fmt.Sprint("xg-etl-txn-", i)
+		if g, _ := view.Coordinator(id); txnIDs[g.Name] == "" {
+			txnIDs[g.Name] = id
+		}
+	}
+	prod := kgoClient(t, b2)
+	var recs []*kgo.Record
+	for i := range n {
+		recs = append(recs, &kgo.Record{Topic: in, Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, "v-%d", i)})
+	}
+	if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	sctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, id := range []string{txnIDs["b1"], txnIDs["b2"]} {
+		sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(b1), kgo.TransactionalID(id),
+			kgo.ConsumerGroup(group), kgo.ConsumeTopics(in), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DefaultProduceTopic(out),
+			kgo.TransactionTimeout(20*time.Second), kgo.FetchMaxBytes(4<<10), kgo.FetchMaxPartitionBytes(2<<10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer sess.Close()
+			for sctx.Err() == nil {
+				fs := sess.PollFetches(sctx)
+				if fs.IsClientClosed() || sctx.Err() != nil {
+					return
+				}
+				if err := sess.Begin(); err != nil {
+					t.Errorf("%s: begin: %v", id, err)
+					return
+				}
+				fs.EachRecord(func(r *kgo.Record) { sess.Produce(sctx, &kgo.Record{Key: r.Key, Value: r.Value}, nil) })
+				if _, err := sess.End(sctx, kgo.TryCommit); err != nil && sctx.Err() == nil {
+					t.Logf("%s: end: %v", id, err)
+				}
+			}
+		}()
+	}
+	adm := kadm.NewClient(kgoClient(t, b2))
+	committed := func() int64 {
+		offs, err := adm.FetchOffsets(ctx, group)
+		if err != nil {
+			return -1
+		}
+		var sum int64
+		offs.Each(func(o kadm.OffsetResponse) {
+			if o.Topic == in {
+				sum += o.At
+			}
+		})
+		return sum
+	}
+	for c := committed(); c != n; c = committed() {
+		if ctx.Err() != nil {
+			stop()
+			wg.Wait()
+			t.Fatalf("committed offsets at %d of %d", c, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	wg.Wait()
+
+	produceSentinels(t, b1, out, parts)
+	seen := map[string]int{}
+	for _, v := range consumeToSentinels(t, b1, out, parts, kgo.ReadCommitted()) {
+		seen[v]++
+	}
+	for i := range n {
+		if v := fmt.Sprintf("v-%d", i); seen[v] != 1 {
+			t.Errorf("%s in the output %d times", v, seen[v])
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct output records for %d inputs", len(seen), n)
 	}
 }

@@ -203,6 +203,12 @@ func (h *Handler) writeTxnOffsets(ctx context.Context, offs []txn.Offset) error 
 	}
 	byGroup := map[string][]groups.Commit{}
 	for _, o := range offs {
+		if o.Owner != "" {
+			if err := h.writeRemoteOffset(ctx, o); err != nil {
+				return err
+			}
+			continue
+		}
 		byGroup[o.Group] = append(byGroup[o.Group], groups.Commit{Topic: o.Topic, Partition: o.Partition,
 			Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata})
 	}
@@ -212,6 +218,25 @@ func (h *Handler) writeTxnOffsets(ctx context.Context, offs []txn.Offset) error 
 				return fmt.Errorf("kafkaapi: transactional offsets of %q: %w", g, err)
 			}
 		}
+	}
+	return nil
+}
+
+// writeRemoteOffset stores a committed transaction's offset of another
+// broker group's queue on that group's master (UPDATE_CONSUMER_OFFSET),
+// where the queue's offsets are kept (forwardCommit); like the markers it
+// is retried until written (the coordinator's sweep).
+func (h *Handler) writeRemoteOffset(ctx context.Context, o txn.Offset) error {
+	v := h.view()
+	if v == nil || h.cfg.Peers == nil {
+		return fmt.Errorf("kafkaapi: offset of %s/%d on broker group %s: no cluster", o.Topic, o.Partition, o.Owner)
+	}
+	g, ok := v.Group(o.Owner)
+	if !ok || g.Remoting == "" {
+		return fmt.Errorf("kafkaapi: offset of %s/%d on broker group %s: no master", o.Topic, o.Partition, o.Owner)
+	}
+	if err := h.cfg.Peers.CommitOffset(ctx, g.Remoting, o.Group, o.Topic, o.Partition, o.Offset); err != nil {
+		return fmt.Errorf("kafkaapi: offset of %s/%d on broker group %s: %w", o.Topic, o.Partition, o.Owner, err)
 	}
 	return nil
 }

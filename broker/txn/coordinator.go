@@ -94,8 +94,8 @@ type entry struct {
 }
 
 type offsetKey struct {
-	group, topic string
-	partition    int32
+	group, topic, owner string
+	partition           int32
 }
 
 // Open replays the table from the store. Call Start before serving.
@@ -257,12 +257,12 @@ func (c *Coordinator) persistLocked(ctx context.Context, e *entry, next Meta) er
 func (c *Coordinator) indexOffsets(id string, old, next *Meta) {
 	if old != nil {
 		for _, o := range old.Offsets {
-			delete(c.pending, offsetKey{o.Group, o.Topic, o.Partition})
+			delete(c.pending, offsetKey{o.Group, o.Topic, o.Owner, o.Partition})
 		}
 	}
 	if next.State == Ongoing || next.State == PrepareCommit {
 		for _, o := range next.Offsets {
-			c.pending[offsetKey{o.Group, o.Topic, o.Partition}] = id
+			c.pending[offsetKey{o.Group, o.Topic, o.Owner, o.Partition}] = id
 		}
 	}
 }
@@ -469,6 +469,6 @@ func (c *Coordinator) List() []Meta {
 func (c *Coordinator) Pending(group, topic string, partition int32) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, ok := c.pending[offsetKey{group, topic, partition}]
+	_, ok := c.pending[offsetKey{group, topic, "", partition}]
 	return ok
 }

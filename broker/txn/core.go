@@ -194,7 +194,7 @@ func CommitOffsets(m *Meta, pid int64, epoch int16, group string, offs []Offset,
 	for _, o := range offs {
 		o.Group = group
 		i := slices.IndexFunc(n.Offsets, func(x Offset) bool {
-			return x.Group == o.Group && x.Topic == o.Topic && x.Partition == o.Partition
+			return x.Group == o.Group && x.Topic == o.Topic && x.Partition == o.Partition && x.Owner == o.Owner
 		})
 		if i >= 0 {
 			n.Offsets[i] = o

@@ -129,8 +129,9 @@ func TestMetaRoundTrip(t *testing.T) {
 	m := Meta{ID: "x", ProducerID: 1 << 40, Epoch: 9, TimeoutMs: 60000, State: PrepareCommit, StartMs: 5, UpdateMs: 6,
 		Partitions: []Partition{{Topic: "a", Partition: 0}, {Topic: "a", Partition: 1, Group: "b2"}, {Topic: "b", Partition: 7}},
 		Groups:     []string{"g"},
-		Offsets:    []Offset{{Group: "g", Topic: "a", Partition: 0, Offset: 42, LeaderEpoch: -1, Metadata: "m"}},
-		V2:         true, NextProducerID: 77, PrevProducerID: -1}
+		Offsets: []Offset{{Group: "g", Topic: "a", Partition: 0, Offset: 42, LeaderEpoch: -1, Metadata: "m"},
+			{Group: "g", Topic: "a", Partition: 1, Offset: 7, LeaderEpoch: 3, Owner: "b2"}},
+		V2: true, NextProducerID: 77, PrevProducerID: -1}
 	got, err := DecodeMeta("x", AppendMeta(nil, &m))
 	if err != nil || !reflect.DeepEqual(got, m) {
 		t.Fatalf("round trip: %+v %v", got, err)
@@ -160,10 +161,10 @@ func TestMetaVersion1(t *testing.T) {
 }
 
 // v1Record is m as a version 1 record: version 2 without its tail (m has
-// no other group's partitions).
+// no other group's partitions or offsets).
 func v1Record(m *Meta) []byte {
 	b := AppendMeta(nil, m)
-	b = b[:len(b)-21]
+	b = b[:len(b)-25]
 	b[0] = recordVersion1
 	return b
 }

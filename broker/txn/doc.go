@@ -51,11 +51,15 @@
 //	+-------------------+--------------------+--------------------+
 //	| nRemote u32 | nRemote x (topic str, partition i32, group str) |
 //	+---------------------------------------------------------------+
+//	| nRemoteOffsets u32 | nRemoteOffsets x (an offset as in version  |
+//	|                    |   1, then owner str)                       |
+//	+---------------------------------------------------------------+
 //
 // (KIP-890 part 2: the transaction's EndTxn bumps the epoch; the producer
 // id an exhausted epoch moves to at Complete, and the one it moved from.
 // The remote partitions are queues of other broker groups, group never
-// empty; nParts counts the coordinator's own group's queues only.)
+// empty; nParts counts the coordinator's own group's queues only; the
+// remote offsets likewise, owner being the queue's group.)
 // Version 2 is written; both are read.
 //
 // Integers are big-endian; str is a u16 length and the bytes. The

@@ -50,7 +50,9 @@ type Partition struct {
 	Group     string
 }
 
-// Offset is one consumer offset a transaction commits (TxnOffsetCommit).
+// Offset is one consumer offset a transaction commits (TxnOffsetCommit):
+// of a queue of the coordinator's broker group, or with Owner set, of
+// another group of its cluster (whose master keeps that queue's offsets).
 type Offset struct {
 	Group       string
 	Topic       string
@@ -58,6 +60,7 @@ type Offset struct {
 	Offset      int64
 	LeaderEpoch int32
 	Metadata    string
+	Owner       string
 }
 
 // Meta is one transactional id's coordinator state.
@@ -127,14 +130,17 @@ func AppendMeta(dst []byte, m *Meta) []byte {
 	for _, g := range m.Groups {
 		dst = appendString(dst, g)
 	}
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(m.Offsets)))
+	localOffs := 0
 	for _, o := range m.Offsets {
-		dst = appendString(dst, o.Group)
-		dst = appendString(dst, o.Topic)
-		dst = binary.BigEndian.AppendUint32(dst, uint32(o.Partition))
-		dst = binary.BigEndian.AppendUint64(dst, uint64(o.Offset))
-		dst = binary.BigEndian.AppendUint32(dst, uint32(o.LeaderEpoch))
-		dst = appendString(dst, o.Metadata)
+		if o.Owner == "" {
+			localOffs++
+		}
+	}
+	dst = binary.BigEndian.AppendUint32(dst, uint32(localOffs))
+	for _, o := range m.Offsets {
+		if o.Owner == "" {
+			dst = appendOffset(dst, &o)
+		}
 	}
 	var flags byte
 	if m.V2 {
@@ -151,7 +157,23 @@ func AppendMeta(dst []byte, m *Meta) []byte {
 			dst = appendString(dst, p.Group)
 		}
 	}
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(m.Offsets)-localOffs))
+	for _, o := range m.Offsets {
+		if o.Owner != "" {
+			dst = appendOffset(dst, &o)
+			dst = appendString(dst, o.Owner)
+		}
+	}
 	return dst
+}
+
+func appendOffset(dst []byte, o *Offset) []byte {
+	dst = appendString(dst, o.Group)
+	dst = appendString(dst, o.Topic)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(o.Partition))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(o.Offset))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(o.LeaderEpoch))
+	return appendString(dst, o.Metadata)
 }
 
 // appendString writes a u16 length and s; callers bound s to maxString
@@ -209,6 +231,11 @@ func (r *reader) u64() uint64 {
 
 func (r *reader) str() string { return string(r.take(int(r.u16()))) }
 
+func (r *reader) offset() Offset {
+	return Offset{Group: r.str(), Topic: r.str(), Partition: int32(r.u32()),
+		Offset: int64(r.u64()), LeaderEpoch: int32(r.u32()), Metadata: r.str()}
+}
+
 // count reads an element count and checks it against the bytes left,
 // each element being at least minSize bytes, before anything is
 // allocated for it.
@@ -254,8 +281,7 @@ func DecodeMeta(id string, b []byte) (Meta, error) {
 	if n := r.count(22); n > 0 {
 		m.Offsets = make([]Offset, n)
 		for i := range m.Offsets {
-			m.Offsets[i] = Offset{Group: r.str(), Topic: r.str(), Partition: int32(r.u32()),
-				Offset: int64(r.u64()), LeaderEpoch: int32(r.u32()), Metadata: r.str()}
+			m.Offsets[i] = r.offset()
 		}
 	}
 	m.NextProducerID, m.PrevProducerID = -1, -1
@@ -279,6 +305,15 @@ func DecodeMeta(id string, b []byte) (Meta, error) {
 			}
 			m.Partitions = append(m.Partitions, remote...)
 			slices.SortFunc(m.Partitions, comparePartition)
+		}
+		if n := r.count(23); n > 0 {
+			for range n {
+				o := r.offset()
+				if o.Owner = r.str(); o.Owner == "" {
+					r.err = ErrCorrupt
+				}
+				m.Offsets = append(m.Offsets, o)
+			}
 		}
 	}
 	if r.err == nil && len(r.b) != 0 {
