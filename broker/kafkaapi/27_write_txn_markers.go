@@ -1,7 +1,10 @@
 package kafkaapi
 
 import (
+	"context"
 	"net"
+	"slices"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -21,9 +24,9 @@ import (
 // NONE.
 func (h *Handler) writeTxnMarkers(r *request, req *kmsg.WriteTxnMarkersRequest) {
 	resp := req.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
-	broker := h.fromBroker(r)
 	ctx, cancel := requestContext(0)
 	defer cancel()
+	broker := h.fromBroker(ctx, r)
 	for _, m := range req.Markers {
 		rm := kmsg.NewWriteTxnMarkersResponseMarker()
 		rm.ProducerID = m.ProducerID
@@ -66,9 +69,10 @@ func (h *Handler) writeTxnMarkers(r *request, req *kmsg.WriteTxnMarkersRequest) 
 
 // fromBroker reports whether r comes from the address of another broker
 // group's master in the cluster view (its Kafka host or its remoting
-// host; the coordinator sends from its own advertised host, txn_peer.go).
-// Without other groups no broker ever sends one here.
-func (h *Handler) fromBroker(r *request) bool {
+// host, a host name resolved; the coordinator sends from its own
+// advertised host, txn_peer.go). Without other groups no broker ever
+// sends one here.
+func (h *Handler) fromBroker(ctx context.Context, r *request) bool {
 	v := h.view()
 	if v == nil || r.conn == nil || r.conn.RemoteAddr() == nil {
 		return false
@@ -85,19 +89,31 @@ func (h *Handler) fromBroker(r *request) bool {
 		if g.Name == v.Self {
 			continue
 		}
-		if g.HasNode && sameIP(ip, g.Master.Host) {
+		if g.HasNode && slices.ContainsFunc(hostIPs(ctx, g.Master.Host), ip.Equal) {
 			return true
 		}
-		if rh, _, err := net.SplitHostPort(g.Remoting); err == nil && sameIP(ip, rh) {
+		if rh, _, err := net.SplitHostPort(g.Remoting); err == nil && slices.ContainsFunc(hostIPs(ctx, rh), ip.Equal) {
 			return true
 		}
 	}
 	return false
 }
 
-// sameIP reports whether host is the address ip (a host name is not
-// resolved: brokers register addresses).
-func sameIP(ip net.IP, host string) bool {
-	h := net.ParseIP(host)
-	return h != nil && h.Equal(ip)
+// hostIPs is host's addresses: host itself when it is one, else what the
+// resolver answers (nothing on an error).
+func hostIPs(ctx context.Context, host string) []net.IP {
+	if ip := net.ParseIP(host); ip != nil {
+		return []net.IP{ip}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	if err != nil {
+		return nil
+	}
+	ips := make([]net.IP, len(addrs))
+	for i, a := range addrs {
+		ips[i] = a.IP
+	}
+	return ips
 }

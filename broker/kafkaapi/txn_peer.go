@@ -45,10 +45,18 @@ var errPeerResponse = errors.New("kafkaapi: malformed response from a broker")
 // response.
 func (h *Handler) peerRequest(ctx context.Context, addr string, req kmsg.Request) (kmsg.Response, error) {
 	d := net.Dialer{Timeout: 5 * time.Second}
-	if host, _ := h.advertisedAddr(); net.ParseIP(host) != nil && !net.ParseIP(host).IsUnspecified() {
-		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(host)}
+	host, _ := h.advertisedAddr()
+	if ips := hostIPs(ctx, host); len(ips) > 0 && !ips[0].IsUnspecified() {
+		d.LocalAddr = &net.TCPAddr{IP: ips[0]}
 	}
 	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil && d.LocalAddr != nil {
+		// The advertised address is not one of this machine's (behind a
+		// NAT): any source will do for AddPartitionsToTxn; WriteTxnMarkers
+		// is then refused, as the receiver cannot tell it from a client's.
+		d.LocalAddr = nil
+		c, err = d.DialContext(ctx, "tcp", addr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("kafkaapi: broker %s: %w", addr, err)
 	}
