@@ -144,22 +144,32 @@ func (h *Handler) txnPartition(c topics.Config, p int32) (txn.Partition, int16) 
 	return txn.Partition{Topic: c.Name, Partition: loc.Queue, Group: loc.Group}, errNone
 }
 
+// remoteMarkerAttempts bounds the tries of one writeRemoteMarkers (about
+// 1.5 s with the backoff): the coordinator's sweep (every 10 s) and the
+// client's retried EndTxn try again, so a master that is away holds up
+// neither a start nor a request for long.
+const remoteMarkerAttempts = 5
+
 // writeRemoteMarkers sends group's master a WriteTxnMarkers for parts
-// (all of group), and retries, until every partition has its marker or
-// ctx ends. A partition whose topic is gone, or whose producer moved to a
-// newer epoch, has nothing to mark, as for this broker's own.
+// (all of group), and retries, until every partition has its marker, ctx
+// ends or remoteMarkerAttempts failed. A partition whose topic is gone,
+// or whose producer moved to a newer epoch, has nothing to mark, as for
+// this broker's own.
 func (h *Handler) writeRemoteMarkers(ctx context.Context, group string, pid int64, epoch int16, commit bool, parts []txn.Partition) error {
-	for attempt := 0; ; attempt++ {
+	for attempt := 1; ; attempt++ {
 		err := h.sendRemoteMarkers(ctx, group, pid, epoch, commit, parts)
 		if err == nil {
 			return nil
 		}
 		h.log.Warn("kafkaapi: transaction markers for another broker group", "group", group, "producerId", pid,
 			"attempt", attempt, "err", err)
+		if attempt == remoteMarkerAttempts {
+			return err
+		}
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(min(time.Duration(attempt+1)*100*time.Millisecond, time.Second)):
+		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
 		}
 		if h.cfg.ClusterRefresh != nil {
 			_ = h.cfg.ClusterRefresh(ctx) // a new master may have registered
