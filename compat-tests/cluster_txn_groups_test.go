@@ -43,9 +43,10 @@ func TestClusterKafkaTxnAcrossGroups(t *testing.T) {
 	}
 	startNode(t, dir, "ns", "namesrv", "--namesrv-listen", ns)
 	waitFor(t, 20*time.Second, func() bool { return listening(ns) })
+	nodes := map[string]*node{}
 	for _, name := range []string{"b1", "b2"} {
 		h := hosts[name]
-		startNode(t, dir, name, "broker", "--data-dir", filepath.Join(dir, name), "--broker-cluster-name", "C",
+		nodes[name] = startNode(t, dir, name, "broker", "--data-dir", filepath.Join(dir, name), "--broker-cluster-name", "C",
 			"--broker-name", name, "--segment-size", fmt.Sprint(64<<20),
 			"--kafka-addr", h+":9092", "--remoting-addr", h+":10911", "--ha-addr", h+":10912",
 			"--http-addr", h+":8080", "--namesrv-addr", ns)
@@ -190,6 +191,56 @@ func TestClusterKafkaTxnAcrossGroups(t *testing.T) {
 	}
 
 	clusterETL(t, b1, b2, view)
+	clusterCommitAcrossRestart(t, b1, b2, ids["b1"], nodes["b2"])
+}
+
+// clusterCommitAcrossRestart: b2's master is killed after a transaction
+// coordinated by b1 wrote to both groups' partitions, then committed: the
+// transaction stays in PrepareCommit while b2 is away (its markers cannot
+// be written), and completes once b2 is back; read_committed consumers
+// then see its records on both groups.
+func clusterCommitAcrossRestart(t *testing.T, b1, b2, id string, n2 *node) {
+	const topic = "TxnAcrossRestart"
+	a1 := kadm.NewClient(kgoClient(t, b1))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if res, err := a1.CreateTopic(ctx, 4, -1, nil, topic); err != nil || res.Err != nil {
+		t.Fatalf("create %s: %v / %v", topic, err, res.Err)
+	}
+	id += "-restart"
+	p := kgoClient(t, b1, kgo.TransactionalID(id), kgo.TransactionTimeout(60*time.Second),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	var recs []*kgo.Record
+	for part := range int32(4) {
+		recs = append(recs, &kgo.Record{Topic: topic, Partition: part, Value: fmt.Appendf(nil, "restart-%d", part)})
+	}
+	if err := p.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	state := func() string {
+		d, err := a1.DescribeTransactions(ctx, id)
+		if err != nil {
+			return ""
+		}
+		return d[id].State
+	}
+	n2.kill9()
+	ended := make(chan error, 1)
+	go func() { ended <- p.EndTransaction(ctx, kgo.TryCommit) }()
+	waitFor(t, 30*time.Second, func() bool { return state() == "PrepareCommit" })
+	n2.restart(t)
+	waitFor(t, 90*time.Second, func() bool { return state() == "CompleteCommit" })
+	if err := <-ended; err != nil {
+		t.Logf("EndTransaction across the restart: %v (the commit completed all the same)", err)
+	}
+	produceSentinels(t, b1, topic, 4)
+	got := countPrefixes(consumeToSentinels(t, b2, topic, 4, kgo.ReadCommitted()))
+	if !mapsEqual(got, map[string]int{"restart": 4}) {
+		t.Fatalf("read_committed: %v", got)
+	}
 }
 
 // clusterETL: two franz-go GroupTransactSessions consume-transform-produce

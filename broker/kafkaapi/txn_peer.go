@@ -34,6 +34,10 @@ const (
 	peerAddPartitionsToTxnVersion = 5
 )
 
+// peerTimeout bounds one request to another broker: its answers come at
+// once (a marker's append, a coordinator's look-up or record write).
+const peerTimeout = 3 * time.Second
+
 // maxPeerResponse bounds a response read from another broker: these
 // answers are a few bytes per partition.
 const maxPeerResponse = 1 << 20
@@ -44,7 +48,9 @@ var errPeerResponse = errors.New("kafkaapi: malformed response from a broker")
 // peerRequest sends req to the Kafka listener at addr and returns its
 // response.
 func (h *Handler) peerRequest(ctx context.Context, addr string, req kmsg.Request) (kmsg.Response, error) {
-	d := net.Dialer{Timeout: 5 * time.Second}
+	ctx, cancel := context.WithTimeout(ctx, peerTimeout)
+	defer cancel()
+	d := net.Dialer{}
 	host, _ := h.advertisedAddr()
 	if ips := hostIPs(ctx, host); len(ips) > 0 && !ips[0].IsUnspecified() {
 		d.LocalAddr = &net.TCPAddr{IP: ips[0]}
