@@ -73,14 +73,7 @@ func TestClusterKafkaTxnAcrossGroups(t *testing.T) {
 	if res, err := a1.CreateTopic(ctx, 4, -1, nil, topic); err != nil || res.Err != nil {
 		t.Fatalf("create topic: %v / %v", err, res.Err)
 	}
-	parts := func(a *kadm.Client) int {
-		td, err := a.ListTopics(ctx, topic)
-		if err != nil {
-			return 0
-		}
-		return len(td[topic].Partitions)
-	}
-	waitFor(t, 10*time.Second, func() bool { return parts(a1) == 4 && parts(a2) == 4 })
+	waitPartitions(t, topic, 4, b1, b2)
 
 	// One transactional id per coordinating group (the hash every broker
 	// computes over the sorted groups).
@@ -207,6 +200,7 @@ func clusterCommitAcrossRestart(t *testing.T, b1, b2, id string, n2 *node) {
 	if res, err := a1.CreateTopic(ctx, 4, -1, nil, topic); err != nil || res.Err != nil {
 		t.Fatalf("create %s: %v / %v", topic, err, res.Err)
 	}
+	waitPartitions(t, topic, 4, b1, b2)
 	id += "-restart"
 	p := kgoClient(t, b1, kgo.TransactionalID(id), kgo.TransactionTimeout(60*time.Second),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()))
@@ -260,6 +254,7 @@ func clusterETL(t *testing.T, b1, b2 string, view cluster.View) {
 		if res, err := a.CreateTopic(ctx, parts, -1, nil, tp); err != nil || res.Err != nil {
 			t.Fatalf("create %s: %v / %v", tp, err, res.Err)
 		}
+		waitPartitions(t, tp, parts, b1, b2)
 	}
 	var group string
 	for i := 0; group == ""; i++ {
@@ -351,4 +346,33 @@ func clusterETL(t *testing.T, b1, b2 string, view cluster.View) {
 	if len(seen) != n {
 		t.Errorf("%d distinct output records for %d inputs", len(seen), n)
 	}
+}
+
+// waitPartitions waits until every broker's Metadata shows topic's n
+// partitions (the other group's brokers learn a new topic's share within
+// a view refresh), each asked with a new client (kgo caches Metadata).
+func waitPartitions(t *testing.T, topic string, n int, brokers ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	parts := func(addr string) int {
+		c, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		td, err := kadm.NewClient(c).ListTopics(ctx, topic)
+		if err != nil {
+			return 0
+		}
+		return len(td[topic].Partitions)
+	}
+	waitFor(t, 20*time.Second, func() bool {
+		for _, b := range brokers {
+			if parts(b) != n {
+				return false
+			}
+		}
+		return true
+	})
 }
