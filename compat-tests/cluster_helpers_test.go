@@ -185,16 +185,9 @@ type rmqGroup struct {
 // the slave is in sync.
 func startGroup(t *testing.T, role string, masterArgs ...string) *rmqGroup {
 	t.Helper()
-	return startGroupAt(t, "127.0.2.1", "127.0.2.11", "127.0.2.12", role, masterArgs...)
-}
-
-// startGroupAt is startGroup on other addresses: the name server on
-// nsHost, the master on masterHost, the slave on slaveHost.
-func startGroupAt(t *testing.T, nsHost, masterHost, slaveHost, role string, masterArgs ...string) *rmqGroup {
-	t.Helper()
 	dir := t.TempDir()
-	g := &rmqGroup{dir: dir, nsAddr: nsHost + ":9876", masterHTTP: masterHost + ":8080"}
-	for _, a := range []string{g.nsAddr, masterHost + ":10911", slaveHost + ":10911", masterHost + ":10912"} {
+	g := &rmqGroup{dir: dir, nsAddr: "127.0.2.1:9876", masterHTTP: "127.0.2.11:8080"}
+	for _, a := range []string{g.nsAddr, "127.0.2.11:10911", "127.0.2.12:10911", "127.0.2.11:10912"} {
 		if listening(a) {
 			t.Skipf("%s is taken: another cluster test or broker runs here", a)
 		}
@@ -207,8 +200,8 @@ func startGroupAt(t *testing.T, nsHost, masterHost, slaveHost, role string, mast
 			"--http-addr", host + ":8080", "--namesrv-addr", g.nsAddr}
 	}
 	waitFor(t, 20*time.Second, func() bool { return listening(g.nsAddr) })
-	g.master = startNode(t, dir, "master", append(brokerArgs(masterHost, "0", role), masterArgs...)...)
-	g.slave = startNode(t, dir, "slave", brokerArgs(slaveHost, "1", "SLAVE")...)
+	g.master = startNode(t, dir, "master", append(brokerArgs("127.0.2.11", "0", role), masterArgs...)...)
+	g.slave = startNode(t, dir, "slave", brokerArgs("127.0.2.12", "1", "SLAVE")...)
 	g.waitInSync(t)
 	return g
 }
@@ -221,4 +214,33 @@ func (g *rmqGroup) waitInSync(t *testing.T) {
 
 func (g *rmqGroup) resolver() primitive.NsResolver {
 	return primitive.NewPassthroughResolver([]string{g.nsAddr})
+}
+
+// groupHosts are the loopback addresses of a startGroupOn group.
+type groupHosts struct{ ns, master, slave string }
+
+// startGroupOn is startGroup on other addresses (a test of its own that
+// may run beside the others' groups), with extra arguments for the slave
+// too.
+func startGroupOn(t *testing.T, h groupHosts, role string, masterArgs, slaveArgs []string) *rmqGroup {
+	t.Helper()
+	dir := t.TempDir()
+	g := &rmqGroup{dir: dir, nsAddr: h.ns + ":9876", masterHTTP: h.master + ":8080"}
+	for _, a := range []string{g.nsAddr, h.master + ":10911", h.slave + ":10911", h.master + ":10912"} {
+		if listening(a) {
+			t.Skipf("%s is taken: another cluster test or broker runs here", a)
+		}
+	}
+	startNode(t, dir, "ns", "namesrv", "--namesrv-listen", g.nsAddr)
+	brokerArgs := func(host, id, role string) []string {
+		return []string{"broker", "--data-dir", filepath.Join(dir, "b"+id), "--broker-cluster-name", "C", "--broker-name", "b1",
+			"--broker-id", id, "--broker-role", role, "--segment-size", fmt.Sprint(64 << 20),
+			"--kafka-addr", host + ":9092", "--remoting-addr", host + ":10911", "--ha-addr", host + ":10912",
+			"--http-addr", host + ":8080", "--namesrv-addr", g.nsAddr}
+	}
+	waitFor(t, 20*time.Second, func() bool { return listening(g.nsAddr) })
+	g.master = startNode(t, dir, "master", append(brokerArgs(h.master, "0", role), masterArgs...)...)
+	g.slave = startNode(t, dir, "slave", append(brokerArgs(h.slave, "1", "SLAVE"), slaveArgs...)...)
+	g.waitInSync(t)
+	return g
 }

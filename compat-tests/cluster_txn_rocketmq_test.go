@@ -42,7 +42,7 @@ func TestClusterRocketMQTxnCommitWaitsForSlave(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	g := startGroupAt(t, "127.0.2.81", "127.0.2.82", "127.0.2.83", "SYNC_MASTER")
+	g := startGroupOn(t, groupHosts{ns: "127.0.2.81", master: "127.0.2.82", slave: "127.0.2.83"}, "SYNC_MASTER", nil, nil)
 	const topic, group = "ClusterTxnSlaveTopic", "pg_cluster_txn_slave"
 	plain, err := rocketmq.NewProducer(producer.WithNsResolver(g.resolver()), producer.WithInstanceName(instance(t)),
 		producer.WithGroupName("pg_cluster_txn_plain"), producer.WithRetry(0))
