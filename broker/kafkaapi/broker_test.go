@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/twinmq/twinmq/broker/cluster"
 	"github.com/twinmq/twinmq/broker/groups"
 	"github.com/twinmq/twinmq/broker/kafkaapi"
 	"github.com/twinmq/twinmq/broker/offsets"
@@ -52,6 +53,8 @@ type brokerOpts struct {
 	epochs func() []kafkaapi.EpochStart
 	// level, if set, is the logger's level and Config.LogLevel.
 	level *slog.LevelVar
+	// cluster, if set, is Config.Cluster.
+	cluster func() *cluster.View
 }
 
 // startBroker serves Kafka without the consumer-group keys.
@@ -81,7 +84,7 @@ func startBrokerWith(t testing.TB, opts brokerOpts) *testBroker {
 	if opts.groupSize > 0 {
 		cfg.GroupSize = func() int { return opts.groupSize }
 	}
-	cfg.LeaderEpoch, cfg.Epochs, cfg.LogLevel = opts.epoch, opts.epochs, opts.level
+	cfg.LeaderEpoch, cfg.Epochs, cfg.LogLevel, cfg.Cluster = opts.epoch, opts.epochs, opts.level, opts.cluster
 	closeGroups := func() {}
 	if opts.groups {
 		offs, err := offsets.Open(ctx, store, log)
