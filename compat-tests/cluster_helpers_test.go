@@ -221,3 +221,32 @@ func (g *rmqGroup) waitInSync(t *testing.T) {
 func (g *rmqGroup) resolver() primitive.NsResolver {
 	return primitive.NewPassthroughResolver([]string{g.nsAddr})
 }
+
+// groupHosts are the loopback addresses of a startGroupOn group.
+type groupHosts struct{ ns, master, slave string }
+
+// startGroupOn is startGroup on other addresses (a test of its own that
+// may run beside the others' groups), with extra arguments for the slave
+// too.
+func startGroupOn(t *testing.T, h groupHosts, role string, masterArgs, slaveArgs []string) *rmqGroup {
+	t.Helper()
+	dir := t.TempDir()
+	g := &rmqGroup{dir: dir, nsAddr: h.ns + ":9876", masterHTTP: h.master + ":8080"}
+	for _, a := range []string{g.nsAddr, h.master + ":10911", h.slave + ":10911", h.master + ":10912"} {
+		if listening(a) {
+			t.Skipf("%s is taken: another cluster test or broker runs here", a)
+		}
+	}
+	startNode(t, dir, "ns", "namesrv", "--namesrv-listen", g.nsAddr)
+	brokerArgs := func(host, id, role string) []string {
+		return []string{"broker", "--data-dir", filepath.Join(dir, "b"+id), "--broker-cluster-name", "C", "--broker-name", "b1",
+			"--broker-id", id, "--broker-role", role, "--segment-size", fmt.Sprint(64 << 20),
+			"--kafka-addr", host + ":9092", "--remoting-addr", host + ":10911", "--ha-addr", host + ":10912",
+			"--http-addr", host + ":8080", "--namesrv-addr", g.nsAddr}
+	}
+	waitFor(t, 20*time.Second, func() bool { return listening(g.nsAddr) })
+	g.master = startNode(t, dir, "master", append(brokerArgs(h.master, "0", role), masterArgs...)...)
+	g.slave = startNode(t, dir, "slave", append(brokerArgs(h.slave, "1", "SLAVE"), slaveArgs...)...)
+	g.waitInSync(t)
+	return g
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // endSentinel is the value of the plain record produced to every
@@ -93,17 +94,56 @@ func countPrefixes(values []string) map[string]int {
 	return n
 }
 
+// tv1Versions caps franz-go below KIP-890 part 2 (EndTxn v4): it runs
+// the classic protocol (explicit AddPartitionsToTxn and AddOffsetsToTxn,
+// one epoch for every transaction) although the broker finalizes
+// transaction.version 2, as a client without KIP-890 part 2 does.
+func tv1Versions() *kversion.Versions {
+	v := kversion.Stable()
+	v.SetMaxKeyVersion(int16(kmsg.EndTxn), 4)
+	return v
+}
+
+// txnEpoch is the producer epoch the coordinator holds for id.
+func txnEpoch(t *testing.T, addr, id string) int16 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ds, err := kadm.NewClient(kgoClient(t, addr)).DescribeTransactions(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, ok := ds[id]
+	if !ok || d.Err != nil {
+		t.Fatalf("describe %s: %+v", id, d)
+	}
+	return d.ProducerEpoch
+}
+
 // TestKafkaTxnKgoCommitAbortFence: franz-go's transactional producer
 // commits and aborts; a second producer with the same transactional id
 // fences the first one's open transaction (aborted, its commit refused);
 // read_committed consumers see exactly the committed records,
-// read_uncommitted ones everything, control batches never.
+// read_uncommitted ones everything, control batches never. Run with
+// KIP-890 part 2 (franz-go's default against this broker: every commit
+// and abort bumps the epoch) and with the classic protocol.
 func TestKafkaTxnKgoCommitAbortFence(t *testing.T) {
+	for _, tv := range []struct {
+		name  string
+		opts  []kgo.Opt
+		bumps int16 // epoch bumps of an abort and a commit
+	}{{"tv2", nil, 2}, {"tv1", []kgo.Opt{kgo.MaxVersions(tv1Versions())}, 0}} {
+		t.Run(tv.name, func(t *testing.T) { testKgoCommitAbortFence(t, tv.opts, tv.bumps) })
+	}
+}
+
+func testKgoCommitAbortFence(t *testing.T, opts []kgo.Opt, bumps int16) {
 	b := startTxnBroker(t, t.TempDir(), nil)
 	createTopic(t, b.addr, "tx", 2, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	p1 := kgoClient(t, b.addr, kgo.TransactionalID("t1"), kgo.TransactionTimeout(60*time.Second))
+	opts = append(opts, kgo.TransactionalID("t1"), kgo.TransactionTimeout(60*time.Second))
+	p1 := kgoClient(t, b.addr, opts...)
 	step := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -116,10 +156,13 @@ func TestKafkaTxnKgoCommitAbortFence(t *testing.T) {
 	step(p1.BeginTransaction())
 	txnProduce(t, p1, "tx", "committed", 10)
 	step(p1.EndTransaction(ctx, kgo.TryCommit))
+	if epoch := txnEpoch(t, b.addr, "t1"); epoch != bumps {
+		t.Fatalf("epoch after an abort and a commit: %d, want %d", epoch, bumps)
+	}
 	step(p1.BeginTransaction())
 	txnProduce(t, p1, "tx", "zombie", 5)
 
-	p2 := kgoClient(t, b.addr, kgo.TransactionalID("t1"), kgo.TransactionTimeout(60*time.Second))
+	p2 := kgoClient(t, b.addr, opts...)
 	step(p2.BeginTransaction())
 	txnProduce(t, p2, "tx", "new", 5) // InitProducerId fences p1
 	step(p2.EndTransaction(ctx, kgo.TryCommit))

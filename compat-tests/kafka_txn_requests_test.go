@@ -23,11 +23,16 @@ const (
 
 // TestKafkaTxnRequests sends the transaction keys raw, for the error codes
 // of bad input (each refused request changes nothing), KIP-890's
-// verify-only AddPartitionsToTxn, and fencing by epoch.
+// verify-only AddPartitionsToTxn, and fencing by epoch. The client is
+// capped below KIP-890 part 2 (EndTxn v4, TxnOffsetCommit v4): the
+// classic protocol's codes (TestKafkaTxnRequestsV2 has part 2's).
 func TestKafkaTxnRequests(t *testing.T) {
 	b := startTxnBroker(t, t.TempDir(), nil)
 	createTopic(t, b.addr, "rq", 2, nil)
-	cl := kgoClient(t, b.addr)
+	v := tv1Versions()
+	v.SetMaxKeyVersion(int16(kmsg.TxnOffsetCommit), 4)
+	v.SetMaxKeyVersion(int16(kmsg.AddPartitionsToTxn), 4) // v5 verification answers TRANSACTION_ABORTABLE
+	cl := kgoClient(t, b.addr, kgo.MaxVersions(v))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 

@@ -235,3 +235,46 @@ func TestRocketMQTransactionBrokerRestart(t *testing.T) {
 		t.Fatalf("consumed before %d, x %d, y %d; stored %d", len(col.msgs["before"]), len(col.msgs["x"]), len(col.msgs["y"]), c.stored(topic))
 	}
 }
+
+// TestRocketMQTransactionGivenUpIsPullable: a half message whose producer
+// answers "unknown" to every check is given up after transactionCheckMax
+// checks and copied to TRANS_CHECK_MAX_TIME_TOPIC, which is then a topic
+// like any other for consumers (as in RocketMQ, where an operator reads
+// it to settle such transactions by hand): the name server routes it, a
+// rocketmq-client-go push consumer reads the message with the msgId, key
+// and property the producer sent, and producers still may not send to it.
+func TestRocketMQTransactionGivenUpIsPullable(t *testing.T) {
+	c := startTxnCluster(t, halfmsg.Config{Timeout: 200 * time.Millisecond, Interval: 200 * time.Millisecond, MaxChecks: 2})
+	l := newTxnListener(map[string]primitive.LocalTransactionState{"giveup": unknownState},
+		func(string) primitive.LocalTransactionState { return unknownState })
+	p := c.txnProducer(t, "pg_txn_giveup", l)
+	defer p.Shutdown()
+	sent := sendTxn(t, p, "RmqTxnGiveUp", "giveup")
+	waitFor(t, 30*time.Second, func() bool { return c.current().svc.Pending() == 0 })
+
+	col := newCollector()
+	pc := c.rmq().pushConsumer(t, "cg_txn_giveup")
+	if err := pc.Subscribe(halfmsg.CheckMaxTopic, consumer.MessageSelector{}, col.handler); err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Shutdown()
+	waitFor(t, 30*time.Second, func() bool { return col.n.Load() >= 1 })
+	col.mu.Lock()
+	ms := col.msgs["giveup"]
+	col.mu.Unlock()
+	if len(ms) != 1 {
+		t.Fatalf("consumed %d copies", len(ms))
+	}
+	if m := ms[0]; m.Topic != halfmsg.CheckMaxTopic || m.GetKeys() != "k-giveup" || m.GetProperty("p") != "giveup" ||
+		m.GetProperty("UNIQ_KEY") != sent.MsgID {
+		t.Errorf("consumed topic %s keys %q p %q uniq %q; sent msgId %s", m.Topic, m.GetKeys(), m.GetProperty("p"),
+			m.GetProperty("UNIQ_KEY"), sent.MsgID)
+	}
+	plain := c.rmq().producer(t)
+	if _, err := plain.SendSync(context.Background(), primitive.NewMessage(halfmsg.CheckMaxTopic, []byte("x"))); err == nil {
+		t.Error("a producer sent to " + halfmsg.CheckMaxTopic)
+	}
+}

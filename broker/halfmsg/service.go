@@ -37,7 +37,13 @@ type Build func(e storage.ReadEntry) ([]storage.Entry, error)
 
 // Config configures a Service.
 type Config struct {
-	Store      *storage.Store
+	Store *storage.Store
+	// Append writes a resolution (the committed message and its op
+	// record): on a SYNC_MASTER through the log service, which waits for
+	// the in-sync slaves as a send does (broker/log.Log.AppendEntries).
+	// An error with positions means written but not confirmed. Default:
+	// Store.Append.
+	Append     func(ctx context.Context, entries []storage.Entry) ([]storage.Position, error)
 	Timeout    time.Duration // transactionTimeOut
 	Interval   time.Duration // transactionCheckInterval
 	MaxChecks  int           // transactionCheckMax
@@ -55,6 +61,9 @@ type Config struct {
 func (c *Config) validate() error {
 	if c.Store == nil || c.Check == nil || c.Discarded == nil {
 		return errors.New("halfmsg: config needs Store, Check and Discarded")
+	}
+	if c.Append == nil {
+		c.Append = c.Store.Append
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
@@ -182,9 +191,9 @@ func (s *Service) Resolve(ctx context.Context, key, phys int64, action Action, b
 		}
 	}
 	checks := s.beginOp(key)
-	err := s.appendResolution(ctx, r.Key, r.Phys, Op{Action: action, Key: r.Key, Checks: checks}, build)
-	s.endOp(r.Key, err == nil, true)
-	s.step(EvEnded{Key: r.Key, OK: err == nil})
+	written, err := s.appendResolution(ctx, r.Key, r.Phys, Op{Action: action, Key: r.Key, Checks: checks}, build)
+	s.endOp(r.Key, written, true)
+	s.step(EvEnded{Key: r.Key, OK: written})
 	return err
 }
 
@@ -224,22 +233,25 @@ func (s *Service) endOp(key int64, ok, resolves bool) {
 }
 
 // appendResolution reads the half message at phys and appends build's
-// entries and op in one write.
-func (s *Service) appendResolution(ctx context.Context, key, phys int64, op Op, build Build) error {
+// entries and op in one write. written is true when they were written,
+// even if err then says the in-sync slaves did not confirm them (a
+// SYNC_MASTER's FLUSH_SLAVE_TIMEOUT): the half message is resolved.
+func (s *Service) appendResolution(ctx context.Context, key, phys int64, op Op, build Build) (written bool, err error) {
 	res, err := s.readHalf(ctx, key, phys)
 	if err != nil {
-		return fmt.Errorf("halfmsg: read half message %d at %d: %w", key, phys, err)
+		return false, fmt.Errorf("halfmsg: read half message %d at %d: %w", key, phys, err)
 	}
 	entries, err := build(res.Entries[0])
 	res.Release()
 	if err != nil {
-		return err
+		return false, err
 	}
 	entries = append(entries, opEntry(op))
-	if _, err := s.cfg.Store.Append(ctx, entries); err != nil {
-		return fmt.Errorf("halfmsg: append resolution of %d: %w", key, err)
+	pos, err := s.cfg.Append(ctx, entries)
+	if err != nil {
+		return len(pos) > 0, fmt.Errorf("halfmsg: append resolution of %d: %w", key, err)
 	}
-	return nil
+	return true, nil
 }
 
 // readHalf reads the half message key at phys. The adapter makes it
@@ -344,15 +356,15 @@ func (s *Service) apply(effects []Effect) {
 			s.step(EvChecked{Key: e.Key, OK: s.check(e)})
 		case Discard:
 			checks := s.beginOp(e.Key)
-			err := s.appendResolution(s.ctx, e.Key, e.Phys, Op{Action: ActionDiscarded, Key: e.Key, Checks: checks}, s.cfg.Discarded)
-			s.endOp(e.Key, err == nil, true)
-			if err != nil && s.ctx.Err() == nil {
+			written, err := s.appendResolution(s.ctx, e.Key, e.Phys, Op{Action: ActionDiscarded, Key: e.Key, Checks: checks}, s.cfg.Discarded)
+			s.endOp(e.Key, written, true)
+			if !written && s.ctx.Err() == nil {
 				s.log.Error("transactions: discarding a half message failed", "key", e.Key, "err", err)
-			} else if err == nil {
+			} else if written {
 				s.log.Warn("transactions: half message discarded after its last check", "key", e.Key,
-					"checks", s.cfg.MaxChecks, "topic", CheckMaxTopic)
+					"checks", s.cfg.MaxChecks, "topic", CheckMaxTopic, "err", err)
 			}
-			s.step(EvDiscarded{Key: e.Key, OK: err == nil})
+			s.step(EvDiscarded{Key: e.Key, OK: written})
 		}
 	}
 }

@@ -50,7 +50,9 @@ func (h *Handler) produce(r *request, req *kmsg.ProduceRequest) {
 			code = errInvalidRequest
 		}
 		for _, p := range t.Partitions {
-			rt.Partitions = append(rt.Partitions, h.producePartition(ctx, cfg, code, p, req.Acks, req.TransactionID))
+			// Produce v12+ adds a transactional batch's partition to its
+			// transaction (KIP-890 part 2: no AddPartitionsToTxn first).
+			rt.Partitions = append(rt.Partitions, h.producePartition(ctx, cfg, code, p, req.Acks, req.TransactionID, req.Version >= 12))
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
@@ -62,7 +64,7 @@ func (h *Handler) produce(r *request, req *kmsg.ProduceRequest) {
 }
 
 func (h *Handler) producePartition(ctx context.Context, cfg topics.Config, code int16,
-	p kmsg.ProduceRequestTopicPartition, acks int16, txnID *string) kmsg.ProduceResponseTopicPartition {
+	p kmsg.ProduceRequestTopicPartition, acks int16, txnID *string, txnAdd bool) kmsg.ProduceResponseTopicPartition {
 	pr := kmsg.NewProduceResponseTopicPartition()
 	pr.Partition, pr.BaseOffset, pr.LogAppendTime, pr.LogStartOffset = p.Partition, -1, -1, -1
 	if code == errNone {
@@ -82,7 +84,7 @@ func (h *Handler) producePartition(ctx context.Context, cfg topics.Config, code 
 	}
 	var res appendResult
 	if hdr.IsTransactional() || txnID != nil {
-		res = h.appendTransactional(ctx, cfg, entry, &hdr, acks, txnID) // 00_produce_txn.go
+		res = h.appendTransactional(ctx, cfg, entry, &hdr, acks, txnID, txnAdd) // 00_produce_txn.go
 	} else if hook := h.delay.Load(); hook != nil && delayHdr {
 		res = h.appendDelayable(ctx, cfg, entry, &hdr, acks, &hook.policy) // 00_produce_delay.go
 	} else {

@@ -31,5 +31,19 @@ func (h *Handler) apiVersions(r *request, req *kmsg.ApiVersionsRequest) {
 		resp.FinalizedFeatures = append(resp.FinalizedFeatures,
 			kmsg.ApiVersionsResponseFinalizedFeature{Name: "share.version", MinVersionLevel: 1, MaxVersionLevel: 1})
 	}
+	if h.transactional() {
+		// KIP-584: franz-go (and Kafka's own clients) run KIP-890 part 2
+		// only when the cluster finalizes transaction.version 2; without
+		// it they keep the classic protocol (EndTxn v4, explicit
+		// AddPartitionsToTxn and AddOffsetsToTxn). The epoch is constant:
+		// the level never changes while the broker runs.
+		sf := kmsg.NewApiVersionsResponseSupportedFeature()
+		sf.Name, sf.MinVersion, sf.MaxVersion = "transaction.version", 0, transactionVersion
+		resp.SupportedFeatures = append(resp.SupportedFeatures, sf)
+		ff := kmsg.NewApiVersionsResponseFinalizedFeature()
+		ff.Name, ff.MinVersionLevel, ff.MaxVersionLevel = "transaction.version", transactionVersion, transactionVersion
+		resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
+		resp.FinalizedFeaturesEpoch = 1
+	}
 	r.reply(resp)
 }

@@ -48,46 +48,65 @@ func (h *Handler) addPartitionsToTxn(r *request, req *kmsg.AddPartitionsToTxnReq
 	r.reply(resp)
 }
 
-// addTxnPartitions adds (or verifies) one transaction's partitions.
+// addTxnPartitions adds (or verifies) one transaction's partitions. In a
+// cluster of several broker groups a partition may be another group's
+// (its master gets the markers, txn_peer.go).
 func (h *Handler) addTxnPartitions(ctx context.Context, version int16, tx kmsg.AddPartitionsToTxnRequestTransaction) kmsg.AddPartitionsToTxnResponseTransaction {
 	var parts []txn.Partition
-	unknown := map[txn.Partition]bool{}
+	codes := map[int32]int16{} // by index in parts: unknown partitions, verification results
 	for _, t := range tx.Topics {
-		cfg, ok := h.reg.Get(t.Topic)
+		cfg, tcode := h.lookupTopic(t.Topic, [16]byte{}, false)
 		for _, p := range t.Partitions {
-			// The transaction keeps this broker's queues. In a cluster of
-			// several broker groups, a partition of another group cannot
-			// be in a transaction coordinated here (docs/transactions-kafka.md).
-			q, code := h.localQueue(cfg, p)
-			if !ok || code != errNone {
-				unknown[txn.Partition{Topic: t.Topic, Partition: p}] = true
+			tp, code := txn.Partition{Topic: t.Topic, Partition: p}, tcode
+			if code == errNone {
+				tp, code = h.txnPartition(cfg, p)
 			}
-			parts = append(parts, txn.Partition{Topic: t.Topic, Partition: q})
+			if code != errNone {
+				codes[int32(len(parts))] = errUnknownTopicOrPartition
+			}
+			parts = append(parts, tp)
 		}
 	}
+	unknown := len(codes) > 0
 	code := errNone
 	switch {
-	case len(unknown) > 0:
+	case unknown:
+		// The whole request fails, nothing added (Kafka's answer).
+		for i := range parts {
+			if _, ok := codes[int32(i)]; !ok {
+				codes[int32(i)] = errOperationNotAttempted
+			}
+		}
 	case tx.VerifyOnly:
-		code = txnCode(h.cfg.Transactions.Verify(tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, parts), errInvalidProducerEpoch)
+		// Each partition on its own (Kafka answers per partition): in the
+		// transaction or not, TRANSACTION_ABORTABLE from v5 (KIP-890).
+		for i, p := range parts {
+			err := h.cfg.Transactions.Verify(tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, []txn.Partition{p})
+			c := txnCode(err, errProducerFenced)
+			if c == errInvalidTxnState && version >= 5 {
+				c = errTransactionAbortable
+			}
+			codes[int32(i)] = c
+		}
 	default:
-		code = txnCode(h.cfg.Transactions.AddPartitions(ctx, tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, parts),
-			fencedSince(version, 2))
+		// v4+ without VerifyOnly comes from a partition leader adding a
+		// Produce v12+ batch's partition (KIP-890 part 2).
+		code = txnCode(h.cfg.Transactions.AddPartitions(ctx, tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, parts,
+			version >= 4), fencedSince(version, 2))
 	}
 	res := kmsg.NewAddPartitionsToTxnResponseTransaction()
 	res.TransactionalID = tx.TransactionalID
+	i := int32(0)
 	for _, t := range tx.Topics {
 		rt := kmsg.NewAddPartitionsToTxnResponseTransactionTopic()
 		rt.Topic = t.Topic
 		for _, p := range t.Partitions {
 			rp := kmsg.NewAddPartitionsToTxnResponseTransactionTopicPartition()
 			rp.Partition, rp.ErrorCode = p, code
-			if len(unknown) > 0 {
-				rp.ErrorCode = errOperationNotAttempted
-				if unknown[txn.Partition{Topic: t.Topic, Partition: p}] {
-					rp.ErrorCode = errUnknownTopicOrPartition
-				}
+			if c, ok := codes[i]; ok {
+				rp.ErrorCode = c
 			}
+			i++
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		res.Topics = append(res.Topics, rt)

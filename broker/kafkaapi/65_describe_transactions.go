@@ -28,14 +28,15 @@ func (h *Handler) describeTransactions(r *request, req *kmsg.DescribeTransaction
 		if m.State == txn.Ongoing || m.State == txn.PrepareCommit || m.State == txn.PrepareAbort {
 			st.StartTimestamp = m.StartMs
 		}
-		st.Topics = txnTopics(m.Partitions)
+		st.Topics = h.txnTopics(m.Partitions)
 		resp.TransactionStates = append(resp.TransactionStates, st)
 	}
 	r.reply(resp)
 }
 
-// txnTopics groups partitions (sorted by topic) by topic.
-func txnTopics(parts []txn.Partition) []kmsg.DescribeTransactionsResponseTransactionStateTopic {
+// txnTopics groups partitions (sorted by topic) by topic, numbered as
+// Kafka partitions (across broker groups).
+func (h *Handler) txnTopics(parts []txn.Partition) []kmsg.DescribeTransactionsResponseTransactionStateTopic {
 	var out []kmsg.DescribeTransactionsResponseTransactionStateTopic
 	for _, p := range parts {
 		if n := len(out); n == 0 || out[n-1].Topic != p.Topic {
@@ -43,10 +44,17 @@ func txnTopics(parts []txn.Partition) []kmsg.DescribeTransactionsResponseTransac
 			t.Topic = p.Topic
 			out = append(out, t)
 		}
-		out[len(out)-1].Partitions = append(out[len(out)-1].Partitions, p.Partition)
+		kp, ok := h.kafkaPartition(p)
+		if !ok {
+			continue
+		}
+		out[len(out)-1].Partitions = append(out[len(out)-1].Partitions, kp)
 	}
 	slices.SortFunc(out, func(a, b kmsg.DescribeTransactionsResponseTransactionStateTopic) int {
 		return cmp.Compare(a.Topic, b.Topic)
 	})
+	for i := range out {
+		slices.Sort(out[i].Partitions)
+	}
 	return out
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/twinmq/twinmq/broker/auth"
+	"github.com/twinmq/twinmq/broker/cluster"
 	"github.com/twinmq/twinmq/broker/groups"
 	"github.com/twinmq/twinmq/broker/kafkaapi"
 	"github.com/twinmq/twinmq/broker/offsets"
@@ -71,6 +72,8 @@ type brokerOpts struct {
 	authz      *auth.Authorizer
 	principals map[string]auth.Principal
 	quotas     *quota.Store // Config.Quotas (quotas_test.go)
+	// cluster, if set, is Config.Cluster.
+	cluster func() *cluster.View
 }
 
 // startBroker serves Kafka without the consumer-group keys.
@@ -103,6 +106,7 @@ func startBrokerWith(t testing.TB, opts brokerOpts) *testBroker {
 	cfg.LeaderEpoch, cfg.Epochs, cfg.LogLevel = opts.epoch, opts.epochs, opts.level
 	cfg.Users, cfg.SASLMechanisms, cfg.ReauthMs, cfg.Now = opts.users, opts.mechanisms, opts.reauthMs, opts.now
 	cfg.Authorizer, cfg.Quotas = opts.authz, opts.quotas
+	cfg.Cluster = opts.cluster
 	closeGroups := func() {}
 	if opts.groups {
 		offs, err := offsets.Open(ctx, store, log)

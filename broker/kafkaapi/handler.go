@@ -242,8 +242,9 @@ type Handler struct {
 	txns       *log.Txns                  // LSO and aborted transactions (txn.go)
 	share      *shareState                // nil without Config.Pop (share.go)
 
-	lmu       sync.Mutex  // guards listeners
-	listeners []*Listener // those with an advertised address (listener.go)
+	lmu        sync.Mutex  // guards listeners
+	listeners  []*Listener // those with an advertised address (listener.go)
+	markerGens sync.Map    // log.PartKey -> *atomic.Uint64: markers written (00_produce_txn.go)
 }
 
 type advertised struct {

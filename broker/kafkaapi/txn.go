@@ -5,11 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/twinmq/twinmq/broker/groups"
 	"github.com/twinmq/twinmq/broker/log"
+	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/broker/txn"
 	"github.com/twinmq/twinmq/wire/kafka"
 )
@@ -23,6 +26,7 @@ import (
 
 // Transaction error codes (org.apache.kafka.common.protocol.Errors).
 const (
+	errClusterAuthorization      int16 = 31
 	errInvalidTxnState           int16 = 48
 	errInvalidProducerIDMapping  int16 = 49
 	errInvalidTransactionTimeout int16 = 50
@@ -31,7 +35,13 @@ const (
 	errUnstableOffsetCommit      int16 = 88
 	errProducerFenced            int16 = 90
 	errTransactionalIDNotFound   int16 = 105
+	errTransactionAbortable      int16 = 120
 )
+
+// transactionVersion is the level of Kafka's transaction.version feature
+// this broker finalizes (KIP-584 features in ApiVersions v3+): 2 is
+// KIP-890 part 2, which clients use only when it is finalized.
+const transactionVersion = 2
 
 // Batch attributes of a control batch: transactional and control
 // (KIP-98's record batch attributes, bits 4 and 5).
@@ -120,46 +130,69 @@ func LoadTxnBatch(e *log.Entry) (log.TxnBatch, bool) {
 }
 
 // writeMarkers is the coordinator's MarkerWriter: a marker to each
-// partition, appended under the partition's idempotence lock (which
-// fences the producer's older epochs), visible before the partition's
-// transaction index closes the transaction there (from the append). A partition of a topic
-// deleted meanwhile has nothing to mark.
+// partition, this group's written here, other groups' sent to their
+// masters (txn_peer.go). A partition of a topic deleted meanwhile has
+// nothing to mark.
 func (h *Handler) writeMarkers(ctx context.Context, pid int64, epoch int16, commit bool, parts []txn.Partition) error {
+	remote := map[string][]txn.Partition{}
 	for _, p := range parts {
+		if p.Group != "" {
+			remote[p.Group] = append(remote[p.Group], p)
+			continue
+		}
 		cfg, ok := h.reg.Get(p.Topic)
 		if !ok || p.Partition < 0 || p.Partition >= cfg.Queues {
 			continue
 		}
-		k := log.PartKey{TopicID: cfg.ID, Queue: p.Partition}
-		if err := h.txns.Load(k, cfg.Name); err != nil {
-			return fmt.Errorf("kafkaapi: marker %s/%d: %w", p.Topic, p.Partition, err)
+		if _, err := h.writeMarker(ctx, cfg, p.Partition, pid, epoch, commit); err != nil {
+			return err
 		}
-		e := batchEntry(cfg.Name, p.Partition, 1, nil, nil, controlBatch(pid, epoch, commit, h.cfg.Now().UnixMilli()), false, h.leaderEpoch())
-		encode := e.Encode
-		e.Encode = func(payload []byte, phys, queueOffset, storeTime int64) {
-			encode(payload, phys, queueOffset, storeTime)
-			h.txns.End(k, pid, queueOffset, !commit) // before the marker is visible
-		}
-		v, at, err := h.producers.Marker(k, cfg.Name, pid, epoch, func() (log.Appended, error) {
-			pos, err := h.logs.Append(ctx, []log.Message{e})
-			if len(pos) == 0 {
-				return log.Appended{}, err
-			}
-			return log.Appended{BaseOffset: pos[0].QueueOffset, AppendTime: pos[0].StoreTime}, err
-		})
-		if err != nil {
-			return fmt.Errorf("kafkaapi: marker %s/%d: %w", p.Topic, p.Partition, err)
-		}
-		if v == log.StaleEpoch {
-			h.log.Warn("kafkaapi: marker of an older epoch not written", "topic", p.Topic, "partition", p.Partition,
-				"producerId", pid, "epoch", epoch)
-			continue
-		}
-		if err := h.waitVisible(ctx, cfg.Name, p.Partition, at.BaseOffset); err != nil {
-			return fmt.Errorf("kafkaapi: marker %s/%d: %w", p.Topic, p.Partition, err)
+	}
+	for _, g := range slices.Sorted(maps.Keys(remote)) {
+		if err := h.writeRemoteMarkers(ctx, g, pid, epoch, commit, remote[g]); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// writeMarker writes a COMMIT or ABORT marker of producer pid at epoch to
+// this broker's queue of cfg, appended under the partition's idempotence
+// lock (which fences the producer's older epochs), visible before the
+// partition's transaction index closes the transaction there (from the
+// append). A marker of an epoch older than the producer's is not written
+// (stale true): a newer producer has taken over.
+func (h *Handler) writeMarker(ctx context.Context, cfg topics.Config, queue int32, pid int64, epoch int16, commit bool) (stale bool, err error) {
+	k := log.PartKey{TopicID: cfg.ID, Queue: queue}
+	if err := h.txns.Load(k, cfg.Name); err != nil {
+		return false, fmt.Errorf("kafkaapi: marker %s/%d: %w", cfg.Name, queue, err)
+	}
+	e := batchEntry(cfg.Name, queue, 1, nil, nil, controlBatch(pid, epoch, commit, h.cfg.Now().UnixMilli()), false, h.leaderEpoch())
+	encode := e.Encode
+	e.Encode = func(payload []byte, phys, queueOffset, storeTime int64) {
+		encode(payload, phys, queueOffset, storeTime)
+		h.txns.End(k, pid, queueOffset, !commit) // before the marker is visible
+		h.markerGen(k).Add(1)
+	}
+	v, at, err := h.producers.Marker(k, cfg.Name, pid, epoch, func() (log.Appended, error) {
+		pos, err := h.logs.Append(ctx, []log.Message{e})
+		if len(pos) == 0 {
+			return log.Appended{}, err
+		}
+		return log.Appended{BaseOffset: pos[0].QueueOffset, AppendTime: pos[0].StoreTime}, err
+	})
+	if err != nil {
+		return false, fmt.Errorf("kafkaapi: marker %s/%d: %w", cfg.Name, queue, err)
+	}
+	if v == log.StaleEpoch {
+		h.log.Warn("kafkaapi: marker of an older epoch not written", "topic", cfg.Name, "partition", queue,
+			"producerId", pid, "epoch", epoch)
+		return true, nil
+	}
+	if err := h.waitVisible(ctx, cfg.Name, queue, at.BaseOffset); err != nil {
+		return false, fmt.Errorf("kafkaapi: marker %s/%d: %w", cfg.Name, queue, err)
+	}
+	return false, nil
 }
 
 // writeTxnOffsets is the coordinator's OffsetWriter: a committed
@@ -170,6 +203,12 @@ func (h *Handler) writeTxnOffsets(ctx context.Context, offs []txn.Offset) error 
 	}
 	byGroup := map[string][]groups.Commit{}
 	for _, o := range offs {
+		if o.Owner != "" {
+			if err := h.writeRemoteOffset(ctx, o); err != nil {
+				return err
+			}
+			continue
+		}
 		byGroup[o.Group] = append(byGroup[o.Group], groups.Commit{Topic: o.Topic, Partition: o.Partition,
 			Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata})
 	}
@@ -179,6 +218,25 @@ func (h *Handler) writeTxnOffsets(ctx context.Context, offs []txn.Offset) error 
 				return fmt.Errorf("kafkaapi: transactional offsets of %q: %w", g, err)
 			}
 		}
+	}
+	return nil
+}
+
+// writeRemoteOffset stores a committed transaction's offset of another
+// broker group's queue on that group's master (UPDATE_CONSUMER_OFFSET),
+// where the queue's offsets are kept (forwardCommit); like the markers it
+// is retried until written (the coordinator's sweep).
+func (h *Handler) writeRemoteOffset(ctx context.Context, o txn.Offset) error {
+	v := h.view()
+	if v == nil || h.cfg.Peers == nil {
+		return fmt.Errorf("kafkaapi: offset of %s/%d on broker group %s: no cluster", o.Topic, o.Partition, o.Owner)
+	}
+	g, ok := v.Group(o.Owner)
+	if !ok || g.Remoting == "" {
+		return fmt.Errorf("kafkaapi: offset of %s/%d on broker group %s: no master", o.Topic, o.Partition, o.Owner)
+	}
+	if err := h.cfg.Peers.CommitOffset(ctx, g.Remoting, o.Group, o.Topic, o.Partition, o.Offset); err != nil {
+		return fmt.Errorf("kafkaapi: offset of %s/%d on broker group %s: %w", o.Topic, o.Partition, o.Owner, err)
 	}
 	return nil
 }
@@ -198,17 +256,19 @@ func (h *Handler) startTransactions() {
 }
 
 // txnAPIs are the transaction keys, served when Config.Transactions is
-// set. EndTxn stops at v4, AddOffsetsToTxn at v3 and TxnOffsetCommit at
-// v4: the next versions are KIP-890 part 2 (an epoch bump on every
-// commit), which this broker does not advertise.
+// set, up to KIP-890 part 2 (EndTxn v5, TxnOffsetCommit v5; AddOffsetsToTxn
+// v4 and AddPartitionsToTxn v5 only add TRANSACTION_ABORTABLE, which
+// this broker does not send). TxnOffsetCommit v6 (KIP-1319) is not
+// served.
 func txnAPIs() map[int16]api {
 	return map[int16]api{
 		24: {5, func(h *Handler, r *request, q kmsg.Request) {
 			h.addPartitionsToTxn(r, q.(*kmsg.AddPartitionsToTxnRequest))
 		}},
-		25: {3, func(h *Handler, r *request, q kmsg.Request) { h.addOffsetsToTxn(r, q.(*kmsg.AddOffsetsToTxnRequest)) }},
-		26: {4, func(h *Handler, r *request, q kmsg.Request) { h.endTxn(r, q.(*kmsg.EndTxnRequest)) }},
-		28: {4, func(h *Handler, r *request, q kmsg.Request) { h.txnOffsetCommit(r, q.(*kmsg.TxnOffsetCommitRequest)) }},
+		25: {4, func(h *Handler, r *request, q kmsg.Request) { h.addOffsetsToTxn(r, q.(*kmsg.AddOffsetsToTxnRequest)) }},
+		26: {5, func(h *Handler, r *request, q kmsg.Request) { h.endTxn(r, q.(*kmsg.EndTxnRequest)) }},
+		27: {1, func(h *Handler, r *request, q kmsg.Request) { h.writeTxnMarkers(r, q.(*kmsg.WriteTxnMarkersRequest)) }},
+		28: {5, func(h *Handler, r *request, q kmsg.Request) { h.txnOffsetCommit(r, q.(*kmsg.TxnOffsetCommitRequest)) }},
 		61: {0, func(h *Handler, r *request, q kmsg.Request) {
 			h.describeProducers(r, q.(*kmsg.DescribeProducersRequest))
 		}},

@@ -1,9 +1,13 @@
 package kafkaapi
 
 import (
+	"errors"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/twinmq/twinmq/broker/log"
+	"github.com/twinmq/twinmq/wire/kafka"
 )
 
 // TestControlBatchRoundTrip: the markers the coordinator writes read back
@@ -34,4 +38,67 @@ func FuzzLoadTxnBatch(f *testing.F) {
 			t.Fatalf("negative producer id %+v", got)
 		}
 	})
+}
+
+// FuzzParsePeerResponse: the decoder of another broker's answers
+// (WriteTxnMarkers, AddPartitionsToTxn v5) never panics on any bytes, and
+// reads back what a broker encodes.
+func FuzzParsePeerResponse(f *testing.F) {
+	wm := kmsg.NewPtrWriteTxnMarkersResponse()
+	wm.Version = peerWriteTxnMarkersVersion
+	m := kmsg.NewWriteTxnMarkersResponseMarker()
+	m.ProducerID = 7
+	mt := kmsg.NewWriteTxnMarkersResponseMarkerTopic()
+	mt.Topic = "t"
+	mp := kmsg.NewWriteTxnMarkersResponseMarkerTopicPartition()
+	mp.Partition, mp.ErrorCode = 2, errInvalidProducerEpoch
+	mt.Partitions = append(mt.Partitions, mp)
+	m.Topics = append(m.Topics, mt)
+	wm.Markers = append(wm.Markers, m)
+	ap := kmsg.NewPtrAddPartitionsToTxnResponse()
+	ap.Version = peerAddPartitionsToTxnVersion
+	tx := kmsg.NewAddPartitionsToTxnResponseTransaction()
+	tx.TransactionalID = "x"
+	ap.Transactions = append(ap.Transactions, tx)
+	for i, resp := range []kmsg.Response{wm, ap} {
+		f.Add(uint8(i), kafka.AppendResponse(nil, 1, resp)[4:])
+	}
+	f.Add(uint8(0), []byte{0, 0, 0, 1, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
+		var req kmsg.Request = &kmsg.WriteTxnMarkersRequest{Version: peerWriteTxnMarkersVersion}
+		if which%2 == 1 {
+			req = &kmsg.AddPartitionsToTxnRequest{Version: peerAddPartitionsToTxnVersion}
+		}
+		resp, err := parsePeerResponse(req, 1, body)
+		if err != nil {
+			return
+		}
+		if resp.Key() != req.Key() || resp.GetVersion() != req.GetVersion() {
+			t.Fatalf("response %d v%d to request %d v%d", resp.Key(), resp.GetVersion(), req.Key(), req.GetVersion())
+		}
+	})
+}
+
+// TestParsePeerResponse: a broker's encoded answer decodes whole; a wrong
+// correlation id or a truncated body does not.
+func TestParsePeerResponse(t *testing.T) {
+	wm := kmsg.NewPtrWriteTxnMarkersResponse()
+	wm.Version = peerWriteTxnMarkersVersion
+	m := kmsg.NewWriteTxnMarkersResponseMarker()
+	m.ProducerID = 9
+	wm.Markers = append(wm.Markers, m)
+	body := kafka.AppendResponse(nil, 1, wm)[4:]
+	req := &kmsg.WriteTxnMarkersRequest{Version: peerWriteTxnMarkersVersion}
+	resp, err := parsePeerResponse(req, 1, body)
+	if err != nil || len(resp.(*kmsg.WriteTxnMarkersResponse).Markers) != 1 || resp.(*kmsg.WriteTxnMarkersResponse).Markers[0].ProducerID != 9 {
+		t.Fatalf("decode: %+v %v", resp, err)
+	}
+	if _, err := parsePeerResponse(req, 2, body); !errors.Is(err, errPeerResponse) {
+		t.Fatalf("wrong correlation id: %v", err)
+	}
+	for i := range len(body) - 1 {
+		if _, err := parsePeerResponse(req, 1, body[:i]); !errors.Is(err, errPeerResponse) {
+			t.Fatalf("truncated at %d: %v", i, err)
+		}
+	}
 }

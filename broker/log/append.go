@@ -102,6 +102,13 @@ func (l *Log) Append(ctx context.Context, msgs []Message) ([]Position, error) {
 	return pos, err
 }
 
+// AppendEntries is Append for entries already in the store's form (a
+// RocketMQ transaction's resolution: the committed message and its op
+// record in one write), under the same acknowledgement condition.
+func (l *Log) AppendEntries(ctx context.Context, entries []storage.Entry) ([]storage.Position, error) {
+	return l.append(ctx, entries)
+}
+
 // append is Append in the store's types.
 func (l *Log) append(ctx context.Context, entries []storage.Entry) ([]storage.Position, error) {
 	repl := l.repl.Load()

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/twinmq/twinmq/broker/delay"
 	"github.com/twinmq/twinmq/broker/halfmsg"
 	"github.com/twinmq/twinmq/broker/log"
+	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/storage"
 	"github.com/twinmq/twinmq/wire/remoting"
@@ -37,7 +39,35 @@ var errTransactionGroup = errors.New("remotingapi: the producer group wrong")
 // (37), with svc holding the half messages; before, a prepared message
 // is stored like any other and 37 is not supported. The service's Check
 // and Discarded are CheckTransaction and TransactionDiscarded.
-func (b *Broker) EnableTransactions(svc *halfmsg.Service) { b.txn.Store(svc) }
+func (b *Broker) EnableTransactions(svc *halfmsg.Service) {
+	b.txn.Store(svc)
+	// Half messages given up before TRANS_CHECK_MAX_TIME_TOPIC was a
+	// topic of the table: make it one, so that consumers can pull them.
+	if _, max, err := b.logs.Range(halfmsg.CheckMaxTopic, 0); err == nil && max > 0 {
+		if err := b.ensureCheckMaxTopic(); err != nil {
+			b.log.Warn("cannot create "+halfmsg.CheckMaxTopic, "err", err)
+		}
+	}
+}
+
+// ensureCheckMaxTopic creates TRANS_CHECK_MAX_TIME_TOPIC (one queue,
+// read and write permission) if the topic table does not have it, as
+// Java's TopicConfigManager.createTopicOfTranCheckMaxTime does at the
+// first given-up half message: a topic consumers pull (and the name
+// servers route) like any other; producers may still not send to it
+// (isTransactionTopic).
+func (b *Broker) ensureCheckMaxTopic() error {
+	if _, ok := b.topics.Get(halfmsg.CheckMaxTopic); ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := b.topics.Create(ctx, topics.Config{Name: halfmsg.CheckMaxTopic, Queues: 1, Perm: topics.DefaultPerm})
+	if errors.Is(err, topics.ErrTopicExists) {
+		return nil
+	}
+	return err
+}
 
 // TransactionsPending returns the number of half messages neither
 // committed, rolled back nor given up (0 before EnableTransactions).
@@ -153,6 +183,12 @@ func (b *Broker) endTransaction(ctx context.Context, c *netio.Conn, req *remotin
 	err = svc.Resolve(ctx, r.tranStateTableOffset, r.commitLogOffset, action, func(e storage.ReadEntry) ([]storage.Entry, error) {
 		return b.endMessage(ctx, &r, action, e)
 	})
+	if errors.Is(err, log.ErrReplicationTimeout) || errors.Is(err, log.ErrNotEnoughReplicasAfterAppend) {
+		// Resolved on this master; its slaves did not confirm it in time.
+		b.log.Info("END_TRANSACTION written, not confirmed by the slaves", "producerGroup", r.producerGroup,
+			"msgId", r.msgID, "err", err)
+		return errorResponse(req, err)
+	}
 	if err != nil {
 		b.log.Warn("END_TRANSACTION refused", "producerGroup", r.producerGroup, "msgId", r.msgID,
 			"tranStateTableOffset", r.tranStateTableOffset, "commitLogOffset", r.commitLogOffset,
@@ -204,9 +240,20 @@ func (b *Broker) endMessage(ctx context.Context, r *endTransactionRequest, actio
 	return []storage.Entry{entry.StoreEntry()}, nil
 }
 
+// AppendResolution is the halfmsg.Service's Append: a resolution goes
+// through the log service sends go through, so on a SYNC_MASTER a commit
+// (the message in its real topic) waits for the in-sync slaves as a sync
+// send does, and END_TRANSACTION answers FLUSH_SLAVE_TIMEOUT or
+// SLAVE_NOT_AVAILABLE when they do not confirm it (codes.go), as
+// EndTransactionProcessor answers from its put result.
+func (b *Broker) AppendResolution(ctx context.Context, entries []storage.Entry) ([]storage.Position, error) {
+	return b.logs.AppendEntries(ctx, entries)
+}
+
 // TransactionDiscarded is the halfmsg.Service's Discarded: the copy of a
 // half message given up on after its last check, in queue 0 of
-// TRANS_CHECK_MAX_TIME_TOPIC (Java's DefaultTransactionalMessageCheckListener.resolveDiscardMsg).
+// TRANS_CHECK_MAX_TIME_TOPIC (Java's DefaultTransactionalMessageCheckListener.resolveDiscardMsg),
+// created as a topic first.
 //
 // An entry of the half topic that is no RocketMQ message (a Kafka client
 // produced to the topic by name) is given up without a copy: nobody could
@@ -214,6 +261,9 @@ func (b *Broker) endMessage(ctx context.Context, r *endTransactionRequest, actio
 func (b *Broker) TransactionDiscarded(e storage.ReadEntry) ([]storage.Entry, error) {
 	if e.Kind != storage.KindRocketMQ {
 		return nil, nil
+	}
+	if err := b.ensureCheckMaxTopic(); err != nil {
+		return nil, fmt.Errorf("%s: %w", halfmsg.CheckMaxTopic, err)
 	}
 	m, _, err := remoting.DecodeStoredMessage(e.Payload)
 	if err != nil {

@@ -94,8 +94,8 @@ type entry struct {
 }
 
 type offsetKey struct {
-	group, topic string
-	partition    int32
+	group, topic, owner string
+	partition           int32
 }
 
 // Open replays the table from the store. Call Start before serving.
@@ -257,12 +257,12 @@ func (c *Coordinator) persistLocked(ctx context.Context, e *entry, next Meta) er
 func (c *Coordinator) indexOffsets(id string, old, next *Meta) {
 	if old != nil {
 		for _, o := range old.Offsets {
-			delete(c.pending, offsetKey{o.Group, o.Topic, o.Partition})
+			delete(c.pending, offsetKey{o.Group, o.Topic, o.Owner, o.Partition})
 		}
 	}
 	if next.State == Ongoing || next.State == PrepareCommit {
 		for _, o := range next.Offsets {
-			c.pending[offsetKey{o.Group, o.Topic, o.Partition}] = id
+			c.pending[offsetKey{o.Group, o.Topic, o.Owner, o.Partition}] = id
 		}
 	}
 }
@@ -334,13 +334,14 @@ func (c *Coordinator) InitProducer(ctx context.Context, id string, req InitReque
 	return -1, -1, ErrConcurrent
 }
 
-// AddPartitions adds partitions to id's transaction.
-func (c *Coordinator) AddPartitions(ctx context.Context, id string, pid int64, epoch int16, parts []Partition) error {
+// AddPartitions adds partitions to id's transaction: v2 is a partition
+// leader adding a Produce v12+ batch's partition (KIP-890 part 2).
+func (c *Coordinator) AddPartitions(ctx context.Context, id string, pid int64, epoch int16, parts []Partition, v2 bool) error {
 	return c.do(ctx, id, func(m *Meta) (Meta, error) {
 		if m != nil && m.State == Ongoing && Verify(m, pid, epoch, parts) == nil {
 			return Meta{}, errUnchanged
 		}
-		return AddPartitions(m, pid, epoch, parts, c.nowMs())
+		return AddPartitions(m, pid, epoch, parts, v2, c.nowMs())
 	})
 }
 
@@ -373,31 +374,38 @@ func (c *Coordinator) AddOffsets(ctx context.Context, id string, pid int64, epoc
 	})
 }
 
-// CommitOffsets records offsets that id's transaction commits.
-func (c *Coordinator) CommitOffsets(ctx context.Context, id string, pid int64, epoch int16, group string, offs []Offset) error {
+// CommitOffsets records offsets that id's transaction commits; implicit
+// adds the group to it (TxnOffsetCommit v5+, KIP-890 part 2).
+func (c *Coordinator) CommitOffsets(ctx context.Context, id string, pid int64, epoch int16, group string, offs []Offset, implicit bool) error {
 	return c.do(ctx, id, func(m *Meta) (Meta, error) {
-		return CommitOffsets(m, pid, epoch, group, offs, c.nowMs())
+		return CommitOffsets(m, pid, epoch, group, offs, implicit, c.nowMs())
 	})
 }
 
 // EndTxn commits or aborts id's transaction: it returns once every
-// marker is written (and, for a commit, the offsets stored).
-func (c *Coordinator) EndTxn(ctx context.Context, id string, pid int64, epoch int16, commit bool) error {
+// marker is written (and, for a commit, the offsets stored), with the
+// producer id and epoch the producer goes on with (KIP-890 part 2, v2:
+// bumped by every EndTxn).
+func (c *Coordinator) EndTxn(ctx context.Context, id string, pid int64, epoch int16, commit, v2 bool) (int64, int16, error) {
 	e := c.lock(id)
 	defer c.unlock(id, e)
-	if m := e.meta; m != nil && m.ProducerID == pid && m.Epoch == epoch &&
-		(m.State == PrepareCommit && commit || m.State == PrepareAbort && !commit) {
-		// A retry after the markers failed: finish the completion.
-		return c.completeLocked(ctx, e)
+	n, markers, err := End(e.meta, pid, epoch, commit, v2, c.nowMs(), c.allocate)
+	if err != nil {
+		return -1, -1, err
 	}
-	n, markers, err := End(e.meta, pid, epoch, commit, c.nowMs())
-	if err != nil || !markers {
-		return err
+	if markers {
+		// A retry of a Prepare state (its markers failed) has nothing new
+		// to record: it finishes the completion.
+		if !preparing(e.meta.State) {
+			if err := c.persistLocked(ctx, e, n); err != nil {
+				return -1, -1, err
+			}
+		}
+		if err := c.completeLocked(ctx, e); err != nil {
+			return -1, -1, err
+		}
 	}
-	if err := c.persistLocked(ctx, e, n); err != nil {
-		return err
-	}
-	return c.completeLocked(ctx, e)
+	return e.meta.ProducerID, e.meta.Epoch, nil
 }
 
 // Abort aborts id's open transaction for an operator, fencing its
@@ -461,6 +469,6 @@ func (c *Coordinator) List() []Meta {
 func (c *Coordinator) Pending(group, topic string, partition int32) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, ok := c.pending[offsetKey{group, topic, partition}]
+	_, ok := c.pending[offsetKey{group, topic, "", partition}]
 	return ok
 }

@@ -86,15 +86,15 @@ func TestRestartCompletesPreparedCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	must(t, c.AddPartitions(ctx, "tx", pid, epoch, []Partition{{"out", 0}, {"out", 1}}))
+	must(t, c.AddPartitions(ctx, "tx", pid, epoch, []Partition{{Topic: "out", Partition: 0}, {Topic: "out", Partition: 1}}, false))
 	must(t, c.AddOffsets(ctx, "tx", pid, epoch, "g"))
-	must(t, c.CommitOffsets(ctx, "tx", pid, epoch, "g", []Offset{{Topic: "in", Partition: 0, Offset: 10}}))
+	must(t, c.CommitOffsets(ctx, "tx", pid, epoch, "g", []Offset{{Topic: "in", Partition: 0, Offset: 10}}, false))
 	if !c.Pending("g", "in", 0) {
 		t.Fatal("offset of the open transaction not pending")
 	}
 	rec.fail = true
 	for range 2 { // the client's retry finds the completion unfinished
-		if err := c.EndTxn(ctx, "tx", pid, epoch, true); !errors.Is(err, errWrite) {
+		if _, _, err := c.EndTxn(ctx, "tx", pid, epoch, true, false); !errors.Is(err, errWrite) {
 			t.Fatalf("end with failing markers: %v", err)
 		}
 	}
@@ -122,8 +122,8 @@ func TestRestartCompletesPreparedCommit(t *testing.T) {
 		t.Fatalf("state after restart: %+v", m)
 	}
 	// The client's retried EndTxn succeeds; an abort now is refused.
-	must(t, c.EndTxn(ctx, "tx", pid, epoch, true))
-	if err := c.EndTxn(ctx, "tx", pid, epoch, false); !errors.Is(err, ErrInvalidState) {
+	must(t, endTxn(ctx, c, "tx", pid, epoch, true))
+	if err := endTxn(ctx, c, "tx", pid, epoch, false); !errors.Is(err, ErrInvalidState) {
 		t.Fatalf("abort after commit: %v", err)
 	}
 }
@@ -142,7 +142,7 @@ func TestTimeoutAbortsAndFences(t *testing.T) {
 	defer c.Close()
 	pid, epoch, err := c.InitProducer(ctx, "tx", InitRequest{TimeoutMs: 1000, ProducerID: -1, Epoch: -1})
 	must(t, err)
-	must(t, c.AddPartitions(ctx, "tx", pid, epoch, []Partition{{"out", 0}}))
+	must(t, c.AddPartitions(ctx, "tx", pid, epoch, []Partition{{Topic: "out", Partition: 0}}, false))
 	mu.Lock()
 	now = now.Add(2 * time.Second)
 	mu.Unlock()
@@ -150,7 +150,7 @@ func TestTimeoutAbortsAndFences(t *testing.T) {
 	if len(rec.markers) != 1 || rec.markers[0] != "abort:out" {
 		t.Fatalf("markers: %v", rec.markers)
 	}
-	if err := c.EndTxn(ctx, "tx", pid, epoch, true); !errors.Is(err, ErrFenced) {
+	if err := endTxn(ctx, c, "tx", pid, epoch, true); !errors.Is(err, ErrFenced) {
 		t.Fatalf("commit after timeout: %v", err)
 	}
 	if err := c.Abort(ctx, "tx"); !errors.Is(err, ErrInvalidState) {
@@ -167,7 +167,7 @@ func TestTimeoutAbortsAndFences(t *testing.T) {
 	if _, ok := c.Describe("tx"); ok || len(c.kv.Snapshot()) != 0 {
 		t.Fatalf("idle id kept: %v", c.kv.Snapshot())
 	}
-	if err := c.EndTxn(ctx, "tx", pid, epoch+1, false); !errors.Is(err, ErrInvalidMapping) {
+	if err := endTxn(ctx, c, "tx", pid, epoch+1, false); !errors.Is(err, ErrInvalidMapping) {
 		t.Fatalf("EndTxn of a forgotten id: %v", err)
 	}
 }
@@ -190,10 +190,10 @@ func TestBadInputLeavesNothing(t *testing.T) {
 	defer c.Close()
 	for i := range 100 {
 		id := fmt.Sprint("garbage-", i)
-		if err := c.EndTxn(ctx, id, 1, 0, true); !errors.Is(err, ErrInvalidMapping) {
+		if err := endTxn(ctx, c, id, 1, 0, true); !errors.Is(err, ErrInvalidMapping) {
 			t.Fatalf("EndTxn: %v", err)
 		}
-		if err := c.AddPartitions(ctx, id, 1, 0, []Partition{{"t", 0}}); !errors.Is(err, ErrInvalidMapping) {
+		if err := c.AddPartitions(ctx, id, 1, 0, []Partition{{Topic: "t", Partition: 0}}, false); !errors.Is(err, ErrInvalidMapping) {
 			t.Fatalf("AddPartitions: %v", err)
 		}
 		if err := c.Abort(ctx, id); !errors.Is(err, ErrNotFound) {
@@ -206,4 +206,10 @@ func TestBadInputLeavesNothing(t *testing.T) {
 	if n != 0 || len(c.List()) != 0 || len(c.kv.Snapshot()) != 0 {
 		t.Fatalf("%d entries, %d listed, %d records", n, len(c.List()), len(c.kv.Snapshot()))
 	}
+}
+
+// endTxn is a classic (transaction.version 1) EndTxn.
+func endTxn(ctx context.Context, c *Coordinator, id string, pid int64, epoch int16, commit bool) error {
+	_, _, err := c.EndTxn(ctx, id, pid, epoch, commit, false)
+	return err
 }

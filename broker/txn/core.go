@@ -56,7 +56,8 @@ func Init(m *Meta, id string, req InitRequest, maxTimeoutMs int32, now int64, al
 		if req.ProducerID >= 0 {
 			return Meta{}, false, ErrInvalidMapping
 		}
-		return Meta{ID: id, ProducerID: alloc(), TimeoutMs: req.TimeoutMs, State: Empty, UpdateMs: now}, false, nil
+		return Meta{ID: id, ProducerID: alloc(), TimeoutMs: req.TimeoutMs, State: Empty, UpdateMs: now,
+			PrevProducerID: -1, NextProducerID: -1}, false, nil
 	}
 	if req.ProducerID >= 0 && (req.ProducerID != m.ProducerID || req.Epoch != m.Epoch) {
 		return Meta{}, false, ErrFenced
@@ -70,7 +71,8 @@ func Init(m *Meta, id string, req InitRequest, maxTimeoutMs int32, now int64, al
 		fenceEpoch(&n)
 		return n, true, nil
 	}
-	n := Meta{ID: id, ProducerID: m.ProducerID, Epoch: m.Epoch, TimeoutMs: req.TimeoutMs, State: Empty, UpdateMs: now}
+	n := Meta{ID: id, ProducerID: m.ProducerID, Epoch: m.Epoch, TimeoutMs: req.TimeoutMs, State: Empty, UpdateMs: now,
+		PrevProducerID: -1, NextProducerID: -1}
 	bumpEpoch(&n, alloc)
 	return n, false, nil
 }
@@ -108,23 +110,27 @@ func check(m *Meta, pid int64, epoch int16) error {
 }
 
 // begin opens a transaction if none is: the first AddPartitions or
-// AddOffsets after Init or a completed transaction.
-func begin(m *Meta, now int64) Meta {
+// AddOffsets after Init or a completed transaction. v2 says what opened
+// it: a KIP-890 part 2 implicit add (Produce v12+, TxnOffsetCommit v5+).
+func begin(m *Meta, v2 bool, now int64) Meta {
 	n := clone(m)
 	if n.State != Ongoing {
-		n.State, n.StartMs = Ongoing, now
+		n.State, n.StartMs, n.V2 = Ongoing, now, v2
 		n.Partitions, n.Groups, n.Offsets = nil, nil, nil
 	}
 	n.UpdateMs = now
 	return n
 }
 
-// AddPartitions adds partitions to the transaction (AddPartitionsToTxn).
-func AddPartitions(m *Meta, pid int64, epoch int16, parts []Partition, now int64) (Meta, error) {
+// AddPartitions adds partitions to the transaction: AddPartitionsToTxn
+// (v2 false), or the partition leader adding a Produce v12+ batch's
+// partition itself (v2 true, KIP-890 part 2: the client sends no
+// AddPartitionsToTxn).
+func AddPartitions(m *Meta, pid int64, epoch int16, parts []Partition, v2 bool, now int64) (Meta, error) {
 	if err := check(m, pid, epoch); err != nil {
 		return Meta{}, err
 	}
-	n := begin(m, now)
+	n := begin(m, v2, now)
 	for _, p := range parts {
 		if i, found := slices.BinarySearchFunc(n.Partitions, p, comparePartition); !found {
 			n.Partitions = slices.Insert(n.Partitions, i, p)
@@ -156,7 +162,7 @@ func AddOffsets(m *Meta, pid int64, epoch int16, group string, now int64) (Meta,
 	if err := check(m, pid, epoch); err != nil {
 		return Meta{}, err
 	}
-	n := begin(m, now)
+	n := begin(m, false, now)
 	if i, found := slices.BinarySearch(n.Groups, group); !found {
 		n.Groups = slices.Insert(n.Groups, i, group)
 	}
@@ -164,21 +170,31 @@ func AddOffsets(m *Meta, pid int64, epoch int16, group string, now int64) (Meta,
 }
 
 // CommitOffsets records consumer offsets the transaction commits
-// (TxnOffsetCommit): the group must have been added (AddOffsets). They
-// become visible only when the transaction commits.
-func CommitOffsets(m *Meta, pid int64, epoch int16, group string, offs []Offset, now int64) (Meta, error) {
+// (TxnOffsetCommit). They become visible only when the transaction
+// commits. The group must have been added (AddOffsets), unless implicit:
+// TxnOffsetCommit v5+ adds its group, and opens the transaction if none
+// is (KIP-890 part 2: the client sends no AddOffsetsToTxn).
+func CommitOffsets(m *Meta, pid int64, epoch int16, group string, offs []Offset, implicit bool, now int64) (Meta, error) {
 	if err := check(m, pid, epoch); err != nil {
 		return Meta{}, err
 	}
-	if _, found := slices.BinarySearch(m.Groups, group); m.State != Ongoing || !found {
+	var n Meta
+	switch {
+	case m.State == Ongoing && slices.Contains(m.Groups, group):
+		n = clone(m)
+	case implicit:
+		n = begin(m, true, now)
+		if i, found := slices.BinarySearch(n.Groups, group); !found {
+			n.Groups = slices.Insert(n.Groups, i, group)
+		}
+	default:
 		return Meta{}, ErrInvalidState
 	}
-	n := clone(m)
 	n.UpdateMs = now
 	for _, o := range offs {
 		o.Group = group
 		i := slices.IndexFunc(n.Offsets, func(x Offset) bool {
-			return x.Group == o.Group && x.Topic == o.Topic && x.Partition == o.Partition
+			return x.Group == o.Group && x.Topic == o.Topic && x.Partition == o.Partition && x.Owner == o.Owner
 		})
 		if i >= 0 {
 			n.Offsets[i] = o
@@ -189,26 +205,94 @@ func CommitOffsets(m *Meta, pid int64, epoch int16, group string, offs []Offset,
 	return n, nil
 }
 
-// End decides an EndTxn: an open transaction goes to PrepareCommit or
-// PrepareAbort (markers true: the caller writes them, then Complete). A
-// retried EndTxn of the transaction that just completed the same way is
-// answered as a success with nothing to do.
-func End(m *Meta, pid int64, epoch int16, commit bool, now int64) (next Meta, markers bool, err error) {
+// End decides an EndTxn. An open transaction goes to PrepareCommit or
+// PrepareAbort (markers true: the caller writes them, then Complete). v2
+// is KIP-890 part 2 (EndTxn v5+, endV2). Without it (endV1), the epoch
+// stays; a retried EndTxn of a transaction completing (markers true
+// again, next unchanged: the caller finishes them) or completed the same
+// way is a success, the other way INVALID_TXN_STATE.
+func End(m *Meta, pid int64, epoch int16, commit, v2 bool, now int64, alloc func() int64) (next Meta, markers bool, err error) {
+	if v2 {
+		return endV2(m, pid, epoch, commit, now, alloc)
+	}
+	if m != nil && m.State != Dead && m.ProducerID == pid && m.Epoch == epoch && preparing(m.State) {
+		if sameOutcome(m.State, commit) {
+			return *m, true, nil
+		}
+		return Meta{}, false, ErrInvalidState
+	}
 	if err := check(m, pid, epoch); err != nil {
 		return Meta{}, false, err
 	}
 	switch {
 	case m.State == Ongoing:
-		n := clone(m)
-		n.State, n.UpdateMs = PrepareAbort, now
-		if commit {
-			n.State = PrepareCommit
-		}
-		return n, true, nil
-	case m.State == CompleteCommit && commit, m.State == CompleteAbort && !commit:
+		return prepare(m, commit, false, now, nil), true, nil
+	case completed(m.State) && sameOutcome(m.State, commit):
 		return *m, false, nil
 	}
 	return Meta{}, false, ErrInvalidState
+}
+
+// endV2 decides an EndTxn v5+ (KIP-890 part 2, Kafka's transaction.version
+// 2): every commit or abort bumps the epoch, the markers carry the bumped
+// one (so the transaction's late batches are fenced at each partition),
+// and the reply gives the producer its next epoch; an exhausted epoch
+// moves to a new producer id at Complete. The producer's epoch is the
+// bumped one's predecessor in a retry: a retry of the same outcome is a
+// success (finishing the markers if they are still being written), of the
+// other one INVALID_TXN_STATE. With nothing open, an abort is legal and
+// bumps the epoch (the client aborts when its produces may have added
+// partitions it never heard back about); a commit is INVALID_TXN_STATE.
+func endV2(m *Meta, pid int64, epoch int16, commit bool, now int64, alloc func() int64) (Meta, bool, error) {
+	if m == nil || m.State == Dead {
+		return Meta{}, false, ErrInvalidMapping
+	}
+	retry := m.V2 && (preparing(m.State) || completed(m.State)) &&
+		(pid == m.ProducerID && int32(epoch)+1 == int32(m.Epoch) ||
+			completed(m.State) && pid == m.PrevProducerID && epoch == math.MaxInt16-1 && m.Epoch == 0)
+	switch {
+	case retry && sameOutcome(m.State, commit):
+		return *m, preparing(m.State), nil
+	case retry:
+		return Meta{}, false, ErrInvalidState
+	case pid != m.ProducerID:
+		return Meta{}, false, ErrInvalidMapping
+	case epoch != m.Epoch:
+		return Meta{}, false, ErrFenced
+	case preparing(m.State):
+		return Meta{}, false, ErrConcurrent
+	case m.State != Ongoing && commit:
+		return Meta{}, false, ErrInvalidState
+	}
+	return prepare(m, commit, true, now, alloc), true, nil
+}
+
+// prepare moves m to PrepareCommit or PrepareAbort; v2 bumps the epoch
+// (Kafka keeps MaxInt16 for this bump and the fencing ones: the producer
+// never gets it) and takes the next producer id when the epoch is
+// exhausted.
+func prepare(m *Meta, commit, v2 bool, now int64, alloc func() int64) Meta {
+	n := clone(m)
+	n.State, n.UpdateMs, n.V2 = PrepareAbort, now, v2
+	if commit {
+		n.State = PrepareCommit
+	}
+	if v2 {
+		if n.Epoch >= math.MaxInt16-1 {
+			n.NextProducerID = alloc()
+		}
+		n.Epoch++
+	}
+	return n
+}
+
+func preparing(s State) bool { return s == PrepareCommit || s == PrepareAbort }
+func completed(s State) bool { return s == CompleteCommit || s == CompleteAbort }
+
+// sameOutcome reports whether a Prepare or Complete state s ends the way
+// an EndTxn with commit asks.
+func sameOutcome(s State, commit bool) bool {
+	return (s == PrepareCommit || s == CompleteCommit) == commit
 }
 
 // Complete ends a Prepare state once every marker is written.
@@ -223,6 +307,11 @@ func Complete(m *Meta, now int64) Meta {
 		return n
 	}
 	n.Partitions, n.Groups, n.Offsets, n.UpdateMs = nil, nil, nil, now
+	if n.NextProducerID >= 0 {
+		// KIP-890 part 2: the markers went out with the exhausted id's
+		// last epoch; the producer goes on with the new id.
+		n.PrevProducerID, n.ProducerID, n.Epoch, n.NextProducerID = n.ProducerID, n.NextProducerID, 0, -1
+	}
 	return n
 }
 
@@ -250,7 +339,7 @@ func ForceAbort(m *Meta, now int64) (Meta, bool) {
 }
 
 func comparePartition(a, b Partition) int {
-	return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Group, b.Group), cmp.Compare(a.Partition, b.Partition))
 }
 
 func clone(m *Meta) Meta {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // State is a transaction's state (Kafka's TransactionState names).
@@ -40,13 +41,18 @@ func ParseState(name string) (State, bool) {
 	return 0, false
 }
 
-// Partition is one partition a transaction wrote to.
+// Partition is one partition a transaction wrote to: a queue of the
+// coordinator's broker group, or with Group set, of another group of its
+// cluster (whose master the coordinator sends the markers).
 type Partition struct {
 	Topic     string
 	Partition int32
+	Group     string
 }
 
-// Offset is one consumer offset a transaction commits (TxnOffsetCommit).
+// Offset is one consumer offset a transaction commits (TxnOffsetCommit):
+// of a queue of the coordinator's broker group, or with Owner set, of
+// another group of its cluster (whose master keeps that queue's offsets).
 type Offset struct {
 	Group       string
 	Topic       string
@@ -54,6 +60,7 @@ type Offset struct {
 	Offset      int64
 	LeaderEpoch int32
 	Metadata    string
+	Owner       string
 }
 
 // Meta is one transactional id's coordinator state.
@@ -69,9 +76,26 @@ type Meta struct {
 	Partitions        []Partition // sorted, unique
 	Groups            []string    // sorted, unique
 	Offsets           []Offset    // last commit of a (group, topic, partition) wins
+	// V2: the transaction runs KIP-890 part 2 (Kafka's transaction.version
+	// 2): its EndTxn bumps the epoch. Set by the request that opened or
+	// ended it.
+	V2 bool
+	// NextProducerID is the producer id a KIP-890 part 2 Prepare state
+	// whose epoch bump exhausted the epoch moves to at Complete;
+	// PrevProducerID the id it moved from, so that a retried EndTxn of
+	// the old id is recognized. -1: none.
+	NextProducerID, PrevProducerID int64
 }
 
-const recordVersion = 1
+// Record layout versions: 1 is the package doc's; 2 appends the KIP-890
+// part 2 fields. Records are written at recordVersion; both are read.
+const (
+	recordVersion1 = 1
+	recordVersion  = 2
+)
+
+// flagV2 is Meta.V2 in a version 2 record's flags.
+const flagV2 = 1
 
 // ErrCorrupt marks a record that does not decode.
 var ErrCorrupt = errors.New("txn: corrupt record")
@@ -87,25 +111,69 @@ func AppendMeta(dst []byte, m *Meta) []byte {
 	dst = binary.BigEndian.AppendUint32(dst, uint32(m.TimeoutMs))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(m.StartMs))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(m.UpdateMs))
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(m.Partitions)))
+	local, remote := 0, 0
 	for _, p := range m.Partitions {
-		dst = appendString(dst, p.Topic)
-		dst = binary.BigEndian.AppendUint32(dst, uint32(p.Partition))
+		if p.Group == "" {
+			local++
+		} else {
+			remote++
+		}
+	}
+	dst = binary.BigEndian.AppendUint32(dst, uint32(local))
+	for _, p := range m.Partitions {
+		if p.Group == "" {
+			dst = appendString(dst, p.Topic)
+			dst = binary.BigEndian.AppendUint32(dst, uint32(p.Partition))
+		}
 	}
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(m.Groups)))
 	for _, g := range m.Groups {
 		dst = appendString(dst, g)
 	}
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(m.Offsets)))
+	localOffs := 0
 	for _, o := range m.Offsets {
-		dst = appendString(dst, o.Group)
-		dst = appendString(dst, o.Topic)
-		dst = binary.BigEndian.AppendUint32(dst, uint32(o.Partition))
-		dst = binary.BigEndian.AppendUint64(dst, uint64(o.Offset))
-		dst = binary.BigEndian.AppendUint32(dst, uint32(o.LeaderEpoch))
-		dst = appendString(dst, o.Metadata)
+		if o.Owner == "" {
+			localOffs++
+		}
+	}
+	dst = binary.BigEndian.AppendUint32(dst, uint32(localOffs))
+	for _, o := range m.Offsets {
+		if o.Owner == "" {
+			dst = appendOffset(dst, &o)
+		}
+	}
+	var flags byte
+	if m.V2 {
+		flags |= flagV2
+	}
+	dst = append(dst, flags)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(m.NextProducerID))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(m.PrevProducerID))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(remote))
+	for _, p := range m.Partitions {
+		if p.Group != "" {
+			dst = appendString(dst, p.Topic)
+			dst = binary.BigEndian.AppendUint32(dst, uint32(p.Partition))
+			dst = appendString(dst, p.Group)
+		}
+	}
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(m.Offsets)-localOffs))
+	for _, o := range m.Offsets {
+		if o.Owner != "" {
+			dst = appendOffset(dst, &o)
+			dst = appendString(dst, o.Owner)
+		}
 	}
 	return dst
+}
+
+func appendOffset(dst []byte, o *Offset) []byte {
+	dst = appendString(dst, o.Group)
+	dst = appendString(dst, o.Topic)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(o.Partition))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(o.Offset))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(o.LeaderEpoch))
+	return appendString(dst, o.Metadata)
 }
 
 // appendString writes a u16 length and s; callers bound s to maxString
@@ -163,6 +231,11 @@ func (r *reader) u64() uint64 {
 
 func (r *reader) str() string { return string(r.take(int(r.u16()))) }
 
+func (r *reader) offset() Offset {
+	return Offset{Group: r.str(), Topic: r.str(), Partition: int32(r.u32()),
+		Offset: int64(r.u64()), LeaderEpoch: int32(r.u32()), Metadata: r.str()}
+}
+
 // count reads an element count and checks it against the bytes left,
 // each element being at least minSize bytes, before anything is
 // allocated for it.
@@ -180,7 +253,8 @@ func (r *reader) count(minSize int) int {
 // DecodeMeta decodes a record value of transactional id id.
 func DecodeMeta(id string, b []byte) (Meta, error) {
 	r := reader{b: b}
-	if v := r.u8(); r.err == nil && v != recordVersion {
+	v := r.u8()
+	if r.err == nil && v != recordVersion1 && v != recordVersion {
 		return Meta{}, fmt.Errorf("txn: %q: version %d: %w", id, v, ErrCorrupt)
 	}
 	m := Meta{ID: id, State: State(r.u8()), ProducerID: int64(r.u64()), Epoch: int16(r.u16()),
@@ -193,6 +267,10 @@ func DecodeMeta(id string, b []byte) (Meta, error) {
 		for i := range m.Partitions {
 			m.Partitions[i] = Partition{Topic: r.str(), Partition: int32(r.u32())}
 		}
+		// The core keeps them sorted and unique (it searches them).
+		if !strictlySorted(m.Partitions) {
+			r.err = ErrCorrupt
+		}
 	}
 	if n := r.count(2); n > 0 {
 		m.Groups = make([]string, n)
@@ -203,8 +281,39 @@ func DecodeMeta(id string, b []byte) (Meta, error) {
 	if n := r.count(22); n > 0 {
 		m.Offsets = make([]Offset, n)
 		for i := range m.Offsets {
-			m.Offsets[i] = Offset{Group: r.str(), Topic: r.str(), Partition: int32(r.u32()),
-				Offset: int64(r.u64()), LeaderEpoch: int32(r.u32()), Metadata: r.str()}
+			m.Offsets[i] = r.offset()
+		}
+	}
+	m.NextProducerID, m.PrevProducerID = -1, -1
+	if v == recordVersion {
+		flags := r.u8()
+		m.V2 = flags&flagV2 != 0
+		m.NextProducerID, m.PrevProducerID = int64(r.u64()), int64(r.u64())
+		if flags&^flagV2 != 0 {
+			r.err = ErrCorrupt
+		}
+		if n := r.count(8); n > 0 {
+			remote := make([]Partition, n)
+			for i := range remote {
+				remote[i] = Partition{Topic: r.str(), Partition: int32(r.u32()), Group: r.str()}
+				if remote[i].Group == "" {
+					r.err = ErrCorrupt
+				}
+			}
+			if !strictlySorted(remote) {
+				r.err = ErrCorrupt
+			}
+			m.Partitions = append(m.Partitions, remote...)
+			slices.SortFunc(m.Partitions, comparePartition)
+		}
+		if n := r.count(23); n > 0 {
+			for range n {
+				o := r.offset()
+				if o.Owner = r.str(); o.Owner == "" {
+					r.err = ErrCorrupt
+				}
+				m.Offsets = append(m.Offsets, o)
+			}
 		}
 	}
 	if r.err == nil && len(r.b) != 0 {
@@ -214,4 +323,13 @@ func DecodeMeta(id string, b []byte) (Meta, error) {
 		return Meta{}, fmt.Errorf("txn: %q: %w", id, r.err)
 	}
 	return m, nil
+}
+
+func strictlySorted(ps []Partition) bool {
+	for i := 1; i < len(ps); i++ {
+		if comparePartition(ps[i-1], ps[i]) >= 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -45,7 +45,7 @@ func (c *Config) validateTransactions() []error {
 // messages stay on disk).
 func startTransactions(ctx context.Context, cfg Config, b *remotingapi.Broker, store *storage.Store, logger *slog.Logger) (stop func(), err error) {
 	svc, err := halfmsg.Start(ctx, halfmsg.Config{
-		Store: store, Check: b.CheckTransaction, Discarded: b.TransactionDiscarded, Logger: logger,
+		Store: store, Append: b.AppendResolution, Check: b.CheckTransaction, Discarded: b.TransactionDiscarded, Logger: logger,
 		Timeout:   time.Duration(cfg.TransactionTimeOut) * time.Millisecond,
 		Interval:  time.Duration(cfg.TransactionCheckInterval) * time.Millisecond,
 		MaxChecks: cfg.TransactionCheckMax,
