@@ -21,6 +21,9 @@ import (
 func startNamesrvController(ctx context.Context, cfg Config, logger *slog.Logger) (string, func(context.Context) error, error) {
 	warnOpenRegistration(logger, cfg.RegistrationSecret)
 	ns := nameserver.New(nameserver.Config{Logger: logger, RegistrationSecret: cfg.RegistrationSecret})
+	if err := ns.LoadKVConfig(cfg.namesrvDir()); err != nil {
+		return "", nil, err
+	}
 	srv, stopNS, err := nameserver.Listen(ctx, cfg.NamesrvListen, ns)
 	if err != nil {
 		return "", nil, portInUse(err, "namesrvListen", cfg.NamesrvListen)

@@ -24,11 +24,16 @@ import (
 )
 
 // startNamesrv runs a name server on addr, its metrics registered with
-// mon if not nil; it returns the address brokers on this host reach it at
-// and its stop function.
-func startNamesrv(ctx context.Context, addr, secret string, mon *httpapi.Server, logger *slog.Logger) (string, func(context.Context) error, error) {
+// mon if not nil, its KV config kept in dir (in memory if ""); it returns
+// the address brokers on this host reach it at and its stop function.
+func startNamesrv(ctx context.Context, addr, secret, dir string, mon *httpapi.Server, logger *slog.Logger) (string, func(context.Context) error, error) {
 	warnOpenRegistration(logger, secret)
 	ns := nameserver.New(nameserver.Config{Logger: logger, RegistrationSecret: secret})
+	if dir != "" {
+		if err := ns.LoadKVConfig(dir); err != nil {
+			return "", nil, err
+		}
+	}
 	srv, stop, err := nameserver.Listen(ctx, addr, ns)
 	if err != nil {
 		return "", nil, portInUse(err, "namesrvListen", addr)

@@ -22,7 +22,7 @@ import (
 // with, until ctx is done.
 func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	return serveBroker(ctx, cfg, "serve", false, logger, func(mon *httpapi.Server) ([]string, func(context.Context), error) {
-		addr, stop, err := startNamesrv(ctx, cfg.NamesrvListen, cfg.RegistrationSecret, mon, logger)
+		addr, stop, err := startNamesrv(ctx, cfg.NamesrvListen, cfg.RegistrationSecret, cfg.namesrvDir(), mon, logger)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -101,7 +101,7 @@ func runNamesrv(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if cfg.EnableControllerInNamesrv {
 		_, stop, err = startNamesrvController(ctx, cfg, logger)
 	} else {
-		_, stop, err = startNamesrv(ctx, cfg.NamesrvListen, cfg.RegistrationSecret, nil, logger)
+		_, stop, err = startNamesrv(ctx, cfg.NamesrvListen, cfg.RegistrationSecret, cfg.namesrvDir(), nil, logger)
 	}
 	if err != nil {
 		return stoppedEarly(ctx, fmt.Errorf("namesrv: %w", err), logger)
