@@ -33,6 +33,9 @@ func (s *Store) Append(ctx context.Context, entries []Entry) ([]Position, error)
 		}
 		return pos, fmt.Errorf("storage: append: %w", err)
 	}
+	if o := s.observers(); o != nil && o.Visible != nil {
+		s.appended(pos, s.since())
+	}
 	s.written()
 	s.wakeDispatcherFor(entries)
 	return pos, nil
@@ -66,6 +69,7 @@ type syncReq struct {
 	entries []Entry
 	pos     []Position
 	err     error
+	queued  int64 // s.since() when queued, if observed (observe.go)
 }
 
 // appendSync queues entries for the flusher, which writes every queued
@@ -83,6 +87,10 @@ func (s *Store) appendSync(ctx context.Context, entries []Entry) ([]Position, er
 		req = &syncReq{}
 	}
 	req.entries = entries
+	obs := s.observers()
+	if obs != nil {
+		req.queued = s.since()
+	}
 	s.syncMu.Lock()
 	if s.syncClosed {
 		s.syncMu.Unlock()
@@ -121,6 +129,9 @@ func (s *Store) appendSync(ctx context.Context, entries []Entry) ([]Position, er
 		}
 	}
 	pos, err := req.pos, req.err
+	if obs != nil && obs.GroupCommit != nil && err == nil {
+		obs.GroupCommit.Observe(float64(s.since()-req.queued) / 1e9)
+	}
 	*req = syncReq{}
 	s.syncReqs.Put(req) // not on the ctx path: the flusher still holds it
 	return pos, err
@@ -177,7 +188,16 @@ func (s *Store) groupCommit() {
 		case s.kick <- struct{}{}:
 		default:
 		}
-		_, err = s.log.Flush()
+		obs := s.observers()
+		if obs != nil && obs.Visible != nil {
+			rest := pos
+			for _, r := range reqs {
+				n := len(r.entries)
+				s.appended(rest[:n], r.queued)
+				rest = rest[n:]
+			}
+		}
+		_, err = s.timedFlush(obs)
 	}
 	s.flushes.Add(1)
 	if err != nil {
@@ -296,11 +316,27 @@ func (s *Store) flushLoop() {
 			s.groupCommit()
 			continue
 		}
-		if _, err := s.log.Flush(); err != nil {
+		if _, err := s.timedFlush(s.observers()); err != nil {
 			s.failLog.error(s.cfg.Logger, s.cfg.Now(), "storage: fsync failed; refusing further writes", "err", err)
 		}
 		s.flushes.Add(1)
 	}
+}
+
+// timedFlush flushes the CommitLog, observing the fsync's time when obs
+// has a Fsync histogram. A pass with nothing to flush (an idle
+// ASYNC_FLUSH interval) fsyncs nothing and is not observed.
+func (s *Store) timedFlush(obs *Observers) (int64, error) {
+	if obs == nil || obs.Fsync == nil {
+		return s.log.Flush()
+	}
+	before := s.log.FlushedOffset()
+	start := time.Now()
+	n, err := s.log.Flush()
+	if n > before || err != nil {
+		obs.Fsync.Observe(time.Since(start).Seconds())
+	}
+	return n, err
 }
 
 // failQueued answers the appends still queued at close and refuses

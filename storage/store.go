@@ -125,6 +125,11 @@ type Store struct {
 	noSpace atomic.Bool
 
 	flushes atomic.Int64 // flush passes, for the group-commit benchmark and Stats
+	// obs are the latency histograms (observe.go), nil until
+	// SetObservers; opened is the monotonic base of vis's times.
+	obs     atomic.Pointer[Observers]
+	opened  time.Time
+	vis     visRing
 	records atomic.Int64 // records dispatched since Open (Stats)
 	wakeups atomic.Int64 // appends that woke the dispatcher (tests)
 
@@ -193,6 +198,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		done:      make(chan struct{}),
 		waiters:   map[queueKey][]*waiter{},
 		touched:   map[queueKey]int64{},
+		opened:    time.Now(),
 	}
 	s.keepMs.Store(s.RetentionMs())
 	if err := s.open(ctx); err != nil {

@@ -41,6 +41,7 @@ func (h *Handler) OnFrameInline(_ *netio.Conn, frame, dst []byte) ([]byte, bool)
 		dst = kafka.AppendResponse(dst, hdr.CorrelationID, resp)
 	}
 	h.observe(produceKey, start)
+	h.failed.count(produceKey, resp)
 	return dst, true
 }
 

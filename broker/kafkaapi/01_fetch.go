@@ -52,8 +52,11 @@ type fetchState struct {
 	// written by replyParts without a copy (xproto_fetch.go).
 	markers fetchMarkers
 	data    [][][]byte
-	// sent: the topic and bytes of each data entry, counted on reply.
-	sent []topicBytes
+	// sent: the topic, records and bytes of each data entry, and stored:
+	// the store times (ms) of the entries read from the log, counted and
+	// observed on reply.
+	sent   []topicBytes
+	stored []int64
 	// cut: the connection closed or the listener drains; do not park.
 	cut bool
 }
@@ -81,7 +84,7 @@ func (f *fetchState) run() {
 	remaining := time.Until(f.deadline)
 	if n >= int(f.req.MinBytes) || errs || remaining <= 0 || len(waits) == 0 || f.cut || f.h.holds.Draining() {
 		if len(f.data) > 0 {
-			f.h.countOut(f.sent)
+			f.h.countOut(f.sent, f.stored)
 			f.r.replyParts(resp, &f.markers, f.data, release) // releases once written
 			return
 		}
@@ -104,7 +107,7 @@ func (f *fetchState) build(ctx context.Context) (*kmsg.FetchResponse, []*log.Rea
 	var reads []*log.ReadResult
 	var waits []waitPart
 	total, errs := 0, false
-	f.data, f.sent = f.data[:0], f.sent[:0]
+	f.data, f.sent, f.stored = f.data[:0], f.sent[:0], f.stored[:0]
 	byID := f.req.Version >= 13
 	for _, t := range f.req.Topics {
 		rt := kmsg.NewFetchResponseTopic()
@@ -179,14 +182,19 @@ func (f *fetchState) readPartition(ctx context.Context, cfg topics.Config, p kms
 	if end < hwm {
 		opt.Until = end
 	}
-	rd, parts, size, err := f.h.readParts(ctx, topic, p.Partition, p.FetchOffset, min, opt)
+	rd, parts, size, next, err := f.h.readParts(ctx, topic, p.Partition, p.FetchOffset, min, opt)
 	if err != nil {
 		return nil, 0, nil, codeOf(err)
 	}
 	if len(parts) > 0 {
 		rp.RecordBatches = f.markers.marker(len(f.data))
 		f.data = append(f.data, parts)
-		f.sent = append(f.sent, topicBytes{topic, size})
+		f.sent = append(f.sent, topicBytes{topic, int(max(next-p.FetchOffset, 0)), size})
+		if rd != nil && f.h.e2e.Load() != nil {
+			for _, e := range rd.Entries {
+				f.stored = append(f.stored, e.StoreTime)
+			}
+		}
 	}
 	return rd, size, w, errNone
 }

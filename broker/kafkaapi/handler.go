@@ -182,6 +182,8 @@ type Handler struct {
 	served     []atomic.Int64             // requests served, by API key (Requests)
 	latency    atomic.Pointer[[]Observer] // by API key; nil until SetLatency
 	meter      atomic.Pointer[TopicMeter] // nil until SetTopicMeter
+	e2e        atomic.Pointer[Observer]   // store-to-fetch latency; nil until SetEndToEnd
+	failed     *failures                  // error codes answered (failures.go)
 	inlined    atomic.Int64               // Produce requests answered on the event loop
 	delay      atomic.Pointer[delayHook]  // nil until EnableDelay (00_produce_delay.go)
 	xcache     *xcache                    // nil: off (xproto_fetchcache.go)
@@ -231,6 +233,7 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry) (*Handler, erro
 	}
 	h.advert.Store(&advertised{cfg.AdvertisedHost, cfg.AdvertisedPort})
 	h.served = make([]atomic.Int64, slices.Max(slices.Collect(maps.Keys(h.apis)))+1)
+	h.failed = newFailures(slices.Collect(maps.Keys(h.apis)))
 	return h, nil
 }
 
@@ -279,18 +282,43 @@ func (h *Handler) countIn(topic string, code int16, n int32, bytes int) {
 
 // topicBytes is what a fetch sends of one partition.
 type topicBytes struct {
-	topic string
-	bytes int
+	topic    string
+	messages int // records from the fetch offset to the end of the last batch
+	bytes    int
 }
 
-// countOut counts what a fetch sends: bytes only, as Kafka's BytesOut (a
-// fetch sends batches; counting their records would mean reading them).
-func (h *Handler) countOut(sent []topicBytes) {
+// countOut counts what a fetch sends: the records from each partition's
+// fetch offset to the end of its last batch (a batch that began before
+// the fetch offset is sent whole; the client drops the records before it)
+// and the bytes (Kafka's BytesOut, batches as sent). It observes the
+// store-to-fetch latency of each entry read from the log, whose store
+// times (ms) are stored (batches served from the cross-protocol cache
+// carry none and are not observed).
+func (h *Handler) countOut(sent []topicBytes, stored []int64) {
 	if m := h.meter.Load(); m != nil {
 		for _, s := range sent {
-			(*m).Out(s.topic, 0, s.bytes)
+			(*m).Out(s.topic, s.messages, s.bytes)
 		}
 	}
+	if o := h.e2e.Load(); o != nil && len(stored) > 0 {
+		now := time.Now().UnixMilli()
+		for _, ms := range stored {
+			(*o).Observe(float64(max(now-ms, 0)) / 1e3)
+		}
+	}
+}
+
+// SetEndToEnd makes the handler report, for each stored entry (a record
+// batch) a fetch returns, the time from its store timestamp to the fetch
+// answering, to o.
+func (h *Handler) SetEndToEnd(o Observer) { h.e2e.Store(&o) }
+
+// SetHoldTime makes the handler report how long each fetch parked for
+// MaxWaitMs waited, to the Observer resolve returns for why it was
+// answered ("woken": data came, "timeout", "cut": its connection closed or
+// the listener drains).
+func (h *Handler) SetHoldTime(resolve func(reason string) Observer) {
+	h.holds.SetObserver(func(r log.Reason) log.Observer { return resolve(r.String()) })
 }
 
 // observe reports a request of key that started at start.
@@ -355,6 +383,7 @@ func (r *request) reply(resp kmsg.Response) {
 	// Observed before the write: a client that has its answer finds it
 	// counted.
 	r.h.observe(r.hdr.APIKey, r.start)
+	r.h.failed.count(r.hdr.APIKey, resp)
 	if err := r.conn.Write(buf); err != nil && !errors.Is(err, netio.ErrClosed) {
 		r.h.log.Debug("kafkaapi: write", "conn", r.conn.ID(), "err", err)
 	}

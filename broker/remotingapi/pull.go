@@ -283,6 +283,7 @@ func (b *Broker) readPullUncounted(ctx context.Context, r *pullRequest, filter f
 		}
 	}
 	if out.n > 0 {
+		b.observeStored(res.Entries)
 		out.res = res // released by sendPull once written
 		out.code, out.status = remoting.Success, "FOUND"
 		out.suggest = b.suggestBroker(res.Entries[0].Phys)

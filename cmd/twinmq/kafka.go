@@ -132,7 +132,7 @@ func kafkaMetrics(mon *httpapi.Server, srv *netio.Server, h *kafkaapi.Handler) e
 	mon.Value("twinmq_kafka_produce_inline_total", "Kafka Produce requests answered on the event loop (also counted in twinmq_kafka_requests_total).",
 		httpapi.Counter, func() float64 { return float64(h.ProducesInline()) })
 	xprotoCacheMetrics(mon, "kafka", "Kafka fetches of RocketMQ-produced messages", h.XProtoCacheStats)
-	return nil
+	return kafkaLatencyMetrics(mon, h) // latency.go
 }
 
 // xprotoCacheMetrics registers the metrics of an adapter's cross-protocol

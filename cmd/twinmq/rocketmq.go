@@ -131,6 +131,11 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	b.SetLatency(func(code, resp int32) remotingapi.Observer {
 		return lat.WithLabelValues(strconv.Itoa(int(code)), strconv.Itoa(int(resp)))
 	})
+	if err := remotingLatencyMetrics(mon, b); err != nil { // latency.go
+		stopTxn()
+		_ = srv.Shutdown(ctx)
+		return nil, "", fmt.Errorf("remoting: %w", err)
+	}
 	b.Start()
 	mon.Value("twinmq_remoting_connections", "Open RocketMQ remoting connections.", httpapi.Gauge,
 		func() float64 { return float64(srv.Conns()) })

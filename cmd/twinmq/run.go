@@ -57,7 +57,11 @@ func serveBroker(ctx context.Context, cfg Config, cmd string, replicate bool, lo
 		_ = b.close()
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
-	brokerMetrics(mon, b)
+	if err := brokerMetrics(mon, b); err != nil {
+		_ = mon.Shutdown(context.Background())
+		_ = b.close()
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
 	if replicate {
 		if b.repl, err = startReplication(ctx, cfg, b.store, mon, logger, ctl, info); err != nil {
 			_ = mon.Shutdown(context.Background())

@@ -1,0 +1,141 @@
+package storage
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twinmq/twinmq/storage/vfs"
+)
+
+// countObs counts observations and keeps the largest.
+type countObs struct {
+	mu  sync.Mutex
+	n   int
+	max float64
+}
+
+func (o *countObs) Observe(v float64) {
+	o.mu.Lock()
+	o.n++
+	o.max = max(o.max, v)
+	o.mu.Unlock()
+}
+
+func (o *countObs) get() (int, float64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.n, o.max
+}
+
+// TestObservers: in both flush modes every append is observed once when
+// it becomes readable; SYNC_FLUSH observes each append's group commit and
+// each fsync, ASYNC_FLUSH each flush that had bytes to sync and none that
+// had not.
+func TestObservers(t *testing.T) {
+	for _, mode := range []FlushDiskType{AsyncFlush, SyncFlush} {
+		t.Run(string(mode), func(t *testing.T) {
+			cfg := testConfig(vfs.NewMem())
+			cfg.FlushDiskType = mode
+			cfg.SegmentSize = 1 << 20
+			s := mustOpen(t, cfg)
+			defer s.Close()
+			var fsync, group, visible countObs
+			s.SetObservers(Observers{Fsync: &fsync, GroupCommit: &group, Visible: &visible})
+			const n = 40
+			var wg sync.WaitGroup
+			for w := range 4 {
+				wg.Go(func() {
+					for i := range n / 4 {
+						if _, err := s.Append(context.Background(), []Entry{msg("T", int32(w), i), msg("T", int32(w), i)}); err != nil {
+							t.Error(err)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			for q := range 4 {
+				waitDispatched(t, s, "T", int32(q), 2*n/4)
+			}
+			// Dispatch and observation are one step under the dispatcher's
+			// ownership: once every queue shows its entries, poll the
+			// count (the last pass may still be observing).
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				if c, _ := visible.get(); c == n {
+					break
+				} else if c > n || time.Now().After(deadline) {
+					t.Fatalf("visible: %d observations of %d appends", c, n)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			if _, m := visible.get(); m <= 0 || m > 60 {
+				t.Fatalf("visible: largest %v s", m)
+			}
+			if mode == SyncFlush {
+				if c, _ := group.get(); c != n {
+					t.Fatalf("group commit: %d observations of %d appends", c, n)
+				}
+				if c, _ := fsync.get(); c == 0 || c > n {
+					t.Fatalf("fsync: %d observations for %d appends", c, n)
+				}
+				return
+			}
+			if c, _ := group.get(); c != 0 {
+				t.Fatalf("group commit in ASYNC_FLUSH: %d", c)
+			}
+			if _, err := s.timedFlush(s.observers()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.timedFlush(s.observers()); err != nil { // nothing left to sync
+				t.Fatal(err)
+			}
+			if c, _ := fsync.get(); c != 1 {
+				t.Fatalf("fsync: %d observations of one flush with bytes", c)
+			}
+		})
+	}
+}
+
+// TestVisRingBounded: a ring that is full samples no more appends, and
+// drains in order up to the dispatched end.
+func TestVisRingBounded(t *testing.T) {
+	var r visRing
+	for i := range 2000 {
+		r.push(int64(i+1)*10, 0)
+	}
+	if r.n != len(r.end) {
+		t.Fatalf("%d recorded", r.n)
+	}
+	var o countObs
+	r.drain(100, 1e9, &o)
+	if c, m := o.get(); c != 10 || m != 1 || r.n != len(r.end)-10 {
+		t.Fatalf("drained %d (largest %v), %d left", c, m, r.n)
+	}
+	r.drain(1<<62, 1e9, &o)
+	if c, _ := o.get(); c != len(r.end) || r.n != 0 {
+		t.Fatalf("drained %d, %d left", c, r.n)
+	}
+}
+
+// nopObs is an Observer that does nothing: the benchmark measures the
+// store's side.
+type nopObs struct{}
+
+func (nopObs) Observe(float64) {}
+
+// BenchmarkVisRing: what the Visible histogram adds to an append (a
+// clock read and a push) and to its dispatch (a drain), per append.
+func BenchmarkVisRing(b *testing.B) {
+	s := &Store{opened: time.Now()}
+	pos := []Position{{Phys: 0, Size: 100}}
+	b.ReportAllocs()
+	var end int64
+	for b.Loop() {
+		end += 100
+		pos[0].Phys = end - 100
+		s.appended(pos, s.since())
+		s.vis.drain(end, s.since(), nopObs{})
+	}
+}
