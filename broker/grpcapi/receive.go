@@ -181,6 +181,9 @@ func (s *Server) deadLetter(ctx context.Context, group string, m *remoting.Messa
 	if _, err := s.logs.Append(ctx, []log.Message{s.entry(&d)}); err != nil {
 		return fmt.Errorf("grpcapi: dead-letter to %s: %w", dlq, err)
 	}
+	if s.metrics.retries != nil {
+		s.metrics.retries.DeadLettered(group, m.Topic)
+	}
 	return nil
 }
 
@@ -205,11 +208,13 @@ func (s *Server) ReceiveMessage(req *rmqpb.ReceiveMessageRequest, stream rmqpb.M
 			return fail(err)
 		}
 		if len(ds) > 0 {
+			now := time.Now()
 			for _, d := range ds {
 				msg := s.toProto(d.Msg, d.Key.Queue, d.Offset, d.Handle, d.Lock.Attempts, r.invisible)
 				if err := stream.Send(&rmqpb.ReceiveMessageResponse{Content: &rmqpb.ReceiveMessageResponse_Message{Message: msg}}); err != nil {
 					return err // the locks expire: the records come back
 				}
+				s.metrics.delivered(r.group, r.topic.Name, len(d.Msg.Body), d.Msg.StoreTimestamp, d.Lock.Attempts, now)
 			}
 			return stream.Send(&rmqpb.ReceiveMessageResponse{Content: &rmqpb.ReceiveMessageResponse_Status{Status: ok()}})
 		}

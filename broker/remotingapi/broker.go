@@ -169,6 +169,7 @@ type Broker struct {
 	// meter counts messages in and out per topic; nil until SetTopicMeter.
 	meter    atomic.Pointer[TopicMeter]
 	e2e      atomic.Pointer[Observer] // store-to-pull latency; nil until SetEndToEnd
+	retries  atomic.Pointer[RetryMeter]
 	opaque   atomic.Int32
 	reg      *registrar
 	delay    atomic.Pointer[delayHook] // nil until EnableDelay (sendback.go)
@@ -313,6 +314,18 @@ func (b *Broker) observeStored(entries []log.Entry) {
 		(*o).Observe(float64(max(now-entries[i].StoreTime, 0)) / 1e3)
 	}
 }
+
+// RetryMeter counts, per consumer group and the topic a message was
+// first consumed from, the messages sent back for a retry and those sent
+// to the group's dead-letter topic, for metrics.
+type RetryMeter interface {
+	Retried(group, topic string)
+	DeadLettered(group, topic string)
+}
+
+// SetRetryMeter makes the broker count CONSUMER_SEND_MSG_BACK's retries
+// and dead letters on m.
+func (b *Broker) SetRetryMeter(m RetryMeter) { b.retries.Store(&m) }
 
 // countIn counts messages a send appended.
 func (b *Broker) countIn(topic string, messages, bytes int) {

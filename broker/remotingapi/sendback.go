@@ -148,6 +148,17 @@ func (b *Broker) consumerSendMsgBack(ctx context.Context, _ *netio.Conn, req *re
 	if err != nil {
 		return errorResponse(req, fmt.Errorf("store: %w", err))
 	}
+	if rm := b.retries.Load(); rm != nil {
+		topic := orig.Topic
+		if rt, ok := remoting.LookupProperty(orig.Properties, delay.PropRetryTopic); ok && rt != "" {
+			topic = rt
+		}
+		if d.DLQ {
+			(*rm).DeadLettered(group, topic)
+		} else {
+			(*rm).Retried(group, topic)
+		}
+	}
 	return remoting.NewResponse(req, remoting.Success, "")
 }
 

@@ -3,8 +3,10 @@ package remotingapi
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,7 +48,39 @@ func sendProps(t *testing.T, c *nameserver.Client, topic string, props map[strin
 // and a client connection to it; all stop at the end of the test.
 func startDelayBroker(t *testing.T) (*storage.Store, *nameserver.Client) {
 	t.Helper()
+	st, c, _ := startDelayBrokerMetered(t)
+	return st, c
+}
+
+// testRetries is a RetryMeter that records "retry group topic" and
+// "dlq group topic" lines.
+type testRetries struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (r *testRetries) Retried(group, topic string) { r.add("retry " + group + " " + topic) }
+
+func (r *testRetries) DeadLettered(group, topic string) { r.add("dlq " + group + " " + topic) }
+
+func (r *testRetries) add(s string) {
+	r.mu.Lock()
+	r.got = append(r.got, s)
+	r.mu.Unlock()
+}
+
+func (r *testRetries) lines() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.got)
+}
+
+// startDelayBrokerMetered is startDelayBroker with its RetryMeter.
+func startDelayBrokerMetered(t *testing.T) (*storage.Store, *nameserver.Client, *testRetries) {
+	t.Helper()
 	b, st, addr := startBroker(t)
+	rm := &testRetries{}
+	b.SetRetryMeter(rm)
 	b.EnableDelay(delay.Policy{})
 	sched, err := delay.Start(context.Background(), delay.Config{Store: st, Build: b.DelayBuild, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -58,14 +92,14 @@ func startDelayBroker(t *testing.T) (*storage.Store, *nameserver.Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return st, c
+	return st, c, rm
 }
 
 // TestDelayRetryDLQ: a DELAY=1 message reaches its topic after its time
 // with DELAY cleared; a send-back retries it through %RETRY%g with
 // RECONSUMETIMES 1 and RETRY_TOPIC; past the maximum it lands in %DLQ%g.
 func TestDelayRetryDLQ(t *testing.T) {
-	st, c := startDelayBroker(t)
+	st, c, rm := startDelayBrokerMetered(t)
 	hb := `{"clientID":"c1","producerDataSet":[],"consumerDataSet":[{"groupName":"g","consumeType":"CONSUME_PASSIVELY",` +
 		`"messageModel":"CLUSTERING","consumeFromWhere":"CONSUME_FROM_FIRST_OFFSET","subscriptionDataSet":[{"topic":"T","subString":"*"}]}]}`
 	if r := call(t, c, remoting.HeartBeat, nil, []byte(hb)); r.Code != remoting.Success {
@@ -124,6 +158,11 @@ func TestDelayRetryDLQ(t *testing.T) {
 	}
 	if max, _ := st.MaxOffset("%DLQ%g", 0); max != 1 {
 		t.Fatalf("DLQ has %d messages", max)
+	}
+	// The retry and the dead letter were counted for g on T (the retried
+	// copy's RETRY_TOPIC), the refused send-backs not at all.
+	if got := rm.lines(); !slices.Equal(got, []string{"retry g T", "dlq g T"}) {
+		t.Fatalf("retry meter: %q", got)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -434,4 +435,46 @@ func kafkaReplicas(r *replication, base int32) func() (replicas, isr []int32) {
 		}
 		return replicas, isr
 	}
+}
+
+// underReplicatedMetrics registers the under-replicated gauges, Kafka's
+// UnderReplicatedPartitions per broker and per partition: a queue of this
+// broker is under-replicated while its broker group has fewer replicas
+// in sync than replicas (the members this master has seen, as Kafka
+// Metadata lists them: kafkaReplicas). Every queue of a broker group
+// replicates together, so they are all under-replicated or none. A broker
+// without a group (serve) or a slave reports 0.
+func underReplicatedMetrics(mon *httpapi.Server, b *brokerState) {
+	var counts func() (replicas, isr []int32)
+	if b.repl != nil {
+		counts = kafkaReplicas(b.repl, 0)
+	}
+	under := func() bool {
+		if counts == nil {
+			return false
+		}
+		replicas, isr := counts()
+		return len(isr) < len(replicas)
+	}
+	mon.Value("kafka_server_replicamanager_underreplicatedpartitions",
+		"Kafka JMX UnderReplicatedPartitions: this broker's partitions (queues) whose broker group has fewer replicas in sync than replicas.",
+		httpapi.Gauge, func() float64 {
+			if !under() {
+				return 0
+			}
+			return float64(len(allQueues(b)))
+		})
+	mon.Metric("twinmq_queue_under_replicated", "1 while a queue's broker group has fewer replicas in sync than replicas, else 0.",
+		httpapi.Gauge, func() []httpapi.Sample {
+			v := 0.0
+			if under() {
+				v = 1
+			}
+			qs := allQueues(b)
+			out := make([]httpapi.Sample, len(qs))
+			for i, q := range qs {
+				out[i] = httpapi.Sample{Labels: []string{"topic", q.Topic, "queue", strconv.Itoa(int(q.Queue))}, Value: v}
+			}
+			return out
+		})
 }

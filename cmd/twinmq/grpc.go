@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/twinmq/twinmq/broker/grpcapi"
+	"github.com/twinmq/twinmq/broker/httpapi"
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/pop"
 )
@@ -40,7 +41,7 @@ func grpcListenAddr(cfg Config) (string, error) {
 // startGRPC runs the RocketMQ 5 gRPC adapter (a master's writer: its POP
 // state is written to the store) on its listen address; storeHost is the
 // remoting listener's advertised address. stop ends it.
-func startGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string, dl *delaySetup, logger *slog.Logger) (func(context.Context), error) {
+func startGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger) (func(context.Context), error) {
 	addr, err := grpcListenAddr(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("grpc: %w", err)
@@ -74,6 +75,11 @@ func startGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string
 		ln.Close()
 		return nil, fmt.Errorf("grpc: %w", err)
 	}
+	if err := grpcMetrics(mon, s, b.traffic); err != nil {
+		engine.Close()
+		ln.Close()
+		return nil, fmt.Errorf("grpc: %w", err)
+	}
 	g := s.GRPCServer()
 	done := make(chan error, 1)
 	go func() { done <- grpcapi.Serve(g, ln) }()
@@ -97,9 +103,9 @@ func startGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string
 // withGRPC starts the gRPC adapter after the writers that stop stops,
 // and returns a stop for both (the gRPC listener first); when it cannot
 // start, it stops them.
-func withGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string, dl *delaySetup, logger *slog.Logger,
+func withGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger,
 	stop func(context.Context)) (func(context.Context), error) {
-	stopGRPC, err := startGRPC(ctx, cfg, b, storeHost, dl, logger)
+	stopGRPC, err := startGRPC(ctx, cfg, b, storeHost, dl, mon, logger)
 	if err != nil {
 		stop(context.Background())
 		return nil, err
@@ -108,4 +114,25 @@ func withGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string,
 		stopGRPC(sctx)
 		stop(sctx)
 	}, nil
+}
+
+// grpcMetrics hands the gRPC adapter its metrics: per-topic traffic
+// (protocol="grpc"), retries and dead letters, the shared end-to-end
+// family, and each RPC's latency. A promoted slave starts the adapter
+// again: the families are the ones registered first.
+func grpcMetrics(mon *httpapi.Server, s *grpcapi.Server, traffic *topicTraffic) error {
+	lat, err := mon.Histogram("twinmq_grpc_request_duration_seconds",
+		"RocketMQ 5 gRPC requests from arrival to answer, by RPC (a ReceiveMessage's long poll included; Telemetry streams not measured).", "rpc")
+	if err != nil {
+		return err
+	}
+	e2e, err := mon.Histogram(e2eName, e2eHelp, "protocol")
+	if err != nil {
+		return err
+	}
+	s.SetTopicMeter(protoMeter{traffic, protoGRPC})
+	s.SetRetryMeter(retryMeter{traffic})
+	s.SetEndToEnd(e2e.WithLabelValues("grpc"))
+	s.SetLatency(func(rpc string) grpcapi.Observer { return lat.WithLabelValues(rpc) })
+	return nil
 }

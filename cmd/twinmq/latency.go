@@ -17,7 +17,7 @@ import (
 // listener registered). Their help texts must be the same at both calls.
 const (
 	e2eName  = "twinmq_end_to_end_latency_seconds"
-	e2eHelp  = "From a stored entry's store timestamp to a fetch or pull returning it (a Kafka batch or a RocketMQ message counts once), by the reader's protocol."
+	e2eHelp  = "From a stored entry's store timestamp to a Kafka fetch, RocketMQ pull or gRPC ReceiveMessage returning it (a Kafka batch or a RocketMQ message counts once), by the reader's protocol."
 	holdName = "twinmq_long_poll_hold_seconds"
 	holdHelp = "How long a parked Kafka fetch (MaxWaitMs) or RocketMQ pull (suspendTimeoutMillis) waited, by protocol and why it was answered: woken (data came), timeout, cut (connection closed, listener stopping)."
 )

@@ -128,6 +128,7 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 		return nil, "", fmt.Errorf("remoting: %w", err)
 	}
 	b.SetTopicMeter(protoMeter{traffic, protoRocketMQ})
+	b.SetRetryMeter(retryMeter{traffic})
 	b.SetLatency(func(code, resp int32) remotingapi.Observer {
 		return lat.WithLabelValues(strconv.Itoa(int(code)), strconv.Itoa(int(resp)))
 	})

@@ -199,6 +199,8 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 		}
 	}
 	dl := newDelaySetup(cfg)
+	dl.metrics(mon)                // delay.go
+	underReplicatedMetrics(mon, b) // cluster.go
 	lim := limits{net: cfg.netLimits(), decompress: netio.NewBudget(cfg.QueuedMaxDecompressBytes)}
 	go returnMemory(ctx, logger, lim.net.Budget, lim.decompress)
 	mon.Value("twinmq_queued_request_bytes", "Request bytes held in memory, bounded by queuedMaxRequestBytes.",
@@ -227,7 +229,7 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 			stop, err = withDelay(ctx, dl, b.store, logger, stop)
 		}
 		if err == nil {
-			stop, err = withGRPC(ctx, cfg, b, storeHost, dl, logger, stop) // grpc.go
+			stop, err = withGRPC(ctx, cfg, b, storeHost, dl, mon, logger, stop) // grpc.go
 		}
 		if err != nil {
 			return err

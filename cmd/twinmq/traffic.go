@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -13,10 +15,11 @@ import (
 const (
 	protoKafka = iota
 	protoRocketMQ
+	protoGRPC
 	numProtos
 )
 
-var protoNames = [numProtos]string{"kafka", "rocketmq"}
+var protoNames = [numProtos]string{"kafka", "rocketmq", "grpc"}
 
 // topicTraffic counts messages and bytes in and out per topic and
 // protocol, for twinmq_topic_* and the Kafka JMX-exporter and RocketMQ
@@ -25,6 +28,50 @@ var protoNames = [numProtos]string{"kafka", "rocketmq"}
 // it. A deleted topic's counts go with it.
 type topicTraffic struct {
 	topics sync.Map // topic name -> *topicCounts
+	// retries counts retries and dead letters (retryMeter); a group's
+	// counts stay when its topics go, as Kafka's and RocketMQ's do.
+	retries sync.Map // groupTopic -> *retryCounts
+}
+
+// groupTopic names the retry counts of a consumer group on a topic.
+type groupTopic struct{ group, topic string }
+
+type retryCounts struct{ retried, dead atomic.Int64 }
+
+// retryMeter is the adapters' RetryMeter over topicTraffic.
+type retryMeter struct{ t *topicTraffic }
+
+func (m retryMeter) counts(group, topic string) *retryCounts {
+	k := groupTopic{group, topic}
+	if c, ok := m.t.retries.Load(k); ok {
+		return c.(*retryCounts)
+	}
+	c, _ := m.t.retries.LoadOrStore(k, new(retryCounts))
+	return c.(*retryCounts)
+}
+
+func (m retryMeter) Retried(group, topic string)      { m.counts(group, topic).retried.Add(1) }
+func (m retryMeter) DeadLettered(group, topic string) { m.counts(group, topic).dead.Add(1) }
+
+// retrySamples lists the retry counts at picks, sorted by group and
+// topic, under the label names given.
+func (t *topicTraffic) retrySamples(groupLabel string, at func(*retryCounts) int64) []httpapi.Sample {
+	var keys []groupTopic
+	t.retries.Range(func(k, _ any) bool {
+		keys = append(keys, k.(groupTopic))
+		return true
+	})
+	slices.SortFunc(keys, func(a, b groupTopic) int {
+		return cmp.Or(strings.Compare(a.group, b.group), strings.Compare(a.topic, b.topic))
+	})
+	out := make([]httpapi.Sample, 0, len(keys))
+	for _, k := range keys {
+		c, _ := t.retries.Load(k)
+		if v := at(c.(*retryCounts)); v > 0 {
+			out = append(out, httpapi.Sample{Labels: []string{groupLabel, k.group, "topic", k.topic}, Value: float64(v)})
+		}
+	}
+	return out
 }
 
 type topicCounts struct {
@@ -129,4 +176,12 @@ func (t *topicTraffic) register(mon *httpapi.Server) {
 	summed("rocketmq_messages_out_total", "RocketMQ 5 exporter: messages consumed from a topic (both protocols).", msgsOut)
 	summed("rocketmq_throughput_in_total", "RocketMQ 5 exporter: bytes produced to a topic (both protocols).", bytesIn)
 	summed("rocketmq_throughput_out_total", "RocketMQ 5 exporter: bytes consumed from a topic (both protocols).", bytesOut)
+	retried := func(c *retryCounts) int64 { return c.retried.Load() }
+	dead := func(c *retryCounts) int64 { return c.dead.Load() }
+	mon.Metric("twinmq_group_retries_total", "Messages a consumer group sent back for a retry (CONSUMER_SEND_MSG_BACK) or had delivered again (gRPC), by group and the topic they were first consumed from.",
+		httpapi.Counter, func() []httpapi.Sample { return t.retrySamples("group", retried) })
+	mon.Metric("twinmq_group_dlq_messages_total", "Messages moved to a consumer group's dead-letter topic (%DLQ%group), by group and the topic they were first consumed from.",
+		httpapi.Counter, func() []httpapi.Sample { return t.retrySamples("group", dead) })
+	mon.Metric("rocketmq_send_to_dlq_messages_total", "RocketMQ 5 exporter: messages that reached their maximum deliveries and went to the dead-letter topic.",
+		httpapi.Counter, func() []httpapi.Sample { return t.retrySamples("consumer_group", dead) })
 }
