@@ -97,35 +97,6 @@ func (b *Broker) getBrokerConfig(_ context.Context, _ *netio.Conn, req *remoting
 	return resp
 }
 
-// subscriptionGroupConfig is SubscriptionGroupConfig.java with its
-// defaults (docs/rocketmq-protocol.md §2.12).
-type subscriptionGroupConfig struct {
-	GroupName                      string `json:"groupName"`
-	ConsumeEnable                  bool   `json:"consumeEnable"`
-	ConsumeFromMinEnable           bool   `json:"consumeFromMinEnable"`
-	ConsumeBroadcastEnable         bool   `json:"consumeBroadcastEnable"`
-	RetryQueueNums                 int    `json:"retryQueueNums"`
-	RetryMaxTimes                  int    `json:"retryMaxTimes"`
-	BrokerID                       int    `json:"brokerId"`
-	WhichBrokerWhenConsumeSlowly   int    `json:"whichBrokerWhenConsumeSlowly"`
-	NotifyConsumerIDsChangedEnable bool   `json:"notifyConsumerIdsChangedEnable"`
-}
-
-// getAllSubscriptionGroupConfig (201): every group that has members or
-// committed offsets.
-func (b *Broker) getAllSubscriptionGroupConfig(_ context.Context, _ *netio.Conn, req *remoting.Command) *remoting.Command {
-	table := make(map[string]subscriptionGroupConfig)
-	for _, list := range [][]string{b.clients.groupNames(), b.offsets.Groups()} {
-		for _, g := range list {
-			table[g] = subscriptionGroupConfig{GroupName: g, ConsumeEnable: true, ConsumeFromMinEnable: true,
-				ConsumeBroadcastEnable: true, RetryQueueNums: 1, RetryMaxTimes: 16, WhichBrokerWhenConsumeSlowly: 1,
-				NotifyConsumerIDsChangedEnable: true}
-		}
-	}
-	return jsonResponse(req, map[string]any{"subscriptionGroupTable": table,
-		"dataVersion": nameserver.DataVersion{Timestamp: b.cfg.Now().UnixMilli()}})
-}
-
 // jsonResponse is a SUCCESS response whose body is v as compact JSON.
 func jsonResponse(req *remoting.Command, v any) *remoting.Command {
 	body, err := json.Marshal(v)

@@ -16,6 +16,7 @@ import (
 	"github.com/twinmq/twinmq/broker/halfmsg"
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/offsets"
+	"github.com/twinmq/twinmq/broker/subgroups"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/storage"
@@ -170,6 +171,7 @@ type Broker struct {
 	meter    atomic.Pointer[TopicMeter]
 	e2e      atomic.Pointer[Observer] // store-to-pull latency; nil until SetEndToEnd
 	retries  atomic.Pointer[RetryMeter]
+	subs     atomic.Pointer[subgroups.Table] // nil until SetSubscriptionGroups (subgroups.go)
 	opaque   atomic.Int32
 	reg      *registrar
 	delay    atomic.Pointer[delayHook] // nil until EnableDelay (sendback.go)

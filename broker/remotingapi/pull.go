@@ -87,6 +87,9 @@ func (b *Broker) pullMessage(ctx context.Context, c *netio.Conn, req *remoting.C
 		return errorResponse(req, err)
 	}
 	r.start = start
+	if resp := b.consumeForbidden(req, r.group); resp != nil { // subgroups.go
+		return resp
+	}
 	if err := b.checkPull(&r); err != nil {
 		return errorResponse(req, err)
 	}
@@ -286,7 +289,7 @@ func (b *Broker) readPullUncounted(ctx context.Context, r *pullRequest, filter f
 		b.observeStored(res.Entries)
 		out.res = res // released by sendPull once written
 		out.code, out.status = remoting.Success, "FOUND"
-		out.suggest = b.suggestBroker(res.Entries[0].Phys)
+		out.suggest = b.suggestBroker(r.group, res.Entries[0].Phys)
 		return out, nil
 	}
 	res.Release()
@@ -353,15 +356,21 @@ func (p *parkedPull) answer(woken bool) {
 	p.b.sendPull(p.c, p.req, res)
 }
 
-// suggestBroker is the suggestWhichBrokerId of a pull that found the
-// entry at phys: with slaveReadEnable, a master sends a consumer that has
-// fallen further behind than SlowPullBytes (RocketMQ: 40% of the
+// suggestBroker is the suggestWhichBrokerId of group's pull that found
+// the entry at phys: with slaveReadEnable, a master sends a consumer that
+// has fallen further behind than SlowPullBytes (RocketMQ: 40% of the
 // machine's memory, accessMessageInMemoryMaxRatio, so its reads no longer
-// come from the page cache) to its slave (whichBrokerWhenConsumeSlowly,
-// 1); otherwise the master (0).
-func (b *Broker) suggestBroker(phys int64) int64 {
-	if !b.cfg.SlaveReadEnable || b.brokerID.Load() != 0 || b.logs.Behind(phys) <= b.cfg.SlowPullBytes {
+// come from the page cache) to the group's whichBrokerWhenConsumeSlowly
+// (1 by default), and any other to the group's brokerId (0, the master,
+// by default), as PullMessageProcessor does; without slaveReadEnable, and
+// on a slave, the master (0).
+func (b *Broker) suggestBroker(group string, phys int64) int64 {
+	if !b.cfg.SlaveReadEnable || b.brokerID.Load() != 0 {
 		return 0
 	}
-	return 1
+	c := b.subGroup(group) // subgroups.go
+	if b.logs.Behind(phys) <= b.cfg.SlowPullBytes {
+		return c.BrokerID
+	}
+	return c.WhichBrokerWhenConsumeSlowly
 }

@@ -224,7 +224,7 @@ func (b *Broker) send(ctx context.Context, born netip.AddrPort, req *remoting.Co
 			return b.sendHalf(ctx, svc, req, msg, uniq) // end_transaction.go
 		}
 	}
-	entry, err := b.delayEntry(ctx, msg, r.reconsumeTimes, r.maxReconsumeTimes) // sendback.go
+	entry, err := b.delayEntry(ctx, msg, r.reconsumeTimes, b.maxReconsumeTimes(retryGroup(r.topic), r.maxReconsumeTimes)) // sendback.go, subgroups.go
 	if err != nil {
 		return errorResponse(req, err)
 	}

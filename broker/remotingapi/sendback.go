@@ -128,7 +128,9 @@ func (b *Broker) consumerSendMsgBack(ctx context.Context, _ *netio.Conn, req *re
 	}
 	d := delay.DecideSendBack(delay.SendBack{
 		Group: group, Topic: orig.Topic, Props: lookupIn(orig.Properties), ReconsumeTimes: orig.ReconsumeTimes,
-		MaxReconsumeTimes: maxTimes, DelayLevel: level, OffsetMsgID: orig.OffsetMsgID(),
+		// The group's retryMaxTimes unless the request names a maximum
+		// (subgroups.go).
+		MaxReconsumeTimes: b.maxReconsumeTimes(group, maxTimes), DelayLevel: level, OffsetMsgID: orig.OffsetMsgID(),
 	})
 	queues := int32(delay.RetryQueues)
 	if d.DLQ {

@@ -224,6 +224,9 @@ func (r *replication) promote(ctx context.Context, b *brokerState, epoch int32, 
 	if err := b.offs.Promote(ctx); err != nil {
 		return fmt.Errorf("promote offsets: %w", err)
 	}
+	if err := b.subs.Promote(ctx); err != nil {
+		return fmt.Errorf("promote subscription groups: %w", err)
+	}
 	if err := r.startMaster(true, self, []int64{self}); err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/remotingapi"
+	"github.com/twinmq/twinmq/broker/subgroups"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/nameserver"
 	"github.com/twinmq/twinmq/netio"
@@ -68,7 +69,7 @@ func warnOpenRegistration(logger *slog.Logger, secret string) {
 // with namesrvAddrs; stop ends it.
 func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.Table,
 	repl *replication, namesrvAddrs []string, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView, txns *log.Txns,
-	traffic *topicTraffic) (func(context.Context), string, error) {
+	traffic *topicTraffic, subs *subgroups.Table) (func(context.Context), string, error) {
 	addr, err := fixPort(cfg.RemotingAddr)
 	if err != nil {
 		return nil, "", fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", cfg.RemotingAddr))
@@ -129,6 +130,9 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	}
 	b.SetTopicMeter(protoMeter{traffic, protoRocketMQ})
 	b.SetRetryMeter(retryMeter{traffic})
+	if subs != nil {
+		b.SetSubscriptionGroups(subs)
+	}
 	b.SetLatency(func(code, resp int32) remotingapi.Observer {
 		return lat.WithLabelValues(strconv.Itoa(int(code)), strconv.Itoa(int(resp)))
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/twinmq/twinmq/broker/kafkaapi"
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/offsets"
+	"github.com/twinmq/twinmq/broker/subgroups"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/controller"
 	"github.com/twinmq/twinmq/netio"
@@ -143,6 +144,8 @@ type brokerState struct {
 	txIndex *log.Txns
 	// traffic counts messages and bytes per topic (traffic.go).
 	traffic *topicTraffic
+	// subs are the RocketMQ subscription-group configs.
+	subs *subgroups.Table
 }
 
 // txnIndexScan bounds how far back a partition's log is read to rebuild
@@ -181,7 +184,14 @@ func openBroker(ctx context.Context, cfg Config, logger *slog.Logger) (*brokerSt
 		_ = store.Close()
 		return nil, err
 	}
-	return &brokerState{dir: cfg.storeDir(), store: store, reg: reg, offs: offs,
+	subs, err := subgroups.Open(ctx, store, follow, logger)
+	if err != nil {
+		offs.Close()
+		reg.Close()
+		_ = store.Close()
+		return nil, err
+	}
+	return &brokerState{dir: cfg.storeDir(), store: store, reg: reg, offs: offs, subs: subs,
 		txIndex: log.NewTxns(store, txnIndexScan, kafkaapi.LoadTxnBatch), traffic: newTopicTraffic(reg)}, nil
 }
 
@@ -212,7 +222,7 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 	if cv != nil { // a topic created or deleted here: read the view again
 		defer b.reg.Watch(func(topics.Config, bool) { cv.poller.Kick() })()
 	}
-	stopRemoting, storeHost, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, lim, mon, logger, cv, b.pullTxns(), b.traffic)
+	stopRemoting, storeHost, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, lim, mon, logger, cv, b.pullTxns(), b.traffic, b.subs)
 	if err != nil {
 		failed()
 		return err
@@ -317,6 +327,7 @@ func (b *brokerState) close() error {
 	if b.repl != nil {
 		b.repl.stop()
 	}
+	b.subs.Close()
 	b.offs.Close()
 	b.reg.Close()
 	if err := b.store.Close(); err != nil {
