@@ -41,6 +41,7 @@ func (b *Broker) adminHandlers() map[int32]handlerFunc {
 		getProducerConnectionList:        b.getProducerConnectionList,
 		deleteSubscriptionGroup:          b.deleteSubscriptionGroup, // subgroups.go
 		updateAndCreateSubscriptionGroup: b.updateAndCreateSubscriptionGroup,
+		viewBrokerStatsData:              b.viewBrokerStatsDataHandler, // admin_brokerstats.go
 		getConsumeStats:                  b.getConsumeStats,
 		getBrokerConsumeStats:            b.getBrokerConsumeStats,
 		InvokeBrokerToResetOffset:        b.invokeBrokerToResetOffset,

@@ -16,6 +16,7 @@ import (
 	"github.com/twinmq/twinmq/broker/halfmsg"
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/offsets"
+	"github.com/twinmq/twinmq/broker/stats"
 	"github.com/twinmq/twinmq/broker/subgroups"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/netio"
@@ -172,6 +173,7 @@ type Broker struct {
 	e2e      atomic.Pointer[Observer] // store-to-pull latency; nil until SetEndToEnd
 	retries  atomic.Pointer[RetryMeter]
 	subs     atomic.Pointer[subgroups.Table] // nil until SetSubscriptionGroups (subgroups.go)
+	stats    atomic.Pointer[stats.Table]     // nil until SetStats (admin_brokerstats.go)
 	opaque   atomic.Int32
 	reg      *registrar
 	delay    atomic.Pointer[delayHook] // nil until EnableDelay (sendback.go)

@@ -216,8 +216,12 @@ func tagCodes(expr string) map[int64]struct{} {
 // is sent. ctx bounds waiting for a conversion another pull is making.
 func (b *Broker) readPull(ctx context.Context, r *pullRequest, filter func(int64) bool) (pullResult, error) {
 	out, err := b.readPullUncounted(ctx, r, filter)
-	if m := b.meter.Load(); m != nil && err == nil && out.code == remoting.Success {
-		(*m).Out(r.topic, countMessages(out.parts), out.n)
+	if err == nil && out.code == remoting.Success {
+		n := countMessages(out.parts)
+		if m := b.meter.Load(); m != nil {
+			(*m).Out(r.topic, n, out.n)
+		}
+		b.statsGot(r.group, r.topic, n, out.n) // admin_brokerstats.go
 	}
 	return out, err
 }

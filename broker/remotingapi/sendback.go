@@ -150,11 +150,12 @@ func (b *Broker) consumerSendMsgBack(ctx context.Context, _ *netio.Conn, req *re
 	if err != nil {
 		return errorResponse(req, fmt.Errorf("store: %w", err))
 	}
+	topic := orig.Topic
+	if rt, ok := remoting.LookupProperty(orig.Properties, delay.PropRetryTopic); ok && rt != "" {
+		topic = rt
+	}
+	b.statsSentBack(group, topic) // admin_brokerstats.go
 	if rm := b.retries.Load(); rm != nil {
-		topic := orig.Topic
-		if rt, ok := remoting.LookupProperty(orig.Properties, delay.PropRetryTopic); ok && rt != "" {
-			topic = rt
-		}
 		if d.DLQ {
 			(*rm).DeadLettered(group, topic)
 		} else {

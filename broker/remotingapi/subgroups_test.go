@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/twinmq/twinmq/broker/delay"
+	"github.com/twinmq/twinmq/broker/stats"
 	"github.com/twinmq/twinmq/broker/subgroups"
 	"github.com/twinmq/twinmq/nameserver"
 	"github.com/twinmq/twinmq/netio"
@@ -21,7 +24,8 @@ import (
 // send-back's maximum when the request names none, brokerId and
 // whichBrokerWhenConsumeSlowly are the suggested broker with slave reads
 // on; DELETE_SUBSCRIPTIONGROUP (207) lifts it. A bad body or group name
-// is INVALID_PARAMETER with Java's remark.
+// is INVALID_PARAMETER with Java's remark. VIEW_BROKER_STATS_DATA (315)
+// reports the pulls and the send-back.
 func TestSubscriptionGroups(t *testing.T) {
 	ctx := context.Background()
 	// A pull more than 3,000 bytes behind is slow: one from the first of
@@ -34,6 +38,8 @@ func TestSubscriptionGroups(t *testing.T) {
 	defer subs.Close()
 	b.SetSubscriptionGroups(subs)
 	b.EnableDelay(delay.Policy{})
+	tb := stats.New()
+	b.SetStats(tb)
 	c, err := nameserver.Dial(ctx, addr)
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +112,33 @@ func TestSubscriptionGroups(t *testing.T) {
 		t.Fatalf("send back: %d %s", r.Code, r.Remark)
 	}
 	waitMessage(t, st, "%DLQ%off", 0)
+
+	// VIEW_BROKER_STATS_DATA (315): the pulls that found messages and
+	// the send-back, once sampled, in Java's BrokerStatsData.
+	tb.Sample(stats.Minute, time.Now().Add(time.Second))
+	view := func(name, key string) *remoting.Command {
+		return call(t, c, 315, map[string]string{"statsName": name, "statsKey": key}, nil)
+	}
+	r = view("GROUP_GET_NUMS", "T@on")
+	var data stats.Data
+	if r.Code != remoting.Success || json.Unmarshal(r.Body, &data) != nil || data.StatsMinute.Sum < 2 || data.StatsMinute.Avgpt <= 0 {
+		t.Fatalf("GROUP_GET_NUMS T@on: %d %s %s", r.Code, r.Remark, r.Body)
+	}
+	if !strings.HasPrefix(string(r.Body), `{"statsDay":{"avgpt":`) {
+		t.Fatalf("BrokerStatsData not in fastjson's field order: %s", r.Body)
+	}
+	if r = view("SNDBCK_PUT_NUMS", "T@off"); r.Code != remoting.Success || json.Unmarshal(r.Body, &data) != nil || data.StatsMinute.Sum != 1 {
+		t.Fatalf("SNDBCK_PUT_NUMS T@off: %d %s %s", r.Code, r.Remark, r.Body)
+	}
+	if r = view("BROKER_GET_NUMS", "DefaultCluster"); r.Code != remoting.Success {
+		t.Fatalf("BROKER_GET_NUMS: %d %s", r.Code, r.Remark)
+	}
+	if r = view("GROUP_GET_NUMS", "T@nobody"); r.Code != remoting.SystemError || r.Remark != "The stats <GROUP_GET_NUMS> <T@nobody> not exist" {
+		t.Fatalf("unknown stats item: %d %q", r.Code, r.Remark)
+	}
+	if r = call(t, c, 315, map[string]string{"statsName": "GROUP_GET_NUMS"}, nil); r.Code == remoting.Success {
+		t.Fatal("315 without statsKey answered SUCCESS")
+	}
 
 	// Enabled again, the group pulls, and brokerId / whichBrokerWhenConsumeSlowly
 	// are its suggestions.

@@ -130,6 +130,7 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	}
 	b.SetTopicMeter(protoMeter{traffic, protoRocketMQ})
 	b.SetRetryMeter(retryMeter{traffic})
+	b.SetStats(traffic.stats)
 	if subs != nil {
 		b.SetSubscriptionGroups(subs)
 	}

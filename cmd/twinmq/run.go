@@ -192,7 +192,7 @@ func openBroker(ctx context.Context, cfg Config, logger *slog.Logger) (*brokerSt
 		return nil, err
 	}
 	return &brokerState{dir: cfg.storeDir(), store: store, reg: reg, offs: offs, subs: subs,
-		txIndex: log.NewTxns(store, txnIndexScan, kafkaapi.LoadTxnBatch), traffic: newTopicTraffic(reg)}, nil
+		txIndex: log.NewTxns(store, txnIndexScan, kafkaapi.LoadTxnBatch), traffic: newTopicTraffic(reg, cfg.BrokerClusterName)}, nil
 }
 
 // serve runs the RocketMQ broker (registered with nsAddrs), the Kafka
@@ -211,6 +211,7 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 	dl := newDelaySetup(cfg)
 	dl.metrics(mon)                // delay.go
 	underReplicatedMetrics(mon, b) // cluster.go
+	go b.traffic.stats.Run(ctx)    // VIEW_BROKER_STATS_DATA's samples (broker/stats)
 	lim := limits{net: cfg.netLimits(), decompress: netio.NewBudget(cfg.QueuedMaxDecompressBytes)}
 	go returnMemory(ctx, logger, lim.net.Budget, lim.decompress)
 	mon.Value("twinmq_queued_request_bytes", "Request bytes held in memory, bounded by queuedMaxRequestBytes.",

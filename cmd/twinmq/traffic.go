@@ -6,8 +6,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/twinmq/twinmq/broker/httpapi"
+	"github.com/twinmq/twinmq/broker/stats"
 	"github.com/twinmq/twinmq/broker/topics"
 )
 
@@ -31,6 +33,11 @@ type topicTraffic struct {
 	// retries counts retries and dead letters (retryMeter); a group's
 	// counts stay when its topics go, as Kafka's and RocketMQ's do.
 	retries sync.Map // groupTopic -> *retryCounts
+	// stats are RocketMQ's broker statistics (VIEW_BROKER_STATS_DATA):
+	// the puts of every protocol are recorded here, the RocketMQ pulls
+	// and send-backs by the remoting adapter; cluster keys BROKER_*.
+	stats   *stats.Table
+	cluster string
 }
 
 // groupTopic names the retry counts of a consumer group on a topic.
@@ -78,8 +85,8 @@ type topicCounts struct {
 	msgsIn, bytesIn, msgsOut, bytesOut [numProtos]atomic.Int64
 }
 
-func newTopicTraffic(reg *topics.Registry) *topicTraffic {
-	t := &topicTraffic{}
+func newTopicTraffic(reg *topics.Registry, cluster string) *topicTraffic {
+	t := &topicTraffic{stats: stats.New(), cluster: cluster}
 	reg.Watch(func(c topics.Config, deleted bool) {
 		if deleted {
 			t.topics.Delete(c.Name)
@@ -107,6 +114,10 @@ func (m protoMeter) In(topic string, messages, bytes int) {
 	c := m.t.counts(topic)
 	c.msgsIn[m.proto].Add(int64(messages))
 	c.bytesIn[m.proto].Add(int64(bytes))
+	now := time.Now()
+	m.t.stats.Add(stats.TopicPutNums, topic, int64(messages), 1, now)
+	m.t.stats.Add(stats.TopicPutSize, topic, int64(bytes), 1, now)
+	m.t.stats.Add(stats.BrokerPutNums, m.t.cluster, int64(messages), 0, now)
 }
 
 func (m protoMeter) Out(topic string, messages, bytes int) {
