@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/twinmq/twinmq/internal/atomicfile"
 )
 
 // The KV config on disk is Java's kvConfig.json (KVConfigManager.persist,
@@ -89,41 +91,8 @@ func (kv *kvConfig) persistLocked() error {
 	if err != nil {
 		return fmt.Errorf("nameserver: kv config: %w", err)
 	}
-	if err := writeFileAtomic(kv.path, b); err != nil {
+	if err := atomicfile.Write(kv.path, b); err != nil {
 		return fmt.Errorf("nameserver: kv config: %w", err)
 	}
 	return nil
-}
-
-// writeFileAtomic replaces path with b: a synced temporary file renamed
-// over it, then the directory synced.
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

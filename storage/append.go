@@ -299,7 +299,8 @@ const (
 // power loss can take.
 func (s *Store) flushLoop() {
 	defer s.wg.Done()
-	tick := time.NewTicker(s.cfg.FlushInterval)
+	period := s.FlushInterval()
+	tick := time.NewTicker(period)
 	defer tick.Stop()
 	gather := time.NewTimer(time.Hour)
 	gather.Stop()
@@ -311,6 +312,10 @@ func (s *Store) flushLoop() {
 		case <-s.flushKick:
 		case <-tick.C:
 		}
+		if p := s.FlushInterval(); p != period { // SetFlushInterval
+			period = p
+			tick.Reset(p)
+		}
 		if s.cfg.FlushDiskType == SyncFlush {
 			s.gather(gather)
 			s.groupCommit()
@@ -321,6 +326,28 @@ func (s *Store) flushLoop() {
 		}
 		s.flushes.Add(1)
 	}
+}
+
+// FlushInterval is ASYNC_FLUSH's flush period now (Config.FlushInterval
+// until SetFlushInterval).
+func (s *Store) FlushInterval() time.Duration { return time.Duration(s.flushEvery.Load()) }
+
+// SetFlushInterval changes ASYNC_FLUSH's flush period while the store
+// runs (a dynamic broker setting): the flusher flushes at once and then
+// every d. It bounds what a power loss can take, so it is safe to change
+// at any time; d must be positive.
+func (s *Store) SetFlushInterval(d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("storage: flush interval %v is not positive", d)
+	}
+	s.flushEvery.Store(int64(d))
+	if s.cfg.FlushDiskType == AsyncFlush { // SYNC_FLUSH flushes per group, not per period
+		select {
+		case s.flushKick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
 }
 
 // timedFlush flushes the CommitLog, observing the fsync's time when obs

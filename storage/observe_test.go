@@ -139,3 +139,26 @@ func BenchmarkVisRing(b *testing.B) {
 		s.vis.drain(end, s.since(), nopObs{})
 	}
 }
+
+// TestSetFlushInterval: an ASYNC_FLUSH store whose period is an hour
+// flushes what was written once the period is set short, without a
+// restart; a period that is not positive is refused.
+func TestSetFlushInterval(t *testing.T) {
+	cfg := testConfig(vfs.NewMem()) // FlushInterval: an hour
+	s := mustOpen(t, cfg)
+	defer s.Close()
+	if _, err := s.Append(context.Background(), []Entry{msg("T", 0, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetFlushInterval(0); err == nil {
+		t.Fatal("a zero flush interval accepted")
+	}
+	if err := s.SetFlushInterval(5 * time.Millisecond); err != nil || s.FlushInterval() != 5*time.Millisecond {
+		t.Fatalf("set: %v, now %v", err, s.FlushInterval())
+	}
+	for deadline := time.Now().Add(10 * time.Second); s.Stats().FlushedOffset < s.Stats().WrittenOffset; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing flushed 10 s after the period became 5 ms: %+v", s.Stats())
+		}
+	}
+}

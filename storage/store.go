@@ -127,11 +127,13 @@ type Store struct {
 	flushes atomic.Int64 // flush passes, for the group-commit benchmark and Stats
 	// obs are the latency histograms (observe.go), nil until
 	// SetObservers; opened is the monotonic base of vis's times.
-	obs     atomic.Pointer[Observers]
-	opened  time.Time
-	vis     visRing
-	records atomic.Int64 // records dispatched since Open (Stats)
-	wakeups atomic.Int64 // appends that woke the dispatcher (tests)
+	obs    atomic.Pointer[Observers]
+	opened time.Time
+	vis    visRing
+	// flushEvery is ASYNC_FLUSH's period in ns (SetFlushInterval).
+	flushEvery atomic.Int64
+	records    atomic.Int64 // records dispatched since Open (Stats)
+	wakeups    atomic.Int64 // appends that woke the dispatcher (tests)
 
 	// syncMu guards syncQueue, the SYNC_FLUSH appends waiting for the
 	// flusher; syncSpare and syncEntries are flusher scratch.
@@ -200,6 +202,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		touched:   map[queueKey]int64{},
 		opened:    time.Now(),
 	}
+	s.flushEvery.Store(int64(cfg.FlushInterval))
 	s.keepMs.Store(s.RetentionMs())
 	if err := s.open(ctx); err != nil {
 		s.closeParts()

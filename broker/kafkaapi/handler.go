@@ -178,20 +178,21 @@ type Handler struct {
 	// clusterIDs caches the topic ids of the latest cluster view (cluster.go).
 	clusterIDs atomic.Pointer[topicIDs]
 	advert     atomic.Pointer[advertised]
-	apis       map[int16]api              // read-only after New
-	served     []atomic.Int64             // requests served, by API key (Requests)
-	latency    atomic.Pointer[[]Observer] // by API key; nil until SetLatency
-	meter      atomic.Pointer[TopicMeter] // nil until SetTopicMeter
-	e2e        atomic.Pointer[Observer]   // store-to-fetch latency; nil until SetEndToEnd
-	failed     *failures                  // error codes answered (failures.go)
-	inlined    atomic.Int64               // Produce requests answered on the event loop
-	delay      atomic.Pointer[delayHook]  // nil until EnableDelay (00_produce_delay.go)
-	xcache     *xcache                    // nil: off (xproto_fetchcache.go)
-	xconvert   converter                  // convertBatch; tests replace it
-	aheads     readAheads                 // xproto_fetchahead.go
-	logs       *log.Log                   // appends, acknowledgement, visibility
-	holds      *log.Holds                 // parked fetches (01_fetch.go)
-	txns       *log.Txns                  // LSO and aborted transactions (txn.go)
+	apis       map[int16]api                       // read-only after New
+	served     []atomic.Int64                      // requests served, by API key (Requests)
+	latency    atomic.Pointer[[]Observer]          // by API key; nil until SetLatency
+	meter      atomic.Pointer[TopicMeter]          // nil until SetTopicMeter
+	e2e        atomic.Pointer[Observer]            // store-to-fetch latency; nil until SetEndToEnd
+	failed     *failures                           // error codes answered (failures.go)
+	updater    atomic.Pointer[BrokerConfigUpdater] // dynamic broker settings; nil until SetBrokerConfigUpdater
+	inlined    atomic.Int64                        // Produce requests answered on the event loop
+	delay      atomic.Pointer[delayHook]           // nil until EnableDelay (00_produce_delay.go)
+	xcache     *xcache                             // nil: off (xproto_fetchcache.go)
+	xconvert   converter                           // convertBatch; tests replace it
+	aheads     readAheads                          // xproto_fetchahead.go
+	logs       *log.Log                            // appends, acknowledgement, visibility
+	holds      *log.Holds                          // parked fetches (01_fetch.go)
+	txns       *log.Txns                           // LSO and aborted transactions (txn.go)
 }
 
 type advertised struct {

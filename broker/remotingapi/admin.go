@@ -72,18 +72,19 @@ func (b *Broker) getAllTopicConfig(_ context.Context, _ *netio.Conn, req *remoti
 // log.retention.hours.
 func (b *Broker) getBrokerConfig(_ context.Context, _ *netio.Conn, req *remoting.Command) *remoting.Command {
 	props := map[string]string{
-		"brokerClusterName":     b.cfg.ClusterName,
-		"brokerName":            b.cfg.BrokerName,
-		"brokerId":              strconv.FormatInt(b.brokerID.Load(), 10),
-		"brokerRole":            b.cfg.BrokerRole,
-		"brokerIP1":             b.storeHost.Addr().String(),
-		"listenPort":            strconv.Itoa(int(b.storeHost.Port())),
-		"namesrvAddr":           strings.Join(b.cfg.NamesrvAddrs, ";"),
-		"autoCreateTopicEnable": strconv.FormatBool(!b.cfg.DisableAutoCreateTopic),
-		"defaultTopicQueueNums": strconv.Itoa(int(b.cfg.DefaultTopicQueues)),
-		"maxMessageSize":        strconv.Itoa(b.cfg.MaxMessageSize),
-		"flushDiskType":         string(b.store.FlushDiskType()),
-		"fileReservedTime":      strconv.Itoa(b.store.RetentionHours()),
+		"brokerClusterName":      b.cfg.ClusterName,
+		"brokerName":             b.cfg.BrokerName,
+		"brokerId":               strconv.FormatInt(b.brokerID.Load(), 10),
+		"brokerRole":             b.cfg.BrokerRole,
+		"brokerIP1":              b.storeHost.Addr().String(),
+		"listenPort":             strconv.Itoa(int(b.storeHost.Port())),
+		"namesrvAddr":            strings.Join(b.cfg.NamesrvAddrs, ";"),
+		"autoCreateTopicEnable":  strconv.FormatBool(!b.cfg.DisableAutoCreateTopic),
+		"defaultTopicQueueNums":  strconv.Itoa(int(b.cfg.DefaultTopicQueues)),
+		"maxMessageSize":         strconv.Itoa(b.cfg.MaxMessageSize),
+		"flushDiskType":          string(b.store.FlushDiskType()),
+		"flushIntervalCommitLog": strconv.FormatInt(b.store.FlushInterval().Milliseconds(), 10),
+		"fileReservedTime":       strconv.Itoa(b.store.RetentionHours()),
 	}
 	var sb strings.Builder
 	for _, k := range slices.Sorted(maps.Keys(props)) {

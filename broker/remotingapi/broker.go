@@ -174,6 +174,7 @@ type Broker struct {
 	retries  atomic.Pointer[RetryMeter]
 	subs     atomic.Pointer[subgroups.Table] // nil until SetSubscriptionGroups (subgroups.go)
 	stats    atomic.Pointer[stats.Table]     // nil until SetStats (admin_brokerstats.go)
+	updater  atomic.Pointer[ConfigUpdater]   // nil until SetConfigUpdater (admin_config.go)
 	opaque   atomic.Int32
 	reg      *registrar
 	delay    atomic.Pointer[delayHook] // nil until EnableDelay (sendback.go)

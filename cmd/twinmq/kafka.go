@@ -27,7 +27,7 @@ import (
 // requests in flight, then the coordinator.
 func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry,
 	offs *offsets.Table, repl *replication, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView, txIndex *log.Txns,
-	traffic *topicTraffic) (stop func(context.Context), advertised string, err error) {
+	traffic *topicTraffic, dyn *dynamicConfig) (stop func(context.Context), advertised string, err error) {
 	id, stopID, err := broker.LoadIdentity(ctx, store, int32(cfg.NodeID), logger)
 	if err != nil {
 		return nil, "", fmt.Errorf("kafka: %w", err)
@@ -85,6 +85,9 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 	if err == nil {
 		dl.kafka(h)
 		h.SetTopicMeter(protoMeter{traffic, protoKafka})
+		if dyn != nil {
+			h.SetBrokerConfigUpdater(dyn) // dynconfig.go
+		}
 		var srv *netio.Server
 		srv, err = netio.New(lim.serverConfig(cfg, kafkaapi.ServerConfig(cfg.KafkaAddr, logger)), h)
 		if err == nil {

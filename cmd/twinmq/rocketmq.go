@@ -69,7 +69,7 @@ func warnOpenRegistration(logger *slog.Logger, secret string) {
 // with namesrvAddrs; stop ends it.
 func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.Table,
 	repl *replication, namesrvAddrs []string, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView, txns *log.Txns,
-	traffic *topicTraffic, subs *subgroups.Table) (func(context.Context), string, error) {
+	traffic *topicTraffic, subs *subgroups.Table, dyn *dynamicConfig) (func(context.Context), string, error) {
 	addr, err := fixPort(cfg.RemotingAddr)
 	if err != nil {
 		return nil, "", fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", cfg.RemotingAddr))
@@ -131,6 +131,9 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 	b.SetTopicMeter(protoMeter{traffic, protoRocketMQ})
 	b.SetRetryMeter(retryMeter{traffic})
 	b.SetStats(traffic.stats)
+	if dyn != nil {
+		b.SetConfigUpdater(rocketmqUpdater{dyn}) // dynconfig.go
+	}
 	if subs != nil {
 		b.SetSubscriptionGroups(subs)
 	}

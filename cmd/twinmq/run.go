@@ -146,6 +146,8 @@ type brokerState struct {
 	traffic *topicTraffic
 	// subs are the RocketMQ subscription-group configs.
 	subs *subgroups.Table
+	// dyn are the settings that can change at run time (dynconfig.go).
+	dyn *dynamicConfig
 }
 
 // txnIndexScan bounds how far back a partition's log is read to rebuild
@@ -185,14 +187,18 @@ func openBroker(ctx context.Context, cfg Config, logger *slog.Logger) (*brokerSt
 		return nil, err
 	}
 	subs, err := subgroups.Open(ctx, store, follow, logger)
-	if err != nil {
-		offs.Close()
-		reg.Close()
-		_ = store.Close()
-		return nil, err
+	if err == nil {
+		var dyn *dynamicConfig
+		if dyn, err = openDynamicConfig(cfg.DataDir, cfg, store, logLevelOf(logger), logger); err == nil {
+			return &brokerState{dir: cfg.storeDir(), store: store, reg: reg, offs: offs, subs: subs, dyn: dyn,
+				txIndex: log.NewTxns(store, txnIndexScan, kafkaapi.LoadTxnBatch), traffic: newTopicTraffic(reg, cfg.BrokerClusterName)}, nil
+		}
+		subs.Close()
 	}
-	return &brokerState{dir: cfg.storeDir(), store: store, reg: reg, offs: offs, subs: subs,
-		txIndex: log.NewTxns(store, txnIndexScan, kafkaapi.LoadTxnBatch), traffic: newTopicTraffic(reg, cfg.BrokerClusterName)}, nil
+	offs.Close()
+	reg.Close()
+	_ = store.Close()
+	return nil, err
 }
 
 // serve runs the RocketMQ broker (registered with nsAddrs), the Kafka
@@ -223,7 +229,7 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 	if cv != nil { // a topic created or deleted here: read the view again
 		defer b.reg.Watch(func(topics.Config, bool) { cv.poller.Kick() })()
 	}
-	stopRemoting, storeHost, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, lim, mon, logger, cv, b.pullTxns(), b.traffic, b.subs)
+	stopRemoting, storeHost, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, lim, mon, logger, cv, b.pullTxns(), b.traffic, b.subs, b.dyn)
 	if err != nil {
 		failed()
 		return err
@@ -235,7 +241,7 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 	var wmu sync.Mutex
 	stopKafka, kafkaAdv := func(context.Context) {}, "(off on a slave)"
 	startWriters := func() error {
-		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, lim, mon, logger, cv, b.txIndex, b.traffic)
+		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, lim, mon, logger, cv, b.txIndex, b.traffic, b.dyn)
 		if err == nil {
 			stop, err = withDelay(ctx, dl, b.store, logger, stop)
 		}
