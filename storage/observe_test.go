@@ -162,3 +162,38 @@ func TestSetFlushInterval(t *testing.T) {
 		}
 	}
 }
+
+// TestSetRetentionBytes: a store without a size cap keeps its segments; a
+// cap set while it runs deletes the oldest down to it at the next
+// retention pass; a cap below -1 is refused.
+func TestSetRetentionBytes(t *testing.T) {
+	cfg := testConfig(vfs.NewMem()) // 8 KiB segments, no cap
+	cfg.RetentionHours = -1         // none by age either
+	s := mustOpen(t, cfg)
+	defer s.Close()
+	for i := range 400 {
+		if _, err := s.Append(context.Background(), []Entry{msg("T", 0, i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitDispatched(t, s, "T", 0, 400)
+	if err := s.EnforceRetention(); err != nil {
+		t.Fatal(err)
+	}
+	n := len(s.log.Segments())
+	if n <= 3 || s.RetentionBytes() != -1 {
+		t.Fatalf("%d segments, cap %d before the cap", n, s.RetentionBytes())
+	}
+	if err := s.SetRetentionBytes(-2); err == nil {
+		t.Fatal("cap -2 accepted")
+	}
+	if err := s.SetRetentionBytes(3 * cfg.SegmentSize); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EnforceRetention(); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(s.log.Segments()); got > 3 {
+		t.Fatalf("%d segments of %d after a cap of 3", got, n)
+	}
+}

@@ -130,8 +130,10 @@ type Store struct {
 	obs    atomic.Pointer[Observers]
 	opened time.Time
 	vis    visRing
-	// flushEvery is ASYNC_FLUSH's period in ns (SetFlushInterval).
+	// flushEvery is ASYNC_FLUSH's period in ns (SetFlushInterval);
+	// capBytes the CommitLog's size cap (SetRetentionBytes).
 	flushEvery atomic.Int64
+	capBytes   atomic.Int64
 	records    atomic.Int64 // records dispatched since Open (Stats)
 	wakeups    atomic.Int64 // appends that woke the dispatcher (tests)
 
@@ -203,6 +205,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		opened:    time.Now(),
 	}
 	s.flushEvery.Store(int64(cfg.FlushInterval))
+	s.capBytes.Store(cfg.RetentionBytes)
 	s.keepMs.Store(s.RetentionMs())
 	if err := s.open(ctx); err != nil {
 		s.closeParts()

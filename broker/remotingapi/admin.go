@@ -85,6 +85,7 @@ func (b *Broker) getBrokerConfig(_ context.Context, _ *netio.Conn, req *remoting
 		"flushDiskType":          string(b.store.FlushDiskType()),
 		"flushIntervalCommitLog": strconv.FormatInt(b.store.FlushInterval().Milliseconds(), 10),
 		"fileReservedTime":       strconv.Itoa(b.store.RetentionHours()),
+		"retentionBytes":         strconv.FormatInt(b.store.RetentionBytes(), 10), // twinmq's CommitLog size cap
 	}
 	var sb strings.Builder
 	for _, k := range slices.Sorted(maps.Keys(props)) {

@@ -78,7 +78,7 @@ func newBrokerConfigCommand() *cobra.Command {
 	}
 	set := &cobra.Command{
 		Use:   "set KEY=VALUE...",
-		Short: "Change settings while the broker runs (UPDATE_BROKER_CONFIG): flushIntervalCommitLog, logLevel; others are start-only and it says how to change each",
+		Short: "Change settings while the broker runs (UPDATE_BROKER_CONFIG): flushIntervalCommitLog, retentionBytes, logLevel; others are start-only and it says how to change each",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, kvs []string) error {
 			var body strings.Builder

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -72,6 +73,19 @@ func openDynamicConfig(dir string, cfg Config, st *storage.Store, lv *slog.Level
 		},
 		apply: func(v any) error { return st.SetFlushInterval(v.(time.Duration)) },
 	}, strconv.Itoa(cfg.FlushIntervalMs))
+	// The CommitLog's size cap: Kafka's log.retention.bytes is per
+	// partition (each topic's retention.bytes) and RocketMQ has no size
+	// cap, so only twinmq's name.
+	d.add(&dynamicSetting{key: "retentionBytes",
+		parse: func(v string) (any, error) {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil || n < -1 {
+				return nil, fmt.Errorf("retentionBytes %q: want a size in bytes, or -1 for no cap", v)
+			}
+			return n, nil
+		},
+		apply: func(v any) error { return st.SetRetentionBytes(v.(int64)) },
+	}, strconv.FormatInt(cmp.Or(cfg.RetentionBytes, -1), 10))
 	if lv != nil {
 		d.add(&dynamicSetting{key: "logLevel",
 			parse: func(v string) (any, error) {

@@ -52,8 +52,9 @@ func TestDynamicBrokerConfig(t *testing.T) {
 		return ""
 	}
 	stop, kafka, rmq := start()
-	mustCmd(t, "broker", "config", "set", "flushIntervalCommitLog=250", rmq)
-	if out := mustCmd(t, "broker", "config", "get", "flushIntervalCommitLog", rmq); !hasRow(out, "flushIntervalCommitLog", "250") {
+	mustCmd(t, "broker", "config", "set", "flushIntervalCommitLog=250", "retentionBytes=1073741824", rmq)
+	if out := mustCmd(t, "broker", "config", "get", "flushIntervalCommitLog", "retentionBytes", rmq); !hasRow(out, "flushIntervalCommitLog", "250") ||
+		!hasRow(out, "retentionBytes", "1073741824") {
 		t.Fatalf("after set:\n%s", out)
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka))
@@ -91,7 +92,8 @@ func TestDynamicBrokerConfig(t *testing.T) {
 	}
 	stop, kafka, rmq = start()
 	defer stop()
-	if out := mustCmd(t, "broker", "config", "get", "flushIntervalCommitLog", rmq); !hasRow(out, "flushIntervalCommitLog", "300") {
+	if out := mustCmd(t, "broker", "config", "get", "flushIntervalCommitLog", "retentionBytes", rmq); !hasRow(out, "flushIntervalCommitLog", "300") ||
+		!hasRow(out, "retentionBytes", "1073741824") {
 		t.Fatalf("after a restart:\n%s", out)
 	}
 	cl, err = kgo.NewClient(kgo.SeedBrokers(kafka))
