@@ -42,7 +42,16 @@ type metrics struct {
 	retries RetryMeter
 	resolve func(rpc string) Observer
 	latency sync.Map // full method name -> Observer, resolved once each
+	// consumeOff reports a group whose subscription-group config turns
+	// consumption off (not a metric: the one hook the RocketMQ admin
+	// configs need here; SetConsumeDisabled).
+	consumeOff func(group string) bool
 }
+
+// SetConsumeDisabled makes ReceiveMessage refuse, with FORBIDDEN, the
+// groups off reports (RocketMQ's subscription-group consumeEnable false,
+// as Java's POP path refuses them). Call it before serving.
+func (s *Server) SetConsumeDisabled(off func(group string) bool) { s.metrics.consumeOff = off }
 
 // SetTopicMeter makes the server count sent and received messages per
 // topic on m. Call it before serving.

@@ -240,6 +240,9 @@ func (s *Server) parseReceive(ctx context.Context, req *rmqpb.ReceiveMessageRequ
 	if err := validName(errIllegalGroup, r.group); err != nil {
 		return nil, err
 	}
+	if s.metrics.consumeOff != nil && s.metrics.consumeOff(r.group) { // metrics.go: SetConsumeDisabled
+		return nil, errf(errNoPermission, "subscription group no permission, %s", r.group)
+	}
 	name := req.GetMessageQueue().GetTopic().GetName()
 	if err := validName(errIllegalTopic, name); err != nil {
 		return nil, err

@@ -75,6 +75,10 @@ func startGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string
 		ln.Close()
 		return nil, fmt.Errorf("grpc: %w", err)
 	}
+	s.SetConsumeDisabled(func(group string) bool { // RocketMQ subscription-group configs (broker/subgroups)
+		c, ok := b.subs.Get(group)
+		return ok && !c.ConsumeEnable
+	})
 	if err := grpcMetrics(mon, s, b.traffic); err != nil {
 		engine.Close()
 		ln.Close()

@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/twinmq/twinmq/nameserver"
+	"github.com/twinmq/twinmq/wire/remoting"
 	"github.com/twinmq/twinmq/wire/rmqpb"
 )
 
@@ -106,6 +108,29 @@ func TestServeGRPC(t *testing.T) {
 		t.Fatalf("forward to the DLQ: %+v %v", dlq, err)
 	}
 
+	// A group whose subscription-group config turns consumption off
+	// (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP) is refused with FORBIDDEN.
+	rc, err := nameserver.Dial(t.Context(), listenAddr(t, logs, "RocketMQ remoting"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	upd := remoting.NewRequest(200, 0)
+	upd.Body = []byte(`{"groupName":"off","consumeEnable":false}`)
+	if r, err := rc.Invoke(t.Context(), upd); err != nil || r.Code != remoting.Success {
+		t.Fatalf("UPDATE_AND_CREATE_SUBSCRIPTIONGROUP: %v %+v", err, r)
+	}
+	rc.Close()
+	st, err := cli.ReceiveMessage(context.Background(), &rmqpb.ReceiveMessageRequest{Group: &rmqpb.Resource{Name: "off"},
+		MessageQueue:     &rmqpb.MessageQueue{Topic: &rmqpb.Resource{Name: "served"}, Id: 0},
+		FilterExpression: &rmqpb.FilterExpression{Type: rmqpb.FilterType_TAG, Expression: "*"},
+		BatchSize:        1, InvisibleDuration: durationpb.New(time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := st.Recv(); err != nil || r.GetStatus().GetCode() != rmqpb.Code_FORBIDDEN {
+		t.Fatalf("receive of a group with consumption off: %+v %v", r, err)
+	}
+
 	// gRPC traffic in the per-topic counters (protocol="grpc"), its RPCs'
 	// latency, its store-to-receive latency, the group's retry and dead
 	// letter.
@@ -116,7 +141,7 @@ func TestServeGRPC(t *testing.T) {
 		`twinmq_topic_messages_out_total{topic="served",protocol="grpc"}`:             2,
 		`rocketmq_messages_in_total{topic="served"}`:                                  1,
 		`twinmq_grpc_request_duration_seconds{rpc="SendMessage"}`:                     1,
-		`twinmq_grpc_request_duration_seconds{rpc="ReceiveMessage"}`:                  2,
+		`twinmq_grpc_request_duration_seconds{rpc="ReceiveMessage"}`:                  3, // the refused one too
 		`twinmq_grpc_request_duration_seconds{rpc="ForwardMessageToDeadLetterQueue"}`: 1,
 		`twinmq_end_to_end_latency_seconds{protocol="grpc"}`:                          2,
 		`twinmq_group_retries_total{group="g",topic="served"}`:                        1,
