@@ -81,8 +81,14 @@ func TestMetricsRealClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Its first delivery fails once (ConsumeRetryLater): the client sends
+	// that message back (CONSUMER_SEND_MSG_BACK), a retry of cg_metrics.
+	var failed atomic.Bool
 	if err := pc.Subscribe(topic, consumer.MessageSelector{}, func(_ context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
 		got.Add(int64(len(msgs)))
+		if failed.CompareAndSwap(false, true) {
+			return consumer.ConsumeRetryLater, nil
+		}
 		return consumer.ConsumeSuccess, nil
 	}); err != nil {
 		t.Fatal(err)
@@ -126,6 +132,20 @@ func TestMetricsRealClients(t *testing.T) {
 	if v, _ := familyValue(fams, `twinmq_remoting_request_duration_seconds{code="11",response_code="0"}`); v < 1 {
 		t.Errorf("%v pulls that found messages measured", v)
 	}
+
+	// Issue 16's histograms and counters moved with the clients' traffic:
+	// every append became visible, pulls returned stored entries, the
+	// push consumer's send-back counted as a retry of its group.
+	if v, _ := familyValue(fams, "twinmq_produce_to_visible_seconds"); v < 9 {
+		t.Errorf("%v appends observed becoming visible, 9 sent", v)
+	}
+	if v, _ := familyValue(fams, `twinmq_end_to_end_latency_seconds{protocol="rocketmq"}`); v < 1 {
+		t.Errorf("%v stored entries observed returned by pulls", v)
+	}
+	waitFor(t, 30*time.Second, func() bool {
+		v, _ := familyValue(scrapeMetrics(t, metricsURL), `twinmq_group_retries_total{group="cg_metrics",topic="metered"}`)
+		return v == 1
+	})
 
 	// The level changes at run time; the log stays JSON.
 	req, err := http.NewRequest(http.MethodPut, base+"/debug/loglevel", strings.NewReader("debug"))
