@@ -445,8 +445,9 @@ func kafkaReplicas(r *replication, base int32) func() (replicas, isr []int32) {
 // broker is under-replicated while its broker group has fewer replicas
 // in sync than replicas (the members this master has seen, as Kafka
 // Metadata lists them: kafkaReplicas). Every queue of a broker group
-// replicates together, so they are all under-replicated or none. A broker
-// without a group (serve) or a slave reports 0.
+// replicates together, so they are all under-replicated or none. A slave
+// reports 0; a broker without a group (serve) reports the broker gauge at
+// 0 and no per-queue series.
 func underReplicatedMetrics(mon *httpapi.Server, b *brokerState) {
 	var counts func() (replicas, isr []int32)
 	if b.repl != nil {
@@ -467,6 +468,12 @@ func underReplicatedMetrics(mon *httpapi.Server, b *brokerState) {
 			}
 			return float64(len(allQueues(b)))
 		})
+	if b.repl == nil {
+		// serve: no broker group, nothing is ever under-replicated; the
+		// per-queue series (one per queue, 4,000 for 1,000 topics) would
+		// only add to every scrape.
+		return
+	}
 	mon.Metric("twinmq_queue_under_replicated", "1 while a queue's broker group has fewer replicas in sync than replicas, else 0.",
 		httpapi.Gauge, func() []httpapi.Sample {
 			v := 0.0
