@@ -26,6 +26,10 @@ func (s *Store) Append(ctx context.Context, entries []Entry) ([]Position, error)
 	if s.cfg.FlushDiskType == SyncFlush {
 		return s.appendSync(ctx, entries)
 	}
+	var start int64 // the write's time, for the Visible histogram
+	if o := s.observers(); o != nil && o.Visible != nil {
+		start = s.since()
+	}
 	pos, err := s.log.Append(entries, make([]Position, 0, len(entries)))
 	if err != nil {
 		if isNoSpace(err) {
@@ -34,7 +38,7 @@ func (s *Store) Append(ctx context.Context, entries []Entry) ([]Position, error)
 		return pos, fmt.Errorf("storage: append: %w", err)
 	}
 	if o := s.observers(); o != nil && o.Visible != nil {
-		s.appended(pos, s.since())
+		s.appended(pos, start, o.Visible)
 	}
 	s.written()
 	s.wakeDispatcherFor(entries)
@@ -193,7 +197,7 @@ func (s *Store) groupCommit() {
 			rest := pos
 			for _, r := range reqs {
 				n := len(r.entries)
-				s.appended(rest[:n], r.queued)
+				s.appended(rest[:n], r.queued, obs.Visible)
 				rest = rest[n:]
 			}
 		}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -54,15 +55,24 @@ type visRing struct {
 	n    int
 }
 
-// push records an append ending at end, written at ns.
-func (r *visRing) push(end, ns int64) {
+// push records an append ending at end, written at ns, unless the
+// dispatch has passed end already (the dispatcher ran between the write
+// and this push): then it is observed at once, at now(). The check is
+// under mu, which the dispatcher takes to drain only after it has
+// advanced dispatched, so an append is never left behind a drain that
+// missed it.
+func (r *visRing) push(end, ns int64, dispatched *atomic.Int64, o Observer, now func() int64) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if end <= dispatched.Load() {
+		o.Observe(float64(now()-ns) / 1e9)
+		return
+	}
 	if r.n < len(r.end) {
 		i := (r.head + r.n) % len(r.end)
 		r.end[i], r.at[i] = end, ns
 		r.n++
 	}
-	r.mu.Unlock()
 }
 
 // drain observes now-at for every recorded append ending at or below
@@ -77,13 +87,13 @@ func (r *visRing) drain(upTo, now int64, o Observer) {
 	r.mu.Unlock()
 }
 
-// appended records pos's end for the Visible histogram, written at ns.
-func (s *Store) appended(pos []Position, ns int64) {
+// appended records pos's end for the Visible histogram o, written at ns.
+func (s *Store) appended(pos []Position, ns int64, o Observer) {
 	if len(pos) == 0 {
 		return
 	}
 	last := pos[len(pos)-1]
-	s.vis.push(last.Phys+int64(last.Size), ns)
+	s.vis.push(last.Phys+int64(last.Size), ns, &s.dispatched, o, s.since)
 }
 
 // madeVisible observes the appends the dispatch up to end made readable.

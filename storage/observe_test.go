@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,8 +103,11 @@ func TestObservers(t *testing.T) {
 // drains in order up to the dispatched end.
 func TestVisRingBounded(t *testing.T) {
 	var r visRing
+	var dispatched atomic.Int64
+	var early countObs
+	now := func() int64 { return 1e9 }
 	for i := range 2000 {
-		r.push(int64(i+1)*10, 0)
+		r.push(int64(i+1)*10, 0, &dispatched, &early, now)
 	}
 	if r.n != len(r.end) {
 		t.Fatalf("%d recorded", r.n)
@@ -116,6 +120,13 @@ func TestVisRingBounded(t *testing.T) {
 	r.drain(1<<62, 1e9, &o)
 	if c, _ := o.get(); c != len(r.end) || r.n != 0 {
 		t.Fatalf("drained %d, %d left", c, r.n)
+	}
+	// An append the dispatch passed before its push is observed at once,
+	// not left for a drain that already happened.
+	dispatched.Store(500)
+	r.push(400, 0, &dispatched, &early, now)
+	if c, m := early.get(); c != 1 || m != 1 || r.n != 0 {
+		t.Fatalf("an append already visible: %d observed (largest %v), %d recorded", c, m, r.n)
 	}
 }
 
@@ -135,7 +146,8 @@ func BenchmarkVisRing(b *testing.B) {
 	for b.Loop() {
 		end += 100
 		pos[0].Phys = end - 100
-		s.appended(pos, s.since())
+		s.appended(pos, s.since(), nopObs{})
+		s.dispatched.Store(end)
 		s.vis.drain(end, s.since(), nopObs{})
 	}
 }
