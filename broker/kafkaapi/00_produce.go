@@ -50,7 +50,9 @@ func (h *Handler) produce(r *request, req *kmsg.ProduceRequest) {
 			code = errInvalidRequest
 		}
 		for _, p := range t.Partitions {
-			rt.Partitions = append(rt.Partitions, h.producePartition(ctx, cfg, code, p, req.Acks, req.TransactionID))
+			pr := h.producePartition(ctx, cfg, code, p, req.Acks, req.TransactionID)
+			h.countRequest(cfg.Name, false, pr.ErrorCode)
+			rt.Partitions = append(rt.Partitions, pr)
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}

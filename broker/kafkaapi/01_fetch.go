@@ -57,8 +57,17 @@ type fetchState struct {
 	// observed on reply.
 	sent   []topicBytes
 	stored []int64
+	// parts: each partition's topic (known topics) and code, counted on
+	// reply (RequestMeter).
+	parts []topicCode
 	// cut: the connection closed or the listener drains; do not park.
 	cut bool
+}
+
+// topicCode is a fetched partition's topic and answer.
+type topicCode struct {
+	topic string
+	code  int16
 }
 
 // waitPart is a partition to watch: woken when it grows past hwm.
@@ -83,6 +92,9 @@ func (f *fetchState) run() {
 	}
 	remaining := time.Until(f.deadline)
 	if n >= int(f.req.MinBytes) || errs || remaining <= 0 || len(waits) == 0 || f.cut || f.h.holds.Draining() {
+		for _, p := range f.parts {
+			f.h.countRequest(p.topic, true, p.code)
+		}
 		if len(f.data) > 0 {
 			f.h.countOut(f.sent, f.stored)
 			f.r.replyParts(resp, &f.markers, f.data, release) // releases once written
@@ -107,7 +119,7 @@ func (f *fetchState) build(ctx context.Context) (*kmsg.FetchResponse, []*log.Rea
 	var reads []*log.ReadResult
 	var waits []waitPart
 	total, errs := 0, false
-	f.data, f.sent, f.stored = f.data[:0], f.sent[:0], f.stored[:0]
+	f.data, f.sent, f.stored, f.parts = f.data[:0], f.sent[:0], f.stored[:0], f.parts[:0]
 	byID := f.req.Version >= 13
 	for _, t := range f.req.Topics {
 		rt := kmsg.NewFetchResponseTopic()
@@ -129,6 +141,7 @@ func (f *fetchState) build(ctx context.Context) (*kmsg.FetchResponse, []*log.Rea
 			if c != errNone {
 				rp.ErrorCode, errs = c, true
 				rt.Partitions = append(rt.Partitions, rp)
+				f.parts = append(f.parts, topicCode{cfg.Name, c})
 				continue
 			}
 			rd, size, w, code := f.readPartition(ctx, cfg, p, &rp, budget, total > 0)
@@ -142,6 +155,7 @@ func (f *fetchState) build(ctx context.Context) (*kmsg.FetchResponse, []*log.Rea
 			} else if w != nil {
 				waits = append(waits, *w)
 			}
+			f.parts = append(f.parts, topicCode{cfg.Name, code})
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rt)

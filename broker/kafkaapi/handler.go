@@ -270,8 +270,29 @@ type TopicMeter interface {
 	Out(topic string, messages, bytes int)
 }
 
+// RequestMeter is what a TopicMeter may also count: each partition of a
+// Produce or Fetch request per topic, and whether it failed (Kafka's
+// BrokerTopicMetrics Total/FailedProduceRequestsPerSec and
+// Total/FailedFetchRequestsPerSec).
+type RequestMeter interface {
+	Request(topic string, fetch, failed bool)
+}
+
+// countRequest counts a partition of a Produce or Fetch of topic (an
+// unknown topic is not counted: it has no per-topic series).
+func (h *Handler) countRequest(topic string, fetch bool, code int16) {
+	if topic == "" {
+		return
+	}
+	if m := h.meter.Load(); m != nil {
+		if rm, ok := (*m).(RequestMeter); ok {
+			rm.Request(topic, fetch, code != errNone)
+		}
+	}
+}
+
 // SetTopicMeter makes the handler count produced and fetched records per
-// topic on m.
+// topic on m (and, if m is a RequestMeter, the requests).
 func (h *Handler) SetTopicMeter(m TopicMeter) { h.meter.Store(&m) }
 
 // countIn counts a partition's appended batch of n records.

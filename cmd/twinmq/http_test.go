@@ -137,6 +137,20 @@ func TestHTTPEndpoints(t *testing.T) {
 	if resp, err := (&kmsg.HeartbeatRequest{Group: "ghost", MemberID: "m", Generation: 1}).RequestWith(t.Context(), cl); err != nil || resp.ErrorCode == 0 {
 		t.Fatalf("heartbeat of an unknown member: %v %+v", err, resp)
 	}
+	// A produce straight to the broker for a partition metered does not
+	// have: a failed produce request of the topic.
+	md, err := kadm.NewClient(cl).Metadata(t.Context(), "metered")
+	if err != nil || len(md.Brokers) == 0 || md.Topics["metered"].Err != nil {
+		t.Fatalf("metadata: %v %+v", err, md)
+	}
+	bad7 := kmsg.NewPtrProduceRequest()
+	bad7.Acks, bad7.TimeoutMillis = 1, 5000
+	bad7.Topics = []kmsg.ProduceRequestTopic{{Topic: "metered", TopicID: md.Topics["metered"].ID, // v13 names topics by id
+		Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: 7}}}}
+	if resp, err := cl.Broker(int(md.Brokers[0].NodeID)).Request(t.Context(), bad7); err != nil ||
+		resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode == 0 {
+		t.Fatalf("produce to partition 7: %v %+v", err, resp)
+	}
 	cons, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.ConsumeTopics("metered"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxWait(50*time.Millisecond))
 	if err != nil {
@@ -288,9 +302,25 @@ func TestHTTPEndpoints(t *testing.T) {
 	if v := value(`twinmq_topic_messages_out_total{topic="metered",protocol="kafka"}`); v != 3 {
 		t.Errorf("%v Kafka records counted out of metered, want 3", v)
 	}
+	// Kafka's per-topic request counts.
+	if v := value(`kafka_server_brokertopicmetrics_failedproducerequests_total{topic="metered"}`); v != 1 {
+		t.Errorf("%v failed produce requests of metered, want 1", v)
+	}
+	if total := value(`kafka_server_brokertopicmetrics_totalproducerequests_total{topic="metered"}`); total < 2 {
+		t.Errorf("%v produce requests of metered, want the producer's and the failed one", total)
+	}
+	if v := value(`kafka_server_brokertopicmetrics_totalfetchrequests_total{topic="metered"}`); v < 1 {
+		t.Errorf("%v fetch requests of metered", v)
+	}
+	if v := value(`kafka_server_brokertopicmetrics_failedfetchrequests_total{topic="metered"}`); v != 0 {
+		t.Errorf("%v failed fetch requests of metered, want 0", v)
+	}
 	// Failed requests by error code.
 	if v := value(`twinmq_kafka_request_errors_total{api="Heartbeat"}`); v != 1 {
 		t.Errorf("%v Heartbeat errors counted, want 1", v)
+	}
+	if v := value(`twinmq_kafka_request_errors_total{api="Produce",error="UNKNOWN_TOPIC_OR_PARTITION"}`); v != 1 {
+		t.Errorf("%v Produce UNKNOWN_TOPIC_OR_PARTITION errors counted, want 1", v)
 	}
 	if v := value(fmt.Sprintf(`twinmq_remoting_request_failures_total{code="10",response_code="%d"}`, badResp.Code)); v != 1 {
 		t.Errorf("%v SEND_MESSAGE failures counted, want 1", v)

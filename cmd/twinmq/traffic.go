@@ -83,6 +83,9 @@ func (t *topicTraffic) retrySamples(groupLabel string, at func(*retryCounts) int
 
 type topicCounts struct {
 	msgsIn, bytesIn, msgsOut, bytesOut [numProtos]atomic.Int64
+	// Kafka's partitions of Produce and Fetch requests, and the failed
+	// ones (kafkaapi.RequestMeter).
+	produceReqs, produceFailed, fetchReqs, fetchFailed atomic.Int64
 }
 
 func newTopicTraffic(reg *topics.Registry, cluster string) *topicTraffic {
@@ -118,6 +121,19 @@ func (m protoMeter) In(topic string, messages, bytes int) {
 	m.t.stats.Add(stats.TopicPutNums, topic, int64(messages), 1, now)
 	m.t.stats.Add(stats.TopicPutSize, topic, int64(bytes), 1, now)
 	m.t.stats.Add(stats.BrokerPutNums, m.t.cluster, int64(messages), 0, now)
+}
+
+// Request implements kafkaapi.RequestMeter.
+func (m protoMeter) Request(topic string, fetch, failed bool) {
+	c := m.t.counts(topic)
+	total, bad := &c.produceReqs, &c.produceFailed
+	if fetch {
+		total, bad = &c.fetchReqs, &c.fetchFailed
+	}
+	total.Add(1)
+	if failed {
+		bad.Add(1)
+	}
 }
 
 func (m protoMeter) Out(topic string, messages, bytes int) {
@@ -183,6 +199,24 @@ func (t *topicTraffic) register(mon *httpapi.Server) {
 	summed("kafka_server_brokertopicmetrics_messagesin_total", "Kafka JMX MessagesInPerSec: messages appended to a topic (both protocols).", msgsIn)
 	summed("kafka_server_brokertopicmetrics_bytesin_total", "Kafka JMX BytesInPerSec: bytes producers appended to a topic (both protocols).", bytesIn)
 	summed("kafka_server_brokertopicmetrics_bytesout_total", "Kafka JMX BytesOutPerSec: bytes of a topic sent to consumers (both protocols).", bytesOut)
+	// Kafka's own request counts (the Kafka protocol's only; at is given
+	// the Kafka slot and sums nothing else).
+	kafkaOnly := func(at func(*topicCounts) *atomic.Int64) field {
+		return func(c *topicCounts, p int) int64 {
+			if p != protoKafka {
+				return 0
+			}
+			return at(c).Load()
+		}
+	}
+	summed("kafka_server_brokertopicmetrics_totalproducerequests_total", "Kafka JMX TotalProduceRequestsPerSec: partitions of Produce requests for a topic.",
+		kafkaOnly(func(c *topicCounts) *atomic.Int64 { return &c.produceReqs }))
+	summed("kafka_server_brokertopicmetrics_failedproducerequests_total", "Kafka JMX FailedProduceRequestsPerSec: partitions of Produce requests for a topic answered with an error.",
+		kafkaOnly(func(c *topicCounts) *atomic.Int64 { return &c.produceFailed }))
+	summed("kafka_server_brokertopicmetrics_totalfetchrequests_total", "Kafka JMX TotalFetchRequestsPerSec: partitions of Fetch requests for a topic.",
+		kafkaOnly(func(c *topicCounts) *atomic.Int64 { return &c.fetchReqs }))
+	summed("kafka_server_brokertopicmetrics_failedfetchrequests_total", "Kafka JMX FailedFetchRequestsPerSec: partitions of Fetch requests for a topic answered with an error.",
+		kafkaOnly(func(c *topicCounts) *atomic.Int64 { return &c.fetchFailed }))
 	summed("rocketmq_messages_in_total", "RocketMQ 5 exporter: messages produced to a topic (both protocols).", msgsIn)
 	summed("rocketmq_messages_out_total", "RocketMQ 5 exporter: messages consumed from a topic (both protocols).", msgsOut)
 	summed("rocketmq_throughput_in_total", "RocketMQ 5 exporter: bytes produced to a topic (both protocols).", bytesIn)
