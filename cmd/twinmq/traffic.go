@@ -174,7 +174,7 @@ func (t *topicTraffic) register(mon *httpapi.Server) {
 			return out
 		})
 	}
-	summed := func(name, help string, at field) {
+	summedIf := func(name, help string, at field, zeros bool) {
 		mon.Metric(name, help, httpapi.Counter, func() []httpapi.Sample {
 			names, counts := t.snapshot()
 			out := make([]httpapi.Sample, 0, len(names))
@@ -183,11 +183,14 @@ func (t *topicTraffic) register(mon *httpapi.Server) {
 				for p := range numProtos {
 					v += at(counts[i], p)
 				}
-				out = append(out, httpapi.Sample{Labels: []string{"topic", n}, Value: float64(v)})
+				if v > 0 || zeros {
+					out = append(out, httpapi.Sample{Labels: []string{"topic", n}, Value: float64(v)})
+				}
 			}
 			return out
 		})
 	}
+	summed := func(name, help string, at field) { summedIf(name, help, at, true) }
 	msgsIn := func(c *topicCounts, p int) int64 { return c.msgsIn[p].Load() }
 	bytesIn := func(c *topicCounts, p int) int64 { return c.bytesIn[p].Load() }
 	msgsOut := func(c *topicCounts, p int) int64 { return c.msgsOut[p].Load() }
@@ -200,7 +203,9 @@ func (t *topicTraffic) register(mon *httpapi.Server) {
 	summed("kafka_server_brokertopicmetrics_bytesin_total", "Kafka JMX BytesInPerSec: bytes producers appended to a topic (both protocols).", bytesIn)
 	summed("kafka_server_brokertopicmetrics_bytesout_total", "Kafka JMX BytesOutPerSec: bytes of a topic sent to consumers (both protocols).", bytesOut)
 	// Kafka's own request counts (the Kafka protocol's only; at is given
-	// the Kafka slot and sums nothing else).
+	// the Kafka slot and sums nothing else). A topic shows once it has
+	// one: four series per topic that mostly stay 0 would cost every
+	// scrape of a broker with many topics (the 50 ms budget).
 	kafkaOnly := func(at func(*topicCounts) *atomic.Int64) field {
 		return func(c *topicCounts, p int) int64 {
 			if p != protoKafka {
@@ -209,14 +214,14 @@ func (t *topicTraffic) register(mon *httpapi.Server) {
 			return at(c).Load()
 		}
 	}
-	summed("kafka_server_brokertopicmetrics_totalproducerequests_total", "Kafka JMX TotalProduceRequestsPerSec: partitions of Produce requests for a topic.",
-		kafkaOnly(func(c *topicCounts) *atomic.Int64 { return &c.produceReqs }))
-	summed("kafka_server_brokertopicmetrics_failedproducerequests_total", "Kafka JMX FailedProduceRequestsPerSec: partitions of Produce requests for a topic answered with an error.",
-		kafkaOnly(func(c *topicCounts) *atomic.Int64 { return &c.produceFailed }))
-	summed("kafka_server_brokertopicmetrics_totalfetchrequests_total", "Kafka JMX TotalFetchRequestsPerSec: partitions of Fetch requests for a topic.",
-		kafkaOnly(func(c *topicCounts) *atomic.Int64 { return &c.fetchReqs }))
-	summed("kafka_server_brokertopicmetrics_failedfetchrequests_total", "Kafka JMX FailedFetchRequestsPerSec: partitions of Fetch requests for a topic answered with an error.",
-		kafkaOnly(func(c *topicCounts) *atomic.Int64 { return &c.fetchFailed }))
+	summedIf("kafka_server_brokertopicmetrics_totalproducerequests_total", "Kafka JMX TotalProduceRequestsPerSec: partitions of Produce requests for a topic.",
+		kafkaOnly(func(c *topicCounts) *atomic.Int64 { return &c.produceReqs }), false)
+	summedIf("kafka_server_brokertopicmetrics_failedproducerequests_total", "Kafka JMX FailedProduceRequestsPerSec: partitions of Produce requests for a topic answered with an error.",
+		kafkaOnly(func(c *topicCounts) *atomic.Int64 { return &c.produceFailed }), false)
+	summedIf("kafka_server_brokertopicmetrics_totalfetchrequests_total", "Kafka JMX TotalFetchRequestsPerSec: partitions of Fetch requests for a topic.",
+		kafkaOnly(func(c *topicCounts) *atomic.Int64 { return &c.fetchReqs }), false)
+	summedIf("kafka_server_brokertopicmetrics_failedfetchrequests_total", "Kafka JMX FailedFetchRequestsPerSec: partitions of Fetch requests for a topic answered with an error.",
+		kafkaOnly(func(c *topicCounts) *atomic.Int64 { return &c.fetchFailed }), false)
 	summed("rocketmq_messages_in_total", "RocketMQ 5 exporter: messages produced to a topic (both protocols).", msgsIn)
 	summed("rocketmq_messages_out_total", "RocketMQ 5 exporter: messages consumed from a topic (both protocols).", msgsOut)
 	summed("rocketmq_throughput_in_total", "RocketMQ 5 exporter: bytes produced to a topic (both protocols).", bytesIn)
