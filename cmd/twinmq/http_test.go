@@ -391,7 +391,7 @@ next:
 // afterTraffic are the families that have series only once what they
 // count has happened (TestServeGRPC checks them).
 var afterTraffic = map[string]bool{"twinmq_group_retries_total": true, "twinmq_group_dlq_messages_total": true,
-	"rocketmq_send_to_dlq_messages_total": true}
+	"rocketmq_send_to_dlq_messages_total": true, "kafka_server_brokertopicmetrics_failedfetchrequests_total": true}
 
 // checkDashboard: every metric the Grafana dashboard in deploy/ queries is
 // one serve exposes (a histogram's by its _bucket, _count or _sum), but
