@@ -130,9 +130,9 @@ func TestMetricsRealClients(t *testing.T) {
 	// Issue 16's histograms moved with the clients' traffic: every append
 	// became visible, pulls returned stored entries. (A push consumer's
 	// retry is not exercised here: under load the Go client's send-back
-	// times out and it re-sends to %RETRY% instead, a path the retry
-	// counter does not see; remotingapi's TestDelayRetryDLQ and
-	// TestServeGRPC count retries.)
+	// times out and it re-sends to %RETRY% instead, one more SEND above;
+	// remotingapi's TestDelayRetryDLQ and TestSendBackMaxReconsumeTimes
+	// and cmd's TestServeGRPC count retries.)
 	if v, _ := familyValue(fams, "twinmq_produce_to_visible_seconds"); v < 9 {
 		t.Errorf("%v appends observed becoming visible, 9 sent", v)
 	}

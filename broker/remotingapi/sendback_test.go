@@ -44,13 +44,6 @@ func sendProps(t *testing.T, c *nameserver.Client, topic string, props map[strin
 		"e": "0", "f": "0", "g": "1", "h": "0", "i": string(remoting.AppendProperties(nil, props))}, []byte("body"))
 }
 
-// startDelayBroker starts a broker with delays on and their scheduler,
-// and a client connection to it; all stop at the end of the test.
-func startDelayBroker(t *testing.T) (*storage.Store, *nameserver.Client) {
-	t.Helper()
-	st, c, _ := startDelayBrokerMetered(t)
-	return st, c
-}
 
 // testRetries is a RetryMeter that records "retry group topic" and
 // "dlq group topic" lines.
@@ -75,7 +68,9 @@ func (r *testRetries) lines() []string {
 	return slices.Clone(r.got)
 }
 
-// startDelayBrokerMetered is startDelayBroker with its RetryMeter.
+// startDelayBrokerMetered starts a broker with delays on and their
+// scheduler, and a client connection to it, all stopped at the end of the
+// test; the broker's RetryMeter records what it counts.
 func startDelayBrokerMetered(t *testing.T) (*storage.Store, *nameserver.Client, *testRetries) {
 	t.Helper()
 	b, st, addr := startBroker(t)
@@ -173,7 +168,7 @@ func TestDelayRetryDLQ(t *testing.T) {
 // and an absent header mean the group's 16. A %RETRY% send (the
 // clients' fallback) with maxReconsumeTimes 0 goes to the DLQ.
 func TestSendBackMaxReconsumeTimes(t *testing.T) {
-	st, c := startDelayBroker(t)
+	st, c, rm := startDelayBrokerMetered(t)
 	cases := []struct {
 		group string
 		max   string // "" leaves the field out
@@ -266,5 +261,18 @@ func TestSendBackMaxReconsumeTimes(t *testing.T) {
 	}
 	if max, _ := st.MaxOffset("%RETRY%g_fallback", 0); max != 0 {
 		t.Fatalf("retry send with max 0: %d messages in the retry topic, want 0", max)
+	}
+	// ... counted as g_fallback's dead letter (it names no RETRY_TOPIC:
+	// under the retry topic); a fallback send within the maximum is a
+	// retry.
+	r = call(t, c, remoting.SendMessageV2, map[string]string{"a": "pg", "b": "%RETRY%g_fallback", "c": "TBW102", "d": "1",
+		"e": "0", "f": "0", "g": "1", "h": "0", "i": string(remoting.AppendProperties(nil, map[string]string{"RETRY_TOPIC": "T"})),
+		"j": "1", "l": "16"}, []byte("body"))
+	if r.Code != remoting.Success {
+		t.Fatalf("retry send: %d %s", r.Code, r.Remark)
+	}
+	got := rm.lines()
+	if !slices.Contains(got, "dlq g_fallback %RETRY%g_fallback") || !slices.Contains(got, "retry g_fallback T") {
+		t.Fatalf("retry meter: %q", got)
 	}
 }

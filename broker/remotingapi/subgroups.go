@@ -128,6 +128,27 @@ func (b *Broker) maxReconsumeTimes(group string, requested int32) int32 {
 	return requested
 }
 
+// countRetrySend counts a client's send to group's %RETRY% topic (the
+// consumers' fallback when CONSUMER_SEND_MSG_BACK fails) as a retry of the
+// topic the message was first consumed from (its RETRY_TOPIC), or, past
+// the group's maximum reconsume times, a dead letter: m is the message as
+// stored (delayEntry moved it to the DLQ, or to the delay level's queue).
+func (b *Broker) countRetrySend(group string, m *remoting.MessageExt) {
+	rm := b.retries.Load()
+	if rm == nil || b.delay.Load() == nil {
+		return
+	}
+	topic := delay.RetryTopic(group)
+	if rt, ok := remoting.LookupProperty(m.Properties, delay.PropRetryTopic); ok && rt != "" {
+		topic = rt
+	}
+	if m.Topic == delay.DLQTopic(group) {
+		(*rm).DeadLettered(group, topic)
+		return
+	}
+	(*rm).Retried(group, topic)
+}
+
 // retryGroup is the group of a %RETRY% topic, or "".
 func retryGroup(topic string) string {
 	g, _ := strings.CutPrefix(topic, delay.RetryPrefix)
