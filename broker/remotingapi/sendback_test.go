@@ -44,7 +44,6 @@ func sendProps(t *testing.T, c *nameserver.Client, topic string, props map[strin
 		"e": "0", "f": "0", "g": "1", "h": "0", "i": string(remoting.AppendProperties(nil, props))}, []byte("body"))
 }
 
-
 // testRetries is a RetryMeter that records "retry group topic" and
 // "dlq group topic" lines.
 type testRetries struct {
