@@ -95,10 +95,18 @@ func TestClusterMinInSyncReplicas(t *testing.T) {
 		return len(p.Replicas), len(p.ISR)
 	}
 	waitFor(t, 20*time.Second, func() bool { r, i := replicasOf(); return r == 2 && i == 2 })
+	if v, _ := metric(g.masterHTTP, "kafka_server_replicamanager_underreplicatedpartitions"); v != "0" {
+		t.Errorf("under-replicated partitions with the slave in sync: %q, want 0", v)
+	}
 	g.slave.kill9()
 	waitFor(t, 30*time.Second, func() bool { v, _ := metric(g.masterHTTP, "twinmq_ha_slaves_in_sync"); return v == "0" })
 	if r, i := replicasOf(); r != 2 || i != 1 {
 		t.Errorf("metadata with the slave gone: %d replicas, %d in sync; want 2 and 1", r, i)
+	}
+	// Every queue of the group is under-replicated now (the topic's 4 at
+	// least), as Kafka's UnderReplicatedPartitions counts them.
+	if v, _ := metric(g.masterHTTP, "kafka_server_replicamanager_underreplicatedpartitions"); v == "" || v == "0" {
+		t.Errorf("under-replicated partitions with the slave gone: %q, want the group's queues", v)
 	}
 	for i := 10; i < 15; i++ {
 		if s := rmq(i); s != primitive.SendSlaveNotAvailable {

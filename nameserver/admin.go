@@ -1,6 +1,7 @@
 package nameserver
 
 import (
+	"errors"
 	"maps"
 	"slices"
 	"strconv"
@@ -40,18 +41,25 @@ func (s *Server) adminHandlers() map[int32]handlerFunc {
 
 // kvConfig is the name server's KV config (KVConfigManager.java):
 // namespace -> key -> value, which mqadmin updateKvConfig writes and
-// updateOrderConf uses for ORDER_TOPIC_CONFIG. It is kept in memory: a
-// restarted twinmq name server starts empty, where Java's reads
-// kvConfig.json back. mu guards table; entries and bytes bound it.
+// updateOrderConf uses for ORDER_TOPIC_CONFIG. With a path
+// (Server.LoadKVConfig) every change is written to kvConfig.json before
+// it is answered, as Java persists it; without one it lives in memory.
+// mu guards table, entries, bytes and the file; entries and bytes bound
+// the table.
 type kvConfig struct {
 	mu      sync.Mutex
 	table   map[string]map[string]string
 	entries int
 	bytes   int
+	path    string // kvConfig.json, or "" (kvstore.go)
 }
 
-// put sets namespace/key; it reports false when the table is full.
-func (kv *kvConfig) put(ns, key, value string) bool {
+// errKVFull is put's answer when the table is at its bounds.
+var errKVFull = errors.New("the KV config is full")
+
+// put sets namespace/key and writes the table. The table is full
+// (errKVFull) past its bounds; a failed write leaves it as it was.
+func (kv *kvConfig) put(ns, key, value string) error {
 	kv.mu.Lock()
 	defer kv.mu.Unlock()
 	if kv.table == nil {
@@ -63,17 +71,28 @@ func (kv *kvConfig) put(ns, key, value string) bool {
 		size += len(ns) + len(key)
 	}
 	if (!had && kv.entries >= maxKVConfigEntries) || size > maxKVConfigBytes {
-		return false
+		return errKVFull
+	}
+	if had && old == value {
+		return nil
 	}
 	if kv.table[ns] == nil {
 		kv.table[ns] = make(map[string]string)
 	}
 	kv.table[ns][key] = value
+	if err := kv.persistLocked(); err != nil {
+		if had {
+			kv.table[ns][key] = old
+		} else {
+			kv.removeLocked(ns, key)
+		}
+		return err
+	}
 	kv.bytes = size
 	if !had {
 		kv.entries++
 	}
-	return true
+	return nil
 }
 
 func (kv *kvConfig) get(ns, key string) (string, bool) {
@@ -83,16 +102,34 @@ func (kv *kvConfig) get(ns, key string) (string, bool) {
 	return v, ok
 }
 
-func (kv *kvConfig) delete(ns, key string) {
+// delete removes namespace/key and writes the table; a failed write
+// leaves it as it was.
+func (kv *kvConfig) delete(ns, key string) error {
 	kv.mu.Lock()
 	defer kv.mu.Unlock()
-	if v, ok := kv.table[ns][key]; ok {
-		delete(kv.table[ns], key)
-		kv.entries--
-		kv.bytes -= len(ns) + len(key) + len(v)
-		if len(kv.table[ns]) == 0 {
-			delete(kv.table, ns)
+	v, ok := kv.table[ns][key]
+	if !ok {
+		return nil
+	}
+	kv.removeLocked(ns, key)
+	if err := kv.persistLocked(); err != nil {
+		if kv.table[ns] == nil {
+			kv.table[ns] = make(map[string]string)
 		}
+		kv.table[ns][key] = v
+		return err
+	}
+	kv.entries--
+	kv.bytes -= len(ns) + len(key) + len(v)
+	return nil
+}
+
+// removeLocked drops namespace/key from the table, and the namespace with
+// its last key; the counts are the caller's.
+func (kv *kvConfig) removeLocked(ns, key string) {
+	delete(kv.table[ns], key)
+	if len(kv.table[ns]) == 0 {
+		delete(kv.table, ns)
 	}
 }
 
@@ -110,8 +147,11 @@ func (s *Server) putKVConfig(_ *netio.Conn, req *remoting.Command) *remoting.Com
 	if !okNS || !okKey {
 		return remoting.NewResponse(req, remoting.SystemError, "namespace or key is null")
 	}
-	if !s.kv.put(ns, key, f["value"]) {
-		return remoting.NewResponse(req, remoting.SystemError, "the KV config is full")
+	if err := s.kv.put(ns, key, f["value"]); err != nil {
+		if !errors.Is(err, errKVFull) {
+			s.log.Error("KV config not written", "namespace", ns, "key", key, "err", err)
+		}
+		return remoting.NewResponse(req, remoting.SystemError, err.Error())
 	}
 	s.log.Info("KV config put", "namespace", ns, "key", key)
 	return remoting.NewResponse(req, remoting.Success, "")
@@ -132,7 +172,10 @@ func (s *Server) getKVConfig(_ *netio.Conn, req *remoting.Command) *remoting.Com
 
 // deleteKVConfig (102).
 func (s *Server) deleteKVConfig(_ *netio.Conn, req *remoting.Command) *remoting.Command {
-	s.kv.delete(req.ExtFields["namespace"], req.ExtFields["key"])
+	if err := s.kv.delete(req.ExtFields["namespace"], req.ExtFields["key"]); err != nil {
+		s.log.Error("KV config not written", "namespace", req.ExtFields["namespace"], "key", req.ExtFields["key"], "err", err)
+		return remoting.NewResponse(req, remoting.SystemError, err.Error())
+	}
 	return remoting.NewResponse(req, remoting.Success, "")
 }
 

@@ -3,6 +3,11 @@ package nameserver
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -97,14 +102,102 @@ func TestAdminRequests(t *testing.T) {
 func TestKVConfigBounded(t *testing.T) {
 	var kv kvConfig
 	big := strings.Repeat("x", maxKVConfigBytes/2)
-	if !kv.put("n", "a", big) || kv.put("n", "b", big+big) {
+	if kv.put("n", "a", big) != nil || !errors.Is(kv.put("n", "b", big+big), errKVFull) {
 		t.Fatal("the byte bound is not kept")
 	}
-	if !kv.put("n", "a", "small") || kv.bytes != len("n")+len("a")+len("small") {
+	if kv.put("n", "a", "small") != nil || kv.bytes != len("n")+len("a")+len("small") {
 		t.Fatalf("replacing a value: %d bytes", kv.bytes)
 	}
-	kv.delete("n", "a")
-	if kv.entries != 0 || kv.bytes != 0 {
-		t.Fatalf("after delete: %d entries, %d bytes", kv.entries, kv.bytes)
+	if err := kv.delete("n", "a"); err != nil || kv.entries != 0 || kv.bytes != 0 {
+		t.Fatalf("after delete: %v, %d entries, %d bytes", err, kv.entries, kv.bytes)
 	}
+}
+
+// TestKVConfigRestart: what PUT_KV_CONFIG and DELETE_KV_CONFIG left is
+// what a name server restarted on the same directory answers, from a
+// kvConfig.json in Java's shape; a file that does not parse stops the
+// start instead of emptying the table.
+func TestKVConfigRestart(t *testing.T) {
+	dir := t.TempDir()
+	start := func() (*Client, func()) {
+		s := New(Config{Logger: slog.New(slog.DiscardHandler)})
+		if err := s.LoadKVConfig(dir); err != nil {
+			t.Fatal(err)
+		}
+		srv, stop, err := Listen(context.Background(), "127.0.0.1:0", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := Dial(context.Background(), srv.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, func() { c.Close(); _ = stop(context.Background()) }
+	}
+	c, stop := start()
+	for _, kv := range [][3]string{{"ORDER_TOPIC_CONFIG", "T1", "broker-a:4"}, {"ORDER_TOPIC_CONFIG", "T2", "broker-a:8"},
+		{"other", "k", "v"}, {"ORDER_TOPIC_CONFIG", "T1", "broker-a:2"}} {
+		if r := invoke(t, c, 100, map[string]string{"namespace": kv[0], "key": kv[1], "value": kv[2]}, nil); r.Code != remoting.Success {
+			t.Fatalf("PUT_KV_CONFIG %v: %d %s", kv, r.Code, r.Remark)
+		}
+	}
+	if r := invoke(t, c, 102, map[string]string{"namespace": "other", "key": "k"}, nil); r.Code != remoting.Success {
+		t.Fatalf("DELETE_KV_CONFIG: %d", r.Code)
+	}
+	stop()
+
+	b, err := os.ReadFile(filepath.Join(dir, "kvConfig.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		ConfigTable map[string]map[string]string `json:"configTable"`
+	}
+	if err := json.Unmarshal(b, &file); err != nil || len(file.ConfigTable) != 1 ||
+		!maps.Equal(file.ConfigTable["ORDER_TOPIC_CONFIG"], map[string]string{"T1": "broker-a:2", "T2": "broker-a:8"}) {
+		t.Fatalf("kvConfig.json: %v %s", err, b)
+	}
+
+	c, stop = start()
+	r := invoke(t, c, 219, map[string]string{"namespace": "ORDER_TOPIC_CONFIG"}, nil)
+	var kv struct{ Table map[string]string }
+	if r.Code != remoting.Success || json.Unmarshal(r.Body, &kv) != nil ||
+		!maps.Equal(kv.Table, map[string]string{"T1": "broker-a:2", "T2": "broker-a:8"}) {
+		t.Fatalf("GET_KVLIST_BY_NAMESPACE after restart: %d %s", r.Code, r.Body)
+	}
+	if r := invoke(t, c, 101, map[string]string{"namespace": "other", "key": "k"}, nil); r.Code != remoting.QueryNotFound {
+		t.Fatalf("a deleted key after restart: %d", r.Code)
+	}
+	stop()
+
+	if err := os.WriteFile(filepath.Join(dir, "kvConfig.json"), []byte(`{"configTable":`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := New(Config{}).LoadKVConfig(dir); !errors.Is(err, ErrKVConfigFile) {
+		t.Fatalf("a torn kvConfig.json: %v", err)
+	}
+}
+
+// FuzzLoadKVConfig: any kvConfig.json loads within the bounds or is
+// refused with ErrKVConfigFile; never a panic.
+func FuzzLoadKVConfig(f *testing.F) {
+	for _, s := range []string{`{"configTable":{"a":{"b":"c"}}}`, `{"configTable":{"a":{}}}`, `{}`, `null`, `[`, `{"configTable":{"a":null}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, KVConfigFile), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s := New(Config{Logger: slog.New(slog.DiscardHandler)})
+		if err := s.LoadKVConfig(dir); err != nil {
+			if !errors.Is(err, ErrKVConfigFile) {
+				t.Fatal(err)
+			}
+			return
+		}
+		if s.kv.entries > maxKVConfigEntries || s.kv.bytes > maxKVConfigBytes {
+			t.Fatalf("loaded past the bounds: %d entries, %d bytes", s.kv.entries, s.kv.bytes)
+		}
+	})
 }

@@ -26,12 +26,19 @@ func (s *Store) Append(ctx context.Context, entries []Entry) ([]Position, error)
 	if s.cfg.FlushDiskType == SyncFlush {
 		return s.appendSync(ctx, entries)
 	}
+	var start int64 // the write's time, for the Visible histogram
+	if o := s.observers(); o != nil && o.Visible != nil {
+		start = s.since()
+	}
 	pos, err := s.log.Append(entries, make([]Position, 0, len(entries)))
 	if err != nil {
 		if isNoSpace(err) {
 			s.noSpaceHit(err)
 		}
 		return pos, fmt.Errorf("storage: append: %w", err)
+	}
+	if o := s.observers(); o != nil && o.Visible != nil {
+		s.appended(pos, start, o.Visible)
 	}
 	s.written()
 	s.wakeDispatcherFor(entries)
@@ -66,6 +73,7 @@ type syncReq struct {
 	entries []Entry
 	pos     []Position
 	err     error
+	queued  int64 // s.since() when queued, if observed (observe.go)
 }
 
 // appendSync queues entries for the flusher, which writes every queued
@@ -83,6 +91,10 @@ func (s *Store) appendSync(ctx context.Context, entries []Entry) ([]Position, er
 		req = &syncReq{}
 	}
 	req.entries = entries
+	obs := s.observers()
+	if obs != nil {
+		req.queued = s.since()
+	}
 	s.syncMu.Lock()
 	if s.syncClosed {
 		s.syncMu.Unlock()
@@ -121,6 +133,9 @@ func (s *Store) appendSync(ctx context.Context, entries []Entry) ([]Position, er
 		}
 	}
 	pos, err := req.pos, req.err
+	if obs != nil && obs.GroupCommit != nil && err == nil {
+		obs.GroupCommit.Observe(float64(s.since()-req.queued) / 1e9)
+	}
 	*req = syncReq{}
 	s.syncReqs.Put(req) // not on the ctx path: the flusher still holds it
 	return pos, err
@@ -177,7 +192,16 @@ func (s *Store) groupCommit() {
 		case s.kick <- struct{}{}:
 		default:
 		}
-		_, err = s.log.Flush()
+		obs := s.observers()
+		if obs != nil && obs.Visible != nil {
+			rest := pos
+			for _, r := range reqs {
+				n := len(r.entries)
+				s.appended(rest[:n], r.queued, obs.Visible)
+				rest = rest[n:]
+			}
+		}
+		_, err = s.timedFlush(obs)
 	}
 	s.flushes.Add(1)
 	if err != nil {
@@ -279,7 +303,8 @@ const (
 // power loss can take.
 func (s *Store) flushLoop() {
 	defer s.wg.Done()
-	tick := time.NewTicker(s.cfg.FlushInterval)
+	period := s.FlushInterval()
+	tick := time.NewTicker(period)
 	defer tick.Stop()
 	gather := time.NewTimer(time.Hour)
 	gather.Stop()
@@ -291,16 +316,58 @@ func (s *Store) flushLoop() {
 		case <-s.flushKick:
 		case <-tick.C:
 		}
+		if p := s.FlushInterval(); p != period { // SetFlushInterval
+			period = p
+			tick.Reset(p)
+		}
 		if s.cfg.FlushDiskType == SyncFlush {
 			s.gather(gather)
 			s.groupCommit()
 			continue
 		}
-		if _, err := s.log.Flush(); err != nil {
+		if _, err := s.timedFlush(s.observers()); err != nil {
 			s.failLog.error(s.cfg.Logger, s.cfg.Now(), "storage: fsync failed; refusing further writes", "err", err)
 		}
 		s.flushes.Add(1)
 	}
+}
+
+// FlushInterval is ASYNC_FLUSH's flush period now (Config.FlushInterval
+// until SetFlushInterval).
+func (s *Store) FlushInterval() time.Duration { return time.Duration(s.flushEvery.Load()) }
+
+// SetFlushInterval changes ASYNC_FLUSH's flush period while the store
+// runs (a dynamic broker setting): the flusher flushes at once and then
+// every d. It bounds what a power loss can take, so it is safe to change
+// at any time; d must be positive.
+func (s *Store) SetFlushInterval(d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("storage: flush interval %v is not positive", d)
+	}
+	s.flushEvery.Store(int64(d))
+	if s.cfg.FlushDiskType == AsyncFlush { // SYNC_FLUSH flushes per group, not per period
+		select {
+		case s.flushKick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// timedFlush flushes the CommitLog, observing the fsync's time when obs
+// has a Fsync histogram. A pass with nothing to flush (an idle
+// ASYNC_FLUSH interval) fsyncs nothing and is not observed.
+func (s *Store) timedFlush(obs *Observers) (int64, error) {
+	if obs == nil || obs.Fsync == nil {
+		return s.log.Flush()
+	}
+	before := s.log.FlushedOffset()
+	start := time.Now()
+	n, err := s.log.Flush()
+	if n > before || err != nil {
+		obs.Fsync.Observe(time.Since(start).Seconds())
+	}
+	return n, err
 }
 
 // failQueued answers the appends still queued at close and refuses

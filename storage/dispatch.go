@@ -174,6 +174,7 @@ func (s *Store) dispatchTo(end int64) error {
 		return s.dispatchEntry(phys, &r.Header, nil)
 	})
 	s.dispatched.Store(pos)
+	s.madeVisible(pos)
 	s.notify(touched)
 	if err != nil {
 		return fmt.Errorf("storage: dispatch at %d: %w", pos, err)

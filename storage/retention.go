@@ -27,6 +27,21 @@ func (s *Store) RetentionHours() int { return s.cfg.RetentionHours }
 // RetentionBytes still caps the total.
 func (s *Store) SetRetentionMs(ms int64) { s.keepMs.Store(ms) }
 
+// RetentionBytes is the CommitLog's size cap now (Config.RetentionBytes
+// until SetRetentionBytes; -1: none).
+func (s *Store) RetentionBytes() int64 { return s.capBytes.Load() }
+
+// SetRetentionBytes changes the CommitLog's size cap while the store runs
+// (a dynamic broker setting): from the next retention pass on, the oldest
+// segments go while the CommitLog is larger; -1 removes the cap.
+func (s *Store) SetRetentionBytes(n int64) error {
+	if n < -1 {
+		return fmt.Errorf("storage: retention bytes %d: use a size, or -1 for no cap", n)
+	}
+	s.capBytes.Store(n)
+	return nil
+}
+
 // SegmentRetentionMs is the age past which segments are deleted now
 // (SetRetentionMs, else RetentionMs; negative: never by age).
 func (s *Store) SegmentRetentionMs() int64 { return s.keepMs.Load() }
@@ -44,9 +59,10 @@ func (s *Store) enforceRetention() error {
 	total := int64(len(segs)) * s.cfg.SegmentSize
 	deleted := 0
 	keep := time.Duration(s.keepMs.Load()) * time.Millisecond
+	capBytes := s.RetentionBytes()
 	for _, seg := range segs[:len(segs)-1] {
 		old := keep >= 0 && now.Sub(seg.ModTime) > keep
-		big := s.cfg.RetentionBytes >= 0 && total > s.cfg.RetentionBytes
+		big := capBytes >= 0 && total > capBytes
 		if !old && !big {
 			break
 		}

@@ -126,8 +126,17 @@ type Store struct {
 	noSpace atomic.Bool
 
 	flushes atomic.Int64 // flush passes, for the group-commit benchmark and Stats
-	records atomic.Int64 // records dispatched since Open (Stats)
-	wakeups atomic.Int64 // appends that woke the dispatcher (tests)
+	// obs are the latency histograms (observe.go), nil until
+	// SetObservers; opened is the monotonic base of vis's times.
+	obs    atomic.Pointer[Observers]
+	opened time.Time
+	vis    visRing
+	// flushEvery is ASYNC_FLUSH's period in ns (SetFlushInterval);
+	// capBytes the CommitLog's size cap (SetRetentionBytes).
+	flushEvery atomic.Int64
+	capBytes   atomic.Int64
+	records    atomic.Int64 // records dispatched since Open (Stats)
+	wakeups    atomic.Int64 // appends that woke the dispatcher (tests)
 
 	// syncMu guards syncQueue, the SYNC_FLUSH appends waiting for the
 	// flusher; syncSpare and syncEntries are flusher scratch.
@@ -194,7 +203,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		done:      make(chan struct{}),
 		waiters:   map[queueKey][]*waiter{},
 		touched:   map[queueKey]int64{},
+		opened:    time.Now(),
 	}
+	s.flushEvery.Store(int64(cfg.FlushInterval))
+	s.capBytes.Store(cfg.RetentionBytes)
 	s.keepMs.Store(s.RetentionMs())
 	if err := s.open(ctx); err != nil {
 		s.closeParts()

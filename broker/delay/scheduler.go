@@ -83,6 +83,7 @@ type Scheduler struct {
 	appended []bool
 	watches  []func() bool
 	progress []int64 // copy of core progress for Progress
+	fired    []int64 // per level-1: messages delivered since Start (Fired)
 
 	kick   chan struct{}
 	ctx    context.Context // cancelled by Close; for appends only
@@ -110,7 +111,7 @@ func Start(ctx context.Context, cfg Config) (*Scheduler, error) {
 	s := &Scheduler{
 		cfg: cfg, core: NewCore(n, start), batch: make([]*storage.ReadResult, n+1),
 		records: records, appended: make([]bool, n+1), watches: make([]func() bool, n+1),
-		progress: start, kick: make(chan struct{}, 1), done: make(chan struct{}),
+		progress: start, fired: make([]int64, n), kick: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	if records > 0 {
 		if err := s.snapshot(ctx); err != nil {
@@ -140,6 +141,30 @@ func (s *Scheduler) Progress(level int) int64 {
 	}
 	return s.progress[level-1]
 }
+
+// Pending returns how many messages of a level wait in ScheduleTopic:
+// its queue's end less its delivery progress.
+func (s *Scheduler) Pending(level int) int64 {
+	end, err := s.cfg.Store.MaxOffset(ScheduleTopic, QueueID(level))
+	if err != nil {
+		return 0 // the level's queue never held a message
+	}
+	return max(end-s.Progress(level), 0)
+}
+
+// Fired returns how many messages of a level were delivered to their
+// topics since Start (messages Build could not rebuild are not counted).
+func (s *Scheduler) Fired(level int) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if level < 1 || level > len(s.fired) {
+		return 0
+	}
+	return s.fired[level-1]
+}
+
+// Levels is the number of delay levels.
+func (s *Scheduler) Levels() int { return s.cfg.Levels.Max() }
 
 func (s *Scheduler) nowMs() int64 { return s.cfg.Now().UnixMilli() }
 
@@ -239,6 +264,7 @@ func (s *Scheduler) deliver(d Deliver) Event {
 		return EvFailed{Level: d.Level} // cannot happen: Deliver follows its Read
 	}
 	entries := make([]storage.Entry, 0, len(d.Items)+1)
+	delivered := 0
 	for i, it := range d.Items {
 		built, err := s.cfg.Build(res.Entries[i])
 		if err != nil {
@@ -247,6 +273,7 @@ func (s *Scheduler) deliver(d Deliver) Event {
 			continue
 		}
 		entries = append(entries, built...)
+		delivered++
 	}
 	rec := appendProgress(nil, false, map[int]int64{d.Level: d.Next}, s.cfg.Levels.Max())
 	entries = append(entries, progressEntry(rec))
@@ -258,6 +285,7 @@ func (s *Scheduler) deliver(d Deliver) Event {
 	}
 	s.mu.Lock()
 	s.progress[d.Level-1] = d.Next
+	s.fired[d.Level-1] += int64(delivered)
 	s.mu.Unlock()
 	s.records++
 	if s.records >= s.cfg.SnapshotEvery {

@@ -130,6 +130,9 @@ func TestSchedulerDeliversLevelsWhenDue(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(500 * time.Millisecond)
+		if p1, p2 := s.Pending(1), s.Pending(2); p1 != 3 || p2 != 2 {
+			t.Fatalf("pending before the first due time: %d %d, want 3 2", p1, p2)
+		}
 		// More messages while the scheduler waits: they wake it through
 		// Notify.
 		for i := range 5 {
@@ -149,6 +152,9 @@ func TestSchedulerDeliversLevelsWhenDue(t *testing.T) {
 		}
 		if s.Progress(1) != 6 || s.Progress(2) != 4 {
 			t.Fatalf("progress %d %d, want 6 4", s.Progress(1), s.Progress(2))
+		}
+		if s.Fired(1) != 6 || s.Fired(2) != 4 || s.Pending(1) != 0 || s.Pending(2) != 0 || s.Pending(3) != 0 {
+			t.Fatalf("fired %d %d, pending %d %d %d: want 6 4, 0 0 0", s.Fired(1), s.Fired(2), s.Pending(1), s.Pending(2), s.Pending(3))
 		}
 	})
 }

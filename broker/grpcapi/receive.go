@@ -210,6 +210,9 @@ func (s *Server) deadLetter(ctx context.Context, group string, m *remoting.Messa
 	if _, err := s.logs.Append(ctx, []log.Message{s.entry(&d)}); err != nil {
 		return fmt.Errorf("grpcapi: dead-letter to %s: %w", dlq, err)
 	}
+	if s.metrics.retries != nil {
+		s.metrics.retries.DeadLettered(group, m.Topic)
+	}
 	return nil
 }
 
@@ -234,11 +237,13 @@ func (s *Server) ReceiveMessage(req *rmqpb.ReceiveMessageRequest, stream rmqpb.M
 			return fail(err)
 		}
 		if len(ds) > 0 {
+			now := time.Now()
 			for _, d := range ds {
 				msg := s.toProto(d.Msg, d.Key.Queue, d.Offset, d.Handle, d.Lock.Attempts, r.invisible, r.lang)
 				if err := stream.Send(&rmqpb.ReceiveMessageResponse{Content: &rmqpb.ReceiveMessageResponse_Message{Message: msg}}); err != nil {
 					return err // the locks expire: the records come back
 				}
+				s.metrics.delivered(r.group, r.topic.Name, len(d.Msg.Body), d.Msg.StoreTimestamp, d.Lock.Attempts, now)
 			}
 			return stream.Send(&rmqpb.ReceiveMessageResponse{Content: &rmqpb.ReceiveMessageResponse_Status{Status: ok()}})
 		}
@@ -264,6 +269,9 @@ func (s *Server) parseReceive(ctx context.Context, req *rmqpb.ReceiveMessageRequ
 	r := &receive{group: req.GetGroup().GetName(), lang: s.clientLanguage(ctx)}
 	if err := validName(errIllegalGroup, r.group); err != nil {
 		return nil, err
+	}
+	if s.metrics.consumeOff != nil && s.metrics.consumeOff(r.group) { // metrics.go: SetConsumeDisabled
+		return nil, errf(errNoPermission, "subscription group no permission, %s", r.group)
 	}
 	name := req.GetMessageQueue().GetTopic().GetName()
 	if err := validName(errIllegalTopic, name); err != nil {

@@ -36,6 +36,11 @@ func (s *Server) SendMessage(ctx context.Context, req *rmqpb.SendMessageRequest)
 		return &rmqpb.SendMessageResponse{Status: status(err)}, nil
 	}
 	st := status(err) // replication not confirmed: stored, reported as such
+	bytes := 0
+	for _, m := range req.GetMessages() {
+		bytes += len(m.GetBody())
+	}
+	s.metrics.countIn(req.GetMessages()[0].GetTopic().GetName(), len(pos), bytes)
 	out := make([]*rmqpb.SendResultEntry, len(pos))
 	for i, p := range pos {
 		out[i] = &rmqpb.SendResultEntry{Status: st, MessageId: ids[i], Offset: p.QueueOffset}

@@ -134,6 +134,8 @@ type Server struct {
 
 	ctx    context.Context // ends at Close; long polls end with it
 	cancel context.CancelFunc
+
+	metrics metrics // metrics.go
 }
 
 // New returns the adapter over the log service, the topic registry and
@@ -186,6 +188,7 @@ func (s *Server) GRPCServer() *grpc.Server {
 		grpc.Creds(permissive{tls: credentials.NewTLS(s.tls)}),
 		grpc.MaxRecvMsgSize(s.cfg.MaxMessageSize+1<<20),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.UnaryInterceptor(s.unaryTimer), grpc.StreamInterceptor(s.streamTimer), // metrics.go
 	)
 	rmqpb.RegisterMessagingServiceServer(g, s)
 	return g

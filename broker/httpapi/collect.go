@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -61,22 +62,37 @@ func (s *Server) Value(name, help string, kind Kind, value func() float64) {
 
 // Histogram registers a histogram vector with LatencyBuckets. Callers
 // resolve its children (WithLabelValues) once and keep the Observer, so a
-// request pays one atomic add, not a label lookup.
+// request pays one atomic add, not a label lookup. Registering the same
+// name, help and labels again returns the vector registered first: the
+// listeners of both protocols share a family (protocol="kafka",
+// protocol="rocketmq") without one of them owning it.
 func (s *Server) Histogram(name, help string, labels ...string) (*prometheus.HistogramVec, error) {
 	hv := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: LatencyBuckets}, labels)
-	if err := s.reg.Register(hv); err != nil {
-		return nil, fmt.Errorf("httpapi: histogram %s: %w", name, err)
-	}
-	return hv, nil
+	return registerShared(s, name, hv)
 }
 
-// CounterVec registers a counter vector.
+// CounterVec registers a counter vector; like Histogram, registering it
+// again returns the first.
 func (s *Server) CounterVec(name, help string, labels ...string) (*prometheus.CounterVec, error) {
 	cv := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
-	if err := s.reg.Register(cv); err != nil {
-		return nil, fmt.Errorf("httpapi: counter %s: %w", name, err)
+	return registerShared(s, name, cv)
+}
+
+// registerShared registers c, or returns the collector of the same
+// description registered before.
+func registerShared[C prometheus.Collector](s *Server, name string, c C) (C, error) {
+	err := s.reg.Register(c)
+	if err == nil {
+		return c, nil
 	}
-	return cv, nil
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if prev, ok := are.ExistingCollector.(C); ok {
+			return prev, nil
+		}
+	}
+	var zero C
+	return zero, fmt.Errorf("httpapi: %s: %w", name, err)
 }
 
 // family is a callback metric family: a prometheus.Collector that builds

@@ -52,7 +52,9 @@ func (h *Handler) produce(r *request, req *kmsg.ProduceRequest) {
 		for _, p := range t.Partitions {
 			// Produce v12+ adds a transactional batch's partition to its
 			// transaction (KIP-890 part 2: no AddPartitionsToTxn first).
-			rt.Partitions = append(rt.Partitions, h.producePartition(ctx, cfg, code, p, req.Acks, req.TransactionID, req.Version >= 12))
+			pr := h.producePartition(ctx, cfg, code, p, req.Acks, req.TransactionID, req.Version >= 12)
+			h.countRequest(cfg.Name, false, pr.ErrorCode)
+			rt.Partitions = append(rt.Partitions, pr)
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}

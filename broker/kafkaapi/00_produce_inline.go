@@ -44,6 +44,7 @@ func (h *Handler) OnFrameInline(c *netio.Conn, frame, dst []byte) ([]byte, bool)
 		dst = kafka.AppendResponse(dst, hdr.CorrelationID, resp)
 	}
 	h.observe(produceKey, start)
+	h.failed.count(produceKey, resp)
 	return dst, true
 }
 
@@ -107,6 +108,7 @@ func (h *Handler) produceInline(req *kmsg.ProduceRequest) (*kmsg.ProduceResponse
 	pr.Partition, pr.BaseOffset, pr.LogAppendTime, pr.LogStartOffset = part, -1, -1, -1
 	h.fillProduced(&pr, cfg, p.Partition, res)
 	h.countIn(cfg.Name, res.code, hdr.NumRecords, len(p.Records))
+	h.countRequest(cfg.Name, false, pr.ErrorCode)
 	rt.Partitions = append(rt.Partitions, pr)
 	resp.Topics = append(resp.Topics, rt)
 	return resp, true

@@ -52,10 +52,22 @@ type fetchState struct {
 	// written by replyParts without a copy (xproto_fetch.go).
 	markers fetchMarkers
 	data    [][][]byte
-	// sent: the topic and bytes of each data entry, counted on reply.
-	sent []topicBytes
+	// sent: the topic, records and bytes of each data entry, and stored:
+	// the store times (ms) of the entries read from the log, counted and
+	// observed on reply.
+	sent   []topicBytes
+	stored []int64
+	// parts: each partition's topic (known topics) and code, counted on
+	// reply (RequestMeter).
+	parts []topicCode
 	// cut: the connection closed or the listener drains; do not park.
 	cut bool
+}
+
+// topicCode is a fetched partition's topic and answer.
+type topicCode struct {
+	topic string
+	code  int16
 }
 
 // waitPart is a partition to watch: woken when it grows past hwm.
@@ -80,8 +92,11 @@ func (f *fetchState) run() {
 	}
 	remaining := time.Until(f.deadline)
 	if n >= int(f.req.MinBytes) || errs || remaining <= 0 || len(waits) == 0 || f.cut || f.h.holds.Draining() {
+		for _, p := range f.parts {
+			f.h.countRequest(p.topic, true, p.code)
+		}
 		if len(f.data) > 0 {
-			f.h.countOut(f.sent)
+			f.h.countOut(f.sent, f.stored)
 			f.r.replyParts(resp, &f.markers, f.data, release) // releases once written
 			return
 		}
@@ -104,7 +119,7 @@ func (f *fetchState) build(ctx context.Context) (*kmsg.FetchResponse, []*log.Rea
 	var reads []*log.ReadResult
 	var waits []waitPart
 	total, errs := 0, false
-	f.data, f.sent = f.data[:0], f.sent[:0]
+	f.data, f.sent, f.stored, f.parts = f.data[:0], f.sent[:0], f.stored[:0], f.parts[:0]
 	byID := f.req.Version >= 13
 	preferred := f.h.preferredReplica(f.req) // follower.go
 	for _, t := range f.req.Topics {
@@ -142,6 +157,7 @@ func (f *fetchState) build(ctx context.Context) (*kmsg.FetchResponse, []*log.Rea
 			if c != errNone {
 				rp.ErrorCode, errs = c, true
 				rt.Partitions = append(rt.Partitions, rp)
+				f.parts = append(f.parts, topicCode{cfg.Name, c})
 				continue
 			}
 			rd, size, w, code := f.readPartition(ctx, cfg, p, &rp, budget, total > 0)
@@ -155,6 +171,7 @@ func (f *fetchState) build(ctx context.Context) (*kmsg.FetchResponse, []*log.Rea
 			} else if w != nil {
 				waits = append(waits, *w)
 			}
+			f.parts = append(f.parts, topicCode{cfg.Name, code})
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rt)
@@ -200,14 +217,19 @@ func (f *fetchState) readPartition(ctx context.Context, cfg topics.Config, p kms
 	if end < hwm {
 		opt.Until = end
 	}
-	rd, parts, size, err := f.h.readParts(ctx, topic, p.Partition, p.FetchOffset, min, opt)
+	rd, parts, size, next, err := f.h.readParts(ctx, topic, p.Partition, p.FetchOffset, min, opt)
 	if err != nil {
 		return nil, 0, nil, codeOf(err)
 	}
 	if len(parts) > 0 {
 		rp.RecordBatches = f.markers.marker(len(f.data))
 		f.data = append(f.data, parts)
-		f.sent = append(f.sent, topicBytes{topic, size})
+		f.sent = append(f.sent, topicBytes{topic, int(max(next-p.FetchOffset, 0)), size})
+		if rd != nil && f.h.e2e.Load() != nil {
+			for _, e := range rd.Entries {
+				f.stored = append(f.stored, e.StoreTime)
+			}
+		}
 	}
 	return rd, size, w, errNone
 }

@@ -103,6 +103,9 @@ func (h *Handler) brokerConfigs() []describedConfig {
 		{"log.cleanup.policy", topics.DefaultCleanupPolicy, true, kmsg.ConfigTypeList},
 		// One data directory holds the CommitLog of every partition.
 		{"log.dirs", h.store.Dir(), false, kmsg.ConfigTypeString},
+		// ASYNC_FLUSH's period (flushIntervalMs), which can change at run
+		// time (IncrementalAlterConfigs; broker_configs.go).
+		{"log.flush.interval.ms", strconv.FormatInt(h.store.FlushInterval().Milliseconds(), 10), false, kmsg.ConfigTypeLong},
 		{"log.message.timestamp.type", topics.DefaultTimestampType, true, kmsg.ConfigTypeString},
 		// What the store enforces (retentionHours) and topics without a
 		// retention.ms of their own follow. log.retention.bytes is per

@@ -30,6 +30,11 @@ func (h *Handler) incrementalAlterConfigs(r *request, req *kmsg.IncrementalAlter
 			resp.Resources = append(resp.Resources, rr)
 			continue
 		}
+		if res.ResourceType == kmsg.ConfigResourceTypeBroker {
+			rr.ErrorCode, rr.ErrorMessage = h.alterBroker(ctx, res.ResourceName, res.Configs, req.ValidateOnly) // broker_configs.go
+			resp.Resources = append(resp.Resources, rr)
+			continue
+		}
 		rr.ErrorCode, rr.ErrorMessage = h.alterTopic(ctx, res.ResourceType, res.ResourceName, req.ValidateOnly,
 			func(c *topics.Config) error {
 				for _, op := range res.Configs {

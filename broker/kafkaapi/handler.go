@@ -228,19 +228,22 @@ type Handler struct {
 	// clusterIDs caches the topic ids of the latest cluster view (cluster.go).
 	clusterIDs atomic.Pointer[topicIDs]
 	advert     atomic.Pointer[advertised]
-	apis       map[int16]api              // read-only after New
-	served     []atomic.Int64             // requests served, by API key (Requests)
-	latency    atomic.Pointer[[]Observer] // by API key; nil until SetLatency
-	meter      atomic.Pointer[TopicMeter] // nil until SetTopicMeter
-	inlined    atomic.Int64               // Produce requests answered on the event loop
-	delay      atomic.Pointer[delayHook]  // nil until EnableDelay (00_produce_delay.go)
-	xcache     *xcache                    // nil: off (xproto_fetchcache.go)
-	xconvert   converter                  // convertBatch; tests replace it
-	aheads     readAheads                 // xproto_fetchahead.go
-	logs       *log.Log                   // appends, acknowledgement, visibility
-	holds      *log.Holds                 // parked fetches (01_fetch.go)
-	txns       *log.Txns                  // LSO and aborted transactions (txn.go)
-	share      *shareState                // nil without Config.Pop (share.go)
+	apis       map[int16]api                       // read-only after New
+	served     []atomic.Int64                      // requests served, by API key (Requests)
+	latency    atomic.Pointer[[]Observer]          // by API key; nil until SetLatency
+	meter      atomic.Pointer[TopicMeter]          // nil until SetTopicMeter
+	e2e        atomic.Pointer[Observer]            // store-to-fetch latency; nil until SetEndToEnd
+	failed     *failures                           // error codes answered (failures.go)
+	updater    atomic.Pointer[BrokerConfigUpdater] // dynamic broker settings; nil until SetBrokerConfigUpdater
+	inlined    atomic.Int64                        // Produce requests answered on the event loop
+	delay      atomic.Pointer[delayHook]           // nil until EnableDelay (00_produce_delay.go)
+	xcache     *xcache                             // nil: off (xproto_fetchcache.go)
+	xconvert   converter                           // convertBatch; tests replace it
+	aheads     readAheads                          // xproto_fetchahead.go
+	logs       *log.Log                            // appends, acknowledgement, visibility
+	holds      *log.Holds                          // parked fetches (01_fetch.go)
+	txns       *log.Txns                           // LSO and aborted transactions (txn.go)
+	share      *shareState                         // nil without Config.Pop (share.go)
 
 	lmu        sync.Mutex  // guards listeners
 	listeners  []*Listener // those with an advertised address (listener.go)
@@ -292,6 +295,7 @@ func New(cfg Config, store *storage.Store, reg *topics.Registry) (*Handler, erro
 	}
 	h.advert.Store(&advertised{cfg.AdvertisedHost, cfg.AdvertisedPort})
 	h.served = make([]atomic.Int64, slices.Max(slices.Collect(maps.Keys(h.apis)))+1)
+	h.failed = newFailures(slices.Collect(maps.Keys(h.apis)))
 	return h, nil
 }
 
@@ -327,8 +331,29 @@ type TopicMeter interface {
 	Out(topic string, messages, bytes int)
 }
 
+// RequestMeter is what a TopicMeter may also count: each partition of a
+// Produce or Fetch request per topic, and whether it failed (Kafka's
+// BrokerTopicMetrics Total/FailedProduceRequestsPerSec and
+// Total/FailedFetchRequestsPerSec).
+type RequestMeter interface {
+	Request(topic string, fetch, failed bool)
+}
+
+// countRequest counts a partition of a Produce or Fetch of topic (an
+// unknown topic is not counted: it has no per-topic series).
+func (h *Handler) countRequest(topic string, fetch bool, code int16) {
+	if topic == "" {
+		return
+	}
+	if m := h.meter.Load(); m != nil {
+		if rm, ok := (*m).(RequestMeter); ok {
+			rm.Request(topic, fetch, code != errNone)
+		}
+	}
+}
+
 // SetTopicMeter makes the handler count produced and fetched records per
-// topic on m.
+// topic on m (and, if m is a RequestMeter, the requests).
 func (h *Handler) SetTopicMeter(m TopicMeter) { h.meter.Store(&m) }
 
 // countIn counts a partition's appended batch of n records.
@@ -340,18 +365,43 @@ func (h *Handler) countIn(topic string, code int16, n int32, bytes int) {
 
 // topicBytes is what a fetch sends of one partition.
 type topicBytes struct {
-	topic string
-	bytes int
+	topic    string
+	messages int // records from the fetch offset to the end of the last batch
+	bytes    int
 }
 
-// countOut counts what a fetch sends: bytes only, as Kafka's BytesOut (a
-// fetch sends batches; counting their records would mean reading them).
-func (h *Handler) countOut(sent []topicBytes) {
+// countOut counts what a fetch sends: the records from each partition's
+// fetch offset to the end of its last batch (a batch that began before
+// the fetch offset is sent whole; the client drops the records before it)
+// and the bytes (Kafka's BytesOut, batches as sent). It observes the
+// store-to-fetch latency of each entry read from the log, whose store
+// times (ms) are stored (batches served from the cross-protocol cache
+// carry none and are not observed).
+func (h *Handler) countOut(sent []topicBytes, stored []int64) {
 	if m := h.meter.Load(); m != nil {
 		for _, s := range sent {
-			(*m).Out(s.topic, 0, s.bytes)
+			(*m).Out(s.topic, s.messages, s.bytes)
 		}
 	}
+	if o := h.e2e.Load(); o != nil && len(stored) > 0 {
+		now := time.Now().UnixMilli()
+		for _, ms := range stored {
+			(*o).Observe(float64(max(now-ms, 0)) / 1e3)
+		}
+	}
+}
+
+// SetEndToEnd makes the handler report, for each stored entry (a record
+// batch) a fetch returns, the time from its store timestamp to the fetch
+// answering, to o.
+func (h *Handler) SetEndToEnd(o Observer) { h.e2e.Store(&o) }
+
+// SetHoldTime makes the handler report how long each fetch parked for
+// MaxWaitMs waited, to the Observer resolve returns for why it was
+// answered ("woken": data came, "timeout", "cut": its connection closed or
+// the listener drains).
+func (h *Handler) SetHoldTime(resolve func(reason string) Observer) {
+	h.holds.SetObserver(func(r log.Reason) log.Observer { return resolve(r.String()) })
 }
 
 // observe reports a request of key that started at start.
@@ -431,6 +481,7 @@ func (r *request) reply(resp kmsg.Response) {
 	// Observed before the write: a client that has its answer finds it
 	// counted.
 	r.h.observe(r.hdr.APIKey, r.start)
+	r.h.failed.count(r.hdr.APIKey, resp)
 	if err := r.conn.Write(buf); err != nil && !errors.Is(err, netio.ErrClosed) {
 		r.h.log.Debug("kafkaapi: write", "conn", r.conn.ID(), "err", err)
 	}

@@ -110,6 +110,7 @@ func (r *request) replyParts(resp *kmsg.FetchResponse, m *fetchMarkers, data [][
 		bufs = [][]byte{kafka.AppendResponse(nil, r.hdr.CorrelationID, resp)}
 	}
 	r.h.observe(r.hdr.APIKey, r.start)
+	r.h.failed.count(r.hdr.APIKey, resp)
 	err := r.conn.WriteThen(func(error) { release() }, bufs...)
 	if err != nil && !errors.Is(err, netio.ErrClosed) {
 		r.h.log.Debug("kafkaapi: write", "conn", r.conn.ID(), "err", err)

@@ -177,28 +177,29 @@ func (h *Handler) appendConverted(conv converter, base int64, msgs [][]byte, par
 // still the message it was made from), else the stored entries, converted
 // where RocketMQ-produced (fetchParts). The ReadResult, nil when the cache
 // served the fetch, is released by the caller once the parts are written.
+// next is the offset after the batches returned.
 //
 // A fetch that the cache served or admitted starts a read-ahead of the
 // offsets after them (xproto_fetchahead.go); a fetch whose offset a
 // read-ahead is converting waits for it before reading.
-func (h *Handler) readParts(ctx context.Context, topic string, part int32, offset, logStart int64, opt log.ReadOptions) (*log.ReadResult, [][]byte, int, error) {
+func (h *Handler) readParts(ctx context.Context, topic string, part int32, offset, logStart int64, opt log.ReadOptions) (_ *log.ReadResult, _ [][]byte, size int, next int64, _ error) {
 	key := queueKey{Topic: topic, Queue: part}
 	if h.xcache != nil {
 		h.xcache.WaitAt(ctx, key, offset)
 	}
 	if parts, size, next, end := h.cachedParts(key, offset, logStart, opt); parts != nil {
 		h.readAheadFrom(key, next, end, opt.MaxBytes)
-		return nil, parts, size, nil
+		return nil, parts, size, next, nil
 	}
 	rd, err := h.logs.Read(topic, part, offset, opt)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, 0, err
 	}
 	parts, size, shared := h.fetchParts(ctx, topic, part, logStart, rd.Entries)
 	if n := len(rd.Entries); shared && n > 0 && rd.Entries[n-1].Kind == log.KindRocketMQ {
 		h.readAheadFrom(key, rd.Next, rd.End, opt.MaxBytes)
 	}
-	return rd, parts, size, nil
+	return rd, parts, size, rd.Next, nil
 }
 
 // cachedParts returns consecutive cached batches from offset within

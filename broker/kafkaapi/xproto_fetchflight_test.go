@@ -15,7 +15,7 @@ import (
 // xfRead reads topic "rmq" from offset as a fetch does (64 KiB) and
 // returns the batches.
 func xfRead(ctx context.Context, t *testing.T, h *Handler, offset int64) []byte {
-	rd, parts, _, err := h.readParts(ctx, "rmq", 0, offset, 0, log.ReadOptions{MaxBytes: 64 << 10})
+	rd, parts, _, _, err := h.readParts(ctx, "rmq", 0, offset, 0, log.ReadOptions{MaxBytes: 64 << 10})
 	if err != nil {
 		t.Error(err)
 		return nil

@@ -76,6 +76,27 @@ type Holds struct {
 	// mu guards byOwner: the holds of each owner (a connection), for Cut.
 	mu      sync.Mutex
 	byOwner map[any]map[*hold]struct{}
+
+	// held observes each hold's time, by Reason; nil until SetObserver.
+	held atomic.Pointer[[numReasons]Observer]
+}
+
+// numReasons sizes the per-Reason tables.
+const numReasons = int(Cut) + 1
+
+// Observer receives a duration in seconds; a Prometheus histogram's
+// child (prometheus.Observer) is one.
+type Observer interface{ Observe(seconds float64) }
+
+// SetObserver makes the holds report how long each parked read waited,
+// from Park to its answer being due, to the Observer resolve returns for
+// why it was answered (called here, once per Reason; nil: not measured).
+func (h *Holds) SetObserver(resolve func(Reason) Observer) {
+	var obs [numReasons]Observer
+	for r := range numReasons {
+		obs[r] = resolve(Reason(r))
+	}
+	h.held.Store(&obs)
 }
 
 // NewHolds returns Holds over store and starts its workers; Close stops
@@ -131,6 +152,7 @@ type hold struct {
 	owner any
 	fn    func(Reason)
 	fired atomic.Bool
+	start time.Time // when parked, if observed
 
 	mu      sync.Mutex
 	timer   *time.Timer
@@ -145,6 +167,9 @@ type hold struct {
 // and calls Cut itself afterwards.
 func (h *Holds) Park(owner any, watches []Watch, wait time.Duration, fn func(Reason)) {
 	x := &hold{h: h, owner: owner, fn: fn}
+	if h.held.Load() != nil {
+		x.start = time.Now()
+	}
 	h.mu.Lock()
 	set := h.byOwner[owner]
 	if set == nil {
@@ -170,6 +195,9 @@ func (h *Holds) Park(owner any, watches []Watch, wait time.Duration, fn func(Rea
 func (x *hold) fire(reason Reason) {
 	if !x.fired.CompareAndSwap(false, true) {
 		return
+	}
+	if obs := x.h.held.Load(); obs != nil && !x.start.IsZero() && obs[reason] != nil {
+		obs[reason].Observe(time.Since(x.start).Seconds())
 	}
 	x.h.dispatch(func() {
 		x.release()

@@ -73,6 +73,15 @@ func (a *answers) none(t *testing.T) {
 	}
 }
 
+// holdObs counts observed hold times and keeps the last, in ms (rounded
+// up).
+type holdObs struct{ n, last atomic.Int64 }
+
+func (o *holdObs) Observe(s float64) {
+	o.n.Add(1)
+	o.last.Store(int64(s*1000 + 0.999))
+}
+
 // TestHolds: a parked read is answered once, for the first of: its queue
 // grows past its offset, its wait ends, its owner is cut, the holds
 // drain; and only the owner's reads are cut.
@@ -83,6 +92,8 @@ func TestHolds(t *testing.T) {
 			appendOne(t, s, "T", 0) // queue T/0 at max offset 1
 			h := NewHolds(s, HoldsConfig{Workers: workers})
 			defer h.Close()
+			var held [numReasons]holdObs
+			h.SetObserver(func(r Reason) Observer { return &held[r] })
 			a := newAnswers()
 			long := time.Hour
 
@@ -146,6 +157,15 @@ func TestHolds(t *testing.T) {
 				if len(rs) != 1 {
 					t.Errorf("%s answered %d times: %v", name, len(rs), rs)
 				}
+			}
+			// Each answer's hold time went to its reason's observer.
+			for r, want := range [numReasons]int64{Woken: 2, Timeout: 1, Cut: 5} {
+				if got := held[r].n.Load(); got != want {
+					t.Errorf("%v: %d hold times observed, want %d", Reason(r), got, want)
+				}
+			}
+			if ms := held[Timeout].last.Load(); ms < 1 {
+				t.Errorf("a 1 ms timeout observed as %d ms", ms)
 			}
 			h.mu.Lock()
 			defer h.mu.Unlock()

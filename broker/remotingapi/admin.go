@@ -72,18 +72,20 @@ func (b *Broker) getAllTopicConfig(_ context.Context, _ *netio.Conn, req *remoti
 // log.retention.hours.
 func (b *Broker) getBrokerConfig(_ context.Context, _ *netio.Conn, req *remoting.Command) *remoting.Command {
 	props := map[string]string{
-		"brokerClusterName":     b.cfg.ClusterName,
-		"brokerName":            b.cfg.BrokerName,
-		"brokerId":              strconv.FormatInt(b.brokerID.Load(), 10),
-		"brokerRole":            b.cfg.BrokerRole,
-		"brokerIP1":             b.storeHost.Addr().String(),
-		"listenPort":            strconv.Itoa(int(b.storeHost.Port())),
-		"namesrvAddr":           strings.Join(b.cfg.NamesrvAddrs, ";"),
-		"autoCreateTopicEnable": strconv.FormatBool(!b.cfg.DisableAutoCreateTopic),
-		"defaultTopicQueueNums": strconv.Itoa(int(b.cfg.DefaultTopicQueues)),
-		"maxMessageSize":        strconv.Itoa(b.cfg.MaxMessageSize),
-		"flushDiskType":         string(b.store.FlushDiskType()),
-		"fileReservedTime":      strconv.Itoa(b.store.RetentionHours()),
+		"brokerClusterName":      b.cfg.ClusterName,
+		"brokerName":             b.cfg.BrokerName,
+		"brokerId":               strconv.FormatInt(b.brokerID.Load(), 10),
+		"brokerRole":             b.cfg.BrokerRole,
+		"brokerIP1":              b.storeHost.Addr().String(),
+		"listenPort":             strconv.Itoa(int(b.storeHost.Port())),
+		"namesrvAddr":            strings.Join(b.cfg.NamesrvAddrs, ";"),
+		"autoCreateTopicEnable":  strconv.FormatBool(!b.cfg.DisableAutoCreateTopic),
+		"defaultTopicQueueNums":  strconv.Itoa(int(b.cfg.DefaultTopicQueues)),
+		"maxMessageSize":         strconv.Itoa(b.cfg.MaxMessageSize),
+		"flushDiskType":          string(b.store.FlushDiskType()),
+		"flushIntervalCommitLog": strconv.FormatInt(b.store.FlushInterval().Milliseconds(), 10),
+		"fileReservedTime":       strconv.Itoa(b.store.RetentionHours()),
+		"retentionBytes":         strconv.FormatInt(b.store.RetentionBytes(), 10), // twinmq's CommitLog size cap
 	}
 	var sb strings.Builder
 	for _, k := range slices.Sorted(maps.Keys(props)) {
@@ -95,35 +97,6 @@ func (b *Broker) getBrokerConfig(_ context.Context, _ *netio.Conn, req *remoting
 	}
 	resp.Body = []byte(sb.String())
 	return resp
-}
-
-// subscriptionGroupConfig is SubscriptionGroupConfig.java with its
-// defaults (docs/rocketmq-protocol.md §2.12).
-type subscriptionGroupConfig struct {
-	GroupName                      string `json:"groupName"`
-	ConsumeEnable                  bool   `json:"consumeEnable"`
-	ConsumeFromMinEnable           bool   `json:"consumeFromMinEnable"`
-	ConsumeBroadcastEnable         bool   `json:"consumeBroadcastEnable"`
-	RetryQueueNums                 int    `json:"retryQueueNums"`
-	RetryMaxTimes                  int    `json:"retryMaxTimes"`
-	BrokerID                       int    `json:"brokerId"`
-	WhichBrokerWhenConsumeSlowly   int    `json:"whichBrokerWhenConsumeSlowly"`
-	NotifyConsumerIDsChangedEnable bool   `json:"notifyConsumerIdsChangedEnable"`
-}
-
-// getAllSubscriptionGroupConfig (201): every group that has members or
-// committed offsets.
-func (b *Broker) getAllSubscriptionGroupConfig(_ context.Context, _ *netio.Conn, req *remoting.Command) *remoting.Command {
-	table := make(map[string]subscriptionGroupConfig)
-	for _, list := range [][]string{b.clients.groupNames(), b.offsets.Groups()} {
-		for _, g := range list {
-			table[g] = subscriptionGroupConfig{GroupName: g, ConsumeEnable: true, ConsumeFromMinEnable: true,
-				ConsumeBroadcastEnable: true, RetryQueueNums: 1, RetryMaxTimes: 16, WhichBrokerWhenConsumeSlowly: 1,
-				NotifyConsumerIDsChangedEnable: true}
-		}
-	}
-	return jsonResponse(req, map[string]any{"subscriptionGroupTable": table,
-		"dataVersion": nameserver.DataVersion{Timestamp: b.cfg.Now().UnixMilli()}})
 }
 
 // jsonResponse is a SUCCESS response whose body is v as compact JSON.

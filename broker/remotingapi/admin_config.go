@@ -30,7 +30,7 @@ var startOnlySettings = map[string]string{
 	"autoCreateTopicEnable": "not settable for RocketMQ clients yet (TBW102 auto-creation is on)",
 	"defaultTopicQueueNums": "not settable yet (4 queues)",
 	"maxMessageSize":        "not settable yet (4 MiB)",
-	"flushDiskType":         "restart with --flush-disk-type",
+	"flushDiskType":         "restart with --flush-disk-type (flushIntervalCommitLog can change at run time)",
 	"fileReservedTime":      "restart with --retention-hours (or set retention.ms per topic: twinmq topic alter -c)",
 }
 
@@ -41,13 +41,26 @@ var configBlackList = []string{"brokerConfigPath", "rocketmqHome", "configBlackL
 // maxConfigBody bounds an UPDATE_BROKER_CONFIG body.
 const maxConfigBody = 64 << 10
 
+// ConfigUpdater changes the settings that may change while the broker
+// runs (cmd/twinmq's dynamic settings): Dynamic reports whether it knows
+// key (twinmq's, Kafka's or RocketMQ's name), Update validates and
+// applies set, all or nothing, and keeps it across restarts.
+type ConfigUpdater interface {
+	Dynamic(key string) bool
+	Update(ctx context.Context, set map[string]string) error
+}
+
+// SetConfigUpdater makes UPDATE_BROKER_CONFIG change the keys u knows.
+func (b *Broker) SetConfigUpdater(u ConfigUpdater) { b.updater.Store(&u) }
+
 // updateBrokerConfigHandler (25) is `mqadmin updateBrokerConfig` and
 // `twinmq broker config set`: a body of Java Properties ("key=value"
-// lines). twinmq applies its settings at start only, so it refuses every
-// key with SYSTEM_ERROR and a remark that says, per key, how to change it
-// (or that the key is unknown); it changes nothing. An empty body is
-// SUCCESS, as Java answers.
-func (b *Broker) updateBrokerConfigHandler(_ context.Context, _ *netio.Conn, req *remoting.Command) *remoting.Command {
+// lines). The keys a ConfigUpdater knows (flushIntervalCommitLog,
+// logLevel ...) are changed at once and kept across restarts; any other
+// key refuses the whole request with SYSTEM_ERROR and a remark that says,
+// per key, how to change it (or that the key is unknown): nothing is
+// changed then. An empty body is SUCCESS, as Java answers.
+func (b *Broker) updateBrokerConfigHandler(ctx context.Context, _ *netio.Conn, req *remoting.Command) *remoting.Command {
 	if len(req.Body) > maxConfigBody {
 		return remoting.NewResponse(req, remoting.SystemError, "string2Properties error: body too large")
 	}
@@ -62,13 +75,27 @@ func (b *Broker) updateBrokerConfigHandler(_ context.Context, _ *netio.Conn, req
 			return remoting.NewResponse(req, remoting.NoPermission, "Can not update config in black list.")
 		}
 	}
+	var u ConfigUpdater
+	if p := b.updater.Load(); p != nil {
+		u = *p
+	}
 	var why []string
 	for _, k := range slices.Sorted(maps.Keys(props)) {
+		if u != nil && u.Dynamic(k) {
+			continue
+		}
 		if how, ok := startOnlySettings[k]; ok {
 			why = append(why, fmt.Sprintf("%s cannot change while the broker runs: %s", k, how))
 		} else {
 			why = append(why, k+" is not a twinmq broker setting")
 		}
+	}
+	if len(why) == 0 { // every key is dynamic
+		if err := u.Update(ctx, props); err != nil {
+			return remoting.NewResponse(req, remoting.SystemError, "twinmq changed nothing: "+err.Error())
+		}
+		b.log.Info("broker config updated", "keys", slices.Sorted(maps.Keys(props)))
+		return remoting.NewResponse(req, remoting.Success, "")
 	}
 	b.log.Info("broker config update refused", "keys", len(props))
 	return remoting.NewResponse(req, remoting.SystemError, "twinmq changed nothing: "+strings.Join(why, "; "))

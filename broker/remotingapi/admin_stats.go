@@ -18,35 +18,38 @@ import (
 // Admin request codes that mqadmin and rocketmq-dashboard send to a
 // broker (RequestCode.java), answered in admin_*.go.
 const (
-	getAllConsumerOffset       int32 = 43  // GET_ALL_CONSUMER_OFFSET
-	getTopicStatsInfo          int32 = 202 // GET_TOPIC_STATS_INFO
-	getConsumerConnectionList  int32 = 203 // GET_CONSUMER_CONNECTION_LIST
-	getProducerConnectionList  int32 = 204 // GET_PRODUCER_CONNECTION_LIST
-	deleteSubscriptionGroup    int32 = 207 // DELETE_SUBSCRIPTIONGROUP
-	getConsumeStats            int32 = 208 // GET_CONSUME_STATS
-	getBrokerConsumeStats      int32 = 317 // GET_BROKER_CONSUME_STATS
-	queryTopicConsumeByWho     int32 = 300 // QUERY_TOPIC_CONSUME_BY_WHO
-	queryConsumeTimeSpan       int32 = 303 // QUERY_CONSUME_TIME_SPAN
-	resetConsumerClientOffset        = remoting.ResetConsumerClientOffset
-	consumerNotOnlineRemarkFmt       = "the consumer group[%s] not online"
+	getAllConsumerOffset             int32 = 43  // GET_ALL_CONSUMER_OFFSET
+	getTopicStatsInfo                int32 = 202 // GET_TOPIC_STATS_INFO
+	getConsumerConnectionList        int32 = 203 // GET_CONSUMER_CONNECTION_LIST
+	getProducerConnectionList        int32 = 204 // GET_PRODUCER_CONNECTION_LIST
+	deleteSubscriptionGroup          int32 = 207 // DELETE_SUBSCRIPTIONGROUP
+	updateAndCreateSubscriptionGroup int32 = 200 // UPDATE_AND_CREATE_SUBSCRIPTIONGROUP
+	getConsumeStats                  int32 = 208 // GET_CONSUME_STATS
+	getBrokerConsumeStats            int32 = 317 // GET_BROKER_CONSUME_STATS
+	queryTopicConsumeByWho           int32 = 300 // QUERY_TOPIC_CONSUME_BY_WHO
+	queryConsumeTimeSpan             int32 = 303 // QUERY_CONSUME_TIME_SPAN
+	resetConsumerClientOffset              = remoting.ResetConsumerClientOffset
+	consumerNotOnlineRemarkFmt             = "the consumer group[%s] not online"
 )
 
 // adminHandlers are the admin codes' entries of the dispatch table.
 func (b *Broker) adminHandlers() map[int32]handlerFunc {
 	return map[int32]handlerFunc{
-		getAllConsumerOffset:            b.getAllConsumerOffset,
-		getTopicStatsInfo:               b.getTopicStatsInfo,
-		getConsumerConnectionList:       b.getConsumerConnectionList,
-		getProducerConnectionList:       b.getProducerConnectionList,
-		deleteSubscriptionGroup:         b.deleteSubscriptionGroup,
-		getConsumeStats:                 b.getConsumeStats,
-		getBrokerConsumeStats:           b.getBrokerConsumeStats,
-		InvokeBrokerToResetOffset:       b.invokeBrokerToResetOffset,
-		queryTopicConsumeByWho:          b.queryTopicConsumeByWho,
-		queryConsumeTimeSpan:            b.queryConsumeTimeSpan,
-		updateBrokerConfig:              b.updateBrokerConfigHandler, // admin_config.go
-		remoting.GetConsumerRunningInfo: b.getConsumerRunningInfo,    // admin_relay.go
-		remoting.ConsumeMessageDirectly: b.consumeMessageDirectly,
+		getAllConsumerOffset:             b.getAllConsumerOffset,
+		getTopicStatsInfo:                b.getTopicStatsInfo,
+		getConsumerConnectionList:        b.getConsumerConnectionList,
+		getProducerConnectionList:        b.getProducerConnectionList,
+		deleteSubscriptionGroup:          b.deleteSubscriptionGroup, // subgroups.go
+		updateAndCreateSubscriptionGroup: b.updateAndCreateSubscriptionGroup,
+		viewBrokerStatsData:              b.viewBrokerStatsDataHandler, // admin_brokerstats.go
+		getConsumeStats:                  b.getConsumeStats,
+		getBrokerConsumeStats:            b.getBrokerConsumeStats,
+		InvokeBrokerToResetOffset:        b.invokeBrokerToResetOffset,
+		queryTopicConsumeByWho:           b.queryTopicConsumeByWho,
+		queryConsumeTimeSpan:             b.queryConsumeTimeSpan,
+		updateBrokerConfig:               b.updateBrokerConfigHandler, // admin_config.go
+		remoting.GetConsumerRunningInfo:  b.getConsumerRunningInfo,    // admin_relay.go
+		remoting.ConsumeMessageDirectly:  b.consumeMessageDirectly,
 	}
 }
 
@@ -339,25 +342,6 @@ func (b *Broker) getAllConsumerOffset(_ context.Context, _ *netio.Conn, req *rem
 	}
 	return jsonResponse(req, map[string]any{"offsetTable": table,
 		"dataVersion": nameserver.DataVersion{Timestamp: b.cfg.Now().UnixMilli()}})
-}
-
-// deleteSubscriptionGroup (207): twinmq keeps no subscription-group
-// configs apart from the offsets (GET_ALL_SUBSCRIPTIONGROUP_CONFIG lists
-// the groups with members or offsets), so this deletes the group's
-// committed offsets when cleanOffset is true and is otherwise a no-op,
-// as deleting a config Java's broker does not have.
-func (b *Broker) deleteSubscriptionGroup(ctx context.Context, _ *netio.Conn, req *remoting.Command) *remoting.Command {
-	e := ext{m: req.ExtFields}
-	e.require("groupName")
-	if e.err != nil {
-		return errorResponse(req, e.err)
-	}
-	if e.boolean("cleanOffset") {
-		if _, err := b.offsets.Delete(ctx, e.str("groupName"), ""); err != nil {
-			return errorResponse(req, err)
-		}
-	}
-	return remoting.NewResponse(req, remoting.Success, "")
 }
 
 // Connection is Connection.java, one client of a ConsumerConnection or

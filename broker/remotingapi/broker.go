@@ -19,6 +19,8 @@ import (
 	"github.com/twinmq/twinmq/broker/halfmsg"
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/offsets"
+	"github.com/twinmq/twinmq/broker/stats"
+	"github.com/twinmq/twinmq/broker/subgroups"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/netio"
 	"github.com/twinmq/twinmq/storage"
@@ -190,6 +192,11 @@ type Broker struct {
 	latency atomic.Pointer[func(code, responseCode int32) Observer]
 	// meter counts messages in and out per topic; nil until SetTopicMeter.
 	meter    atomic.Pointer[TopicMeter]
+	e2e      atomic.Pointer[Observer] // store-to-pull latency; nil until SetEndToEnd
+	retries  atomic.Pointer[RetryMeter]
+	subs     atomic.Pointer[subgroups.Table] // nil until SetSubscriptionGroups (subgroups.go)
+	stats    atomic.Pointer[stats.Table]     // nil until SetStats (admin_brokerstats.go)
+	updater  atomic.Pointer[ConfigUpdater]   // nil until SetConfigUpdater (admin_config.go)
 	opaque   atomic.Int32
 	reg      *registrar
 	delay    atomic.Pointer[delayHook] // nil until EnableDelay (sendback.go)
@@ -252,6 +259,36 @@ type route struct {
 	// Observer), resolved once: response codes are the broker's own, a
 	// handful per request code.
 	latency sync.Map
+	// failed counts the answers with a failing response code (int32 ->
+	// *atomic.Int64), for Failures.
+	failed sync.Map
+}
+
+// failedResponse reports whether an answer with code counts as a failed
+// request: anything but SUCCESS and the two answers a pull gives in the
+// ordinary course (PULL_NOT_FOUND: nothing new; PULL_RETRY_IMMEDIATELY:
+// the filter skipped what there was).
+func failedResponse(code int32) bool {
+	return code != remoting.Success && code != remoting.PullNotFound && code != remoting.PullRetryImmediately
+}
+
+// Failures calls fn, by request code and then response code, with the
+// number of requests answered with each failing response code (see
+// failedResponse); oneway requests are not counted.
+func (b *Broker) Failures(fn func(code, responseCode int32, n int64)) {
+	for _, code := range slices.Sorted(maps.Keys(b.codes)) {
+		r := b.codes[code]
+		var resps []int32
+		r.failed.Range(func(k, _ any) bool {
+			resps = append(resps, k.(int32))
+			return true
+		})
+		slices.Sort(resps)
+		for _, rc := range resps {
+			n, _ := r.failed.Load(rc)
+			fn(code, rc, n.(*atomic.Int64).Load())
+		}
+	}
 }
 
 // Observer receives a request's latency in seconds; a Prometheus
@@ -279,6 +316,44 @@ type TopicMeter interface {
 // on m.
 func (b *Broker) SetTopicMeter(m TopicMeter) { b.meter.Store(&m) }
 
+// SetEndToEnd makes the broker report, for each stored entry a pull
+// returns (a RocketMQ message, or a Kafka batch whose records it
+// converted), the time from its store timestamp to the pull answering,
+// to o.
+func (b *Broker) SetEndToEnd(o Observer) { b.e2e.Store(&o) }
+
+// SetHoldTime makes the broker report how long each pull suspended for a
+// long poll (suspendTimeoutMillis) waited, to the Observer resolve
+// returns for why it was answered ("woken": a message came, "timeout",
+// "cut": its connection closed or the broker stops).
+func (b *Broker) SetHoldTime(resolve func(reason string) Observer) {
+	b.holds.SetObserver(func(r log.Reason) log.Observer { return resolve(r.String()) })
+}
+
+// observeStored reports the store-to-pull latency of entries.
+func (b *Broker) observeStored(entries []log.Entry) {
+	o := b.e2e.Load()
+	if o == nil || len(entries) == 0 {
+		return
+	}
+	now := time.Now().UnixMilli()
+	for i := range entries {
+		(*o).Observe(float64(max(now-entries[i].StoreTime, 0)) / 1e3)
+	}
+}
+
+// RetryMeter counts, per consumer group and the topic a message was
+// first consumed from, the messages sent back for a retry and those sent
+// to the group's dead-letter topic, for metrics.
+type RetryMeter interface {
+	Retried(group, topic string)
+	DeadLettered(group, topic string)
+}
+
+// SetRetryMeter makes the broker count CONSUMER_SEND_MSG_BACK's retries
+// and dead letters on m.
+func (b *Broker) SetRetryMeter(m RetryMeter) { b.retries.Store(&m) }
+
 // countIn counts messages a send appended.
 func (b *Broker) countIn(topic string, messages, bytes int) {
 	if m := b.meter.Load(); m != nil {
@@ -289,8 +364,18 @@ func (b *Broker) countIn(topic string, messages, bytes int) {
 // observe reports the latency of a request of code, served by r, answered
 // with responseCode.
 func (b *Broker) observe(code int32, r *route, responseCode int32, start time.Time) {
+	if r == nil {
+		return
+	}
+	if failedResponse(responseCode) {
+		n, ok := r.failed.Load(responseCode)
+		if !ok {
+			n, _ = r.failed.LoadOrStore(responseCode, new(atomic.Int64))
+		}
+		n.(*atomic.Int64).Add(1)
+	}
 	resolve := b.latency.Load()
-	if resolve == nil || r == nil {
+	if resolve == nil {
 		return
 	}
 	o, ok := r.latency.Load(responseCode)

@@ -104,6 +104,9 @@ func (b *Broker) pullMessage(ctx context.Context, c *netio.Conn, req *remoting.C
 		return errorResponse(req, err)
 	}
 	r.start = start
+	if resp := b.consumeForbidden(req, r.group); resp != nil { // subgroups.go
+		return resp
+	}
 	if err := b.checkPull(&r); err != nil {
 		return errorResponse(req, err)
 	}
@@ -239,8 +242,12 @@ func (b *Broker) readPull(ctx context.Context, r *pullRequest, filter func(int64
 	if err == nil && r.sql != nil && out.code == remoting.Success {
 		matchSQL(&out, r.sql) // pull_sql.go
 	}
-	if m := b.meter.Load(); m != nil && err == nil && out.code == remoting.Success {
-		(*m).Out(r.topic, countMessages(out.parts), out.n)
+	if err == nil && out.code == remoting.Success {
+		n := countMessages(out.parts)
+		if m := b.meter.Load(); m != nil {
+			(*m).Out(r.topic, n, out.n)
+		}
+		b.statsGot(r.group, r.topic, n, out.n) // admin_brokerstats.go
 	}
 	return out, err
 }
@@ -309,9 +316,10 @@ func (b *Broker) readPullUncounted(ctx context.Context, r *pullRequest, filter f
 		}
 	}
 	if out.n > 0 {
+		b.observeStored(res.Entries)
 		out.res = res // released by sendPull once written
 		out.code, out.status = remoting.Success, "FOUND"
-		out.suggest = b.suggestBroker(res.Entries[0].Phys)
+		out.suggest = b.suggestBroker(r.group, res.Entries[0].Phys)
 		return out, nil
 	}
 	res.Release()
@@ -378,15 +386,21 @@ func (p *parkedPull) answer(woken bool) {
 	p.b.sendPull(p.c, p.req, res)
 }
 
-// suggestBroker is the suggestWhichBrokerId of a pull that found the
-// entry at phys: with slaveReadEnable, a master sends a consumer that has
-// fallen further behind than SlowPullBytes (RocketMQ: 40% of the
+// suggestBroker is the suggestWhichBrokerId of group's pull that found
+// the entry at phys: with slaveReadEnable, a master sends a consumer that
+// has fallen further behind than SlowPullBytes (RocketMQ: 40% of the
 // machine's memory, accessMessageInMemoryMaxRatio, so its reads no longer
-// come from the page cache) to its slave (whichBrokerWhenConsumeSlowly,
-// 1); otherwise the master (0).
-func (b *Broker) suggestBroker(phys int64) int64 {
-	if !b.cfg.SlaveReadEnable || b.brokerID.Load() != 0 || b.logs.Behind(phys) <= b.cfg.SlowPullBytes {
+// come from the page cache) to the group's whichBrokerWhenConsumeSlowly
+// (1 by default), and any other to the group's brokerId (0, the master,
+// by default), as PullMessageProcessor does; without slaveReadEnable, and
+// on a slave, the master (0).
+func (b *Broker) suggestBroker(group string, phys int64) int64 {
+	if !b.cfg.SlaveReadEnable || b.brokerID.Load() != 0 {
 		return 0
 	}
-	return 1
+	c := b.subGroup(group) // subgroups.go
+	if b.logs.Behind(phys) <= b.cfg.SlowPullBytes {
+		return c.BrokerID
+	}
+	return c.WhichBrokerWhenConsumeSlowly
 }

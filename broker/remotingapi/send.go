@@ -224,7 +224,8 @@ func (b *Broker) send(ctx context.Context, born netip.AddrPort, req *remoting.Co
 			return b.sendHalf(ctx, svc, req, msg, uniq) // end_transaction.go
 		}
 	}
-	entry, err := b.delayEntry(ctx, msg, r.reconsumeTimes, r.maxReconsumeTimes) // sendback.go
+	group := retryGroup(r.topic)
+	entry, err := b.delayEntry(ctx, msg, r.reconsumeTimes, b.maxReconsumeTimes(group, r.maxReconsumeTimes)) // sendback.go, subgroups.go
 	if err != nil {
 		return errorResponse(req, err)
 	}
@@ -232,6 +233,9 @@ func (b *Broker) send(ctx context.Context, born netip.AddrPort, req *remoting.Co
 	code, err := sendStatus(pos, err)
 	if err != nil {
 		return errorResponse(req, fmt.Errorf("store: %w", err))
+	}
+	if group != "" {
+		b.countRetrySend(group, msg)
 	}
 	resp := b.sendResponse(req, code, r.queueID, pos[0].QueueOffset, remoting.OffsetMsgID(b.storeHost, pos[0].Phys))
 	resp.ExtFields["transactionId"] = uniq

@@ -128,7 +128,9 @@ func (b *Broker) consumerSendMsgBack(ctx context.Context, _ *netio.Conn, req *re
 	}
 	d := delay.DecideSendBack(delay.SendBack{
 		Group: group, Topic: orig.Topic, Props: lookupIn(orig.Properties), ReconsumeTimes: orig.ReconsumeTimes,
-		MaxReconsumeTimes: maxTimes, DelayLevel: level, OffsetMsgID: orig.OffsetMsgID(),
+		// The group's retryMaxTimes unless the request names a maximum
+		// (subgroups.go).
+		MaxReconsumeTimes: b.maxReconsumeTimes(group, maxTimes), DelayLevel: level, OffsetMsgID: orig.OffsetMsgID(),
 	})
 	queues := int32(delay.RetryQueues)
 	if d.DLQ {
@@ -147,6 +149,18 @@ func (b *Broker) consumerSendMsgBack(ctx context.Context, _ *netio.Conn, req *re
 	}
 	if err != nil {
 		return errorResponse(req, fmt.Errorf("store: %w", err))
+	}
+	topic := orig.Topic
+	if rt, ok := remoting.LookupProperty(orig.Properties, delay.PropRetryTopic); ok && rt != "" {
+		topic = rt
+	}
+	b.statsSentBack(group, topic) // admin_brokerstats.go
+	if rm := b.retries.Load(); rm != nil {
+		if d.DLQ {
+			(*rm).DeadLettered(group, topic)
+		} else {
+			(*rm).Retried(group, topic)
+		}
 	}
 	return remoting.NewResponse(req, remoting.Success, "")
 }

@@ -3,8 +3,10 @@ package remotingapi
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,11 +44,37 @@ func sendProps(t *testing.T, c *nameserver.Client, topic string, props map[strin
 		"e": "0", "f": "0", "g": "1", "h": "0", "i": string(remoting.AppendProperties(nil, props))}, []byte("body"))
 }
 
-// startDelayBroker starts a broker with delays on and their scheduler,
-// and a client connection to it; all stop at the end of the test.
-func startDelayBroker(t *testing.T) (*storage.Store, *nameserver.Client) {
+// testRetries is a RetryMeter that records "retry group topic" and
+// "dlq group topic" lines.
+type testRetries struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (r *testRetries) Retried(group, topic string) { r.add("retry " + group + " " + topic) }
+
+func (r *testRetries) DeadLettered(group, topic string) { r.add("dlq " + group + " " + topic) }
+
+func (r *testRetries) add(s string) {
+	r.mu.Lock()
+	r.got = append(r.got, s)
+	r.mu.Unlock()
+}
+
+func (r *testRetries) lines() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.got)
+}
+
+// startDelayBrokerMetered starts a broker with delays on and their
+// scheduler, and a client connection to it, all stopped at the end of the
+// test; the broker's RetryMeter records what it counts.
+func startDelayBrokerMetered(t *testing.T) (*storage.Store, *nameserver.Client, *testRetries) {
 	t.Helper()
 	b, st, addr := startBroker(t)
+	rm := &testRetries{}
+	b.SetRetryMeter(rm)
 	b.EnableDelay(delay.Policy{})
 	sched, err := delay.Start(context.Background(), delay.Config{Store: st, Build: b.DelayBuild, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -58,14 +86,14 @@ func startDelayBroker(t *testing.T) (*storage.Store, *nameserver.Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return st, c
+	return st, c, rm
 }
 
 // TestDelayRetryDLQ: a DELAY=1 message reaches its topic after its time
 // with DELAY cleared; a send-back retries it through %RETRY%g with
 // RECONSUMETIMES 1 and RETRY_TOPIC; past the maximum it lands in %DLQ%g.
 func TestDelayRetryDLQ(t *testing.T) {
-	st, c := startDelayBroker(t)
+	st, c, rm := startDelayBrokerMetered(t)
 	hb := `{"clientID":"c1","producerDataSet":[],"consumerDataSet":[{"groupName":"g","consumeType":"CONSUME_PASSIVELY",` +
 		`"messageModel":"CLUSTERING","consumeFromWhere":"CONSUME_FROM_FIRST_OFFSET","subscriptionDataSet":[{"topic":"T","subString":"*"}]}]}`
 	if r := call(t, c, remoting.HeartBeat, nil, []byte(hb)); r.Code != remoting.Success {
@@ -125,6 +153,11 @@ func TestDelayRetryDLQ(t *testing.T) {
 	if max, _ := st.MaxOffset("%DLQ%g", 0); max != 1 {
 		t.Fatalf("DLQ has %d messages", max)
 	}
+	// The retry and the dead letter were counted for g on T (the retried
+	// copy's RETRY_TOPIC), the refused send-backs not at all.
+	if got := rm.lines(); !slices.Equal(got, []string{"retry g T", "dlq g T"}) {
+		t.Fatalf("retry meter: %q", got)
+	}
 }
 
 // TestSendBackMaxReconsumeTimes: CONSUMER_SEND_MSG_BACK honours the
@@ -134,7 +167,7 @@ func TestDelayRetryDLQ(t *testing.T) {
 // and an absent header mean the group's 16. A %RETRY% send (the
 // clients' fallback) with maxReconsumeTimes 0 goes to the DLQ.
 func TestSendBackMaxReconsumeTimes(t *testing.T) {
-	st, c := startDelayBroker(t)
+	st, c, rm := startDelayBrokerMetered(t)
 	cases := []struct {
 		group string
 		max   string // "" leaves the field out
@@ -227,5 +260,18 @@ func TestSendBackMaxReconsumeTimes(t *testing.T) {
 	}
 	if max, _ := st.MaxOffset("%RETRY%g_fallback", 0); max != 0 {
 		t.Fatalf("retry send with max 0: %d messages in the retry topic, want 0", max)
+	}
+	// ... counted as g_fallback's dead letter (it names no RETRY_TOPIC:
+	// under the retry topic); a fallback send within the maximum is a
+	// retry.
+	r = call(t, c, remoting.SendMessageV2, map[string]string{"a": "pg", "b": "%RETRY%g_fallback", "c": "TBW102", "d": "1",
+		"e": "0", "f": "0", "g": "1", "h": "0", "i": string(remoting.AppendProperties(nil, map[string]string{"RETRY_TOPIC": "T"})),
+		"j": "1", "l": "16"}, []byte("body"))
+	if r.Code != remoting.Success {
+		t.Fatalf("retry send: %d %s", r.Code, r.Remark)
+	}
+	got := rm.lines()
+	if !slices.Contains(got, "dlq g_fallback %RETRY%g_fallback") || !slices.Contains(got, "retry g_fallback T") {
+		t.Fatalf("retry meter: %q", got)
 	}
 }

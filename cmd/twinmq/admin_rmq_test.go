@@ -162,6 +162,15 @@ func TestRocketMQAdminRequests(t *testing.T) {
 	if !strings.Contains(string(resp.Body), `"topicPutTps":`) {
 		t.Fatalf("GET_TOPIC_STATS_INFO body without topicPutTps: %s", resp.Body)
 	}
+	// 315: the producer's sends are recorded under TOPIC_PUT_NUMS (its
+	// windows fill at the next 10 s sample), none under another topic.
+	if resp := rmqAdmin(t, rmqAddr, 315, map[string]string{"statsName": "TOPIC_PUT_NUMS", "statsKey": "adm"}); resp.Code != remoting.Success ||
+		!strings.HasPrefix(string(resp.Body), `{"statsDay":{"avgpt":`) {
+		t.Fatalf("VIEW_BROKER_STATS_DATA TOPIC_PUT_NUMS adm: %d %s %s", resp.Code, resp.Remark, resp.Body)
+	}
+	if resp := rmqAdmin(t, rmqAddr, 315, map[string]string{"statsName": "TOPIC_PUT_NUMS", "statsKey": "nope"}); resp.Code != remoting.SystemError {
+		t.Fatalf("VIEW_BROKER_STATS_DATA of a topic never written: %d %s", resp.Code, resp.Remark)
+	}
 	if resp := rmqAdmin(t, rmqAddr, 202, map[string]string{"topic": "nope"}); resp.Code != remoting.TopicNotExist {
 		t.Fatalf("GET_TOPIC_STATS_INFO of a missing topic: %d %s", resp.Code, resp.Remark)
 	}

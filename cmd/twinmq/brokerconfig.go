@@ -26,7 +26,7 @@ const (
 )
 
 func newBrokerConfigCommand() *cobra.Command {
-	config := markAdmin(groupCommand(&cobra.Command{Use: "config", Short: "Read a running broker's settings (get) or ask to change them (set)"}))
+	config := markAdmin(groupCommand(&cobra.Command{Use: "config", Short: "Read a running broker's settings (get) or change the dynamic ones (set)"}))
 	var addr string
 	config.PersistentFlags().StringVar(&addr, "broker-addr", "127.0.0.1:10911", "RocketMQ remoting address of the broker")
 	get := &cobra.Command{
@@ -78,7 +78,7 @@ func newBrokerConfigCommand() *cobra.Command {
 	}
 	set := &cobra.Command{
 		Use:   "set KEY=VALUE...",
-		Short: "Ask the broker to change settings (UPDATE_BROKER_CONFIG); twinmq's are start-only and it says how to change each",
+		Short: "Change settings while the broker runs (UPDATE_BROKER_CONFIG): flushIntervalCommitLog, retentionBytes, logLevel; others are start-only and it says how to change each",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, kvs []string) error {
 			var body strings.Builder

@@ -9,6 +9,7 @@ import (
 	"net"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -226,6 +227,9 @@ func (r *replication) promote(ctx context.Context, b *brokerState, epoch int32, 
 	if err := b.offs.Promote(ctx); err != nil {
 		return fmt.Errorf("promote offsets: %w", err)
 	}
+	if err := b.subs.Promote(ctx); err != nil {
+		return fmt.Errorf("promote subscription groups: %w", err)
+	}
 	if err := r.startMaster(true, self, []int64{self}); err != nil {
 		return err
 	}
@@ -437,4 +441,53 @@ func kafkaReplicas(r *replication, base int32) func() (replicas, isr []int32) {
 		}
 		return replicas, isr
 	}
+}
+
+// underReplicatedMetrics registers the under-replicated gauges, Kafka's
+// UnderReplicatedPartitions per broker and per partition: a queue of this
+// broker is under-replicated while its broker group has fewer replicas
+// in sync than replicas (the members this master has seen, as Kafka
+// Metadata lists them: kafkaReplicas). Every queue of a broker group
+// replicates together, so they are all under-replicated or none. A slave
+// reports 0; a broker without a group (serve) reports the broker gauge at
+// 0 and no per-queue series.
+func underReplicatedMetrics(mon *httpapi.Server, b *brokerState) {
+	var counts func() (replicas, isr []int32)
+	if b.repl != nil {
+		counts = kafkaReplicas(b.repl, 0)
+	}
+	under := func() bool {
+		if counts == nil {
+			return false
+		}
+		replicas, isr := counts()
+		return len(isr) < len(replicas)
+	}
+	mon.Value("kafka_server_replicamanager_underreplicatedpartitions",
+		"Kafka JMX UnderReplicatedPartitions: this broker's partitions (queues) whose broker group has fewer replicas in sync than replicas.",
+		httpapi.Gauge, func() float64 {
+			if !under() {
+				return 0
+			}
+			return float64(len(allQueues(b)))
+		})
+	if b.repl == nil {
+		// serve: no broker group, nothing is ever under-replicated; the
+		// per-queue series (one per queue, 4,000 for 1,000 topics) would
+		// only add to every scrape.
+		return
+	}
+	mon.Metric("twinmq_queue_under_replicated", "1 while a queue's broker group has fewer replicas in sync than replicas, else 0.",
+		httpapi.Gauge, func() []httpapi.Sample {
+			v := 0.0
+			if under() {
+				v = 1
+			}
+			qs := allQueues(b)
+			out := make([]httpapi.Sample, len(qs))
+			for i, q := range qs {
+				out[i] = httpapi.Sample{Labels: []string{"topic", q.Topic, "queue", strconv.Itoa(int(q.Queue))}, Value: v}
+			}
+			return out
+		})
 }

@@ -32,7 +32,7 @@ func freeAddr(t *testing.T) string {
 // ends and returns its address.
 func startNamesrvForTest(t *testing.T) string {
 	t.Helper()
-	addr, stop, err := startNamesrv(t.Context(), "127.0.0.1:0", "", rocketmqTLS{}, nil, nil, slog.New(slog.DiscardHandler))
+	addr, stop, err := startNamesrv(t.Context(), "127.0.0.1:0", "", "", rocketmqTLS{}, nil, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

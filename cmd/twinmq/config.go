@@ -624,6 +624,12 @@ func (c *Config) validateController() []error {
 	return []error{fmt.Errorf("controllerSelfId %q is not in controllerPeers %q", c.ControllerSelfID, c.ControllerPeers)}
 }
 
+// namesrvDir holds the name server's KV config (kvConfig.json, as Java's
+// ~/namesrv/kvConfig.json).
+func (c *Config) namesrvDir() string {
+	return filepath.Join(c.DataDir, "namesrv")
+}
+
 // controllerDir holds the embedded controller's raft state.
 func (c *Config) controllerDir() string {
 	return filepath.Join(c.DataDir, "controller")

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/twinmq/twinmq/broker/delay"
+	"github.com/twinmq/twinmq/broker/httpapi"
 	"github.com/twinmq/twinmq/broker/kafkaapi"
 	"github.com/twinmq/twinmq/broker/remotingapi"
 	"github.com/twinmq/twinmq/broker/timer"
@@ -97,14 +99,58 @@ func (d *delaySetup) start(ctx context.Context, store *storage.Store, logger *sl
 	if err != nil {
 		return nil, fmt.Errorf("delay: %w", err)
 	}
+	d.svc.Store(svc)
 	logger.Info("delay services running", "messageDelayLevel", d.policy.Levels.String(),
 		"timerWheelEnable", !d.policy.TimerDisabled, "timerMaxDelay", d.policy.TimerMaxDelay,
 		"timerPrecision", d.policy.TimerPrecision)
-	d.svc.Store(svc)
 	return func() {
 		d.svc.CompareAndSwap(svc, nil)
 		svc.Close()
 	}, nil
+}
+
+// metrics registers the delay and timer services' metrics with mon: a
+// broker with no services running (a slave) reports none.
+func (d *delaySetup) metrics(mon *httpapi.Server) {
+	if d == nil {
+		return
+	}
+	levels := func(name, help string, kind httpapi.Kind, at func(*delay.Scheduler, int) int64) {
+		mon.Metric(name, help, kind, func() []httpapi.Sample {
+			svc := d.svc.Load()
+			if svc == nil {
+				return nil
+			}
+			out := make([]httpapi.Sample, 0, svc.Levels.Levels())
+			for lvl := 1; lvl <= svc.Levels.Levels(); lvl++ {
+				out = append(out, httpapi.Sample{Labels: []string{"level", strconv.Itoa(lvl)}, Value: float64(at(svc.Levels, lvl))})
+			}
+			return out
+		})
+	}
+	levels("twinmq_delay_messages_pending", "Messages waiting in SCHEDULE_TOPIC_XXXX for their delay level's time, by level.",
+		httpapi.Gauge, (*delay.Scheduler).Pending)
+	levels("twinmq_delay_messages_fired_total", "Delay-level messages delivered to their topics since the services started, by level.",
+		httpapi.Counter, (*delay.Scheduler).Fired)
+	stat := func(name, help string, kind httpapi.Kind, at func(timer.Stats) int64) {
+		mon.Metric(name, help, kind, func() []httpapi.Sample {
+			svc := d.svc.Load()
+			if svc == nil || svc.Timer == nil {
+				return nil
+			}
+			return []httpapi.Sample{{Value: float64(at(svc.Timer.Stats()))}}
+		})
+	}
+	stat("twinmq_timer_messages_ingested_total", "Timer messages (TIMER_DELIVER_MS ...) taken into the timer wheel since the services started.",
+		httpapi.Counter, func(s timer.Stats) int64 { return s.Ingested })
+	stat("twinmq_timer_messages_fired_total", "Timer messages delivered to their topics since the services started.",
+		httpapi.Counter, func(s timer.Stats) int64 { return s.Fired })
+	stat("twinmq_timer_messages_dropped_total", "Timer messages that could not be rebuilt for delivery since the services started.",
+		httpapi.Counter, func(s timer.Stats) int64 { return s.Dropped })
+	stat("twinmq_timer_slots_pending", "Timer-wheel slots (timerPrecisionMs wide) holding timers not yet fired.",
+		httpapi.Gauge, func(s timer.Stats) int64 { return int64(s.PendingSlots) })
+	stat("twinmq_timer_messages_loaded", "Timer messages due within the wheel's look-ahead, held in memory to fire.",
+		httpapi.Gauge, func(s timer.Stats) int64 { return int64(s.InHeap) })
 }
 
 // withDelay starts the delay services once the listeners before it are

@@ -1,9 +1,15 @@
 package main
 
 import (
+	"context"
+	"log/slog"
+	"maps"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twinmq/twinmq/nameserver"
+	"github.com/twinmq/twinmq/wire/remoting"
 )
 
 func TestDelaySettings(t *testing.T) {
@@ -49,5 +55,56 @@ func TestResendDLQCommand(t *testing.T) {
 	_, err := twinmqCmd(t, "message", "resend-dlq", "--group", "nogroup", "--broker-addr", addr)
 	if err == nil || !strings.Contains(err.Error(), "answered 17") {
 		t.Fatalf("err %v, want TOPIC_NOT_EXIST (17)", err)
+	}
+}
+
+// TestDelayMetrics: a message sent with delay level 1 (1 s here) is
+// counted fired once delivered; one of level 2 (an hour) stays pending.
+func TestDelayMetrics(t *testing.T) {
+	cfg := testConfig(t, func(c *Config) { c.MessageDelayLevel = "1s 1h" })
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil))) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	kafka := listenAddr(t, logs, "Kafka")
+	mustCmd(t, "topic", "create", "later", "--partitions", "1", "--bootstrap-server", kafka)
+	rc, err := nameserver.Dial(t.Context(), listenAddr(t, logs, "RocketMQ remoting"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	for _, level := range []string{"1", "2"} {
+		send := remoting.NewRequest(remoting.SendMessage, 0)
+		maps.Copy(send.ExtFields, map[string]string{"producerGroup": "pg", "topic": "later", "queueId": "0", "sysFlag": "0",
+			"bornTimestamp": "1", "flag": "0", "properties": "DELAY\x01" + level + "\x02"})
+		send.Body = []byte("level " + level)
+		if resp, err := rc.Invoke(t.Context(), send); err != nil || resp.Code != remoting.Success {
+			t.Fatalf("send at level %s: %v %+v", level, err, resp)
+		}
+	}
+	metrics := "http://" + listenAddr(t, logs, "HTTP") + "/metrics"
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		body := httpGet(t, metrics)
+		fired, _ := seriesValue(t, body, `twinmq_delay_messages_fired_total{level="1"}`)
+		p1, _ := seriesValue(t, body, `twinmq_delay_messages_pending{level="1"}`)
+		p2, _ := seriesValue(t, body, `twinmq_delay_messages_pending{level="2"}`)
+		if fired == 1 && p1 == 0 && p2 == 1 {
+			if f2, ok := seriesValue(t, body, `twinmq_delay_messages_fired_total{level="2"}`); !ok || f2 != 0 {
+				t.Fatalf("level 2 fired %v (found %v), want 0", f2, ok)
+			}
+			if _, ok := seriesValue(t, body, "twinmq_timer_messages_fired_total"); !ok {
+				t.Fatal("no timer metrics")
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s: level 1 fired %v, pending %v; level 2 pending %v", fired, p1, p2)
+		}
 	}
 }

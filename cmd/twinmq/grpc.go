@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/twinmq/twinmq/broker/grpcapi"
+	"github.com/twinmq/twinmq/broker/httpapi"
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/pop"
 )
@@ -41,7 +42,8 @@ func grpcListenAddr(cfg Config) (string, error) {
 // state is written to the store) on its listen address over engine, which
 // the Kafka share groups share and the caller closes; storeHost is the
 // remoting listener's advertised address. stop ends it.
-func startGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string, dl *delaySetup, logger *slog.Logger, engine *pop.Engine) (func(context.Context), error) {
+func startGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger,
+	engine *pop.Engine) (func(context.Context), error) {
 	addr, err := grpcListenAddr(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("grpc: %w", err)
@@ -69,6 +71,15 @@ func startGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string
 		ln.Close()
 		return nil, fmt.Errorf("grpc: %w", err)
 	}
+	s.SetConsumeDisabled(func(group string) bool { // RocketMQ subscription-group configs (broker/subgroups)
+		c, ok := b.subs.Get(group)
+		return ok && !c.ConsumeEnable
+	})
+	if err := grpcMetrics(mon, s, b.traffic); err != nil {
+		engine.Close()
+		ln.Close()
+		return nil, fmt.Errorf("grpc: %w", err)
+	}
 	g := s.GRPCServer()
 	done := make(chan error, 1)
 	go func() { done <- grpcapi.Serve(g, ln) }()
@@ -91,7 +102,7 @@ func startGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string
 // withGRPC starts the gRPC adapter after the writers that stop stops,
 // and returns a stop for both (the gRPC listener first); when it cannot
 // start, it stops them.
-func withGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string, dl *delaySetup, logger *slog.Logger,
+func withGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string, dl *delaySetup, mon *httpapi.Server, logger *slog.Logger,
 	engine *pop.Engine, stop func(context.Context)) (func(context.Context), error) {
 	if cfg.ACLEnable {
 		// The gRPC adapter does not check AccessKeys yet: serving it would
@@ -99,7 +110,7 @@ func withGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string,
 		logger.Warn("RocketMQ 5 gRPC listener off: it does not check the ACL (aclEnable) yet")
 		return stop, nil
 	}
-	stopGRPC, err := startGRPC(ctx, cfg, b, storeHost, dl, logger, engine)
+	stopGRPC, err := startGRPC(ctx, cfg, b, storeHost, dl, mon, logger, engine)
 	if err != nil {
 		stop(context.Background())
 		return nil, err
@@ -108,4 +119,25 @@ func withGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string,
 		stopGRPC(sctx)
 		stop(sctx)
 	}, nil
+}
+
+// grpcMetrics hands the gRPC adapter its metrics: per-topic traffic
+// (protocol="grpc"), retries and dead letters, the shared end-to-end
+// family, and each RPC's latency. A promoted slave starts the adapter
+// again: the families are the ones registered first.
+func grpcMetrics(mon *httpapi.Server, s *grpcapi.Server, traffic *topicTraffic) error {
+	lat, err := mon.Histogram("twinmq_grpc_request_duration_seconds",
+		"RocketMQ 5 gRPC requests from arrival to answer, by RPC (a ReceiveMessage's long poll included; Telemetry streams not measured).", "rpc")
+	if err != nil {
+		return err
+	}
+	e2e, err := mon.Histogram(e2eName, e2eHelp, "protocol")
+	if err != nil {
+		return err
+	}
+	s.SetTopicMeter(protoMeter{traffic, protoGRPC})
+	s.SetRetryMeter(retryMeter{traffic})
+	s.SetEndToEnd(e2e.WithLabelValues("grpc"))
+	s.SetLatency(func(rpc string) grpcapi.Observer { return lat.WithLabelValues(rpc) })
+	return nil
 }

@@ -43,8 +43,11 @@ func listenHTTP(cfg Config, logger *slog.Logger) (*httpapi.Server, error) {
 
 // brokerMetrics registers the store's and the topics' metrics of b, and
 // the store's readiness check.
-func brokerMetrics(mon *httpapi.Server, b *brokerState) {
+func brokerMetrics(mon *httpapi.Server, b *brokerState) error {
 	st := b.store
+	if err := storeLatencyMetrics(mon, st); err != nil { // latency.go
+		return err
+	}
 	mon.Check("store", func() error { return st.Stats().Err })
 	offset := func(name, help string, at func(storage.Stats) int64) {
 		mon.Value(name, help, httpapi.Gauge, func() float64 { return float64(at(st.Stats())) })
@@ -107,6 +110,7 @@ func brokerMetrics(mon *httpapi.Server, b *brokerState) {
 		func(e offsets.Entry, end int64) int64 { return max(end-e.Offset, 0) })
 	queues("twinmq_queue_start_offset", "First offset of a queue (partition) still stored.", func(q storage.QueueInfo) int64 { return q.Min })
 	queues("twinmq_queue_end_offset", "Offset the next message of a queue (partition) gets.", func(q storage.QueueInfo) int64 { return q.Max })
+	return nil
 }
 
 // allQueues lists every queue of every topic, those that never stored a

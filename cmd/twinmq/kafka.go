@@ -32,7 +32,7 @@ import (
 // requests in flight, then the coordinator.
 func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry,
 	offs *offsets.Table, repl *replication, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView, txIndex *log.Txns,
-	traffic *topicTraffic, con *consoleHook, engine *pop.Engine) (stop func(context.Context), advertised string, err error) {
+	traffic *topicTraffic, con *consoleHook, engine *pop.Engine, dyn *dynamicConfig) (stop func(context.Context), advertised string, err error) {
 	id, stopID, err := broker.LoadIdentity(ctx, store, int32(cfg.NodeID), logger)
 	if err != nil {
 		return nil, "", fmt.Errorf("kafka: %w", err)
@@ -104,6 +104,9 @@ func startKafka(ctx context.Context, cfg Config, store *storage.Store, reg *topi
 	}
 	dl.kafka(h)
 	h.SetTopicMeter(protoMeter{traffic, protoKafka})
+	if dyn != nil {
+		h.SetBrokerConfigUpdater(dyn) // dynconfig.go
+	}
 	srvs, adv, err := startKafkaListeners(ctx, cfg, h, lim, logger)
 	if err != nil {
 		stopAll()
@@ -234,7 +237,7 @@ func kafkaMetrics(mon *httpapi.Server, srvs []*netio.Server, h *kafkaapi.Handler
 	mon.Value("twinmq_kafka_produce_inline_total", "Kafka Produce requests answered on the event loop (also counted in twinmq_kafka_requests_total).",
 		httpapi.Counter, func() float64 { return float64(h.ProducesInline()) })
 	xprotoCacheMetrics(mon, "kafka", "Kafka fetches of RocketMQ-produced messages", h.XProtoCacheStats)
-	return nil
+	return kafkaLatencyMetrics(mon, h) // latency.go
 }
 
 // xprotoCacheMetrics registers the metrics of an adapter's cross-protocol

@@ -30,6 +30,9 @@ func startNamesrvController(ctx context.Context, cfg Config, logger *slog.Logger
 	}
 	ns := nameserver.New(nameserver.Config{Logger: logger, RegistrationSecret: cfg.RegistrationSecret, TLS: rt.server, TLSOptional: rt.optional,
 		Accounts: accs})
+	if err := ns.LoadKVConfig(cfg.namesrvDir()); err != nil {
+		return "", nil, err
+	}
 	srv, stopNS, err := nameserver.Listen(ctx, cfg.NamesrvListen, ns)
 	if err != nil {
 		return "", nil, portInUse(err, "namesrvListen", cfg.NamesrvListen)

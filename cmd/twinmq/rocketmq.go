@@ -18,6 +18,7 @@ import (
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/remotingapi"
+	"github.com/twinmq/twinmq/broker/subgroups"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/nameserver"
 	"github.com/twinmq/twinmq/netio"
@@ -26,13 +27,18 @@ import (
 )
 
 // startNamesrv runs a name server on addr, its metrics registered with
-// mon if not nil; it returns the address brokers on this host reach it at
-// and its stop function.
-func startNamesrv(ctx context.Context, addr, secret string, rt rocketmqTLS, accs *auth.Accounts, mon *httpapi.Server,
+// mon if not nil, its KV config kept in dir (in memory if ""); it returns
+// the address brokers on this host reach it at and its stop function.
+func startNamesrv(ctx context.Context, addr, secret, dir string, rt rocketmqTLS, accs *auth.Accounts, mon *httpapi.Server,
 	logger *slog.Logger) (string, func(context.Context) error, error) {
 	warnOpenRegistration(logger, secret)
 	ns := nameserver.New(nameserver.Config{Logger: logger, RegistrationSecret: secret, TLS: rt.server, TLSOptional: rt.optional,
 		Accounts: accs})
+	if dir != "" {
+		if err := ns.LoadKVConfig(dir); err != nil {
+			return "", nil, err
+		}
+	}
 	srv, stop, err := nameserver.Listen(ctx, addr, ns)
 	if err != nil {
 		return "", nil, portInUse(err, "namesrvListen", addr)
@@ -67,7 +73,7 @@ func warnOpenRegistration(logger *slog.Logger, secret string) {
 // with namesrvAddrs; stop ends it.
 func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *topics.Registry, offs *offsets.Table,
 	repl *replication, namesrvAddrs []string, dl *delaySetup, lim limits, mon *httpapi.Server, logger *slog.Logger, cv *groupsView, txns *log.Txns,
-	traffic *topicTraffic, con *consoleHook) (func(context.Context), string, error) {
+	traffic *topicTraffic, con *consoleHook, subs *subgroups.Table, dyn *dynamicConfig) (func(context.Context), string, error) {
 	addr, err := fixPort(cfg.RemotingAddr)
 	if err != nil {
 		return nil, "", fmt.Errorf("remoting: %w", portInUse(err, "remotingAddr", cfg.RemotingAddr))
@@ -133,9 +139,22 @@ func startRemoting(ctx context.Context, cfg Config, store *storage.Store, reg *t
 		return nil, "", fmt.Errorf("remoting: %w", err)
 	}
 	b.SetTopicMeter(protoMeter{traffic, protoRocketMQ})
+	b.SetRetryMeter(retryMeter{traffic})
+	b.SetStats(traffic.stats)
+	if dyn != nil {
+		b.SetConfigUpdater(rocketmqUpdater{dyn}) // dynconfig.go
+	}
+	if subs != nil {
+		b.SetSubscriptionGroups(subs)
+	}
 	b.SetLatency(func(code, resp int32) remotingapi.Observer {
 		return lat.WithLabelValues(strconv.Itoa(int(code)), strconv.Itoa(int(resp)))
 	})
+	if err := remotingLatencyMetrics(mon, b); err != nil { // latency.go
+		stopTxn()
+		_ = srv.Shutdown(ctx)
+		return nil, "", fmt.Errorf("remoting: %w", err)
+	}
 	b.Start()
 	mon.Value("twinmq_remoting_connections", "Open RocketMQ remoting connections.", httpapi.Gauge,
 		func() float64 { return float64(srv.Conns()) })

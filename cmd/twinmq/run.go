@@ -15,6 +15,7 @@ import (
 	"github.com/twinmq/twinmq/broker/log"
 	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/pop"
+	"github.com/twinmq/twinmq/broker/subgroups"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/controller"
 	"github.com/twinmq/twinmq/netio"
@@ -33,7 +34,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		if err != nil {
 			return nil, nil, err
 		}
-		addr, stop, err := startNamesrv(ctx, cfg.NamesrvListen, cfg.RegistrationSecret, rt, accs, mon, logger)
+		addr, stop, err := startNamesrv(ctx, cfg.NamesrvListen, cfg.RegistrationSecret, cfg.namesrvDir(), rt, accs, mon, logger)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -72,7 +73,11 @@ func serveBroker(ctx context.Context, cfg Config, cmd string, replicate bool, lo
 		_ = b.close()
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
-	brokerMetrics(mon, b)
+	if err := brokerMetrics(mon, b); err != nil {
+		_ = mon.Shutdown(context.Background())
+		_ = b.close()
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
 	if replicate {
 		if b.repl, err = startReplication(ctx, cfg, b.store, mon, logger, ctl, info); err != nil {
 			_ = mon.Shutdown(context.Background())
@@ -127,7 +132,7 @@ func runNamesrv(ctx context.Context, cfg Config, logger *slog.Logger) error {
 			accs, err = namesrvAccounts(cfg) // authz.go
 		}
 		if err == nil {
-			_, stop, err = startNamesrv(ctx, cfg.NamesrvListen, cfg.RegistrationSecret, rt, accs, nil, logger)
+			_, stop, err = startNamesrv(ctx, cfg.NamesrvListen, cfg.RegistrationSecret, cfg.namesrvDir(), rt, accs, nil, logger)
 		}
 	}
 	if err != nil {
@@ -168,6 +173,10 @@ type brokerState struct {
 	traffic *topicTraffic
 	// console is the web console (console.go); nil when off.
 	console *consoleHook
+	// subs are the RocketMQ subscription-group configs.
+	subs *subgroups.Table
+	// dyn are the settings that can change at run time (dynconfig.go).
+	dyn *dynamicConfig
 }
 
 // txnIndexScan bounds how far back a partition's log is read to rebuild
@@ -206,8 +215,19 @@ func openBroker(ctx context.Context, cfg Config, logger *slog.Logger) (*brokerSt
 		_ = store.Close()
 		return nil, err
 	}
-	return &brokerState{dir: cfg.storeDir(), store: store, reg: reg, offs: offs,
-		txIndex: log.NewTxns(store, txnIndexScan, kafkaapi.LoadTxnBatch), traffic: newTopicTraffic(reg)}, nil
+	subs, err := subgroups.Open(ctx, store, follow, logger)
+	if err == nil {
+		var dyn *dynamicConfig
+		if dyn, err = openDynamicConfig(cfg.DataDir, cfg, store, logLevelOf(logger), logger); err == nil {
+			return &brokerState{dir: cfg.storeDir(), store: store, reg: reg, offs: offs, subs: subs, dyn: dyn,
+				txIndex: log.NewTxns(store, txnIndexScan, kafkaapi.LoadTxnBatch), traffic: newTopicTraffic(reg, cfg.BrokerClusterName)}, nil
+		}
+		subs.Close()
+	}
+	offs.Close()
+	reg.Close()
+	_ = store.Close()
+	return nil, err
 }
 
 // serve runs the RocketMQ broker (registered with nsAddrs), the Kafka
@@ -224,6 +244,9 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 		}
 	}
 	dl := newDelaySetup(cfg)
+	dl.metrics(mon)                // delay.go
+	underReplicatedMetrics(mon, b) // cluster.go
+	go b.traffic.stats.Run(ctx)    // VIEW_BROKER_STATS_DATA's samples (broker/stats)
 	lim := limits{net: cfg.netLimits(), decompress: netio.NewBudget(cfg.QueuedMaxDecompressBytes)}
 	go returnMemory(ctx, logger, lim.net.Budget, lim.decompress)
 	mon.Value("twinmq_queued_request_bytes", "Request bytes held in memory, bounded by queuedMaxRequestBytes.",
@@ -236,7 +259,7 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 	if cv != nil { // a topic created or deleted here: read the view again
 		defer b.reg.Watch(func(topics.Config, bool) { cv.poller.Kick() })()
 	}
-	stopRemoting, storeHost, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, lim, mon, logger, cv, b.pullTxns(), b.traffic, b.console)
+	stopRemoting, storeHost, err := startRemoting(ctx, cfg, b.store, b.reg, b.offs, b.repl, nsAddrs, dl, lim, mon, logger, cv, b.pullTxns(), b.traffic, b.console, b.subs, b.dyn)
 	if err != nil {
 		failed()
 		return err
@@ -262,7 +285,7 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 		if err != nil {
 			return fmt.Errorf("pop: %w", err)
 		}
-		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, lim, mon, logger, cv, b.txIndex, b.traffic, b.console, engine)
+		stop, adv, err := startKafka(ctx, cfg, b.store, b.reg, b.offs, b.repl, dl, lim, mon, logger, cv, b.txIndex, b.traffic, b.console, engine, b.dyn)
 		if err != nil {
 			engine.Close()
 		} else {
@@ -274,7 +297,7 @@ func (b *brokerState) serve(ctx context.Context, cfg Config, nsAddrs []string, m
 			b.console.delay(dl.services(), dl.policy)
 		}
 		if err == nil {
-			stop, err = withGRPC(ctx, cfg, b, storeHost, dl, logger, engine, stop) // grpc.go
+			stop, err = withGRPC(ctx, cfg, b, storeHost, dl, mon, logger, engine, stop) // grpc.go
 		}
 		if err != nil {
 			return err
@@ -375,6 +398,7 @@ func (b *brokerState) close() error {
 	if b.repl != nil {
 		b.repl.stop()
 	}
+	b.subs.Close()
 	b.offs.Close()
 	b.reg.Close()
 	if err := b.store.Close(); err != nil {

@@ -42,7 +42,10 @@ func BenchmarkScrape1000Topics(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer mon.Shutdown(ctx)
-	brokerMetrics(mon, bs)
+	if err := brokerMetrics(mon, bs); err != nil {
+		b.Fatal(err)
+	}
+	underReplicatedMetrics(mon, bs)
 	kafka, rocketmq := protoMeter{bs.traffic, protoKafka}, protoMeter{bs.traffic, protoRocketMQ}
 	for i := range 1000 {
 		name := fmt.Sprintf("topic-%04d", i)
