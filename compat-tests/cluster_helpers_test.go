@@ -191,25 +191,7 @@ func startGroup(t *testing.T, role string, masterArgs ...string) *rmqGroup {
 // startGroupWith is startGroup with extra arguments for the slave too.
 func startGroupWith(t *testing.T, role string, masterArgs, slaveArgs []string) *rmqGroup {
 	t.Helper()
-	dir := t.TempDir()
-	g := &rmqGroup{dir: dir, nsAddr: "127.0.2.1:9876", masterHTTP: "127.0.2.11:8080"}
-	for _, a := range []string{g.nsAddr, "127.0.2.11:10911", "127.0.2.12:10911", "127.0.2.11:10912"} {
-		if listening(a) {
-			t.Skipf("%s is taken: another cluster test or broker runs here", a)
-		}
-	}
-	startNode(t, dir, "ns", "namesrv", "--namesrv-listen", g.nsAddr)
-	brokerArgs := func(host, id, role string) []string {
-		return []string{"broker", "--data-dir", filepath.Join(dir, "b"+id), "--broker-cluster-name", "C", "--broker-name", "b1",
-			"--broker-id", id, "--broker-role", role, "--segment-size", fmt.Sprint(64 << 20),
-			"--kafka-addr", host + ":9092", "--remoting-addr", host + ":10911", "--ha-addr", host + ":10912",
-			"--http-addr", host + ":8080", "--namesrv-addr", g.nsAddr}
-	}
-	waitFor(t, 20*time.Second, func() bool { return listening(g.nsAddr) })
-	g.master = startNode(t, dir, "master", append(brokerArgs("127.0.2.11", "0", role), masterArgs...)...)
-	g.slave = startNode(t, dir, "slave", append(brokerArgs("127.0.2.12", "1", "SLAVE"), slaveArgs...)...)
-	g.waitInSync(t)
-	return g
+	return startGroupOn(t, groupHosts{ns: "127.0.2.1", master: "127.0.2.11", slave: "127.0.2.12"}, role, masterArgs, slaveArgs)
 }
 
 // waitInSync waits until the master reports its slave in sync.
