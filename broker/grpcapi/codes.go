@@ -48,6 +48,8 @@ var statusTable = []struct {
 	{errNoPermission, rmqpb.Code_FORBIDDEN},
 	{errNotFound, rmqpb.Code_MESSAGE_NOT_FOUND},
 	{errUnsupported, rmqpb.Code_NOT_IMPLEMENTED},
+	{errIllegalOffset, rmqpb.Code_ILLEGAL_OFFSET},
+	{errOffsetNotFound, rmqpb.Code_OFFSET_NOT_FOUND},
 	{pop.ErrBadHandle, rmqpb.Code_INVALID_RECEIPT_HANDLE},
 	{pop.ErrNotHeld, rmqpb.Code_INVALID_RECEIPT_HANDLE},
 	{pop.ErrLockExpired, rmqpb.Code_INVALID_RECEIPT_HANDLE},

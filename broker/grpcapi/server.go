@@ -70,9 +70,12 @@ type Config struct {
 	SettingsTimeout time.Duration
 	// Delay places messages with a delivery timestamp (nil: they are
 	// refused with ILLEGAL_DELIVERY_TIME).
-	Delay  *delay.Policy
-	Logger *slog.Logger
-	Now    func() time.Time
+	Delay *delay.Policy
+	// Offsets, if set, is the consumer offset table UpdateOffset and
+	// GetOffset use (offset.go); nil: they answer NOT_IMPLEMENTED.
+	Offsets OffsetStore
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 func (c *Config) validate() (netip.AddrPort, error) {

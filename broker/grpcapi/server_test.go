@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/twinmq/twinmq/broker/log"
+	"github.com/twinmq/twinmq/broker/offsets"
 	"github.com/twinmq/twinmq/broker/pop"
 	"github.com/twinmq/twinmq/broker/topics"
 	"github.com/twinmq/twinmq/storage"
@@ -79,8 +80,13 @@ func start(t *testing.T, edit func(*Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	offs, err := offsets.Open(ctx, store, lg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(offs.Close)
 	cfg := Config{Endpoint: ln.Addr().String(), StoreHost: "127.0.0.1:10911", Logger: lg, Now: clk.now,
-		MaxLongPolling: 100 * time.Millisecond, SettingsTimeout: 100 * time.Millisecond}
+		MaxLongPolling: 100 * time.Millisecond, SettingsTimeout: 100 * time.Millisecond, Offsets: offs}
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -62,7 +62,7 @@ func startGRPC(ctx context.Context, cfg Config, b *brokerState, storeHost string
 		logs = b.repl.logs
 	}
 	gcfg := grpcapi.Config{Endpoint: adv, StoreHost: storeHost, BrokerName: cfg.BrokerName, ClusterName: cfg.BrokerClusterName,
-		AutoCreateTopics: true, Logger: logger}
+		AutoCreateTopics: true, Offsets: b.offs, Logger: logger}
 	if dl != nil {
 		gcfg.Delay = &dl.policy
 	}

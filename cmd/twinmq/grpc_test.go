@@ -117,6 +117,17 @@ func TestServeGRPC(t *testing.T) {
 	if r, err := rc.Invoke(t.Context(), upd); err != nil || r.Code != remoting.Success {
 		t.Fatalf("UPDATE_AND_CREATE_SUBSCRIPTIONGROUP: %v %+v", err, r)
 	}
+	// An offset stored over gRPC (UpdateOffset) is the one offset table:
+	// a remoting QUERY_CONSUMER_OFFSET of the group reads it.
+	if u, err := cli.UpdateOffset(context.Background(), &rmqpb.UpdateOffsetRequest{Group: &rmqpb.Resource{Name: "g-off"},
+		MessageQueue: &rmqpb.MessageQueue{Topic: &rmqpb.Resource{Name: "served"}, Id: 0}, Offset: 1}); err != nil || u.GetStatus().GetCode() != rmqpb.Code_OK {
+		t.Fatalf("UpdateOffset: %+v %v", u, err)
+	}
+	qo := remoting.NewRequest(remoting.QueryConsumerOffset, 0)
+	qo.ExtFields["consumerGroup"], qo.ExtFields["topic"], qo.ExtFields["queueId"] = "g-off", "served", "0"
+	if r, err := rc.Invoke(t.Context(), qo); err != nil || r.Code != remoting.Success || r.ExtFields["offset"] != "1" {
+		t.Fatalf("QUERY_CONSUMER_OFFSET of an offset stored over gRPC: %v %+v", err, r)
+	}
 	rc.Close()
 	st, err := cli.ReceiveMessage(context.Background(), &rmqpb.ReceiveMessageRequest{Group: &rmqpb.Resource{Name: "off"},
 		MessageQueue:     &rmqpb.MessageQueue{Topic: &rmqpb.Resource{Name: "served"}, Id: 0},
