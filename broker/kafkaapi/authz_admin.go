@@ -273,72 +273,75 @@ func configAllowed(r *request, op auth.Operation, typ kmsg.ConfigResourceType, n
 
 func authzDescribeConfigs(h *Handler, r *request, q kmsg.Request) bool {
 	req := q.(*kmsg.DescribeConfigsRequest)
-	var errs []kmsg.DescribeConfigsResponseResource
-	kept := req.Resources[:0:0]
-	for _, res := range req.Resources {
-		code := configAllowed(r, auth.OpDescribeConfigs, res.ResourceType, res.ResourceName)
-		if code == errNone {
-			kept = append(kept, res)
-			continue
-		}
-		rr := kmsg.NewDescribeConfigsResponseResource()
-		rr.ResourceType, rr.ResourceName, rr.ErrorCode = res.ResourceType, res.ResourceName, code
-		errs = append(errs, rr)
-	}
-	if len(errs) > 0 {
-		req.Resources = kept
-		r.addPatch(func(s kmsg.Response) {
+	return authzConfigResources(r, auth.OpDescribeConfigs, &req.Resources,
+		func(res kmsg.DescribeConfigsRequestResource) (kmsg.ConfigResourceType, string) {
+			return res.ResourceType, res.ResourceName
+		},
+		func(typ kmsg.ConfigResourceType, name string, code int16) kmsg.DescribeConfigsResponseResource {
+			rr := kmsg.NewDescribeConfigsResponseResource()
+			rr.ResourceType, rr.ResourceName, rr.ErrorCode = typ, name, code
+			return rr
+		},
+		func(s kmsg.Response, errs []kmsg.DescribeConfigsResponseResource) {
 			resp := s.(*kmsg.DescribeConfigsResponse)
 			resp.Resources = append(resp.Resources, errs...)
 		})
-	}
-	return true
 }
 
 func authzAlterConfigs(h *Handler, r *request, q kmsg.Request) bool {
 	req := q.(*kmsg.AlterConfigsRequest)
-	var errs []kmsg.AlterConfigsResponseResource
-	kept := req.Resources[:0:0]
-	for _, res := range req.Resources {
-		code := configAllowed(r, auth.OpAlterConfigs, res.ResourceType, res.ResourceName)
-		if code == errNone {
-			kept = append(kept, res)
-			continue
-		}
-		rr := kmsg.NewAlterConfigsResponseResource()
-		rr.ResourceType, rr.ResourceName, rr.ErrorCode = res.ResourceType, res.ResourceName, code
-		errs = append(errs, rr)
-	}
-	if len(errs) > 0 {
-		req.Resources = kept
-		r.addPatch(func(s kmsg.Response) {
+	return authzConfigResources(r, auth.OpAlterConfigs, &req.Resources,
+		func(res kmsg.AlterConfigsRequestResource) (kmsg.ConfigResourceType, string) {
+			return res.ResourceType, res.ResourceName
+		},
+		func(typ kmsg.ConfigResourceType, name string, code int16) kmsg.AlterConfigsResponseResource {
+			rr := kmsg.NewAlterConfigsResponseResource()
+			rr.ResourceType, rr.ResourceName, rr.ErrorCode = typ, name, code
+			return rr
+		},
+		func(s kmsg.Response, errs []kmsg.AlterConfigsResponseResource) {
 			resp := s.(*kmsg.AlterConfigsResponse)
 			resp.Resources = append(resp.Resources, errs...)
 		})
-	}
-	return true
 }
 
 func authzIncrementalAlterConfigs(h *Handler, r *request, q kmsg.Request) bool {
 	req := q.(*kmsg.IncrementalAlterConfigsRequest)
-	var errs []kmsg.IncrementalAlterConfigsResponseResource
-	kept := req.Resources[:0:0]
-	for _, res := range req.Resources {
-		code := configAllowed(r, auth.OpAlterConfigs, res.ResourceType, res.ResourceName)
-		if code == errNone {
-			kept = append(kept, res)
-			continue
-		}
-		rr := kmsg.NewIncrementalAlterConfigsResponseResource()
-		rr.ResourceType, rr.ResourceName, rr.ErrorCode = res.ResourceType, res.ResourceName, code
-		errs = append(errs, rr)
-	}
-	if len(errs) > 0 {
-		req.Resources = kept
-		r.addPatch(func(s kmsg.Response) {
+	return authzConfigResources(r, auth.OpAlterConfigs, &req.Resources,
+		func(res kmsg.IncrementalAlterConfigsRequestResource) (kmsg.ConfigResourceType, string) {
+			return res.ResourceType, res.ResourceName
+		},
+		func(typ kmsg.ConfigResourceType, name string, code int16) kmsg.IncrementalAlterConfigsResponseResource {
+			rr := kmsg.NewIncrementalAlterConfigsResponseResource()
+			rr.ResourceType, rr.ResourceName, rr.ErrorCode = typ, name, code
+			return rr
+		},
+		func(s kmsg.Response, errs []kmsg.IncrementalAlterConfigsResponseResource) {
 			resp := s.(*kmsg.IncrementalAlterConfigsResponse)
 			resp.Resources = append(resp.Resources, errs...)
 		})
+}
+
+// authzConfigResources is the check of the three config keys: the
+// resources r may not op on leave the request (it serves the others) and
+// are added to the response, each refused with its code (refuse), as
+// KafkaApis answers them.
+func authzConfigResources[Q, A any](r *request, op auth.Operation, resources *[]Q,
+	key func(Q) (kmsg.ConfigResourceType, string), refuse func(kmsg.ConfigResourceType, string, int16) A,
+	add func(kmsg.Response, []A)) bool {
+	var errs []A
+	kept := (*resources)[:0:0]
+	for _, res := range *resources {
+		typ, name := key(res)
+		if code := configAllowed(r, op, typ, name); code != errNone {
+			errs = append(errs, refuse(typ, name, code))
+			continue
+		}
+		kept = append(kept, res)
+	}
+	if len(errs) > 0 {
+		*resources = kept
+		r.addPatch(func(s kmsg.Response) { add(s, errs) })
 	}
 	return true
 }
