@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,28 +40,13 @@ func TestClusterKafkaAcrossGroups(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	dir := t.TempDir()
-	const ns = "127.0.2.1:9876"
-	hosts := map[string]string{"b1": "127.0.2.21", "b2": "127.0.2.22"}
-	for _, a := range []string{ns, "127.0.2.21:9092", "127.0.2.22:9092", "127.0.2.21:10911", "127.0.2.22:10911"} {
-		if listening(a) {
-			t.Skipf("%s is taken: another cluster test or broker runs here", a)
-		}
-	}
-	startNode(t, dir, "ns", "namesrv", "--namesrv-listen", ns)
-	waitFor(t, 20*time.Second, func() bool { return listening(ns) })
-	for _, name := range []string{"b1", "b2"} {
-		h := hosts[name]
-		startNode(t, dir, name, "broker", "--data-dir", filepath.Join(dir, name), "--broker-cluster-name", "C",
-			"--broker-name", name, "--segment-size", fmt.Sprint(64<<20),
-			"--kafka-addr", h+":9092", "--remoting-addr", h+":10911", "--ha-addr", h+":10912",
-			"--http-addr", h+":8080", "--namesrv-addr", ns)
-	}
-	b1, b2 := hosts["b1"]+":9092", hosts["b2"]+":9092"
+	g := startTwoGroups(t, "127.0.2.1", "127.0.2.21", "127.0.2.22")
+	ns, hosts := g.ns, g.hosts
+	b1, b2 := g.kafka["b1"], g.kafka["b2"]
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	// Both masters in every broker's metadata.
+	// Both masters in every broker's metadata (startTwoGroups waited).
 	admin := func(seed string) *kadm.Client {
 		c, err := kgo.NewClient(kgo.SeedBrokers(seed))
 		if err != nil {
@@ -71,21 +55,6 @@ func TestClusterKafkaAcrossGroups(t *testing.T) {
 		t.Cleanup(c.Close)
 		return kadm.NewClient(c)
 	}
-	// kgo caches a Metadata answer for a while: each try asks with a new
-	// client until both brokers list both masters.
-	brokersSeen := func(seed string) int {
-		c, err := kgo.NewClient(kgo.SeedBrokers(seed))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		m, err := kadm.NewClient(c).BrokerMetadata(ctx)
-		if err != nil {
-			return 0
-		}
-		return len(m.Brokers)
-	}
-	waitFor(t, 30*time.Second, func() bool { return brokersSeen(b1) == 2 && brokersSeen(b2) == 2 })
 	a1, a2 := admin(b1), admin(b2)
 
 	const topic = "KafkaAcrossGroups"

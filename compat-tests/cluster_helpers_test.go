@@ -2,6 +2,7 @@ package compattests
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Cluster tests run twinmq as real processes, each node on its own
@@ -230,5 +233,55 @@ func startGroupOn(t *testing.T, h groupHosts, role string, masterArgs, slaveArgs
 	g.master = startNode(t, dir, "master", append(brokerArgs(h.master, "0", role), masterArgs...)...)
 	g.slave = startNode(t, dir, "slave", append(brokerArgs(h.slave, "1", "SLAVE"), slaveArgs...)...)
 	g.waitInSync(t)
+	return g
+}
+
+// twoGroups is a name server and two broker groups b1 and b2 of cluster C,
+// one master each, as processes.
+type twoGroups struct {
+	dir   string
+	ns    string            // the name server's address
+	hosts map[string]string // group -> host
+	kafka map[string]string // group -> Kafka address
+	nodes map[string]*node
+}
+
+// startTwoGroups runs them on nsHost, b1Host and b2Host with the default
+// ports, and waits until both brokers' Kafka Metadata list both masters.
+func startTwoGroups(t *testing.T, nsHost, b1Host, b2Host string) *twoGroups {
+	t.Helper()
+	g := &twoGroups{dir: t.TempDir(), ns: nsHost + ":9876", hosts: map[string]string{"b1": b1Host, "b2": b2Host},
+		kafka: map[string]string{"b1": b1Host + ":9092", "b2": b2Host + ":9092"}, nodes: map[string]*node{}}
+	for _, a := range []string{g.ns, b1Host + ":9092", b2Host + ":9092", b1Host + ":10911", b2Host + ":10911"} {
+		if listening(a) {
+			t.Skipf("%s is taken: another cluster test or broker runs here", a)
+		}
+	}
+	startNode(t, g.dir, "ns", "namesrv", "--namesrv-listen", g.ns)
+	waitFor(t, 20*time.Second, func() bool { return listening(g.ns) })
+	for _, name := range []string{"b1", "b2"} {
+		h := g.hosts[name]
+		g.nodes[name] = startNode(t, g.dir, name, "broker", "--data-dir", filepath.Join(g.dir, name), "--broker-cluster-name", "C",
+			"--broker-name", name, "--segment-size", fmt.Sprint(64<<20),
+			"--kafka-addr", h+":9092", "--remoting-addr", h+":10911", "--ha-addr", h+":10912",
+			"--http-addr", h+":8080", "--namesrv-addr", g.ns)
+	}
+	// kgo caches a Metadata answer for a while: each try asks with a new
+	// client until both brokers list both masters.
+	brokersSeen := func(seed string) int {
+		c, err := kgo.NewClient(kgo.SeedBrokers(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		m, err := kadm.NewClient(c).BrokerMetadata(ctx)
+		if err != nil {
+			return 0
+		}
+		return len(m.Brokers)
+	}
+	waitFor(t, 30*time.Second, func() bool { return brokersSeen(g.kafka["b1"]) == 2 && brokersSeen(g.kafka["b2"]) == 2 })
 	return g
 }

@@ -3,7 +3,6 @@ package compattests
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -33,40 +32,11 @@ func TestClusterKafkaTxnAcrossGroups(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	dir := t.TempDir()
-	const ns = "127.0.2.71:9876"
-	hosts := map[string]string{"b1": "127.0.2.72", "b2": "127.0.2.73"}
-	for _, a := range []string{ns, "127.0.2.72:9092", "127.0.2.73:9092", "127.0.2.72:10911", "127.0.2.73:10911"} {
-		if listening(a) {
-			t.Skipf("%s is taken: another cluster test or broker runs here", a)
-		}
-	}
-	startNode(t, dir, "ns", "namesrv", "--namesrv-listen", ns)
-	waitFor(t, 20*time.Second, func() bool { return listening(ns) })
-	nodes := map[string]*node{}
-	for _, name := range []string{"b1", "b2"} {
-		h := hosts[name]
-		nodes[name] = startNode(t, dir, name, "broker", "--data-dir", filepath.Join(dir, name), "--broker-cluster-name", "C",
-			"--broker-name", name, "--segment-size", fmt.Sprint(64<<20),
-			"--kafka-addr", h+":9092", "--remoting-addr", h+":10911", "--ha-addr", h+":10912",
-			"--http-addr", h+":8080", "--namesrv-addr", ns)
-	}
-	b1, b2 := hosts["b1"]+":9092", hosts["b2"]+":9092"
+	g := startTwoGroups(t, "127.0.2.71", "127.0.2.72", "127.0.2.73")
+	nodes := g.nodes
+	b1, b2 := g.kafka["b1"], g.kafka["b2"]
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	brokersSeen := func(seed string) int {
-		c, err := kgo.NewClient(kgo.SeedBrokers(seed))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		m, err := kadm.NewClient(c).BrokerMetadata(ctx)
-		if err != nil {
-			return 0
-		}
-		return len(m.Brokers)
-	}
-	waitFor(t, 30*time.Second, func() bool { return brokersSeen(b1) == 2 && brokersSeen(b2) == 2 })
 
 	const topic = "TxnAcrossGroups"
 	a1, a2 := kadm.NewClient(kgoClient(t, b1)), kadm.NewClient(kgoClient(t, b2))
